@@ -1,0 +1,1 @@
+"""Who may see or change what: the one policy decision point every API asks."""

@@ -1,0 +1,81 @@
+"""The web application: every API of the platform on one server, and the one place that turns
+errors into HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, RedirectResponse
+
+from urbantwin import __version__
+from urbantwin.errors import PlatformError
+from urbantwin.sensorthings.routes import build_router
+from urbantwin.sensorthings.service import SensorThingsService, error_body
+from urbantwin.settings import Settings
+from urbantwin.store.engine import make_engine
+
+log = logging.getLogger("urbantwin")
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    engine = engine or make_engine(settings)
+    app = FastAPI(
+        title="urbantwin",
+        version=__version__,
+        description=(
+            "Open urban data platform and digital twin: OGC SensorThings API 1.1 at /v1.1/. "
+            "Writes need a token (Authorization: Bearer, or as the password of HTTP Basic auth)."
+        ),
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    service = SensorThingsService(engine, settings)
+    app.state.sensorthings = service
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["Location"],
+    )
+
+    @app.exception_handler(PlatformError)
+    async def platform_error(_request: Request, exc: PlatformError) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="urbantwin"'} if exc.status == 401 else None
+        return JSONResponse(error_body(exc.status, exc.message), exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in e.get('loc', ()) if p not in ('query', 'path', 'body'))}: "
+            f"{e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        )
+        return JSONResponse(error_body(400, f"invalid request: {problems}"), 400)
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (out of range); the request is at fault, not the server.
+        message = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse(error_body(400, f"a value is out of range: {message}"), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(exc.status_code, str(exc.detail)), exc.status_code)
+
+    app.include_router(build_router(service))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/v1.1/")
+
+    return app

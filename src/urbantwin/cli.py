@@ -1,0 +1,136 @@
+"""The `urbantwin` command: serve the platform, load and serve the Leipzig demo, migrate the store."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from tqdm import tqdm
+
+from urbantwin.access.policy import ADMIN
+from urbantwin.settings import Settings, load_settings
+
+app = typer.Typer(help="urbantwin: open urban data platform and digital twin.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
+]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config).with_overrides(**overrides)
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _run(settings: Settings) -> None:
+    import uvicorn
+
+    from urbantwin.app import create_app
+    from urbantwin.store.engine import make_engine, upgrade
+
+    engine = make_engine(settings)
+    upgrade(engine)
+    uvicorn.run(
+        create_app(settings, engine), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind")] = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the platform (migrating the store first)."""
+    _run(_settings(config, host=host, port=port, database_url=database_url))
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="port to bind")] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind")] = None,
+    data_dir: Annotated[Path, typer.Option(help="folder of the demo's SQLite store")] = Path("data"),
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+    load_only: Annotated[bool, typer.Option(help="load the data, do not serve")] = False,
+) -> None:
+    """Load the Leipzig demo data into a fresh store, then serve it."""
+    from urbantwin.store.engine import make_engine, upgrade
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if database_url is None:
+        store = data_dir / "leipzig-demo.sqlite"
+        for leftover in data_dir.glob("leipzig-demo.sqlite*"):
+            leftover.unlink()
+        database_url = f"sqlite:///{store}"
+    settings = _settings(config, port=port, host=host, database_url=database_url)
+    if not settings.admin_token:
+        settings = settings.with_overrides(admin_token=secrets.token_urlsafe(24))
+        typer.echo(f"Administrator token for this demo (write access): {settings.admin_token}")
+    engine = make_engine(settings)
+    upgrade(engine)
+    report = load_demo(engine, settings)
+    typer.echo(
+        f"Loaded the Leipzig demo: {report.things} Things, {report.datastreams} Datastreams, "
+        f"{report.observations} Observations."
+    )
+    if not load_only:
+        typer.echo(f"Serving http://{settings.host}:{settings.port}/ (SensorThings API at /v1.1/)")
+        _run(settings)
+
+
+def load_demo(engine, settings: Settings):  # noqa: ANN001, ANN201 - typed in the demo package
+    """Feed the demo payloads through the SensorThings service, with a progress bar."""
+    from urbantwin.demo.sensorthings import expected_counts, load
+    from urbantwin.sensorthings.model import BY_SET_NAME
+    from urbantwin.sensorthings.service import SensorThingsService
+
+    service = SensorThingsService(engine, settings)
+    base = "/v1.1"
+
+    def create(entity_set: str, payload: dict) -> int:
+        answer = service.handle("POST", entity_set, "", payload, base, ADMIN)
+        return answer.body["@iot.id"]
+
+    def create_observations(body: list[dict]) -> int:
+        answer = service.handle("POST", "CreateObservations", "", body, base, ADMIN)
+        return sum(1 for link in answer.body if link != "error")
+
+    def find_id(entity_set: str, name: str) -> int | None:
+        table = BY_SET_NAME[entity_set].table
+        with engine.connect() as connection:
+            return connection.execute(
+                select(table.c.id).where(table.c.name == name).order_by(table.c.id).limit(1)
+            ).scalar()
+
+    total = expected_counts().things
+    with tqdm(total=total, unit="thing", desc="Leipzig demo") as bar:
+        return load(create, create_observations, find_id, progress=lambda n: bar.update(n - bar.n))
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Create or migrate the store's schema."""
+    from urbantwin.store.engine import make_engine, upgrade
+
+    settings = _settings(config, database_url=database_url)
+    upgrade(make_engine(settings), revision)
+    typer.echo(f"The store at {settings.database_url.split('@')[-1]} is at revision {revision}.")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,11 @@
+"""Leipzig demo data: real open data shipped with the package (see `SOURCES.md`) and a loader
+that turns it into OGC SensorThings API payloads (`urbantwin.demo.sensorthings`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Folder of the bundled demo data files (copies; nothing is read from outside the package).
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+__all__ = ["DATA_DIR"]

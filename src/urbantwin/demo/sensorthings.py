@@ -1,0 +1,690 @@
+"""The Leipzig demo data as OGC SensorThings API 1.1 payloads, and a loader that feeds them to any
+SensorThings service through three callables.
+
+Nothing here knows the store or the server: `entity_payloads` only reads the bundled files
+(`urbantwin/demo/data`, described in `SOURCES.md`) and yields standard STA JSON as a client would
+POST it; `load` sends it through `create`, `create_observations` and `find_id`.
+
+Content (all real data, nothing invented):
+
+* LfULG air quality, Sept-Nov 2014: one Thing per Leipzig station, one Datastream per measured
+  component (hourly gases, daily PM means).
+* CAMS PM2.5 daily forecasts 2020-01-01 .. 2022-01-01 (model data) at Leipzig-Mitte and
+  Leipzig-West, attached to the same station Things.
+* Bundesnetzagentur EV charging stations (register of 2019-07-19): Things with a Location only.
+* Freifunk Leipzig mesh nodes inside the city (snapshot 2020-03-03): one Thing each, with one
+  client-count Observation at the snapshot time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from urbantwin.demo import DATA_DIR
+
+__all__ = [
+    "MAX_ROWS_PER_REQUEST",
+    "OBSERVATION_COMPONENTS",
+    "DemoLoadReport",
+    "entity_payloads",
+    "expected_counts",
+    "load",
+]
+
+JSON = dict[str, Any]
+
+#: Largest number of Observation rows sent in one `create_observations` call.
+MAX_ROWS_PER_REQUEST = 5_000
+#: Components of every dataArray sent by `load` (STA 1.1 "create observations" extension).
+OBSERVATION_COMPONENTS = ["phenomenonTime", "resultTime", "result"]
+
+STATIONS_FILE = "lfulg_saxony_stations_2014.geojson"
+HOURLY_FILE = "lfulg_leipzig_hourly_2014-09_2014-11.csv"
+CAMS_FILES = {
+    "Leipzig-Mitte": "cams_pm25_daily_forecast_L-Mitte.csv",
+    "Leipzig-West": "cams_pm25_daily_forecast_L-West.csv",
+}
+EV_FILE = "ladesaeulen_leipzig_2019-07-19.csv"
+FREIFUNK_FILE = "freifunk_leipzig_nodes_2020-03-03.geojson"
+
+GEOJSON = "application/geo+json"
+OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/"
+OM_MEASUREMENT = OM + "OM_Measurement"
+OM_COUNT_OBSERVATION = OM + "OM_CountObservation"
+
+UG_PER_M3: JSON = {
+    "name": "microgram per cubic metre",
+    "symbol": "µg/m³",
+    "definition": "https://qudt.org/vocab/unit/MicroGM-PER-M3",
+}
+CLIENT_COUNT: JSON = {
+    "name": "count",
+    "symbol": "{clients}",
+    "definition": "http://unitsofmeasure.org/ucum.html",
+}
+
+# --- provenance -------------------------------------------------------------------------------
+
+LFULG_SOURCE = (
+    "Sächsisches Landesamt für Umwelt, Landwirtschaft und Geologie (LfULG), scraped in 2014 by OK Lab "
+    "Leipzig: github.com/CodeforLeipzig/luftqualitaet_sachsen @ 4e6215672f5aedbed11a309bdefac54461d8ea6d"
+)
+LFULG_LICENCE = (
+    "No data licence stated for the LfULG values; the OK Lab Leipzig repository is BSD-3-style "
+    "(Copyright (c) 2014, OK Lab Leipzig)"
+)
+LFULG_SITE = "https://www.umwelt.sachsen.de/umwelt/infosysteme/luftonline/"
+
+CAMS_ATTRIBUTION = "Contains modified Copernicus Atmosphere Monitoring Service information [2023]"
+CAMS_DISCLAIMER = (
+    "Neither the European Commission nor ECMWF is responsible for any use that may be made of the "
+    "Copernicus information or data it contains."
+)
+CAMS_SOURCE = (
+    "CAMS European air quality forecasts (Copernicus Atmosphere Monitoring Service, Atmosphere Data Store), "
+    "daily means computed by github.com/db-tu-dresden/evalPM @ e8ff0fcda0a6d616c4a59d6eb40546dacbb9e832"
+)
+CAMS_LICENCE = "Copernicus (CAMS) data licence, attribution required; evalPM repository: MIT"
+CAMS_SITE = "https://ads.atmosphere.copernicus.eu/datasets/cams-europe-air-quality-forecasts"
+
+EV_SOURCE = (
+    "Bundesnetzagentur, Ladesäulenregister (Stand: 19.07.2019), via "
+    "github.com/OpenChargingCommunity/WWCP_BNetzA @ 48296f74ef592e8808469fc2b11b2779826186e8"
+)
+EV_LICENCE = "CC BY 4.0 (Bundesnetzagentur)"
+EV_ATTRIBUTION = "Bundesnetzagentur, Ladesäulenregister, Stand 19.07.2019, CC BY 4.0"
+EV_REGISTER_DATE = "2019-07-19"
+
+FREIFUNK_SOURCE = (
+    "Freifunk Leipzig community node map (karte.leipzig.freifunk.net), meshviewer snapshot, via "
+    "github.com/mwarning/meshnet-lab @ 148b3bd9afc4ae8b01530ed0af6e0ee82018764f"
+)
+FREIFUNK_LICENCE = "No licence stated for the meshviewer data; the meshnet-lab repository is MIT"
+FREIFUNK_SITE = "https://karte.leipzig.freifunk.net/"
+
+# --- shared Sensors and ObservedProperties ------------------------------------------------------
+
+LFULG_SENSOR: JSON = {
+    "name": "LfULG reference analyser",
+    "description": (
+        "Reference measuring equipment of the LfULG air quality network in Saxony. The source data do not "
+        "give the measuring principle per component, so one generic Sensor stands for all of them."
+    ),
+    "encodingType": "text/html",
+    "metadata": LFULG_SITE,
+    "properties": {"assumption": "one generic Sensor for all LfULG analysers (principle not in the data)"},
+}
+CAMS_SENSORS: dict[str, JSON] = {
+    "ENSEMBLE": {
+        "name": "CAMS regional ensemble forecast",
+        "description": (
+            "Median of the CAMS European (regional) air quality forecast ensemble; model output, not a "
+            "measuring device."
+        ),
+        "encodingType": "text/html",
+        "metadata": CAMS_SITE,
+        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+    },
+    "EURAD-IM": {
+        "name": "CAMS regional forecast EURAD-IM",
+        "description": (
+            "EURAD-IM model (Jülich IEK), one member of the CAMS European air quality forecast ensemble; "
+            "model output, not a measuring device."
+        ),
+        "encodingType": "text/html",
+        "metadata": CAMS_SITE,
+        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+    },
+}
+FREIFUNK_SENSOR: JSON = {
+    "name": "Freifunk node statistics (meshviewer)",
+    "description": (
+        "Statistics a Freifunk router reports about itself, as published by the Freifunk Leipzig "
+        "meshviewer node map."
+    ),
+    "encodingType": "text/html",
+    "metadata": FREIFUNK_SITE,
+}
+
+_EEA = "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/"
+#: LfULG component code -> (short label used in names, ObservedProperty).
+COMPONENTS: dict[str, tuple[str, JSON]] = {
+    code: (label, {"name": name, "definition": _EEA + eea, "description": description})
+    for code, label, name, eea, description in [
+        ("no2", "NO2", "Nitrogen dioxide (NO2)", "8", "Mass concentration of nitrogen dioxide in air"),
+        ("no", "NO", "Nitrogen monoxide (NO)", "38", "Mass concentration of nitrogen monoxide in air"),
+        ("o3", "O3", "Ozone (O3)", "7", "Mass concentration of ozone in air"),
+        ("so2", "SO2", "Sulphur dioxide (SO2)", "1", "Mass concentration of sulphur dioxide in air"),
+        ("pm10", "PM10", "Particulate matter < 10 µm (PM10)", "5", "Mass concentration of PM10 aerosol"),
+        (
+            "pm25",
+            "PM2.5",
+            "Particulate matter < 2.5 µm (PM2.5)",
+            "6001",
+            "Mass concentration of PM2.5 aerosol",
+        ),
+        ("ben", "Benzene", "Benzene (C6H6)", "20", "Mass concentration of benzene in air"),
+    ]
+}
+WIFI_CLIENTS: JSON = {
+    "name": "Wi-Fi clients",
+    "definition": FREIFUNK_SITE,
+    "description": (
+        "Number of clients connected to a Freifunk node, the `clients` field of the meshviewer data. "
+        "No standard vocabulary term exists; the definition points to the map that publishes it."
+    ),
+}
+
+#: Daily means (PM) of the LfULG data; all other components are hourly values.
+DAILY_COMPONENTS = frozenset({"pm10", "pm25"})
+HOURLY_TIME_NOTE = (
+    "Hourly value; phenomenonTime is the timestamp as scraped (converted to UTC). Whether it marks the "
+    "start or the end of the averaging hour is not documented in the source."
+)
+DAILY_TIME_ASSUMPTION = (
+    "Assumption: daily mean. The scraper stored the date of the mean as local midnight (Europe/Berlin), "
+    "which appears as 22:00Z; phenomenonTime is the 24 h starting there (the local calendar day of the "
+    "mean). LfULG may define the day in MEZ (UTC+1), i.e. 1 h later."
+)
+ZERO_NOTE = "Values equal to 0.0 were dropped: the source uses 0.0 for 'missing', so a true 0 is lost."
+CAMS_TIME_ASSUMPTION = (
+    "Assumption: each daily mean covers the UTC calendar day of its date. The forecast run and lead time "
+    "are not stated, so resultTime is unknown and left null."
+)
+
+
+@dataclass
+class DemoLoadReport:
+    """What `load` created (entities it skipped because they already existed are not counted)."""
+
+    things: int
+    datastreams: int
+    observations: int
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, to the second."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without offset: {text!r}")
+    return moment
+
+
+def _utc_or_none(text: str | None) -> str | None:
+    return _utc(_parse_time(text)) if text else None
+
+
+def _interval(start: datetime, end: datetime) -> str:
+    return f"{_utc(start)}/{_utc(end)}"
+
+
+def _point(lon: float, lat: float) -> JSON:
+    return {"type": "Point", "coordinates": [lon, lat]}
+
+
+def _location(name: str, description: str, lon: float, lat: float) -> JSON:
+    return {"name": name, "description": description, "encodingType": GEOJSON, "location": _point(lon, lat)}
+
+
+def _observation(phenomenon_time: str, result_time: str | None, result: float | int) -> JSON:
+    return {"phenomenonTime": phenomenon_time, "resultTime": result_time, "result": result}
+
+
+def _without_none(mapping: JSON) -> JSON:
+    return {key: value for key, value in mapping.items() if value is not None}
+
+
+def _read_text(path: Path) -> str:
+    """A bundled file as text, in Unicode NFC (the LfULG files spell "ü" decomposed, as "u" + U+0308)."""
+    return unicodedata.normalize("NFC", path.read_text(encoding="utf-8"))
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(_read_text(path), newline="")))
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(_read_text(path))
+
+
+def _float(text: str) -> float | None:
+    text = text.strip()
+    return float(text) if text else None
+
+
+# --- air quality: LfULG measurements and CAMS forecasts ----------------------------------------
+
+
+def _lfulg_observations(rows: Iterable[dict[str, str]], component: str) -> list[JSON]:
+    observations = []
+    for row in rows:
+        moment = _parse_time(row["timestamp_utc"])
+        value = float(row["value_ug_m3"])
+        if component in DAILY_COMPONENTS:
+            end = moment + timedelta(days=1)
+            observations.append(_observation(_interval(moment, end), _utc(end), value))
+        else:
+            observations.append(_observation(_utc(moment), _utc(moment), value))
+    observations.sort(key=lambda observation: observation["phenomenonTime"])
+    return observations
+
+
+def _lfulg_datastream(station: str, component: str, rows: list[dict[str, str]]) -> JSON:
+    label, observed_property = COMPONENTS[component]
+    daily = component in DAILY_COMPONENTS
+    kind = "daily mean" if daily else "hourly mean"
+    return {
+        "name": f"{label} at {station}",
+        "description": f"{label} concentration ({kind}) measured by the LfULG at the station {station}",
+        "observationType": OM_MEASUREMENT,
+        "unitOfMeasurement": deepcopy(UG_PER_M3),
+        "properties": {
+            "synthetic": False,
+            "kind": "measurement",
+            "component": component,
+            "aggregation": "P1D" if daily else "PT1H",
+            "time_convention": DAILY_TIME_ASSUMPTION if daily else HOURLY_TIME_NOTE,
+            "missing_values": ZERO_NOTE,
+            "source": LFULG_SOURCE,
+            "licence": LFULG_LICENCE,
+        },
+        "Sensor": deepcopy(LFULG_SENSOR),
+        "ObservedProperty": deepcopy(observed_property),
+        "Observations": _lfulg_observations(rows, component),
+    }
+
+
+def _cams_datastreams(station: str, path: Path) -> list[JSON]:
+    rows = _read_csv(path)
+    datastreams = []
+    for model, sensor in CAMS_SENSORS.items():
+        observations = []
+        for row in rows:
+            value = _float(row[model])
+            if value is None:
+                continue
+            start = datetime.combine(date.fromisoformat(row["date"]), datetime.min.time(), tzinfo=UTC)
+            observations.append(_observation(_interval(start, start + timedelta(days=1)), None, value))
+        datastreams.append(
+            {
+                "name": f"PM2.5 forecast CAMS {model} at {station}",
+                "description": (
+                    f"Daily mean of the hourly CAMS {model} PM2.5 forecasts at the station {station}. "
+                    "Model data, not measurements."
+                ),
+                "observationType": OM_MEASUREMENT,
+                "unitOfMeasurement": deepcopy(UG_PER_M3),
+                "properties": {
+                    "synthetic": False,
+                    "kind": "model forecast",
+                    "attribution": CAMS_ATTRIBUTION,
+                    "disclaimer": CAMS_DISCLAIMER,
+                    "model": "ENSEMBLE median" if model == "ENSEMBLE" else model,
+                    "aggregation": "P1D",
+                    "time_convention": CAMS_TIME_ASSUMPTION,
+                    "source": CAMS_SOURCE,
+                    "licence": CAMS_LICENCE,
+                },
+                "Sensor": deepcopy(sensor),
+                "ObservedProperty": deepcopy(COMPONENTS["pm25"][1]),
+                "Observations": observations,
+            }
+        )
+    return datastreams
+
+
+def _air_quality_things(data_dir: Path) -> Iterator[JSON]:
+    stations = {
+        feature["properties"]["name"]: feature
+        for feature in _read_json(data_dir / STATIONS_FILE)["features"]
+        if feature["properties"]["name"].startswith("Leipzig")
+    }
+    rows_by_stream: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in _read_csv(data_dir / HOURLY_FILE):
+        rows_by_stream.setdefault((row["station"], row["component"]), []).append(row)
+    unknown = {station for station, _ in rows_by_stream} - stations.keys()
+    if unknown:
+        raise ValueError(f"stations in {HOURLY_FILE} missing from {STATIONS_FILE}: {sorted(unknown)}")
+    unknown = {component for _, component in rows_by_stream} - COMPONENTS.keys()
+    if unknown:
+        raise ValueError(f"unknown components in {HOURLY_FILE}: {sorted(unknown)}")
+
+    for name in sorted(stations):
+        components = sorted(component for station, component in rows_by_stream if station == name)
+        cams_file = CAMS_FILES.get(name)
+        if not components and cams_file is None:
+            continue  # a Leipzig station without any data in the demo files
+        feature = stations[name]
+        props = feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"]
+        datastreams = [_lfulg_datastream(name, c, rows_by_stream[(name, c)]) for c in components]
+        if cams_file is not None:
+            datastreams += _cams_datastreams(name, data_dir / cams_file)
+        yield {
+            "name": f"Air quality station {name}",
+            "description": (
+                f"LfULG air quality monitoring station {name} ({props['location']}, {props['city']})"
+            ),
+            "properties": {
+                "theme": "air_quality",
+                "station": name,
+                "lfulg_slug": props["slug"],
+                "lfulg_form_id": props["lfulg_form_id"],
+                "altitude_m": props["altitude_m"],
+                "category": props["category"],
+                "eu_typing": props["eu_typing"],
+                "classification_note": "LfULG/EU classification codes as scraped; meaning not documented",
+                "street": props["location"],
+                "city": props["city"],
+                "components_listed": props["components"],
+                "source": LFULG_SOURCE,
+                "licence": LFULG_LICENCE,
+            },
+            "Locations": [
+                _location(
+                    f"{name}, {props['location']}",
+                    f"Position of the LfULG air quality station {name}",
+                    lon,
+                    lat,
+                )
+            ],
+            "Datastreams": datastreams,
+        }
+
+
+# --- EV charging stations ----------------------------------------------------------------------
+
+EV_KINDS = {"Normalladeeinrichtung": "normal", "Schnellladeeinrichtung": "fast"}
+
+
+def _ev_things(data_dir: Path) -> Iterator[JSON]:
+    rows = _read_csv(data_dir / EV_FILE)
+    per_site = Counter((row["betreiber"], row["adresse"]) for row in rows)
+    seen: Counter[tuple[str, str]] = Counter()
+    for number, row in enumerate(rows, start=1):
+        site = (row["betreiber"], row["adresse"])
+        seen[site] += 1
+        name = f"EV charging station {row['betreiber']}, {row['adresse']}"
+        if per_site[site] > 1:  # several register entries at one address: number them in file order
+            name += f" ({seen[site]} of {per_site[site]})"
+        address = f"{row['adresse']}, {row['plz']} {row['ort']}"
+        charge_points = int(row["anzahl_ladepunkte"])
+        connectors = []
+        for point in range(1, 5):
+            types = row[f"stecker{point}"].strip()
+            if types:
+                connectors.append(
+                    {
+                        "charge_point": point,
+                        "connector_types": [t.strip() for t in types.split(",")],
+                        "power_kw": _float(row[f"p{point}_kw"]),
+                    }
+                )
+        kind = EV_KINDS.get(row["art"])
+        if kind is None:
+            raise ValueError(f"unknown charger kind {row['art']!r} in {EV_FILE}")
+        yield {
+            "name": name,
+            "description": (
+                f"Public EV charging station ({kind} charging, {charge_points} charge point(s)) operated by "
+                f"{row['betreiber']}, as registered with the Bundesnetzagentur on {EV_REGISTER_DATE}"
+            ),
+            "properties": {
+                "theme": "ev_charging",
+                "operator": row["betreiber"],
+                "address": address,
+                "postcode": row["plz"],
+                "power_kw": _float(row["anschlussleistung_kw"]),
+                "kind": kind,
+                "kind_de": row["art"],
+                "charge_points": charge_points,
+                "connectors": connectors,
+                "commissioning_date": date.fromisoformat(row["inbetriebnahme"]).isoformat(),
+                "register_date": EV_REGISTER_DATE,
+                "register_row": number,
+                "source": EV_SOURCE,
+                "licence": EV_LICENCE,
+                "attribution": EV_ATTRIBUTION,
+            },
+            "Locations": [
+                _location(
+                    address,
+                    f"Position of the charging station as registered with the Bundesnetzagentur ({name})",
+                    float(row["lon"]),
+                    float(row["lat"]),
+                )
+            ],
+        }
+
+
+# --- Freifunk nodes ----------------------------------------------------------------------------
+
+
+def _freifunk_things(data_dir: Path) -> Iterator[JSON]:
+    collection = _read_json(data_dir / FREIFUNK_FILE)
+    snapshot = _utc(_parse_time(collection["timestamp"]))
+    for feature in collection["features"]:
+        props = feature["properties"]
+        if props["inside_leipzig_city"] is not True:
+            continue
+        node = props["node_id"]
+        lon, lat = feature["geometry"]["coordinates"]
+        model = props["model"] or "unknown model"
+        clients = props["clients"]
+        if not isinstance(clients, int) or isinstance(clients, bool):
+            raise ValueError(f"node {node}: clients is not an integer: {clients!r}")
+        yield {
+            "name": f"Freifunk node {node}",
+            "description": f"Freifunk Leipzig community Wi-Fi mesh router ({model})",
+            "properties": _without_none(
+                {
+                    "theme": "public_wifi",
+                    "node_id": node,
+                    "model": props["model"],
+                    "firmware_base": props["firmware_base"],
+                    "firmware_release": props["firmware_release"],
+                    "is_gateway": props["is_gateway"],
+                    "is_online_at_snapshot": props["is_online"],
+                    "vpn": props["vpn"],
+                    "domain": props["domain"],
+                    "firstseen": _utc_or_none(props["firstseen"]),
+                    "lastseen": _utc_or_none(props["lastseen"]),
+                    "uptime_since": _utc_or_none(props["uptime_since"]),
+                    "snapshot_time": snapshot,
+                    "source": FREIFUNK_SOURCE,
+                    "licence": FREIFUNK_LICENCE,
+                }
+            ),
+            "Locations": [
+                _location(
+                    f"Freifunk node {node}",
+                    "Router position as published on the Freifunk Leipzig node map",
+                    lon,
+                    lat,
+                )
+            ],
+            "Datastreams": [
+                {
+                    "name": f"Wi-Fi clients at Freifunk node {node}",
+                    "description": (
+                        "Clients connected to the node (meshviewer field `clients`), from the node map "
+                        f"snapshot of {snapshot}: a single observation"
+                    ),
+                    "observationType": OM_COUNT_OBSERVATION,
+                    "unitOfMeasurement": deepcopy(CLIENT_COUNT),
+                    "properties": {
+                        "synthetic": False,
+                        "kind": "snapshot",
+                        "snapshot_time": snapshot,
+                        "source": FREIFUNK_SOURCE,
+                        "licence": FREIFUNK_LICENCE,
+                    },
+                    "Sensor": deepcopy(FREIFUNK_SENSOR),
+                    "ObservedProperty": deepcopy(WIFI_CLIENTS),
+                    "Observations": [_observation(snapshot, snapshot, clients)],
+                }
+            ],
+        }
+
+
+# --- public API --------------------------------------------------------------------------------
+
+
+def _things(data_dir: Path) -> Iterator[JSON]:
+    yield from _air_quality_things(data_dir)
+    yield from _ev_things(data_dir)
+    yield from _freifunk_things(data_dir)
+
+
+def entity_payloads(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
+    """The demo as `(entity set, STA JSON)` pairs, each a valid POST body on its own.
+
+    First every shared Sensor (`"Sensors"`) and ObservedProperty (`"ObservedProperties"`) in use,
+    then every Thing (`"Things"`) as one deep insert: its Locations, its Datastreams and, inside
+    each Datastream, its Sensor and ObservedProperty (repeated in full, identified by their unique
+    `name`) and its Observations. Posted as they are, each Thing would get its own copy of the
+    Sensors and ObservedProperties; `load` instead links the shared ones by id and sends the
+    Observations in dataArray batches.
+    """
+    data_dir = DATA_DIR if data_dir is None else Path(data_dir)
+    things = list(_things(data_dir))
+    shared: dict[tuple[str, str], JSON] = {}
+    for thing in things:
+        for datastream in thing.get("Datastreams", []):
+            for key, entity_set in (("Sensor", "Sensors"), ("ObservedProperty", "ObservedProperties")):
+                entity = datastream[key]
+                known = shared.setdefault((entity_set, entity["name"]), entity)
+                if known != entity:
+                    raise ValueError(f"two different {entity_set} named {entity['name']!r}")
+    for entity_set in ("Sensors", "ObservedProperties"):
+        for (kind, _name), entity in shared.items():
+            if kind == entity_set:
+                yield entity_set, deepcopy(entity)
+    for thing in things:
+        yield "Things", thing
+
+
+def expected_counts(data_dir: Path | None = None) -> DemoLoadReport:
+    """What `load` creates on an empty service (useful for a progress total or a check)."""
+    things = datastreams = observations = 0
+    for entity_set, payload in entity_payloads(data_dir):
+        if entity_set == "Things":
+            things += 1
+            for datastream in payload.get("Datastreams", []):
+                datastreams += 1
+                observations += len(datastream.get("Observations", []))
+    return DemoLoadReport(things=things, datastreams=datastreams, observations=observations)
+
+
+def _observation_rows(observations: Iterable[JSON]) -> list[list[Any]]:
+    return [[observation[component] for component in OBSERVATION_COMPONENTS] for observation in observations]
+
+
+def _batches(streams: Iterable[tuple[int, list[list[Any]]]]) -> Iterator[list[JSON]]:
+    """dataArray request bodies of at most `MAX_ROWS_PER_REQUEST` rows in all."""
+    batch: list[JSON] = []
+    size = 0
+    for datastream_id, rows in streams:
+        start = 0
+        while start < len(rows):
+            take = min(MAX_ROWS_PER_REQUEST - size, len(rows) - start)
+            batch.append(
+                {
+                    "Datastream": {"@iot.id": datastream_id},
+                    "components": list(OBSERVATION_COMPONENTS),
+                    "dataArray": rows[start : start + take],
+                }
+            )
+            size += take
+            start += take
+            if size == MAX_ROWS_PER_REQUEST:
+                yield batch
+                batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def load(
+    create: Callable[[str, dict], int],
+    create_observations: Callable[[list[dict]], int],
+    find_id: Callable[[str, str], int | None],
+    data_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DemoLoadReport:
+    """Load the demo into a SensorThings service through three callables.
+
+    `create(entity_set, payload)` POSTs one entity (deep insert allowed) and returns its `@iot.id`;
+    `create_observations(body)` takes a list of STA dataArray objects and returns the number of
+    Observations created; `find_id(entity_set, name)` returns the id of the entity with exactly that
+    name, or None. Sensors and ObservedProperties are created once and linked by id; a Thing whose
+    name already exists is skipped with everything below it, so loading twice creates nothing the
+    second time. (A Thing left without its Observations by an interrupted load stays incomplete:
+    delete it and load again.) `progress(n)` is called after each Thing, created or skipped, with
+    the number of Things handled so far.
+    """
+    ids: dict[tuple[str, str], int] = {}
+
+    def shared_id(entity_set: str, payload: JSON) -> int:
+        key = (entity_set, payload["name"])
+        if key not in ids:
+            found = find_id(entity_set, payload["name"])
+            ids[key] = create(entity_set, payload) if found is None else found
+        return ids[key]
+
+    things = datastreams = observations = handled = 0
+    for entity_set, payload in entity_payloads(data_dir):
+        if entity_set != "Things":
+            shared_id(entity_set, payload)
+            continue
+        if find_id("Things", payload["name"]) is None:
+            thing = {key: value for key, value in payload.items() if key != "Datastreams"}
+            pending: list[tuple[str, list[JSON]]] = []
+            if payload.get("Datastreams"):
+                thing["Datastreams"] = []
+                for datastream in payload["Datastreams"]:
+                    body = {
+                        key: value
+                        for key, value in datastream.items()
+                        if key not in ("Sensor", "ObservedProperty", "Observations")
+                    }
+                    body["Sensor"] = {"@iot.id": shared_id("Sensors", datastream["Sensor"])}
+                    body["ObservedProperty"] = {
+                        "@iot.id": shared_id("ObservedProperties", datastream["ObservedProperty"])
+                    }
+                    thing["Datastreams"].append(body)
+                    pending.append((datastream["name"], datastream.get("Observations", [])))
+            create("Things", thing)
+            things += 1
+            datastreams += len(pending)
+            streams = []
+            for name, rows in pending:
+                datastream_id = find_id("Datastreams", name)
+                if datastream_id is None:
+                    raise LookupError(f"Datastream {name!r} not found after creating its Thing")
+                if rows:
+                    streams.append((datastream_id, _observation_rows(rows)))
+            for batch in _batches(streams):
+                observations += create_observations(batch)
+        handled += 1
+        if progress is not None:
+            progress(handled)
+    return DemoLoadReport(things=things, datastreams=datastreams, observations=observations)

@@ -1,0 +1,357 @@
+"""Reading entities: collections with paging, single entities, properties, `$ref` and `$expand`.
+
+Works on a SQLAlchemy connection and returns plain JSON-ready values; knows nothing of HTTP.
+Expanded relations are fetched with one query per relation and page (never one per parent row),
+limited per parent with a window function when a page has several parents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.sql import Select
+
+from urbantwin.errors import BadRequest, NotFound
+from urbantwin.sensorthings.model import ENTITY_TYPES, EntityType, Relation
+from urbantwin.sensorthings.paths import ResourcePath, Step
+from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
+from urbantwin.sensorthings.query.compiler import FilterCompiler
+from urbantwin.sensorthings.serialize import RowWriter, property_value
+
+
+@dataclass(frozen=True)
+class Paging:
+    default_top: int
+    max_top: int
+
+
+def _columns(entity: EntityType, table: Any) -> list[Any]:
+    """Every column but the indexed geometry copies (the GeoJSON document is what is returned)."""
+    skip = {"geom"}
+    return [c for c in table.c if c.name not in skip]
+
+
+def path_condition(steps: tuple[Step, ...], alias: Any) -> Any:
+    """Restrict rows of the last step's entity (as `alias`) to those reachable along `steps`."""
+    conditions = []
+    last = steps[-1]
+    if last.id is not None:
+        conditions.append(alias.c.id == last.id)
+    if len(steps) > 1:
+        parent = steps[-2]
+        parent_alias = parent.entity.table.alias()
+        assert last.via is not None
+        parent_query = select(parent_alias.c.id).where(path_condition(steps[:-1], parent_alias))
+        relation = last.via
+        if relation.fk:
+            conditions.append(
+                alias.c.id.in_(
+                    select(parent_alias.c[relation.fk]).where(path_condition(steps[:-1], parent_alias))
+                )
+            )
+        elif relation.reverse_fk:
+            conditions.append(alias.c[relation.reverse_fk].in_(parent_query))
+        else:
+            link = relation.link
+            assert link is not None and relation.link_self and relation.link_target
+            conditions.append(
+                alias.c.id.in_(
+                    select(link.c[relation.link_target]).where(link.c[relation.link_self].in_(parent_query))
+                )
+            )
+    return and_(*conditions) if conditions else None
+
+
+class Reader:
+    def __init__(
+        self, connection: Connection, base: str, paging: Paging, now: datetime | None = None
+    ) -> None:
+        self.connection = connection
+        self.base = base
+        self.paging = paging
+        self.now = now
+
+    # --- entry points ---------------------------------------------------------------------------
+
+    def get(self, path: ResourcePath, options: QueryOptions, query_string: str = "") -> Any:
+        """The JSON answer for GET on `path` with `options`."""
+        self._check_parents(path)
+        if path.ref:
+            return self._refs(path, options, query_string)
+        if path.property_name is not None:
+            return self._property(path)
+        if path.is_collection:
+            return self.collection(
+                path.target.entity, path.steps, options, query_string, self._path_url(path)
+            )
+        row = self._single(path.target.entity, path.steps)
+        if row is None:
+            raise NotFound(f"no {path.target.entity.name} at {self._path_text(path)}")
+        writer = RowWriter(path.target.entity, self.base, options.select)
+        entity_json = writer(row)
+        self._expand(path.target.entity, [row], [entity_json], options.expand)
+        return entity_json
+
+    def collection(
+        self,
+        entity: EntityType,
+        steps: tuple[Step, ...],
+        options: QueryOptions,
+        query_string: str,
+        url: str,
+    ) -> dict[str, Any]:
+        table = entity.table
+        compiler = FilterCompiler(entity, table, self.now)
+        where = [path_condition(steps, table)] if steps else []
+        where = [w for w in where if w is not None]
+        if options.filter is not None:
+            where.append(compiler.predicate(options.filter))
+        order = compiler.order_by(options.orderby) + [table.c.id.asc()]
+        top = self._top(options.top)
+        query: Select = (
+            select(*_columns(entity, table))
+            .select_from(compiler.from_clause())
+            .where(*where)
+            .order_by(*order)
+            .limit(top + 1)
+            .offset(options.skip)
+        )
+        rows = [dict(r) for r in self.connection.execute(query).mappings()]
+        out: dict[str, Any] = {}
+        if options.count:
+            count_query = select(func.count()).select_from(compiler.from_clause()).where(*where)
+            out["@iot.count"] = self.connection.execute(count_query).scalar_one()
+        more = len(rows) > top
+        rows = rows[:top]
+        writer = RowWriter(entity, self.base, options.select)
+        values = [writer(r) for r in rows]
+        self._expand(entity, rows, values, options.expand)
+        if more and top > 0:
+            out["@iot.nextLink"] = next_link(url, query_string, options.skip + top, top)
+        out["value"] = values
+        return out
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _top(self, top: int | None) -> int:
+        if top is None:
+            return self.paging.default_top
+        return min(top, self.paging.max_top)
+
+    def _single(self, entity: EntityType, steps: tuple[Step, ...]) -> dict[str, Any] | None:
+        table = entity.table
+        condition = path_condition(steps, table)
+        query = select(*_columns(entity, table)).where(condition).limit(2)
+        rows = [dict(r) for r in self.connection.execute(query).mappings()]
+        return rows[0] if rows else None
+
+    def _check_parents(self, path: ResourcePath) -> None:
+        """A path through an entity that does not exist (or is not related) answers 404."""
+        steps = path.steps
+        for end in range(1, len(steps)):
+            prefix = steps[:end]
+            if prefix[-1].is_collection:
+                continue
+            entity = prefix[-1].entity
+            exists = self.connection.execute(
+                select(entity.table.c.id).where(path_condition(prefix, entity.table)).limit(1)
+            ).first()
+            if exists is None:
+                raise NotFound(f"no {entity.name} at {'/'.join(_step_text(s) for s in prefix)}")
+
+    def _property(self, path: ResourcePath) -> Any:
+        entity = path.target.entity
+        if path.target.is_collection:
+            raise BadRequest("a property can be addressed on one entity only, not on a collection")
+        row = self._single(entity, path.steps)
+        if row is None:
+            raise NotFound(f"no {entity.name} at {self._path_text(path)}")
+        prop = entity.property(path.property_name or "")
+        assert prop is not None
+        value = property_value(prop, row)
+        for key in path.property_keys:
+            if isinstance(value, dict) and key in value:
+                value = value[key]
+            elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+                value = value[int(key)]
+            else:
+                raise NotFound(f"{entity.name}/{path.property_name} has no {'/'.join(path.property_keys)}")
+        if path.value:
+            return RawValue(value)
+        name = path.property_keys[-1] if path.property_keys else path.property_name
+        return {name: value}
+
+    def _refs(self, path: ResourcePath, options: QueryOptions, query_string: str) -> Any:
+        entity = path.target.entity
+        ref_options = replace(options, select=(("@iot.selfLink",),), expand=())
+        if path.target.is_collection:
+            page = self.collection(
+                entity, path.steps, ref_options, query_string, self._path_url(path) + "/$ref"
+            )
+            return page
+        row = self._single(entity, path.steps)
+        if row is None:
+            raise NotFound(f"no {entity.name} at {self._path_text(path)}")
+        return {"@iot.selfLink": f"{self.base}/{entity.set_name}({row['id']})"}
+
+    def _path_url(self, path: ResourcePath) -> str:
+        return self.base + "/" + self._path_text(path)
+
+    def _path_text(self, path: ResourcePath) -> str:
+        return "/".join(_step_text(s) for s in path.steps)
+
+    # --- $expand --------------------------------------------------------------------------------
+
+    def _expand(
+        self,
+        entity: EntityType,
+        rows: list[dict[str, Any]],
+        values: list[dict[str, Any]],
+        items: tuple[ExpandItem, ...],
+    ) -> None:
+        if not items or not rows:
+            return
+        # `Datastreams($top=2),Datastreams/Thing`: one expansion of Datastreams, with Thing inside.
+        merged: dict[str, QueryOptions] = {}
+        for item in items:
+            name = item.path[0]
+            if name not in entity.relations:
+                raise BadRequest(f"$expand: {entity.name} has no relation {name!r}")
+            current = merged.get(name, QueryOptions())
+            if len(item.path) == 1:
+                current = replace(item.options, expand=current.expand + item.options.expand)
+            else:
+                nested = ExpandItem(item.path[1:], item.options)
+                current = replace(current, expand=(*current.expand, nested))
+            merged[name] = current
+        for name, options in merged.items():
+            self._expand_relation(entity, entity.relations[name], rows, values, options)
+
+    def _expand_relation(
+        self,
+        entity: EntityType,
+        relation: Relation,
+        rows: list[dict[str, Any]],
+        values: list[dict[str, Any]],
+        options: QueryOptions,
+    ) -> None:
+        target = ENTITY_TYPES[relation.target]
+        table = target.table.alias()
+        compiler = FilterCompiler(target, table, self.now)
+        where = []
+        if options.filter is not None:
+            where.append(compiler.predicate(options.filter))
+        writer = RowWriter(target, self.base, options.select)
+        if not relation.many:
+            keys = {r[relation.fk] for r in rows if r.get(relation.fk) is not None}  # type: ignore[index]
+            found: dict[int, dict[str, Any]] = {}
+            if keys:
+                query = (
+                    select(*_columns(target, table))
+                    .select_from(compiler.from_clause())
+                    .where(table.c.id.in_(keys), *where)
+                )
+                found = {r["id"]: dict(r) for r in self.connection.execute(query).mappings()}
+            child_rows, child_values = [], []
+            for row, value in zip(rows, values, strict=True):
+                child = found.get(row.get(relation.fk))  # type: ignore[arg-type]
+                if child is None:
+                    value[relation.name] = None
+                    continue
+                child_json = writer(child)
+                value[relation.name] = child_json
+                child_rows.append(child)
+                child_values.append(child_json)
+            self._expand(target, child_rows, child_values, options.expand)
+            return
+        parent_ids = [r["id"] for r in rows]
+        if relation.reverse_fk:
+            parent_key = table.c[relation.reverse_fk]
+            source = compiler.from_clause()
+        else:
+            link = relation.link
+            assert link is not None and relation.link_self and relation.link_target
+            parent_key = link.c[relation.link_self]
+            source = compiler.from_clause().join(link, link.c[relation.link_target] == table.c.id)
+        where.append(parent_key.in_(parent_ids))
+        order = compiler.order_by(options.orderby) + [table.c.id.asc()]
+        top = self._top(options.top)
+        columns = [*_columns(target, table), parent_key.label("ut_parent")]
+        if len(parent_ids) == 1:
+            query = (
+                select(*columns)
+                .select_from(source)
+                .where(*where)
+                .order_by(*order)
+                .limit(top + 1)
+                .offset(options.skip)
+            )
+        else:
+            number = func.row_number().over(partition_by=parent_key, order_by=order).label("ut_row")
+            inner = select(*columns, number).select_from(source).where(*where).subquery()
+            query = (
+                select(inner)
+                .where(inner.c.ut_row > options.skip, inner.c.ut_row <= options.skip + top + 1)
+                .order_by(inner.c.ut_parent, inner.c.ut_row)
+            )
+        by_parent: dict[int, list[dict[str, Any]]] = {pid: [] for pid in parent_ids}
+        for r in self.connection.execute(query).mappings():
+            by_parent[r["ut_parent"]].append(dict(r))
+        counts: dict[int, int] = {}
+        if options.count:
+            count_query = (
+                select(parent_key, func.count()).select_from(source).where(*where).group_by(parent_key)
+            )
+            counts = {k: n for k, n in self.connection.execute(count_query)}
+        child_rows, child_values = [], []
+        for row, value in zip(rows, values, strict=True):
+            children = by_parent[row["id"]]
+            if options.count:
+                value[relation.name + "@iot.count"] = counts.get(row["id"], 0)
+            if len(children) > top and top > 0:
+                children = children[:top]
+                own = f"{self.base}/{entity.set_name}({row['id']})/{relation.name}"
+                value[relation.name + "@iot.nextLink"] = next_link(
+                    own, _expand_query(options), options.skip + top, top
+                )
+            jsons = [writer(c) for c in children]
+            value[relation.name] = jsons
+            child_rows.extend(children)
+            child_values.extend(jsons)
+        self._expand(target, child_rows, child_values, options.expand)
+
+
+class RawValue:
+    """A property's value for `$value`: written as plain text, not JSON."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _step_text(step: Step) -> str:
+    name = step.via.name if step.via is not None else step.entity.set_name
+    return f"{name}({step.id})" if step.id is not None else name
+
+
+def next_link(url: str, query_string: str, skip: int, top: int) -> str:
+    """`url` with the same query options, `$skip` and `$top` replaced."""
+    kept = []
+    for part in query_string.split("&") if query_string else []:
+        key = part.split("=", 1)[0]
+        if key in ("$skip", "%24skip", "$top", "%24top"):
+            continue
+        kept.append(part)
+    kept.append(f"$top={top}")
+    kept.append(f"$skip={skip}")
+    return url + "?" + "&".join(kept)
+
+
+def _expand_query(options: QueryOptions) -> str:
+    """Query options of an expanded relation, for its nextLink (filter, order and select kept)."""
+    from urbantwin.sensorthings.query.render import render_options
+
+    return "&".join(f"{k}={quote(v, safe='')}" for k, v in render_options(options).items())

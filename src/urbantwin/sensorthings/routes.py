@@ -1,0 +1,168 @@
+"""HTTP binding of the SensorThings service at `/v1.1/`.
+
+Each entity set gets documented routes (collection, entity) so the OpenAPI document describes the
+API; deeper navigation paths (`/Things(1)/Datastreams(2)/Observations`) go through one catch-all
+route. Every route does the same three things: read the request, call
+`SensorThingsService.handle`, write the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from urbantwin.access.policy import principal_from_authorization
+from urbantwin.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from urbantwin.sensorthings.model import BY_SET_NAME
+from urbantwin.sensorthings.read import RawValue
+from urbantwin.sensorthings.serialize import dumps
+from urbantwin.sensorthings.service import VERSION, ApiResponse, SensorThingsService
+
+PREFIX = f"/{VERSION}"
+
+# Query options and the id, declared for the OpenAPI document (the service parses them itself).
+FilterQ = Annotated[str | None, Query(alias="$filter", description="OData filter expression")]
+ExpandQ = Annotated[str | None, Query(alias="$expand", description="related entities to include")]
+SelectQ = Annotated[str | None, Query(alias="$select", description="properties to include")]
+OrderbyQ = Annotated[str | None, Query(alias="$orderby", description="e.g. phenomenonTime desc")]
+TopQ = Annotated[int | None, Query(alias="$top", ge=0, description="page size")]
+SkipQ = Annotated[int | None, Query(alias="$skip", ge=0, description="entities to skip")]
+CountQ = Annotated[bool | None, Query(alias="$count", description="include @iot.count")]
+IdPath = Annotated[int, Path(ge=0, le=2**63 - 1, description="the entity's @iot.id")]
+
+
+def public_base(request: Request, configured: str) -> str:
+    """The public URL of the server root, behind a reverse proxy too."""
+    if configured:
+        return configured.rstrip("/")
+    headers = request.headers
+    proto = headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = headers.get("x-forwarded-host") or headers.get("host") or request.url.netloc
+    prefix = headers.get("x-forwarded-prefix", "").rstrip("/")
+    return f"{proto}://{host.split(',')[0].strip()}{prefix}"
+
+
+def to_response(answer: ApiResponse) -> Response:
+    if isinstance(answer.body, RawValue):
+        value = answer.body.value
+        if isinstance(value, dict | list):
+            return Response(dumps(value), answer.status, answer.headers, media_type="application/json")
+        text = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+        return Response(text, answer.status, answer.headers, media_type="text/plain")
+    if answer.body is None:
+        return Response(status_code=answer.status, headers=answer.headers)
+    return Response(dumps(answer.body), answer.status, answer.headers, media_type="application/json")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    if not raw.strip():
+        raise BadRequest("the request needs a JSON body")
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type and "json" not in content_type and content_type not in ("text/plain", "*/*"):
+        raise UnsupportedMediaType(f"the body must be JSON, not {content_type}")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def build_router(service: SensorThingsService) -> APIRouter:
+    settings = service.settings
+    router = APIRouter(prefix=PREFIX)
+
+    async def dispatch(request: Request, path: str) -> Response:
+        principal = principal_from_authorization(request.headers.get("authorization"), settings)
+        body = None
+        if request.method in ("POST", "PATCH", "PUT"):
+            body = await read_json(request, settings.max_body_bytes)
+        base = public_base(request, settings.public_base_url) + PREFIX
+        query = request.url.query
+        answer = await run_in_threadpool(service.handle, request.method, path, query, body, base, principal)
+        return to_response(answer)
+
+    # --- documented routes ----------------------------------------------------------------------
+
+    @router.get("", include_in_schema=False)
+    @router.get("/", summary="Service root: entity sets and conformance classes", tags=["SensorThings"])
+    async def root(request: Request) -> Response:
+        return await dispatch(request, "")
+
+    for set_name in BY_SET_NAME:
+        tag = [set_name]
+
+        async def collection(
+            request: Request,
+            filter_: FilterQ = None,
+            expand: ExpandQ = None,
+            select: SelectQ = None,
+            orderby: OrderbyQ = None,
+            top: TopQ = None,
+            skip: SkipQ = None,
+            count: CountQ = None,
+            _set: str = set_name,
+        ) -> Response:
+            return await dispatch(request, _set)
+
+        async def entity(
+            request: Request, id: IdPath, expand: ExpandQ = None, select: SelectQ = None, _set: str = set_name
+        ) -> Response:
+            return await dispatch(request, f"{_set}({id})")
+
+        async def create(request: Request, _set: str = set_name) -> Response:
+            return await dispatch(request, _set)
+
+        async def change(request: Request, id: IdPath, _set: str = set_name) -> Response:
+            return await dispatch(request, f"{_set}({id})")
+
+        router.add_api_route(
+            f"/{set_name}", collection, methods=["GET"], tags=tag, summary=f"List {set_name}"
+        )
+        router.add_api_route(
+            f"/{set_name}",
+            create,
+            methods=["POST"],
+            tags=tag,
+            status_code=201,
+            summary=f"Create a {set_name} entity (deep insert allowed)",
+        )
+        router.add_api_route(
+            f"/{set_name}({{id}})", entity, methods=["GET"], tags=tag, summary=f"One of the {set_name}"
+        )
+        router.add_api_route(
+            f"/{set_name}({{id}})",
+            change,
+            methods=["PATCH", "PUT", "DELETE"],
+            tags=tag,
+            summary=f"Update or delete one of the {set_name}",
+        )
+
+    @router.post(
+        "/CreateObservations",
+        status_code=201,
+        tags=["SensorThings"],
+        summary="Create many Observations (dataArray extension)",
+    )
+    async def create_observations(request: Request) -> Response:
+        return await dispatch(request, "CreateObservations")
+
+    @router.post("/$batch", tags=["SensorThings"], summary="JSON batch request with change sets")
+    async def batch(request: Request) -> Response:
+        return await dispatch(request, "$batch")
+
+    @router.api_route(
+        "/{path:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"], include_in_schema=False
+    )
+    async def navigate(request: Request, path: str) -> Response:
+        return await dispatch(request, path)
+
+    return router

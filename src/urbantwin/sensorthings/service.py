@@ -1,0 +1,183 @@
+"""The SensorThings API as a function of a request: `handle(method, path, query, body)`.
+
+It knows nothing of the web framework: it takes the parts of a request and answers an
+`ApiResponse` (status, headers, JSON-ready body). The HTTP routes are a thin binding of it, and
+`$batch` calls it for each request of a batch, inside the batch's transactions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from sqlalchemy import Connection, Engine
+
+from urbantwin.access.policy import Principal, authorize_write
+from urbantwin.errors import BadRequest, MethodNotAllowed, PlatformError
+from urbantwin.sensorthings.dataarray import create_observations
+from urbantwin.sensorthings.model import BY_SET_NAME
+from urbantwin.sensorthings.paths import parse_path
+from urbantwin.sensorthings.query import QuerySyntaxError, parse_query_options
+from urbantwin.sensorthings.read import Paging, Reader
+from urbantwin.sensorthings.write import Writer
+from urbantwin.settings import Settings
+
+VERSION = "v1.1"
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/batch-request/batch-request",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+]
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"code": status, "type": "error", "message": message}
+
+
+class SensorThingsService:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.paging = Paging(settings.default_top, settings.max_top)
+        #: (Datastream, FeatureOfInterest) pairs known to lie inside the Datastream's observedArea.
+        self.covered: set[tuple[int, int]] = set()
+
+    # --- the entry point ------------------------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        body: Any,
+        base: str,
+        principal: Principal,
+        connection: Connection | None = None,
+    ) -> ApiResponse:
+        """Answer one request. `base` is the public URL of the API root (…/v1.1)."""
+        method = method.upper()
+        path = unquote(path).strip("/")
+        if path == "":
+            if method != "GET":
+                raise MethodNotAllowed(f"{method} is not allowed on the service root")
+            return ApiResponse(200, self.service_root(base))
+        if path == "$batch":
+            if method != "POST":
+                raise MethodNotAllowed("$batch takes POST")
+            from urbantwin.sensorthings.batch import run_batch
+
+            return ApiResponse(200, run_batch(self, body, base, principal))
+        if path == "CreateObservations":
+            if method != "POST":
+                raise MethodNotAllowed("CreateObservations takes POST")
+            authorize_write(principal, self.settings, "Observations")
+            return self._in_transaction(connection, lambda c: self._create_observations(c, body, base))
+        resource = parse_path(path)
+        if method == "GET":
+            options = _options(query_string)
+            return self._read(
+                connection,
+                lambda c: ApiResponse(200, self._reader(c, base).get(resource, options, query_string)),
+            )
+        authorize_write(principal, self.settings, resource.target.entity.set_name)
+        if method == "POST":
+            return self._in_transaction(connection, lambda c: self._post(c, resource, body, base))
+        if method in ("PATCH", "PUT"):
+            return self._in_transaction(
+                connection, lambda c: self._update(c, resource, body, base, method == "PUT")
+            )
+        if method == "DELETE":
+            return self._in_transaction(connection, lambda c: self._delete(c, resource))
+        raise MethodNotAllowed(f"{method} is not allowed here")
+
+    def service_root(self, base: str) -> dict[str, Any]:
+        return {
+            "value": [{"name": name, "url": f"{base}/{name}"} for name in BY_SET_NAME],
+            "serverSettings": {"conformance": CONFORMANCE},
+        }
+
+    # --- operations -----------------------------------------------------------------------------
+
+    def _reader(self, connection: Connection, base: str) -> Reader:
+        return Reader(connection, base, self.paging)
+
+    def _post(self, connection: Connection, resource: Any, body: Any, base: str) -> ApiResponse:
+        writer = Writer(connection, self.covered)
+        entity, ident = writer.create(resource, body)
+        writer.finish()
+        from urbantwin.sensorthings.paths import ResourcePath, Step
+
+        created = self._reader(connection, base).get(
+            ResourcePath((Step(entity, ident),)), parse_query_options({})
+        )
+        return ApiResponse(201, created, {"Location": f"{base}/{entity.set_name}({ident})"})
+
+    def _update(
+        self, connection: Connection, resource: Any, body: Any, base: str, replace: bool
+    ) -> ApiResponse:
+        writer = Writer(connection, self.covered)
+        entity, ident = writer.update(resource, body, replace)
+        writer.finish()
+        from urbantwin.sensorthings.paths import ResourcePath, Step
+
+        updated = self._reader(connection, base).get(
+            ResourcePath((Step(entity, ident),)), parse_query_options({})
+        )
+        return ApiResponse(200, updated)
+
+    def _delete(self, connection: Connection, resource: Any) -> ApiResponse:
+        Writer(connection, self.covered).delete(resource)
+        return ApiResponse(200, None)
+
+    def _create_observations(self, connection: Connection, body: Any, base: str) -> ApiResponse:
+        writer = Writer(connection, self.covered)
+        links = create_observations(writer, body, base)
+        writer.finish()
+        return ApiResponse(201, links)
+
+    # --- transactions ---------------------------------------------------------------------------
+
+    def _in_transaction(self, connection: Connection | None, action: Any) -> ApiResponse:
+        """Run a write in its own transaction, or in the caller's (a batch change set)."""
+        if connection is not None:
+            with connection.begin_nested():
+                return action(connection)
+        with self.engine.begin() as own:
+            return action(own)
+
+    def _read(self, connection: Connection | None, action: Any) -> ApiResponse:
+        if connection is not None:
+            return action(connection)
+        with self.engine.connect() as own:
+            return action(own)
+
+
+def _options(query_string: str) -> Any:
+    params: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(query_string, keep_blank_values=True, strict_parsing=False)
+    except ValueError as exc:
+        raise BadRequest(f"malformed query string: {exc}") from None
+    for key, value in pairs:
+        if key in params:
+            raise BadRequest(f"the query option {key} is given twice")
+        params[key] = value
+    try:
+        return parse_query_options(params)
+    except QuerySyntaxError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+__all__ = ["ApiResponse", "PlatformError", "SensorThingsService", "error_body"]

@@ -1,0 +1,180 @@
+"""Property values sent by clients, checked and turned into column values.
+
+Every check names the entity, the property and what was wrong, so a client can fix its request.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from shapely.geometry import shape
+
+from urbantwin.errors import BadRequest
+from urbantwin.sensorthings.model import EntityType, Property
+from urbantwin.store import schema
+
+GEOJSON_ENCODINGS = {"application/geo+json", "application/vnd.geo+json", "application/geojson"}
+_LARGEST_EXACT_INTEGER = 2**53
+
+
+def parse_time(text: Any, where: str) -> datetime:
+    """An ISO 8601 instant; a time without offset is taken as UTC."""
+    if not isinstance(text, str):
+        raise BadRequest(f"{where}: expected an ISO 8601 time string, got {_kind(text)}")
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{where}: {text!r} is not an ISO 8601 time (e.g. 2024-01-01T12:00:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"{where}: {text!r} is out of range") from None
+
+
+def parse_time_or_interval(text: Any, where: str) -> tuple[datetime, datetime | None]:
+    """An instant (end None) or an interval `start/end` with start ≤ end."""
+    if isinstance(text, str) and "/" in text:
+        start_text, _, end_text = text.partition("/")
+        start, end = parse_time(start_text, where), parse_time(end_text, where)
+        if end < start:
+            raise BadRequest(f"{where}: the interval {text!r} ends before it starts")
+        return start, end
+    return parse_time(text, where), None
+
+
+def parse_interval(text: Any, where: str) -> tuple[datetime, datetime]:
+    if not (isinstance(text, str) and "/" in text):
+        raise BadRequest(f"{where}: expected a time interval 'start/end', got {text!r}")
+    start, end = parse_time_or_interval(text, where)
+    assert end is not None
+    return start, end
+
+
+def geometry_wkb(document: Any, where: str) -> bytes:
+    """WKB of a GeoJSON geometry or Feature (its geometry), checked to be well formed."""
+    if not isinstance(document, dict):
+        raise BadRequest(f"{where}: expected a GeoJSON object, got {_kind(document)}")
+    geometry = document.get("geometry") if document.get("type") == "Feature" else document
+    if not isinstance(geometry, dict):
+        raise BadRequest(f"{where}: the Feature has no geometry")
+    try:
+        geom = shape(geometry)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
+        raise BadRequest(f"{where}: not a valid GeoJSON geometry ({exc})") from None
+    if geom.is_empty:
+        raise BadRequest(f"{where}: the geometry is empty")
+    try:
+        minx, miny, maxx, maxy = geom.bounds
+    except (ValueError, TypeError):
+        raise BadRequest(f"{where}: the geometry has invalid coordinates") from None
+    if not all(map(_finite, (minx, miny, maxx, maxy))):
+        raise BadRequest(f"{where}: the geometry has coordinates that are not finite numbers")
+    return shapely.to_wkb(geom)
+
+
+def result_columns(result: Any) -> dict[str, Any]:
+    """An Observation's result spread over the typed result columns (see store.schema)."""
+    if isinstance(result, bool):
+        return {
+            "result_type": schema.RESULT_BOOLEAN,
+            "result_number": float(result),
+            "result_string": None,
+            "result_json": None,
+        }
+    if isinstance(result, int):
+        if abs(result) <= _LARGEST_EXACT_INTEGER:
+            return {
+                "result_type": schema.RESULT_INTEGER,
+                "result_number": float(result),
+                "result_string": None,
+                "result_json": None,
+            }
+        return {
+            "result_type": schema.RESULT_JSON,
+            "result_number": float(result),
+            "result_string": None,
+            "result_json": result,
+        }
+    if isinstance(result, float):
+        if not _finite(result):
+            raise BadRequest("Observation result: not a finite number")
+        return {
+            "result_type": schema.RESULT_NUMBER,
+            "result_number": result,
+            "result_string": None,
+            "result_json": None,
+        }
+    if isinstance(result, str):
+        return {
+            "result_type": schema.RESULT_STRING,
+            "result_number": None,
+            "result_string": result,
+            "result_json": None,
+        }
+    if result is None:
+        return {
+            "result_type": schema.RESULT_NULL,
+            "result_number": None,
+            "result_string": None,
+            "result_json": None,
+        }
+    return {
+        "result_type": schema.RESULT_JSON,
+        "result_number": None,
+        "result_string": None,
+        "result_json": result,
+    }
+
+
+def property_columns(entity: EntityType, prop: Property, value: Any) -> dict[str, Any]:
+    """Column values for one property of a create or update request."""
+    where = f"{entity.name} {prop.name}"
+    if prop.kind == "text":
+        if not isinstance(value, str):
+            raise BadRequest(f"{where}: expected a string, got {_kind(value)}")
+        return {prop.column: value}
+    if prop.kind == "json":
+        objects_only = prop.name in ("properties", "parameters", "unitOfMeasurement")
+        if objects_only and value is not None and not isinstance(value, dict):
+            raise BadRequest(f"{where}: expected a JSON object, got {_kind(value)}")
+        return {prop.column: value}
+    if prop.kind == "geojson":
+        wkb = geometry_wkb(value, where)
+        return {prop.column: value, entity.geometry_column or "geom": wkb}
+    if prop.kind == "time":
+        if value is None:
+            return {prop.column: None}
+        return {prop.column: parse_time(value, where)}
+    if prop.kind == "interval":
+        start_col, end_col = prop.columns
+        if value is None:
+            if prop.required:
+                raise BadRequest(f"{where}: must not be null")
+            return {start_col: None, end_col: None}
+        if prop.name == "phenomenonTime":
+            start, end = parse_time_or_interval(value, where)
+        else:
+            start, end = parse_interval(value, where)
+        return {start_col: start, end_col: end}
+    if prop.kind == "result":
+        return result_columns(value)
+    raise BadRequest(f"{where}: is computed by the server and cannot be written")
+
+
+def _finite(number: float) -> bool:
+    return number == number and number not in (float("inf"), float("-inf"))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )

@@ -1,0 +1,508 @@
+"""Creating, updating and deleting entities, in one transaction per request.
+
+Deep insert creates a whole graph (a Thing with its Locations and Datastreams, each with its Sensor
+and ObservedProperty); a nested object carrying `@iot.id` links the existing entity instead (as
+FROST-Server does: clients such as frost-sta-client send the whole entity they read). Creating an
+Observation without a FeatureOfInterest derives one from the Thing's Location; giving a Thing a
+Location records a HistoricalLocation. Deletes cascade as the standard says, through the foreign
+keys of the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, delete, exists, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from urbantwin.errors import BadRequest, NotFound
+from urbantwin.sensorthings.model import (
+    DATASTREAM,
+    ENTITY_TYPES,
+    FEATURE_OF_INTEREST,
+    HISTORICAL_LOCATION,
+    LOCATION,
+    OBSERVATION,
+    THING,
+    EntityType,
+    Relation,
+    inverse,
+)
+from urbantwin.sensorthings.paths import MAX_ID, ResourcePath
+from urbantwin.sensorthings.read import path_condition
+from urbantwin.sensorthings.values import GEOJSON_ENCODINGS, property_columns
+from urbantwin.store import schema
+from urbantwin.store.spatial import covers, grow_area
+
+#: Keys a client may send back from what it read; they are not properties to write.
+_READ_ONLY_KEYS = {"@iot.id", "id", "@iot.selfLink"}
+
+
+class DatastreamSummary:
+    """Growth of a Datastream's phenomenonTime, resultTime and observedArea by new Observations."""
+
+    def __init__(self) -> None:
+        self.times: dict[int, list[datetime | None]] = {}
+        self.features: dict[int, set[int]] = {}
+
+    def add(
+        self,
+        datastream: int,
+        start: datetime,
+        end: datetime | None,
+        result_time: datetime | None,
+        feature: int,
+    ) -> None:
+        last = end or start
+        current = self.times.get(datastream)
+        if current is None:
+            self.times[datastream] = [start, last, result_time, result_time]
+        else:
+            if start < current[0]:  # type: ignore[operator]
+                current[0] = start
+            if last > current[1]:  # type: ignore[operator]
+                current[1] = last
+            if result_time is not None:
+                if current[2] is None or result_time < current[2]:
+                    current[2] = result_time
+                if current[3] is None or result_time > current[3]:
+                    current[3] = result_time
+        self.features.setdefault(datastream, set()).add(feature)
+
+    def apply(self, connection: Connection, covered: set[tuple[int, int]]) -> None:
+        ds = schema.datastreams
+        for datastream, (start, end, rt_start, rt_end) in self.times.items():
+            values: dict[str, Any] = {
+                "phenomenon_time_start": _least(ds.c.phenomenon_time_start, start),
+                "phenomenon_time_end": _greatest(ds.c.phenomenon_time_end, end),
+            }
+            if rt_start is not None:
+                values["result_time_start"] = _least(ds.c.result_time_start, rt_start)
+                values["result_time_end"] = _greatest(ds.c.result_time_end, rt_end)
+            connection.execute(update(ds).where(ds.c.id == datastream).values(**values))
+        foi = schema.features_of_interest
+        for datastream, features in self.features.items():
+            for feature in features:
+                if (datastream, feature) in covered:
+                    continue
+                geom = select(foi.c.geom).where(foi.c.id == feature).scalar_subquery()
+                connection.execute(
+                    update(ds)
+                    .where(ds.c.id == datastream)
+                    .where((ds.c.observed_area.is_(None)) | ~covers(ds.c.observed_area, geom))
+                    .values(observed_area=grow_area(ds.c.observed_area, geom))
+                )
+
+
+def _least(column: Any, value: Any) -> Any:
+    return case((column.is_(None) | (column > value), literal(value, column.type)), else_=column)
+
+
+def _greatest(column: Any, value: Any) -> Any:
+    return case((column.is_(None) | (column < value), literal(value, column.type)), else_=column)
+
+
+class Writer:
+    """All writes of one request, on one connection inside one transaction."""
+
+    def __init__(self, connection: Connection, covered: set[tuple[int, int]] | None = None) -> None:
+        self.connection = connection
+        self.now = datetime.now(UTC)
+        self.summary = DatastreamSummary()
+        #: (Datastream, FeatureOfInterest) pairs whose feature is known to lie in the observedArea.
+        self.covered = covered if covered is not None else set()
+        #: Entities referenced by id, to name the missing one when a foreign key fails.
+        self.references: list[tuple[EntityType, int]] = []
+
+    # --- entry points ---------------------------------------------------------------------------
+
+    def create(self, path: ResourcePath, payload: Any) -> tuple[EntityType, int]:
+        """POST to a collection: `Things`, or `Things(1)/Datastreams` (linked to its parent)."""
+        if path.property_name is not None or path.ref:
+            raise BadRequest("POST goes to a collection, e.g. /Things or /Things(1)/Datastreams")
+        if not path.target.is_collection:
+            raise BadRequest(f"POST goes to a collection, not to the single {path.target.entity.name}")
+        entity = path.target.entity
+        if not isinstance(payload, dict):
+            raise BadRequest(f"the body must be a JSON object describing a {entity.name}")
+        forced: dict[str, Any] = {}
+        links: list[tuple[Relation, int]] = []
+        if len(path.steps) > 1:
+            parent_step = path.steps[-2]
+            parent_id = self._resolve(path.steps[:-1])
+            relation = path.target.via
+            assert relation is not None
+            back = inverse(parent_step.entity, relation)
+            if back is None:  # pragma: no cover - every relation of the model has an inverse
+                raise BadRequest(f"cannot create {entity.name} under {parent_step.entity.name}")
+            if back.many:
+                links.append((back, parent_id))
+            else:
+                forced[back.fk] = parent_id  # type: ignore[index]
+                if back.name in payload:
+                    raise BadRequest(
+                        f"{entity.name}: {back.name} is given by the path; leave it out of the body"
+                    )
+        ident = self._guarded(lambda: self._create(entity, payload, forced, links))
+        return entity, ident
+
+    def update(self, path: ResourcePath, payload: Any, replace_all: bool) -> tuple[EntityType, int]:
+        """PATCH (only what is given) or PUT (everything; what is left out is reset)."""
+        if path.property_name is not None or path.ref or path.target.is_collection:
+            raise BadRequest("PATCH and PUT address one entity, e.g. /Things(1)")
+        entity = path.target.entity
+        ident = self._resolve(path.steps)
+        if not isinstance(payload, dict):
+            raise BadRequest(f"the body must be a JSON object with properties of a {entity.name}")
+        self._guarded(lambda: self._update(entity, ident, payload, replace_all))
+        return entity, ident
+
+    def delete(self, path: ResourcePath) -> None:
+        if path.ref:
+            self._delete_ref(path)
+            return
+        if path.property_name is not None or path.target.is_collection:
+            raise BadRequest("DELETE addresses one entity, e.g. /Things(1)")
+        entity = path.target.entity
+        ident = self._resolve(path.steps)
+        self.connection.execute(delete(entity.table).where(entity.table.c.id == ident))
+        if entity is LOCATION:
+            self._drop_orphan_historical_locations()
+
+    def finish(self) -> None:
+        """Work that is done once per request: the Datastreams' computed properties."""
+        self.summary.apply(self.connection, self.covered)
+        for datastream, features in self.summary.features.items():
+            for feature in features:
+                self.covered.add((datastream, feature))
+        self.summary = DatastreamSummary()
+
+    # --- creation -------------------------------------------------------------------------------
+
+    def _create(
+        self,
+        entity: EntityType,
+        payload: Any,
+        forced: dict[str, Any],
+        links: list[tuple[Relation, int]],
+    ) -> int:
+        if not isinstance(payload, dict):
+            raise BadRequest(f"{entity.name}: expected a JSON object, got {type(payload).__name__}")
+        columns: dict[str, Any] = {}
+        to_many: list[tuple[Relation, Any]] = []
+        for key, value in payload.items():
+            if key in _READ_ONLY_KEYS or key.endswith("@iot.navigationLink") or key.endswith("@iot.count"):
+                continue
+            prop = entity.properties.get(key)
+            if prop is not None:
+                if not prop.writable:
+                    raise BadRequest(f"{entity.name}: {key} is computed by the server and cannot be written")
+                columns.update(property_columns(entity, prop, value))
+                continue
+            relation = entity.relations.get(key)
+            if relation is None:
+                raise BadRequest(f"{entity.name}: unknown property {key!r}")
+            if relation.many:
+                to_many.append((relation, value))
+            else:
+                if relation.fk in forced:
+                    raise BadRequest(f"{entity.name}: {key} is given twice")
+                columns[relation.fk] = self._to_one(entity, relation, value)  # type: ignore[index]
+        columns.update(forced)
+        self._complete(entity, columns)
+        ident = self._insert(entity, columns)
+        # Locations first: Observations deep-inserted below may derive their feature from them.
+        for relation, value in sorted(to_many, key=lambda pair: pair[0].target != LOCATION.name):
+            self._to_many(entity, ident, relation, value)
+        for relation, other in links:
+            self._link(entity, ident, relation, other)
+        if entity is OBSERVATION:
+            self.summary.add(
+                columns["datastream_id"],
+                columns["phenomenon_time_start"],
+                columns.get("phenomenon_time_end"),
+                columns.get("result_time"),
+                columns["feature_of_interest_id"],
+            )
+        return ident
+
+    def _complete(self, entity: EntityType, columns: dict[str, Any]) -> None:
+        """Defaults of the standard, then a check that nothing required is missing."""
+        if entity is OBSERVATION:
+            if columns.get("phenomenon_time_start") is None:
+                columns["phenomenon_time_start"] = self.now
+                columns["phenomenon_time_end"] = None
+            if columns.get("feature_of_interest_id") is None and columns.get("datastream_id") is not None:
+                columns["feature_of_interest_id"] = self._feature_from_location(columns["datastream_id"])
+        encoding = columns.get("encoding_type") if entity in (LOCATION, FEATURE_OF_INTEREST) else None
+        if encoding is not None and encoding.lower() not in GEOJSON_ENCODINGS:
+            raise BadRequest(
+                f"{entity.name} encodingType: {encoding!r} is not supported; use application/geo+json"
+            )
+        for prop in entity.properties.values():
+            if prop.required and not any(c in columns for c in prop.columns):
+                raise BadRequest(f"{entity.name}: the property {prop.name!r} is required")
+        for relation in entity.relations.values():
+            if relation.required and columns.get(relation.fk) is None:  # type: ignore[arg-type]
+                raise BadRequest(f"{entity.name}: the related {relation.name} is required")
+
+    def _insert(self, entity: EntityType, columns: dict[str, Any]) -> int:
+        table = entity.table
+        return self.connection.execute(insert(table).values(**columns).returning(table.c.id)).scalar_one()
+
+    def _to_one(self, entity: EntityType, relation: Relation, value: Any) -> int:
+        target = ENTITY_TYPES[relation.target]
+        if not isinstance(value, dict):
+            raise BadRequest(f'{entity.name} {relation.name}: expected an object, e.g. {{"@iot.id": 1}}')
+        if "@iot.id" in value:
+            return self._reference(target, value["@iot.id"], f"{entity.name} {relation.name}")
+        return self._create(target, value, {}, [])
+
+    def _to_many(self, entity: EntityType, ident: int, relation: Relation, value: Any) -> None:
+        target = ENTITY_TYPES[relation.target]
+        if not isinstance(value, list):
+            raise BadRequest(f"{entity.name} {relation.name}: expected an array of {target.set_name}")
+        back = inverse(entity, relation)
+        assert back is not None
+        location_ids: list[int] = []
+        for item in value:
+            if not isinstance(item, dict):
+                raise BadRequest(f"{entity.name} {relation.name}: expected objects, got {item!r:.40}")
+            if "@iot.id" in item:
+                other = self._reference(target, item["@iot.id"], f"{entity.name} {relation.name}")
+                if relation.reverse_fk:
+                    self.connection.execute(
+                        update(target.table)
+                        .where(target.table.c.id == other)
+                        .values({relation.reverse_fk: ident})
+                    )
+                elif entity is THING and target is LOCATION:
+                    location_ids.append(other)
+                else:
+                    self._insert_link(relation, ident, other)
+            elif relation.reverse_fk:
+                self._create(target, item, {relation.reverse_fk: ident}, [])
+            elif entity is THING and target is LOCATION:
+                location_ids.append(self._create(target, item, {}, []))
+            else:
+                self._create(target, item, {}, [(back, ident)])
+        if location_ids:
+            self._locate(ident, location_ids, replace=False)
+
+    def _link(self, entity: EntityType, ident: int, relation: Relation, other: int) -> None:
+        """Link the new entity to its parent in the path (many-to-many relations)."""
+        if entity is LOCATION and relation.target == THING.name:
+            self._locate(other, [ident], replace=True)
+        elif entity is THING and relation.target == LOCATION.name:
+            self._locate(ident, [other], replace=True)
+        else:
+            self._insert_link(relation, ident, other)
+
+    def _insert_link(self, relation: Relation, ident: int, other: int) -> None:
+        link = relation.link
+        assert link is not None and relation.link_self and relation.link_target
+        present = self.connection.execute(
+            select(link.c[relation.link_self]).where(
+                link.c[relation.link_self] == ident, link.c[relation.link_target] == other
+            )
+        ).first()
+        if present is None:
+            self.connection.execute(
+                insert(link).values({relation.link_self: ident, relation.link_target: other})
+            )
+
+    def _locate(self, thing: int, locations: list[int], replace: bool) -> None:
+        """Give a Thing its Location(s) and record a HistoricalLocation, as the standard asks."""
+        links = schema.thing_locations
+        if replace:
+            self.connection.execute(delete(links).where(links.c.thing_id == thing))
+        else:
+            self.connection.execute(
+                delete(links).where(links.c.thing_id == thing, links.c.location_id.in_(locations))
+            )
+        for location in dict.fromkeys(locations):
+            self.connection.execute(insert(links).values(thing_id=thing, location_id=location))
+        historical = self._insert(HISTORICAL_LOCATION, {"time": self.now, "thing_id": thing})
+        for location in dict.fromkeys(locations):
+            self.connection.execute(
+                insert(schema.location_historical_locations).values(
+                    location_id=location, historical_location_id=historical
+                )
+            )
+
+    def _reference(self, target: EntityType, raw: Any, where: str) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            raise BadRequest(f"{where}: @iot.id must be an integer, got {raw!r:.40}")
+        try:
+            ident = int(raw)
+        except ValueError:
+            raise BadRequest(f"{where}: @iot.id must be an integer, got {raw!r:.40}") from None
+        if ident < 0 or ident > MAX_ID:
+            raise BadRequest(f"{where}: no {target.name} with @iot.id {ident}")
+        self.references.append((target, ident))
+        return ident
+
+    def _feature_from_location(self, datastream: int) -> int:
+        """The FeatureOfInterest of the Datastream's Thing's Location, made on first use."""
+        ds, links, loc, foi = (
+            schema.datastreams,
+            schema.thing_locations,
+            schema.locations,
+            schema.features_of_interest,
+        )
+        location = self.connection.execute(
+            select(loc.c.id, loc.c.name, loc.c.description, loc.c.encoding_type, loc.c.location, loc.c.geom)
+            .join(links, links.c.location_id == loc.c.id)
+            .join(ds, ds.c.thing_id == links.c.thing_id)
+            .where(ds.c.id == datastream)
+            .order_by(loc.c.id.desc())
+            .limit(1)
+        ).first()
+        if location is None:
+            known = self.connection.execute(select(ds.c.id).where(ds.c.id == datastream)).first()
+            if known is None:
+                raise BadRequest(f"Observation Datastream: no Datastream with @iot.id {datastream}")
+            raise BadRequest(
+                "Observation: give a FeatureOfInterest; the Datastream's Thing has no Location "
+                "to derive one from"
+            )
+        existing = self.connection.execute(
+            select(foi.c.id).where(foi.c.source_location_id == location.id).order_by(foi.c.id).limit(1)
+        ).scalar()
+        if existing is not None:
+            return existing
+        return self._insert(
+            FEATURE_OF_INTEREST,
+            {
+                "name": location.name,
+                "description": location.description,
+                "encoding_type": location.encoding_type,
+                "feature": location.location,
+                "geom": location.geom,
+                "source_location_id": location.id,
+            },
+        )
+
+    # --- update and delete ----------------------------------------------------------------------
+
+    def _update(self, entity: EntityType, ident: int, payload: dict[str, Any], replace_all: bool) -> int:
+        columns: dict[str, Any] = {}
+        for key, value in payload.items():
+            if key in _READ_ONLY_KEYS or key.endswith("@iot.navigationLink"):
+                continue
+            prop = entity.properties.get(key)
+            if prop is not None:
+                if not prop.writable:
+                    raise BadRequest(f"{entity.name}: {key} is computed by the server and cannot be written")
+                if value is None and prop.required:
+                    raise BadRequest(f"{entity.name}: {key} must not be null")
+                columns.update(property_columns(entity, prop, value))
+                continue
+            relation = entity.relations.get(key)
+            if relation is None:
+                raise BadRequest(f"{entity.name}: unknown property {key!r}")
+            if relation.many:
+                if entity is THING and relation.target == LOCATION.name and isinstance(value, list):
+                    ids = [self._to_one_or_new(LOCATION, v, f"Thing {key}") for v in value]
+                    self._locate(ident, ids, replace=True)
+                else:
+                    self._to_many(entity, ident, relation, value)
+            else:
+                columns[relation.fk] = self._to_one(entity, relation, value)  # type: ignore[index]
+        if replace_all:
+            for prop in entity.properties.values():
+                if not prop.writable or prop.name in payload:
+                    continue
+                if prop.required:
+                    raise BadRequest(
+                        f"{entity.name}: PUT replaces the whole entity; {prop.name!r} is missing"
+                    )
+                for column in prop.columns:
+                    columns.setdefault(column, None)
+                if prop.kind == "result":
+                    columns["result_type"] = schema.RESULT_NULL
+        if entity in (LOCATION, FEATURE_OF_INTEREST) and "encoding_type" in columns:
+            self._complete(entity, {**columns, "name": "", "description": "", "location": 0, "feature": 0})
+        if columns:
+            table = entity.table
+            self.connection.execute(update(table).where(table.c.id == ident).values(**columns))
+        if entity is OBSERVATION and (
+            "phenomenon_time_start" in columns or "feature_of_interest_id" in columns
+        ):
+            row = self.connection.execute(
+                select(schema.observations).where(schema.observations.c.id == ident)
+            ).one()
+            self.summary.add(
+                row.datastream_id,
+                row.phenomenon_time_start,
+                row.phenomenon_time_end,
+                row.result_time,
+                row.feature_of_interest_id,
+            )
+        return ident
+
+    def _to_one_or_new(self, target: EntityType, value: Any, where: str) -> int:
+        if isinstance(value, dict) and "@iot.id" in value:
+            return self._reference(target, value["@iot.id"], where)
+        return self._create(target, value, {}, [])
+
+    def _delete_ref(self, path: ResourcePath) -> None:
+        """DELETE `Things(1)/Locations(2)/$ref`: unlink, without deleting either entity."""
+        step = path.target
+        relation = step.via
+        if relation is None or relation.link is None or step.id is None:
+            raise BadRequest(
+                "DELETE $ref removes one link of a many-to-many relation, e.g. Things(1)/Locations(2)/$ref"
+            )
+        parent = self._resolve(path.steps[:-1])
+        link = relation.link
+        assert relation.link_self and relation.link_target
+        result = self.connection.execute(
+            delete(link).where(link.c[relation.link_self] == parent, link.c[relation.link_target] == step.id)
+        )
+        if result.rowcount == 0:
+            raise NotFound(f"{relation.name}({step.id}) is not linked to this entity")
+
+    def _drop_orphan_historical_locations(self) -> None:
+        hl, links = schema.historical_locations, schema.location_historical_locations
+        self.connection.execute(
+            delete(hl).where(
+                ~exists(select(links.c.location_id).where(links.c.historical_location_id == hl.c.id))
+            )
+        )
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _resolve(self, steps: Iterable[Any]) -> int:
+        steps = tuple(steps)
+        entity = steps[-1].entity
+        ident = self.connection.execute(
+            select(entity.table.c.id).where(path_condition(steps, entity.table)).limit(1)
+        ).scalar()
+        if ident is None:
+            raise NotFound(f"no {entity.name} at {'/'.join(_text(s) for s in steps)}")
+        return ident
+
+    def _guarded(self, action: Any) -> Any:
+        """Run `action`; a broken reference (foreign key) becomes a 400 naming the missing entity."""
+        try:
+            with self.connection.begin_nested():
+                return action()
+        except IntegrityError:
+            for target, ident in self.references:
+                found = self.connection.execute(
+                    select(target.table.c.id).where(target.table.c.id == ident)
+                ).first()
+                if found is None:
+                    raise BadRequest(f"no {target.name} with @iot.id {ident}") from None
+            raise BadRequest("the request refers to an entity that does not exist") from None
+
+
+def _text(step: Any) -> str:
+    name = step.via.name if step.via is not None else step.entity.set_name
+    return f"{name}({step.id})" if step.id is not None else name
+
+
+__all__ = ["DATASTREAM", "Writer"]

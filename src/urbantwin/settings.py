@@ -1,0 +1,106 @@
+"""Settings of a running platform, from `URBANTWIN_*` environment variables or a TOML file.
+
+Every setting is declared once, here, with its default and what it is for; the CLI, the server and
+the tests all build a `Settings` through `load_settings`, so no module reads the environment itself.
+A TOML file (path in `URBANTWIN_CONFIG` or `--config`) holds the same keys in lower case; the
+environment wins over the file, explicit arguments win over both.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///urbantwin.sqlite"
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: SQLAlchemy URL of the store: `sqlite:///path.sqlite` (embedded default) or
+    #: `postgresql+psycopg://user@host/db` (PostgreSQL with PostGIS).
+    database_url: str = DEFAULT_DATABASE_URL
+    #: Address and port `urbantwin serve` binds to.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Public base URL used in links (`@iot.selfLink`, `@iot.nextLink`). Empty: taken from the
+    #: request, honouring `X-Forwarded-Proto`/`X-Forwarded-Host` behind a reverse proxy.
+    public_base_url: str = ""
+    #: Largest page of a collection; `$top` above it is capped and a nextLink is given.
+    max_top: int = 10_000
+    #: Page size when the client gives no `$top`.
+    default_top: int = 100
+    #: Largest request body accepted, in bytes (JSON, batch, dataArray).
+    max_body_bytes: int = 64 * 1024 * 1024
+    #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
+    cors_origins: tuple[str, ...] = ("*",)
+    #: Number of pooled database connections per server process (PostgreSQL).
+    pool_size: int = 8
+    #: Log level of the server.
+    log_level: str = "info"
+    #: Whether anonymous clients may write. A fresh install refuses anonymous writes; the demo
+    #: and the test suite turn it on explicitly for their own store.
+    allow_anonymous_writes: bool = False
+    #: A bootstrap administrator token for automation; never logged. Empty: none.
+    admin_token: str = field(default="", repr=False)
+    #: Extra fields not known to this version (kept so a newer config file still loads).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given settings replaced; `None` values leave a setting alone."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_ENV_PREFIX = "URBANTWIN_"
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    """Turn a string from the environment (or a TOML value) into the type of the default."""
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"setting {name}: expected true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"setting {name}: expected an integer, got {raw!r}") from None
+    if isinstance(default, tuple):
+        if isinstance(raw, list | tuple):
+            return tuple(str(x) for x in raw)
+        return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+    return str(raw)
+
+
+def load_settings(config_file: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from defaults, then the TOML file, then `URBANTWIN_*` variables."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    known = {f.name: getattr(defaults, f.name) for f in fields(Settings) if f.name != "extra"}
+    path = config_file or env.get(_ENV_PREFIX + "CONFIG")
+    if path:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        for key, raw in data.items():
+            if key in known:
+                values[key] = _coerce(key, raw, known[key])
+            else:
+                extra[key] = raw
+    for key, default in known.items():
+        raw = env.get(_ENV_PREFIX + key.upper())
+        if raw is not None:
+            values[key] = _coerce(_ENV_PREFIX + key.upper(), raw, default)
+    return replace(defaults, extra=extra, **values)

@@ -1,0 +1,171 @@
+"""Fixtures shared by the whole suite: a store on each backend, an app on it, a live server.
+
+Every backend test runs twice, on SQLite and on a real PostgreSQL with PostGIS on 127.0.0.1. Without
+PostgreSQL the PostgreSQL runs skip with a notice saying how to start it, except in CI (`CI=true`),
+where a missing backend is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from urbantwin.app import create_app
+from urbantwin.settings import Settings
+from urbantwin.store.engine import make_engine, upgrade
+from urbantwin.store.schema import metadata
+
+ADMIN_TOKEN = "test-admin-token"
+PG_ADMIN_URL = os.environ.get("URBANTWIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_HELP = (
+    "PostgreSQL with PostGIS is not reachable at 127.0.0.1:5432 (user postgres). Start it with "
+    "`pg_ctlcluster 15 main start` after `apt-get install postgresql-15-postgis-3`, or set "
+    "URBANTWIN_TEST_PG to another server's admin URL."
+)
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            has_postgis = connection.execute(
+                text("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")
+            ).first()
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "not available"
+        return f"{PG_HELP} ({type(exc).__name__})"
+    if has_postgis is None:
+        return "PostgreSQL runs but PostGIS is not installed: apt-get install postgresql-15-postgis-3"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    problem = _postgres_available()
+    if problem:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+    name = f"urbantwin_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
+    return {}
+
+
+def _settings(url: str) -> Settings:
+    return Settings(database_url=url, admin_token=ADMIN_TOKEN, max_top=1000, default_top=100)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    _engines: dict[str, Engine],
+) -> Settings:
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path_factory.getbasetemp() / 'store.sqlite'}"
+    return _settings(url)
+
+
+@pytest.fixture
+def engine(settings: Settings, backend: str, _engines: dict[str, Engine]) -> Iterator[Engine]:
+    """A migrated, empty store on the backend (created once per session, emptied per test)."""
+    engine = _engines.get(backend)
+    if engine is None:
+        engine = make_engine(settings)
+        upgrade(engine)
+        _engines[backend] = engine
+    _empty(engine)
+    yield engine
+
+
+def _empty(engine: Engine) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+            connection.execute(text("DELETE FROM sqlite_sequence")) if _has_sequence(connection) else None
+
+
+def _has_sequence(connection) -> bool:  # noqa: ANN001
+    return (
+        connection.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first()
+        is not None
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine):  # noqa: ANN201
+    return create_app(settings, engine)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    """An HTTP client of the app that writes as the administrator."""
+    with TestClient(app, base_url="http://testserver") as test_client:
+        test_client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        yield test_client
+
+
+@pytest.fixture
+def anonymous(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app, base_url="http://testserver") as test_client:
+        yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:  # noqa: ANN001
+    """The app served by uvicorn on a free port of 127.0.0.1, for clients that speak real HTTP."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+DATA = Path(__file__).parent

@@ -1,0 +1,137 @@
+"""Reading entities: the service root, paths, $expand, $select, $orderby, paging and counts."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from urbantwin.sensorthings.service import CONFORMANCE
+
+
+def test_service_root_lists_entity_sets_and_conformance(client: TestClient) -> None:
+    root = client.get("/v1.1/").json()
+    names = {entry["name"] for entry in root["value"]}
+    assert names == {
+        "Things",
+        "Locations",
+        "HistoricalLocations",
+        "Sensors",
+        "ObservedProperties",
+        "Datastreams",
+        "FeaturesOfInterest",
+        "Observations",
+    }
+    assert root["value"][0]["url"] == "http://testserver/v1.1/Things"
+    assert set(CONFORMANCE) <= set(root["serverSettings"]["conformance"])
+
+
+def test_an_entity_has_its_id_self_link_and_navigation_links(client: TestClient, graph) -> None:
+    thing = client.get(f"/v1.1/Things({graph['mitte']['thing']})").json()
+    assert thing["@iot.id"] == graph["mitte"]["thing"]
+    assert thing["@iot.selfLink"] == f"http://testserver/v1.1/Things({thing['@iot.id']})"
+    assert thing["Datastreams@iot.navigationLink"].endswith(f"Things({thing['@iot.id']})/Datastreams")
+    assert thing["properties"] == {"owner": "city", "height": 30, "tags": ["weather", "city"]}
+
+
+def test_paths_navigate_relations(client: TestClient, graph) -> None:
+    thing, datastream = graph["west"]["thing"], graph["west"]["datastream"]
+    observations = client.get(f"/v1.1/Things({thing})/Datastreams({datastream})/Observations").json()
+    assert [o["result"] for o in observations["value"]] == [1.5, 3.0, -2.0]
+    owner = client.get(f"/v1.1/Datastreams({datastream})/Thing").json()
+    assert owner["name"] == "West"
+    sensor_name = client.get(f"/v1.1/Datastreams({datastream})/Sensor/name").json()
+    assert sensor_name == {"name": "West thermometer"}
+    raw = client.get(f"/v1.1/Datastreams({datastream})/Sensor/name/$value")
+    assert raw.text == "West thermometer" and raw.headers["content-type"].startswith("text/plain")
+
+
+def test_a_path_through_an_unrelated_or_missing_entity_is_404(client: TestClient, graph) -> None:
+    other = graph["mitte"]["datastream"]
+    response = client.get(f"/v1.1/Things({graph['west']['thing']})/Datastreams({other})")
+    assert response.status_code == 404
+    assert client.get("/v1.1/Things(999999)/Datastreams").status_code == 404
+    assert "no Thing" in client.get("/v1.1/Things(999999)").json()["message"]
+
+
+def test_ref_gives_links_only(client: TestClient, graph) -> None:
+    refs = client.get(f"/v1.1/Things({graph['mitte']['thing']})/Datastreams/$ref").json()
+    assert refs["value"] == [
+        {"@iot.selfLink": f"http://testserver/v1.1/Datastreams({graph['mitte']['datastream']})"}
+    ]
+    one = client.get(f"/v1.1/Datastreams({graph['mitte']['datastream']})/Thing/$ref").json()
+    assert one == {"@iot.selfLink": f"http://testserver/v1.1/Things({graph['mitte']['thing']})"}
+
+
+def test_computed_properties_of_a_datastream(client: TestClient, graph) -> None:
+    datastream = client.get(f"/v1.1/Datastreams({graph['mitte']['datastream']})").json()
+    assert datastream["phenomenonTime"] == "2024-01-01T12:00:00Z/2024-01-03T12:00:00Z"
+    assert datastream["observedArea"] == {"type": "Point", "coordinates": (12.3731, 51.3397)} or datastream[
+        "observedArea"
+    ] == {"type": "Point", "coordinates": [12.3731, 51.3397]}
+
+
+def test_nested_expand_with_its_own_options(client: TestClient, graph) -> None:
+    things = client.get(
+        "/v1.1/Things",
+        params={
+            "$orderby": "name",
+            "$expand": "Locations($select=name),Datastreams($expand=Observations($orderby=result desc;$top=2;"
+            "$select=result;$count=true),Sensor)",
+        },
+    ).json()["value"]
+    mitte = things[0]
+    assert mitte["Locations"] == [{"name": "Mitte site"}]
+    datastream = mitte["Datastreams"][0]
+    assert datastream["Sensor"]["name"] == "Mitte thermometer"
+    assert datastream["Observations"] == [{"result": 3.0}, {"result": 1.5}]
+    assert datastream["Observations@iot.count"] == 3
+    assert "$skip=2" in datastream["Observations@iot.nextLink"]
+
+
+def test_expand_by_path_and_twice_the_same_relation(client: TestClient, graph) -> None:
+    observation = client.get(
+        f"/v1.1/Datastreams({graph['west']['datastream']})/Observations",
+        params={"$top": "1", "$expand": "Datastream/Thing,Datastream($select=name)"},
+    ).json()["value"][0]
+    assert observation["Datastream"]["name"] == "West air temperature"
+    assert observation["Datastream"]["Thing"]["name"] == "West"
+
+
+def test_select_and_orderby_on_several_keys(client: TestClient, graph) -> None:
+    values = client.get(
+        "/v1.1/Observations", params={"$select": "result,@iot.id", "$orderby": "result desc,id asc"}
+    ).json()["value"]
+    assert [v["result"] for v in values] == [3.0, 3.0, 1.5, 1.5, -2.0, -2.0]
+    assert set(values[0]) == {"result", "@iot.id"}
+    assert values[0]["@iot.id"] < values[1]["@iot.id"]
+
+
+def test_server_driven_paging_follows_next_links_to_the_end(client: TestClient, graph) -> None:
+    url, seen = "/v1.1/Observations?$top=4&$count=true", []
+    pages = 0
+    while url:
+        page = client.get(url).json()
+        assert page.get("@iot.count", 6) == 6
+        seen += [o["@iot.id"] for o in page["value"]]
+        url = page.get("@iot.nextLink", "").replace("http://testserver", "")
+        pages += 1
+    assert pages == 2 and len(seen) == len(set(seen)) == 6
+
+
+def test_top_is_capped_by_the_configured_maximum(client: TestClient, graph) -> None:
+    client.app.state.sensorthings.paging = type(client.app.state.sensorthings.paging)(2, 2)
+    page = client.get("/v1.1/Observations?$top=5").json()
+    assert len(page["value"]) == 2 and "@iot.nextLink" in page
+
+
+def test_top_zero_with_count_gives_only_the_count(client: TestClient, graph) -> None:
+    page = client.get("/v1.1/Observations?$top=0&$count=true").json()
+    assert page == {"@iot.count": 6, "value": []}
+
+
+def test_links_use_the_forwarded_public_address(client: TestClient, graph) -> None:
+    page = client.get(
+        "/v1.1/Things?$top=1",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "daten.leipzig.de"},
+    ).json()
+    assert page["value"][0]["@iot.selfLink"].startswith("https://daten.leipzig.de/v1.1/Things(")
+    assert page["@iot.nextLink"].startswith("https://daten.leipzig.de/v1.1/Things?")
