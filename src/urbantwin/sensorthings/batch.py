@@ -43,7 +43,7 @@ def run_batch(service: SensorThingsService, body: Any, base: str, principal: Pri
                 responses.append(_run_one(service, request, base, principal, created, None))
             continue
         try:
-            with service.engine.begin() as connection:
+            with service.write_engine.begin() as connection:
                 group_responses = []
                 for index, request in members:
                     answer = _run_one(service, request, base, principal, created, connection)

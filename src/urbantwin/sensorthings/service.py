@@ -22,6 +22,7 @@ from urbantwin.sensorthings.query import QuerySyntaxError, parse_query_options
 from urbantwin.sensorthings.read import Paging, Reader
 from urbantwin.sensorthings.write import Writer
 from urbantwin.settings import Settings
+from urbantwin.store.engine import for_writes
 
 VERSION = "v1.1"
 
@@ -49,6 +50,7 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 class SensorThingsService:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
+        self.write_engine = for_writes(engine)
         self.settings = settings
         self.paging = Paging(settings.default_top, settings.max_top)
         #: (Datastream, FeatureOfInterest) pairs known to lie inside the Datastream's observedArea.
@@ -154,7 +156,7 @@ class SensorThingsService:
         if connection is not None:
             with connection.begin_nested():
                 return action(connection)
-        with self.engine.begin() as own:
+        with self.write_engine.begin() as own:
             return action(own)
 
     def _read(self, connection: Connection | None, action: Any) -> ApiResponse:

@@ -14,6 +14,8 @@ from urbantwin.settings import Settings
 from urbantwin.store.spatial import register_sqlite_functions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Execution option marking a connection that will write (see `for_writes`).
+WRITE_OPTION = "urbantwin_write"
 
 
 def _json_dumps(value: Any) -> str:
@@ -42,6 +44,16 @@ def make_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # Take transaction control from the sqlite3 module, whose implicit transactions make
+            # SAVEPOINT commit on release (so a batch change set could not be rolled back).
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # A writer takes the write lock up front: a deferred transaction that read first would
+            # fail with SQLITE_BUSY instead of waiting when another writer committed meanwhile.
+            immediate = connection.get_execution_options().get(WRITE_OPTION)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql"):
@@ -54,6 +66,11 @@ def make_engine(settings: Settings) -> Engine:
             pool_pre_ping=True,
         )
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///file.sqlite or postgresql+psycopg://…")
+
+
+def for_writes(engine: Engine) -> Engine:
+    """The same engine (and pool), with transactions that take SQLite's write lock at BEGIN."""
+    return engine.execution_options(**{WRITE_OPTION: True})
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -31,6 +31,13 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 
+@compiles(JSON, "sqlite")
+def _sqlite_json(type_: Any, compiler: Any, **kw: Any) -> str:
+    # A column declared JSON gets NUMERIC affinity in SQLite, which turns the JSON text of a number
+    # (say a result of 2**60) into an INTEGER; TEXT affinity keeps the document as written.
+    return "TEXT"
+
+
 def to_micros(value: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (naive values are taken as UTC)."""
     if value.tzinfo is None:
