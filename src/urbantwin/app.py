@@ -79,3 +79,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return RedirectResponse("/v1.1/")
 
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app for settings from `URBANTWIN_*` (the factory each uvicorn worker process calls)."""
+    from urbantwin.settings import load_settings
+
+    return create_app(load_settings())

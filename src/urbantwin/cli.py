@@ -31,7 +31,9 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
         raise typer.BadParameter(str(exc)) from None
 
 
-def _run(settings: Settings) -> None:
+def _run(settings: Settings, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
     from urbantwin.app import create_app
@@ -39,6 +41,20 @@ def _run(settings: Settings) -> None:
 
     engine = make_engine(settings)
     upgrade(engine)
+    if workers > 1:
+        # Worker processes build their app from the environment: hand the settings over there.
+        for name in ("database_url", "admin_token", "public_base_url", "max_top", "default_top"):
+            os.environ["URBANTWIN_" + name.upper()] = str(getattr(settings, name))
+        engine.dispose()
+        uvicorn.run(
+            "urbantwin.app:create_app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+        )
+        return
     uvicorn.run(
         create_app(settings, engine), host=settings.host, port=settings.port, log_level=settings.log_level
     )
@@ -50,9 +66,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port to bind")] = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
+    workers: Annotated[int, typer.Option(help="server processes")] = 1,
 ) -> None:
     """Serve the platform (migrating the store first)."""
-    _run(_settings(config, host=host, port=port, database_url=database_url))
+    _run(_settings(config, host=host, port=port, database_url=database_url), workers)
 
 
 @app.command()

@@ -1,24 +1,26 @@
 """The dataArray extension: many Observations in one request (`POST /CreateObservations`).
 
 Rows are checked one by one; a bad row answers "error" in its place of the response, as the
-standard specifies, and the good rows are stored, all in the request's one transaction. The rows
-of a Datastream are inserted with one multi-row statement, not row by row.
+standard specifies, and the good rows are stored, all in the request's one transaction, through
+the store's bulk insert (COPY on PostgreSQL) rather than row by row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from urbantwin.errors import BadRequest, PlatformError
-from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.paths import MAX_ID
-from urbantwin.sensorthings.values import property_columns
+from urbantwin.sensorthings.values import parse_interval, parse_time, parse_time_or_interval, result_columns
 from urbantwin.sensorthings.write import Writer
 from urbantwin.store import schema
+from urbantwin.store.bulk import OBSERVATION_COLUMNS, insert_observations
 
+_FEATURE_COMPONENTS = ("FeatureOfInterest/id", "FeatureOfInterest/@iot.id")
 _COMPONENTS = {
     "phenomenonTime",
     "resultTime",
@@ -26,9 +28,9 @@ _COMPONENTS = {
     "resultQuality",
     "validTime",
     "parameters",
-    "FeatureOfInterest/id",
-    "FeatureOfInterest/@iot.id",
+    *_FEATURE_COMPONENTS,
 }
+_POSITION = {name: i for i, name in enumerate(OBSERVATION_COLUMNS)}
 
 
 def _datastream_id(block: dict[str, Any], index: int) -> int:
@@ -44,6 +46,57 @@ def _datastream_id(block: dict[str, Any], index: int) -> int:
     return ident
 
 
+def _object(value: Any, where: str) -> Any:
+    if value is not None and not isinstance(value, dict):
+        raise BadRequest(f"{where}: expected a JSON object")
+    return value
+
+
+def _setters(components: list[str]) -> list[Callable[[list[Any], Any], None]]:
+    """One function per component that puts its value into a row of `OBSERVATION_COLUMNS`."""
+
+    def phenomenon(row: list[Any], value: Any) -> None:
+        row[0], row[1] = parse_time_or_interval(value, "phenomenonTime")
+
+    def result_time(row: list[Any], value: Any) -> None:
+        row[2] = None if value is None else parse_time(value, "resultTime")
+
+    def result(row: list[Any], value: Any) -> None:
+        columns = result_columns(value)
+        row[3], row[4], row[5], row[6] = (
+            columns["result_type"],
+            columns["result_number"],
+            columns["result_string"],
+            columns["result_json"],
+        )
+
+    def quality(row: list[Any], value: Any) -> None:
+        row[7] = value
+
+    def valid_time(row: list[Any], value: Any) -> None:
+        row[8], row[9] = (None, None) if value is None else parse_interval(value, "validTime")
+
+    def parameters(row: list[Any], value: Any) -> None:
+        row[10] = _object(value, "parameters")
+
+    def feature(row: list[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            raise BadRequest("FeatureOfInterest/id must be an integer")
+        row[12] = int(value)
+
+    table = {
+        "phenomenonTime": phenomenon,
+        "resultTime": result_time,
+        "result": result,
+        "resultQuality": quality,
+        "validTime": valid_time,
+        "parameters": parameters,
+        "FeatureOfInterest/id": feature,
+        "FeatureOfInterest/@iot.id": feature,
+    }
+    return [table[name] for name in components]
+
+
 def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     """Store the rows of every block; answer one selfLink (or "error") per row, in order."""
     if not isinstance(body, list):
@@ -51,6 +104,7 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     connection = writer.connection
     ds, foi = schema.datastreams, schema.features_of_interest
     answers: list[str] = []
+    prefix = f"{base}/Observations("
     for index, block in enumerate(body):
         if not isinstance(block, dict):
             raise BadRequest(f"CreateObservations[{index}]: expected an object")
@@ -64,91 +118,62 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
             raise BadRequest(f"CreateObservations[{index}]: unknown component(s) {', '.join(unknown)}")
         if "result" not in components:
             raise BadRequest(f"CreateObservations[{index}]: the components must include result")
+        if len(set(components)) != len(components):
+            raise BadRequest(f"CreateObservations[{index}]: a component is given twice")
         if not isinstance(rows, list):
             raise BadRequest(f"CreateObservations[{index}]: dataArray must be an array of rows")
         if connection.execute(select(ds.c.id).where(ds.c.id == datastream)).first() is None:
             raise BadRequest(f"CreateObservations[{index}]: no Datastream with @iot.id {datastream}")
-        feature_column = next(
-            (i for i, c in enumerate(components) if c.startswith("FeatureOfInterest/")), None
-        )
-        default_feature: int | None = None
+        setters = _setters(components)
+        width = len(components)
         known_features: set[int] = set()
-        prepared: list[dict[str, Any] | None] = []
-        for row in rows:
+        missing_features: set[int] = set()
+        default_feature: int | None = None
+        prepared: list[list[Any] | None] = []
+        now = datetime.now(UTC)
+        for values in rows:
+            if not isinstance(values, list) or len(values) != width:
+                prepared.append(None)
+                continue
+            row: list[Any] = [
+                now,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                datastream,
+                None,
+            ]
             try:
-                columns = _row_columns(components, row, feature_column)
+                for setter, value in zip(setters, values, strict=True):
+                    setter(row, value)
             except PlatformError:
                 prepared.append(None)
                 continue
-            feature = columns.pop("_feature", None)
+            feature = row[12]
             if feature is None:
                 if default_feature is None:
                     default_feature = writer._feature_from_location(datastream)
-                feature = default_feature
+                row[12] = default_feature
             elif feature not in known_features:
-                if connection.execute(select(foi.c.id).where(foi.c.id == feature)).first() is None:
+                if feature in missing_features or (
+                    connection.execute(select(foi.c.id).where(foi.c.id == feature)).first() is None
+                ):
+                    missing_features.add(feature)
                     prepared.append(None)
                     continue
                 known_features.add(feature)
-            columns["datastream_id"] = datastream
-            columns["feature_of_interest_id"] = feature
-            prepared.append(columns)
-        good = [c for c in prepared if c is not None]
-        ids = _insert_many(connection, good)
-        for columns in good:
-            writer.summary.add(
-                datastream,
-                columns["phenomenon_time_start"],
-                columns["phenomenon_time_end"],
-                columns["result_time"],
-                columns["feature_of_interest_id"],
-            )
-        id_iter = iter(ids)
-        prefix = f"{base}/Observations("
-        for columns in prepared:
-            answers.append("error" if columns is None else f"{prefix}{next(id_iter)})")
+            prepared.append(row)
+        good = [tuple(r) for r in prepared if r is not None]
+        ids = iter(insert_observations(connection, good))
+        for feature in {r[12] for r in good}:
+            writer.summary.add(datastream, feature)
+        for row in prepared:
+            answers.append("error" if row is None else f"{prefix}{next(ids)})")
     return answers
-
-
-_ALL_COLUMNS = (
-    "phenomenon_time_start",
-    "phenomenon_time_end",
-    "result_time",
-    "result_type",
-    "result_number",
-    "result_string",
-    "result_json",
-    "result_quality",
-    "valid_time_start",
-    "valid_time_end",
-    "parameters",
-)
-
-
-def _row_columns(components: list[str], row: Any, feature_column: int | None) -> dict[str, Any]:
-    if not isinstance(row, list) or len(row) != len(components):
-        raise BadRequest("a dataArray row must have one value per component")
-    columns: dict[str, Any] = dict.fromkeys(_ALL_COLUMNS)
-    for i, (name, value) in enumerate(zip(components, row, strict=True)):
-        if i == feature_column:
-            if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-                raise BadRequest("FeatureOfInterest/id must be an integer")
-            columns["_feature"] = int(value)
-            continue
-        prop = OBSERVATION.properties[name]
-        columns.update(property_columns(OBSERVATION, prop, value))
-    if columns["phenomenon_time_start"] is None:
-        columns["phenomenon_time_start"] = datetime.now(UTC)
-    return columns
-
-
-def _insert_many(connection: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in order and return their ids in the same order."""
-    if not rows:
-        return []
-    table = schema.observations
-    result = connection.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        rows,
-    )
-    return [r[0] for r in result]

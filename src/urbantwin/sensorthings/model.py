@@ -7,11 +7,13 @@ document: adding a property is one edit here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Table
 
+from urbantwin.sensorthings.computed import datastream_times
 from urbantwin.store import schema
 
 #: What a property holds, which decides how it is parsed, compared and written out.
@@ -65,6 +67,15 @@ class EntityType:
     relations: dict[str, Relation] = field(default_factory=dict)
     #: The property whose geometry spatial filters use (the GeoJSON of a Location/FeatureOfInterest).
     geometry_column: str | None = None
+    #: Columns computed when read: a function of the table (or alias) giving named expressions.
+    computed: Callable[[Any], dict[str, Any]] | None = None
+
+    def columns(self, table: Any) -> list[Any]:
+        """The columns a read selects: the stored ones but indexed geometry copies, then computed ones."""
+        stored = [c for c in table.c if c.name != "geom"]
+        if self.computed is None:
+            return stored
+        return stored + [expr.label(name) for name, expr in self.computed(table).items()]
 
     def property(self, name: str) -> Property | None:
         if name in ("id", "@iot.id"):
@@ -205,6 +216,7 @@ DATASTREAM = EntityType(
         "Observations": Relation("Observations", "Observation", True, reverse_fk="datastream_id"),
     },
     geometry_column="observed_area",
+    computed=datastream_times,
 )
 
 FEATURE_OF_INTEREST = EntityType(

@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, and_, func, select
+import orjson
+from sqlalchemy import Connection, and_, exists, func, select
 from sqlalchemy.sql import Select
 
 from urbantwin.errors import BadRequest, NotFound
+from urbantwin.sensorthings import sqljson
 from urbantwin.sensorthings.model import ENTITY_TYPES, EntityType, Relation
 from urbantwin.sensorthings.paths import ResourcePath, Step
 from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
@@ -30,9 +32,7 @@ class Paging:
 
 
 def _columns(entity: EntityType, table: Any) -> list[Any]:
-    """Every column but the indexed geometry copies (the GeoJSON document is what is returned)."""
-    skip = {"geom"}
-    return [c for c in table.c if c.name not in skip]
+    return entity.columns(table)
 
 
 def path_condition(steps: tuple[Step, ...], alias: Any) -> Any:
@@ -41,7 +41,34 @@ def path_condition(steps: tuple[Step, ...], alias: Any) -> Any:
     last = steps[-1]
     if last.id is not None:
         conditions.append(alias.c.id == last.id)
-    if len(steps) > 1:
+    if len(steps) > 1 and steps[-2].id is not None:
+        # The parent is addressed by id: compare with it directly, so the planner sees
+        # `datastream_id = 1` and walks the (datastream, time) index; the rest of the chain,
+        # if any, is one uncorrelated EXISTS.
+        parent = steps[-2]
+        relation = last.via
+        assert relation is not None
+        parent_table = parent.entity.table
+        if relation.fk:
+            conditions.append(
+                alias.c.id.in_(select(parent_table.c[relation.fk]).where(parent_table.c.id == parent.id))
+            )
+        elif relation.reverse_fk:
+            conditions.append(alias.c[relation.reverse_fk] == parent.id)
+        else:
+            link = relation.link
+            assert link is not None and relation.link_self and relation.link_target
+            conditions.append(
+                alias.c.id.in_(
+                    select(link.c[relation.link_target]).where(link.c[relation.link_self] == parent.id)
+                )
+            )
+        if len(steps) > 2:
+            parent_alias = parent.entity.table.alias()
+            conditions.append(
+                exists(select(parent_alias.c.id).where(path_condition(steps[:-1], parent_alias)))
+            )
+    elif len(steps) > 1:
         parent = steps[-2]
         parent_alias = parent.entity.table.alias()
         assert last.via is not None
@@ -110,26 +137,39 @@ class Reader:
         where = [w for w in where if w is not None]
         if options.filter is not None:
             where.append(compiler.predicate(options.filter))
-        order = compiler.order_by(options.orderby) + [table.c.id.asc()]
+        order = _ordering(compiler, options, table)
         top = self._top(options.top)
+        in_database = not options.expand and sqljson.supports(entity, options.select)
+        columns = (
+            [sqljson.row_json(entity, table, self.base, options.select)]
+            if in_database
+            else _columns(entity, table)
+        )
         query: Select = (
-            select(*_columns(entity, table))
+            select(*columns)
             .select_from(compiler.from_clause())
             .where(*where)
             .order_by(*order)
             .limit(top + 1)
             .offset(options.skip)
         )
-        rows = [dict(r) for r in self.connection.execute(query).mappings()]
+        result = self.connection.execute(query)
         out: dict[str, Any] = {}
+        if in_database:
+            # Each row arrives as its JSON text; it is embedded in the answer as it is.
+            texts = result.scalars().all()
+            more = len(texts) > top
+            values: list[Any] = [orjson.Fragment(text) for text in texts[:top]]
+        else:
+            rows = _rows(result)
+            more = len(rows) > top
+            rows = rows[:top]
+            writer = RowWriter(entity, self.base, options.select)
+            values = [writer(r) for r in rows]
+            self._expand(entity, rows, values, options.expand)
         if options.count:
             count_query = select(func.count()).select_from(compiler.from_clause()).where(*where)
             out["@iot.count"] = self.connection.execute(count_query).scalar_one()
-        more = len(rows) > top
-        rows = rows[:top]
-        writer = RowWriter(entity, self.base, options.select)
-        values = [writer(r) for r in rows]
-        self._expand(entity, rows, values, options.expand)
         if more and top > 0:
             out["@iot.nextLink"] = next_link(url, query_string, options.skip + top, top)
         out["value"] = values
@@ -146,7 +186,7 @@ class Reader:
         table = entity.table
         condition = path_condition(steps, table)
         query = select(*_columns(entity, table)).where(condition).limit(2)
-        rows = [dict(r) for r in self.connection.execute(query).mappings()]
+        rows = _rows(self.connection.execute(query))
         return rows[0] if rows else None
 
     def _check_parents(self, path: ResourcePath) -> None:
@@ -255,7 +295,7 @@ class Reader:
                     .select_from(compiler.from_clause())
                     .where(table.c.id.in_(keys), *where)
                 )
-                found = {r["id"]: dict(r) for r in self.connection.execute(query).mappings()}
+                found = {r["id"]: r for r in _rows(self.connection.execute(query))}
             child_rows, child_values = [], []
             for row, value in zip(rows, values, strict=True):
                 child = found.get(row.get(relation.fk))  # type: ignore[arg-type]
@@ -278,7 +318,7 @@ class Reader:
             parent_key = link.c[relation.link_self]
             source = compiler.from_clause().join(link, link.c[relation.link_target] == table.c.id)
         where.append(parent_key.in_(parent_ids))
-        order = compiler.order_by(options.orderby) + [table.c.id.asc()]
+        order = _ordering(compiler, options, table)
         top = self._top(options.top)
         columns = [*_columns(target, table), parent_key.label("ut_parent")]
         if len(parent_ids) == 1:
@@ -299,8 +339,8 @@ class Reader:
                 .order_by(inner.c.ut_parent, inner.c.ut_row)
             )
         by_parent: dict[int, list[dict[str, Any]]] = {pid: [] for pid in parent_ids}
-        for r in self.connection.execute(query).mappings():
-            by_parent[r["ut_parent"]].append(dict(r))
+        for r in _rows(self.connection.execute(query)):
+            by_parent[r["ut_parent"]].append(r)
         counts: dict[int, int] = {}
         if options.count:
             count_query = (
@@ -323,6 +363,19 @@ class Reader:
             child_rows.extend(children)
             child_values.extend(jsons)
         self._expand(target, child_rows, child_values, options.expand)
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    """All rows of a result as dicts, fetched at once (iterating mappings fetches row by row)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
+def _ordering(compiler: FilterCompiler, options: QueryOptions, table: Any) -> list[Any]:
+    """The requested order, then the id as tie-breaker in the direction of the last key, so one
+    index scan (e.g. datastream, time, id backwards) yields the page."""
+    descending = bool(options.orderby) and options.orderby[-1].descending
+    return [*compiler.order_by(options.orderby), table.c.id.desc() if descending else table.c.id.asc()]
 
 
 class RawValue:

@@ -1,7 +1,9 @@
 """Rows of the store to SensorThings JSON, with `@iot.id`, `@iot.selfLink` and navigation links.
 
 One `RowWriter` is built per entity type and `$select`, and turns a row mapping into the entity's
-JSON object; times are written as ISO 8601 in UTC, intervals as `start/end`.
+JSON object; times are written as ISO 8601 in UTC, intervals as `start/end`. A property without a
+value is left out, except `result` and `resultTime`, which are written as null: FROST-Server does the
+same, and clients depend on it (frost-sta-client cannot read a Sensor whose `properties` is null).
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ def property_value(prop: Property, row: Mapping[str, Any]) -> Any:
     return _property_reader(prop)(row)
 
 
+#: The properties written as null when they have no value; every other one is left out then.
+_WRITTEN_WHEN_NULL = frozenset({"result", "resultTime"})
+
+
 class RowWriter:
     """Writes rows of one entity type as JSON objects, honouring `$select`."""
 
@@ -87,7 +93,7 @@ class RowWriter:
         self.with_id = names is None or "id" in names or "@iot.id" in names
         self.with_self = names is None or "@iot.selfLink" in names
         self.readers = [
-            (name, _property_reader(prop))
+            (name, _property_reader(prop), name in _WRITTEN_WHEN_NULL)
             for name, prop in entity.properties.items()
             if names is None or name in names
         ]
@@ -106,8 +112,10 @@ class RowWriter:
             out["@iot.id"] = ident
         if self.with_self:
             out["@iot.selfLink"] = f"{self.prefix}{ident})"
-        for name, read in self.readers:
-            out[name] = read(row)
+        for name, read, when_null in self.readers:
+            value = read(row)
+            if value is not None or when_null:
+                out[name] = value
         if self.navigation:
             link = f"{self.prefix}{ident})/"
             for key, rel in self.navigation:

@@ -17,10 +17,11 @@ from urbantwin.access.policy import Principal, authorize_write
 from urbantwin.errors import BadRequest, MethodNotAllowed, PlatformError
 from urbantwin.sensorthings.dataarray import create_observations
 from urbantwin.sensorthings.model import BY_SET_NAME
-from urbantwin.sensorthings.paths import parse_path
+from urbantwin.sensorthings.paths import ResourcePath, Step, parse_path
 from urbantwin.sensorthings.query import QuerySyntaxError, parse_query_options
 from urbantwin.sensorthings.read import Paging, Reader
-from urbantwin.sensorthings.write import Writer
+from urbantwin.sensorthings.serialize import RowWriter
+from urbantwin.sensorthings.write import BrokenReference, Writer
 from urbantwin.settings import Settings
 from urbantwin.store.engine import for_writes
 
@@ -119,11 +120,12 @@ class SensorThingsService:
         writer = Writer(connection, self.covered)
         entity, ident = writer.create(resource, body)
         writer.finish()
-        from urbantwin.sensorthings.paths import ResourcePath, Step
-
-        created = self._reader(connection, base).get(
-            ResourcePath((Step(entity, ident),)), parse_query_options({})
-        )
+        if ident in writer.inserted and entity.name == "Observation":
+            created = RowWriter(entity, base, None)(writer.inserted[ident])
+        else:
+            created = self._reader(connection, base).get(
+                ResourcePath((Step(entity, ident),)), parse_query_options({})
+            )
         return ApiResponse(201, created, {"Location": f"{base}/{entity.set_name}({ident})"})
 
     def _update(
@@ -132,8 +134,6 @@ class SensorThingsService:
         writer = Writer(connection, self.covered)
         entity, ident = writer.update(resource, body, replace)
         writer.finish()
-        from urbantwin.sensorthings.paths import ResourcePath, Step
-
         updated = self._reader(connection, base).get(
             ResourcePath((Step(entity, ident),)), parse_query_options({})
         )
@@ -153,11 +153,16 @@ class SensorThingsService:
 
     def _in_transaction(self, connection: Connection | None, action: Any) -> ApiResponse:
         """Run a write in its own transaction, or in the caller's (a batch change set)."""
-        if connection is not None:
-            with connection.begin_nested():
-                return action(connection)
-        with self.write_engine.begin() as own:
-            return action(own)
+        try:
+            if connection is not None:
+                with connection.begin_nested():
+                    return action(connection)
+            with self.write_engine.begin() as own:
+                return action(own)
+        except BrokenReference as broken:
+            # Looked up on a fresh connection: the failed transaction cannot run queries any more.
+            with self.engine.connect() as fresh:
+                raise broken.diagnose(fresh) from None
 
     def _read(self, connection: Connection | None, action: Any) -> ApiResponse:
         if connection is not None:

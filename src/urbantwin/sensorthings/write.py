@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, exists, insert, literal, select, update
+from sqlalchemy import Connection, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from urbantwin.errors import BadRequest, NotFound
@@ -40,68 +40,30 @@ from urbantwin.store.spatial import covers, grow_area
 _READ_ONLY_KEYS = {"@iot.id", "id", "@iot.selfLink"}
 
 
-class DatastreamSummary:
-    """Growth of a Datastream's phenomenonTime, resultTime and observedArea by new Observations."""
+class DatastreamAreas:
+    """New (Datastream, FeatureOfInterest) pairs of a request, to grow each Datastream's observedArea.
+
+    The area only changes when a Datastream gets an Observation of a feature it has not seen, so the
+    update runs once per new pair (and per server process, which remembers the pairs it has seen),
+    not once per Observation.
+    """
 
     def __init__(self) -> None:
-        self.times: dict[int, list[datetime | None]] = {}
-        self.features: dict[int, set[int]] = {}
+        self.pairs: set[tuple[int, int]] = set()
 
-    def add(
-        self,
-        datastream: int,
-        start: datetime,
-        end: datetime | None,
-        result_time: datetime | None,
-        feature: int,
-    ) -> None:
-        last = end or start
-        current = self.times.get(datastream)
-        if current is None:
-            self.times[datastream] = [start, last, result_time, result_time]
-        else:
-            if start < current[0]:  # type: ignore[operator]
-                current[0] = start
-            if last > current[1]:  # type: ignore[operator]
-                current[1] = last
-            if result_time is not None:
-                if current[2] is None or result_time < current[2]:
-                    current[2] = result_time
-                if current[3] is None or result_time > current[3]:
-                    current[3] = result_time
-        self.features.setdefault(datastream, set()).add(feature)
+    def add(self, datastream: int, feature: int) -> None:
+        self.pairs.add((datastream, feature))
 
     def apply(self, connection: Connection, covered: set[tuple[int, int]]) -> None:
-        ds = schema.datastreams
-        for datastream, (start, end, rt_start, rt_end) in self.times.items():
-            values: dict[str, Any] = {
-                "phenomenon_time_start": _least(ds.c.phenomenon_time_start, start),
-                "phenomenon_time_end": _greatest(ds.c.phenomenon_time_end, end),
-            }
-            if rt_start is not None:
-                values["result_time_start"] = _least(ds.c.result_time_start, rt_start)
-                values["result_time_end"] = _greatest(ds.c.result_time_end, rt_end)
-            connection.execute(update(ds).where(ds.c.id == datastream).values(**values))
-        foi = schema.features_of_interest
-        for datastream, features in self.features.items():
-            for feature in features:
-                if (datastream, feature) in covered:
-                    continue
-                geom = select(foi.c.geom).where(foi.c.id == feature).scalar_subquery()
-                connection.execute(
-                    update(ds)
-                    .where(ds.c.id == datastream)
-                    .where((ds.c.observed_area.is_(None)) | ~covers(ds.c.observed_area, geom))
-                    .values(observed_area=grow_area(ds.c.observed_area, geom))
-                )
-
-
-def _least(column: Any, value: Any) -> Any:
-    return case((column.is_(None) | (column > value), literal(value, column.type)), else_=column)
-
-
-def _greatest(column: Any, value: Any) -> Any:
-    return case((column.is_(None) | (column < value), literal(value, column.type)), else_=column)
+        ds, foi = schema.datastreams, schema.features_of_interest
+        for datastream, feature in sorted(self.pairs - covered):
+            geom = select(foi.c.geom).where(foi.c.id == feature).scalar_subquery()
+            connection.execute(
+                update(ds)
+                .where(ds.c.id == datastream)
+                .where((ds.c.observed_area.is_(None)) | ~covers(ds.c.observed_area, geom))
+                .values(observed_area=grow_area(ds.c.observed_area, geom))
+            )
 
 
 class Writer:
@@ -110,9 +72,11 @@ class Writer:
     def __init__(self, connection: Connection, covered: set[tuple[int, int]] | None = None) -> None:
         self.connection = connection
         self.now = datetime.now(UTC)
-        self.summary = DatastreamSummary()
+        self.summary = DatastreamAreas()
         #: (Datastream, FeatureOfInterest) pairs whose feature is known to lie in the observedArea.
         self.covered = covered if covered is not None else set()
+        #: Rows of the Observations inserted, by id (for the response to a POST).
+        self.inserted: dict[int, dict[str, Any]] = {}
         #: Entities referenced by id, to name the missing one when a foreign key fails.
         self.references: list[tuple[EntityType, int]] = []
 
@@ -174,10 +138,8 @@ class Writer:
     def finish(self) -> None:
         """Work that is done once per request: the Datastreams' computed properties."""
         self.summary.apply(self.connection, self.covered)
-        for datastream, features in self.summary.features.items():
-            for feature in features:
-                self.covered.add((datastream, feature))
-        self.summary = DatastreamSummary()
+        self.covered.update(self.summary.pairs)
+        self.summary = DatastreamAreas()
 
     # --- creation -------------------------------------------------------------------------------
 
@@ -219,13 +181,7 @@ class Writer:
         for relation, other in links:
             self._link(entity, ident, relation, other)
         if entity is OBSERVATION:
-            self.summary.add(
-                columns["datastream_id"],
-                columns["phenomenon_time_start"],
-                columns.get("phenomenon_time_end"),
-                columns.get("result_time"),
-                columns["feature_of_interest_id"],
-            )
+            self.summary.add(columns["datastream_id"], columns["feature_of_interest_id"])
         return ident
 
     def _complete(self, entity: EntityType, columns: dict[str, Any]) -> None:
@@ -250,6 +206,15 @@ class Writer:
 
     def _insert(self, entity: EntityType, columns: dict[str, Any]) -> int:
         table = entity.table
+        if entity is OBSERVATION:
+            # The whole row comes back, so the answer to the POST needs no second query.
+            row = (
+                self.connection.execute(insert(table).values(**columns).returning(*entity.columns(table)))
+                .mappings()
+                .one()
+            )
+            self.inserted[row["id"]] = dict(row)
+            return row["id"]
         return self.connection.execute(insert(table).values(**columns).returning(table.c.id)).scalar_one()
 
     def _to_one(self, entity: EntityType, relation: Relation, value: Any) -> int:
@@ -428,19 +393,11 @@ class Writer:
         if columns:
             table = entity.table
             self.connection.execute(update(table).where(table.c.id == ident).values(**columns))
-        if entity is OBSERVATION and (
-            "phenomenon_time_start" in columns or "feature_of_interest_id" in columns
-        ):
-            row = self.connection.execute(
-                select(schema.observations).where(schema.observations.c.id == ident)
-            ).one()
-            self.summary.add(
-                row.datastream_id,
-                row.phenomenon_time_start,
-                row.phenomenon_time_end,
-                row.result_time,
-                row.feature_of_interest_id,
-            )
+        if entity is OBSERVATION and "feature_of_interest_id" in columns:
+            datastream = self.connection.execute(
+                select(schema.observations.c.datastream_id).where(schema.observations.c.id == ident)
+            ).scalar_one()
+            self.summary.add(datastream, columns["feature_of_interest_id"])
         return ident
 
     def _to_one_or_new(self, target: EntityType, value: Any, where: str) -> int:
@@ -486,18 +443,28 @@ class Writer:
         return ident
 
     def _guarded(self, action: Any) -> Any:
-        """Run `action`; a broken reference (foreign key) becomes a 400 naming the missing entity."""
+        """Run `action`; a broken reference (foreign key) becomes `BrokenReference`, which the
+        caller turns into a 400 naming the missing entity once the transaction is rolled back."""
         try:
-            with self.connection.begin_nested():
-                return action()
+            return action()
         except IntegrityError:
-            for target, ident in self.references:
-                found = self.connection.execute(
-                    select(target.table.c.id).where(target.table.c.id == ident)
-                ).first()
-                if found is None:
-                    raise BadRequest(f"no {target.name} with @iot.id {ident}") from None
-            raise BadRequest("the request refers to an entity that does not exist") from None
+            raise BrokenReference(list(self.references)) from None
+
+
+class BrokenReference(Exception):
+    """A write referred to an entity that does not exist (a foreign key failed)."""
+
+    def __init__(self, references: list[tuple[EntityType, int]]) -> None:
+        super().__init__("broken reference")
+        self.references = references
+
+    def diagnose(self, connection: Connection) -> BadRequest:
+        """The 400 to answer, found by looking up each referenced entity."""
+        for target, ident in self.references:
+            found = connection.execute(select(target.table.c.id).where(target.table.c.id == ident)).first()
+            if found is None:
+                return BadRequest(f"no {target.name} with @iot.id {ident}")
+        return BadRequest("the request refers to an entity that does not exist")
 
 
 def _text(step: Any) -> str:

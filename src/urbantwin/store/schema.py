@@ -18,6 +18,8 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    func,
+    text,
 )
 
 from urbantwin.store.types import Geometry, Id, Json, UtcTime
@@ -121,10 +123,9 @@ datastreams = Table(
     Column("observation_type", Text, nullable=False),
     Column("unit_of_measurement", Json, nullable=False),
     Column("observed_area", Geometry()),
-    Column("phenomenon_time_start", UtcTime),
-    Column("phenomenon_time_end", UtcTime),
-    Column("result_time_start", UtcTime),
-    Column("result_time_end", UtcTime),
+    # phenomenonTime and resultTime of a Datastream are computed from its Observations when read
+    # (through the indexes below), not stored: a stored summary would make every new Observation
+    # update, and lock, its Datastream's row.
     Column("properties", Json),
     Column("thing_id", Id, ForeignKey("things.id", ondelete="CASCADE"), nullable=False),
     Column("sensor_id", Id, ForeignKey("sensors.id", ondelete="CASCADE"), nullable=False),
@@ -184,6 +185,13 @@ observations = Table(
     ),
     # The hot query: a Datastream's observations in time order, newest first or in a range.
     Index("ix_observations_datastream_time", "datastream_id", "phenomenon_time_start", "id"),
+    # The end of a Datastream's phenomenonTime and its resultTime, read as max/min per Datastream.
+    Index(
+        "ix_observations_datastream_time_end",
+        "datastream_id",
+        func.coalesce(text("phenomenon_time_end"), text("phenomenon_time_start")),
+    ),
+    Index("ix_observations_datastream_result_time", "datastream_id", "result_time"),
     Index(None, "feature_of_interest_id"),
 )
 

@@ -20,6 +20,8 @@ from sqlalchemy import Boolean, Double
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from urbantwin.store.sqlfunctions import register_sqlite_functions as register_numeric_functions
+
 #: Spatial functions of the STA `$filter`, by canonical name: (PostGIS function, result is boolean).
 SPATIAL_FUNCTIONS: dict[str, tuple[str, bool]] = {
     "geo.intersects": ("ST_Intersects", True),
@@ -142,7 +144,17 @@ def _distance(a: bytes | None, b: bytes | None) -> float | None:
 
 
 def _length(a: bytes | None) -> float | None:
-    return None if a is None else float(shapely.length(_geometry(bytes(a))))
+    return None if a is None else _linear_length(_geometry(bytes(a)))
+
+
+def _linear_length(geom: shapely.Geometry) -> float:
+    """The length of the lines in `geom`, as PostGIS's ST_Length: areas and points count 0 (shapely
+    would give a polygon's perimeter, and `geo.length` would disagree between the backends)."""
+    if geom.geom_type in ("LineString", "LinearRing", "MultiLineString"):
+        return float(shapely.length(geom))
+    if geom.geom_type == "GeometryCollection":
+        return sum(_linear_length(part) for part in geom.geoms)
+    return 0.0
 
 
 def _relate(a: bytes | None, b: bytes | None, pattern: str | None) -> int | None:
@@ -163,6 +175,7 @@ def _bbox(a: bytes | None, index: int) -> float | None:
 
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """Make the spatial functions of `SPATIAL_FUNCTIONS` callable in SQL on this connection."""
+    register_numeric_functions(connection)  # the null-safe floor/ceil/trunc of `$filter`, too
     binary = {
         "geo.intersects": "intersects",
         "st_equals": "equals",

@@ -7,10 +7,12 @@ the integer microseconds SQLite stores. JSON keys and literals are always bound 
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from typing import Any
 
 import orjson
-from sqlalchemy import Double, Integer, Text, bindparam
+from sqlalchemy import Boolean, Double, Integer, Text, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import TEXT as PG_TEXT
 from sqlalchemy.ext.compiler import compiles
@@ -244,15 +246,210 @@ def _sqlite_double(element: as_double, compiler: Any, **kw: Any) -> str:
     return f"CAST({compiler.process(element.clauses, **kw)} AS REAL)"
 
 
+class json_string(_JsonAccess):  # noqa: N801
+    """The value at a path when it is a JSON string, else NULL.
+
+    Comparisons and text functions use it rather than `json_text`, which writes numbers, booleans
+    and objects as text differently on each backend (`true` vs `1`, `{"a": 1}` vs `{"a":1}`)."""
+
+    type = Text()
+
+
+class json_boolean(_JsonAccess):  # noqa: N801
+    """The value at a path when it is a JSON boolean, else NULL (so `1` is not `true` on SQLite)."""
+
+    type = Boolean()
+
+
+@compiles(json_string, "postgresql")
+def _pg_json_string(element: json_string, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    keys = _pg_keys(element, compiler, **kw)
+    return f"(CASE WHEN jsonb_typeof({col} #> {keys}) = 'string' THEN {col} #>> {keys} END)"
+
+
+@compiles(json_string)
+def _sqlite_json_string(element: json_string, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    path = _sqlite_path(element, compiler, **kw)
+    return f"(CASE WHEN json_type({col}, {path}) = 'text' THEN json_extract({col}, {path}) END)"
+
+
+@compiles(json_boolean, "postgresql")
+def _pg_json_boolean(element: json_boolean, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    keys = _pg_keys(element, compiler, **kw)
+    return f"(CASE WHEN jsonb_typeof({col} #> {keys}) = 'boolean' THEN ({col} #>> {keys})::boolean END)"
+
+
+@compiles(json_boolean)
+def _sqlite_json_boolean(element: json_boolean, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    path = _sqlite_path(element, compiler, **kw)
+    return f"(CASE WHEN json_type({col}, {path}) IN ('true', 'false') THEN json_extract({col}, {path}) END)"
+
+
+#: `$filter` rounding functions: (PostgreSQL function, SQLite function registered by
+#: `register_sqlite_functions`). SQLite's own floor is replaced by SQLAlchemy with Python's
+#: `math.floor`, which fails on NULL and on huge values, and ceil/trunc exist only in SQLite builds
+#: with the math extension; so SQLite gets null-safe functions of its own.
+ROUNDING = {"floor": ("floor", "ut_floor"), "ceiling": ("ceil", "ut_ceil"), "trunc": ("trunc", "ut_trunc")}
+
+
+class rounded(FunctionElement):  # noqa: N801
+    """`floor`, `ceiling` or `trunc` (towards zero) of a double, NULL for NULL, on both backends."""
+
+    inherit_cache = False
+    type = Double()
+
+    def __init__(self, how: str, value: Any) -> None:
+        self.how = how
+        super().__init__(value)
+
+
+@compiles(rounded, "postgresql")
+def _pg_rounded(element: rounded, compiler: Any, **kw: Any) -> str:
+    return f"{ROUNDING[element.how][0]}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(rounded)
+def _sqlite_rounded(element: rounded, compiler: Any, **kw: Any) -> str:
+    return f"{ROUNDING[element.how][1]}({compiler.process(element.clauses, **kw)})"
+
+
+class round_half_away(FunctionElement):  # noqa: N801
+    """OData `round`: the mid-point between two integers rounds away from zero (2.5 to 3).
+
+    PostgreSQL's round of a double rounds half to even (2.5 to 2); its round of a numeric does not."""
+
+    inherit_cache = True
+    type = Double()
+
+
+@compiles(round_half_away, "postgresql")
+def _pg_round(element: round_half_away, compiler: Any, **kw: Any) -> str:
+    return f"CAST(round(CAST({compiler.process(element.clauses, **kw)} AS NUMERIC)) AS DOUBLE PRECISION)"
+
+
+@compiles(round_half_away)
+def _sqlite_round(element: round_half_away, compiler: Any, **kw: Any) -> str:
+    return f"round({compiler.process(element.clauses, **kw)})"
+
+
+def _null_safe(op: Any) -> Any:
+    def call(value: float | int | None) -> float | None:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        number = float(value)
+        return number if not math.isfinite(number) else float(op(number))
+
+    return call
+
+
+def register_sqlite_functions(connection: sqlite3.Connection) -> None:
+    """The SQLite functions of `ROUNDING` on this connection (called from the engine's setup)."""
+    for name, op in (("ut_floor", math.floor), ("ut_ceil", math.ceil), ("ut_trunc", math.trunc)):
+        connection.create_function(name, 1, _null_safe(op), deterministic=True)
+
+
 __all__ = [
     "JSONB",
     "as_double",
     "json_literal",
+    "json_boolean",
     "json_number",
+    "json_string",
     "json_text",
     "json_value",
+    "register_sqlite_functions",
+    "round_half_away",
+    "rounded",
     "text_position",
     "time_format",
     "time_part",
     "time_seconds",
 ]
+
+
+# --- JSON text made by the database -------------------------------------------------------------
+# A page of entities is rendered to JSON text inside the query (see sensorthings/sqljson.py): the
+# database formats a thousand rows in C faster than Python builds and encodes a thousand dicts.
+
+
+class iso_time_text(FunctionElement):  # noqa: N801
+    """A stored UTC time as ISO 8601 text, `2024-01-01T12:00:00Z` (`.ffffff` only when non-zero),
+    the same text `datetime.isoformat` gives."""
+
+    inherit_cache = True
+    type = Text()
+
+
+@compiles(iso_time_text, "postgresql")
+def _pg_iso_time(element: iso_time_text, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    utc = f"({col} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN date_trunc('second', {utc}) = {utc} "
+        f"THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        f"ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
+    )
+
+
+@compiles(iso_time_text)
+def _sqlite_iso_time(element: iso_time_text, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    return (
+        f"(strftime('%Y-%m-%dT%H:%M:%S', {col} / 1000000, 'unixepoch') || "
+        f"CASE WHEN {col} % 1000000 = 0 THEN '' ELSE printf('.%06d', {col} % 1000000) END || 'Z')"
+    )
+
+
+class json_text_of(FunctionElement):  # noqa: N801
+    """A SQL value (text or number) as JSON text: a quoted, escaped string or a number."""
+
+    inherit_cache = True
+    type = Text()
+
+
+@compiles(json_text_of, "postgresql")
+def _pg_json_text_of(element: json_text_of, compiler: Any, **kw: Any) -> str:
+    return f"to_json({compiler.process(element.clauses, **kw)})::text"
+
+
+@compiles(json_text_of)
+def _sqlite_json_text_of(element: json_text_of, compiler: Any, **kw: Any) -> str:
+    return f"json_quote({compiler.process(element.clauses, **kw)})"
+
+
+class json_document_text(FunctionElement):  # noqa: N801
+    """A stored JSON document as JSON text."""
+
+    inherit_cache = True
+    type = Text()
+
+
+@compiles(json_document_text, "postgresql")
+def _pg_json_document(element: json_document_text, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)})::text"
+
+
+@compiles(json_document_text)
+def _sqlite_json_document(element: json_document_text, compiler: Any, **kw: Any) -> str:
+    return f"json({compiler.process(element.clauses, **kw)})"
+
+
+class integer_text(FunctionElement):  # noqa: N801
+    """An integral number as its decimal text (a double like 3.0 written `3`)."""
+
+    inherit_cache = True
+    type = Text()
+
+
+@compiles(integer_text, "postgresql")
+def _pg_integer_text(element: integer_text, compiler: Any, **kw: Any) -> str:
+    return f"(({compiler.process(element.clauses, **kw)})::bigint)::text"
+
+
+@compiles(integer_text)
+def _sqlite_integer_text(element: integer_text, compiler: Any, **kw: Any) -> str:
+    return f"CAST(CAST({compiler.process(element.clauses, **kw)} AS INTEGER) AS TEXT)"

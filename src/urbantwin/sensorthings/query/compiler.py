@@ -155,7 +155,8 @@ class FilterCompiler:
             if value.kind == "result":
                 exprs = [value.columns["number"], value.columns["string"]]
             elif value.kind == "interval":
-                exprs = [value.expr, value.end]
+                # By the start only, so the (datastream, start) index serves "newest first".
+                exprs = [value.expr]
             elif value.kind == "geom":
                 raise BadRequest("$orderby: geometries cannot be ordered")
             elif value.kind == "json":
@@ -559,6 +560,9 @@ def _property_value(prop: Property, alias: Any, keys: tuple[str, ...], entity: E
         return Value("time", alias.c[prop.column])
     if prop.kind == "interval":
         start, end = prop.columns
+        if entity.computed is not None and start not in alias.c:
+            computed = entity.computed(alias)
+            return Value("interval", computed[start], end=computed[end])
         return Value("interval", alias.c[start], end=alias.c[end])
     if prop.kind == "result":
         columns = {

@@ -79,10 +79,6 @@ def upgrade() -> None:
         sa.Column("observation_type", sa.Text(), nullable=False),
         sa.Column("unit_of_measurement", Json, nullable=False),
         sa.Column("observed_area", Geometry(), nullable=True),
-        sa.Column("phenomenon_time_start", UtcTime(), nullable=True),
-        sa.Column("phenomenon_time_end", UtcTime(), nullable=True),
-        sa.Column("result_time_start", UtcTime(), nullable=True),
-        sa.Column("result_time_end", UtcTime(), nullable=True),
         sa.Column("properties", Json, nullable=True),
         sa.Column("thing_id", Id, nullable=False),
         sa.Column("sensor_id", Id, nullable=False),
@@ -224,6 +220,14 @@ def upgrade() -> None:
             "ix_observations_datastream_time", ["datastream_id", "phenomenon_time_start", "id"], unique=False
         )
         batch_op.create_index(
+            "ix_observations_datastream_time_end",
+            ["datastream_id", sa.text("coalesce(phenomenon_time_end, phenomenon_time_start)")],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_observations_datastream_result_time", ["datastream_id", "result_time"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_observations_feature_of_interest_id"), ["feature_of_interest_id"], unique=False
         )
 
@@ -243,6 +247,8 @@ def downgrade() -> None:
     with op.batch_alter_table("observations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_observations_feature_of_interest_id"))
         batch_op.drop_index("ix_observations_datastream_time")
+        batch_op.drop_index("ix_observations_datastream_time_end")
+        batch_op.drop_index("ix_observations_datastream_result_time")
 
     op.drop_table("observations")
     with op.batch_alter_table("location_historical_locations", schema=None) as batch_op:
