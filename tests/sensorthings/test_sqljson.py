@@ -21,7 +21,7 @@ def varied(client: TestClient, graph) -> None:
     datastream = graph["mitte"]["datastream"]
     bodies = [
         {"result": 42, "phenomenonTime": "2024-06-01T00:00:00.250000Z"},
-        {"result": "text with \"quotes\" and ünïcode", "resultTime": "2024-06-01T01:00:00Z"},
+        {"result": 'text with "quotes" and ünïcode', "resultTime": "2024-06-01T01:00:00Z"},
         {"result": True, "validTime": "2024-06-01T00:00:00Z/2024-06-02T00:00:00.000001Z"},
         {"result": False, "parameters": {"nested": {"a": [1, 2.5, None]}}},
         {"result": None, "resultQuality": ["good"]},

@@ -390,8 +390,8 @@ def _pg_iso_time(element: iso_time_text, compiler: Any, **kw: Any) -> str:
     utc = f"({col} AT TIME ZONE 'UTC')"
     return (
         f"CASE WHEN date_trunc('second', {utc}) = {utc} "
-        f"THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-        f"ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
+        f'THEN to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\') '
+        f'ELSE to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END'
     )
 
 
