@@ -1,0 +1,41 @@
+"""The `urbantwin` command: migrate a store and load the Leipzig demo into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from urbantwin.cli import app
+from urbantwin.settings import Settings
+from urbantwin.store import schema
+from urbantwin.store.engine import make_engine
+
+runner = CliRunner()
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    result = runner.invoke(app, ["db", "upgrade", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    with make_engine(Settings(database_url=url)).connect() as connection:
+        assert connection.execute(select(func.count()).select_from(schema.things)).scalar_one() == 0
+
+
+def test_demo_loads_real_leipzig_data_into_a_fresh_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path), "--load-only"])
+    assert result.exit_code == 0, result.output
+    assert "Loaded the Leipzig demo: 271 Things, 209 Datastreams, 5601 Observations." in result.output
+    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'leipzig-demo.sqlite'}"))
+    with engine.connect() as connection:
+        names = connection.execute(select(schema.things.c.name).where(schema.things.c.name.like("Air%")))
+        assert len(names.all()) == 4
+    again = runner.invoke(app, ["demo", "--data-dir", str(tmp_path), "--load-only"])
+    assert "271 Things" in again.output  # a fresh store every time
+
+
+def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade", "--database-url", "mysql://nope"])
+    assert result.exit_code != 0
+    assert "unsupported database URL" in str(result.exception) + result.output

@@ -1,0 +1,38 @@
+"""Settings come from defaults, a TOML file and URBANTWIN_* variables, in that order of strength."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from urbantwin.settings import Settings, load_settings
+
+
+def test_defaults_serve_the_embedded_store_on_localhost() -> None:
+    settings = load_settings(environ={})
+    assert settings.database_url.startswith("sqlite:///")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.allow_anonymous_writes is False
+
+
+def test_the_environment_wins_over_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "urbantwin.toml"
+    config.write_text('port = 9000\nmax_top = 50\ncors_origins = ["https://a.example"]\n')
+    settings = load_settings(config, environ={"URBANTWIN_PORT": "9100", "URBANTWIN_ADMIN_TOKEN": "s3cret"})
+    assert settings.port == 9100 and settings.max_top == 50
+    assert settings.cors_origins == ("https://a.example",)
+    assert settings.admin_token == "s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+def test_a_bad_value_names_the_setting() -> None:
+    with pytest.raises(ValueError, match="URBANTWIN_PORT"):
+        load_settings(environ={"URBANTWIN_PORT": "eighty"})
+    with pytest.raises(ValueError, match="URBANTWIN_ALLOW_ANONYMOUS_WRITES"):
+        load_settings(environ={"URBANTWIN_ALLOW_ANONYMOUS_WRITES": "perhaps"})
+
+
+def test_overrides_leave_unset_values_alone() -> None:
+    settings = Settings().with_overrides(port=1234, host=None)
+    assert settings.port == 1234 and settings.host == "127.0.0.1"
