@@ -126,3 +126,22 @@ def test_a_malformed_batch_is_a_400(client: TestClient) -> None:
     for body in ({}, {"requests": "x"}, {"requests": [{"method": "get"}]}):
         response = client.post("/v1.1/$batch", json=body)
         assert response.status_code == 400, body
+
+
+def test_observations_read_as_data_arrays_grouped_by_datastream(client: TestClient, graph) -> None:
+    page = client.get(
+        "/v1.1/Observations",
+        params={"$resultFormat": "dataArray", "$select": "id,phenomenonTime,result", "$orderby": "id"},
+    ).json()
+    groups = page["value"]
+    assert len(groups) == 2
+    first = groups[0]
+    assert first["components"] == ["id", "phenomenonTime", "result"]
+    assert first["dataArray@iot.count"] == 3
+    assert first["dataArray"][0][1:] == ["2024-01-01T12:00:00Z", 1.5]
+    assert first["Datastream@iot.navigationLink"].endswith(f"Datastreams({graph['mitte']['datastream']})")
+
+
+def test_data_arrays_are_for_observations_only(client: TestClient, graph) -> None:
+    response = client.get("/v1.1/Things", params={"$resultFormat": "dataArray"})
+    assert response.status_code == 400 and "Observations" in response.json()["message"]

@@ -22,6 +22,7 @@ from urbantwin.sensorthings.model import ENTITY_TYPES, EntityType, Relation
 from urbantwin.sensorthings.paths import ResourcePath, Step
 from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
 from urbantwin.sensorthings.query.compiler import FilterCompiler
+from urbantwin.sensorthings.resultformat import data_array
 from urbantwin.sensorthings.serialize import RowWriter, property_value
 
 
@@ -93,6 +94,37 @@ def path_condition(steps: tuple[Step, ...], alias: Any) -> Any:
     return and_(*conditions) if conditions else None
 
 
+def check_options(entity: EntityType, options: QueryOptions, now: datetime | None = None) -> None:
+    """Check `$select` and `$expand` (with the options inside) against the model before reading.
+
+    An unknown name in `$select` was ignored (`$select=foo` gave empty objects), and `$expand` was
+    only checked for the rows found: the same request answered 200 on an empty collection and 400
+    on a full one. Compiling the nested `$filter`/`$orderby` here raises their errors up front too.
+    """
+    for selected in options.select or ():
+        name = selected[0]
+        if name not in _SELECTABLE and entity.property(name) is None and name not in entity.relations:
+            raise BadRequest(f"$select: {entity.name} has no property {name!r}")
+    for item in options.expand:
+        target = entity
+        for segment in item.path:
+            relation = target.relations.get(segment)
+            if relation is None:
+                raise BadRequest(f"$expand: {target.name} has no relation {segment!r}")
+            target = ENTITY_TYPES[relation.target]
+        compiler = FilterCompiler(target, target.table.alias(), now)
+        if item.options.filter is not None:
+            compiler.predicate(item.options.filter)
+        compiler.order_by(item.options.orderby)
+        check_options(target, item.options, now)
+
+
+_MAX_ROW = 2**63 - 1
+
+#: `$select` names that are no property of the model.
+_SELECTABLE = frozenset({"id", "@iot.id", "@iot.selfLink"})
+
+
 class Reader:
     def __init__(
         self, connection: Connection, base: str, paging: Paging, now: datetime | None = None
@@ -106,6 +138,8 @@ class Reader:
 
     def get(self, path: ResourcePath, options: QueryOptions, query_string: str = "") -> Any:
         """The JSON answer for GET on `path` with `options`."""
+        if not path.ref and path.property_name is None:
+            check_options(path.target.entity, options, self.now)
         self._check_parents(path)
         if path.ref:
             return self._refs(path, options, query_string)
@@ -139,7 +173,8 @@ class Reader:
             where.append(compiler.predicate(options.filter))
         order = _ordering(compiler, options, table)
         top = self._top(options.top)
-        in_database = not options.expand and sqljson.supports(entity, options.select)
+        as_arrays = options.result_format == "dataArray"
+        in_database = not (options.expand or as_arrays) and sqljson.supports(entity, options.select)
         columns = (
             [sqljson.row_json(entity, table, self.base, options.select)]
             if in_database
@@ -164,9 +199,12 @@ class Reader:
             rows = _rows(result)
             more = len(rows) > top
             rows = rows[:top]
-            writer = RowWriter(entity, self.base, options.select)
-            values = [writer(r) for r in rows]
-            self._expand(entity, rows, values, options.expand)
+            if as_arrays:
+                values = data_array(entity, rows, options.select, self.base)
+            else:
+                writer = RowWriter(entity, self.base, options.select)
+                values = [writer(r) for r in rows]
+                self._expand(entity, rows, values, options.expand)
         if options.count:
             count_query = select(func.count()).select_from(compiler.from_clause()).where(*where)
             out["@iot.count"] = self.connection.execute(count_query).scalar_one()
@@ -309,6 +347,9 @@ class Reader:
             self._expand(target, child_rows, child_values, options.expand)
             return
         parent_ids = [r["id"] for r in rows]
+        # The order first: a relation path in it (`$orderby=Sensor/name`) adds a join to the FROM
+        # clause, which was otherwise built without it (an SQL error, a 500).
+        order = _ordering(compiler, options, table)
         if relation.reverse_fk:
             parent_key = table.c[relation.reverse_fk]
             source = compiler.from_clause()
@@ -318,7 +359,6 @@ class Reader:
             parent_key = link.c[relation.link_self]
             source = compiler.from_clause().join(link, link.c[relation.link_target] == table.c.id)
         where.append(parent_key.in_(parent_ids))
-        order = _ordering(compiler, options, table)
         top = self._top(options.top)
         columns = [*_columns(target, table), parent_key.label("ut_parent")]
         if len(parent_ids) == 1:
@@ -335,7 +375,8 @@ class Reader:
             inner = select(*columns, number).select_from(source).where(*where).subquery()
             query = (
                 select(inner)
-                .where(inner.c.ut_row > options.skip, inner.c.ut_row <= options.skip + top + 1)
+                # Capped at 2**63 - 1: a larger bound (from a huge $skip) does not fit a SQL integer.
+                .where(inner.c.ut_row > options.skip, inner.c.ut_row <= min(options.skip + top + 1, _MAX_ROW))
                 .order_by(inner.c.ut_parent, inner.c.ut_row)
             )
         by_parent: dict[int, list[dict[str, Any]]] = {pid: [] for pid in parent_ids}
