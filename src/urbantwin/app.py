@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse
 
@@ -18,7 +18,7 @@ from urbantwin.errors import PlatformError
 from urbantwin.sensorthings.routes import build_router
 from urbantwin.sensorthings.service import SensorThingsService, error_body
 from urbantwin.settings import Settings
-from urbantwin.store.engine import make_engine
+from urbantwin.store.engine import is_query_timeout, make_engine
 
 log = logging.getLogger("urbantwin")
 
@@ -67,6 +67,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         # A value the database cannot hold (out of range); the request is at fault, not the server.
         message = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
         return JSONResponse(error_body(400, f"a value is out of range: {message}"), 400)
+
+    @app.exception_handler(OperationalError)
+    async def operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
+        if not is_query_timeout(exc):
+            raise exc
+        message = (
+            f"the query was stopped after {settings.query_timeout_seconds} s: it is too expensive; "
+            "narrow the filter or ask for smaller pages"
+        )
+        return JSONResponse(error_body(400, message), 400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

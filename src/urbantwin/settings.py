@@ -36,6 +36,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
     cors_origins: tuple[str, ...] = ("*",)
+    #: Longest time one database statement may run, in seconds; a longer one is stopped and the
+    #: request answered 400 (the query is too expensive), so no request can exhaust the server.
+    query_timeout_seconds: int = 30
     #: Number of pooled database connections per server process (PostgreSQL).
     pool_size: int = 8
     #: Log level of the server.

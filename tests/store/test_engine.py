@@ -69,3 +69,21 @@ def test_spatial_predicates_and_the_bbox_prefilter_agree_on_both_backends(engine
     assert intersecting == ["edge", "inside"]
     assert within == ["inside"]
     assert shapely.from_wkb(stored).equals(shapely.Point(12.35, 51.35))
+
+
+def test_a_runaway_statement_is_stopped_by_the_query_timeout(settings, engine: Engine) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from urbantwin.store.engine import is_query_timeout, make_engine
+
+    quick = make_engine(settings.with_overrides(query_timeout_seconds=1))
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    with quick.connect() as connection:
+        try:
+            connection.execute(text(endless))
+        except OperationalError as error:
+            assert is_query_timeout(error)
+        else:
+            raise AssertionError("the endless statement was not stopped")
+    quick.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from urbantwin.settings import Settings
 from urbantwin.store.spatial import register_sqlite_functions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Per SQLite connection (by id), when its running statement must stop.
+_DEADLINES: dict[int, dict[str, float]] = {}
 #: Execution option marking a connection that will write (see `for_writes`).
 WRITE_OPTION = "urbantwin_write"
 
@@ -44,9 +48,20 @@ def make_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # Stop a statement that runs longer than the query timeout (SQLite has no
+            # statement_timeout): the handler runs every 10,000 virtual machine steps.
+            deadline = {"at": float("inf")}
+            dbapi_connection.set_progress_handler(lambda: int(time.monotonic() > deadline["at"]), 10_000)
+            _DEADLINES[id(dbapi_connection)] = deadline
             # Take transaction control from the sqlite3 module, whose implicit transactions make
             # SAVEPOINT commit on release (so a batch change set could not be rolled back).
             dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_deadline(connection: Any, cursor: Any, *_args: Any) -> None:
+            deadline = _DEADLINES.get(id(connection.connection.driver_connection))
+            if deadline is not None:
+                deadline["at"] = time.monotonic() + settings.query_timeout_seconds
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
@@ -64,6 +79,8 @@ def make_engine(settings: Settings) -> Engine:
             pool_size=settings.pool_size,
             max_overflow=settings.pool_size,
             pool_pre_ping=True,
+            # No single statement (planning included) may run away with the server's memory or time.
+            connect_args={"options": f"-c statement_timeout={settings.query_timeout_seconds * 1000}"},
         )
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///file.sqlite or postgresql+psycopg://…")
 
@@ -87,3 +104,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def is_current(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
+
+
+def is_query_timeout(error: Exception) -> bool:
+    """Whether a database error is a statement stopped by the query timeout (on either backend)."""
+    original = getattr(error, "orig", error)
+    if type(original).__name__ == "QueryCanceled":  # psycopg.errors.QueryCanceled
+        return True
+    return isinstance(original, sqlite3.OperationalError) and "interrupted" in str(original)
