@@ -20,7 +20,7 @@ from urbantwin.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.read import RawValue
 from urbantwin.sensorthings.serialize import dumps
-from urbantwin.sensorthings.service import VERSION, ApiResponse, SensorThingsService
+from urbantwin.sensorthings.service import VERSION, ApiResponse, JsonPatch, SensorThingsService
 
 PREFIX = f"/{VERSION}"
 
@@ -71,9 +71,12 @@ async def read_json(request: Request, limit: int) -> Any:
     if content_type and "json" not in content_type and content_type not in ("text/plain", "*/*"):
         raise UnsupportedMediaType(f"the body must be JSON, not {content_type}")
     try:
-        return orjson.loads(raw)
+        document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if content_type == "application/json-patch+json":
+        return JsonPatch(document)
+    return document
 
 
 def build_router(service: SensorThingsService) -> APIRouter:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+import jsonpatch
+import jsonpointer
 from sqlalchemy import Connection, Engine
 
 from urbantwin.access.policy import Principal, authorize_write
@@ -37,11 +39,21 @@ CONFORMANCE = [
 ]
 
 
+@dataclass(frozen=True)
+class JsonPatch:
+    """A PATCH body in JSON Patch form (RFC 6902, `application/json-patch+json`)."""
+
+    operations: Any
+
+
 @dataclass
 class ApiResponse:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+_MISSING = object()
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -131,6 +143,8 @@ class SensorThingsService:
     def _update(
         self, connection: Connection, resource: Any, body: Any, base: str, replace: bool
     ) -> ApiResponse:
+        if isinstance(body, JsonPatch):
+            body = self._apply_json_patch(connection, resource, body, base)
         writer = Writer(connection, self.covered)
         entity, ident = writer.update(resource, body, replace)
         writer.finish()
@@ -138,6 +152,21 @@ class SensorThingsService:
             ResourcePath((Step(entity, ident),)), parse_query_options({})
         )
         return ApiResponse(200, updated)
+
+    def _apply_json_patch(self, connection: Connection, resource: Any, patch: JsonPatch, base: str) -> Any:
+        """The JSON merge body equal to applying `patch` to the entity as it is now."""
+        if resource.property_name is not None or resource.ref or resource.target.is_collection:
+            raise BadRequest("a JSON Patch addresses one entity, e.g. /Things(1)")
+        current = self._reader(connection, base).get(resource, parse_query_options({}))
+        try:
+            changed = jsonpatch.apply_patch(current, patch.operations)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError) as exc:
+            raise BadRequest(f"the JSON Patch cannot be applied: {exc}") from None
+        if not isinstance(changed, dict):
+            raise BadRequest("the JSON Patch must leave an object")
+        body = {key: value for key, value in changed.items() if current.get(key, _MISSING) != value}
+        body.update({key: None for key in current if key not in changed})
+        return body
 
     def _delete(self, connection: Connection, resource: Any) -> ApiResponse:
         Writer(connection, self.covered).delete(resource)

@@ -160,7 +160,9 @@ class Writer:
             prop = entity.properties.get(key)
             if prop is not None:
                 if not prop.writable:
-                    raise BadRequest(f"{entity.name}: {key} is computed by the server and cannot be written")
+                    # Computed by the server; clients send back what they read (as FROST-Server,
+                    # the value is ignored rather than refused).
+                    continue
                 columns.update(property_columns(entity, prop, value))
                 continue
             relation = entity.relations.get(key)
@@ -245,6 +247,9 @@ class Writer:
                     )
                 elif entity is THING and target is LOCATION:
                     location_ids.append(other)
+                elif entity is LOCATION and target is THING:
+                    # The Thing moves here: its Location is replaced and a HistoricalLocation kept.
+                    self._locate(other, [ident], replace=True)
                 else:
                     self._insert_link(relation, ident, other)
             elif relation.reverse_fk:
@@ -360,7 +365,7 @@ class Writer:
             prop = entity.properties.get(key)
             if prop is not None:
                 if not prop.writable:
-                    raise BadRequest(f"{entity.name}: {key} is computed by the server and cannot be written")
+                    continue  # computed by the server: ignored, as on create
                 if value is None and prop.required:
                     raise BadRequest(f"{entity.name}: {key} must not be null")
                 columns.update(property_columns(entity, prop, value))
