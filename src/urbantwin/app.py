@@ -4,17 +4,20 @@ errors into HTTP answers."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse
 
 from urbantwin import __version__
 from urbantwin.errors import PlatformError
+from urbantwin.features.routes import build_router as features_router
+from urbantwin.features.service import FeaturesService
 from urbantwin.sensorthings.routes import build_router
 from urbantwin.sensorthings.service import SensorThingsService, error_body
 from urbantwin.settings import Settings
@@ -70,6 +73,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(OperationalError)
     async def operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
+        limit = _limit_exceeded(exc)
+        if limit is not None:
+            # A statement nested deeper than the database parses (a $filter of 30 nested functions
+            # on SQLite): the request is at fault, and was a 500.
+            return JSONResponse(error_body(400, f"the query is too complex for the database: {limit}"), 400)
         if not is_query_timeout(exc):
             raise exc
         message = (
@@ -78,17 +86,42 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return JSONResponse(error_body(400, message), 400)
 
+    @app.exception_handler(InternalError)
+    async def internal_error(_request: Request, exc: InternalError) -> JSONResponse:
+        # GEOS refusing a geometry operation inside PostGIS (ST_Relate of a stored
+        # GeometryCollection): the operands are at fault, not the server.
+        message = str(exc.orig).splitlines()[0] if exc.orig is not None else ""
+        if not message.startswith("GEOS"):
+            raise exc
+        return JSONResponse(error_body(400, f"the geometry operation failed: {message}"), 400)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body(exc.status_code, str(exc.detail)), exc.status_code)
 
     app.include_router(build_router(service))
+    app.include_router(features_router(FeaturesService(engine, settings)))
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:
         return RedirectResponse("/v1.1/")
 
     return app
+
+
+#: SQLite's messages for a statement beyond its limits (PostgreSQL's have SQLSTATE class 54).
+_SQLITE_LIMITS = ("parser stack overflow", "Expression tree is too large", "too many ")
+
+
+def _limit_exceeded(exc: OperationalError) -> str | None:
+    """The database's message when a statement exceeds its limits of nesting or size, else None."""
+    original = exc.orig
+    text = str(original).splitlines()[0] if original is not None else ""
+    if str(getattr(original, "sqlstate", "") or "").startswith("54"):  # program_limit_exceeded
+        return text
+    if isinstance(original, sqlite3.OperationalError) and any(s in text for s in _SQLITE_LIMITS):
+        return text
+    return None
 
 
 def create_app_from_environment() -> FastAPI:

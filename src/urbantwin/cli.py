@@ -11,11 +11,13 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from urbantwin.access.policy import ADMIN
+from urbantwin.ingest.cli import import_app
 from urbantwin.settings import Settings, load_settings
 
 app = typer.Typer(help="urbantwin: open urban data platform and digital twin.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 DatabaseOption = Annotated[
@@ -82,6 +84,7 @@ def demo(
     load_only: Annotated[bool, typer.Option(help="load the data, do not serve")] = False,
 ) -> None:
     """Load the Leipzig demo data into a fresh store, then serve it."""
+    from urbantwin.demo.features import load_feature_layers
     from urbantwin.store.engine import make_engine, upgrade
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +104,8 @@ def demo(
         f"Loaded the Leipzig demo: {report.things} Things, {report.datastreams} Datastreams, "
         f"{report.observations} Observations."
     )
+    layers = load_feature_layers(engine)
+    typer.echo(f"Loaded the city model: {len(layers)} collections, {sum(r.total for r in layers)} features.")
     if not load_only:
         typer.echo(f"Serving http://{settings.host}:{settings.port}/ (SensorThings API at /v1.1/)")
         _run(settings)

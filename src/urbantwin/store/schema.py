@@ -205,3 +205,6 @@ ENTITY_TABLES = (
     features_of_interest,
     observations,
 )
+
+# The city model's tables share this metadata (imported last: the module needs `metadata`).
+from urbantwin.store import features_schema  # noqa: E402, F401

@@ -51,7 +51,12 @@ BBOX_IMPLYING = {
 }
 
 #: Tables with a geometry column `geom` indexed spatially, and that column's name.
-SPATIAL_TABLES = {"locations": "geom", "features_of_interest": "geom", "datastreams": "observed_area"}
+SPATIAL_TABLES = {
+    "locations": "geom",
+    "features_of_interest": "geom",
+    "datastreams": "observed_area",
+    "features": "geom",
+}
 
 
 class spatial_call(FunctionElement):  # noqa: N801 - reads like the SQL function it stands for

@@ -7,6 +7,7 @@ the integer microseconds SQLite stores. JSON keys and literals are always bound 
 
 from __future__ import annotations
 
+import decimal
 import math
 import sqlite3
 from typing import Any
@@ -43,18 +44,21 @@ class _JsonAccess(FunctionElement):
 class json_value(_JsonAccess):  # noqa: N801
     """The JSON value at a path, comparable with `json_literal` (jsonb on PG, a SQL value on SQLite)."""
 
+    inherit_cache = False  # the keys are no part of the cache key
     type = NullType()
 
 
 class json_text(_JsonAccess):  # noqa: N801
     """The value at a path as text (for string functions)."""
 
+    inherit_cache = False  # the keys are no part of the cache key
     type = Text()
 
 
 class json_number(_JsonAccess):  # noqa: N801
     """The value at a path as a number, NULL when it is not a number (never an error)."""
 
+    inherit_cache = False  # the keys are no part of the cache key
     type = Double()
 
 
@@ -252,12 +256,14 @@ class json_string(_JsonAccess):  # noqa: N801
     Comparisons and text functions use it rather than `json_text`, which writes numbers, booleans
     and objects as text differently on each backend (`true` vs `1`, `{"a": 1}` vs `{"a":1}`)."""
 
+    inherit_cache = False  # the keys are no part of the cache key
     type = Text()
 
 
 class json_boolean(_JsonAccess):  # noqa: N801
     """The value at a path when it is a JSON boolean, else NULL (so `1` is not `true` on SQLite)."""
 
+    inherit_cache = False  # the keys are no part of the cache key
     type = Boolean()
 
 
@@ -336,6 +342,45 @@ def _sqlite_round(element: round_half_away, compiler: Any, **kw: Any) -> str:
     return f"round({compiler.process(element.clauses, **kw)})"
 
 
+class remainder(FunctionElement):  # noqa: N801
+    """OData `mod`: the remainder with the sign of the left operand, NULL when the right is 0.
+
+    Computed in decimal on both backends, as PostgreSQL's `mod(numeric, numeric)` (a double taken
+    to its 15 significant digits, as PostgreSQL casts it), so `5.1 mod 1` is 0.1 on both. Each
+    operand appears once in the SQL: written out as `a - b * trunc(a / b)`, nested `mod`s doubled
+    the statement at each level."""
+
+    inherit_cache = True
+    type = Double()
+
+
+@compiles(remainder, "postgresql")
+def _pg_remainder(element: remainder, compiler: Any, **kw: Any) -> str:
+    left, right = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(mod(CAST({left} AS NUMERIC), NULLIF(CAST({right} AS NUMERIC), 0)) AS DOUBLE PRECISION)"
+
+
+@compiles(remainder)
+def _sqlite_remainder(element: remainder, compiler: Any, **kw: Any) -> str:
+    return f"ut_mod({compiler.process(element.clauses, **kw)})"
+
+
+#: Enough digits for the quotient of any two doubles (1e308 / 5e-324 has 632).
+_DECIMAL = decimal.Context(prec=1100, Emax=999_999, Emin=-999_999)
+
+
+def _remainder(a: float | int | None, b: float | int | None) -> float | None:
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b)):
+        return None
+    try:
+        left, right = (_DECIMAL.create_decimal(f"{float(v):.15g}") for v in (a, b))  # type: ignore[arg-type]
+        if right == 0 or not (left.is_finite() and right.is_finite()):
+            return None
+        return float(_DECIMAL.remainder(left, right))  # the sign of the dividend, as PostgreSQL's mod
+    except decimal.DecimalException:
+        return None
+
+
 def _null_safe(op: Any) -> Any:
     def call(value: float | int | None) -> float | None:
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -350,6 +395,7 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """The SQLite functions of `ROUNDING` on this connection (called from the engine's setup)."""
     for name, op in (("ut_floor", math.floor), ("ut_ceil", math.ceil), ("ut_trunc", math.trunc)):
         connection.create_function(name, 1, _null_safe(op), deterministic=True)
+    connection.create_function("ut_mod", 2, _remainder, deterministic=True)
 
 
 __all__ = [
@@ -362,6 +408,7 @@ __all__ = [
     "json_text",
     "json_value",
     "register_sqlite_functions",
+    "remainder",
     "round_half_away",
     "rounded",
     "text_position",

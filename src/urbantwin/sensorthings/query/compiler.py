@@ -8,6 +8,7 @@ parameter; type mismatches (comparing a name with a number) are the client's err
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,8 +17,10 @@ import shapely
 from shapely import wkt as shapely_wkt
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     and_,
     case,
+    cast,
     exists,
     false,
     func,
@@ -28,7 +31,8 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.sql import operators
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.elements import ColumnClause
 
 from urbantwin.errors import BadRequest
 from urbantwin.sensorthings.model import ENTITY_TYPES, EntityType, Property, Relation
@@ -48,10 +52,13 @@ from urbantwin.store import schema
 from urbantwin.store.spatial import BBOX_IMPLYING, SPATIAL_TABLES, bbox_overlaps, spatial_call
 from urbantwin.store.sqlfunctions import (
     as_double,
-    json_literal,
+    json_boolean,
     json_number,
+    json_string,
     json_text,
-    json_value,
+    remainder,
+    round_half_away,
+    rounded,
     text_position,
     time_format,
     time_part,
@@ -71,6 +78,8 @@ _SQL_COMPARE = {
 }
 _MIN_TIME = datetime(1, 1, 1, tzinfo=UTC)
 _MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+#: Result types held as a number in `result_number` (booleans are there too, as 1/0, but are no numbers).
+_NUMERIC_RESULTS = (schema.RESULT_NUMBER, schema.RESULT_INTEGER)
 
 
 @dataclass
@@ -151,7 +160,10 @@ class FilterCompiler:
     def order_by(self, items: tuple[OrderBy, ...]) -> list[Any]:
         clauses = []
         for item in items:
-            value = self._value(item.expr, self.root)
+            try:
+                value = self._value(item.expr, self.root)
+            except BadRequest as exc:  # the problem is in $orderby, not in a $filter
+                raise BadRequest(exc.message.replace("$filter:", "$orderby:", 1)) from None
             if value.kind == "result":
                 exprs = [value.columns["number"], value.columns["string"]]
             elif value.kind == "interval":
@@ -160,11 +172,17 @@ class FilterCompiler:
             elif value.kind == "geom":
                 raise BadRequest("$orderby: geometries cannot be ordered")
             elif value.kind == "json":
-                exprs = [json_number(value.column, value.keys), json_text(value.column, value.keys)]
+                # Numbers, then strings: the text of other JSON values differs between the backends.
+                exprs = [json_number(value.column, value.keys), json_string(value.column, value.keys)]
             else:
                 exprs = [value.expr]
             for expr in exprs:
-                clauses.append(expr.desc() if item.descending else expr.asc())
+                if not _references_a_column(expr):
+                    # A constant orders nothing, and the databases refuse some (PostgreSQL: "non-integer
+                    # constant in ORDER BY" for `true`) or read `ORDER BY 1` as "by the first column"
+                    # (SQLite, where true is 1): both were 500s.
+                    continue
+                clauses.append(_ordered(expr, item.descending))
         return clauses
 
     def from_clause(self) -> Any:
@@ -187,7 +205,7 @@ class FilterCompiler:
         if value.kind == "bool":
             return value.expr if not value.is_literal else (true() if value.literal else false())
         if value.kind == "json":
-            return json_value(value.column, value.keys) == json_literal(True)
+            return json_boolean(value.column, value.keys) == literal(True)
         if value.kind == "result":
             return and_(value.columns["type"] == schema.RESULT_BOOLEAN, value.columns["number"] == 1)
         raise BadRequest(f"$filter: expected a condition, got a {value.kind} value ({_describe(node)})")
@@ -197,10 +215,15 @@ class FilterCompiler:
         target_entity = ENTITY_TYPES[relation.target]
         inner = Scope(target_entity, target_entity.table.alias(), prefix=prefix, outer=scope)
         condition = self._bool(node, inner)
+        own = [inner.alias, *(target for _entity, target, _on in inner.joins.values())]
         return exists(
             select(literal(1))
             .select_from(inner.from_clause())
             .where(relation_condition(relation, source_alias, inner.alias), condition)
+            # Correlate explicitly: auto-correlation looks one query level up only, so a column of
+            # the filtered entity two EXISTS deep (`Datastreams/Observations/result gt
+            # properties/height` on Things) became a cross join with all Things (a wrong answer).
+            .correlate_except(*own)
         )
 
     def _to_many_prefix(self, node: Node, scope: Scope):
@@ -273,6 +296,9 @@ class FilterCompiler:
             raise BadRequest("$filter: geometries are compared with geo.* and st_* functions, not with " + op)
         if left.kind != right.kind:
             raise BadRequest(f"$filter: cannot compare a {left.kind} with a {right.kind} using '{op}'")
+        if left.kind == "bool" and op not in ("eq", "ne"):
+            # SQLAlchemy refuses `false > true` (an ArgumentError, a 500); booleans have no order.
+            raise BadRequest(f"$filter: conditions are compared with eq or ne only, not with '{op}'")
         return _SQL_COMPARE[op](left.expr, right.expr)
 
     def _nullable_expr(self, value: Value) -> Any:
@@ -294,29 +320,62 @@ class FilterCompiler:
         if other.kind == "text":
             return _SQL_COMPARE[op](cols["string"], other.expr)
         if other.kind == "bool":
-            return and_(cols["type"] == schema.RESULT_BOOLEAN, _SQL_COMPARE[op](cols["number"], other.expr))
+            # A boolean result is 1/0 in the number column; PostgreSQL cannot compare a double with
+            # a boolean (`double precision = boolean` was a 500), so compare with 1.0/0.0.
+            flag = (
+                literal(1.0 if other.literal else 0.0)
+                if other.is_literal
+                else case((other.expr, literal(1.0)), else_=literal(0.0))
+            )
+            return and_(cols["type"] == schema.RESULT_BOOLEAN, _SQL_COMPARE[op](cols["number"], flag))
         if other.kind in ("time", "interval"):
             if not other.is_literal:
                 raise BadRequest("$filter: a result can be compared with a time literal only")
             return _SQL_COMPARE[op](cols["string"], literal(_iso(other.literal)))
         if other.kind == "result":
             return _SQL_COMPARE[op](cols["number"], other.columns["number"])
+        if other.kind == "json":
+            # `result gt Datastream/properties/threshold`: numbers with numbers, text with strings.
+            compare = _SQL_COMPARE[op]
+            return or_(
+                and_(
+                    cols["type"].in_(_NUMERIC_RESULTS),
+                    compare(cols["number"], json_number(other.column, other.keys)),
+                ),
+                compare(cols["string"], json_string(other.column, other.keys)),
+            )
         raise BadRequest(f"$filter: cannot compare a result with a {other.kind}")
 
     def _compare_json(self, op: str, value: Value, other: Value) -> ColumnElement[bool]:
+        # A JSON value is compared only with a value of its own JSON type: the backends order
+        # values of different types differently (PostgreSQL puts numbers above strings, SQLite
+        # below them) and SQLite keeps `true` as 1, so a mixed comparison would answer differently.
+        compare, column, keys = _SQL_COMPARE[op], value.column, value.keys
         if other.is_literal:
             lit = other.literal
             if isinstance(lit, datetime | Interval):
                 lit = _iso(lit)
-            return _SQL_COMPARE[op](json_value(value.column, value.keys), json_literal(lit))
+            if isinstance(lit, bool):
+                return compare(json_boolean(column, keys), literal(lit))
+            if isinstance(lit, int | float):
+                return compare(json_number(column, keys), literal(lit))
+            if isinstance(lit, str):
+                return compare(json_string(column, keys), literal(lit))
+            raise BadRequest(f"$filter: cannot compare a JSON property with {lit!r}")
         if other.kind == "number":
-            return _SQL_COMPARE[op](json_number(value.column, value.keys), other.expr)
+            return compare(json_number(column, keys), other.expr)
+        if other.kind == "bool":
+            return compare(json_boolean(column, keys), other.expr)
         if other.kind == "json":
-            return _SQL_COMPARE[op](
-                json_value(value.column, value.keys), json_value(other.column, other.keys)
+            # Numbers with numbers, strings with strings, booleans with booleans; NULL otherwise.
+            other_column, other_keys = other.column, other.keys
+            return or_(
+                compare(json_number(column, keys), json_number(other_column, other_keys)),
+                compare(json_string(column, keys), json_string(other_column, other_keys)),
+                compare(json_boolean(column, keys), json_boolean(other_column, other_keys)),
             )
         if other.kind in ("text", "date", "timeofday"):
-            return _SQL_COMPARE[op](json_text(value.column, value.keys), other.expr)
+            return compare(json_string(column, keys), other.expr)
         raise BadRequest(f"$filter: cannot compare a JSON property with a {other.kind}")
 
     def _compare_time(self, op: str, left: Value, right: Value) -> ColumnElement[bool]:
@@ -336,6 +395,10 @@ class FilterCompiler:
             l_last_expr = func.coalesce(l_end, l_start)
         else:
             l_last_expr = l_last
+        # The same on the right: `resultTime gt phenomenonTime` compared with a NULL end and matched
+        # nothing where the phenomenonTime is an instant.
+        if right.kind == "interval" and not right.is_literal and r_end is not None:
+            r_last = func.coalesce(r_end, r_start)
         if op == "eq":
             end_match = (
                 l_end.is_(None) if (r_end is None and not left.is_literal and l_end is not None) else None
@@ -412,7 +475,9 @@ class FilterCompiler:
         if value.kind == "number":
             return value.expr
         if value.kind == "result":
-            return value.columns["number"]
+            # Only numeric results: a boolean result is 1/0 in the number column but no number.
+            columns = value.columns
+            return case((columns["type"].in_(_NUMERIC_RESULTS), columns["number"]))
         if value.kind == "json":
             return json_number(value.column, value.keys)
         raise BadRequest(f"$filter: '{op}' needs numbers, got a {value.kind}")
@@ -426,10 +491,11 @@ class FilterCompiler:
             return Value("number", left - right)
         if node.op == "mul":
             return Value("number", left * right)
-        divisor = func.nullif(as_double(right), 0)  # division by zero gives null, not an error
         if node.op == "div":
+            divisor = func.nullif(as_double(right), 0)  # division by zero gives null, not an error
             return Value("number", as_double(left) / divisor)
-        return Value("number", as_double(left) - as_double(right) * func.floor(as_double(left) / divisor))
+        # OData: the remainder has the sign of the left operand (-7 mod 3 is -1, not 2 as with floor).
+        return Value("number", remainder(left, right))
 
     def _call(self, node: Call, scope: Scope) -> Value:
         name, args = node.name, [self._value(arg, scope) for arg in node.args]
@@ -446,8 +512,9 @@ class FilterCompiler:
         if name == "time":
             return Value("timeofday", time_format(_time_operand(args[0], name), "time"))
         if name == "totaloffsetminutes":
-            _time_operand(args[0], name)
-            return Value("number", literal(0))  # every stored time is UTC
+            operand = _time_operand(args[0], name)
+            # Every stored time is UTC; a null time has no offset (was 0 for rows without the time).
+            return Value("number", case((operand.is_(None), null()), else_=literal(0)))
         if name == "now":
             return _literal_value(self.now)
         if name == "mindatetime":
@@ -455,15 +522,29 @@ class FilterCompiler:
         if name == "maxdatetime":
             return _literal_value(_MAX_TIME)
         if name in ("round", "floor", "ceiling"):
-            number = self._numeric(args[0], name)
-            sql_name = {"round": func.round, "floor": func.floor, "ceiling": func.ceil}[name]
-            return Value("number", sql_name(as_double(number)))
+            number = as_double(self._numeric(args[0], name))
+            # Own constructs: PostgreSQL rounds a double half to even (OData: away from zero), and
+            # SQLite's floor (from SQLAlchemy) failed with a 500 on a NULL.
+            return Value("number", round_half_away(number) if name == "round" else rounded(name, number))
         if name.startswith("geo.") or name.startswith("st_"):
             return _spatial(name, args)
         raise BadRequest(f"$filter: unknown function {name}()")
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _references_a_column(expr: Any) -> bool:
+    return any(isinstance(e, ColumnClause) and e.table is not None for e in visitors.iterate(expr))
+
+
+def _ordered(expr: Any, descending: bool) -> Any:
+    """An $orderby key with nulls first ascending and last descending, on both backends (OData's
+    rule and SQLite's default; PostgreSQL's default is the reverse). Not on NOT NULL columns,
+    where it changes nothing and PostgreSQL could no longer read the order from an index."""
+    if getattr(expr, "nullable", True) is False:
+        return expr.desc() if descending else expr.asc()
+    return expr.desc().nulls_last() if descending else expr.asc().nulls_first()
 
 
 def _mirror(op: str) -> str:
@@ -535,6 +616,13 @@ def _geo_literal(text: str) -> Value:
         raise BadRequest(f"$filter: not a valid WKT geometry: {text[:80]!r} ({exc})") from None
     if geometry.is_empty:
         raise BadRequest("$filter: the geometry literal is empty")
+    # NaN and infinite coordinates were written into the bounding-box SQL as `nan`/`inf` (a 500);
+    # an invalid geometry (a self-intersecting polygon) makes PostGIS and shapely disagree.
+    if not all(math.isfinite(v) for v in geometry.bounds):
+        raise BadRequest(f"$filter: the geometry literal has coordinates that are not finite: {text[:80]!r}")
+    if not geometry.is_valid:
+        reason = shapely.is_valid_reason(geometry)
+        raise BadRequest(f"$filter: the geometry literal is not valid ({reason}): {text[:80]!r}")
     wkb = shapely.to_wkb(geometry)
     return Value(
         "geom",
@@ -564,6 +652,10 @@ def _property_value(prop: Property, alias: Any, keys: tuple[str, ...], entity: E
             computed = entity.computed(alias)
             return Value("interval", computed[start], end=computed[end])
         return Value("interval", alias.c[start], end=alias.c[end])
+    if prop.kind == "result" and keys:
+        # A path into a JSON result (`result/level`) is a JSON path like any other, for comparisons,
+        # functions and $orderby alike (ordering by it used the whole result's columns).
+        return Value("json", column=alias.c.result_json, keys=keys)
     if prop.kind == "result":
         columns = {
             "type": alias.c.result_type,
@@ -590,7 +682,8 @@ def _text(value: Value, name: str) -> Any:
     if value.kind == "text":
         return value.expr
     if value.kind == "json":
-        return json_text(value.column, value.keys)
+        # JSON strings only: other JSON values are written as text differently on each backend.
+        return json_string(value.column, value.keys)
     if value.kind == "result":
         return value.columns["string"]
     raise BadRequest(f"$filter: {name}() needs text, got a {value.kind}")
@@ -598,7 +691,9 @@ def _text(value: Value, name: str) -> Any:
 
 def _int(value: Value, name: str) -> Any:
     if value.kind == "number":
-        return value.expr
+        # An integer, cut towards zero on both backends: PostgreSQL has no substr(text, bigint) (a
+        # 500 for a start past 2**31) and would round a fraction where SQLite cuts it.
+        return cast(rounded("trunc", as_double(value.expr)), Integer)
     raise BadRequest(f"$filter: {name}() needs a number, got a {value.kind}")
 
 
@@ -629,6 +724,14 @@ def _string_functions() -> dict[str, Any]:
         return Value("number", text_position(_text(a[0], n), _text(a[1], n)) - 1)
 
     def substring(a: list[Value], n: str) -> Value:
+        # OData: a negative length is a bad request; a negative start is optional and SQLite
+        # (from the end) and PostgreSQL (from the start) would read it differently.
+        for value, what in zip(a[1:], ("start", "length"), strict=False):
+            if value.is_literal and isinstance(value.literal, int | float) and value.literal < 0:
+                raise BadRequest(f"$filter: substring() needs a {what} of 0 or more, got {value.literal}")
+            if value.is_literal and isinstance(value.literal, int | float) and value.literal >= 2**31:
+                # An Edm.Int32; PostgreSQL's substr cannot take more (SQLite would answer '').
+                raise BadRequest(f"$filter: substring() needs a {what} below 2**31, got {value.literal}")
         start = _int(a[1], n) + 1
         if len(a) == 3:
             return Value("text", func.substr(_text(a[0], n), start, _int(a[2], n)))
@@ -677,6 +780,9 @@ def _spatial(name: str, args: list[Value]) -> Value:
         raise BadRequest(f"$filter: unknown function {name}()")
     if name == "st_relate":
         geoms = [_geometry_operand(a, name) for a in args[:2]]
+        if any(a.is_literal and a.literal.geom_type == "GeometryCollection" for a in args[:2]):
+            # PostGIS (GEOS before 3.13) fails on it with an internal error, a 500.
+            raise BadRequest("$filter: st_relate() does not take a GEOMETRYCOLLECTION; relate its parts")
         pattern = args[2]
         if pattern.kind != "text":
             raise BadRequest("$filter: st_relate() needs a DE-9IM pattern string as third argument")
@@ -684,7 +790,8 @@ def _spatial(name: str, args: list[Value]) -> Value:
             raise BadRequest(
                 f"$filter: st_relate() pattern must be 9 characters of T F * 0 1 2, got {pattern.literal!r}"
             )
-        return Value("bool", spatial_call(name, *geoms, pattern.expr))
+        # Upper case: GEOS (shapely, on SQLite) rejects 't' where PostGIS accepts it.
+        return Value("bool", spatial_call(name, *geoms, literal(pattern.literal.upper())))
     geoms = [_geometry_operand(a, name) for a in args]
     call = spatial_call(name, *geoms)
     _, is_bool = SPATIAL_FUNCTIONS[name]

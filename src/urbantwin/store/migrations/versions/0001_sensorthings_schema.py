@@ -8,13 +8,16 @@ Create Date: 2026-11-26 12:30:55.514900
 import sqlalchemy as sa
 from alembic import op
 
-from urbantwin.store.spatial import SPATIAL_TABLES, sqlite_rtree_ddl
+from urbantwin.store.spatial import sqlite_rtree_ddl
 from urbantwin.store.types import Geometry, Id, Json, UtcTime
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+#: The spatially indexed tables of this revision (frozen: later revisions add their own).
+SPATIAL_TABLES = {"locations": "geom", "features_of_interest": "geom", "datastreams": "observed_area"}
 
 
 def upgrade() -> None:

@@ -1,0 +1,346 @@
+"""OGC API - Features, Part 1 (Core) and Part 2 (Coordinate Reference Systems by Reference).
+
+The service takes a base URL and the query parameters and returns documents; it knows nothing of
+HTTP (routes.py binds it). Errors a client can cause raise `BadRequest`/`NotFound`, which the app
+maps to 4xx answers with their message.
+
+Conformance classes implemented here: see `CONFORMANCE`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+import shapely
+from sqlalchemy import Engine, LargeBinary, and_, func, literal, or_, select
+
+from urbantwin.errors import BadRequest, NotFound
+from urbantwin.features.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
+from urbantwin.settings import Settings
+from urbantwin.store.features_schema import collections, features
+from urbantwin.store.spatial import bbox_overlaps, spatial_call
+from urbantwin.store.types import geom_from_wkb
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
+#: Query parameters of the items resource; any other must name a property of the collection.
+ITEM_PARAMETERS = {"limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f"}
+
+
+@dataclass
+class Answer:
+    """A document and the headers that belong to it (`Content-Crs`)."""
+
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FeaturesService:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    # --- landing page, conformance, collections ------------------------------------------------
+
+    def landing(self, base: str) -> Answer:
+        root = f"{base}/ogcapi"
+        return Answer(
+            {
+                "title": "urbantwin OGC API",
+                "description": "The city model of the urban data platform: OGC API - Features.",
+                "links": [
+                    _link(f"{root}/", "self", JSON, "this document"),
+                    _link(f"{root}/?f=html", "alternate", HTML, "this document as HTML"),
+                    _link(
+                        f"{base}/openapi.json",
+                        "service-desc",
+                        "application/vnd.oai.openapi+json;version=3.0",
+                        "the API definition",
+                    ),
+                    _link(f"{base}/docs", "service-doc", HTML, "the API documentation"),
+                    _link(f"{root}/conformance", "conformance", JSON, "conformance classes"),
+                    _link(f"{root}/collections", "data", JSON, "the collections"),
+                ],
+            }
+        )
+
+    def conformance(self) -> Answer:
+        return Answer({"conformsTo": list(CONFORMANCE)})
+
+    def collections(self, base: str) -> Answer:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(collections).order_by(collections.c.id)).all()
+        root = f"{base}/ogcapi/collections"
+        return Answer(
+            {
+                "links": [
+                    _link(root, "self", JSON, "the collections"),
+                    _link(f"{root}?f=html", "alternate", HTML, "the collections as HTML"),
+                ],
+                "collections": [self._collection(base, row._mapping) for row in rows],
+                "crs": list(SUPPORTED),
+            }
+        )
+
+    def collection(self, base: str, collection_id: str) -> Answer:
+        return Answer(self._collection(base, self._row(collection_id)))
+
+    def _row(self, collection_id: str) -> Any:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(collections).where(collections.c.id == collection_id)).first()
+        if row is None:
+            raise NotFound(f"no collection {collection_id!r}")
+        return row._mapping
+
+    def _collection(self, base: str, row: Any) -> dict[str, Any]:
+        url = f"{base}/ogcapi/collections/{row['id']}"
+        document: dict[str, Any] = {
+            "id": row["id"],
+            "title": row["title"],
+            "description": row["description"],
+            "keywords": row["keywords"] or [],
+            "itemType": "feature",
+            "crs": list(SUPPORTED),
+            "storageCrs": CRS84,
+            "links": [
+                _link(url, "self", JSON, "this collection"),
+                _link(f"{url}?f=html", "alternate", HTML, "this collection as HTML"),
+                _link(f"{url}/items", "items", GEOJSON, "the features as GeoJSON"),
+                _link(f"{url}/items?f=html", "items", HTML, "the features as HTML"),
+            ],
+        }
+        if row["licence"]:
+            document["license"] = row["licence"]
+        if row["attribution"]:
+            document["attribution"] = row["attribution"]
+        if row["extent_bbox"]:
+            document["extent"] = {"spatial": {"bbox": [row["extent_bbox"]], "crs": CRS84}}
+        return document
+
+    def properties_schema(self, collection_id: str) -> dict[str, Any]:
+        return (self._row(collection_id)["item_schema"] or {}).get("properties", {})
+
+    # --- items -----------------------------------------------------------------------------------
+
+    def items(self, base: str, collection_id: str, params: Sequence[tuple[str, str]]) -> Answer:
+        row = self._row(collection_id)
+        schema = (row["item_schema"] or {}).get("properties", {})
+        values = _single(params)
+        limit = _integer(values.get("limit"), "limit", DEFAULT_LIMIT, 1)
+        limit = min(limit, MAX_LIMIT)  # a larger limit is not an error: the page is cut to the maximum
+        offset = _integer(values.get("offset"), "offset", 0, 0)
+        target = parse_crs(values.get("crs"), "crs")
+        conditions = [features.c.collection_id == collection_id]
+        if values.get("bbox"):
+            box = bbox_to_crs84(_bbox(values["bbox"]), parse_crs(values.get("bbox-crs"), "bbox-crs"))
+            conditions.append(_in_bbox(box))
+        elif values.get("bbox-crs"):
+            raise BadRequest("bbox-crs: given without bbox")
+        if values.get("datetime"):
+            conditions.append(_in_time(values["datetime"]))
+        for name, value in values.items():
+            if name in ITEM_PARAMETERS:
+                continue
+            if name not in schema:
+                known = ", ".join(sorted(ITEM_PARAMETERS | set(schema)))
+                raise BadRequest(f"unknown query parameter {name!r}; known are: {known}")
+            conditions.append(_property_equals(name, schema[name].get("type"), value))
+        where = and_(*conditions)
+        query = (
+            select(features.c.feature_key, features.c.properties, features.c.geom)
+            .where(where)
+            .order_by(features.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+            matched = connection.execute(select(func.count()).select_from(features).where(where)).scalar_one()
+        transform = geometry_transform(target)
+        url = f"{base}/ogcapi/collections/{collection_id}/items"
+        items = _features(rows, transform, url)
+        kept = [(k, v) for k, v in params if k not in ("offset", "f")]
+        links = [
+            _link(_url(url, kept + [("offset", str(offset))]), "self", GEOJSON, "this page"),
+            _link(_url(url, kept + [("offset", str(offset)), ("f", "html")]), "alternate", HTML, "as HTML"),
+            _link(f"{base}/ogcapi/collections/{collection_id}", "collection", JSON, "the collection"),
+        ]
+        if offset + len(items) < matched:
+            links.append(
+                _link(_url(url, kept + [("offset", str(offset + limit))]), "next", GEOJSON, "next page")
+            )
+        if offset > 0:
+            previous = max(offset - limit, 0)
+            links.append(
+                _link(_url(url, kept + [("offset", str(previous))]), "prev", GEOJSON, "previous page")
+            )
+        body = {
+            "type": "FeatureCollection",
+            "features": items,
+            "numberMatched": matched,
+            "numberReturned": len(items),
+            "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "links": links,
+        }
+        return Answer(body, {"Content-Crs": f"<{target}>"})
+
+    def item(
+        self, base: str, collection_id: str, feature_id: str, params: Sequence[tuple[str, str]]
+    ) -> Answer:
+        self._row(collection_id)
+        values = _single(params)
+        unknown = set(values) - {"crs", "f"}
+        if unknown:
+            raise BadRequest(
+                f"unknown query parameter {sorted(unknown)[0]!r} for a single feature; known: crs, f"
+            )
+        target = parse_crs(values.get("crs"), "crs")
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(features.c.feature_key, features.c.properties, features.c.geom).where(
+                    features.c.collection_id == collection_id, features.c.feature_key == feature_id
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
+        url = f"{base}/ogcapi/collections/{collection_id}/items"
+        body = _features([row], geometry_transform(target), url)[0]
+        body["links"].append(
+            _link(f"{base}/ogcapi/collections/{collection_id}", "collection", JSON, "collection")
+        )
+        return Answer(body, {"Content-Crs": f"<{target}>"})
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:
+    return {"href": href, "rel": rel, "type": media_type, "title": title}
+
+
+def _url(url: str, params: list[tuple[str, str]]) -> str:
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _single(params: Sequence[tuple[str, str]]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in params:
+        if name in values:
+            raise BadRequest(f"query parameter {name!r} is given more than once")
+        values[name] = value
+    return values
+
+
+def _integer(raw: str | None, name: str, default: int, minimum: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}: expected an integer, got {raw!r}") from None
+    if value < minimum:
+        raise BadRequest(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _bbox(raw: str) -> tuple[float, float, float, float]:
+    try:
+        numbers = [float(part) for part in raw.split(",")]
+    except ValueError:
+        raise BadRequest(f"bbox: expected 4 (or 6) comma-separated numbers, got {raw!r}") from None
+    if len(numbers) == 6:  # minx, miny, minz, maxx, maxy, maxz: heights are not filtered on
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise BadRequest(f"bbox: expected 4 (or 6) comma-separated finite numbers, got {raw!r}")
+    if numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+        raise BadRequest(f"bbox: the lower corner must come first and not exceed the upper one: {raw!r}")
+    return (numbers[0], numbers[1], numbers[2], numbers[3])
+
+
+def _in_bbox(box: tuple[float, float, float, float]) -> Any:
+    envelope = shapely.to_wkb(shapely.box(*box))
+    return and_(
+        bbox_overlaps("features", features.c.id, features.c.geom, box),
+        spatial_call("st_intersects", features.c.geom, geom_from_wkb(literal(envelope, LargeBinary))),
+    )
+
+
+def _instant(raw: str, name: str) -> datetime | None:
+    if raw in ("", ".."):
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"datetime: {name} {raw!r} is not an RFC 3339 date-time or '..'") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in_time(raw: str) -> Any:
+    """Features whose validity [valid_from, valid_to] meets the instant or interval (open ends: NULL)."""
+    if "/" in raw:
+        first, _, second = raw.partition("/")
+        start, end = _instant(first, "start"), _instant(second, "end")
+        if start and end and start > end:
+            raise BadRequest(f"datetime: the start of {raw!r} is after its end")
+    else:
+        if raw == "..":
+            raise BadRequest("datetime: '..' is only allowed as an end of an interval")
+        start = end = _instant(raw, "instant")
+    conditions = []
+    if end is not None:
+        conditions.append(or_(features.c.valid_from.is_(None), features.c.valid_from <= end))
+    if start is not None:
+        conditions.append(or_(features.c.valid_to.is_(None), features.c.valid_to >= start))
+    return and_(*conditions) if conditions else literal(True)
+
+
+def _property_equals(name: str, kind: str | None, raw: str) -> Any:
+    element = features.c.properties[name]
+    try:
+        if kind == "integer":
+            return element.as_integer() == int(raw)
+        if kind == "number":
+            return element.as_float() == float(raw)
+        if kind == "boolean":
+            if raw not in ("true", "false"):
+                raise ValueError
+            return element.as_boolean() == (raw == "true")
+    except ValueError:
+        raise BadRequest(f"{name}: expected a {kind} value, got {raw!r}") from None
+    return element.as_string() == raw
+
+
+def _features(rows: Sequence[Any], transform: Any, url: str) -> list[dict[str, Any]]:
+    """GeoJSON Features of rows (feature_key, properties, geom WKB), geometries converted at once.
+
+    GEOS writes the geometries' GeoJSON (shortest round-tripping doubles), embedded as is.
+    """
+    geoms = shapely.from_wkb([row.geom for row in rows])
+    if transform is not None and len(rows):
+        geoms = transform(geoms)
+    texts = shapely.to_geojson(geoms)
+    return [
+        {
+            "type": "Feature",
+            "id": row.feature_key,
+            "geometry": orjson.Fragment(text) if text is not None else None,
+            "properties": row.properties or {},
+            "links": [_link(f"{url}/{quote(row.feature_key, safe='')}", "self", GEOJSON, "this feature")],
+        }
+        for row, text in zip(rows, texts, strict=True)
+    ]

@@ -1,0 +1,1 @@
+"""Importers: files into the store's collections. Each is idempotent: importing twice changes nothing."""
