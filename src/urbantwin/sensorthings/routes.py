@@ -8,6 +8,7 @@ route. Every route does the same three things: read the request, call
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 import orjson
@@ -101,53 +102,7 @@ def build_router(service: SensorThingsService) -> APIRouter:
         return await dispatch(request, "")
 
     for set_name in BY_SET_NAME:
-        tag = [set_name]
-
-        async def collection(
-            request: Request,
-            filter_: FilterQ = None,
-            expand: ExpandQ = None,
-            select: SelectQ = None,
-            orderby: OrderbyQ = None,
-            top: TopQ = None,
-            skip: SkipQ = None,
-            count: CountQ = None,
-            _set: str = set_name,
-        ) -> Response:
-            return await dispatch(request, _set)
-
-        async def entity(
-            request: Request, id: IdPath, expand: ExpandQ = None, select: SelectQ = None, _set: str = set_name
-        ) -> Response:
-            return await dispatch(request, f"{_set}({id})")
-
-        async def create(request: Request, _set: str = set_name) -> Response:
-            return await dispatch(request, _set)
-
-        async def change(request: Request, id: IdPath, _set: str = set_name) -> Response:
-            return await dispatch(request, f"{_set}({id})")
-
-        router.add_api_route(
-            f"/{set_name}", collection, methods=["GET"], tags=tag, summary=f"List {set_name}"
-        )
-        router.add_api_route(
-            f"/{set_name}",
-            create,
-            methods=["POST"],
-            tags=tag,
-            status_code=201,
-            summary=f"Create a {set_name} entity (deep insert allowed)",
-        )
-        router.add_api_route(
-            f"/{set_name}({{id}})", entity, methods=["GET"], tags=tag, summary=f"One of the {set_name}"
-        )
-        router.add_api_route(
-            f"/{set_name}({{id}})",
-            change,
-            methods=["PATCH", "PUT", "DELETE"],
-            tags=tag,
-            summary=f"Update or delete one of the {set_name}",
-        )
+        _add_entity_set_routes(router, dispatch, set_name)
 
     @router.post(
         "/CreateObservations",
@@ -169,3 +124,90 @@ def build_router(service: SensorThingsService) -> APIRouter:
         return await dispatch(request, path)
 
     return router
+
+
+_JSON_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/json-patch+json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
+
+
+def _add_entity_set_routes(router: APIRouter, dispatch: Any, set_name: str) -> None:
+    """The documented routes of one entity set; the set is closed over, never a parameter."""
+    tag: list[str | Enum] = [set_name]
+
+    async def collection(
+        request: Request,
+        filter_: FilterQ = None,
+        expand: ExpandQ = None,
+        select: SelectQ = None,
+        orderby: OrderbyQ = None,
+        top: TopQ = None,
+        skip: SkipQ = None,
+        count: CountQ = None,
+    ) -> Response:
+        return await dispatch(request, set_name)
+
+    async def entity(
+        request: Request, id: IdPath, expand: ExpandQ = None, select: SelectQ = None
+    ) -> Response:
+        return await dispatch(request, f"{set_name}({id})")
+
+    async def create(request: Request) -> Response:
+        return await dispatch(request, set_name)
+
+    async def change(request: Request, id: IdPath) -> Response:
+        return await dispatch(request, f"{set_name}({id})")
+
+    async def remove(request: Request, id: IdPath) -> Response:
+        return await dispatch(request, f"{set_name}({id})")
+
+    router.add_api_route(
+        f"/{set_name}",
+        collection,
+        methods=["GET"],
+        tags=tag,
+        summary=f"List {set_name}",
+        operation_id=f"list{set_name}",
+    )
+    router.add_api_route(
+        f"/{set_name}",
+        create,
+        methods=["POST"],
+        tags=tag,
+        status_code=201,
+        summary=f"Create a {set_name} entity (deep insert allowed)",
+        operation_id=f"create{set_name}",
+        openapi_extra=_JSON_BODY,
+    )
+    router.add_api_route(
+        f"/{set_name}({{id}})",
+        entity,
+        methods=["GET"],
+        tags=tag,
+        summary=f"One of the {set_name}",
+        operation_id=f"get{set_name}",
+    )
+    for method, what in (("PATCH", "Change (JSON merge or JSON Patch)"), ("PUT", "Replace")):
+        router.add_api_route(
+            f"/{set_name}({{id}})",
+            change,
+            methods=[method],
+            tags=tag,
+            summary=f"{what} one of the {set_name}",
+            operation_id=f"{method.lower()}{set_name}",
+            openapi_extra=_JSON_BODY,
+        )
+    router.add_api_route(
+        f"/{set_name}({{id}})",
+        remove,
+        methods=["DELETE"],
+        tags=tag,
+        summary=f"Delete one of the {set_name} (with the standard's cascades)",
+        operation_id=f"delete{set_name}",
+    )

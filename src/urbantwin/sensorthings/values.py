@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import shapely
+import shapely.validation
 from shapely.geometry import shape
 
 from urbantwin.errors import BadRequest
@@ -76,6 +77,10 @@ def geometry_wkb(document: Any, where: str) -> bytes:
         raise BadRequest(f"{where}: the geometry has invalid coordinates") from None
     if not all(map(_finite, (minx, miny, maxx, maxy))):
         raise BadRequest(f"{where}: the geometry has coordinates that are not finite numbers")
+    if not geom.is_valid:
+        # An invalid geometry (a self-intersecting polygon) has no agreed answer to spatial
+        # predicates: PostGIS and shapely would each answer differently.
+        raise BadRequest(f"{where}: the geometry is not valid ({shapely.validation.explain_validity(geom)})")
     return shapely.to_wkb(geom)
 
 

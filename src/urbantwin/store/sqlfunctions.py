@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import decimal
 import math
+import re
 import sqlite3
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -396,6 +398,60 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     for name, op in (("ut_floor", math.floor), ("ut_ceil", math.ceil), ("ut_trunc", math.trunc)):
         connection.create_function(name, 1, _null_safe(op), deterministic=True)
     connection.create_function("ut_mod", 2, _remainder, deterministic=True)
+    connection.create_function("ut_like", 3, _like, deterministic=True)
+
+
+class text_like(FunctionElement):  # noqa: N801
+    """`text LIKE pattern` (wildcards `%` and `_`, escape `\\`), case-sensitive on both backends
+    unless `casei` (SQLite's own LIKE ignores ASCII case, so SQLite gets a function of its own)."""
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, text: Any, pattern: str, casei: bool = False) -> None:
+        self.pattern = pattern
+        self.casei = casei
+        super().__init__(text)
+
+
+@compiles(text_like, "postgresql")
+def _pg_like(element: text_like, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    pattern = compiler.process(bindparam(None, element.pattern, type_=Text(), unique=True), **kw)
+    if element.casei:
+        return f"(lower({col}) LIKE lower({pattern}) ESCAPE '\\')"
+    return f"({col} LIKE {pattern} ESCAPE '\\')"
+
+
+@compiles(text_like)
+def _sqlite_like(element: text_like, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    pattern = compiler.process(bindparam(None, element.pattern, type_=Text(), unique=True), **kw)
+    return f"ut_like({col}, {pattern}, {int(element.casei)})"
+
+
+@lru_cache(maxsize=256)
+def _like_regex(pattern: str, casei: bool) -> re.Pattern[str]:
+    parts, escaped = [], False
+    for char in pattern:
+        if escaped:
+            parts.append(re.escape(char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if casei else 0))
+
+
+def _like(text: Any, pattern: Any, casei: Any) -> int | None:
+    if not isinstance(text, str) or not isinstance(pattern, str):
+        return None
+    return int(_like_regex(pattern, bool(casei)).fullmatch(text) is not None)
 
 
 __all__ = [
@@ -411,6 +467,7 @@ __all__ = [
     "remainder",
     "round_half_away",
     "rounded",
+    "text_like",
     "text_position",
     "time_format",
     "time_part",
