@@ -96,3 +96,25 @@ def test_owslib_reads_collections_bbox_and_25833(city: Engine, live_server: str)
     assert [f["id"] for f in boxed["features"]] == ["c"]
     assert boxed["features"][0]["geometry"]["coordinates"] == pytest.approx([x, y], abs=0.001)
     assert api.collection_item("city", "c")["properties"]["name"] == "stop c"
+
+
+def test_gdal_attribute_filter(ogrinfo: str, city: Engine, live_server: str) -> None:
+    # GDAL 3.6 knows only the draft `cql-text` and evaluates this -where itself; newer GDALs send CQL2.
+    out = _ogrinfo(
+        ogrinfo, "-al", "-q", "-where", "rank > 1 AND kind = 'stop'", f"OAPIF:{live_server}/ogcapi", "city"
+    )
+    assert out.count("OGRFeature(city)") == 2 and "stop b" in out and "stop c" in out
+
+
+def test_owslib_queryables_and_cql2(city: Engine, live_server: str) -> None:
+    from owslib.ogcapi.features import Features
+
+    api = Features(f"{live_server}/ogcapi")
+    assert api.collection_queryables("city")["properties"]["rank"]["type"] == "integer"
+    filtered = api.collection_items("city", filter="rank BETWEEN 2 AND 3", sortby=("rank", "desc"))
+    assert [f["id"] for f in filtered["features"]] == ["c", "b"]
+    x, y = POINTS["a"]
+    spatial = api.collection_items(
+        "city", filter=f"S_INTERSECTS(geometry, POINT({x} {y}))", **{"filter-crs": EPSG_25833}
+    )
+    assert spatial["numberMatched"] in (0, 1)  # a point meets a point only where it lies exactly

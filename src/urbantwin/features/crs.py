@@ -66,3 +66,19 @@ def bbox_to_crs84(bbox: tuple[float, float, float, float], source: str) -> tuple
     if not all(np.isfinite([minx, miny, maxx, maxy])):
         raise BadRequest(f"bbox: the box {list(bbox)} lies outside the area of {source}")
     return (minx, miny, maxx, maxy)
+
+
+def geometry_to_crs84(geometry: shapely.Geometry, source: str) -> shapely.Geometry:
+    """A geometry given in `source` coordinates (its axis order) in stored CRS84 lon/lat."""
+    if source == CRS84:
+        return geometry
+    transformer = _transformer(source, CRS84)
+
+    def coordinates(coords: np.ndarray) -> np.ndarray:
+        a, b = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([a, b])
+
+    result = shapely.transform(geometry, coordinates)
+    if not np.all(np.isfinite(shapely.get_coordinates(result))):
+        raise BadRequest(f"the geometry lies outside the area of {source}")
+    return result

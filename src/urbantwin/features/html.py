@@ -37,6 +37,13 @@ def render(kind: str, document: dict[str, Any]) -> str:
         items = escape(_href(document, "items"))
         body = _table(facts) + f"<p><a href='{items}?f=html'>Browse the features</a></p>"
         return _page(document.get("title", document["id"]), body + _links(document["links"]))
+    if kind == "queryables":
+        rows = "".join(
+            f"<tr><td>{escape(name)}</td><td>{escape(str(spec.get('type', spec.get('format', ''))))}</td>"
+            "</tr>"
+            for name, spec in document["properties"].items()
+        )
+        return _page(f"Queryables of {document.get('title', '')}", f"<table>{rows}</table>")
     if kind == "conformance":
         return _page(
             "Conformance", "<ul>" + "".join(f"<li>{escape(c)}</li>" for c in document["conformsTo"]) + "</ul>"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
+from urbantwin.access.policy import authorize_write, principal_from_authorization
 from urbantwin.errors import BadRequest
 from urbantwin.features.html import render
 from urbantwin.features.service import GEOJSON, JSON, Answer, FeaturesService
-from urbantwin.sensorthings.routes import public_base
+from urbantwin.features.tiles import MVT, TileService
+from urbantwin.features.write import FeatureWriter
+from urbantwin.sensorthings.routes import public_base, read_json
 
 Param = Annotated[str | None, Query()]
 
@@ -60,6 +64,12 @@ def build_router(service: FeaturesService) -> APIRouter:
     async def collection(request: Request, collection_id: str, f: Param = None) -> Response:
         return await answer(request, "collection", JSON, service.collection, collection_id)
 
+    @router.get("/collections/{collection_id}/queryables", summary="What a filter may name (JSON Schema)")
+    async def queryables(request: Request, collection_id: str, f: Param = None) -> Response:
+        return await answer(
+            request, "queryables", "application/schema+json", service.queryables, collection_id
+        )
+
     @router.get(
         "/collections/{collection_id}/items",
         summary="Features of a collection; other parameters filter on properties by equality",
@@ -73,6 +83,13 @@ def build_router(service: FeaturesService) -> APIRouter:
         bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox")] = None,
         datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
         crs: Annotated[str | None, Query(description="CRS of the response")] = None,
+        filter: Annotated[str | None, Query(description="a CQL2 filter")] = None,  # noqa: A002
+        filter_lang: Annotated[
+            str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
+        ] = None,
+        filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of the filter")] = None,
+        sortby: Annotated[str | None, Query(description="+/- properties, comma-separated")] = None,
+        properties: Annotated[str | None, Query(description="properties to return")] = None,
         f: Param = None,
     ) -> Response:
         return await answer(request, "items", GEOJSON, service.items, collection_id, params(request))
@@ -88,5 +105,94 @@ def build_router(service: FeaturesService) -> APIRouter:
         return await answer(
             request, "item", GEOJSON, service.item, collection_id, feature_id, params(request)
         )
+
+    tiles = TileService(service)
+
+    async def document(request: Request, call, *args) -> Response:  # noqa: ANN001
+        base = public_base(request, service.settings.public_base_url)
+        return Response(orjson.dumps(await run_in_threadpool(call, base, *args)), media_type=JSON)
+
+    @router.get("/tileMatrixSets", summary="The tile matrix sets (OGC API - Tiles)", tags=["OGC API - Tiles"])
+    async def matrix_sets(request: Request) -> Response:
+        return await document(request, tiles.matrix_sets)
+
+    @router.get("/tileMatrixSets/{matrix_set}", summary="A tile matrix set", tags=["OGC API - Tiles"])
+    async def matrix_set(request: Request, matrix_set: str) -> Response:
+        return await document(request, lambda _base, name: tiles.matrix_set(name), matrix_set)
+
+    @router.get(
+        "/collections/{collection_id}/tiles",
+        summary="Vector tilesets of a collection",
+        tags=["OGC API - Tiles"],
+    )
+    async def tilesets(request: Request, collection_id: str) -> Response:
+        return await document(request, tiles.tilesets, collection_id)
+
+    @router.get(
+        "/collections/{collection_id}/tiles/{matrix_set}",
+        summary="A vector tileset of a collection",
+        tags=["OGC API - Tiles"],
+    )
+    async def tileset(request: Request, collection_id: str, matrix_set: str) -> Response:
+        return await document(request, tiles.tileset, collection_id, matrix_set)
+
+    @router.get(
+        "/collections/{collection_id}/tiles/{matrix_set}/{z}/{row}/{col}",
+        summary="A Mapbox Vector Tile of a collection",
+        tags=["OGC API - Tiles"],
+        response_class=Response,
+        responses={200: {"content": {MVT: {}}}},
+    )
+    async def tile(
+        request: Request, collection_id: str, matrix_set: str, z: str, row: str, col: str
+    ) -> Response:
+        data = await run_in_threadpool(tiles.tile, collection_id, matrix_set, z, row, col)
+        return Response(data, media_type=MVT)
+
+    writer = FeatureWriter(service.engine)
+    settings = service.settings
+
+    async def write_request(request: Request, collection_id: str, with_body: bool = True) -> tuple:
+        """Ask the policy point, then read the body; returns (body, Content-Crs)."""
+        principal = principal_from_authorization(request.headers.get("authorization"), settings)
+        authorize_write(principal, settings, f"collection {collection_id!r}")
+        body = await read_json(request, settings.max_body_bytes) if with_body else None
+        return body, request.headers.get("content-crs")
+
+    @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature (Part 4)")
+    async def create(request: Request, collection_id: str) -> Response:
+        body, crs = await write_request(request, collection_id)
+        key = await run_in_threadpool(writer.create, collection_id, body, crs)
+        base = public_base(request, settings.public_base_url)
+        created = await run_in_threadpool(service.item, base, collection_id, key, [])
+        location = f"{base}/ogcapi/collections/{collection_id}/items/{quote(key, safe='')}"
+        headers = {**created.headers, "Location": location}
+        return Response(orjson.dumps(created.body), 201, headers=headers, media_type=GEOJSON)
+
+    @router.put(
+        "/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Replace a feature"
+    )
+    async def replace(request: Request, collection_id: str, feature_id: str) -> Response:
+        body, crs = await write_request(request, collection_id)
+        await run_in_threadpool(writer.replace, collection_id, feature_id, body, crs)
+        return Response(status_code=204)
+
+    @router.patch(
+        "/collections/{collection_id}/items/{feature_id}",
+        status_code=204,
+        summary="Update a feature (JSON merge of properties; a given geometry replaces)",
+    )
+    async def update(request: Request, collection_id: str, feature_id: str) -> Response:
+        body, crs = await write_request(request, collection_id)
+        await run_in_threadpool(writer.update, collection_id, feature_id, body, crs)
+        return Response(status_code=204)
+
+    @router.delete(
+        "/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Delete a feature"
+    )
+    async def delete(request: Request, collection_id: str, feature_id: str) -> Response:
+        await write_request(request, collection_id, with_body=False)
+        await run_in_threadpool(writer.delete, collection_id, feature_id)
+        return Response(status_code=204)
 
     return router

@@ -18,13 +18,15 @@ from urllib.parse import quote, urlencode
 
 import orjson
 import shapely
-from sqlalchemy import Engine, LargeBinary, and_, func, literal, or_, select
+from sqlalchemy import Engine, LargeBinary, and_, exists, func, literal, or_, select
 
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.features.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
+from urbantwin.features.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
 from urbantwin.settings import Settings
 from urbantwin.store.features_schema import collections, features
 from urbantwin.store.spatial import bbox_overlaps, spatial_call
+from urbantwin.store.sqlfunctions import json_boolean, json_number, json_string
 from urbantwin.store.types import geom_from_wkb
 
 CONFORMANCE = [
@@ -33,13 +35,53 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sortables",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-features-6/1.0/conf/property-selection",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
 GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 10_000
 #: Query parameters of the items resource; any other must name a property of the collection.
-ITEM_PARAMETERS = {"limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "f"}
+ITEM_PARAMETERS = {
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "crs",
+    "f",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "sortby",
+    "properties",
+}
 
 
 @dataclass
@@ -62,7 +104,7 @@ class FeaturesService:
         return Answer(
             {
                 "title": "urbantwin OGC API",
-                "description": "The city model of the urban data platform: OGC API - Features.",
+                "description": "The city model of the urban data platform: OGC API - Features and Tiles.",
                 "links": [
                     _link(f"{root}/", "self", JSON, "this document"),
                     _link(f"{root}/?f=html", "alternate", HTML, "this document as HTML"),
@@ -75,6 +117,12 @@ class FeaturesService:
                     _link(f"{base}/docs", "service-doc", HTML, "the API documentation"),
                     _link(f"{root}/conformance", "conformance", JSON, "conformance classes"),
                     _link(f"{root}/collections", "data", JSON, "the collections"),
+                    _link(
+                        f"{root}/tileMatrixSets",
+                        "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                        JSON,
+                        "the tile matrix sets",
+                    ),
                 ],
             }
         )
@@ -122,6 +170,18 @@ class FeaturesService:
                 _link(f"{url}?f=html", "alternate", HTML, "this collection as HTML"),
                 _link(f"{url}/items", "items", GEOJSON, "the features as GeoJSON"),
                 _link(f"{url}/items?f=html", "items", HTML, "the features as HTML"),
+                _link(
+                    f"{url}/queryables",
+                    "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                    "application/schema+json",
+                    "the properties a filter may use",
+                ),
+                _link(
+                    f"{url}/tiles",
+                    "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                    JSON,
+                    "the features as Mapbox Vector Tiles",
+                ),
             ],
         }
         if row["licence"]:
@@ -131,6 +191,37 @@ class FeaturesService:
         if row["extent_bbox"]:
             document["extent"] = {"spatial": {"bbox": [row["extent_bbox"]], "crs": CRS84}}
         return document
+
+    def _temporal(self, collection_id: str) -> bool:
+        """Whether any feature of the collection has a validity (so valid_from/valid_to are queryable)."""
+        has = exists().where(
+            features.c.collection_id == collection_id,
+            or_(features.c.valid_from.isnot(None), features.c.valid_to.isnot(None)),
+        )
+        with self.engine.connect() as connection:
+            return bool(connection.execute(select(has)).scalar())
+
+    def queryables(self, base: str, collection_id: str) -> Answer:
+        """The JSON Schema of what a filter may name: the item properties, the geometry, the validity."""
+        row = self._row(collection_id)
+        properties: dict[str, Any] = {}
+        for name, schema in ((row["item_schema"] or {}).get("properties", {})).items():
+            properties[name] = {"title": name, **schema}
+        properties[GEOMETRY] = {"title": "geometry", "format": "geometry-any"}
+        if self._temporal(collection_id):
+            for name in TEMPORAL:
+                properties[name] = {"title": name, "type": "string", "format": "date-time"}
+        url = f"{base}/ogcapi/collections/{collection_id}/queryables"
+        return Answer(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": url,
+                "type": "object",
+                "title": row["title"],
+                "properties": properties,
+                "additionalProperties": False,
+            }
+        )
 
     def properties_schema(self, collection_id: str) -> dict[str, Any]:
         return (self._row(collection_id)["item_schema"] or {}).get("properties", {})
@@ -153,6 +244,16 @@ class FeaturesService:
             raise BadRequest("bbox-crs: given without bbox")
         if values.get("datetime"):
             conditions.append(_in_time(values["datetime"]))
+        if values.get("filter"):
+            node = parse_filter(values["filter"], values.get("filter-lang"))
+            filter_crs = parse_crs(values.get("filter-crs"), "filter-crs")
+            compiler = FilterCompiler(schema, filter_crs, self._temporal(collection_id))
+            conditions.append(compiler.compile(node))
+        elif values.get("filter-lang") or values.get("filter-crs"):
+            check_language(values.get("filter-lang"))  # a bad filter-lang is still named
+            parse_crs(values.get("filter-crs"), "filter-crs")
+        order = _sort_keys(values.get("sortby"), schema)
+        selected = _selection(values.get("properties"), schema)
         for name, value in values.items():
             if name in ITEM_PARAMETERS:
                 continue
@@ -164,7 +265,7 @@ class FeaturesService:
         query = (
             select(features.c.feature_key, features.c.properties, features.c.geom)
             .where(where)
-            .order_by(features.c.id)
+            .order_by(*order, features.c.id)
             .limit(limit)
             .offset(offset)
         )
@@ -173,7 +274,7 @@ class FeaturesService:
             matched = connection.execute(select(func.count()).select_from(features).where(where)).scalar_one()
         transform = geometry_transform(target)
         url = f"{base}/ogcapi/collections/{collection_id}/items"
-        items = _features(rows, transform, url)
+        items = _features(rows, transform, url, selected)
         kept = [(k, v) for k, v in params if k not in ("offset", "f")]
         links = [
             _link(_url(url, kept + [("offset", str(offset))]), "self", GEOJSON, "this page"),
@@ -325,7 +426,44 @@ def _property_equals(name: str, kind: str | None, raw: str) -> Any:
     return element.as_string() == raw
 
 
-def _features(rows: Sequence[Any], transform: Any, url: str) -> list[dict[str, Any]]:
+def _sort_keys(raw: str | None, schema: dict[str, Any]) -> list[Any]:
+    """ORDER BY terms of `sortby` (`+name,-rank`; NULLs last on both backends)."""
+    if not raw:
+        return []
+    keys = []
+    for part in raw.split(","):
+        term = part.strip()
+        descending = term.startswith("-")
+        name = term.lstrip("+-").strip()
+        if name in TEMPORAL:
+            column: Any = features.c[name]
+        elif name in schema:
+            kind = schema[name].get("type")
+            accessor = {"number": json_number, "integer": json_number, "boolean": json_boolean}
+            column = accessor.get(kind, json_string)(features.c.properties, (name,))
+        else:
+            known = ", ".join(sorted(schema) + list(TEMPORAL))
+            raise BadRequest(f"sortby: unknown property {name!r}; sortable are: {known}")
+        keys.append((column.desc() if descending else column.asc()).nulls_last())
+    return keys
+
+
+def _selection(raw: str | None, schema: dict[str, Any]) -> list[str] | None:
+    """The properties named by `properties` (None: all of them)."""
+    if raw is None:
+        return None
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in schema]
+    if unknown:
+        raise BadRequest(
+            f"properties: unknown property {unknown[0]!r}; known are: {', '.join(sorted(schema))}"
+        )
+    return names
+
+
+def _features(
+    rows: Sequence[Any], transform: Any, url: str, selected: list[str] | None = None
+) -> list[dict[str, Any]]:
     """GeoJSON Features of rows (feature_key, properties, geom WKB), geometries converted at once.
 
     GEOS writes the geometries' GeoJSON (shortest round-tripping doubles), embedded as is.
@@ -339,8 +477,14 @@ def _features(rows: Sequence[Any], transform: Any, url: str) -> list[dict[str, A
             "type": "Feature",
             "id": row.feature_key,
             "geometry": orjson.Fragment(text) if text is not None else None,
-            "properties": row.properties or {},
+            "properties": _select(row.properties or {}, selected),
             "links": [_link(f"{url}/{quote(row.feature_key, safe='')}", "self", GEOJSON, "this feature")],
         }
         for row, text in zip(rows, texts, strict=True)
     ]
+
+
+def _select(properties: dict[str, Any], selected: list[str] | None) -> dict[str, Any]:
+    if selected is None:
+        return properties
+    return {name: properties[name] for name in selected if name in properties}

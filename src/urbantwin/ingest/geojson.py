@@ -332,7 +332,9 @@ def store_rows(
         current = connection.execute(select(collections).where(collections.c.id == info.id)).one()._mapping
         if changed or any(current[k] != v for k, v in update.items()):
             connection.execute(
-                collections.update().where(collections.c.id == info.id).values(updated=now, **update)
+                collections.update()
+                .where(collections.c.id == info.id)
+                .values(updated=now, version=collections.c.version + 1, **update)
             )
     return report
 

@@ -10,7 +10,7 @@ on SQLite; see `spatial.py`).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Double, ForeignKey, Index, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Double, ForeignKey, Index, Integer, Table, Text, UniqueConstraint
 
 from urbantwin.store.schema import metadata
 from urbantwin.store.types import Geometry, Id, Json, UtcTime
@@ -32,6 +32,8 @@ collections = Table(
     Column("source_crs", Text),
     Column("created", UtcTime, nullable=False),
     Column("updated", UtcTime, nullable=False),
+    #: Bumped by every write to the collection's features (importer, OGC API Part 4): caches key on it.
+    Column("version", Integer, nullable=False, server_default="0"),
 )
 
 features = Table(

@@ -1,0 +1,204 @@
+"""OGC API - Features Part 4: create, replace, update and delete features of a collection.
+
+The caller (routes.py) has asked the policy point first. A body is a GeoJSON Feature whose geometry
+is in the CRS of `Content-Crs` (CRS84 without it); it is stored in CRS84 like every geometry. PATCH
+merges (RFC 7396): given properties replace, `null` removes, a given geometry replaces. Each write
+keeps the collection's extent and item schema up to date and stamps its `updated` time.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+from sqlalchemy import Connection, Engine, select
+
+from urbantwin.errors import BadRequest, Conflict, NotFound
+from urbantwin.features.crs import geometry_to_crs84, parse_crs
+from urbantwin.store.features_schema import collections, features
+
+#: Properties whose number is the feature's height in metres (what tiles carry for extrusion).
+HEIGHT_PROPERTIES = ("height_m", "height")
+
+
+class FeatureWriter:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, collection_id: str, body: Any, content_crs: str | None) -> str:
+        """Store a new feature; its id is the body's `id` or a new UUID. Returns the id."""
+        feature = _feature(body)
+        key = feature.get("id")
+        if key is None:
+            key = uuid.uuid4().hex
+        elif isinstance(key, dict | list | bool):
+            raise BadRequest(f"id: expected a string or number, got {key!r}")
+        key = str(key)
+        record = _record(feature, _content_crs(content_crs))
+        with self.engine.begin() as connection:
+            self._collection(connection, collection_id)
+            if self._find(connection, collection_id, key) is not None:
+                raise Conflict(
+                    f"a feature {key!r} exists in collection {collection_id!r}; use PUT to replace it"
+                )
+            connection.execute(
+                features.insert().values(collection_id=collection_id, feature_key=key, **_columns(record))
+            )
+            self._touch(connection, collection_id, record)
+        return key
+
+    def replace(self, collection_id: str, key: str, body: Any, content_crs: str | None) -> None:
+        feature = _feature(body)
+        if feature.get("id") is not None and str(feature["id"]) != key:
+            raise BadRequest(f"id: the body's id {feature['id']!r} is not the feature's id {key!r}")
+        record = _record(feature, _content_crs(content_crs))
+        record.update(valid_from=None, valid_to=None)
+        with self.engine.begin() as connection:
+            row = self._existing(connection, collection_id, key)
+            connection.execute(features.update().where(features.c.id == row.id).values(**_columns(record)))
+            self._touch(connection, collection_id, record)
+
+    def update(self, collection_id: str, key: str, body: Any, content_crs: str | None) -> None:
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object (a partial GeoJSON Feature)")
+        if body.get("id") is not None and str(body["id"]) != key:
+            raise BadRequest(f"id: the body's id {body['id']!r} is not the feature's id {key!r}")
+        changes = body.get("properties", {})
+        if changes is not None and not isinstance(changes, dict):
+            raise BadRequest("properties: expected an object")
+        with self.engine.begin() as connection:
+            row = self._existing(connection, collection_id, key)
+            properties = dict(row.properties or {})
+            for name, value in (changes or {}).items():
+                if value is None:
+                    properties.pop(name, None)
+                else:
+                    properties[name] = value
+            merged: dict[str, Any] = {"type": "Feature", "properties": properties}
+            if "geometry" in body:
+                merged["geometry"] = body["geometry"]
+                record = _record(merged, _content_crs(content_crs))
+            else:
+                record = _record(merged, None)
+                del record["geom"]
+                record["bounds"] = None
+            connection.execute(features.update().where(features.c.id == row.id).values(**_columns(record)))
+            self._touch(connection, collection_id, record)
+
+    def delete(self, collection_id: str, key: str) -> None:
+        with self.engine.begin() as connection:
+            row = self._existing(connection, collection_id, key)
+            connection.execute(features.delete().where(features.c.id == row.id))
+            self._touch(connection, collection_id, None)
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _collection(self, connection: Connection, collection_id: str) -> Any:
+        row = connection.execute(
+            select(collections.c.item_schema, collections.c.extent_bbox).where(
+                collections.c.id == collection_id
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no collection {collection_id!r}")
+        return row
+
+    def _find(self, connection: Connection, collection_id: str, key: str) -> Any:
+        return connection.execute(
+            select(features.c.id, features.c.properties).where(
+                features.c.collection_id == collection_id, features.c.feature_key == key
+            )
+        ).first()
+
+    def _existing(self, connection: Connection, collection_id: str, key: str) -> Any:
+        self._collection(connection, collection_id)
+        row = self._find(connection, collection_id, key)
+        if row is None:
+            raise NotFound(f"no feature {key!r} in collection {collection_id!r}")
+        return row
+
+    def _touch(self, connection: Connection, collection_id: str, record: dict[str, Any] | None) -> None:
+        """The collection's updated time, and its extent and item schema grown by `record`."""
+        current = self._collection(connection, collection_id)
+        values: dict[str, Any] = {"updated": datetime.now(UTC), "version": collections.c.version + 1}
+        if record is not None:
+            schema = dict(current.item_schema or {"type": "object", "properties": {}})
+            known = dict(schema.get("properties", {}))
+            for name, value in record["properties"].items():
+                if name not in known and value is not None:
+                    known[name] = {"type": _json_type(value)}
+            if known != schema.get("properties"):
+                values["item_schema"] = {**schema, "type": "object", "properties": known}
+            box = record.get("bounds")
+            if box is not None:
+                extent = current.extent_bbox
+                if extent:
+                    box = [
+                        min(extent[0], box[0]),
+                        min(extent[1], box[1]),
+                        max(extent[2], box[2]),
+                        max(extent[3], box[3]),
+                    ]
+                values["extent_bbox"] = list(box)
+        connection.execute(collections.update().where(collections.c.id == collection_id).values(**values))
+
+
+def _content_crs(header: str | None) -> str:
+    """The CRS of a `Content-Crs` header (`<uri>`, as the server sends it, or a bare URI or CURIE)."""
+    text = (header or "").strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    return parse_crs(text or None, "Content-Crs")
+
+
+def _feature(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or body.get("type") != "Feature":
+        raise BadRequest("the body must be a GeoJSON Feature (type 'Feature')")
+    return body
+
+
+def _record(feature: dict[str, Any], crs: str | None) -> dict[str, Any]:
+    """Columns of a feature (with `bounds`, its CRS84 box, for the collection's extent)."""
+    properties = feature.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise BadRequest("properties: expected an object or null")
+    wkb = bounds = None
+    geometry = feature.get("geometry")
+    if geometry is not None and crs is not None:
+        try:
+            geom = shapely.from_geojson(orjson.dumps(geometry))
+        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+            raise BadRequest(f"geometry: not a valid GeoJSON geometry: {exc}") from None
+        geom = geometry_to_crs84(geom, crs)
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            raise BadRequest("geometry: coordinates are not finite numbers")
+        wkb = shapely.to_wkb(geom, output_dimension=2)
+        bounds = [float(v) for v in shapely.bounds(geom)] if not geom.is_empty else None
+    height = None
+    for name in HEIGHT_PROPERTIES:
+        value = properties.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            height = float(value)
+            break
+    return {"properties": properties, "geom": wkb, "height": height, "bounds": bounds}
+
+
+def _columns(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "bounds"}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"

@@ -1,0 +1,128 @@
+"""OGC API - Features Part 4: create, replace, update, delete, asking the policy point; both backends."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from pyproj import Transformer
+from sqlalchemy import Engine, select
+
+from urbantwin.store.features_schema import features
+
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+ITEMS = "/ogcapi/collections/city/items"
+
+
+def _feature(fid: str | None = None, **properties: object) -> dict:
+    document = {
+        "type": "Feature",
+        "properties": {"name": "new stop", "rank": 7, **properties},
+        "geometry": {"type": "Point", "coordinates": [12.37, 51.34]},
+    }
+    if fid is not None:
+        document["id"] = fid
+    return document
+
+
+def test_anonymous_writes_are_refused_on_a_fresh_install(anonymous: TestClient, city: Engine) -> None:
+    for method, path in (("post", ITEMS), ("put", f"{ITEMS}/a"), ("patch", f"{ITEMS}/a")):
+        answer = getattr(anonymous, method)(path, json=_feature())
+        assert answer.status_code == 401, answer.text
+        assert "needs a token" in answer.json()["message"]
+    assert anonymous.delete(f"{ITEMS}/a").status_code == 401
+    assert (
+        anonymous.post(ITEMS, json=_feature(), headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
+    assert len(anonymous.get(ITEMS).json()["features"]) == 4
+
+
+def test_create_with_location(client: TestClient, city: Engine) -> None:
+    answer = client.post(ITEMS, json=_feature("n1"))
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["location"] == "http://testserver/ogcapi/collections/city/items/n1"
+    assert answer.json()["properties"]["name"] == "new stop"
+    assert client.get(f"{ITEMS}/n1").json()["geometry"]["coordinates"] == [12.37, 51.34]
+    generated = client.post(ITEMS, json=_feature())
+    assert generated.status_code == 201
+    key = generated.headers["location"].rsplit("/", 1)[1]
+    assert client.get(f"{ITEMS}/{key}").status_code == 200
+    again = client.post(ITEMS, json=_feature("n1"))
+    assert again.status_code == 409 and "use PUT" in again.json()["message"]
+    # a new feature is found by bbox and filter at once
+    assert [
+        f["id"]
+        for f in client.get(ITEMS, params={"filter": "rank = 7", "bbox": "12.36,51.33,12.38,51.35"}).json()[
+            "features"
+        ]
+    ] == ["n1", key]
+
+
+def test_new_properties_join_the_queryables(client: TestClient, city: Engine) -> None:
+    client.post(ITEMS, json=_feature("n1", colour="red"))
+    assert (
+        client.get("/ogcapi/collections/city/queryables").json()["properties"]["colour"]["type"] == "string"
+    )
+    assert [f["id"] for f in client.get(ITEMS, params={"filter": "colour = 'red'"}).json()["features"]] == [
+        "n1"
+    ]
+
+
+def test_content_crs_on_input(client: TestClient, city: Engine) -> None:
+    x, y = 316500.123, 5690500.456
+    body = _feature("utm")
+    body["geometry"]["coordinates"] = [x, y]
+    answer = client.post(ITEMS, json=body, headers={"Content-Crs": f"<{EPSG}25833>"})
+    assert answer.status_code == 201, answer.text
+    lon, lat = Transformer.from_crs(25833, 4326, always_xy=True).transform(x, y)
+    assert answer.json()["geometry"]["coordinates"] == pytest.approx([lon, lat], abs=1e-9)
+    back = client.get(f"{ITEMS}/utm", params={"crs": EPSG + "25833"}).json()
+    assert back["geometry"]["coordinates"] == pytest.approx([x, y], abs=0.001)
+    bad = client.post(ITEMS, json=_feature("x"), headers={"Content-Crs": "<EPSG:1>"})
+    assert bad.status_code == 400 and "Content-Crs: unsupported CRS" in bad.json()["message"]
+
+
+def test_replace_update_delete(client: TestClient, city: Engine) -> None:
+    replaced = _feature(height_m=21.5)
+    assert client.put(f"{ITEMS}/a", json=replaced).status_code == 204
+    item = client.get(f"{ITEMS}/a").json()
+    assert item["properties"] == {"name": "new stop", "rank": 7, "height_m": 21.5}
+    with city.connect() as connection:
+        height = connection.execute(select(features.c.height).where(features.c.feature_key == "a")).scalar()
+    assert height == 21.5
+    patch = {"properties": {"rank": 8, "height_m": None, "kind": "stop"}}
+    assert client.patch(f"{ITEMS}/a", json=patch).status_code == 204
+    item = client.get(f"{ITEMS}/a").json()
+    assert item["properties"] == {"name": "new stop", "rank": 8, "kind": "stop"}
+    assert item["geometry"]["coordinates"] == [12.37, 51.34]  # kept: the patch gave no geometry
+    moved = {"geometry": {"type": "Point", "coordinates": [12.4, 51.3]}}
+    assert client.patch(f"{ITEMS}/a", json=moved).status_code == 204
+    assert client.get(f"{ITEMS}/a").json()["geometry"]["coordinates"] == [12.4, 51.3]
+    assert client.delete(f"{ITEMS}/a").status_code == 204
+    assert client.get(f"{ITEMS}/a").status_code == 404
+    assert client.delete(f"{ITEMS}/a").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("post", ITEMS, {"type": "FeatureCollection"}, 400, "must be a GeoJSON Feature"),
+        ("post", ITEMS, {"type": "Feature", "geometry": {"type": "Point"}}, 400, "geometry: not a valid"),
+        ("post", ITEMS, {"type": "Feature", "properties": [1]}, 400, "properties: expected an object"),
+        ("post", "/ogcapi/collections/nowhere/items", _feature(), 404, "no collection 'nowhere'"),
+        ("put", f"{ITEMS}/zz", _feature(), 404, "no feature 'zz'"),
+        ("put", f"{ITEMS}/a", _feature("b"), 400, "is not the feature's id"),
+        ("patch", f"{ITEMS}/zz", {"properties": {}}, 404, "no feature 'zz'"),
+        ("patch", f"{ITEMS}/a", {"properties": 3}, 400, "properties: expected an object"),
+    ],
+)
+def test_bad_writes(  # noqa: PLR0913
+    client: TestClient, city: Engine, method: str, path: str, body: dict, status: int, message: str
+) -> None:
+    answer = getattr(client, method)(path, json=body)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["message"]
+
+
+def test_bad_json_body(client: TestClient, city: Engine) -> None:
+    answer = client.post(ITEMS, content=b"{nope", headers={"Content-Type": "application/geo+json"})
+    assert answer.status_code == 400 and "not valid JSON" in answer.json()["message"]
