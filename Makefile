@@ -27,3 +27,7 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/ruff format .
+
+## The SensorThings benchmark (see bench/README.md for the peers and the full command)
+bench: $(STAMP)
+	$(BIN)/python bench/sta.py --n 20000

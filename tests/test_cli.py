@@ -39,3 +39,18 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--database-url", "mysql://nope"])
     assert result.exit_code != 0
     assert "unsupported database URL" in str(result.exception) + result.output
+
+
+def test_worker_processes_get_every_setting_through_the_environment() -> None:
+    from urbantwin.cli import settings_environment
+    from urbantwin.settings import load_settings
+
+    settings = Settings(
+        database_url="postgresql+psycopg://u@db/x",
+        pool_size=3,
+        admin_token="t",
+        cors_origins=("a", "b"),
+        allow_anonymous_writes=True,
+        query_timeout_seconds=7,
+    )
+    assert load_settings(environ=settings_environment(settings)) == settings

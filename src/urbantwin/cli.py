@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +34,18 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
         raise typer.BadParameter(str(exc)) from None
 
 
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """`URBANTWIN_*` variables from which `load_settings` rebuilds exactly these settings."""
+    out = {}
+    for item in fields(Settings):
+        if item.name != "extra":
+            value = getattr(settings, item.name)
+            out["URBANTWIN_" + item.name.upper()] = (
+                ",".join(value) if isinstance(value, tuple) else str(value)
+            )
+    return out
+
+
 def _run(settings: Settings, workers: int = 1) -> None:
     import os
 
@@ -44,9 +57,9 @@ def _run(settings: Settings, workers: int = 1) -> None:
     engine = make_engine(settings)
     upgrade(engine)
     if workers > 1:
-        # Worker processes build their app from the environment: hand the settings over there.
-        for name in ("database_url", "admin_token", "public_base_url", "max_top", "default_top"):
-            os.environ["URBANTWIN_" + name.upper()] = str(getattr(settings, name))
+        # Worker processes build their app from the environment: hand every setting over there
+        # (including those that came from a --config file).
+        os.environ.update(settings_environment(settings))
         engine.dispose()
         uvicorn.run(
             "urbantwin.app:create_app_from_environment",

@@ -87,3 +87,15 @@ def test_a_runaway_statement_is_stopped_by_the_query_timeout(settings, engine: E
         else:
             raise AssertionError("the endless statement was not stopped")
     quick.dispose()
+
+
+def test_postgresql_keeps_observation_statistics_current(engine: Engine) -> None:
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        return  # SQLite plans without table statistics
+    with engine.connect() as connection:
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'observations'")
+        ).scalar_one()
+    assert "autovacuum_analyze_scale_factor=0.02" in options
