@@ -27,6 +27,17 @@ class Step:
     def is_collection(self) -> bool:
         return self.id is None and (self.via is None or self.via.many)
 
+    @property
+    def text(self) -> str:
+        """The step as written in a URL: `Datastreams(2)`, `Thing`."""
+        name = self.via.name if self.via is not None else self.entity.set_name
+        return f"{name}({self.id})" if self.id is not None else name
+
+
+def steps_text(steps: tuple[Step, ...]) -> str:
+    """A chain of steps as a URL path, for messages and links."""
+    return "/".join(step.text for step in steps)
+
 
 @dataclass(frozen=True)
 class ResourcePath:

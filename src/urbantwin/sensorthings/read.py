@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings import sqljson
 from urbantwin.sensorthings.model import ENTITY_TYPES, EntityType, Relation
-from urbantwin.sensorthings.paths import ResourcePath, Step
+from urbantwin.sensorthings.paths import ResourcePath, Step, steps_text
 from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
 from urbantwin.sensorthings.query.compiler import FilterCompiler
 from urbantwin.sensorthings.resultformat import data_array
@@ -239,7 +239,7 @@ class Reader:
                 select(entity.table.c.id).where(path_condition(prefix, entity.table)).limit(1)
             ).first()
             if exists is None:
-                raise NotFound(f"no {entity.name} at {'/'.join(_step_text(s) for s in prefix)}")
+                raise NotFound(f"no {entity.name} at {steps_text(prefix)}")
 
     def _property(self, path: ResourcePath) -> Any:
         entity = path.target.entity
@@ -280,7 +280,7 @@ class Reader:
         return self.base + "/" + self._path_text(path)
 
     def _path_text(self, path: ResourcePath) -> str:
-        return "/".join(_step_text(s) for s in path.steps)
+        return steps_text(path.steps)
 
     # --- $expand --------------------------------------------------------------------------------
 
@@ -424,11 +424,6 @@ class RawValue:
 
     def __init__(self, value: Any) -> None:
         self.value = value
-
-
-def _step_text(step: Step) -> str:
-    name = step.via.name if step.via is not None else step.entity.set_name
-    return f"{name}({step.id})" if step.id is not None else name
 
 
 def next_link(url: str, query_string: str, skip: int, top: int) -> str:

@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings.model import (
-    DATASTREAM,
     ENTITY_TYPES,
     FEATURE_OF_INTEREST,
     HISTORICAL_LOCATION,
@@ -30,7 +29,7 @@ from urbantwin.sensorthings.model import (
     Relation,
     inverse,
 )
-from urbantwin.sensorthings.paths import MAX_ID, ResourcePath
+from urbantwin.sensorthings.paths import MAX_ID, ResourcePath, steps_text
 from urbantwin.sensorthings.read import path_condition
 from urbantwin.sensorthings.values import GEOJSON_ENCODINGS, property_columns
 from urbantwin.store import schema
@@ -444,7 +443,7 @@ class Writer:
             select(entity.table.c.id).where(path_condition(steps, entity.table)).limit(1)
         ).scalar()
         if ident is None:
-            raise NotFound(f"no {entity.name} at {'/'.join(_text(s) for s in steps)}")
+            raise NotFound(f"no {entity.name} at {steps_text(steps)}")
         return ident
 
     def _guarded(self, action: Any) -> Any:
@@ -472,9 +471,4 @@ class BrokenReference(Exception):
         return BadRequest("the request refers to an entity that does not exist")
 
 
-def _text(step: Any) -> str:
-    name = step.via.name if step.via is not None else step.entity.set_name
-    return f"{name}({step.id})" if step.id is not None else name
-
-
-__all__ = ["DATASTREAM", "Writer"]
+__all__ = ["BrokenReference", "Writer"]
