@@ -20,6 +20,7 @@ from sqlalchemy import Boolean, Double
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from urbantwin.store.dialect import spelled
 from urbantwin.store.sqlfunctions import register_sqlite_functions as register_numeric_functions
 
 #: Spatial functions of the STA `$filter`, by canonical name: (PostGIS function, result is boolean).
@@ -237,21 +238,12 @@ def _sqlite_grow_area(element: grow_area, compiler: Any, **kw: Any) -> str:
     return f"ut_grow_area({compiler.process(element.clauses, **kw)})"
 
 
+@spelled("ST_Covers({args})", "ut_covers({args})")
 class covers(FunctionElement):  # noqa: N801
     """True when the first geometry covers the second (`ST_Covers`)."""
 
     inherit_cache = True
     type = Boolean()
-
-
-@compiles(covers, "postgresql")
-def _pg_covers(element: covers, compiler: Any, **kw: Any) -> str:
-    return f"ST_Covers({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(covers)
-def _sqlite_covers(element: covers, compiler: Any, **kw: Any) -> str:
-    return f"ut_covers({compiler.process(element.clauses, **kw)})"
 
 
 def _grow(area: bytes | None, geom: bytes | None) -> bytes | None:

@@ -22,6 +22,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
+from urbantwin.store.dialect import spelled
+
 
 def _sqlite_json_path(keys: tuple[str, ...]) -> str:
     parts = []
@@ -218,6 +220,7 @@ def _sqlite_time_format(element: time_format, compiler: Any, **kw: Any) -> str:
     return f"strftime('{fmt}', {col} / 1000000, 'unixepoch')"
 
 
+@spelled("strpos({args})", "instr({args})")
 class text_position(FunctionElement):  # noqa: N801
     """1-based position of `needle` in `haystack`, 0 when absent (`strpos` / `instr`)."""
 
@@ -225,31 +228,12 @@ class text_position(FunctionElement):  # noqa: N801
     type = Integer()
 
 
-@compiles(text_position, "postgresql")
-def _pg_position(element: text_position, compiler: Any, **kw: Any) -> str:
-    return f"strpos({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(text_position)
-def _sqlite_position(element: text_position, compiler: Any, **kw: Any) -> str:
-    return f"instr({compiler.process(element.clauses, **kw)})"
-
-
+@spelled("CAST({args} AS DOUBLE PRECISION)", "CAST({args} AS REAL)")
 class as_double(FunctionElement):  # noqa: N801
     """A numeric expression as double precision, so division never truncates to an integer."""
 
     inherit_cache = True
     type = Double()
-
-
-@compiles(as_double, "postgresql")
-def _pg_double(element: as_double, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DOUBLE PRECISION)"
-
-
-@compiles(as_double)
-def _sqlite_double(element: as_double, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS REAL)"
 
 
 class json_string(_JsonAccess):  # noqa: N801
@@ -325,6 +309,7 @@ def _sqlite_rounded(element: rounded, compiler: Any, **kw: Any) -> str:
     return f"{ROUNDING[element.how][1]}({compiler.process(element.clauses, **kw)})"
 
 
+@spelled("CAST(round(CAST({args} AS NUMERIC)) AS DOUBLE PRECISION)", "round({args})")
 class round_half_away(FunctionElement):  # noqa: N801
     """OData `round`: the mid-point between two integers rounds away from zero (2.5 to 3).
 
@@ -332,16 +317,6 @@ class round_half_away(FunctionElement):  # noqa: N801
 
     inherit_cache = True
     type = Double()
-
-
-@compiles(round_half_away, "postgresql")
-def _pg_round(element: round_half_away, compiler: Any, **kw: Any) -> str:
-    return f"CAST(round(CAST({compiler.process(element.clauses, **kw)} AS NUMERIC)) AS DOUBLE PRECISION)"
-
-
-@compiles(round_half_away)
-def _sqlite_round(element: round_half_away, compiler: Any, **kw: Any) -> str:
-    return f"round({compiler.process(element.clauses, **kw)})"
 
 
 class remainder(FunctionElement):  # noqa: N801
@@ -508,6 +483,7 @@ def _sqlite_iso_time(element: iso_time_text, compiler: Any, **kw: Any) -> str:
     )
 
 
+@spelled("to_json({args})::text", "json_quote({args})")
 class json_text_of(FunctionElement):  # noqa: N801
     """A SQL value (text or number) as JSON text: a quoted, escaped string or a number."""
 
@@ -515,16 +491,7 @@ class json_text_of(FunctionElement):  # noqa: N801
     type = Text()
 
 
-@compiles(json_text_of, "postgresql")
-def _pg_json_text_of(element: json_text_of, compiler: Any, **kw: Any) -> str:
-    return f"to_json({compiler.process(element.clauses, **kw)})::text"
-
-
-@compiles(json_text_of)
-def _sqlite_json_text_of(element: json_text_of, compiler: Any, **kw: Any) -> str:
-    return f"json_quote({compiler.process(element.clauses, **kw)})"
-
-
+@spelled("({args})::text", "json({args})")
 class json_document_text(FunctionElement):  # noqa: N801
     """A stored JSON document as JSON text."""
 
@@ -532,28 +499,9 @@ class json_document_text(FunctionElement):  # noqa: N801
     type = Text()
 
 
-@compiles(json_document_text, "postgresql")
-def _pg_json_document(element: json_document_text, compiler: Any, **kw: Any) -> str:
-    return f"({compiler.process(element.clauses, **kw)})::text"
-
-
-@compiles(json_document_text)
-def _sqlite_json_document(element: json_document_text, compiler: Any, **kw: Any) -> str:
-    return f"json({compiler.process(element.clauses, **kw)})"
-
-
+@spelled("(({args})::bigint)::text", "CAST(CAST({args} AS INTEGER) AS TEXT)")
 class integer_text(FunctionElement):  # noqa: N801
     """An integral number as its decimal text (a double like 3.0 written `3`)."""
 
     inherit_cache = True
     type = Text()
-
-
-@compiles(integer_text, "postgresql")
-def _pg_integer_text(element: integer_text, compiler: Any, **kw: Any) -> str:
-    return f"(({compiler.process(element.clauses, **kw)})::bigint)::text"
-
-
-@compiles(integer_text)
-def _sqlite_integer_text(element: integer_text, compiler: Any, **kw: Any) -> str:
-    return f"CAST(CAST({compiler.process(element.clauses, **kw)} AS INTEGER) AS TEXT)"

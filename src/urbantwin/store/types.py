@@ -22,6 +22,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
+from urbantwin.store.dialect import spelled
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Primary keys: 64-bit on PostgreSQL; on SQLite `INTEGER PRIMARY KEY` (the rowid alias).
@@ -78,6 +80,7 @@ class UtcTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+@spelled("ST_GeomFromWKB({args}, 4326)", "{args}")
 class geom_from_wkb(FunctionElement):  # noqa: N801 - reads like the SQL function it stands for
     """WKB bytes to a stored geometry: `ST_GeomFromWKB(x, 4326)` on PostGIS, the bytes on SQLite."""
 
@@ -85,32 +88,13 @@ class geom_from_wkb(FunctionElement):  # noqa: N801 - reads like the SQL functio
     name = "geom_from_wkb"
 
 
+@spelled("ST_AsBinary({args})", "{args}")
 class geom_as_wkb(FunctionElement):  # noqa: N801
     """A stored geometry to WKB bytes: `ST_AsBinary(x)` on PostGIS, the bytes on SQLite."""
 
     inherit_cache = True
     name = "geom_as_wkb"
     type = LargeBinary()
-
-
-@compiles(geom_from_wkb, "postgresql")
-def _pg_from_wkb(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"ST_GeomFromWKB({compiler.process(element.clauses, **kw)}, 4326)"
-
-
-@compiles(geom_from_wkb)
-def _plain_from_wkb(element: Any, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(geom_as_wkb, "postgresql")
-def _pg_as_wkb(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"ST_AsBinary({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(geom_as_wkb)
-def _plain_as_wkb(element: Any, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
 
 
 class Geometry(UserDefinedType):
