@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse
 
 from urbantwin import __version__
+from urbantwin.access.audit import AuditLog
+from urbantwin.access.authenticate import Authenticator
+from urbantwin.access.bootstrap import ensure_defaults
+from urbantwin.access.manage import AccessAdmin
+from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.routes import build_router as access_router
 from urbantwin.errors import PlatformError
 from urbantwin.features.routes import build_router as features_router
 from urbantwin.features.service import FeaturesService
@@ -28,7 +36,15 @@ log = logging.getLogger("urbantwin")
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     engine = engine or make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Read records and usage counts are batched; write what is pending before the process ends.
+        app.state.audit.flush()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="urbantwin",
         version=__version__,
         description=(
@@ -41,7 +57,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    service = SensorThingsService(engine, settings)
+    ensure_defaults(engine, settings)
+    policy = AccessPolicy(settings)
+    audit = AuditLog(engine)
+    app.state.access = policy
+    app.state.audit = audit
+    app.state.authenticator = Authenticator(settings, engine)
+    service = SensorThingsService(engine, settings, policy, audit)
     app.state.sensorthings = service
     app.add_middleware(
         CORSMiddleware,
@@ -100,7 +122,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return JSONResponse(error_body(exc.status_code, str(exc.detail)), exc.status_code)
 
     app.include_router(build_router(service))
-    app.include_router(features_router(FeaturesService(engine, settings)))
+    app.include_router(features_router(FeaturesService(engine, settings, policy, audit)))
+    app.include_router(access_router(AccessAdmin(engine, audit)))
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

@@ -11,7 +11,8 @@ import typer
 from sqlalchemy import select
 from tqdm import tqdm
 
-from urbantwin.access.policy import ADMIN
+from urbantwin.access.bootstrap import ensure_defaults
+from urbantwin.access.principal import SYSTEM
 from urbantwin.ingest.cli import import_app
 from urbantwin.settings import Settings, load_settings
 
@@ -56,6 +57,7 @@ def _run(settings: Settings, workers: int = 1) -> None:
 
     engine = make_engine(settings)
     upgrade(engine)
+    ensure_defaults(engine, settings)
     if workers > 1:
         # Worker processes build their app from the environment: hand every setting over there
         # (including those that came from a --config file).
@@ -112,6 +114,7 @@ def demo(
         typer.echo(f"Administrator token for this demo (write access): {settings.admin_token}")
     engine = make_engine(settings)
     upgrade(engine)
+    ensure_defaults(engine, settings)
     report = load_demo(engine, settings)
     typer.echo(
         f"Loaded the Leipzig demo: {report.things} Things, {report.datastreams} Datastreams, "
@@ -134,11 +137,11 @@ def load_demo(engine, settings: Settings):  # noqa: ANN001, ANN201 - typed in th
     base = "/v1.1"
 
     def create(entity_set: str, payload: dict) -> int:
-        answer = service.handle("POST", entity_set, "", payload, base, ADMIN)
+        answer = service.handle("POST", entity_set, "", payload, base, SYSTEM)
         return answer.body["@iot.id"]
 
     def create_observations(body: list[dict]) -> int:
-        answer = service.handle("POST", "CreateObservations", "", body, base, ADMIN)
+        answer = service.handle("POST", "CreateObservations", "", body, base, SYSTEM)
         return sum(1 for link in answer.body if link != "error")
 
     def find_id(entity_set: str, name: str) -> int | None:
@@ -163,7 +166,9 @@ def db_upgrade(
     from urbantwin.store.engine import make_engine, upgrade
 
     settings = _settings(config, database_url=database_url)
-    upgrade(make_engine(settings), revision)
+    engine = make_engine(settings)
+    upgrade(engine, revision)
+    ensure_defaults(engine, settings)
     typer.echo(f"The store at {settings.database_url.split('@')[-1]} is at revision {revision}.")
 
 

@@ -48,6 +48,22 @@ class Settings:
     allow_anonymous_writes: bool = False
     #: A bootstrap administrator token for automation; never logged. Empty: none.
     admin_token: str = field(default="", repr=False)
+    #: The dataset that SensorThings entities created without a parent or a user's own dataset
+    #: join; created at start as open data of `default_publisher` if it does not exist.
+    default_dataset: str = "sensorthings"
+    #: The organisation that publishes the default dataset (the city running the platform).
+    default_publisher: str = "city"
+    #: Title of that organisation in the catalogue, used when it is created at start.
+    default_publisher_title: str = "City administration"
+    #: Single sign-on: the issuer URL of an OIDC provider (a Keycloak realm's URL). Empty: no SSO.
+    oidc_issuer: str = ""
+    #: Where the issuer's signing keys are (its JWKS document); empty: the issuer's discovery
+    #: document (`/.well-known/openid-configuration`) says.
+    oidc_jwks_url: str = ""
+    #: The audience OIDC tokens must be issued for (the client id of this platform); empty: any.
+    oidc_audience: str = ""
+    #: The token claim whose values name groups of this platform (Keycloak: "groups").
+    oidc_groups_claim: str = "groups"
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from urbantwin.access.policy import authorize_write, principal_from_authorization
-from urbantwin.errors import BadRequest
+from urbantwin.access.http import request_principal, request_scope, require_readable
+from urbantwin.errors import BadRequest, Unauthorized
 from urbantwin.features.html import render
 from urbantwin.features.service import GEOJSON, JSON, Answer, FeaturesService
 from urbantwin.features.tiles import MVT, TileService
@@ -36,8 +36,14 @@ def _wants_html(request: Request) -> bool:
 def build_router(service: FeaturesService) -> APIRouter:
     router = APIRouter(prefix="/ogcapi", tags=["OGC API - Features"])
 
+    def gate(request: Request, collection_id: str, api: str = "features") -> None:
+        """404 unless the caller may read the collection's dataset (blocking; run in a thread)."""
+        require_readable(request, service.dataset_of(collection_id), f"collection {collection_id!r}", api)
+
     async def answer(request: Request, kind: str, media_type: str, call, *args) -> Response:  # noqa: ANN001
         html = _wants_html(request)
+        if args:  # every call with arguments is about the collection named first
+            await run_in_threadpool(gate, request, args[0])
         base = public_base(request, service.settings.public_base_url)
         result: Answer = await run_in_threadpool(call, base, *args)
         if html:
@@ -58,7 +64,8 @@ def build_router(service: FeaturesService) -> APIRouter:
 
     @router.get("/collections", summary="The feature collections")
     async def collections(request: Request, f: Param = None) -> Response:
-        return await answer(request, "collections", JSON, service.collections)
+        scope = await run_in_threadpool(request_scope, request)
+        return await answer(request, "collections", JSON, lambda base: service.collections(base, scope))
 
     @router.get("/collections/{collection_id}", summary="One feature collection")
     async def collection(request: Request, collection_id: str, f: Param = None) -> Response:
@@ -126,6 +133,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         tags=["OGC API - Tiles"],
     )
     async def tilesets(request: Request, collection_id: str) -> Response:
+        await run_in_threadpool(gate, request, collection_id, "tiles")
         return await document(request, tiles.tilesets, collection_id)
 
     @router.get(
@@ -134,6 +142,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         tags=["OGC API - Tiles"],
     )
     async def tileset(request: Request, collection_id: str, matrix_set: str) -> Response:
+        await run_in_threadpool(gate, request, collection_id, "tiles")
         return await document(request, tiles.tileset, collection_id, matrix_set)
 
     @router.get(
@@ -146,23 +155,27 @@ def build_router(service: FeaturesService) -> APIRouter:
     async def tile(
         request: Request, collection_id: str, matrix_set: str, z: str, row: str, col: str
     ) -> Response:
+        await run_in_threadpool(gate, request, collection_id, "tiles")
         data = await run_in_threadpool(tiles.tile, collection_id, matrix_set, z, row, col)
         return Response(data, media_type=MVT)
 
-    writer = FeatureWriter(service.engine)
+    writer = FeatureWriter(service.engine, service.policy, service.audit)
     settings = service.settings
 
     async def write_request(request: Request, collection_id: str, with_body: bool = True) -> tuple:
-        """Ask the policy point, then read the body; returns (body, Content-Crs)."""
-        principal = principal_from_authorization(request.headers.get("authorization"), settings)
-        authorize_write(principal, settings, f"collection {collection_id!r}")
+        """The principal, the body and Content-Crs of a write (the writer asks the policy point)."""
+        principal = request_principal(request)
+        if principal.anonymous and not settings.allow_anonymous_writes:
+            raise Unauthorized(
+                f"writing to collection {collection_id!r} needs a token (Authorization: Bearer …)"
+            )
         body = await read_json(request, settings.max_body_bytes) if with_body else None
-        return body, request.headers.get("content-crs")
+        return principal, body, request.headers.get("content-crs")
 
     @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature (Part 4)")
     async def create(request: Request, collection_id: str) -> Response:
-        body, crs = await write_request(request, collection_id)
-        key = await run_in_threadpool(writer.create, collection_id, body, crs)
+        principal, body, crs = await write_request(request, collection_id)
+        key = await run_in_threadpool(writer.create, principal, collection_id, body, crs)
         base = public_base(request, settings.public_base_url)
         created = await run_in_threadpool(service.item, base, collection_id, key, [])
         location = f"{base}/ogcapi/collections/{collection_id}/items/{quote(key, safe='')}"
@@ -173,8 +186,8 @@ def build_router(service: FeaturesService) -> APIRouter:
         "/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Replace a feature"
     )
     async def replace(request: Request, collection_id: str, feature_id: str) -> Response:
-        body, crs = await write_request(request, collection_id)
-        await run_in_threadpool(writer.replace, collection_id, feature_id, body, crs)
+        principal, body, crs = await write_request(request, collection_id)
+        await run_in_threadpool(writer.replace, principal, collection_id, feature_id, body, crs)
         return Response(status_code=204)
 
     @router.patch(
@@ -183,16 +196,16 @@ def build_router(service: FeaturesService) -> APIRouter:
         summary="Update a feature (JSON merge of properties; a given geometry replaces)",
     )
     async def update(request: Request, collection_id: str, feature_id: str) -> Response:
-        body, crs = await write_request(request, collection_id)
-        await run_in_threadpool(writer.update, collection_id, feature_id, body, crs)
+        principal, body, crs = await write_request(request, collection_id)
+        await run_in_threadpool(writer.update, principal, collection_id, feature_id, body, crs)
         return Response(status_code=204)
 
     @router.delete(
         "/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Delete a feature"
     )
     async def delete(request: Request, collection_id: str, feature_id: str) -> Response:
-        await write_request(request, collection_id, with_body=False)
-        await run_in_threadpool(writer.delete, collection_id, feature_id)
+        principal, _body, _crs = await write_request(request, collection_id, with_body=False)
+        await run_in_threadpool(writer.delete, principal, collection_id, feature_id)
         return Response(status_code=204)
 
     return router

@@ -20,6 +20,8 @@ import orjson
 import shapely
 from sqlalchemy import Engine, LargeBinary, and_, exists, func, literal, or_, select
 
+from urbantwin.access.audit import AuditLog
+from urbantwin.access.policy import EVERYTHING, AccessPolicy, DatasetScope
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.features.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
 from urbantwin.features.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
@@ -93,9 +95,17 @@ class Answer:
 
 
 class FeaturesService:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        policy: AccessPolicy | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.policy = policy or AccessPolicy(settings)
+        self.audit = audit or AuditLog(engine)
 
     # --- landing page, conformance, collections ------------------------------------------------
 
@@ -130,9 +140,12 @@ class FeaturesService:
     def conformance(self) -> Answer:
         return Answer({"conformsTo": list(CONFORMANCE)})
 
-    def collections(self, base: str) -> Answer:
+    def collections(self, base: str, scope: DatasetScope = EVERYTHING) -> Answer:
+        """The collections whose dataset `scope` lets the reader see."""
+        visible = scope.allows_column(collections.c.dataset_id)
+        query = select(collections).order_by(collections.c.id)
         with self.engine.connect() as connection:
-            rows = connection.execute(select(collections).order_by(collections.c.id)).all()
+            rows = connection.execute(query if visible is None else query.where(visible)).all()
         root = f"{base}/ogcapi/collections"
         return Answer(
             {
@@ -147,6 +160,10 @@ class FeaturesService:
 
     def collection(self, base: str, collection_id: str) -> Answer:
         return Answer(self._collection(base, self._row(collection_id)))
+
+    def dataset_of(self, collection_id: str) -> str | None:
+        """The dataset a collection is published in (whose access rules apply to it)."""
+        return self._row(collection_id)["dataset_id"]
 
     def _row(self, collection_id: str) -> Any:
         with self.engine.connect() as connection:

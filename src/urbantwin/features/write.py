@@ -1,7 +1,9 @@
 """OGC API - Features Part 4: create, replace, update and delete features of a collection.
 
-The caller (routes.py) has asked the policy point first. A body is a GeoJSON Feature whose geometry
-is in the CRS of `Content-Crs` (CRS84 without it); it is stored in CRS84 like every geometry. PATCH
+Each write asks the policy point whether the principal may write the collection's dataset, in the
+write's own transaction, and is recorded in the audit log in that transaction too. A body is a
+GeoJSON Feature whose geometry is in the CRS of `Content-Crs` (CRS84 without it); it is stored in
+CRS84 like every geometry. PATCH
 merges (RFC 7396): given properties replace, `null` removes, a given geometry replaces. Each write
 keeps the collection's extent and item schema up to date and stamps its `updated` time.
 """
@@ -18,6 +20,9 @@ import orjson
 import shapely
 from sqlalchemy import Connection, Engine, select
 
+from urbantwin.access.audit import AuditLog
+from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.features.crs import geometry_to_crs84, parse_crs
 from urbantwin.store.features_schema import collections, features
@@ -27,10 +32,12 @@ HEIGHT_PROPERTIES = ("height_m", "height")
 
 
 class FeatureWriter:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, policy: AccessPolicy, audit: AuditLog) -> None:
         self.engine = engine
+        self.policy = policy
+        self.audit = audit
 
-    def create(self, collection_id: str, body: Any, content_crs: str | None) -> str:
+    def create(self, principal: Principal, collection_id: str, body: Any, content_crs: str | None) -> str:
         """Store a new feature; its id is the body's `id` or a new UUID. Returns the id."""
         feature = _feature(body)
         key = feature.get("id")
@@ -41,7 +48,7 @@ class FeatureWriter:
         key = str(key)
         record = _record(feature, _content_crs(content_crs))
         with self.engine.begin() as connection:
-            self._collection(connection, collection_id)
+            self._authorize(connection, principal, collection_id)
             if self._find(connection, collection_id, key) is not None:
                 raise Conflict(
                     f"a feature {key!r} exists in collection {collection_id!r}; use PUT to replace it"
@@ -50,20 +57,27 @@ class FeatureWriter:
                 features.insert().values(collection_id=collection_id, feature_key=key, **_columns(record))
             )
             self._touch(connection, collection_id, record)
+            self._audit(connection, principal, "create", collection_id, key)
         return key
 
-    def replace(self, collection_id: str, key: str, body: Any, content_crs: str | None) -> None:
+    def replace(
+        self, principal: Principal, collection_id: str, key: str, body: Any, content_crs: str | None
+    ) -> None:
         feature = _feature(body)
         if feature.get("id") is not None and str(feature["id"]) != key:
             raise BadRequest(f"id: the body's id {feature['id']!r} is not the feature's id {key!r}")
         record = _record(feature, _content_crs(content_crs))
         record.update(valid_from=None, valid_to=None)
         with self.engine.begin() as connection:
+            self._authorize(connection, principal, collection_id)
             row = self._existing(connection, collection_id, key)
             connection.execute(features.update().where(features.c.id == row.id).values(**_columns(record)))
             self._touch(connection, collection_id, record)
+            self._audit(connection, principal, "update", collection_id, key)
 
-    def update(self, collection_id: str, key: str, body: Any, content_crs: str | None) -> None:
+    def update(
+        self, principal: Principal, collection_id: str, key: str, body: Any, content_crs: str | None
+    ) -> None:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object (a partial GeoJSON Feature)")
         if body.get("id") is not None and str(body["id"]) != key:
@@ -72,6 +86,7 @@ class FeatureWriter:
         if changes is not None and not isinstance(changes, dict):
             raise BadRequest("properties: expected an object")
         with self.engine.begin() as connection:
+            self._authorize(connection, principal, collection_id)
             row = self._existing(connection, collection_id, key)
             properties = dict(row.properties or {})
             for name, value in (changes or {}).items():
@@ -89,14 +104,38 @@ class FeatureWriter:
                 record["bounds"] = None
             connection.execute(features.update().where(features.c.id == row.id).values(**_columns(record)))
             self._touch(connection, collection_id, record)
+            self._audit(connection, principal, "update", collection_id, key)
 
-    def delete(self, collection_id: str, key: str) -> None:
+    def delete(self, principal: Principal, collection_id: str, key: str) -> None:
         with self.engine.begin() as connection:
+            self._authorize(connection, principal, collection_id)
             row = self._existing(connection, collection_id, key)
             connection.execute(features.delete().where(features.c.id == row.id))
             self._touch(connection, collection_id, None)
+            self._audit(connection, principal, "delete", collection_id, key)
 
     # --- helpers -----------------------------------------------------------------------------------
+
+    def _authorize(self, connection: Connection, principal: Principal, collection_id: str) -> None:
+        """Raise unless the principal may write the collection (404 if they may not even see it)."""
+        dataset = connection.execute(
+            select(collections.c.dataset_id).where(collections.c.id == collection_id)
+        ).first()
+        if dataset is None:
+            raise NotFound(f"no collection {collection_id!r}")
+        rule = self.policy.rule(connection, dataset.dataset_id)
+        if rule is not None and not principal.is_admin and not self.policy.may_read(principal, rule):
+            raise NotFound(f"no collection {collection_id!r}")
+        self.policy.authorize_write(principal, connection, dataset.dataset_id)
+
+    def _audit(
+        self, connection: Connection, principal: Principal, action: str, collection_id: str, key: str
+    ) -> None:
+        dataset = connection.execute(
+            select(collections.c.dataset_id).where(collections.c.id == collection_id)
+        ).scalar()
+        target = f"collections/{collection_id}/items/{key}"
+        self.audit.write(connection, principal, action, "features", dataset_id=dataset, target=target)
 
     def _collection(self, connection: Connection, collection_id: str) -> Any:
         row = connection.execute(

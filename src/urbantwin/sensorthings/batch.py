@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from urbantwin.access.policy import Principal
+from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, PlatformError
 
 if TYPE_CHECKING:

@@ -11,13 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from urbantwin.errors import BadRequest, PlatformError
+from urbantwin.sensorthings.model import FEATURE_OF_INTEREST
 from urbantwin.sensorthings.paths import MAX_ID
 from urbantwin.sensorthings.values import parse_interval, parse_time, parse_time_or_interval, result_columns
 from urbantwin.sensorthings.write import Writer
-from urbantwin.store import schema
 from urbantwin.store.bulk import OBSERVATION_COLUMNS, insert_observations
 
 _FEATURE_COMPONENTS = ("FeatureOfInterest/id", "FeatureOfInterest/@iot.id")
@@ -102,7 +100,6 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     if not isinstance(body, list):
         raise BadRequest("CreateObservations: the body must be a JSON array of dataArray blocks")
     connection = writer.connection
-    ds, foi = schema.datastreams, schema.features_of_interest
     answers: list[str] = []
     prefix = f"{base}/Observations("
     for index, block in enumerate(body):
@@ -122,8 +119,7 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
             raise BadRequest(f"CreateObservations[{index}]: a component is given twice")
         if not isinstance(rows, list):
             raise BadRequest(f"CreateObservations[{index}]: dataArray must be an array of rows")
-        if connection.execute(select(ds.c.id).where(ds.c.id == datastream)).first() is None:
-            raise BadRequest(f"CreateObservations[{index}]: no Datastream with @iot.id {datastream}")
+        writer.observations_target(datastream, f"CreateObservations[{index}]")
         setters = _setters(components)
         width = len(components)
         known_features: set[int] = set()
@@ -162,8 +158,8 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
                     default_feature = writer._feature_from_location(datastream)
                 row[12] = default_feature
             elif feature not in known_features:
-                if feature in missing_features or (
-                    connection.execute(select(foi.c.id).where(foi.c.id == feature)).first() is None
+                if feature in missing_features or not writer.guard.visible(
+                    connection, FEATURE_OF_INTEREST, feature
                 ):
                     missing_features.add(feature)
                     prepared.append(None)

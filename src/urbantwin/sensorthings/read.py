@@ -24,6 +24,7 @@ from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
 from urbantwin.sensorthings.query.compiler import FilterCompiler
 from urbantwin.sensorthings.resultformat import data_array
 from urbantwin.sensorthings.serialize import RowWriter, property_value
+from urbantwin.sensorthings.visibility import ALL, Visibility
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,10 @@ def _columns(entity: EntityType, table: Any) -> list[Any]:
     return entity.columns(table)
 
 
-def path_condition(steps: tuple[Step, ...], alias: Any) -> Any:
-    """Restrict rows of the last step's entity (as `alias`) to those reachable along `steps`."""
-    conditions = []
+def path_condition(steps: tuple[Step, ...], alias: Any, visibility: Visibility = ALL) -> Any:
+    """Restrict rows of the last step's entity (as `alias`) to those reachable along `steps` and
+    visible, through parents that are visible too."""
+    conditions = [*visibility.conditions(steps[-1].entity, alias)]
     last = steps[-1]
     if last.id is not None:
         conditions.append(alias.c.id == last.id)
@@ -64,23 +66,20 @@ def path_condition(steps: tuple[Step, ...], alias: Any) -> Any:
                     select(link.c[relation.link_target]).where(link.c[relation.link_self] == parent.id)
                 )
             )
-        if len(steps) > 2:
+        if len(steps) > 2 or not visibility.unrestricted:
             parent_alias = parent.entity.table.alias()
             conditions.append(
-                exists(select(parent_alias.c.id).where(path_condition(steps[:-1], parent_alias)))
+                exists(select(parent_alias.c.id).where(path_condition(steps[:-1], parent_alias, visibility)))
             )
     elif len(steps) > 1:
         parent = steps[-2]
         parent_alias = parent.entity.table.alias()
         assert last.via is not None
-        parent_query = select(parent_alias.c.id).where(path_condition(steps[:-1], parent_alias))
+        parent_where = path_condition(steps[:-1], parent_alias, visibility)
+        parent_query = select(parent_alias.c.id).where(parent_where)
         relation = last.via
         if relation.fk:
-            conditions.append(
-                alias.c.id.in_(
-                    select(parent_alias.c[relation.fk]).where(path_condition(steps[:-1], parent_alias))
-                )
-            )
+            conditions.append(alias.c.id.in_(select(parent_alias.c[relation.fk]).where(parent_where)))
         elif relation.reverse_fk:
             conditions.append(alias.c[relation.reverse_fk].in_(parent_query))
         else:
@@ -127,12 +126,18 @@ _SELECTABLE = frozenset({"id", "@iot.id", "@iot.selfLink"})
 
 class Reader:
     def __init__(
-        self, connection: Connection, base: str, paging: Paging, now: datetime | None = None
+        self,
+        connection: Connection,
+        base: str,
+        paging: Paging,
+        now: datetime | None = None,
+        visibility: Visibility = ALL,
     ) -> None:
         self.connection = connection
         self.base = base
         self.paging = paging
         self.now = now
+        self.visibility = visibility
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -166,9 +171,11 @@ class Reader:
         url: str,
     ) -> dict[str, Any]:
         table = entity.table
-        compiler = FilterCompiler(entity, table, self.now)
-        where = [path_condition(steps, table)] if steps else []
-        where = [w for w in where if w is not None]
+        compiler = FilterCompiler(entity, table, self.now, self.visibility)
+        if steps:
+            where = [w for w in [path_condition(steps, table, self.visibility)] if w is not None]
+        else:
+            where = self.visibility.conditions(entity, table)
         if options.filter is not None:
             where.append(compiler.predicate(options.filter))
         order = _ordering(compiler, options, table)
@@ -222,7 +229,7 @@ class Reader:
 
     def _single(self, entity: EntityType, steps: tuple[Step, ...]) -> dict[str, Any] | None:
         table = entity.table
-        condition = path_condition(steps, table)
+        condition = path_condition(steps, table, self.visibility)
         query = select(*_columns(entity, table)).where(condition).limit(2)
         rows = _rows(self.connection.execute(query))
         return rows[0] if rows else None
@@ -236,7 +243,9 @@ class Reader:
                 continue
             entity = prefix[-1].entity
             exists = self.connection.execute(
-                select(entity.table.c.id).where(path_condition(prefix, entity.table)).limit(1)
+                select(entity.table.c.id)
+                .where(path_condition(prefix, entity.table, self.visibility))
+                .limit(1)
             ).first()
             if exists is None:
                 raise NotFound(f"no {entity.name} at {steps_text(prefix)}")
@@ -319,8 +328,8 @@ class Reader:
     ) -> None:
         target = ENTITY_TYPES[relation.target]
         table = target.table.alias()
-        compiler = FilterCompiler(target, table, self.now)
-        where = []
+        compiler = FilterCompiler(target, table, self.now, self.visibility)
+        where = self.visibility.conditions(target, table)
         if options.filter is not None:
             where.append(compiler.predicate(options.filter))
         writer = RowWriter(target, self.base, options.select)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from urbantwin.access.policy import principal_from_authorization
+from urbantwin.access.http import request_principal
 from urbantwin.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.read import RawValue
@@ -85,7 +85,7 @@ def build_router(service: SensorThingsService) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
 
     async def dispatch(request: Request, path: str) -> Response:
-        principal = principal_from_authorization(request.headers.get("authorization"), settings)
+        principal = request_principal(request)
         body = None
         if request.method in ("POST", "PATCH", "PUT"):
             body = await read_json(request, settings.max_body_bytes)

@@ -13,18 +13,23 @@ from urllib.parse import parse_qsl, unquote
 
 import jsonpatch
 import jsonpointer
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
-from urbantwin.access.policy import Principal, authorize_write
-from urbantwin.errors import BadRequest, MethodNotAllowed, PlatformError
+from urbantwin.access.audit import AuditLog
+from urbantwin.access.policy import AccessPolicy, DatasetScope
+from urbantwin.access.principal import Principal
+from urbantwin.errors import BadRequest, Forbidden, MethodNotAllowed, PlatformError, Unauthorized
 from urbantwin.sensorthings.dataarray import create_observations
+from urbantwin.sensorthings.guard import WriteGuard
 from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.paths import ResourcePath, Step, parse_path
 from urbantwin.sensorthings.query import QuerySyntaxError, parse_query_options
 from urbantwin.sensorthings.read import Paging, Reader
 from urbantwin.sensorthings.serialize import RowWriter
+from urbantwin.sensorthings.visibility import Visibility
 from urbantwin.sensorthings.write import BrokenReference, Writer
 from urbantwin.settings import Settings
+from urbantwin.store.access_schema import users
 from urbantwin.store.engine import for_writes
 
 VERSION = "v1.1"
@@ -61,8 +66,17 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 
 class SensorThingsService:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        policy: AccessPolicy | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.engine = engine
+        #: Who may see and change which dataset; every read and write asks it.
+        self.policy = policy or AccessPolicy(settings)
+        self.audit = audit or AuditLog(engine)
         self.write_engine = for_writes(engine)
         self.settings = settings
         self.paging = Paging(settings.default_top, settings.max_top)
@@ -97,25 +111,37 @@ class SensorThingsService:
         if path == "CreateObservations":
             if method != "POST":
                 raise MethodNotAllowed("CreateObservations takes POST")
-            authorize_write(principal, self.settings, "Observations")
-            return self._in_transaction(connection, lambda c: self._create_observations(c, body, base))
+            self._may_write_at_all(principal, "Observations")
+            return self._in_transaction(
+                connection,
+                lambda c: self._create_observations(c, body, base, principal),
+                principal,
+                f"POST {path}",
+            )
         resource = parse_path(path)
         if method == "GET":
             options = _options(query_string)
             return self._read(
-                connection,
-                lambda c: ApiResponse(200, self._reader(c, base).get(resource, options, query_string)),
+                connection, lambda c: self._get(c, resource, options, path, query_string, base, principal)
             )
-        authorize_write(principal, self.settings, resource.target.entity.set_name)
+        if method not in ("POST", "PATCH", "PUT", "DELETE"):
+            raise MethodNotAllowed(f"{method} is not allowed here")
+        self._may_write_at_all(principal, resource.target.entity.set_name)
+        target = f"{method} {path}"
         if method == "POST":
-            return self._in_transaction(connection, lambda c: self._post(c, resource, body, base))
+            return self._in_transaction(
+                connection, lambda c: self._post(c, resource, body, base, principal), principal, target
+            )
         if method in ("PATCH", "PUT"):
             return self._in_transaction(
-                connection, lambda c: self._update(c, resource, body, base, method == "PUT")
+                connection,
+                lambda c: self._update(c, resource, body, base, method == "PUT", principal),
+                principal,
+                target,
             )
-        if method == "DELETE":
-            return self._in_transaction(connection, lambda c: self._delete(c, resource))
-        raise MethodNotAllowed(f"{method} is not allowed here")
+        return self._in_transaction(
+            connection, lambda c: self._delete(c, resource, principal), principal, target
+        )
 
     def service_root(self, base: str) -> dict[str, Any]:
         return {
@@ -123,41 +149,100 @@ class SensorThingsService:
             "serverSettings": {"conformance": CONFORMANCE},
         }
 
+    # --- access ---------------------------------------------------------------------------------
+
+    def _may_write_at_all(self, principal: Principal, what: str) -> None:
+        """Refuse at once those who may write nothing (before any work); datasets are asked later."""
+        if principal.anonymous and not self.settings.allow_anonymous_writes:
+            raise Unauthorized(f"writing {what} needs a token (Authorization: Bearer …)")
+        if not principal.anonymous and not principal.may_use("write"):
+            raise Forbidden(f"the token of {principal.name} has no write scope")
+
+    def _scope(self, connection: Connection, principal: Principal) -> DatasetScope:
+        return self.policy.read_scope(principal, connection)
+
+    def _guard(self, connection: Connection, principal: Principal) -> WriteGuard:
+        visibility = Visibility(self._scope(connection, principal))
+        home = None
+        if principal.user_id is not None:
+            home = connection.execute(
+                select(users.c.default_dataset_id).where(users.c.id == principal.user_id)
+            ).scalar()
+        return WriteGuard(self.policy, principal, visibility, home or self.settings.default_dataset)
+
     # --- operations -----------------------------------------------------------------------------
 
-    def _reader(self, connection: Connection, base: str) -> Reader:
-        return Reader(connection, base, self.paging)
+    def _reader(self, connection: Connection, base: str, principal: Principal) -> Reader:
+        return Reader(
+            connection, base, self.paging, visibility=Visibility(self._scope(connection, principal))
+        )
 
-    def _post(self, connection: Connection, resource: Any, body: Any, base: str) -> ApiResponse:
-        writer = Writer(connection, self.covered)
+    def _get(
+        self,
+        connection: Connection,
+        resource: ResourcePath,
+        options: Any,
+        path: str,
+        query_string: str,
+        base: str,
+        principal: Principal,
+    ) -> ApiResponse:
+        scope = self._scope(connection, principal)
+        reader = Reader(connection, base, self.paging, visibility=Visibility(scope))
+        answer = reader.get(resource, options, query_string)
+        self._count_read(connection, principal, scope, resource, f"GET {path}?{query_string}".rstrip("?"))
+        return ApiResponse(200, answer)
+
+    def _count_read(
+        self,
+        connection: Connection,
+        principal: Principal,
+        scope: DatasetScope,
+        resource: ResourcePath,
+        target: str,
+    ) -> None:
+        """Usage counts and the audit of restricted reads (see `access/audit.py`)."""
+        first = resource.steps[0]
+        dataset = None
+        if first.id is not None:
+            dataset = WriteGuard(None, None).dataset_of(connection, first.entity, first.id)
+        restricted = dataset in scope.restricted if dataset is not None else bool(scope.restricted)
+        self.audit.read(principal, "sensorthings", [dataset], target, restricted)
+
+    def _post(
+        self, connection: Connection, resource: Any, body: Any, base: str, principal: Principal
+    ) -> ApiResponse:
+        writer = Writer(connection, self._guard(connection, principal), self.covered)
         entity, ident = writer.create(resource, body)
         writer.finish()
         if ident in writer.inserted and entity.name == "Observation":
             created = RowWriter(entity, base, None)(writer.inserted[ident])
         else:
-            created = self._reader(connection, base).get(
+            created = self._reader(connection, base, principal).get(
                 ResourcePath((Step(entity, ident),)), parse_query_options({})
             )
         return ApiResponse(201, created, {"Location": f"{base}/{entity.set_name}({ident})"})
 
     def _update(
-        self, connection: Connection, resource: Any, body: Any, base: str, replace: bool
+        self, connection: Connection, resource: Any, body: Any, base: str, replace: bool, principal: Principal
     ) -> ApiResponse:
         if isinstance(body, JsonPatch):
-            body = self._apply_json_patch(connection, resource, body, base)
-        writer = Writer(connection, self.covered)
+            body = self._apply_json_patch(connection, resource, body, base, principal)
+        writer = Writer(connection, self._guard(connection, principal), self.covered)
         entity, ident = writer.update(resource, body, replace)
         writer.finish()
-        updated = self._reader(connection, base).get(
+        updated = self._reader(connection, base, principal).get(
             ResourcePath((Step(entity, ident),)), parse_query_options({})
         )
         return ApiResponse(200, updated)
 
-    def _apply_json_patch(self, connection: Connection, resource: Any, patch: JsonPatch, base: str) -> Any:
+    def _apply_json_patch(
+        self, connection: Connection, resource: Any, patch: JsonPatch, base: str, principal: Principal
+    ) -> Any:
         """The JSON merge body equal to applying `patch` to the entity as it is now."""
         if resource.property_name is not None or resource.ref or resource.target.is_collection:
             raise BadRequest("a JSON Patch addresses one entity, e.g. /Things(1)")
-        current = self._reader(connection, base).get(resource, parse_query_options({}))
+        current = self._reader(connection, base, principal).get(resource, parse_query_options({}))
         try:
             changed = jsonpatch.apply_patch(current, patch.operations)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError) as exc:
@@ -168,26 +253,38 @@ class SensorThingsService:
         body.update({key: None for key in current if key not in changed})
         return body
 
-    def _delete(self, connection: Connection, resource: Any) -> ApiResponse:
-        Writer(connection, self.covered).delete(resource)
+    def _delete(self, connection: Connection, resource: Any, principal: Principal) -> ApiResponse:
+        Writer(connection, self._guard(connection, principal), self.covered).delete(resource)
         return ApiResponse(200, None)
 
-    def _create_observations(self, connection: Connection, body: Any, base: str) -> ApiResponse:
-        writer = Writer(connection, self.covered)
+    def _create_observations(
+        self, connection: Connection, body: Any, base: str, principal: Principal
+    ) -> ApiResponse:
+        writer = Writer(connection, self._guard(connection, principal), self.covered)
         links = create_observations(writer, body, base)
         writer.finish()
         return ApiResponse(201, links)
 
     # --- transactions ---------------------------------------------------------------------------
 
-    def _in_transaction(self, connection: Connection | None, action: Any) -> ApiResponse:
-        """Run a write in its own transaction, or in the caller's (a batch change set)."""
+    def _in_transaction(
+        self, connection: Connection | None, action: Any, principal: Principal, target: str
+    ) -> ApiResponse:
+        """Run a write in its own transaction, or in the caller's (a batch change set), and record
+        it in the audit log in the same transaction."""
+
+        def audited(c: Connection) -> ApiResponse:
+            answer = action(c)
+            action_name = _AUDIT_ACTIONS.get(target.split(" ", 1)[0], "create")
+            self.audit.write(c, principal, action_name, "sensorthings", target=target, status=answer.status)
+            return answer
+
         try:
             if connection is not None:
                 with connection.begin_nested():
-                    return action(connection)
+                    return audited(connection)
             with self.write_engine.begin() as own:
-                return action(own)
+                return audited(own)
         except BrokenReference as broken:
             # Looked up on a fresh connection: the failed transaction cannot run queries any more.
             with self.engine.connect() as fresh:
@@ -198,6 +295,9 @@ class SensorThingsService:
             return action(connection)
         with self.engine.connect() as own:
             return action(own)
+
+
+_AUDIT_ACTIONS = {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete"}
 
 
 def _options(query_string: str) -> Any:

@@ -18,7 +18,9 @@ from sqlalchemy import Connection, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from urbantwin.errors import BadRequest, NotFound
+from urbantwin.sensorthings.guard import WriteGuard, dataset_column
 from urbantwin.sensorthings.model import (
+    DATASTREAM,
     ENTITY_TYPES,
     FEATURE_OF_INTEREST,
     HISTORICAL_LOCATION,
@@ -68,8 +70,15 @@ class DatastreamAreas:
 class Writer:
     """All writes of one request, on one connection inside one transaction."""
 
-    def __init__(self, connection: Connection, covered: set[tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self, connection: Connection, guard: WriteGuard, covered: set[tuple[int, int]] | None = None
+    ) -> None:
         self.connection = connection
+        #: Who writes, what they may see and which datasets new entities join.
+        self.guard = guard
+        #: The dataset of the entity being created, innermost last: what is created in it joins it.
+        self.context: list[str | None] = []
+        self._datastream_datasets: dict[int, str | None] = {}
         self.now = datetime.now(UTC)
         self.summary = DatastreamAreas()
         #: (Datastream, FeatureOfInterest) pairs whose feature is known to lie in the observedArea.
@@ -108,7 +117,16 @@ class Writer:
                     raise BadRequest(
                         f"{entity.name}: {back.name} is given by the path; leave it out of the body"
                     )
-        ident = self._guarded(lambda: self._create(entity, payload, forced, links))
+        parent_dataset = None
+        if len(path.steps) > 1:
+            parent_dataset = self.guard.dataset_of(self.connection, path.steps[-2].entity, parent_id)
+            if not dataset_column(entity) and entity is not OBSERVATION:
+                self.guard.authorize(self.connection, parent_dataset)
+        self.context.append(parent_dataset)
+        try:
+            ident = self._guarded(lambda: self._create(entity, payload, forced, links))
+        finally:
+            self.context.pop()
         return entity, ident
 
     def update(self, path: ResourcePath, payload: Any, replace_all: bool) -> tuple[EntityType, int]:
@@ -119,7 +137,13 @@ class Writer:
         ident = self._resolve(path.steps)
         if not isinstance(payload, dict):
             raise BadRequest(f"the body must be a JSON object with properties of a {entity.name}")
-        self._guarded(lambda: self._update(entity, ident, payload, replace_all))
+        self.guard.authorize_entity(self.connection, entity, ident)
+        # What the update deep-creates (a new Location of a Thing) joins the entity's dataset.
+        self.context.append(self.guard.dataset_of(self.connection, entity, ident))
+        try:
+            self._guarded(lambda: self._update(entity, ident, payload, replace_all))
+        finally:
+            self.context.pop()
         return entity, ident
 
     def delete(self, path: ResourcePath) -> None:
@@ -130,6 +154,7 @@ class Writer:
             raise BadRequest("DELETE addresses one entity, e.g. /Things(1)")
         entity = path.target.entity
         ident = self._resolve(path.steps)
+        self.guard.authorize_entity(self.connection, entity, ident)
         self.connection.execute(delete(entity.table).where(entity.table.c.id == ident))
         if entity is LOCATION:
             self._drop_orphan_historical_locations()
@@ -151,6 +176,42 @@ class Writer:
     ) -> int:
         if not isinstance(payload, dict):
             raise BadRequest(f"{entity.name}: expected a JSON object, got {type(payload).__name__}")
+        self.context.append(self._new_dataset(entity, payload, forced))
+        try:
+            return self._create_in_context(entity, payload, forced, links)
+        finally:
+            self.context.pop()
+
+    def _new_dataset(self, entity: EntityType, payload: dict[str, Any], forced: dict[str, Any]) -> str | None:
+        """The dataset a new entity joins (see `guard.py`); for an Observation, its Datastream's."""
+        if self.context and self.context[-1] is not None:
+            return self.context[-1]
+        if entity is DATASTREAM or entity is OBSERVATION:
+            parent_entity, key, fk = (
+                (THING, "Thing", "thing_id")
+                if entity is DATASTREAM
+                else (DATASTREAM, "Datastream", "datastream_id")
+            )
+            parent = forced.get(fk)
+            given = payload.get(key)
+            if parent is None and isinstance(given, dict) and isinstance(given.get("@iot.id"), int | str):
+                try:
+                    parent = int(given["@iot.id"])
+                except ValueError:
+                    parent = None
+            if parent is not None:
+                found = self.guard.dataset_of(self.connection, parent_entity, parent)
+                if found is not None:
+                    return found
+        return self.guard.home_dataset
+
+    def _create_in_context(
+        self,
+        entity: EntityType,
+        payload: dict[str, Any],
+        forced: dict[str, Any],
+        links: list[tuple[Relation, int]],
+    ) -> int:
         columns: dict[str, Any] = {}
         to_many: list[tuple[Relation, Any]] = []
         for key, value in payload.items():
@@ -207,6 +268,14 @@ class Writer:
 
     def _insert(self, entity: EntityType, columns: dict[str, Any]) -> int:
         table = entity.table
+        if dataset_column(entity):
+            if columns.get("dataset_id") is None:
+                columns["dataset_id"] = (
+                    self.context[-1] if self.context else None
+                ) or self.guard.home_dataset
+            self.guard.authorize(self.connection, columns["dataset_id"])
+        elif entity is OBSERVATION and not self.guard.writes_everything:
+            self.guard.authorize(self.connection, self.datastream_dataset(columns["datastream_id"]))
         if entity is OBSERVATION:
             # The whole row comes back, so the answer to the POST needs no second query.
             row = (
@@ -239,6 +308,8 @@ class Writer:
             if "@iot.id" in item:
                 other = self._reference(target, item["@iot.id"], f"{entity.name} {relation.name}")
                 if relation.reverse_fk:
+                    # The other entity changes (it moves to this one): its dataset must allow it.
+                    self.guard.authorize_entity(self.connection, target, other)
                     self.connection.execute(
                         update(target.table)
                         .where(target.table.c.id == other)
@@ -310,8 +381,24 @@ class Writer:
             raise BadRequest(f"{where}: @iot.id must be an integer, got {raw!r:.40}") from None
         if ident < 0 or ident > MAX_ID:
             raise BadRequest(f"{where}: no {target.name} with @iot.id {ident}")
+        if self.guard.checks_references and not self.guard.visible(self.connection, target, ident):
+            raise BadRequest(f"{where}: no {target.name} with @iot.id {ident}")
         self.references.append((target, ident))
         return ident
+
+    def datastream_dataset(self, datastream: int) -> str | None:
+        if datastream not in self._datastream_datasets:
+            self._datastream_datasets[datastream] = self.guard.dataset_of(
+                self.connection, DATASTREAM, datastream
+            )
+        return self._datastream_datasets[datastream]
+
+    def observations_target(self, datastream: int, where: str) -> None:
+        """Check that Observations may be added to `datastream` (for the dataArray fast path)."""
+        if not self.guard.visible(self.connection, DATASTREAM, datastream):
+            raise BadRequest(f"{where}: no Datastream with @iot.id {datastream}")
+        if not self.guard.writes_everything:
+            self.guard.authorize(self.connection, self.datastream_dataset(datastream))
 
     def _feature_from_location(self, datastream: int) -> int:
         """The FeatureOfInterest of the Datastream's Thing's Location, made on first use."""
@@ -342,6 +429,13 @@ class Writer:
         ).scalar()
         if existing is not None:
             return existing
+        self.context.append(self.datastream_dataset(datastream))
+        try:
+            return self._insert_feature_of(location)
+        finally:
+            self.context.pop()
+
+    def _insert_feature_of(self, location: Any) -> int:
         return self._insert(
             FEATURE_OF_INTEREST,
             {
@@ -418,6 +512,7 @@ class Writer:
                 "DELETE $ref removes one link of a many-to-many relation, e.g. Things(1)/Locations(2)/$ref"
             )
         parent = self._resolve(path.steps[:-1])
+        self.guard.authorize_entity(self.connection, path.steps[-2].entity, parent)
         link = relation.link
         assert relation.link_self and relation.link_target
         result = self.connection.execute(
@@ -440,7 +535,9 @@ class Writer:
         steps = tuple(steps)
         entity = steps[-1].entity
         ident = self.connection.execute(
-            select(entity.table.c.id).where(path_condition(steps, entity.table)).limit(1)
+            select(entity.table.c.id)
+            .where(path_condition(steps, entity.table, self.guard.visibility))
+            .limit(1)
         ).scalar()
         if ident is None:
             raise NotFound(f"no {entity.name} at {steps_text(steps)}")

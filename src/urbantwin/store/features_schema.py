@@ -34,6 +34,8 @@ collections = Table(
     Column("updated", UtcTime, nullable=False),
     #: Bumped by every write to the collection's features (importer, OGC API Part 4): caches key on it.
     Column("version", Integer, nullable=False, server_default="0"),
+    #: The catalogue dataset the collection is published as (its access rules and DCAT record).
+    Column("dataset_id", Text, ForeignKey("datasets.id"), index=True),
 )
 
 features = Table(

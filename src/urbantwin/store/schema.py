@@ -38,10 +38,21 @@ def _id() -> Column:
     return Column("id", Id, primary_key=True, autoincrement=True)
 
 
+def _dataset() -> Column:
+    """The catalogue dataset an entity belongs to, which decides who may see and change it.
+
+    Observations belong to their Datastream's dataset and HistoricalLocations to their Thing's, so
+    only the entities that can stand alone carry the column. NULL (rows from before datasets
+    existed, until `db upgrade` assigns them) is visible to administrators only: access fails closed.
+    """
+    return Column("dataset_id", Text, ForeignKey("datasets.id"), index=True)
+
+
 things = Table(
     "things",
     metadata,
     _id(),
+    _dataset(),
     Column("name", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("properties", Json),
@@ -52,6 +63,7 @@ locations = Table(
     "locations",
     metadata,
     _id(),
+    _dataset(),
     Column("name", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("encoding_type", Text, nullable=False),
@@ -95,6 +107,7 @@ sensors = Table(
     "sensors",
     metadata,
     _id(),
+    _dataset(),
     Column("name", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("encoding_type", Text, nullable=False),
@@ -107,6 +120,7 @@ observed_properties = Table(
     "observed_properties",
     metadata,
     _id(),
+    _dataset(),
     Column("name", Text, nullable=False),
     Column("definition", Text, nullable=False),
     Column("description", Text, nullable=False),
@@ -118,6 +132,7 @@ datastreams = Table(
     "datastreams",
     metadata,
     _id(),
+    _dataset(),
     Column("name", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("observation_type", Text, nullable=False),
@@ -145,6 +160,7 @@ features_of_interest = Table(
     "features_of_interest",
     metadata,
     _id(),
+    _dataset(),
     Column("name", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("encoding_type", Text, nullable=False),
@@ -207,4 +223,4 @@ ENTITY_TABLES = (
 )
 
 # The city model's tables share this metadata (imported last: the module needs `metadata`).
-from urbantwin.store import features_schema  # noqa: E402, F401
+from urbantwin.store import access_schema, features_schema  # noqa: E402, F401

@@ -48,6 +48,7 @@ from urbantwin.sensorthings.query.ast import (
     OrderBy,
     Path,
 )
+from urbantwin.sensorthings.visibility import ALL, Visibility
 from urbantwin.store import schema
 from urbantwin.store.spatial import BBOX_IMPLYING, SPATIAL_TABLES, bbox_overlaps, spatial_call
 from urbantwin.store.sqlfunctions import (
@@ -148,9 +149,17 @@ class Scope:
 class FilterCompiler:
     """Compiles the `$filter` and `$orderby` of one query over `entity`."""
 
-    def __init__(self, entity: EntityType, alias: Any | None = None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        entity: EntityType,
+        alias: Any | None = None,
+        now: datetime | None = None,
+        visibility: Visibility = ALL,
+    ) -> None:
         self.root = Scope(entity, alias if alias is not None else entity.table)
         self.now = now or datetime.now(UTC)
+        #: Related entities the reader may not see count as absent in joins and EXISTS.
+        self.visibility = visibility
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -219,7 +228,11 @@ class FilterCompiler:
         return exists(
             select(literal(1))
             .select_from(inner.from_clause())
-            .where(relation_condition(relation, source_alias, inner.alias), condition)
+            .where(
+                relation_condition(relation, source_alias, inner.alias),
+                *self.visibility.conditions(target_entity, inner.alias),
+                condition,
+            )
             # Correlate explicitly: auto-correlation looks one query level up only, so a column of
             # the filtered entity two EXISTS deep (`Datastreams/Observations/result gt
             # properties/height` on Things) became a cross join with all Things (a wrong answer).
@@ -257,7 +270,11 @@ class FilterCompiler:
         if key not in scope.joins:
             target_entity = ENTITY_TYPES[relation.target]
             target = target_entity.table.alias()
-            scope.joins[key] = (target_entity, target, relation_condition(relation, alias, target))
+            onclause = and_(
+                relation_condition(relation, alias, target),
+                *self.visibility.conditions(target_entity, target),
+            )
+            scope.joins[key] = (target_entity, target, onclause)
         target_entity, target, _ = scope.joins[key]
         return target_entity, target
 

@@ -1,0 +1,202 @@
+"""Dataset records: creating them, publishing a feature collection as one, moving entities between them.
+
+Used by the start-up defaults, the importers, the admin API and the CLI; deciding who may do so is
+the policy's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from urbantwin.errors import BadRequest, NotFound
+from urbantwin.settings import Settings
+from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisations
+from urbantwin.store.features_schema import collections
+from urbantwin.store.schema import (
+    datastreams,
+    features_of_interest,
+    locations,
+    observed_properties,
+    sensors,
+    thing_locations,
+    things,
+)
+
+#: Licence codes of the DCAT-AP.de vocabulary (http://dcat-ap.de/def/licenses/<code>) this platform
+#: names, and how free-text licence notes of sources spell them.
+LICENCE_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"dl-de[/-]?by[/-]?2[.-]0|dl-by-de/2\.0", "dl-by-de/2.0"),
+    (r"dl-de[/-]?zero[/-]?2[.-]0|dl-zero-de/2\.0", "dl-zero-de/2.0"),
+    (r"cc[- ]?by[- ]?sa[- ]?4", "cc-by-sa/4.0"),
+    (r"cc[- ]?by[- /]?4", "cc-by/4.0"),
+    (r"cc0|cc[- ]?zero", "cc-zero"),
+    (r"odbl", "odbl"),
+)
+
+#: Entity sets that can be moved between datasets, with what moves along with them.
+MOVABLE = {"Things", "Datastreams", "Sensors", "ObservedProperties", "Locations", "FeaturesOfInterest"}
+_TABLES = {
+    "Things": things,
+    "Datastreams": datastreams,
+    "Sensors": sensors,
+    "ObservedProperties": observed_properties,
+    "Locations": locations,
+    "FeaturesOfInterest": features_of_interest,
+}
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+
+
+def licence_code(note: str | None) -> str:
+    """The DCAT-AP.de licence code a free-text licence note names (the first that matches)."""
+    for pattern, code in LICENCE_PATTERNS:
+        if note and re.search(pattern, note, re.IGNORECASE):
+            return code
+    return "other-open" if note else "other-closed"
+
+
+def check_id(kind: str, ident: str) -> str:
+    if not _ID.match(ident or ""):
+        raise BadRequest(
+            f"{kind} id {ident!r} must be 1-100 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return ident
+
+
+def create_dataset(connection: Connection, ident: str, **fields: Any) -> None:
+    check_id("dataset", ident)
+    if connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
+        raise BadRequest(f"a dataset {ident!r} exists already")
+    values = dataset_values(connection, fields)
+    now = datetime.now(UTC)
+    values.setdefault("title", ident)
+    for key, default in (("themes", []), ("keywords", []), ("read_groups", []), ("writers", [])):
+        values.setdefault(key, default)
+    values.setdefault("licence", "other-closed")
+    connection.execute(datasets.insert().values(id=ident, created=now, modified=now, **values))
+
+
+def update_dataset(connection: Connection, ident: str, **fields: Any) -> None:
+    values = dataset_values(connection, fields)
+    values["modified"] = datetime.now(UTC)
+    result = connection.execute(update(datasets).where(datasets.c.id == ident).values(**values))
+    if result.rowcount == 0:
+        raise NotFound(f"no dataset {ident!r}")
+
+
+_FIELDS = {
+    "title": str,
+    "description": str,
+    "publisher_id": str,
+    "contact_name": str,
+    "contact_email": str,
+    "themes": list,
+    "keywords": list,
+    "licence": str,
+    "access_level": str,
+    "read_groups": list,
+    "writers": list,
+    "update_frequency": str,
+    "extra": dict,
+}
+_WRITER = re.compile(r"^(organisation|group|user):.+$")
+
+
+def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, Any]:
+    """Checked column values of a dataset record, with errors naming the field at fault."""
+    values: dict[str, Any] = {}
+    for key, value in fields.items():
+        kind = _FIELDS.get(key)
+        if kind is None:
+            raise BadRequest(f"a dataset has no field {key!r}; known: {', '.join(sorted(_FIELDS))}")
+        if value is None and key in ("publisher_id", "contact_name", "contact_email", "extra"):
+            values[key] = None
+            continue
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            expected = "a list of strings" if kind is list else kind.__name__
+            raise BadRequest(f"dataset field {key!r} must be {expected}")
+        values[key] = value
+    if values.get("access_level") is not None and values["access_level"] not in ACCESS_LEVELS:
+        raise BadRequest(
+            f"access_level must be one of {', '.join(ACCESS_LEVELS)}, not {values['access_level']!r}"
+        )
+    for entry in values.get("writers") or ():
+        if not _WRITER.match(entry):
+            raise BadRequest(f"writers entry {entry!r} must be organisation:<id>, group:<id> or user:<name>")
+    publisher = values.get("publisher_id")
+    if (
+        publisher
+        and not connection.execute(select(organisations.c.id).where(organisations.c.id == publisher)).first()
+    ):
+        raise BadRequest(f"publisher_id: no organisation {publisher!r}")
+    return values
+
+
+def publish_collection(connection: Connection, collection_id: str, settings: Settings) -> str:
+    """Give a feature collection a dataset of its own (same id) unless it has one; its id."""
+    row = connection.execute(select(collections).where(collections.c.id == collection_id)).one()
+    if row.dataset_id is not None:
+        return row.dataset_id
+    if not connection.execute(select(datasets.c.id).where(datasets.c.id == collection_id)).first():
+        now = datetime.now(UTC)
+        connection.execute(
+            datasets.insert().values(
+                id=collection_id,
+                title=row.title,
+                description=row.description or "",
+                publisher_id=_default_publisher(connection, settings),
+                themes=[],
+                keywords=list(row.keywords or []),
+                licence=licence_code(row.licence),
+                access_level="open",
+                read_groups=[],
+                writers=[],
+                update_frequency="IRREG",
+                extra={"licence_note": row.licence, "attribution": row.attribution},
+                created=now,
+                modified=now,
+            )
+        )
+    connection.execute(
+        update(collections).where(collections.c.id == collection_id).values(dataset_id=collection_id)
+    )
+    return collection_id
+
+
+def _default_publisher(connection: Connection, settings: Settings) -> str | None:
+    publisher = settings.default_publisher
+    found = connection.execute(select(organisations.c.id).where(organisations.c.id == publisher)).first()
+    return publisher if found else None
+
+
+def move_entities(connection: Connection, dataset_id: str, entity_set: str, ids: list[int]) -> int:
+    """Put entities into `dataset_id`; a Thing takes its Datastreams and Locations along.
+
+    Returns the number of rows changed. Observations and HistoricalLocations follow their Datastream
+    and Thing without being touched.
+    """
+    if entity_set not in MOVABLE:
+        raise BadRequest(f"entities of {entity_set!r} cannot be moved; movable: {', '.join(sorted(MOVABLE))}")
+    table = _TABLES[entity_set]
+    changed = connection.execute(
+        update(table).where(table.c.id.in_(ids)).values(dataset_id=dataset_id)
+    ).rowcount
+    if entity_set == "Things":
+        changed += connection.execute(
+            update(datastreams).where(datastreams.c.thing_id.in_(ids)).values(dataset_id=dataset_id)
+        ).rowcount
+        changed += connection.execute(
+            update(locations)
+            .where(
+                locations.c.id.in_(
+                    select(thing_locations.c.location_id).where(thing_locations.c.thing_id.in_(ids))
+                )
+            )
+            .values(dataset_id=dataset_id)
+        ).rowcount
+    return changed

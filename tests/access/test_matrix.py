@@ -1,0 +1,204 @@
+"""The authorisation matrix: every principal × every access level × every API × read and write.
+
+The expected answer comes from `world.may_read`/`may_write`, the rules written out independently of
+the platform's policy; each test collects every disagreement and reports them all at once.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.access.world import DATASETS, PRINCIPALS, World, build, may_read, may_write
+
+
+@pytest.fixture
+def world(client: TestClient, engine: Engine) -> World:
+    return build(client, engine)
+
+
+def _report(problems: list[str]) -> None:
+    assert not problems, f"{len(problems)} cells of the matrix are wrong:\n" + "\n".join(problems)
+
+
+def test_sensorthings_reads(client: TestClient, world: World) -> None:
+    problems = []
+    for principal in PRINCIPALS:
+        headers = world.headers(principal)
+        listed_things = {t["name"] for t in client.get("/v1.1/Things", headers=headers).json()["value"]}
+        observation_count = client.get("/v1.1/Observations?$count=true&$top=0", headers=headers).json()[
+            "@iot.count"
+        ]
+        expected_count = sum(1 for d in DATASETS if may_read(principal, d)) + (
+            1 if may_read(principal, "meters-internal") else 0
+        )
+        if observation_count != expected_count:
+            problems.append(
+                f"{principal}: Observations $count {observation_count}, expected {expected_count}"
+            )
+        for dataset, ids in world.ids.items():
+            visible = may_read(principal, dataset)
+            cell = f"{principal} × {dataset}"
+            if (f"thing-{dataset}" in listed_things) != visible:
+                problems.append(f"{cell}: /Things lists it: {not visible}")
+            for path in (
+                f"Things({ids['thing']})",
+                f"Locations({ids['location']})",
+                f"Datastreams({ids['datastream']})",
+                f"Sensors({ids['sensor']})",
+                f"ObservedProperties({ids['observed_property']})",
+                f"Observations({ids['observation']})",
+                f"FeaturesOfInterest({ids['foi']})",
+                f"Datastreams({ids['datastream']})/Observations",
+                f"Things({ids['thing']})/Datastreams",
+            ):
+                status = client.get(f"/v1.1/{path}", headers=headers).status_code
+                if status != (200 if visible else 404):
+                    problems.append(f"{cell}: GET {path} answered {status}")
+            found = client.get(
+                f"/v1.1/Observations?$filter=Datastream/name eq 'ds-{dataset}'", headers=headers
+            ).json()["value"]
+            if bool(found) != visible:
+                problems.append(f"{cell}: a $filter on the Datastream's name found {len(found)}")
+    _report(problems)
+
+
+def test_no_leak_through_relations(client: TestClient, world: World) -> None:
+    """An open Thing with an internal Datastream: the Datastream stays hidden along every path."""
+    thing = world.ids["air-open"]["thing"]
+    secret = world.mixed_datastream
+    problems = []
+    for principal in PRINCIPALS:
+        headers = world.headers(principal)
+        visible = may_read(principal, "meters-internal")
+        expanded = client.get(
+            f"/v1.1/Things({thing})?$expand=Datastreams($count=true)", headers=headers
+        ).json()
+        names = {d["name"] for d in expanded["Datastreams"]}
+        if ("ds-secret-on-open-thing" in names) != visible or expanded[
+            "Datastreams@iot.count"
+        ] != 1 + visible:
+            problems.append(
+                f"{principal}: $expand shows {sorted(names)}, count {expanded['Datastreams@iot.count']}"
+            )
+        count = client.get(f"/v1.1/Things({thing})/Datastreams?$count=true", headers=headers).json()[
+            "@iot.count"
+        ]
+        if count != 1 + visible:
+            problems.append(f"{principal}: Things/Datastreams $count {count}")
+        filtered = client.get(
+            "/v1.1/Things?$filter=Datastreams/name eq 'ds-secret-on-open-thing'", headers=headers
+        ).json()["value"]
+        if bool(filtered) != visible:
+            problems.append(f"{principal}: a $filter across to the secret Datastream found {len(filtered)}")
+        by_result = client.get(
+            "/v1.1/Things?$filter=Datastreams/Observations/result eq 42", headers=headers
+        ).json()["value"]
+        if bool(by_result) != visible:
+            problems.append(f"{principal}: a $filter on the secret result found {len(by_result)}")
+        sensor = world.ids["air-open"]["sensor"]
+        via_sensor = client.get(f"/v1.1/Sensors({sensor})/Datastreams", headers=headers).json()["value"]
+        if any(d["@iot.id"] == secret for d in via_sensor) != visible:
+            problems.append(f"{principal}: the open Sensor's Datastreams show the secret one: {not visible}")
+        observations = client.get(f"/v1.1/Datastreams({secret})/Observations", headers=headers)
+        if observations.status_code != (200 if visible else 404):
+            problems.append(
+                f"{principal}: the secret Datastream's Observations answered {observations.status_code}"
+            )
+        next_page = client.get(f"/v1.1/Things({thing})/Datastreams?$top=1", headers=headers).json()
+        if ("@iot.nextLink" in next_page) != visible:
+            problems.append(f"{principal}: a nextLink betrays a hidden Datastream")
+    _report(problems)
+
+
+def test_sensorthings_writes(client: TestClient, world: World) -> None:
+    problems = []
+    for principal in PRINCIPALS:
+        headers = world.headers(principal)
+        for dataset, ids in world.ids.items():
+            cell = f"{principal} × {dataset}"
+            allowed, visible = may_write(principal, dataset), may_read(principal, dataset)
+            response = client.post(
+                "/v1.1/Observations",
+                json={"result": 7, "Datastream": {"@iot.id": ids["datastream"]}},
+                headers=headers,
+            )
+            expected = 201 if allowed else 401 if principal == "anonymous" else 403 if visible else 400
+            if response.status_code != expected:
+                problems.append(
+                    f"{cell}: POST Observation answered {response.status_code}, expected {expected}"
+                )
+            patched = client.patch(
+                f"/v1.1/Things({ids['thing']})", json={"description": "changed"}, headers=headers
+            )
+            expected = 200 if allowed else 401 if principal == "anonymous" else 403 if visible else 404
+            if patched.status_code != expected:
+                problems.append(f"{cell}: PATCH Thing answered {patched.status_code}, expected {expected}")
+            created = client.post(
+                f"/v1.1/Things({ids['thing']})/Datastreams",
+                json={
+                    "name": f"new-{principal}",
+                    "description": "d",
+                    "observationType": "OM_Measurement",
+                    "unitOfMeasurement": {"name": "x", "symbol": "x", "definition": "x"},
+                    "Sensor": {"@iot.id": ids["sensor"]},
+                    "ObservedProperty": {"@iot.id": ids["observed_property"]},
+                },
+                headers=headers,
+            )
+            expected = 201 if allowed else 401 if principal == "anonymous" else 403 if visible else 404
+            if created.status_code != expected:
+                problems.append(
+                    f"{cell}: POST Datastream answered {created.status_code}, expected {expected}"
+                )
+            if created.status_code == 201:
+                # It joined the Thing's dataset: readable exactly where the Thing is.
+                new_id = created.json()["@iot.id"]
+                for other in PRINCIPALS:
+                    status = client.get(
+                        f"/v1.1/Datastreams({new_id})", headers=world.headers(other)
+                    ).status_code
+                    if status != (200 if may_read(other, dataset) else 404):
+                        problems.append(f"{cell}: the new Datastream answers {other} with {status}")
+    _report(problems)
+
+
+def test_features_and_tiles(client: TestClient, world: World) -> None:
+    problems = []
+    for principal in PRINCIPALS:
+        headers = world.headers(principal)
+        listed = {c["id"] for c in client.get("/ogcapi/collections", headers=headers).json()["collections"]}
+        for dataset in DATASETS:
+            cell = f"{principal} × {dataset}"
+            visible, allowed = may_read(principal, dataset), may_write(principal, dataset)
+            collection = f"layer-{dataset}"
+            if (collection in listed) != visible:
+                problems.append(f"{cell}: /collections lists it: {not visible}")
+            for path in (
+                collection,
+                f"{collection}/items",
+                f"{collection}/items/f1",
+                f"{collection}/queryables",
+                f"{collection}/tiles",
+                f"{collection}/tiles/WebMercatorQuad/15/10975/17595",
+            ):
+                status = client.get(f"/ogcapi/collections/{path}", headers=headers).status_code
+                if status != (200 if visible else 404):
+                    problems.append(f"{cell}: GET {path} answered {status}")
+            response = client.post(
+                f"/ogcapi/collections/{collection}/items",
+                json={"type": "Feature", "geometry": None, "properties": {"by": principal}},
+                headers=headers,
+            )
+            expected = 201 if allowed else 401 if principal == "anonymous" else 403 if visible else 404
+            if response.status_code != expected:
+                problems.append(f"{cell}: POST item answered {response.status_code}, expected {expected}")
+    _report(problems)
+
+
+def test_http_basic_with_a_token_as_password(client: TestClient, world: World) -> None:
+    """frost-sta-client and QGIS send the token as the password of HTTP Basic auth."""
+    ids = world.ids["meters-internal"]
+    assert client.get(f"/v1.1/Things({ids['thing']})", headers=world.basic("ute")).status_code == 200
+    assert client.get(f"/v1.1/Things({ids['thing']})", headers=world.basic("anna")).status_code == 404
