@@ -23,6 +23,7 @@ from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.routes import build_router as access_router
+from urbantwin.catalog.routes import catalog_router
 from urbantwin.errors import PlatformError
 from urbantwin.features.routes import build_router as features_router
 from urbantwin.features.service import FeaturesService
@@ -123,6 +124,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     app.include_router(build_router(service))
     app.include_router(features_router(FeaturesService(engine, settings, policy, audit)))
+    app.include_router(catalog_router(engine, settings))
     app.include_router(access_router(AccessAdmin(engine, audit)))
 
     @app.get("/", include_in_schema=False)

@@ -36,6 +36,10 @@ class MethodNotAllowed(PlatformError):
     status = 405
 
 
+class NotAcceptable(PlatformError):
+    status = 406
+
+
 class Conflict(PlatformError):
     status = 409
 

@@ -1,0 +1,175 @@
+"""The controlled vocabularies DCAT-AP.de 3.0 prescribes, as the codes the store keeps and their URIs.
+
+The store keeps short codes (a theme "ENVI", a licence "dl-by-de/2.0", a frequency "HOURLY", an
+access level "open"); the catalogue turns them into the URIs of the vocabularies here, and labels
+them for the HTML view and the facets. A code not listed still becomes a URI of its vocabulary
+(the EU tables grow), only without a label.
+"""
+
+from __future__ import annotations
+
+DATA_THEME = "http://publications.europa.eu/resource/authority/data-theme"
+FREQUENCY = "http://publications.europa.eu/resource/authority/frequency"
+ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right"
+FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type"
+LANGUAGE = "http://publications.europa.eu/resource/authority/language"
+LICENCES = "http://dcat-ap.de/def/licenses"
+PUBLISHER_TYPE = "http://purl.org/adms/publishertype/1.0"
+PUBLISHER_TYPE_BASE = "http://purl.org/adms/publishertype"
+IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types"
+
+#: The EU data themes (DCAT-AP), English labels of the Publications Office's table.
+THEMES = {
+    "AGRI": "Agriculture, fisheries, forestry and food",
+    "ECON": "Economy and finance",
+    "EDUC": "Education, culture and sport",
+    "ENER": "Energy",
+    "ENVI": "Environment",
+    "GOVE": "Government and public sector",
+    "HEAL": "Health",
+    "INTR": "International issues",
+    "JUST": "Justice, legal system and public safety",
+    "OP_DATPRO": "Provisional data",
+    "REGI": "Regions and cities",
+    "SOCI": "Population and society",
+    "TECH": "Science and technology",
+    "TRAN": "Transport",
+}
+
+#: EU frequencies the platform's datasets use.
+FREQUENCIES = {
+    "CONT": "continuous",
+    "UPDATE_CONT": "continuously updated",
+    "1MIN": "every minute",
+    "10MIN": "every ten minutes",
+    "15MIN": "every fifteen minutes",
+    "30MIN": "every thirty minutes",
+    "HOURLY": "hourly",
+    "DAILY": "daily",
+    "WEEKLY": "weekly",
+    "MONTHLY": "monthly",
+    "QUARTERLY": "quarterly",
+    "ANNUAL": "annual",
+    "IRREG": "irregular",
+    "NEVER": "never",
+    "UNKNOWN": "unknown",
+}
+
+#: Access levels of the platform (see access/policy.py) onto the EU access-right table: open data
+#: is PUBLIC; data behind a sign-in or a partnership is RESTRICTED; an organisation's own is
+#: NON_PUBLIC.
+ACCESS_RIGHTS = {
+    "open": "PUBLIC",
+    "registered": "RESTRICTED",
+    "partner": "RESTRICTED",
+    "internal": "NON_PUBLIC",
+}
+ACCESS_LEVEL_LABELS = {
+    "open": "Open data",
+    "registered": "Registered users",
+    "partner": "Partners",
+    "internal": "Internal",
+}
+ACCESS_RIGHT_LABELS = {"PUBLIC": "public", "RESTRICTED": "restricted", "NON_PUBLIC": "non-public"}
+
+#: Kinds of organisation onto the ADMS publisher types. The platform's "administration" is a city's
+#: (a local authority); municipal companies and businesses are companies; civil society is NGOs.
+PUBLISHER_TYPES = {
+    "administration": "LocalAuthority",
+    "municipal_company": "Company",
+    "science": "Academia-ScientificOrganisation",
+    "business": "Company",
+    "civil_society": "NonGovernmentalOrganisation",
+}
+PUBLISHER_TYPE_LABELS = {
+    "LocalAuthority": "Local Authority",
+    "Company": "Company",
+    "Academia-ScientificOrganisation": "Academia/Scientific organisation",
+    "NonGovernmentalOrganisation": "Non-Governmental Organisation",
+}
+ORGANISATION_KIND_LABELS = {
+    "administration": "City administration",
+    "municipal_company": "Municipal company",
+    "science": "Science",
+    "business": "Business",
+    "civil_society": "Civil society",
+}
+
+#: Licences of the DCAT-AP.de vocabulary that cities use most, with their German titles.
+LICENCE_LABELS = {
+    "dl-by-de/2.0": "Datenlizenz Deutschland – Namensnennung – Version 2.0",
+    "dl-zero-de/2.0": "Datenlizenz Deutschland – Zero – Version 2.0",
+    "cc-by/4.0": "Creative Commons Namensnennung – 4.0 International (CC BY 4.0)",
+    "cc-by-sa/4.0": (
+        "Creative Commons Namensnennung – Weitergabe unter gleichen Bedingungen 4.0 International"
+    ),
+    "cc-zero": "Creative Commons CC Zero License (cc-zero)",
+    "odbl": "Open Data Commons Open Database License (ODbL)",
+    "other-open": "Andere offene Lizenz",
+    "other-closed": "Andere geschlossene Lizenz",
+}
+
+#: File types of distributions: the platform's format code -> (EU file-type code or None, IANA media
+#: type, label). The EU file-type table has no entry we could confirm for Mapbox Vector Tiles, so
+#: those distributions carry their IANA media type only (dct:format is optional, a wrong code not).
+FORMATS: dict[str, tuple[str | None, str, str]] = {
+    "GEOJSON": ("GEOJSON", "application/geo+json", "GeoJSON"),
+    "HTML": ("HTML", "text/html", "HTML"),
+    "MVT": (None, "application/vnd.mapbox-vector-tile", "Mapbox Vector Tiles"),
+    "JSON": ("JSON", "application/json", "JSON (SensorThings API)"),
+}
+
+#: Standards the distributions conform to (dct:conformsTo).
+OGC_STA_1_1 = "http://www.opengis.net/spec/iot_sensing/1.1"
+OGC_API_FEATURES_1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0"
+OGC_API_TILES_1 = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0"
+STANDARD_LABELS = {
+    OGC_STA_1_1: "OGC SensorThings API 1.1 Part 1: Sensing",
+    OGC_API_FEATURES_1: "OGC API - Features - Part 1: Core 1.0",
+    OGC_API_TILES_1: "OGC API - Tiles - Part 1: Core 1.0",
+}
+
+
+def theme_uri(code: str) -> str:
+    return f"{DATA_THEME}/{code}"
+
+
+def frequency_uri(code: str) -> str:
+    return f"{FREQUENCY}/{code}"
+
+
+def access_right_code(level: str) -> str:
+    """The EU access right of an access level; an unknown level is taken as the most closed."""
+    return ACCESS_RIGHTS.get(level, "NON_PUBLIC")
+
+
+def access_right_uri(level: str) -> str:
+    return f"{ACCESS_RIGHT}/{access_right_code(level)}"
+
+
+def licence_uri(code: str) -> str:
+    """The DCAT-AP.de licence URI of a code; a code that already is a URI stays as it is."""
+    if code.startswith(("http://", "https://")):
+        return code
+    return f"{LICENCES}/{code}"
+
+
+def licence_label(code: str) -> str:
+    return LICENCE_LABELS.get(code, code)
+
+
+def file_type_uri(code: str) -> str:
+    return f"{FILE_TYPE}/{code}"
+
+
+def media_type_uri(media_type: str) -> str:
+    return f"{IANA_MEDIA_TYPES}/{media_type}"
+
+
+def language_uri(code: str) -> str:
+    return f"{LANGUAGE}/{code}"
+
+
+def publisher_type_uri(kind: str) -> str | None:
+    code = PUBLISHER_TYPES.get(kind)
+    return f"{PUBLISHER_TYPE_BASE}/{code}" if code else None
