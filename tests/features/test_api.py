@@ -219,6 +219,8 @@ def test_demo_layers_are_served(anonymous: TestClient, engine: Engine) -> None:
         "freifunk-nodes": 209,
         "buildings": 5524,
         "ev-charging": 77,
+        "street_trees": 8773,
+        "buildings_lod1_plagwitz": 1482,
     }
     assert all(r.total == r.unchanged for r in load_feature_layers(engine, progress=False))
     plagwitz = anonymous.get("/ogcapi/collections/ortsteile/items", params={"name": "Plagwitz"}).json()

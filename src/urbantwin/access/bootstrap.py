@@ -44,7 +44,7 @@ def ensure_defaults(engine: Engine, settings: Settings) -> None:
             )
         orphans = connection.execute(select(collections.c.id).where(collections.c.dataset_id.is_(None))).all()
         for (collection_id,) in orphans:
-            publish_collection(connection, collection_id, settings)
+            publish_collection(connection, collection_id, settings.default_publisher)
 
 
 def _create_default(connection: Connection, settings: Settings) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.settings import Settings
 from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisations
 from urbantwin.store.features_schema import collections
 from urbantwin.store.schema import (
@@ -137,8 +136,12 @@ def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, 
     return values
 
 
-def publish_collection(connection: Connection, collection_id: str, settings: Settings) -> str:
-    """Give a feature collection a dataset of its own (same id) unless it has one; its id."""
+def publish_collection(connection: Connection, collection_id: str, publisher: str | None = None) -> str:
+    """Give a feature collection a dataset of its own (same id) unless it has one; its id.
+
+    The dataset is open, published by `publisher` or else by the first administration organisation
+    (the city running the platform, made at start); a data steward refines it afterwards.
+    """
     row = connection.execute(select(collections).where(collections.c.id == collection_id)).one()
     if row.dataset_id is not None:
         return row.dataset_id
@@ -149,7 +152,7 @@ def publish_collection(connection: Connection, collection_id: str, settings: Set
                 id=collection_id,
                 title=row.title,
                 description=row.description or "",
-                publisher_id=_default_publisher(connection, settings),
+                publisher_id=publisher or _default_publisher(connection),
                 themes=[],
                 keywords=list(row.keywords or []),
                 licence=licence_code(row.licence),
@@ -168,10 +171,13 @@ def publish_collection(connection: Connection, collection_id: str, settings: Set
     return collection_id
 
 
-def _default_publisher(connection: Connection, settings: Settings) -> str | None:
-    publisher = settings.default_publisher
-    found = connection.execute(select(organisations.c.id).where(organisations.c.id == publisher)).first()
-    return publisher if found else None
+def _default_publisher(connection: Connection) -> str | None:
+    return connection.execute(
+        select(organisations.c.id)
+        .where(organisations.c.kind == "administration")
+        .order_by(organisations.c.created, organisations.c.id)
+        .limit(1)
+    ).scalar()
 
 
 def move_entities(connection: Connection, dataset_id: str, entity_set: str, ids: list[int]) -> int:

@@ -1,9 +1,10 @@
-"""The Leipzig base layers of the city model: districts, buildings, stops, WLAN nodes, EV charging.
+"""The Leipzig base layers of the city model: districts, buildings, trees, stops, WLAN nodes, EV charging.
 
 `load_feature_layers(engine)` imports the files of `data/` (origin and licence of each in
-SOURCES.md) as collections through the GeoJSON importer, so loading twice changes nothing. What is
-derived rather than read (building heights, population attached to districts, points built from
-CSV coordinates) says so in the features' properties.
+SOURCES.md) as collections through the importers of `urbantwin.ingest` (GeoJSON, CSV, CityJSON),
+so loading twice changes nothing. What is derived rather than read (building heights, population
+attached to districts, the LoD1 solids extruded from OSM footprints) says so in the features'
+properties.
 """
 
 from __future__ import annotations
@@ -14,23 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine
 
-from urbantwin.ingest.geojson import (
-    CRS84,
-    CollectionInfo,
-    ImportReport,
-    features_from_document,
-    read_features,
-    store_rows,
-)
+from urbantwin.ingest.cityjson import import_cityjson
+from urbantwin.ingest.csvfile import read_csv
+from urbantwin.ingest.geojson import CRS84, read_features
+from urbantwin.ingest.pipeline import CollectionInfo, ImportReport, crs_name, store_rows
 
 DATA = Path(__file__).parent / "data"
 BUILDING_FILES = [
     f"osm_buildings_{name}-2025.geojson" for name in ("Plagwitz", "Lindenau", "Altlindenau", "Neulindenau")
 ]
 POPULATION_FILE = "leipzig_einwohner_2000-2024.csv"
+STREET_TREES_FILE = "street_trees_west_and_zentrum_2024-06-07.geojson"
+LOD1_FILE = "plagwitz_lod1_derived.city.json"
 POPULATION_SOURCE = "Stadt Leipzig, Amt für Statistik und Wahlen (residents per year, 2000-2024)"
 #: Metres per storey and per roof storey when a building's height is derived from its levels.
 STOREY_M, ROOF_STOREY_M = 3.0, 1.5
@@ -75,6 +73,30 @@ LAYERS: dict[str, CollectionInfo] = {
         "without either it is null.",
         *OSM,
         ["Leipzig", "buildings", "OpenStreetMap", "SPARCS"],
+    ),
+    "street_trees": CollectionInfo(
+        "street_trees",
+        "Street trees of Leipzig-West and Zentrum (2024-06-07)",
+        "The 8,773 street trees of the Straßenbaumkataster (export of 2024-06-07) in the Ortsteile "
+        "Plagwitz, Lindenau, Altlindenau, Neulindenau and Zentrum, Zentrum-Ost, -Südost, -Süd, -West, "
+        "-Nordwest, -Nord: site number (`standortnr`, the feature id), Ortsteil, street, genus, "
+        "botanical and German species name, planting year and age as the source gives it. Street trees "
+        "only, no park or private trees; no crown, height or trunk sizes.",
+        "none stated (Stadt Leipzig Straßenbaumkataster, usually dl-de/by-2-0; repository "
+        "CodeforLeipzig/giessdeibohm MIT)",
+        "Stadt Leipzig, Straßenbaumkataster; Code for Leipzig (OK Lab Leipzig, giessdeibohm)",
+        ["Leipzig", "trees", "green", "Straßenbaumkataster"],
+    ),
+    "buildings_lod1_plagwitz": CollectionInfo(
+        "buildings_lod1_plagwitz",
+        "LoD1 buildings of Plagwitz (derived from OSM, 2025)",
+        "The 1,482 buildings of Plagwitz as LoD1 solids (CityJSON 2.0, EPSG:25833), extruded from the "
+        "OpenStreetMap footprints of about 2025-01-01 — NOT an official 3D city model. Height "
+        "(`measuredHeight`, `height_m`): OSM `height`, else building:levels × 3 m + roof:levels × 1.5 m, "
+        "else 3 m for small buildings and 9 m otherwise (`height_source` says which); base z = 0 (no "
+        "terrain). The geometry is the footprint; each feature keeps its solid in `cityjson`.",
+        *OSM,
+        ["Leipzig", "buildings", "3D", "LoD1", "CityJSON", "OpenStreetMap", "SPARCS"],
     ),
     "lvb-stops": CollectionInfo(
         "lvb-stops",
@@ -134,9 +156,18 @@ def load_feature_layers(engine: Engine, progress: bool = True) -> list[ImportRep
     ):
         crs, rows = read_features(DATA / file, id_property, prepare)
         reports.append(
-            store_rows(engine, rows, LAYERS[collection], crs.to_string(), progress=progress, label=file)
+            store_rows(engine, rows, LAYERS[collection], crs_name(crs), progress=progress, label=file)
         )
     reports.append(_buildings(engine, progress))
+    crs, rows = read_features(DATA / STREET_TREES_FILE, "standortnr")
+    reports.append(
+        store_rows(
+            engine, rows, LAYERS["street_trees"], crs_name(crs), progress=progress, label=STREET_TREES_FILE
+        )
+    )
+    reports.append(
+        import_cityjson(engine, DATA / LOD1_FILE, LAYERS["buildings_lod1_plagwitz"], progress=progress)
+    )
     reports.append(_ev_charging(engine, progress))
     return reports
 
@@ -190,43 +221,23 @@ def _buildings(engine: Engine, progress: bool) -> ImportReport:
                 seen.add(row.key)
                 row.properties["source_file"] = file
                 rows.append(row)
-    return store_rows(
-        engine, rows, LAYERS["buildings"], crs.to_string(), progress=progress, label="buildings"
-    )
+    return store_rows(engine, rows, LAYERS["buildings"], crs_name(crs), progress=progress, label="buildings")
 
 
 def _ev_charging(engine: Engine, progress: bool) -> ImportReport:
-    """The register's rows as points; the id is the row number of the (unchanging) file."""
+    """The register's rows as points (CSV importer); the id is the row number of the (unchanging) file."""
     file = DATA / "ladesaeulen_leipzig_2019-07-19.csv"
-    items = []
-    with file.open(encoding="utf-8", newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=1):
-            lon, lat = float(row.pop("lon")), float(row.pop("lat"))
-            properties: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
-            for name in ("anschlussleistung_kw", "p1_kw", "p2_kw", "p3_kw", "p4_kw"):
-                properties[name] = float(properties[name]) if properties.get(name) else None
-            if properties.get("anzahl_ladepunkte"):
-                properties["anzahl_ladepunkte"] = int(properties["anzahl_ladepunkte"])
-            commissioned = properties.get("inbetriebnahme")
-            valid_from = datetime.fromisoformat(commissioned).replace(tzinfo=UTC) if commissioned else None
-            items.append((number, properties, lon, lat, valid_from))
-    document = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": n,
-                "properties": p,
-                "geometry": {"type": "Point", "coordinates": [x, y]},
-            }
-            for n, p, x, y, _ in items
-        ],
-    }
-    starts = {str(n): v for n, _, _, _, v in items}
 
-    crs, rows = features_from_document(orjson.loads(orjson.dumps(document)), file)
-    for row in rows:
-        row.valid_from = starts[row.key]  # in service since commissioning
-    return store_rows(
-        engine, rows, LAYERS["ev-charging"], crs.to_string(), progress=progress, label=file.name
-    )
+    def prepare(properties: dict[str, Any]) -> tuple[dict[str, Any], None, datetime | None, None]:
+        properties = dict(properties)
+        for name in ("anschlussleistung_kw", "p1_kw", "p2_kw", "p3_kw", "p4_kw"):
+            properties[name] = float(properties[name]) if properties.get(name) else None
+        if properties.get("anzahl_ladepunkte"):
+            properties["anzahl_ladepunkte"] = int(properties["anzahl_ladepunkte"])
+        commissioned = properties.get("inbetriebnahme")
+        # in service since commissioning
+        valid_from = datetime.fromisoformat(commissioned).replace(tzinfo=UTC) if commissioned else None
+        return properties, None, valid_from, None
+
+    crs, rows = read_csv(file, x_column="lon", y_column="lat", infer_types=False, prepare=prepare)
+    return store_rows(engine, rows, LAYERS["ev-charging"], crs_name(crs), progress=progress, label=file.name)
