@@ -14,12 +14,15 @@ from tqdm import tqdm
 from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.principal import SYSTEM
 from urbantwin.ingest.cli import import_app
+from urbantwin.ingest.sensors_cli import replay, sensor_import_app
 from urbantwin.settings import Settings, load_settings
 
 app = typer.Typer(help="urbantwin: open urban data platform and digital twin.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+import_app.add_typer(sensor_import_app)  # `import sensor-community`, `import stations`
+app.command("replay")(replay)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 DatabaseOption = Annotated[

@@ -1,0 +1,273 @@
+"""The sensor connectors on the command line: `urbantwin import sensor-community|stations` and
+`urbantwin replay`.
+
+`sensor_import_app` is merged into `urbantwin import` (its commands sit beside `geojson`) and
+`replay` is a top-level command; `urbantwin/cli.py` registers both. Every command writes through the
+SensorThings API: into the local store by default (`--database-url`/`--config`, as the other
+commands), or into a running server with `--url` and `--token`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from urbantwin.ingest.stations import (
+    ClientError,
+    HttpClient,
+    ImportAborted,
+    ImportReport,
+    LocalClient,
+    OnError,
+    SensorThingsClient,
+    parse_iso,
+)
+
+sensor_import_app = typer.Typer()
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url", help="write to a running server (e.g. http://127.0.0.1:8000) instead of the local store"
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="URBANTWIN_TOKEN", help="token for --url (or URBANTWIN_TOKEN)", show_default=False
+    ),
+]
+OnErrorOption = Annotated[
+    OnError, typer.Option("--on-error", help="a bad row is skipped (and reported) or aborts the import")
+]
+
+
+def _client(
+    url: str | None, token: str | None, database_url: str | None, config: Path | None
+) -> SensorThingsClient:
+    """The SensorThings API to write to: a server with --url, else the local store's service."""
+    if url is not None:
+        if database_url is not None or config is not None:
+            raise typer.BadParameter(
+                "--url writes to a server; --database-url and --config are for the local store"
+            )
+        try:
+            return HttpClient(url, token)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    from urbantwin.settings import load_settings
+    from urbantwin.store.engine import make_engine, upgrade
+
+    try:
+        settings = load_settings(config).with_overrides(database_url=database_url)
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    engine = make_engine(settings)
+    upgrade(engine)
+    return LocalClient(engine, settings, dispose_engine=True)
+
+
+def _finish(report: ImportReport) -> None:
+    typer.echo(report.summary())
+
+
+@sensor_import_app.command("sensor-community")
+def sensor_community(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="archive CSVs (e.g. 2020-01-01_sds011_sensor_123.csv, gzip allowed)", exists=True
+        ),
+    ],
+    on_error: OnErrorOption = OnError.skip,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import sensor.community (luftdaten) archive CSVs; importing a file again adds nothing.
+
+    One Thing per location, one Sensor per sensor, one Datastream per sensor and measured value.
+    """
+    from urbantwin.ingest.sensorcommunity import import_sensor_community
+
+    client = _client(url, token, database_url, config)
+    try:
+        report = import_sensor_community(client, files, on_error=on_error)
+    except ImportAborted as exc:
+        typer.echo(f"Import aborted at {exc.problem} (nothing of that file was written).", err=True)
+        raise typer.Exit(1) from None
+    except (ValueError, ClientError) as exc:
+        typer.echo(f"Import failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    _finish(report)
+
+
+@sensor_import_app.command("stations")
+def stations(
+    file: Annotated[
+        Path, typer.Argument(help="hourly station CSV (long or wide; gzip allowed)", exists=True)
+    ],
+    stations_file: Annotated[
+        Path,
+        typer.Option("--stations", help="GeoJSON points of the stations, named as in the CSV", exists=True),
+    ],
+    network: Annotated[str, typer.Option(help="measuring network; part of every key")] = "LfULG",
+    timezone: Annotated[
+        str, typer.Option(help="zone of times without offset whose column does not say UTC/MEZ")
+    ] = "Europe/Berlin",
+    station: Annotated[str | None, typer.Option(help="the station of a file without station column")] = None,
+    station_property: Annotated[str, typer.Option(help="GeoJSON property with the station name")] = "name",
+    daily: Annotated[
+        list[str] | None,
+        typer.Option(help="component whose values are daily means (repeatable; else inferred)"),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="origin of the data (default for LfULG: the demo's)")
+    ] = None,
+    licence: Annotated[str | None, typer.Option(help="licence of the data")] = None,
+    on_error: OnErrorOption = OnError.skip,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import an hourly station CSV (like the LfULG files); importing it again adds nothing.
+
+    One Thing per station, one Datastream per component; a newer file adds only what is new.
+    """
+    from urbantwin.ingest.stations import StationOptions, component_code, import_stations
+
+    codes = []
+    for name in daily or []:
+        code = component_code(name)
+        if code is None:
+            raise typer.BadParameter(f"--daily: unknown component {name!r}")
+        codes.append(code)
+    options = StationOptions(
+        network=network,
+        timezone=timezone,
+        station=station,
+        station_property=station_property,
+        source=source,
+        licence=licence,
+        daily=frozenset(codes),
+        on_error=on_error,
+    )
+    client = _client(url, token, database_url, config)
+    try:
+        report = import_stations(client, file, stations_file, options)
+    except ImportAborted as exc:
+        typer.echo(f"Import aborted at {exc.problem} (nothing was written).", err=True)
+        raise typer.Exit(1) from None
+    except (ValueError, ClientError) as exc:
+        typer.echo(f"Import failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    _finish(report)
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option}: {value!r} is not an ISO 8601 time (e.g. 2014-10-01T00:00Z)"
+        ) from None
+
+
+def _targets(pairs: list[str] | None) -> dict[int, int]:
+    targets = {}
+    for pair in pairs or []:
+        source, _, target = pair.partition("=")
+        if not (source.strip().isdigit() and target.strip().isdigit()):
+            raise typer.BadParameter(f"--target: expected SOURCE=TARGET Datastream ids, got {pair!r}")
+        targets[int(source)] = int(target)
+    return targets
+
+
+def replay(
+    datastream: Annotated[
+        list[int] | None, typer.Option("--datastream", "-d", help="a Datastream id to replay (repeatable)")
+    ] = None,
+    thing: Annotated[
+        list[int] | None,
+        typer.Option("--thing", "-t", help="replay every Datastream of this Thing (repeatable)"),
+    ] = None,
+    everything: Annotated[bool, typer.Option("--all", help="replay every Datastream")] = False,
+    start: Annotated[
+        str | None, typer.Option("--from", help="source window start, ISO 8601 (default: the first)")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="source window end, exclusive (default: now)")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="seconds of history per second (60: an hour a minute)")] = 60.0,
+    rate: Annotated[
+        float | None, typer.Option(help="a fixed pace in observations per second instead of --speed")
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(help="SOURCE=TARGET: write Datastream SOURCE's replay into TARGET (default: itself)"),
+    ] = None,
+    loop: Annotated[bool, typer.Option(help="start over at the end of the window, until Ctrl-C")] = False,
+    limit: Annotated[int | None, typer.Option(help="stop after this many observations")] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Stream stored history into the platform again, so a demo shows live data without internet.
+
+    New Observations are timestamped now and labelled in parameters.synthetic and parameters.replay.
+
+    Writes into the local store by default; with --url into a running server (for a live demo).
+
+    Ctrl-C stops it.
+    """
+    from urbantwin.ingest.replay import ReplayOptions, select_datastreams
+    from urbantwin.ingest.replay import replay as run
+
+    if not (datastream or thing or everything):
+        raise typer.BadParameter("choose what to replay: --datastream ID, --thing ID or --all")
+    try:
+        options = ReplayOptions(
+            start=_time(start, "--from"),
+            end=_time(end, "--to"),
+            speed=speed,
+            rate=rate,
+            targets=_targets(target),
+            loop=loop,
+            limit=limit,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    client = _client(url, token, database_url, config)
+    try:
+        chosen = select_datastreams(client, datastream or [], thing or [], everything)
+        if not chosen:
+            typer.echo("Nothing to replay: the selection has no Datastreams.", err=True)
+            raise typer.Exit(1)
+        pace = f"{rate:g} observations/s" if rate is not None else f"speed ×{speed:g}"
+        typer.echo(f"Replaying {len(chosen)} Datastream(s) into {client.describe()} at {pace}; Ctrl-C stops.")
+        with tqdm(total=limit, unit="obs", desc="replay") as bar:
+            report = run(client, chosen, options, on_posted=lambda _: bar.update(1))
+    except (ValueError, ClientError) as exc:
+        typer.echo(f"Replay failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    typer.echo(report.summary())
