@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from urbantwin.access.bootstrap import ensure_defaults
+from urbantwin.access.cli import register as register_access_commands
 from urbantwin.access.principal import SYSTEM
 from urbantwin.ingest.cli import import_app
 from urbantwin.ingest.sensors_cli import replay, sensor_import_app
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 import_app.add_typer(sensor_import_app)  # `import sensor-community`, `import stations`
 app.command("replay")(replay)
+register_access_commands(app)  # `org`, `user`, `group`, `token`, `dataset`, `audit`
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 DatabaseOption = Annotated[
@@ -102,6 +104,7 @@ def demo(
     load_only: Annotated[bool, typer.Option(help="load the data, do not serve")] = False,
 ) -> None:
     """Load the Leipzig demo data into a fresh store, then serve it."""
+    from urbantwin.demo.catalog import publish_demo_catalogue
     from urbantwin.demo.features import load_feature_layers
     from urbantwin.store.engine import make_engine, upgrade
 
@@ -112,6 +115,11 @@ def demo(
             leftover.unlink()
         database_url = f"sqlite:///{store}"
     settings = _settings(config, port=port, host=host, database_url=database_url)
+    if settings.default_publisher == Settings.default_publisher:
+        # The demo's platform is run by the city of Leipzig (see demo/catalog.py).
+        settings = settings.with_overrides(
+            default_publisher="stadt-leipzig", default_publisher_title="Stadt Leipzig"
+        )
     if not settings.admin_token:
         settings = settings.with_overrides(admin_token=secrets.token_urlsafe(24))
         typer.echo(f"Administrator token for this demo (write access): {settings.admin_token}")
@@ -125,6 +133,8 @@ def demo(
     )
     layers = load_feature_layers(engine)
     typer.echo(f"Loaded the city model: {len(layers)} collections, {sum(r.total for r in layers)} features.")
+    publish_demo_catalogue(engine)
+    typer.echo("Published the catalogue of the demo's datasets at /catalog.")
     if not load_only:
         typer.echo(f"Serving http://{settings.host}:{settings.port}/ (SensorThings API at /v1.1/)")
         _run(settings)

@@ -69,6 +69,10 @@ class OidcVerifier:
                 issuer=unverified.get("iss"),
                 options={"require": ["exp", "iss", "sub"], "verify_aud": self.audience is not None},
             )
+        except jwt.InvalidSignatureError:
+            raise Unauthorized(
+                "the token's signature does not match the issuer's keys (forged or altered)"
+            ) from None
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired") from None
         except jwt.InvalidAudienceError:

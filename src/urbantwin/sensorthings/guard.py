@@ -32,6 +32,7 @@ class WriteGuard:
         principal: Principal | None,
         visibility: Visibility = ALL,
         home_dataset: str | None = None,
+        touched: set[str | None] | None = None,
     ) -> None:
         #: None for writes the platform makes itself (no policy to ask).
         self.policy = policy
@@ -39,9 +40,12 @@ class WriteGuard:
         self.visibility = visibility
         self.home_dataset = home_dataset
         self._allowed: set[str | None] = set()
+        #: Every dataset the request wrote to (for the audit log).
+        self.touched = touched if touched is not None else set()
 
     def authorize(self, connection: Connection, dataset_id: str | None) -> None:
         """Raise unless the principal may write `dataset_id` (asked once per dataset)."""
+        self.touched.add(dataset_id)
         if self.writes_everything or dataset_id in self._allowed:
             return
         self.policy.authorize_write(self.principal, connection, dataset_id)
@@ -60,8 +64,6 @@ class WriteGuard:
         return connection.execute(query).scalar()
 
     def authorize_entity(self, connection: Connection, entity: EntityType, ident: int) -> None:
-        if self.writes_everything:
-            return
         self.authorize(connection, self.dataset_of(connection, entity, ident))
 
     def visible(self, connection: Connection, entity: EntityType, ident: int) -> bool:

@@ -168,7 +168,8 @@ class SensorThingsService:
             home = connection.execute(
                 select(users.c.default_dataset_id).where(users.c.id == principal.user_id)
             ).scalar()
-        return WriteGuard(self.policy, principal, visibility, home or self.settings.default_dataset)
+        touched = connection.info.setdefault(_TOUCHED, set())
+        return WriteGuard(self.policy, principal, visibility, home or self.settings.default_dataset, touched)
 
     # --- operations -----------------------------------------------------------------------------
 
@@ -274,9 +275,23 @@ class SensorThingsService:
         it in the audit log in the same transaction."""
 
         def audited(c: Connection) -> ApiResponse:
-            answer = action(c)
+            c.info[_TOUCHED] = set()
+            try:
+                answer = action(c)
+                touched = sorted(c.info[_TOUCHED], key=lambda d: d or "") or [None]
+            finally:
+                del c.info[_TOUCHED]
             action_name = _AUDIT_ACTIONS.get(target.split(" ", 1)[0], "create")
-            self.audit.write(c, principal, action_name, "sensorthings", target=target, status=answer.status)
+            for dataset in touched:
+                self.audit.write(
+                    c,
+                    principal,
+                    action_name,
+                    "sensorthings",
+                    dataset_id=dataset,
+                    target=target,
+                    status=answer.status,
+                )
             return answer
 
         try:
@@ -296,6 +311,9 @@ class SensorThingsService:
         with self.engine.connect() as own:
             return action(own)
 
+
+#: Where the datasets a write touches are collected, on its connection, for the audit record.
+_TOUCHED = "urbantwin.touched_datasets"
 
 _AUDIT_ACTIONS = {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete"}
 

@@ -274,7 +274,7 @@ class Writer:
                     self.context[-1] if self.context else None
                 ) or self.guard.home_dataset
             self.guard.authorize(self.connection, columns["dataset_id"])
-        elif entity is OBSERVATION and not self.guard.writes_everything:
+        elif entity is OBSERVATION:
             self.guard.authorize(self.connection, self.datastream_dataset(columns["datastream_id"]))
         if entity is OBSERVATION:
             # The whole row comes back, so the answer to the POST needs no second query.
@@ -397,8 +397,7 @@ class Writer:
         """Check that Observations may be added to `datastream` (for the dataArray fast path)."""
         if not self.guard.visible(self.connection, DATASTREAM, datastream):
             raise BadRequest(f"{where}: no Datastream with @iot.id {datastream}")
-        if not self.guard.writes_everything:
-            self.guard.authorize(self.connection, self.datastream_dataset(datastream))
+        self.guard.authorize(self.connection, self.datastream_dataset(datastream))
 
     def _feature_from_location(self, datastream: int) -> int:
         """The FeatureOfInterest of the Datastream's Thing's Location, made on first use."""

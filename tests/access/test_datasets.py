@@ -1,0 +1,109 @@
+"""Datasets as units of access: a sensor owner's own dataset, data stewards, moving entities."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.access.world import build
+
+THING = {
+    "name": "balcony sensor",
+    "description": "a citizen's PM sensor",
+    "Locations": [
+        {
+            "name": "balcony",
+            "description": "Lindenau",
+            "encodingType": "application/geo+json",
+            "location": {"type": "Point", "coordinates": [12.33, 51.34]},
+        }
+    ],
+    "Datastreams": [
+        {
+            "name": "pm10",
+            "description": "PM10",
+            "observationType": "OM_Measurement",
+            "unitOfMeasurement": {"name": "µg/m³", "symbol": "µg/m³", "definition": "ucum:ug/m3"},
+            "Sensor": {"name": "SDS011", "description": "s", "encodingType": "text/plain", "metadata": "m"},
+            "ObservedProperty": {"name": "PM10", "definition": "d", "description": "p"},
+        }
+    ],
+}
+
+
+def test_a_sensor_owner_writes_to_their_own_datastreams_only(client: TestClient, engine: Engine) -> None:
+    world = build(client, engine)
+    client.post(
+        "/api/admin/datasets",
+        json={
+            "id": "olga-sensors",
+            "title": "Olga's sensors",
+            "licence": "cc-by/4.0",
+            "writers": ["user:olga"],
+        },
+    )
+    client.post(
+        "/api/admin/users", json={"name": "olga", "role": "contributor", "default_dataset_id": "olga-sensors"}
+    )
+    olga = {"Authorization": "Bearer " + client.post("/api/admin/users/olga/tokens", json={}).json()["token"]}
+    thing = client.post("/v1.1/Things", json=THING, headers=olga)
+    assert thing.status_code == 201, thing.text
+    datastream = client.get(f"/v1.1/Things({thing.json()['@iot.id']})/Datastreams", headers=olga).json()[
+        "value"
+    ][0]
+    observation = {"result": 12.5, "Datastream": {"@iot.id": datastream["@iot.id"]}}
+    assert client.post("/v1.1/Observations", json=observation, headers=olga).status_code == 201
+    # Everything she made is in her dataset, which is open: anyone reads it, only she writes it.
+    datasets = client.get("/api/admin/datasets").json()
+    assert {d["id"] for d in datasets} >= {"olga-sensors"}
+    assert (
+        client.post("/v1.1/Observations", json=observation, headers=world.headers("ute")).status_code == 403
+    )
+    assert (
+        client.get(
+            f"/v1.1/Datastreams({datastream['@iot.id']})", headers=world.headers("anonymous")
+        ).status_code
+        == 200
+    )
+    # ... and she cannot write to another dataset.
+    other = {"result": 1, "Datastream": {"@iot.id": world.ids["air-open"]["datastream"]}}
+    assert client.post("/v1.1/Observations", json=other, headers=olga).status_code == 403
+
+
+def test_data_stewards_manage_the_datasets_of_their_organisation(client: TestClient, engine: Engine) -> None:
+    world = build(client, engine)
+    sven, ute = world.headers("sven"), world.headers("ute")
+    things = world.ids["meters-internal"]
+    assert (
+        client.patch(
+            "/api/datasets/meters-internal", json={"access_level": "registered"}, headers=sven
+        ).status_code
+        == 204
+    )
+    assert client.get(f"/v1.1/Things({things['thing']})", headers=world.headers("anna")).status_code == 200
+    assert client.patch("/api/datasets/meters-internal", json={"title": "x"}, headers=ute).status_code == 403
+    assert client.patch("/api/datasets/air-open", json={"title": "x"}, headers=sven).status_code == 403
+    assert (
+        client.patch("/api/datasets/research-partner", json={"title": "x"}, headers=sven).status_code == 404
+    )
+    bad = client.patch("/api/datasets/meters-internal", json={"writers": ["everyone"]}, headers=sven)
+    assert bad.status_code == 400 and "writers entry" in bad.json()["message"]
+
+
+def test_moving_a_thing_takes_its_datastreams_and_locations_along(client: TestClient, engine: Engine) -> None:
+    world = build(client, engine)
+    research = world.ids["research-partner"]
+    moved = client.post(
+        "/api/datasets/meters-internal/members", json={"entity_set": "Things", "ids": [research["thing"]]}
+    )
+    assert moved.json()["changed"] == 3  # the Thing, its Datastream, its Location
+    paul, ute = world.headers("paul"), world.headers("ute")
+    for path in (
+        f"Things({research['thing']})",
+        f"Datastreams({research['datastream']})",
+        f"Locations({research['location']})",
+    ):
+        assert client.get(f"/v1.1/{path}", headers=paul).status_code == 404
+        assert client.get(f"/v1.1/{path}", headers=ute).status_code == 200
+    # Its Sensor was moved on its own before, and stays where it is.
+    assert client.get(f"/v1.1/Sensors({research['sensor']})", headers=paul).status_code == 200
