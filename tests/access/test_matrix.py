@@ -202,3 +202,26 @@ def test_http_basic_with_a_token_as_password(client: TestClient, world: World) -
     ids = world.ids["meters-internal"]
     assert client.get(f"/v1.1/Things({ids['thing']})", headers=world.basic("ute")).status_code == 200
     assert client.get(f"/v1.1/Things({ids['thing']})", headers=world.basic("anna")).status_code == 404
+
+
+def test_catalogue(client: TestClient, world: World) -> None:
+    problems = []
+    for principal in PRINCIPALS:
+        headers = world.headers(principal)
+        listing = client.get("/catalog", params={"f": "json", "limit": 100}, headers=headers).json()
+        listed = {d["id"] for d in listing["datasets"]}
+        turtle = client.get("/catalog", params={"f": "ttl", "limit": 100}, headers=headers).text
+        for dataset in DATASETS:
+            visible = may_read(principal, dataset)
+            cell = f"{principal} × {dataset}"
+            if (dataset in listed) != visible:
+                problems.append(f"{cell}: the JSON listing shows it: {not visible}")
+            if (f"Dataset {dataset}" in turtle) != visible:
+                problems.append(f"{cell}: the Turtle catalogue shows it: {not visible}")
+            for f in ("json", "ttl", "html"):
+                status = client.get(
+                    f"/catalog/datasets/{dataset}", params={"f": f}, headers=headers
+                ).status_code
+                if status != (200 if visible else 404):
+                    problems.append(f"{cell}: /catalog/datasets/{dataset}?f={f} answered {status}")
+    _report(problems)

@@ -124,7 +124,7 @@ class FeatureWriter:
         if dataset is None:
             raise NotFound(f"no collection {collection_id!r}")
         rule = self.policy.rule(connection, dataset.dataset_id)
-        if rule is not None and not principal.is_admin and not self.policy.may_read(principal, rule):
+        if rule is not None and not self.policy.may_read(principal, rule):
             raise NotFound(f"no collection {collection_id!r}")
         self.policy.authorize_write(principal, connection, dataset.dataset_id)
 

@@ -75,7 +75,7 @@ class WriteGuard:
     @property
     def writes_everything(self) -> bool:
         """Whether every write is allowed anyway (the platform itself, an administrator)."""
-        return self.policy is None or self.principal is None or self.principal.is_admin
+        return self.policy is None or self.principal is None or self.principal.writes_everything
 
     @property
     def checks_references(self) -> bool:
