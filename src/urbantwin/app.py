@@ -31,6 +31,7 @@ from urbantwin.sensorthings.routes import build_router
 from urbantwin.sensorthings.service import SensorThingsService, error_body
 from urbantwin.settings import Settings
 from urbantwin.store.engine import is_query_timeout, make_engine
+from urbantwin.timeseries.routes import timeseries_router
 
 log = logging.getLogger("urbantwin")
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_router(service))
     app.include_router(features_router(FeaturesService(engine, settings, policy, audit)))
     app.include_router(catalog_router(engine, settings))
+    app.include_router(timeseries_router(engine, settings))
     app.include_router(access_router(AccessAdmin(engine, audit)))
 
     @app.get("/", include_in_schema=False)

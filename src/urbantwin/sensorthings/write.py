@@ -34,7 +34,7 @@ from urbantwin.sensorthings.model import (
 from urbantwin.sensorthings.paths import MAX_ID, ResourcePath, steps_text
 from urbantwin.sensorthings.read import path_condition
 from urbantwin.sensorthings.values import GEOJSON_ENCODINGS, property_columns
-from urbantwin.store import schema
+from urbantwin.store import rollups, schema
 from urbantwin.store.spatial import covers, grow_area
 
 #: Keys a client may send back from what it read; they are not properties to write.
@@ -138,12 +138,16 @@ class Writer:
         if not isinstance(payload, dict):
             raise BadRequest(f"the body must be a JSON object with properties of a {entity.name}")
         self.guard.authorize_entity(self.connection, entity, ident)
+        before = self._datastream_of(ident) if entity is OBSERVATION else None
         # What the update deep-creates (a new Location of a Thing) joins the entity's dataset.
         self.context.append(self.guard.dataset_of(self.connection, entity, ident))
         try:
             self._guarded(lambda: self._update(entity, ident, payload, replace_all))
         finally:
             self.context.pop()
+        if before is not None:
+            # Hourly rollups of the time-series extension hold the old value: rebuild them lazily.
+            rollups.invalidate(self.connection, {before, self._datastream_of(ident)})
         return entity, ident
 
     def delete(self, path: ResourcePath) -> None:
@@ -155,7 +159,10 @@ class Writer:
         entity = path.target.entity
         ident = self._resolve(path.steps)
         self.guard.authorize_entity(self.connection, entity, ident)
+        datastream = self._datastream_of(ident) if entity is OBSERVATION else None
         self.connection.execute(delete(entity.table).where(entity.table.c.id == ident))
+        if datastream is not None:
+            rollups.invalidate(self.connection, [datastream])
         if entity is LOCATION:
             self._drop_orphan_historical_locations()
 
@@ -385,6 +392,11 @@ class Writer:
             raise BadRequest(f"{where}: no {target.name} with @iot.id {ident}")
         self.references.append((target, ident))
         return ident
+
+    def _datastream_of(self, observation: int) -> int:
+        obs = schema.observations
+        query = select(obs.c.datastream_id).where(obs.c.id == observation)
+        return self.connection.execute(query).scalar_one()
 
     def datastream_dataset(self, datastream: int) -> str | None:
         if datastream not in self._datastream_datasets:

@@ -1,0 +1,42 @@
+"""Tables of the time-series extension: hourly rollups of Observations and how far they reach.
+
+The rollups are a cache, derived from `observations` and rebuilt from it at any time (see
+`store/rollups.py` for how they are filled and kept correct). Both tables cascade with their
+Datastream, so deleting a Datastream leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Double, ForeignKey, Table
+
+from urbantwin.store.schema import metadata
+from urbantwin.store.types import Id, Json, UtcTime
+
+#: One row per Datastream and UTC hour that has Observations: their count (every Observation, the
+#: cheap consistency guard compares it with the observations table) and count, sum, minimum and
+#: maximum of the numeric results (`result_number`). Sum, count, min and max merge exactly when more
+#: Observations arrive; the mean is derived (sum / count) when read.
+observation_rollups = Table(
+    "observation_rollups",
+    metadata,
+    Column("datastream_id", Id, ForeignKey("datastreams.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour_start", UtcTime, primary_key=True),
+    Column("all_count", BigInteger, nullable=False),
+    Column("value_count", BigInteger, nullable=False),
+    Column("value_sum", Double, nullable=False),
+    Column("value_min", Double),
+    Column("value_max", Double),
+)
+
+#: Per Datastream, the watermark: every Observation with an id up to `merged_through` is in the
+#: rollups, none above it. On PostgreSQL `pending_through` is the next watermark, which becomes
+#: final once the transactions listed in `pending_transactions` (virtual transaction ids that held
+#: Observation ids when it was taken) have ended; see `store/rollups.py`.
+observation_rollup_state = Table(
+    "observation_rollup_state",
+    metadata,
+    Column("datastream_id", Id, ForeignKey("datastreams.id", ondelete="CASCADE"), primary_key=True),
+    Column("merged_through", BigInteger, nullable=False),
+    Column("pending_through", BigInteger),
+    Column("pending_transactions", Json),
+)
