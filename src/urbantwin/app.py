@@ -27,6 +27,8 @@ from urbantwin.catalog.routes import catalog_router
 from urbantwin.errors import PlatformError
 from urbantwin.features.routes import build_router as features_router
 from urbantwin.features.service import FeaturesService
+from urbantwin.live import Live
+from urbantwin.live.sse import live_router
 from urbantwin.sensorthings.routes import build_router
 from urbantwin.sensorthings.service import SensorThingsService, error_body
 from urbantwin.settings import Settings
@@ -41,7 +43,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        # Live updates (MQTT, Server-Sent Events, the other processes): their threads and connections
+        # live as long as the server does.
+        app.state.live.start()
+        try:
+            yield
+        finally:
+            app.state.live.stop()
         # Read records and usage counts are batched; write what is pending before the process ends.
         app.state.audit.flush()
 
@@ -67,6 +75,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(settings, engine)
     service = SensorThingsService(engine, settings, policy, audit)
     app.state.sensorthings = service
+    app.state.live = Live(settings, engine, service, policy, app.state.authenticator)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -124,6 +133,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return JSONResponse(error_body(exc.status_code, str(exc.detail)), exc.status_code)
 
     app.include_router(build_router(service))
+    app.include_router(live_router())
     app.include_router(features_router(FeaturesService(engine, settings, policy, audit)))
     app.include_router(catalog_router(engine, settings))
     app.include_router(timeseries_router(engine, settings))

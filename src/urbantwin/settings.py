@@ -64,6 +64,39 @@ class Settings:
     oidc_audience: str = ""
     #: The token claim whose values name groups of this platform (Keycloak: "groups").
     oidc_groups_claim: str = "groups"
+    #: URL of a MapLibre style JSON the web viewer draws beneath the platform's layers (for example a
+    #: city's own base-map service). Empty (the default): the viewer draws its base map from the
+    #: platform's own layers only and makes no request to any other server.
+    viewer_style_url: str = ""
+    #: The MQTT broker of the SensorThings MQTT extension, `mqtt://[user:password@]host:1883` (the
+    #: credentials are the server's own at the broker; never logged). Empty: MQTT is off, which the
+    #: log and the service root's serverSettings say; changes still reach browsers through
+    #: `/api/live/observations`. See docs/live.md.
+    mqtt_url: str = field(default="", repr=False)
+    #: The broker address clients are told in the service root; empty: `mqtt_url` without credentials.
+    mqtt_public_url: str = ""
+    #: The API token whose principal creates the Observations published to the creation topics
+    #: (the broker cannot tell the server who published). Empty: the server subscribes to no creation
+    #: topic, unless `allow_anonymous_writes` lets anonymous clients write. Never logged.
+    mqtt_write_token: str = field(default="", repr=False)
+    #: Whether the broker enforces topic ACLs (who may subscribe to what). False: only entities of
+    #: open datasets are published, since anyone may subscribe to a plain broker; True: entities of
+    #: every dataset are, and the broker's ACLs must keep restricted topics from the public.
+    mqtt_broker_acl: bool = False
+    #: Prefix of the server's MQTT client ids, `<prefix>-<slot>` with one slot per server process:
+    #: stable across restarts, so the broker keeps what it holds unacknowledged for a process that died.
+    mqtt_client_id: str = "urbantwin"
+    #: Put before every topic (`city/` gives `city/v1.1/Observations`), for several platforms on one
+    #: broker. Empty: the standard's topics.
+    mqtt_topic_prefix: str = ""
+    #: `$select` topics that are published besides the full entities, separated by spaces:
+    #: `Observations?$select=result,phenomenonTime` publishes those two properties of every new or
+    #: changed Observation to `v1.1/Observations?$select=…`, to each of its navigation sets' topics and,
+    #: on updates, to `v1.1/Observations(id)?$select=…`. Empty: none.
+    mqtt_select_topics: str = "Observations?$select=result,phenomenonTime"
+    #: Seconds between keep-alive comments on an idle Server-Sent Events stream (proxies close idle
+    #: connections; the comment also tells the server that a client has gone).
+    live_keepalive_seconds: int = 15
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

@@ -7,6 +7,7 @@ It knows nothing of the web framework: it takes the parts of a request and answe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -82,6 +83,12 @@ class SensorThingsService:
         self.paging = Paging(settings.default_top, settings.max_top)
         #: (Datastream, FeatureOfInterest) pairs known to lie inside the Datastream's observedArea.
         self.covered: set[tuple[int, int]] = set()
+        #: Told of every write inside its transaction, `(connection, "POST Things", answer)`; the live
+        #: updates (`urbantwin.live`) pass it on once the transaction commits. None: nobody listens.
+        self.on_write: Callable[[Connection, str, ApiResponse], None] | None = None
+        #: Conformance classes and serverSettings entries of extensions that are on (MQTT).
+        self.extra_conformance: list[str] = []
+        self.extra_server_settings: dict[str, Any] = {}
 
     # --- the entry point ------------------------------------------------------------------------
 
@@ -146,7 +153,10 @@ class SensorThingsService:
     def service_root(self, base: str) -> dict[str, Any]:
         return {
             "value": [{"name": name, "url": f"{base}/{name}"} for name in BY_SET_NAME],
-            "serverSettings": {"conformance": CONFORMANCE},
+            "serverSettings": {
+                "conformance": [*CONFORMANCE, *self.extra_conformance],
+                **self.extra_server_settings,
+            },
         }
 
     # --- access ---------------------------------------------------------------------------------
@@ -292,6 +302,8 @@ class SensorThingsService:
                     target=target,
                     status=answer.status,
                 )
+            if self.on_write is not None:
+                self.on_write(c, target, answer)
             return answer
 
         try:

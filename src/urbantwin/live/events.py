@@ -1,0 +1,200 @@
+"""From committed ids to events: the rows as they are now, with what subscribers filter and route by.
+
+Every server process turns the `ChangeSet`s it is told of into `EntityEvent`s by reading the rows
+(one query per entity type and batch of ids). An entity deleted before it was read is simply not
+announced. An event knows its dataset (so subscribers are only sent what they may read), the
+collections it belongs to through each related parent (`Datastreams(1)/Observations`), and for an
+Observation its Datastream, Thing and FeatureOfInterest (the filters of the push endpoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import shapely
+from sqlalchemy import Connection, select
+
+from urbantwin.live.changes import CREATE, ChangeSet
+from urbantwin.sensorthings.model import (
+    ENTITY_TYPES,
+    HISTORICAL_LOCATION,
+    OBSERVATION,
+    EntityType,
+    inverse,
+)
+from urbantwin.sensorthings.serialize import RowWriter
+from urbantwin.store import schema
+
+#: Ids read per query (keeps the IN list and the statement small on both backends).
+CHUNK = 1_000
+
+#: A bounding box: min x (longitude), min y (latitude), max x, max y, in WGS84.
+BBox = tuple[float, float, float, float]
+
+
+@dataclass
+class EntityEvent:
+    """One entity created or updated, as committed."""
+
+    entity: EntityType
+    id: int
+    kind: str
+    row: Mapping[str, Any]
+    dataset_id: str | None
+    #: The navigation collections the entity is in: (parent set name, parent id, relation name).
+    parents: list[tuple[str, int, str]] = field(default_factory=list)
+    datastream_id: int | None = None
+    thing_id: int | None = None
+    feature_id: int | None = None
+    _bodies: dict[tuple[str, tuple[str, ...] | None], bytes] = field(default_factory=dict, repr=False)
+
+    def json(self, base: str, select_: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The entity as the SensorThings API writes it, links under `base` (…/v1.1)."""
+        return _writer(self.entity.name, base, select_)(self.row)
+
+    def body(self, base: str, select_: tuple[str, ...] | None = None) -> bytes:
+        """`json` serialised, once per base and selection (an event goes to many topics)."""
+        key = (base, select_)
+        cached = self._bodies.get(key)
+        if cached is None:
+            cached = self._bodies[key] = orjson.dumps(self.json(base, select_))
+        return cached
+
+
+@lru_cache(maxsize=256)
+def _writer(entity: str, base: str, select_: tuple[str, ...] | None) -> RowWriter:
+    names = None if select_ is None else tuple((name,) for name in select_)
+    return RowWriter(ENTITY_TYPES[entity], base, names)
+
+
+def read_events(connection: Connection, changes: ChangeSet) -> list[EntityEvent]:
+    """The events of `changes`, creates first, each entity type in id order."""
+    events: list[EntityEvent] = []
+    for kind, groups in ((CREATE, changes.created), ("update", changes.updated)):
+        for name, ids in groups.items():
+            entity = ENTITY_TYPES[name]
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), CHUNK):
+                chunk = ordered[start : start + CHUNK]
+                if entity is OBSERVATION:
+                    events.extend(_observations(connection, chunk, kind))
+                else:
+                    events.extend(_entities(connection, entity, chunk, kind))
+    return events
+
+
+def _observations(connection: Connection, ids: list[int], kind: str) -> Iterable[EntityEvent]:
+    obs, ds = schema.observations, schema.datastreams
+    query = (
+        select(
+            *OBSERVATION.columns(obs),
+            ds.c.thing_id.label("_thing_id"),
+            ds.c.dataset_id.label("_dataset_id"),
+        )
+        .join(ds, ds.c.id == obs.c.datastream_id)
+        .where(obs.c.id.in_(ids))
+        .order_by(obs.c.id)
+    )
+    for row in connection.execute(query).mappings():
+        datastream, feature = row["datastream_id"], row["feature_of_interest_id"]
+        yield EntityEvent(
+            OBSERVATION,
+            row["id"],
+            kind,
+            row,
+            row["_dataset_id"],
+            [("Datastreams", datastream, "Observations"), ("FeaturesOfInterest", feature, "Observations")],
+            datastream_id=datastream,
+            thing_id=row["_thing_id"],
+            feature_id=feature,
+        )
+
+
+def _entities(connection: Connection, entity: EntityType, ids: list[int], kind: str) -> list[EntityEvent]:
+    table = entity.table
+    rows = list(
+        connection.execute(select(*entity.columns(table)).where(table.c.id.in_(ids)).order_by(table.c.id))
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return []
+    datasets = _datasets(connection, entity, rows)
+    parents: dict[int, list[tuple[str, int, str]]] = {row["id"]: [] for row in rows}
+    for relation in entity.relations.values():
+        back = inverse(entity, relation)
+        if back is None or not back.many:
+            continue  # the parent's side is a single entity (Datastreams(1)/Thing), not a collection
+        parent = ENTITY_TYPES[relation.target]
+        if relation.fk:
+            for row in rows:
+                if row[relation.fk] is not None:
+                    parents[row["id"]].append((parent.set_name, row[relation.fk], back.name))
+        elif relation.link is not None and relation.link_self and relation.link_target:
+            link = relation.link
+            found = connection.execute(
+                select(link.c[relation.link_self], link.c[relation.link_target]).where(
+                    link.c[relation.link_self].in_(list(parents))
+                )
+            )
+            for own, other in found:
+                parents[own].append((parent.set_name, other, back.name))
+    return [
+        EntityEvent(entity, row["id"], kind, row, datasets.get(row["id"]), parents[row["id"]]) for row in rows
+    ]
+
+
+def _datasets(connection: Connection, entity: EntityType, rows: list[Mapping[str, Any]]) -> dict[int, Any]:
+    """The dataset of each row: its own, or its Thing's for a HistoricalLocation."""
+    if "dataset_id" in entity.table.c:
+        return {row["id"]: row["dataset_id"] for row in rows}
+    if entity is HISTORICAL_LOCATION:
+        things = schema.things
+        by_thing = dict(
+            connection.execute(
+                select(things.c.id, things.c.dataset_id).where(
+                    things.c.id.in_({row["thing_id"] for row in rows})
+                )
+            ).all()
+        )
+        return {row["id"]: by_thing.get(row["thing_id"]) for row in rows}
+    return {}
+
+
+# --- geometry for the bbox filter -----------------------------------------------------------------
+
+
+def feature_bbox(connection: Connection, feature_id: int) -> BBox | None:
+    foi = schema.features_of_interest
+    wkb = connection.execute(select(foi.c.geom).where(foi.c.id == feature_id)).scalar()
+    return _bounds([wkb])
+
+
+def thing_bbox(connection: Connection, thing_id: int) -> BBox | None:
+    """The bounds of the Thing's current Location(s)."""
+    links, loc = schema.thing_locations, schema.locations
+    wkbs = connection.execute(
+        select(loc.c.geom).join(links, links.c.location_id == loc.c.id).where(links.c.thing_id == thing_id)
+    ).scalars()
+    return _bounds(list(wkbs))
+
+
+def _bounds(wkbs: list[bytes | None]) -> BBox | None:
+    boxes = [shapely.from_wkb(w).bounds for w in wkbs if w]
+    boxes = [b for b in boxes if b and all(v == v for v in b)]  # an empty geometry has NaN bounds
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def intersects(a: BBox | None, b: BBox) -> bool:
+    return a is not None and a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]

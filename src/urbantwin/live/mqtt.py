@@ -1,0 +1,417 @@
+"""The SensorThings MQTT extension against a real broker (`URBANTWIN_MQTT_URL`).
+
+Publishing: the bridge is a sink of the process's hub and publishes every create and update its own
+process committed to the topics of `topics.py` (QoS 0, as the extension's notifications usually
+are; what happens while the broker is away is not kept). Each message carries the MQTT 5 user
+property `urbantwin=notification`, so the server never mistakes its own notification for a create.
+Unless the broker enforces ACLs (`URBANTWIN_MQTT_BROKER_ACL`), only entities of open datasets are
+published: anyone can subscribe to a plain broker.
+
+Creating: the process holding slot 0 subscribes (QoS 1, MQTT 5 no-local) to `v1.1/Observations` and
+`v1.1/+/Observations`. The broker cannot tell the server who published a message, so Observations are
+created as the principal of `URBANTWIN_MQTT_WRITE_TOKEN` (the broker's own authentication and ACLs
+decide who may publish to the creation topics), or anonymously where `URBANTWIN_ALLOW_ANONYMOUS_WRITES`
+lets anonymous clients write over HTTP too; with neither, the server subscribes to no creation topic.
+Messages are stored in batches through the SensorThings service (simple Observations as one dataArray
+block per Datastream, anything else one by one), and each is acknowledged (PUBACK) only after its batch
+has committed; the session is persistent (fixed client id, clean start off), so what the broker holds
+unacknowledged when the server dies is delivered again when it returns. A message that can never be
+stored (bad JSON, an unknown Datastream, no permission) is logged and acknowledged; a store that is
+unreachable is retried until it answers, without acknowledging anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from urbantwin.access.authenticate import Authenticator
+from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.principal import ANONYMOUS, Principal
+from urbantwin.errors import PlatformError
+from urbantwin.live.events import EntityEvent
+from urbantwin.live.notify import Context
+from urbantwin.live.topics import creation_filters, creation_path, parse_selects, topics_of
+from urbantwin.live.wire import Message, Publisher, Receiver, publish_packet, user_property
+from urbantwin.sensorthings.service import VERSION, SensorThingsService
+from urbantwin.settings import Settings
+
+log = logging.getLogger("urbantwin.live")
+
+CONFORMANCE_CREATE = (
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-observations-via-mqtt/observations-creation"
+)
+CONFORMANCE_RECEIVE = (
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/receive-updates-via-mqtt/receive-updates"
+)
+
+#: Most messages stored in one transaction.
+INGEST_BATCH = 2_000
+#: Unacknowledged messages the broker may send ahead (MQTT 5 Receive Maximum): enough to fill the next
+#: batch while one commits.
+RECEIVE_MAXIMUM = 2 * INGEST_BATCH
+#: How long the broker keeps the server's session (and what it holds for it) while it is away.
+SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
+NOTIFICATION = ("urbantwin", "notification")
+_NOTIFICATION_PROPERTIES = user_property(*NOTIFICATION)
+#: Keys of a JSON Observation that the dataArray fast path takes (anything else goes one by one).
+_ARRAY_KEYS = {"phenomenonTime", "resultTime", "result", "resultQuality", "validTime", "parameters"}
+
+
+@dataclass(frozen=True)
+class Broker:
+    """Where the broker is, from `mqtt://[user:password@]host[:port]` (`mqtts://` for TLS)."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> Broker:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
+            raise ValueError("URBANTWIN_MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883")
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(parts.hostname, parts.port or (8883 if tls else 1883), tls, parts.username, parts.password)
+
+    @property
+    def public(self) -> str:
+        """The address without credentials (safe for logs and the service root)."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+class MqttBridge:
+    def __init__(
+        self,
+        settings: Settings,
+        service: SensorThingsService,
+        authenticator: Authenticator,
+        policy: AccessPolicy,
+    ) -> None:
+        self.settings = settings
+        self.broker = Broker.parse(settings.mqtt_url)
+        self.service = service
+        self.authenticator = authenticator
+        self.policy = policy
+        self.prefix = settings.mqtt_topic_prefix
+        self.selects = parse_selects(settings.mqtt_select_topics)
+        base = settings.public_base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+        #: The API root that links in published entities start with.
+        self.base = f"{base}/{VERSION}"
+        self.slot = -1
+        #: Set while notifications go out and, in the process that stores creates, come in.
+        self.connected = threading.Event()
+        #: The publish-only connection of the notifications where no creates are received (`wire.py`).
+        self.publisher: Publisher | None = None
+        #: The subscriber that receives creates (only in the process that stores them).
+        self.receiver: Receiver | None = None
+        self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._ingest_thread: threading.Thread | None = None
+        #: Hashes of recently stored messages, per batch: a message the broker sends again (DUP) because
+        #: its PUBACK was lost with the connection is acknowledged without being stored twice.
+        self._recent: deque[set[int]] = deque(maxlen=16)
+
+    @property
+    def creates(self) -> bool:
+        """Whether Observations published to the creation topics are stored (see the module docstring)."""
+        return bool(self.settings.mqtt_write_token) or self.settings.allow_anonymous_writes
+
+    @property
+    def public_url(self) -> str:
+        return self.settings.mqtt_public_url or self.broker.public
+
+    @property
+    def _ingests(self) -> bool:
+        return self.creates and self.slot == 0
+
+    # --- life -----------------------------------------------------------------------------------
+
+    def start(self, slot: int) -> None:
+        self.slot = slot
+        name = f"{self.settings.mqtt_client_id}-{slot}"
+        tls = ssl.create_default_context() if self.broker.tls else None
+        if self._ingests:
+            # One connection both ways, so that No Local keeps our notifications from coming back.
+            self._start_receiving(name, tls)
+        else:
+            self.publisher = Publisher(
+                self.broker.host,
+                self.broker.port,
+                name,
+                self.broker.username,
+                self.broker.password,
+                tls,
+                on_change=lambda _up: self._update_connected(),
+            )
+            self.publisher.start()
+        log.info(
+            "MQTT: connecting to %s as %s (%s)",
+            self.public_url,
+            name,
+            "publishing changes; storing the Observations published to "
+            + " and ".join(creation_filters(self.prefix))
+            if self._ingests
+            else "publishing changes",
+        )
+        if not self.creates:
+            log.info(
+                "MQTT: Observations published to the broker are not stored: set URBANTWIN_MQTT_WRITE_TOKEN "
+                "to the API token of the user they are created as"
+            )
+
+    def _start_receiving(self, name: str, tls: ssl.SSLContext | None) -> None:
+        """The receiver of the creates: QoS 1, persistent session, acknowledged after commit."""
+        self.receiver = Receiver(
+            self.broker.host,
+            self.broker.port,
+            name,
+            creation_filters(self.prefix),
+            self._received,
+            self.broker.username,
+            self.broker.password,
+            tls,
+            session_expiry=SESSION_EXPIRY_SECONDS,
+            receive_maximum=RECEIVE_MAXIMUM,
+            on_change=lambda _up: self._update_connected(),
+        )
+        self.receiver.start()
+        self._ingest_thread = threading.Thread(
+            target=self._ingest_loop, name="urbantwin-mqtt-ingest", daemon=True
+        )
+        self._ingest_thread.start()
+
+    def _received(self, message: Message) -> None:
+        """The receiver's thread: queue what may be a create (other processes' notifications are not)."""
+        if not (message.notification and message.qos == 0):
+            self._inbox.put(message)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ingest_thread is not None:
+            self._ingest_thread.join(timeout=30)
+        if self.receiver is not None:
+            self.receiver.stop()
+        if self.publisher is not None:
+            self.publisher.stop()
+
+    def _update_connected(self) -> None:
+        out = self._out
+        if out is not None and out.connected.is_set():
+            self.connected.set()
+        else:
+            self.connected.clear()
+
+    @property
+    def _out(self) -> Publisher | Receiver | None:
+        """The connection notifications go out on."""
+        return self.receiver if self.receiver is not None else self.publisher
+
+    # --- publishing (the hub's thread) ----------------------------------------------------------
+
+    def deliver(self, events: list[EntityEvent], local: bool, context: Context) -> None:
+        """Publish the changes this process made (the others publish their own), in one write."""
+        out = self._out
+        if not local or out is None or not out.connected.is_set():
+            return
+        # Asked per batch, not cached: a dataset that stops being open must stop being published
+        # at once (the hub merges what is waiting, so under load a batch holds many changes).
+        scope = None
+        if not self.settings.mqtt_broker_acl:
+            scope = self.policy.read_scope(ANONYMOUS, context.connection)
+        packets = []
+        for entity_event in events:
+            if scope is not None and not scope.allows(entity_event.dataset_id):
+                continue
+            for topic in topics_of(entity_event, self.prefix, self.selects):
+                if topic.property is not None:
+                    value = entity_event.json(self.base).get(topic.property)
+                    payload = orjson.dumps({topic.property: value})
+                else:
+                    payload = entity_event.body(self.base, topic.select)
+                packets.append(publish_packet(topic.name, payload, _NOTIFICATION_PROPERTIES))
+        out.send(packets)
+
+    # --- creating (the ingest thread) -----------------------------------------------------------
+
+    def _ingest_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < INGEST_BATCH:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            if not self._store(batch):
+                return  # stopping before the batch committed: nothing is acknowledged
+            assert self.receiver is not None
+            self.receiver.ack(batch)  # in the order received, as MQTT asks
+
+    def _store(self, messages: list[Message]) -> bool:
+        """Store the Observations of `messages` in one transaction; False if stopped before it committed."""
+        hashes = {hash((m.topic, m.payload)) for m in messages}
+        creates = [c for c in (self._creation(m) for m in messages) if c is not None]
+        if not creates:
+            return True
+        principal = self._principal()
+        if principal is None:
+            return True
+        blocks, singles = _plan(creates)
+        delay = 0.1
+        while True:
+            try:
+                with self.service.write_engine.begin() as connection:
+                    # All blocks in one request; if a Datastream refuses (unknown, not writable), that
+                    # request rolls back to its savepoint and the blocks go one by one.
+                    if blocks and not self._handle(connection, principal, "CreateObservations", blocks, True):
+                        for block in blocks:
+                            self._handle(connection, principal, "CreateObservations", [block])
+                    for path, body in singles:
+                        self._handle(connection, principal, path, body)
+                self._recent.append(hashes)
+                return True
+            except (OperationalError, InterfaceError) as exc:
+                log.warning(
+                    "MQTT: storing %d Observations failed (%s); again in %.1f s", len(creates), exc, delay
+                )
+                if self._stop.wait(delay):
+                    return False
+                delay = min(delay * 2, 5.0)
+
+    def _handle(
+        self, connection: Any, principal: Principal, path: str, body: Any, quiet: bool = False
+    ) -> bool:
+        """One create through the service, in a savepoint of the batch; False if it was refused."""
+        count = sum(len(b["dataArray"]) for b in body) if path == "CreateObservations" else 1
+        try:
+            answer = self.service.handle("POST", path, "", body, self.base, principal, connection)
+        except PlatformError as error:
+            if not quiet:
+                log.warning("MQTT: %d Observation(s) for %s not stored: %s", count, path, error.message)
+            return False
+        except (OperationalError, InterfaceError):
+            raise
+        except DBAPIError as error:
+            if not quiet:
+                log.warning("MQTT: %d Observation(s) for %s not stored: %s", count, path, error.orig)
+            return False
+        if isinstance(answer.body, list):
+            failed = sum(1 for link in answer.body if link == "error")
+            if failed:
+                log.warning("MQTT: %d of %d Observations not stored (invalid values)", failed, count)
+        return True
+
+    def _creation(self, message: Message) -> tuple[str, dict[str, Any]] | None:
+        """(resource path, JSON Observation) of a message that creates one, else None."""
+        if message.notification:
+            return None  # another process's notification
+        if message.dup and any(hash((message.topic, message.payload)) in seen for seen in self._recent):
+            return None  # stored already; its acknowledgement was lost with the connection
+        path = creation_path(message.topic, self.prefix)
+        if path is None:
+            return None
+        try:
+            body = orjson.loads(message.payload)
+        except orjson.JSONDecodeError as exc:
+            log.warning("MQTT: a message on %s is not JSON (%s); not stored", message.topic, exc)
+            return None
+        if not isinstance(body, dict):
+            log.warning("MQTT: a message on %s is not a JSON object; not stored", message.topic)
+            return None
+        if "@iot.selfLink" in body:
+            return None  # a notification (published without the user property)
+        return path, body
+
+    def _principal(self) -> Principal | None:
+        """Who creates: the write token's principal (asked per batch, so a revoked token stops at once)."""
+        token = self.settings.mqtt_write_token
+        if not token:
+            return ANONYMOUS
+        try:
+            return self.authenticator.principal(f"Bearer {token}")
+        except PlatformError as error:
+            log.error(
+                "MQTT: URBANTWIN_MQTT_WRITE_TOKEN is refused (%s); Observations are not stored", error.message
+            )
+            return None
+
+
+def _plan(
+    creates: Iterable[tuple[str, dict[str, Any]]],
+) -> tuple[list[dict[str, Any]], list[tuple[str, Any]]]:
+    """dataArray blocks (one per Datastream and set of components, in arrival order) for the plain
+    Observations, and (path, body) for the rest, which the service creates one by one."""
+    blocks: dict[tuple[int, tuple[str, ...]], dict[str, Any]] = {}
+    singles: list[tuple[str, Any]] = []
+    for path, body in creates:
+        plan = _as_row(path, body)
+        if plan is None:
+            singles.append((path, body))
+            continue
+        datastream, components, row = plan
+        block = blocks.get((datastream, components))
+        if block is None:
+            block = blocks[(datastream, components)] = {
+                "Datastream": {"@iot.id": datastream},
+                "components": list(components),
+                "dataArray": [],
+            }
+        block["dataArray"].append(row)
+    return list(blocks.values()), singles
+
+
+def _as_row(path: str, body: dict[str, Any]) -> tuple[int, tuple[str, ...], list[Any]] | None:
+    """(Datastream, components, values) of an Observation the dataArray path can take, else None."""
+    if "result" not in body:
+        return None
+    datastream: Any = None
+    if path.startswith("Datastreams("):
+        if "Datastream" in body:
+            return None
+        datastream = path[len("Datastreams(") : path.index(")")]
+    elif path == "Observations":
+        datastream = _reference(body.get("Datastream"))
+    if datastream is None:
+        return None
+    components: list[str] = []
+    row: list[Any] = []
+    for key, value in body.items():
+        if key in _ARRAY_KEYS:
+            components.append(key)
+            row.append(value)
+        elif key == "FeatureOfInterest":
+            feature = _reference(value)
+            if feature is None:
+                return None
+            components.append("FeatureOfInterest/id")
+            row.append(feature)
+        elif key != "Datastream":
+            return None
+    order = sorted(range(len(components)), key=components.__getitem__)
+    return int(datastream), tuple(components[i] for i in order), [row[i] for i in order]
+
+
+def _reference(value: Any) -> int | None:
+    """The id of `{"@iot.id": 5}` (nothing else in it), else None."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ident = value.get("@iot.id")
+    if isinstance(ident, bool) or not isinstance(ident, int | str) or not str(ident).isdigit():
+        return None
+    return int(ident)

@@ -1,0 +1,43 @@
+"""Fixtures of the live tests: the app with MQTT on against the machine's Mosquitto, served for real.
+
+Each test gets its own MQTT client id and topic prefix, so runs on one broker (concurrent test
+sessions, other tests of this one) never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.live.helpers import MAIN_BROKER
+from urbantwin.settings import Settings
+
+
+@pytest.fixture
+def prefix() -> str:
+    """The topic prefix of this test (`t1a2b3c/` → `t1a2b3c/v1.1/Observations`)."""
+    return f"t{uuid.uuid4().hex[:10]}/"
+
+
+@pytest.fixture
+def settings(settings: Settings, prefix: str) -> Settings:
+    return settings.with_overrides(
+        mqtt_url=f"mqtt://{MAIN_BROKER[0]}:{MAIN_BROKER[1]}",
+        mqtt_client_id=f"test-{prefix.rstrip('/')}",
+        mqtt_topic_prefix=prefix,
+        mqtt_write_token=ADMIN_TOKEN,
+        live_keepalive_seconds=1,
+    )
+
+
+@pytest.fixture
+def http(live_server: str) -> Iterator[httpx.Client]:
+    """A real HTTP client of the served app, writing as the administrator."""
+    with httpx.Client(
+        base_url=live_server, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+    ) as client:
+        yield client

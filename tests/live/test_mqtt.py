@@ -1,0 +1,256 @@
+"""The SensorThings MQTT extension against the machine's Mosquitto, on both backends: changes made
+over HTTP reach MQTT subscribers, Observations published over MQTT are stored and visible over HTTP,
+and nothing of a restricted dataset goes to a broker anyone may subscribe to."""
+
+from __future__ import annotations
+
+import queue
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import ADMIN_TOKEN
+from tests.live.helpers import Publisher, Subscriber, sensor_world
+from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE
+
+#: The wait for a message that must not come, after one published later has come.
+QUIET = 0.5
+
+
+@pytest.fixture
+def world(http: httpx.Client, prefix: str) -> dict[str, int]:
+    """A Thing with a Location, a Datastream and one Observation (so its FeatureOfInterest), all of
+    whose notifications have been published before the test subscribes."""
+    ids = sensor_world(http)
+    subscriber = Subscriber([f"{prefix}v1.1/Observations"])
+    first = http.post(f"/v1.1/Datastreams({ids['datastream']})/Observations", json={"result": 0})
+    assert first.status_code == 201
+    subscriber.get()
+    subscriber.close()
+    ids["foi"] = http.get(f"/v1.1/Observations({first.json()['@iot.id']})/FeatureOfInterest").json()[
+        "@iot.id"
+    ]
+    return ids
+
+
+def test_the_service_root_names_the_broker_when_mqtt_is_on(http: httpx.Client) -> None:
+    settings = http.get("/v1.1/").json()["serverSettings"]
+    assert CONFORMANCE_RECEIVE in settings["conformance"]
+    assert CONFORMANCE_CREATE in settings["conformance"]
+    assert settings[CONFORMANCE_RECEIVE] == {"endpoints": ["mqtt://127.0.0.1:1883"]}
+    assert "urbantwin:mqtt" not in settings
+
+
+def test_an_http_create_reaches_every_collection_topic(http: httpx.Client, prefix: str, world: dict) -> None:
+    ds, foi = world["datastream"], world["foi"]
+    topics = [
+        f"{prefix}v1.1/Observations",
+        f"{prefix}v1.1/Datastreams({ds})/Observations",
+        f"{prefix}v1.1/FeaturesOfInterest({foi})/Observations",
+        f"{prefix}v1.1/Observations?$select=result,phenomenonTime",
+        f"{prefix}v1.1/Datastreams({ds})/Observations?$select=result,phenomenonTime",
+    ]
+    subscriber = Subscriber(topics)
+    try:
+        answer = http.post(
+            f"/v1.1/Datastreams({ds})/Observations",
+            json={"result": 21.5, "phenomenonTime": "2026-05-01T12:00:00Z"},
+        )
+        assert answer.status_code == 201
+        ident = answer.json()["@iot.id"]
+        received = dict(subscriber.get() for _ in topics)
+        assert set(received) == set(topics)
+        full = received[f"{prefix}v1.1/Datastreams({ds})/Observations"]
+        assert full["@iot.id"] == ident
+        assert full["result"] == 21.5
+        assert full["@iot.selfLink"].endswith(f"/v1.1/Observations({ident})")
+        assert received[f"{prefix}v1.1/Observations"] == full
+        assert received[f"{prefix}v1.1/Observations?$select=result,phenomenonTime"] == {
+            "result": 21.5,
+            "phenomenonTime": "2026-05-01T12:00:00Z",
+        }
+    finally:
+        subscriber.close()
+
+
+def test_an_update_reaches_the_entity_and_its_properties(
+    http: httpx.Client, prefix: str, world: dict
+) -> None:
+    thing = world["thing"]
+    topics = [f"{prefix}v1.1/Things({thing})", f"{prefix}v1.1/Things({thing})/name", f"{prefix}v1.1/Things"]
+    subscriber = Subscriber(topics)
+    try:
+        assert http.patch(f"/v1.1/Things({thing})", json={"name": "renamed"}).status_code == 200
+        received = dict(subscriber.get() for _ in topics)
+        assert received[f"{prefix}v1.1/Things({thing})/name"] == {"name": "renamed"}
+        assert received[f"{prefix}v1.1/Things({thing})"]["name"] == "renamed"
+        assert received[f"{prefix}v1.1/Things"]["@iot.id"] == thing
+    finally:
+        subscriber.close()
+
+
+def test_a_new_location_reaches_the_navigation_set_of_its_thing(
+    http: httpx.Client, prefix: str, world: dict
+) -> None:
+    thing = world["thing"]
+    subscriber = Subscriber(
+        [f"{prefix}v1.1/Things({thing})/Locations", f"{prefix}v1.1/Things({thing})/HistoricalLocations"]
+    )
+    try:
+        location = {
+            "name": "moved",
+            "description": "the new place",
+            "encodingType": "application/geo+json",
+            "location": {"type": "Point", "coordinates": [12.4, 51.3]},
+        }
+        answer = http.post(f"/v1.1/Things({thing})/Locations", json=location)
+        assert answer.status_code == 201
+        received = dict(subscriber.get() for _ in range(2))
+        assert received[f"{prefix}v1.1/Things({thing})/Locations"]["@iot.id"] == answer.json()["@iot.id"]
+        assert "time" in received[f"{prefix}v1.1/Things({thing})/HistoricalLocations"]
+    finally:
+        subscriber.close()
+
+
+def test_a_deep_insert_is_announced_whole(http: httpx.Client, prefix: str) -> None:
+    subscriber = Subscriber(
+        [f"{prefix}v1.1/Things", f"{prefix}v1.1/Datastreams", f"{prefix}v1.1/Observations"]
+    )
+    try:
+        ids = sensor_world(http, "deep")
+        created = http.post(
+            f"/v1.1/Things({ids['thing']})/Datastreams",
+            json={
+                "name": "with observations",
+                "description": "d",
+                "observationType": "OM_Measurement",
+                "unitOfMeasurement": {"name": "x", "symbol": "x", "definition": "x"},
+                "Sensor": {"@iot.id": 1},
+                "ObservedProperty": {"name": "p", "definition": "p", "description": "p"},
+                "Observations": [{"result": 1}, {"result": 2}],
+            },
+        )
+        assert created.status_code == 201, created.text
+        seen = [subscriber.get() for _ in range(5)]  # the Thing, 2 Datastreams, 2 Observations
+        by_topic: dict[str, list] = {}
+        for topic, body in seen:
+            by_topic.setdefault(topic.removeprefix(prefix), []).append(body)
+        assert [b["@iot.id"] for b in by_topic["v1.1/Things"]] == [ids["thing"]]
+        assert len(by_topic["v1.1/Datastreams"]) == 2
+        assert sorted(b["result"] for b in by_topic["v1.1/Observations"]) == [1, 2]
+    finally:
+        subscriber.close()
+
+
+def test_observations_published_over_mqtt_are_stored(http: httpx.Client, prefix: str, world: dict) -> None:
+    ds = world["datastream"]
+    subscriber = Subscriber([f"{prefix}v1.1/Datastreams({ds})/Observations"])
+    publisher = Publisher()
+    try:
+        publisher.publish(f"{prefix}v1.1/Datastreams({ds})/Observations", {"result": 7.25})
+        publisher.publish(
+            f"{prefix}v1.1/Observations",
+            {"result": 8.5, "phenomenonTime": "2026-05-01T13:00:00Z", "Datastream": {"@iot.id": ds}},
+        )
+        # Not a plain row: the FeatureOfInterest is created with it (the one-by-one path).
+        publisher.publish(
+            f"{prefix}v1.1/Observations",
+            {
+                "result": "text",
+                "Datastream": {"@iot.id": ds},
+                "FeatureOfInterest": {
+                    "name": "spot",
+                    "description": "a spot",
+                    "encodingType": "application/geo+json",
+                    "feature": {"type": "Point", "coordinates": [12.0, 51.0]},
+                },
+            },
+        )
+        results = {subscriber.get()[1]["result"] for _ in range(3)}
+        assert results == {7.25, 8.5, "text"}
+        stored = http.get(f"/v1.1/Datastreams({ds})/Observations?$orderby=id&$select=result").json()["value"]
+        assert [o["result"] for o in stored] == [0, 7.25, 8.5, "text"]
+    finally:
+        publisher.close()
+        subscriber.close()
+
+
+def test_a_message_that_cannot_be_stored_is_dropped_and_the_next_is_stored(
+    http: httpx.Client, prefix: str, world: dict
+) -> None:
+    ds = world["datastream"]
+    subscriber = Subscriber([f"{prefix}v1.1/Observations"])
+    publisher = Publisher()
+    try:
+        publisher.publish(f"{prefix}v1.1/Observations", {"result": 1, "Datastream": {"@iot.id": 999_999}})
+        publisher.client.publish(f"{prefix}v1.1/Observations", b"{not json", qos=1).wait_for_publish(5)
+        publisher.publish(
+            f"{prefix}v1.1/Datastreams({ds})/Observations", {"result": "bad", "phenomenonTime": "never"}
+        )
+        publisher.publish(f"{prefix}v1.1/Datastreams({ds})/Observations", {"result": 42})
+        topic, body = subscriber.get()
+        assert body["result"] == 42  # the three before it were refused
+        count = http.get("/v1.1/Observations?$count=true&$top=0").json()["@iot.count"]
+        assert count == 2
+    finally:
+        publisher.close()
+        subscriber.close()
+
+
+def test_restricted_data_is_not_published_to_a_public_broker(
+    http: httpx.Client, prefix: str, world: dict
+) -> None:
+    secret = sensor_world(http, "meter")
+    assert (
+        http.post(
+            "/api/admin/datasets",
+            json={"id": "meters", "title": "Meters", "publisher_id": "city", "access_level": "internal"},
+        ).status_code
+        == 201
+    )
+    moved = http.post("/api/datasets/meters/members", json={"entity_set": "Things", "ids": [secret["thing"]]})
+    assert moved.status_code == 200, moved.text
+    subscriber = Subscriber([f"{prefix}v1.1/Observations", f"{prefix}v1.1/Datastreams/#"])
+    try:
+        assert (
+            http.post(
+                f"/v1.1/Datastreams({secret['datastream']})/Observations", json={"result": 666}
+            ).status_code
+            == 201
+        )
+        assert (
+            http.post(
+                f"/v1.1/Datastreams({world['datastream']})/Observations", json={"result": 1}
+            ).status_code
+            == 201
+        )
+        topic, body = subscriber.get()
+        assert body["result"] == 1
+        with pytest.raises(queue.Empty):
+            subscriber.get(timeout=QUIET)
+    finally:
+        subscriber.close()
+
+
+def test_without_a_write_principal_nothing_is_created_over_mqtt(settings, engine) -> None:  # noqa: ANN001
+    from urbantwin.app import create_app
+
+    app: FastAPI = create_app(
+        settings.with_overrides(mqtt_write_token="", allow_anonymous_writes=False), engine
+    )
+    bridge = app.state.live.mqtt
+    assert bridge is not None and not bridge.creates
+    conformance = app.state.sensorthings.service_root("/v1.1")["serverSettings"]["conformance"]
+    assert CONFORMANCE_RECEIVE in conformance
+    assert CONFORMANCE_CREATE not in conformance
+
+
+def test_mqtt_off_says_so_in_the_service_root(settings, engine) -> None:  # noqa: ANN001
+    from urbantwin.app import create_app
+
+    app = create_app(settings.with_overrides(mqtt_url=""), engine)
+    root = app.state.sensorthings.service_root("/v1.1")["serverSettings"]
+    assert CONFORMANCE_RECEIVE not in root["conformance"]
+    assert "URBANTWIN_MQTT_URL" in root["urbantwin:mqtt"]
+    assert ADMIN_TOKEN not in str(root)
