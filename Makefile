@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench
+.PHONY: demo test lint format bench viewer
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,12 +12,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The web viewer (web/, built by Vite into the package; see docs/viewer.md). Rebuilt when a source is
+# newer than the build; npm ci installs the locked dependencies when the lockfile changes. Without
+# npm the viewer is not built and the server's `/` says how to build it.
+VIEWER := src/urbantwin/web/static/index.html
+NODE_MODULES := web/node_modules/.package-lock.json
+VIEWER_SOURCES := web/index.html web/vite.config.js web/package.json $(shell find web/src -type f 2>/dev/null)
+NO_NPM := echo "npm (Node.js 20.19 or newer) is not installed: the web viewer is not built"
+
+$(NODE_MODULES): web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { $(NO_NPM); exit 0; }; \
+	cd web && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json
+
+$(VIEWER): $(NODE_MODULES) $(VIEWER_SOURCES)
+	@command -v npm >/dev/null 2>&1 || { $(NO_NPM); exit 0; }; \
+	cd web && npm run --silent build -- --logLevel warn
+
+## Build the web viewer (make demo and make test do this when its sources changed)
+viewer: $(VIEWER)
+
 ## Set up and start the Leipzig demo on SQLite at http://127.0.0.1:8000
-demo: $(STAMP)
+demo: $(STAMP) $(VIEWER)
 	$(BIN)/urbantwin demo --port 8000
 
-## Set up and run the whole test suite (lint, format check, tests on SQLite and PostgreSQL)
-test: $(STAMP)
+## Set up and run the whole test suite (lint, format check, tests on SQLite and PostgreSQL, the
+## viewer in Chromium)
+test: $(STAMP) $(VIEWER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 -q

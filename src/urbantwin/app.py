@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse
 
 from urbantwin import __version__
 from urbantwin.access.audit import AuditLog
@@ -34,6 +34,7 @@ from urbantwin.sensorthings.service import SensorThingsService, error_body
 from urbantwin.settings import Settings
 from urbantwin.store.engine import is_query_timeout, make_engine
 from urbantwin.timeseries.routes import timeseries_router
+from urbantwin.web import mount_viewer
 
 log = logging.getLogger("urbantwin")
 
@@ -139,9 +140,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(timeseries_router(engine, settings))
     app.include_router(access_router(AccessAdmin(engine, audit)))
 
-    @app.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/v1.1/")
+    mount_viewer(app, settings)  # the twin viewer at `/`
 
     return app
 

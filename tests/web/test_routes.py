@@ -1,0 +1,95 @@
+"""The viewer's HTTP side: `/` and its assets with the caching the build allows, the message page
+when the build is missing, and `/api/viewer/config`. A fake build in a temporary folder stands in
+for the real one, so these tests need neither Node.js nor a browser."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+
+from urbantwin.errors import PlatformError
+from urbantwin.settings import Settings
+from urbantwin.web.routes import IMMUTABLE, LIVE_PATH, mount_viewer
+
+INDEX = "<!doctype html><title>urbantwin</title><script src='./assets/index-abc123.js'></script>"
+SCRIPT = "console.log('viewer');" * 50
+
+
+def _app(static: Path, settings: Settings | None = None) -> FastAPI:
+    app = FastAPI()
+
+    @app.exception_handler(PlatformError)
+    async def platform_error(_request: Request, exc: PlatformError) -> JSONResponse:
+        return JSONResponse({"code": exc.status, "message": exc.message}, exc.status)  # as create_app does
+
+    mount_viewer(app, settings or Settings(), static)
+    return app
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text(INDEX, encoding="utf-8")
+    (tmp_path / "assets" / "index-abc123.js").write_text(SCRIPT, encoding="utf-8")
+    (tmp_path / "assets" / "index-abc123.js.gz").write_bytes(gzip.compress(SCRIPT.encode()))
+    return tmp_path
+
+
+def test_the_index_is_revalidated_on_every_load(built: Path) -> None:
+    client = TestClient(_app(built))
+    answer = client.get("/")
+    assert answer.status_code == 200
+    assert answer.text == INDEX
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["cache-control"] == "no-cache"
+    again = client.get("/", headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_hashed_assets_are_cached_for_good_and_sent_gzipped_when_accepted(built: Path) -> None:
+    client = TestClient(_app(built))
+    packed = client.get("/assets/index-abc123.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.status_code == 200
+    assert packed.headers["cache-control"] == IMMUTABLE
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.text == SCRIPT  # httpx decodes it
+    plain = client.get("/assets/index-abc123.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.text == SCRIPT
+    assert "javascript" in plain.headers["content-type"]
+
+
+@pytest.mark.parametrize("name", ["missing.js", "../index.html", "..%2Findex.html", "index-abc123.js.gz"])
+def test_only_files_of_the_build_are_served(built: Path, name: str) -> None:
+    answer = TestClient(_app(built)).get(f"/assets/{name}")
+    assert answer.status_code == 404
+    assert "message" in answer.json() or "detail" in answer.json()
+
+
+def test_without_a_build_the_page_says_how_to_make_one(tmp_path: Path) -> None:
+    answer = TestClient(_app(tmp_path / "nothing")).get("/")
+    assert answer.status_code == 503
+    assert "The viewer has not been built" in answer.text
+    assert "make demo" in answer.text
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_the_config_names_the_style_and_the_live_stream(built: Path) -> None:
+    plain = TestClient(_app(built)).get("/api/viewer/config").json()
+    assert plain["styleUrl"] is None
+    assert plain["liveUrl"] is None  # no push stream on this app: the viewer polls
+
+    app = _app(built, Settings(viewer_style_url="https://tiles.example.org/style.json"))
+
+    @app.get(LIVE_PATH)
+    async def live() -> dict:  # stands in for the live package's stream
+        return {}
+
+    configured = TestClient(app).get("/api/viewer/config").json()
+    assert configured["styleUrl"] == "https://tiles.example.org/style.json"
+    assert configured["liveUrl"] == LIVE_PATH.lstrip("/")

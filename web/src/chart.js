@@ -1,0 +1,87 @@
+// A small SVG chart of a series over time: the mean as a line, the min–max range as a band, gaps where
+// a bucket is empty. Plain SVG keeps the bundle small and the chart readable by screen readers (each
+// point has a <title>, and the figure a summary).
+
+import { formatNumber, formatTick } from './i18n.js';
+
+const W = 340;
+const H = 180;
+const PAD = { left: 44, right: 10, top: 12, bottom: 26 };
+
+/** Round numbers for an axis from lo to hi, about `count` of them. */
+export function niceTicks(lo, hi, count = 4) {
+  if (!(hi > lo)) {
+    const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 1;
+    return niceTicks(lo - pad, hi + pad, count);
+  }
+  const raw = (hi - lo) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = Math.floor(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toFixed(10));
+  if (ticks[ticks.length - 1] < hi) ticks.push(ticks[ticks.length - 1] + step);
+  return ticks;
+}
+
+/**
+ * points: [{x: ms, y, lo?, hi?, label?}], x sorted; options: unit, xDomain [ms, ms], highlightX,
+ * xFormat (ms → text), summary (text for screen readers). Returns an SVG element.
+ */
+export function timeChart(points, { unit = '', xDomain, highlightX, xFormat, summary = '', color = '#2b6cb0' } = {}) {
+  const values = points.flatMap((p) => [p.y, p.lo, p.hi]).filter((v) => Number.isFinite(v));
+  const ticks = niceTicks(Math.min(0, ...values), values.length ? Math.max(...values) : 1);
+  const [y0, y1] = [ticks[0], ticks[ticks.length - 1]];
+  const [x0, x1] = xDomain || [points[0]?.x ?? 0, points[points.length - 1]?.x ?? 1];
+  const span = Math.max(x1 - x0, 1);
+  const sx = (x) => PAD.left + ((x - x0) / span) * (W - PAD.left - PAD.right);
+  const sy = (y) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
+  const format = xFormat || ((x) => formatTick(x, span));
+
+  const parts = [];
+  for (const v of ticks) {
+    parts.push(`<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${sy(v)}" y2="${sy(v)}"/>`);
+    parts.push(`<text class="axis" x="${PAD.left - 6}" y="${sy(v) + 3.5}" text-anchor="end">${formatNumber(v)}</text>`);
+  }
+  for (let i = 0; i <= 3; i++) {
+    const x = x0 + (span * i) / 3;
+    const anchor = i === 0 ? 'start' : i === 3 ? 'end' : 'middle';
+    parts.push(`<text class="axis" x="${sx(x)}" y="${H - 8}" text-anchor="${anchor}">${esc(format(x))}</text>`);
+  }
+  // Runs of consecutive buckets with a value: one band and one line each (gaps stay empty).
+  const runs = [];
+  let run = [];
+  for (const p of points) {
+    if (Number.isFinite(p.y)) run.push(p);
+    else if (run.length) (runs.push(run), (run = []));
+  }
+  if (run.length) runs.push(run);
+  for (const r of runs) {
+    if (r.some((p) => Number.isFinite(p.lo) && Number.isFinite(p.hi) && p.hi > p.lo)) {
+      const top = r.map((p) => `${sx(p.x)},${sy(p.hi ?? p.y)}`);
+      const bottom = r.map((p) => `${sx(p.x)},${sy(p.lo ?? p.y)}`).reverse();
+      parts.push(`<polygon class="band" fill="${color}" points="${[...top, ...bottom].join(' ')}"/>`);
+    }
+    if (r.length > 1) parts.push(`<polyline class="line" stroke="${color}" points="${r.map((p) => `${sx(p.x)},${sy(p.y)}`).join(' ')}"/>`);
+  }
+  const dots = points.length <= 60;
+  for (const p of points) {
+    if (!Number.isFinite(p.y)) continue;
+    const label = `${p.label || format(p.x)}: ${formatNumber(p.y)} ${unit}`;
+    const lone = !dots && runs.some((r) => r.length === 1 && r[0] === p);
+    const r = dots || lone ? 2.6 : 0;
+    // Invisible hit targets carry the tooltips when there are too many points to draw dots.
+    parts.push(`<circle class="${r ? 'dot' : 'hit'}" fill="${color}" cx="${sx(p.x)}" cy="${sy(p.y)}" r="${r || 3}"><title>${esc(label)}</title></circle>`);
+  }
+  if (Number.isFinite(highlightX) && highlightX >= x0 && highlightX <= x1) {
+    parts.push(`<line class="now" x1="${sx(highlightX)}" x2="${sx(highlightX)}" y1="${PAD.top}" y2="${H - PAD.bottom}"/>`);
+  }
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', summary);
+  svg.innerHTML = parts.join('');
+  return svg;
+}
+
+const esc = (text) => String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

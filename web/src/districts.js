@@ -1,0 +1,243 @@
+// Districts: a choropleth of a statistic per district (residents, residents per km², change since the
+// first year) for the year the time slider shows, and a profile of a district with its residents over
+// the years. Any polygon collection whose features carry `einwohner_<year>` properties qualifies; the
+// class breaks are quantiles over all years, so a colour means the same in every year of a replay.
+
+import { apiUrl, getJSON } from './api.js';
+import { timeChart } from './chart.js';
+import { formatNumber, t } from './i18n.js';
+import { esc, html, openPanel } from './ui.js';
+
+const SEQUENTIAL = ['#f1eef6', '#bdc9e1', '#74a9cf', '#2b8cbe', '#045a8d'];
+const DIVERGING = ['#ca0020', '#f4a582', '#f7f7f7', '#92c5de', '#0571b0'];
+const NO_DATA = '#d9d9d9';
+export const STATS = ['none', 'population', 'density', 'change'];
+
+export class Districts {
+  constructor(map, collections, { onChange } = {}) {
+    this.map = map;
+    this.collections = collections; // descriptors of the district collections, largest first
+    this.onChange = onChange || (() => {});
+    this.level = collections[0]?.id || null;
+    this.stat = 'none';
+    this.year = null;
+    this.data = new Map(); // collection id → [{id, properties}]
+    this.selected = null;
+  }
+
+  get current() {
+    return this.collections.find((c) => c.id === this.level) || null;
+  }
+
+  years() {
+    return this.current?.years || [];
+  }
+
+  /** The time extent the statistics cover (for the time slider), when a statistic is shown. */
+  extent() {
+    const years = this.years();
+    if (this.stat === 'none' || !years.length) return null;
+    return [Date.UTC(years[0], 0, 1), Date.UTC(years[years.length - 1], 11, 31, 23)];
+  }
+
+  /** The year to show for a time: the time's year, held to the years there are. */
+  yearFor(time) {
+    const years = this.years();
+    if (!years.length) return null;
+    if (time === null || time === undefined) return years[years.length - 1];
+    const year = new Date(time).getUTCFullYear();
+    return Math.min(Math.max(year, years[0]), years[years.length - 1]);
+  }
+
+  renderControls(container, legend) {
+    this.container = container;
+    this.legend = legend;
+    if (!this.collections.length) {
+      container.closest('section').hidden = true;
+      return;
+    }
+    const levels = this.collections.map((c) => `<option value="${esc(c.id)}" ${c.id === this.level ? 'selected' : ''}>${esc(c.title)}</option>`).join('');
+    const stats = STATS.filter((s) => s !== 'density' || this.current?.hasArea)
+      .map((s) => `<option value="${s}" ${s === this.stat ? 'selected' : ''}>${esc(statLabel(s, this.years()[0]))}</option>`)
+      .join('');
+    container.innerHTML = `
+      <label class="field"><span>${esc(t('statistic'))}</span><select id="district-stat">${stats}</select></label>
+      <label class="field" ${this.collections.length > 1 ? '' : 'hidden'}><span>${esc(t('areaLevel'))}</span><select id="district-level">${levels}</select></label>`;
+    container.querySelector('#district-stat').addEventListener('change', (e) => this.setStat(e.target.value));
+    container.querySelector('#district-level').addEventListener('change', (e) => this.setLevel(e.target.value));
+    this.renderLegend();
+  }
+
+  async setLevel(id) {
+    this.level = id;
+    this.onChange('level', id);
+    await this.setStat(this.stat);
+  }
+
+  async setStat(stat) {
+    this.stat = STATS.includes(stat) ? stat : 'none';
+    const select = this.container?.querySelector('#district-stat');
+    if (select && select.value !== this.stat) select.value = this.stat;
+    if (this.stat !== 'none') await this.load(this.level);
+    this.paint();
+    this.onChange('stat', this.stat);
+  }
+
+  setYear(year) {
+    if (year === this.year) return;
+    this.year = year;
+    if (this.stat !== 'none') this.paint();
+  }
+
+  async load(id) {
+    if (this.data.has(id)) return this.data.get(id);
+    const collection = this.collections.find((c) => c.id === id);
+    const fields = ['name', 'area_km2', ...collection.years.map((y) => `einwohner_${y}`)];
+    const page = await getJSON(`ogcapi/collections/${encodeURIComponent(id)}/items`, {
+      params: { limit: 10000, properties: fields.join(',') },
+    });
+    const rows = page.features.map((f) => ({ id: f.id, properties: f.properties }));
+    this.data.set(id, rows);
+    return rows;
+  }
+
+  /** The value expression of the statistic for a year (MapLibre expression). */
+  expression(stat, year) {
+    const first = this.years()[0];
+    const pop = ['to-number', ['get', `einwohner_${year}`]];
+    if (stat === 'population') return pop;
+    if (stat === 'density') return ['/', pop, ['to-number', ['get', 'area_km2']]];
+    return ['*', 100, ['-', ['/', pop, ['to-number', ['get', `einwohner_${first}`]]], 1]];
+  }
+
+  value(stat, properties, year) {
+    const pop = properties[`einwohner_${year}`];
+    if (typeof pop !== 'number') return null;
+    if (stat === 'population') return pop;
+    if (stat === 'density') return properties.area_km2 ? pop / properties.area_km2 : null;
+    const base = properties[`einwohner_${this.years()[0]}`];
+    return base ? (pop / base - 1) * 100 : null;
+  }
+
+  /** Class breaks: quantiles over every district and year (change: symmetric around 0). */
+  breaks(stat) {
+    const rows = this.data.get(this.level) || [];
+    const values = rows.flatMap((r) => this.years().map((y) => this.value(stat, r.properties, y))).filter((v) => v !== null);
+    if (stat === 'change') {
+      const span = Math.max(...values.map(Math.abs), 1);
+      const m = niceRound(span);
+      return [-m / 4, -m / 40, m / 40, m / 4];
+    }
+    values.sort((a, b) => a - b);
+    const q = (p) => values[Math.min(values.length - 1, Math.floor(p * values.length))];
+    return [0.2, 0.4, 0.6, 0.8].map((p) => niceRound(q(p)));
+  }
+
+  paint() {
+    for (const c of this.collections) {
+      const layer = `${c.id}::fill`;
+      if (!this.map.getLayer(layer)) continue;
+      const on = c.id === this.level && this.stat !== 'none';
+      if (!on) {
+        this.map.setPaintProperty(layer, 'fill-opacity', 0);
+        continue;
+      }
+      const year = this.year ?? this.yearFor(null);
+      const breaks = this.breaks(this.stat);
+      const colors = this.stat === 'change' ? DIVERGING : SEQUENTIAL;
+      const value = this.expression(this.stat, year);
+      const steps = colors.flatMap((color, i) => (i === 0 ? [color] : [breaks[i - 1], color]));
+      this.map.setPaintProperty(layer, 'fill-color', ['case', ['has', `einwohner_${year}`], ['step', value, ...steps], NO_DATA]);
+      this.map.setPaintProperty(layer, 'fill-opacity', 0.72);
+      this.shownBreaks = breaks;
+    }
+    this.renderLegend();
+  }
+
+  renderLegend() {
+    if (!this.legend) return;
+    this.legend.hidden = this.stat === 'none' || !this.shownBreaks;
+    if (this.legend.hidden) {
+      this.legend.innerHTML = '';
+      return;
+    }
+    const b = this.shownBreaks;
+    const colors = this.stat === 'change' ? DIVERGING : SEQUENTIAL;
+    const unit = this.stat === 'change' ? ' %' : '';
+    const labels = colors.map((_, i) =>
+      i === 0 ? `< ${formatNumber(b[0])}${unit}` : i === colors.length - 1 ? `≥ ${formatNumber(b[i - 1])}${unit}` : `${formatNumber(b[i - 1])} – ${formatNumber(b[i])}${unit}`,
+    );
+    const year = this.year ?? this.yearFor(null);
+    this.legend.innerHTML = `
+      <p class="legend-title">${esc(statLabel(this.stat, this.years()[0]))}, <strong data-testid="district-year">${year}</strong></p>
+      <ul class="classes">${colors.map((c, i) => `<li><span class="swatch block" style="background:${c}"></span>${esc(labels[i])}</li>`).join('')}
+        <li><span class="swatch block" style="background:${NO_DATA}"></span>${esc(t('noData'))}</li></ul>
+      <p class="muted small">${esc(t('yearFollowsTime'))}</p>`;
+  }
+
+  /** The profile of a district: facts for the year shown and the residents over all years. */
+  openProfile(collectionId, feature) {
+    const collection = this.collections.find((c) => c.id === collectionId);
+    if (!collection) return;
+    const props = feature.properties;
+    this.select(collectionId, feature.id);
+    const years = collection.years;
+    const year = this.year ?? years[years.length - 1];
+    const first = years[0];
+    const pop = props[`einwohner_${year}`];
+    const base = props[`einwohner_${first}`];
+    const facts = [
+      [t('population'), `${formatNumber(pop)} (${year})`],
+      props.area_km2 ? [t('area'), `${formatNumber(props.area_km2, 2)} km²`] : null,
+      props.area_km2 && pop ? [t('density'), formatNumber(pop / props.area_km2, 0)] : null,
+      base && pop ? [t('change', { year: first }), `${pop >= base ? '+' : ''}${formatNumber((pop / base - 1) * 100)} %`] : null,
+      props.stadtbezirk ? ['Stadtbezirk', props.stadtbezirk] : null,
+    ].filter(Boolean);
+    const points = years.map((y) => ({ x: Date.UTC(y, 6, 1), y: props[`einwohner_${y}`], label: String(y) }));
+    const id = props.id ?? feature.id;
+    const body = html(`<div class="district-panel">
+      <dl class="facts">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
+      <h3 class="chart-title">${esc(t('populationOverTime', { from: first, to: years[years.length - 1] }))}</h3>
+      <figure class="chart-box"></figure>
+      <p><a href="${esc(apiUrl(`ogcapi/collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(id)}`))}" target="_blank" rel="noopener">${esc(t('featureLink'))}</a></p>
+    </div>`);
+    body.querySelector('.chart-box').append(
+      timeChart(points, {
+        unit: '',
+        xDomain: [Date.UTC(first, 0, 1), Date.UTC(years[years.length - 1], 11, 31)],
+        xFormat: (x) => String(new Date(x).getUTCFullYear()),
+        highlightX: Date.UTC(year, 6, 1),
+        summary: t('populationOverTime', { from: first, to: years[years.length - 1] }),
+        color: '#2b8cbe',
+      }),
+    );
+    openPanel({
+      kind: `${t('districtProfile')} · ${collection.title}`,
+      title: props.name || String(id),
+      body,
+      panel: 'district',
+      closed: () => this.select(null),
+    });
+  }
+
+  select(collectionId, id) {
+    if (this.selected) this.map.setFeatureState(this.selected, { selected: false });
+    // Only a feature from a tile has the numeric id feature states need (a search result has its key).
+    this.selected = collectionId && Number.isInteger(id) ? { source: `c:${collectionId}`, sourceLayer: collectionId, id } : null;
+    if (this.selected) this.map.setFeatureState(this.selected, { selected: true });
+  }
+}
+
+export function statLabel(stat, firstYear) {
+  if (stat === 'population') return t('population');
+  if (stat === 'density') return t('density');
+  if (stat === 'change') return t('change', { year: firstYear });
+  return t('statNone');
+}
+
+/** A number rounded to two significant digits (class breaks people can read). */
+function niceRound(v) {
+  if (!v) return 0;
+  const m = 10 ** (Math.floor(Math.log10(Math.abs(v))) - 1);
+  return Math.round(v / m) * m;
+}

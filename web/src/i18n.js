@@ -1,0 +1,217 @@
+// German and English texts of the viewer. The language comes from the permalink, then the user's last
+// choice, then the browser; the data's own titles (collections, sensors) are shown as published.
+
+const STRINGS = {
+  en: {
+    skipToMap: 'Skip to the map',
+    layers: 'Layers',
+    search: 'Search',
+    searchPlaceholder: 'Search places, addresses, sensors…',
+    searchNothing: 'Nothing found',
+    searching: 'Searching…',
+    copyLink: 'Copy a link to this view',
+    linkCopied: 'Link to this view copied',
+    linkReady: 'The address bar holds the link to this view',
+    switchLanguage: 'Switch the language to German',
+    loading: 'Loading…',
+    loadFailed: 'Could not load: {what}',
+    districts: 'Districts',
+    mapLabel: 'Map of the city',
+    close: 'Close',
+    time: 'Time',
+    live: 'Live',
+    play: 'Play the history',
+    pause: 'Pause',
+    timeSlider: 'Time shown on the map',
+    liveNow: 'Latest values',
+    liveViaPush: 'live (push)',
+    liveViaPoll: 'live (every {s} s)',
+    sensors: 'Sensors',
+    cityLayers: 'City layers',
+    sensorsCount: '{n} sensors',
+    noValue: 'no value at this time',
+    noData: 'no data',
+    heightUnknown: 'height unknown',
+    height: 'Height',
+    area: 'Area',
+    population: 'Residents',
+    density: 'Residents per km²',
+    change: 'Change since {year}',
+    statistic: 'Statistic',
+    statNone: 'None',
+    areaLevel: 'Areas',
+    year: 'Year',
+    yearFollowsTime: 'The year follows the time slider.',
+    districtProfile: 'District profile',
+    populationOverTime: 'Residents {from}–{to}',
+    sensor: 'Sensor',
+    feature: 'Feature',
+    lastDay: 'Day',
+    lastWeek: 'Week',
+    lastYear: 'Year',
+    chartWindow: 'Chart period',
+    chartEmpty: 'No observations in this period.',
+    mean: 'mean',
+    minMax: 'min–max',
+    latest: 'Latest value',
+    at: 'at',
+    observedProperty: 'Observed property',
+    thing: 'Thing',
+    dataLink: 'All observations (SensorThings API)',
+    featureLink: 'This feature (OGC API Features)',
+    source: 'Source',
+    licence: 'Licence',
+    noLayers: 'No layers published.',
+    showLegend: 'Legend',
+    zoomTo: 'Zoom to the layer',
+    buildingsRendered: '{n} buildings in view',
+    homeView: 'Back to the whole city model',
+  },
+  de: {
+    skipToMap: 'Zur Karte springen',
+    layers: 'Ebenen',
+    search: 'Suche',
+    searchPlaceholder: 'Orte, Adressen, Sensoren suchen…',
+    searchNothing: 'Nichts gefunden',
+    searching: 'Suche läuft…',
+    copyLink: 'Link zu dieser Ansicht kopieren',
+    linkCopied: 'Link zu dieser Ansicht kopiert',
+    linkReady: 'Die Adresszeile enthält den Link zu dieser Ansicht',
+    switchLanguage: 'Sprache auf Englisch umstellen',
+    loading: 'Wird geladen…',
+    loadFailed: 'Konnte nicht geladen werden: {what}',
+    districts: 'Ortsteile',
+    mapLabel: 'Karte der Stadt',
+    close: 'Schließen',
+    time: 'Zeit',
+    live: 'Live',
+    play: 'Verlauf abspielen',
+    pause: 'Anhalten',
+    timeSlider: 'Auf der Karte gezeigte Zeit',
+    liveNow: 'Aktuelle Werte',
+    liveViaPush: 'live (Push)',
+    liveViaPoll: 'live (alle {s} s)',
+    sensors: 'Sensoren',
+    cityLayers: 'Stadtebenen',
+    sensorsCount: '{n} Sensoren',
+    noValue: 'kein Wert zu dieser Zeit',
+    noData: 'keine Angabe',
+    heightUnknown: 'Höhe unbekannt',
+    height: 'Höhe',
+    area: 'Fläche',
+    population: 'Einwohner',
+    density: 'Einwohner je km²',
+    change: 'Veränderung seit {year}',
+    statistic: 'Kennzahl',
+    statNone: 'Keine',
+    areaLevel: 'Gebiete',
+    year: 'Jahr',
+    yearFollowsTime: 'Das Jahr folgt dem Zeitregler.',
+    districtProfile: 'Ortsteilprofil',
+    populationOverTime: 'Einwohner {from}–{to}',
+    sensor: 'Sensor',
+    feature: 'Objekt',
+    lastDay: 'Tag',
+    lastWeek: 'Woche',
+    lastYear: 'Jahr',
+    chartWindow: 'Zeitraum des Diagramms',
+    chartEmpty: 'Keine Beobachtungen in diesem Zeitraum.',
+    mean: 'Mittel',
+    minMax: 'Min–Max',
+    latest: 'Letzter Wert',
+    at: 'am',
+    observedProperty: 'Messgröße',
+    thing: 'Messstelle',
+    dataLink: 'Alle Beobachtungen (SensorThings API)',
+    featureLink: 'Dieses Objekt (OGC API Features)',
+    source: 'Quelle',
+    licence: 'Lizenz',
+    noLayers: 'Keine Ebenen veröffentlicht.',
+    showLegend: 'Legende',
+    zoomTo: 'Auf die Ebene zoomen',
+    buildingsRendered: '{n} Gebäude sichtbar',
+    homeView: 'Zurück zum ganzen Stadtmodell',
+  },
+};
+
+export const LANGUAGES = Object.keys(STRINGS);
+const STORAGE_KEY = 'urbantwin.lang';
+let current = 'en';
+
+/** The language to start in: the permalink's, else the last choice, else the browser's. */
+export function initialLanguage(fromHash) {
+  const stored = safeStorage()?.getItem(STORAGE_KEY);
+  const browser = (navigator.languages || [navigator.language || 'en']).map((l) => l.slice(0, 2).toLowerCase());
+  return [fromHash, stored, ...browser].find((l) => LANGUAGES.includes(l)) || 'en';
+}
+
+export function language() {
+  return current;
+}
+
+/** A text in the current language, `{name}` filled from vars. */
+export function t(key, vars = {}) {
+  const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+/** Switch the language and re-label the static page (elements marked with data-i18n*). */
+export function setLanguage(lang) {
+  current = LANGUAGES.includes(lang) ? lang : 'en';
+  document.documentElement.lang = current;
+  safeStorage()?.setItem(STORAGE_KEY, current);
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-label]')) {
+    el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+    if (el.tagName === 'BUTTON') el.title = t(el.dataset.i18nLabel);
+  }
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+}
+
+function safeStorage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // storage disabled (private mode, sandboxed frame): the choice is not remembered
+  }
+}
+
+// --- formatting in the city's time zone and the user's language ------------------------------------
+
+export const ZONE = 'Europe/Berlin';
+const locale = () => (current === 'de' ? 'de-DE' : 'en-GB');
+
+export function formatNumber(value, digits = 1) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '–';
+  const abs = Math.abs(value);
+  const fraction = abs >= 100 || Number.isInteger(value) ? 0 : digits;
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: fraction }).format(value);
+}
+
+export function formatTime(ms, precision = 'minute') {
+  const options = { timeZone: ZONE, year: 'numeric', month: 'short', day: 'numeric' };
+  if (precision === 'year') return new Intl.DateTimeFormat(locale(), { timeZone: ZONE, year: 'numeric' }).format(ms);
+  if (precision === 'month') {
+    return new Intl.DateTimeFormat(locale(), { timeZone: ZONE, year: 'numeric', month: 'short' }).format(ms);
+  }
+  if (precision !== 'day') Object.assign(options, { hour: '2-digit', minute: '2-digit' });
+  return new Intl.DateTimeFormat(locale(), options).format(ms);
+}
+
+/** A short axis label for a time, its detail chosen by the span the axis covers. */
+export function formatTick(ms, spanMs) {
+  const day = 86400e3;
+  let options;
+  if (spanMs <= 2 * day) options = { hour: '2-digit', minute: '2-digit' };
+  else if (spanMs <= 60 * day) options = { day: 'numeric', month: 'short' };
+  else if (spanMs <= 3 * 365 * day) options = { month: 'short', year: '2-digit' };
+  else options = { year: 'numeric' };
+  return new Intl.DateTimeFormat(locale(), { timeZone: ZONE, ...options }).format(ms);
+}
+
+/** A unit of measurement as people read it (UCUM annotations such as `{clients}` lose their braces). */
+export function unitText(unit) {
+  if (!unit) return '';
+  const symbol = unit.symbol || unit.name || '';
+  return symbol.replace(/^\{(.*)\}$/, '$1');
+}

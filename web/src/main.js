@@ -1,0 +1,471 @@
+// The urbantwin viewer: the city model of the platform's OGC API in 3D (MapLibre GL JS), its sensors
+// live from the SensorThings API, history replay, district statistics, search and permalinks.
+// Everything is read from this platform; the base map is drawn from its own layers, so the viewer
+// works without internet. See docs/viewer.md.
+
+import 'maplibre-gl/dist/maplibre-gl.css';
+import './style.css';
+import maplibregl from 'maplibre-gl';
+import { getJSON } from './api.js';
+import { Districts } from './districts.js';
+import { formatNumber, initialLanguage, language, LANGUAGES, setLanguage, t } from './i18n.js';
+import { describeCollections, refreshLegend, renderTree, ROLE_ORDER, setTreeChecked, sourceFor, styleLayersFor } from './layers.js';
+import { readHash, writeHash } from './permalink.js';
+import { Search, label as featureLabel } from './search.js';
+import { POLL_MS, SOURCE as SENSOR_SOURCE, Sensors } from './sensors.js';
+import { Timeline } from './timeline.js';
+import { attributeTable, closePanel, esc, html, openPanel, say, setMapBusy } from './ui.js';
+
+const SENSOR_ANCHOR = 'anchor::sensors';
+const PICK_SOURCE = 'pick';
+const HOME = { pitch: 52, bearing: -18 };
+const viewer = { ready: false };
+window.__viewer = viewer; // for the browser tests and the benchmark (see web/tests/)
+
+async function main() {
+  performance.mark('main');
+  const hash = readHash();
+  setLanguage(initialLanguage(hash.lang));
+  // The map starts at once (its worker and shaders take a while in a browser without a GPU) while
+  // the configuration and the collections load; the camera is set when the collections are known.
+  const started = Promise.all([getJSON('api/viewer/config'), getJSON('ogcapi/collections').then(describeCollections)]);
+  const map = new maplibregl.Map({
+    container: 'map',
+    style: ownStyle(),
+    center: hash.view?.center || [0, 0],
+    zoom: hash.view?.zoom ?? 1,
+    bearing: hash.view?.bearing ?? 0,
+    pitch: hash.view?.pitch ?? 0,
+    maxPitch: 75,
+    attributionControl: false,
+    hash: false,
+    fadeDuration: 0,
+  });
+  viewer.map = map;
+  performance.mark('map-created');
+  const styleLoaded = new Promise((resolve) => map.once('load', resolve));
+  map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.addControl(new maplibregl.AttributionControl({ compact: true }), 'bottom-right');
+  map.on('dataloading', () => setMapBusy(true));
+  map.on('idle', () => setMapBusy(false));
+  map.getCanvas().setAttribute('aria-label', t('mapLabel'));
+
+  // Sensors and their properties load while the style and the first tiles load.
+  const sensors = new Sensors(map, { onChange: sensorEvent });
+  viewer.sensors = sensors;
+  const sensorsLoaded = sensors.load().catch((error) => {
+    say(t('loadFailed', { what: `${t('sensors')} (${error.message})` }), 0);
+    return null;
+  });
+
+  const [config, described] = await started;
+  performance.mark('collections');
+  const entries = new Map(described.map((d) => [d.key, d]));
+  if (hash.layers) for (const d of described) d.visible = hash.layers.includes(d.key);
+  if (!hash.view) map.jumpTo(homeView(described));
+  map.addControl(new HomeControl(() => map.flyTo({ ...homeView(described), essential: true })), 'top-right');
+  await styleLoaded;
+  if (config.styleUrl) {
+    // An operator's base map beneath the platform's layers (the one case with another server).
+    map.setStyle(config.styleUrl);
+    await new Promise((resolve) => map.once('style.load', resolve));
+  }
+  performance.mark('style-loaded');
+  // The attribution starts folded (its "i" button opens it), so it does not cover the time bar.
+  map.once('idle', () => map.getContainer().querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show'));
+
+  // City layers in draw order, then an anchor under which the sensors go, then the picked feature.
+  const ordered = [...described].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]);
+  for (const d of ordered) {
+    map.addSource(`c:${d.id}`, sourceFor(d));
+    for (const layer of styleLayersFor(d)) map.addLayer(layer);
+  }
+  map.addLayer({ id: SENSOR_ANCHOR, type: 'background', layout: { visibility: 'none' }, paint: {} });
+  addPickLayers(map);
+  const buildingLayers = () => described.filter((d) => d.role === 'buildings' && d.visible).map((d) => `${d.id}::extrusion`);
+  /** How many distinct buildings are drawn now (a building cut by tile edges counts once). */
+  viewer.renderedBuildings = () => {
+    const ids = new Set();
+    const layers = buildingLayers().filter((id) => map.getLayer(id));
+    if (!layers.length) return 0;
+    for (const f of map.queryRenderedFeatures({ layers })) ids.add(f.properties.id ?? f.id);
+    return ids.size;
+  };
+
+  // First render: the map has loaded every tile of the view with the buildings drawn (what the
+  // benchmark measures). Checked on every frame, so an `idle` fired before this point is not missed.
+  const firstRender = () => {
+    if (viewer.firstRender || !map.loaded() || !map.areTilesLoaded()) return;
+    viewer.firstRender = performance.now();
+    document.body.dataset.firstRender = String(Math.round(viewer.firstRender));
+    map.off('idle', firstRender);
+    map.off('render', firstRender);
+  };
+  map.on('idle', firstRender);
+  map.on('render', firstRender);
+  performance.mark('layers-added');
+
+  const districtCollections = described.filter((d) => d.role === 'districts').sort((a, b) => b.count - a.count);
+  const districts = new Districts(map, districtCollections, {
+    onChange: () => {
+      // A statistic is drawn on its districts: make sure they are switched on.
+      const entry = entries.get(districts.level);
+      if (districts.stat !== 'none' && entry && !entry.visible) {
+        setTreeChecked(tree, entry.key, true);
+        toggle(entry, true);
+      }
+      updateTime();
+      saveHash();
+    },
+  });
+  viewer.districts = districts;
+  districts.renderControls(document.getElementById('district-controls'), document.getElementById('district-legend'));
+  if (hash.areas && districtCollections.some((c) => c.id === hash.areas)) districts.level = hash.areas;
+
+  await sensorsLoaded;
+  if (hash.layers) for (const entry of sensors.entries.values()) entry.visible = hash.layers.includes(entry.key);
+  sensors.addLayers(SENSOR_ANCHOR);
+  for (const entry of sensors.entries.values()) entries.set(entry.key, entry);
+
+  const tree = document.getElementById('layer-tree');
+  const drawTree = () =>
+    renderTree(
+      tree,
+      [
+        { title: t('sensors'), entries: [...sensors.entries.values()].filter((e) => e.located) },
+        { title: t('cityLayers'), entries: described },
+      ],
+      { onToggle: toggle, onZoom: zoomTo },
+    );
+  drawTree();
+
+  function toggle(entry, visible) {
+    entry.visible = visible;
+    for (const layer of map.getStyle().layers) {
+      if (layer.metadata?.entry === entry.key) map.setLayoutProperty(layer.id, 'visibility', visible ? 'visible' : 'none');
+    }
+    if (entry.kind === 'sensor' && visible) sensors.entryShown(entry).catch(() => {});
+    updateTime();
+    saveHash();
+  }
+
+  function zoomTo(entry) {
+    const [w, s, e, n] = entry.bbox;
+    map.fitBounds([w, s, e, n], { padding: 40, pitch: map.getPitch(), bearing: map.getBearing(), maxZoom: 17 });
+  }
+
+  // --- time -----------------------------------------------------------------------------------
+  const timeline = new Timeline({
+    onTime: async (time, hold) => {
+      districts.setYear(districts.yearFor(time));
+      saveHash();
+      await sensors.setTime(time, hold);
+      if (sensors.panelBody) sensors.refreshPanel();
+    },
+    onLive: () => {
+      sensors.setLive();
+      districts.setYear(districts.yearFor(null));
+      if (sensors.panelBody) sensors.refreshPanel();
+      saveHash();
+    },
+  });
+  viewer.timeline = timeline;
+
+  function updateTime() {
+    const extents = [sensors.extent(), districts.extent()].filter(Boolean);
+    timeline.setExtent(extents.length ? [Math.min(...extents.map((e) => e[0])), Math.max(...extents.map((e) => e[1]))] : null);
+  }
+
+  function sensorEvent(kind) {
+    if (kind === 'transport') {
+      timeline.setTransport(sensors.transport === 'push' ? t('liveViaPush') : t('liveViaPoll', { s: POLL_MS / 1000 }));
+    }
+    if (kind === 'time-loading' || kind === 'time-loaded') document.getElementById('timebar').setAttribute('aria-busy', String(sensors.pending > 0));
+  }
+
+  for (const entry of sensors.entries.values()) {
+    if (entry.located) {
+      sensors.refreshColors(entry);
+      refreshLegend(tree, entry);
+    }
+  }
+  if (hash.stat) await districts.setStat(hash.stat);
+  updateTime();
+  if (hash.time !== null && timeline.extent) timeline.setTime(hash.time);
+  else districts.setYear(districts.yearFor(null));
+  sensors.startLive(config.liveUrl);
+
+  // --- inspect --------------------------------------------------------------------------------
+  const interactive = () =>
+    map
+      .getStyle()
+      .layers.filter((l) => l.metadata?.entry && l.layout?.visibility !== 'none' && l.id !== SENSOR_ANCHOR)
+      .map((l) => l.id);
+  let selectedFeature = null;
+  const selectFeature = (target) => {
+    if (selectedFeature) map.setFeatureState(selectedFeature, { selected: false });
+    selectedFeature = target;
+    if (target) map.setFeatureState(target, { selected: true });
+  };
+
+  map.on('click', (event) => {
+    const { x, y } = event.point;
+    const hits = map.queryRenderedFeatures(
+      [
+        [x - 5, y - 5],
+        [x + 5, y + 5],
+      ],
+      { layers: interactive() },
+    );
+    const hit = hits[0];
+    if (!hit) return closePanel();
+    inspect(hit);
+  });
+  // The pointer cursor over clickable features, asked at most once a frame (a query over extruded
+  // buildings is not free).
+  let hover = null;
+  map.on('mousemove', (event) => {
+    if (hover === null) {
+      requestAnimationFrame(() => {
+        const hits = map.queryRenderedFeatures(hover, { layers: interactive() });
+        map.getCanvas().style.cursor = hits.length ? 'pointer' : '';
+        hover = null;
+      });
+    }
+    hover = event.point;
+  });
+
+  function inspect(hit) {
+    clearPick();
+    if (hit.source === SENSOR_SOURCE) {
+      selectFeature(null);
+      sensors.open(hit.properties.datastreamId);
+      return;
+    }
+    const collection = described.find((d) => `c:${d.id}` === hit.source);
+    if (!collection) return;
+    if (collection.role === 'districts') {
+      selectFeature(null);
+      districts.openProfile(collection.id, hit);
+      return;
+    }
+    selectFeature(Number.isInteger(hit.id) ? { source: hit.source, sourceLayer: hit.sourceLayer, id: hit.id } : null);
+    showAttributes(collection, hit.properties, hit.properties.id ?? hit.id);
+  }
+
+  function showAttributes(collection, properties, id) {
+    const table = attributeTable(properties, (key) => key === 'cityjson');
+    const link = html(
+      `<p><a href="${esc(new URL(`ogcapi/collections/${encodeURIComponent(collection.id)}/items/${encodeURIComponent(id)}`, document.baseURI).href)}" target="_blank" rel="noopener">${esc(t('featureLink'))}</a></p>`,
+    );
+    const facts = [];
+    const height = Number(properties.height ?? properties.height_m);
+    if (collection.role === 'buildings') {
+      facts.push(html(`<p class="big-value"><strong>${height > 0 ? `${formatNumber(height)} m` : esc(t('heightUnknown'))}</strong> <span class="muted">${esc(t('height'))}</span></p>`));
+    }
+    openPanel({
+      kind: `${t('feature')} · ${collection.title}`,
+      title: featureLabel({ id, properties }, { names: ['name', 'stop_name', 'adresse', 'strasse'] }),
+      body: [...facts, table, link],
+      panel: 'feature',
+      closed: () => selectFeature(null),
+    });
+  }
+
+  // --- search ---------------------------------------------------------------------------------
+  new Search({
+    input: document.getElementById('search-input'),
+    list: document.getElementById('search-results'),
+    collections: described,
+    sensors,
+    onPick: (result) => {
+      if (result.kind === 'sensor') {
+        const feature = sensors.features.get(result.id);
+        const entry = sensors.entries.get(feature.properties.op);
+        if (entry && !entry.visible) {
+          setTreeChecked(tree, entry.key, true);
+          toggle(entry, true);
+        }
+        map.flyTo({ center: feature.geometry.coordinates, zoom: Math.max(map.getZoom(), 15), essential: true });
+        sensors.open(result.id);
+        return;
+      }
+      const { collection, feature } = result;
+      flyToGeometry(feature.geometry);
+      showPick(feature);
+      if (collection.role === 'districts') districts.openProfile(collection.id, feature);
+      else showAttributes(collection, feature.properties, feature.id);
+    },
+  });
+
+  function flyToGeometry(geometry) {
+    const coords = flatCoordinates(geometry);
+    if (!coords.length) return;
+    const lons = coords.map((c) => c[0]);
+    const lats = coords.map((c) => c[1]);
+    const bounds = [Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)];
+    if (bounds[0] === bounds[2] && bounds[1] === bounds[3]) {
+      map.flyTo({ center: [bounds[0], bounds[1]], zoom: Math.max(map.getZoom(), 17), essential: true });
+    } else {
+      map.fitBounds(bounds, { padding: 80, maxZoom: 17.5, pitch: map.getPitch(), bearing: map.getBearing() });
+    }
+  }
+
+  function showPick(feature) {
+    map.getSource(PICK_SOURCE).setData({ type: 'FeatureCollection', features: [{ type: 'Feature', geometry: feature.geometry, properties: {} }] });
+  }
+  function clearPick() {
+    map.getSource(PICK_SOURCE)?.setData({ type: 'FeatureCollection', features: [] });
+  }
+
+  // --- permalink, language, layout ------------------------------------------------------------
+  function saveHash() {
+    if (!viewer.ready) return;
+    const c = map.getCenter();
+    writeHash({
+      view: { zoom: map.getZoom(), center: [c.lng, c.lat], bearing: map.getBearing(), pitch: map.getPitch() },
+      layers: [...entries.values()].filter((e) => e.visible).map((e) => e.key),
+      time: timeline.time,
+      stat: districts.stat,
+      areas: districts.stat !== 'none' && districtCollections.length > 1 ? districts.level : null,
+      lang: language(),
+    });
+  }
+  map.on('moveend', saveHash);
+  window.addEventListener('hashchange', () => location.reload());
+
+  document.getElementById('copy-link').addEventListener('click', async () => {
+    saveHash();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      say(t('linkCopied'));
+    } catch {
+      say(t('linkReady')); // no clipboard access (insecure origin, denied): the address bar has it
+    }
+  });
+
+  const langButton = document.getElementById('lang');
+  const showLanguage = () => {
+    const next = LANGUAGES.find((l) => l !== language());
+    langButton.textContent = next.toUpperCase();
+    langButton.setAttribute('lang', next);
+  };
+  showLanguage();
+  langButton.addEventListener('click', () => {
+    setLanguage(LANGUAGES.find((l) => l !== language()));
+    showLanguage();
+    drawTree();
+    districts.renderControls(document.getElementById('district-controls'), document.getElementById('district-legend'));
+    for (const entry of sensors.entries.values()) entry.countText = t('sensorsCount', { n: formatNumber(entry.located) });
+    drawTree();
+    sensorEvent('transport');
+    timeline.render();
+    if (sensors.panelBody) sensors.refreshPanel();
+    saveHash();
+  });
+
+  const sidebar = document.getElementById('sidebar');
+  const sidebarButton = document.getElementById('toggle-sidebar');
+  sidebarButton.addEventListener('click', () => {
+    const open = !document.body.classList.contains('sidebar-open');
+    document.body.classList.toggle('sidebar-open', open);
+    sidebarButton.setAttribute('aria-expanded', String(open));
+    if (open) sidebar.querySelector('input, select, button')?.focus();
+  });
+
+  // --- for the tests and the benchmark --------------------------------------------------------
+  Object.assign(viewer, {
+    entries: () => [...entries.values()].map((e) => ({ key: e.key, title: e.title, visible: e.visible, kind: e.kind })),
+    renderedSensors: (op) =>
+      map
+        .queryRenderedFeatures({ layers: [...sensors.entries.values()].filter((e) => e.located && (op === undefined || e.id === op)).map((e) => `sensors::${e.id}`) })
+        .map((f) => ({ id: f.properties.datastreamId, v: f.properties.v ?? null })),
+    sensorValue: (id) => sensors.value(id),
+    transport: () => sensors.transport,
+    sensorScreenPoint: (id) => {
+      const f = sensors.features.get(id);
+      return f ? map.project(f.geometry.coordinates) : null;
+    },
+  });
+  viewer.ready = true;
+  document.body.dataset.ready = 'true';
+  saveHash();
+}
+
+/** The base map drawn from nothing but the platform's layers: a background to lay them on. */
+function ownStyle() {
+  return {
+    version: 8,
+    name: 'urbantwin',
+    sources: {},
+    layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eeece6' } }],
+  };
+}
+
+/** The first view: the largest building collection (else the districts, else anything) in 3D. */
+function homeView(described) {
+  const by = (role) => described.filter((d) => d.role === role && d.bbox).sort((a, b) => b.count - a.count)[0];
+  const target = by('buildings') || by('districts') || described.find((d) => d.bbox);
+  const el = document.getElementById('map');
+  if (!target) return { center: [0, 0], zoom: 1, pitch: 0, bearing: 0 };
+  const [w, s, e, n] = target.bbox;
+  const width = Math.max(el.clientWidth - 80, 200);
+  const height = Math.max(el.clientHeight - 80, 200);
+  const mercY = (lat) => Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360)) / (2 * Math.PI);
+  const zx = Math.log2((width * 360) / ((e - w) * 512));
+  const zy = Math.log2(height / ((mercY(n) - mercY(s)) * 512));
+  const zoom = Math.min(zx, zy, 17);
+  // Tilted, the far half shrinks: the centre moves a little north so the whole model stays in view.
+  return { center: [(w + e) / 2, s + (n - s) * 0.56], zoom: zoom + 0.15, ...HOME };
+}
+
+function addPickLayers(map) {
+  map.addSource(PICK_SOURCE, { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addLayer({ id: 'pick::line', type: 'line', source: PICK_SOURCE, filter: ['!=', ['geometry-type'], 'Point'], paint: { 'line-color': '#dd6b20', 'line-width': 3 } });
+  map.addLayer({
+    id: 'pick::point',
+    type: 'circle',
+    source: PICK_SOURCE,
+    filter: ['==', ['geometry-type'], 'Point'],
+    paint: { 'circle-radius': 11, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#dd6b20', 'circle-stroke-width': 3 },
+  });
+}
+
+function flatCoordinates(geometry) {
+  if (!geometry) return [];
+  const out = [];
+  const walk = (c) => (typeof c[0] === 'number' ? out.push(c) : c.forEach(walk));
+  walk(geometry.coordinates);
+  return out;
+}
+
+/** A map button back to the first view. */
+class HomeControl {
+  constructor(go) {
+    this.go = go;
+  }
+  onAdd() {
+    this.container = document.createElement('div');
+    this.container.className = 'maplibregl-ctrl maplibregl-ctrl-group';
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'home-button';
+    button.setAttribute('aria-label', t('homeView'));
+    button.title = t('homeView');
+    button.innerHTML = '<svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 3 2 12h3v8h6v-5h2v5h6v-8h3L12 3Z"/></svg>';
+    button.addEventListener('click', this.go);
+    this.container.append(button);
+    return this.container;
+  }
+  onRemove() {
+    this.container.remove();
+  }
+}
+
+main().catch((error) => {
+  say(t('loadFailed', { what: error.message }), 0);
+  document.getElementById('layer-tree').innerHTML = `<p class="error">${esc(t('loadFailed', { what: error.message }))}</p>`;
+  document.body.dataset.ready = 'error';
+  console.error(error);
+});
