@@ -240,3 +240,16 @@ def test_oidc_tokens_that_do_not_hold_are_refused(
         token = idp.token(aud="another-app")
     response = sso.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and message in response.json()["message"], response.json()
+
+
+def test_references_to_nothing_are_400s_naming_the_field(client: TestClient) -> None:
+    for body, field in (
+        ({"name": "a", "organisation_id": ""}, "organisation_id"),
+        ({"name": "b", "default_dataset_id": ""}, "default_dataset_id"),
+    ):
+        response = client.post("/api/admin/users", json=body)
+        assert response.status_code == 400 and field in response.json()["message"]
+    response = client.post("/api/admin/groups", json={"id": "g", "title": "G", "organisation_id": "nowhere"})
+    assert response.status_code == 400 and "organisation_id" in response.json()["message"]
+    response = client.post("/api/admin/datasets", json={"id": "d", "title": "D", "publisher_id": ""})
+    assert response.status_code == 400 and "publisher_id" in response.json()["message"]

@@ -128,10 +128,8 @@ def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, 
         if not _WRITER.match(entry):
             raise BadRequest(f"writers entry {entry!r} must be organisation:<id>, group:<id> or user:<name>")
     publisher = values.get("publisher_id")
-    if (
-        publisher
-        and not connection.execute(select(organisations.c.id).where(organisations.c.id == publisher)).first()
-    ):
+    known = select(organisations.c.id).where(organisations.c.id == publisher)
+    if publisher is not None and not connection.execute(known).first():
         raise BadRequest(f"publisher_id: no organisation {publisher!r}")
     return values
 

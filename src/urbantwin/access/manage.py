@@ -171,14 +171,14 @@ class AccessAdmin:
         return values
 
     def _check_references(self, connection: Connection, values: dict[str, Any]) -> None:
+        # `is not None`, not truthiness: an empty id refers to nothing too (it was a 500).
         org = values.get("organisation_id")
-        if (
-            org
-            and not connection.execute(select(organisations.c.id).where(organisations.c.id == org)).first()
-        ):
+        known = select(organisations.c.id).where(organisations.c.id == org)
+        if org is not None and not connection.execute(known).first():
             raise BadRequest(f"organisation_id: no organisation {org!r}")
         dataset = values.get("default_dataset_id")
-        if dataset and not connection.execute(select(datasets.c.id).where(datasets.c.id == dataset)).first():
+        known = select(datasets.c.id).where(datasets.c.id == dataset)
+        if dataset is not None and not connection.execute(known).first():
             raise BadRequest(f"default_dataset_id: no dataset {dataset!r}")
 
     def _user_id(self, connection: Connection, name: str) -> int:
