@@ -123,6 +123,9 @@ describe('the viewer', () => {
       if ((await json('api/viewer/config')).liveUrl) {
         await page.waitForFunction(() => window.__viewer.transport() === 'push', null, { timeout: 10000 });
       }
+      // The sensors are drawn once their latest values and the map's next frame are in; on a loaded
+      // machine that can come after the stream is open.
+      await page.waitForFunction(() => window.__viewer.renderedSensors().length > 0, null, { timeout: 15000 });
       const shown = await page.evaluate(() => window.__viewer.renderedSensors());
       assert.ok(shown.length > 0, 'sensors are drawn');
       const id = shown[0].id;
@@ -151,6 +154,7 @@ describe('the viewer', () => {
   it('replays history with the time slider', async () => {
     const { page, context, problems } = await openViewer(browser, server.url);
     try {
+      await page.waitForFunction(() => window.__viewer.renderedSensors().some((s) => s.v !== null), null, { timeout: 15000 });
       const live = await page.evaluate(() => window.__viewer.renderedSensors());
       assert.ok(live.some((s) => s.v !== null), 'live values are shown');
       await page.focus('#time-slider');
