@@ -6,11 +6,13 @@ its rendering in-process (no HTTP): on PostgreSQL both the database's `ST_AsMVT`
 encoder, on SQLite the Python encoder, and a cached answer. Medians of `--repeat` runs, in ms.
 
     .venv/bin/python bench/tiles.py --repeat 30
+    .venv/bin/python bench/tiles.py --repeat 30 --backends postgresql --json tiles.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import tempfile
@@ -82,24 +84,31 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--z", type=int, default=15)
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    backends = {b.strip() for b in args.backends.split(",") if b.strip()}
     results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        results["sqlite"] = run(f"sqlite:///{Path(folder) / 'tiles.sqlite'}", args.repeat, args.z)
-    admin_url, name = args.pg_url.rsplit("/", 1)
-    admin = create_engine(f"{admin_url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        results["postgresql"] = run(args.pg_url, args.repeat, args.z)
-    finally:
+    if "sqlite" in backends:
+        with tempfile.TemporaryDirectory() as folder:
+            results["sqlite"] = run(f"sqlite:///{Path(folder) / 'tiles.sqlite'}", args.repeat, args.z)
+    if "postgresql" in backends:
+        admin_url, name = args.pg_url.rsplit("/", 1)
+        admin = create_engine(f"{admin_url}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            results["postgresql"] = run(args.pg_url, args.repeat, args.z)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     for backend, figures in results.items():
         print(f"## {backend}")
         for key, value in figures.items():
             print(f"- {key}: {value:.2f}" if isinstance(value, float) else f"- {key}: {value}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

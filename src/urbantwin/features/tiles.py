@@ -1,6 +1,6 @@
 """OGC API - Tiles: Mapbox Vector Tiles of every collection in the WebMercatorQuad tile matrix set.
 
-On PostgreSQL, PostGIS makes the tile (`ST_AsMVT`, see store/vector_tiles.py); elsewhere it is
+On PostgreSQL, PostGIS makes the tile (`ST_AsMVT`, see store/mvt.py); elsewhere it is
 made here with the same features and properties. A tile holds the features whose geometry meets
 the tile (plus a small buffer, so lines and polygon edges join across tiles), in Web Mercator tile
 units (4096 a side, y down), clipped to the buffered tile, simplified by half a unit, snapped to
@@ -24,14 +24,13 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid
-from sqlalchemy import LargeBinary, and_, literal, select
+from sqlalchemy import select
 
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.features.service import JSON, FeaturesService, _link
+from urbantwin.store.feature_pages import in_box
 from urbantwin.store.features_schema import collections, features
-from urbantwin.store.spatial import bbox_overlaps, spatial_call
-from urbantwin.store.types import geom_from_wkb
-from urbantwin.store.vector_tiles import database_tile
+from urbantwin.store.mvt import database_tile
 
 MVT = "application/vnd.mapbox-vector-tile"
 WEB_MERCATOR_QUAD = "WebMercatorQuad"
@@ -217,7 +216,6 @@ class TileService:
         )
         (lon0, lat0), (lon1, lat1) = _lonlat(minx, miny), _lonlat(maxx, maxy)
         box = (lon0, lat0, lon1, lat1)
-        envelope = geom_from_wkb(literal(shapely.to_wkb(shapely.box(*box)), LargeBinary))
         query = (
             select(
                 features.c.id,
@@ -226,13 +224,7 @@ class TileService:
                 features.c.geom,
                 features.c.height,
             )
-            .where(
-                and_(
-                    features.c.collection_id == collection_id,
-                    bbox_overlaps("features", features.c.id, features.c.geom, box),
-                    spatial_call("st_intersects", features.c.geom, envelope),
-                )
-            )
+            .where(features.c.collection_id == collection_id, in_box(features.c.id, features.c.geom, box))
             .order_by(features.c.id)
         )
         with self.engine.connect() as connection:
