@@ -14,6 +14,7 @@ from tqdm import tqdm
 from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.cli import register as register_access_commands
 from urbantwin.access.principal import SYSTEM
+from urbantwin.energy.cli import energy_app
 from urbantwin.ingest.cli import import_app
 from urbantwin.ingest.sensors_cli import replay, sensor_import_app
 from urbantwin.settings import Settings, load_settings
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 import_app.add_typer(sensor_import_app)  # `import sensor-community`, `import stations`
 app.command("replay")(replay)
+app.add_typer(energy_app, name="energy")
 register_access_commands(app)  # `org`, `user`, `group`, `token`, `dataset`, `audit`
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]

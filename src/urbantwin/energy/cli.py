@@ -1,0 +1,160 @@
+"""`urbantwin energy …`: simulate scenarios of the virtual energy quarter on the store's buildings.
+
+    urbantwin energy run baseline pv_batteries_rule pv_hp_ev_optimised --out results/energy
+    urbantwin energy run my.toml --area Plagwitz --strategy optimised --set pv.adoption=0.8
+    urbantwin energy scenarios            # the bundled scenarios
+    urbantwin energy parameters baseline  # every parameter, its value, source and whether assumed
+
+`run` simulates each scenario over a year at 15-minute steps with a progress bar, stores its
+per-building KPIs as the collection `energy-<name>` (an open catalogue dataset, served by OGC API
+Features), writes the files of `results.py` to `--out`, and prints each scenario's district KPIs and
+the table against the SPARCS targets, computed against the baseline scenario (`--baseline`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from tqdm import tqdm
+
+energy_app = typer.Typer(
+    help="The virtual energy quarter (SPARCS): simulate scenarios of PV, batteries, heat pumps and EV "
+    "charging on the store's buildings; KPIs against the SPARCS targets.",
+    no_args_is_help=True,
+)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
+
+
+def _load(name: str, area: list[str] | None, strategy: str | None, overrides: list[str] | None) -> Any:
+    from urbantwin.energy import scenario as scenarios
+
+    values: dict[str, Any] = {}
+    for text in overrides or []:
+        key, value = scenarios.parse_override(text)
+        values[key] = value
+    if area:
+        values["scenario.area"] = [a.strip() for item in area for a in item.split(",") if a.strip()]
+    if strategy:
+        values["scenario.strategy"] = strategy
+    return scenarios.load(name, values)
+
+
+@energy_app.command("run")
+def run_command(
+    scenarios: Annotated[list[str], typer.Argument(help="scenario files, or names of bundled scenarios")],
+    area: Annotated[
+        list[str] | None,
+        typer.Option("--area", help="Ortsteil(e) to simulate (repeatable or comma-separated)"),
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="override the strategy: baseline, rule_based, optimised")
+    ] = None,
+    set_values: Annotated[
+        list[str] | None, typer.Option("--set", help="override a parameter: section.key=value (repeatable)")
+    ] = None,
+    baseline: Annotated[str, typer.Option(help="the scenario the targets are measured against")] = "baseline",
+    out: Annotated[Path, typer.Option(help="folder for the result files")] = Path("results/energy"),
+    store: Annotated[bool, typer.Option(help="store the per-building KPIs as a collection")] = True,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Simulate scenarios for a year, store and write their results, compare them with the targets."""
+    from urbantwin.access.bootstrap import ensure_defaults
+    from urbantwin.energy import kpi, results
+    from urbantwin.energy.run import from_store
+    from urbantwin.settings import load_settings
+    from urbantwin.store.engine import make_engine, upgrade
+
+    try:
+        settings = load_settings(config).with_overrides(database_url=database_url)
+        loaded = [_load(name, area, strategy, set_values) for name in scenarios]
+        reference = _load(baseline, area, None, set_values) if baseline else None
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+        ensure_defaults(engine, settings)
+        runs: dict[int, Any] = {}
+        todo = list(loaded)
+        # The reference is the baseline as its file defines it (a --strategy override does not apply).
+        if reference is not None and reference not in loaded:
+            todo.insert(0, reference)
+        for scenario in todo:
+            info = scenario.scenario
+            steps = 365 * 96
+            with tqdm(
+                total=steps, unit="step", desc=f"{info.name} ({info.strategy})", unit_scale=True
+            ) as bar:
+                try:
+                    done = from_store(engine, scenario, progress=bar.update)
+                except ValueError as exc:
+                    typer.echo(f"Energy run failed: {exc}", err=True)
+                    raise typer.Exit(1) from None
+            runs[id(scenario)] = done
+            if any(scenario is item for item in loaded):
+                files = results.write_files(done, out)
+                line = f"{info.name}: wrote {', '.join(p.name for p in files)} to {files[0].parent}"
+                if store:
+                    report = results.store_kpis(engine, done)
+                    line += f"; collection '{results.collection_id(done)}': {report.summary()}"
+                typer.echo(line)
+                typer.echo(_summary(done.district_kpis))
+        if reference is not None:
+            same = [item for item in loaded if item == reference]
+            base = runs[id(same[0] if same else reference)].district_kpis
+            rows = [kpi.against_baseline(s.scenario.name, runs[id(s)].district_kpis, base) for s in loaded]
+            table = kpi.targets_table(rows)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "targets.md").write_text(
+                f"# Scenarios against the SPARCS targets (baseline: {reference.scenario.name})\n\n"
+                f"{table}\n\n{results.NOTE}\n",
+                encoding="utf-8",
+            )
+            typer.echo(f"Against the SPARCS targets (baseline '{reference.scenario.name}'):\n{table}")
+    finally:
+        engine.dispose()
+
+
+def _summary(k: dict[str, Any]) -> str:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    return (
+        f"  {k['buildings']} buildings, PV {k['pv_kwp']:.0f} kWp ({k['pv_kwh'] / 1e6:.2f} GWh), "
+        f"self-consumption {pct(k['self_consumption'])}, self-sufficiency {pct(k['self_sufficiency'])}, "
+        f"renewable share {pct(k['renewable_share'])}, final energy {k['final_energy_kwh'] / 1e6:.2f} GWh, "
+        f"CO2 {k['co2_kg'] / 1e6:.2f} kt, balance {k['energy_balance_kwh'] / 1e6:.2f} GWh"
+    )
+
+
+@energy_app.command("scenarios")
+def list_scenarios() -> None:
+    """List the bundled scenarios."""
+    from urbantwin.energy import scenario as scenarios
+
+    for path in scenarios.bundled():
+        loaded = scenarios.load(path)
+        info = loaded.scenario
+        typer.echo(f"{path.stem}: {info.title} [{info.strategy}] — {info.description}")
+
+
+@energy_app.command("parameters")
+def parameters(
+    scenario: Annotated[str, typer.Argument(help="a scenario file or bundled name")] = "baseline",
+) -> None:
+    """Every parameter of a scenario: value, source, and whether it is assumed."""
+    try:
+        loaded = _load(scenario, None, None, None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for p in loaded.parameters():
+        flag = "ASSUMED " if p["assumed"] else ""
+        typer.echo(f"{p['parameter']} = {p['value']!r}  # {flag}{p['doc']} [{p['source']}]")

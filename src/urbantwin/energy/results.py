@@ -1,0 +1,213 @@
+"""Results of a run, as data on the platform: a per-building KPI collection and files in a folder.
+
+- The per-building KPIs become a feature collection `energy-<scenario>` through the importers'
+  pipeline (`store_rows`), so it is served by OGC API Features/Tiles and published as an open
+  dataset of the catalogue at once; importing the same run twice changes nothing.
+- The folder gets `<scenario>/buildings.geojson` (the same features), `blocks.csv` and
+  `ortsteile.csv` (KPIs per block and per Ortsteil, sums of their buildings' meters),
+  `district.json` (KPIs, parameters with their sources and whether they are assumed),
+  `timeseries.csv` (the quarter's 15-minute series; also `timeseries.parquet` when pyarrow is
+  installed), and the run's `targets.md` table.
+
+Everything is labelled: each feature has `simulated: true` and the labels of what was assumed about
+it (`*_source` values starting with `assumed:`); the series file says SIMULATED in its header.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import Engine
+
+from urbantwin.energy.kpi import KPI_FIELDS, groups
+from urbantwin.energy.run import Run
+from urbantwin.energy.strategies import BUILDING_FLOWS, QUARTER_FLOWS
+from urbantwin.ingest.pipeline import CollectionInfo, ImportReport, Row, store_rows
+
+NOTE = (
+    "SIMULATED: results of the urbantwin energy model for a scenario, not measurements. Inputs: OSM "
+    "buildings, BDEW SLP 2025, TABULA DE, DWD TRY 2010 region 4; EV sessions are synthetic; values whose "
+    "source starts with 'assumed:' are assumptions."
+)
+
+
+def collection_id(run: Run) -> str:
+    """The id of the run's KPI collection."""
+    return f"energy-{run.scenario.scenario.name}"
+
+
+def building_properties(run: Run) -> list[dict[str, Any]]:
+    """The properties of each building's KPI feature (attributes with their sources, KPIs, flags)."""
+    b, d, plant = run.buildings, run.demand, run.plant
+    k = run.building_kpis
+    info = run.scenario.scenario
+    out = []
+    for i, key in enumerate(b.keys):
+        sources = {
+            "use_source": b.use_source[i],
+            "levels_source": b.levels_source[i],
+            "age_source": b.age_source[i],
+            "roof_source": b.roof_source[i],
+            "dwellings_source": b.dwellings_source[i] if b.dwellings_source else "",
+        }
+        assumed = [
+            name.removesuffix("_source") for name, value in sources.items() if value.startswith("assumed")
+        ]
+        assumed += ["heated_area_m2", "dwellings", "electricity_demand", "heat_demand"]
+        if d.typology[i].startswith("assumed"):
+            assumed.append("typology")
+        properties: dict[str, Any] = {
+            "building_key": key,
+            "scenario": info.name,
+            "strategy": run.result.strategy,
+            "simulated": True,
+            "note": NOTE,
+            "use": b.use[i],
+            "levels": _clean(b.levels[i]),
+            "year": b.year[i],
+            "age_class": b.age_class[i],
+            "size_class": b.size_class[i],
+            "typology": d.typology[i],
+            "refurbishment_variant": int(d.variant[i]),
+            "footprint_m2": _clean(b.footprint_m2[i]),
+            "heated_area_m2": _clean(b.heated_area_m2[i]),
+            "dwellings": _clean(b.dwellings[i]),
+            "roof_type": b.roof_type[i],
+            "roof_area_m2": _clean(b.roof_area_m2[i]),
+            "pv_azimuth_deg": _clean(b.pv_azimuth[i]),
+            "block": b.block[i],
+            "ortsteil": b.ortsteil[i],
+            "pv_kwp": _clean(plant.pv_kwp[i]),
+            "battery_kwh": _clean(plant.battery_kwh[i]),
+            "heat_pump": bool(plant.heat_pump[i]),
+            "ev_points": int((plant.ev_owner == i).sum()),
+            **sources,
+            "assumed": assumed,
+        }
+        for name in KPI_FIELDS:
+            properties[name] = _clean(k[name][i])
+        out.append(properties)
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 4)
+    return value
+
+
+def store_kpis(engine: Engine, run: Run, progress: bool = False) -> ImportReport:
+    """Upsert the per-building KPIs as the collection `energy-<scenario>` (a catalogue dataset)."""
+    info = run.scenario.scenario
+    rows = []
+    for key, geometry, properties in zip(
+        run.buildings.keys, run.buildings.geometries, building_properties(run), strict=True
+    ):
+        wkb = shapely.to_wkb(geometry, output_dimension=2) if geometry is not None else None
+        bounds = tuple(float(v) for v in shapely.bounds(geometry)) if geometry is not None else None
+        rows.append(Row(key, properties, wkb, bounds, None, None, None))  # type: ignore[arg-type]
+    district = run.district_kpis
+    description = (
+        f"{info.title}: {info.description} Per-building KPIs of a simulated year (15-minute steps) with the "
+        f"'{run.result.strategy}' strategy: self-consumption, self-sufficiency, renewable share, final and "
+        f"primary energy, CO2, cost and the annual energy balance. District: "
+        f"{district['buildings']} buildings, {district['pv_kwp']:.0f} kWp PV, "
+        f"{district['heat_pumps']} heat pumps, {district['ev_points']} EV points. {NOTE}"
+    )
+    collection = CollectionInfo(
+        collection_id(run),
+        f"Energy scenario: {info.title} (simulated)",
+        description,
+        "ODbL-1.0 (derived from OpenStreetMap buildings)",
+        "© OpenStreetMap contributors; BDEW; IWU TABULA; DWD; urbantwin energy model",
+        ["energy", "SPARCS", "scenario", "simulated", info.name],
+    )
+    return store_rows(engine, rows, collection, "OGC:CRS84", progress=progress, delete_missing=True)
+
+
+def write_files(run: Run, folder: Path) -> list[Path]:
+    """The run's files in `folder/<scenario>/` (see the module doc); the paths written."""
+    info = run.scenario.scenario
+    out = folder / info.name
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    features = []
+    for geometry, properties in zip(run.buildings.geometries, building_properties(run), strict=True):
+        features.append(
+            {
+                "type": "Feature",
+                "id": properties["building_key"],
+                "geometry": shapely.geometry.mapping(geometry) if geometry is not None else None,
+                "properties": properties,
+            }
+        )
+    path = out / "buildings.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+    written.append(path)
+    levels = {"blocks.csv": ("block", run.block_kpis)}
+    if any(run.buildings.ortsteil):
+        levels["ortsteile.csv"] = ("ortsteil", groups(run.result, run.scenario, run.buildings.ortsteil))
+    for name, (label, table) in levels.items():
+        path = out / name
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([label, "buildings", *KPI_FIELDS])
+            for key, values in table.items():
+                writer.writerow([key, values["buildings"], *(_clean(values[k]) for k in KPI_FIELDS)])
+        written.append(path)
+    path = out / "district.json"
+    document = {
+        "scenario": info.name,
+        "title": info.title,
+        "description": info.description,
+        "strategy": run.result.strategy,
+        "optimiser_mode": run.result.mode or None,
+        "note": NOTE,
+        "kpis": {k: _clean(v) for k, v in run.district_kpis.items()},
+        "parameters": [{**p, "value": p["value"]} for p in run.scenario.parameters()],
+    }
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str))
+    written.append(path)
+    written += write_series(run, out)
+    return written
+
+
+def write_series(run: Run, out: Path) -> list[Path]:
+    """The quarter's 15-minute series [kWh per step; CO2 in kg] as CSV (and Parquet with pyarrow)."""
+    from urbantwin.energy.loads import calendar
+
+    stamps = calendar(run.scenario.scenario.year).timestamps()[: run.plant.steps]
+    names = [*BUILDING_FLOWS, *QUARTER_FLOWS]
+    series = run.result.series
+    path = out / "timeseries.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        handle.write(
+            f"# {NOTE} Units: kWh per 15-minute step (co2 columns: kg). "
+            f"Scenario {run.scenario.scenario.name}.\n"
+        )
+        writer = csv.writer(handle)
+        writer.writerow(["time", *names])
+        columns = np.column_stack([series[n] for n in names])
+        for stamp, row in zip(stamps, columns, strict=True):
+            writer.writerow([stamp, *(f"{v:.6g}" for v in row)])
+    written = [path]
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return written
+    table = pa.table({"time": stamps, **{n: series[n] for n in names}})
+    table = table.replace_schema_metadata({"note": NOTE})
+    parquet = out / "timeseries.parquet"
+    pq.write_table(table, parquet)
+    return [*written, parquet]

@@ -1,0 +1,79 @@
+"""One scenario from buildings to KPIs: the pipeline the CLI, the bench and the tests share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from urbantwin.energy import components, kpi, loads, model, strategies
+from urbantwin.energy.pv import PVModel
+from urbantwin.energy.scenario import Scenario
+from urbantwin.energy.weather import Weather, region4
+
+
+@dataclass
+class Run:
+    """A simulated scenario: its buildings, demand, plant, result and KPIs."""
+
+    scenario: Scenario
+    buildings: model.Buildings
+    demand: model.Demand
+    plant: components.Plant
+    result: strategies.Result
+    building_kpis: dict = field(default_factory=dict)
+    block_kpis: dict = field(default_factory=dict)
+    district_kpis: dict = field(default_factory=dict)
+
+
+def prepare(
+    records: Sequence[model.BuildingRecord],
+    scenario: Scenario,
+    weather: Weather | None = None,
+    pv_model: PVModel | None = None,
+) -> tuple[model.Buildings, model.Demand, components.Plant]:
+    """The district model and the plant of a scenario on the given buildings."""
+    weather = weather or region4()
+    calendar = loads.calendar(scenario.scenario.year)
+    climate = loads.heating_season(weather)
+    buildings = model.describe(records, scenario.buildings)
+    need = model.demand(buildings, scenario, climate)
+    if pv_model is None or pv_model.params != scenario.pv:
+        pv_model = PVModel(weather, scenario.pv, year=calendar.year)
+    plant = components.equip(buildings, need, scenario, weather, calendar, pv_model)
+    return buildings, need, plant
+
+
+def simulate(
+    records: Sequence[model.BuildingRecord],
+    scenario: Scenario,
+    progress: Callable[[int], None] | None = None,
+    record: bool = False,
+    weather: Weather | None = None,
+) -> Run:
+    """Model, equip, simulate and evaluate a scenario on the given buildings."""
+    buildings, need, plant = prepare(records, scenario, weather)
+    result = strategies.simulate(plant, scenario.scenario.strategy, scenario.optimiser, record, progress)
+    return Run(
+        scenario=scenario,
+        buildings=buildings,
+        demand=need,
+        plant=plant,
+        result=result,
+        building_kpis=kpi.buildings(result, scenario),
+        block_kpis=kpi.groups(result, scenario, buildings.block),
+        district_kpis=kpi.district(result, scenario),
+    )
+
+
+def from_store(engine: Engine, scenario: Scenario, progress: Callable[[int], None] | None = None) -> Run:
+    """Simulate a scenario on the buildings of the store (collection and area of the scenario)."""
+    records = model.read_buildings(engine, scenario)
+    if not records:
+        info = scenario.scenario
+        raise ValueError(
+            f"no buildings in collection '{info.buildings_collection}'"
+            + (f" within {', '.join(info.area)}" if info.area else "")
+        )
+    return simulate(records, scenario, progress)

@@ -1,0 +1,79 @@
+"""Scenario files: bundled scenarios, overrides, checks, and the labels of what is assumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from urbantwin.energy import scenario as scenarios
+from urbantwin.energy.scenario import Scenario
+
+
+def test_the_three_bundled_scenarios_load() -> None:
+    names = {path.stem for path in scenarios.bundled()}
+    assert {"baseline", "pv_batteries_rule", "pv_hp_ev_optimised"} <= names
+    strategies = {scenarios.load(name).scenario.strategy for name in names}
+    assert strategies == {"baseline", "rule_based", "optimised"}
+    optimised = scenarios.load("pv_hp_ev_optimised")
+    assert optimised.heat_pump.adoption > 0 and optimised.battery.quarter_kwh > 0
+    assert optimised.scenario.area == ["Plagwitz", "Lindenau", "Altlindenau", "Neulindenau"]
+
+
+def test_overrides_replace_single_values_and_keep_the_rest(tmp_path: Path) -> None:
+    base = scenarios.load("pv_batteries_rule")
+    key, value = scenarios.parse_override("pv.adoption=0.8")
+    changed = base.with_overrides({key: value, "grid.co2_g_per_kwh": 300})
+    assert changed.pv.adoption == 0.8 and changed.grid.co2_g_per_kwh == 300.0
+    assert changed.battery == base.battery and changed.pv.kwp_per_m2 == base.pv.kwp_per_m2
+    assert base.pv.adoption == 0.6  # the original is unchanged
+    table = changed.with_overrides(
+        dict([scenarios.parse_override("buildings.nonresidential_heat_kwh_m2={public = 70}")])
+    )
+    assert table.buildings.nonresidential_heat_kwh_m2["public"] == 70.0
+    assert table.buildings.nonresidential_heat_kwh_m2["commercial"] == 90.0  # a table merges
+    assert scenarios.parse_override("scenario.strategy=optimised") == ("scenario.strategy", "optimised")
+    assert scenarios.parse_override("scenario.area=['Plagwitz']") == ("scenario.area", ["Plagwitz"])
+    # A file sets what it names; the rest keeps its defaults.
+    path = tmp_path / "mine.toml"
+    path.write_text('[scenario]\nname = "mine"\n[pv]\nadoption = 0.3\n', encoding="utf-8")
+    mine = scenarios.load(path, {"battery.adoption": 0.5})
+    assert (mine.scenario.name, mine.pv.adoption, mine.battery.adoption) == ("mine", 0.3, 0.5)
+    assert mine.heat_pump == Scenario().heat_pump
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"pv.adoptoin": 0.5}, "unknown key 'adoptoin'"),
+        ({"solar.adoption": 0.5}, "unknown section 'solar'"),
+        ({"pv.adoption": "many"}, "expected a number"),
+        ({"pv.adoption": 1.5}, "pv.adoption: 1.5 is not between 0 and 1"),
+        ({"scenario.strategy": "magic"}, "is not one of baseline, rule_based, optimised"),
+        ({"battery.soc_min": 0.9, "battery.soc_max": 0.5}, "soc_min must be below soc_max"),
+        ({"optimiser.horizon_hours": 12}, "at least 24"),
+        ({"adoption": 1}, "expected section.key"),
+    ],
+)
+def test_bad_values_are_named(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        Scenario().with_overrides(overrides)
+
+
+def test_a_bad_file_names_itself(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[pv]\nadoption = \n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.toml: not valid TOML"):
+        scenarios.load(path)
+    with pytest.raises(ValueError, match="bundled scenarios: baseline"):
+        scenarios.load("no-such-scenario")
+
+
+def test_every_parameter_is_documented_with_a_source_and_labelled() -> None:
+    listed = Scenario().parameters()
+    assert len(listed) > 60
+    for item in listed:
+        assert item["doc"] and item["source"], item["parameter"]
+    assumed = set(Scenario().assumed())
+    assert "pv.kwp_per_m2" in assumed and "buildings.dwelling_m2" in assumed
+    assert "grid.co2_g_per_kwh" not in assumed  # UBA's figure is a source, not an assumption
