@@ -1,8 +1,8 @@
 """Every Leipzig vector file of the city model loads through the importers, from the demo's copies.
 
 The project never reads the folder the files were prepared in; the demo ships byte-for-byte copies
-(their SHA-256 in SOURCES.md, checked here). Files that were not copied are listed with the reason
-and skipped.
+(their SHA-256 in SOURCES.md, checked here), and the files the demo does not need are copied for
+these tests alone (tests/ingest/shared/, with their sources).
 """
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ def _cityjson(engine: Engine, path: Path, info: CollectionInfo) -> ImportReport:
     return import_cityjson(engine, path, info, progress=False)
 
 
+#: Shared files the demo does not carry, copied for these tests.
+TEST_COPIES = Path(__file__).parent / "shared"
+
 #: The vector files of the city model in the shared Leipzig data (buildings, districts, transit,
 #: streets_water_green, ev_charging, wlan_digital_infrastructure): the demo copy, how it is imported
 #: and how many features it has (from the files' SOURCE.md), or why it is not in the demo.
-SHARED: list[tuple[str, str | None, Importer | str, int]] = [
+SHARED: list[tuple[str, str, Importer, int]] = [
     ("buildings/osm_buildings_Plagwitz-2025.geojson", "copy", _geojson("id"), 1482),
     ("buildings/osm_buildings_Lindenau-2025.geojson", "copy", _geojson("id"), 896),
     ("buildings/osm_buildings_Altlindenau-2025.geojson", "copy", _geojson("id"), 1849),
@@ -65,30 +68,22 @@ SHARED: list[tuple[str, str | None, Importer | str, int]] = [
     ),
     ("ev_charging/ladesaeulen_leipzig_2019-07-19.csv", "copy", _csv(), 77),
     ("wlan_digital_infrastructure/freifunk_leipzig_nodes_2020-03-03.geojson", "copy", _geojson(), 209),
-    (
-        "buildings/osm_buildings_Plagwitz-2014.geojson",
-        None,
-        "not copied: the demo shows the 2025 state (the 2014 one only serves change tests)",
-        1176,
-    ),
+    # Not in the demo, copied for the tests only (tests/ingest/shared/, with SOURCES.md): the 2014
+    # state of Plagwitz, the stops as CSV, all 57,273 street trees and the Freifunk links.
+    ("buildings/osm_buildings_Plagwitz-2014.geojson", "test", _geojson("id"), 1176),
     (
         "transit/lvb_stops_2018.csv",
-        None,
-        "not copied: the demo has the same 765 stops as lvb_stops_2018.geojson, built from this CSV",
+        "test",
+        _csv(x_column="stop_lon", y_column="stop_lat", id_column="stop_id"),
         765,
     ),
     (
         "streets_water_green/street_trees_leipzig_all_2024-06-07.csv.gz",
-        None,
-        "not copied: the demo carries the West/Zentrum cut of the trees (the GeoJSON), not all 57,273",
+        "test",
+        _csv(x_column="lon", y_column="lat", id_column="standortnr"),
         57273,
     ),
-    (
-        "wlan_digital_infrastructure/freifunk_leipzig_links_2020-03-03.geojson",
-        None,
-        "not copied: the demo has the Freifunk nodes, not the links between them",
-        248,
-    ),
+    ("wlan_digital_infrastructure/freifunk_leipzig_links_2020-03-03.geojson", "test", _geojson(), 248),
 ]
 
 
@@ -96,13 +91,10 @@ SHARED: list[tuple[str, str | None, Importer | str, int]] = [
     ("shared", "copy", "importer", "expected"), SHARED, ids=[Path(s[0]).name for s in SHARED]
 )
 def test_a_shared_file_loads(
-    engine: Engine, shared: str, copy: str | None, importer: Importer | str, expected: int
+    engine: Engine, shared: str, copy: str, importer: Importer, expected: int
 ) -> None:
-    if copy is None:
-        assert isinstance(importer, str)
-        pytest.skip(f"{shared}: {importer}")
     assert callable(importer)
-    path = DATA / Path(shared).name
+    path = (DATA if copy == "copy" else TEST_COPIES) / Path(shared).name
     info = CollectionInfo("shared", Path(shared).name)
     started = time.perf_counter()
     report = importer(engine, path, info)
