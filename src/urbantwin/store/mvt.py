@@ -6,7 +6,7 @@ one layer named after the collection; per feature the row id as MVT id, the feat
 (JSON nulls left out), its `id` (the feature key) and `height` where the store has one; geometries in
 tile units clipped to the tile plus `buffer` units.
 
-It replaces store/vector_tiles.py: the same features, properties and geometries (the same bytes
+It replaced an earlier tile query: the same features, properties and geometries (the same bytes
 for every building tile of the demo; where properties hold JSON nulls, PostGIS may list their keys
 in the layer's key table, which decoders do not see), in less time (bench/README.md, "Vector
 tiles"), from two changes measured on the densest Leipzig tile (1,000 buildings, 13 properties each):
