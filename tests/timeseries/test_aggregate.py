@@ -211,3 +211,20 @@ def test_unknown_datastreams_are_404_and_bad_ids_400(client: TestClient) -> None
     assert response.status_code == 404 and "987654" in response.json()["message"]
     response = client.get(URL.format("abc"), params=params)
     assert response.status_code == 400 and "datastream_id" in response.json()["message"]
+
+
+def test_changes_through_the_sensorthings_api_reach_the_aggregates(client: TestClient) -> None:
+    """PATCH and DELETE of Observations invalidate the rollups (a changed value keeps the count, so
+    only the invalidation, not the count guard, can notice it)."""
+    ds = create_station(client, "edited")["datastream"]
+    post_observations(
+        client, ds, [(utc(2024, 1, 1, 5), 1.0), (utc(2024, 1, 1, 6), 2.0), (utc(2024, 1, 1, 7), 3.0)]
+    )
+    params = {"interval": "day", "start": "2024-01-01", "end": "2024-01-02", "stats": "sum,count"}
+    assert values(aggregate(client, ds, **params), "sum", "count") == [("2024-01-01T00:00:00+01:00", 6.0, 3)]
+    observations = client.get(f"/v1.1/Datastreams({ds})/Observations?$orderby=phenomenonTime").json()["value"]
+    response = client.patch(f"/v1.1/Observations({observations[0]['@iot.id']})", json={"result": 10.0})
+    assert response.status_code == 200, response.text
+    assert values(aggregate(client, ds, **params), "sum", "count") == [("2024-01-01T00:00:00+01:00", 15.0, 3)]
+    assert client.delete(f"/v1.1/Observations({observations[2]['@iot.id']})").status_code == 200
+    assert values(aggregate(client, ds, **params), "sum", "count") == [("2024-01-01T00:00:00+01:00", 12.0, 2)]
