@@ -127,11 +127,18 @@ def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, 
     for entry in values.get("writers") or ():
         if not _WRITER.match(entry):
             raise BadRequest(f"writers entry {entry!r} must be organisation:<id>, group:<id> or user:<name>")
-    publisher = values.get("publisher_id")
-    known = select(organisations.c.id).where(organisations.c.id == publisher)
-    if publisher is not None and not connection.execute(known).first():
-        raise BadRequest(f"publisher_id: no organisation {publisher!r}")
+    require_existing(connection, "publisher_id", organisations, values.get("publisher_id"))
     return values
+
+
+def require_existing(connection: Connection, field: str, table: Any, ident: str | None) -> None:
+    """400 naming `field` unless `ident` is None or a row of `table` (an organisation, a dataset).
+
+    `is not None`, not truthiness: an empty id refers to nothing too (it was a 500 through the
+    foreign key).
+    """
+    if ident is not None and not connection.execute(select(table.c.id).where(table.c.id == ident)).first():
+        raise BadRequest(f"{field}: no {table.name.rstrip('s')} {ident!r}")
 
 
 def publish_collection(connection: Connection, collection_id: str, publisher: str | None = None) -> str:

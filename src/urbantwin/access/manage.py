@@ -15,7 +15,13 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.credentials import hash_password, new_token, token_hash, token_label
-from urbantwin.access.datasets import check_id, create_dataset, move_entities, update_dataset
+from urbantwin.access.datasets import (
+    check_id,
+    create_dataset,
+    move_entities,
+    require_existing,
+    update_dataset,
+)
 from urbantwin.access.principal import SCOPES, Principal
 from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.store.access_schema import (
@@ -171,15 +177,8 @@ class AccessAdmin:
         return values
 
     def _check_references(self, connection: Connection, values: dict[str, Any]) -> None:
-        # `is not None`, not truthiness: an empty id refers to nothing too (it was a 500).
-        org = values.get("organisation_id")
-        known = select(organisations.c.id).where(organisations.c.id == org)
-        if org is not None and not connection.execute(known).first():
-            raise BadRequest(f"organisation_id: no organisation {org!r}")
-        dataset = values.get("default_dataset_id")
-        known = select(datasets.c.id).where(datasets.c.id == dataset)
-        if dataset is not None and not connection.execute(known).first():
-            raise BadRequest(f"default_dataset_id: no dataset {dataset!r}")
+        require_existing(connection, "organisation_id", organisations, values.get("organisation_id"))
+        require_existing(connection, "default_dataset_id", datasets, values.get("default_dataset_id"))
 
     def _user_id(self, connection: Connection, name: str) -> int:
         ident = connection.execute(select(users.c.id).where(users.c.name == name)).scalar()

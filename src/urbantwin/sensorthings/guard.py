@@ -21,8 +21,7 @@ from sqlalchemy import Connection, select
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import Principal
 from urbantwin.sensorthings.model import EntityType
-from urbantwin.sensorthings.visibility import ALL, Visibility
-from urbantwin.store import schema
+from urbantwin.sensorthings.visibility import ALL, Visibility, dataset_of
 
 
 class WriteGuard:
@@ -51,20 +50,8 @@ class WriteGuard:
         self.policy.authorize_write(self.principal, connection, dataset_id)
         self._allowed.add(dataset_id)
 
-    def dataset_of(self, connection: Connection, entity: EntityType, ident: int) -> str | None:
-        """The dataset an existing entity is in (an Observation: its Datastream's)."""
-        if entity.name == "Observation":
-            obs, ds = schema.observations, schema.datastreams
-            query = select(ds.c.dataset_id).join(obs, obs.c.datastream_id == ds.c.id).where(obs.c.id == ident)
-        elif entity.name == "HistoricalLocation":
-            hl, th = schema.historical_locations, schema.things
-            query = select(th.c.dataset_id).join(hl, hl.c.thing_id == th.c.id).where(hl.c.id == ident)
-        else:
-            query = select(entity.table.c.dataset_id).where(entity.table.c.id == ident)
-        return connection.execute(query).scalar()
-
     def authorize_entity(self, connection: Connection, entity: EntityType, ident: int) -> None:
-        self.authorize(connection, self.dataset_of(connection, entity, ident))
+        self.authorize(connection, dataset_of(connection, entity, ident))
 
     def visible(self, connection: Connection, entity: EntityType, ident: int) -> bool:
         """Whether an entity the request refers to by id exists for the writer."""

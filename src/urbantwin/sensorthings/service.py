@@ -27,7 +27,7 @@ from urbantwin.sensorthings.paths import ResourcePath, Step, parse_path
 from urbantwin.sensorthings.query import QuerySyntaxError, parse_query_options
 from urbantwin.sensorthings.read import Paging, Reader
 from urbantwin.sensorthings.serialize import RowWriter
-from urbantwin.sensorthings.visibility import Visibility
+from urbantwin.sensorthings.visibility import Visibility, dataset_of
 from urbantwin.sensorthings.write import BrokenReference, Writer
 from urbantwin.settings import Settings
 from urbantwin.store.access_schema import users
@@ -183,10 +183,8 @@ class SensorThingsService:
 
     # --- operations -----------------------------------------------------------------------------
 
-    def _reader(self, connection: Connection, base: str, principal: Principal) -> Reader:
-        return Reader(
-            connection, base, self.paging, visibility=Visibility(self._scope(connection, principal))
-        )
+    def _reader(self, connection: Connection, base: str, visibility: Visibility) -> Reader:
+        return Reader(connection, base, self.paging, visibility=visibility)
 
     def _get(
         self,
@@ -199,8 +197,7 @@ class SensorThingsService:
         principal: Principal,
     ) -> ApiResponse:
         scope = self._scope(connection, principal)
-        reader = Reader(connection, base, self.paging, visibility=Visibility(scope))
-        answer = reader.get(resource, options, query_string)
+        answer = self._reader(connection, base, Visibility(scope)).get(resource, options, query_string)
         self._count_read(connection, principal, scope, resource, f"GET {path}?{query_string}".rstrip("?"))
         return ApiResponse(200, answer)
 
@@ -216,7 +213,7 @@ class SensorThingsService:
         first = resource.steps[0]
         dataset = None
         if first.id is not None:
-            dataset = WriteGuard(None, None).dataset_of(connection, first.entity, first.id)
+            dataset = dataset_of(connection, first.entity, first.id)
         restricted = dataset in scope.restricted if dataset is not None else bool(scope.restricted)
         self.audit.read(principal, "sensorthings", [dataset], target, restricted)
 
@@ -229,7 +226,8 @@ class SensorThingsService:
         if ident in writer.inserted and entity.name == "Observation":
             created = RowWriter(entity, base, None)(writer.inserted[ident])
         else:
-            created = self._reader(connection, base, principal).get(
+            # Read back with the writer's own visibility: the datasets were looked up once already.
+            created = self._reader(connection, base, writer.guard.visibility).get(
                 ResourcePath((Step(entity, ident),)), parse_query_options({})
             )
         return ApiResponse(201, created, {"Location": f"{base}/{entity.set_name}({ident})"})
@@ -237,23 +235,24 @@ class SensorThingsService:
     def _update(
         self, connection: Connection, resource: Any, body: Any, base: str, replace: bool, principal: Principal
     ) -> ApiResponse:
+        guard = self._guard(connection, principal)
         if isinstance(body, JsonPatch):
-            body = self._apply_json_patch(connection, resource, body, base, principal)
-        writer = Writer(connection, self._guard(connection, principal), self.covered)
+            body = self._apply_json_patch(connection, resource, body, base, guard.visibility)
+        writer = Writer(connection, guard, self.covered)
         entity, ident = writer.update(resource, body, replace)
         writer.finish()
-        updated = self._reader(connection, base, principal).get(
+        updated = self._reader(connection, base, guard.visibility).get(
             ResourcePath((Step(entity, ident),)), parse_query_options({})
         )
         return ApiResponse(200, updated)
 
     def _apply_json_patch(
-        self, connection: Connection, resource: Any, patch: JsonPatch, base: str, principal: Principal
+        self, connection: Connection, resource: Any, patch: JsonPatch, base: str, visibility: Visibility
     ) -> Any:
         """The JSON merge body equal to applying `patch` to the entity as it is now."""
         if resource.property_name is not None or resource.ref or resource.target.is_collection:
             raise BadRequest("a JSON Patch addresses one entity, e.g. /Things(1)")
-        current = self._reader(connection, base, principal).get(resource, parse_query_options({}))
+        current = self._reader(connection, base, visibility).get(resource, parse_query_options({}))
         try:
             changed = jsonpatch.apply_patch(current, patch.operations)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError) as exc:

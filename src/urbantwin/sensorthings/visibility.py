@@ -12,12 +12,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.sql import ColumnElement
 
 from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.sensorthings.model import EntityType
 from urbantwin.store.schema import datastreams, things
+
+#: Entities without a dataset of their own: the table whose row carries it, and the column naming
+#: that row. Every other entity carries its `dataset_id` itself.
+_CARRIED_BY = {"Observation": (datastreams, "datastream_id"), "HistoricalLocation": (things, "thing_id")}
+
+
+def dataset_of(connection: Connection, entity: EntityType, ident: int) -> str | None:
+    """The dataset an existing entity is in (an Observation: its Datastream's)."""
+    table = entity.table
+    carrier = _CARRIED_BY.get(entity.name)
+    if carrier is None:
+        query = select(table.c.dataset_id).where(table.c.id == ident)
+    else:
+        parents, fk = carrier
+        query = (
+            select(parents.c.dataset_id).join(table, table.c[fk] == parents.c.id).where(table.c.id == ident)
+        )
+    return connection.execute(query).scalar()
 
 
 class Visibility:
@@ -32,13 +50,11 @@ class Visibility:
         """The condition that rows of `entity` (as `alias`) are visible, or None if all are."""
         if self.scope.unrestricted:
             return None
-        if entity.name == "Observation":
-            parents = select(datastreams.c.id).where(self.scope.allows_column(datastreams.c.dataset_id))
-            return alias.c.datastream_id.in_(parents)
-        if entity.name == "HistoricalLocation":
-            parents = select(things.c.id).where(self.scope.allows_column(things.c.dataset_id))
-            return alias.c.thing_id.in_(parents)
-        return self.scope.allows_column(alias.c.dataset_id)
+        carrier = _CARRIED_BY.get(entity.name)
+        if carrier is None:
+            return self.scope.allows_column(alias.c.dataset_id)
+        parents, fk = carrier
+        return alias.c[fk].in_(select(parents.c.id).where(self.scope.allows_column(parents.c.dataset_id)))
 
     def conditions(self, entity: EntityType, alias: Any) -> list[ColumnElement[bool]]:
         condition = self.condition(entity, alias)

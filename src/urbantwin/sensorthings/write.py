@@ -34,6 +34,7 @@ from urbantwin.sensorthings.model import (
 from urbantwin.sensorthings.paths import MAX_ID, ResourcePath, steps_text
 from urbantwin.sensorthings.read import path_condition
 from urbantwin.sensorthings.values import GEOJSON_ENCODINGS, property_columns
+from urbantwin.sensorthings.visibility import dataset_of
 from urbantwin.store import rollups, schema
 from urbantwin.store.spatial import covers, grow_area
 
@@ -119,7 +120,7 @@ class Writer:
                     )
         parent_dataset = None
         if len(path.steps) > 1:
-            parent_dataset = self.guard.dataset_of(self.connection, path.steps[-2].entity, parent_id)
+            parent_dataset = dataset_of(self.connection, path.steps[-2].entity, parent_id)
             if not dataset_column(entity) and entity is not OBSERVATION:
                 self.guard.authorize(self.connection, parent_dataset)
         self.context.append(parent_dataset)
@@ -140,7 +141,7 @@ class Writer:
         self.guard.authorize_entity(self.connection, entity, ident)
         before = self._datastream_of(ident) if entity is OBSERVATION else None
         # What the update deep-creates (a new Location of a Thing) joins the entity's dataset.
-        self.context.append(self.guard.dataset_of(self.connection, entity, ident))
+        self.context.append(dataset_of(self.connection, entity, ident))
         try:
             self._guarded(lambda: self._update(entity, ident, payload, replace_all))
         finally:
@@ -207,7 +208,7 @@ class Writer:
                 except ValueError:
                     parent = None
             if parent is not None:
-                found = self.guard.dataset_of(self.connection, parent_entity, parent)
+                found = dataset_of(self.connection, parent_entity, parent)
                 if found is not None:
                     return found
         return self.guard.home_dataset
@@ -400,9 +401,7 @@ class Writer:
 
     def datastream_dataset(self, datastream: int) -> str | None:
         if datastream not in self._datastream_datasets:
-            self._datastream_datasets[datastream] = self.guard.dataset_of(
-                self.connection, DATASTREAM, datastream
-            )
+            self._datastream_datasets[datastream] = dataset_of(self.connection, DATASTREAM, datastream)
         return self._datastream_datasets[datastream]
 
     def observations_target(self, datastream: int, where: str) -> None:
