@@ -1,4 +1,4 @@
-"""The sensor connectors on the command line: `urbantwin import sensor-community|stations` and
+"""The sensor connectors on the command line: `urbantwin import sensor-community|stations|cams` and
 `urbantwin replay`.
 
 `sensor_import_app` is merged into `urbantwin import` (its commands sit beside `geojson`) and
@@ -168,6 +168,46 @@ def stations(
     client = _client(url, token, database_url, config)
     try:
         report = import_stations(client, file, stations_file, options)
+    except ImportAborted as exc:
+        typer.echo(f"Import aborted at {exc.problem} (nothing was written).", err=True)
+        raise typer.Exit(1) from None
+    except (ValueError, ClientError) as exc:
+        typer.echo(f"Import failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    _finish(report)
+
+
+@sensor_import_app.command("cams")
+def cams(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CAMS forecast CSV: date and one column per model (gzip allowed)", exists=True),
+    ],
+    station: Annotated[str, typer.Option(help="the station the forecasts are for")],
+    stations_file: Annotated[
+        Path,
+        typer.Option("--stations", help="GeoJSON points of the stations, named as --station", exists=True),
+    ],
+    component: Annotated[str, typer.Option(help="the pollutant of the file")] = "pm25",
+    network: Annotated[str, typer.Option(help="measuring network of the station's Thing")] = "LfULG",
+    on_error: OnErrorOption = OnError.skip,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import CAMS air quality forecasts (model data) at a station; importing again adds nothing.
+
+    One Datastream per model on the station's Thing, labelled as model forecasts.
+    """
+    from urbantwin.ingest.cams import CamsOptions, import_cams
+
+    options = CamsOptions(station=station, component=component, network=network, on_error=on_error)
+    client = _client(url, token, database_url, config)
+    try:
+        report = import_cams(client, file, stations_file, options)
     except ImportAborted as exc:
         typer.echo(f"Import aborted at {exc.problem} (nothing was written).", err=True)
         raise typer.Exit(1) from None

@@ -1029,7 +1029,7 @@ def read_station_csv(
     return samples, time_column.zone
 
 
-def _stations(path: Path, options: StationOptions) -> dict[str, JSON]:
+def read_stations(path: Path, options: StationOptions) -> dict[str, JSON]:
     collection = json.loads(nfc(path.read_text(encoding="utf-8")))
     if collection.get("type") != "FeatureCollection":
         raise ValueError(f"{path.name}: expected a GeoJSON FeatureCollection of station points")
@@ -1052,7 +1052,7 @@ def _is_daily(moments: list[datetime]) -> bool:
     return min(b - a for a, b in zip(ordered, ordered[1:], strict=False)) >= timedelta(hours=23)
 
 
-class _StationEntities:
+class StationEntities:
     """The Things, Sensor and Datastreams of one station file."""
 
     def __init__(self, catalogue: Catalogue, stations: dict[str, JSON], options: StationOptions) -> None:
@@ -1176,7 +1176,7 @@ def import_stations(
     """
     options = options or StationOptions()
     report = ImportReport(files=1)
-    stations = _stations(stations_file, options)
+    stations = read_stations(stations_file, options)
     samples, zone = read_station_csv(path, options, report)
     by_series: dict[tuple[str, str], list[_Sample]] = defaultdict(list)
     for sample in samples:
@@ -1198,7 +1198,7 @@ def import_stations(
 
     # Every row is checked: now the entities, then the observations.
     catalogue = Catalogue(client, report)
-    entities = _StationEntities(catalogue, stations, options)
+    entities = StationEntities(catalogue, stations, options)
     streams: list[tuple[int, list[Reading]]] = []
     for station, code, unit, series in plan:
         daily = code in options.daily or _is_daily([s.moment for s in series])

@@ -9,16 +9,17 @@ Observation its Datastream, Thing and FeatureOfInterest (the filters of the push
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import orjson
 import shapely
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from urbantwin.live.changes import CREATE, ChangeSet
+from urbantwin.sensorthings import sqljson
 from urbantwin.sensorthings.model import (
     ENTITY_TYPES,
     HISTORICAL_LOCATION,
@@ -31,9 +32,15 @@ from urbantwin.store import schema
 
 #: Ids read per query (keeps the IN list and the statement small on both backends).
 CHUNK = 1_000
+#: Most runs of consecutive ids read as ranges rather than as an IN list.
+RUNS = 8
 
 #: A bounding box: min x (longitude), min y (latitude), max x, max y, in WGS84.
 BBox = tuple[float, float, float, float]
+
+#: A body a sink will send: the API root links start with (…/v1.1) and the `$select`ed properties
+#: (None: the whole entity).
+Rendering = tuple[str, tuple[str, ...] | None]
 
 
 @dataclass
@@ -71,8 +78,15 @@ def _writer(entity: str, base: str, select_: tuple[str, ...] | None) -> RowWrite
     return RowWriter(ENTITY_TYPES[entity], base, names)
 
 
-def read_events(connection: Connection, changes: ChangeSet) -> list[EntityEvent]:
-    """The events of `changes`, creates first, each entity type in id order."""
+def read_events(
+    connection: Connection, changes: ChangeSet, renderings: Sequence[Rendering] = ()
+) -> list[EntityEvent]:
+    """The events of `changes`, creates first, each entity type in id order.
+
+    Observations come in thousands a second, so the bodies in `renderings` are written by the database
+    in the same query (`sqljson`, formatted in C) instead of by `RowWriter` per event; `body()` then
+    finds them ready.
+    """
     events: list[EntityEvent] = []
     for kind, groups in ((CREATE, changes.created), ("update", changes.updated)):
         for name, ids in groups.items():
@@ -81,27 +95,38 @@ def read_events(connection: Connection, changes: ChangeSet) -> list[EntityEvent]
             for start in range(0, len(ordered), CHUNK):
                 chunk = ordered[start : start + CHUNK]
                 if entity is OBSERVATION:
-                    events.extend(_observations(connection, chunk, kind))
+                    events.extend(_observations(connection, chunk, kind, renderings))
                 else:
                     events.extend(_entities(connection, entity, chunk, kind))
     return events
 
 
-def _observations(connection: Connection, ids: list[int], kind: str) -> Iterable[EntityEvent]:
+def _observations(
+    connection: Connection, ids: list[int], kind: str, renderings: Sequence[Rendering]
+) -> Iterable[EntityEvent]:
     obs, ds = schema.observations, schema.datastreams
+    rendered = [
+        (key, f"_body{index}")
+        for index, key in enumerate(dict.fromkeys(renderings))
+        if sqljson.supports(OBSERVATION, _as_select(key[1]))
+    ]
     query = (
         select(
             *OBSERVATION.columns(obs),
             ds.c.thing_id.label("_thing_id"),
             ds.c.dataset_id.label("_dataset_id"),
+            *(
+                sqljson.row_json(OBSERVATION, obs, base, _as_select(names)).label(label)
+                for (base, names), label in rendered
+            ),
         )
         .join(ds, ds.c.id == obs.c.datastream_id)
-        .where(obs.c.id.in_(ids))
+        .where(_among(obs.c.id, ids))
         .order_by(obs.c.id)
     )
     for row in connection.execute(query).mappings():
         datastream, feature = row["datastream_id"], row["feature_of_interest_id"]
-        yield EntityEvent(
+        event = EntityEvent(
             OBSERVATION,
             row["id"],
             kind,
@@ -112,6 +137,31 @@ def _observations(connection: Connection, ids: list[int], kind: str) -> Iterable
             thing_id=row["_thing_id"],
             feature_id=feature,
         )
+        for key, label in rendered:
+            event._bodies[key] = row[label].encode()
+        yield event
+
+
+def _among(column: Any, ids: list[int]) -> Any:
+    """`column IN ids` for sorted `ids`; as a few ranges when they are runs of consecutive ids.
+
+    A batch of Observations gets consecutive ids (`store/bulk.py`), and a thousand bound parameters
+    cost more to send and plan than the rows cost to read.
+    """
+    runs: list[tuple[int, int]] = []
+    for ident in ids:
+        if runs and ident == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], ident)
+        else:
+            runs.append((ident, ident))
+    if len(runs) > RUNS:
+        return column.in_(ids)
+    return or_(*(column.between(first, last) for first, last in runs))
+
+
+def _as_select(names: tuple[str, ...] | None) -> tuple[tuple[str, ...], ...] | None:
+    """A topic's `$select` names in the form of the query options (one path per name)."""
+    return None if names is None else tuple((name,) for name in names)
 
 
 def _entities(connection: Connection, entity: EntityType, ids: list[int], kind: str) -> list[EntityEvent]:

@@ -43,6 +43,7 @@ from urbantwin.live.events import EntityEvent
 from urbantwin.live.notify import Context
 from urbantwin.live.topics import creation_filters, creation_path, parse_selects, topics_of
 from urbantwin.live.wire import Message, Publisher, Receiver, publish_packet, user_property
+from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.settings import Settings
 
@@ -93,6 +94,10 @@ class Broker:
 
 
 class MqttBridge:
+    #: Each process publishes only what it committed itself (`deliver`), so the hub need not read the
+    #: rows of other processes' changes for it.
+    remote = False
+
     def __init__(
         self,
         settings: Settings,
@@ -123,6 +128,10 @@ class MqttBridge:
         #: Hashes of recently stored messages, per batch: a message the broker sends again (DUP) because
         #: its PUBACK was lost with the connection is acknowledged without being stored twice.
         self._recent: deque[set[int]] = deque(maxlen=16)
+        #: The Observation bodies `deliver` sends: written by the database as it reads the rows.
+        self.renderings = [(self.base, None)] + [
+            (self.base, names) for names in self.selects.get(OBSERVATION.set_name, [])
+        ]
 
     @property
     def creates(self) -> bool:

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from urbantwin.live.changes import ChangeSet
-from urbantwin.live.events import BBox, EntityEvent, feature_bbox, read_events, thing_bbox
+from urbantwin.live.events import BBox, EntityEvent, Rendering, feature_bbox, read_events, thing_bbox
 from urbantwin.sensorthings.model import FEATURE_OF_INTEREST, HISTORICAL_LOCATION, LOCATION, THING
 
 log = logging.getLogger("urbantwin.live")
@@ -190,6 +190,16 @@ class Sink(Protocol):
         """Take the events of one batch; `local`: made by this process. Runs in the hub's thread."""
 
 
+def wants_remote(sink: Sink) -> bool:
+    """Whether a sink takes changes other processes made (`remote = False` on the sink says no)."""
+    return getattr(sink, "remote", True)
+
+
+def renderings(sinks: list[Sink]) -> list[Rendering]:
+    """The bodies the sinks will send, for the database to write while it reads the rows."""
+    return [key for sink in sinks for key in getattr(sink, "renderings", ())]
+
+
 class Hub:
     """Reads the rows of committed changes once and hands the events to every sink of the process."""
 
@@ -250,13 +260,13 @@ class Hub:
 
     def _deliver(self, changes: ChangeSet, local: bool) -> None:
         with self._lock:
-            sinks = list(self._sinks)
+            sinks = [sink for sink in self._sinks if local or wants_remote(sink)]
         if not sinks:
-            return  # nobody listens here: no need to read the rows
+            return  # nobody here wants these changes: no need to read the rows
         for attempt in range(6):
             try:
                 with self.engine.connect() as connection:
-                    events = read_events(connection, changes)
+                    events = read_events(connection, changes, renderings(sinks))
                     self.geometries.forget(events)
                     context = Context(connection, self.geometries)
                     for sink in sinks:

@@ -8,6 +8,7 @@ the store's bulk insert (COPY on PostgreSQL) rather than row by row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,39 +96,60 @@ def _setters(components: list[str]) -> list[Callable[[list[Any], Any], None]]:
     return [table[name] for name in components]
 
 
+@dataclass
+class _Block:
+    """One validated dataArray block: its Datastream, how to read its rows, and its rows."""
+
+    where: str
+    datastream: int
+    setters: list[Callable[[list[Any], Any], None]]
+    rows: list[Any]
+
+
+def _block(index: int, block: Any) -> _Block:
+    where = f"CreateObservations[{index}]"
+    if not isinstance(block, dict):
+        raise BadRequest(f"{where}: expected an object")
+    datastream = _datastream_id(block, index)
+    components = block.get("components")
+    rows = block.get("dataArray")
+    if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
+        raise BadRequest(f"{where}: components must be an array of names")
+    unknown = [c for c in components if c not in _COMPONENTS]
+    if unknown:
+        raise BadRequest(f"{where}: unknown component(s) {', '.join(unknown)}")
+    if "result" not in components:
+        raise BadRequest(f"{where}: the components must include result")
+    if len(set(components)) != len(components):
+        raise BadRequest(f"{where}: a component is given twice")
+    if not isinstance(rows, list):
+        raise BadRequest(f"{where}: dataArray must be an array of rows")
+    return _Block(where, datastream, _setters(components), rows)
+
+
 def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
-    """Store the rows of every block; answer one selfLink (or "error") per row, in order."""
+    """Store the rows of every block; answer one selfLink (or "error") per row, in order.
+
+    Every block is checked before anything is stored, the Datastreams of all blocks in one query,
+    and the good rows of all blocks go into the store in one bulk insert: a request of many small
+    blocks (the MQTT ingest sends one per Datastream) costs hardly more than one large block.
+    """
     if not isinstance(body, list):
         raise BadRequest("CreateObservations: the body must be a JSON array of dataArray blocks")
+    blocks = [_block(index, block) for index, block in enumerate(body)]
+    wheres: dict[int, str] = {}
+    for block in blocks:
+        wheres.setdefault(block.datastream, block.where)
+    writer.observations_targets(wheres)
+    defaults = writer.default_features([b.datastream for b in blocks if _needs_default(b)])
     connection = writer.connection
-    answers: list[str] = []
-    prefix = f"{base}/Observations("
-    for index, block in enumerate(body):
-        if not isinstance(block, dict):
-            raise BadRequest(f"CreateObservations[{index}]: expected an object")
-        datastream = _datastream_id(block, index)
-        components = block.get("components")
-        rows = block.get("dataArray")
-        if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
-            raise BadRequest(f"CreateObservations[{index}]: components must be an array of names")
-        unknown = [c for c in components if c not in _COMPONENTS]
-        if unknown:
-            raise BadRequest(f"CreateObservations[{index}]: unknown component(s) {', '.join(unknown)}")
-        if "result" not in components:
-            raise BadRequest(f"CreateObservations[{index}]: the components must include result")
-        if len(set(components)) != len(components):
-            raise BadRequest(f"CreateObservations[{index}]: a component is given twice")
-        if not isinstance(rows, list):
-            raise BadRequest(f"CreateObservations[{index}]: dataArray must be an array of rows")
-        writer.observations_target(datastream, f"CreateObservations[{index}]")
-        setters = _setters(components)
-        width = len(components)
-        known_features: set[int] = set()
-        missing_features: set[int] = set()
-        default_feature: int | None = None
-        prepared: list[list[Any] | None] = []
-        now = datetime.now(UTC)
-        for values in rows:
+    known_features: set[int] = set()
+    missing_features: set[int] = set()
+    now = datetime.now(UTC)
+    prepared: list[list[Any] | None] = []
+    for block in blocks:
+        width = len(block.setters)
+        for values in block.rows:
             if not isinstance(values, list) or len(values) != width:
                 prepared.append(None)
                 continue
@@ -143,20 +165,18 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
                 None,
                 None,
                 None,
-                datastream,
+                block.datastream,
                 None,
             ]
             try:
-                for setter, value in zip(setters, values, strict=True):
+                for setter, value in zip(block.setters, values, strict=True):
                     setter(row, value)
             except PlatformError:
                 prepared.append(None)
                 continue
             feature = row[12]
             if feature is None:
-                if default_feature is None:
-                    default_feature = writer._feature_from_location(datastream)
-                row[12] = default_feature
+                row[12] = defaults[block.datastream]
             elif feature not in known_features:
                 if feature in missing_features or not writer.guard.visible(
                     connection, FEATURE_OF_INTEREST, feature
@@ -166,10 +186,14 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
                     continue
                 known_features.add(feature)
             prepared.append(row)
-        good = [tuple(r) for r in prepared if r is not None]
-        ids = iter(insert_observations(connection, good))
-        for feature in {r[12] for r in good}:
-            writer.summary.add(datastream, feature)
-        for row in prepared:
-            answers.append("error" if row is None else f"{prefix}{next(ids)})")
-    return answers
+    good = [tuple(r) for r in prepared if r is not None]
+    ids = iter(insert_observations(connection, good))
+    for datastream, feature in {(r[11], r[12]) for r in good}:
+        writer.summary.add(datastream, feature)
+    prefix = f"{base}/Observations("
+    return ["error" if row is None else f"{prefix}{next(ids)})" for row in prepared]
+
+
+def _needs_default(block: _Block) -> bool:
+    """Whether a row of the block may lack a FeatureOfInterest (then its Thing's Location gives one)."""
+    return not any(s.__name__ == "feature" for s in block.setters)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from urbantwin.errors import BadRequest, NotFound
@@ -66,6 +66,18 @@ class DatastreamAreas:
                 .where((ds.c.observed_area.is_(None)) | ~covers(ds.c.observed_area, geom))
                 .values(observed_area=grow_area(ds.c.observed_area, geom))
             )
+
+
+class _DefaultFeatures(dict[int, int]):
+    """Default FeaturesOfInterest by Datastream; a missing one is found or made on first use."""
+
+    def __init__(self, writer: Writer) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def __missing__(self, datastream: int) -> int:
+        feature = self[datastream] = self.writer._feature_from_location(datastream)
+        return feature
 
 
 class Writer:
@@ -404,11 +416,52 @@ class Writer:
             self._datastream_datasets[datastream] = dataset_of(self.connection, DATASTREAM, datastream)
         return self._datastream_datasets[datastream]
 
-    def observations_target(self, datastream: int, where: str) -> None:
-        """Check that Observations may be added to `datastream` (for the dataArray fast path)."""
-        if not self.guard.visible(self.connection, DATASTREAM, datastream):
-            raise BadRequest(f"{where}: no Datastream with @iot.id {datastream}")
-        self.guard.authorize(self.connection, self.datastream_dataset(datastream))
+    def observations_targets(self, wheres: dict[int, str]) -> None:
+        """Check that Observations may be added to each Datastream (the dataArray path), in one query;
+        `wheres` names the place in the request that refers to each, for the error."""
+        ds = schema.datastreams
+        found = dict(
+            self.connection.execute(
+                select(ds.c.id, ds.c.dataset_id).where(
+                    ds.c.id.in_(list(wheres)), *self.guard.visibility.conditions(DATASTREAM, ds)
+                )
+            ).all()
+        )
+        for datastream, where in wheres.items():
+            if datastream not in found:
+                raise BadRequest(f"{where}: no Datastream with @iot.id {datastream}")
+        self._datastream_datasets.update(found)
+        for dataset in set(found.values()):
+            self.guard.authorize(self.connection, dataset)
+
+    def default_features(self, datastreams: Iterable[int]) -> dict[int, int]:
+        """The FeatureOfInterest of each Datastream's Thing's Location (see `_feature_from_location`),
+        those that exist already read in one query, the others made when first asked for."""
+        wanted = set(datastreams)
+        known = _DefaultFeatures(self)
+        if not wanted:
+            return known
+        ds, links, loc, foi = (
+            schema.datastreams,
+            schema.thing_locations,
+            schema.locations,
+            schema.features_of_interest,
+        )
+        latest = (
+            select(ds.c.id.label("datastream"), func.max(loc.c.id).label("location"))
+            .join(links, links.c.thing_id == ds.c.thing_id)
+            .join(loc, loc.c.id == links.c.location_id)
+            .where(ds.c.id.in_(wanted))
+            .group_by(ds.c.id)
+            .subquery()
+        )
+        rows = self.connection.execute(
+            select(latest.c.datastream, func.min(foi.c.id))
+            .join(foi, foi.c.source_location_id == latest.c.location)
+            .group_by(latest.c.datastream)
+        )
+        known.update(dict(rows.all()))
+        return known
 
     def _feature_from_location(self, datastream: int) -> int:
         """The FeatureOfInterest of the Datastream's Thing's Location, made on first use."""

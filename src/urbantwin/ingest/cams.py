@@ -1,0 +1,196 @@
+"""CAMS air quality forecasts at a station (daily means, one column per model) into SensorThings.
+
+The files look like the CAMS PM2.5 files the demo ships (`date,ENSEMBLE,EURAD-IM`): a `date` column
+(YYYY-MM-DD) and one column per forecast model, values in µg/m³. They are model output, not
+measurements, and everything this connector creates says so (`kind: model forecast`, the Copernicus
+attribution and disclaimer on every Datastream).
+
+For the station of the file it finds or creates the station's Thing (the same Thing the station
+connector and the demo use, so forecasts sit beside the measurements), one Sensor per model and one
+Datastream per model, and stores the values a Datastream does not have yet (matched by the start of
+phenomenonTime): importing a file twice adds nothing, into the demo's store nothing at all.
+
+Each daily mean covers the UTC calendar day of its date (the demo's convention, `CAMS_TIME_ASSUMPTION`):
+the files state neither the forecast run nor the lead time, so resultTime is unknown and left null.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from tqdm import tqdm
+
+from urbantwin.demo.sensorthings import (
+    CAMS_ATTRIBUTION,
+    CAMS_DISCLAIMER,
+    CAMS_LICENCE,
+    CAMS_SENSORS,
+    CAMS_SITE,
+    CAMS_SOURCE,
+    CAMS_TIME_ASSUMPTION,
+    OM_MEASUREMENT,
+)
+from urbantwin.ingest.stations import (
+    JSON,
+    OBSERVED_PROPERTIES,
+    UNITS,
+    Catalogue,
+    ImportReport,
+    ObservationWriter,
+    OnError,
+    Reading,
+    SensorThingsClient,
+    StationEntities,
+    StationOptions,
+    component_code,
+    open_text,
+    read_stations,
+)
+
+
+@dataclass
+class CamsOptions:
+    """How to read a CAMS file and where its values belong."""
+
+    #: The station the forecasts are for, as named in the stations GeoJSON.
+    station: str
+    #: The pollutant of the file (a component code or name the station connector knows).
+    component: str = "pm25"
+    #: The measuring network of the station's Thing (part of its key, as in the station connector).
+    network: str = "LfULG"
+    on_error: OnError = OnError.skip
+    progress: bool = True
+
+
+def import_cams(
+    client: SensorThingsClient, path: Path, stations_file: Path, options: CamsOptions
+) -> ImportReport:
+    """Import one CAMS forecast file (see the module docstring); the report of what it stored."""
+    code = component_code(options.component)
+    if code is None:
+        raise ValueError(f"unknown component {options.component!r}")
+    station_options = StationOptions(network=options.network, on_error=options.on_error, progress=False)
+    stations = read_stations(stations_file, station_options)
+    if options.station not in stations:
+        raise ValueError(f"station {options.station!r} is not in {stations_file.name}")
+    report = ImportReport(files=1)
+    series = _read(path, report, options.on_error)
+
+    catalogue = Catalogue(client, report)
+    entities = StationEntities(catalogue, stations, station_options)
+    thing = entities.thing(options.station)
+    observed_property = catalogue.observed_property(OBSERVED_PROPERTIES[code])
+    streams = []
+    for model, readings in series.items():
+        sensor = _sensor(catalogue, model)
+        datastream = _datastream(catalogue, options.station, code, model, thing, sensor, observed_property)
+        streams.append((datastream, readings))
+    total = sum(len(readings) for _, readings in streams)
+    with tqdm(total=total, unit="obs", desc=path.name, disable=not options.progress) as bar:
+        writer = ObservationWriter(client, report, progress=bar.update)
+        for datastream, readings in streams:
+            writer.add(datastream, readings)
+        writer.flush()
+    return report
+
+
+def _read(path: Path, report: ImportReport, on_error: OnError) -> dict[str, list[Reading]]:
+    """The readings of each model column; every row checked before anything is written."""
+    with open_text(path) as handle:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        if not header or header[0].lower() != "date" or len(header) < 2:
+            raise ValueError(f"{path.name}: expected a header 'date,<model>,…' (one column per model)")
+        models = header[1:]
+        series: dict[str, list[Reading]] = {model: [] for model in models}
+        for line, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            report.rows += 1
+            try:
+                day = date.fromisoformat(row[0].strip())
+            except ValueError:
+                report.problem(on_error, path.name, line, f"date: {row[0]!r} is not YYYY-MM-DD")
+                continue
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            for model, cell in zip(models, row[1:], strict=False):
+                text = cell.strip()
+                if not text or text.lower() in ("nan", "na"):
+                    report.empty_values += 1
+                    continue
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = math.nan
+                if not math.isfinite(value):
+                    report.problem(on_error, path.name, line, f"{model}: {cell!r} is not a number")
+                    continue
+                series[model].append(Reading(start, start + timedelta(days=1), value, line))
+    return {model: readings for model, readings in series.items() if readings}
+
+
+def _sensor(catalogue: Catalogue, model: str) -> int:
+    payload: JSON = deepcopy(CAMS_SENSORS.get(model) or _generic_sensor(model))
+    return catalogue.ensure("Sensors", f"cams:sensor:{model}", payload, fallback=("name", payload["name"]))
+
+
+def _generic_sensor(model: str) -> JSON:
+    return {
+        "name": f"CAMS regional forecast {model}",
+        "description": (
+            f"The {model} model of the CAMS European air quality forecasts; model output, not a measurement."
+        ),
+        "encodingType": "text/html",
+        "metadata": CAMS_SITE,
+        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+    }
+
+
+def _datastream(
+    catalogue: Catalogue,
+    station: str,
+    code: str,
+    model: str,
+    thing: int,
+    sensor: int,
+    observed_property: int,
+) -> int:
+    quantity = OBSERVED_PROPERTIES[code]
+    # The demo's name, so an import into the demo's store finds its Datastreams.
+    name = f"{quantity.label} forecast CAMS {model} at {station}"
+    payload: JSON = {
+        "name": name,
+        "description": (
+            f"Daily mean of the hourly CAMS {model} {quantity.label} forecasts at the station {station}. "
+            "Model data, not measurements."
+        ),
+        "observationType": OM_MEASUREMENT,
+        "unitOfMeasurement": deepcopy(UNITS["ug/m3"]),
+        "properties": {
+            "synthetic": False,
+            "kind": "model forecast",
+            "component": code,
+            "attribution": CAMS_ATTRIBUTION,
+            "disclaimer": CAMS_DISCLAIMER,
+            "model": "ENSEMBLE median" if model == "ENSEMBLE" else model,
+            "aggregation": "P1D",
+            "time_convention": CAMS_TIME_ASSUMPTION,
+            "source": CAMS_SOURCE,
+            "licence": CAMS_LICENCE,
+        },
+        "Thing": {"@iot.id": thing},
+        "Sensor": {"@iot.id": sensor},
+        "ObservedProperty": {"@iot.id": observed_property},
+    }
+    return catalogue.ensure(
+        "Datastreams",
+        f"cams:{station}:{code}:{model}",
+        payload,
+        parent=f"Things({thing})",
+        fallback=("name", name),
+    )

@@ -1,0 +1,132 @@
+"""`urbantwin import cams`: CAMS forecast files (daily means per model) through the SensorThings service.
+
+The real files are the two the demo ships (copies of the shared CAMS PM2.5 forecasts for Leipzig-Mitte
+and Leipzig-West); they import into an empty store once, and into the demo's store not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from urbantwin.cli import app
+from urbantwin.demo import DATA_DIR
+from urbantwin.ingest.cams import CamsOptions, import_cams
+from urbantwin.ingest.stations import ImportAborted, LocalClient, OnError
+from urbantwin.settings import Settings
+
+WEST = DATA_DIR / "cams_pm25_daily_forecast_L-West.csv"
+MITTE = DATA_DIR / "cams_pm25_daily_forecast_L-Mitte.csv"
+STATIONS = DATA_DIR / "lfulg_saxony_stations_2014.geojson"
+runner = CliRunner()
+
+
+@pytest.fixture
+def sta(engine: Engine, settings: Settings) -> Iterator[LocalClient]:
+    client = LocalClient(engine, settings)
+    yield client
+    client.close()
+
+
+def options(station: str = "Leipzig-West", **kwargs: object) -> CamsOptions:
+    return CamsOptions(station=station, progress=False, **kwargs)  # type: ignore[arg-type]
+
+
+def count(sta: LocalClient, path: str) -> int:
+    return sta.get(path, {"$count": "true", "$top": "0"})["@iot.count"]
+
+
+def values_in(path: Path) -> int:
+    """Non-empty model values in a CAMS file: what an import must store."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return sum(1 for line in lines for cell in line.split(",")[1:] if cell.strip())
+
+
+def test_a_real_cams_file_imports_as_model_forecasts_once(sta: LocalClient) -> None:
+    report = import_cams(sta, WEST, STATIONS, options())
+
+    assert report.rows == 732 and not report.problems
+    assert report.observations == values_in(WEST)
+    assert report.created == {"Things": 1, "Sensors": 2, "ObservedProperties": 1, "Datastreams": 2}
+    found = sta.get(
+        "Datastreams",
+        {"$filter": "name eq 'PM2.5 forecast CAMS ENSEMBLE at Leipzig-West'", "$expand": "Thing,Sensor"},
+    )["value"]
+    assert len(found) == 1
+    ensemble = found[0]
+    assert ensemble["properties"]["kind"] == "model forecast"
+    assert ensemble["properties"]["attribution"].startswith("Contains modified Copernicus")
+    assert ensemble["unitOfMeasurement"]["symbol"] == "µg/m³"
+    assert ensemble["Thing"]["name"] == "Air quality station Leipzig-West"
+    assert ensemble["Sensor"]["name"] == "CAMS regional ensemble forecast"
+    first = sta.get(
+        f"Datastreams({ensemble['@iot.id']})/Observations", {"$orderby": "phenomenonTime asc", "$top": "1"}
+    )["value"][0]
+    # 2020-01-01,9.837641716003418,… : the UTC calendar day of the date.
+    assert first["phenomenonTime"] == "2020-01-01T00:00:00Z/2020-01-02T00:00:00Z"
+    assert first["result"] == pytest.approx(9.837641716003418)
+
+    again = import_cams(sta, WEST, STATIONS, options())
+    assert again.observations == 0 and again.already_present == values_in(WEST) and not again.created
+
+
+def test_both_real_files_join_the_demo_stations_and_add_nothing(
+    sta: LocalClient, engine: Engine, settings: Settings
+) -> None:
+    """The demo loaded the same forecasts: the import finds its Things, Datastreams and values."""
+    from urbantwin.cli import load_demo
+
+    load_demo(engine, settings)
+    before = (count(sta, "Things"), count(sta, "Datastreams"), count(sta, "Observations"))
+
+    for station, path in (("Leipzig-West", WEST), ("Leipzig-Mitte", MITTE)):
+        report = import_cams(sta, path, STATIONS, options(station))
+        assert report.observations == 0 and report.already_present == values_in(path)
+        assert not report.created
+
+    assert (count(sta, "Things"), count(sta, "Datastreams"), count(sta, "Observations")) == before
+
+
+def test_bad_rows_are_named_and_abort_writes_nothing(sta: LocalClient, tmp_path: Path) -> None:
+    file = tmp_path / "cams.csv"
+    file.write_text(
+        "date,ENSEMBLE,MYMODEL\n2021-03-01,10.5,11\n2021-03-02,,12.5\n2021-3-x,1,2\n2021-03-04,many,3\n",
+        encoding="utf-8",
+    )
+    report = import_cams(sta, file, STATIONS, options())
+    assert [str(p) for p in report.problems] == [
+        "cams.csv:4: date: '2021-3-x' is not YYYY-MM-DD",
+        "cams.csv:5: ENSEMBLE: 'many' is not a number",
+    ]
+    assert report.empty_values == 1
+    assert report.observations == 4  # ENSEMBLE 03-01; MYMODEL 03-01, 03-02, 03-04
+    model = sta.get("Datastreams", {"$filter": "name eq 'PM2.5 forecast CAMS MYMODEL at Leipzig-West'"})
+    assert model["value"][0]["properties"]["kind"] == "model forecast"
+
+    with pytest.raises(ImportAborted):
+        import_cams(sta, file, STATIONS, options(station="Leipzig-Mitte", on_error=OnError.abort))
+    assert count(sta, "Datastreams") == 2  # the abort happened before Leipzig-Mitte got anything
+
+
+def test_an_unknown_station_or_header_is_refused(sta: LocalClient, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="station 'Leipzig-Nord' is not in"):
+        import_cams(sta, WEST, STATIONS, options(station="Leipzig-Nord"))
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("day;value\n2021-01-01;1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="expected a header 'date,<model>"):
+        import_cams(sta, wrong, STATIONS, options())
+
+
+def test_the_command_line_imports_into_a_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cams.sqlite'}"
+    args = ["import", "cams", str(MITTE), "--station", "Leipzig-Mitte", "--stations", str(STATIONS)]
+    first = runner.invoke(app, [*args, "--database-url", url])
+    assert first.exit_code == 0, first.output
+    assert f"{values_in(MITTE)} observations added" in first.output
+    again = runner.invoke(app, [*args, "--database-url", url])
+    assert again.exit_code == 0 and "0 observations added" in again.output
+    assert "Created: nothing new." in again.output
