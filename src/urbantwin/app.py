@@ -24,6 +24,7 @@ from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.routes import build_router as access_router
 from urbantwin.catalog.routes import catalog_router
+from urbantwin.energy.routes import energy_router
 from urbantwin.errors import PlatformError
 from urbantwin.features.routes import build_router as features_router
 from urbantwin.features.service import FeaturesService
@@ -139,6 +140,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(catalog_router(engine, settings))
     app.include_router(timeseries_router(engine, settings))
     app.include_router(access_router(AccessAdmin(engine, audit)))
+    app.include_router(energy_router(app.state))  # the energy quarter at /api/energy/ (resumes queued runs)
 
     mount_viewer(app, settings)  # the twin viewer at `/`
 

@@ -105,7 +105,12 @@ def demo(
     config: ConfigOption = None,
     load_only: Annotated[bool, typer.Option(help="load the data, do not serve")] = False,
 ) -> None:
-    """Load the Leipzig demo data into a fresh store, then serve it."""
+    """Load the Leipzig demo data into a fresh store, then serve it.
+
+    Serving, it also runs the energy scenarios of Leipzig-West in the background and then writes
+    simulated quarter meters for the monitoring mode; `--load-only` loads the data only (no energy
+    runs: `urbantwin energy run …` or POST /api/energy/runs compute them later).
+    """
     from urbantwin.demo.catalog import publish_demo_catalogue
     from urbantwin.demo.features import load_feature_layers
     from urbantwin.store.engine import make_engine, upgrade
@@ -138,8 +143,74 @@ def demo(
     publish_demo_catalogue(engine)
     typer.echo("Published the catalogue of the demo's datasets at /catalog.")
     if not load_only:
+        # The energy scenarios take minutes on the real buildings: queued here, run by the server's
+        # worker thread while it serves (the viewer shows them as they finish).
+        queued = _demo_energy_runs(engine)
+        typer.echo(f"Queued the energy scenarios {', '.join(queued)} (progress at /api/energy/runs).")
+        _demo_meters_when_done(settings, queued["pv_batteries_rule"])
         typer.echo(f"Serving http://{settings.host}:{settings.port}/ (SensorThings API at /v1.1/)")
         _run(settings)
+
+
+#: The demo's energy scenarios, run on the real buildings of Leipzig-West (shortest first).
+DEMO_SCENARIOS = ("baseline", "pv_batteries_rule", "pv_hp_ev_optimised")
+
+
+def _demo_energy_runs(engine) -> dict[str, str]:  # noqa: ANN001
+    """Queue the demo's energy scenarios as stored runs; their ids by scenario."""
+    from urbantwin.energy.jobs import EnergyRuns
+
+    runs = EnergyRuns(engine)
+    return {name: runs.submit(SYSTEM, {"scenario": name}, start=False) for name in DEMO_SCENARIOS}
+
+
+def _demo_meters_when_done(settings: Settings, run_id: str) -> None:
+    """In the background: once the run is done, write SIMULATED quarter meters of the last 7 days
+    through the server's SensorThings API, then one quarter-hour as each ends (live)."""
+    import threading
+    import time
+
+    from urbantwin.energy.jobs import EnergyRuns
+    from urbantwin.energy.meters import Deviation, follow, last_days, write_meters
+    from urbantwin.ingest.stations import ClientError, HttpClient
+    from urbantwin.store.engine import make_engine
+
+    def work() -> None:
+        engine = make_engine(settings)
+        runs = EnergyRuns(engine)
+        try:
+            while (status := runs.get(run_id).status) not in ("done", "failed"):
+                time.sleep(2)
+            if status == "failed":
+                typer.echo(
+                    f"No simulated meters: the run {run_id} failed ({runs.get(run_id).error}).", err=True
+                )
+                return
+            row, _, series = runs.series(run_id)
+            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+            client = HttpClient(f"http://{host}:{settings.port}", settings.admin_token)
+            deviation = Deviation(noise=0.05, consumption_bias=0.03, pv_bias=-0.05)
+            start, end = last_days(7)
+            for attempt in range(30):
+                try:
+                    report = write_meters(client, row.id, row.scenario, series, start, end, deviation)
+                    break
+                except ClientError as exc:
+                    if exc.status or attempt == 29:
+                        typer.echo(f"Writing the simulated meters failed: {exc}", err=True)
+                        return
+                    time.sleep(1)  # the server is not up yet
+            typer.echo(
+                f"Wrote {report.observations} SIMULATED meter readings of the last 7 days "
+                f"({row.scenario}'s plan, {deviation.describe()}); monitoring at /api/energy/monitoring."
+            )
+            follow(client, row.id, row.scenario, series, deviation, threading.Event(), since=end)
+        except Exception as exc:  # noqa: BLE001 - a demo helper reports and ends; the server goes on
+            typer.echo(f"The simulated meters stopped: {exc}", err=True)
+        finally:
+            engine.dispose()
+
+    threading.Thread(target=work, name="demo-energy-meters", daemon=True).start()
 
 
 def load_demo(engine, settings: Settings):  # noqa: ANN001, ANN201 - typed in the demo package

@@ -4,11 +4,13 @@
     urbantwin energy run my.toml --area Plagwitz --strategy optimised --set pv.adoption=0.8
     urbantwin energy scenarios            # the bundled scenarios
     urbantwin energy parameters baseline  # every parameter, its value, source and whether assumed
+    urbantwin energy meters --days 7 --live   # SIMULATED quarter meters from a stored run's plan
 
 `run` simulates each scenario over a year at 15-minute steps with a progress bar, stores its
 per-building KPIs as the collection `energy-<name>` (an open catalogue dataset, served by OGC API
 Features), writes the files of `results.py` to `--out`, and prints each scenario's district KPIs and
 the table against the SPARCS targets, computed against the baseline scenario (`--baseline`).
+`meters` writes simulated meter Observations (see `meters.py`) for the monitoring mode.
 """
 
 from __future__ import annotations
@@ -158,3 +160,86 @@ def parameters(
     for p in loaded.parameters():
         flag = "ASSUMED " if p["assumed"] else ""
         typer.echo(f"{p['parameter']} = {p['value']!r}  # {flag}{p['doc']} [{p['source']}]")
+
+
+@energy_app.command("meters")
+def meters_command(
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="the stored run whose plan the meters follow (default: newest done)"),
+    ] = None,
+    days: Annotated[int, typer.Option(help="write the quarter-hours of the last DAYS days up to now")] = 7,
+    noise: Annotated[
+        float, typer.Option(help="standard deviation of the per-step deviation (fraction)")
+    ] = 0.05,
+    consumption_bias: Annotated[float, typer.Option(help="systematic deviation of consumption")] = 0.0,
+    pv_bias: Annotated[float, typer.Option(help="systematic deviation of PV generation")] = 0.0,
+    gas_bias: Annotated[float, typer.Option(help="systematic deviation of gas")] = 0.0,
+    seed: Annotated[int, typer.Option(help="seed of the noise")] = 1,
+    live: Annotated[
+        bool, typer.Option(help="then keep writing each quarter-hour as it ends (Ctrl-C stops)")
+    ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(help="write through a running server (its SensorThings API) instead of the store"),
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="token for --url (a principal who may write)")] = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write SIMULATED quarter meters (a run's plan with noise) for monitoring, through SensorThings."""
+    import threading
+
+    from urbantwin.energy.jobs import EnergyRuns
+    from urbantwin.energy.meters import Deviation, follow, last_days, write_meters
+    from urbantwin.ingest.stations import ClientError, HttpClient, LocalClient
+    from urbantwin.settings import load_settings
+    from urbantwin.store.engine import make_engine, upgrade
+
+    if days < 0:
+        raise typer.BadParameter("--days must be 0 or more")
+    settings = load_settings(config).with_overrides(database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+        runs = EnergyRuns(engine)
+        if run is None:
+            done = [row for row in runs.list() if row.status == "done"]
+            if not done:
+                typer.echo(
+                    "No finished energy run in the store: run one first (POST /api/energy/runs).", err=True
+                )
+                raise typer.Exit(1)
+            run = done[0].id
+        try:
+            row, _, series = runs.series(run)
+        except Exception as exc:  # noqa: BLE001 - NotFound or an unfinished run, said plainly
+            typer.echo(f"Cannot use run {run!r}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        deviation = Deviation(noise, consumption_bias, pv_bias, gas_bias, seed)
+        client = HttpClient(url, token) if url else LocalClient(engine, settings)
+        start, end = last_days(days)
+        steps = int((end - start).total_seconds() // 900) * 5
+        try:
+            with tqdm(total=steps, unit="obs", desc=f"meters ({row.scenario}, SIMULATED)") as bar:
+                report = write_meters(
+                    client, row.id, row.scenario, series, start, end, deviation, progress=bar.update
+                )
+            typer.echo(
+                f"Simulated meters of run {row.id} ({row.scenario}), {deviation.describe()}: "
+                f"{report.observations} observations added, {report.already_present} already present."
+            )
+            if live:
+                typer.echo("Writing each quarter-hour as it ends (Ctrl-C stops).")
+                stop = threading.Event()
+                try:
+                    follow(client, row.id, row.scenario, series, deviation, stop, since=end)
+                except KeyboardInterrupt:
+                    stop.set()
+        except ClientError as exc:
+            typer.echo(f"Writing the meters failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            client.close()
+    finally:
+        engine.dispose()

@@ -16,6 +16,7 @@ it (`*_source` values starting with `assumed:`); the series file says SIMULATED 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -184,30 +185,144 @@ def write_files(run: Run, folder: Path) -> list[Path]:
 
 def write_series(run: Run, out: Path) -> list[Path]:
     """The quarter's 15-minute series [kWh per step; CO2 in kg] as CSV (and Parquet with pyarrow)."""
+    series = {name: run.result.series[name] for name in SERIES_FLOWS}
+    year, name = run.scenario.scenario.year, run.scenario.scenario.name
+    path = out / "timeseries.csv"
+    path.write_text(series_csv(series, year, name), encoding="utf-8")
+    written = [path]
+    data = series_parquet(series, year)
+    if data is None:
+        return written
+    parquet = out / "timeseries.parquet"
+    parquet.write_bytes(data)
+    return [*written, parquet]
+
+
+# --- the quarter's series as stored data: packed, as CSV/Parquet, as profiles ----------------------
+
+#: The district series a run keeps (kWh per 15-minute step; the co2 columns in kg).
+SERIES_FLOWS = (*BUILDING_FLOWS, *QUARTER_FLOWS)
+#: Flows of the profiles: what the quarter's grid connection and its loads see.
+PROFILE_FLOWS = (
+    "pv",
+    "consumption",
+    "grid_import",
+    "grid_export",
+    "load",
+    "ev",
+    "hp_electricity",
+    "battery_charge",
+    "battery_discharge",
+)
+PROFILE_LABELS = {
+    "pv": "PV generation",
+    "consumption": "electricity consumption (load + EV + heat pumps)",
+    "grid_import": "grid import of the quarter",
+    "grid_export": "grid export of the quarter",
+    "load": "household and commercial load",
+    "ev": "EV charging",
+    "hp_electricity": "heat pump electricity",
+    "battery_charge": "home batteries charging",
+    "battery_discharge": "home batteries discharging",
+}
+#: Meteorological seasons by month.
+SEASONS = {
+    "winter": (12, 1, 2),
+    "spring": (3, 4, 5),
+    "summer": (6, 7, 8),
+    "autumn": (9, 10, 11),
+}
+STEPS_PER_DAY = 96
+
+
+def pack_series(series: dict[str, np.ndarray]) -> bytes:
+    """The series as one compressed `.npz` blob (float64, lossless)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, **{name: np.asarray(values, dtype=np.float64) for name, values in series.items()}
+    )
+    return buffer.getvalue()
+
+
+def unpack_series(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def with_consumption(series: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The series plus `consumption`: the electricity the loads use (load + EV + heat pumps)."""
+    return {**series, "consumption": series["load"] + series["ev"] + series["hp_electricity"]}
+
+
+def step_months(year: int, steps: int) -> np.ndarray:
+    """The month (1..12) of every step on the simulation clock (UTC+1, days from 1 January)."""
+    days = np.arange(steps) // STEPS_PER_DAY
+    dates = np.datetime64(f"{year:04d}-01-01") + days.astype("timedelta64[D]")
+    return dates.astype("datetime64[M]").astype(int) % 12 + 1
+
+
+def profiles(series: dict[str, np.ndarray], year: int) -> dict[str, Any]:
+    """Daily profiles per season (mean kW per quarter-hour of the day) and monthly sums (MWh).
+
+    The hours are those of the simulation clock (MEZ, UTC+1); a season is the mean over its days.
+    """
+    flows = with_consumption(series)
+    steps = len(flows["pv"])
+    months = step_months(year, steps)
+    days = steps // STEPS_PER_DAY
+    daily: dict[str, dict[str, list[float]]] = {}
+    for season, members in SEASONS.items():
+        day_months = months[::STEPS_PER_DAY][:days]
+        chosen = np.isin(day_months, members)
+        daily[season] = {}
+        for name in PROFILE_FLOWS:
+            by_day = flows[name][: days * STEPS_PER_DAY].reshape(days, STEPS_PER_DAY)
+            mean_kwh = by_day[chosen].mean(axis=0) if chosen.any() else np.zeros(STEPS_PER_DAY)
+            daily[season][name] = [round(float(v) * 4.0, 6) for v in mean_kwh]  # kWh per 15 min → kW
+    monthly = {
+        name: [float(flows[name][months == month].sum()) / 1000.0 for month in range(1, 13)]
+        for name in PROFILE_FLOWS
+    }
+    return {
+        "simulated": True,
+        "note": NOTE,
+        "flows": list(PROFILE_FLOWS),
+        "labels": dict(PROFILE_LABELS),
+        "daily": {"unit": "kW", "hours": [k / 4 for k in range(STEPS_PER_DAY)], "seasons": daily},
+        "monthly": {"unit": "MWh", "months": list(range(1, 13)), "values": monthly},
+    }
+
+
+def series_csv(series: dict[str, np.ndarray], year: int, scenario: str) -> str:
+    """The series as CSV: a SIMULATED header line, then `time` (ISO 8601, UTC+1) and one column a flow."""
     from urbantwin.energy.loads import calendar
 
-    stamps = calendar(run.scenario.scenario.year).timestamps()[: run.plant.steps]
-    names = [*BUILDING_FLOWS, *QUARTER_FLOWS]
-    series = run.result.series
-    path = out / "timeseries.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        handle.write(
-            f"# {NOTE} Units: kWh per 15-minute step (co2 columns: kg). "
-            f"Scenario {run.scenario.scenario.name}.\n"
-        )
-        writer = csv.writer(handle)
-        writer.writerow(["time", *names])
-        columns = np.column_stack([series[n] for n in names])
-        for stamp, row in zip(stamps, columns, strict=True):
-            writer.writerow([stamp, *(f"{v:.6g}" for v in row)])
-    written = [path]
+    names = [name for name in SERIES_FLOWS if name in series]
+    steps = len(series[names[0]])
+    stamps = calendar(year).timestamps()[:steps]
+    handle = io.StringIO()
+    handle.write(f"# {NOTE} Units: kWh per 15-minute step (co2 columns: kg). Scenario {scenario}.\n")
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(["time", *names])
+    columns = np.column_stack([series[n] for n in names])
+    for stamp, row in zip(stamps, columns, strict=True):
+        writer.writerow([stamp, *(f"{v:.6g}" for v in row)])
+    return handle.getvalue()
+
+
+def series_parquet(series: dict[str, np.ndarray], year: int) -> bytes | None:
+    """The series as Parquet (the note in the file's metadata), or None without pyarrow."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        return written
+        return None
+    from urbantwin.energy.loads import calendar
+
+    names = [name for name in SERIES_FLOWS if name in series]
+    stamps = calendar(year).timestamps()[: len(series[names[0]])]
     table = pa.table({"time": stamps, **{n: series[n] for n in names}})
     table = table.replace_schema_metadata({"note": NOTE})
-    parquet = out / "timeseries.parquet"
-    pq.write_table(table, parquet)
-    return [*written, parquet]
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()

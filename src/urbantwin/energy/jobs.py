@@ -1,0 +1,503 @@
+"""Scenario runs submitted through the API: checked, stored, executed by a worker thread, read back.
+
+A run is a bundled scenario (`scenarios/`) with optional changes: an area (Ortsteile), a strategy
+and `section.key` overrides. Submitting checks all of them at once (a `BadRequest` naming the bad
+one), asks the policy whether the principal may write the run's results, and stores the run as
+`queued`. One worker thread per server process takes queued runs from the store, oldest first
+(claimed by an atomic status change, so two processes never run the same one), simulates them,
+stores the per-building KPIs as the collection `energy-<scenario>` (`energy-<scenario>-<id>` for a
+run with changes, so a variant never replaces the scenario as defined), the district KPIs, the
+parameters, the profiles and the quarter's 15-minute series, and ends the run `done` or `failed`
+with the error.
+
+Status and progress are rows of `energy_runs`, so any process answers the same. While a worker is
+alive it renews the `heartbeat` of its running run and of the queued ones (at least every few
+seconds); a run whose heartbeat is older than `STALE_SECONDS` was interrupted (its process
+stopped) and reads as failed, and a server starting marks every run not renewed in the last
+`START_GRACE_SECONDS` failed at once (then starts its worker on the queued runs that are left).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, select, update
+
+from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.principal import Principal
+from urbantwin.energy import kpi, model, results
+from urbantwin.energy import scenario as scenarios
+from urbantwin.energy.run import simulate
+from urbantwin.errors import BadRequest, NotFound
+from urbantwin.store.energy_schema import energy_run_series, energy_runs
+from urbantwin.store.engine import for_writes
+from urbantwin.store.features_schema import features
+
+log = logging.getLogger("urbantwin.energy")
+
+STATUSES = ("queued", "running", "done", "failed")
+#: A queued or running run whose heartbeat is older than this was interrupted.
+STALE_SECONDS = 120.0
+#: At start, runs not renewed for this long belong to no living worker (the server restarted).
+START_GRACE_SECONDS = 30.0
+#: How often the worker writes progress and heartbeats while simulating.
+PROGRESS_SECONDS = 1.0
+#: Overrides the API refuses: they would name files on the server, other collections (read past
+#: their access rules) or the run's own collection.
+API_FORBIDDEN = {
+    "scenario.name": "the collection name follows from the scenario",
+    "scenario.buildings_collection": "runs through the API use the platform's buildings",
+    "scenario.districts_collection": "runs through the API use the platform's Ortsteile",
+    "grid.co2_signal_csv": "it names a file on the server",
+}
+#: Parts of a run's progress: model and plant, the simulated year, storing the results.
+PREPARE_SHARE, SIMULATE_SHARE = 0.05, 0.9
+INTERRUPTED = (
+    "interrupted: the server process running it stopped before it finished "
+    "(no heartbeat for {seconds:.0f} s); submit it again"
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked request for a run: the bundled scenario and its changes (`section.key` → value)."""
+
+    scenario: str
+    overrides: dict[str, Any]
+
+    @property
+    def variant(self) -> bool:
+        return bool(self.overrides)
+
+
+def bundled() -> list[dict[str, str]]:
+    """The bundled scenarios: name, title, description, strategy."""
+    out = []
+    for path in scenarios.bundled():
+        info = scenarios.load(path).scenario
+        out.append(
+            {
+                "name": path.stem,
+                "title": info.title,
+                "description": info.description,
+                "strategy": info.strategy,
+            }
+        )
+    return out
+
+
+def load_scenario(name: str, overrides: dict[str, Any], run_id: str | None = None) -> scenarios.Scenario:
+    """The bundled scenario `name` with `overrides`; a variant is renamed `<name>-<id>`."""
+    names = [path.stem for path in scenarios.bundled()]
+    if name not in names:
+        raise BadRequest(f"scenario: {name!r} is not a bundled scenario (known: {', '.join(names)})")
+    try:
+        loaded = scenarios.load(name, overrides or None)
+    except ValueError as exc:
+        raise BadRequest(f"overrides: {exc}") from None
+    if overrides and run_id:
+        loaded = loaded.with_overrides({"scenario.name": f"{name}-{run_id[:8]}"})
+    return loaded
+
+
+def parse_submission(body: Any, district_names: set[str] | None) -> Submission:
+    """A `Submission` from the JSON body of `POST /api/energy/runs` (every problem named)."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object with at least 'scenario'")
+    unknown = sorted(set(body) - {"scenario", "area", "strategy", "overrides"})
+    if unknown:
+        raise BadRequest(
+            f"unknown member(s) {', '.join(unknown)}; expected scenario, area, strategy, overrides"
+        )
+    name = body.get("scenario")
+    if not isinstance(name, str) or not name:
+        raise BadRequest("scenario: required, the name of a bundled scenario (GET /api/energy/scenarios)")
+    overrides = body.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise BadRequest('overrides: expected an object of "section.key": value, e.g. {"pv.adoption": 0.8}')
+    overrides = dict(overrides)
+    for key in overrides:
+        if key in API_FORBIDDEN:
+            raise BadRequest(f"overrides: {key} cannot be set through the API: {API_FORBIDDEN[key]}")
+    area = body.get("area")
+    if area is not None:
+        if not isinstance(area, list) or not all(isinstance(a, str) and a.strip() for a in area):
+            raise BadRequest('area: expected a list of Ortsteil names, e.g. ["Plagwitz", "Lindenau"]')
+        if district_names is not None:
+            known = {n.casefold() for n in district_names}
+            missing = [a for a in area if a.strip().casefold() not in known]
+            if missing:
+                raise BadRequest(f"area: no Ortsteil named {', '.join(missing)}")
+        overrides["scenario.area"] = [a.strip() for a in area]
+    strategy = body.get("strategy")
+    if strategy is not None:
+        if strategy not in scenarios.STRATEGIES:
+            raise BadRequest(f"strategy: {strategy!r} is not one of {', '.join(scenarios.STRATEGIES)}")
+        overrides["scenario.strategy"] = strategy
+    defined = load_scenario(name, {})
+    checked = load_scenario(name, overrides)  # raises naming the bad override
+    # What the scenario file says already is no change: the run is the scenario as defined.
+    changes = {}
+    for key, value in overrides.items():
+        section, _, field_name = key.partition(".")
+        if getattr(getattr(checked, section), field_name) != getattr(getattr(defined, section), field_name):
+            changes[key] = value
+    return Submission(name, changes)
+
+
+class EnergyRuns:
+    """The stored runs of one store, and this process's worker thread."""
+
+    def __init__(self, engine: Engine, policy: AccessPolicy | None = None) -> None:
+        self.engine = engine
+        self.policy = policy
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # --- submitting --------------------------------------------------------------------------------
+
+    def submit(self, principal: Principal, body: Any, start: bool = True) -> str:
+        """Check and store a run (queued); start the worker unless `start` is False. Its id."""
+        submission = parse_submission(body, self.district_names())
+        run_id = uuid.uuid4().hex
+        loaded = load_scenario(submission.scenario, submission.overrides, run_id)
+        collection = f"energy-{loaded.scenario.name}"
+        now = _now()
+        with for_writes(self.engine).begin() as connection:
+            if self.policy is not None:
+                # The run writes the scenario's KPI collection: whoever may write that dataset may
+                # run it (a scenario never run yet is a new dataset, which administrators create).
+                self.policy.authorize_write(principal, connection, f"energy-{submission.scenario}")
+            info = loaded.scenario
+            connection.execute(
+                energy_runs.insert().values(
+                    id=run_id,
+                    scenario=submission.scenario,
+                    title=info.title if not submission.variant else f"{info.title} (variant)",
+                    description=info.description,
+                    strategy=info.strategy,
+                    overrides=submission.overrides,
+                    collection=collection,
+                    status="queued",
+                    progress=0.0,
+                    submitted_by=principal.name,
+                    created=now,
+                    heartbeat=now,
+                    parameters=_parameters(loaded),
+                )
+            )
+        if start:
+            self.start_worker()
+        return run_id
+
+    def district_names(self) -> set[str] | None:
+        """Names of the Ortsteile an area may name (None when the store has no districts)."""
+        collection = scenarios.ScenarioInfo().districts_collection
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(features.c.properties).where(features.c.collection_id == collection)
+            ).all()
+        if not rows:
+            return None
+        return {str((props or {}).get("name")) for (props,) in rows if (props or {}).get("name")}
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def list(self) -> list[Any]:
+        """Every run, newest first (interrupted ones marked failed first)."""
+        self.expire()
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(*_SUMMARY_COLUMNS).order_by(energy_runs.c.created.desc(), energy_runs.c.id)
+            ).all()
+
+    def get(self, run_id: str, with_parameters: bool = False) -> Any:
+        self.expire()
+        columns = [*_SUMMARY_COLUMNS, energy_runs.c.parameters] if with_parameters else _SUMMARY_COLUMNS
+        with self.engine.connect() as connection:
+            row = connection.execute(select(*columns).where(energy_runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no energy run {run_id!r}")
+        return row
+
+    def profiles(self, run_id: str) -> dict[str, Any]:
+        row = self._done(run_id)
+        with self.engine.connect() as connection:
+            profiles = connection.execute(
+                select(energy_runs.c.profiles).where(energy_runs.c.id == run_id)
+            ).scalar_one()
+        if profiles is None:
+            raise NotFound(f"energy run {row.id!r} has no profiles")
+        return profiles
+
+    def series(self, run_id: str) -> tuple[Any, datetime, dict[str, Any]]:
+        """The run (summary row), the start of its first step and its 15-minute series."""
+        row = self._done(run_id)
+        with self.engine.connect() as connection:
+            stored = connection.execute(
+                select(energy_run_series).where(energy_run_series.c.run_id == run_id)
+            ).first()
+        if stored is None:
+            raise NotFound(f"energy run {run_id!r} has no stored series")
+        return row, stored.start, results.unpack_series(stored.data)
+
+    def baseline_for(self, row: Any) -> Any | None:
+        """The newest done run of the bundled baseline on the same area (the targets' reference)."""
+        area = (row.overrides or {}).get("scenario.area")
+        with self.engine.connect() as connection:
+            candidates = connection.execute(
+                select(*_SUMMARY_COLUMNS)
+                .where(energy_runs.c.scenario == "baseline", energy_runs.c.status == "done")
+                .order_by(energy_runs.c.finished.desc())
+            ).all()
+        for candidate in candidates:
+            overrides = candidate.overrides or {}
+            if set(overrides) <= {"scenario.area"} and overrides.get("scenario.area") == area:
+                return candidate
+        return None
+
+    def _done(self, run_id: str) -> Any:
+        row = self.get(run_id)
+        if row.status != "done":
+            detail = f": {row.error}" if row.error else ""
+            raise NotFound(f"energy run {run_id!r} is {row.status}{detail}; results exist once it is done")
+        return row
+
+    # --- interrupted runs --------------------------------------------------------------------------
+
+    def expire(self, older_than: float = STALE_SECONDS) -> int:
+        """Mark failed the queued or running runs whose heartbeat is older than `older_than` seconds."""
+        limit = _now() - timedelta(seconds=older_than)
+        stale = and_(energy_runs.c.status.in_(("queued", "running")), energy_runs.c.heartbeat < limit)
+        with self.engine.connect() as connection:
+            if connection.execute(select(energy_runs.c.id).where(stale).limit(1)).first() is None:
+                return 0
+        with for_writes(self.engine).begin() as connection:
+            result = connection.execute(
+                update(energy_runs)
+                .where(stale)
+                .values(status="failed", error=INTERRUPTED.format(seconds=older_than), finished=_now())
+            )
+        return result.rowcount or 0
+
+    def recover(self, grace: float = START_GRACE_SECONDS) -> int:
+        """At server start: fail the runs no living worker renews, then work on the queued ones left."""
+        failed = self.expire(grace)
+        with self.engine.connect() as connection:
+            queued = connection.execute(
+                select(energy_runs.c.id).where(energy_runs.c.status == "queued").limit(1)
+            ).first()
+        if queued is not None:
+            self.start_worker()
+        return failed
+
+    # --- the worker --------------------------------------------------------------------------------
+
+    def start_worker(self) -> None:
+        """Start this process's worker thread unless it runs (it ends when no run is queued)."""
+        with self._lock:
+            if self._worker is not None and self._worker.is_alive():
+                return
+            self._stop.clear()
+            self._worker = threading.Thread(target=self._work, name="energy-runs", daemon=True)
+            self._worker.start()
+
+    def stop_worker(self, timeout: float | None = None) -> None:
+        """Ask the worker to stop after the current run, and wait for it."""
+        self._stop.set()
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the worker has nothing left to do; whether it finished within `timeout`."""
+        worker = self._worker
+        if worker is None:
+            return True
+        worker.join(timeout)
+        return not worker.is_alive()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            run_id = self.claim()
+            if run_id is None:
+                with self._lock:
+                    # Submissions seen after this check start a new worker (start_worker holds the lock).
+                    if self.claim_peek() is None:
+                        self._worker = None
+                        return
+                continue
+            self.execute(run_id)
+
+    def claim_peek(self) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(energy_runs.c.id).where(energy_runs.c.status == "queued").limit(1)
+            ).scalar()
+
+    def claim(self) -> str | None:
+        """Take the oldest queued run (status → running); None when nothing is queued."""
+        while True:
+            with self.engine.connect() as connection:
+                run_id = connection.execute(
+                    select(energy_runs.c.id)
+                    .where(energy_runs.c.status == "queued")
+                    .order_by(energy_runs.c.created, energy_runs.c.id)
+                    .limit(1)
+                ).scalar()
+            if run_id is None:
+                return None
+            now = _now()
+            with for_writes(self.engine).begin() as connection:
+                taken = connection.execute(
+                    update(energy_runs)
+                    .where(energy_runs.c.id == run_id, energy_runs.c.status == "queued")
+                    .values(status="running", started=now, heartbeat=now, progress=0.0)
+                ).rowcount
+            if taken:
+                return run_id  # else another process took it first: try the next
+
+    def execute(self, run_id: str) -> None:
+        """Simulate a claimed run and store its results; any failure ends it failed, with the cause."""
+        try:
+            self._execute(run_id)
+        except Exception as exc:  # noqa: BLE001 - whatever stops a run is reported on the run
+            log.exception("energy run %s failed", run_id)
+            message = str(exc) if isinstance(exc, ValueError | BadRequest) else f"{type(exc).__name__}: {exc}"
+            with for_writes(self.engine).begin() as connection:
+                connection.execute(
+                    update(energy_runs)
+                    .where(energy_runs.c.id == run_id)
+                    .values(status="failed", error=message, finished=_now())
+                )
+
+    def _execute(self, run_id: str) -> None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(energy_runs).where(energy_runs.c.id == run_id)).one()
+        loaded = load_scenario(row.scenario, row.overrides or {}, run_id)
+        records = model.read_buildings(self.engine, loaded)
+        if not records:
+            info = loaded.scenario
+            raise ValueError(
+                f"no buildings in collection '{info.buildings_collection}'"
+                + (f" within {', '.join(info.area)}" if info.area else "")
+            )
+        self._progress(run_id, PREPARE_SHARE * 0.2)
+        total_steps = 365 * 96
+        done_steps = 0
+        last = 0.0
+
+        def advance(steps: int) -> None:
+            nonlocal done_steps, last
+            done_steps += steps
+            moment = time.monotonic()
+            if moment - last >= PROGRESS_SECONDS:
+                last = moment
+                self._progress(run_id, PREPARE_SHARE + SIMULATE_SHARE * min(done_steps / total_steps, 1.0))
+
+        simulated = simulate(records, loaded, progress=advance)
+        self._progress(run_id, PREPARE_SHARE + SIMULATE_SHARE)
+        results.store_kpis(self.engine, simulated)
+        series = {name: simulated.result.series[name] for name in results.SERIES_FLOWS}
+        year = loaded.scenario.year
+        calendar_start = datetime(year, 1, 1, tzinfo=UTC) - timedelta(hours=1)  # 00:00 UTC+1
+        district = {key: results._clean(value) for key, value in simulated.district_kpis.items()}
+        with for_writes(self.engine).begin() as connection:
+            connection.execute(energy_run_series.delete().where(energy_run_series.c.run_id == run_id))
+            connection.execute(
+                energy_run_series.insert().values(
+                    run_id=run_id,
+                    start=calendar_start,
+                    steps=len(series["pv"]),
+                    flows=list(series),
+                    data=results.pack_series(series),
+                )
+            )
+            connection.execute(
+                update(energy_runs)
+                .where(energy_runs.c.id == run_id)
+                .values(
+                    status="done",
+                    progress=1.0,
+                    error=None,
+                    finished=_now(),
+                    heartbeat=_now(),
+                    strategy=simulated.result.strategy,
+                    kpis=district,
+                    profiles=results.profiles(series, year),
+                )
+            )
+
+    def _progress(self, run_id: str, fraction: float) -> None:
+        """Write the run's progress and renew the heartbeats of it and of the queued runs."""
+        now = _now()
+        with for_writes(self.engine).begin() as connection:
+            connection.execute(
+                update(energy_runs)
+                .where(energy_runs.c.id == run_id)
+                .values(progress=round(fraction, 4), heartbeat=now)
+            )
+            _renew_queued(connection, now)
+
+
+def _renew_queued(connection: Connection, now: datetime) -> None:
+    connection.execute(update(energy_runs).where(energy_runs.c.status == "queued").values(heartbeat=now))
+
+
+def _parameters(loaded: scenarios.Scenario) -> list[dict[str, Any]]:
+    return [
+        {
+            "parameter": p["parameter"],
+            "value": p["value"],
+            "source": p["source"],
+            "assumed": p["assumed"],
+            "doc": p["doc"],
+        }
+        for p in loaded.parameters()
+    ]
+
+
+_SUMMARY_COLUMNS = [
+    energy_runs.c.id,
+    energy_runs.c.scenario,
+    energy_runs.c.title,
+    energy_runs.c.description,
+    energy_runs.c.strategy,
+    energy_runs.c.overrides,
+    energy_runs.c.collection,
+    energy_runs.c.status,
+    energy_runs.c.progress,
+    energy_runs.c.error,
+    energy_runs.c.submitted_by,
+    energy_runs.c.created,
+    energy_runs.c.started,
+    energy_runs.c.finished,
+    energy_runs.c.kpis,
+]
+
+
+def targets(row: Any, baseline: Any | None) -> dict[str, Any] | None:
+    """The run's district KPIs against the baseline run's, as changes and whether each target is met."""
+    if baseline is None or row.kpis is None or baseline.kpis is None:
+        return None
+    changes = kpi.against_baseline(row.scenario, row.kpis, baseline.kpis)
+    out: dict[str, Any] = {"baseline": baseline.id}
+    for key, target in kpi.TARGETS.items():
+        change = getattr(changes, key)
+        out[key] = {
+            "change": None if change != change else round(change, 6),  # NaN when the baseline is 0
+            "target": target,
+            "met": bool(change == change and changes.met(key)),
+        }
+    return out

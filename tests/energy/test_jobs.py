@@ -1,0 +1,65 @@
+"""The run worker: queued → running → done in the store, and runs a stopped server left behind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, update
+
+from tests.energy.test_api import load_small_quarter
+from urbantwin.access.principal import SYSTEM
+from urbantwin.energy.jobs import EnergyRuns
+from urbantwin.store.energy_schema import energy_runs
+
+
+def test_a_run_is_queued_then_claimed_running_then_done(engine: Engine) -> None:
+    load_small_quarter(engine)
+    runs = EnergyRuns(engine)
+    run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
+    assert runs.get(run_id).status == "queued"
+    assert runs.claim() == run_id
+    running = runs.get(run_id)
+    assert running.status == "running" and running.started is not None
+    assert runs.claim() is None  # nothing else queued; a claimed run is never taken twice
+    runs.execute(run_id)
+    done = runs.get(run_id)
+    assert done.status == "done" and done.progress == 1.0 and done.kpis["buildings"] == 6
+    _, start, series = runs.series(run_id)
+    assert start == datetime(2024, 12, 31, 23, tzinfo=UTC)  # 00:00 UTC+1 on 1 January 2025
+    assert len(series["pv"]) == 365 * 96
+
+
+def test_a_run_without_buildings_fails_naming_why(engine: Engine) -> None:
+    runs = EnergyRuns(engine)
+    run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
+    runs.execute(runs.claim() or "")
+    failed = runs.get(run_id)
+    assert failed.status == "failed" and "no buildings in collection 'buildings'" in failed.error
+
+
+def test_a_restart_marks_interrupted_runs_failed(engine: Engine) -> None:
+    load_small_quarter(engine)
+    runs = EnergyRuns(engine)
+    running = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
+    runs.claim()
+    queued = runs.submit(SYSTEM, {"scenario": "pv_batteries_rule"}, start=False)
+    # The process that ran them stopped a minute ago: nobody renewed their heartbeats since.
+    with engine.begin() as connection:
+        connection.execute(update(energy_runs).values(heartbeat=datetime.now(UTC) - timedelta(minutes=1)))
+    fresh = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
+    restarted = EnergyRuns(engine)
+    assert restarted.recover() == 2
+    for run_id in (running, queued):
+        row = restarted.get(run_id)
+        assert row.status == "failed" and row.error.startswith("interrupted: the server process")
+    # The run queued just now is resumed by the new process's worker.
+    assert restarted.wait(120)
+    assert restarted.get(fresh).status == "done"
+
+
+def test_reading_marks_runs_without_a_worker_failed(engine: Engine) -> None:
+    runs = EnergyRuns(engine)
+    run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
+    with engine.begin() as connection:
+        connection.execute(update(energy_runs).values(heartbeat=datetime.now(UTC) - timedelta(hours=1)))
+    assert runs.get(run_id).status == "failed"
