@@ -14,7 +14,9 @@ Workload (issue 3, point 4 and 6):
 - (e) latest Observation of 1,000 Datastreams with their locations (`GET /latest`, no filter);
 - (f) the daily mean over the year in Asia/Kolkata (+05:30): the 366 hours cut by its midnights
   from the Observations, the rest from the rollups; (g) hourly values for a week in Asia/Kolkata,
-  where every UTC hour is cut: the Observations alone.
+  where every UTC hour is cut: the Observations alone;
+- (h) `$count` of one minute Datastream's Observations and (i) of all Observations, through the
+  SensorThings API (`?$count=true&$top=1`), beside what counting the rows costs (`SELECT count(*)`).
 
 Each figure is timed in-process twice: the service call (SQL and building the JSON document) and
 the whole HTTP request through the ASGI app (FastAPI routing, access scope, JSON encoding; no socket).
@@ -195,6 +197,7 @@ def main() -> None:
         load(args.pg_url, args.minute_streams, args.small_streams)
     settings = Settings(database_url=args.pg_url, admin_token=ADMIN_TOKEN, max_top=10_000)
     engine = make_engine(settings)
+    upgrade(engine)  # a reused database from before a migration (the observation counts) gets it
     service = TimeseriesService(engine, settings)
     with engine.connect() as connection:
         count = connection.execute(text("SELECT count(*) FROM observations")).scalar_one()
@@ -325,6 +328,40 @@ def main() -> None:
         5, "hour", "2024-06-03", "2024-06-10", "count,mean,min,max", tz="Asia/Kolkata"
     )
     warm("(g) hourly, one week, Asia/Kolkata (Observations only)", kolkata_hours)
+
+    def sta_count(path: str) -> Callable[[], Any]:
+        def call() -> Any:
+            response = client.get(path, params={"$count": "true", "$top": "1"})
+            assert response.status_code == 200 and response.json()["@iot.count"] > 0, response.text
+            return response
+
+        return call
+
+    def rows_count(sql: str) -> Callable[[], Any]:
+        def call() -> Any:
+            with engine.connect() as connection:
+                return connection.execute(text(sql)).scalar_one()
+
+        return call
+
+    for label, path, sql in (
+        (
+            "(h) `$count` of one Datastream's 527,040 Observations",
+            "/v1.1/Datastreams(1)/Observations",
+            "SELECT count(*) FROM observations WHERE datastream_id = 1",
+        ),
+        (
+            f"(i) `$count` of all {count:,} Observations",
+            "/v1.1/Observations",
+            "SELECT count(*) FROM observations",
+        ),
+    ):
+        rows_median, _ = timed(rows_count(sql), min(args.repeat, 5))
+        http_median, http_p95 = timed(sta_count(path), args.repeat)
+        rows.append(
+            (label, f"counting the rows: {rows_median:.1f}", f"{http_median:.1f} / {http_p95:.1f}", "–")
+        )
+        log(f"{label}: {http_median:.1f} ms HTTP, {rows_median:.1f} ms counting the rows")
     load_after = load_average()
 
     print()

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, InternalError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -48,6 +48,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         # Live updates (MQTT, Server-Sent Events, the other processes): their threads and connections
         # live as long as the server does.
         app.state.live.start()
+        # Energy runs a stopped server left behind fail; the queued ones resume in this process.
+        try:
+            app.state.energy_runs.recover()
+        except DBAPIError as exc:  # a store not migrated yet (`urbantwin db upgrade`) has no runs
+            log.warning("energy runs were not recovered: %s", exc.orig)
         try:
             yield
         finally:
@@ -140,7 +145,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(catalog_router(engine, settings))
     app.include_router(timeseries_router(engine, settings))
     app.include_router(access_router(AccessAdmin(engine, audit)))
-    app.include_router(energy_router(app.state))  # the energy quarter at /api/energy/ (resumes queued runs)
+    app.include_router(energy_router(app.state))  # the energy quarter at /api/energy/
 
     mount_viewer(app, settings)  # the twin viewer at `/`
 

@@ -258,5 +258,32 @@ def db_upgrade(
     typer.echo(f"The store at {settings.database_url.split('@')[-1]} is at revision {revision}.")
 
 
+@db_app.command("rollups")
+def db_rollups(
+    datastream: Annotated[
+        list[int] | None, typer.Option("--datastream", help="only this Datastream (repeatable)")
+    ] = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Build the hourly rollups of the time-series extension now (after a large import), so that
+    the first aggregate query of each Datastream is as fast as the next."""
+    from urbantwin.store import rollups
+    from urbantwin.store.engine import make_engine
+
+    settings = _settings(config, database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        with tqdm(total=len(datastream) if datastream else None, unit="datastream", desc="rollups") as bar:
+            done = rollups.warm(engine, datastream or None, progress=bar.update)
+    finally:
+        engine.dispose()
+    typer.echo(f"Rollups of {done} Datastream(s) are up to date.")
+    missing = len(set(datastream or ())) - done
+    if datastream and missing:
+        typer.echo(f"{missing} of the given Datastreams do not exist.", err=True)
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

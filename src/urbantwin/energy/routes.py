@@ -30,13 +30,13 @@ PARQUET = "application/vnd.apache.parquet"
 def energy_router(app_state: Any) -> APIRouter:
     """The router, on the app's engine, settings, access policy and SensorThings service.
 
-    Building it marks runs that a stopped server left behind failed and resumes the queued ones.
+    The app's lifespan calls `runs.recover()` at start (`app.state.energy_runs`): runs a stopped
+    server left behind are marked failed and the queued ones resumed.
     """
     engine, settings = app_state.engine, app_state.settings
     runs = EnergyRuns(engine, app_state.access)
     monitoring = Monitoring(engine, settings, runs, app_state.sensorthings)
     app_state.energy_runs = runs
-    runs.recover()
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
     def summary(row: Any, base: str) -> dict[str, Any]:

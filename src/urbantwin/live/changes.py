@@ -122,7 +122,7 @@ def changes_of(connection: Connection, target: str, answer: Any) -> ChangeSet:
         return changes
     if method == "POST" and path == "CreateObservations":
         links = answer.body if isinstance(answer.body, list) else []
-        changes.add(CREATE, OBSERVATION.name, (_link_id(link) for link in links if _link_id(link)))
+        changes.add(CREATE, OBSERVATION.name, _observation_ids(links))
         return changes
     if method == "POST":
         found = _entity_of(answer.headers.get("Location", ""))
@@ -140,11 +140,17 @@ def changes_of(connection: Connection, target: str, answer: Any) -> ChangeSet:
     return changes
 
 
-def _link_id(link: Any) -> int | None:
-    if not isinstance(link, str):
-        return None
-    found = _entity_of(link)
-    return found[1] if found is not None else None
+def _observation_ids(links: list[Any]) -> list[int]:
+    """The ids in the selfLinks `…/Observations(7)` of a dataArray answer ("error" has none).
+
+    Plain string splitting rather than the link pattern: an MQTT batch answers thousands of links."""
+    ids = []
+    for link in links:
+        if isinstance(link, str) and link.endswith(")"):
+            head, _, ident = link[:-1].rpartition("(")
+            if head.endswith("/Observations") and ident.isdigit():
+                ids.append(int(ident))
+    return ids
 
 
 def _entity_of(link: str) -> tuple[EntityType, int] | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from urbantwin.live.changes import CREATE
 from urbantwin.live.events import EntityEvent
@@ -81,6 +82,7 @@ def topics_of(event: EntityEvent, prefix: str, selects: dict[str, list[tuple[str
         yield Topic(f"{single}/{prop}", property=prop)
 
 
+@lru_cache(maxsize=4096)  # sensors publish to the same few topics again and again
 def creation_path(topic: str, prefix: str) -> str | None:
     """The resource path that a message on `topic` creates an Observation in, or None when the topic
     is no creation topic (`v1.1/Observations`, `v1.1/Datastreams(1)/Observations`,

@@ -13,18 +13,42 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy import BigInteger, Connection, and_, cast, exists, func, select
 from sqlalchemy.sql import Select
 
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings import sqljson
-from urbantwin.sensorthings.model import ENTITY_TYPES, EntityType, Relation
+from urbantwin.sensorthings.model import DATASTREAM, ENTITY_TYPES, OBSERVATION, EntityType, Relation
 from urbantwin.sensorthings.paths import ResourcePath, Step, steps_text
 from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
 from urbantwin.sensorthings.query.compiler import FilterCompiler
 from urbantwin.sensorthings.resultformat import data_array
 from urbantwin.sensorthings.serialize import RowWriter, property_value
 from urbantwin.sensorthings.visibility import ALL, Visibility
+from urbantwin.store.observation_counts import observation_counts
+
+
+def _kept_count(
+    entity: EntityType, steps: tuple[Step, ...], options: QueryOptions, visibility: Visibility
+) -> Select | None:
+    """The count of Observations from the counts the database keeps per Datastream
+    (`store/observation_counts.py`), for `/Observations` and `…/Datastreams(…)/Observations` without
+    `$filter`; None where the rows must be counted."""
+    if entity is not OBSERVATION or options.filter is not None:
+        return None
+    datastreams = DATASTREAM.table.alias()
+    if len(steps) <= 1:
+        conditions = visibility.conditions(DATASTREAM, datastreams)
+    elif steps[-2].entity is DATASTREAM:
+        conditions = [path_condition(steps[:-1], datastreams, visibility)]
+    else:
+        return None  # e.g. FeaturesOfInterest(1)/Observations: counted from the rows
+    counts = observation_counts
+    # A sum of BIGINTs is NUMERIC on PostgreSQL: cast back, so the count is an integer.
+    total = select(cast(func.coalesce(func.sum(counts.c.observations), 0), BigInteger))
+    if not conditions:
+        return total
+    return total.where(counts.c.datastream_id.in_(select(datastreams.c.id).where(*conditions)))
 
 
 @dataclass(frozen=True)
@@ -213,7 +237,9 @@ class Reader:
                 values = [writer(r) for r in rows]
                 self._expand(entity, rows, values, options.expand)
         if options.count:
-            count_query = select(func.count()).select_from(compiler.from_clause()).where(*where)
+            count_query = _kept_count(entity, steps, options, self.visibility)
+            if count_query is None:
+                count_query = select(func.count()).select_from(compiler.from_clause()).where(*where)
             out["@iot.count"] = self.connection.execute(count_query).scalar_one()
         if more and top > 0:
             out["@iot.nextLink"] = next_link(url, query_string, options.skip + top, top)

@@ -68,6 +68,12 @@ class DatastreamAreas:
             )
 
 
+#: Entities whose deletion deletes Observations (themselves, or by cascade).
+_HOLDS_OBSERVATIONS = frozenset(
+    {"Observation", "FeatureOfInterest", "Datastream", "Thing", "Sensor", "ObservedProperty"}
+)
+
+
 class _DefaultFeatures(dict[int, int]):
     """Default FeaturesOfInterest by Datastream; a missing one is found or made on first use."""
 
@@ -172,10 +178,13 @@ class Writer:
         entity = path.target.entity
         ident = self._resolve(path.steps)
         self.guard.authorize_entity(self.connection, entity, ident)
-        datastream = self._datastream_of(ident) if entity is OBSERVATION else None
+        touched = self._datastreams_observed(entity, ident)
         self.connection.execute(delete(entity.table).where(entity.table.c.id == ident))
-        if datastream is not None:
-            rollups.invalidate(self.connection, [datastream])
+        if entity.name in _HOLDS_OBSERVATIONS:
+            # The rollups of Datastreams that lost Observations (also through a cascade) are rebuilt
+            # lazily; a deleted Datastream's go with it, but on SQLite its Observations' ids may come
+            # back, so every watermark is checked (see `rollups.invalidate`).
+            rollups.invalidate(self.connection, touched)
         if entity is LOCATION:
             self._drop_orphan_historical_locations()
 
@@ -405,6 +414,16 @@ class Writer:
             raise BadRequest(f"{where}: no {target.name} with @iot.id {ident}")
         self.references.append((target, ident))
         return ident
+
+    def _datastreams_observed(self, entity: EntityType, ident: int) -> set[int]:
+        """The Datastreams that keep Observations which deleting this entity deletes."""
+        obs = schema.observations
+        if entity is OBSERVATION:
+            return {self._datastream_of(ident)}
+        if entity is FEATURE_OF_INTEREST:
+            query = select(obs.c.datastream_id).where(obs.c.feature_of_interest_id == ident).distinct()
+            return set(self.connection.execute(query).scalars())
+        return set()  # a Datastream (or what cascades to Datastreams) takes its rollups with it
 
     def _datastream_of(self, observation: int) -> int:
         obs = schema.observations

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -314,17 +314,18 @@ def invalidate(connection: Connection, datastream_ids: Iterable[int]) -> None:
     same Datastream that is still running (even the first one, whose state row is not committed
     yet), so that merge's rollups are committed before they are deleted here rather than after.
     On SQLite, ids of deleted rows at the top are used again by the next insert, so every watermark
-    above the largest remaining id comes down to it (hence "after the change").
+    above the largest remaining id comes down to it (hence "after the change"; with no ids, only that).
     """
     ids = sorted({int(ident) for ident in datastream_ids})
-    if not ids:
-        return
-    ds = datastreams
-    existing = select(ds.c.id, literal(0)).where(ds.c.id.in_(ids)).order_by(ds.c.id)
-    reset = {"merged_through": 0, "pending_through": None, "pending_transactions": None}
-    statement = _insert(connection)(state).from_select(["datastream_id", "merged_through"], existing)
-    connection.execute(statement.on_conflict_do_update(index_elements=[state.c.datastream_id], set_=reset))
-    connection.execute(delete(rollups).where(rollups.c.datastream_id.in_(ids)))
+    if ids:
+        ds = datastreams
+        existing = select(ds.c.id, literal(0)).where(ds.c.id.in_(ids)).order_by(ds.c.id)
+        reset = {"merged_through": 0, "pending_through": None, "pending_transactions": None}
+        statement = _insert(connection)(state).from_select(["datastream_id", "merged_through"], existing)
+        connection.execute(
+            statement.on_conflict_do_update(index_elements=[state.c.datastream_id], set_=reset)
+        )
+        connection.execute(delete(rollups).where(rollups.c.datastream_id.in_(ids)))
     if connection.dialect.name == "sqlite":
         newest = select(func.coalesce(func.max(observations.c.id), 0)).scalar_subquery()
         connection.execute(update(state).where(state.c.merged_through > newest).values(merged_through=newest))
@@ -411,6 +412,28 @@ def refresh(connection: Connection, datastream_id: int) -> int | None:
             )
         )
     return after.merged_through
+
+
+def warm(
+    engine: Engine, datastream_ids: Iterable[int] | None = None, progress: Callable[[int], None] | None = None
+) -> int:
+    """Bring the rollups of these Datastreams (every one when None) up to date now, one transaction
+    each, so that the first aggregate query after a large import is as fast as the next; answers how
+    many Datastreams were brought up to date."""
+    if datastream_ids is None:
+        with engine.connect() as connection:
+            ids = list(connection.execute(select(datastreams.c.id).order_by(datastreams.c.id)).scalars())
+    else:
+        ids = sorted(set(datastream_ids))
+    done = 0
+    for datastream_id in ids:
+        with for_writes(engine).begin() as connection:
+            _prepare(connection)
+            if refresh(connection, datastream_id) is not None:
+                done += 1
+        if progress is not None:
+            progress(1)
+    return done
 
 
 def _merge(connection: Connection, datastream_id: int, above: int, through: int) -> None:

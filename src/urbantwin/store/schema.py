@@ -223,4 +223,10 @@ ENTITY_TABLES = (
 )
 
 # The city model's tables share this metadata (imported last: the module needs `metadata`).
-from urbantwin.store import access_schema, energy_schema, features_schema, timeseries_schema  # noqa: E402, F401
+from urbantwin.store import (  # noqa: E402, F401
+    access_schema,
+    energy_schema,
+    features_schema,
+    observation_counts,
+    timeseries_schema,
+)
