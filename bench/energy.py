@@ -13,7 +13,13 @@ Altlindenau and Neulindenau from it as `urbantwin energy run` does, and times, i
    LPs of one building each, with EV charging added, and as the aggregate (the quarter as one site);
 3. the full optimised year of `pv_hp_ev_optimised` for all buildings (aggregate mode).
 
+The engine's device step is a numba kernel compiled on first use and cached on disk (`cache=True`):
+before part 1 the script times that first use on a one-day plant of ten buildings and says whether
+the kernel came from the cache or was compiled (set NUMBA_CACHE_DIR to an empty folder to time a
+compilation).
+
     .venv/bin/python bench/energy.py --wait-idle 900
+    .venv/bin/python bench/energy.py --parts rules --repeat 5   # only the rule-based years
 
 `--wait-idle` waits (up to that many seconds) until the 1-minute load average is below 1.5 and prints
 the load before and after each part, since the machine's 2 cores are shared.
@@ -76,9 +82,19 @@ def rule_based(records: list, name: str, strategy: str | None, repeat: int) -> N
     median = statistics.median(times)
     print(
         f"    prepare {prep:.2f} s; simulate a year: best {min(times):.2f} s, "
-        f"median {median:.2f} s ({repeat} runs)"
+        f"median {median:.2f} s ({repeat} runs: {', '.join(f'{s:.2f}' for s in times)} s)"
     )
     print(f"    grid import {grid:.1f} GWh")
+
+
+def kernel_ready(records: list) -> None:
+    """Time the first use of the compiled step kernel (JIT compilation, or loading it from the cache)."""
+    scenario = scenarios.load("pv_hp_ev_optimised").with_overrides({"scenario.strategy": "rule_based"})
+    _, _, plant = run.prepare(records[:10], scenario)
+    _, seconds = timed(lambda: strategies.simulate(plant.first_steps(96), "rule_based"))
+    kernel = strategies._compiled_step()
+    source = "compiled" if kernel.stats.cache_misses else "from numba's cache"
+    print(f"   step kernel ready in {seconds:.2f} s ({source}; one day of 10 buildings)")
 
 
 def hundred(records: list, ev: float) -> tuple:
@@ -120,6 +136,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each rule-based year")
     parser.add_argument("--wait-idle", type=float, default=0, help="seconds to wait for a quiet machine")
     parser.add_argument("--skip-year", action="store_true", help="skip the full optimised year")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("rules", "lp", "year"),
+        default=["rules", "lp", "year"],
+        help="which parts to run: rule-based years, day-ahead LPs, optimised year",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=f"sqlite:///{Path(folder) / 'bench.sqlite'}")
@@ -128,54 +151,64 @@ def main() -> None:
         load_feature_layers(engine, progress=False)
         records, seconds = timed(lambda: model.read_buildings(engine, scenarios.load("baseline")))
         print(f"Read {len(records)} buildings of the four Ortsteile from the store in {seconds:.2f} s")
-        print("1. Rule-based year, 15-minute steps —", wait_idle(1.5, args.wait_idle))
-        rule_based(records, "pv_batteries_rule", None, args.repeat)
-        rule_based(records, "pv_hp_ev_optimised", "rule_based", args.repeat)
-        print("   after:", f"load {os.getloadavg()[0]:.2f}")
-        days = args.weeks
-        print(
-            "2. Day-ahead LP, 100 buildings with PV, batteries and heat pumps, 36 h horizon —",
-            wait_idle(1.5, args.wait_idle),
-        )
-        scenario, plant = hundred(records, 0.0)
-        params = replace(scenario.optimiser, mode="exact")
-        print(
-            f"   {plant.n} buildings, {plant.pv_kwp.sum():.0f} kWp, "
-            f"{plant.battery_kwh.sum():.0f} kWh batteries"
-        )
-        report("one LP per day (scope district)", per_day(plant, params, days))
-        report(
-            "one batched LP per day (scope building)", per_day(plant, replace(params, scope="building"), days)
-        )
-        singles = [0.0] * (7 * len(days))
-        for i in range(plant.n):
-            for k, value in enumerate(per_day(plant.select([i]), replace(params, scope="building"), days)):
-                singles[k] += value
-        report("100 separate LPs per day (one per building)", singles)
-        report("aggregate: the quarter as one site", per_day(plant, params, days, "aggregate"))
-        _, with_ev = hundred(records, 0.15)
-        print(f"   with EV charging: {len(with_ev.ev_owner)} points")
-        report("one LP per day with EVs (scope district)", per_day(with_ev, params, days))
-        print("   after:", f"load {os.getloadavg()[0]:.2f}")
-        if not args.skip_year:
-            print("3. Optimised year, all buildings —", wait_idle(1.5, args.wait_idle))
-            scenario = scenarios.load("pv_hp_ev_optimised")
-            (_, _, full), prep = timed(lambda: run.prepare(records, scenario))
-            result, seconds = timed(lambda: strategies.simulate(full, "optimised", scenario.optimiser))
-            print(
-                f"   pv_hp_ev_optimised: mode {result.mode}, prepare {prep:.2f} s, simulate {seconds:.1f} s "
-                f"(LPs: median {statistics.median(result.lp_seconds):.3f} s/day, "
-                f"total {sum(result.lp_seconds):.1f} s)"
-            )
-            rules = strategies.simulate(full, "rule_based")
-            weight = scenario.optimiser.co2_weight_eur_per_kg
-            optimised, by_rules = strategies.objective(result, weight), strategies.objective(rules, weight)
-            print(
-                f"   objective (cost + {weight:g} €/kg CO2): optimised {optimised:,.0f} €, "
-                f"rule-based {by_rules:,.0f} €"
-            )
+        if "rules" in args.parts:
+            print("1. Rule-based year, 15-minute steps —", wait_idle(1.5, args.wait_idle))
+            kernel_ready(records)
+            rule_based(records, "pv_batteries_rule", None, args.repeat)
+            rule_based(records, "pv_hp_ev_optimised", "rule_based", args.repeat)
             print("   after:", f"load {os.getloadavg()[0]:.2f}")
+        if "lp" in args.parts:
+            day_ahead(records, args)
+        if "year" in args.parts and not args.skip_year:
+            optimised_year(records, args)
         engine.dispose()
+
+
+def day_ahead(records: list, args: argparse.Namespace) -> None:
+    """Part 2: the day-ahead LP for 100 buildings, seconds per planned day."""
+    days = args.weeks
+    print(
+        "2. Day-ahead LP, 100 buildings with PV, batteries and heat pumps, 36 h horizon —",
+        wait_idle(1.5, args.wait_idle),
+    )
+    scenario, plant = hundred(records, 0.0)
+    params = replace(scenario.optimiser, mode="exact")
+    print(
+        f"   {plant.n} buildings, {plant.pv_kwp.sum():.0f} kWp, {plant.battery_kwh.sum():.0f} kWh batteries"
+    )
+    report("one LP per day (scope district)", per_day(plant, params, days))
+    report("one batched LP per day (scope building)", per_day(plant, replace(params, scope="building"), days))
+    singles = [0.0] * (7 * len(days))
+    for i in range(plant.n):
+        for k, value in enumerate(per_day(plant.select([i]), replace(params, scope="building"), days)):
+            singles[k] += value
+    report("100 separate LPs per day (one per building)", singles)
+    report("aggregate: the quarter as one site", per_day(plant, params, days, "aggregate"))
+    _, with_ev = hundred(records, 0.15)
+    print(f"   with EV charging: {len(with_ev.ev_owner)} points")
+    report("one LP per day with EVs (scope district)", per_day(with_ev, params, days))
+    print("   after:", f"load {os.getloadavg()[0]:.2f}")
+
+
+def optimised_year(records: list, args: argparse.Namespace) -> None:
+    """Part 3: the optimised year of `pv_hp_ev_optimised` on all buildings, against the rules."""
+    print("3. Optimised year, all buildings —", wait_idle(1.5, args.wait_idle))
+    scenario = scenarios.load("pv_hp_ev_optimised")
+    (_, _, full), prep = timed(lambda: run.prepare(records, scenario))
+    result, seconds = timed(lambda: strategies.simulate(full, "optimised", scenario.optimiser))
+    print(
+        f"   pv_hp_ev_optimised: mode {result.mode}, prepare {prep:.2f} s, simulate {seconds:.1f} s "
+        f"(LPs: median {statistics.median(result.lp_seconds):.3f} s/day, "
+        f"total {sum(result.lp_seconds):.1f} s)"
+    )
+    rules = strategies.simulate(full, "rule_based")
+    weight = scenario.optimiser.co2_weight_eur_per_kg
+    optimised, by_rules = strategies.objective(result, weight), strategies.objective(rules, weight)
+    print(
+        f"   objective (cost + {weight:g} €/kg CO2): optimised {optimised:,.0f} €, "
+        f"rule-based {by_rules:,.0f} €"
+    )
+    print("   after:", f"load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

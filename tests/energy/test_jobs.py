@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, update
@@ -63,3 +64,23 @@ def test_reading_marks_runs_without_a_worker_failed(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(update(energy_runs).values(heartbeat=datetime.now(UTC) - timedelta(hours=1)))
     assert runs.get(run_id).status == "failed"
+
+
+def _die(_database_url: str, _run_id: str) -> None:
+    """A run's process that crashes (as a native solver might), without a word to the store."""
+    os._exit(3)
+
+
+def test_a_run_executes_in_a_process_of_its_own_and_a_crash_fails_only_the_run(engine: Engine) -> None:
+    load_small_quarter(engine)
+    runs = EnergyRuns(engine)
+    run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
+    runs.execute_apart(runs.claim() or "")
+    done = runs.get(run_id)
+    assert done.status == "done" and done.kpis["buildings"] == 6
+
+    crashing = runs.submit(SYSTEM, {"scenario": "pv_batteries_rule"}, start=False)
+    runs.execute_apart(runs.claim() or "", body=_die)
+    failed = runs.get(crashing)
+    assert failed.status == "failed"
+    assert failed.error == "the run's process ended unexpectedly (exit code 3)"

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from urbantwin.errors import PlatformError
 from urbantwin.settings import Settings
-from urbantwin.web.routes import IMMUTABLE, LIVE_PATH, mount_viewer
+from urbantwin.web.routes import ENERGY_PATH, IMMUTABLE, LIVE_PATH, mount_viewer
 
 INDEX = "<!doctype html><title>urbantwin</title><script src='./assets/index-abc123.js'></script>"
 SCRIPT = "console.log('viewer');" * 50
@@ -79,10 +79,11 @@ def test_without_a_build_the_page_says_how_to_make_one(tmp_path: Path) -> None:
     assert answer.headers["cache-control"] == "no-store"
 
 
-def test_the_config_names_the_style_and_the_live_stream(built: Path) -> None:
+def test_the_config_names_the_style_the_live_stream_and_the_energy_runs(built: Path) -> None:
     plain = TestClient(_app(built)).get("/api/viewer/config").json()
     assert plain["styleUrl"] is None
     assert plain["liveUrl"] is None  # no push stream on this app: the viewer polls
+    assert plain["energyUrl"] is None  # no energy API: no energy view
 
     app = _app(built, Settings(viewer_style_url="https://tiles.example.org/style.json"))
 
@@ -90,6 +91,11 @@ def test_the_config_names_the_style_and_the_live_stream(built: Path) -> None:
     async def live() -> dict:  # stands in for the live package's stream
         return {}
 
+    @app.get(ENERGY_PATH)
+    async def runs() -> dict:  # stands in for the energy package's runs
+        return {"runs": []}
+
     configured = TestClient(app).get("/api/viewer/config").json()
     assert configured["styleUrl"] == "https://tiles.example.org/style.json"
     assert configured["liveUrl"] == LIVE_PATH.lstrip("/")
+    assert configured["energyUrl"] == ENERGY_PATH.lstrip("/")

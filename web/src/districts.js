@@ -2,19 +2,26 @@
 // first year) for the year the time slider shows, and a profile of a district with its residents over
 // the years. Any polygon collection whose features carry `einwohner_<year>` properties qualifies; the
 // class breaks are quantiles over all years, so a colour means the same in every year of a replay.
+// Sensor means: for an ObservedProperty, the mean value of the sensors inside each district (the
+// latest values, or those at the time slider's time), computed by the server
+// (`api/timeseries/districts`: one small document instead of every polygon and sensor); districts
+// without sensors are drawn as "no data", and the number of sensors is in the legend and profile.
 
 import { apiUrl, getJSON } from './api.js';
 import { timeChart } from './chart.js';
-import { formatNumber, t } from './i18n.js';
+import { formatNumber, t, unitText } from './i18n.js';
 import { esc, html, openPanel } from './ui.js';
 
 const SEQUENTIAL = ['#f1eef6', '#bdc9e1', '#74a9cf', '#2b8cbe', '#045a8d'];
 const DIVERGING = ['#ca0020', '#f4a582', '#f7f7f7', '#92c5de', '#0571b0'];
 const NO_DATA = '#d9d9d9';
 export const STATS = ['none', 'population', 'density', 'change'];
+/** A sensor statistic: `sensor:<ObservedProperty id>`. */
+export const isSensorStat = (stat) => /^sensor:\d+$/.test(String(stat));
+const sensorProperty = (stat) => Number(String(stat).slice('sensor:'.length));
 
 export class Districts {
-  constructor(map, collections, { onChange } = {}) {
+  constructor(map, collections, { onChange, sensorProperties } = {}) {
     this.map = map;
     this.collections = collections; // descriptors of the district collections, largest first
     this.onChange = onChange || (() => {});
@@ -23,6 +30,11 @@ export class Districts {
     this.year = null;
     this.data = new Map(); // collection id → [{id, properties}]
     this.selected = null;
+    /** The ObservedProperties a sensor mean can be shown for: () → [{id, title}]. */
+    this.sensorProperties = sensorProperties || (() => []);
+    this.time = null; // ms, or null for the latest values
+    this.means = null; // the server's answer for the sensor statistic shown
+    this.request = 0;
   }
 
   get current() {
@@ -36,7 +48,7 @@ export class Districts {
   /** The time extent the statistics cover (for the time slider), when a statistic is shown. */
   extent() {
     const years = this.years();
-    if (this.stat === 'none' || !years.length) return null;
+    if (this.stat === 'none' || isSensorStat(this.stat) || !years.length) return null;
     return [Date.UTC(years[0], 0, 1), Date.UTC(years[years.length - 1], 11, 31, 23)];
   }
 
@@ -60,8 +72,11 @@ export class Districts {
     const stats = STATS.filter((s) => s !== 'density' || this.current?.hasArea)
       .map((s) => `<option value="${s}" ${s === this.stat ? 'selected' : ''}>${esc(statLabel(s, this.years()[0]))}</option>`)
       .join('');
+    const sensorStats = this.sensorProperties()
+      .map((p) => `<option value="sensor:${p.id}" ${`sensor:${p.id}` === this.stat ? 'selected' : ''}>${esc(t('sensorMean', { name: p.title }))}</option>`)
+      .join('');
     container.innerHTML = `
-      <label class="field"><span>${esc(t('statistic'))}</span><select id="district-stat">${stats}</select></label>
+      <label class="field"><span>${esc(t('statistic'))}</span><select id="district-stat">${stats}${sensorStats ? `<optgroup label="${esc(t('sensors'))}">${sensorStats}</optgroup>` : ''}</select></label>
       <label class="field" ${this.collections.length > 1 ? '' : 'hidden'}><span>${esc(t('areaLevel'))}</span><select id="district-level">${levels}</select></label>`;
     container.querySelector('#district-stat').addEventListener('change', (e) => this.setStat(e.target.value));
     container.querySelector('#district-level').addEventListener('change', (e) => this.setLevel(e.target.value));
@@ -75,10 +90,12 @@ export class Districts {
   }
 
   async setStat(stat) {
-    this.stat = STATS.includes(stat) ? stat : 'none';
+    const known = STATS.includes(stat) || (isSensorStat(stat) && this.sensorProperties().some((p) => p.id === sensorProperty(stat)));
+    this.stat = known ? stat : 'none';
     const select = this.container?.querySelector('#district-stat');
     if (select && select.value !== this.stat) select.value = this.stat;
-    if (this.stat !== 'none') await this.load(this.level);
+    if (isSensorStat(this.stat)) await this.loadMeans();
+    else if (this.stat !== 'none') await this.load(this.level);
     this.paint();
     this.onChange('stat', this.stat);
   }
@@ -86,7 +103,35 @@ export class Districts {
   setYear(year) {
     if (year === this.year) return;
     this.year = year;
-    if (this.stat !== 'none') this.paint();
+    if (this.stat !== 'none' && !isSensorStat(this.stat)) this.paint();
+  }
+
+  /** The time the sensor means are for (ms; null: the latest values). */
+  async setTime(time) {
+    this.time = time ?? null;
+    if (!isSensorStat(this.stat)) return;
+    await this.loadMeans();
+    this.paint();
+  }
+
+  /** The sensor means of the shown statistic for the level and time shown (the newest request wins). */
+  async loadMeans() {
+    const request = ++this.request;
+    const answer = await getJSON('api/timeseries/districts', {
+      params: {
+        collection: this.level,
+        observedProperty: sensorProperty(this.stat),
+        time: this.time === null ? undefined : new Date(this.time).toISOString(),
+      },
+    });
+    if (request === this.request) this.means = answer;
+    return answer;
+  }
+
+  /** The row of the sensor means of a district (by its `id` property), when they are shown. */
+  meanOf(id) {
+    if (!isSensorStat(this.stat) || !this.means) return null;
+    return this.means.districts.find((d) => String(d.id) === String(id)) || null;
   }
 
   async load(id) {
@@ -121,6 +166,12 @@ export class Districts {
 
   /** Class breaks: quantiles over every district and year (change: symmetric around 0). */
   breaks(stat) {
+    if (isSensorStat(stat)) {
+      const values = (this.means?.districts || []).map((d) => d.mean).filter((v) => v !== null).sort((a, b) => a - b);
+      if (!values.length) return [0, 0, 0, 0];
+      const q = (p) => values[Math.min(values.length - 1, Math.floor(p * values.length))];
+      return [0.2, 0.4, 0.6, 0.8].map((p) => niceRound(q(p)));
+    }
     const rows = this.data.get(this.level) || [];
     const values = rows.flatMap((r) => this.years().map((y) => this.value(stat, r.properties, y))).filter((v) => v !== null);
     if (stat === 'change') {
@@ -142,9 +193,17 @@ export class Districts {
         this.map.setPaintProperty(layer, 'fill-opacity', 0);
         continue;
       }
-      const year = this.year ?? this.yearFor(null);
       const breaks = this.breaks(this.stat);
       const colors = this.stat === 'change' ? DIVERGING : SEQUENTIAL;
+      if (isSensorStat(this.stat)) {
+        // One colour per district, by its `id` (the feature key the tiles carry); no sensors: no data.
+        const pairs = (this.means?.districts || []).filter((d) => d.mean !== null).flatMap((d) => [String(d.id), classColor(d.mean, breaks, colors)]);
+        this.map.setPaintProperty(layer, 'fill-color', pairs.length ? ['match', ['to-string', ['get', 'id']], ...pairs, NO_DATA] : NO_DATA);
+        this.map.setPaintProperty(layer, 'fill-opacity', 0.72);
+        this.shownBreaks = breaks;
+        continue;
+      }
+      const year = this.year ?? this.yearFor(null);
       const value = this.expression(this.stat, year);
       const steps = colors.flatMap((color, i) => (i === 0 ? [color] : [breaks[i - 1], color]));
       this.map.setPaintProperty(layer, 'fill-color', ['case', ['has', `einwohner_${year}`], ['step', value, ...steps], NO_DATA]);
@@ -167,12 +226,30 @@ export class Districts {
     const labels = colors.map((_, i) =>
       i === 0 ? `< ${formatNumber(b[0])}${unit}` : i === colors.length - 1 ? `≥ ${formatNumber(b[i - 1])}${unit}` : `${formatNumber(b[i - 1])} – ${formatNumber(b[i])}${unit}`,
     );
+    if (isSensorStat(this.stat)) {
+      this.legend.innerHTML = this.sensorLegend(colors, labels);
+      return;
+    }
     const year = this.year ?? this.yearFor(null);
     this.legend.innerHTML = `
       <p class="legend-title">${esc(statLabel(this.stat, this.years()[0]))}, <strong data-testid="district-year">${year}</strong></p>
       <ul class="classes">${colors.map((c, i) => `<li><span class="swatch block" style="background:${c}"></span>${esc(labels[i])}</li>`).join('')}
         <li><span class="swatch block" style="background:${NO_DATA}"></span>${esc(t('noData'))}</li></ul>
       <p class="muted small">${esc(t('yearFollowsTime'))}</p>`;
+  }
+
+  sensorLegend(colors, labels) {
+    const means = this.means;
+    const unit = unitText(means?.unitOfMeasurement);
+    const withSensors = (means?.districts || []).filter((d) => d.sensors > 0).length;
+    const name = this.sensorProperties().find((p) => p.id === sensorProperty(this.stat))?.title || '';
+    const when = this.time === null ? t('sensorMeanLatest') : t('sensorMeanAt', { hours: formatNumber(means?.holdHours ?? 24) });
+    return `
+      <p class="legend-title">${esc(t('sensorMean', { name }))}${unit ? ` (${esc(unit)})` : ''}</p>
+      <ul class="classes">${colors.map((c, i) => `<li><span class="swatch block" style="background:${c}"></span>${esc(labels[i])}</li>`).join('')}
+        <li><span class="swatch block" style="background:${NO_DATA}"></span>${esc(t('noSensors'))}</li></ul>
+      <p class="muted small" data-testid="district-sensors">${esc(t('sensorsInDistricts', { n: formatNumber(means?.sensors ?? 0), districts: formatNumber(withSensors) }))}</p>
+      <p class="muted small">${esc(when)}</p>`;
   }
 
   /** The profile of a district: facts for the year shown and the residents over all years. */
@@ -192,6 +269,7 @@ export class Districts {
       props.area_km2 && pop ? [t('density'), formatNumber(pop / props.area_km2, 0)] : null,
       base && pop ? [t('change', { year: first }), `${pop >= base ? '+' : ''}${formatNumber((pop / base - 1) * 100)} %`] : null,
       props.stadtbezirk ? ['Stadtbezirk', props.stadtbezirk] : null,
+      ...this.sensorFacts(props.id ?? feature.id),
     ].filter(Boolean);
     const points = years.map((y) => ({ x: Date.UTC(y, 6, 1), y: props[`einwohner_${y}`], label: String(y) }));
     const id = props.id ?? feature.id;
@@ -220,12 +298,32 @@ export class Districts {
     });
   }
 
+  /** The sensor mean of a district and its number of sensors, when a sensor statistic is shown. */
+  sensorFacts(id) {
+    const row = this.meanOf(id);
+    if (!row) return [];
+    const name = this.sensorProperties().find((p) => p.id === sensorProperty(this.stat))?.title || '';
+    const unit = unitText(this.means.unitOfMeasurement);
+    const mean = row.mean === null ? t('noData') : `${formatNumber(row.mean)} ${unit}`.trim();
+    return [
+      [t('sensorMean', { name }), mean],
+      [t('sensorsHere'), formatNumber(row.sensors)],
+    ];
+  }
+
   select(collectionId, id) {
     if (this.selected) this.map.setFeatureState(this.selected, { selected: false });
     // Only a feature from a tile has the numeric id feature states need (a search result has its key).
     this.selected = collectionId && Number.isInteger(id) ? { source: `c:${collectionId}`, sourceLayer: collectionId, id } : null;
     if (this.selected) this.map.setFeatureState(this.selected, { selected: true });
   }
+}
+
+/** The colour of a value in classes with the given breaks. */
+function classColor(value, breaks, colors) {
+  let i = 0;
+  while (i < breaks.length && value >= breaks[i]) i++;
+  return colors[i];
 }
 
 export function statLabel(stat, firstYear) {

@@ -66,6 +66,14 @@ const STRINGS = {
     zoomTo: 'Zoom to the layer',
     buildingsRendered: '{n} buildings in view',
     homeView: 'Back to the whole city model',
+    energyView: 'Energy quarter',
+    listSensors: 'List the sensors',
+    sensorMean: 'Mean of {name}',
+    sensorMeanLatest: 'Mean of the latest value of each sensor inside the district.',
+    sensorMeanAt: 'Mean of each sensor’s last value within {hours} h up to the time shown.',
+    noSensors: 'no sensors',
+    sensorsInDistricts: '{n} sensors in {districts} districts',
+    sensorsHere: 'Sensors in the district',
   },
   de: {
     skipToMap: 'Zur Karte springen',
@@ -131,10 +139,23 @@ const STRINGS = {
     zoomTo: 'Auf die Ebene zoomen',
     buildingsRendered: '{n} Gebäude sichtbar',
     homeView: 'Zurück zum ganzen Stadtmodell',
+    energyView: 'Energiequartier',
+    listSensors: 'Sensoren auflisten',
+    sensorMean: 'Mittel von {name}',
+    sensorMeanLatest: 'Mittel des letzten Werts jedes Sensors im Ortsteil.',
+    sensorMeanAt: 'Mittel des letzten Werts jedes Sensors binnen {hours} h bis zur gezeigten Zeit.',
+    noSensors: 'keine Sensoren',
+    sensorsInDistricts: '{n} Sensoren in {districts} Ortsteilen',
+    sensorsHere: 'Sensoren im Ortsteil',
   },
 };
 
 export const LANGUAGES = Object.keys(STRINGS);
+
+/** Add the texts of a part of the viewer loaded later (energy.js): `{en: {...}, de: {...}}`. */
+export function addStrings(table) {
+  for (const [lang, texts] of Object.entries(table)) if (STRINGS[lang]) Object.assign(STRINGS[lang], texts);
+}
 const STORAGE_KEY = 'urbantwin.lang';
 let current = 'en';
 

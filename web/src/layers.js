@@ -34,10 +34,17 @@ export const NO_VALUE = '#9aa0a6';
 
 export const POPULATION_KEY = /^einwohner_(\d{4})$/;
 
+/** A collection of the energy quarter's simulated per-building results. */
+export const isEnergyCollection = (id) => /^energy-/.test(id);
+
 /** What the viewer knows of each collection: geometry, size, role, and how it is drawn. */
 export async function describeCollections(document) {
-  const tiled = document.collections.filter((c) =>
-    (c.links || []).some((l) => /tilesets-vector$/.test(l.rel) || l.rel === 'http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector'),
+  // The energy quarter's per-building results (`energy-<scenario>`) are drawn by the energy view
+  // (energy.js), not as layers of their own: they are the same buildings again.
+  const tiled = document.collections.filter(
+    (c) =>
+      !isEnergyCollection(c.id) &&
+      (c.links || []).some((l) => /tilesets-vector$/.test(l.rel) || l.rel === 'http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector'),
   );
   // One feature of each collection tells its geometry type, properties and size (numberMatched);
   // index.html has usually asked for them already.
@@ -225,8 +232,12 @@ export const ROLE_ORDER = { boundary: 0, districts: 1, area: 2, lines: 3, buildi
 
 // --- the tree ------------------------------------------------------------------------------------
 
-/** Render the layer tree; `onToggle(entry, visible)` is called when a box is ticked. */
-export function renderTree(container, groups, { onToggle, onZoom }) {
+/**
+ * Render the layer tree; `onToggle(entry, visible)` is called when a box is ticked. With `sensorsOf`
+ * (entry → [{id, name}]) and `onSensor(id)`, a sensor entry has a folded list of its sensors, each a
+ * button: the sensors are reachable by keyboard, not only by search or by pointing at the map.
+ */
+export function renderTree(container, groups, { onToggle, onZoom, sensorsOf, onSensor }) {
   container.innerHTML = '';
   container.removeAttribute('aria-busy');
   if (!groups.some((g) => g.entries.length)) {
@@ -240,13 +251,13 @@ export function renderTree(container, groups, { onToggle, onZoom }) {
     section.innerHTML = `<h3>${esc(group.title)}</h3>`;
     const list = document.createElement('ul');
     list.className = 'tree-list';
-    for (const entry of group.entries) list.append(treeItem(entry, onToggle, onZoom));
+    for (const entry of group.entries) list.append(treeItem(entry, onToggle, onZoom, sensorsOf, onSensor));
     section.append(list);
     container.append(section);
   }
 }
 
-function treeItem(entry, onToggle, onZoom) {
+function treeItem(entry, onToggle, onZoom, sensorsOf, onSensor) {
   const item = document.createElement('li');
   item.className = 'tree-item';
   item.dataset.entry = entry.key;
@@ -266,7 +277,31 @@ function treeItem(entry, onToggle, onZoom) {
     onToggle(entry, box.checked);
   });
   item.querySelector('.zoom')?.addEventListener('click', () => onZoom(entry));
+  if (entry.kind === 'sensor' && sensorsOf && onSensor) item.append(sensorList(entry, sensorsOf, onSensor));
   return item;
+}
+
+/** The folded list of an entry's sensors; filled when first opened (the first render stays light). */
+function sensorList(entry, sensorsOf, onSensor) {
+  const details = document.createElement('details');
+  details.className = 'sensor-list';
+  details.innerHTML = `<summary>${esc(t('listSensors', { title: entry.title }))}</summary><ul></ul>`;
+  details.addEventListener('toggle', () => {
+    const list = details.querySelector('ul');
+    if (!details.open || list.childElementCount) return;
+    for (const sensor of sensorsOf(entry)) {
+      const li = document.createElement('li');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'sensor-link';
+      button.dataset.datastream = String(sensor.id);
+      button.textContent = sensor.name;
+      button.addEventListener('click', () => onSensor(sensor.id));
+      li.append(button);
+      list.append(li);
+    }
+  });
+  return details;
 }
 
 /** Tick or untick an entry's box without the user (permalink, API). */

@@ -17,6 +17,8 @@ import { Timeline } from './timeline.js';
 import { attributeTable, closePanel, esc, html, openPanel, say, setMapBusy } from './ui.js';
 
 const SENSOR_ANCHOR = 'anchor::sensors';
+/** The roles drawn in the first render; the other layers follow it. */
+const FIRST_RENDER_ROLES = new Set(['boundary', 'districts', 'buildings']);
 const PICK_SOURCE = 'pick';
 const HOME = { pitch: 52, bearing: -18 };
 const viewer = { ready: false };
@@ -28,7 +30,11 @@ async function main() {
   setLanguage(initialLanguage(hash.lang));
   // The map starts at once (its worker and shaders take a while in a browser without a GPU) while
   // the configuration and the collections load; the camera is set when the collections are known.
-  const started = Promise.all([getJSON('api/viewer/config'), getJSON('ogcapi/collections').then(describeCollections)]);
+  let collectionsDocument = null;
+  const started = Promise.all([
+    getJSON('api/viewer/config'),
+    getJSON('ogcapi/collections').then((doc) => describeCollections((collectionsDocument = doc))),
+  ]);
   const map = new maplibregl.Map({
     container: 'map',
     style: ownStyle(),
@@ -76,11 +82,16 @@ async function main() {
   map.once('idle', () => map.getContainer().querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show'));
 
   // City layers in draw order, then an anchor under which the sensors go, then the picked feature.
+  // The first render draws what the city is made of (boundary, districts, buildings); the other
+  // layers (trees, points, lines, sensors) are added right after it: with software WebGL every
+  // source that delivers a tile costs another full frame before the buildings are complete.
   const ordered = [...described].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]);
-  for (const d of ordered) {
+  const essential = (d) => FIRST_RENDER_ROLES.has(d.role);
+  const addCollection = (d, beforeId) => {
     map.addSource(`c:${d.id}`, sourceFor(d));
-    for (const layer of styleLayersFor(d)) map.addLayer(layer);
-  }
+    for (const layer of styleLayersFor(d)) map.addLayer(layer, beforeId);
+  };
+  for (const d of ordered.filter(essential)) addCollection(d);
   map.addLayer({ id: SENSOR_ANCHOR, type: 'background', layout: { visibility: 'none' }, paint: {} });
   addPickLayers(map);
   const buildingLayers = () => described.filter((d) => d.role === 'buildings' && d.visible).map((d) => `${d.id}::extrusion`);
@@ -95,19 +106,29 @@ async function main() {
 
   // First render: the map has loaded every tile of the view with the buildings drawn (what the
   // benchmark measures). Checked on every frame, so an `idle` fired before this point is not missed.
+  let firstRendered;
+  const renderedFirst = new Promise((resolve) => (firstRendered = resolve));
   const firstRender = () => {
     if (viewer.firstRender || !map.loaded() || !map.areTilesLoaded()) return;
     viewer.firstRender = performance.now();
     document.body.dataset.firstRender = String(Math.round(viewer.firstRender));
     map.off('idle', firstRender);
     map.off('render', firstRender);
+    firstRendered();
   };
   map.on('idle', firstRender);
   map.on('render', firstRender);
   performance.mark('layers-added');
+  // The rest of the city layers after the first render (or after 4 s, should tiles keep loading):
+  // areas and lines beneath the buildings, points above them and beneath the sensors.
+  const firstBuildingLayer = () => map.getStyle().layers.find((l) => l.metadata?.entry && entries.get(l.metadata.entry)?.role === 'buildings')?.id;
+  const restAdded = Promise.race([renderedFirst, new Promise((resolve) => setTimeout(resolve, 4000))]).then(() => {
+    for (const d of ordered.filter((c) => !essential(c))) addCollection(d, d.role === 'points' ? SENSOR_ANCHOR : firstBuildingLayer() || SENSOR_ANCHOR);
+  });
 
   const districtCollections = described.filter((d) => d.role === 'districts').sort((a, b) => b.count - a.count);
   const districts = new Districts(map, districtCollections, {
+    sensorProperties: () => [...sensors.entries.values()].filter((e) => e.located).map((e) => ({ id: e.id, title: e.title })),
     onChange: () => {
       // A statistic is drawn on its districts: make sure they are switched on.
       const entry = entries.get(districts.level);
@@ -124,8 +145,11 @@ async function main() {
   if (hash.areas && districtCollections.some((c) => c.id === hash.areas)) districts.level = hash.areas;
 
   await sensorsLoaded;
+  await restAdded;
   if (hash.layers) for (const entry of sensors.entries.values()) entry.visible = hash.layers.includes(entry.key);
   sensors.addLayers(SENSOR_ANCHOR);
+  // The sensors are known now: their means per district can be chosen.
+  districts.renderControls(document.getElementById('district-controls'), document.getElementById('district-legend'));
   for (const entry of sensors.entries.values()) entries.set(entry.key, entry);
 
   const tree = document.getElementById('layer-tree');
@@ -136,7 +160,16 @@ async function main() {
         { title: t('sensors'), entries: [...sensors.entries.values()].filter((e) => e.located) },
         { title: t('cityLayers'), entries: described },
       ],
-      { onToggle: toggle, onZoom: zoomTo },
+      {
+        onToggle: toggle,
+        onZoom: zoomTo,
+        sensorsOf: (entry) =>
+          [...sensors.features.values()]
+            .filter((f) => f.properties.op === entry.id)
+            .map((f) => ({ id: f.properties.datastreamId, name: f.properties.name }))
+            .sort((a, b) => a.name.localeCompare(b.name)),
+        onSensor: showSensor,
+      },
     );
   drawTree();
 
@@ -160,11 +193,13 @@ async function main() {
     onTime: async (time, hold) => {
       districts.setYear(districts.yearFor(time));
       saveHash();
+      districts.setTime(time).catch((error) => say(t('loadFailed', { what: error.message })));
       await sensors.setTime(time, hold);
       if (sensors.panelBody) sensors.refreshPanel();
     },
     onLive: () => {
       sensors.setLive();
+      districts.setTime(null).catch((error) => say(t('loadFailed', { what: error.message })));
       districts.setYear(districts.yearFor(null));
       if (sensors.panelBody) sensors.refreshPanel();
       saveHash();
@@ -238,6 +273,11 @@ async function main() {
 
   function inspect(hit) {
     clearPick();
+    if (energy.view?.owns(hit)) {
+      selectFeature(null);
+      energy.view.inspect(hit);
+      return;
+    }
     if (hit.source === SENSOR_SOURCE) {
       selectFeature(null);
       sensors.open(hit.properties.datastreamId);
@@ -280,17 +320,7 @@ async function main() {
     collections: described,
     sensors,
     onPick: (result) => {
-      if (result.kind === 'sensor') {
-        const feature = sensors.features.get(result.id);
-        const entry = sensors.entries.get(feature.properties.op);
-        if (entry && !entry.visible) {
-          setTreeChecked(tree, entry.key, true);
-          toggle(entry, true);
-        }
-        map.flyTo({ center: feature.geometry.coordinates, zoom: Math.max(map.getZoom(), 15), essential: true });
-        sensors.open(result.id);
-        return;
-      }
+      if (result.kind === 'sensor') return showSensor(result.id);
       const { collection, feature } = result;
       flyToGeometry(feature.geometry);
       showPick(feature);
@@ -298,6 +328,19 @@ async function main() {
       else showAttributes(collection, feature.properties, feature.id);
     },
   });
+
+  /** Show a sensor (Datastream id): its layer on, the map at it, its chart open. */
+  function showSensor(id) {
+    const feature = sensors.features.get(id);
+    if (!feature) return;
+    const entry = sensors.entries.get(feature.properties.op);
+    if (entry && !entry.visible) {
+      setTreeChecked(tree, entry.key, true);
+      toggle(entry, true);
+    }
+    map.flyTo({ center: feature.geometry.coordinates, zoom: Math.max(map.getZoom(), 15), essential: true });
+    sensors.open(id);
+  }
 
   function flyToGeometry(geometry) {
     const coords = flatCoordinates(geometry);
@@ -362,6 +405,7 @@ async function main() {
     sensorEvent('transport');
     timeline.render();
     if (sensors.panelBody) sensors.refreshPanel();
+    energy.view?.render();
     saveHash();
   });
 
@@ -373,6 +417,30 @@ async function main() {
     sidebarButton.setAttribute('aria-expanded', String(open));
     if (open) sidebar.querySelector('input, select, button')?.focus();
   });
+
+  // --- the energy quarter (its code loads when the view is first opened) -----------------------
+  const energy = { view: null };
+  viewer.energy = energy;
+  const energyButton = document.getElementById('energy-open');
+  const openEnergy = async () => {
+    if (!energy.view) {
+      const { EnergyView } = await import('./energy.js');
+      energy.view = new EnergyView(map, {
+        collections: collectionsDocument,
+        buildingEntries: () => described.filter((d) => d.role === 'buildings'),
+        beforeId: SENSOR_ANCHOR,
+        onClose: () => {
+          energyButton.setAttribute('aria-pressed', 'false');
+          energyButton.focus();
+        },
+      });
+    }
+    energyButton.setAttribute('aria-pressed', 'true');
+    await energy.view.open();
+  };
+  energyButton.addEventListener('click', () => (energy.view?.isOpen ? energy.view.close() : openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0))));
+  // The energy view is offered where the server has the energy API.
+  energyButton.hidden = !config.energyUrl;
 
   // --- for the tests and the benchmark --------------------------------------------------------
   Object.assign(viewer, {

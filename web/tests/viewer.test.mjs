@@ -50,6 +50,62 @@ async function clickSensor(page, id) {
   await page.mouse.click(box.x + point.x, box.y + point.y);
 }
 
+// --- a small fake of the energy API (contract: /work/notes/energy_api_contract.md), for the view's
+// tests while the backend may be absent: two scenarios and a baseline; the second is still running
+// when the view opens and is done from the third read of the runs on. Its per-building collection
+// is the demo's `buildings` (no KPI properties there: drawn as "no result").
+const TARGETS = { co2: -0.64, renewable: 0.65, final_energy: -0.53 };
+const kpis = (share, co2) => ({ buildings: 5522, pv_kwp: 9100, pv_kwh: 9.2e6, consumption_kwh: 31e6, import_kwh: 20e6, export_kwh: 2e6, self_consumption: 0.7, self_sufficiency: share, renewable_share: share + 0.05, final_energy_kwh: 60e6, primary_energy_kwh: 80e6, co2_kg: co2, cost_eur: 9e6, energy_balance_kwh: -21e6, positive_energy: false, heat_pumps: 1200, ev_points: 300, battery_kwh: 4000 });
+function fakeRuns(reads) {
+  const run = (id, title, strategy, status, progress, k, targets) => ({
+    id, scenario: id, title, description: `${title} (fake)`, strategy, status, progress, error: null, simulated: true,
+    note: 'simulated', collection: 'buildings', kpis: status === 'done' ? k : null, targets: status === 'done' ? targets : null,
+    links: [{ rel: 'timeseries-csv', href: `/api/energy/runs/${id}/timeseries.csv` }],
+  });
+  const change = (c, r, e) => ({ baseline: 'baseline', co2: { change: c, target: -0.64, met: c <= -0.64 }, renewable: { change: r, target: 0.65, met: r >= 0.65 }, final_energy: { change: e, target: -0.53, met: e <= -0.53 } });
+  const optimisedDone = reads >= 3;
+  return {
+    runs: [
+      run('baseline', 'Baseline', 'baseline', 'done', 1, kpis(0.1, 9e6), change(0, 0, 0)),
+      run('rule', 'Rule-based self-consumption', 'rule', 'done', 1, kpis(0.3, 5e6), change(-0.44, 0.8, -0.31)),
+      run('optimised', 'Optimised day-ahead', 'optimised', optimisedDone ? 'done' : 'running', optimisedDone ? 1 : 0.4, kpis(0.35, 3e6), change(-0.67, 0.9, -0.55)),
+    ],
+    targets: TARGETS,
+  };
+}
+const day = (peak, shift = 0) => Array.from({ length: 96 }, (_, i) => Math.max(0, peak * Math.sin(((i / 4 - 6 + shift) / 12) * Math.PI)));
+const PROFILES = {
+  simulated: true,
+  flows: ['pv', 'consumption', 'grid_import', 'grid_export'],
+  labels: { pv: 'PV', consumption: 'Consumption', grid_import: 'Grid import', grid_export: 'Grid export' },
+  daily: { unit: 'kW', hours: Array.from({ length: 96 }, (_, i) => i / 4), seasons: Object.fromEntries(['winter', 'spring', 'summer', 'autumn'].map((s, k) => [s, { pv: day(2000 + 1000 * k), consumption: day(3000, 3), grid_import: day(1500, 6), grid_export: day(300) }])) },
+  monthly: { unit: 'MWh', months: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], values: { pv: [200, 300, 600, 900, 1100, 1200, 1200, 1000, 700, 400, 200, 150], consumption: Array(12).fill(2500), grid_import: Array(12).fill(1800), grid_export: Array(12).fill(100) } },
+};
+const hours = Array.from({ length: 48 }, (_, i) => new Date(Date.UTC(2024, 5, 1, i)).toISOString());
+const MONITORING = {
+  simulated_meters: true, note: 'simulated meters', run: 'rule', period: { start: hours[0], end: hours.at(-1) },
+  plan: { self_consumption: 0.7, self_sufficiency: 0.3, renewable_share: 0.35, co2_kg: 90000, consumption_kwh: 600000, pv_kwh: 180000, grid_import_kwh: 420000, grid_export_kwh: 20000 },
+  actual: { self_consumption: 0.66, self_sufficiency: 0.27, renewable_share: 0.31, co2_kg: 97000, consumption_kwh: 630000, pv_kwh: 170000, grid_import_kwh: 460000, grid_export_kwh: 15000 },
+  series: { unit: 'kWh', time: hours, plan: { consumption: hours.map((_, i) => 1000 + 300 * Math.sin(i / 4)) }, actual: { consumption: hours.map((_, i) => 1050 + 280 * Math.sin(i / 4)) } },
+};
+
+/** Serve the fake energy API on a page (and a config that names it); returns the read counter. */
+async function fakeEnergy(page) {
+  const state = { reads: 0 };
+  await page.route(/\/api\/viewer\/config$/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, json: { ...(await response.json()), energyUrl: 'api/energy/runs' } });
+  });
+  await page.route(/\/api\/energy\//, (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname.endsWith('/api/energy/runs')) return route.fulfill({ json: fakeRuns(++state.reads) });
+    if (/\/runs\/[^/]+\/profiles$/.test(url.pathname)) return route.fulfill({ json: PROFILES });
+    if (url.pathname.endsWith('/api/energy/monitoring')) return route.fulfill({ json: { ...MONITORING, run: url.searchParams.get('run') } });
+    return route.fulfill({ status: 404, json: { code: 404, message: `no ${url.pathname}` } });
+  });
+  return state;
+}
+
 describe('the viewer', () => {
   it('loads with no console errors and no request to another server, and renders the buildings', async () => {
     const { page, context, problems } = await openViewer(browser, server.url);
@@ -72,7 +128,11 @@ describe('the viewer', () => {
       const collections = (await json('ogcapi/collections')).collections.map((c) => c.id);
       const properties = (await json('v1.1/ObservedProperties?$select=@iot.id,name')).value;
       const entries = await page.evaluate(() => window.__viewer.entries());
-      for (const id of collections) assert.ok(entries.some((e) => e.key === id), `collection ${id} in the tree`);
+      // Every collection is a layer, except the energy quarter's results (drawn by the energy view).
+      for (const id of collections) {
+        const inTree = entries.some((e) => e.key === id);
+        assert.equal(inTree, !/^energy-/.test(id), `collection ${id} ${inTree ? 'in' : 'not in'} the tree`);
+      }
       const located = new Set((await json('api/timeseries/latest')).features.filter((f) => f.geometry).map((f) => f.properties.observedPropertyId));
       for (const op of properties.filter((p) => located.has(p['@iot.id']))) {
         assert.ok(entries.some((e) => e.key === `op:${op['@iot.id']}`), `observed property ${op.name} in the tree`);
@@ -217,6 +277,173 @@ describe('the viewer', () => {
       await page.waitForSelector('#search-results [role=option]', { timeout: 10000 });
       const addresses = await page.locator('#search-results [role=option]').allTextContents();
       assert.ok(addresses.some((a) => /Karl-Heine-Straße 50/.test(a)), addresses.join(' | '));
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('lists the sensors in the layer tree, and Enter on one opens its chart', async () => {
+    const { page, context, problems } = await openViewer(browser, server.url, { hash: '#layers=buildings,op:2' });
+    try {
+      const summary = page.locator('[data-entry="op:2"] .sensor-list summary');
+      await summary.focus();
+      await page.keyboard.press('Enter'); // opens the folded list
+      const first = page.locator('[data-entry="op:2"] .sensor-link').first();
+      await first.waitFor();
+      const names = await page.locator('[data-entry="op:2"] .sensor-link').allTextContents();
+      const latest = (await json('api/timeseries/latest?observedProperty=2')).features.filter((f) => f.geometry);
+      assert.equal(names.length, latest.length, 'every located sensor of the property is listed');
+      await page.keyboard.press('Tab'); // to the first sensor
+      assert.equal(await page.evaluate(() => document.activeElement.className), 'sensor-link');
+      const name = await page.evaluate(() => document.activeElement.textContent);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#info[data-panel="sensor"] .chart-box svg', { timeout: 10000 });
+      assert.equal(await page.locator('#info-title').textContent(), name);
+      await page.keyboard.press('Escape'); // closed, and the focus goes back to the list
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), name);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('colours the districts by the mean of their sensors, with the sensors counted and "no data" where none are', async () => {
+    const { page, context, problems } = await openViewer(browser, server.url, { hash: '#layers=buildings,ortsteile,op:2' });
+    try {
+      await page.selectOption('#district-stat', 'sensor:2');
+      await page.waitForSelector('[data-testid="district-sensors"]');
+      const means = await json('api/timeseries/districts?collection=ortsteile&observedProperty=2');
+      const withSensors = means.districts.filter((d) => d.sensors > 0);
+      assert.ok(withSensors.length > 0 && withSensors.length < means.districts.length, 'some districts have sensors, some not');
+      const legend = await page.locator('[data-testid="district-sensors"]').textContent();
+      assert.match(legend, new RegExp(`${means.sensors} sensors in ${withSensors.length} districts`));
+      assert.match(await page.locator('#district-legend').textContent(), /no sensors/);
+      // The districts drawn: one with a sensor has a class colour, one without is grey ("no data").
+      const colours = await page.evaluate(([withId, withoutId]) => {
+        const map = window.__viewer.map;
+        const features = map.querySourceFeatures('c:ortsteile', { sourceLayer: 'ortsteile' });
+        const colour = (id) => {
+          const f = features.find((x) => String(x.properties.id) === id);
+          const expression = map.getPaintProperty('ortsteile::fill', 'fill-color');
+          return f ? { expression: JSON.stringify(expression), found: true } : { found: false };
+        };
+        return [colour(withId), colour(withoutId)];
+      }, [String(withSensors[0].id), String(means.districts.find((d) => d.sensors === 0).id)]);
+      assert.ok(colours[0].found && colours[0].expression.includes(`"${withSensors[0].id}"`), 'a district with sensors has its own colour');
+      assert.match(await page.evaluate(() => location.hash), /stat=sensor%3A2|stat=sensor:2/);
+      // The profile of a district with sensors says its mean and how many sensors it has.
+      await page.fill('#search-input', withSensors[0].name);
+      await page.waitForSelector('#search-results [role=option]', { timeout: 10000 });
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#info[data-panel="district"]');
+      const facts = await page.locator('#info .facts').textContent();
+      assert.match(facts, /Sensors in the district\s*1|Sensors in the district\s*\d/);
+      // At a time of the slider the means are those of that time (the server is asked with it).
+      const asked = page.waitForRequest((r) => /api\/timeseries\/districts\?.*time=/.test(r.url()));
+      await page.focus('#time-slider');
+      await page.keyboard.press('Home');
+      await asked;
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the energy quarter: progress until a run is done, KPIs against the targets, profiles, comparison, monitoring, all labelled simulated (fake API)', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const state = await fakeEnergy(page);
+    try {
+      await page.goto(server.url);
+      await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60e3 });
+      const button = page.locator('#energy-open');
+      assert.equal(await button.isVisible(), true, 'the energy view is offered');
+      const loadedBefore = await page.evaluate(() => performance.getEntriesByType('resource').some((e) => /energy-.*\.js$/.test(e.name)));
+      assert.equal(loadedBefore, false, 'the energy code is not loaded before the view opens');
+      await button.click();
+      await page.waitForSelector('#energy [data-testid="energy-kpis"]');
+      assert.equal(await page.locator('#energy [data-testid="energy-simulated"]').textContent(), 'simulated');
+      // The running scenario shows its progress, then the view refreshes until it is done.
+      assert.equal(await page.locator('[data-run-status="optimised"] progress').getAttribute('value'), '0.4');
+      await page.waitForFunction(() => !document.querySelector('[data-run-status="optimised"]'), null, { timeout: 10000 });
+      assert.ok(state.reads >= 3, `runs read ${state.reads} times`);
+      // The first done scenario that is not the baseline is shown: its KPIs against the targets.
+      assert.equal(await page.locator('#energy-run').inputValue(), 'rule');
+      const table = await page.locator('[data-testid="energy-kpis"]').textContent();
+      assert.match(table, /CO₂ against the baseline\s*−64 %\s*−44 %/);
+      assert.match(table, /target not met/);
+      assert.match(table, /Renewables against the baseline\s*\+65 %\s*\+80 %/);
+      // The buildings of the quarter are drawn in place of the city's, coloured by self-sufficiency.
+      await page.waitForFunction(() => window.__viewer.map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).length > 100, null, { timeout: 15000 });
+      assert.equal(await page.evaluate(() => window.__viewer.map.getLayoutProperty('buildings::extrusion', 'visibility')), 'none');
+      assert.match(await page.locator('.energy-legend').textContent(), /Self-sufficiency\s*simulated/);
+      // Daily profiles of a season and the monthly course, with the flows as lines.
+      await page.waitForSelector('.energy-column[data-run="rule"] [data-chart="daily"] polyline');
+      assert.equal(await page.locator('.energy-column[data-run="rule"] [data-chart="daily"] polyline').count(), 4);
+      assert.equal(await page.locator('.energy-column[data-run="rule"] [data-chart="monthly"] polyline').count(), 4);
+      await page.click('[data-season="winter"]');
+      await page.waitForSelector('.energy-column[data-run="rule"] [data-chart="daily"] svg[aria-label*="winter"]');
+      // Side by side: the optimised scenario next to the rule-based one.
+      await page.selectOption('#energy-compare', 'optimised');
+      await page.waitForSelector('.energy-compare.two .energy-column[data-run="optimised"] [data-chart="daily"] polyline');
+      assert.equal(await page.locator('[data-testid="energy-kpis"] thead th').count(), 4);
+      assert.match(await page.locator('[data-testid="energy-kpis"]').textContent(), /−67 %\s*✓/);
+      // Monitoring: plan against the simulated meters.
+      await page.waitForSelector('[data-testid="energy-monitoring"]');
+      assert.match(await page.locator('.energy-monitoring').textContent(), /simulated/);
+      assert.match(await page.locator('[data-testid="energy-monitoring"]').textContent(), /Self-sufficiency\s*30 %\s*27 %/);
+      // CO2 colouring, German labels.
+      await page.selectOption('#energy-colour', 'co2_kg');
+      assert.match(await page.locator('.energy-legend').textContent(), /CO₂ emissions/);
+      await page.click('#lang');
+      await page.waitForFunction(() => document.querySelector('#energy [data-testid="energy-simulated"]').textContent === 'simuliert');
+      assert.match(await page.locator('#energy').textContent(), /Kennzahlen gegen die SPARCS-Ziele/);
+      // Closing gives the city's buildings back.
+      await page.click('.energy-close');
+      assert.equal(await page.evaluate(() => window.__viewer.map.getLayoutProperty('buildings::extrusion', 'visibility')), 'visible');
+      assert.equal(await page.evaluate(() => Boolean(window.__viewer.map.getLayer('energy::extrusion'))), false);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the energy quarter of the real energy API once its runs are done', async (t) => {
+    const probe = await fetch(new URL('api/energy/runs', server.url));
+    if (probe.status === 404) {
+      t.skip('the energy API is not on this server (GET /api/energy/runs answered 404)');
+      return;
+    }
+    assert.ok(probe.ok, `api/energy/runs: ${probe.status}`);
+    // The demo computes its scenarios after the start: wait for one that is done.
+    const deadline = Date.now() + 240e3;
+    let runs = (await probe.json()).runs;
+    if (!runs.length) {
+      t.skip('the energy API has no runs on this server (the demo queued no scenario)');
+      return;
+    }
+    while (!runs.some((r) => r.status === 'done') && Date.now() < deadline) {
+      assert.ok(!runs.every((r) => r.status === 'failed'), `every run failed: ${runs.map((r) => r.error).join('; ')}`);
+      await new Promise((r) => setTimeout(r, 2000));
+      runs = (await json('api/energy/runs')).runs;
+    }
+    const done = runs.find((r) => r.status === 'done');
+    assert.ok(done, 'a run is done within 4 minutes');
+    assert.equal(done.simulated, true);
+    const { page, context, problems } = await openViewer(browser, server.url);
+    try {
+      await page.click('#energy-open');
+      await page.waitForSelector('#energy [data-testid="energy-kpis"]');
+      await page.waitForFunction(() => window.__viewer.map.getLayer('energy::extrusion') && window.__viewer.map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).length > 100, null, { timeout: 30000 });
+      const values = await page.evaluate(() => window.__viewer.map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).map((f) => f.properties.self_sufficiency).filter((v) => typeof v === 'number'));
+      assert.ok(values.length > 100, `buildings with a self-sufficiency drawn: ${values.length}`);
+      assert.match(await page.locator('[data-testid="energy-kpis"]').textContent(), /−64 %/);
+      await page.waitForSelector('.energy-column [data-chart="daily"] polyline', { timeout: 20000 });
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

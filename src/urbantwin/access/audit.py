@@ -10,17 +10,21 @@ read records — never a write's.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from urbantwin.access.principal import Principal
 from urbantwin.store.access_schema import audit_log
 from urbantwin.store.counters import add_usage
 from urbantwin.store.engine import for_writes
+
+log = logging.getLogger("urbantwin.access")
 
 #: Seconds between two batches of read records.
 FLUSH_SECONDS = 5.0
@@ -98,7 +102,15 @@ class AuditLog:
             self._timer = None
         if not reads and not usage:
             return
-        with for_writes(self.engine).begin() as connection:
-            if reads:
-                connection.execute(audit_log.insert(), reads)
-            add_usage(connection, dict(usage))
+        try:
+            with for_writes(self.engine).begin() as connection:
+                if reads:
+                    connection.execute(audit_log.insert(), reads)
+                add_usage(connection, dict(usage))
+        except DBAPIError as exc:
+            # The store is away (a restart, a dropped database): keep the records for the next flush
+            # rather than end the timer's thread with an error nobody sees.
+            log.warning("audit: %d read records and usage counts not written yet (%s)", len(reads), exc.orig)
+            with self._lock:
+                self._reads[:0] = reads
+                self._usage.update(usage)

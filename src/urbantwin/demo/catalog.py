@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, distinct, select, update
+from sqlalchemy import Engine, select, update
 
 from urbantwin.access.datasets import create_dataset, move_entities, update_dataset
 from urbantwin.demo.sensorthings import CAMS_SOURCE, EV_SOURCE, FREIFUNK_SOURCE, LFULG_SOURCE
@@ -148,7 +148,7 @@ def publish_demo_catalogue(engine: Engine) -> None:
             source = datastreams.c.properties["source"].as_string() == spec.source
             stream_ids = list(connection.execute(select(datastreams.c.id).where(source)).scalars())
             thing_ids = list(
-                connection.execute(select(distinct(datastreams.c.thing_id)).where(source)).scalars()
+                connection.execute(select(datastreams.c.thing_id).where(source).distinct()).scalars()
             )
             thing_source = things.c.properties["source"].as_string() == spec.source
             thing_ids += list(connection.execute(select(things.c.id).where(thing_source)).scalars())
@@ -157,8 +157,10 @@ def publish_demo_catalogue(engine: Engine) -> None:
             if stream_ids:
                 # A station Thing carries measurements and forecasts: each Datastream goes to its own.
                 move_entities(connection, spec.id, "Datastreams", stream_ids)
-                features = select(distinct(observations.c.feature_of_interest_id)).where(
-                    observations.c.datastream_id.in_(stream_ids)
+                features = (
+                    select(observations.c.feature_of_interest_id)
+                    .where(observations.c.datastream_id.in_(stream_ids))
+                    .distinct()
                 )
                 move_entities(
                     connection, spec.id, "FeaturesOfInterest", list(connection.execute(features).scalars())
@@ -167,7 +169,7 @@ def publish_demo_catalogue(engine: Engine) -> None:
                     ("Sensors", datastreams.c.sensor_id),
                     ("ObservedProperties", datastreams.c.observed_property_id),
                 ):
-                    used = select(distinct(column)).where(datastreams.c.id.in_(stream_ids))
+                    used = select(column).where(datastreams.c.id.in_(stream_ids)).distinct()
                     move_entities(connection, spec.id, entity_set, list(connection.execute(used).scalars()))
         for collection, (publisher, themes) in COLLECTION_DATASETS.items():
             if connection.execute(select(datasets.c.id).where(datasets.c.id == collection)).first():

@@ -4,7 +4,8 @@ A run is a bundled scenario (`scenarios/`) with optional changes: an area (Ortst
 and `section.key` overrides. Submitting checks all of them at once (a `BadRequest` naming the bad
 one), asks the policy whether the principal may write the run's results, and stores the run as
 `queued`. One worker thread per server process takes queued runs from the store, oldest first
-(claimed by an atomic status change, so two processes never run the same one), simulates them,
+(claimed by an atomic status change, so two processes never run the same one), simulates each in a
+process of its own (so the server keeps answering, see `execute_apart`),
 stores the per-building KPIs as the collection `energy-<scenario>` (`energy-<scenario>-<id>` for a
 run with changes, so a variant never replaces the scenario as defined), the district KPIs, the
 parameters, the profiles and the quarter's 15-minute series, and ends the run `done` or `failed`
@@ -20,9 +21,11 @@ stopped) and reads as failed, and a server starting marks every run not renewed 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -338,7 +341,41 @@ class EnergyRuns:
                         self._worker = None
                         return
                 continue
+            self.execute_apart(run_id)
+
+    def execute_apart(self, run_id: str, body: Callable[[str, str], None] | None = None) -> None:
+        """Run a claimed run in a process of its own and wait for it.
+
+        A year of the quarter is minutes of CPU in Python: in the server's own process it would take
+        the interpreter lock from the requests for that long, and a crash in a native solver would
+        take the server with it. The child writes progress and results to the store like the thread
+        would; if it dies without saying so, the run is marked failed here. An in-memory SQLite store
+        (tests) cannot be shared with another process: there the run stays in this thread.
+        """
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             self.execute(run_id)
+            return
+        context = multiprocessing.get_context("spawn")  # no copy of the server's threads and sockets
+        child = context.Process(
+            target=body or _execute_in_child,
+            args=(url.render_as_string(hide_password=False), run_id),
+            name=f"energy-run-{run_id[:8]}",
+            daemon=True,  # ends with the server; the next start fails the run (see `recover`)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            with for_writes(self.engine).begin() as connection:
+                connection.execute(
+                    update(energy_runs)
+                    .where(energy_runs.c.id == run_id, energy_runs.c.status == "running")
+                    .values(
+                        status="failed",
+                        error=f"the run's process ended unexpectedly (exit code {child.exitcode})",
+                        finished=_now(),
+                    )
+                )
 
     def claim_peek(self) -> str | None:
         with self.engine.connect() as connection:
@@ -449,6 +486,19 @@ class EnergyRuns:
                 .values(progress=round(fraction, 4), heartbeat=now)
             )
             _renew_queued(connection, now)
+
+
+def _execute_in_child(database_url: str, run_id: str) -> None:
+    """The body of a run's own process (see `EnergyRuns.execute_apart`)."""
+    from urbantwin.settings import Settings
+    from urbantwin.store.engine import make_engine
+
+    logging.basicConfig(level=logging.WARNING)
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        EnergyRuns(engine).execute(run_id)
+    finally:
+        engine.dispose()
 
 
 def _renew_queued(connection: Connection, now: datetime) -> None:

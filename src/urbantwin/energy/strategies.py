@@ -1,11 +1,12 @@
 """Control strategies over a year at 15-minute resolution: baseline, rule-based, optimised day-ahead.
 
-One engine runs all three. It walks the year a day at a time: what needs no state (base load, PV,
-heat demand, COP) is computed for all buildings × 96 steps as arrays; only the devices with state
-— home batteries, heat pumps with their thermal storage, EV charging points, the quarter battery —
-are stepped through the day, as vectors over the buildings that have them. A strategy only says
-what each device *wants* in a step; the engine clips that to what the device can do in its state
-and books every flow, so the energy balance closes by construction in every step:
+One engine runs all three. It walks the year a day at a time: what needs no state (base load, PV)
+is computed for all buildings × 96 steps as arrays; only the devices with state — home batteries,
+heat pumps with their thermal storage, EV charging points, the quarter battery — are stepped
+through the day, in a compiled loop over the buildings that have them (`_step_devices`, numba).
+A strategy only says what each device *wants* in a step; the engine clips that to what the device
+can do in its state and books every flow, so the energy balance closes by construction in every
+step:
 
     electricity, per building:  pv + import = load + heat pump + EV + export + Δbattery + battery losses
     heat, per building:         heat pump + boiler = heat demand + Δthermal storage + storage losses
@@ -29,6 +30,7 @@ and books every flow, so the energy balance closes by construction in every step
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -172,6 +174,13 @@ class Engine:
         self.bat_step = p.battery_step_kwh[self.battery_idx]
         self.hp_max = p.hp_max_kwh[self.hp_idx]
         self.store_max = p.storage_kwh[self.hp_idx]
+        # Per heat pump, the annual demands `Plant.space_heat` and `Plant.cop_effective` weigh (space heat
+        # on radiators or on floor heating, hot water): the step kernel evaluates them per element.
+        floor, space = p.floor_heating[self.hp_idx], p.space_heat_kwh[self.hp_idx]
+        self.hp_space = space
+        self.hp_radiators = np.where(floor, 0.0, space)
+        self.hp_floor = np.where(floor, space, 0.0)
+        self.hp_water = p.hot_water_kwh[self.hp_idx]
         # Session events by step: arrivals[t]..arrivals[t+1] arrive at t; departures likewise leave at t.
         every = np.arange(p.steps + 2)
         self.arrivals = np.searchsorted(p.sessions.arrive, every)
@@ -215,6 +224,14 @@ class Engine:
         active[self.flex] = True
         self.active = np.flatnonzero(active)
         self.flex_in_active = np.searchsorted(self.active, self.flex)
+        self.active_net = (
+            p.pv_profiles,
+            p.pv_plane[self.active],
+            p.pv_kwp[self.active],
+            p.profiles,
+            p.profile[self.active],
+            p.electricity_kwh[self.active],
+        )
         passive = np.flatnonzero(~active)
         self._closed_form(annual, series, passive)
         self.co2_active = np.zeros(len(self.active))
@@ -222,12 +239,16 @@ class Engine:
         for start in range(0, steps, STEPS_PER_DAY):
             stop = min(start + STEPS_PER_DAY, steps)
             wishes = planner(_Day(start, stop, state)) if planner is not None else None
-            flows, index, quarter = self._day(strategy, start, stop, state, wishes, record)
+            flows, index, quarter, totals = self._day(strategy, start, stop, state, wishes, record)
             for name, values in flows.items():
                 columns = index[name]
                 if name not in CLOSED_FORM:
-                    annual[name][columns] += values.sum(axis=0)
-                    series[name][start:stop] += values.sum(axis=1)
+                    # The sums the day already made (the same sums, in numpy's order), or numpy's.
+                    over_steps, over_buildings = totals.get(name, (None, None))
+                    annual[name][columns] += values.sum(axis=0) if over_steps is None else over_steps
+                    series[name][start:stop] += (
+                        values.sum(axis=1) if over_buildings is None else over_buildings
+                    )
                 if recorded is not None:
                     recorded[name][start:stop, columns] = values
             for name, values in quarter.items():
@@ -285,12 +306,28 @@ class Engine:
 
     def _day(
         self, strategy: str, start: int, stop: int, state: _State, wishes: _Wishes | None, record: bool
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    ) -> tuple[
+        dict[str, np.ndarray],
+        dict[str, np.ndarray],
+        dict[str, np.ndarray],
+        dict[str, tuple[np.ndarray | None, np.ndarray | None]],
+    ]:
+        """Step one day: flows (steps × columns), their columns, the quarter's series, and sums.
+
+        The sums are of flows over the day's steps per column and over the columns per step where the
+        day has them already (`None` where not), in the order numpy's `sum` adds.
+        """
         p = self.plant
         k_steps = stop - start
         act = self.active
-        pv = p.pv(start, stop, act)
-        load = p.base_load(start, stop, act)
+        if record:
+            pv = p.pv(start, stop, act)
+            load = p.base_load(start, stop, act)
+            net = pv - load
+        else:
+            # PV − base load in one compiled pass over the day's slice of the profiles (no pv and load
+            # arrays); buildings × steps, so `.T` has the layout `pv - load` had.
+            net = _compiled_net()(*self.active_net, start, stop).T
         flex = self.flex
         f = len(flex)
         fa = self.flex_in_active
@@ -303,19 +340,35 @@ class Engine:
         ch_b = np.zeros((k_steps, len(self.battery_idx)))
         dis_b = np.zeros((k_steps, len(self.battery_idx)))
         delta_b = np.zeros((k_steps, len(self.battery_idx)))
-        heat_h = p.space_heat(start, stop, self.hp_idx)
-        cop_h = (
-            p.cop_effective(start, stop, self.hp_idx, heat_h) if len(self.hp_idx) else np.zeros((k_steps, 0))
+        loss_b = np.zeros((k_steps, len(self.battery_idx)))
+        # The kernel's sums over the day per device (`sum(axis=0)` of the arrays above adds row by row).
+        ev_day = np.zeros(f)
+        hp_day = np.zeros((4, len(self.hp_idx)))
+        battery_day = np.zeros((4, len(self.battery_idx)))
+        # Heat demand and COP of the heat pumps are made per element in the kernel from these (saving a
+        # dozen passes over steps × heat pumps): the shapes of the year, and electricity per kWh of
+        # space heat on radiators, on floor heating and of hot water (`Plant.cop_effective`).
+        heat_shape, water_shape = p.heat_shape[start:stop], p.hot_water_shape[start:stop]
+        cop_water = p.cop_hot_water[start:stop]
+        hp_per_kwh = np.stack(
+            [
+                heat_shape / p.cop_space[0, start:stop],
+                heat_shape / p.cop_space[1, start:stop],
+                water_shape / cop_water,
+            ]
         )
-        surplus_f = pv[:, fa] - load[:, fa]
-        # The net surplus of all other buildings, per step (for the quarter battery).
-        rest = p.pv_profiles[:, start:stop].T @ np.bincount(
-            p.pv_plane, weights=p.pv_kwp, minlength=p.pv_profiles.shape[0]
-        )
-        rest -= p.profiles[:, start:stop].T @ np.bincount(
-            p.profile, weights=p.electricity_kwh, minlength=p.profiles.shape[0]
-        )
-        rest -= surplus_f.sum(axis=1)
+        surplus_f = net[:, fa]
+        quarter_target = wishes.quarter_target if wishes is not None else None
+        quarter_by_rule = p.quarter_kwh > 0 and strategy != "baseline" and quarter_target is None
+        if quarter_by_rule:
+            # The net surplus of all other buildings, per step (for the quarter battery).
+            rest = p.pv_profiles[:, start:stop].T @ np.bincount(
+                p.pv_plane, weights=p.pv_kwp, minlength=p.pv_profiles.shape[0]
+            )
+            rest -= p.profiles[:, start:stop].T @ np.bincount(
+                p.profile, weights=p.electricity_kwh, minlength=p.profiles.shape[0]
+            )
+            rest -= surplus_f.sum(axis=1)
         q_ch = np.zeros(k_steps)
         q_dis = np.zeros(k_steps)
         q_delta = np.zeros(k_steps)
@@ -328,113 +381,95 @@ class Engine:
         if wishes is not None and wishes.ev_group is not None and wishes.ev_energy is not None:
             ev_group_of_point = wishes.ev_group
             n_groups = wishes.ev_energy.shape[1]
-        has_ev = len(p.ev_owner) > 0
-        has_hp = len(self.hp_idx) > 0
-        has_bat = len(self.battery_idx) > 0
         ev_pmax = p.ev_step_kwh
         hp_sl, bat_sl = self.hp_sl, self.bat_sl
         depart = sessions.depart
         session_point, session_energy = sessions.point, sessions.energy_kwh
         # Per point: departure step × power, so "must charge now" is need − (departure − t − 1) × power.
         deadline = state.ev_depart * ev_pmax
-        for k in range(k_steps):
-            t = start + k
-            s = surplus_f[k].copy()
-            if has_ev:
-                # Arrivals (sessions are sorted by arrival): a new session replaces what was left (unmet).
-                lo, hi = self.arrivals[t], self.arrivals[t + 1]
-                if hi > lo:
-                    points = session_point[lo:hi]
-                    state.unmet += float(state.ev_need[points].sum())
-                    state.ev_need[points] = session_energy[lo:hi]
-                    state.ev_depart[points] = depart[lo:hi]
-                    deadline[points] = depart[lo:hi] * ev_pmax[points]
-                need = state.ev_need
-                # Just in time: what must be charged now to be full at departure (0 when not plugged,
-                # as an unplugged point needs nothing), and the most a point can take.
-                most = np.minimum(ev_pmax, need)
-                must = need - deadline
-                must += ev_pmax * (t + 1)
-                np.maximum(must, 0.0, out=must)
-                np.minimum(must, most, out=must)
-                if strategy == "baseline":
-                    charge = most
-                else:
-                    if wishes is not None and wishes.ev_energy is not None:
-                        wanted = wishes.ev_energy[k]
-                    else:
-                        wanted = np.maximum(s, 0.0)
-                    room = most - must
-                    must_g = np.bincount(ev_group_of_point, weights=must, minlength=n_groups)
-                    room_g = np.bincount(ev_group_of_point, weights=room, minlength=n_groups)
-                    extra = wanted - must_g
-                    np.maximum(extra, 0.0, out=extra)
-                    share = np.divide(extra, room_g, out=np.zeros(n_groups), where=room_g > 1e-12)
-                    np.minimum(share, 1.0, out=share)
-                    charge = share[ev_group_of_point]
-                    charge *= room
-                    charge += must
-                need -= charge
-                # Departures at the end of this step: what is left is unmet (0 unless infeasible).
-                lo, hi = self.departures[t + 1], self.departures[t + 2]
-                if hi > lo:
-                    points = session_point[self.by_departure[lo:hi]]
-                    state.unmet += float(np.clip(need[points], 0.0, None).sum())
-                    need[points] = 0.0
-                    state.ev_depart[points] = -1
-                    deadline[points] = -ev_pmax[points]
-                ev_k = np.bincount(self.ev_f, weights=charge, minlength=f)
-                ev_f[k] = ev_k
-                s -= ev_k
-            if has_hp:
-                demand = heat_h[k]
-                cop_k = cop_h[k]
-                lost = state.storage * loss
-                kept = state.storage - lost
-                low = np.maximum(demand - kept, 0.0)
-                high = np.maximum(np.minimum(self.hp_max, demand + self.store_max - kept), low)
-                if strategy == "baseline":
-                    q = np.minimum(np.maximum(demand, low), high)
-                elif wishes is not None and wishes.storage_target is not None:
-                    q = np.minimum(np.maximum(demand + wishes.storage_target[k] - kept, low), high)
-                else:
-                    q = np.minimum(np.maximum(np.maximum(s[hp_sl], 0.0) * cop_k, low), high)
-                new = kept + q - demand
-                st_delta_h[k] = new - state.storage
-                st_loss_h[k] = lost
-                state.storage = new
-                el = q / cop_k
-                hp_q_h[k] = q
-                hp_el_h[k] = el
-                s[hp_sl] -= el
-            if has_bat:
-                e = state.battery
-                if strategy == "baseline":
-                    want = np.zeros_like(e)
-                elif wishes is not None and wishes.battery_target is not None:
-                    gap = wishes.battery_target[k] - e
-                    want = np.where(gap > 0, gap / eta_c, gap * eta_d)
-                else:
-                    want = s[bat_sl]
-                ch = np.minimum(np.maximum(want, 0.0), np.minimum(self.bat_step, (self.bat_max - e) / eta_c))
-                ch = np.maximum(ch, 0.0)
-                dis = np.minimum(
-                    np.maximum(-want, 0.0), np.minimum(self.bat_step, (e - self.bat_min) * eta_d)
-                )
-                dis = np.maximum(dis, 0.0)
-                new = e + ch * eta_c - dis / eta_d
-                delta_b[k] = new - e
-                state.battery = new
-                ch_b[k] = ch
-                dis_b[k] = dis
-                s[bat_sl] -= ch - dis
-            surplus_f[k] = s
-            if p.quarter_kwh > 0 and strategy != "baseline":
-                if wishes is not None and wishes.quarter_target is not None:
-                    gap = wishes.quarter_target[k] - state.quarter
+        no_wish = np.zeros((k_steps, 0))
+
+        def wish(values: np.ndarray | None) -> np.ndarray:
+            return no_wish if values is None else np.ascontiguousarray(values, dtype=float)
+
+        def mode(wished: np.ndarray | None) -> int:
+            return _FOLLOW if strategy == "baseline" else _RULES if wished is None else _WISHES
+
+        ev_wish = wishes.ev_energy if wishes is not None else None
+        storage_wish = wishes.storage_target if wishes is not None else None
+        battery_wish = wishes.battery_target if wishes is not None else None
+        # Buildings × steps, C-ordered: the transpose of `surplus_f` as numpy made it (column-major), so
+        # a view, and one array layout for every plant (numba compiles one kernel per layout).
+        surplus_by_building = np.ascontiguousarray(surplus_f.T)
+        state.unmet = _compiled_step()(
+            start,
+            surplus_by_building,
+            (mode(ev_wish), mode(storage_wish), mode(battery_wish)),
+            state.unmet,
+            # EV charging points and their sessions.
+            self.arrivals,
+            self.departures,
+            self.by_departure,
+            session_point,
+            session_energy,
+            depart,
+            state.ev_need,
+            state.ev_depart,
+            deadline,
+            ev_pmax,
+            self.ev_f,
+            np.asarray(ev_group_of_point, dtype=np.int64),
+            n_groups,
+            wish(ev_wish),
+            ev_f,
+            # Heat pumps and their thermal storage.
+            hp_sl.start,
+            heat_shape,
+            water_shape,
+            hp_per_kwh,
+            cop_water,
+            self.hp_space,
+            self.hp_radiators,
+            self.hp_floor,
+            self.hp_water,
+            self.hp_max,
+            self.store_max,
+            state.storage,
+            loss,
+            wish(storage_wish),
+            hp_q_h,
+            hp_el_h,
+            st_delta_h,
+            st_loss_h,
+            # Home batteries.
+            bat_sl.start,
+            state.battery,
+            self.bat_min,
+            self.bat_max,
+            self.bat_step,
+            eta_c,
+            eta_d,
+            wish(battery_wish),
+            ch_b,
+            dis_b,
+            delta_b,
+            loss_b,
+            ev_day,
+            hp_day,
+            battery_day,
+        )
+        surplus_f = surplus_by_building.T
+        if p.quarter_kwh > 0 and strategy != "baseline":
+            # The quarter battery sees only the sum over the buildings after their devices, so it is
+            # stepped after them. Each step's row is summed on its own as before: `sum(axis=1)` of the
+            # matrix adds in another order than a row's pairwise sum (results differing by ~1e-16).
+            net_after = [row.sum() for row in surplus_f] if quarter_by_rule else []
+            for k in range(k_steps):
+                if quarter_target is not None:
+                    gap = quarter_target[k] - state.quarter
                     want_q = gap / qeta_c if gap > 0 else gap * qeta_d
                 else:
-                    want_q = s.sum() + rest[k]
+                    want_q = net_after[k] + rest[k]
                 qc = min(
                     max(want_q, 0.0), p.quarter_step_kwh, max((self.q_max - state.quarter) / qeta_c, 0.0)
                 )
@@ -446,7 +481,6 @@ class Engine:
                 state.quarter = new_q
                 q_ch[k], q_dis[k] = qc, qd
         # Book the flows: the active buildings' electricity, the devices' own flows.
-        net = pv - load
         net[:, fa] = surplus_f
         exports = np.maximum(net, 0.0)
         imports = exports - net
@@ -464,7 +498,7 @@ class Engine:
             "battery_charge": ch_b,
             "battery_discharge": dis_b,
             "battery_delta": delta_b,
-            "battery_loss": ch_b - dis_b - delta_b,
+            "battery_loss": loss_b,
         }
         index = {
             "import": act,
@@ -487,7 +521,8 @@ class Engine:
             flows.update({"heat_demand": heat, "boiler_heat": boiler, "gas": boiler / p.boiler_efficiency})
             everything = np.arange(p.n)
             index.update({"heat_demand": everything, "boiler_heat": everything, "gas": everything})
-        grid_net = imports.sum(axis=1) - exports.sum(axis=1) + q_ch - q_dis
+        imported, exported = imports.sum(axis=1), exports.sum(axis=1)
+        grid_net = imported - exported + q_ch - q_dis
         if len(act) < p.n:
             passive = np.ones(p.n, dtype=bool)
             passive[act] = False
@@ -504,7 +539,270 @@ class Engine:
             "grid_export": np.maximum(-grid_net, 0.0),
             "grid_co2_kg": grid_import * co2,
         }
-        return flows, index, quarter
+        totals: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {
+            "import": (None, imported),
+            "export": (None, exported),
+            "ev": (ev_day, None),
+        }
+        for row, name in enumerate(("hp_heat", "hp_electricity", "storage_delta", "storage_loss")):
+            totals[name] = (hp_day[row], None)
+        for row, name in enumerate(("battery_charge", "battery_discharge", "battery_delta", "battery_loss")):
+            totals[name] = (battery_day[row], None)
+        return flows, index, quarter, totals
+
+
+# --- the step kernel ----------------------------------------------------------------------------------
+
+#: How a kind of device is driven in `_step_devices`: as today (baseline), by the self-consumption
+#: rules, or towards the planner's wishes.
+_FOLLOW, _RULES, _WISHES = 0, 1, 2
+
+
+def _step_devices(
+    start: int,
+    surplus: np.ndarray,
+    modes: tuple[int, int, int],
+    unmet: float,
+    arrivals: np.ndarray,
+    departures: np.ndarray,
+    by_departure: np.ndarray,
+    session_point: np.ndarray,
+    session_energy: np.ndarray,
+    session_depart: np.ndarray,
+    ev_need: np.ndarray,
+    ev_depart: np.ndarray,
+    deadline: np.ndarray,
+    ev_pmax: np.ndarray,
+    ev_building: np.ndarray,
+    ev_group: np.ndarray,
+    n_groups: int,
+    ev_wish: np.ndarray,
+    ev_out: np.ndarray,
+    hp_start: int,
+    heat_shape: np.ndarray,
+    water_shape: np.ndarray,
+    hp_per_kwh: np.ndarray,
+    cop_water: np.ndarray,
+    hp_space: np.ndarray,
+    hp_radiators: np.ndarray,
+    hp_floor: np.ndarray,
+    hp_water: np.ndarray,
+    hp_max: np.ndarray,
+    store_max: np.ndarray,
+    storage: np.ndarray,
+    loss: float,
+    storage_wish: np.ndarray,
+    hp_heat: np.ndarray,
+    hp_el: np.ndarray,
+    storage_delta: np.ndarray,
+    storage_loss: np.ndarray,
+    bat_start: int,
+    battery: np.ndarray,
+    bat_min: np.ndarray,
+    bat_max: np.ndarray,
+    bat_step: np.ndarray,
+    eta_c: float,
+    eta_d: float,
+    battery_wish: np.ndarray,
+    charge_out: np.ndarray,
+    discharge_out: np.ndarray,
+    delta_out: np.ndarray,
+    loss_out: np.ndarray,
+    ev_day: np.ndarray,
+    hp_day: np.ndarray,
+    battery_day: np.ndarray,
+) -> float:
+    """Step the devices with state of the flexible buildings through one day; returns the unmet EV energy.
+
+    `surplus` (flexible buildings × steps: PV − base load) becomes what is left after the devices; the
+    device states (`ev_need`, `ev_depart`, `deadline`, `storage`, `battery`) are updated in place and
+    every device flow is written to the `ev_out`, `hp_…`, `storage_…` and `…_out` arrays (steps ×
+    devices) and added to its sum over the day in `ev_day`, `hp_day` (heat, electricity, Δstorage,
+    storage loss) and `battery_day` (charge, discharge, Δ, loss), step by step as numpy sums rows.
+    Heat demand and COP are made here per heat pump and step from the annual demands and the day's
+    shapes, as `Plant.space_heat` and `Plant.cop_effective` make them.
+
+    Why a compiled loop: a quarter-hour touches a few thousand devices with a handful of operations
+    each; as numpy vectors that was ~60 calls of a few microseconds each, 35,040 times a year, and the
+    calls' overhead and temporaries cost more than the arithmetic. Here a step is one pass over the
+    devices, and idle charging points (need exactly 0, so every flow they would book is exactly 0) are
+    skipped. The loop runs step by step over all devices, not building by building over the day,
+    because the planner's wishes can couple buildings within a step (the aggregate plan shares EV
+    energy over every point of the quarter). It is a literal transcription of the vectorised rules
+    (kept as the oracle in tests/energy/test_engine_equivalence.py): the same operations in the same
+    order on the same doubles — no fast-math, so no reassociation or fused multiply-add; per-group sums
+    accumulated point by point as `np.bincount` does — so the flows are bit for bit those of numpy.
+    Only the unmet EV energy, a float-noise figure (~1e-7 kWh a year), is summed in order here where
+    numpy summed each step's points pairwise, and may differ in its last digits. The quarter battery
+    is not stepped here: it only sees the sum over the buildings, see `_day`.
+    """
+    ev_mode, hp_mode, bat_mode = modes
+    points, heat_pumps, batteries, flexible = len(ev_need), len(storage), len(battery), surplus.shape[0]
+    must = np.zeros(points)
+    room = np.zeros(points)
+    live = np.zeros(points, dtype=np.int64)
+    must_g = np.zeros(n_groups)
+    room_g = np.zeros(n_groups)
+    share = np.zeros(n_groups)
+    # The step's surplus as a contiguous copy.
+    s = np.empty(flexible)
+    for k in range(surplus.shape[1]):
+        t = start + k
+        s[:] = surplus[:, k]
+        if points > 0:
+            # Arrivals (sessions are sorted by arrival): a new session replaces what was left (unmet).
+            left = 0.0
+            for j in range(arrivals[t], arrivals[t + 1]):
+                point = session_point[j]
+                left += ev_need[point]
+                ev_need[point] = session_energy[j]
+                ev_depart[point] = session_depart[j]
+                deadline[point] = session_depart[j] * ev_pmax[point]
+            unmet += left
+            # Just in time: what must be charged now to be full at departure, and the most a point takes.
+            # Only plugged points (need ≠ 0) are visited; an idle one would book exactly 0 everywhere.
+            must_g[:] = 0.0
+            room_g[:] = 0.0
+            plugged = 0
+            for j in range(points):
+                need = ev_need[j]
+                if need == 0.0:
+                    continue
+                live[plugged] = j
+                plugged += 1
+                most = min(ev_pmax[j], need)
+                now = need - deadline[j]
+                now += ev_pmax[j] * (t + 1)
+                now = min(max(now, 0.0), most)
+                if ev_mode == _FOLLOW:
+                    # As today: full power from arrival until full.
+                    must[j], room[j] = most, 0.0
+                else:
+                    must[j], room[j] = now, most - now
+                    must_g[ev_group[j]] += now
+                    room_g[ev_group[j]] += most - now
+            # Beyond what must be charged, each group charges its wish (or surplus) in proportion to room.
+            if ev_mode != _FOLLOW:
+                for j in live[:plugged]:
+                    g = ev_group[j]
+                    wanted = ev_wish[k, g] if ev_mode == _WISHES else max(s[g], 0.0)
+                    extra = max(wanted - must_g[g], 0.0)
+                    share[g] = min(extra / room_g[g], 1.0) if room_g[g] > 1e-12 else 0.0
+            for j in live[:plugged]:
+                charge = share[ev_group[j]] * room[j] + must[j] if ev_mode != _FOLLOW else must[j]
+                ev_need[j] -= charge
+                ev_out[k, ev_building[j]] += charge
+            # Departures at the end of this step: what is left is unmet (0 unless infeasible).
+            left = 0.0
+            for j in range(departures[t + 1], departures[t + 2]):
+                point = session_point[by_departure[j]]
+                left += max(ev_need[point], 0.0)
+                ev_need[point] = 0.0
+                ev_depart[point] = -1
+                deadline[point] = -ev_pmax[point]
+            unmet += left
+            for i in range(flexible):
+                s[i] -= ev_out[k, i]
+                ev_day[i] += ev_out[k, i]
+        # Heat pumps: the stored heat loses its standing loss, then the heat pump makes at least what the
+        # store cannot cover and at most what fits — the demand, the rule's surplus heat or the wish.
+        for i in range(heat_pumps):
+            # Demand and COP as `Plant.space_heat` and `Plant.cop_effective` make them, element by element.
+            demand = heat_shape[k] * hp_space[i] + water_shape[k] * hp_water[i]
+            needs = hp_per_kwh[0, k] * hp_radiators[i] + hp_per_kwh[1, k] * hp_floor[i]
+            needs += hp_per_kwh[2, k] * hp_water[i]
+            cop = demand / needs if needs > 0 else cop_water[k]
+            before = storage[i]
+            lost = before * loss
+            kept = before - lost
+            low = max(demand - kept, 0.0)
+            high = max(min(hp_max[i], demand + store_max[i] - kept), low)
+            if hp_mode == _FOLLOW:
+                q = min(max(demand, low), high)
+            elif hp_mode == _WISHES:
+                q = min(max(demand + storage_wish[k, i] - kept, low), high)
+            else:
+                q = min(max(max(s[hp_start + i], 0.0) * cop, low), high)
+            after = kept + q - demand
+            storage_delta[k, i] = after - before
+            storage_loss[k, i] = lost
+            storage[i] = after
+            electricity = q / cop
+            hp_heat[k, i] = q
+            hp_el[k, i] = electricity
+            hp_day[0, i] += q
+            hp_day[1, i] += electricity
+            hp_day[2, i] += after - before
+            hp_day[3, i] += lost
+            s[hp_start + i] -= electricity
+        # Home batteries: charge the surplus (or toward the wish), discharge the deficit, within limits.
+        for i in range(batteries):
+            level = battery[i]
+            if bat_mode == _FOLLOW:
+                want = 0.0
+            elif bat_mode == _WISHES:
+                gap = battery_wish[k, i] - level
+                want = gap / eta_c if gap > 0 else gap * eta_d
+            else:
+                want = s[bat_start + i]
+            charge = max(min(max(want, 0.0), min(bat_step[i], (bat_max[i] - level) / eta_c)), 0.0)
+            discharge = max(min(max(-want, 0.0), min(bat_step[i], (level - bat_min[i]) * eta_d)), 0.0)
+            after = level + charge * eta_c - discharge / eta_d
+            delta_out[k, i] = after - level
+            loss_out[k, i] = charge - discharge - (after - level)
+            battery_day[0, i] += charge
+            battery_day[1, i] += discharge
+            battery_day[2, i] += after - level
+            battery_day[3, i] += loss_out[k, i]
+            battery[i] = after
+            charge_out[k, i] = charge
+            discharge_out[k, i] = discharge
+            s[bat_start + i] -= charge - discharge
+        surplus[:, k] = s
+    return unmet
+
+
+def _net(
+    pv_profiles: np.ndarray,
+    pv_plane: np.ndarray,
+    pv_kwp: np.ndarray,
+    profiles: np.ndarray,
+    profile: np.ndarray,
+    electricity_kwh: np.ndarray,
+    start: int,
+    stop: int,
+) -> np.ndarray:
+    """PV − base load of buildings (their planes, kWp, profiles, annual kWh) per step: buildings × steps.
+
+    The same products and difference as `Plant.pv(…) - Plant.base_load(…)`, made in one pass.
+    """
+    net = np.empty((len(pv_plane), stop - start))
+    for i in range(len(pv_plane)):
+        plane, kind, kwp, annual = pv_plane[i], profile[i], pv_kwp[i], electricity_kwh[i]
+        for k in range(stop - start):
+            net[i, k] = pv_profiles[plane, start + k] * kwp - profiles[kind, start + k] * annual
+    return net
+
+
+@functools.cache
+def _compiled_net() -> Callable[..., np.ndarray]:
+    """`_net` compiled by numba (see `_compiled_step`)."""
+    import numba
+
+    return numba.njit(cache=True)(_net)
+
+
+@functools.cache
+def _compiled_step() -> Callable[..., float]:
+    """`_step_devices` compiled by numba: on first use, from numba's cache on disk when it is there.
+
+    numba is imported here, not with the module, as its import takes about a second and the KPI
+    and result modules (and with them the API) import this module without simulating anything.
+    `error_model="numpy"` lets a division by zero give inf as in numpy instead of raising.
+    """
+    import numba
+
+    return numba.njit(cache=True, error_model="numpy")(_step_devices)
 
 
 # --- the day-ahead LP --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from urbantwin.access.policy import DatasetScope
 from urbantwin.sensorthings.routes import public_base
 from urbantwin.settings import Settings
 from urbantwin.timeseries.calendar import INTERVALS
+from urbantwin.timeseries.districts import DEFAULT_HOLD_HOURS, MAX_HOLD_HOURS, DistrictMeans, parse_districts
 from urbantwin.timeseries.service import (
     DEFAULT_ZONE,
     MAX_BUCKETS,
@@ -233,6 +234,47 @@ def build_router(service: TimeseriesService) -> APIRouter:
             href = public_base(request, settings.public_base_url) + request.url.path + "?" + urlencode(params)
             body["links"] = [{"rel": "next", "type": GEOJSON, "href": href}]
         return _json(body, GEOJSON)
+
+    districts_service = DistrictMeans(service.engine)
+
+    @router.get(
+        "/districts",
+        summary="Sensor means per district of a collection of areas (extension)",
+        description=EXTENSION
+        + "For one ObservedProperty, the mean, minimum and maximum of the numeric values of the "
+        "sensors (Datastreams whose Thing has a Location) inside each area of a feature collection "
+        "(e.g. the Ortsteile), and how many sensors each area has (`sensors`: located there; `count`: "
+        "with a value). Without `time` each sensor counts with its latest value; with `time`, with its "
+        "last value in the `hold` hours up to that time. Every area is listed; one without sensors "
+        "has `sensors` 0 and a null mean. Only what the caller may read is counted.",
+        responses={400: _ERRORS[400], 404: {"description": "No such collection or ObservedProperty."}},
+    )
+    async def districts(
+        request: Request,
+        collection: Annotated[
+            str | None, Query(description="the id of a collection of areas", examples=["ortsteile"])
+        ] = None,
+        observed_property: Annotated[
+            str | None,
+            Query(alias="observedProperty", description="an ObservedProperty id or name", examples=["PM10"]),
+        ] = None,
+        time: Annotated[
+            str | None,
+            Query(description="ISO 8601 date-time: the values as of then (default: the latest values)"),
+        ] = None,
+        hold: Annotated[
+            str | None,
+            Query(
+                description=f"with `time`: hours a value stays current (default {DEFAULT_HOLD_HOURS}, "
+                f"at most {MAX_HOLD_HOURS})"
+            ),
+        ] = None,
+    ) -> Response:
+        query = parse_districts(collection, observed_property, time, hold)
+        scope = await run_in_threadpool(request_scope, request)
+        answer = await run_in_threadpool(districts_service.means, query, scope)
+        _read(request, answer, scope)
+        return _json(answer.body)
 
     return router
 

@@ -10,8 +10,12 @@ answers with a page that says how to build it instead of a bare 404.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import mimetypes
+from collections.abc import AsyncIterator
 from html import escape
 from pathlib import Path
 
@@ -21,11 +25,16 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from urbantwin import __version__
 from urbantwin.errors import NotFound
 from urbantwin.settings import Settings
+from urbantwin.web.warm import warm_first_view
+
+log = logging.getLogger("urbantwin.web")
 
 #: Where `web/`'s build puts the viewer (see web/vite.config.js).
 STATIC = Path(__file__).parent / "static"
 #: The push stream of new Observations; the viewer polls the latest values while it is absent.
 LIVE_PATH = "/api/live/observations"
+#: The energy quarter's runs (urbantwin.energy); the viewer offers its energy view where they are.
+ENERGY_PATH = "/api/energy/runs"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
@@ -48,7 +57,20 @@ def mount_viewer(app: FastAPI, settings: Settings, static: Path = STATIC) -> Non
 
 
 def build_router(settings: Settings, static: Path = STATIC) -> APIRouter:
-    router = APIRouter()
+    @contextlib.asynccontextmanager
+    async def warm_while_serving(app: FastAPI) -> AsyncIterator[None]:
+        """While the server runs: warm the tile cache of the viewer's first view (warm.py) in the
+        background, when the viewer is built; stopped with the server."""
+        task = asyncio.create_task(_warm(app)) if (static / "index.html").is_file() else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    router = APIRouter(lifespan=warm_while_serving)
     assets = (static / "assets").resolve()
 
     @router.get("/", include_in_schema=False)
@@ -72,7 +94,8 @@ def build_router(settings: Settings, static: Path = STATIC) -> APIRouter:
         summary="What the web viewer needs to know at start",
         description="The optional external base-map style (`URBANTWIN_VIEWER_STYLE_URL`; null: the "
         "viewer draws its base map from the platform's own layers) and where the push stream of new "
-        "Observations is (null while this server has none; the viewer then polls the latest values).",
+        "Observations is (null while this server has none; the viewer then polls the latest values), "
+        "and where the energy quarter's runs are (null without them: no energy view).",
     )
     async def config(request: Request) -> JSONResponse:
         live = _has_path(request.app, LIVE_PATH)
@@ -80,10 +103,20 @@ def build_router(settings: Settings, static: Path = STATIC) -> APIRouter:
             "version": __version__,
             "styleUrl": settings.viewer_style_url or None,
             "liveUrl": LIVE_PATH.lstrip("/") if live else None,
+            "energyUrl": ENERGY_PATH.lstrip("/") if _has_path(request.app, ENERGY_PATH) else None,
         }
         return JSONResponse(body, headers={"Cache-Control": REVALIDATE})
 
     return router
+
+
+async def _warm(app: FastAPI) -> None:
+    try:
+        await warm_first_view(app)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - a head start only; the server serves without it
+        log.exception("warming the tile cache of the viewer's first view failed")
 
 
 def _has_path(app: FastAPI, path: str) -> bool:
