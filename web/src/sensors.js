@@ -40,6 +40,10 @@ export class Sensors {
     this.entries = new Map();
     /** Datastream id → GeoJSON feature drawn on the map. */
     this.features = new Map();
+    /** Datastreams not on the map whose latest value is being fetched, and those that cannot be
+     * drawn (no location): a burst of pushed values (a meter replaying a week) asks once, not per value. */
+    this.fetching = new Set();
+    this.unplaced = new Set();
     this.mode = 'live';
     this.time = null;
     this.hold = DAY;
@@ -295,10 +299,15 @@ export class Sensors {
     if (!drawn) {
       if (feature) drawn = this.addFeature(feature);
       else {
-        this.loadLatest({ datastreams: id }).then((found) => {
-          found.forEach((f) => this.addFeature(f));
-          this.redraw();
-        }, () => {});
+        if (this.fetching.has(id) || this.unplaced.has(id)) return;
+        this.fetching.add(id);
+        this.loadLatest({ datastreams: id })
+          .then((found) => {
+            const added = found.map((f) => this.addFeature(f)).filter(Boolean);
+            if (!added.length) this.unplaced.add(id);
+            this.redraw();
+          }, () => {})
+          .finally(() => this.fetching.delete(id));
         return;
       }
       if (!drawn) return;

@@ -211,6 +211,56 @@ describe('the viewer', () => {
     }
   });
 
+  it('asks once for a Datastream not on the map, however many of its values are pushed', async () => {
+    const { page, context, problems } = await openViewer(browser, server.url);
+    try {
+      if (!(await json('api/viewer/config')).liveUrl) return; // polled: nothing is pushed
+      await page.waitForFunction(() => window.__viewer.transport() === 'push', null, { timeout: 10000 });
+      // A meter whose Thing has no Location (like the energy quarter's): a burst of its values is pushed.
+      const auth = { 'Content-Type': 'application/json', Authorization: `Bearer ${server.token}` };
+      const thing = await fetch(new URL('v1.1/Things', server.url), {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({
+          name: 'meter without a place (test)',
+          description: 'browser test',
+          Datastreams: [{
+            name: 'meter reading (test)',
+            description: 'browser test',
+            observationType: 'http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement',
+            unitOfMeasurement: { name: 'kilowatt hour', symbol: 'kWh', definition: 'http://unitsofmeasure.org/ucum.html' },
+            Sensor: { name: 'meter (test)', description: 'd', encodingType: 'text/plain', metadata: 'm' },
+            ObservedProperty: { name: 'energy (test)', description: 'd', definition: 'https://example.org/energy-test' },
+          }],
+        }),
+      });
+      assert.equal(thing.status, 201, await thing.text());
+      const datastream = (await json(`${new URL(thing.headers.get('location')).pathname.slice(1)}/Datastreams`)).value[0]['@iot.id'];
+      const feature = await fetch(new URL('v1.1/FeaturesOfInterest', server.url), {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ name: 'quarter (test)', description: 'd', encodingType: 'application/geo+json', feature: { type: 'Point', coordinates: [12.33, 51.33] } }),
+      });
+      assert.equal(feature.status, 201, await feature.text());
+      const featureId = Number(feature.headers.get('location').match(/\((\d+)\)/)[1]);
+      const asked = [];
+      page.on('request', (r) => r.url().includes(`datastreams=${datastream}`) && asked.push(r.url()));
+      const start = Date.now();
+      const rows = Array.from({ length: 300 }, (_, i) => [new Date(start - (300 - i) * 60e3).toISOString(), i, featureId]);
+      const created = await fetch(new URL('v1.1/CreateObservations', server.url), {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify([{ Datastream: { '@iot.id': datastream }, components: ['phenomenonTime', 'result', 'FeatureOfInterest/id'], dataArray: rows }]),
+      });
+      assert.equal(created.status, 201, await created.text());
+      await page.waitForTimeout(3000); // the 300 pushed values arrive
+      assert.ok(asked.length <= 1, `asked ${asked.length} times for the latest value of Datastream ${datastream}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('replays history with the time slider', async () => {
     const { page, context, problems } = await openViewer(browser, server.url);
     try {
