@@ -9,6 +9,7 @@ commands), or into a running server with `--url` and `--token`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -76,6 +77,25 @@ def _client(
     return LocalClient(engine, settings, dispose_engine=True)
 
 
+def _run_import(
+    client: SensorThingsClient,
+    run: Callable[[SensorThingsClient], ImportReport],
+    aborted: str = "nothing was written",
+) -> None:
+    """Run one import on `client`, print its report; a refused or aborted import exits with 1."""
+    try:
+        report = run(client)
+    except ImportAborted as exc:
+        typer.echo(f"Import aborted at {exc.problem} ({aborted}).", err=True)
+        raise typer.Exit(1) from None
+    except (ValueError, ClientError) as exc:
+        typer.echo(f"Import failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    _finish(report)
+
+
 def _finish(report: ImportReport) -> None:
     typer.echo(report.summary())
 
@@ -100,18 +120,11 @@ def sensor_community(
     """
     from urbantwin.ingest.sensorcommunity import import_sensor_community
 
-    client = _client(url, token, database_url, config)
-    try:
-        report = import_sensor_community(client, files, on_error=on_error)
-    except ImportAborted as exc:
-        typer.echo(f"Import aborted at {exc.problem} (nothing of that file was written).", err=True)
-        raise typer.Exit(1) from None
-    except (ValueError, ClientError) as exc:
-        typer.echo(f"Import failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
-    _finish(report)
+    _run_import(
+        _client(url, token, database_url, config),
+        lambda client: import_sensor_community(client, files, on_error=on_error),
+        aborted="nothing of that file was written",
+    )
 
 
 @sensor_import_app.command("stations")
@@ -165,18 +178,10 @@ def stations(
         daily=frozenset(codes),
         on_error=on_error,
     )
-    client = _client(url, token, database_url, config)
-    try:
-        report = import_stations(client, file, stations_file, options)
-    except ImportAborted as exc:
-        typer.echo(f"Import aborted at {exc.problem} (nothing was written).", err=True)
-        raise typer.Exit(1) from None
-    except (ValueError, ClientError) as exc:
-        typer.echo(f"Import failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
-    _finish(report)
+    _run_import(
+        _client(url, token, database_url, config),
+        lambda client: import_stations(client, file, stations_file, options),
+    )
 
 
 @sensor_import_app.command("cams")
@@ -205,18 +210,10 @@ def cams(
     from urbantwin.ingest.cams import CamsOptions, import_cams
 
     options = CamsOptions(station=station, component=component, network=network, on_error=on_error)
-    client = _client(url, token, database_url, config)
-    try:
-        report = import_cams(client, file, stations_file, options)
-    except ImportAborted as exc:
-        typer.echo(f"Import aborted at {exc.problem} (nothing was written).", err=True)
-        raise typer.Exit(1) from None
-    except (ValueError, ClientError) as exc:
-        typer.echo(f"Import failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
-    _finish(report)
+    _run_import(
+        _client(url, token, database_url, config),
+        lambda client: import_cams(client, file, stations_file, options),
+    )
 
 
 def _time(value: str | None, option: str) -> datetime | None:
