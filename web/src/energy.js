@@ -386,6 +386,8 @@ export class EnergyView {
     const close = this.panel.querySelector('.energy-close');
     close.setAttribute('aria-label', t('close'));
     close.title = t('close');
+    // Two scenarios side by side need two columns' room (on a narrow screen the panel is a bottom sheet).
+    this.panel.classList.toggle('comparing', Boolean(this.compareId));
     const body = this.panel.querySelector('.energy-body');
     const focused = document.activeElement?.id;
     const runOptions = (selected, none) =>

@@ -442,6 +442,12 @@ describe('the viewer', () => {
       await page.selectOption('#energy-compare', 'optimised');
       await page.waitForSelector('.energy-compare.two .energy-column[data-run="optimised"] [data-chart="daily"] polyline');
       assert.equal(await page.locator('[data-testid="energy-kpis"] thead th').count(), 4);
+      // Two columns fit: the panel widens rather than cutting the second scenario off at its edge.
+      const overflow = await page.evaluate(() => {
+        const panel = document.querySelector('#energy');
+        return panel.scrollWidth - panel.clientWidth;
+      });
+      assert.ok(overflow <= 1, `the energy panel overflows sideways by ${overflow} px when comparing`);
       assert.match(await page.locator('[data-testid="energy-kpis"]').textContent(), /−67 %\s*✓/);
       // Monitoring: plan against the simulated meters.
       await page.waitForSelector('[data-testid="energy-monitoring"]');
