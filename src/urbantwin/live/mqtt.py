@@ -39,10 +39,11 @@ from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import ANONYMOUS, Principal
 from urbantwin.errors import PlatformError
+from urbantwin.live.changes import CREATE
 from urbantwin.live.events import EntityEvent
 from urbantwin.live.notify import Context
 from urbantwin.live.topics import creation_filters, creation_path, parse_selects, topics_of
-from urbantwin.live.wire import Message, Publisher, Receiver, publish_packet, user_property
+from urbantwin.live.wire import Message, Publisher, Receiver, publish_packet, user_property, utf8, varint
 from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.settings import Settings
@@ -58,9 +59,9 @@ CONFORMANCE_RECEIVE = (
 
 #: Most messages stored in one transaction.
 INGEST_BATCH = 2_000
-#: Unacknowledged messages the broker may send ahead (MQTT 5 Receive Maximum): enough to fill the next
-#: batch while one commits.
-RECEIVE_MAXIMUM = 2 * INGEST_BATCH
+#: Unacknowledged messages the broker may send ahead (MQTT 5 Receive Maximum): several batches, so
+#: that the broker keeps sending while a batch commits and its acknowledgements travel back.
+RECEIVE_MAXIMUM = 10 * INGEST_BATCH
 #: How long the broker keeps the server's session (and what it holds for it) while it is away.
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 NOTIFICATION = ("urbantwin", "notification")
@@ -128,6 +129,8 @@ class MqttBridge:
         #: Hashes of recently stored messages, per batch: a message the broker sends again (DUP) because
         #: its PUBACK was lost with the connection is acknowledged without being stored twice.
         self._recent: deque[set[int]] = deque(maxlen=16)
+        #: The topics' packet heads of creates, per entity set and parents (`_creation_heads`).
+        self._heads: dict[tuple[str, tuple[tuple[str, int, str], ...]], list[tuple[bytes, Any]]] = {}
         #: The Observation bodies `deliver` sends: written by the database as it reads the rows.
         self.renderings = [(self.base, None)] + [
             (self.base, names) for names in self.selects.get(OBSERVATION.set_name, [])
@@ -244,6 +247,13 @@ class MqttBridge:
         for entity_event in events:
             if scope is not None and not scope.allows(entity_event.dataset_id):
                 continue
+            if entity_event.kind == CREATE:
+                # Thousands of Observations a second go to the same few topics: their packet heads
+                # are made once (the packets of one Observation then cost about 1 µs, not 8).
+                for head, select_ in self._creation_heads(entity_event):
+                    payload = entity_event.body(self.base, select_)
+                    packets.append(b"\x30" + varint(len(head) + len(payload)) + head + payload)
+                continue
             for topic in topics_of(entity_event, self.prefix, self.selects):
                 if topic.property is not None:
                     value = entity_event.json(self.base).get(topic.property)
@@ -252,6 +262,19 @@ class MqttBridge:
                     payload = entity_event.body(self.base, topic.select)
                 packets.append(publish_packet(topic.name, payload, _NOTIFICATION_PROPERTIES))
         out.send(packets)
+
+    def _creation_heads(self, event: EntityEvent) -> list[tuple[bytes, tuple[str, ...] | None]]:
+        """(PUBLISH head after the remaining length, selection) of each topic a create goes to."""
+        key = (event.entity.set_name, tuple(event.parents))
+        heads = self._heads.get(key)
+        if heads is None:
+            if len(self._heads) >= 50_000:
+                self._heads.clear()  # bounded: a city's Datastreams and features, not every id ever
+            heads = self._heads[key] = [
+                (utf8(topic.name) + _NOTIFICATION_PROPERTIES, topic.select)
+                for topic in topics_of(event, self.prefix, self.selects)
+            ]
+        return heads
 
     # --- creating (the ingest thread) -----------------------------------------------------------
 
