@@ -71,6 +71,30 @@ def test_each_stream_gets_what_its_filters_select(
             stream.close()
 
 
+def test_a_big_batch_is_streamed_as_the_api_writes_each_observation(
+    live_server: str, http: httpx.Client, stations: dict
+) -> None:
+    """From 64 Observations on, the database writes the streamed bodies (no columns read back)."""
+    west = stations["west"]["datastream"]
+    stream = EventStream(f"{live_server}/api/live/observations?datastream={west}")
+    try:
+        block = {
+            "Datastream": {"@iot.id": west},
+            "components": ["phenomenonTime", "result"],
+            "dataArray": [[f"2026-03-01T00:{i // 60:02d}:{i % 60:02d}Z", i / 4] for i in range(150)],
+        }
+        answer = http.post("/v1.1/CreateObservations", json=[block])
+        assert answer.status_code == 201, answer.text
+        links = answer.json()
+        streamed = [stream.get() for _ in links]
+        assert [int(e["id"]) for e in streamed] == [int(link.rsplit("(", 1)[1][:-1]) for link in links]
+        for event in (streamed[0], streamed[77], streamed[-1]):
+            stored = http.get(f"/v1.1/Observations({event['id']})").json()
+            assert event["data"] == {**stored, "Datastream": {"@iot.id": west}}
+    finally:
+        stream.close()
+
+
 def test_an_idle_stream_carries_keep_alive_comments(live_server: str) -> None:
     stream = EventStream(f"{live_server}/api/live/observations")
     try:

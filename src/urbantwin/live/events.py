@@ -52,7 +52,8 @@ class EntityEvent:
     entity: EntityType
     id: int
     kind: str
-    row: Mapping[str, Any]
+    #: The entity's columns; None where the hub read only the bodies its sinks send (`read_events`).
+    row: Mapping[str, Any] | None
     dataset_id: str | None
     #: The navigation collections the entity is in: (parent set name, parent id, relation name).
     parents: list[tuple[str, int, str]] = field(default_factory=list)
@@ -63,6 +64,11 @@ class EntityEvent:
 
     def json(self, base: str, select_: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The entity as the SensorThings API writes it, links under `base` (…/v1.1)."""
+        if self.row is None:
+            raise RuntimeError(
+                f"{self.entity.name} {self.id} was read without its columns: a sink that writes bodies "
+                "itself must not say `reads_rows = False`"
+            )
         return _writer(self.entity.name, base, select_)(self.row)
 
     def body(self, base: str, select_: tuple[str, ...] | None = None) -> bytes:
@@ -80,14 +86,23 @@ def _writer(entity: str, base: str, select_: tuple[str, ...] | None) -> RowWrite
     return RowWriter(ENTITY_TYPES[entity], base, names)
 
 
+def renders_in_database(rendering: Rendering) -> bool:
+    """Whether the database can write an Observation's body of `rendering` (see `read_events`)."""
+    return sqljson.supports(OBSERVATION, _as_select(rendering[1]))
+
+
 def read_events(
-    connection: Connection, changes: ChangeSet, renderings: Sequence[Rendering] = ()
+    connection: Connection,
+    changes: ChangeSet,
+    renderings: Sequence[Rendering] = (),
+    rows: bool = True,
 ) -> list[EntityEvent]:
     """The events of `changes`, creates first, each entity type in id order.
 
     Observations come in thousands a second, so the bodies in `renderings` are written by the database
     in the same query (`sqljson`, formatted in C) instead of by `RowWriter` per event; `body()` then
-    finds them ready.
+    finds them ready. With `rows` False (no sink needs more than those bodies), a big batch of created
+    Observations is read without their columns: ids and bodies only, a third of the time per row.
     """
     events: list[EntityEvent] = []
     for kind, groups in ((CREATE, changes.created), ("update", changes.updated)):
@@ -100,17 +115,22 @@ def read_events(
                     # A few rows are written faster by RowWriter than the query with the rendering
                     # expressions is prepared (a few milliseconds): the database renders big batches.
                     rendered = renderings if len(chunk) >= RENDER_FROM else ()
-                    events.extend(_observations(connection, chunk, kind, rendered))
+                    slim = bool(rendered) and not rows and kind == CREATE
+                    events.extend(_observations(connection, chunk, kind, rendered, slim))
                 else:
                     events.extend(_entities(connection, entity, chunk, kind))
     return events
 
 
 def _observations(
-    connection: Connection, ids: list[int], kind: str, renderings: Sequence[Rendering]
+    connection: Connection, ids: list[int], kind: str, renderings: Sequence[Rendering], slim: bool = False
 ) -> Iterable[EntityEvent]:
     obs, ds = schema.observations, schema.datastreams
-    rendered, columns = _observation_columns(tuple(dict.fromkeys(renderings)))
+    wanted = tuple(dict.fromkeys(renderings))
+    rendered, columns = _observation_columns(wanted)
+    if slim and len(rendered) == len(wanted):
+        yield from _rendered_observations(connection, ids, kind, rendered, columns)
+        return
     query = (
         select(*columns)
         .join(ds, ds.c.id == obs.c.datastream_id)
@@ -132,6 +152,47 @@ def _observations(
         )
         for key, label in rendered:
             event._bodies[key] = row[label].encode()
+        yield event
+
+
+def _rendered_observations(
+    connection: Connection,
+    ids: list[int],
+    kind: str,
+    rendered: list[tuple[Rendering, str]],
+    columns: tuple[Any, ...],
+) -> Iterable[EntityEvent]:
+    """Events with their bodies and what sinks route by, without the Observations' columns."""
+    obs, ds = schema.observations, schema.datastreams
+    labels = {label for _, label in rendered}
+    bodies = [c for c in columns if getattr(c, "name", None) in labels]
+    query = (
+        select(
+            obs.c.id,
+            obs.c.datastream_id,
+            obs.c.feature_of_interest_id,
+            ds.c.thing_id,
+            ds.c.dataset_id,
+            *bodies,
+        )
+        .join(ds, ds.c.id == obs.c.datastream_id)
+        .where(_among(obs.c.id, ids))
+        .order_by(obs.c.id)
+    )
+    keys = [key for key, _ in rendered]
+    for ident, datastream, feature, thing, dataset, *texts in connection.execute(query):
+        event = EntityEvent(
+            OBSERVATION,
+            ident,
+            kind,
+            None,
+            dataset,
+            [("Datastreams", datastream, "Observations"), ("FeaturesOfInterest", feature, "Observations")],
+            datastream,
+            thing,
+            feature,
+        )
+        event._bodies = {key: text.encode() for key, text in zip(keys, texts, strict=True)}
         yield event
 
 

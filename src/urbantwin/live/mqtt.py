@@ -40,7 +40,7 @@ from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import ANONYMOUS, Principal
 from urbantwin.errors import PlatformError
 from urbantwin.live.changes import CREATE
-from urbantwin.live.events import EntityEvent
+from urbantwin.live.events import EntityEvent, renders_in_database
 from urbantwin.live.notify import Context
 from urbantwin.live.topics import creation_filters, creation_path, parse_selects, topics_of
 from urbantwin.live.wire import Message, Publisher, Receiver, publish_packet, user_property, utf8, varint
@@ -135,6 +135,9 @@ class MqttBridge:
         self.renderings = [(self.base, None)] + [
             (self.base, names) for names in self.selects.get(OBSERVATION.set_name, [])
         ]
+        #: Creates go out as those bodies alone, so the hub need not read the Observations' columns
+        #: (updates, whose property topics need them, are always read whole).
+        self.reads_rows = not all(renders_in_database(r) for r in self.renderings)
 
     @property
     def creates(self) -> bool:

@@ -200,6 +200,12 @@ def renderings(sinks: list[Sink]) -> list[Rendering]:
     return [key for sink in sinks for key in getattr(sink, "renderings", ())]
 
 
+def reads_rows(sinks: list[Sink]) -> bool:
+    """Whether a sink needs the entities' columns, not only the bodies of its `renderings`
+    (`reads_rows = False` on a sink says it sends nothing but those bodies)."""
+    return any(getattr(sink, "reads_rows", True) for sink in sinks)
+
+
 class Hub:
     """Reads the rows of committed changes once and hands the events to every sink of the process."""
 
@@ -266,7 +272,7 @@ class Hub:
         for attempt in range(6):
             try:
                 with self.engine.connect() as connection:
-                    events = read_events(connection, changes, renderings(sinks))
+                    events = read_events(connection, changes, renderings(sinks), reads_rows(sinks))
                     self.geometries.forget(events)
                     context = Context(connection, self.geometries)
                     for sink in sinks:
