@@ -180,7 +180,7 @@ def _rendered_observations(
         .order_by(obs.c.id)
     )
     keys = [key for key, _ in rendered]
-    for ident, datastream, feature, thing, dataset, *texts in connection.execute(query):
+    for ident, datastream, feature, thing, dataset, *texts in connection.execute(query).all():
         event = EntityEvent(
             OBSERVATION,
             ident,

@@ -29,6 +29,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -424,22 +425,37 @@ def _as_row(path: str, body: dict[str, Any]) -> tuple[int, tuple[str, ...], list
         datastream = _reference(body.get("Datastream"))
     if datastream is None:
         return None
-    components: list[str] = []
+    components = _layout(tuple(body))
+    if components is None:
+        return None
     row: list[Any] = []
-    for key, value in body.items():
-        if key in _ARRAY_KEYS:
-            components.append(key)
-            row.append(value)
-        elif key == "FeatureOfInterest":
-            feature = _reference(value)
+    for component in components:
+        if component == _FEATURE:
+            feature = _reference(body["FeatureOfInterest"])
             if feature is None:
                 return None
-            components.append("FeatureOfInterest/id")
             row.append(feature)
+        else:
+            row.append(body[component])
+    return int(datastream), components, row
+
+
+_FEATURE = "FeatureOfInterest/id"
+
+
+@lru_cache(maxsize=256)  # sensors send the same keys in the same order, message after message
+def _layout(keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The sorted dataArray components of an Observation with these keys; None when one of them is
+    not for the dataArray path."""
+    components: list[str] = []
+    for key in keys:
+        if key in _ARRAY_KEYS:
+            components.append(key)
+        elif key == "FeatureOfInterest":
+            components.append(_FEATURE)
         elif key != "Datastream":
             return None
-    order = sorted(range(len(components)), key=components.__getitem__)
-    return int(datastream), tuple(components[i] for i in order), [row[i] for i in order]
+    return tuple(sorted(components))
 
 
 def _reference(value: Any) -> int | None:

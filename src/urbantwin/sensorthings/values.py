@@ -33,6 +33,8 @@ def parse_time(text: Any, where: str) -> datetime:
         raise BadRequest(f"{where}: {text!r} is not an ISO 8601 time (e.g. 2024-01-01T12:00:00Z)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    elif moment.tzinfo is UTC:
+        return moment  # the common case (…Z): nothing to convert
     try:
         return moment.astimezone(UTC)
     except OverflowError:
