@@ -92,8 +92,11 @@ class Settings:
     #: `$select` topics that are published besides the full entities, separated by spaces:
     #: `Observations?$select=result,phenomenonTime` publishes those two properties of every new or
     #: changed Observation to `v1.1/Observations?$select=…`, to each of its navigation sets' topics and,
-    #: on updates, to `v1.1/Observations(id)?$select=…`. Empty: none.
-    mqtt_select_topics: str = "Observations?$select=result,phenomenonTime"
+    #: on updates, to `v1.1/Observations(id)?$select=…`. Empty (the default): none. A plain broker
+    #: cannot tell the server who subscribes to what, so every form is one more message per change
+    #: whether or not anyone listens (on Observations about 15 % of the MQTT ingest rate): configure
+    #: the forms the city's dashboards use.
+    mqtt_select_topics: str = ""
     #: Seconds between keep-alive comments on an idle Server-Sent Events stream (proxies close idle
     #: connections; the comment also tells the server that a client has gone).
     live_keepalive_seconds: int = 15

@@ -30,6 +30,7 @@ def settings(settings: Settings, prefix: str) -> Settings:
         mqtt_client_id=f"test-{prefix.rstrip('/')}",
         mqtt_topic_prefix=prefix,
         mqtt_write_token=ADMIN_TOKEN,
+        mqtt_select_topics="Observations?$select=result,phenomenonTime",
         live_keepalive_seconds=1,
     )
 

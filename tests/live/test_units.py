@@ -9,6 +9,7 @@ from urbantwin.live.events import EntityEvent
 from urbantwin.live.mqtt import Broker, _plan
 from urbantwin.live.topics import creation_path, parse_selects, topics_of
 from urbantwin.sensorthings.model import OBSERVATION, THING
+from urbantwin.settings import Settings
 
 
 def test_a_change_set_travels_as_ranges() -> None:
@@ -52,6 +53,16 @@ def test_a_new_observation_goes_to_its_set_and_navigation_sets() -> None:
         "v1.1/Datastreams(1)/Observations?$select=result,phenomenonTime",
         "v1.1/FeaturesOfInterest(2)/Observations",
         "v1.1/FeaturesOfInterest(2)/Observations?$select=result,phenomenonTime",
+    ]
+
+
+def test_by_default_no_select_form_is_published() -> None:
+    """Each form is one more message per change whether anyone listens or not: only when configured."""
+    event = _event(OBSERVATION, "create", [("Datastreams", 1, "Observations")])
+    selects = parse_selects(Settings().mqtt_select_topics)
+    assert [t.name for t in topics_of(event, "", selects)] == [
+        "v1.1/Observations",
+        "v1.1/Datastreams(1)/Observations",
     ]
 
 
