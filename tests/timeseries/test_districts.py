@@ -150,6 +150,44 @@ def test_only_what_the_caller_may_read(
     assert means(client)["middle"]["sensors"] == 2
 
 
+def test_occupied_lists_only_the_areas_with_sensors(
+    client: TestClient, city: dict[str, dict[str, int]]
+) -> None:
+    """How a collection of many small areas (the buildings) is asked: only where sensors are."""
+    rows = means(client, occupied="true")
+    assert set(rows) == {"west", "middle"}
+    assert rows["middle"]["mean"] == pytest.approx(30.0)
+    assert set(means(client, occupied="true", time="2024-05-01T11:30:00Z")) == {"west", "middle"}
+    assert set(means(client, occupied="false")) == {"west", "middle", "east"}
+
+
+def test_a_changed_collection_is_read_again(
+    client: TestClient, engine: Engine, tmp_path: Path, city: dict[str, dict[str, int]]
+) -> None:
+    """The areas are kept between requests (a time slider asks often) until the collection changes."""
+    assert means(client)["west"]["sensors"] == 2
+    wider = {
+        "type": "FeatureCollection",
+        "features": [_quarter("west", 12.30, 12.375), _quarter("east", 12.40, 12.45)],
+    }
+    path = tmp_path / "wider.geojson"
+    path.write_text(json.dumps(wider), encoding="utf-8")
+    import_geojson(engine, path, AREAS, progress=False, delete_missing=True)
+    rows = means(client)
+    assert set(rows) == {"west", "east"}
+    assert rows["west"]["sensors"] == 3  # "middle a" (12.37) now lies in the west quarter
+
+
+def test_too_many_areas_are_refused_unless_only_the_occupied_ones_are_asked(
+    client: TestClient, city: dict[str, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("urbantwin.timeseries.districts.MAX_AREAS", 2)
+    response = client.get(URL, params={"collection": "quarters", "observedProperty": "PM10"})
+    assert response.status_code == 400
+    assert "occupied=true" in response.json()["message"]
+    assert set(means(client, occupied="true")) == {"west", "middle"}
+
+
 @pytest.mark.parametrize(
     ("params", "status", "named"),
     [
@@ -168,6 +206,7 @@ def test_only_what_the_caller_may_read(
             "hold",
         ),
         ({"collection": "quarters", "observedProperty": "PM10", "hold": "5"}, 400, "hold"),
+        ({"collection": "quarters", "observedProperty": "PM10", "occupied": "yes"}, 400, "occupied"),
         ({"collection": "nowhere", "observedProperty": "PM10"}, 404, "no collection 'nowhere'"),
         ({"collection": "quarters", "observedProperty": "ozone"}, 404, "no ObservedProperty 'ozone'"),
     ],

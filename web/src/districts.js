@@ -6,6 +6,9 @@
 // latest values, or those at the time slider's time), computed by the server
 // (`api/timeseries/districts`: one small document instead of every polygon and sensor); districts
 // without sensors are drawn as "no data", and the number of sensors is in the legend and profile.
+// The buildings follow: a building with sensors of that property inside takes the colour of their mean
+// (at the same time, in the same classes; asked with `occupied=true`, so only those buildings come
+// back), the others keep their height colours.
 
 import { apiUrl, getJSON } from './api.js';
 import { timeChart } from './chart.js';
@@ -21,7 +24,7 @@ export const isSensorStat = (stat) => /^sensor:\d+$/.test(String(stat));
 const sensorProperty = (stat) => Number(String(stat).slice('sensor:'.length));
 
 export class Districts {
-  constructor(map, collections, { onChange, sensorProperties } = {}) {
+  constructor(map, collections, { onChange, sensorProperties, buildings } = {}) {
     this.map = map;
     this.collections = collections; // descriptors of the district collections, largest first
     this.onChange = onChange || (() => {});
@@ -35,6 +38,10 @@ export class Districts {
     this.time = null; // ms, or null for the latest values
     this.means = null; // the server's answer for the sensor statistic shown
     this.request = 0;
+    /** The building collections shown: () → descriptors. */
+    this.buildings = buildings || (() => []);
+    this.buildingMeans = new Map(); // building collection id → the server's answer (occupied only)
+    this.buildingColors = new Map(); // extrusion layer → its own colour expression
   }
 
   get current() {
@@ -114,18 +121,32 @@ export class Districts {
     this.paint();
   }
 
-  /** The sensor means of the shown statistic for the level and time shown (the newest request wins). */
+  /** The sensor means of the shown statistic for the level and time shown, and of the buildings with
+   * sensors inside (the newest request wins). */
   async loadMeans() {
     const request = ++this.request;
-    const answer = await getJSON('api/timeseries/districts', {
-      params: {
-        collection: this.level,
-        observedProperty: sensorProperty(this.stat),
-        time: this.time === null ? undefined : new Date(this.time).toISOString(),
-      },
+    const params = (collection, occupied) => ({
+      collection,
+      observedProperty: sensorProperty(this.stat),
+      time: this.time === null ? undefined : new Date(this.time).toISOString(),
+      occupied,
     });
-    if (request === this.request) this.means = answer;
+    const buildings = this.buildings();
+    const [answer, ...perBuilding] = await Promise.all([
+      getJSON('api/timeseries/districts', { params: params(this.level) }),
+      ...buildings.map((b) => getJSON('api/timeseries/districts', { params: params(b.id, 'true') }).catch(() => null)),
+    ]);
+    if (request === this.request) {
+      this.means = answer;
+      this.buildingMeans = new Map(buildings.map((b, i) => [b.id, perBuilding[i]]).filter(([, a]) => a));
+    }
     return answer;
+  }
+
+  /** The sensor mean of a building (by its `id` property), when a sensor statistic is shown. */
+  buildingMeanOf(collectionId, id) {
+    if (!isSensorStat(this.stat)) return null;
+    return this.buildingMeans.get(collectionId)?.districts.find((d) => String(d.id) === String(id)) || null;
   }
 
   /** The row of the sensor means of a district (by its `id` property), when they are shown. */
@@ -185,6 +206,7 @@ export class Districts {
   }
 
   paint() {
+    this.paintBuildings();
     for (const c of this.collections) {
       const layer = `${c.id}::fill`;
       if (!this.map.getLayer(layer)) continue;
@@ -211,6 +233,35 @@ export class Districts {
       this.shownBreaks = breaks;
     }
     this.renderLegend();
+  }
+
+  /** Buildings with sensors inside in the colour of their mean; the others (and all, without a sensor
+   * statistic) in their own colours. */
+  paintBuildings() {
+    const sensorStat = isSensorStat(this.stat);
+    const breaks = sensorStat ? this.breaks(this.stat) : null;
+    for (const b of this.buildings()) {
+      const layer = `${b.id}::extrusion`;
+      if (!this.map.getLayer(layer)) continue;
+      if (!this.buildingColors.has(layer)) this.buildingColors.set(layer, this.map.getPaintProperty(layer, 'fill-extrusion-color'));
+      const own = this.buildingColors.get(layer);
+      const rows = sensorStat ? (this.buildingMeans.get(b.id)?.districts || []).filter((d) => d.mean !== null) : [];
+      const pairs = rows.flatMap((d) => [String(d.id), classColor(d.mean, breaks, SEQUENTIAL)]);
+      const selected = ['boolean', ['feature-state', 'selected'], false];
+      this.map.setPaintProperty(layer, 'fill-extrusion-color', pairs.length ? ['case', selected, '#f6ad55', ['match', ['to-string', ['get', 'id']], ...pairs, own]] : own);
+    }
+  }
+
+  /** "Mean of NO2": the title of the sensor statistic shown. */
+  legendTitle() {
+    const name = this.sensorProperties().find((p) => p.id === sensorProperty(this.stat))?.title || '';
+    return t('sensorMean', { name });
+  }
+
+  /** How many buildings are coloured by their sensors now. */
+  coloredBuildings() {
+    if (!isSensorStat(this.stat)) return 0;
+    return [...this.buildingMeans.values()].reduce((n, a) => n + a.districts.filter((d) => d.mean !== null).length, 0);
   }
 
   renderLegend() {
@@ -249,6 +300,7 @@ export class Districts {
       <ul class="classes">${colors.map((c, i) => `<li><span class="swatch block" style="background:${c}"></span>${esc(labels[i])}</li>`).join('')}
         <li><span class="swatch block" style="background:${NO_DATA}"></span>${esc(t('noSensors'))}</li></ul>
       <p class="muted small" data-testid="district-sensors">${esc(t('sensorsInDistricts', { n: formatNumber(means?.sensors ?? 0), districts: formatNumber(withSensors) }))}</p>
+      ${this.buildings().length ? `<p class="muted small" data-testid="building-sensors">${esc(t('buildingsWithSensors', { n: formatNumber(this.coloredBuildings()) }))}</p>` : ''}
       <p class="muted small">${esc(when)}</p>`;
   }
 

@@ -74,6 +74,8 @@ const STRINGS = {
     noSensors: 'no sensors',
     sensorsInDistricts: '{n} sensors in {districts} districts',
     sensorsHere: 'Sensors in the district',
+    buildingsWithSensors: '{n} buildings with sensors inside take the colour of their mean.',
+    sensorsInBuilding: 'Sensors in the building',
   },
   de: {
     skipToMap: 'Zur Karte springen',
@@ -147,6 +149,8 @@ const STRINGS = {
     noSensors: 'keine Sensoren',
     sensorsInDistricts: '{n} Sensoren in {districts} Ortsteilen',
     sensorsHere: 'Sensoren im Ortsteil',
+    buildingsWithSensors: '{n} Gebäude mit Sensoren darin tragen die Farbe ihres Mittels.',
+    sensorsInBuilding: 'Sensoren im Gebäude',
   },
 };
 

@@ -8,7 +8,7 @@ import './style.css';
 import maplibregl from 'maplibre-gl';
 import { getJSON } from './api.js';
 import { Districts } from './districts.js';
-import { formatNumber, initialLanguage, language, LANGUAGES, setLanguage, t } from './i18n.js';
+import { formatNumber, initialLanguage, language, LANGUAGES, setLanguage, t, unitText } from './i18n.js';
 import { describeCollections, refreshLegend, renderTree, ROLE_ORDER, setTreeChecked, sourceFor, styleLayersFor } from './layers.js';
 import { readHash, writeHash } from './permalink.js';
 import { Search, label as featureLabel } from './search.js';
@@ -129,6 +129,7 @@ async function main() {
   const districtCollections = described.filter((d) => d.role === 'districts').sort((a, b) => b.count - a.count);
   const districts = new Districts(map, districtCollections, {
     sensorProperties: () => [...sensors.entries.values()].filter((e) => e.located).map((e) => ({ id: e.id, title: e.title })),
+    buildings: () => described.filter((d) => d.role === 'buildings' && d.visible),
     onChange: () => {
       // A statistic is drawn on its districts: make sure they are switched on.
       const entry = entries.get(districts.level);
@@ -303,6 +304,13 @@ async function main() {
     const height = Number(properties.height ?? properties.height_m);
     if (collection.role === 'buildings') {
       facts.push(html(`<p class="big-value"><strong>${height > 0 ? `${formatNumber(height)} m` : esc(t('heightUnknown'))}</strong> <span class="muted">${esc(t('height'))}</span></p>`));
+      // Sensors inside the building, when the districts show a sensor mean (at the slider's time).
+      const row = districts.buildingMeanOf(collection.id, properties.id ?? id);
+      if (row) {
+        const unit = unitText(districts.means?.unitOfMeasurement);
+        const mean = row.mean === null ? t('noData') : `${formatNumber(row.mean)} ${unit}`.trim();
+        facts.push(html(`<dl class="facts" data-testid="building-sensor-mean"><dt>${esc(districts.legendTitle())}</dt><dd>${esc(mean)}</dd><dt>${esc(t('sensorsInBuilding'))}</dt><dd>${esc(formatNumber(row.sensors))}</dd></dl>`));
+      }
     }
     openPanel({
       kind: `${t('feature')} · ${collection.title}`,

@@ -261,6 +261,38 @@ describe('the viewer', () => {
     }
   });
 
+  it('colours the buildings with sensors inside by their mean, as of the time slider\'s time', async () => {
+    // The demo's Wi-Fi nodes: some hang in buildings of Leipzig-West.
+    const properties = await json('v1.1/ObservedProperties?$select=id,name');
+    const wifi = properties.value.find((p) => /wi-?fi/i.test(p.name));
+    assert.ok(wifi, 'the demo has a Wi-Fi ObservedProperty');
+    const { page, context, problems } = await openViewer(browser, server.url, { hash: `#layers=buildings,ortsteile,op:${wifi['@iot.id']}` });
+    try {
+      const inBuildings = await json(`api/timeseries/districts?collection=buildings&observedProperty=${wifi['@iot.id']}&occupied=true`);
+      const coloured = inBuildings.districts.filter((d) => d.mean !== null);
+      assert.ok(coloured.length > 0, 'some buildings hold a Wi-Fi node with a value');
+      assert.ok(inBuildings.districts.every((d) => d.sensors > 0), 'only buildings with sensors are listed');
+      await page.selectOption('#district-stat', `sensor:${wifi['@iot.id']}`);
+      await page.waitForSelector('[data-testid="building-sensors"]');
+      assert.match(await page.locator('[data-testid="building-sensors"]').textContent(), new RegExp(`^${coloured.length} buildings with sensors inside`));
+      const paint = () => page.evaluate(() => JSON.stringify(window.__viewer.map.getPaintProperty('buildings::extrusion', 'fill-extrusion-color')));
+      const live = await paint();
+      for (const d of coloured) assert.ok(live.includes(`"${d.id}"`), `building ${d.id} has the colour of its sensors`);
+      // The oldest time of the slider: the buildings as of then (asked with the time), not as now.
+      const asked = page.waitForRequest((r) => /api\/timeseries\/districts\?.*occupied=true/.test(r.url()) && /time=/.test(r.url()));
+      await page.focus('#time-slider');
+      await page.keyboard.press('Home');
+      await asked;
+      await page.waitForFunction((before) => JSON.stringify(window.__viewer.map.getPaintProperty('buildings::extrusion', 'fill-extrusion-color')) !== before, live, { timeout: 10000 });
+      // No sensor statistic: every building in its own colour again.
+      await page.selectOption('#district-stat', 'none');
+      assert.ok(!(await paint()).includes(`"${coloured[0].id}"`));
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('replays history with the time slider', async () => {
     const { page, context, problems } = await openViewer(browser, server.url);
     try {

@@ -6,6 +6,10 @@ value in the hold period up to that time) to the area of a district collection (
 contains the location. Every area is listed with its number of sensors, so a map can draw the areas
 without sensors as "no data" rather than as zero.
 
+With `occupied`, only the areas that have sensors are listed: that is how a collection of many small
+areas works, such as the buildings (a building with a sensor inside takes its value, so the viewer can
+colour the buildings as of the time slider's time).
+
 Computed here rather than in the browser: the viewer then needs one small JSON document (a few dozen
 areas) instead of every district polygon and every sensor, and a time step of the slider costs one
 request. The spatial join runs in Python with shapely's STRtree (a few dozen polygons, at most a few
@@ -43,8 +47,12 @@ from urbantwin.timeseries.service import Answer, parse_instant, parse_zone
 #: viewer's replay of the sensor colours).
 DEFAULT_HOLD_HOURS = 24
 MAX_HOLD_HOURS = 24 * 366
-#: Areas one request may summarise (a district collection has tens to hundreds).
+#: Areas one request may list (a district collection has tens to hundreds).
 MAX_AREAS = 5_000
+#: Areas one request may search for sensors with `occupied` (a city's buildings: some hundred thousand).
+MAX_OCCUPIED_SOURCE = 500_000
+#: Collections whose polygons and search tree are kept between requests (a time slider asks often).
+_CACHED_COLLECTIONS = 8
 _MAX_ID = 2**63 - 1
 _LATEST = "mean of the latest numeric value of each sensor inside the area"
 _AS_OF = "mean of each sensor's last numeric value in the hold period up to the time, inside the area"
@@ -57,10 +65,26 @@ class DistrictQuery:
     observed_property: str
     time: datetime | None = None
     hold: timedelta = timedelta(hours=DEFAULT_HOLD_HOURS)
+    #: Only the areas with sensors (for collections of many areas, such as buildings).
+    occupied: bool = False
+
+
+@dataclass(frozen=True)
+class _Areas:
+    """A collection's areas as the spatial join needs them, kept while the collection is unchanged."""
+
+    keys: list[str]
+    names: list[Any]
+    tree: shapely.STRtree
+    count: int
 
 
 def parse_districts(
-    collection: str | None, observed_property: str | None, time: str | None, hold: str | None
+    collection: str | None,
+    observed_property: str | None,
+    time: str | None,
+    hold: str | None,
+    occupied: str | None = None,
 ) -> DistrictQuery:
     """The query from the request's parameters; each problem a `BadRequest` naming its parameter."""
     if collection is None or not collection.strip():
@@ -79,7 +103,11 @@ def parse_districts(
     if hold not in (None, "") and (time is None or time == ""):
         raise BadRequest("hold: only with time (the latest values need no hold period)")
     moment = None if time is None or time == "" else parse_instant(time, "time", parse_zone(None))
-    return DistrictQuery(collection.strip(), observed_property.strip(), moment, timedelta(hours=hours))
+    if occupied not in (None, "", "true", "false"):
+        raise BadRequest(f"occupied: expected true or false, got {occupied!r}")
+    return DistrictQuery(
+        collection.strip(), observed_property.strip(), moment, timedelta(hours=hours), occupied == "true"
+    )
 
 
 def _visible(scope: DatasetScope, column: Any) -> list[Any]:
@@ -92,24 +120,21 @@ class DistrictMeans:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._areas: dict[tuple[Any, ...], _Areas] = {}
 
     def means(self, query: DistrictQuery, scope: DatasetScope = EVERYTHING) -> Answer:
         with self.engine.connect() as connection:
             collection = connection.execute(
-                select(collections.c.id, collections.c.dataset_id).where(
-                    collections.c.id == query.collection, *_visible(scope, collections.c.dataset_id)
-                )
+                select(
+                    collections.c.id,
+                    collections.c.dataset_id,
+                    collections.c.version,
+                    collections.c.updated,
+                ).where(collections.c.id == query.collection, *_visible(scope, collections.c.dataset_id))
             ).first()
             if collection is None:
                 raise NotFound(f"no collection {query.collection!r}")
-            areas = connection.execute(
-                select(features.c.feature_key, features.c.properties, features.c.geom)
-                .where(features.c.collection_id == query.collection, features.c.geom.isnot(None))
-                .order_by(features.c.id)
-                .limit(MAX_AREAS + 1)
-            ).all()
-            if len(areas) > MAX_AREAS:
-                raise BadRequest(f"collection: {query.collection!r} has more than {MAX_AREAS} areas")
+            areas = self._areas_of(connection, collection, query.occupied)
             properties = connection.execute(self._properties(query.observed_property, scope)).all()
             if not properties:
                 raise NotFound(f"no ObservedProperty {query.observed_property!r}")
@@ -118,6 +143,29 @@ class DistrictMeans:
             self._summarise(query, collection.id, areas, properties, sensors),
             sorted({collection.dataset_id, *(s.dataset_id for s in sensors)}, key=lambda d: d or ""),
         )
+
+    def _areas_of(self, connection: Any, collection: Any, occupied: bool) -> _Areas:
+        """The collection's areas, read again only when the collection changed (its version or time)."""
+        stamp = (collection.id, collection.version, collection.updated)
+        cached = self._areas.get(stamp)
+        limit = MAX_OCCUPIED_SOURCE if occupied else MAX_AREAS
+        if cached is None:
+            rows = connection.execute(
+                select(features.c.feature_key, features.c.properties, features.c.geom)
+                .where(features.c.collection_id == collection.id, features.c.geom.isnot(None))
+                .order_by(features.c.id)
+                .limit(MAX_OCCUPIED_SOURCE + 1)
+            ).all()
+            polygons = shapely.from_wkb([row.geom for row in rows])
+            names = [row.properties.get("name") if isinstance(row.properties, dict) else None for row in rows]
+            cached = _Areas([row.feature_key for row in rows], names, shapely.STRtree(polygons), len(rows))
+            if len(self._areas) >= _CACHED_COLLECTIONS:
+                self._areas.clear()
+            self._areas[stamp] = cached
+        if cached.count > limit:
+            hint = "" if occupied else "; occupied=true lists only the areas with sensors"
+            raise BadRequest(f"collection: {collection.id!r} has more than {limit} areas{hint}")
+        return cached
 
     @staticmethod
     def _properties(name: str, scope: DatasetScope) -> Any:
@@ -170,20 +218,19 @@ class DistrictMeans:
 
     @staticmethod
     def _summarise(
-        query: DistrictQuery, collection: str, areas: list[Any], properties: list[Any], sensors: list[Any]
+        query: DistrictQuery, collection: str, areas: _Areas, properties: list[Any], sensors: list[Any]
     ) -> dict[str, Any]:
-        polygons = [shapely.from_wkb(area.geom) for area in areas]
         points = [shapely.from_wkb(sensor.geom) for sensor in sensors]
         # A location is a point as a rule; any other geometry counts where its representative point is.
         points = [p if p.geom_type == "Point" else p.representative_point() for p in points]
         home = np.full(len(points), -1)
-        if polygons and points:
-            inside, area_index = shapely.STRtree(polygons).query(points, predicate="within")
+        if areas.count and points:
+            inside, area_index = areas.tree.query(points, predicate="within")
             # A point on the border of two areas counts once, for the first of them.
             for point, area in sorted(zip(inside.tolist(), area_index.tolist(), strict=True), reverse=True):
                 home[point] = area
-        values: list[list[float]] = [[] for _ in areas]
-        located = [0] * len(areas)
+        values: list[list[float]] = [[] for _ in range(areas.count)]
+        located = [0] * areas.count
         for sensor, area in zip(sensors, home.tolist(), strict=True):
             if area < 0:
                 continue
@@ -191,12 +238,13 @@ class DistrictMeans:
             if sensor.result_number is not None and math.isfinite(sensor.result_number):
                 values[area].append(float(sensor.result_number))
         rows = []
-        for area, found, count in zip(areas, values, located, strict=True):
-            props = area.properties if isinstance(area.properties, dict) else {}
+        for key, name, found, count in zip(areas.keys, areas.names, values, located, strict=True):
+            if query.occupied and not count:
+                continue
             rows.append(
                 {
-                    "id": area.feature_key,
-                    "name": props.get("name"),
+                    "id": key,
+                    "name": name,
                     "sensors": count,
                     "count": len(found),
                     "mean": sum(found) / len(found) if found else None,

@@ -246,7 +246,8 @@ def build_router(service: TimeseriesService) -> APIRouter:
         "(e.g. the Ortsteile), and how many sensors each area has (`sensors`: located there; `count`: "
         "with a value). Without `time` each sensor counts with its latest value; with `time`, with its "
         "last value in the `hold` hours up to that time. Every area is listed; one without sensors "
-        "has `sensors` 0 and a null mean. Only what the caller may read is counted.",
+        "has `sensors` 0 and a null mean; with `occupied=true` only the areas with sensors are listed "
+        "(for collections of many areas, e.g. the buildings). Only what the caller may read is counted.",
         responses={400: _ERRORS[400], 404: {"description": "No such collection or ObservedProperty."}},
     )
     async def districts(
@@ -269,8 +270,12 @@ def build_router(service: TimeseriesService) -> APIRouter:
                 f"at most {MAX_HOLD_HOURS})"
             ),
         ] = None,
+        occupied: Annotated[
+            str | None,
+            Query(description="true: list only the areas that have sensors (default false)"),
+        ] = None,
     ) -> Response:
-        query = parse_districts(collection, observed_property, time, hold)
+        query = parse_districts(collection, observed_property, time, hold, occupied)
         scope = await run_in_threadpool(request_scope, request)
         answer = await run_in_threadpool(districts_service.means, query, scope)
         _read(request, answer, scope)
