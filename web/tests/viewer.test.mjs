@@ -268,22 +268,35 @@ describe('the viewer', () => {
     assert.ok(wifi, 'the demo has a Wi-Fi ObservedProperty');
     const { page, context, problems } = await openViewer(browser, server.url, { hash: `#layers=buildings,ortsteile,op:${wifi['@iot.id']}` });
     try {
-      const inBuildings = await json(`api/timeseries/districts?collection=buildings&observedProperty=${wifi['@iot.id']}&occupied=true`);
+      // What the viewer asks for the buildings: only those with sensors inside, latest values.
+      const answered = page.waitForResponse((r) => /api\/timeseries\/districts\?.*collection=buildings.*occupied=true/.test(r.url()) && !/time=/.test(r.url()));
+      await page.selectOption('#district-stat', `sensor:${wifi['@iot.id']}`);
+      const inBuildings = await (await answered).json();
       const coloured = inBuildings.districts.filter((d) => d.mean !== null);
       assert.ok(coloured.length > 0, 'some buildings hold a Wi-Fi node with a value');
       assert.ok(inBuildings.districts.every((d) => d.sensors > 0), 'only buildings with sensors are listed');
-      await page.selectOption('#district-stat', `sensor:${wifi['@iot.id']}`);
       await page.waitForSelector('[data-testid="building-sensors"]');
       assert.match(await page.locator('[data-testid="building-sensors"]').textContent(), new RegExp(`^${coloured.length} buildings with sensors inside`));
       const paint = () => page.evaluate(() => JSON.stringify(window.__viewer.map.getPaintProperty('buildings::extrusion', 'fill-extrusion-color')));
       const live = await paint();
       for (const d of coloured) assert.ok(live.includes(`"${d.id}"`), `building ${d.id} has the colour of its sensors`);
-      // The oldest time of the slider: the buildings as of then (asked with the time), not as now.
-      const asked = page.waitForRequest((r) => /api\/timeseries\/districts\?.*occupied=true/.test(r.url()) && /time=/.test(r.url()));
+      // The oldest time of the slider: the buildings as of then (asked with the time), as the server
+      // answers for that time: those with a value then are coloured, the others are not.
+      const asked = page.waitForResponse((r) => /api\/timeseries\/districts\?.*occupied=true/.test(r.url()) && /time=/.test(r.url()));
       await page.focus('#time-slider');
       await page.keyboard.press('Home');
-      await asked;
-      await page.waitForFunction((before) => JSON.stringify(window.__viewer.map.getPaintProperty('buildings::extrusion', 'fill-extrusion-color')) !== before, live, { timeout: 10000 });
+      const then = await (await asked).json();
+      assert.ok(then.time, 'asked for a time');
+      const expected = then.districts.filter((d) => d.mean !== null).map((d) => `"${d.id}"`);
+      const absent = coloured.map((d) => `"${d.id}"`).filter((id) => !expected.includes(id));
+      await page.waitForFunction(
+        ([want, not]) => {
+          const now = JSON.stringify(window.__viewer.map.getPaintProperty('buildings::extrusion', 'fill-extrusion-color'));
+          return want.every((id) => now.includes(id)) && not.every((id) => !now.includes(id));
+        },
+        [expected, absent],
+        { timeout: 10000 },
+      );
       // No sensor statistic: every building in its own colour again.
       await page.selectOption('#district-stat', 'none');
       assert.ok(!(await paint()).includes(`"${coloured[0].id}"`));
