@@ -129,7 +129,7 @@ async function main() {
   const districtCollections = described.filter((d) => d.role === 'districts').sort((a, b) => b.count - a.count);
   const districts = new Districts(map, districtCollections, {
     sensorProperties: () => [...sensors.entries.values()].filter((e) => e.located).map((e) => ({ id: e.id, title: e.title })),
-    buildings: () => described.filter((d) => d.role === 'buildings' && d.visible),
+    buildings: () => described.filter((d) => d.role === 'buildings'), // hidden ones too: right when switched on
     onChange: () => {
       // A statistic is drawn on its districts: make sure they are switched on.
       const entry = entries.get(districts.level);
