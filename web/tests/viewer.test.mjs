@@ -268,21 +268,26 @@ describe('the viewer', () => {
     assert.ok(wifi, 'the demo has a Wi-Fi ObservedProperty');
     const { page, context, problems } = await openViewer(browser, server.url, { hash: `#layers=buildings,ortsteile,op:${wifi['@iot.id']}` });
     try {
-      // What the viewer asks for the buildings: only those with sensors inside, latest values.
-      const answered = page.waitForResponse((r) => /api\/timeseries\/districts\?.*collection=buildings.*occupied=true/.test(r.url()) && !/time=/.test(r.url()));
+      // What the viewer asks for each building collection (the OSM buildings, the LoD1 model): only the
+      // buildings with sensors inside, latest values.
+      const answers = [];
+      const latest = (r) => /api\/timeseries\/districts\?.*occupied=true/.test(r.url()) && !/time=/.test(r.url());
+      page.on('response', (r) => latest(r) && answers.push(r.json()));
       await page.selectOption('#district-stat', `sensor:${wifi['@iot.id']}`);
-      const inBuildings = await (await answered).json();
+      await page.waitForSelector('[data-testid="building-sensors"]');
+      const all = await Promise.all(answers);
+      const inBuildings = all.find((a) => a.collection === 'buildings');
       const coloured = inBuildings.districts.filter((d) => d.mean !== null);
       assert.ok(coloured.length > 0, 'some buildings hold a Wi-Fi node with a value');
-      assert.ok(inBuildings.districts.every((d) => d.sensors > 0), 'only buildings with sensors are listed');
-      await page.waitForSelector('[data-testid="building-sensors"]');
-      assert.match(await page.locator('[data-testid="building-sensors"]').textContent(), new RegExp(`^${coloured.length} buildings with sensors inside`));
+      assert.ok(all.every((a) => a.districts.every((d) => d.sensors > 0)), 'only buildings with sensors are listed');
+      const total = all.reduce((n, a) => n + a.districts.filter((d) => d.mean !== null).length, 0);
+      assert.match(await page.locator('[data-testid="building-sensors"]').textContent(), new RegExp(`^${total} buildings with sensors inside`));
       const paint = () => page.evaluate(() => JSON.stringify(window.__viewer.map.getPaintProperty('buildings::extrusion', 'fill-extrusion-color')));
       const live = await paint();
       for (const d of coloured) assert.ok(live.includes(`"${d.id}"`), `building ${d.id} has the colour of its sensors`);
       // The oldest time of the slider: the buildings as of then (asked with the time), as the server
       // answers for that time: those with a value then are coloured, the others are not.
-      const asked = page.waitForResponse((r) => /api\/timeseries\/districts\?.*occupied=true/.test(r.url()) && /time=/.test(r.url()));
+      const asked = page.waitForResponse((r) => /api\/timeseries\/districts\?collection=buildings&.*occupied=true/.test(r.url()) && /time=/.test(r.url()));
       await page.focus('#time-slider');
       await page.keyboard.press('Home');
       const then = await (await asked).json();
