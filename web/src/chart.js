@@ -23,6 +23,25 @@ export function niceTicks(lo, hi, count = 4) {
   return ticks;
 }
 
+/** The grid lines and the labels of a y axis with these ticks (SVG fragments). */
+export function yAxis(ticks, sy, { pad, width }) {
+  return ticks.flatMap((v) => [
+    `<line class="grid" x1="${pad.left}" x2="${width - pad.right}" y1="${sy(v)}" y2="${sy(v)}"/>`,
+    `<text class="axis" x="${pad.left - 6}" y="${sy(v) + 3.5}" text-anchor="end">${formatNumber(v)}</text>`,
+  ]);
+}
+
+/** The chart's SVG element from its fragments, with a summary for screen readers. */
+export function chartSvg(parts, { width, height, summary }) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', summary);
+  svg.innerHTML = parts.join('');
+  return svg;
+}
+
 /**
  * points: [{x: ms, y, lo?, hi?, label?}], x sorted; options: unit, xDomain [ms, ms], highlightX,
  * xFormat (ms → text), summary (text for screen readers). Returns an SVG element.
@@ -37,11 +56,7 @@ export function timeChart(points, { unit = '', xDomain, highlightX, xFormat, sum
   const sy = (y) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
   const format = xFormat || ((x) => formatTick(x, span));
 
-  const parts = [];
-  for (const v of ticks) {
-    parts.push(`<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${sy(v)}" y2="${sy(v)}"/>`);
-    parts.push(`<text class="axis" x="${PAD.left - 6}" y="${sy(v) + 3.5}" text-anchor="end">${formatNumber(v)}</text>`);
-  }
+  const parts = yAxis(ticks, sy, { pad: PAD, width: W });
   for (let i = 0; i <= 3; i++) {
     const x = x0 + (span * i) / 3;
     const anchor = i === 0 ? 'start' : i === 3 ? 'end' : 'middle';
@@ -75,13 +90,7 @@ export function timeChart(points, { unit = '', xDomain, highlightX, xFormat, sum
   if (Number.isFinite(highlightX) && highlightX >= x0 && highlightX <= x1) {
     parts.push(`<line class="now" x1="${sx(highlightX)}" x2="${sx(highlightX)}" y1="${PAD.top}" y2="${H - PAD.bottom}"/>`);
   }
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  svg.setAttribute('class', 'chart');
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', summary);
-  svg.innerHTML = parts.join('');
-  return svg;
+  return chartSvg(parts, { width: W, height: H, summary });
 }
 
 const esc = (text) => String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

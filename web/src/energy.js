@@ -9,7 +9,7 @@
 // Loaded only when the view is first opened (main.js), so the first render does not wait for it.
 
 import { apiUrl, getJSON } from './api.js';
-import { niceTicks } from './chart.js';
+import { chartSvg, niceTicks, yAxis } from './chart.js';
 import { addStrings, formatNumber, t } from './i18n.js';
 import { rampLegend, sourceFor } from './layers.js';
 import { attributeTable, esc, html, openPanel } from './ui.js';
@@ -635,11 +635,7 @@ export function lineChart({ xs, series, unit = '', xTicks = [], xFormat = String
   const x1 = Math.max(...xs, ...xTicks);
   const sx = (x) => PAD.left + ((x - x0) / Math.max(x1 - x0, 1e-9)) * (W - PAD.left - PAD.right);
   const sy = (y) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
-  const parts = [];
-  for (const v of ticks) {
-    parts.push(`<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${sy(v)}" y2="${sy(v)}"/>`);
-    parts.push(`<text class="axis" x="${PAD.left - 6}" y="${sy(v) + 3.5}" text-anchor="end">${formatNumber(v)}</text>`);
-  }
+  const parts = yAxis(ticks, sy, { pad: PAD, width: W });
   parts.push(`<text class="axis" x="4" y="${PAD.top + 2}" text-anchor="start">${esc(unit)}</text>`);
   xTicks.forEach((x, i) => {
     const anchor = i === 0 ? 'start' : i === xTicks.length - 1 ? 'end' : 'middle';
@@ -652,11 +648,5 @@ export function lineChart({ xs, series, unit = '', xTicks = [], xFormat = String
       `<polyline class="line" data-series="${esc(s.name)}" stroke="${s.color}" ${s.dashed ? 'stroke-dasharray="4 3"' : ''} points="${points.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' ')}"><title>${esc(s.name)}${last ? `: ${esc(formatNumber(last[1]))} ${esc(unit)} (${esc(xFormat(last[0]))})` : ''}</title></polyline>`,
     );
   }
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  svg.setAttribute('class', 'chart');
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', summary);
-  svg.innerHTML = parts.join('');
-  return svg;
+  return chartSvg(parts, { width: W, height: H, summary });
 }
