@@ -44,7 +44,15 @@ from urbantwin.live.changes import CREATE
 from urbantwin.live.events import EntityEvent, renders_in_database
 from urbantwin.live.notify import Context
 from urbantwin.live.topics import creation_filters, creation_path, parse_selects, topics_of
-from urbantwin.live.wire import Message, Publisher, Receiver, publish_packet, user_property, utf8, varint
+from urbantwin.live.wire import (
+    Message,
+    Publisher,
+    Receiver,
+    publish_head,
+    publish_packet,
+    publish_with_head,
+    user_property,
+)
 from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.settings import Settings
@@ -256,7 +264,7 @@ class MqttBridge:
                 # are made once (the packets of one Observation then cost about 1 µs, not 8).
                 for head, select_ in self._creation_heads(entity_event):
                     payload = entity_event.body(self.base, select_)
-                    packets.append(b"\x30" + varint(len(head) + len(payload)) + head + payload)
+                    packets.append(publish_with_head(head, payload))
                 continue
             for topic in topics_of(entity_event, self.prefix, self.selects):
                 if topic.property is not None:
@@ -275,7 +283,7 @@ class MqttBridge:
             if len(self._heads) >= 50_000:
                 self._heads.clear()  # bounded: a city's Datastreams and features, not every id ever
             heads = self._heads[key] = [
-                (utf8(topic.name) + _NOTIFICATION_PROPERTIES, topic.select)
+                (publish_head(topic.name, _NOTIFICATION_PROPERTIES), topic.select)
                 for topic in topics_of(event, self.prefix, self.selects)
             ]
         return heads

@@ -56,10 +56,20 @@ def user_property(key: str, value: str) -> bytes:
     return varint(len(prop)) + prop
 
 
+def publish_head(topic: str, properties: bytes) -> bytes:
+    """The variable header of a QoS 0 PUBLISH (topic and properties): the same for every message to a
+    topic, so a sender that publishes to the same topics again and again can make it once."""
+    return utf8(topic) + properties
+
+
+def publish_with_head(head: bytes, payload: bytes) -> bytes:
+    """A QoS 0 PUBLISH packet (MQTT 5) from its `publish_head` and payload."""
+    return b"\x30" + varint(len(head) + len(payload)) + head + payload
+
+
 def publish_packet(topic: str, payload: bytes, properties: bytes) -> bytes:
     """A QoS 0 PUBLISH packet (MQTT 5); `properties` as made by `user_property` (or b"\\x00")."""
-    head = utf8(topic) + properties
-    return b"\x30" + varint(len(head) + len(payload)) + head + payload
+    return publish_with_head(publish_head(topic, properties), payload)
 
 
 def connect_packet(client_id: str, username: str | None, password: str | None, keepalive: int) -> bytes:
