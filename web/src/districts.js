@@ -13,6 +13,7 @@
 import { apiUrl, getJSON } from './api.js';
 import { timeChart } from './chart.js';
 import { formatNumber, t, unitText } from './i18n.js';
+import { buildingColor } from './layers.js';
 import { esc, html, openPanel } from './ui.js';
 
 const SEQUENTIAL = ['#f1eef6', '#bdc9e1', '#74a9cf', '#2b8cbe', '#045a8d'];
@@ -41,7 +42,6 @@ export class Districts {
     /** The building collections shown: () → descriptors. */
     this.buildings = buildings || (() => []);
     this.buildingMeans = new Map(); // building collection id → the server's answer (occupied only)
-    this.buildingColors = new Map(); // extrusion layer → its own colour expression
   }
 
   get current() {
@@ -243,12 +243,9 @@ export class Districts {
     for (const b of this.buildings()) {
       const layer = `${b.id}::extrusion`;
       if (!this.map.getLayer(layer)) continue;
-      if (!this.buildingColors.has(layer)) this.buildingColors.set(layer, this.map.getPaintProperty(layer, 'fill-extrusion-color'));
-      const own = this.buildingColors.get(layer);
       const rows = sensorStat ? (this.buildingMeans.get(b.id)?.districts || []).filter((d) => d.mean !== null) : [];
       const pairs = rows.flatMap((d) => [String(d.id), classColor(d.mean, breaks, SEQUENTIAL)]);
-      const selected = ['boolean', ['feature-state', 'selected'], false];
-      this.map.setPaintProperty(layer, 'fill-extrusion-color', pairs.length ? ['case', selected, '#f6ad55', ['match', ['to-string', ['get', 'id']], ...pairs, own]] : own);
+      this.map.setPaintProperty(layer, 'fill-extrusion-color', buildingColor(pairs));
     }
   }
 

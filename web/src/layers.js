@@ -27,6 +27,16 @@ export const HEIGHT_RAMP = [
 ];
 const HEIGHT_UNKNOWN = '#ece6da';
 const DEFAULT_HEIGHT = 6; // metres drawn for a building whose height is not known
+const BUILDING_HEIGHT = ['to-number', ['coalesce', ['get', 'height'], ['get', 'height_m']], 0];
+const SELECTED = ['boolean', ['feature-state', 'selected'], false];
+
+/** A building's colour: orange when picked; else, where `byId` ([id, colour, …]) names it, that colour
+ * (e.g. the mean of the sensors inside it); else by its height. */
+export function buildingColor(byId = []) {
+  const byHeight = [['>', BUILDING_HEIGHT, 0], ['interpolate', ['linear'], BUILDING_HEIGHT, ...HEIGHT_RAMP.flat()], HEIGHT_UNKNOWN];
+  if (!byId.length) return ['case', SELECTED, '#f6ad55', ...byHeight];
+  return ['case', SELECTED, '#f6ad55', ['match', ['to-string', ['get', 'id']], ...byId, ['case', ...byHeight]]];
+}
 
 /** Sensor value ramp (low → high), from the domain's 0 to its top. */
 export const VALUE_RAMP = ['#2b83ba', '#80bfac', '#e6f598', '#fdae61', '#d7191c'];
@@ -138,11 +148,9 @@ export function styleLayersFor(d) {
   const source = `c:${d.id}`;
   const base = { source, 'source-layer': d.id, metadata: { entry: d.key } };
   const visibility = d.visible ? 'visible' : 'none';
-  const selected = ['boolean', ['feature-state', 'selected'], false];
   switch (d.role) {
     case 'buildings': {
-      const height = ['to-number', ['coalesce', ['get', 'height'], ['get', 'height_m']], 0];
-      const known = ['>', height, 0];
+      const known = ['>', BUILDING_HEIGHT, 0];
       return [
         {
           ...base,
@@ -151,15 +159,8 @@ export function styleLayersFor(d) {
           minzoom: 12,
           layout: { visibility },
           paint: {
-            'fill-extrusion-color': [
-              'case',
-              selected,
-              '#f6ad55',
-              known,
-              ['interpolate', ['linear'], height, ...HEIGHT_RAMP.flat()],
-              HEIGHT_UNKNOWN,
-            ],
-            'fill-extrusion-height': ['case', known, height, DEFAULT_HEIGHT],
+            'fill-extrusion-color': buildingColor(),
+            'fill-extrusion-height': ['case', known, BUILDING_HEIGHT, DEFAULT_HEIGHT],
             'fill-extrusion-base': ['to-number', ['coalesce', ['get', 'min_height'], 0], 0],
             'fill-extrusion-opacity': 1, // opaque: no extra render pass
             'fill-extrusion-vertical-gradient': true,
@@ -194,8 +195,8 @@ export function styleLayersFor(d) {
           type: 'line',
           layout: { visibility, 'line-join': 'round' },
           paint: {
-            'line-color': ['case', selected, '#dd6b20', '#a89f91'],
-            'line-width': ['interpolate', ['linear'], ['zoom'], 10, ['case', selected, 3, 0.6], 15, ['case', selected, 3, 1.6]],
+            'line-color': ['case', SELECTED, '#dd6b20', '#a89f91'],
+            'line-width': ['interpolate', ['linear'], ['zoom'], 10, ['case', SELECTED, 3, 0.6], 15, ['case', SELECTED, 3, 1.6]],
           },
         },
       ];
@@ -217,8 +218,8 @@ export function styleLayersFor(d) {
           paint: {
             'circle-color': d.color,
             'circle-radius': ['interpolate', ['linear'], ['zoom'], radius[0], radius[1], radius[2], radius[3]],
-            'circle-stroke-color': ['case', selected, '#1a202c', '#ffffff'],
-            'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 12, ['case', selected, 2.5, 0.4], 16, ['case', selected, 2.5, 1.2]],
+            'circle-stroke-color': ['case', SELECTED, '#1a202c', '#ffffff'],
+            'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 12, ['case', SELECTED, 2.5, 0.4], 16, ['case', SELECTED, 2.5, 1.2]],
             'circle-opacity': 0.9,
           },
         },
