@@ -28,10 +28,11 @@ from urbantwin.energy.routes import energy_router
 from urbantwin.errors import PlatformError
 from urbantwin.features.routes import build_router as features_router
 from urbantwin.features.service import FeaturesService
+from urbantwin.http import error_body
 from urbantwin.live import Live
 from urbantwin.live.sse import live_router
 from urbantwin.sensorthings.routes import build_router
-from urbantwin.sensorthings.service import SensorThingsService, error_body
+from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 from urbantwin.store.engine import is_query_timeout, make_engine
 from urbantwin.timeseries.routes import timeseries_router

@@ -25,15 +25,23 @@ class Settings:
     #: Address and port `urbantwin serve` binds to.
     host: str = "127.0.0.1"
     port: int = 8000
-    #: Public base URL used in links (`@iot.selfLink`, `@iot.nextLink`). Empty: taken from the
-    #: request, honouring `X-Forwarded-Proto`/`X-Forwarded-Host` behind a reverse proxy.
+    #: Public base URL used in links (`@iot.selfLink`, `@iot.nextLink`, OGC API links). Empty: taken
+    #: from the request, honouring `X-Forwarded-Proto`/`-Host`/`-Prefix` from trusted proxies only.
     public_base_url: str = ""
+    #: The reverse proxies whose `X-Forwarded-*` headers are believed, separated by commas: addresses
+    #: or networks (`127.0.0.1, 10.0.0.0/8`). Empty (the default): no forwarded header is believed, so
+    #: no client can make the server write links to an address of its choosing.
+    trusted_proxies: tuple[str, ...] = ()
     #: Largest page of a collection; `$top` above it is capped and a nextLink is given.
     max_top: int = 10_000
     #: Page size when the client gives no `$top`.
     default_top: int = 100
     #: Largest request body accepted, in bytes (JSON, batch, dataArray).
     max_body_bytes: int = 64 * 1024 * 1024
+    #: Deepest nesting of arrays and objects accepted in any JSON input (bodies, broker messages,
+    #: imported files, filters). Well below what can be written back, so every accepted document can
+    #: be stored and read by everyone.
+    max_json_depth: int = 64
     #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
     cors_origins: tuple[str, ...] = ("*",)
     #: Longest time one database statement may run, in seconds; a longer one is stopped and the

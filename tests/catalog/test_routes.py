@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from tests.catalog.conftest import add_dataset, violations
 from urbantwin.access.policy import EVERYTHING
+from urbantwin.app import create_app
 from urbantwin.catalog.dcat import catalog_graph, dataset_graph
 from urbantwin.catalog.documents import listing_url
 from urbantwin.catalog.routes import NotAcceptable, catalog_router, choose_representation
@@ -197,9 +198,10 @@ def test_the_html_page_searches_filters_and_escapes(store: Engine, client: TestC
     assert "2000-01-01 – 2024-12-31" in one
 
 
-def test_links_use_the_public_base_url(store: Engine, client: TestClient) -> None:
+def test_links_use_the_address_a_trusted_proxy_forwards(store: Engine, settings: Settings) -> None:
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "udp.leipzig.de", "Accept": "text/turtle"}
-    graph = Graph().parse(data=client.get("/catalog", headers=headers).content, format="turtle")
+    with TestClient(create_app(settings.with_overrides(trusted_proxies=("testclient",)), store)) as proxied:
+        graph = Graph().parse(data=proxied.get("/catalog", headers=headers).content, format="turtle")
     assert "ortsteile" in _datasets(graph)
     assert all(
         str(s).startswith("https://udp.leipzig.de/catalog/datasets/")

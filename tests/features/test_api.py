@@ -8,7 +8,9 @@ from pyproj import Transformer
 from sqlalchemy import Engine
 
 from tests.features.conftest import POINTS, SQUARE
+from urbantwin.app import create_app
 from urbantwin.features.service import CONFORMANCE
+from urbantwin.settings import Settings
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -31,14 +33,23 @@ def test_landing_page_and_conformance(anonymous: TestClient) -> None:
     assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conformance
 
 
-def test_links_use_the_public_base_url(anonymous: TestClient) -> None:
-    headers = {
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "udp.leipzig.de",
-        "X-Forwarded-Prefix": "/api",
-    }
-    links = anonymous.get("/ogcapi/", headers=headers).json()["links"]
-    assert links[0]["href"] == "https://udp.leipzig.de/api/ogcapi/"
+FORWARDED = {
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "udp.example.org",
+    "X-Forwarded-Prefix": "/api",
+}
+
+
+def test_links_use_the_address_a_trusted_proxy_forwards(settings: Settings, engine: Engine) -> None:
+    app = create_app(settings.with_overrides(trusted_proxies=("testclient",)), engine)
+    with TestClient(app) as proxied:
+        links = proxied.get("/ogcapi/", headers=FORWARDED).json()["links"]
+    assert links[0]["href"] == "https://udp.example.org/api/ogcapi/"
+
+
+def test_links_ignore_the_forwarded_headers_of_other_clients(anonymous: TestClient) -> None:
+    links = anonymous.get("/ogcapi/", headers=FORWARDED).json()["links"]
+    assert links[0]["href"] == "http://testserver/ogcapi/"
 
 
 def test_collections_and_collection(anonymous: TestClient, city: Engine) -> None:

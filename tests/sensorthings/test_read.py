@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from urbantwin.app import create_app
 from urbantwin.sensorthings.service import CONFORMANCE
 
 
@@ -128,10 +129,31 @@ def test_top_zero_with_count_gives_only_the_count(client: TestClient, graph) -> 
     assert page == {"@iot.count": 6, "value": []}
 
 
-def test_links_use_the_forwarded_public_address(client: TestClient, graph) -> None:
-    page = client.get(
-        "/v1.1/Things?$top=1",
-        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "daten.leipzig.de"},
-    ).json()
+def test_links_use_the_address_a_trusted_proxy_forwards(settings, engine, graph) -> None:  # noqa: ANN001
+    app = create_app(settings.with_overrides(trusted_proxies=("testclient",)), engine)
+    with TestClient(app, base_url="http://testserver") as proxied:
+        page = proxied.get(
+            "/v1.1/Things?$top=1",
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "daten.leipzig.de"},
+        ).json()
     assert page["value"][0]["@iot.selfLink"].startswith("https://daten.leipzig.de/v1.1/Things(")
     assert page["@iot.nextLink"].startswith("https://daten.leipzig.de/v1.1/Things?")
+
+
+def test_forwarded_headers_of_an_untrusted_client_are_ignored(client: TestClient, graph) -> None:
+    page = client.get(
+        "/v1.1/Things?$top=1",
+        headers={"X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "attacker.example"},
+    ).json()
+    assert page["value"][0]["@iot.selfLink"].startswith("http://testserver/v1.1/Things(")
+    assert "attacker" not in page["@iot.nextLink"]
+
+
+def test_a_trusted_proxy_cannot_forward_a_scheme_other_than_http(settings, engine, graph) -> None:  # noqa: ANN001
+    app = create_app(settings.with_overrides(trusted_proxies=("testclient",)), engine)
+    with TestClient(app, base_url="http://testserver") as proxied:
+        page = proxied.get(
+            "/v1.1/Things?$top=1",
+            headers={"X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "a b/<script>"},
+        ).json()
+    assert page["value"][0]["@iot.selfLink"].startswith("http://testserver/v1.1/Things(")

@@ -17,7 +17,7 @@ from urbantwin.catalog.documents import REPRESENTATIONS, catalog_document, listi
 from urbantwin.catalog.html import render_catalog, render_dataset
 from urbantwin.catalog.service import MAX_LIMIT, CatalogQuery, CatalogService
 from urbantwin.errors import BadRequest, NotAcceptable
-from urbantwin.sensorthings.routes import public_base
+from urbantwin.http import public_base
 from urbantwin.settings import Settings
 
 #: Media types a client may ask for in `Accept`, and the representation (`f`) each names.
@@ -191,7 +191,7 @@ def build_router(service: CatalogService) -> APIRouter:
         f: Annotated[str | None, Query(description=F_DESCRIPTION)] = None,
     ) -> Response:
         representation = choose_representation(f, request.headers.get("accept"))
-        base = public_base(request, settings.public_base_url)
+        base = public_base(request, settings)
         body = await run_in_threadpool(listing, request, representation, base)
         return respond(body, representation)
 
@@ -210,7 +210,7 @@ def build_router(service: CatalogService) -> APIRouter:
         request: Request, dataset_id: str, f: Annotated[str | None, Query(description=F_DESCRIPTION)] = None
     ) -> Response:
         representation = choose_representation(f, request.headers.get("accept"))
-        base = public_base(request, settings.public_base_url)
+        base = public_base(request, settings)
         body = await run_in_threadpool(one, request, dataset_id, representation, base)
         return respond(body, representation)
 

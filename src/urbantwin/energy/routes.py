@@ -19,7 +19,7 @@ from urbantwin.energy import kpi, results
 from urbantwin.energy.jobs import EnergyRuns, bundled, targets
 from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end
 from urbantwin.errors import NotAcceptable, Unauthorized
-from urbantwin.sensorthings.routes import public_base, read_json
+from urbantwin.http import public_base, read_json
 
 PREFIX = "/api/energy"
 TAG = "Energy quarter (SPARCS)"
@@ -91,7 +91,7 @@ def energy_router(app_state: Any) -> APIRouter:
 
     @router.get("/runs", summary="Every stored run, newest first, with the SPARCS targets")
     async def list_runs(request: Request) -> dict[str, Any]:
-        base = public_base(request, settings.public_base_url)
+        base = public_base(request, settings)
 
         def read() -> list[dict[str, Any]]:
             return [summary(row, base) for row in runs.list()]
@@ -112,8 +112,8 @@ def energy_router(app_state: Any) -> APIRouter:
         principal = request_principal(request)
         if principal.anonymous and not settings.allow_anonymous_writes:
             raise Unauthorized("submitting an energy run needs a token (Authorization: Bearer …)")
-        body = await read_json(request, settings.max_body_bytes)
-        base = public_base(request, settings.public_base_url)
+        body = await read_json(request, settings)
+        base = public_base(request, settings)
 
         def create() -> dict[str, Any]:
             return summary(runs.get(runs.submit(principal, body)), base)
@@ -123,7 +123,7 @@ def energy_router(app_state: Any) -> APIRouter:
 
     @router.get("/runs/{run_id}", summary="One run, with every parameter (value, source, assumed)")
     async def one_run(request: Request, run_id: str) -> dict[str, Any]:
-        base = public_base(request, settings.public_base_url)
+        base = public_base(request, settings)
 
         def read() -> dict[str, Any]:
             row = runs.get(run_id, with_parameters=True)

@@ -16,7 +16,7 @@ from urbantwin.features.html import render
 from urbantwin.features.service import GEOJSON, JSON, Answer, FeaturesService
 from urbantwin.features.tiles import MVT, TileService
 from urbantwin.features.write import FeatureWriter
-from urbantwin.sensorthings.routes import public_base, read_json
+from urbantwin.http import public_base, read_json
 
 Param = Annotated[str | None, Query()]
 
@@ -44,7 +44,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         html = _wants_html(request)
         if args:  # every call with arguments is about the collection named first
             await run_in_threadpool(gate, request, args[0])
-        base = public_base(request, service.settings.public_base_url)
+        base = public_base(request, service.settings)
         result: Answer = await run_in_threadpool(call, base, *args)
         if html:
             return HTMLResponse(render(kind, result.body), headers=result.headers)
@@ -116,7 +116,7 @@ def build_router(service: FeaturesService) -> APIRouter:
     tiles = TileService(service)
 
     async def document(request: Request, call, *args) -> Response:  # noqa: ANN001
-        base = public_base(request, service.settings.public_base_url)
+        base = public_base(request, service.settings)
         return Response(orjson.dumps(await run_in_threadpool(call, base, *args)), media_type=JSON)
 
     @router.get("/tileMatrixSets", summary="The tile matrix sets (OGC API - Tiles)", tags=["OGC API - Tiles"])
@@ -169,14 +169,14 @@ def build_router(service: FeaturesService) -> APIRouter:
             raise Unauthorized(
                 f"writing to collection {collection_id!r} needs a token (Authorization: Bearer …)"
             )
-        body = await read_json(request, settings.max_body_bytes) if with_body else None
+        body = await read_json(request, settings) if with_body else None
         return principal, body, request.headers.get("content-crs")
 
     @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature (Part 4)")
     async def create(request: Request, collection_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)
         key = await run_in_threadpool(writer.create, principal, collection_id, body, crs)
-        base = public_base(request, settings.public_base_url)
+        base = public_base(request, settings)
         created = await run_in_threadpool(service.item, base, collection_id, key, [])
         location = f"{base}/ogcapi/collections/{collection_id}/items/{quote(key, safe='')}"
         headers = {**created.headers, "Location": location}

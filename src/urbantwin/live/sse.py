@@ -26,11 +26,11 @@ from urbantwin.access.http import request_principal
 from urbantwin.access.policy import DatasetScope
 from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest
+from urbantwin.http import public_base
 from urbantwin.live.changes import CREATE, ChangeSet
 from urbantwin.live.events import BBox, EntityEvent, intersects, read_events
 from urbantwin.live.notify import Context, Geometries
 from urbantwin.sensorthings.model import OBSERVATION
-from urbantwin.sensorthings.routes import public_base
 from urbantwin.sensorthings.service import VERSION
 from urbantwin.store import schema
 
@@ -227,7 +227,7 @@ def live_router() -> APIRouter:
         principal = request_principal(request)
         live = request.app.state.live
         settings = request.app.state.settings
-        base = public_base(request, settings.public_base_url) + f"/{VERSION}"
+        base = public_base(request, settings) + f"/{VERSION}"
         scope = await run_in_threadpool(_scope, request, principal)
         subscription = Subscription(asyncio.get_running_loop(), datastreams, things, box, scope, base)
         if live.closing.is_set():

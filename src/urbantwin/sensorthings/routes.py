@@ -11,17 +11,17 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from urbantwin.access.http import request_principal
-from urbantwin.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from urbantwin.http import body_media_type, public_base, read_json
 from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.read import RawValue
 from urbantwin.sensorthings.serialize import dumps
 from urbantwin.sensorthings.service import VERSION, ApiResponse, JsonPatch, SensorThingsService
+from urbantwin.settings import Settings
 
 PREFIX = f"/{VERSION}"
 
@@ -36,17 +36,6 @@ CountQ = Annotated[bool | None, Query(alias="$count", description="include @iot.
 IdPath = Annotated[int, Path(ge=0, le=2**63 - 1, description="the entity's @iot.id")]
 
 
-def public_base(request: Request, configured: str) -> str:
-    """The public URL of the server root, behind a reverse proxy too."""
-    if configured:
-        return configured.rstrip("/")
-    headers = request.headers
-    proto = headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-    host = headers.get("x-forwarded-host") or headers.get("host") or request.url.netloc
-    prefix = headers.get("x-forwarded-prefix", "").rstrip("/")
-    return f"{proto}://{host.split(',')[0].strip()}{prefix}"
-
-
 def to_response(answer: ApiResponse) -> Response:
     if isinstance(answer.body, RawValue):
         value = answer.body.value
@@ -59,23 +48,10 @@ def to_response(answer: ApiResponse) -> Response:
     return Response(dumps(answer.body), answer.status, answer.headers, media_type="application/json")
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    if not raw.strip():
-        raise BadRequest("the request needs a JSON body")
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type and "json" not in content_type and content_type not in ("text/plain", "*/*"):
-        raise UnsupportedMediaType(f"the body must be JSON, not {content_type}")
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if content_type == "application/json-patch+json":
+async def read_sensorthings_body(request: Request, settings: Settings) -> Any:
+    """The JSON body of a write; a JSON Patch document when sent as `application/json-patch+json`."""
+    document = await read_json(request, settings)
+    if body_media_type(request) == "application/json-patch+json":
         return JsonPatch(document)
     return document
 
@@ -88,8 +64,8 @@ def build_router(service: SensorThingsService) -> APIRouter:
         principal = request_principal(request)
         body = None
         if request.method in ("POST", "PATCH", "PUT"):
-            body = await read_json(request, settings.max_body_bytes)
-        base = public_base(request, settings.public_base_url) + PREFIX
+            body = await read_sensorthings_body(request, settings)
+        base = public_base(request, settings) + PREFIX
         query = request.url.query
         answer = await run_in_threadpool(service.handle, request.method, path, query, body, base, principal)
         return to_response(answer)

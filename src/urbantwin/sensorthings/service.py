@@ -62,10 +62,6 @@ class ApiResponse:
 _MISSING = object()
 
 
-def error_body(status: int, message: str) -> dict[str, Any]:
-    return {"code": status, "type": "error", "message": message}
-
-
 class SensorThingsService:
     def __init__(
         self,
@@ -345,4 +341,4 @@ def _options(query_string: str) -> Any:
         raise BadRequest(str(exc)) from None
 
 
-__all__ = ["ApiResponse", "PlatformError", "SensorThingsService", "error_body"]
+__all__ = ["ApiResponse", "PlatformError", "SensorThingsService"]

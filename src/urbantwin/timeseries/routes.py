@@ -19,7 +19,7 @@ from starlette.responses import Response
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.http import request_principal, request_scope
 from urbantwin.access.policy import DatasetScope
-from urbantwin.sensorthings.routes import public_base
+from urbantwin.http import public_base
 from urbantwin.settings import Settings
 from urbantwin.timeseries.calendar import INTERVALS
 from urbantwin.timeseries.districts import DEFAULT_HOLD_HOURS, MAX_HOLD_HOURS, DistrictMeans, parse_districts
@@ -231,7 +231,7 @@ def build_router(service: TimeseriesService) -> APIRouter:
         if "nextOffset" in body:
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
             params.append(("offset", str(body["nextOffset"])))
-            href = public_base(request, settings.public_base_url) + request.url.path + "?" + urlencode(params)
+            href = public_base(request, settings) + request.url.path + "?" + urlencode(params)
             body["links"] = [{"rel": "next", "type": GEOJSON, "href": href}]
         return _json(body, GEOJSON)
 
