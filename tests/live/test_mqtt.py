@@ -143,6 +143,22 @@ def test_a_deep_insert_is_announced_whole(http: httpx.Client, prefix: str) -> No
         subscriber.close()
 
 
+def test_a_deep_insert_announces_its_new_sensor_location_and_observed_property(
+    http: httpx.Client, prefix: str
+) -> None:
+    topics = ["Sensors", "Locations", "ObservedProperties", "HistoricalLocations"]
+    subscriber = Subscriber([f"{prefix}v1.1/{name}" for name in topics])
+    try:
+        ids = sensor_world(http, "announced")
+        received = dict(subscriber.get() for _ in topics)
+        assert received[f"{prefix}v1.1/Locations"]["@iot.id"] == ids["location"]
+        assert received[f"{prefix}v1.1/Sensors"]["name"] == "thermo"
+        assert received[f"{prefix}v1.1/ObservedProperties"]["name"] == "temperature"
+        assert "time" in received[f"{prefix}v1.1/HistoricalLocations"]
+    finally:
+        subscriber.close()
+
+
 def test_observations_published_over_mqtt_are_stored(http: httpx.Client, prefix: str, world: dict) -> None:
     ds = world["datastream"]
     subscriber = Subscriber([f"{prefix}v1.1/Datastreams({ds})/Observations"])

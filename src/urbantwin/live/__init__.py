@@ -21,9 +21,10 @@ from sqlalchemy import Connection, Engine
 
 from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.policy import AccessPolicy
-from urbantwin.live.changes import changes_of
+from urbantwin.live.changes import ChangeSet
 from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE, MqttBridge
 from urbantwin.live.notify import CommitBound, Hub, LocalBus, PostgresBus
+from urbantwin.sensorthings.record import WriteRecord
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 
@@ -147,13 +148,10 @@ class Live:
             if end is not None:
                 end()
 
-    def _on_write(self, connection: Connection, target: str, answer: Any) -> None:
-        try:
-            changes = changes_of(connection, target, answer)
-        except Exception:  # noqa: BLE001 - announcing must never fail the write itself
-            log.exception("live updates: the changes of %s could not be told", target)
-            return
-        self.commits.record(connection, changes)
+    def _on_write(self, connection: Connection, record: WriteRecord) -> None:
+        """A write's record becomes the change set announced once its transaction commits (deletes
+        are not announced: the MQTT extension publishes creates and updates)."""
+        self.commits.record(connection, ChangeSet.of(record))
 
 
 __all__ = ["Live"]

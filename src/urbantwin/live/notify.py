@@ -26,19 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from urbantwin.live.changes import ChangeSet
 from urbantwin.live.events import BBox, EntityEvent, Rendering, feature_bbox, read_events, thing_bbox
 from urbantwin.sensorthings.model import FEATURE_OF_INTEREST, HISTORICAL_LOCATION, LOCATION, THING
+from urbantwin.store.notify import listening_connection, notifications, notify, try_slot
 
 log = logging.getLogger("urbantwin.live")
 
-#: The PostgreSQL channel every server process listens on.
-CHANNEL = "urbantwin_live"
-#: First key of the advisory locks by which each process takes a slot (see `PostgresBus.slot`).
-_SLOT_LOCK = 0x75745F6C  # "ut_l"
 MAX_SLOTS = 256
 
 
@@ -320,7 +317,6 @@ class PostgresBus:
         self.engine = engine
         self.hub = hub
         self.origin = origin
-        self.url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.slot = -1
         self._outbox: queue.SimpleQueue[ChangeSet | None] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -351,10 +347,9 @@ class PostgresBus:
     # --- listening ------------------------------------------------------------------------------
 
     def _listen(self) -> psycopg.Connection:
-        connection = psycopg.connect(self.url, autocommit=True)
+        connection = listening_connection(self.engine)
         try:
             self.slot = self._take_slot(connection)
-            connection.execute(f"LISTEN {CHANNEL}")
         except BaseException:
             connection.close()
             raise
@@ -363,8 +358,7 @@ class PostgresBus:
     def _take_slot(self, connection: psycopg.Connection) -> int:
         wanted = [self.slot] if self.slot >= 0 else []
         for slot in [*wanted, *range(MAX_SLOTS)]:
-            row = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", (_SLOT_LOCK, slot)).fetchone()
-            if row and row[0]:
+            if try_slot(connection, slot):
                 if wanted and slot != wanted[0]:
                     log.warning(
                         "live updates: slot %d was taken meanwhile; this process is now %d", wanted[0], slot
@@ -381,9 +375,9 @@ class PostgresBus:
                     connection = self._listener = self._listen()
                     log.info("live updates: listening again on PostgreSQL")
                     delay = 0.1
-                for notice in connection.notifies(timeout=0.5):
+                for payload in notifications(connection, timeout=0.5):
                     try:
-                        changes = ChangeSet.decode(notice.payload)
+                        changes = ChangeSet.decode(payload)
                     except ValueError:
                         log.warning("live updates: a notification that is no change set was ignored")
                         continue
@@ -434,8 +428,5 @@ class PostgresBus:
         if not changes:
             return
         with self.engine.connect() as connection:
-            for payload in changes.encode():
-                connection.execute(
-                    text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-                )
+            notify(connection, changes.encode())
             connection.commit()

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from urbantwin.errors import BadRequest, PlatformError
-from urbantwin.sensorthings.model import FEATURE_OF_INTEREST
+from urbantwin.sensorthings.model import FEATURE_OF_INTEREST, OBSERVATION
 from urbantwin.sensorthings.paths import MAX_ID
+from urbantwin.sensorthings.record import CREATED
 from urbantwin.sensorthings.values import parse_interval, parse_time, parse_time_or_interval, result_columns
 from urbantwin.sensorthings.write import Writer
 from urbantwin.store.bulk import OBSERVATION_COLUMNS, insert_observations
@@ -187,7 +188,9 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
                 known_features.add(feature)
             prepared.append(row)
     good = [tuple(r) for r in prepared if r is not None]
-    ids = iter(insert_observations(connection, good))
+    new_ids = list(insert_observations(connection, good))
+    writer.record.add(CREATED, OBSERVATION.name, new_ids)
+    ids = iter(new_ids)
     for datastream, feature in {(r[11], r[12]) for r in good}:
         writer.summary.add(datastream, feature)
     prefix = f"{base}/Observations("

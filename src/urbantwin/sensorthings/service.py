@@ -26,6 +26,7 @@ from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.paths import ResourcePath, Step, parse_path
 from urbantwin.sensorthings.query import QuerySyntaxError, parse_query_options
 from urbantwin.sensorthings.read import Paging, Reader
+from urbantwin.sensorthings.record import WriteRecord, begin_record, end_record
 from urbantwin.sensorthings.serialize import RowWriter
 from urbantwin.sensorthings.visibility import Visibility, dataset_of
 from urbantwin.sensorthings.write import BrokenReference, Writer
@@ -79,9 +80,10 @@ class SensorThingsService:
         self.paging = Paging(settings.default_top, settings.max_top)
         #: (Datastream, FeatureOfInterest) pairs known to lie inside the Datastream's observedArea.
         self.covered: set[tuple[int, int]] = set()
-        #: Told of every write inside its transaction, `(connection, "POST Things", answer)`; the live
-        #: updates (`urbantwin.live`) pass it on once the transaction commits. None: nobody listens.
-        self.on_write: Callable[[Connection, str, ApiResponse], None] | None = None
+        #: Told of every write that changed something, inside its transaction, with the writer's
+        #: record of what it created, updated and deleted; the live updates (`urbantwin.live`) pass it
+        #: on once the transaction commits. None: nobody listens.
+        self.on_write: Callable[[Connection, WriteRecord], None] | None = None
         #: Conformance classes and serverSettings entries of extensions that are on (MQTT).
         self.extra_conformance: list[str] = []
         self.extra_server_settings: dict[str, Any] = {}
@@ -281,11 +283,13 @@ class SensorThingsService:
 
         def audited(c: Connection) -> ApiResponse:
             c.info[_TOUCHED] = set()
+            begin_record(c)
             try:
                 answer = action(c)
                 touched = sorted(c.info[_TOUCHED], key=lambda d: d or "") or [None]
             finally:
                 del c.info[_TOUCHED]
+                record = end_record(c)
             action_name = _AUDIT_ACTIONS.get(target.split(" ", 1)[0], "create")
             for dataset in touched:
                 self.audit.write(
@@ -297,8 +301,8 @@ class SensorThingsService:
                     target=target,
                     status=answer.status,
                 )
-            if self.on_write is not None:
-                self.on_write(c, target, answer)
+            if self.on_write is not None and record:
+                self.on_write(c, record.settled())
             return answer
 
         try:

@@ -33,6 +33,7 @@ from urbantwin.sensorthings.model import (
 )
 from urbantwin.sensorthings.paths import MAX_ID, ResourcePath, steps_text
 from urbantwin.sensorthings.read import path_condition
+from urbantwin.sensorthings.record import CREATED, DELETED, UPDATED, current_record
 from urbantwin.sensorthings.values import GEOJSON_ENCODINGS, property_columns
 from urbantwin.sensorthings.visibility import dataset_of
 from urbantwin.store import rollups, schema
@@ -106,6 +107,8 @@ class Writer:
         self.inserted: dict[int, dict[str, Any]] = {}
         #: Entities referenced by id, to name the missing one when a foreign key fails.
         self.references: list[tuple[EntityType, int]] = []
+        #: What this request created, updated and deleted, for the live updates to announce.
+        self.record = current_record(connection)
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -164,6 +167,7 @@ class Writer:
             self._guarded(lambda: self._update(entity, ident, payload, replace_all))
         finally:
             self.context.pop()
+        self.record.add(UPDATED, entity.name, (ident,))
         if before is not None:
             # Hourly rollups of the time-series extension hold the old value: rebuild them lazily.
             rollups.invalidate(self.connection, {before, self._datastream_of(ident)})
@@ -180,6 +184,7 @@ class Writer:
         self.guard.authorize_entity(self.connection, entity, ident)
         touched = self._datastreams_observed(entity, ident)
         self.connection.execute(delete(entity.table).where(entity.table.c.id == ident))
+        self.record.add(DELETED, entity.name, (ident,))
         if entity.name in _HOLDS_OBSERVATIONS:
             # The rollups of Datastreams that lost Observations (also through a cascade) are rebuilt
             # lazily; a deleted Datastream's go with it, but on SQLite its Observations' ids may come
@@ -313,8 +318,11 @@ class Writer:
                 .one()
             )
             self.inserted[row["id"]] = dict(row)
+            self.record.add(CREATED, entity.name, (row["id"],))
             return row["id"]
-        return self.connection.execute(insert(table).values(**columns).returning(table.c.id)).scalar_one()
+        ident = self.connection.execute(insert(table).values(**columns).returning(table.c.id)).scalar_one()
+        self.record.add(CREATED, entity.name, (ident,))
+        return ident
 
     def _to_one(self, entity: EntityType, relation: Relation, value: Any) -> int:
         target = ENTITY_TYPES[relation.target]
