@@ -3,7 +3,10 @@ SensorThings service through three callables.
 
 Nothing here knows the store or the server: `entity_payloads` only reads the bundled files
 (`urbantwin/demo/data`, described in `SOURCES.md`) and yields standard STA JSON as a client would
-POST it; `load` sends it through `create`, `create_observations` and `find_id`.
+POST it; `load` sends it through `create`, `create_observations` and `find_id`. The air quality
+files are read by the sensor connectors' readers (`urbantwin.ingest.stations`, `.cams`), in their
+vocabulary (`urbantwin.ingest.vocabulary`), and the Observations go in the connectors' dataArray
+batches (`urbantwin.ingest.sta_loader`): the demo uses `ingest`, never the other way round.
 
 Content (all real data, nothing invented):
 
@@ -21,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
@@ -38,6 +40,7 @@ from urbantwin.ingest.cams import (
     CAMS_SENSORS,
     CAMS_SOURCE,
     CAMS_TIME_ASSUMPTION,
+    read_cams_file,
 )
 from urbantwin.ingest.sta_loader import (
     MAX_ROWS_PER_REQUEST,
@@ -54,6 +57,7 @@ from urbantwin.ingest.stations import (
     LFULG_SENSOR,
     Sample,
     StationOptions,
+    nfc,
     read_station_csv,
     read_stations,
 )
@@ -200,7 +204,7 @@ def _without_none(mapping: JSON) -> JSON:
 
 def _read_text(path: Path) -> str:
     """A bundled file as text, in Unicode NFC (the LfULG files spell "ü" decomposed, as "u" + U+0308)."""
-    return unicodedata.normalize("NFC", path.read_text(encoding="utf-8"))
+    return nfc(path.read_text(encoding="utf-8"))
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -258,16 +262,15 @@ def _lfulg_datastream(station: str, component: str, samples: list[Sample]) -> JS
 
 
 def _cams_datastreams(station: str, path: Path) -> list[JSON]:
-    rows = _read_csv(path)
+    # Read as `urbantwin import cams` reads the file; a row it cannot read stops the demo.
+    series = read_cams_file(path, ImportReport(), OnError.abort)
     datastreams = []
     for model, sensor in CAMS_SENSORS.items():
-        observations = []
-        for row in rows:
-            value = _float(row[model])
-            if value is None:
-                continue
-            start = datetime.combine(date.fromisoformat(row["date"]), datetime.min.time(), tzinfo=UTC)
-            observations.append(_observation(_interval(start, start + timedelta(days=1)), None, value))
+        observations = [
+            _observation(_interval(reading.start, reading.end), None, reading.result)
+            for reading in series.get(model, [])
+            if reading.end is not None  # (always: a CAMS value is the mean of its day)
+        ]
         datastreams.append(
             {
                 "name": f"PM2.5 forecast CAMS {model} at {station}",

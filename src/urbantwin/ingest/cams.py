@@ -98,7 +98,7 @@ def import_cams(
     if options.station not in stations:
         raise ValueError(f"station {options.station!r} is not in {stations_file.name}")
     report = ImportReport(files=1)
-    series = _read(path, report, options.on_error)
+    series = read_cams_file(path, report, options.on_error)
 
     catalogue = Catalogue(client, report)
     entities = StationEntities(catalogue, stations, station_options)
@@ -118,8 +118,9 @@ def import_cams(
     return report
 
 
-def _read(path: Path, report: ImportReport, on_error: OnError) -> dict[str, list[Reading]]:
-    """The readings of each model column; every row checked before anything is written."""
+def read_cams_file(path: Path, report: ImportReport, on_error: OnError) -> dict[str, list[Reading]]:
+    """The readings of each model column that has any, in the file's order (each the UTC day of its
+    date); every row checked before anything is written."""
     with open_text(path) as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
