@@ -139,7 +139,7 @@ def stations(
         typer.Option(help="component whose values are daily means (repeatable; else inferred)"),
     ] = None,
     source: Annotated[
-        str | None, typer.Option(help="origin of the data (default for LfULG: the demo's)")
+        str | None, typer.Option(help="origin of the data (default for LfULG: the agency)")
     ] = None,
     licence: Annotated[str | None, typer.Option(help="licence of the data")] = None,
     on_error: OnErrorOption = OnError.skip,
