@@ -1,17 +1,9 @@
 """Control strategies over a year at 15-minute resolution: baseline, rule-based, optimised day-ahead.
 
-One engine runs all three (`engine.py`, with its compiled step kernel in `kernel.py`; the optimised
-strategy's planner is `planner.py`). It walks the year a day at a time: what needs no state (base load, PV)
-is computed for all buildings × 96 steps as arrays; only the devices with state — home batteries,
-heat pumps with their thermal storage, EV charging points, the quarter battery — are stepped
-through the day, in a compiled loop over the buildings that have them (`kernel.step_devices`, numba).
-A strategy only says what each device *wants* in a step; the engine clips that to what the device
-can do in its state and books every flow, so the energy balance closes by construction in every
-step:
-
-    electricity, per building:  pv + import = load + heat pump + EV + export + Δbattery + battery losses
-    heat, per building:         heat pump + boiler = heat demand + Δthermal storage + storage losses
-    quarter:  Σ building import − Σ export = grid import − grid export − quarter discharge + quarter charge
+One engine runs all three (`engine.py`, with its compiled step in `kernel.py`): it walks the year a
+day at a time, and a strategy only says what each device *wants* in a step; the engine clips that to
+what the device can do and books every flow, so the energy balance closes in every step. The
+optimised strategy's wishes come from the day-ahead planner (`planner.py`).
 
 - **baseline** ("as today"): no control. PV feeds the building's load, the rest is exported; batteries
   idle; heat pumps follow the demand; EVs charge at full power from arrival until full.
