@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from urbantwin.demo.features import load_feature_layers
+from urbantwin.energy import kernel as step_kernel
 from urbantwin.energy import model, run, strategies
 from urbantwin.energy import scenario as scenarios
 from urbantwin.settings import Settings
@@ -92,7 +93,7 @@ def kernel_ready(records: list) -> None:
     scenario = scenarios.load("pv_hp_ev_optimised").with_overrides({"scenario.strategy": "rule_based"})
     _, _, plant = run.prepare(records[:10], scenario)
     _, seconds = timed(lambda: strategies.simulate(plant.first_steps(96), "rule_based"))
-    kernel = strategies._compiled_step()
+    kernel = step_kernel.compiled_step()
     source = "compiled" if kernel.stats.cache_misses else "from numba's cache"
     print(f"   step kernel ready in {seconds:.2f} s ({source}; one day of 10 buildings)")
 

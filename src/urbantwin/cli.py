@@ -172,7 +172,7 @@ def _demo_meters_when_done(settings: Settings, run_id: str) -> None:
 
     from urbantwin.energy.jobs import EnergyRuns
     from urbantwin.energy.meters import Deviation, follow, last_days, write_meters
-    from urbantwin.ingest.stations import ClientError, HttpClient
+    from urbantwin.ingest.sta_client import ClientError, HttpClient
     from urbantwin.store.engine import make_engine
 
     def work() -> None:

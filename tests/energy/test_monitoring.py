@@ -12,7 +12,7 @@ from tests.energy.test_api import load_small_quarter
 from urbantwin.access.principal import SYSTEM
 from urbantwin.energy.meters import Deviation, meter_values, write_meters
 from urbantwin.energy.monitoring import plan_steps
-from urbantwin.ingest.stations import LocalClient
+from urbantwin.ingest.sta_client import LocalClient
 
 END = datetime(2026, 6, 15, 12, tzinfo=UTC)
 

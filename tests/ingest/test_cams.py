@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from urbantwin.cli import app
 from urbantwin.demo import DATA_DIR
 from urbantwin.ingest.cams import CamsOptions, import_cams
-from urbantwin.ingest.stations import ImportAborted, LocalClient, OnError
+from urbantwin.ingest.sta_client import LocalClient
+from urbantwin.ingest.sta_loader import ImportAborted, OnError
 from urbantwin.settings import Settings
 
 WEST = DATA_DIR / "cams_pm25_daily_forecast_L-West.csv"

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from urbantwin.cli import app
 from urbantwin.ingest.replay import ReplayOptions, replay, select_datastreams
-from urbantwin.ingest.stations import LocalClient, parse_iso
+from urbantwin.ingest.sta_client import LocalClient, parse_iso
 from urbantwin.settings import Settings
 
 UNIT = {

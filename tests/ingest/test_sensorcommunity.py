@@ -17,13 +17,9 @@ from typer.testing import CliRunner
 
 from urbantwin.cli import app
 from urbantwin.ingest.sensorcommunity import import_sensor_community
-from urbantwin.ingest.stations import (
-    ImportAborted,
-    LocalClient,
-    OnError,
-    StationOptions,
-    import_stations,
-)
+from urbantwin.ingest.sta_client import LocalClient
+from urbantwin.ingest.sta_loader import ImportAborted, OnError
+from urbantwin.ingest.stations import StationOptions, import_stations
 from urbantwin.settings import Settings
 
 DATA = Path(__file__).parent / "data"

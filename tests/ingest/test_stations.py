@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,9 @@ from typer.testing import CliRunner
 
 from urbantwin.cli import app
 from urbantwin.demo import DATA_DIR
-from urbantwin.ingest.stations import (
-    ImportAborted,
-    ImportReport,
-    LocalClient,
-    ObservationWriter,
-    OnError,
-    Reading,
-    StationOptions,
-    import_stations,
-)
+from urbantwin.ingest.sta_client import LocalClient
+from urbantwin.ingest.sta_loader import ImportAborted, OnError
+from urbantwin.ingest.stations import StationOptions, import_stations
 from urbantwin.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -231,20 +223,6 @@ def test_the_command(engine: Engine, settings: Settings) -> None:
     )
     assert aborted.exit_code == 1
     assert "stations_local_dst.csv:7:" in aborted.output
-
-
-def test_the_writer_never_stores_a_value_twice_across_batches(sta: LocalClient) -> None:
-    """Values wait in a buffer of `batch` rows; a repeat must be caught before and after a flush."""
-    import_stations(sta, DATA / "stations_utc_part1.csv", STATIONS, QUIET)
-    ident = datastream(sta, "NO2 at Leipzig-Mitte")["@iot.id"]
-    report = ImportReport()
-    writer = ObservationWriter(sta, report, batch=3)
-    hours = [datetime(2014, 10, 2, h, tzinfo=UTC) for h in range(5)]
-    assert writer.add(ident, [Reading(moment, None, 1.0, 2) for moment in hours]) == 5  # 3 sent, 2 wait
-    assert writer.add(ident, [Reading(moment, None, 1.0, 3) for moment in hours]) == 0
-    writer.flush()
-    assert report.observations == 5 and report.already_present == 3 and report.duplicates == 2
-    assert len(observations(sta, "NO2 at Leipzig-Mitte")) == 3 + 5
 
 
 def test_the_command_against_a_running_server(sta: LocalClient, settings: Settings, live_server: str) -> None:

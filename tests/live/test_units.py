@@ -139,35 +139,3 @@ def test_the_broker_address_hides_its_credentials() -> None:
     assert Broker.parse("mqtts://b").port == 8883
     with pytest.raises(ValueError):
         Broker.parse("http://b")
-
-
-def test_the_wire_format_round_trips() -> None:
-    from urbantwin.live.wire import NOTIFICATION_MARK, Receiver, publish_packet, user_property, varint
-
-    assert varint(0) == b"\x00" and varint(127) == b"\x7f" and varint(128) == b"\x80\x01"
-    assert varint(16_384) == b"\x80\x80\x01"
-    received = []
-    receiver = Receiver("h", 1, "c", ["v1.1/Observations"], received.append)
-    payload = b'{"result": 1}' * 20  # a remaining length of two bytes
-    notification = publish_packet("v1.1/Observations", payload, user_property("urbantwin", "notification"))
-    # A QoS 1 PUBLISH (packet id 7, DUP) as a sensor's client sends it, without properties.
-    head = b"\x00\x11v1.1/Observations" + b"\x00\x07" + b"\x00"
-    sensor = b"\x3a" + varint(len(head) + 4) + head + b'{"a"' + b"\x90\x03\x00\x01\x00"  # …and a SUBACK
-    rest = receiver._packets(notification + sensor + b"\x30\x05\x00", generation=3)
-    assert rest == b"\x30\x05\x00"  # an incomplete packet waits for more
-    first, second = received
-    assert (first.topic, first.payload, first.qos, first.notification) == (
-        "v1.1/Observations",
-        payload,
-        0,
-        True,
-    )
-    assert (second.qos, second.packet_id, second.dup, second.notification, second.generation) == (
-        1,
-        7,
-        True,
-        False,
-        3,
-    )
-    assert receiver.subscribed.is_set()
-    assert NOTIFICATION_MARK in notification

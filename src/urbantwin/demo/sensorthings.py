@@ -3,7 +3,10 @@ SensorThings service through three callables.
 
 Nothing here knows the store or the server: `entity_payloads` only reads the bundled files
 (`urbantwin/demo/data`, described in `SOURCES.md`) and yields standard STA JSON as a client would
-POST it; `load` sends it through `create`, `create_observations` and `find_id`.
+POST it; `load` sends it through `create`, `create_observations` and `find_id`. The air quality
+files are read by the sensor connectors' readers (`urbantwin.ingest.stations`, `.cams`), in their
+vocabulary (`urbantwin.ingest.vocabulary`), and the Observations go in the connectors' dataArray
+batches (`urbantwin.ingest.sta_loader`): the demo uses `ingest`, never the other way round.
 
 Content (all real data, nothing invented):
 
@@ -21,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
@@ -31,6 +33,35 @@ from pathlib import Path
 from typing import Any
 
 from urbantwin.demo import DATA_DIR
+from urbantwin.ingest.cams import (
+    CAMS_ATTRIBUTION,
+    CAMS_DISCLAIMER,
+    CAMS_LICENCE,
+    CAMS_SENSORS,
+    CAMS_SOURCE,
+    CAMS_TIME_ASSUMPTION,
+    read_cams_file,
+)
+from urbantwin.ingest.sta_loader import (
+    MAX_ROWS_PER_REQUEST,
+    OBSERVATION_COMPONENTS,
+    ImportReport,
+    OnError,
+    data_array_batches,
+)
+from urbantwin.ingest.stations import (
+    DAILY_TIME_ASSUMPTION,
+    HOURLY_TIME_NOTE,
+    LFULG_AGENCY,
+    LFULG_NO_LICENCE,
+    LFULG_SENSOR,
+    Sample,
+    StationOptions,
+    nfc,
+    read_station_csv,
+    read_stations,
+)
+from urbantwin.ingest.vocabulary import GEOJSON, OBSERVED_PROPERTIES, OM_COUNT_OBSERVATION, OM_MEASUREMENT
 
 __all__ = [
     "MAX_ROWS_PER_REQUEST",
@@ -43,11 +74,6 @@ __all__ = [
 
 JSON = dict[str, Any]
 
-#: Largest number of Observation rows sent in one `create_observations` call.
-MAX_ROWS_PER_REQUEST = 5_000
-#: Components of every dataArray sent by `load` (STA 1.1 "create observations" extension).
-OBSERVATION_COMPONENTS = ["phenomenonTime", "resultTime", "result"]
-
 STATIONS_FILE = "lfulg_saxony_stations_2014.geojson"
 HOURLY_FILE = "lfulg_leipzig_hourly_2014-09_2014-11.csv"
 CAMS_FILES = {
@@ -56,11 +82,6 @@ CAMS_FILES = {
 }
 EV_FILE = "ladesaeulen_leipzig_2019-07-19.csv"
 FREIFUNK_FILE = "freifunk_leipzig_nodes_2020-03-03.geojson"
-
-GEOJSON = "application/geo+json"
-OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/"
-OM_MEASUREMENT = OM + "OM_Measurement"
-OM_COUNT_OBSERVATION = OM + "OM_CountObservation"
 
 UG_PER_M3: JSON = {
     "name": "microgram per cubic metre",
@@ -75,27 +96,14 @@ CLIENT_COUNT: JSON = {
 
 # --- provenance -------------------------------------------------------------------------------
 
+# The demo's LfULG values are the 2014 scrape of OK Lab Leipzig: the agency's data, their repository.
 LFULG_SOURCE = (
-    "Sächsisches Landesamt für Umwelt, Landwirtschaft und Geologie (LfULG), scraped in 2014 by OK Lab "
+    f"{LFULG_AGENCY}, scraped in 2014 by OK Lab "
     "Leipzig: github.com/CodeforLeipzig/luftqualitaet_sachsen @ 4e6215672f5aedbed11a309bdefac54461d8ea6d"
 )
 LFULG_LICENCE = (
-    "No data licence stated for the LfULG values; the OK Lab Leipzig repository is BSD-3-style "
-    "(Copyright (c) 2014, OK Lab Leipzig)"
+    f"{LFULG_NO_LICENCE}; the OK Lab Leipzig repository is BSD-3-style (Copyright (c) 2014, OK Lab Leipzig)"
 )
-LFULG_SITE = "https://www.umwelt.sachsen.de/umwelt/infosysteme/luftonline/"
-
-CAMS_ATTRIBUTION = "Contains modified Copernicus Atmosphere Monitoring Service information [2023]"
-CAMS_DISCLAIMER = (
-    "Neither the European Commission nor ECMWF is responsible for any use that may be made of the "
-    "Copernicus information or data it contains."
-)
-CAMS_SOURCE = (
-    "CAMS European air quality forecasts (Copernicus Atmosphere Monitoring Service, Atmosphere Data Store), "
-    "daily means computed by github.com/db-tu-dresden/evalPM @ e8ff0fcda0a6d616c4a59d6eb40546dacbb9e832"
-)
-CAMS_LICENCE = "Copernicus (CAMS) data licence, attribution required; evalPM repository: MIT"
-CAMS_SITE = "https://ads.atmosphere.copernicus.eu/datasets/cams-europe-air-quality-forecasts"
 
 EV_SOURCE = (
     "Bundesnetzagentur, Ladesäulenregister (Stand: 19.07.2019), via "
@@ -113,39 +121,8 @@ FREIFUNK_LICENCE = "No licence stated for the meshviewer data; the meshnet-lab r
 FREIFUNK_SITE = "https://karte.leipzig.freifunk.net/"
 
 # --- shared Sensors and ObservedProperties ------------------------------------------------------
+# (the LfULG Sensor and the CAMS models' Sensors are the connectors' own, `urbantwin.ingest`)
 
-LFULG_SENSOR: JSON = {
-    "name": "LfULG reference analyser",
-    "description": (
-        "Reference measuring equipment of the LfULG air quality network in Saxony. The source data do not "
-        "give the measuring principle per component, so one generic Sensor stands for all of them."
-    ),
-    "encodingType": "text/html",
-    "metadata": LFULG_SITE,
-    "properties": {"assumption": "one generic Sensor for all LfULG analysers (principle not in the data)"},
-}
-CAMS_SENSORS: dict[str, JSON] = {
-    "ENSEMBLE": {
-        "name": "CAMS regional ensemble forecast",
-        "description": (
-            "Median of the CAMS European (regional) air quality forecast ensemble; model output, not a "
-            "measuring device."
-        ),
-        "encodingType": "text/html",
-        "metadata": CAMS_SITE,
-        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
-    },
-    "EURAD-IM": {
-        "name": "CAMS regional forecast EURAD-IM",
-        "description": (
-            "EURAD-IM model (Jülich IEK), one member of the CAMS European air quality forecast ensemble; "
-            "model output, not a measuring device."
-        ),
-        "encodingType": "text/html",
-        "metadata": CAMS_SITE,
-        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
-    },
-}
 FREIFUNK_SENSOR: JSON = {
     "name": "Freifunk node statistics (meshviewer)",
     "description": (
@@ -156,25 +133,10 @@ FREIFUNK_SENSOR: JSON = {
     "metadata": FREIFUNK_SITE,
 }
 
-_EEA = "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/"
-#: LfULG component code -> (short label used in names, ObservedProperty).
+#: LfULG component code -> (short label used in names, ObservedProperty): the connectors' vocabulary.
 COMPONENTS: dict[str, tuple[str, JSON]] = {
-    code: (label, {"name": name, "definition": _EEA + eea, "description": description})
-    for code, label, name, eea, description in [
-        ("no2", "NO2", "Nitrogen dioxide (NO2)", "8", "Mass concentration of nitrogen dioxide in air"),
-        ("no", "NO", "Nitrogen monoxide (NO)", "38", "Mass concentration of nitrogen monoxide in air"),
-        ("o3", "O3", "Ozone (O3)", "7", "Mass concentration of ozone in air"),
-        ("so2", "SO2", "Sulphur dioxide (SO2)", "1", "Mass concentration of sulphur dioxide in air"),
-        ("pm10", "PM10", "Particulate matter < 10 µm (PM10)", "5", "Mass concentration of PM10 aerosol"),
-        (
-            "pm25",
-            "PM2.5",
-            "Particulate matter < 2.5 µm (PM2.5)",
-            "6001",
-            "Mass concentration of PM2.5 aerosol",
-        ),
-        ("ben", "Benzene", "Benzene (C6H6)", "20", "Mass concentration of benzene in air"),
-    ]
+    code: (OBSERVED_PROPERTIES[code].label, OBSERVED_PROPERTIES[code].observed_property)
+    for code in ("no2", "no", "o3", "so2", "pm10", "pm25", "ben")
 }
 WIFI_CLIENTS: JSON = {
     "name": "Wi-Fi clients",
@@ -187,20 +149,7 @@ WIFI_CLIENTS: JSON = {
 
 #: Daily means (PM) of the LfULG data; all other components are hourly values.
 DAILY_COMPONENTS = frozenset({"pm10", "pm25"})
-HOURLY_TIME_NOTE = (
-    "Hourly value; phenomenonTime is the timestamp as scraped (converted to UTC). Whether it marks the "
-    "start or the end of the averaging hour is not documented in the source."
-)
-DAILY_TIME_ASSUMPTION = (
-    "Assumption: daily mean. The scraper stored the date of the mean as local midnight (Europe/Berlin), "
-    "which appears as 22:00Z; phenomenonTime is the 24 h starting there (the local calendar day of the "
-    "mean). LfULG may define the day in MEZ (UTC+1), i.e. 1 h later."
-)
 ZERO_NOTE = "Values equal to 0.0 were dropped: the source uses 0.0 for 'missing', so a true 0 is lost."
-CAMS_TIME_ASSUMPTION = (
-    "Assumption: each daily mean covers the UTC calendar day of its date. The forecast run and lead time "
-    "are not stated, so resultTime is unknown and left null."
-)
 
 
 @dataclass
@@ -255,7 +204,7 @@ def _without_none(mapping: JSON) -> JSON:
 
 def _read_text(path: Path) -> str:
     """A bundled file as text, in Unicode NFC (the LfULG files spell "ü" decomposed, as "u" + U+0308)."""
-    return unicodedata.normalize("NFC", path.read_text(encoding="utf-8"))
+    return nfc(path.read_text(encoding="utf-8"))
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -274,11 +223,10 @@ def _float(text: str) -> float | None:
 # --- air quality: LfULG measurements and CAMS forecasts ----------------------------------------
 
 
-def _lfulg_observations(rows: Iterable[dict[str, str]], component: str) -> list[JSON]:
+def _lfulg_observations(samples: Iterable[Sample], component: str) -> list[JSON]:
     observations = []
-    for row in rows:
-        moment = _parse_time(row["timestamp_utc"])
-        value = float(row["value_ug_m3"])
+    for sample in samples:
+        moment, value = sample.moment, sample.value
         if component in DAILY_COMPONENTS:
             end = moment + timedelta(days=1)
             observations.append(_observation(_interval(moment, end), _utc(end), value))
@@ -288,7 +236,7 @@ def _lfulg_observations(rows: Iterable[dict[str, str]], component: str) -> list[
     return observations
 
 
-def _lfulg_datastream(station: str, component: str, rows: list[dict[str, str]]) -> JSON:
+def _lfulg_datastream(station: str, component: str, samples: list[Sample]) -> JSON:
     label, observed_property = COMPONENTS[component]
     daily = component in DAILY_COMPONENTS
     kind = "daily mean" if daily else "hourly mean"
@@ -309,21 +257,20 @@ def _lfulg_datastream(station: str, component: str, rows: list[dict[str, str]]) 
         },
         "Sensor": deepcopy(LFULG_SENSOR),
         "ObservedProperty": deepcopy(observed_property),
-        "Observations": _lfulg_observations(rows, component),
+        "Observations": _lfulg_observations(samples, component),
     }
 
 
 def _cams_datastreams(station: str, path: Path) -> list[JSON]:
-    rows = _read_csv(path)
+    # Read as `urbantwin import cams` reads the file; a row it cannot read stops the demo.
+    series = read_cams_file(path, ImportReport(), OnError.abort)
     datastreams = []
     for model, sensor in CAMS_SENSORS.items():
-        observations = []
-        for row in rows:
-            value = _float(row[model])
-            if value is None:
-                continue
-            start = datetime.combine(date.fromisoformat(row["date"]), datetime.min.time(), tzinfo=UTC)
-            observations.append(_observation(_interval(start, start + timedelta(days=1)), None, value))
+        observations = [
+            _observation(_interval(reading.start, reading.end), None, reading.result)
+            for reading in series.get(model, [])
+            if reading.end is not None  # (always: a CAMS value is the mean of its day)
+        ]
         datastreams.append(
             {
                 "name": f"PM2.5 forecast CAMS {model} at {station}",
@@ -353,14 +300,17 @@ def _cams_datastreams(station: str, path: Path) -> list[JSON]:
 
 
 def _air_quality_things(data_dir: Path) -> Iterator[JSON]:
+    # Read as `urbantwin import stations` reads the file; a row it cannot read stops the demo.
+    options = StationOptions(on_error=OnError.abort, progress=False)
     stations = {
-        feature["properties"]["name"]: feature
-        for feature in _read_json(data_dir / STATIONS_FILE)["features"]
-        if feature["properties"]["name"].startswith("Leipzig")
+        name: feature
+        for name, feature in read_stations(data_dir / STATIONS_FILE, options).items()
+        if name.startswith("Leipzig")
     }
-    rows_by_stream: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for row in _read_csv(data_dir / HOURLY_FILE):
-        rows_by_stream.setdefault((row["station"], row["component"]), []).append(row)
+    samples, _ = read_station_csv(data_dir / HOURLY_FILE, options, ImportReport())
+    rows_by_stream: dict[tuple[str, str], list[Sample]] = {}
+    for sample in samples:
+        rows_by_stream.setdefault((sample.station, sample.component), []).append(sample)
     unknown = {station for station, _ in rows_by_stream} - stations.keys()
     if unknown:
         raise ValueError(f"stations in {HOURLY_FILE} missing from {STATIONS_FILE}: {sorted(unknown)}")
@@ -601,26 +551,7 @@ def _observation_rows(observations: Iterable[JSON]) -> list[list[Any]]:
 
 def _batches(streams: Iterable[tuple[int, list[list[Any]]]]) -> Iterator[list[JSON]]:
     """dataArray request bodies of at most `MAX_ROWS_PER_REQUEST` rows in all."""
-    batch: list[JSON] = []
-    size = 0
-    for datastream_id, rows in streams:
-        start = 0
-        while start < len(rows):
-            take = min(MAX_ROWS_PER_REQUEST - size, len(rows) - start)
-            batch.append(
-                {
-                    "Datastream": {"@iot.id": datastream_id},
-                    "components": list(OBSERVATION_COMPONENTS),
-                    "dataArray": rows[start : start + take],
-                }
-            )
-            size += take
-            start += take
-            if size == MAX_ROWS_PER_REQUEST:
-                yield batch
-                batch, size = [], 0
-    if batch:
-        yield batch
+    return data_array_batches(streams, MAX_ROWS_PER_REQUEST)
 
 
 def load(

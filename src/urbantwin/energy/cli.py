@@ -192,7 +192,7 @@ def meters_command(
 
     from urbantwin.energy.jobs import EnergyRuns
     from urbantwin.energy.meters import Deviation, follow, last_days, write_meters
-    from urbantwin.ingest.stations import ClientError, HttpClient, LocalClient
+    from urbantwin.ingest.sta_client import ClientError, HttpClient, LocalClient
     from urbantwin.settings import load_settings
     from urbantwin.store.engine import make_engine, upgrade
 

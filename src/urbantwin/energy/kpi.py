@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from urbantwin.energy.engine import Result
 from urbantwin.energy.scenario import Scenario
-from urbantwin.energy.strategies import Result
 
 #: SPARCS targets as relative changes against the baseline.
 TARGETS = {"co2": -0.64, "renewable": 0.65, "final_energy": -0.53}

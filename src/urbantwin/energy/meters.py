@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from urbantwin.energy.monitoring import METER_FLOWS, QUARTER, STEP, plan_steps
-from urbantwin.ingest.stations import Catalogue, ImportReport, ObservationWriter, Reading, SensorThingsClient
+from urbantwin.ingest.sta_client import SensorThingsClient
+from urbantwin.ingest.sta_loader import Catalogue, ImportReport, ObservationWriter, Reading
 
 #: Where the demo's meter Thing is placed (the middle of Leipzig-West; lon, lat).
 LOCATION = (12.3195, 51.3340)

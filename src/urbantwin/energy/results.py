@@ -26,9 +26,9 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine
 
+from urbantwin.energy.engine import BUILDING_FLOWS, QUARTER_FLOWS
 from urbantwin.energy.kpi import KPI_FIELDS, groups
 from urbantwin.energy.run import Run
-from urbantwin.energy.strategies import BUILDING_FLOWS, QUARTER_FLOWS
 from urbantwin.ingest.pipeline import CollectionInfo, ImportReport, Row, store_rows
 
 NOTE = (

@@ -10,7 +10,7 @@ connector and the demo use, so forecasts sit beside the measurements), one Senso
 Datastream per model, and stores the values a Datastream does not have yet (matched by the start of
 phenomenonTime): importing a file twice adds nothing, into the demo's store nothing at all.
 
-Each daily mean covers the UTC calendar day of its date (the demo's convention, `CAMS_TIME_ASSUMPTION`):
+Each daily mean covers the UTC calendar day of its date (`CAMS_TIME_ASSUMPTION`, the demo's too):
 the files state neither the forecast run nor the lead time, so resultTime is unknown and left null.
 """
 
@@ -25,31 +25,50 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from urbantwin.demo.sensorthings import (
-    CAMS_ATTRIBUTION,
-    CAMS_DISCLAIMER,
-    CAMS_LICENCE,
-    CAMS_SENSORS,
-    CAMS_SITE,
-    CAMS_SOURCE,
-    CAMS_TIME_ASSUMPTION,
-    OM_MEASUREMENT,
+from urbantwin.ingest.sta_client import JSON, SensorThingsClient
+from urbantwin.ingest.sta_loader import Catalogue, ImportReport, ObservationWriter, OnError, Reading
+from urbantwin.ingest.stations import StationEntities, StationOptions, open_text, read_stations
+from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES, OM_MEASUREMENT, UNITS, component_code
+
+# --- what CAMS data say of themselves ---------------------------------------------------------------
+
+CAMS_ATTRIBUTION = "Contains modified Copernicus Atmosphere Monitoring Service information [2023]"
+CAMS_DISCLAIMER = (
+    "Neither the European Commission nor ECMWF is responsible for any use that may be made of the "
+    "Copernicus information or data it contains."
 )
-from urbantwin.ingest.stations import (
-    JSON,
-    OBSERVED_PROPERTIES,
-    UNITS,
-    Catalogue,
-    ImportReport,
-    ObservationWriter,
-    OnError,
-    Reading,
-    SensorThingsClient,
-    StationEntities,
-    StationOptions,
-    component_code,
-    open_text,
-    read_stations,
+CAMS_SOURCE = (
+    "CAMS European air quality forecasts (Copernicus Atmosphere Monitoring Service, Atmosphere Data Store), "
+    "daily means computed by github.com/db-tu-dresden/evalPM @ e8ff0fcda0a6d616c4a59d6eb40546dacbb9e832"
+)
+CAMS_LICENCE = "Copernicus (CAMS) data licence, attribution required; evalPM repository: MIT"
+CAMS_SITE = "https://ads.atmosphere.copernicus.eu/datasets/cams-europe-air-quality-forecasts"
+#: The Sensors of the models the CAMS files usually carry (any other model gets a generic one).
+CAMS_SENSORS: dict[str, JSON] = {
+    "ENSEMBLE": {
+        "name": "CAMS regional ensemble forecast",
+        "description": (
+            "Median of the CAMS European (regional) air quality forecast ensemble; model output, not a "
+            "measuring device."
+        ),
+        "encodingType": "text/html",
+        "metadata": CAMS_SITE,
+        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+    },
+    "EURAD-IM": {
+        "name": "CAMS regional forecast EURAD-IM",
+        "description": (
+            "EURAD-IM model (Jülich IEK), one member of the CAMS European air quality forecast ensemble; "
+            "model output, not a measuring device."
+        ),
+        "encodingType": "text/html",
+        "metadata": CAMS_SITE,
+        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+    },
+}
+CAMS_TIME_ASSUMPTION = (
+    "Assumption: each daily mean covers the UTC calendar day of its date. The forecast run and lead time "
+    "are not stated, so resultTime is unknown and left null."
 )
 
 
@@ -79,7 +98,7 @@ def import_cams(
     if options.station not in stations:
         raise ValueError(f"station {options.station!r} is not in {stations_file.name}")
     report = ImportReport(files=1)
-    series = _read(path, report, options.on_error)
+    series = read_cams_file(path, report, options.on_error)
 
     catalogue = Catalogue(client, report)
     entities = StationEntities(catalogue, stations, station_options)
@@ -99,8 +118,9 @@ def import_cams(
     return report
 
 
-def _read(path: Path, report: ImportReport, on_error: OnError) -> dict[str, list[Reading]]:
-    """The readings of each model column; every row checked before anything is written."""
+def read_cams_file(path: Path, report: ImportReport, on_error: OnError) -> dict[str, list[Reading]]:
+    """The readings of each model column that has any, in the file's order (each the UTC day of its
+    date); every row checked before anything is written."""
     with open_text(path) as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from urbantwin.ingest.stations import JSON, ClientError, SensorThingsClient, iso, parse_iso
+from urbantwin.ingest.sta_client import JSON, ClientError, SensorThingsClient, iso, parse_iso
 
 __all__ = ["ReplayOptions", "ReplayReport", "replay", "select_datastreams"]
 

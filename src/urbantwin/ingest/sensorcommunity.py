@@ -38,22 +38,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from urbantwin.demo.sensorthings import OM_MEASUREMENT
-from urbantwin.ingest.stations import (
-    GEOJSON,
-    JSON,
-    OBSERVED_PROPERTIES,
-    UNITS,
-    Catalogue,
-    ImportReport,
-    ObservationWriter,
-    OnError,
-    Reading,
-    SensorThingsClient,
-    nfc,
-    open_text,
-    parse_iso,
-)
+from urbantwin.ingest.sta_client import JSON, SensorThingsClient, parse_iso
+from urbantwin.ingest.sta_loader import Catalogue, ImportReport, ObservationWriter, OnError, Reading
+from urbantwin.ingest.stations import nfc, open_text
+from urbantwin.ingest.vocabulary import GEOJSON, OBSERVED_PROPERTIES, OM_MEASUREMENT, UNITS
 
 __all__ = ["COLUMNS", "SENSOR_TYPES", "SensorType", "import_sensor_community"]
 

@@ -17,16 +17,8 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from urbantwin.ingest.stations import (
-    ClientError,
-    HttpClient,
-    ImportAborted,
-    ImportReport,
-    LocalClient,
-    OnError,
-    SensorThingsClient,
-    parse_iso,
-)
+from urbantwin.ingest.sta_client import ClientError, HttpClient, LocalClient, SensorThingsClient, parse_iso
+from urbantwin.ingest.sta_loader import ImportAborted, ImportReport, OnError
 
 sensor_import_app = typer.Typer()
 
@@ -147,7 +139,7 @@ def stations(
         typer.Option(help="component whose values are daily means (repeatable; else inferred)"),
     ] = None,
     source: Annotated[
-        str | None, typer.Option(help="origin of the data (default for LfULG: the demo's)")
+        str | None, typer.Option(help="origin of the data (default for LfULG: the agency)")
     ] = None,
     licence: Annotated[str | None, typer.Option(help="licence of the data")] = None,
     on_error: OnErrorOption = OnError.skip,
@@ -160,7 +152,8 @@ def stations(
 
     One Thing per station, one Datastream per component; a newer file adds only what is new.
     """
-    from urbantwin.ingest.stations import StationOptions, component_code, import_stations
+    from urbantwin.ingest.stations import StationOptions, import_stations
+    from urbantwin.ingest.vocabulary import component_code
 
     codes = []
     for name in daily or []:

@@ -1,410 +1,98 @@
-"""Hourly station CSVs (the LfULG files and alike) into SensorThings, and what every sensor connector
-shares.
+"""Hourly station CSVs (the LfULG files and alike) into SensorThings.
 
-The first half is the SensorThings side of the sensor connectors (`sensorcommunity.py` and
-`replay.py` use it too):
+Station CSVs are long files (one row per station, time and component, like the LfULG copy in
+`urbantwin/demo/data`) or wide ones (one column per component), with the stations' positions from
+a GeoJSON file. Time columns say their zone by their name: `…utc` is UTC, `…mez` / `…cet` is UTC+1
+all year (the German air quality convention), anything else is local time in `timezone` (default
+Europe/Berlin, with daylight saving time: the repeated hour of the autumn change is told apart by
+the order of the rows, an hour that does not exist in spring is a bad row). Values with an offset
+(`…Z`, `…+01:00`) are taken as they are.
 
-* a client of the SensorThings API, either in process (`LocalClient`, through
-  `SensorThingsService.handle`, so access rules, validation and notifications apply exactly as for
-  a client of the server) or over HTTP to a running server (`HttpClient`). Connectors never insert
-  into the SensorThings tables themselves;
-* a `Catalogue` that finds Things, Sensors, ObservedProperties and Datastreams by a stable key kept
-  in `properties["import_key"]` and creates only what is missing, so importing twice creates
-  nothing the second time. Where an entity has no key (made by the demo loader or by hand) it is
-  found by its natural identity instead: an ObservedProperty by its `definition` URI, the others by
-  their exact `name` (the rule of the demo loader), so an import into the demo store joins the
-  demo's stations instead of duplicating them;
-* an `ObservationWriter` that stores only the observations a Datastream does not have yet (matched
-  by Datastream and phenomenonTime start), in dataArray requests (`CreateObservations`, the
-  service's bulk path: COPY on PostgreSQL);
-* the report of an import (counts and bad rows with file and line).
-
-The second half reads station CSVs: long files (one row per station, time and component, like the
-LfULG copy in `urbantwin/demo/data`) or wide ones (one column per component), with the stations'
-positions from a GeoJSON file. Time columns say their zone by their name: `…utc` is UTC, `…mez` /
-`…cet` is UTC+1 all year (the German air quality convention), anything else is local time in
-`timezone` (default Europe/Berlin, with daylight saving time: the repeated hour of the autumn change
-is told apart by the order of the rows, an hour that does not exist in spring is a bad row).
-Values with an offset (`…Z`, `…+01:00`) are taken as they are.
+`read_stations` and `read_station_csv` read (the demo reads its LfULG copy with them too);
+`import_stations` writes what was read through the idempotent loader (`sta_loader.py`). What the
+LfULG network's entities say of themselves (its Sensor, its time conventions) is here as well.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import http.client
 import io
 import json
 import unicodedata
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
-from sqlalchemy import Engine
 from tqdm import tqdm
 
-from urbantwin.access.principal import SYSTEM, Principal
-from urbantwin.demo.sensorthings import (
-    COMPONENTS as DEMO_COMPONENTS,
+from urbantwin.ingest.sta_client import JSON, SensorThingsClient
+from urbantwin.ingest.sta_loader import (
+    Catalogue,
+    ImportReport,
+    ObservationWriter,
+    OnError,
+    Reading,
 )
-from urbantwin.demo.sensorthings import (
-    DAILY_TIME_ASSUMPTION,
-    HOURLY_TIME_NOTE,
-    LFULG_LICENCE,
-    LFULG_SENSOR,
-    LFULG_SOURCE,
-    MAX_ROWS_PER_REQUEST,
+from urbantwin.ingest.vocabulary import (
+    GEOJSON,
+    OBSERVED_PROPERTIES,
     OM_MEASUREMENT,
+    UNITS,
+    component_code,
+    unit_code,
 )
-from urbantwin.errors import PlatformError
-from urbantwin.settings import Settings
-
-JSON = dict[str, Any]
-
-#: The key under `properties` that identifies an entity made by a connector, across imports.
-KEY = "import_key"
-API_VERSION = "v1.1"
-GEOJSON = "application/geo+json"
 
 __all__ = [
-    "KEY",
-    "OBSERVED_PROPERTIES",
-    "UNITS",
-    "Catalogue",
-    "ClientError",
-    "HttpClient",
-    "ImportAborted",
-    "ImportReport",
-    "LocalClient",
-    "ObservationWriter",
-    "OnError",
-    "Reading",
-    "RowProblem",
-    "SensorThingsClient",
+    "DAILY_TIME_ASSUMPTION",
+    "HOURLY_TIME_NOTE",
+    "LFULG_AGENCY",
+    "LFULG_NO_LICENCE",
+    "LFULG_SENSOR",
+    "LFULG_SITE",
+    "Sample",
+    "StationEntities",
     "StationOptions",
     "import_stations",
+    "nfc",
+    "open_text",
+    "read_station_csv",
+    "read_stations",
 ]
 
+# --- the LfULG network (Saxony's air quality measurements) -----------------------------------------
 
-# === the SensorThings API as connectors see it ================================================
-
-
-class ClientError(Exception):
-    """A request to the SensorThings API failed; `status` is the HTTP status (0: not reachable)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}" if status else message)
-        self.status = status
-        self.message = message
-
-
-class SensorThingsClient:
-    """The few things a connector asks of a SensorThings API: GET (with paging) and POST."""
-
-    def request(
-        self, method: str, path: str, query: dict[str, str] | str | None = None, body: Any = None
-    ) -> Any:
-        """Send one request to `path` (relative to the API root, e.g. `Things(1)/Datastreams`)."""
-        raise NotImplementedError
-
-    def get(self, path: str, query: dict[str, str] | None = None) -> Any:
-        return self.request("GET", path, query)
-
-    def post(self, path: str, body: Any) -> Any:
-        return self.request("POST", path, None, body)
-
-    def entities(self, path: str, query: dict[str, str] | None = None) -> Iterator[JSON]:
-        """Every entity of a collection, following `@iot.nextLink` (the server pages large answers)."""
-        page = self.get(path, query)
-        while True:
-            yield from page.get("value", [])
-            link = page.get("@iot.nextLink")
-            if not link:
-                return
-            page = self.follow(link)
-
-    def follow(self, link: str) -> Any:
-        """GET a link the server answered (a nextLink)."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release what the client holds (a connection); it may not be used afterwards."""
-
-    def describe(self) -> str:
-        """Where the client writes, for messages."""
-        raise NotImplementedError
+LFULG_AGENCY = "Sächsisches Landesamt für Umwelt, Landwirtschaft und Geologie (LfULG)"
+#: The LfULG publishes its values without a data licence.
+LFULG_NO_LICENCE = "No data licence stated for the LfULG values"
+LFULG_SITE = "https://www.umwelt.sachsen.de/umwelt/infosysteme/luftonline/"
+LFULG_SENSOR: JSON = {
+    "name": "LfULG reference analyser",
+    "description": (
+        "Reference measuring equipment of the LfULG air quality network in Saxony. The source data do not "
+        "give the measuring principle per component, so one generic Sensor stands for all of them."
+    ),
+    "encodingType": "text/html",
+    "metadata": LFULG_SITE,
+    "properties": {"assumption": "one generic Sensor for all LfULG analysers (principle not in the data)"},
+}
+HOURLY_TIME_NOTE = (
+    "Hourly value; phenomenonTime is the timestamp as scraped (converted to UTC). Whether it marks the "
+    "start or the end of the averaging hour is not documented in the source."
+)
+DAILY_TIME_ASSUMPTION = (
+    "Assumption: daily mean. The scraper stored the date of the mean as local midnight (Europe/Berlin), "
+    "which appears as 22:00Z; phenomenonTime is the 24 h starting there (the local calendar day of the "
+    "mean). LfULG may define the day in MEZ (UTC+1), i.e. 1 h later."
+)
 
 
-def _query_string(query: dict[str, str] | str | None) -> str:
-    if query is None:
-        return ""
-    if isinstance(query, str):
-        return query
-    return urlencode(query, quote_via=quote, safe="$,/()")
-
-
-class LocalClient(SensorThingsClient):
-    """The SensorThings service of the local store, called in process (no server needed).
-
-    Writes go through `SensorThingsService.handle` as the requests of a server would, with the
-    principal given (by default `SYSTEM`, the operator running the command on the machine).
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        settings: Settings,
-        principal: Principal = SYSTEM,
-        dispose_engine: bool = False,
-    ) -> None:
-        from urbantwin.access.bootstrap import ensure_defaults
-        from urbantwin.sensorthings.service import SensorThingsService
-
-        # As at the start of a server: the default dataset new entities join must exist.
-        ensure_defaults(engine, settings)
-        self.engine = engine
-        self.service = SensorThingsService(engine, settings)
-        self.principal = principal
-        self.base = f"/{API_VERSION}"
-        #: Whether `close` disposes of the engine (when the client was made for one command).
-        self.dispose_engine = dispose_engine
-
-    def request(
-        self, method: str, path: str, query: dict[str, str] | str | None = None, body: Any = None
-    ) -> Any:
-        from urbantwin.sensorthings.serialize import dumps
-
-        try:
-            answer = self.service.handle(method, path, _query_string(query), body, self.base, self.principal)
-        except PlatformError as exc:
-            raise ClientError(exc.status, exc.message) from None
-        if answer.body is None:
-            return None
-        # The service may answer pre-serialised fragments; one round trip makes plain JSON values.
-        return orjson.loads(dumps(answer.body))
-
-    def follow(self, link: str) -> Any:
-        parts = urlsplit(link)
-        path = parts.path
-        if path.startswith(self.base):
-            path = path[len(self.base) :]
-        return self.request("GET", path.lstrip("/"), parts.query)
-
-    def close(self) -> None:
-        # The service counts reads in memory and a timer stores them later; a command ends sooner.
-        audit = getattr(self.service, "audit", None)
-        if audit is not None:
-            audit.flush()
-        if self.dispose_engine:
-            self.engine.dispose()
-
-    def describe(self) -> str:
-        return f"the local store ({self.engine.url.render_as_string(hide_password=True)})"
-
-
-class HttpClient(SensorThingsClient):
-    """A running urbantwin (or any SensorThings 1.1) server, over HTTP with a bearer token.
-
-    One persistent connection (http.client from the standard library: the command needs no extra
-    dependency). A request on a kept-alive connection that the server closed meanwhile is sent
-    once more on a new connection; any other failure is a `ClientError`.
-    """
-
-    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
-        parts = urlsplit(url.rstrip("/"))
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        prefix = parts.path.rstrip("/")
-        if not prefix.endswith(f"/{API_VERSION}"):
-            prefix += f"/{API_VERSION}"
-        self.url = f"{parts.scheme}://{parts.netloc}{prefix}"
-        self.scheme, self.netloc, self.prefix = parts.scheme, parts.netloc, prefix
-        self.token = token
-        self.timeout = timeout
-        self._connection: http.client.HTTPConnection | None = None
-
-    def _connect(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        return kind(self.netloc, timeout=self.timeout)
-
-    def request(
-        self, method: str, path: str, query: dict[str, str] | str | None = None, body: Any = None
-    ) -> Any:
-        target = f"{self.prefix}/{path.lstrip('/')}"
-        query_string = _query_string(query)
-        if query_string:
-            target += "?" + query_string
-        return self._send(method, target, body)
-
-    def follow(self, link: str) -> Any:
-        parts = urlsplit(link)
-        return self._send("GET", parts.path + (f"?{parts.query}" if parts.query else ""), None)
-
-    def _send(self, method: str, target: str, body: Any) -> Any:
-        headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = None
-        if body is not None:
-            data = orjson.dumps(body)
-            headers["Content-Type"] = "application/json"
-        for attempt in (1, 2):
-            reused = self._connection is not None
-            connection = self._connection or self._connect()
-            try:
-                connection.request(method, target, data, headers)
-                response = connection.getresponse()
-                raw = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                connection.close()
-                self._connection = None
-                if reused and attempt == 1:
-                    continue  # the server closed an idle kept-alive connection: send again
-                raise ClientError(0, f"{self.url}: {exc}") from None
-            except (OSError, http.client.HTTPException) as exc:
-                connection.close()
-                self._connection = None
-                raise ClientError(0, f"cannot reach {self.url}: {exc}") from None
-            self._connection = connection
-            if response.status >= 400:
-                raise ClientError(response.status, _error_message(raw, response.reason))
-            return orjson.loads(raw) if raw.strip() else None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    def describe(self) -> str:
-        return self.url
-
-
-def _error_message(raw: bytes, reason: str) -> str:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace")[:200] or reason
-    if isinstance(document, dict):
-        return str(document.get("message") or document.get("detail") or reason)
-    return reason
-
-
-def odata_string(text: str) -> str:
-    """An OData string literal (a quote inside is doubled)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-@lru_cache(maxsize=65536)
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with `Z`, microseconds only when there are any (cached: an import writes
-    each time twice, as phenomenonTime and resultTime, and long files repeat them per component)."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
-
-
-def parse_iso(text: str) -> datetime:
-    """An ISO 8601 instant as the API writes it (a `Z` or an offset), in UTC."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def phenomenon_start(value: str) -> datetime:
-    """The start of a phenomenonTime (an instant, or an interval `start/end`)."""
-    return parse_iso(value.partition("/")[0])
-
-
-# === reports and bad rows =====================================================================
-
-
-class OnError(StrEnum):
-    """What a bad row does: skipped (and reported), or it stops the import."""
-
-    skip = "skip"
-    abort = "abort"
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
-
-
-class ImportAborted(Exception):
-    """A bad row with `OnError.abort`: nothing of the file it is in has been written."""
-
-    def __init__(self, problem: RowProblem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
-
-
-@dataclass
-class ImportReport:
-    """What an import did; `summary()` is what the command prints."""
-
-    files: int = 0
-    #: Data rows read (header lines not counted).
-    rows: int = 0
-    #: Entities created, by entity set ("Things", "Sensors", …).
-    created: Counter[str] = field(default_factory=Counter)
-    #: Observations stored by this import.
-    observations: int = 0
-    #: Observations of the input the store already had (same Datastream and phenomenonTime).
-    already_present: int = 0
-    #: Observations given twice in the input (the first one counts).
-    duplicates: int = 0
-    #: Values left empty in the input (no observation: nothing was measured).
-    empty_values: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
-    #: Columns of the input that no mapping covers, by file (not imported; reported once).
-    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
-
-    def problem(self, on_error: OnError, file: str, line: int, message: str) -> None:
-        found = RowProblem(file, line, message)
-        self.problems.append(found)
-        if on_error is OnError.abort:
-            raise ImportAborted(found)
-
-    def summary(self, max_problems: int = 20) -> str:
-        created = ", ".join(
-            f"{self.created[name]} {name}"
-            for name in ("Things", "Sensors", "ObservedProperties", "Datastreams")
-            if self.created[name]
-        )
-        lines = [
-            f"{self.files} file(s), {self.rows} rows: {self.observations} observations added, "
-            f"{self.already_present} already present, {self.duplicates} repeated in the input, "
-            f"{self.empty_values} empty values, {len(self.problems)} bad rows skipped.",
-            f"Created: {created or 'nothing new'}.",
-        ]
-        for file, columns in self.ignored_columns.items():
-            lines.append(f"{file}: columns not imported (no mapping): {', '.join(columns)}")
-        for problem in self.problems[:max_problems]:
-            lines.append(f"  {problem}")
-        if len(self.problems) > max_problems:
-            lines.append(f"  … and {len(self.problems) - max_problems} more bad rows")
-        return "\n".join(lines)
+# --- reading files -------------------------------------------------------------------------------------
 
 
 def open_text(path: Path) -> io.TextIOBase:
@@ -421,355 +109,6 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-# === vocabularies: units and observed properties ==============================================
-
-_UCUM = "http://www.opengis.net/def/uom/UCUM/0/"
-
-
-def _unit(name: str, symbol: str, ucum: str) -> JSON:
-    return {"name": name, "symbol": symbol, "definition": _UCUM + quote(ucum, safe="")}
-
-
-#: Units by their UCUM code; `symbol` is what people read, `definition` the UCUM code as a URI.
-UNITS: dict[str, JSON] = {
-    "ug/m3": _unit("microgram per cubic metre", "µg/m³", "ug/m3"),
-    "mg/m3": _unit("milligram per cubic metre", "mg/m³", "mg/m3"),
-    "ng/m3": _unit("nanogram per cubic metre", "ng/m³", "ng/m3"),
-    "Cel": _unit("degree Celsius", "°C", "Cel"),
-    "%": _unit("percent", "%", "%"),
-    "Pa": _unit("pascal", "Pa", "Pa"),
-    "hPa": _unit("hectopascal", "hPa", "hPa"),
-}
-#: How units are spelt in files (normalised: lower case, µ as u, ³ as 3, `_` as `/`) -> UCUM code.
-_UNIT_SPELLINGS = {
-    "ug/m3": "ug/m3",
-    "mg/m3": "mg/m3",
-    "ng/m3": "ng/m3",
-    "cel": "Cel",
-    "°c": "Cel",
-    "degc": "Cel",
-    "%": "%",
-    "pa": "Pa",
-    "hpa": "hPa",
-}
-
-
-def unit_code(text: str) -> str | None:
-    """The UCUM code of a unit as written in a file (`µg/m³`, `ug_m3`, `[µg/m3]`), or None."""
-    spelt = text.strip().strip("[]()").strip().lower().replace("µ", "u").replace("μ", "u")
-    spelt = spelt.replace("³", "3").replace("_", "/").replace(" ", "")
-    return _UNIT_SPELLINGS.get(spelt)
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """An observed property with its short label (used in names) and usual unit."""
-
-    code: str
-    label: str
-    observed_property: JSON
-    unit: str
-
-
-_EEA = "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/"
-_CF = "http://vocab.nerc.ac.uk/standard_name/"
-
-
-def _demo(code: str, unit: str = "ug/m3") -> Quantity:
-    # The demo's ObservedProperties (EEA pollutant vocabulary), so both name the same entity.
-    label, observed_property = DEMO_COMPONENTS[code]
-    return Quantity(code, label, observed_property, unit)
-
-
-def _quantity(code: str, label: str, name: str, definition: str, description: str, unit: str) -> Quantity:
-    return Quantity(code, label, {"name": name, "definition": definition, "description": description}, unit)
-
-
-#: Every observed property the connectors map to, by code.
-OBSERVED_PROPERTIES: dict[str, Quantity] = {
-    quantity.code: quantity
-    for quantity in [
-        *(_demo(code) for code in ("no2", "no", "o3", "so2", "pm10", "pm25", "ben")),
-        _quantity(
-            "co",
-            "CO",
-            "Carbon monoxide (CO)",
-            _EEA + "10",
-            "Mass concentration of carbon monoxide in air",
-            "mg/m3",
-        ),
-        _quantity(
-            "nox",
-            "NOx",
-            "Nitrogen oxides (NOx)",
-            _EEA + "9",
-            "Mass concentration of nitrogen oxides in air, expressed as NO2",
-            "ug/m3",
-        ),
-        _quantity(
-            "pm1",
-            "PM1",
-            "Particulate matter < 1 µm (PM1)",
-            _EEA + "6002",
-            "Mass concentration of PM1 aerosol",
-            "ug/m3",
-        ),
-        _quantity(
-            "air_temperature",
-            "Temperature",
-            "Air temperature",
-            _CF + "air_temperature/",
-            "Temperature of the air (CF standard name air_temperature)",
-            "Cel",
-        ),
-        _quantity(
-            "relative_humidity",
-            "Humidity",
-            "Relative humidity",
-            _CF + "relative_humidity/",
-            "Relative humidity of the air (CF standard name relative_humidity)",
-            "%",
-        ),
-        _quantity(
-            "air_pressure",
-            "Pressure",
-            "Air pressure",
-            _CF + "air_pressure/",
-            "Pressure of the air at the sensor (CF standard name air_pressure)",
-            "Pa",
-        ),
-        _quantity(
-            "air_pressure_at_sea_level",
-            "Pressure (sea level)",
-            "Air pressure at mean sea level",
-            _CF + "air_pressure_at_mean_sea_level/",
-            "Air pressure reduced to mean sea level (CF standard name air_pressure_at_mean_sea_level)",
-            "Pa",
-        ),
-    ]
-}
-
-#: Component names in station files (normalised: lower case, no spaces, dots, commas or dashes)
-#: -> observed property code.
-STATION_COMPONENTS: dict[str, str] = {
-    "no2": "no2",
-    "stickstoffdioxid": "no2",
-    "no": "no",
-    "stickstoffmonoxid": "no",
-    "nox": "nox",
-    "o3": "o3",
-    "ozon": "o3",
-    "ozone": "o3",
-    "so2": "so2",
-    "schwefeldioxid": "so2",
-    "pm10": "pm10",
-    "pm25": "pm25",
-    "pm1": "pm1",
-    "ben": "ben",
-    "benzol": "ben",
-    "benzene": "ben",
-    "c6h6": "ben",
-    "co": "co",
-    "kohlenmonoxid": "co",
-}
-
-
-@lru_cache(maxsize=1024)
-def component_code(text: str) -> str | None:
-    spelt = text.strip().lower()
-    for char in " .,-_":
-        spelt = spelt.replace(char, "")
-    return STATION_COMPONENTS.get(spelt)
-
-
-# === finding and creating entities ============================================================
-
-
-class Catalogue:
-    """Finds entities by their `import_key` (or natural identity) and creates the missing ones.
-
-    Ids found are remembered for the import run, so a file of a thousand rows asks once per entity.
-    """
-
-    def __init__(self, client: SensorThingsClient, report: ImportReport) -> None:
-        self.client = client
-        self.report = report
-        self._ids: dict[tuple[str, str], int] = {}
-        self._entities: dict[int, JSON] = {}
-
-    def find(self, collection: str, key: str, fallback: tuple[str, str] | None = None) -> JSON | None:
-        """The entity of `collection` (a path such as `Things(3)/Datastreams`) with this key, else
-        the first one with the natural identity `fallback` that has no key (an entity another
-        connector made, with a key of its own, is never taken over)."""
-        query = {"$filter": f"properties/{KEY} eq {odata_string(key)}", "$orderby": "id", "$top": "1"}
-        for entity in self.client.get(collection, query).get("value", []):
-            return entity
-        if fallback is None:
-            return None
-        query = {"$filter": f"{fallback[0]} eq {odata_string(fallback[1])}", "$orderby": "id", "$top": "20"}
-        for entity in self.client.get(collection, query).get("value", []):
-            if KEY not in (entity.get("properties") or {}):
-                return entity
-        return None
-
-    def ensure(
-        self,
-        entity_set: str,
-        key: str,
-        payload: JSON,
-        *,
-        parent: str | None = None,
-        fallback: tuple[str, str] | None = None,
-    ) -> int:
-        """The id of the entity with `key`, created from `payload` (its key added) if missing.
-
-        `parent` scopes the search (`Things(3)` for a Thing's Datastreams); `fallback` is the
-        natural identity looked for when no entity carries the key, e.g. `("name", …)`.
-        """
-        cache_key = (parent or "", key)
-        known = self._ids.get(cache_key)
-        if known is not None:
-            return known
-        collection = f"{parent}/{entity_set}" if parent else entity_set
-        found = self.find(collection, key, fallback)
-        if found is None:
-            body = deepcopy(payload)
-            body["properties"] = {**(body.get("properties") or {}), KEY: key}
-            found = self.client.post(entity_set, body)
-            self.report.created[entity_set] += 1
-        ident = int(found["@iot.id"])
-        self._ids[cache_key] = ident
-        self._entities[ident] = found
-        return ident
-
-    def entity(self, ident: int) -> JSON:
-        """The entity as found or created (for its properties, e.g. a Datastream's aggregation)."""
-        return self._entities[ident]
-
-    def observed_property(self, quantity: Quantity) -> int:
-        definition = quantity.observed_property["definition"]
-        return self.ensure(
-            "ObservedProperties",
-            f"observed-property:{definition}",
-            quantity.observed_property,
-            fallback=("definition", definition),
-        )
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One observation to store: phenomenonTime `start` (and `end` for a mean over a period)."""
-
-    start: datetime
-    end: datetime | None
-    result: float
-    line: int
-
-
-class ObservationWriter:
-    """Stores the observations a Datastream does not have yet, in dataArray requests.
-
-    Rows wait in a buffer until `batch` of them (over any number of Datastreams) make one request,
-    so many small Datastreams (a day of a citizen sensor) do not cost a request each.
-    """
-
-    components = ["phenomenonTime", "resultTime", "result"]
-
-    def __init__(
-        self,
-        client: SensorThingsClient,
-        report: ImportReport,
-        batch: int = MAX_ROWS_PER_REQUEST,
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        self.client = client
-        self.report = report
-        self.batch = batch
-        self.progress = progress
-        self._pending: list[JSON] = []
-        self._size = 0
-        #: phenomenonTime starts waiting in the buffer, by Datastream (not in the store yet).
-        self._queued: dict[int, set[datetime]] = defaultdict(set)
-
-    def existing_starts(self, datastream: int, first: datetime, last: datetime) -> set[datetime]:
-        """phenomenonTime starts stored in the Datastream between `first` and `last` (inclusive)."""
-        query = {
-            "$filter": f"phenomenonTime ge {iso(first)}",
-            "$orderby": "phenomenonTime asc",
-            "$select": "phenomenonTime",
-            "$top": "10000",
-        }
-        starts: set[datetime] = set()
-        for observation in self.client.entities(f"Datastreams({datastream})/Observations", query):
-            start = phenomenon_start(observation["phenomenonTime"])
-            if start > last:
-                break
-            starts.add(start)
-        return starts
-
-    def add(self, datastream: int, readings: Iterable[Reading]) -> int:
-        """Queue the new readings of one Datastream; answers how many are new."""
-        unique: dict[datetime, Reading] = {}
-        queued = self._queued[datastream]
-        for reading in readings:
-            if reading.start in unique or reading.start in queued:
-                self.report.duplicates += 1
-                continue
-            unique[reading.start] = reading
-        if not unique:
-            return 0
-        present = self.existing_starts(datastream, min(unique), max(unique))
-        self.report.already_present += len(present & unique.keys())
-        new = [unique[start] for start in sorted(unique) if start not in present]
-        if self.progress is not None and len(unique) > len(new):
-            self.progress(len(unique) - len(new))
-        rows = [
-            [
-                f"{iso(r.start)}/{iso(r.end)}" if r.end is not None else iso(r.start),
-                iso(r.end if r.end is not None else r.start),
-                r.result,
-            ]
-            for r in new
-        ]
-        start = stored = 0
-        while start < len(rows):
-            take = min(self.batch - self._size, len(rows) - start)
-            self._pending.append(
-                {
-                    "Datastream": {"@iot.id": datastream},
-                    "components": list(self.components),
-                    "dataArray": rows[start : start + take],
-                }
-            )
-            self._size += take
-            start += take
-            if self._size >= self.batch:
-                self.flush()
-                stored = start
-        # What waits in the buffer is not in the store yet: a later add() must not queue it twice.
-        self._queued[datastream].update(reading.start for reading in new[stored:])
-        return len(new)
-
-    def flush(self) -> None:
-        """Send what waits in the buffer (one dataArray request, one transaction)."""
-        if not self._pending:
-            return
-        pending, size = self._pending, self._size
-        self._pending, self._size = [], 0
-        self._queued.clear()
-        answer = self.client.post("CreateObservations", pending)
-        failed = sum(1 for link in answer if link == "error")
-        if failed:
-            # Every row was checked before sending; a refusal here is a bug or a changed server.
-            raise ClientError(400, f"CreateObservations refused {failed} of {size} rows")
-        self.report.observations += size
-        if self.progress is not None:
-            self.progress(size)
-
-
-# === station CSVs ==============================================================================
-
-
 @dataclass
 class StationOptions:
     """How to read a station file and describe what it creates."""
@@ -782,7 +121,7 @@ class StationOptions:
     station: str | None = None
     #: Property of the GeoJSON features that holds the station name the CSV uses.
     station_property: str = "name"
-    #: Where the data come from and under which licence (default for LfULG: as in the demo).
+    #: Where the data come from and under which licence (default for LfULG: the agency, no licence).
     source: str | None = None
     licence: str | None = None
     #: Components whose values are daily means (else inferred: no two rows closer than 23 h).
@@ -796,7 +135,9 @@ class StationOptions:
 
 
 @dataclass
-class _Sample:
+class Sample:
+    """One value of a station file, at its moment in UTC, with the line it was read from."""
+
     station: str
     component: str
     unit: str
@@ -931,7 +272,7 @@ def _wide_column(name: str) -> tuple[str, str | None] | None:
 
 def read_station_csv(
     path: Path, options: StationOptions, report: ImportReport
-) -> tuple[list[_Sample], tzinfo]:
+) -> tuple[list[Sample], tzinfo]:
     """Every value of a station file, in UTC, with its line, and the zone of the file's calendar
     days; bad rows are reported (or abort, with `OnError.abort`)."""
     name = path.name
@@ -984,7 +325,7 @@ def read_station_csv(
     if ignored:
         report.ignored_columns[name] = ignored
 
-    samples: list[_Sample] = []
+    samples: list[Sample] = []
     for row in reader:
         line = reader.line_num
         if not "".join(row).strip():
@@ -1025,7 +366,7 @@ def read_station_csv(
             if value is None:
                 report.empty_values += 1
                 continue
-            samples.append(_Sample(station, component, unit, moment, value, line))
+            samples.append(Sample(station, component, unit, moment, value, line))
     return samples, time_column.zone
 
 
@@ -1060,8 +401,8 @@ class StationEntities:
         self.stations = stations
         self.options = options
         self.network = options.network
-        self.source = options.source or (LFULG_SOURCE if options.is_lfulg else None)
-        self.licence = options.licence or (LFULG_LICENCE if options.is_lfulg else None)
+        self.source = options.source or (LFULG_AGENCY if options.is_lfulg else None)
+        self.licence = options.licence or (LFULG_NO_LICENCE if options.is_lfulg else None)
 
     def _provenance(self) -> JSON:
         return {k: v for k, v in (("source", self.source), ("licence", self.licence)) if v}
@@ -1178,7 +519,7 @@ def import_stations(
     report = ImportReport(files=1)
     stations = read_stations(stations_file, options)
     samples, zone = read_station_csv(path, options, report)
-    by_series: dict[tuple[str, str], list[_Sample]] = defaultdict(list)
+    by_series: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for sample in samples:
         if sample.station not in stations:
             if not report.problems or report.problems[-1].line != sample.line:  # once per row
@@ -1186,7 +527,7 @@ def import_stations(
                 report.problem(options.on_error, path.name, sample.line, message)
             continue
         by_series[(sample.station, sample.component)].append(sample)
-    plan: list[tuple[str, str, str, list[_Sample]]] = []
+    plan: list[tuple[str, str, str, list[Sample]]] = []
     for (station, code), series in sorted(by_series.items()):
         units = sorted({sample.unit for sample in series})
         if len(units) > 1:
@@ -1223,7 +564,7 @@ def import_stations(
     return report
 
 
-def _reading(sample: _Sample, daily: bool, zone: tzinfo) -> Reading:
+def _reading(sample: Sample, daily: bool, zone: tzinfo) -> Reading:
     if not daily:
         return Reading(sample.moment, None, sample.value, sample.line)
     # The local calendar day: 23 or 25 hours on the days of the daylight saving change.

@@ -72,8 +72,17 @@ def publish_packet(topic: str, payload: bytes, properties: bytes) -> bytes:
     return publish_with_head(publish_head(topic, properties), payload)
 
 
-def connect_packet(client_id: str, username: str | None, password: str | None, keepalive: int) -> bytes:
-    flags = 0x02  # clean start: a publisher has no session worth keeping
+def connect_packet(
+    client_id: str,
+    username: str | None,
+    password: str | None,
+    keepalive: int,
+    *,
+    clean_start: bool = True,
+    properties: bytes = b"",
+) -> bytes:
+    """A CONNECT packet (MQTT 5); `properties` are the CONNECT properties without their length."""
+    flags = 0x02 if clean_start else 0x00
     payload = utf8(client_id)
     if username is not None:
         flags |= 0x80
@@ -81,13 +90,37 @@ def connect_packet(client_id: str, username: str | None, password: str | None, k
         if password is not None:
             flags |= 0x40
             payload += utf8(password)
-    header = utf8("MQTT") + bytes([5, flags]) + struct.pack("!H", keepalive) + b"\x00"
+    header = (
+        utf8("MQTT") + bytes([5, flags]) + struct.pack("!H", keepalive) + varint(len(properties)) + properties
+    )
     body = header + payload
     return b"\x10" + varint(len(body)) + body
 
 
-class Publisher:
-    """A QoS 0 publisher that keeps one connection to the broker up (see the module docstring)."""
+# --- one connection kept up ------------------------------------------------------------------------
+
+_CONNACK, _PUBLISH, _SUBACK, _DISCONNECT = 2, 3, 9, 14
+#: Seconds to wait before connecting again after a failure: doubled per failure up to the last.
+_FIRST_DELAY, _LAST_DELAY = 1.0, 30.0
+
+
+class Connection:
+    """One MQTT 5 connection to the broker, kept up by its own thread.
+
+    What `Publisher` and `Receiver` share: connecting (TCP, TLS, CONNECT, the CONNACK checked), the
+    backoff when the broker cannot be reached or goes away (1 s, doubled up to 30 s while it
+    fails), the keepalive (PINGREQ when nothing was sent for half the keepalive) and reading what
+    the broker sends into whole packets. A subclass says what its CONNECT carries
+    (`_connect_packet`), what it does once the broker accepted it (`_accepted`: ready at once, or
+    after subscribing) and what it does with each packet (`_packet`).
+
+    Every operation on the socket happens under the lock: a TLS connection must not be read and
+    written by two threads at once.
+    """
+
+    #: The name of the connection's thread, and of what it does in log messages.
+    thread_name = "urbantwin-mqtt"
+    role = "connecting to"
 
     def __init__(
         self,
@@ -104,20 +137,30 @@ class Publisher:
         self.username, self.password, self.tls = username, password, tls
         self.keepalive = keepalive
         self.on_change = on_change
+        #: Set while the connection is up and ready to `send` on.
         self.connected = threading.Event()
+        #: Counts the connections made: what came on an earlier one is answered on none.
+        self.generation = 0
         self._socket: Any = None
         self._lock = threading.Lock()
         self._last_sent = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    # --- life -------------------------------------------------------------------------------------
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="urbantwin-mqtt-publish", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._drop()
+        with self._lock:
+            farewell = self._farewell()
+            if self._socket is not None and farewell:
+                with contextlib.suppress(OSError):
+                    self._socket.sendall(farewell)
+            self._close_locked()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
@@ -127,101 +170,139 @@ class Publisher:
             return False
         data = b"".join(packets)
         with self._lock:
-            sock = self._socket
-            if sock is None:
+            if self._socket is None or not self.connected.is_set():
                 return False
             try:
-                sock.sendall(data)
+                self._write_locked(data)
             except OSError as exc:
                 log.warning("MQTT: publishing failed (%s)", exc)
-                self._drop_locked()
+                self._close_locked()
                 return False
-            self._last_sent = time.monotonic()
         return True
 
-    # --- the connection -------------------------------------------------------------------------
+    # --- what a subclass says ---------------------------------------------------------------------
+
+    def _connect_packet(self) -> bytes:
+        return connect_packet(self.client_id, self.username, self.password, self.keepalive)
+
+    def _accepted(self, sock: Any, connack: bytes) -> None:
+        """The broker accepted the connection (`connack`: flags, reason code, properties); runs
+        before the connection is in use, so it may write to `sock` directly."""
+
+    def _packet(self, first: int, body: bytes, generation: int) -> None:
+        """One whole packet from the broker (`first`: its first byte) other than a DISCONNECT."""
+
+    def _farewell(self) -> bytes:
+        """What is sent to the broker on `stop` (nothing, as the connection just closes)."""
+        return b""
+
+    # --- the connection's thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        delay = 1.0
+        delay = _FIRST_DELAY
         while not self._stop.is_set():
-            if self._socket is None:
-                try:
-                    self._connect()
-                    delay = 1.0
-                except OSError as exc:
-                    log.warning(
-                        "MQTT: cannot reach the broker %s:%d (%s); again in %.0f s",
-                        self.host,
-                        self.port,
-                        exc,
-                        delay,
-                    )
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, 30.0)
-                    continue
-            self._keep_alive()
+            try:
+                sock = self._connect()
+                delay = _FIRST_DELAY
+                self._serve(sock)
+            except OSError as exc:
+                if self._stop.is_set():
+                    return
+                log.warning(
+                    "MQTT: %s %s:%d failed (%s); again in %.0f s", self.role, self.host, self.port, exc, delay
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, _LAST_DELAY)
+            finally:
+                with self._lock:
+                    self._close_locked()
 
-    def _connect(self) -> None:
+    def _connect(self) -> Any:
         sock = socket.create_connection((self.host, self.port), timeout=10)
         try:
             if self.tls is not None:
                 sock = self.tls.wrap_socket(sock, server_hostname=self.host)
-            sock.sendall(connect_packet(self.client_id, self.username, self.password, self.keepalive))
-            header = _read_exactly(sock, 2)
-            if header[0] != 0x20:
-                raise OSError(f"the broker answered CONNECT with packet type {header[0] >> 4}")
-            length, rest = header[1], b""
-            if length & 0x80:  # a longer remaining length (CONNACK properties)
-                rest = _read_varint_rest(sock, length)
-                length = _decode_varint(bytes([header[1]]) + rest)
-            body = _read_exactly(sock, length)
+            # A broker that stops reading must not block a sender for long.
+            sock.settimeout(10)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(self._connect_packet())
+            kind, body = _read_packet(sock)
+            if kind != _CONNACK:
+                raise OSError(f"the broker answered CONNECT with packet type {kind}")
+            if len(body) < 2:
+                raise OSError("the broker answered CONNECT with a CONNACK too short to read")
             if body[1] >= 0x80:
                 raise OSError(f"the broker refused the connection (reason code {body[1]:#x})")
-            sock.settimeout(10)  # a broker that stops reading must not block the hub for long
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._accepted(sock, body)
         except BaseException:
             sock.close()
             raise
         with self._lock:
             self._socket = sock
+            self.generation += 1
             self._last_sent = time.monotonic()
+        return sock
+
+    def _ready(self) -> None:
+        """The connection may be used (`connected` is set, `on_change` told)."""
         self.connected.set()
-        log.info("MQTT: publishing to %s:%d", self.host, self.port)
         if self.on_change is not None:
             self.on_change(True)
 
-    def _keep_alive(self) -> None:
-        """Read what the broker sends (PINGRESP, or EOF when it goes) and ping when nothing was sent.
-
-        Every operation on the socket happens under the lock: a TLS connection must not be read and
-        written by two threads at once.
-        """
-        sock = self._socket
-        if sock is None:
-            return
-        try:
-            readable, _, _ = select.select([sock], [], [], self.keepalive / 4)
-        except (OSError, ValueError):
-            readable = [sock]  # closed meanwhile: the read below says so
-        with self._lock:
-            if self._socket is not sock:
-                return
+    def _serve(self, sock: Any) -> None:
+        """Read what the broker sends and keep the connection alive, until it ends (OSError) or stops."""
+        buffer = b""
+        generation = self.generation
+        while not self._stop.is_set():
             try:
-                if readable and not sock.recv(4096):
+                readable, _, _ = select.select([sock], [], [], self.keepalive / 4)
+            except (OSError, ValueError):
+                readable = [sock]  # closed meanwhile: the read below says so
+            if readable:
+                with self._lock:
+                    if self._socket is not sock:
+                        return
+                    chunk = sock.recv(1 << 20)
+                    # TLS: select() does not see records already decrypted; read those too.
+                    while chunk and getattr(sock, "pending", lambda: 0)():
+                        chunk += sock.recv(1 << 20)
+                if not chunk:
                     raise OSError("the broker closed the connection")
-                if time.monotonic() - self._last_sent >= self.keepalive / 2:
-                    sock.sendall(_PINGREQ)
-                    self._last_sent = time.monotonic()
-            except OSError as exc:
-                if not self._stop.is_set():
-                    log.warning("MQTT: lost the broker %s:%d (%s); reconnecting", self.host, self.port, exc)
-                self._drop_locked()
+                buffer = self._packets(buffer + chunk, generation)
+            if time.monotonic() - self._last_sent >= self.keepalive / 2:
+                with self._lock:
+                    if self._socket is not sock:
+                        return
+                    self._write_locked(_PINGREQ)
 
-    def _drop(self) -> None:
-        with self._lock:
-            self._drop_locked()
+    def _packets(self, buffer: bytes, generation: int) -> bytes:
+        """Handle every whole packet in `buffer`; return the incomplete rest."""
+        position, end = 0, len(buffer)
+        while end - position >= 2:
+            length, shift, index = 0, 0, position + 1
+            while True:
+                if index >= end:
+                    return buffer[position:]
+                byte = buffer[index]
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                index += 1
+                if not byte & 0x80:
+                    break
+            if index + length > end:
+                return buffer[position:]
+            first, body = buffer[position], buffer[index : index + length]
+            position = index + length
+            if first >> 4 == _DISCONNECT:
+                raise OSError(f"the broker disconnected (reason code {body[0] if body else 0:#x})")
+            self._packet(first, body, generation)
+        return buffer[position:]
 
-    def _drop_locked(self) -> None:
+    def _write_locked(self, data: bytes) -> None:
+        self._socket.sendall(data)
+        self._last_sent = time.monotonic()
+
+    def _close_locked(self) -> None:
         was = self.connected.is_set()
         self.connected.clear()
         if self._socket is not None:
@@ -230,6 +311,20 @@ class Publisher:
             self._socket = None
         if was and self.on_change is not None:
             self.on_change(False)
+
+
+class Publisher(Connection):
+    """A QoS 0 publisher that keeps one connection to the broker up (see the module docstring).
+
+    Its CONNECT asks for a clean start: a publisher has no session worth keeping.
+    """
+
+    thread_name = "urbantwin-mqtt-publish"
+    role = "publishing to"
+
+    def _accepted(self, sock: Any, connack: bytes) -> None:
+        log.info("MQTT: publishing to %s:%d", self.host, self.port)
+        self._ready()
 
 
 def _read_exactly(sock: Any, size: int) -> bytes:
@@ -242,23 +337,17 @@ def _read_exactly(sock: Any, size: int) -> bytes:
     return data
 
 
-def _read_varint_rest(sock: Any, first: int) -> bytes:
-    rest = b""
-    byte = first
-    while byte & 0x80:
+def _read_packet(sock: Any) -> tuple[int, bytes]:
+    """One whole packet read from `sock`: its type and body."""
+    first = _read_exactly(sock, 1)[0]
+    length, shift = 0, 0
+    while True:
         byte = _read_exactly(sock, 1)[0]
-        rest += bytes([byte])
-    return rest
-
-
-def _decode_varint(data: bytes) -> int:
-    value, shift = 0, 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
+        length |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
             break
-    return value
+    return first >> 4, _read_exactly(sock, length)
 
 
 # --- receiving (QoS 1, persistent session) ------------------------------------------------------
@@ -288,38 +377,16 @@ def subscribe_packet(packet_id: int, filters: list[str], no_local: bool = True) 
     return b"\x82" + varint(len(body)) + body
 
 
-def session_connect_packet(
-    client_id: str,
-    username: str | None,
-    password: str | None,
-    keepalive: int,
-    session_expiry: int,
-    receive_maximum: int,
-) -> bytes:
-    """CONNECT without clean start, with a session that outlives the connection."""
-    flags = 0x00
-    payload = utf8(client_id)
-    if username is not None:
-        flags |= 0x80
-        payload += utf8(username)
-        if password is not None:
-            flags |= 0x40
-            payload += utf8(password)
-    properties = b"\x11" + struct.pack("!I", session_expiry) + b"\x21" + struct.pack("!H", receive_maximum)
-    header = (
-        utf8("MQTT") + bytes([5, flags]) + struct.pack("!H", keepalive) + varint(len(properties)) + properties
-    )
-    body = header + payload
-    return b"\x10" + varint(len(body)) + body
-
-
-class Receiver:
+class Receiver(Connection):
     """A QoS 1 subscriber with a persistent session, whose caller acknowledges (after commit).
 
     The session (fixed client id, no clean start, `session_expiry` seconds) makes the broker keep
     what it sent but was not acknowledged, and what arrives while the server is away, and send it
-    again on the next connection.
+    again on the next connection. It is `connected` once the subscription is confirmed.
     """
+
+    thread_name = "urbantwin-mqtt-receive"
+    role = "receiving from"
 
     def __init__(
         self,
@@ -336,55 +403,15 @@ class Receiver:
         receive_maximum: int = 4000,
         on_change: Callable[[bool], None] | None = None,
     ) -> None:
-        self.host, self.port, self.client_id, self.filters = host, port, client_id, filters
+        super().__init__(host, port, client_id, username, password, tls, keepalive, on_change)
+        self.filters = filters
         self.on_message = on_message
-        self.username, self.password, self.tls = username, password, tls
-        self.keepalive, self.session_expiry, self.receive_maximum = keepalive, session_expiry, receive_maximum
-        self.on_change = on_change
-        #: Set once the subscription is confirmed on the current connection.
-        self.subscribed = threading.Event()
-        self.generation = 0
-        self._socket: Any = None
-        self._lock = threading.Lock()
-        self._last_sent = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="urbantwin-mqtt-receive", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            if self._socket is not None:
-                with contextlib.suppress(OSError):
-                    self._socket.sendall(b"\xe0\x00")  # DISCONNECT: the session stays at the broker
-            self._close_locked()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self.session_expiry, self.receive_maximum = session_expiry, receive_maximum
 
     @property
-    def connected(self) -> threading.Event:
-        """(For `send`, as `Publisher.connected`.)"""
-        return self.subscribed
-
-    def send(self, packets: list[bytes]) -> bool:
-        """Publish (QoS 0) on this connection, so that No Local keeps the messages from coming back."""
-        if not packets:
-            return False
-        data = b"".join(packets)
-        with self._lock:
-            if self._socket is None or not self.subscribed.is_set():
-                return False
-            try:
-                self._socket.sendall(data)
-                self._last_sent = time.monotonic()
-            except OSError as exc:
-                log.warning("MQTT: publishing failed (%s)", exc)
-                self._close_locked()
-                return False
-        return True
+    def subscribed(self) -> threading.Event:
+        """Set once the subscription is confirmed on the current connection (`connected`)."""
+        return self.connected
 
     def ack(self, messages: list[Message]) -> None:
         """PUBACK the QoS 1 `messages` that came on the current connection, in one write."""
@@ -399,132 +426,44 @@ class Receiver:
             if self._socket is None:
                 return  # the broker sends them again on the next connection
             try:
-                self._socket.sendall(data)
-                self._last_sent = time.monotonic()
+                self._write_locked(data)
             except OSError:
                 self._close_locked()
 
-    def _run(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                sock = self._connect()
-                delay = 1.0
-                self._read(sock)
-            except OSError as exc:
-                if self._stop.is_set():
-                    return
-                log.warning(
-                    "MQTT: receiving from %s:%d failed (%s); again in %.0f s",
-                    self.host,
-                    self.port,
-                    exc,
-                    delay,
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
-            finally:
-                with self._lock:
-                    self._close_locked()
+    def _connect_packet(self) -> bytes:
+        """CONNECT without clean start, with a session that outlives the connection."""
+        properties = (
+            b"\x11"
+            + struct.pack("!I", self.session_expiry)
+            + b"\x21"
+            + struct.pack("!H", self.receive_maximum)
+        )
+        return connect_packet(
+            self.client_id,
+            self.username,
+            self.password,
+            self.keepalive,
+            clean_start=False,
+            properties=properties,
+        )
 
-    def _connect(self) -> Any:
-        sock = socket.create_connection((self.host, self.port), timeout=10)
-        try:
-            if self.tls is not None:
-                sock = self.tls.wrap_socket(sock, server_hostname=self.host)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.sendall(
-                session_connect_packet(
-                    self.client_id,
-                    self.username,
-                    self.password,
-                    self.keepalive,
-                    self.session_expiry,
-                    self.receive_maximum,
-                )
-            )
-            kind, body = _read_packet(sock)
-            if kind != 2:
-                raise OSError(f"the broker answered CONNECT with packet type {kind}")
-            if body[1] >= 0x80:
-                raise OSError(f"the broker refused the connection (reason code {body[1]:#x})")
-            session = "resumed" if body[0] & 1 else "new"
-            sock.sendall(subscribe_packet(1, self.filters))
-        except BaseException:
-            sock.close()
-            raise
-        with self._lock:
-            self._socket = sock
-            self.generation += 1
-            self._last_sent = time.monotonic()
+    def _accepted(self, sock: Any, connack: bytes) -> None:
+        session = "resumed" if connack[0] & 1 else "new"
+        sock.sendall(subscribe_packet(1, self.filters))
         log.info("MQTT: receiving from %s:%d (session %s)", self.host, self.port, session)
-        return sock
 
-    def _read(self, sock: Any) -> None:
-        buffer = b""
-        generation = self.generation
-        while not self._stop.is_set():
-            readable, _, _ = select.select([sock], [], [], self.keepalive / 4)
-            if readable:
-                with self._lock:
-                    if self._socket is not sock:
-                        return
-                    chunk = sock.recv(1 << 20)
-                    # TLS: select() does not see records already decrypted; read those too.
-                    while chunk and getattr(sock, "pending", lambda: 0)():
-                        chunk += sock.recv(1 << 20)
-                if not chunk:
-                    raise OSError("the broker closed the connection")
-                buffer += chunk
-                buffer = self._packets(buffer, generation)
-            if time.monotonic() - self._last_sent >= self.keepalive / 2:
-                with self._lock:
-                    if self._socket is not sock:
-                        return
-                    sock.sendall(_PINGREQ)
-                    self._last_sent = time.monotonic()
+    def _packet(self, first: int, body: bytes, generation: int) -> None:
+        kind = first >> 4
+        if kind == _PUBLISH:
+            self.on_message(_publish(first, body, generation))
+        elif kind == _SUBACK:  # packet id, properties, one reason code per filter
+            codes = body[2 + 1 + body[2] :] if body[2] < 0x80 else b""
+            if any(code >= 0x80 for code in codes):
+                raise OSError(f"the broker refused the subscription to {', '.join(self.filters)}")
+            self._ready()
 
-    def _packets(self, buffer: bytes, generation: int) -> bytes:
-        """Handle every whole packet in `buffer`; return the incomplete rest."""
-        position, end = 0, len(buffer)
-        while end - position >= 2:
-            length, shift, index = 0, 0, position + 1
-            while True:
-                if index >= end:
-                    return buffer[position:]
-                byte = buffer[index]
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                index += 1
-                if not byte & 0x80:
-                    break
-            if index + length > end:
-                return buffer[position:]
-            first, body = buffer[position], buffer[index : index + length]
-            position = index + length
-            kind = first >> 4
-            if kind == 3:
-                self.on_message(_publish(first, body, generation))
-            elif kind == 9:  # SUBACK: packet id, properties, one reason code per filter
-                codes = body[2 + 1 + body[2] :] if body[2] < 0x80 else b""
-                if any(code >= 0x80 for code in codes):
-                    raise OSError(f"the broker refused the subscription to {', '.join(self.filters)}")
-                self.subscribed.set()
-                if self.on_change is not None:
-                    self.on_change(True)
-            elif kind == 14:  # DISCONNECT from the broker
-                raise OSError(f"the broker disconnected (reason code {body[0] if body else 0:#x})")
-        return buffer[position:]
-
-    def _close_locked(self) -> None:
-        was = self.subscribed.is_set()
-        self.subscribed.clear()
-        if self._socket is not None:
-            with contextlib.suppress(OSError):
-                self._socket.close()
-            self._socket = None
-        if was and self.on_change is not None:
-            self.on_change(False)
+    def _farewell(self) -> bytes:
+        return b"\xe0\x00"  # DISCONNECT: the session stays at the broker
 
 
 def _publish(first: int, body: bytes, generation: int) -> Message:
@@ -554,15 +493,3 @@ def _publish(first: int, body: bytes, generation: int) -> Message:
         NOTIFICATION_MARK in properties,
         generation,
     )
-
-
-def _read_packet(sock: Any) -> tuple[int, bytes]:
-    first = _read_exactly(sock, 1)[0]
-    length, shift = 0, 0
-    while True:
-        byte = _read_exactly(sock, 1)[0]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    return first >> 4, _read_exactly(sock, length)

@@ -1,7 +1,7 @@
 """The compiled step kernel does what the vectorised numpy step did, flow for flow.
 
 The engine steps the devices with state (EV charging points, heat pumps with their stores, home
-batteries) through each day in `strategies._step_devices`, a numba-compiled loop over devices. Here the
+batteries) through each day in `kernel.step_devices`, a numba-compiled loop over devices. Here the
 same day is stepped by `numpy_step_devices` below — the per-step vector formulation the kernel
 replaced, kept as a readable oracle with the same signature — and every recorded flow, district
 series and final state must agree, for every strategy (as today, the rules, the planner's wishes).
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.energy.conftest import rectangle
-from urbantwin.energy import run, strategies
+from urbantwin.energy import engine, kernel, run, strategies
 from urbantwin.energy.components import Plant
 from urbantwin.energy.model import BuildingRecord
 from urbantwin.energy.scenario import Scenario
@@ -83,7 +83,7 @@ def numpy_step_devices(
     battery_day: np.ndarray,
 ) -> float:
     """The day's device steps as whole-vector numpy operations (one step after the other)."""
-    follow, wishes = strategies._FOLLOW, strategies._WISHES
+    follow, wishes = kernel.FOLLOW, kernel.WISHES
     ev_mode, hp_mode, bat_mode = modes
     heat = np.outer(heat_shape, hp_space) + np.outer(water_shape, hp_water)
     electricity = np.outer(hp_per_kwh[0], hp_radiators) + np.outer(hp_per_kwh[1], hp_floor)
@@ -197,11 +197,11 @@ def test_the_kernel_steps_the_devices_as_the_vectorised_rules_do(
     scenario = scenario.with_overrides(overrides) if overrides else scenario
     # Two days of April (PV surplus at noon, heating in the mornings) with EVs arriving and leaving.
     part = plant.window(100 * 96, 102 * 96)
-    engine = strategies.Engine(part)
-    assert len(engine.hp_idx) and len(engine.battery_idx) and len(part.sessions)
-    assert len(set(engine.hp_idx) ^ set(engine.battery_idx)), "some buildings have only one of the two"
+    stepping = engine.Engine(part)
+    assert len(stepping.hp_idx) and len(stepping.battery_idx) and len(part.sessions)
+    assert len(set(stepping.hp_idx) ^ set(stepping.battery_idx)), "some buildings have only one of the two"
     compiled = strategies.simulate(part, strategy, scenario.optimiser, record=True)
-    monkeypatch.setattr(strategies, "_compiled_step", lambda: numpy_step_devices)
+    monkeypatch.setattr(kernel, "compiled_step", lambda: numpy_step_devices)
     vectorised = strategies.simulate(part, strategy, scenario.optimiser, record=True)
     for name, values in vectorised.recorded.items():
         np.testing.assert_allclose(compiled.recorded[name], values, rtol=1e-12, atol=1e-12, err_msg=name)
