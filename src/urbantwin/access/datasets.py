@@ -74,7 +74,8 @@ def create_dataset(connection: Connection, ident: str, **fields: Any) -> None:
     values = dataset_values(connection, fields)
     now = datetime.now(UTC)
     values.setdefault("title", ident)
-    for key, default in (("themes", []), ("keywords", []), ("read_groups", []), ("writers", [])):
+    empty: list[str] = []
+    for key, default in (("themes", empty), ("keywords", empty), ("read_groups", empty), ("writers", empty)):
         values.setdefault(key, default)
     values.setdefault("licence", "other-closed")
     connection.execute(datasets.insert().values(id=ident, created=now, modified=now, **values))

@@ -48,7 +48,7 @@ def require_readable(request: HTTPConnection, dataset_id: str | None, what: str,
     scope = request_scope(request)
     if not scope.allows(dataset_id):
         raise NotFound(f"no {what}")
-    target = f"{request.method} {request.url.path}"
+    target = f"{request.scope.get('method', 'GET')} {request.url.path}"
     if request.url.query:
         target += "?" + request.url.query
     audit: AuditLog = request.app.state.audit

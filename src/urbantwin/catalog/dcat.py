@@ -119,7 +119,7 @@ def distributions(base: str, record: DatasetRecord) -> list[Distribution]:
         root = f"{base}/ogcapi/collections/{quote(c.id, safe='')}"
         key = f"collection-{quote(c.id, safe='')}"
         items = f"{root}/items?f=json"
-        common = {"service": "ogcapi", "attribution": c.attribution, "modified": c.updated}
+        common: dict[str, Any] = {"service": "ogcapi", "attribution": c.attribution, "modified": c.updated}
         out += [
             Distribution(
                 f"{key}-geojson",

@@ -221,9 +221,11 @@ class EnergyRuns:
         """Every run, newest first (interrupted ones marked failed first)."""
         self.expire()
         with self.engine.connect() as connection:
-            return connection.execute(
-                select(*_SUMMARY_COLUMNS).order_by(energy_runs.c.created.desc(), energy_runs.c.id)
-            ).all()
+            return list(
+                connection.execute(
+                    select(*_SUMMARY_COLUMNS).order_by(energy_runs.c.created.desc(), energy_runs.c.id)
+                ).all()
+            )
 
     def get(self, run_id: str, with_parameters: bool = False) -> Any:
         self.expire()

@@ -63,7 +63,7 @@ KPI_FIELDS = (
 )
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def _ratio(numerator: Any, denominator: Any) -> Any:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
 
@@ -134,8 +134,8 @@ def groups(result: Result, scenario: Scenario, labels: Sequence[str | None]) -> 
         members[str(label)].append(index)
     a = result.annual
     out = {}
-    for label, index in sorted(members.items()):
-        i = np.array(index)
+    for label, member_indices in sorted(members.items()):
+        i = np.array(member_indices)
         values = _kpis(
             a["pv"][i].sum(),
             (a["load"][i] + a["ev"][i] + a["hp_electricity"][i]).sum(),
@@ -148,7 +148,7 @@ def groups(result: Result, scenario: Scenario, labels: Sequence[str | None]) -> 
             a["co2_kg"][i].sum(),
             scenario,
         )
-        out[label] = {k: _scalar(v) for k, v in values.items()} | {"buildings": len(index)}
+        out[label] = {k: _scalar(v) for k, v in values.items()} | {"buildings": len(member_indices)}
     return out
 
 

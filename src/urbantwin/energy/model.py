@@ -214,7 +214,7 @@ def read_buildings(engine: Engine, scenario: Scenario) -> list[BuildingRecord]:
             .where(features.c.collection_id == info.buildings_collection)
             .order_by(features.c.id)
         ).all()
-        areas = []
+        areas: Any = []
         if info.area:
             areas = connection.execute(
                 select(features.c.properties, features.c.geom).where(
@@ -307,8 +307,9 @@ def _blocks(metric: np.ndarray, keys: Sequence[str]) -> list[str]:
     if n == 0:
         return []
     valid = np.array([g is not None and not g.is_empty for g in metric])
-    tree = shapely.STRtree(np.where(valid, metric, None))
-    left, right = tree.query(np.where(valid, metric, None), predicate="dwithin", distance=BLOCK_GAP_M)
+    shown: Any = np.where(valid, metric, None)  # type: ignore[call-overload]  # numpy's stubs know no object arrays
+    tree = shapely.STRtree(shown)
+    left, right = tree.query(shown, predicate="dwithin", distance=BLOCK_GAP_M)
     graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     first: dict[int, str] = {}

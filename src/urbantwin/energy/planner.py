@@ -14,6 +14,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -151,8 +152,8 @@ def _ev_envelope(
     high = np.zeros((h, n_groups))
     pmax_all = plant.ev_step_kwh
     jobs = []
-    for point in np.flatnonzero(state.ev_depart > start):
-        jobs.append((point, start, int(state.ev_depart[point]), float(state.ev_need[point])))
+    for waiting in np.flatnonzero(state.ev_depart > start):
+        jobs.append((int(waiting), start, int(state.ev_depart[waiting]), float(state.ev_need[waiting])))
     s = plant.sessions
     first = np.searchsorted(s.arrive, start)
     last = np.searchsorted(s.arrive, stop)
@@ -390,7 +391,7 @@ def _unit_balance(
     """One row per unit and step: own devices − import + export = own PV − own load."""
     h, u = gi.shape
     row = np.arange(lp.n_rows, lp.n_rows + h * u).reshape(h, u)
-    pieces = [(gi, np.arange(u), -1.0), (ge, np.arange(u), 1.0)]
+    pieces: list[tuple[np.ndarray, np.ndarray, Any]] = [(gi, np.arange(u), -1.0), (ge, np.arange(u), 1.0)]
     pieces += [(bc, b_units, 1.0), (bd, b_units, -1.0), (q, h_units, 1.0 / cop_u if cop_u.size else 1.0)]
     pieces += [(v, ev_units, 1.0)]
     for index, units, coefficient in pieces:

@@ -238,9 +238,8 @@ STEPS_PER_DAY = 96
 def pack_series(series: dict[str, np.ndarray]) -> bytes:
     """The series as one compressed `.npz` blob (float64, lossless)."""
     buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer, **{name: np.asarray(values, dtype=np.float64) for name, values in series.items()}
-    )
+    arrays: dict[str, Any] = {name: np.asarray(values, dtype=np.float64) for name, values in series.items()}
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 

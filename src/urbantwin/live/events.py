@@ -53,7 +53,7 @@ class EntityEvent:
     id: int
     kind: str
     #: The entity's columns; None where the hub read only the bodies its sinks send (`read_events`).
-    row: Mapping[str, Any] | None
+    row: Mapping[Any, Any] | None
     dataset_id: str | None
     #: The navigation collections the entity is in: (parent set name, parent id, relation name).
     parents: list[tuple[str, int, str]] = field(default_factory=list)
@@ -237,7 +237,9 @@ def _entities(connection: Connection, entity: EntityType, ids: list[int], kind: 
     ]
 
 
-def _datasets(connection: Connection, entity: EntityType, rows: list[Mapping[str, Any]]) -> dict[int, Any]:
+def _datasets(
+    connection: Connection, entity: EntityType, rows: Sequence[Mapping[Any, Any]]
+) -> dict[int, Any]:
     """The dataset of each row: its own, or its Thing's for a HistoricalLocation."""
     if "dataset_id" in entity.table.c:
         return {row["id"]: row["dataset_id"] for row in rows}

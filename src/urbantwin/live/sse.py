@@ -127,7 +127,7 @@ class Subscription:
 def format_event(event: EntityEvent, base: str) -> bytes:
     """The Observation as the SensorThings API writes it, with its Datastream's id added last."""
     body = event.body(base)
-    datastream = b',"Datastream":{"@iot.id":%d}}' % event.datastream_id
+    datastream = b',"Datastream":{"@iot.id":%d}}' % (event.datastream_id or 0)
     return b"id: %d\nevent: observation\ndata: %s%s\n\n" % (event.id, body[:-1], datastream)
 
 
@@ -255,17 +255,17 @@ def live_router() -> APIRouter:
                         subscription.scope = await run_in_threadpool(_scope, request, principal)
                         refreshed = time.monotonic()
                     try:
-                        event = await asyncio.wait_for(subscription.queue.get(), keepalive)
+                        pushed = await asyncio.wait_for(subscription.queue.get(), keepalive)
                     except TimeoutError:
                         if await request.is_disconnected():
                             return
                         yield b": keep-alive\n\n"
                         continue
-                    if event is None or subscription.ended:
+                    if pushed is None or subscription.ended:
                         return  # the server stops; the browser reconnects (to another process) and resumes
-                    if event.id in sent or not subscription.scope.allows(event.dataset_id):
+                    if pushed.id in sent or not subscription.scope.allows(pushed.dataset_id):
                         continue  # sent by the replay already, or no longer readable
-                    yield format_event(event, base)
+                    yield format_event(pushed, base)
                     if subscription.overflowed and subscription.queue.empty():
                         # The client fell too far behind: it reconnects and replays from its last id.
                         yield b": too far behind, reconnect\n\n"

@@ -36,8 +36,8 @@ def run_batch(service: SensorThingsService, body: Any, base: str, principal: Pri
         _check(request, index)
     created: dict[str, str] = {}
     responses: list[dict[str, Any]] = []
-    for group, members in groupby(enumerate(requests), key=lambda pair: pair[1].get("atomicityGroup")):
-        members = list(members)
+    for group, grouped in groupby(enumerate(requests), key=lambda pair: pair[1].get("atomicityGroup")):
+        members = list(grouped)
         if group is None:
             for _index, request in members:
                 responses.append(_run_one(service, request, base, principal, created, None))

@@ -45,7 +45,9 @@ class WriteGuard:
     def authorize(self, connection: Connection, dataset_id: str | None) -> None:
         """Raise unless the principal may write `dataset_id` (asked once per dataset)."""
         self.touched.add(dataset_id)
-        if self.writes_everything or dataset_id in self._allowed:
+        if self.policy is None or self.principal is None or self.writes_everything:
+            return
+        if dataset_id in self._allowed:
             return
         self.policy.authorize_write(self.principal, connection, dataset_id)
         self._allowed.add(dataset_id)

@@ -360,7 +360,8 @@ class Reader:
             where.append(compiler.predicate(options.filter))
         writer = RowWriter(target, self.base, options.select)
         if not relation.many:
-            keys = {r[relation.fk] for r in rows if r.get(relation.fk) is not None}  # type: ignore[index]
+            assert relation.fk is not None  # a to-one relation has its foreign key
+            keys = {r[relation.fk] for r in rows if r.get(relation.fk) is not None}
             found: dict[int, dict[str, Any]] = {}
             if keys:
                 query = (

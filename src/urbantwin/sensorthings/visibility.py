@@ -54,7 +54,9 @@ class Visibility:
         if carrier is None:
             return self.scope.allows_column(alias.c.dataset_id)
         parents, fk = carrier
-        return alias.c[fk].in_(select(parents.c.id).where(self.scope.allows_column(parents.c.dataset_id)))
+        readable = self.scope.allows_column(parents.c.dataset_id)
+        assert readable is not None  # the scope is restricted here
+        return alias.c[fk].in_(select(parents.c.id).where(readable))
 
     def conditions(self, entity: EntityType, alias: Any) -> list[ColumnElement[bool]]:
         condition = self.condition(entity, alias)

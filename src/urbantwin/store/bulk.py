@@ -45,7 +45,7 @@ def insert_observations(connection: Connection, rows: list[tuple[Any, ...]]) -> 
 
 
 def _postgresql(connection: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence('observations', 'id')) FROM generate_series(1, %s)",
@@ -64,7 +64,7 @@ def _postgresql(connection: Connection, rows: list[tuple[Any, ...]]) -> list[int
 
 
 def _sqlite(connection: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     cursor = raw.cursor()
     try:
         start = cursor.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()[0] + 1

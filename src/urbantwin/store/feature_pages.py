@@ -175,7 +175,7 @@ class _BoxTest(FunctionElement):
 
     def __init__(self, id_column: Any, geom_column: Any, box: Sequence[float]) -> None:
         minx, miny, maxx, maxy = (float(v) for v in box)
-        corners = [bindparam(None, v) for v in (minx, miny, maxx, maxy)]
+        corners: list[Any] = [bindparam(None, v) for v in (minx, miny, maxx, maxy)]
         envelope = bindparam(None, shapely.to_wkb(shapely.box(minx, miny, maxx, maxy)), type_=LargeBinary)
         super().__init__(id_column, geom_column, *corners, envelope)
 
@@ -380,7 +380,7 @@ def prepare(connection: Connection) -> None:
     info = connection.connection.info
     if info.get(_REGISTERED):
         return
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     raw.create_function("ut_url_quote", 1, _url_quote, deterministic=True)
     raw.create_function("ut_json_select", 2, _json_select, deterministic=True)
     info[_REGISTERED] = True

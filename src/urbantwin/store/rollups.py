@@ -299,7 +299,7 @@ def _prepare(connection: Connection) -> None:
         settings = "set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)"
         connection.execute(text(f"SELECT {settings}"))
     else:
-        raw = connection.connection.driver_connection
+        raw: Any = connection.connection.driver_connection
         raw.create_function("ut_bucket", 2, _sqlite_bucket, deterministic=True)
 
 
@@ -632,21 +632,20 @@ def _answer(
         counted = select(func.count()).where(mine, time >= first, time < last).scalar_subquery()
         guard = case((total <= GUARD_ROWS, counted), else_=null())
         parts.append(select(literal(2), null(), guard, null(), null(), null(), null(), null()))
-    merged_raw = (union_all(*raw) if len(raw) > 1 else raw[0]).subquery("raw")
+    merged: Any = union_all(*raw) if len(raw) > 1 else raw[0]
+    merged_raw = merged.subquery("raw")
     bucket = _bucket_of(merged_raw.c.t, bounds)
-    parts.insert(
-        1 if watermark is not None else 0,
-        select(
-            literal(1),
-            bucket,
-            func.count(),
-            func.count(merged_raw.c.v),
-            func.coalesce(func.sum(merged_raw.c.v), 0.0),
-            func.min(merged_raw.c.v),
-            func.max(merged_raw.c.v),
-            func.sum(merged_raw.c.inside),
-        ).group_by(bucket),
-    )
+    raw_columns: list[Any] = [
+        literal(1),
+        bucket,
+        func.count(),
+        func.count(merged_raw.c.v),
+        func.coalesce(func.sum(merged_raw.c.v), 0.0),
+        func.min(merged_raw.c.v),
+        func.max(merged_raw.c.v),
+        func.sum(merged_raw.c.inside),
+    ]
+    parts.insert(1 if watermark is not None else 0, select(*raw_columns).group_by(bucket))
     buckets = [BucketStats() for _ in bounds[1:]]
     guard_count: int | None = None
     rolled_up = 0

@@ -21,6 +21,7 @@ datasets the reader may read).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,7 +92,7 @@ def parse_districts(
         raise BadRequest("collection: required, the id of a collection of areas (e.g. ortsteile)")
     if observed_property is None or not observed_property.strip():
         raise BadRequest("observedProperty: required, an ObservedProperty id or name (e.g. PM10)")
-    hours = DEFAULT_HOLD_HOURS
+    hours: float = DEFAULT_HOLD_HOURS
     if hold is not None and hold != "":
         try:
             hours_given = float(hold)
@@ -180,7 +181,7 @@ class DistrictMeans:
         """Each visible Datastream of the properties with its Thing's visible location and the value
         that counts: its newest Observation (up to `time`, within the hold period, when given)."""
         ds, o, loc, tl, th = datastreams, observations, locations, thing_locations, things
-        newest = select(o.c.id).where(o.c.datastream_id == ds.c.id)
+        newest: Any = select(o.c.id).where(o.c.datastream_id == ds.c.id)
         if query.time is not None:
             newest = newest.where(
                 o.c.phenomenon_time_start <= query.time, o.c.phenomenon_time_start > query.time - query.hold
@@ -218,7 +219,11 @@ class DistrictMeans:
 
     @staticmethod
     def _summarise(
-        query: DistrictQuery, collection: str, areas: _Areas, properties: list[Any], sensors: list[Any]
+        query: DistrictQuery,
+        collection: str,
+        areas: _Areas,
+        properties: Sequence[Any],
+        sensors: Sequence[Any],
     ) -> dict[str, Any]:
         points = [shapely.from_wkb(sensor.geom) for sensor in sensors]
         # A location is a point as a rule; any other geometry counts where its representative point is.

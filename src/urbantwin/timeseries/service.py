@@ -303,11 +303,11 @@ class TimeseriesService:
             .scalar_subquery()
         )
         # The Thing's current Location: the newest one linked (a Thing usually has one).
-        place = select(func.max(tl.c.location_id)).where(tl.c.thing_id == ds.c.thing_id)
+        linked = select(func.max(tl.c.location_id)).where(tl.c.thing_id == ds.c.thing_id)
         if location_visible:  # the link table alone when everything is visible
-            place = place.join(loc, loc.c.id == tl.c.location_id).join(th, th.c.id == tl.c.thing_id)
-            place = place.where(*location_visible)
-        place = place.correlate(ds).scalar_subquery()
+            linked = linked.join(loc, loc.c.id == tl.c.location_id).join(th, th.c.id == tl.c.thing_id)
+            linked = linked.where(*location_visible)
+        place = linked.correlate(ds).scalar_subquery()
         chosen = (
             select(
                 ds.c.id,
