@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from urbantwin.catalog import vocabulary as vocab
 from urbantwin.catalog.dcat import Distribution, catalog_url, dataset_url, distributions, organisation_url
 from urbantwin.catalog.service import CatalogInfo, CatalogPage, CatalogQuery, DatasetRecord, Organisation
+from urbantwin.times import format_instant
 
 #: The representations, by the value of `f`: (media type, title).
 REPRESENTATIONS = {
@@ -183,4 +184,4 @@ def _link(href: str, rel: str, fmt: str, title: str) -> dict[str, str]:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return format_instant(value) if value else None

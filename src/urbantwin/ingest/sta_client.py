@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -24,8 +23,9 @@ import orjson
 from sqlalchemy import Engine
 
 from urbantwin.access.principal import SYSTEM, Principal
-from urbantwin.errors import PlatformError
+from urbantwin.errors import BadRequest, PlatformError
 from urbantwin.settings import Settings
+from urbantwin.times import format_instant, parse_instant
 
 JSON = dict[str, Any]
 
@@ -251,26 +251,16 @@ def odata_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@lru_cache(maxsize=65536)
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with `Z`, microseconds only when there are any (cached: an import writes
-    each time twice, as phenomenonTime and resultTime, and long files repeat them per component)."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
+#: ISO 8601 in UTC with `Z`, as the SensorThings API writes times.
+iso = format_instant
 
 
 def parse_iso(text: str) -> datetime:
-    """An ISO 8601 instant as the API writes it (a `Z` or an offset), in UTC."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    """An ISO 8601 instant in UTC; ValueError (an importer's row problem) when it is none."""
+    try:
+        return parse_instant(text, "time")
+    except BadRequest as problem:
+        raise ValueError(problem.message) from None
 
 
 def phenomenon_start(value: str) -> datetime:

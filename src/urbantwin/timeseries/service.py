@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ import shapely
 from sqlalchemy import Engine, LargeBinary, and_, exists, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from urbantwin import times
 from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings.serialize import format_interval, result_value
@@ -91,24 +92,7 @@ def parse_instant(raw: str | None, name: str, zone: ZoneInfo) -> datetime:
     """An ISO 8601 date or date-time; without an offset it is local time of `zone`."""
     if raw is None or not raw.strip():
         raise BadRequest(f"{name}: required, an ISO 8601 date or date-time (e.g. 2024-01-01)")
-    text = raw.strip()
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(
-            f"{name}: {raw!r} is not an ISO 8601 date or date-time (e.g. 2024-01-01 or 2024-01-01T00:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    try:
-        moment = moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise BadRequest(f"{name}: {raw!r} is out of range") from None
-    if not 1 < moment.year < 9999:
-        raise BadRequest(f"{name}: {raw!r} is out of range (years 2 to 9998)")
-    return moment
+    return times.parse_instant(raw, name, zone)
 
 
 def parse_aggregate(
