@@ -130,12 +130,21 @@ def test_the_mqtt_classes_are_listed_only_when_mqtt_is_on() -> None:
     ]
 
 
-def test_the_service_is_not_changed_by_the_app_built_on_it(settings: Settings, engine: Engine) -> None:
-    """The live module used to append its MQTT classes to the service it was given, so a service
-    shared by two apps listed them twice; the classes are now handed to the service at its birth."""
+def test_the_live_machinery_leaves_the_service_root_s_classes_alone(
+    settings: Settings, engine: Engine
+) -> None:
+    """The live machinery used to append the MQTT classes to the service it was given, so each one
+    built on a service (an app's lifespan run twice, a second app) listed them once more; the
+    classes are now handed to the service at its birth, from the live module's declaration."""
+    from urbantwin.access.authenticate import Authenticator
+    from urbantwin.live import Live
+
     with_mqtt = settings.with_overrides(mqtt_url="mqtt://127.0.0.1:1883", mqtt_write_token="secret")
-    service = create_app(with_mqtt, engine).state.sensorthings
-    listed = service.service_root("/v1.1")["serverSettings"]["conformance"]
+    listed = conformance("sensorthings", with_mqtt)
+    service = SensorThingsService(engine, with_mqtt, conformance=listed)
+    for _ in range(2):
+        Live(with_mqtt, engine, service, service.policy, Authenticator(with_mqtt, engine))
+    assert service.service_root("/v1.1")["serverSettings"]["conformance"] == listed
     assert listed.count(CONFORMANCE_RECEIVE) == 1 and listed.count(CONFORMANCE_CREATE) == 1
     assert SensorThingsService(engine, settings).conformance == SENSORTHINGS_CONFORMANCE
 
