@@ -78,7 +78,7 @@ class Module:
 
     #: Short name, unique among the modules (`energy`).
     name: str
-    #: What the module is, in a line (for the documentation and `/api/viewer/config` readers).
+    #: What the module is, in a line (for readers of the registry and docs/architecture.md).
     summary: str
     #: Its routes and lifespan work on one app; None: a module without HTTP (an importer).
     mount: Callable[[Context], Mounted] | None = None
