@@ -3,16 +3,16 @@ errors into HTTP answers."""
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import ExitStack, asynccontextmanager
+from typing import get_args
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, DBAPIError, InternalError, OperationalError
+from sqlalchemy.exc import DataError, InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -20,44 +20,36 @@ from urbantwin import __version__
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.bootstrap import ensure_defaults
-from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.policy import AccessPolicy
-from urbantwin.access.routes import build_router as access_router
-from urbantwin.catalog.routes import catalog_router
-from urbantwin.energy.routes import energy_router
 from urbantwin.errors import PlatformError
-from urbantwin.features.routes import build_router as features_router
-from urbantwin.features.service import FeaturesService
 from urbantwin.http import error_body
-from urbantwin.live import Live
-from urbantwin.live.sse import live_router
-from urbantwin.sensorthings.routes import build_router
+from urbantwin.module import Context, Listing, Module, Mounted
+from urbantwin.modules import MODULES, checked, conformance, viewer_panels
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 from urbantwin.store.engine import is_query_timeout, make_engine
-from urbantwin.timeseries.routes import timeseries_router
 from urbantwin.web import mount_viewer
 
-log = logging.getLogger("urbantwin")
 
-
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, engine: Engine | None = None, modules: Sequence[Module] = MODULES
+) -> FastAPI:
+    """The app of `modules` (the registry's, `urbantwin.modules.MODULES`, unless told otherwise)."""
     engine = engine or make_engine(settings)
+    modules = checked(modules)
+    mounted: list[Mounted] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Live updates (MQTT, Server-Sent Events, the other processes): their threads and connections
-        # live as long as the server does.
-        app.state.live.start()
-        # Energy runs a stopped server left behind fail; the queued ones resume in this process.
-        try:
-            app.state.energy_runs.recover()
-        except DBAPIError as exc:  # a store not migrated yet (`urbantwin db upgrade`) has no runs
-            log.warning("energy runs were not recovered: %s", exc.orig)
-        try:
+        # The modules' lifespan work (live updates' threads and connections, the energy runs a
+        # stopped server left behind) starts in the registry's order and stops in the reverse.
+        with ExitStack() as running:
+            for part in mounted:
+                if part.start is not None:
+                    part.start()
+                if part.stop is not None:
+                    running.callback(part.stop)
             yield
-        finally:
-            app.state.live.stop()
         # Read records and usage counts are batched; write what is pending before the process ends.
         app.state.audit.flush()
 
@@ -81,9 +73,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.access = policy
     app.state.audit = audit
     app.state.authenticator = Authenticator(settings, engine)
-    service = SensorThingsService(engine, settings, policy, audit)
+    listed = {listing: conformance(listing, settings, modules) for listing in get_args(Listing)}
+    service = SensorThingsService(engine, settings, policy, audit, listed["sensorthings"])
     app.state.sensorthings = service
-    app.state.live = Live(settings, engine, service, policy, app.state.authenticator)
+    app.state.modules = modules
+    context = Context(settings, engine, policy, audit, app.state.authenticator, service, listed)
+    mounted.extend(module.mount(context) for module in modules if module.mount is not None)
+    for part in mounted:
+        for name, value in part.state.items():
+            setattr(app.state, name, value)  # named by the module's declaration (`app.state.live`)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -140,15 +138,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body(exc.status_code, str(exc.detail)), exc.status_code)
 
-    app.include_router(build_router(service))
-    app.include_router(live_router())
-    app.include_router(features_router(FeaturesService(engine, settings, policy, audit)))
-    app.include_router(catalog_router(engine, settings))
-    app.include_router(timeseries_router(engine, settings))
-    app.include_router(access_router(AccessAdmin(engine, audit)))
-    app.include_router(energy_router(app.state))  # the energy quarter at /api/energy/
+    for part in mounted:
+        for router in part.routers:
+            app.include_router(router)
 
-    mount_viewer(app, settings)  # the twin viewer at `/`
+    mount_viewer(app, settings, panels=viewer_panels(modules))  # the twin viewer at `/`
 
     return app
 

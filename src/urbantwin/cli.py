@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
@@ -12,21 +13,12 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from urbantwin.access.bootstrap import ensure_defaults
-from urbantwin.access.cli import register as register_access_commands
 from urbantwin.access.principal import SYSTEM
-from urbantwin.energy.cli import energy_app
-from urbantwin.ingest.cli import import_app
-from urbantwin.ingest.sensors_cli import replay, sensor_import_app
+from urbantwin.module import Module
+from urbantwin.modules import MODULES, add_commands
 from urbantwin.settings import Settings, load_settings
 
-app = typer.Typer(help="urbantwin: open urban data platform and digital twin.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(import_app, name="import")
-import_app.add_typer(sensor_import_app)  # `import sensor-community`, `import stations`
-app.command("replay")(replay)
-app.add_typer(energy_app, name="energy")
-register_access_commands(app)  # `org`, `user`, `group`, `token`, `dataset`, `audit`
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 DatabaseOption = Annotated[
@@ -84,7 +76,6 @@ def _run(settings: Settings, workers: int = 1) -> None:
     )
 
 
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
     port: Annotated[int | None, typer.Option(help="port to bind")] = None,
@@ -96,7 +87,6 @@ def serve(
     _run(_settings(config, host=host, port=port, database_url=database_url), workers)
 
 
-@app.command()
 def demo(
     port: Annotated[int | None, typer.Option(help="port to bind")] = None,
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
@@ -284,6 +274,19 @@ def db_rollups(
         typer.echo(f"{missing} of the given Datastreams do not exist.", err=True)
         raise typer.Exit(1)
 
+
+def build_cli(modules: Sequence[Module] = MODULES) -> typer.Typer:
+    """The `urbantwin` command: the platform's own commands (`serve`, `demo`, `db`), then each
+    module's (`import`, `energy`, `user`, …) as the registry lists them."""
+    cli = typer.Typer(help="urbantwin: open urban data platform and digital twin.", no_args_is_help=True)
+    cli.command()(serve)
+    cli.command()(demo)
+    cli.add_typer(db_app, name="db")
+    add_commands(cli, modules)
+    return cli
+
+
+app = build_cli()
 
 if __name__ == "__main__":
     app()

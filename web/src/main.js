@@ -447,8 +447,9 @@ async function main() {
     await energy.view.open();
   };
   energyButton.addEventListener('click', () => (energy.view?.isOpen ? energy.view.close() : openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0))));
-  // The energy view is offered where the server has the energy API.
-  energyButton.hidden = !config.energyUrl;
+  // The energy view is offered where the server's modules contribute its panel (the energy module
+  // is registered) and its API answers.
+  energyButton.hidden = !(config.panels ?? []).includes('energy') || !config.energyUrl;
 
   // --- for the tests and the benchmark --------------------------------------------------------
   Object.assign(viewer, {

@@ -20,6 +20,7 @@ from urbantwin.energy.jobs import EnergyRuns, bundled, targets
 from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end
 from urbantwin.errors import NotAcceptable, Unauthorized
 from urbantwin.http import public_base, read_json
+from urbantwin.module import Context
 
 PREFIX = "/api/energy"
 TAG = "Energy quarter (SPARCS)"
@@ -27,16 +28,11 @@ CSV = "text/csv; charset=utf-8"
 PARQUET = "application/vnd.apache.parquet"
 
 
-def energy_router(app_state: Any) -> APIRouter:
-    """The router, on the app's engine, settings, access policy and SensorThings service.
-
-    The app's lifespan calls `runs.recover()` at start (`app.state.energy_runs`): runs a stopped
-    server left behind are marked failed and the queued ones resumed.
-    """
-    engine, settings = app_state.engine, app_state.settings
-    runs = EnergyRuns(engine, app_state.access)
-    monitoring = Monitoring(engine, settings, runs, app_state.sensorthings)
-    app_state.energy_runs = runs
+def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
+    """The router, on the app's engine, settings and SensorThings service, and on `runs` (which the
+    energy module recovers at start, see energy/module.py)."""
+    engine, settings = context.engine, context.settings
+    monitoring = Monitoring(engine, settings, runs, context.sensorthings)
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
     def summary(row: Any, base: str) -> dict[str, Any]:

@@ -133,11 +133,14 @@ class FeaturesService:
         settings: Settings,
         policy: AccessPolicy | None = None,
         audit: AuditLog | None = None,
+        conformance: list[str] | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.policy = policy or AccessPolicy(settings)
         self.audit = audit or AuditLog(engine)
+        #: The classes `/conformance` lists: those the app's modules declare (urbantwin.modules).
+        self.conformance_classes = list(CONFORMANCE if conformance is None else conformance)
         self._counts: OrderedDict[tuple[str, Any, int], int] = OrderedDict()
         self._counts_lock = threading.Lock()
 
@@ -172,7 +175,7 @@ class FeaturesService:
         )
 
     def conformance(self) -> Answer:
-        return Answer({"conformsTo": list(CONFORMANCE)})
+        return Answer({"conformsTo": list(self.conformance_classes)})
 
     def collections(self, base: str, scope: DatasetScope = EVERYTHING) -> Answer:
         """The collections whose dataset `scope` lets the reader see."""

@@ -66,15 +66,14 @@ class Live:
         self._describe()
 
     def _describe(self) -> None:
-        """The MQTT extension in the service root: its conformance classes and broker when it is on."""
+        """The MQTT extension's broker in the service root when it is on (its conformance classes
+        are declared in `live/module.py` and listed by the app), or why it is off."""
         if self.mqtt is None:
             self.service.extra_server_settings["urbantwin:mqtt"] = MQTT_OFF
             return
         endpoint = {"endpoints": [self.mqtt.public_url]}
-        self.service.extra_conformance.append(CONFORMANCE_RECEIVE)
         self.service.extra_server_settings[CONFORMANCE_RECEIVE] = endpoint
         if self.mqtt.creates:
-            self.service.extra_conformance.append(CONFORMANCE_CREATE)
             self.service.extra_server_settings[CONFORMANCE_CREATE] = endpoint
 
     def start(self) -> None:

@@ -66,6 +66,13 @@ CONFORMANCE_RECEIVE = (
     "http://www.opengis.net/spec/iot_sensing/1.1/req/receive-updates-via-mqtt/receive-updates"
 )
 
+
+def stores_creates(settings: Settings) -> bool:
+    """Whether Observations published to the creation topics are stored: MQTT is on and they have a
+    principal to be written as (the write token's, or anonymous where anonymous writes are allowed)."""
+    return bool(settings.mqtt_url) and (bool(settings.mqtt_write_token) or settings.allow_anonymous_writes)
+
+
 #: Most messages stored in one transaction.
 INGEST_BATCH = 2_000
 #: Unacknowledged messages the broker may send ahead (MQTT 5 Receive Maximum): several batches, so
@@ -151,7 +158,7 @@ class MqttBridge:
     @property
     def creates(self) -> bool:
         """Whether Observations published to the creation topics are stored (see the module docstring)."""
-        return bool(self.settings.mqtt_write_token) or self.settings.allow_anonymous_writes
+        return stores_creates(self.settings)
 
     @property
     def public_url(self) -> str:

@@ -70,6 +70,7 @@ class SensorThingsService:
         settings: Settings,
         policy: AccessPolicy | None = None,
         audit: AuditLog | None = None,
+        conformance: list[str] | None = None,
     ) -> None:
         self.engine = engine
         #: Who may see and change which dataset; every read and write asks it.
@@ -84,8 +85,10 @@ class SensorThingsService:
         #: record of what it created, updated and deleted; the live updates (`urbantwin.live`) pass it
         #: on once the transaction commits. None: nobody listens.
         self.on_write: Callable[[Connection, WriteRecord], None] | None = None
-        #: Conformance classes and serverSettings entries of extensions that are on (MQTT).
-        self.extra_conformance: list[str] = []
+        #: The conformance classes the service root lists: those the app's modules declare for it
+        #: that apply with these settings (`urbantwin.modules`; the MQTT extension's only when on).
+        self.conformance = list(CONFORMANCE if conformance is None else conformance)
+        #: serverSettings entries of extensions (the MQTT extension's broker, or why it is off).
         self.extra_server_settings: dict[str, Any] = {}
 
     # --- the entry point ------------------------------------------------------------------------
@@ -152,7 +155,7 @@ class SensorThingsService:
         return {
             "value": [{"name": name, "url": f"{base}/{name}"} for name in BY_SET_NAME],
             "serverSettings": {
-                "conformance": [*CONFORMANCE, *self.extra_conformance],
+                "conformance": list(self.conformance),
                 **self.extra_server_settings,
             },
         }

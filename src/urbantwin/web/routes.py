@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import logging
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from html import escape
 from pathlib import Path
 
@@ -51,12 +51,15 @@ code{{background:#eef1f4;padding:.1em .3em;border-radius:3px}}</style></head>
 Tiles</a>, <a href="catalog">catalogue</a>, <a href="docs">OpenAPI</a>.</p></body></html>"""
 
 
-def mount_viewer(app: FastAPI, settings: Settings, static: Path = STATIC) -> None:
-    """Add `/`, `/assets/…` and `/api/viewer/config` to the app."""
-    app.include_router(build_router(settings, static))
+def mount_viewer(
+    app: FastAPI, settings: Settings, static: Path = STATIC, *, panels: Sequence[str] = ()
+) -> None:
+    """Add `/`, `/assets/…` and `/api/viewer/config` to the app; `panels` are those the app's
+    modules contribute (`urbantwin.modules.viewer_panels`)."""
+    app.include_router(build_router(settings, static, panels))
 
 
-def build_router(settings: Settings, static: Path = STATIC) -> APIRouter:
+def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str] = ()) -> APIRouter:
     @contextlib.asynccontextmanager
     async def warm_while_serving(app: FastAPI) -> AsyncIterator[None]:
         """While the server runs: warm the tile cache of the viewer's first view (warm.py) in the
@@ -95,7 +98,8 @@ def build_router(settings: Settings, static: Path = STATIC) -> APIRouter:
         description="The optional external base-map style (`URBANTWIN_VIEWER_STYLE_URL`; null: the "
         "viewer draws its base map from the platform's own layers) and where the push stream of new "
         "Observations is (null while this server has none; the viewer then polls the latest values), "
-        "and where the energy quarter's runs are (null without them: no energy view).",
+        "and where the energy quarter's runs are (null without them: no energy view), and the "
+        "panels the platform's modules contribute (`energy`: the energy view is offered).",
     )
     async def config(request: Request) -> JSONResponse:
         live = _has_path(request.app, LIVE_PATH)
@@ -104,6 +108,7 @@ def build_router(settings: Settings, static: Path = STATIC) -> APIRouter:
             "styleUrl": settings.viewer_style_url or None,
             "liveUrl": LIVE_PATH.lstrip("/") if live else None,
             "energyUrl": ENERGY_PATH.lstrip("/") if _has_path(request.app, ENERGY_PATH) else None,
+            "panels": list(panels),
         }
         return JSONResponse(body, headers={"Cache-Control": REVALIDATE})
 

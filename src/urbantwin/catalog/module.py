@@ -1,0 +1,18 @@
+"""The DCAT-AP.de catalogue's declaration in the module registry (see `urbantwin.module`)."""
+
+from __future__ import annotations
+
+from urbantwin.module import Context, Module, Mounted
+
+
+def mount(context: Context) -> Mounted:
+    from urbantwin.catalog.routes import catalog_router
+
+    return Mounted(routers=[catalog_router(context.engine, context.settings)])
+
+
+MODULE = Module(
+    name="catalog",
+    summary="The DCAT-AP.de catalogue of every dataset at /catalog (Turtle, JSON-LD, RDF/XML, HTML)",
+    mount=mount,
+)

@@ -1,0 +1,46 @@
+"""The virtual energy quarter's declaration in the module registry (see `urbantwin.module`): the API
+at /api/energy/, the runs recovered at start, `urbantwin energy …` and the viewer's energy panel."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from urbantwin.module import Context, Module, Mounted
+
+log = logging.getLogger("urbantwin")
+
+
+def mount(context: Context) -> Mounted:
+    from sqlalchemy.exc import DBAPIError
+
+    from urbantwin.energy.jobs import EnergyRuns
+    from urbantwin.energy.routes import energy_router
+
+    runs = EnergyRuns(context.engine, context.policy)
+
+    def recover() -> None:
+        """Runs a stopped server left behind fail; the queued ones resume in this process."""
+        try:
+            runs.recover()
+        except DBAPIError as exc:  # a store not migrated yet (`urbantwin db upgrade`) has no runs
+            log.warning("energy runs were not recovered: %s", exc.orig)
+
+    return Mounted(routers=[energy_router(context, runs)], start=recover, state={"energy_runs": runs})
+
+
+def commands(cli: typer.Typer) -> None:
+    from urbantwin.energy.cli import energy_app
+
+    cli.add_typer(energy_app, name="energy")
+
+
+MODULE = Module(
+    name="energy",
+    summary="The virtual energy quarter (SPARCS) at /api/energy/: scenarios, runs, KPIs, monitoring",
+    mount=mount,
+    catalogue_datasets=("energy-<scenario>",),
+    cli=commands,
+    viewer_panels=("energy",),
+)

@@ -1,0 +1,26 @@
+"""OGC API Features and Tiles' declaration in the module registry (see `urbantwin.module`)."""
+
+from __future__ import annotations
+
+from urbantwin.features.service import CONFORMANCE
+from urbantwin.module import Conformance, Context, Module, Mounted
+
+
+def mount(context: Context) -> Mounted:
+    from urbantwin.features.routes import build_router
+    from urbantwin.features.service import FeaturesService
+
+    service = FeaturesService(
+        context.engine, context.settings, context.policy, context.audit, context.conformance["ogcapi"]
+    )
+    return Mounted(routers=[build_router(service)])
+
+
+MODULE = Module(
+    name="features",
+    summary="OGC API Features (Parts 1-3) and Tiles (Mapbox Vector Tiles) of the city model at /ogcapi/",
+    mount=mount,
+    conformance=tuple(Conformance(uri, "ogcapi") for uri in CONFORMANCE),
+    catalogue_datasets=("<collection>",),
+    viewer_panels=("layers",),
+)
