@@ -33,6 +33,7 @@ THING = {
 
 def test_a_sensor_owner_writes_to_their_own_datastreams_only(client: TestClient, engine: Engine) -> None:
     world = build(client, engine)
+    client.post("/api/admin/users", json={"name": "olga", "role": "contributor"})
     client.post(
         "/api/admin/datasets",
         json={
@@ -42,9 +43,7 @@ def test_a_sensor_owner_writes_to_their_own_datastreams_only(client: TestClient,
             "writers": ["user:olga"],
         },
     )
-    client.post(
-        "/api/admin/users", json={"name": "olga", "role": "contributor", "default_dataset_id": "olga-sensors"}
-    )
+    client.patch("/api/admin/users/olga", json={"default_dataset_id": "olga-sensors"})
     olga = {"Authorization": "Bearer " + client.post("/api/admin/users/olga/tokens", json={}).json()["token"]}
     thing = client.post("/v1.1/Things", json=THING, headers=olga)
     assert thing.status_code == 201, thing.text
@@ -88,6 +87,29 @@ def test_data_stewards_manage_the_datasets_of_their_organisation(client: TestCli
     )
     bad = client.patch("/api/datasets/meters-internal", json={"writers": ["everyone"]}, headers=sven)
     assert bad.status_code == 400 and "writers entry" in bad.json()["message"]
+
+
+def test_access_rules_name_only_groups_organisations_and_users_that_exist(
+    client: TestClient, engine: Engine
+) -> None:
+    """A rule naming nobody grants nothing now and would grant to whoever later takes the name."""
+    world = build(client, engine)
+    sven = world.headers("sven")
+    new = {"id": "noise", "title": "Noise", "licence": "cc-by/4.0", "access_level": "partner"}
+    for fields, message in (
+        ({"read_groups": ["partners", "ghosts"]}, "read_groups: no group 'ghosts'"),
+        ({"writers": ["group:ghosts"]}, "writers: no group 'ghosts'"),
+        ({"writers": ["organisation:nowhere"]}, "writers: no organisation 'nowhere'"),
+        ({"writers": ["user:nobody"]}, "writers: no user 'nobody'"),
+    ):
+        created = client.post("/api/admin/datasets", json={**new, **fields})
+        assert created.status_code == 400 and created.json()["message"] == message, created.text
+        changed = client.patch("/api/datasets/meters-internal", json=fields, headers=sven)
+        assert changed.status_code == 400 and changed.json()["message"] == message, changed.text
+    assert "noise" not in {d["id"] for d in client.get("/api/admin/datasets").json()}
+    fine = {"read_groups": ["partners"], "writers": ["group:partners", "organisation:uni", "user:rita"]}
+    assert client.post("/api/admin/datasets", json={**new, **fine}).status_code == 201
+    assert client.patch("/api/datasets/meters-internal", json=fine, headers=sven).status_code == 204
 
 
 def test_moving_a_thing_takes_its_datastreams_and_locations_along(client: TestClient, engine: Engine) -> None:

@@ -163,14 +163,17 @@ def group_member(
 @token_app.command("issue")
 def token_issue(
     user: Annotated[str, typer.Argument()],
-    scope: Annotated[list[str] | None, typer.Option(help="read, write, admin (repeatable)")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read, write, admin (repeatable; default: what the role allows but admin)"),
+    ] = None,
     days: Annotated[float, typer.Option(help="days until it expires")] = 365,
     name: Annotated[str, typer.Option(help="what the token is for")] = "",
     database_url: Database = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
-    issued = _run(lambda: admin.issue_token(SYSTEM, user, scope or ["read", "write"], days, name))
+    issued = _run(lambda: admin.issue_token(SYSTEM, user, scope or None, days, name))
     typer.echo(
         f"Token {issued.id} for {user} ({', '.join(issued.scopes)}), expires {issued.expires:%Y-%m-%d}:"
     )

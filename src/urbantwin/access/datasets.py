@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisations
+from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, groups, organisations, users
 from urbantwin.store.features_schema import collections
 from urbantwin.store.schema import (
     datastreams,
@@ -104,6 +104,8 @@ _FIELDS = {
     "extra": dict,
 }
 _WRITER = re.compile(r"^(organisation|group|user):.+$")
+#: Where the id of each kind of `writers` entry is looked up.
+_WRITER_COLUMNS = {"organisation": organisations.c.id, "group": groups.c.id, "user": users.c.name}
 
 
 def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +130,15 @@ def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, 
         if not _WRITER.match(entry):
             raise BadRequest(f"writers entry {entry!r} must be organisation:<id>, group:<id> or user:<name>")
     require_existing(connection, "publisher_id", organisations, values.get("publisher_id"))
+    # A rule naming nobody would silently grant nothing now and, worse, grant to whoever is later
+    # created under that name: so every group, organisation and user named must exist already.
+    for group in values.get("read_groups") or ():
+        require_existing(connection, "read_groups", groups, group)
+    for entry in values.get("writers") or ():
+        kind, _, ident = entry.partition(":")
+        column = _WRITER_COLUMNS[kind]
+        if not connection.execute(select(column).where(column == ident)).first():
+            raise BadRequest(f"writers: no {kind} {ident!r}")
     return values
 
 
