@@ -44,6 +44,7 @@ def test_a_city_sets_up_its_partners_from_the_shell(tmp_path: Path) -> None:
             "read_groups: no group 'ghosts'",
         ),
         (["dataset", "set", "noise-2026", "--writer", "user:nobody"], "writers: no user 'nobody'"),
+        (["dataset", "move", "noise-2026", "Things", "999"], "no Things 999"),
     ):
         refused = CliRunner().invoke(app, [*args, "--database-url", url])
         assert refused.exit_code == 1 and message in refused.output, refused.output

@@ -68,6 +68,16 @@ def may_write(principal: str, dataset: str) -> bool:
     return bool(mine & set(writers))
 
 
+def may_steward(principal: str, dataset: str) -> bool:
+    """Whether the principal may change the dataset's record, rules and members."""
+    if principal == "ada":
+        return True
+    if principal == "anonymous":
+        return False
+    role, org, _groups = USERS[principal]
+    return role == "data_steward" and org == DATASETS[dataset][1]
+
+
 @dataclass
 class World:
     tokens: dict[str, str] = field(default_factory=dict)

@@ -19,9 +19,11 @@ from urbantwin.access.datasets import (
     check_id,
     create_dataset,
     move_entities,
+    plan_move,
     require_existing,
     update_dataset,
 )
+from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import SCOPES, Principal, role_scopes
 from urbantwin.errors import BadRequest, Conflict, Forbidden, NotFound
 from urbantwin.store.access_schema import (
@@ -348,10 +350,15 @@ class AccessAdmin:
     def update_dataset(self, principal: Principal, ident: str, **fields: Any) -> None:
         self._change(principal, f"update dataset {ident}", lambda c: update_dataset(c, ident, **fields))
 
-    def move(self, principal: Principal, ident: str, entity_set: str, ids: list[int]) -> int:
+    def move(
+        self, principal: Principal, policy: AccessPolicy, ident: str, entity_set: str, ids: list[int]
+    ) -> int:
+        """Move entities into dataset `ident` if `policy` lets `principal` (decided in the same
+        transaction as the move, so what was judged is what moves)."""
+
         def action(connection: Connection) -> int:
-            if not connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
-                raise NotFound(f"no dataset {ident!r}")
+            policy.authorize_steward(principal, connection, ident)  # before planning costs anything
+            policy.authorize_move(principal, connection, plan_move(connection, ident, entity_set, ids))
             return move_entities(connection, ident, entity_set, ids)
 
         return self._change(principal, f"move {entity_set} {ids} to dataset {ident}", action)
