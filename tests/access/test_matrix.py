@@ -1,4 +1,5 @@
-"""The authorisation matrix: every principal × every access level × every API × read and write.
+"""The authorisation matrix: every principal × every access level × every API × read and write,
+and membership changes.
 
 The expected answer comes from `world.may_read`/`may_write`, the rules written out independently of
 the platform's policy; each test collects every disagreement and reports them all at once.
@@ -10,7 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.access.world import DATASETS, PRINCIPALS, World, build, may_read, may_steward, may_write
+from tests.access.world import (
+    DATASETS,
+    PRINCIPALS,
+    USERS,
+    World,
+    build,
+    may_read,
+    may_steward,
+    may_write,
+)
+from tests.energy.test_api import load_small_quarter
+from urbantwin.access.principal import SYSTEM
 
 
 @pytest.fixture
@@ -116,9 +128,12 @@ def test_sensorthings_writes(client: TestClient, world: World) -> None:
     problems = []
     for principal in PRINCIPALS:
         headers = world.headers(principal)
+        # A reader's token has no write scope: refused before any entity is looked at.
+        read_only = principal != "anonymous" and USERS[principal][0] == "reader"
         for dataset, ids in world.ids.items():
             cell = f"{principal} × {dataset}"
             allowed, visible = may_write(principal, dataset), may_read(principal, dataset)
+            visible = visible or read_only
             response = client.post(
                 "/v1.1/Observations",
                 json={"result": 7, "Datastream": {"@iot.id": ids["datastream"]}},
@@ -272,4 +287,55 @@ def test_membership_changes(client: TestClient, world: World) -> None:
             status = client.get(f"/v1.1/Things({ids['thing']})", headers=world.headers(principal)).status_code
             if status != (200 if may_read(principal, dataset) else 404):
                 problems.append(f"after the moves, {principal} reads the Thing of {dataset} with {status}")
+    _report(problems)
+
+
+def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> None:  # noqa: ANN001
+    """A stored run is read with the rights of its dataset, `energy-baseline`, given in turn the
+    rules of each dataset of the world; submitting one needs write rights on it."""
+    load_small_quarter(engine)
+    runs = app.state.energy_runs
+    run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
+    runs.execute(runs.claim())
+    period = "days=1&end=2026-06-15T12:00:00Z"
+    problems = []
+    for like, (level, publisher, read_groups, writers) in DATASETS.items():
+        rules = {"access_level": level, "publisher_id": publisher, "read_groups": read_groups}
+        assert (
+            client.patch("/api/datasets/energy-baseline", json={**rules, "writers": writers}).status_code
+            == 204
+        )
+        for principal in PRINCIPALS:
+            headers = world.headers(principal)
+            cell = f"{principal} × energy-baseline as {like}"
+            visible = may_read(principal, like)
+            listed = [r["id"] for r in client.get("/api/energy/runs", headers=headers).json()["runs"]]
+            if (run_id in listed) != visible:
+                problems.append(f"{cell}: /api/energy/runs lists it: {not visible}")
+            for path in (
+                f"runs/{run_id}",
+                f"runs/{run_id}/profiles",
+                f"runs/{run_id}/timeseries.csv",
+                f"runs/{run_id}/timeseries.parquet",
+                f"monitoring?run={run_id}&{period}",
+                f"monitoring?{period}",
+            ):
+                status = client.get(f"/api/energy/{path}", headers=headers).status_code
+                allowed = {200, 406} if path.endswith("parquet") else {200}  # 406: no pyarrow
+                if (status in allowed) != visible or (not visible and status != 404):
+                    problems.append(f"{cell}: GET {path} answered {status}")
+            # A bad override: who may submit hears about it (400), nobody else gets that far.
+            submitted = client.post(
+                "/api/energy/runs",
+                json={"scenario": "baseline", "overrides": {"pv.colour": "blue"}},
+                headers=headers,
+            ).status_code
+            if principal == "anonymous":
+                expected = 401
+            elif USERS[principal][0] == "reader":
+                expected = 403  # a reader's token has no write scope
+            else:
+                expected = 400 if may_write(principal, like) else 403 if visible else 404
+            if submitted != expected:
+                problems.append(f"{cell}: POST /api/energy/runs answered {submitted}, expected {expected}")
     _report(problems)

@@ -191,6 +191,38 @@ def publish_collection(connection: Connection, collection_id: str, publisher: st
     return collection_id
 
 
+def derive_dataset(connection: Connection, ident: str, source: str, title: str) -> bool:
+    """Create dataset `ident` with the publisher and access rules of dataset `source`, for results
+    derived from it (an analysis's variant), unless `ident` exists or `source` does not; whether
+    it did. A result published open by default would be more open than what it derives from.
+    """
+    if connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
+        return False
+    rule = connection.execute(select(datasets).where(datasets.c.id == source)).first()
+    if rule is None:
+        return False
+    now = datetime.now(UTC)
+    connection.execute(
+        datasets.insert().values(
+            id=ident,
+            title=title,
+            description=f"Derived from dataset {source}.",
+            publisher_id=rule.publisher_id,
+            themes=list(rule.themes or []),
+            keywords=list(rule.keywords or []),
+            licence=rule.licence,
+            access_level=rule.access_level,
+            read_groups=list(rule.read_groups or []),
+            writers=list(rule.writers or []),
+            update_frequency="IRREG",
+            extra={"derived_from": source},
+            created=now,
+            modified=now,
+        )
+    )
+    return True
+
+
 def _default_publisher(connection: Connection) -> str | None:
     return connection.execute(
         select(organisations.c.id)

@@ -167,6 +167,18 @@ class AccessPolicy:
             raise Forbidden(f"the token of {principal.name} has no write scope")
         raise Forbidden(f"{principal.name} may not write to {what}")
 
+    def authorize_writer(self, principal: Principal, what: str = "writing") -> None:
+        """Raise what `authorize_write` would raise for every dataset, before a route reads a body
+        or a service works out which dataset a write goes to."""
+        if principal.writes_everything:
+            return
+        if principal.anonymous:
+            if self.settings.allow_anonymous_writes:
+                return
+            raise Unauthorized(f"{what} needs a token (Authorization: Bearer …)")
+        if not principal.may_use("write"):
+            raise Forbidden(f"the token of {principal.name} has no write scope")
+
     def authorize_admin(self, principal: Principal) -> None:
         """Raise unless `principal` may manage organisations, users, groups and datasets."""
         if principal.is_admin:
