@@ -61,3 +61,12 @@ def test_an_internal_scenario_s_runs_answer_404_to_those_who_may_not_read_it(
     assert anonymous.get(f"/api/energy/runs/{baseline}/profiles", headers=ines).status_code == 200
     reads = client.get("/api/admin/audit", params={"principal": "ines", "dataset": "energy-baseline"}).json()
     assert [r["target"] for r in reads] == [f"GET /api/energy/runs/{baseline}/profiles"]
+
+
+def test_a_scenario_that_is_no_name_is_a_400_before_and_after_the_policy_is_asked(
+    client: TestClient,
+) -> None:
+    for scenario in (["baseline"], {"name": "baseline"}, 7):
+        answer = client.post("/api/energy/runs", json={"scenario": scenario})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["message"].startswith("scenario: required")

@@ -180,7 +180,8 @@ class EnergyRuns:
     def submit(self, principal: Principal, body: Any, start: bool = True) -> str:
         """Check and store a run (queued); start the worker unless `start` is False. Its id."""
         name = body.get("scenario") if isinstance(body, dict) else None
-        if self.policy is not None and name in {path.stem for path in scenarios.bundled()}:
+        bundled_names = {path.stem for path in scenarios.bundled()}
+        if self.policy is not None and isinstance(name, str) and name in bundled_names:
             # The run writes the scenario's KPI collection: whoever may write that dataset may run
             # it (a scenario never run yet is a new dataset, which administrators create). Asked
             # before the rest of the body is judged: who may not submit learns no more than that.
