@@ -212,9 +212,10 @@ class AccessPolicy:
     def readers_include(self, wider: DatasetRule, narrower: DatasetRule | None) -> bool:
         """Whether every principal who may read `narrower` may read `wider` as well.
 
-        Exact for the levels; for group rules it asks for the publisher and the groups to be
-        covered, which is sufficient (a group's members may all belong to the publisher as well).
-        `narrower` None stands for data outside every dataset, which only open data covers.
+        Exact for the levels. Between `partner` and `internal` datasets it asks that the publisher
+        and the read groups of `narrower` be among those of `wider`: sufficient, though it may say
+        no where a group's members all happen to belong to the publisher anyway. `narrower` None
+        stands for data outside every dataset, which only open data covers.
         """
         if wider.access_level == "open":
             return True

@@ -186,7 +186,7 @@ class EnergyRuns:
             # it (a scenario never run yet is a new dataset, which administrators create). Asked
             # before the rest of the body is judged: who may not submit learns no more than that.
             with self.engine.connect() as connection:
-                self.policy.authorize_write(principal, connection, f"energy-{name}")
+                self.policy.authorize_write(principal, connection, scenario_dataset(name))
         submission = parse_submission(body, self.district_names())
         run_id = uuid.uuid4().hex
         loaded = load_scenario(submission.scenario, submission.overrides, run_id)
