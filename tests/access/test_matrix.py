@@ -290,6 +290,28 @@ def test_membership_changes(client: TestClient, world: World) -> None:
     _report(problems)
 
 
+#: Every energy route that reads a run, as the matrix asks it (`/runs` lists them, `/scenarios`
+#: are the bundled files, no run's data).
+ENERGY_READS = (
+    "runs/{run_id}",
+    "runs/{run_id}/profiles",
+    "runs/{run_id}/timeseries.csv",
+    "runs/{run_id}/timeseries.parquet",
+    "monitoring?run={run_id}&{period}",
+    "monitoring?{period}",
+)
+
+
+def test_the_matrix_asks_every_energy_route(app) -> None:  # noqa: ANN001
+    """A route added to the energy API without a row in the matrix fails here."""
+    paths = app.openapi()["paths"]  # included routers are not a flat list of routes everywhere
+    served = {
+        path for path, operations in paths.items() if path.startswith("/api/energy/") and "get" in operations
+    }
+    asked = {"/api/energy/" + template.partition("?")[0] for template in ENERGY_READS}
+    assert served == asked | {"/api/energy/runs", "/api/energy/scenarios"}
+
+
 def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> None:  # noqa: ANN001
     """A stored run is read with the rights of its dataset, `energy-baseline`, given in turn the
     rules of each dataset of the world; submitting one needs write rights on it."""
@@ -312,14 +334,8 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
             listed = [r["id"] for r in client.get("/api/energy/runs", headers=headers).json()["runs"]]
             if (run_id in listed) != visible:
                 problems.append(f"{cell}: /api/energy/runs lists it: {not visible}")
-            for path in (
-                f"runs/{run_id}",
-                f"runs/{run_id}/profiles",
-                f"runs/{run_id}/timeseries.csv",
-                f"runs/{run_id}/timeseries.parquet",
-                f"monitoring?run={run_id}&{period}",
-                f"monitoring?{period}",
-            ):
+            for template in ENERGY_READS:
+                path = template.format(run_id=run_id, period=period)
                 status = client.get(f"/api/energy/{path}", headers=headers).status_code
                 allowed = {200, 406} if path.endswith("parquet") else {200}  # 406: no pyarrow
                 if (status in allowed) != visible or (not visible and status != 404):
