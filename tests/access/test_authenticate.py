@@ -101,17 +101,16 @@ def test_a_revoked_token_is_refused_by_its_owner_and_by_an_administrator(
 def test_a_token_gets_no_scope_its_user_or_maker_lacks(client: TestClient, ute: str) -> None:
     mine = {"Authorization": f"Bearer {ute}"}
     refused = client.post("/api/me/tokens", json={"scopes": ["admin"]}, headers=mine)
-    assert refused.status_code == 403
-    # An admin scope on a contributor's token is dropped when it is used.
-    admin_scoped = client.post("/api/admin/users/ute/tokens", json={"scopes": ["read", "admin"]}).json()[
-        "token"
+    assert refused.status_code == 400
+    assert "admin is beyond the role of 'ute' (contributor)" in refused.json()["message"]
+    # An administrator cannot issue one either: the scope is refused, not silently dropped.
+    admin_scoped = client.post("/api/admin/users/ute/tokens", json={"scopes": ["read", "admin"]})
+    assert admin_scoped.status_code == 400
+    assert "admin is beyond the role of 'ute' (contributor)" in admin_scoped.json()["message"]
+    assert "read, write" in admin_scoped.json()["message"]
+    assert [t["scopes"] for t in client.get("/api/admin/tokens", params={"user": "ute"}).json()] == [
+        ["read", "write"]
     ]
-    assert client.get("/api/me", headers={"Authorization": f"Bearer {admin_scoped}"}).json()["scopes"] == [
-        "read"
-    ]
-    assert (
-        client.get("/api/admin/users", headers={"Authorization": f"Bearer {admin_scoped}"}).status_code == 403
-    )
     # A read-only token cannot write, whatever its user may do.
     read_only = client.post("/api/me/tokens", json={"scopes": ["read"]}, headers=mine).json()["token"]
     response = client.post(
@@ -120,6 +119,26 @@ def test_a_token_gets_no_scope_its_user_or_maker_lacks(client: TestClient, ute: 
         headers={"Authorization": f"Bearer {read_only}"},
     )
     assert response.status_code == 403 and "no write scope" in response.json()["message"]
+    # Nor does a read-only token make itself a wider one.
+    wider = client.post(
+        "/api/me/tokens", json={"scopes": ["read", "write"]}, headers={"Authorization": f"Bearer {read_only}"}
+    )
+    assert wider.status_code == 403 and "the token asking for it lacks" in wider.json()["message"]
+
+
+def test_a_readers_token_is_for_reading_and_write_is_refused_at_issue(client: TestClient) -> None:
+    client.post("/api/admin/users", json={"name": "anna"})
+    default = client.post("/api/admin/users/anna/tokens", json={})
+    assert default.status_code == 201 and default.json()["scopes"] == ["read"]
+    refused = client.post("/api/admin/users/anna/tokens", json={"scopes": ["read", "write"]})
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        "scopes: write is beyond the role of 'anna' (reader), whose tokens may have read"
+    )
+    client.post("/api/admin/users", json={"name": "ada", "role": "administrator"})
+    assert client.post("/api/admin/users/ada/tokens", json={}).json()["scopes"] == ["read", "write"]
+    full = client.post("/api/admin/users/ada/tokens", json={"scopes": ["read", "write", "admin"]})
+    assert full.json()["scopes"] == ["read", "write", "admin"]
 
 
 def test_a_deactivated_user_is_refused(client: TestClient, ute: str) -> None:

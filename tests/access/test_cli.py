@@ -37,6 +37,17 @@ def test_a_city_sets_up_its_partners_from_the_shell(tmp_path: Path) -> None:
         app, ["org", "add", "x", "--title", "X", "--kind", "club", "--database-url", url]
     )
     assert refused.exit_code == 1 and "kind must be one of" in refused.output
+    for args, message in (
+        (["token", "issue", "prof", "--scope", "admin"], "admin is beyond the role of 'prof' (reader)"),
+        (
+            ["dataset", "add", "x", "--title", "X", "--licence", "cc-by/4.0", "--read-group", "ghosts"],
+            "read_groups: no group 'ghosts'",
+        ),
+        (["dataset", "set", "noise-2026", "--writer", "user:nobody"], "writers: no user 'nobody'"),
+        (["dataset", "move", "noise-2026", "Things", "999"], "no Things 999"),
+    ):
+        refused = CliRunner().invoke(app, [*args, "--database-url", url])
+        assert refused.exit_code == 1 and message in refused.output, refused.output
 
     with TestClient(create_app(Settings(database_url=url))) as client:
         me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()

@@ -33,6 +33,7 @@ THING = {
 
 def test_a_sensor_owner_writes_to_their_own_datastreams_only(client: TestClient, engine: Engine) -> None:
     world = build(client, engine)
+    client.post("/api/admin/users", json={"name": "olga", "role": "contributor"})
     client.post(
         "/api/admin/datasets",
         json={
@@ -42,9 +43,7 @@ def test_a_sensor_owner_writes_to_their_own_datastreams_only(client: TestClient,
             "writers": ["user:olga"],
         },
     )
-    client.post(
-        "/api/admin/users", json={"name": "olga", "role": "contributor", "default_dataset_id": "olga-sensors"}
-    )
+    client.patch("/api/admin/users/olga", json={"default_dataset_id": "olga-sensors"})
     olga = {"Authorization": "Bearer " + client.post("/api/admin/users/olga/tokens", json={}).json()["token"]}
     thing = client.post("/v1.1/Things", json=THING, headers=olga)
     assert thing.status_code == 201, thing.text
@@ -90,6 +89,29 @@ def test_data_stewards_manage_the_datasets_of_their_organisation(client: TestCli
     assert bad.status_code == 400 and "writers entry" in bad.json()["message"]
 
 
+def test_access_rules_name_only_groups_organisations_and_users_that_exist(
+    client: TestClient, engine: Engine
+) -> None:
+    """A rule naming nobody grants nothing now and would grant to whoever later takes the name."""
+    world = build(client, engine)
+    sven = world.headers("sven")
+    new = {"id": "noise", "title": "Noise", "licence": "cc-by/4.0", "access_level": "partner"}
+    for fields, message in (
+        ({"read_groups": ["partners", "ghosts"]}, "read_groups: no group 'ghosts'"),
+        ({"writers": ["group:ghosts"]}, "writers: no group 'ghosts'"),
+        ({"writers": ["organisation:nowhere"]}, "writers: no organisation 'nowhere'"),
+        ({"writers": ["user:nobody"]}, "writers: no user 'nobody'"),
+    ):
+        created = client.post("/api/admin/datasets", json={**new, **fields})
+        assert created.status_code == 400 and created.json()["message"] == message, created.text
+        changed = client.patch("/api/datasets/meters-internal", json=fields, headers=sven)
+        assert changed.status_code == 400 and changed.json()["message"] == message, changed.text
+    assert "noise" not in {d["id"] for d in client.get("/api/admin/datasets").json()}
+    fine = {"read_groups": ["partners"], "writers": ["group:partners", "organisation:uni", "user:rita"]}
+    assert client.post("/api/admin/datasets", json={**new, **fine}).status_code == 201
+    assert client.patch("/api/datasets/meters-internal", json=fine, headers=sven).status_code == 204
+
+
 def test_moving_a_thing_takes_its_datastreams_and_locations_along(client: TestClient, engine: Engine) -> None:
     world = build(client, engine)
     research = world.ids["research-partner"]
@@ -107,3 +129,97 @@ def test_moving_a_thing_takes_its_datastreams_and_locations_along(client: TestCl
         assert client.get(f"/v1.1/{path}", headers=ute).status_code == 200
     # Its Sensor was moved on its own before, and stays where it is.
     assert client.get(f"/v1.1/Sensors({research['sensor']})", headers=paul).status_code == 200
+
+
+def test_a_steward_cannot_take_another_publishers_entities(client: TestClient, engine: Engine) -> None:
+    """The escalation probed: moving an open Thing into one's own dataset to hide and change it."""
+    world = build(client, engine)
+    sven = world.headers("sven")
+    anonymous = world.headers("anonymous")
+    open_ids = world.ids["air-open"]
+    before = client.get("/v1.1/Observations?$count=true&$top=0", headers=anonymous).json()["@iot.count"]
+    for entity_set, key in (("Things", "thing"), ("Sensors", "sensor"), ("Datastreams", "datastream")):
+        taken = client.post(
+            "/api/datasets/meters-internal/members",
+            json={"entity_set": entity_set, "ids": [open_ids[key]]},
+            headers=sven,
+        )
+        assert taken.status_code == 403, taken.text
+        assert "out of dataset 'air-open', which they may not write" in taken.json()["message"]
+    assert client.get(f"/v1.1/Things({open_ids['thing']})", headers=anonymous).status_code == 200
+    after = client.get("/v1.1/Observations?$count=true&$top=0", headers=anonymous).json()["@iot.count"]
+    assert after == before
+    patched = client.patch(f"/v1.1/Things({open_ids['thing']})", json={"description": "x"}, headers=sven)
+    assert patched.status_code == 403
+    # What he cannot read, and what does not exist, is alike: 404 naming the ids, not the dataset.
+    for ids in ([world.ids["research-partner"]["thing"]], [999_999]):
+        hidden = client.post(
+            "/api/datasets/meters-internal/members", json={"entity_set": "Things", "ids": ids}, headers=sven
+        )
+        assert hidden.status_code == 404 and hidden.json()["message"] == f"no Things {ids[0]}"
+    # His own organisation's entities he moves as before.
+    client.post("/api/admin/datasets", json={"id": "lwb-2", "title": "LWB 2", "publisher_id": "lwb"})
+    mine = world.ids["meters-internal"]["thing"]
+    moved = client.post(
+        "/api/datasets/lwb-2/members", json={"entity_set": "Things", "ids": [mine]}, headers=sven
+    )
+    assert moved.status_code == 200 and moved.json()["changed"] == 3
+
+
+def test_moving_a_thing_needs_write_rights_on_what_moves_along(client: TestClient, engine: Engine) -> None:
+    """The open Thing carries an internal Datastream: its city steward may not move that along."""
+    world = build(client, engine)
+    client.post("/api/admin/users", json={"name": "cleo", "role": "data_steward", "organisation_id": "city"})
+    cleo = {"Authorization": "Bearer " + client.post("/api/admin/users/cleo/tokens", json={}).json()["token"]}
+    thing = world.ids["air-open"]["thing"]
+    refused = client.post(
+        "/api/datasets/traffic-registered/members",
+        json={"entity_set": "Things", "ids": [thing]},
+        headers=cleo,
+    )
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "cleo may not move these Things: 1 of the entities that would move along belong to "
+        "datasets they may not write"
+    )
+    # Nothing moved: the Thing is open, its internal Datastream internal.
+    assert client.get(f"/v1.1/Things({thing})", headers=world.headers("anonymous")).status_code == 200
+    assert client.get(f"/v1.1/Datastreams({world.mixed_datastream})", headers=cleo).status_code == 404
+    assert (
+        client.get(f"/v1.1/Datastreams({world.mixed_datastream})", headers=world.headers("ute")).status_code
+        == 200
+    )
+
+
+def test_a_shared_sensor_moves_only_where_the_readers_of_its_users_still_see_it(
+    client: TestClient, engine: Engine
+) -> None:
+    """The open Sensor serves the open Datastream and the internal one on the open Thing."""
+    world = build(client, engine)
+    anonymous = world.headers("anonymous")
+    sensor = world.ids["air-open"]["sensor"]
+    open_datastream = world.ids["air-open"]["datastream"]
+    before = client.get("/v1.1/Observations?$count=true&$top=0", headers=anonymous).json()["@iot.count"]
+    for target in ("meters-internal", "traffic-registered"):
+        hidden = client.post(
+            f"/api/datasets/{target}/members", json={"entity_set": "Sensors", "ids": [sensor]}
+        )  # even an administrator
+        assert hidden.status_code == 409, hidden.text
+        assert f"Datastreams({open_datastream}) of dataset 'air-open'" in hidden.json()["message"]
+    assert client.get(f"/v1.1/Sensors({sensor})", headers=anonymous).status_code == 200
+    after = client.get("/v1.1/Observations?$count=true&$top=0", headers=anonymous).json()["@iot.count"]
+    assert after == before
+    # A Sensor used only by internal Datastreams may become open data: its readers keep it.
+    internal_sensor = world.ids["meters-internal"]["sensor"]
+    opened = client.post(
+        "/api/datasets/air-open/members", json={"entity_set": "Sensors", "ids": [internal_sensor]}
+    )
+    assert opened.status_code == 200, opened.text
+    # A FeatureOfInterest of open Observations, a Location of an open Thing: the same rule.
+    for entity_set, key in (("FeaturesOfInterest", "foi"), ("Locations", "location")):
+        users = "Datastreams" if entity_set == "FeaturesOfInterest" else "Things"
+        used = world.ids["air-open"][key]
+        refused = client.post(
+            "/api/datasets/meters-internal/members", json={"entity_set": entity_set, "ids": [used]}
+        )
+        assert refused.status_code == 409 and f"{users}(" in refused.json()["message"], refused.text

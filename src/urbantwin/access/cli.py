@@ -15,9 +15,10 @@ import typer
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.manage import AccessAdmin
+from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import SYSTEM
 from urbantwin.errors import PlatformError
-from urbantwin.settings import load_settings
+from urbantwin.settings import Settings, load_settings
 
 Database = Annotated[
     str | None,
@@ -46,10 +47,14 @@ def register(app: typer.Typer) -> None:
     app.command("audit", help="Show the audit log (newest first).")(audit)
 
 
+def _settings(database_url: str | None, config: Path | None) -> Settings:
+    return load_settings(config).with_overrides(database_url=database_url)
+
+
 def _admin(database_url: str | None, config: Path | None) -> AccessAdmin:
     from urbantwin.store.engine import make_engine, upgrade
 
-    settings = load_settings(config).with_overrides(database_url=database_url)
+    settings = _settings(database_url, config)
     engine = make_engine(settings)
     upgrade(engine)
     ensure_defaults(engine, settings)
@@ -163,14 +168,17 @@ def group_member(
 @token_app.command("issue")
 def token_issue(
     user: Annotated[str, typer.Argument()],
-    scope: Annotated[list[str] | None, typer.Option(help="read, write, admin (repeatable)")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read, write, admin (repeatable; default: what the role allows but admin)"),
+    ] = None,
     days: Annotated[float, typer.Option(help="days until it expires")] = 365,
     name: Annotated[str, typer.Option(help="what the token is for")] = "",
     database_url: Database = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
-    issued = _run(lambda: admin.issue_token(SYSTEM, user, scope or ["read", "write"], days, name))
+    issued = _run(lambda: admin.issue_token(SYSTEM, user, scope or None, days, name))
     typer.echo(
         f"Token {issued.id} for {user} ({', '.join(issued.scopes)}), expires {issued.expires:%Y-%m-%d}:"
     )
@@ -261,7 +269,8 @@ def dataset_move(
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
-    changed = _run(lambda: admin.move(SYSTEM, ident, entity_set, ids))
+    policy = AccessPolicy(_settings(database_url, config))
+    changed = _run(lambda: admin.move(SYSTEM, policy, ident, entity_set, ids))
     typer.echo(f"Moved {changed} entities into {ident}.")
 
 

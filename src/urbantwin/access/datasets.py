@@ -7,18 +7,22 @@ the policy's business, not this module's.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisations
+from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, groups, organisations, users
 from urbantwin.store.features_schema import collections
 from urbantwin.store.schema import (
     datastreams,
     features_of_interest,
+    historical_locations,
+    location_historical_locations,
     locations,
+    observations,
     observed_properties,
     sensors,
     thing_locations,
@@ -105,6 +109,8 @@ _FIELDS = {
     "extra": dict,
 }
 _WRITER = re.compile(r"^(organisation|group|user):.+$")
+#: Where the id of each kind of `writers` entry is looked up.
+_WRITER_COLUMNS = {"organisation": organisations.c.id, "group": groups.c.id, "user": users.c.name}
 
 
 def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +135,15 @@ def dataset_values(connection: Connection, fields: dict[str, Any]) -> dict[str, 
         if not _WRITER.match(entry):
             raise BadRequest(f"writers entry {entry!r} must be organisation:<id>, group:<id> or user:<name>")
     require_existing(connection, "publisher_id", organisations, values.get("publisher_id"))
+    # A rule naming nobody would silently grant nothing now and, worse, grant to whoever is later
+    # created under that name: so every group, organisation and user named must exist already.
+    for group in values.get("read_groups") or ():
+        require_existing(connection, "read_groups", groups, group)
+    for entry in values.get("writers") or ():
+        kind, _, ident = entry.partition(":")
+        column = _WRITER_COLUMNS[kind]
+        if not connection.execute(select(column).where(column == ident)).first():
+            raise BadRequest(f"writers: no {kind} {ident!r}")
     return values
 
 
@@ -177,6 +192,38 @@ def publish_collection(connection: Connection, collection_id: str, publisher: st
     return collection_id
 
 
+def derive_dataset(connection: Connection, ident: str, source: str, title: str) -> bool:
+    """Create dataset `ident` with the publisher and access rules of dataset `source`, for results
+    derived from it (an analysis's variant), unless `ident` exists or `source` does not; whether
+    it did. A result published open by default would be more open than what it derives from.
+    """
+    if connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
+        return False
+    rule = connection.execute(select(datasets).where(datasets.c.id == source)).first()
+    if rule is None:
+        return False
+    now = datetime.now(UTC)
+    connection.execute(
+        datasets.insert().values(
+            id=ident,
+            title=title,
+            description=f"Derived from dataset {source}.",
+            publisher_id=rule.publisher_id,
+            themes=list(rule.themes or []),
+            keywords=list(rule.keywords or []),
+            licence=rule.licence,
+            access_level=rule.access_level,
+            read_groups=list(rule.read_groups or []),
+            writers=list(rule.writers or []),
+            update_frequency="IRREG",
+            extra={"derived_from": source},
+            created=now,
+            modified=now,
+        )
+    )
+    return True
+
+
 def _default_publisher(connection: Connection) -> str | None:
     return connection.execute(
         select(organisations.c.id)
@@ -184,6 +231,118 @@ def _default_publisher(connection: Connection) -> str | None:
         .order_by(organisations.c.created, organisations.c.id)
         .limit(1)
     ).scalar()
+
+
+@dataclass(frozen=True)
+class Move:
+    """What moving entities into a dataset would change, for the policy to judge before it happens.
+
+    Entities are named as the SensorThings API names them, `("Things", 2)`.
+    """
+
+    target: str
+    entity_set: str
+    ids: tuple[int, ...]
+    #: The ids asked for that name no entity of the set.
+    missing: tuple[int, ...]
+    #: Each dataset rows would leave (None: rows outside every dataset) → those rows: the entities
+    #: asked for and what moves along with them (a Thing's Datastreams and Locations).
+    leaving: dict[str | None, list[tuple[str, int]]]
+    #: Each dataset of entities that stay where they are but use a moved one → those entities: a
+    #: Sensor's or ObservedProperty's Datastreams, a FeatureOfInterest's Observations' Datastreams,
+    #: a Location's Things. Their readers would lose sight of what they use.
+    users: dict[str | None, list[tuple[str, int]]]
+
+
+def plan_move(connection: Connection, dataset_id: str, entity_set: str, ids: list[int]) -> Move:
+    """The `Move` of `move_entities(connection, dataset_id, entity_set, ids)`, changing nothing."""
+    if entity_set not in MOVABLE:
+        raise BadRequest(f"entities of {entity_set!r} cannot be moved; movable: {', '.join(sorted(MOVABLE))}")
+    table = _TABLES[entity_set]
+    wanted = sorted(set(ids))
+    rows = connection.execute(select(table.c.id, table.c.dataset_id).where(table.c.id.in_(wanted))).all()
+    found = {row.id for row in rows}
+    leaving: dict[str | None, list[tuple[str, int]]] = {}
+    users: dict[str | None, list[tuple[str, int]]] = {}
+
+    def leave(name: str, moved: list[Any]) -> None:
+        for row in moved:
+            if row.dataset_id != dataset_id:
+                leaving.setdefault(row.dataset_id, []).append((name, row.id))
+
+    def used_by(name: str, query: Any) -> None:
+        for row in connection.execute(query.distinct()):
+            users.setdefault(row.dataset_id, []).append((name, row.id))
+
+    def staying(column: Any) -> Any:
+        # `IS DISTINCT FROM`: a user outside every dataset (NULL) stays behind too.
+        return column.is_distinct_from(dataset_id)
+
+    leave(entity_set, rows)
+    moved_locations = sorted(found) if entity_set == "Locations" else []
+    if entity_set == "Things":
+        leave(
+            "Datastreams",
+            connection.execute(
+                select(datastreams.c.id, datastreams.c.dataset_id).where(datastreams.c.thing_id.in_(wanted))
+            ).all(),
+        )
+        along = connection.execute(
+            select(locations.c.id, locations.c.dataset_id).where(
+                locations.c.id.in_(
+                    select(thing_locations.c.location_id).where(thing_locations.c.thing_id.in_(wanted))
+                )
+            )
+        ).all()
+        leave("Locations", along)
+        moved_locations = [row.id for row in along]
+    if entity_set in ("Sensors", "ObservedProperties"):
+        column = datastreams.c.sensor_id if entity_set == "Sensors" else datastreams.c.observed_property_id
+        used_by(
+            "Datastreams",
+            select(datastreams.c.id, datastreams.c.dataset_id).where(
+                column.in_(wanted), staying(datastreams.c.dataset_id)
+            ),
+        )
+    if entity_set == "FeaturesOfInterest":
+        used_by(
+            "Datastreams",
+            select(datastreams.c.id, datastreams.c.dataset_id)
+            .join(observations, observations.c.datastream_id == datastreams.c.id)
+            .where(observations.c.feature_of_interest_id.in_(wanted), staying(datastreams.c.dataset_id)),
+        )
+    if moved_locations:
+        # Things that stay elsewhere but are, or were, at a moved Location.
+        moving_things = wanted if entity_set == "Things" else []
+        were_there = (
+            select(historical_locations.c.thing_id)
+            .join(
+                location_historical_locations,
+                location_historical_locations.c.historical_location_id == historical_locations.c.id,
+            )
+            .where(location_historical_locations.c.location_id.in_(moved_locations))
+        )
+        are_there = select(thing_locations.c.thing_id).where(
+            thing_locations.c.location_id.in_(moved_locations)
+        )
+        used_by(
+            "Things",
+            select(things.c.id, things.c.dataset_id).where(
+                or_(things.c.id.in_(are_there), things.c.id.in_(were_there)),
+                things.c.id.not_in(moving_things),
+                staying(things.c.dataset_id),
+            ),
+        )
+    for entities in users.values():
+        entities[:] = sorted(set(entities))
+    return Move(
+        target=dataset_id,
+        entity_set=entity_set,
+        ids=tuple(wanted),
+        missing=tuple(i for i in wanted if i not in found),
+        leaving=leaving,
+        users=users,
+    )
 
 
 def move_entities(connection: Connection, dataset_id: str, entity_set: str, ids: list[int]) -> int:

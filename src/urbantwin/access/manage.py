@@ -19,11 +19,13 @@ from urbantwin.access.datasets import (
     check_id,
     create_dataset,
     move_entities,
+    plan_move,
     require_existing,
     update_dataset,
 )
-from urbantwin.access.principal import SCOPES, Principal
-from urbantwin.errors import BadRequest, Conflict, NotFound
+from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.principal import SCOPES, Principal, role_scopes
+from urbantwin.errors import BadRequest, Conflict, Forbidden, NotFound
 from urbantwin.store.access_schema import (
     ORGANISATION_KINDS,
     ROLES,
@@ -181,10 +183,13 @@ class AccessAdmin:
         require_existing(connection, "default_dataset_id", datasets, values.get("default_dataset_id"))
 
     def _user_id(self, connection: Connection, name: str) -> int:
-        ident = connection.execute(select(users.c.id).where(users.c.name == name)).scalar()
-        if ident is None:
+        return self._user_role(connection, name)[0]
+
+    def _user_role(self, connection: Connection, name: str) -> tuple[int, str]:
+        row = connection.execute(select(users.c.id, users.c.role).where(users.c.name == name)).first()
+        if row is None:
             raise NotFound(f"no user {name!r}")
-        return ident
+        return row.id, row.role
 
     # --- groups ------------------------------------------------------------------------------------
 
@@ -254,19 +259,41 @@ class AccessAdmin:
         scopes: list[str] | None = None,
         expires_in_days: float | None = 365,
         name: str = "",
+        within: frozenset[str] | None = None,
     ) -> IssuedToken:
-        """A new token for `user`; the token itself is returned here only, and stored hashed."""
-        scopes = list(scopes) if scopes is not None else ["read", "write"]
-        unknown = [s for s in scopes if s not in SCOPES]
-        if unknown or not scopes:
+        """A new token for `user`; the token itself is returned here only, and stored hashed.
+
+        Without `scopes` the token gets what the user's role allows short of `admin` (which is
+        asked for explicitly). A scope beyond the role is refused rather than dropped: a token that
+        silently lacks what it was issued for fails later, far from the mistake. `within` are the
+        scopes of the token asking for one of its user's own (a token never makes a wider one).
+        """
+        unknown = [s for s in scopes or () if s not in SCOPES]
+        if unknown or scopes == []:
             raise BadRequest(f"scopes: choose from {', '.join(SCOPES)} (got {', '.join(unknown) or 'none'})")
         if expires_in_days is not None and not (0 < expires_in_days <= 3650):
             raise BadRequest("expires_in_days: more than 0 and at most 3650")
         token = new_token()
         expires = _now() + timedelta(days=expires_in_days) if expires_in_days is not None else None
+        chosen: list[str] = []
 
         def action(connection: Connection) -> int:
-            user_id = self._user_id(connection, user)
+            user_id, role = self._user_role(connection, user)
+            allowed = role_scopes(role)
+            if scopes is None:
+                chosen.extend(s for s in allowed if s != "admin" and (within is None or s in within))
+            else:
+                beyond = [s for s in scopes if s not in allowed]
+                if beyond:
+                    raise BadRequest(
+                        f"scopes: {', '.join(beyond)} is beyond the role of {user!r} ({role}), "
+                        f"whose tokens may have {', '.join(allowed) or 'no scope'}"
+                    )
+                if within is not None and not set(scopes) <= within:
+                    raise Forbidden("a token cannot have a scope the token asking for it lacks")
+                chosen.extend(dict.fromkeys(scopes))
+            if not chosen:
+                raise BadRequest(f"scopes: the role of {user!r} ({role}) allows no scope")
             return connection.execute(
                 insert(api_tokens)
                 .values(
@@ -274,7 +301,7 @@ class AccessAdmin:
                     token_hash=token_hash(token),
                     prefix=token_label(token),
                     name=name,
-                    scopes=scopes,
+                    scopes=chosen,
                     created=_now(),
                     expires=expires,
                 )
@@ -282,7 +309,7 @@ class AccessAdmin:
             ).scalar_one()
 
         ident = self._change(principal, f"issue token for {user}", action)
-        return IssuedToken(ident, token, user, scopes, expires)
+        return IssuedToken(ident, token, user, chosen, expires)
 
     def tokens(self, user: str | None = None) -> list[dict[str, Any]]:
         query = select(api_tokens, users.c.name.label("user")).join(users, users.c.id == api_tokens.c.user_id)
@@ -323,10 +350,15 @@ class AccessAdmin:
     def update_dataset(self, principal: Principal, ident: str, **fields: Any) -> None:
         self._change(principal, f"update dataset {ident}", lambda c: update_dataset(c, ident, **fields))
 
-    def move(self, principal: Principal, ident: str, entity_set: str, ids: list[int]) -> int:
+    def move(
+        self, principal: Principal, policy: AccessPolicy, ident: str, entity_set: str, ids: list[int]
+    ) -> int:
+        """Move entities into dataset `ident` if `policy` lets `principal` (decided in the same
+        transaction as the move, so what was judged is what moves)."""
+
         def action(connection: Connection) -> int:
-            if not connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
-                raise NotFound(f"no dataset {ident!r}")
+            policy.authorize_steward(principal, connection, ident)  # before planning costs anything
+            policy.authorize_move(principal, connection, plan_move(connection, ident, entity_set, ids))
             return move_entities(connection, ident, entity_set, ids)
 
         return self._change(principal, f"move {entity_set} {ids} to dataset {ident}", action)

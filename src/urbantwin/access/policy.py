@@ -13,6 +13,17 @@ and an entry in the dataset's `writers` (`organisation:<id>`, `group:<id>`, `use
 owner may so write to their own Datastreams only. Anonymous writes happen only where the settings
 allow them (a fresh install does not), and only to open datasets.
 
+Moving entities into a dataset (`POST /api/datasets/{id}/members`, `urbantwin dataset move`)
+changes who sees them and who may change them, so it needs the data-steward rights on the target
+dataset *and* write rights on every dataset the rows leave — the entities asked for and what moves
+along (a Thing's Datastreams and Locations); rows outside every dataset only administrators move.
+Ids that name nothing the caller may read answer 404, as other APIs do. Entities others use — a
+Sensor or ObservedProperty of Datastreams, a FeatureOfInterest of Observations, a Location of
+Things — may move only where every reader of their users' datasets can still read them
+(`readers_include`): else 409 naming the users and their datasets, whoever asks, administrators
+included. Move the users first (with write rights on their datasets) or choose a target at least as
+open; so a move never hides an entity from the readers of an open Datastream.
+
 Reads are decided per request as a `DatasetScope`: the set of dataset ids the principal may read,
 which the APIs turn into one condition per table (`DatasetScope.allows_column`). When every dataset
 is visible the scope is unrestricted and adds nothing to any query.
@@ -26,8 +37,9 @@ from typing import Any
 from sqlalchemy import Connection, select, true
 from sqlalchemy.sql import ColumnElement
 
+from urbantwin.access.datasets import Move
 from urbantwin.access.principal import Principal
-from urbantwin.errors import Forbidden, NotFound, Unauthorized
+from urbantwin.errors import Conflict, Forbidden, NotFound, Unauthorized
 from urbantwin.settings import Settings
 from urbantwin.store.access_schema import datasets
 
@@ -155,6 +167,18 @@ class AccessPolicy:
             raise Forbidden(f"the token of {principal.name} has no write scope")
         raise Forbidden(f"{principal.name} may not write to {what}")
 
+    def authorize_writer(self, principal: Principal, what: str = "writing") -> None:
+        """Raise what `authorize_write` would raise for every dataset, before a route reads a body
+        or a service works out which dataset a write goes to."""
+        if principal.writes_everything:
+            return
+        if principal.anonymous:
+            if self.settings.allow_anonymous_writes:
+                return
+            raise Unauthorized(f"{what} needs a token (Authorization: Bearer …)")
+        if not principal.may_use("write"):
+            raise Forbidden(f"the token of {principal.name} has no write scope")
+
     def authorize_admin(self, principal: Principal) -> None:
         """Raise unless `principal` may manage organisations, users, groups and datasets."""
         if principal.is_admin:
@@ -173,6 +197,103 @@ class AccessPolicy:
             and principal.organisation_id is not None
             and principal.organisation_id == rule.publisher_id
         )
+
+    def authorize_steward(self, principal: Principal, connection: Connection, dataset_id: str) -> DatasetRule:
+        """The dataset's rule, unless `principal` may not change its record, rules or members."""
+        rule = self.rule(connection, dataset_id)
+        if rule is not None and self.may_steward(principal, rule):
+            return rule
+        if principal.anonymous:
+            raise Unauthorized("changing a dataset needs a token")
+        if rule is None or not self.may_read(principal, rule):
+            raise NotFound(f"no dataset {dataset_id!r}")
+        raise Forbidden(f"{principal.name} is no data steward of dataset {dataset_id!r}")
+
+    def readers_include(self, wider: DatasetRule, narrower: DatasetRule | None) -> bool:
+        """Whether every principal who may read `narrower` may read `wider` as well.
+
+        Exact for the levels. Between `partner` and `internal` datasets it asks that the publisher
+        and the read groups of `narrower` be among those of `wider`: sufficient, though it may say
+        no where a group's members all happen to belong to the publisher anyway. `narrower` None
+        stands for data outside every dataset, which only open data covers.
+        """
+        if wider.access_level == "open":
+            return True
+        if narrower is None or narrower.access_level == "open":
+            return False
+        if wider.access_level == "registered":
+            return narrower.access_level in ("registered", "partner", "internal")
+        if narrower.access_level == "registered" or wider.access_level not in ("partner", "internal"):
+            return False
+        if narrower.access_level not in ("partner", "internal"):
+            return False  # an unknown level fails closed
+        return _member_set(narrower) <= _member_set(wider)
+
+    def authorize_move(self, principal: Principal, connection: Connection, move: Move) -> None:
+        """Raise unless `principal` may make `move` (see the module doc for the rule)."""
+        target = self.authorize_steward(principal, connection, move.target)
+        rules = {rule.id: rule for rule in self.rules(connection)}
+        hidden = set(move.missing)
+        for dataset_id, entities in move.leaving.items():
+            rule = rules.get(dataset_id) if dataset_id is not None else None
+            if rule is not None and not self.may_read(principal, rule):
+                hidden.update(ident for name, ident in entities if name == move.entity_set)
+        if hidden:
+            raise NotFound(f"no {move.entity_set} {', '.join(map(str, sorted(hidden)))}")
+        unseen = 0
+        for dataset_id, entities in sorted(move.leaving.items(), key=lambda item: item[0] or ""):
+            rule = rules.get(dataset_id) if dataset_id is not None else None
+            if self.may_write(principal, rule):
+                continue
+            if rule is None:
+                raise Forbidden(
+                    f"{principal.name} may not move {_names(entities)}: they belong to no dataset, "
+                    "and only administrators move such data"
+                )
+            if self.may_read(principal, rule):
+                raise Forbidden(
+                    f"{principal.name} may not move {_names(entities)} out of dataset {dataset_id!r}, "
+                    "which they may not write"
+                )
+            unseen += len(entities)
+        if unseen:
+            raise Forbidden(
+                f"{principal.name} may not move these {move.entity_set}: {unseen} of the entities that "
+                "would move along belong to datasets they may not write"
+            )
+        blocking, unseen = [], 0
+        for dataset_id, entities in sorted(move.users.items(), key=lambda item: item[0] or ""):
+            rule = rules.get(dataset_id) if dataset_id is not None else None
+            if self.readers_include(target, rule):
+                continue
+            if rule is None or self.may_read(principal, rule):
+                where = f"dataset {dataset_id!r}" if dataset_id else "no dataset"
+                blocking.append(f"{_names(entities)} of {where}")
+            else:
+                unseen += len(entities)
+        if blocking or unseen:
+            if unseen:
+                blocking.append(f"{unseen} entities of datasets {principal.name} may not read")
+            raise Conflict(
+                f"moving {move.entity_set} into dataset {move.target!r} would hide them from readers of "
+                f"what uses them: {'; '.join(blocking)}. Move those first, or choose a dataset every "
+                "one of their readers may read"
+            )
+
+
+def _member_set(rule: DatasetRule) -> frozenset[str]:
+    """Who may read a `partner` or `internal` dataset besides administrators, as entries."""
+    members = {f"organisation:{rule.publisher_id}"} if rule.publisher_id is not None else set()
+    if rule.access_level == "partner":
+        members.update(f"group:{group}" for group in rule.read_groups)
+    return frozenset(members)
+
+
+def _names(entities: list[tuple[str, int]], limit: int = 10) -> str:
+    """`Datastreams(7), Datastreams(9)` — the first `limit`, then how many more."""
+    shown = ", ".join(f"{name}({ident})" for name, ident in entities[:limit])
+    more = len(entities) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _writer_entries(principal: Principal) -> frozenset[str]:

@@ -14,9 +14,19 @@ from urbantwin.store.access_schema import ROLES
 #: What a token may be used for. A user's own tokens never exceed the user's role.
 SCOPES = ("read", "write", "admin")
 
+#: The lowest role each scope is of use to: a reader writes nowhere (the policy lets contributors
+#: and above write), and only administrators administer. A token is issued with none beyond its
+#: user's role, and a role taken away later narrows the tokens at their next use.
+SCOPE_ROLES = {"read": "reader", "write": "contributor", "admin": "administrator"}
+
 
 def role_rank(role: str) -> int:
     return ROLES.index(role) if role in ROLES else -1
+
+
+def role_scopes(role: str | None) -> tuple[str, ...]:
+    """The scopes a user of `role` may hold, in the order of `SCOPES`."""
+    return tuple(scope for scope in SCOPES if role_rank(role or "") >= role_rank(SCOPE_ROLES[scope]))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,12 @@ run with changes, so a variant never replaces the scenario as defined), the dist
 parameters, the profiles and the quarter's 15-minute series, and ends the run `done` or `failed`
 with the error.
 
+A run is read with the rights of its dataset (`run_dataset`): the dataset of its KPI collection
+once stored, before that its scenario's `energy-<scenario>`, the one it was submitted to write;
+a variant's collection gets a dataset of its own with the scenario dataset's access rules, so its
+results are never more open than the scenario's. Every read takes the caller's `DatasetScope` and
+answers an unreadable run like an unknown one.
+
 Status and progress are rows of `energy_runs`, so any process answers the same. While a worker is
 alive it renews the `heartbeat` of its running run and of the queued ones (at least every few
 seconds); a run whose heartbeat is older than `STALE_SECONDS` was interrupted (its process
@@ -32,7 +38,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
-from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.datasets import derive_dataset
+from urbantwin.access.policy import EVERYTHING, AccessPolicy, DatasetScope
 from urbantwin.access.principal import Principal
 from urbantwin.energy import kpi, model, results
 from urbantwin.energy import scenario as scenarios
@@ -40,7 +47,7 @@ from urbantwin.energy.run import simulate
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store.energy_schema import energy_run_series, energy_runs
 from urbantwin.store.engine import for_writes
-from urbantwin.store.features_schema import features
+from urbantwin.store.features_schema import collections, features
 
 log = logging.getLogger("urbantwin.energy")
 
@@ -172,16 +179,20 @@ class EnergyRuns:
 
     def submit(self, principal: Principal, body: Any, start: bool = True) -> str:
         """Check and store a run (queued); start the worker unless `start` is False. Its id."""
+        name = body.get("scenario") if isinstance(body, dict) else None
+        bundled_names = {path.stem for path in scenarios.bundled()}
+        if self.policy is not None and isinstance(name, str) and name in bundled_names:
+            # The run writes the scenario's KPI collection: whoever may write that dataset may run
+            # it (a scenario never run yet is a new dataset, which administrators create). Asked
+            # before the rest of the body is judged: who may not submit learns no more than that.
+            with self.engine.connect() as connection:
+                self.policy.authorize_write(principal, connection, scenario_dataset(name))
         submission = parse_submission(body, self.district_names())
         run_id = uuid.uuid4().hex
         loaded = load_scenario(submission.scenario, submission.overrides, run_id)
         collection = f"energy-{loaded.scenario.name}"
         now = _now()
         with for_writes(self.engine).begin() as connection:
-            if self.policy is not None:
-                # The run writes the scenario's KPI collection: whoever may write that dataset may
-                # run it (a scenario never run yet is a new dataset, which administrators create).
-                self.policy.authorize_write(principal, connection, f"energy-{submission.scenario}")
             info = loaded.scenario
             connection.execute(
                 energy_runs.insert().values(
@@ -217,27 +228,35 @@ class EnergyRuns:
 
     # --- reading -----------------------------------------------------------------------------------
 
-    def list(self) -> list[Any]:
-        """Every run, newest first (interrupted ones marked failed first)."""
+    def list(self, scope: DatasetScope = EVERYTHING) -> list[Any]:
+        """Every run `scope` may read, newest first (interrupted ones marked failed first)."""
         self.expire()
         with self.engine.connect() as connection:
-            return list(
-                connection.execute(
-                    select(*_SUMMARY_COLUMNS).order_by(energy_runs.c.created.desc(), energy_runs.c.id)
-                ).all()
-            )
+            rows = connection.execute(
+                _with_dataset(select(*_SUMMARY_COLUMNS)).order_by(
+                    energy_runs.c.created.desc(), energy_runs.c.id
+                )
+            ).all()
+        return [row for row in rows if scope.allows(run_dataset(row))]
 
-    def get(self, run_id: str, with_parameters: bool = False) -> Any:
+    def dataset_of(self, run_id: str) -> str:
+        """The dataset a run is read with (see the module doc); 404 for an unknown run."""
+        return run_dataset(self.get(run_id))
+
+    def get(self, run_id: str, with_parameters: bool = False, scope: DatasetScope = EVERYTHING) -> Any:
         self.expire()
         columns = [*_SUMMARY_COLUMNS, energy_runs.c.parameters] if with_parameters else _SUMMARY_COLUMNS
         with self.engine.connect() as connection:
-            row = connection.execute(select(*columns).where(energy_runs.c.id == run_id)).first()
-        if row is None:
+            row = connection.execute(
+                _with_dataset(select(*columns)).where(energy_runs.c.id == run_id)
+            ).first()
+        # Unreadable reads as unknown, so a restricted run's existence does not leak.
+        if row is None or not scope.allows(run_dataset(row)):
             raise NotFound(f"no energy run {run_id!r}")
         return row
 
-    def profiles(self, run_id: str) -> dict[str, Any]:
-        row = self._done(run_id)
+    def profiles(self, run_id: str, scope: DatasetScope = EVERYTHING) -> dict[str, Any]:
+        row = self._done(run_id, scope)
         with self.engine.connect() as connection:
             profiles = connection.execute(
                 select(energy_runs.c.profiles).where(energy_runs.c.id == run_id)
@@ -246,9 +265,9 @@ class EnergyRuns:
             raise NotFound(f"energy run {row.id!r} has no profiles")
         return profiles
 
-    def series(self, run_id: str) -> tuple[Any, datetime, dict[str, Any]]:
+    def series(self, run_id: str, scope: DatasetScope = EVERYTHING) -> tuple[Any, datetime, dict[str, Any]]:
         """The run (summary row), the start of its first step and its 15-minute series."""
-        row = self._done(run_id)
+        row = self._done(run_id, scope)
         with self.engine.connect() as connection:
             stored = connection.execute(
                 select(energy_run_series).where(energy_run_series.c.run_id == run_id)
@@ -257,23 +276,28 @@ class EnergyRuns:
             raise NotFound(f"energy run {run_id!r} has no stored series")
         return row, stored.start, results.unpack_series(stored.data)
 
-    def baseline_for(self, row: Any) -> Any | None:
-        """The newest done run of the bundled baseline on the same area (the targets' reference)."""
+    def baseline_for(self, row: Any, scope: DatasetScope = EVERYTHING) -> Any | None:
+        """The newest done run of the bundled baseline on the same area (the targets' reference)
+        that `scope` may read: a comparison with a baseline one may not read would tell its KPIs."""
         area = (row.overrides or {}).get("scenario.area")
         with self.engine.connect() as connection:
             candidates = connection.execute(
-                select(*_SUMMARY_COLUMNS)
+                _with_dataset(select(*_SUMMARY_COLUMNS))
                 .where(energy_runs.c.scenario == "baseline", energy_runs.c.status == "done")
                 .order_by(energy_runs.c.finished.desc())
             ).all()
         for candidate in candidates:
             overrides = candidate.overrides or {}
-            if set(overrides) <= {"scenario.area"} and overrides.get("scenario.area") == area:
+            if (
+                set(overrides) <= {"scenario.area"}
+                and overrides.get("scenario.area") == area
+                and scope.allows(run_dataset(candidate))
+            ):
                 return candidate
         return None
 
-    def _done(self, run_id: str) -> Any:
-        row = self.get(run_id)
+    def _done(self, run_id: str, scope: DatasetScope = EVERYTHING) -> Any:
+        row = self.get(run_id, scope=scope)
         if row.status != "done":
             detail = f": {row.error}" if row.error else ""
             raise NotFound(f"energy run {run_id!r} is {row.status}{detail}; results exist once it is done")
@@ -447,6 +471,12 @@ class EnergyRuns:
 
         simulated = simulate(records, loaded, progress=advance)
         self._progress(run_id, PREPARE_SHARE + SIMULATE_SHARE)
+        if row.collection != scenario_dataset(row.scenario):
+            # A variant's collection would be published open; it keeps its scenario's rules.
+            with for_writes(self.engine).begin() as connection:
+                derive_dataset(
+                    connection, row.collection, scenario_dataset(row.scenario), f"{row.title} {run_id[:8]}"
+                )
         results.store_kpis(self.engine, simulated)
         series = {name: simulated.result.series[name] for name in results.SERIES_FLOWS}
         year = loaded.scenario.year
@@ -537,6 +567,23 @@ _SUMMARY_COLUMNS = [
     energy_runs.c.finished,
     energy_runs.c.kpis,
 ]
+
+
+def scenario_dataset(scenario: str) -> str:
+    """The dataset of a scenario's runs: that of its KPI collection `energy-<scenario>`."""
+    return f"energy-{scenario}"
+
+
+def run_dataset(row: Any) -> str:
+    """The dataset a run is read with: its collection's once stored, else its scenario's."""
+    return row.collection_dataset or scenario_dataset(row.scenario)
+
+
+def _with_dataset(query: Any) -> Any:
+    """`query` on `energy_runs` with the dataset of each run's collection (`collection_dataset`)."""
+    return query.add_columns(collections.c.dataset_id.label("collection_dataset")).select_from(
+        energy_runs.outerjoin(collections, collections.c.id == energy_runs.c.collection)
+    )
 
 
 def targets(row: Any, baseline: Any | None) -> dict[str, Any] | None:

@@ -228,10 +228,10 @@ class Monitoring:
                 flows[flow] = int(datastream["@iot.id"])
         return thing, flows
 
-    def default_run(self, thing: dict | None) -> str:
-        """The run the meters were seeded from, else the newest done run."""
+    def default_run(self, thing: dict | None, scope: DatasetScope = EVERYTHING) -> str:
+        """The run the meters were seeded from, else the newest done run (of those `scope` reads)."""
         preferred = ((thing or {}).get("properties") or {}).get("plan_run")
-        rows = self.runs.list()
+        rows = self.runs.list(scope)
         for row in rows:
             if row.id == preferred and row.status == "done":
                 return row.id
@@ -251,8 +251,8 @@ class Monitoring:
     ) -> dict[str, Any]:
         thing, meter_ids = self.meters(principal, quarter)
         if not run_id:
-            run_id = self.default_run(thing)
-        row, _, series = self.runs.series(run_id)
+            run_id = self.default_run(thing, scope)
+        row, _, series = self.runs.series(run_id, scope)
         loaded = load_scenario(row.scenario, row.overrides or {})
         grid = loaded.grid
         start = end - timedelta(days=days)

@@ -2,8 +2,11 @@
 
 Thin: the routes read parameters and the body, ask `access/` who the caller is, call `EnergyRuns`
 and `Monitoring` in a worker thread and shape their rows into the documents of the contract in
-docs/energy.md. Reading runs is open, as the catalogue's open datasets are (a run's results are
-those datasets); submitting one needs a principal who may write the scenario's KPI dataset.
+docs/energy.md. A run is read with the rights of its dataset (`jobs.run_dataset`): listings show
+the runs the caller may read, and any other run answers 404 as an unknown one does, on every
+route that reads one (its summary, profiles, series files, monitoring); reads of restricted runs
+are audited like every restricted read. Submitting one needs a principal who may write the
+scenario's KPI dataset.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from urbantwin.access.http import request_principal, request_scope
+from urbantwin.access.http import request_policy, request_principal, request_scope, require_readable
+from urbantwin.access.policy import DatasetScope
 from urbantwin.energy import kpi, results
 from urbantwin.energy.jobs import EnergyRuns, bundled, targets
 from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end
-from urbantwin.errors import NotAcceptable, Unauthorized
+from urbantwin.errors import NotAcceptable
 from urbantwin.http import public_base, read_json
 from urbantwin.module import Context
 
@@ -35,7 +39,12 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
     monitoring = Monitoring(engine, settings, runs, context.sensorthings)
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
-    def summary(row: Any, base: str) -> dict[str, Any]:
+    def readable(request: Request, run_id: str) -> DatasetScope:
+        """The caller's scope, after a 404 unless it may read the run (blocking; audits the read)."""
+        require_readable(request, runs.dataset_of(run_id), f"energy run {run_id!r}", "energy")
+        return request_scope(request)
+
+    def summary(row: Any, base: str, scope: DatasetScope) -> dict[str, Any]:
         href = f"{base}{PREFIX}/runs/{row.id}"
         links = [{"rel": "self", "href": href, "type": "application/json"}]
         if row.status == "done":
@@ -77,7 +86,7 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
             "started": _iso(row.started),
             "finished": _iso(row.finished),
             "kpis": row.kpis if row.status == "done" else None,
-            "targets": targets(row, runs.baseline_for(row)) if row.status == "done" else None,
+            "targets": targets(row, runs.baseline_for(row, scope)) if row.status == "done" else None,
             "links": links,
         }
 
@@ -85,12 +94,13 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
     async def list_scenarios() -> dict[str, Any]:
         return {"scenarios": await run_in_threadpool(bundled)}
 
-    @router.get("/runs", summary="Every stored run, newest first, with the SPARCS targets")
+    @router.get("/runs", summary="The runs the caller may read, newest first, with the SPARCS targets")
     async def list_runs(request: Request) -> dict[str, Any]:
         base = public_base(request, settings)
 
         def read() -> list[dict[str, Any]]:
-            return [summary(row, base) for row in runs.list()]
+            scope = request_scope(request)
+            return [summary(row, base, scope) for row in runs.list(scope)]
 
         return {"runs": await run_in_threadpool(read), "targets": dict(kpi.TARGETS)}
 
@@ -106,13 +116,13 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
     )
     async def submit(request: Request) -> JSONResponse:
         principal = request_principal(request)
-        if principal.anonymous and not settings.allow_anonymous_writes:
-            raise Unauthorized("submitting an energy run needs a token (Authorization: Bearer …)")
+        request_policy(request).authorize_writer(principal, "submitting an energy run")
         body = await read_json(request, settings)
         base = public_base(request, settings)
 
         def create() -> dict[str, Any]:
-            return summary(runs.get(runs.submit(principal, body)), base)
+            scope = request_scope(request)
+            return summary(runs.get(runs.submit(principal, body), scope=scope), base, scope)
 
         document = await run_in_threadpool(create)
         return JSONResponse(document, 202, headers={"Location": f"{base}{PREFIX}/runs/{document['id']}"})
@@ -122,19 +132,23 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         base = public_base(request, settings)
 
         def read() -> dict[str, Any]:
-            row = runs.get(run_id, with_parameters=True)
-            return {**summary(row, base), "parameters": row.parameters or []}
+            scope = readable(request, run_id)
+            row = runs.get(run_id, with_parameters=True, scope=scope)
+            return {**summary(row, base, scope), "parameters": row.parameters or []}
 
         return await run_in_threadpool(read)
 
     @router.get("/runs/{run_id}/profiles", summary="Daily profiles per season and monthly sums of a run")
-    async def profiles(run_id: str) -> dict[str, Any]:
-        return await run_in_threadpool(runs.profiles, run_id)
+    async def profiles(request: Request, run_id: str) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            return runs.profiles(run_id, readable(request, run_id))
+
+        return await run_in_threadpool(read)
 
     @router.get("/runs/{run_id}/timeseries.csv", summary="The quarter's 15-minute series (CSV, SIMULATED)")
-    async def series_csv(run_id: str) -> Response:
+    async def series_csv(request: Request, run_id: str) -> Response:
         def make() -> tuple[str, str]:
-            row, _, series = runs.series(run_id)
+            row, _, series = runs.series(run_id, readable(request, run_id))
             year = results_year(row)
             return results.series_csv(series, year, row.scenario), row.collection
 
@@ -146,9 +160,9 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         )
 
     @router.get("/runs/{run_id}/timeseries.parquet", summary="The quarter's 15-minute series (Parquet)")
-    async def series_parquet(run_id: str) -> Response:
+    async def series_parquet(request: Request, run_id: str) -> Response:
         def make() -> tuple[bytes | None, str]:
-            row, _, series = runs.series(run_id)
+            row, _, series = runs.series(run_id, readable(request, run_id))
             return results.series_parquet(series, results_year(row)), row.collection
 
         data, name = await run_in_threadpool(make)
@@ -177,8 +191,11 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         principal = request_principal(request)
 
         def read() -> dict[str, Any]:
-            scope = request_scope(request)
-            return monitoring.report(run, period_days, period_end, principal, scope)
+            scope = readable(request, run) if run else request_scope(request)
+            report = monitoring.report(run, period_days, period_end, principal, scope)
+            if not run:
+                readable(request, report["run"])  # the run chosen for the caller, audited as read
+            return report
 
         return await run_in_threadpool(read)
 
