@@ -20,6 +20,7 @@ from urbantwin import __version__
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.bootstrap import ensure_defaults
+from urbantwin.access.gate import Access
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.errors import PlatformError
 from urbantwin.http import error_body
@@ -70,14 +71,15 @@ def create_app(
     ensure_defaults(engine, settings)
     policy = AccessPolicy(settings)
     audit = AuditLog(engine)
-    app.state.access = policy
+    access = Access(engine, policy, audit)
+    app.state.access = access
     app.state.audit = audit
     app.state.authenticator = Authenticator(settings, engine)
     listed = {listing: conformance(listing, settings, modules) for listing in get_args(Listing)}
-    service = SensorThingsService(engine, settings, policy, audit, listed["sensorthings"])
+    service = SensorThingsService(engine, settings, access, listed["sensorthings"])
     app.state.sensorthings = service
     app.state.modules = modules
-    context = Context(settings, engine, policy, audit, app.state.authenticator, service, listed)
+    context = Context(settings, engine, access, app.state.authenticator, service, listed)
     mounted.extend(module.mount(context) for module in modules if module.mount is not None)
     for part in mounted:
         for name, value in part.state.items():

@@ -19,9 +19,8 @@ if TYPE_CHECKING:  # only for the annotations: declaring a module imports none o
     from fastapi import APIRouter
     from sqlalchemy import Engine
 
-    from urbantwin.access.audit import AuditLog
     from urbantwin.access.authenticate import Authenticator
-    from urbantwin.access.policy import AccessPolicy
+    from urbantwin.access.gate import Access
     from urbantwin.sensorthings.service import SensorThingsService
     from urbantwin.settings import Settings
 
@@ -46,15 +45,15 @@ class Conformance:
 
 @dataclass(frozen=True)
 class Context:
-    """What the app builds once and every module's routes share: settings, the store, the policy
-    point, the audit log, who a request's token proves, the SensorThings service (which other
+    """What the app builds once and every module's routes share: settings, the store, the access
+    point (policy and audit), who a request's token proves, the SensorThings service (which other
     modules read and write through) and the conformance classes of the registered modules that
     apply, by listing."""
 
     settings: Settings
     engine: Engine
-    policy: AccessPolicy
-    audit: AuditLog
+    #: The one access point every module's services ask (`access/gate.py`).
+    access: Access
     authenticator: Authenticator
     sensorthings: SensorThingsService
     conformance: dict[Listing, list[str]]

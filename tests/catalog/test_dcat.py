@@ -15,6 +15,7 @@ from tests.catalog.conftest import (
     shacl_results,
     violations,
 )
+from urbantwin.access.gate import Caller
 from urbantwin.access.policy import EVERYTHING
 from urbantwin.catalog.dcat import DCATDE, GSP, HYDRA, VCARD, catalog_graph, dataset_graph
 from urbantwin.catalog.service import MAX_LISTED_DATASTREAMS, CatalogQuery, CatalogService
@@ -32,12 +33,12 @@ IANA = "http://www.iana.org/assignments/media-types"
 
 def _catalog(engine: Engine, **query: object) -> Graph:
     service = CatalogService(engine, Settings())
-    page = service.search(EVERYTHING, CatalogQuery().with_changes(**query))
+    page = service.search(Caller.seeing(EVERYTHING), CatalogQuery().with_changes(**query))
     return catalog_graph(BASE, page, lambda offset: f"{BASE}/catalog?offset={offset}&f=ttl")
 
 
 def _dataset(engine: Engine, dataset_id: str) -> Graph:
-    info, record = CatalogService(engine, Settings()).dataset(EVERYTHING, dataset_id)
+    info, record = CatalogService(engine, Settings()).dataset(Caller.seeing(EVERYTHING), dataset_id)
     return dataset_graph(BASE, info, record)
 
 

@@ -13,6 +13,7 @@ from rdflib.compare import isomorphic
 from sqlalchemy import Engine
 
 from tests.catalog.conftest import add_dataset, violations
+from urbantwin.access.gate import Caller
 from urbantwin.access.policy import EVERYTHING
 from urbantwin.app import create_app
 from urbantwin.catalog.dcat import catalog_graph, dataset_graph
@@ -104,14 +105,14 @@ def test_each_serialisation_parses_back_into_the_same_triples(
 ) -> None:
     service = CatalogService(store, settings)
     base = "http://testserver"
-    expected = catalog_graph(base, service.search(EVERYTHING, CatalogQuery()))
+    expected = catalog_graph(base, service.search(Caller.seeing(EVERYTHING), CatalogQuery()))
     answer = client.get("/catalog", params={"f": representation})
     parsed = Graph().parse(data=answer.content, format=RDFLIB_FORMATS[representation])
     assert set(parsed) == set(expected)  # no blank nodes: the very same triples
     assert isomorphic(parsed, expected)
     assert {"luftqualitaet", "ortsteile", "ladesaeulen", "verkehr", "energie-intern"} <= _datasets(parsed)
     assert violations(parsed) == {}
-    info, record = service.dataset(EVERYTHING, "luftqualitaet")
+    info, record = service.dataset(Caller.seeing(EVERYTHING), "luftqualitaet")
     one = client.get("/catalog/datasets/luftqualitaet", params={"f": representation})
     parsed_one = Graph().parse(data=one.content, format=RDFLIB_FORMATS[representation])
     assert set(parsed_one) == set(dataset_graph(base, info, record))

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine, update
 
 from tests.catalog.conftest import LEVELS, add_collection, add_dataset, add_sensorthings, at
+from urbantwin.access.gate import Caller
 from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.catalog.service import MAX_LISTED_DATASTREAMS, CatalogQuery, CatalogService
 from urbantwin.errors import BadRequest, NotFound
@@ -23,11 +24,11 @@ def _query(*params: tuple[str, str]) -> CatalogQuery:
 
 
 def _ids(engine: Engine, *params: tuple[str, str], scope: DatasetScope = EVERYTHING) -> list[str]:
-    return [record.id for record in _service(engine).search(scope, _query(*params)).datasets]
+    return [record.id for record in _service(engine).search(Caller.seeing(scope), _query(*params)).datasets]
 
 
 def _counts(engine: Engine, facet: str, *params: tuple[str, str], scope: DatasetScope = EVERYTHING) -> dict:
-    page = _service(engine).search(scope, _query(*params))
+    page = _service(engine).search(Caller.seeing(scope), _query(*params))
     return {value.value: value.count for value in page.facets[facet]}
 
 
@@ -43,26 +44,26 @@ def test_a_scope_hides_datasets_from_the_listing_the_facets_and_by_id(store: Eng
     scope = DatasetScope(frozenset({"luftqualitaet", "ortsteile"}))
     service = _service(store)
     assert [record.id for record in service.visible(scope)] == ["luftqualitaet", "ortsteile"]
-    page = service.search(scope, CatalogQuery())
+    page = service.search(Caller.seeing(scope), CatalogQuery())
     assert [record.id for record in page.datasets] == ["luftqualitaet", "ortsteile"]
     assert page.matched == 2
     # The facets count the visible datasets only: no trace of the hidden ones' themes or levels.
     assert {v.value: v.count for v in page.facets["access_level"]} == {"open": 2}
     assert {v.value for v in page.facets["theme"]} == {"ENVI", "HEAL", "REGI"}
     assert page.info.modified == at(2024, 6, 1)  # not the hidden internal dataset's 2025
-    assert service.dataset(scope, "ortsteile")[1].id == "ortsteile"
+    assert service.dataset(Caller.seeing(scope), "ortsteile")[1].id == "ortsteile"
     for hidden in ("verkehr", "energie-intern", "ladesaeulen"):
         with pytest.raises(NotFound) as raised:
-            service.dataset(scope, hidden)
+            service.dataset(Caller.seeing(scope), hidden)
         assert raised.value.message == f"no dataset {hidden!r}"
     with pytest.raises(NotFound) as missing:
-        service.dataset(EVERYTHING, "nowhere")
+        service.dataset(Caller.seeing(EVERYTHING), "nowhere")
     assert missing.value.message == "no dataset 'nowhere'"  # the same answer as for a hidden one
-    assert service.dataset(EVERYTHING, "verkehr")[1].title == "Traffic counts"
+    assert service.dataset(Caller.seeing(EVERYTHING), "verkehr")[1].title == "Traffic counts"
 
 
 def test_an_empty_scope_sees_nothing(store: Engine) -> None:
-    page = _service(store).search(DatasetScope(frozenset()), CatalogQuery())
+    page = _service(store).search(Caller.seeing(DatasetScope(frozenset())), CatalogQuery())
     assert page.datasets == [] and page.matched == 0
     assert all(values == [] for values in page.facets.values())
 
@@ -108,7 +109,7 @@ def test_facet_filters_and_or_and_the_counts_of_each_facet_leave_out_its_own_fil
         "lvb": 0,
     }
     assert _counts(store, "licence", ("q", "leipzig"), ("publisher", "lvb")) == {}
-    page = _service(store).search(EVERYTHING, _query(("publisher", "lvb"), ("q", "leipzig")))
+    page = _service(store).search(Caller.seeing(EVERYTHING), _query(("publisher", "lvb"), ("q", "leipzig")))
     assert page.datasets == []
     lvb = next(v for v in page.facets["publisher"] if v.value == "lvb")
     assert lvb.chosen and lvb.count == 0 and lvb.label == "Leipziger Verkehrsbetriebe"
@@ -122,7 +123,7 @@ def test_paging_is_stable_and_complete(store: Engine) -> None:
     seen = []
     offset = 0
     while True:
-        page = service.search(EVERYTHING, _query(("limit", "3"), ("offset", str(offset))))
+        page = service.search(Caller.seeing(EVERYTHING), _query(("limit", "3"), ("offset", str(offset))))
         assert page.matched == 12
         assert len(page.datasets) == min(3, 12 - offset)
         assert page.previous_offset == (None if offset == 0 else max(0, offset - 3))
@@ -133,7 +134,7 @@ def test_paging_is_stable_and_complete(store: Engine) -> None:
     assert offset == 9
     assert seen == _ids(store, ("limit", "100"))
     assert len(set(seen)) == 12
-    past = service.search(EVERYTHING, _query(("offset", "50")))
+    past = service.search(Caller.seeing(EVERYTHING), _query(("offset", "50")))
     assert past.datasets == [] and past.matched == 12 and past.next_offset is None
 
 
@@ -161,7 +162,7 @@ def test_bad_parameters_are_named(params: list[tuple[str, str]], message: str) -
 
 def test_temporal_and_spatial_coverage_come_from_the_members(store: Engine) -> None:
     service = _service(store)
-    air = service.dataset(EVERYTHING, "luftqualitaet")[1]
+    air = service.dataset(Caller.seeing(EVERYTHING), "luftqualitaet")[1]
     # The first phenomenon time of any Datastream, the last end (an interval's end counts).
     assert (air.start, air.end) == (at(2014, 9, 1, 1), at(2014, 12, 2))
     assert air.bbox == (12.2977, 51.318, 12.3785, 51.3443)  # both stations
@@ -171,14 +172,14 @@ def test_temporal_and_spatial_coverage_come_from_the_members(store: Engine) -> N
         "PM10 at Leipzig-Mitte",
         "NO2 at Leipzig-West",
     ]
-    districts = service.dataset(EVERYTHING, "ortsteile")[1]
+    districts = service.dataset(Caller.seeing(EVERYTHING), "ortsteile")[1]
     assert (districts.start, districts.end) == (at(2000, 1, 1), at(2024, 12, 31))  # feature validity
     assert districts.bbox == (12.2366, 51.2381, 12.5425, 51.4481)  # the collection's extent
     assert districts.formats == ("GEOJSON", "HTML", "MVT") and not districts.has_sensorthings
-    chargers = service.dataset(EVERYTHING, "ladesaeulen")[1]
+    chargers = service.dataset(Caller.seeing(EVERYTHING), "ladesaeulen")[1]
     assert chargers.bbox == (12.3, 51.25, 12.45, 51.4)  # the collection's extent and the charger
     assert chargers.formats == ("GEOJSON", "HTML", "MVT", "JSON")
-    empty = service.dataset(EVERYTHING, "verkehr")[1]
+    empty = service.dataset(Caller.seeing(EVERYTHING), "verkehr")[1]
     assert (empty.start, empty.end, empty.bbox, empty.formats) == (None, None, None, ())
 
 
@@ -189,7 +190,7 @@ def test_a_feature_still_valid_leaves_the_period_open_and_a_new_version_is_read(
             connection, "baeume", "baeume", "Trees", validity=[(at(2010), at(2015)), (at(2012), None)]
         )
     service = _service(store)
-    trees = service.dataset(EVERYTHING, "baeume")[1]
+    trees = service.dataset(Caller.seeing(EVERYTHING), "baeume")[1]
     assert (trees.start, trees.end) == (at(2010), None)
     # A write to the features bumps the collection's version; the catalogue reads the change.
     with store.begin() as connection:
@@ -197,7 +198,7 @@ def test_a_feature_still_valid_leaves_the_period_open_and_a_new_version_is_read(
             update(features).where(features.c.collection_id == "baeume").values(valid_to=at(2020))
         )
         connection.execute(update(collections).where(collections.c.id == "baeume").values(version=2))
-    trees = service.dataset(EVERYTHING, "baeume")[1]
+    trees = service.dataset(Caller.seeing(EVERYTHING), "baeume")[1]
     assert (trees.start, trees.end) == (at(2010), at(2020))
 
 
@@ -211,7 +212,7 @@ def test_datastreams_are_listed_up_to_the_limit(store: Engine) -> None:
             (12.0, 51.0),
             {f"s{n}": [] for n in range(MAX_LISTED_DATASTREAMS + 5)},
         )
-    dense = _service(store).dataset(EVERYTHING, "dense")[1]
+    dense = _service(store).dataset(Caller.seeing(EVERYTHING), "dense")[1]
     assert dense.datastream_count == MAX_LISTED_DATASTREAMS + 5
     assert len(dense.datastreams) == MAX_LISTED_DATASTREAMS
     assert (dense.start, dense.end) == (None, None)  # Datastreams without Observations

@@ -1,18 +1,16 @@
-"""The HTTP side of access: who a request's principal is, asked once per request.
+"""The HTTP side of access: the caller a request makes, built once per request.
 
-Routes call `request_principal(request)`; the authenticator and the policy live on the app's state,
-built by `create_app`.
+Routes call `request_caller(request)` and hand the caller to their service, which asks the app's
+`Access` (`access/gate.py`) itself; no route decides visibility.
 """
 
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from urbantwin.access.audit import AuditLog
 from urbantwin.access.authenticate import Authenticator
-from urbantwin.access.policy import AccessPolicy, DatasetScope
+from urbantwin.access.gate import Access, Caller
 from urbantwin.access.principal import Principal
-from urbantwin.errors import NotFound
 
 
 def request_principal(request: HTTPConnection) -> Principal:
@@ -26,30 +24,19 @@ def request_principal(request: HTTPConnection) -> Principal:
     return principal
 
 
-def request_policy(request: HTTPConnection) -> AccessPolicy:
-    return request.app.state.access
-
-
-def request_scope(request: HTTPConnection) -> DatasetScope:
-    """The datasets the request's principal may read (asked once per request; blocking)."""
-    cached = getattr(request.state, "scope", None)
+def request_caller(request: HTTPConnection) -> Caller:
+    """Who asks and what they asked for (cached on the request, so its read scope is asked once)."""
+    cached = getattr(request.state, "caller", None)
     if cached is not None:
         return cached
-    principal = request_principal(request)
-    with request.app.state.engine.connect() as connection:
-        scope = request_policy(request).read_scope(principal, connection)
-    request.state.scope = scope
-    return scope
-
-
-def require_readable(request: HTTPConnection, dataset_id: str | None, what: str, api: str) -> None:
-    """404 unless the principal may read `dataset_id` (so restricted names do not leak); counts the
-    read and audits it when the data is restricted (blocking)."""
-    scope = request_scope(request)
-    if not scope.allows(dataset_id):
-        raise NotFound(f"no {what}")
     target = f"{request.scope.get('method', 'GET')} {request.url.path}"
     if request.url.query:
         target += "?" + request.url.query
-    audit: AuditLog = request.app.state.audit
-    audit.read(request_principal(request), api, [dataset_id], target, dataset_id in scope.restricted)
+    caller = Caller(request_principal(request), target)
+    request.state.caller = caller
+    return caller
+
+
+def request_access(request: HTTPConnection) -> Access:
+    """The app's access point (policy and audit)."""
+    return request.app.state.access

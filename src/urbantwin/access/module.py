@@ -13,7 +13,7 @@ def mount(context: Context) -> Mounted:
     from urbantwin.access.manage import AccessAdmin
     from urbantwin.access.routes import build_router
 
-    return Mounted(routers=[build_router(AccessAdmin(context.engine, context.audit))])
+    return Mounted(routers=[build_router(AccessAdmin(context.engine, context.access.audit))])
 
 
 def commands(cli: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from urbantwin.module import Context, Module, Mounted
 def mount(context: Context) -> Mounted:
     from urbantwin.catalog.routes import catalog_router
 
-    return Mounted(routers=[catalog_router(context.engine, context.settings)])
+    return Mounted(routers=[catalog_router(context.engine, context.settings, context.access)])
 
 
 MODULE = Module(

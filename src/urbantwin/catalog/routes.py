@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from urbantwin.access.http import request_scope, require_readable
+from urbantwin.access.gate import Access
+from urbantwin.access.http import request_caller
 from urbantwin.catalog.dcat import JSONLD_CONTEXT, catalog_graph, dataset_graph
 from urbantwin.catalog.documents import REPRESENTATIONS, catalog_document, listing_url, single_document
 from urbantwin.catalog.html import render_catalog, render_dataset
@@ -140,7 +141,7 @@ def build_router(service: CatalogService) -> APIRouter:
 
     def listing(request: Request, representation: str, base: str) -> bytes | str:
         query = CatalogQuery.parse(list(request.query_params.multi_items()))
-        page = service.search(request_scope(request), query)
+        page = service.search(request_caller(request), query)
         if representation in SERIALISERS:
             graph = catalog_graph(
                 base, page, lambda offset: listing_url(base, query, representation, offset=offset)
@@ -150,8 +151,7 @@ def build_router(service: CatalogService) -> APIRouter:
         return render_catalog(document) if representation == "html" else orjson.dumps(document)
 
     def one(request: Request, dataset_id: str, representation: str, base: str) -> bytes | str:
-        require_readable(request, dataset_id, f"dataset {dataset_id!r}", "catalog")
-        info, record = service.dataset(request_scope(request), dataset_id)
+        info, record = service.dataset(request_caller(request), dataset_id)
         if representation in SERIALISERS:
             return serialise_graph(dataset_graph(base, info, record), representation)
         document = single_document(base, info, record, representation)
@@ -217,6 +217,6 @@ def build_router(service: CatalogService) -> APIRouter:
     return router
 
 
-def catalog_router(engine: Engine, settings: Settings) -> APIRouter:
-    """The catalogue's router on `engine` (what the app includes)."""
-    return build_router(CatalogService(engine, settings))
+def catalog_router(engine: Engine, settings: Settings, access: Access | None = None) -> APIRouter:
+    """The catalogue's router on `engine` and the access point (what its module mounts)."""
+    return build_router(CatalogService(engine, settings, access))

@@ -26,6 +26,7 @@ import shapely
 from sqlalchemy import Connection, Engine, and_, case, func, select, union
 from sqlalchemy.sql import ColumnElement
 
+from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
 from urbantwin.catalog import vocabulary as vocab
 from urbantwin.errors import BadRequest, NotFound
@@ -257,9 +258,11 @@ class CatalogPage:
 
 
 class CatalogService:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, access: Access | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        #: Who may read which dataset, and the account of reads (`access/gate.py`).
+        self.access = access or Access.of(engine, settings)
         # Validity range of each collection's features, keyed by the collection's version (bumped by
         # every write to its features): a scan of a collection's features runs once per change.
         self._validity: dict[str, tuple[int, tuple[datetime | None, datetime | None, bool]]] = {}
@@ -272,9 +275,10 @@ class CatalogService:
         with self.engine.connect() as connection:
             return self._records(connection, scope.allows_column, self._organisations(connection))
 
-    def search(self, scope: DatasetScope, query: CatalogQuery) -> CatalogPage:
-        """One page of the visible datasets matching `query`, with facet counts over the visible
-        datasets that match the text and every other facet's filter."""
+    def search(self, caller: Caller, query: CatalogQuery) -> CatalogPage:
+        """One page of the datasets `caller` may read matching `query`, with facet counts over them
+        that match the text and every other facet's filter."""
+        scope = self.access.scope(caller)
         with self.engine.connect() as connection:
             orgs = self._organisations(connection)
             records = self._records(connection, scope.allows_column, orgs)
@@ -284,11 +288,10 @@ class CatalogService:
         facets = {facet: self._facet(facet, records, query, orgs) for facet in FACETS}
         return CatalogPage(info, query, page, len(matched), facets)
 
-    def dataset(self, scope: DatasetScope, dataset_id: str) -> tuple[CatalogInfo, DatasetRecord]:
-        """One dataset with its details; NotFound when it does not exist or `scope` hides it (the
-        same answer, so ids of restricted datasets do not leak)."""
-        if not scope.allows(dataset_id):
-            raise NotFound(f"no dataset {dataset_id!r}")
+    def dataset(self, caller: Caller, dataset_id: str) -> tuple[CatalogInfo, DatasetRecord]:
+        """One dataset with its details; NotFound when it does not exist or `caller` may not read it
+        (the same answer, so ids of restricted datasets do not leak). The read is counted."""
+        self.access.require_readable(caller, dataset_id, f"dataset {dataset_id!r}", "catalog")
         with self.engine.connect() as connection:
             orgs = self._organisations(connection)
             records = self._records(connection, lambda column: column == dataset_id, orgs)

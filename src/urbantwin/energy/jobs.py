@@ -39,7 +39,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, select, update
 
 from urbantwin.access.datasets import derive_dataset
-from urbantwin.access.policy import EVERYTHING, AccessPolicy, DatasetScope
+from urbantwin.access.gate import Access, Caller
+from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.access.principal import Principal
 from urbantwin.energy import kpi, model, results
 from urbantwin.energy import scenario as scenarios
@@ -168,9 +169,11 @@ def parse_submission(body: Any, district_names: set[str] | None) -> Submission:
 class EnergyRuns:
     """The stored runs of one store, and this process's worker thread."""
 
-    def __init__(self, engine: Engine, policy: AccessPolicy | None = None) -> None:
+    def __init__(self, engine: Engine, access: Access | None = None) -> None:
         self.engine = engine
-        self.policy = policy
+        #: Who may read and write which run (None: the platform itself, as the CLI runs them).
+        self.access = access
+        self.policy = access.policy if access is not None else None
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
@@ -227,6 +230,23 @@ class EnergyRuns:
         return {str((props or {}).get("name")) for (props,) in rows if (props or {}).get("name")}
 
     # --- reading -----------------------------------------------------------------------------------
+
+    def scope(self, caller: Caller) -> DatasetScope:
+        """The datasets `caller` may read, of which a run's decides whether they see it."""
+        return self.access.scope(caller) if self.access is not None else EVERYTHING
+
+    def readable(self, caller: Caller, run_id: str) -> DatasetScope:
+        """`caller`'s scope, after a 404 unless it may read the run (the read counted and, when
+        restricted, audited)."""
+        if self.access is None:
+            return EVERYTHING
+        dataset = self.dataset_of(run_id)
+        return self.access.require_readable(caller, dataset, f"energy run {run_id!r}", "energy")
+
+    def require_submitter(self, caller: Caller) -> None:
+        """Refuse at once a caller who may write nothing, before the body is read."""
+        if self.access is not None:
+            self.access.require_writer(caller, "submitting an energy run")
 
     def list(self, scope: DatasetScope = EVERYTHING) -> list[Any]:
         """Every run `scope` may read, newest first (interrupted ones marked failed first)."""

@@ -18,7 +18,7 @@ def mount(context: Context) -> Mounted:
     from urbantwin.energy.jobs import EnergyRuns
     from urbantwin.energy.routes import energy_router
 
-    runs = EnergyRuns(context.engine, context.policy)
+    runs = EnergyRuns(context.engine, context.access)
 
     def recover() -> None:
         """Runs a stopped server left behind fail; the queued ones resume in this process."""

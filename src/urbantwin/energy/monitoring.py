@@ -289,7 +289,7 @@ class Monitoring:
         for flow, datastream_id in meter_ids.items():
             query = AggregateQuery(datastream_id, "hour", ("sum", "count"), start, end, ZoneInfo("UTC"))
             try:
-                buckets = self.timeseries.aggregate(query, scope).body["buckets"]
+                buckets = self.timeseries.aggregate_in(query, scope).body["buckets"]
             except NotFound:
                 continue  # a meter the principal may not read counts as missing
             actual_hourly[flow] = [bucket["sum"] for bucket in buckets]

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from urbantwin.access.http import request_policy, request_principal, request_scope, require_readable
+from urbantwin.access.http import request_caller, request_principal
 from urbantwin.access.policy import DatasetScope
 from urbantwin.energy import kpi, results
 from urbantwin.energy.jobs import EnergyRuns, bundled, targets
@@ -40,9 +40,9 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
     def readable(request: Request, run_id: str) -> DatasetScope:
-        """The caller's scope, after a 404 unless it may read the run (blocking; audits the read)."""
-        require_readable(request, runs.dataset_of(run_id), f"energy run {run_id!r}", "energy")
-        return request_scope(request)
+        """The caller's scope, after a 404 unless it may read the run (blocking; the runs ask the
+        access point)."""
+        return runs.readable(request_caller(request), run_id)
 
     def summary(row: Any, base: str, scope: DatasetScope) -> dict[str, Any]:
         href = f"{base}{PREFIX}/runs/{row.id}"
@@ -99,7 +99,7 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         base = public_base(request, settings)
 
         def read() -> list[dict[str, Any]]:
-            scope = request_scope(request)
+            scope = runs.scope(request_caller(request))
             return [summary(row, base, scope) for row in runs.list(scope)]
 
         return {"runs": await run_in_threadpool(read), "targets": dict(kpi.TARGETS)}
@@ -115,14 +115,14 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         },
     )
     async def submit(request: Request) -> JSONResponse:
-        principal = request_principal(request)
-        request_policy(request).authorize_writer(principal, "submitting an energy run")
+        caller = request_caller(request)
+        runs.require_submitter(caller)
         body = await read_json(request, settings)
         base = public_base(request, settings)
 
         def create() -> dict[str, Any]:
-            scope = request_scope(request)
-            return summary(runs.get(runs.submit(principal, body), scope=scope), base, scope)
+            scope = runs.scope(caller)
+            return summary(runs.get(runs.submit(caller.principal, body), scope=scope), base, scope)
 
         document = await run_in_threadpool(create)
         return JSONResponse(document, 202, headers={"Location": f"{base}{PREFIX}/runs/{document['id']}"})
@@ -191,7 +191,7 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         principal = request_principal(request)
 
         def read() -> dict[str, Any]:
-            scope = readable(request, run) if run else request_scope(request)
+            scope = readable(request, run) if run else runs.scope(request_caller(request))
             report = monitoring.report(run, period_days, period_end, principal, scope)
             if not run:
                 readable(request, report["run"])  # the run chosen for the caller, audited as read

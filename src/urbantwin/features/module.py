@@ -10,9 +10,7 @@ def mount(context: Context) -> Mounted:
     from urbantwin.features.routes import build_router
     from urbantwin.features.service import FeaturesService
 
-    service = FeaturesService(
-        context.engine, context.settings, context.policy, context.audit, context.conformance["ogcapi"]
-    )
+    service = FeaturesService(context.engine, context.settings, context.access, context.conformance["ogcapi"])
     return Mounted(routers=[build_router(service)])
 
 

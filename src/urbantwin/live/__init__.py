@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from urbantwin.access.authenticate import Authenticator
-from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.gate import Access
 from urbantwin.live.changes import ChangeSet
 from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE, MqttBridge
 from urbantwin.live.notify import CommitBound, Hub, LocalBus, PostgresBus
@@ -44,7 +44,7 @@ class Live:
         settings: Settings,
         engine: Engine,
         service: SensorThingsService,
-        policy: AccessPolicy,
+        access: Access,
         authenticator: Authenticator,
     ) -> None:
         self.settings = settings
@@ -58,7 +58,7 @@ class Live:
             else PostgresBus(engine, self.hub, self.origin)
         )
         self.commits = CommitBound(engine, self.bus.publish)
-        self.mqtt = MqttBridge(settings, service, authenticator, policy) if settings.mqtt_url else None
+        self.mqtt = MqttBridge(settings, service, authenticator, access) if settings.mqtt_url else None
         self.running = False
         self._users = 0
         #: Set when the server stops: event streams end (see `_hook_signals`).

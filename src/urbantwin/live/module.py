@@ -17,7 +17,7 @@ def mount(context: Context) -> Mounted:
     from urbantwin.live import Live
     from urbantwin.live.sse import live_router
 
-    live = Live(context.settings, context.engine, context.sensorthings, context.policy, context.authenticator)
+    live = Live(context.settings, context.engine, context.sensorthings, context.access, context.authenticator)
     return Mounted(routers=[live_router()], start=live.start, stop=live.stop, state={"live": live})
 
 

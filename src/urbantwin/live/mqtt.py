@@ -37,7 +37,7 @@ import orjson
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from urbantwin.access.authenticate import Authenticator
-from urbantwin.access.policy import AccessPolicy
+from urbantwin.access.gate import Access, Caller
 from urbantwin.access.principal import ANONYMOUS, Principal
 from urbantwin.errors import PlatformError
 from urbantwin.live.changes import CREATE
@@ -120,13 +120,13 @@ class MqttBridge:
         settings: Settings,
         service: SensorThingsService,
         authenticator: Authenticator,
-        policy: AccessPolicy,
+        access: Access,
     ) -> None:
         self.settings = settings
         self.broker = Broker.parse(settings.mqtt_url)
         self.service = service
         self.authenticator = authenticator
-        self.policy = policy
+        self.access = access
         self.prefix = settings.mqtt_topic_prefix
         self.selects = parse_selects(settings.mqtt_select_topics)
         base = settings.public_base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
@@ -261,7 +261,7 @@ class MqttBridge:
         # at once (the hub merges what is waiting, so under load a batch holds many changes).
         scope = None
         if not self.settings.mqtt_broker_acl:
-            scope = self.policy.read_scope(ANONYMOUS, context.connection)
+            scope = self.access.scope(Caller(ANONYMOUS), context.connection)
         packets = []
         for entity_event in events:
             if scope is not None and not scope.allows(entity_event.dataset_id):

@@ -22,9 +22,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
-from urbantwin.access.http import request_principal
+from urbantwin.access.http import request_access, request_caller
 from urbantwin.access.policy import DatasetScope
-from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest
 from urbantwin.http import public_base
 from urbantwin.live.changes import CREATE, ChangeSet
@@ -163,11 +162,6 @@ def _last_event_id(raw: str | None) -> int | None:
     return int(raw.strip())
 
 
-def _scope(request: Request, principal: Principal) -> DatasetScope:
-    with request.app.state.engine.connect() as connection:
-        return request.app.state.access.read_scope(principal, connection)
-
-
 def _replay(request: Request, subscription: Subscription, after: int) -> list[EntityEvent]:
     """The Observations after `after` that the subscription wants, oldest first."""
     obs, ds = schema.observations, schema.datastreams
@@ -224,11 +218,12 @@ def live_router() -> APIRouter:
     ) -> EventStreamResponse:
         datastreams, things, box = _ids(datastream, "datastream"), _ids(thing, "thing"), _bbox(bbox)
         after = _last_event_id(last_event_id)
-        principal = request_principal(request)
+        caller = request_caller(request)
+        access = request_access(request)
         live = request.app.state.live
         settings = request.app.state.settings
         base = public_base(request, settings) + f"/{VERSION}"
-        scope = await run_in_threadpool(_scope, request, principal)
+        scope = await run_in_threadpool(access.scope, caller)
         subscription = Subscription(asyncio.get_running_loop(), datastreams, things, box, scope, base)
         if live.closing.is_set():
             subscription.ended = True
@@ -252,7 +247,7 @@ def live_router() -> APIRouter:
                 refreshed = time.monotonic()
                 while True:
                     if time.monotonic() - refreshed > SCOPE_REFRESH_SECONDS:
-                        subscription.scope = await run_in_threadpool(_scope, request, principal)
+                        subscription.scope = await run_in_threadpool(access.refresh, caller)
                         refreshed = time.monotonic()
                     try:
                         pushed = await asyncio.wait_for(subscription.queue.get(), keepalive)

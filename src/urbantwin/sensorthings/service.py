@@ -16,10 +16,10 @@ import jsonpatch
 import jsonpointer
 from sqlalchemy import Connection, Engine, select
 
-from urbantwin.access.audit import AuditLog
-from urbantwin.access.policy import AccessPolicy, DatasetScope
+from urbantwin.access.gate import Access, Caller
+from urbantwin.access.policy import DatasetScope
 from urbantwin.access.principal import Principal
-from urbantwin.errors import BadRequest, Forbidden, MethodNotAllowed, PlatformError, Unauthorized
+from urbantwin.errors import BadRequest, MethodNotAllowed, PlatformError
 from urbantwin.sensorthings.dataarray import create_observations
 from urbantwin.sensorthings.guard import WriteGuard
 from urbantwin.sensorthings.model import BY_SET_NAME
@@ -68,14 +68,14 @@ class SensorThingsService:
         self,
         engine: Engine,
         settings: Settings,
-        policy: AccessPolicy | None = None,
-        audit: AuditLog | None = None,
+        access: Access | None = None,
         conformance: list[str] | None = None,
     ) -> None:
         self.engine = engine
-        #: Who may see and change which dataset; every read and write asks it.
-        self.policy = policy or AccessPolicy(settings)
-        self.audit = audit or AuditLog(engine)
+        #: Who may see and change which dataset, and the account of reads: every read and write asks.
+        self.access = access or Access.of(engine, settings)
+        self.policy = self.access.policy
+        self.audit = self.access.audit
         self.write_engine = for_writes(engine)
         self.settings = settings
         self.paging = Paging(settings.default_top, settings.max_top)
@@ -164,10 +164,7 @@ class SensorThingsService:
 
     def _may_write_at_all(self, principal: Principal, what: str) -> None:
         """Refuse at once those who may write nothing (before any work); datasets are asked later."""
-        if principal.anonymous and not self.settings.allow_anonymous_writes:
-            raise Unauthorized(f"writing {what} needs a token (Authorization: Bearer …)")
-        if not principal.anonymous and not principal.may_use("write"):
-            raise Forbidden(f"the token of {principal.name} has no write scope")
+        self.access.require_writer(Caller(principal), f"writing {what}")
 
     def _scope(self, connection: Connection, principal: Principal) -> DatasetScope:
         return self.policy.read_scope(principal, connection)
@@ -197,26 +194,14 @@ class SensorThingsService:
         base: str,
         principal: Principal,
     ) -> ApiResponse:
-        scope = self._scope(connection, principal)
+        caller = Caller(principal, f"GET {path}?{query_string}".rstrip("?"))
+        scope = self.access.scope(caller, connection)
         answer = self._reader(connection, base, Visibility(scope)).get(resource, options, query_string)
-        self._count_read(connection, principal, scope, resource, f"GET {path}?{query_string}".rstrip("?"))
-        return ApiResponse(200, answer)
-
-    def _count_read(
-        self,
-        connection: Connection,
-        principal: Principal,
-        scope: DatasetScope,
-        resource: ResourcePath,
-        target: str,
-    ) -> None:
-        """Usage counts and the audit of restricted reads (see `access/audit.py`)."""
+        # Counted against the dataset of the entity the path starts at, or across datasets.
         first = resource.steps[0]
-        dataset = None
-        if first.id is not None:
-            dataset = dataset_of(connection, first.entity, first.id)
-        restricted = dataset in scope.restricted if dataset is not None else bool(scope.restricted)
-        self.audit.read(principal, "sensorthings", [dataset], target, restricted)
+        dataset = dataset_of(connection, first.entity, first.id) if first.id is not None else None
+        self.access.record_read(caller, "sensorthings", [dataset])
+        return ApiResponse(200, answer)
 
     def _post(
         self, connection: Connection, resource: Any, body: Any, base: str, principal: Principal

@@ -30,6 +30,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine, and_, func, or_, select
 
+from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store import schema
@@ -119,11 +120,18 @@ def _visible(scope: DatasetScope, column: Any) -> list[Any]:
 class DistrictMeans:
     """Sensor means per area of a collection; knows no HTTP (routes.py binds it)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, access: Access) -> None:
         self.engine = engine
+        self.access = access
         self._areas: dict[tuple[Any, ...], _Areas] = {}
 
-    def means(self, query: DistrictQuery, scope: DatasetScope = EVERYTHING) -> Answer:
+    def means(self, query: DistrictQuery, caller: Caller) -> Answer:
+        """Statistics per area of what `caller` may read (the read counted)."""
+        answer = self.means_in(query, self.access.scope(caller))
+        self.access.record_read(caller, "timeseries", answer.datasets)
+        return answer
+
+    def means_in(self, query: DistrictQuery, scope: DatasetScope = EVERYTHING) -> Answer:
         with self.engine.connect() as connection:
             collection = connection.execute(
                 select(

@@ -8,7 +8,7 @@ from urbantwin.module import Context, Module, Mounted
 def mount(context: Context) -> Mounted:
     from urbantwin.timeseries.routes import timeseries_router
 
-    return Mounted(routers=[timeseries_router(context.engine, context.settings)])
+    return Mounted(routers=[timeseries_router(context.engine, context.settings, context.access)])
 
 
 MODULE = Module(

@@ -1,8 +1,8 @@
 """HTTP binding of the time-series extension at `/api/timeseries/`: parameters in, JSON out.
 
-The routes parse the query string (each error a 400 naming the parameter), ask the access policy
-for the reader's scope, call `TimeseriesService` in a worker thread and count the read (audited
-when it touched restricted datasets), as every API of the platform does.
+The routes parse the query string (each error a 400 naming the parameter) and call `TimeseriesService`
+in a worker thread with the caller; the service asks the access point what the caller may read and
+counts the read (audited when it touched restricted datasets), as every service of the platform does.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from urbantwin.access.audit import AuditLog
-from urbantwin.access.http import request_principal, request_scope
-from urbantwin.access.policy import DatasetScope
+from urbantwin.access.gate import Access
+from urbantwin.access.http import request_caller
 from urbantwin.http import public_base
 from urbantwin.settings import Settings
 from urbantwin.timeseries.calendar import INTERVALS
@@ -27,7 +26,6 @@ from urbantwin.timeseries.service import (
     DEFAULT_ZONE,
     MAX_BUCKETS,
     STATS,
-    Answer,
     TimeseriesService,
     parse_aggregate,
     parse_latest,
@@ -98,16 +96,6 @@ _LATEST_EXAMPLE = {
 }
 
 
-def _read(request: Request, answer: Answer, scope: DatasetScope) -> None:
-    """Count the read per dataset, and audit it when it showed restricted data."""
-    target = f"{request.method} {request.url.path}"
-    if request.url.query:
-        target += "?" + request.url.query
-    restricted = any(dataset in scope.restricted for dataset in answer.datasets)
-    audit: AuditLog = request.app.state.audit
-    audit.read(request_principal(request), "timeseries", answer.datasets, target, restricted)
-
-
 def _json(body: dict[str, Any], media_type: str = "application/json") -> Response:
     return Response(orjson.dumps(body), media_type=media_type)
 
@@ -172,9 +160,7 @@ def build_router(service: TimeseriesService) -> APIRouter:
         ] = None,
     ) -> Response:
         query = parse_aggregate(datastream_id, interval, stats, start, end, tz)
-        scope = await run_in_threadpool(request_scope, request)
-        answer = await run_in_threadpool(service.aggregate, query, scope)
-        _read(request, answer, scope)
+        answer = await run_in_threadpool(service.aggregate, query, request_caller(request))
         return _json(answer.body)
 
     @router.get(
@@ -224,9 +210,7 @@ def build_router(service: TimeseriesService) -> APIRouter:
         offset: Annotated[str | None, Query(description="Datastreams to skip (paging)")] = None,
     ) -> Response:
         query = parse_latest(datastreams, thing, observed_property, bbox, limit, offset, settings.max_top)
-        scope = await run_in_threadpool(request_scope, request)
-        answer = await run_in_threadpool(service.latest, query, scope)
-        _read(request, answer, scope)
+        answer = await run_in_threadpool(service.latest, query, request_caller(request))
         body = answer.body
         if "nextOffset" in body:
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
@@ -235,7 +219,7 @@ def build_router(service: TimeseriesService) -> APIRouter:
             body["links"] = [{"rel": "next", "type": GEOJSON, "href": href}]
         return _json(body, GEOJSON)
 
-    districts_service = DistrictMeans(service.engine)
+    districts_service = DistrictMeans(service.engine, service.access)
 
     @router.get(
         "/districts",
@@ -276,14 +260,12 @@ def build_router(service: TimeseriesService) -> APIRouter:
         ] = None,
     ) -> Response:
         query = parse_districts(collection, observed_property, time, hold, occupied)
-        scope = await run_in_threadpool(request_scope, request)
-        answer = await run_in_threadpool(districts_service.means, query, scope)
-        _read(request, answer, scope)
+        answer = await run_in_threadpool(districts_service.means, query, request_caller(request))
         return _json(answer.body)
 
     return router
 
 
-def timeseries_router(engine: Engine, settings: Settings) -> APIRouter:
-    """The router of the extension on the app's engine (what `create_app` includes)."""
-    return build_router(TimeseriesService(engine, settings))
+def timeseries_router(engine: Engine, settings: Settings, access: Access) -> APIRouter:
+    """The router of the extension on the app's engine and access point (what its module mounts)."""
+    return build_router(TimeseriesService(engine, settings, access))

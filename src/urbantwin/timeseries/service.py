@@ -33,6 +33,7 @@ from sqlalchemy import Engine, LargeBinary, and_, exists, func, literal, or_, se
 from sqlalchemy.sql import ColumnElement
 
 from urbantwin import times
+from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings.serialize import format_interval, result_value
@@ -200,11 +201,26 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
 
 
 class TimeseriesService:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, access: Access | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        #: Who may read what, and the account of reads (`access/gate.py`).
+        self.access = access or Access.of(engine, settings)
 
-    def aggregate(self, query: AggregateQuery, scope: DatasetScope = EVERYTHING) -> Answer:
+    def aggregate(self, query: AggregateQuery, caller: Caller) -> Answer:
+        """The statistics of the Datastream's numeric results per calendar bucket of the window, of
+        what `caller` may read (the read counted)."""
+        answer = self.aggregate_in(query, self.access.scope(caller))
+        self.access.record_read(caller, "timeseries", answer.datasets)
+        return answer
+
+    def latest(self, query: LatestQuery, caller: Caller) -> Answer:
+        """The newest Observation of each Datastream `caller` may read that matches (read counted)."""
+        answer = self.latest_in(query, self.access.scope(caller))
+        self.access.record_read(caller, "timeseries", answer.datasets)
+        return answer
+
+    def aggregate_in(self, query: AggregateQuery, scope: DatasetScope = EVERYTHING) -> Answer:
         """The statistics of the Datastream's numeric results per calendar bucket of the window."""
         ds = datastreams
         with self.engine.connect() as connection:
@@ -244,7 +260,7 @@ class TimeseriesService:
         }
         return Answer(body, [row.dataset_id])
 
-    def latest(self, query: LatestQuery, scope: DatasetScope = EVERYTHING) -> Answer:
+    def latest_in(self, query: LatestQuery, scope: DatasetScope = EVERYTHING) -> Answer:
         """The newest Observation of each chosen Datastream, with its Thing's location, as GeoJSON."""
         ds, th, op, o = datastreams, things, observed_properties, observations
         loc, tl = locations, thing_locations
