@@ -8,10 +8,10 @@ not, comparisons, add/sub, mul/div/mod, unary minus), which keeps the Python sta
 level.  The parser bounds the work of a request by construction (`QueryLimits`, from the settings of the
 same names): the length of each value, the depth of each expression tree counted while it is built (a
 chain `a or b or c` is as deep as it is long, and everything after the parser walks trees recursively),
-and the depth and breadth of `$expand`, all checked before any query runs.  So a QuerySyntaxError naming
-the limit, never a RecursionError.  Operators,
-keywords and function names are accepted in any case, as FROST-Server does.  The parser does not know
-the entity model: whether a path or a function argument makes sense is the compiler's business.
+and the depth and breadth of `$expand`, all checked before any query runs: a QuerySyntaxError naming the
+limit, never a RecursionError.  Operators, keywords and function names are accepted in any case, as
+FROST-Server does.  The parser does not know the entity model: whether a path or a function argument
+makes sense is the compiler's business.
 
 Positions in errors are 0-based character offsets in the option value; for options nested in `$expand`
 they are offsets in the whole `$expand` value.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from urbantwin.sensorthings.query.ast import (
@@ -310,7 +310,7 @@ class _Budget:
     """The limits of one request, and how many navigation properties its `$expand`s have used so far."""
 
     limits: QueryLimits
-    expanded: int = field(default=0)
+    expanded: int = 0
 
 
 def _parse_filter(text: str, start: int, end: int, level: int, budget: _Budget) -> Node:
