@@ -42,18 +42,15 @@ class Settings:
     #: imported files, filters). Well below what can be written back, so every accepted document can
     #: be stored and read by everyone.
     max_json_depth: int = 64
-    #: Longest filter accepted, in characters: a SensorThings `$filter` (and any other query option
-    #: value) or an OGC API `filter` in CQL2; a longer one is answered 400.
+    #: Longest filter (SensorThings `$filter` or other query option, CQL2 `filter`), in characters.
     max_filter_length: int = 20_000
-    #: Deepest filter accepted: nested parentheses, functions and operators, each operator of a chain
-    #: (`a or b or c`) counting one level; bounds the work of parsing and compiling any filter.
+    #: Deepest filter: nested parentheses, functions and operators (each operator of a chain counts).
     max_filter_depth: int = 100
-    #: Most levels of `$expand` in one request (`Datastreams/Observations` and `Datastreams($expand=
-    #: Observations)` are both two); each level is a query per page of the level above.
+    #: Most levels of `$expand` in one request (`A/B` and `A($expand=B)` are both two levels).
     max_expand_depth: int = 6
-    #: Most navigation properties one request expands, counting every level together.
+    #: Most navigation properties one request's `$expand` names, all levels together.
     max_expand_breadth: int = 32
-    #: Largest `offset` of an OGC API Features page (a SensorThings `$skip` likewise): the 64-bit range.
+    #: Largest OGC API Features `offset` and SensorThings `$skip` (default: the 64-bit range).
     max_offset: int = 2**63 - 1
     #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
     cors_origins: tuple[str, ...] = ("*",)
