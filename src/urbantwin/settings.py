@@ -42,6 +42,16 @@ class Settings:
     #: imported files, filters). Well below what can be written back, so every accepted document can
     #: be stored and read by everyone.
     max_json_depth: int = 64
+    #: Longest filter (SensorThings `$filter` or other query option, CQL2 `filter`), in characters.
+    max_filter_length: int = 20_000
+    #: Deepest filter: nested parentheses, functions and operators (each operator of a chain counts).
+    max_filter_depth: int = 100
+    #: Most levels of `$expand` in one request (`A/B` and `A($expand=B)` are both two levels).
+    max_expand_depth: int = 6
+    #: Most navigation properties one request's `$expand` names, all levels together.
+    max_expand_breadth: int = 32
+    #: Largest OGC API Features `offset` and SensorThings `$skip` (default: the 64-bit range).
+    max_offset: int = 2**63 - 1
     #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
     cors_origins: tuple[str, ...] = ("*",)
     #: Longest time one database statement may run, in seconds; a longer one is stopped and the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -194,6 +195,66 @@ def test_bad_filters_answer_400(anonymous: TestClient, city: Engine, params: dic
     answer = anonymous.get(ITEMS, params=params)
     assert answer.status_code == 400, answer.text
     assert message in answer.json()["message"]
+
+
+def _cql2_json(document: str) -> dict[str, str]:
+    return {"filter": document, "filter-lang": "cql2-json"}
+
+
+_EQUALS = '{"op": "=", "args": [{"property": "rank"}, 1]}'
+#: Filters that once answered 500 (the compiler and SQLAlchemy ran out of Python's recursion limit).
+TOO_DEEP = {
+    "1,500 OR": {"filter": " OR ".join(["rank = 1"] * 1500)},
+    "1,500 AND": {"filter": " AND ".join(["rank = 1"] * 1500)},
+    "1,500 +": {"filter": "rank" + " + 1" * 1500 + " > 0"},
+    "2,000 casei": {"filter": "casei(" * 2000 + "name" + ")" * 2000 + " = 'a'"},
+    "JSON and of 400": _cql2_json('{"op": "and", "args": [' + ",".join([_EQUALS] * 400) + "]}"),
+}
+
+
+@pytest.mark.parametrize("params", TOO_DEEP.values(), ids=TOO_DEEP.keys())
+def test_filters_deeper_than_the_limit_answer_400_at_once(
+    anonymous: TestClient, city: Engine, params: dict[str, str]
+) -> None:
+    started = time.monotonic()
+    answer = anonymous.get(ITEMS, params=params)
+    assert answer.status_code == 400, answer.text
+    assert "filter: nested too deeply; the limit is 100 levels" in answer.json()["message"]
+    assert time.monotonic() - started < 5.0  # parsing 20,000 characters, on a busy machine
+
+
+def test_filters_within_the_limits(anonymous: TestClient, city: Engine) -> None:
+    ranks = " OR ".join(f"rank = {n}" for n in range(99)) + " OR name = 'block'"  # 100 levels
+    assert _ids(anonymous, filter=ranks) == ["a", "b", "c", "block"]
+    deep = '{"op": "not", "args": [' * 30 + _EQUALS + "]}" * 30  # 63 levels of JSON
+    assert _ids(anonymous, **_cql2_json(deep)) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"filter": "name = '" + "x" * 20_000 + "'"},
+            "filter: too long (20009 characters); the limit is 20000",
+        ),
+        (_cql2_json('{"op": "not", "args": [' * 40 + _EQUALS + "]}" * 40), "deeper than 64 levels"),
+        (_cql2_json("[" * 2000 + "]" * 2000), "filter nests deeper than 64 levels"),
+    ],
+)
+def test_filters_beyond_the_size_limits(
+    anonymous: TestClient, city: Engine, params: dict, message: str
+) -> None:
+    answer = anonymous.get(ITEMS, params=params)
+    assert answer.status_code == 400, answer.text
+    assert message in answer.json()["message"]
+
+
+def test_like_with_thousands_of_percent_signs_answers_at_once(anonymous: TestClient, city: Engine) -> None:
+    """On SQLite this pattern once hung the whole server (a regular expression backtracking)."""
+    started = time.monotonic()
+    assert _ids(anonymous, filter="name LIKE '" + "%" * 5000 + "a'") == ["a"]
+    assert _ids(anonymous, filter="name LIKE '" + "%" * 5000 + "x'") == []
+    assert time.monotonic() - started < 1.0
 
 
 def test_filter_on_the_demo_buildings(anonymous: TestClient, engine: Engine) -> None:

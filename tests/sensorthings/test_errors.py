@@ -7,6 +7,7 @@ for the module; the requests here fail, so they change nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,6 +192,33 @@ def test_malformed_query_options(
     store: TestClient, entity_set: str, params: dict[str, str], fragment: str
 ) -> None:
     check(store.get(f"/v1.1/{entity_set}", params=params), 400, fragment)
+
+
+#: Requests that once cost the server a RecursionError (500) or a minute of queries, anonymous.
+TOO_MUCH = [
+    ("Observations", {"$filter": "result" + " add 1" * 600 + " gt 0"}, "the limit is 100 levels"),
+    ("Observations", {"$filter": " or ".join(["result eq 1"] * 1000)}, "the limit is 100 levels"),
+    ("Observations", {"$filter": " and ".join(["result eq 1"] * 1000)}, "the limit is 100 levels"),
+    ("Things", {"$orderby": " add ".join(["id"] * 600)}, "the limit is 100 levels"),
+    ("Things", {"$expand": "/".join(["Datastreams", "Thing"] * 15)}, "$expand: nested too deeply"),
+    (
+        "Things",
+        {"$expand": "Datastreams($expand=Thing($expand=" * 15 + "Locations" + "))" * 15},
+        "the limit is 6",
+    ),
+    ("Things", {"$expand": ",".join(["Datastreams"] * 40)}, "too many navigation properties expanded"),
+    ("Things", {"$filter": "name eq '" + "x" * 20_000 + "'"}, "the limit is 20000 characters"),
+]
+
+
+@pytest.mark.parametrize(("entity_set", "params", "fragment"), TOO_MUCH, ids=range(len(TOO_MUCH)))
+def test_requests_beyond_the_limits_are_refused_at_once(
+    store: TestClient, entity_set: str, params: dict[str, str], fragment: str
+) -> None:
+    started = time.monotonic()
+    response = store.get(f"/v1.1/{entity_set}", params=params, headers={"Authorization": ""})
+    check(response, 400, fragment)
+    assert time.monotonic() - started < 1.0
 
 
 def test_an_option_given_twice(store: TestClient) -> None:

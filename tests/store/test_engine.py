@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
+import pytest
 import shapely
 from sqlalchemy import Engine, insert, inspect, select
 
@@ -99,3 +104,80 @@ def test_postgresql_keeps_observation_statistics_current(engine: Engine) -> None
             text("SELECT reloptions FROM pg_class WHERE relname = 'observations'")
         ).scalar_one()
     assert "autovacuum_analyze_scale_factor=0.02" in options
+
+
+# --- the time bound of one request, against a real server --------------------------------------------
+
+#: A quadratic $filter: each Observation is compared with every Observation of its Datastream (and
+#: none matches, so the scan never stops early). With 20,000 Observations it runs for minutes.
+EXPENSIVE = {"$filter": "Datastream/Observations/result gt result add 1000000000", "$top": "1"}
+_INSERT = (
+    "INSERT INTO observations (phenomenon_time_start, result_type, result_number, datastream_id, "
+    "feature_of_interest_id) "
+)
+#: 20,000 Observations written by the database itself (one statement, not 20,000).
+_NUMBERS = {
+    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+    + _INSERT
+    + "SELECT 1704067200000000 + i * 1000000, 0, i, :datastream, :feature FROM n",
+    "postgresql": _INSERT
+    + "SELECT timestamptz '2024-01-01Z' + i * interval '1 second', 0, i, :datastream, :feature "
+    "FROM generate_series(1, :count) AS i",
+}
+
+
+@pytest.fixture
+def app(settings, engine: Engine):  # noqa: ANN001, ANN201 - the app of `live_server`, with a short timeout
+    from urbantwin.app import create_app
+    from urbantwin.store.engine import make_engine
+
+    quick = settings.with_overrides(query_timeout_seconds=2)
+    quick_engine = make_engine(quick)
+    yield create_app(quick, quick_engine)
+    quick_engine.dispose()
+
+
+def test_an_expensive_request_is_stopped_while_a_cheap_one_answers(
+    live_server: str, engine: Engine, backend: str
+) -> None:
+    from sqlalchemy import text
+
+    from tests.conftest import ADMIN_TOKEN
+    from tests.sensorthings.conftest import station
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    created = httpx.post(
+        f"{live_server}/v1.1/Things", json=station("A", 12.3, 51.3, "city", 3), headers=admin
+    )
+    assert created.status_code == 201, created.text
+    with engine.begin() as connection:
+        datastream, feature = connection.execute(
+            select(schema.observations.c.datastream_id, schema.observations.c.feature_of_interest_id)
+        ).first()
+        connection.execute(
+            text(_NUMBERS[backend]), {"count": 20_000, "datastream": datastream, "feature": feature}
+        )
+
+    outcome: dict[str, Any] = {}
+
+    def expensive() -> None:
+        started = time.monotonic()
+        outcome["response"] = httpx.get(f"{live_server}/v1.1/Observations", params=EXPENSIVE, timeout=60)
+        outcome["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=expensive)
+    worker.start()
+    time.sleep(0.3)  # the expensive statement is running
+    started = time.monotonic()
+    cheap = httpx.get(f"{live_server}/v1.1/Things", params={"$top": "1"}, timeout=60)
+    cheap_seconds = time.monotonic() - started
+    still_running = worker.is_alive()
+    worker.join(timeout=60)
+
+    assert cheap.status_code == 200 and cheap.json()["value"][0]["name"] == "A"
+    assert still_running, "the cheap request waited for the expensive one"
+    assert cheap_seconds < 1.5
+    response = outcome["response"]
+    assert response.status_code == 400, response.text
+    assert "the query was stopped after 2 s: it is too expensive" in response.json()["message"]
+    assert outcome["seconds"] < 10

@@ -6,6 +6,11 @@ condition over the features table. Properties are JSON, read with the store's po
 through the store's spatial functions with a bounding-box prefilter; `valid_from`/`valid_to` are
 the features' validity and take the temporal operators. Anything the compiler does not know answers
 400 naming it.
+
+A filter is bounded before it costs anything: its length (`max_filter_length`), the nesting of a
+CQL2-JSON document (`max_json_depth`) and the depth of the parsed tree (`max_filter_depth`, a chain
+`a OR b OR c` as deep as it is long), measured without recursion, since the compiler and SQLAlchemy
+walk the tree recursively.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from sqlalchemy import LargeBinary, and_, func, literal, not_, or_
 
 from urbantwin.errors import BadRequest
 from urbantwin.features.crs import geometry_to_crs84
+from urbantwin.http import check_json_depth
+from urbantwin.settings import Settings
 from urbantwin.store.features_schema import features
 from urbantwin.store.spatial import bbox_overlaps, spatial_call
 from urbantwin.store.sqlfunctions import json_boolean, json_number, json_string, json_value, text_like
@@ -72,19 +79,58 @@ def check_language(language: str | None) -> str:
     return language
 
 
-def parse_filter(text: str, language: str | None) -> ast.Node:
-    """The AST of a `filter` in `filter-lang` (default cql2-text)."""
+def parse_filter(text: str, language: str | None, settings: Settings) -> ast.Node:
+    """The AST of a `filter` in `filter-lang` (default cql2-text), within the settings' limits."""
     language = check_language(language)
+    if len(text) > settings.max_filter_length:
+        raise BadRequest(
+            f"filter: too long ({len(text)} characters); the limit is {settings.max_filter_length} characters"
+        )
+    node = _parse(text, language, settings)
+    if tree_height(node) > settings.max_filter_depth:
+        raise BadRequest(_too_deep(settings))
+    return node
+
+
+def _too_deep(settings: Settings) -> str:
+    return (
+        f"filter: nested too deeply; the limit is {settings.max_filter_depth} levels of parentheses, "
+        "functions and operators (each AND, OR or arithmetic operator of a chain counts)"
+    )
+
+
+def tree_height(node: Any) -> int:
+    """The longest way from `node` down to a leaf of its tree (a literal or a property is 0), walked
+    without recursion so that a tree of any depth is measured."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(node, 0)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(current, ast.Node):
+            stack.extend((child, level + 1) for child in current.get_sub_nodes())
+    return deepest
+
+
+def _parse(text: str, language: str, settings: Settings) -> ast.Node:
     try:
         if language == "cql2-json":
             try:
                 document = orjson.loads(text)
             except orjson.JSONDecodeError as error:
+                if "depth limit" in str(error):  # orjson's own limit of nesting, far above ours
+                    limit = settings.max_json_depth
+                    raise BadRequest(
+                        f"filter nests deeper than {limit} levels of arrays and objects"
+                    ) from None
                 raise BadRequest(f"filter: not valid JSON for cql2-json: {error}") from None
+            check_json_depth(document, settings.max_json_depth, "filter")
             return parse_cql2_json(document)
         return parse_cql2_text(text)
     except BadRequest:
         raise
+    except RecursionError:  # pygeofilter transforms its parse tree recursively
+        raise BadRequest(_too_deep(settings)) from None
     except LarkError as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise BadRequest(f"filter: invalid {language}: {first}") from None

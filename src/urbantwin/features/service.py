@@ -307,7 +307,7 @@ class FeaturesService:
         values = _single(params)
         limit = _integer(values.get("limit"), "limit", DEFAULT_LIMIT, 1)
         limit = min(limit, MAX_LIMIT)  # a larger limit is not an error: the page is cut to the maximum
-        offset = _integer(values.get("offset"), "offset", 0, 0)
+        offset = _integer(values.get("offset"), "offset", 0, 0, self.settings.max_offset)
         target = parse_crs(values.get("crs"), "crs")
         conditions = [features.c.collection_id == collection_id]
         if values.get("bbox"):
@@ -318,7 +318,7 @@ class FeaturesService:
         if values.get("datetime"):
             conditions.append(_in_time(values["datetime"]))
         if values.get("filter"):
-            node = parse_filter(values["filter"], values.get("filter-lang"))
+            node = parse_filter(values["filter"], values.get("filter-lang"), self.settings)
             filter_crs = parse_crs(values.get("filter-crs"), "filter-crs")
             compiler = FilterCompiler(schema, filter_crs, self._temporal(collection_id, connection))
             conditions.append(compiler.compile(node))
@@ -456,15 +456,21 @@ def _single(params: Sequence[tuple[str, str]]) -> dict[str, str]:
     return values
 
 
-def _integer(raw: str | None, name: str, default: int, minimum: int) -> int:
+def _integer(raw: str | None, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    """A decimal integer parameter in `minimum..maximum`; `maximum` None: any larger value is capped
+    by the caller. Only ASCII digits (Python's int() also takes `1_000` and other scripts' digits),
+    and at most 19 of them (a 64-bit integer), so a value of thousands of digits costs nothing."""
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name}: expected an integer, got {raw!r}") from None
+    digits = raw.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        raise BadRequest(f"{name}: expected an integer, got {raw[:40]!r}")
+    # Beyond 19 digits only the sign matters: the value is out of every range.
+    value = int(raw) if len(digits.lstrip("0")) <= 19 else (-1 if raw[0] == "-" else 1) * 10**20
     if value < minimum:
-        raise BadRequest(f"{name}: must be at least {minimum}, got {value}")
+        raise BadRequest(f"{name}: must be at least {minimum}, got {raw[:40]}")
+    if maximum is not None and value > maximum:
+        raise BadRequest(f"{name}: must be at most {maximum}, got {raw[:40]}")
     return value
 
 

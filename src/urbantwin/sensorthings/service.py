@@ -24,7 +24,7 @@ from urbantwin.sensorthings.dataarray import create_observations
 from urbantwin.sensorthings.guard import WriteGuard
 from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.paths import ResourcePath, Step, parse_path
-from urbantwin.sensorthings.query import QuerySyntaxError, parse_query_options
+from urbantwin.sensorthings.query import QueryLimits, QuerySyntaxError, parse_query_options
 from urbantwin.sensorthings.read import Paging, Reader
 from urbantwin.sensorthings.record import WriteRecord, begin_record, end_record
 from urbantwin.sensorthings.serialize import RowWriter
@@ -79,6 +79,7 @@ class SensorThingsService:
         self.write_engine = for_writes(engine)
         self.settings = settings
         self.paging = Paging(settings.default_top, settings.max_top)
+        self.query_limits = QueryLimits.of(settings)
         #: (Datastream, FeatureOfInterest) pairs known to lie inside the Datastream's observedArea.
         self.covered: set[tuple[int, int]] = set()
         #: Told of every write that changed something, inside its transaction, with the writer's
@@ -128,7 +129,7 @@ class SensorThingsService:
             )
         resource = parse_path(path)
         if method == "GET":
-            options = _options(query_string)
+            options = _options(query_string, self.query_limits)
             return self._read(
                 connection, lambda c: self._get(c, resource, options, path, query_string, base, principal)
             )
@@ -317,7 +318,7 @@ _TOUCHED = "urbantwin.touched_datasets"
 _AUDIT_ACTIONS = {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete"}
 
 
-def _options(query_string: str) -> Any:
+def _options(query_string: str, limits: QueryLimits) -> Any:
     params: dict[str, str] = {}
     try:
         pairs = parse_qsl(query_string, keep_blank_values=True, strict_parsing=False)
@@ -328,7 +329,7 @@ def _options(query_string: str) -> Any:
             raise BadRequest(f"the query option {key} is given twice")
         params[key] = value
     try:
-        return parse_query_options(params)
+        return parse_query_options(params, limits)
     except QuerySyntaxError as exc:
         raise BadRequest(str(exc)) from None
 

@@ -11,6 +11,7 @@ import decimal
 import math
 import re
 import sqlite3
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -405,28 +406,93 @@ def _sqlite_like(element: text_like, compiler: Any, **kw: Any) -> str:
     return f"ut_like({col}, {pattern}, {int(element.casei)})"
 
 
+#: One `%`-free piece of a LIKE pattern: its characters, with None for each `_`.
+_Segment = tuple[str | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A `%`-free piece of a LIKE pattern, matched at a place or searched for in a span.
+
+    A piece has a fixed length, so matching it at one place costs at most that many steps; a piece
+    with `_` is a regular expression of literals and `.` only - no quantifier, hence no backtracking."""
+
+    length: int
+    literal: str | None
+    regex: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, segment: _Segment) -> _Piece:
+        if None not in segment:
+            return cls(len(segment), "".join(segment), None)  # type: ignore[arg-type]
+        source = "".join("." if char is None else re.escape(char) for char in segment)
+        return cls(len(segment), None, re.compile(source, re.DOTALL))
+
+    def matches_at(self, text: str, at: int) -> bool:
+        if self.literal is not None:
+            return text.startswith(self.literal, at)
+        return self.regex.match(text, at) is not None  # type: ignore[union-attr]
+
+    def find(self, text: str, start: int, end: int) -> int:
+        """The first place in text[start:end] where the piece fits wholly, or -1."""
+        if self.literal is not None:
+            return text.find(self.literal, start, end)
+        found = self.regex.search(text, start, end)  # type: ignore[union-attr]
+        return -1 if found is None else found.start()
+
+
 @lru_cache(maxsize=256)
-def _like_regex(pattern: str, casei: bool) -> re.Pattern[str]:
-    parts, escaped = [], False
+def _like_pieces(pattern: str) -> tuple[_Piece, ...]:
+    """The pieces of a pattern between its `%`s (escape `\\`; a lone escape at the end is itself)."""
+    segments: list[list[str | None]] = [[]]
+    escaped = False
     for char in pattern:
         if escaped:
-            parts.append(re.escape(char))
+            segments[-1].append(char)
             escaped = False
         elif char == "\\":
             escaped = True
         elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
+            segments.append([])
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if casei else 0))
+            segments[-1].append(None if char == "_" else char)
+    if escaped:
+        segments[-1].append("\\")
+    return tuple(_Piece.of(tuple(segment)) for segment in segments)
+
+
+def like_matches(text: str, pattern: str) -> bool:
+    """Whether `text` matches the LIKE `pattern` (`%` any run, `_` any character, `\\` escapes).
+
+    Python's regular expressions would turn each `%` into `.*` and backtrack exponentially on a
+    pattern of many `%`s (holding the interpreter lock, so no timeout can stop them). Here the pieces
+    between the `%`s are placed greedily, each at the first place it fits after the one before: the
+    first anchored at the start, the last at the end. Leftmost placement never loses a match, so
+    there is no backtracking, and the work is bounded by len(text) x len(pattern) even at worst."""
+    pieces = _like_pieces(pattern)
+    if len(pieces) == 1:
+        return len(text) == pieces[0].length and pieces[0].matches_at(text, 0)
+    first, *middle, last = pieces
+    end = len(text) - last.length
+    if end < first.length or not first.matches_at(text, 0) or not last.matches_at(text, end):
+        return False
+    position = first.length
+    for piece in middle:
+        if piece.length == 0:  # `%%`
+            continue
+        found = piece.find(text, position, end)
+        if found < 0:
+            return False
+        position = found + piece.length
+    return True
 
 
 def _like(text: Any, pattern: Any, casei: Any) -> int | None:
     if not isinstance(text, str) or not isinstance(pattern, str):
         return None
-    return int(_like_regex(pattern, bool(casei)).fullmatch(text) is not None)
+    if casei:  # as PostgreSQL's `lower(text) LIKE lower(pattern)`
+        text, pattern = text.lower(), pattern.lower()
+    return int(like_matches(text, pattern))
 
 
 __all__ = [
@@ -438,6 +504,7 @@ __all__ = [
     "json_string",
     "json_text",
     "json_value",
+    "like_matches",
     "register_sqlite_functions",
     "remainder",
     "round_half_away",

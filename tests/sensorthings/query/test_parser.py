@@ -20,6 +20,7 @@ from urbantwin.sensorthings.query import (
     Not,
     OrderBy,
     Path,
+    QueryLimits,
     QueryOptions,
     QuerySyntaxError,
     parse_expand,
@@ -29,6 +30,7 @@ from urbantwin.sensorthings.query import (
     parse_select,
 )
 from urbantwin.sensorthings.query.parser import FUNCTION_ARITY
+from urbantwin.settings import Settings
 
 
 def P(*segments: str) -> Path:
@@ -498,3 +500,81 @@ def test_query_option_errors(params: dict[str, str], option: str, fragments: lis
     assert info.value.option == option
     assert str(info.value).startswith(f"{option}: ")
     assert all(fragment in str(info.value) for fragment in fragments), str(info.value)
+
+
+# --- bounded work: the limits of one request (settings max_filter_*, max_expand_*, max_offset) ---------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "result" + " add 1" * 600 + " gt 0",  # a chain is parsed by a loop, yet it is 600 levels deep
+        " or ".join(["result eq 1"] * 1000),
+        " and ".join(["result eq 1"] * 1000),
+        "length(" * 30 + "name" + ")" * 30 + " add 1" * 80 + " gt 0",  # functions and operators add up
+    ],
+)
+def test_long_chains_of_operators_are_too_deep(text: str) -> None:
+    """Each once answered 500: the compiler and SQLAlchemy walk the tree recursively."""
+    with pytest.raises(QuerySyntaxError, match=r"^\$filter: expression nested too deeply") as info:
+        parse_filter(text)
+    assert f"the limit is {MAX_DEPTH} levels" in str(info.value)
+
+
+def test_a_chain_as_deep_as_the_limit_is_fine() -> None:
+    node = parse_filter("result" + " add 1" * (MAX_DEPTH - 1) + " gt 0")  # the comparison is one more
+    assert isinstance(node, BinOp) and node.op == "gt"
+    with pytest.raises(QuerySyntaxError, match="nested too deeply"):
+        parse_filter("result" + " add 1" * MAX_DEPTH + " gt 0")
+    assert parse_orderby(" add ".join(["a"] * (MAX_DEPTH + 1)))[0].descending is False
+    with pytest.raises(QuerySyntaxError, match=r"^\$orderby: expression nested too deeply"):
+        parse_orderby(" add ".join(["a"] * (MAX_DEPTH + 2)))
+
+
+def test_limits_come_from_the_settings() -> None:
+    limits = QueryLimits.of(Settings(max_filter_depth=3, max_filter_length=21, max_expand_depth=1))
+    assert parse_filter("a eq 1 or b", limits) == op("or", op("eq", P("a"), L(1)), P("b"))
+    with pytest.raises(QuerySyntaxError, match="the limit is 3 levels"):
+        parse_filter("a or b or c or d or e", limits)
+    with pytest.raises(QuerySyntaxError, match="the limit is 21 characters"):
+        parse_filter("name eq 'abcdefghijklm'", limits)
+    with pytest.raises(QuerySyntaxError, match="the limit is 1 levels"):
+        parse_expand("A/B", limits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/".join(["Datastreams", "Thing"] * 15),
+        "Datastreams($expand=Thing($expand=" * 15 + "Datastreams" + "))" * 15,
+        "Datastreams/Thing/Datastreams($expand=Thing/Datastreams($expand=Thing/Datastreams))",
+    ],
+)
+def test_expand_deeper_than_the_limit_is_refused_while_parsing(text: str) -> None:
+    """A 30-level $expand once cost a minute of queries before its 400; now no query runs at all."""
+    with pytest.raises(QuerySyntaxError, match=r"^\$expand: nested too deeply") as info:
+        parse_expand(text)
+    assert f"the limit is {QueryLimits().max_expand_depth} levels" in str(info.value)
+
+
+def test_expand_breadth_counts_every_level() -> None:
+    breadth = QueryLimits().max_expand_breadth
+    wide = ",".join(["Datastreams"] * breadth)
+    assert len(parse_expand(wide)) == breadth
+    with pytest.raises(QuerySyntaxError, match="too many navigation properties expanded") as info:
+        parse_expand(wide + ",Locations")
+    assert f"the limit is {breadth} in one request" in str(info.value)
+    nested = "Datastreams($expand=" + ",".join(["Observations"] * (breadth - 1)) + ")"
+    assert len(parse_expand(nested)[0].options.expand) == breadth - 1
+    with pytest.raises(QuerySyntaxError, match="too many navigation properties expanded"):
+        parse_expand(nested + ",Locations/Things")
+
+
+def test_skip_beyond_the_largest_offset() -> None:
+    assert parse_query_options({"$skip": str(2**63 - 1)}).skip == 2**63 - 1
+    limits = QueryLimits.of(Settings(max_offset=1000))
+    assert parse_query_options({"$skip": "1000"}, limits).skip == 1000
+    with pytest.raises(QuerySyntaxError, match=r"^\$skip: value 1001 is out of range.*the limit is 1000"):
+        parse_query_options({"$skip": "1001"}, limits)
+    with pytest.raises(QuerySyntaxError, match="in \\$skip of expanded A"):
+        parse_query_options({"$expand": "A($skip=1001)"}, limits)

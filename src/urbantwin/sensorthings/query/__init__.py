@@ -20,6 +20,7 @@ from urbantwin.sensorthings.query.ast import (
 from urbantwin.sensorthings.query.parser import (
     MAX_DEPTH,
     MAX_LENGTH,
+    QueryLimits,
     QuerySyntaxError,
     parse_expand,
     parse_filter,
@@ -42,6 +43,7 @@ __all__ = [
     "Not",
     "OrderBy",
     "Path",
+    "QueryLimits",
     "QueryOptions",
     "QuerySyntaxError",
     "parse_expand",

@@ -5,9 +5,13 @@ need precise error positions and no extra dependency.
 
 Binary operators are parsed by precedence climbing (one function for all levels, lowest first: or, and,
 not, comparisons, add/sub, mul/div/mod, unary minus), which keeps the Python stack shallow per nesting
-level; together with `MAX_DEPTH` this guarantees a QuerySyntaxError, never a RecursionError.  Operators,
-keywords and function names are accepted in any case, as FROST-Server does.  The parser does not know
-the entity model: whether a path or a function argument makes sense is the compiler's business.
+level.  The parser bounds the work of a request by construction (`QueryLimits`, from the settings of the
+same names): the length of each value, the depth of each expression tree counted while it is built (a
+chain `a or b or c` is as deep as it is long, and everything after the parser walks trees recursively),
+and the depth and breadth of `$expand`, all checked before any query runs: a QuerySyntaxError naming the
+limit, never a RecursionError.  Operators, keywords and function names are accepted in any case, as
+FROST-Server does.  The parser does not know the entity model: whether a path or a function argument
+makes sense is the compiler's business.
 
 Positions in errors are 0-based character offsets in the option value; for options nested in `$expand`
 they are offsets in the whole `$expand` value.
@@ -34,10 +38,12 @@ from urbantwin.sensorthings.query.ast import (
     QueryOptions,
 )
 from urbantwin.sensorthings.query.lexer import IOT_ID, Kind, QuerySyntaxError, Token, show, tokenize
+from urbantwin.settings import Settings
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "QueryLimits",
     "QuerySyntaxError",
     "parse_expand",
     "parse_filter",
@@ -46,10 +52,33 @@ __all__ = [
     "parse_select",
 ]
 
-#: Longest option value accepted, in characters.
-MAX_LENGTH = 20_000
-#: Deepest nesting accepted: parentheses, prefix operators, function arguments and $expand levels together.
-MAX_DEPTH = 100
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """The most work the query options of one request may ask for (see the settings of the same names)."""
+
+    max_filter_length: int = Settings.max_filter_length
+    max_filter_depth: int = Settings.max_filter_depth
+    max_expand_depth: int = Settings.max_expand_depth
+    max_expand_breadth: int = Settings.max_expand_breadth
+    max_offset: int = Settings.max_offset
+
+    @classmethod
+    def of(cls, settings: Settings) -> QueryLimits:
+        return cls(
+            settings.max_filter_length,
+            settings.max_filter_depth,
+            settings.max_expand_depth,
+            settings.max_expand_breadth,
+            settings.max_offset,
+        )
+
+
+DEFAULT_LIMITS = QueryLimits()
+#: Longest option value accepted by default, in characters.
+MAX_LENGTH = DEFAULT_LIMITS.max_filter_length
+#: Deepest expression accepted by default: nested parentheses, functions and operators.
+MAX_DEPTH = DEFAULT_LIMITS.max_filter_depth
 
 _BINARY_PRECEDENCE = {
     "or": 1,
@@ -100,12 +129,13 @@ _DE9IM = re.compile(r"[012TF*]{9}", re.IGNORECASE)
 
 
 class _Parser:
-    """Expressions and paths over the tokens of text[start:end]; `depth` is the nesting already used."""
+    """Expressions and paths over the tokens of text[start:end], within `limit` levels of depth."""
 
-    def __init__(self, text: str, start: int, end: int, depth: int) -> None:
+    def __init__(self, text: str, start: int, end: int, limit: int) -> None:
         self._tokens = tokenize(text, start, end)
         self._lookahead: Token | None = None
-        self._depth = depth
+        self._depth = 0
+        self._limit = limit
 
     def peek(self) -> Token:
         if self._lookahead is None:
@@ -118,13 +148,24 @@ class _Parser:
             self._lookahead = None
         return token
 
-    def expression(self, min_precedence: int = 1) -> Node:
+    def expression(self) -> Node:
+        return self._expression(1)[0]
+
+    def _too_deep(self, token: Token) -> QuerySyntaxError:
+        return QuerySyntaxError(
+            "expression nested too deeply",
+            token.pos,
+            hint=f"the limit is {self._limit} levels of parentheses, functions and operators",
+        )
+
+    # Each method below answers the node and its height (the longest way from it down to a leaf): a
+    # chain `a or b or c` is parsed by a loop, not by recursion, yet it is as deep as it is long.
+
+    def _expression(self, min_precedence: int) -> tuple[Node, int]:
         self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise QuerySyntaxError(
-                "expression nested too deeply", self.peek().pos, hint=f"the limit is {MAX_DEPTH} levels"
-            )
-        left = self._prefix()
+        if self._depth > self._limit:
+            raise self._too_deep(self.peek())
+        left, height = self._prefix()
         while True:
             token = self.peek()
             op = token.text.lower() if token.kind is Kind.IDENT else ""
@@ -132,49 +173,59 @@ class _Parser:
             if precedence is None or precedence < min_precedence:
                 break
             self.advance()
-            left = BinOp(op, left, self.expression(precedence + 1))  # +1: left-associative
+            right, right_height = self._expression(precedence + 1)  # +1: left-associative
+            left, height = BinOp(op, left, right), max(height, right_height) + 1
+            if height > self._limit:
+                raise self._too_deep(token)
         self._depth -= 1
-        return left
+        return left, height
 
-    def _prefix(self) -> Node:
+    def _prefix(self) -> tuple[Node, int]:
         token = self.peek()
         if token.kind is Kind.IDENT and token.text.lower() == "not":
             self.advance()
-            return Not(self.expression(_NOT_OPERAND_PRECEDENCE))
+            operand, height = self._expression(_NOT_OPERAND_PRECEDENCE)
+            return Not(operand), self._checked_height(height + 1, token)
         if token.kind is Kind.MINUS:
             self.advance()
             if self.peek().kind is Kind.NUMBER:
-                return Literal(_checked_number(self.advance(), negative=True))
-            return Neg(self.expression(_NEG_OPERAND_PRECEDENCE))
+                return Literal(_checked_number(self.advance(), negative=True)), 0
+            operand, height = self._expression(_NEG_OPERAND_PRECEDENCE)
+            return Neg(operand), self._checked_height(height + 1, token)
         return self._primary()
 
-    def _primary(self) -> Node:
+    def _checked_height(self, height: int, token: Token) -> int:
+        if height > self._limit:
+            raise self._too_deep(token)
+        return height
+
+    def _primary(self) -> tuple[Node, int]:
         token = self.advance()
         kind = token.kind
         if kind is Kind.LPAREN:
-            inner = self.expression()
+            inner = self._expression(1)
             closing = self.advance()
             if closing.kind is not Kind.RPAREN:
                 raise _unexpected(closing, "expected an operator or ')'")
             return inner
         if kind is Kind.NUMBER:
-            return Literal(_checked_number(token, negative=False))
+            return Literal(_checked_number(token, negative=False)), 0
         if kind in (Kind.STRING, Kind.DATETIME, Kind.INTERVAL, Kind.DURATION):
-            return Literal(token.value)  # decoded by the lexer
+            return Literal(token.value), 0  # decoded by the lexer
         if kind is Kind.GEO:
-            return GeoLiteral(str(token.value))
+            return GeoLiteral(str(token.value)), 0
         if kind is Kind.IDENT:
             word = token.text.lower()
             if word in _KEYWORD_LITERALS:
-                return Literal(_KEYWORD_LITERALS[word])
+                return Literal(_KEYWORD_LITERALS[word]), 0
             if word in _RESERVED:
                 raise _unexpected(token, "expected an expression")
             if self.peek().kind is Kind.LPAREN:
                 return self._call(token)
-            return Path(self._path_from(token, "expected an expression"))
+            return Path(self._path_from(token, "expected an expression")), 0
         raise _unexpected(token, "expected an expression")
 
-    def _call(self, name_token: Token) -> Call:
+    def _call(self, name_token: Token) -> tuple[Call, int]:
         name = name_token.text.lower()
         arities = FUNCTION_ARITY.get(name)
         if arities is None:
@@ -182,12 +233,15 @@ class _Parser:
         self.advance()  # "("
         args: list[Node] = []
         arg_positions: list[int] = []
+        height = 0
         if self.peek().kind is Kind.RPAREN:
             self.advance()
         else:
             while True:
                 arg_positions.append(self.peek().pos)
-                args.append(self.expression())
+                arg, arg_height = self._expression(1)
+                args.append(arg)
+                height = max(height, arg_height)
                 separator = self.advance()
                 if separator.kind is Kind.RPAREN:
                     break
@@ -209,7 +263,7 @@ class _Parser:
                     arg_positions[2],
                     hint="expected a string of 9 characters from T F * 0 1 2, e.g. 'T*T***FF*'",
                 )
-        return Call(name, tuple(args))
+        return Call(name, tuple(args)), self._checked_height(height + 1, name_token)
 
     def path(self, hint: str) -> tuple[str, ...]:
         """A bare path (for $select and $expand): segment ('/' segment)*, keywords allowed."""
@@ -251,8 +305,16 @@ def _unexpected(token: Token, hint: str) -> QuerySyntaxError:
 # --- the options, each on text[start:end] --------------------------------------------------------------
 
 
-def _parse_filter(text: str, start: int, end: int, depth: int) -> Node:
-    parser = _Parser(text, start, end, depth)
+@dataclass(slots=True)
+class _Budget:
+    """The limits of one request, and how many navigation properties its `$expand`s have used so far."""
+
+    limits: QueryLimits
+    expanded: int = 0
+
+
+def _parse_filter(text: str, start: int, end: int, level: int, budget: _Budget) -> Node:
+    parser = _Parser(text, start, end, budget.limits.max_filter_depth)
     node = parser.expression()
     rest = parser.advance()
     if rest.kind is Kind.RPAREN:
@@ -262,8 +324,8 @@ def _parse_filter(text: str, start: int, end: int, depth: int) -> Node:
     return node
 
 
-def _parse_orderby(text: str, start: int, end: int, depth: int) -> tuple[OrderBy, ...]:
-    parser = _Parser(text, start, end, depth)
+def _parse_orderby(text: str, start: int, end: int, level: int, budget: _Budget) -> tuple[OrderBy, ...]:
+    parser = _Parser(text, start, end, budget.limits.max_filter_depth)
     keys: list[OrderBy] = []
     while True:
         expr = parser.expression()
@@ -285,8 +347,10 @@ def _parse_orderby(text: str, start: int, end: int, depth: int) -> tuple[OrderBy
             raise _unexpected(separator, hint)
 
 
-def _parse_select(text: str, start: int, end: int, depth: int) -> tuple[tuple[str, ...], ...]:
-    parser = _Parser(text, start, end, depth)
+def _parse_select(
+    text: str, start: int, end: int, level: int, budget: _Budget
+) -> tuple[tuple[str, ...], ...]:
+    parser = _Parser(text, start, end, budget.limits.max_filter_depth)
     paths: list[tuple[str, ...]] = []
     while True:
         paths.append(parser.path("expected a property name"))
@@ -297,25 +361,41 @@ def _parse_select(text: str, start: int, end: int, depth: int) -> tuple[tuple[st
             raise _unexpected(separator, "expected '/', ',' or end of input")
 
 
-def _parse_expand(text: str, start: int, end: int, depth: int) -> tuple[ExpandItem, ...]:
-    if depth >= MAX_DEPTH:
-        raise QuerySyntaxError("$expand nested too deeply", start, hint=f"the limit is {MAX_DEPTH} levels")
+def _parse_expand(text: str, start: int, end: int, level: int, budget: _Budget) -> tuple[ExpandItem, ...]:
+    """The items of an `$expand` at `level` (the levels of the expansions it is nested in)."""
     return tuple(
-        _parse_expand_item(text, item_start, item_end, depth)
+        _parse_expand_item(text, item_start, item_end, level, budget)
         for item_start, item_end in _split_top_level(text, ",", start, end)
     )
 
 
-def _parse_expand_item(text: str, start: int, end: int, depth: int) -> ExpandItem:
+def _parse_expand_item(text: str, start: int, end: int, level: int, budget: _Budget) -> ExpandItem:
     """`Path` or `Path($option=value;...)` in text[start:end]."""
     start, end = _strip(text, start, end)
     paren = text.find("(", start, end)
     path_end = end if paren < 0 else paren
-    parser = _Parser(text, start, path_end, depth)
+    parser = _Parser(text, start, path_end, budget.limits.max_filter_depth)
     path = parser.path("expected a navigation property")
     rest = parser.advance()
     if rest.kind is not Kind.EOF:
         raise _unexpected(rest, "expected '/', '(' or ','")
+    # Checked here, before the nested options are parsed and long before any query: each level
+    # is a query per page of the level above, so the work grows with every level and every item.
+    level += len(path)
+    limits = budget.limits
+    if level > limits.max_expand_depth:
+        raise QuerySyntaxError(
+            "nested too deeply",
+            start,
+            hint=f"the limit is {limits.max_expand_depth} levels",
+        )
+    budget.expanded += len(path)
+    if budget.expanded > limits.max_expand_breadth:
+        raise QuerySyntaxError(
+            "too many navigation properties expanded",
+            start,
+            hint=f"the limit is {limits.max_expand_breadth} in one request, all levels together",
+        )
     if paren < 0:
         return ExpandItem(path, QueryOptions())
     close = _matching_paren(text, paren, end)
@@ -332,7 +412,7 @@ def _parse_expand_item(text: str, start: int, end: int, depth: int) -> ExpandIte
                 f"malformed expand option {show(text[a:b])}", a, hint="expected $option=value, e.g. $top=3"
             )
         options.append(_RawOption(text[a:equals].strip(), text, equals + 1, b, a))
-    return ExpandItem(path, _build_options(options, depth + 1, expanded=path))
+    return ExpandItem(path, _build_options(options, level, budget, expanded=path))
 
 
 def _split_top_level(text: str, separator: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -388,7 +468,7 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _non_negative_int(text: str, start: int, end: int, depth: int) -> int:
+def _non_negative_int(text: str, start: int, end: int, level: int, budget: _Budget) -> int:
     a, b = _strip(text, start, end)
     value = text[a:b]
     if not (value.isascii() and value.isdigit()):
@@ -398,7 +478,16 @@ def _non_negative_int(text: str, start: int, end: int, depth: int) -> int:
     return int(value)
 
 
-def _boolean(text: str, start: int, end: int, depth: int) -> bool:
+def _skip(text: str, start: int, end: int, level: int, budget: _Budget) -> int:
+    value = _non_negative_int(text, start, end, level, budget)
+    limit = budget.limits.max_offset
+    if value > limit:
+        a, _ = _strip(text, start, end)
+        raise QuerySyntaxError(f"value {value} is out of range", a, hint=f"the limit is {limit}")
+    return value
+
+
+def _boolean(text: str, start: int, end: int, level: int, budget: _Budget) -> bool:
     a, b = _strip(text, start, end)
     value = text[a:b].lower()
     if value not in ("true", "false"):
@@ -409,7 +498,7 @@ def _boolean(text: str, start: int, end: int, depth: int) -> bool:
 _RESULT_FORMATS = {"dataarray": "dataArray", "geojson": "GeoJSON", "csv": "CSV"}
 
 
-def _result_format(text: str, start: int, end: int, depth: int) -> str:
+def _result_format(text: str, start: int, end: int, level: int, budget: _Budget) -> str:
     a, b = _strip(text, start, end)
     value = _RESULT_FORMATS.get(text[a:b].lower())
     if value is None:
@@ -421,14 +510,14 @@ def _result_format(text: str, start: int, end: int, depth: int) -> str:
 
 # --- assembling QueryOptions ---------------------------------------------------------------------------
 
-#: Option name -> (QueryOptions field, parser of text[start:end] at a nesting depth).
-_OPTIONS: dict[str, tuple[str, Callable[[str, int, int, int], Any]]] = {
+#: Option name -> (QueryOptions field, parser of text[start:end] at an $expand level, within a budget).
+_OPTIONS: dict[str, tuple[str, Callable[[str, int, int, int, _Budget], Any]]] = {
     "$filter": ("filter", _parse_filter),
     "$orderby": ("orderby", _parse_orderby),
     "$select": ("select", _parse_select),
     "$expand": ("expand", _parse_expand),
     "$top": ("top", _non_negative_int),
-    "$skip": ("skip", _non_negative_int),
+    "$skip": ("skip", _skip),
     "$count": ("count", _boolean),
     "$resultFormat": ("result_format", _result_format),
 }
@@ -447,7 +536,9 @@ class _RawOption:
     name_pos: int | None
 
 
-def _build_options(options: list[_RawOption], depth: int, expanded: tuple[str, ...] | None) -> QueryOptions:
+def _build_options(
+    options: list[_RawOption], level: int, budget: _Budget, expanded: tuple[str, ...] | None
+) -> QueryOptions:
     """Parse each option's value; `expanded` is the $expand path they belong to (None: the request)."""
     allowed = [name for name in _OPTIONS if expanded is None or name not in _NOT_IN_EXPAND]
     fields: dict[str, Any] = {}
@@ -467,57 +558,59 @@ def _build_options(options: list[_RawOption], depth: int, expanded: tuple[str, .
             raise QuerySyntaxError(f"{name} given more than once", option.name_pos)
         try:
             if expanded is None:
-                _check_length(option.text)
-            fields[field_name] = parse(option.text, option.start, option.end, depth)
+                _check_length(option.text, budget.limits.max_filter_length)
+            fields[field_name] = parse(option.text, option.start, option.end, level, budget)
         except QuerySyntaxError as exc:
             if expanded is None:
                 exc.option = name
             else:
                 exc.add_expand_context(name, expanded)
             raise
-        except RecursionError:  # a safety net only: MAX_DEPTH keeps the stack far from the limit
+        except RecursionError:  # a safety net only: the limits keep the stack far from Python's
             if expanded is None:
                 raise QuerySyntaxError("nested too deeply", option=name) from None
             raise
     return QueryOptions(**fields)
 
 
-def _check_length(text: str) -> None:
-    if len(text) > MAX_LENGTH:
+def _check_length(text: str, limit: int) -> None:
+    if len(text) > limit:
         raise QuerySyntaxError(
-            f"value too long ({len(text)} characters)", hint=f"the limit is {MAX_LENGTH} characters"
+            f"value too long ({len(text)} characters)",
+            hint=f"the limit is {limit} characters",
         )
 
 
-def _parse_one(name: str, text: str) -> Any:
-    return getattr(_build_options([_RawOption(name, text, 0, len(text), None)], 0, None), _OPTIONS[name][0])
+def _parse_one(name: str, text: str, limits: QueryLimits) -> Any:
+    options = _build_options([_RawOption(name, text, 0, len(text), None)], 0, _Budget(limits), None)
+    return getattr(options, _OPTIONS[name][0])
 
 
 # --- public API --------------------------------------------------------------------------------------
 
 
-def parse_filter(text: str) -> Node:
+def parse_filter(text: str, limits: QueryLimits = DEFAULT_LIMITS) -> Node:
     """Parse a `$filter` value, e.g. `Datastream/Thing/name eq 'x' and result gt 3`."""
-    return _parse_one("$filter", text)
+    return _parse_one("$filter", text, limits)
 
 
-def parse_orderby(text: str) -> tuple[OrderBy, ...]:
+def parse_orderby(text: str, limits: QueryLimits = DEFAULT_LIMITS) -> tuple[OrderBy, ...]:
     """Parse a `$orderby` value: comma-separated expressions, each optionally followed by asc or desc."""
-    return _parse_one("$orderby", text)
+    return _parse_one("$orderby", text, limits)
 
 
-def parse_select(text: str) -> tuple[tuple[str, ...], ...]:
+def parse_select(text: str, limits: QueryLimits = DEFAULT_LIMITS) -> tuple[tuple[str, ...], ...]:
     """Parse a `$select` value: comma-separated paths such as `id,name,properties/owner`."""
-    return _parse_one("$select", text)
+    return _parse_one("$select", text, limits)
 
 
-def parse_expand(text: str) -> tuple[ExpandItem, ...]:
+def parse_expand(text: str, limits: QueryLimits = DEFAULT_LIMITS) -> tuple[ExpandItem, ...]:
     """Parse a `$expand` value: `Datastreams($top=3;$expand=Observations($top=2)),Locations`, or
     the short form `Datastreams/Observations`.  Nested options are separated by `;`."""
-    return _parse_one("$expand", text)
+    return _parse_one("$expand", text, limits)
 
 
-def parse_query_options(params: Mapping[str, str]) -> QueryOptions:
+def parse_query_options(params: Mapping[str, str], limits: QueryLimits = DEFAULT_LIMITS) -> QueryOptions:
     """Parse all query options of a request.
 
     Keys that do not start with `$` are not query options and are ignored; unknown `$` keys are errors,
@@ -526,4 +619,4 @@ def parse_query_options(params: Mapping[str, str]) -> QueryOptions:
     options = [
         _RawOption(key, value, 0, len(value), None) for key, value in params.items() if key.startswith("$")
     ]
-    return _build_options(options, 0, None)
+    return _build_options(options, 0, _Budget(limits), None)
