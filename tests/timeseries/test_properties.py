@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from tests.timeseries.helpers import add_observations, new_datastream, utc
+from urbantwin.access.gate import Caller
 from urbantwin.settings import Settings
 from urbantwin.timeseries.service import TimeseriesService, parse_aggregate
 
@@ -122,8 +123,10 @@ def test_aggregates_equal_a_plain_python_computation(
     observed = [(base + timedelta(seconds=s), v) for s, v in first]
     add_observations(engine, ds, foi, observed)
     for query in queries:
-        check(service.aggregate(query).body, observed, start, end, query.interval, zone)
+        check(service.aggregate(query, Caller.system()).body, observed, start, end, query.interval, zone)
     more = [(base + timedelta(seconds=s), v) for s, v in second]
     add_observations(engine, ds, foi, more)
     for query in queries:
-        check(service.aggregate(query).body, observed + more, start, end, query.interval, zone)
+        check(
+            service.aggregate(query, Caller.system()).body, observed + more, start, end, query.interval, zone
+        )

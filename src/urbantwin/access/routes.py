@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from urbantwin.access.http import request_policy, request_principal
+from urbantwin.access.http import request_access, request_principal
 from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.principal import Principal
 from urbantwin.errors import NotFound, Unauthorized
@@ -107,7 +107,7 @@ def build_router(admin: AccessAdmin) -> APIRouter:
 
     def administrator(request: Request) -> Principal:
         principal = request_principal(request)
-        request_policy(request).authorize_admin(principal)
+        request_access(request).policy.authorize_admin(principal)
         return principal
 
     def signed_in(request: Request) -> Principal:
@@ -242,7 +242,7 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     def steward(request: Request, ident: str) -> Principal:
         principal = request_principal(request)
         with request.app.state.engine.connect() as connection:
-            request_policy(request).authorize_steward(principal, connection, ident)
+            request_access(request).policy.authorize_steward(principal, connection, ident)
         return principal
 
     @router.get("/admin/datasets", summary="List every dataset with its access rules")
@@ -279,7 +279,9 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     async def move_members(request: Request, ident: str, body: MembersIn) -> dict[str, int]:
         # The policy judges the move as a whole (target, the datasets rows leave, their users).
         principal = await call(request_principal, request)
-        moved = await call(admin.move, principal, request_policy(request), ident, body.entity_set, body.ids)
+        moved = await call(
+            admin.move, principal, request_access(request).policy, ident, body.entity_set, body.ids
+        )
         return {"changed": moved}
 
     # --- accountability ----------------------------------------------------------------------------

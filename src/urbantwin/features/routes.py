@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from urbantwin.access.http import request_principal, request_scope, require_readable
-from urbantwin.errors import BadRequest, Unauthorized
+from urbantwin.access.gate import Caller
+from urbantwin.access.http import request_caller
+from urbantwin.errors import BadRequest
 from urbantwin.features.html import render
 from urbantwin.features.service import GEOJSON, JSON, Answer, FeaturesService
 from urbantwin.features.tiles import MVT, TileService
@@ -36,16 +37,12 @@ def _wants_html(request: Request) -> bool:
 def build_router(service: FeaturesService) -> APIRouter:
     router = APIRouter(prefix="/ogcapi", tags=["OGC API - Features"])
 
-    def gate(request: Request, collection_id: str, api: str = "features") -> None:
-        """404 unless the caller may read the collection's dataset (blocking; run in a thread)."""
-        require_readable(request, service.dataset_of(collection_id), f"collection {collection_id!r}", api)
-
     async def answer(request: Request, kind: str, media_type: str, call, *args) -> Response:  # noqa: ANN001
+        """`call(base, *args, caller)` in a worker thread (the service asks the access point), in the
+        format the request negotiates."""
         html = _wants_html(request)
-        if args:  # every call with arguments is about the collection named first
-            await run_in_threadpool(gate, request, args[0])
         base = public_base(request, service.settings)
-        result: Answer = await run_in_threadpool(call, base, *args)
+        result: Answer = await run_in_threadpool(call, base, *args, request_caller(request))
         if html:
             return HTMLResponse(render(kind, result.body), headers=result.headers)
         return Response(orjson.dumps(result.body), headers=result.headers, media_type=media_type)
@@ -56,16 +53,15 @@ def build_router(service: FeaturesService) -> APIRouter:
     @router.get("", include_in_schema=False)
     @router.get("/", summary="Landing page")
     async def landing(request: Request, f: Param = None) -> Response:
-        return await answer(request, "landing", JSON, service.landing)
+        return await answer(request, "landing", JSON, lambda base, _caller: service.landing(base))
 
     @router.get("/conformance", summary="Conformance classes")
     async def conformance(request: Request, f: Param = None) -> Response:
-        return await answer(request, "conformance", JSON, lambda _base: service.conformance())
+        return await answer(request, "conformance", JSON, lambda _base, _caller: service.conformance())
 
     @router.get("/collections", summary="The feature collections")
     async def collections(request: Request, f: Param = None) -> Response:
-        scope = await run_in_threadpool(request_scope, request)
-        return await answer(request, "collections", JSON, lambda base: service.collections(base, scope))
+        return await answer(request, "collections", JSON, service.collections)
 
     @router.get("/collections/{collection_id}", summary="One feature collection")
     async def collection(request: Request, collection_id: str, f: Param = None) -> Response:
@@ -117,7 +113,8 @@ def build_router(service: FeaturesService) -> APIRouter:
 
     async def document(request: Request, call, *args) -> Response:  # noqa: ANN001
         base = public_base(request, service.settings)
-        return Response(orjson.dumps(await run_in_threadpool(call, base, *args)), media_type=JSON)
+        body = await run_in_threadpool(call, base, *args)
+        return Response(orjson.dumps(body), media_type=JSON)
 
     @router.get("/tileMatrixSets", summary="The tile matrix sets (OGC API - Tiles)", tags=["OGC API - Tiles"])
     async def matrix_sets(request: Request) -> Response:
@@ -133,8 +130,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         tags=["OGC API - Tiles"],
     )
     async def tilesets(request: Request, collection_id: str) -> Response:
-        await run_in_threadpool(gate, request, collection_id, "tiles")
-        return await document(request, tiles.tilesets, collection_id)
+        return await document(request, tiles.tilesets, collection_id, request_caller(request))
 
     @router.get(
         "/collections/{collection_id}/tiles/{matrix_set}",
@@ -142,8 +138,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         tags=["OGC API - Tiles"],
     )
     async def tileset(request: Request, collection_id: str, matrix_set: str) -> Response:
-        await run_in_threadpool(gate, request, collection_id, "tiles")
-        return await document(request, tiles.tileset, collection_id, matrix_set)
+        return await document(request, tiles.tileset, collection_id, matrix_set, request_caller(request))
 
     @router.get(
         "/collections/{collection_id}/tiles/{matrix_set}/{z}/{row}/{col}",
@@ -155,29 +150,27 @@ def build_router(service: FeaturesService) -> APIRouter:
     async def tile(
         request: Request, collection_id: str, matrix_set: str, z: str, row: str, col: str
     ) -> Response:
-        await run_in_threadpool(gate, request, collection_id, "tiles")
-        data = await run_in_threadpool(tiles.tile, collection_id, matrix_set, z, row, col)
+        caller = request_caller(request)
+        data = await run_in_threadpool(tiles.tile, collection_id, matrix_set, z, row, col, caller)
         return Response(data, media_type=MVT)
 
-    writer = FeatureWriter(service.engine, service.policy, service.audit)
+    writer = FeatureWriter(service.engine, service.access.policy, service.access.audit)
     settings = service.settings
 
     async def write_request(request: Request, collection_id: str, with_body: bool = True) -> tuple:
         """The principal, the body and Content-Crs of a write (the writer asks the policy point)."""
-        principal = request_principal(request)
-        if principal.anonymous and not settings.allow_anonymous_writes:
-            raise Unauthorized(
-                f"writing to collection {collection_id!r} needs a token (Authorization: Bearer …)"
-            )
+        caller = request_caller(request)
+        service.access.require_writer(caller, f"writing to collection {collection_id!r}")
         body = await read_json(request, settings) if with_body else None
-        return principal, body, request.headers.get("content-crs")
+        return caller.principal, body, request.headers.get("content-crs")
 
     @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature (Part 4)")
     async def create(request: Request, collection_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)
         key = await run_in_threadpool(writer.create, principal, collection_id, body, crs)
         base = public_base(request, settings)
-        created = await run_in_threadpool(service.item, base, collection_id, key, [])
+        # Read back as the platform: the writer may read what it just wrote, and it is no read to count.
+        created = await run_in_threadpool(service.item, base, collection_id, key, [], Caller.system())
         location = f"{base}/ogcapi/collections/{collection_id}/items/{quote(key, safe='')}"
         headers = {**created.headers, "Location": location}
         return Response(orjson.dumps(created.body), 201, headers=headers, media_type=GEOJSON)

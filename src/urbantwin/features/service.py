@@ -27,8 +27,8 @@ import orjson
 import shapely
 from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select
 
-from urbantwin.access.audit import AuditLog
-from urbantwin.access.policy import EVERYTHING, AccessPolicy, DatasetScope
+from urbantwin.access.gate import Access, Caller
+from urbantwin.access.policy import DatasetScope
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.features.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
 from urbantwin.features.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
@@ -131,14 +131,13 @@ class FeaturesService:
         self,
         engine: Engine,
         settings: Settings,
-        policy: AccessPolicy | None = None,
-        audit: AuditLog | None = None,
+        access: Access | None = None,
         conformance: list[str] | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.policy = policy or AccessPolicy(settings)
-        self.audit = audit or AuditLog(engine)
+        #: Who may read and write which collection, and the account of reads (`access/gate.py`).
+        self.access = access or Access.of(engine, settings)
         #: The classes `/conformance` lists: those the app's modules declare (urbantwin.modules).
         self.conformance_classes = list(CONFORMANCE if conformance is None else conformance)
         self._counts: OrderedDict[tuple[str, Any, int], int] = OrderedDict()
@@ -177,9 +176,9 @@ class FeaturesService:
     def conformance(self) -> Answer:
         return Answer({"conformsTo": list(self.conformance_classes)})
 
-    def collections(self, base: str, scope: DatasetScope = EVERYTHING) -> Answer:
-        """The collections whose dataset `scope` lets the reader see."""
-        visible = scope.allows_column(collections.c.dataset_id)
+    def collections(self, base: str, caller: Caller) -> Answer:
+        """The collections whose dataset `caller` may read."""
+        visible = self.access.scope(caller).allows_column(collections.c.dataset_id)
         query = select(collections).order_by(collections.c.id)
         with self.engine.connect() as connection:
             rows = connection.execute(query if visible is None else query.where(visible)).all()
@@ -195,12 +194,19 @@ class FeaturesService:
             }
         )
 
-    def collection(self, base: str, collection_id: str) -> Answer:
+    def collection(self, base: str, collection_id: str, caller: Caller) -> Answer:
+        self.readable(caller, collection_id)
         return Answer(self._collection(base, self._row(collection_id)))
+
+    def readable(self, caller: Caller, collection_id: str, api: str = "features") -> DatasetScope:
+        """404 unless `caller` may read the collection's dataset (its read counted): every answer
+        about one collection, features and tiles alike, asks this first."""
+        what = f"collection {collection_id!r}"
+        return self.access.require_readable(caller, self.dataset_of(collection_id), what, api)
 
     def dataset_of(self, collection_id: str) -> str | None:
         """The dataset a collection is published in (whose access rules apply to it). Asked before
-        every request about a collection (features/routes.py), so it reads that one column only."""
+        every request about a collection, so it reads that one column only."""
         with self.engine.connect() as connection:
             found = connection.execute(
                 select(collections.c.dataset_id).where(collections.c.id == collection_id)
@@ -267,8 +273,9 @@ class FeaturesService:
         )
         return bool(connection.execute(select(has)).scalar())
 
-    def queryables(self, base: str, collection_id: str) -> Answer:
+    def queryables(self, base: str, collection_id: str, caller: Caller) -> Answer:
         """The JSON Schema of what a filter may name: the item properties, the geometry, the validity."""
+        self.readable(caller, collection_id)
         row = self._row(collection_id)
         properties: dict[str, Any] = {}
         for name, schema in ((row["item_schema"] or {}).get("properties", {})).items():
@@ -294,7 +301,10 @@ class FeaturesService:
 
     # --- items -----------------------------------------------------------------------------------
 
-    def items(self, base: str, collection_id: str, params: Sequence[tuple[str, str]]) -> Answer:
+    def items(
+        self, base: str, collection_id: str, params: Sequence[tuple[str, str]], caller: Caller
+    ) -> Answer:
+        self.readable(caller, collection_id)
         # One connection for the whole request: each checkout costs a round trip (the pool's ping).
         with self.engine.connect() as connection:
             return self._items(connection, base, collection_id, params)
@@ -410,8 +420,14 @@ class FeaturesService:
         return count
 
     def item(
-        self, base: str, collection_id: str, feature_id: str, params: Sequence[tuple[str, str]]
+        self,
+        base: str,
+        collection_id: str,
+        feature_id: str,
+        params: Sequence[tuple[str, str]],
+        caller: Caller,
     ) -> Answer:
+        self.readable(caller, collection_id)
         values = _single(params)
         unknown = set(values) - {"crs", "f"}
         with self.engine.connect() as connection:  # one checkout (and pool ping) for both queries

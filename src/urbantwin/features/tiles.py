@@ -26,6 +26,7 @@ import shapely
 from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid
 from sqlalchemy import select
 
+from urbantwin.access.gate import Caller
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.features.service import JSON, FeaturesService, _link
 from urbantwin.store.feature_pages import in_box
@@ -109,7 +110,8 @@ class TileService:
         self._check_matrix_set(matrix_set)
         return tile_matrix_set()
 
-    def tilesets(self, base: str, collection_id: str) -> dict[str, Any]:
+    def tilesets(self, base: str, collection_id: str, caller: Caller) -> dict[str, Any]:
+        self.features.readable(caller, collection_id, "tiles")
         self._version(collection_id)
         return {
             "links": [
@@ -119,7 +121,8 @@ class TileService:
             "tilesets": [self._tileset_summary(base, collection_id)],
         }
 
-    def tileset(self, base: str, collection_id: str, matrix_set: str) -> dict[str, Any]:
+    def tileset(self, base: str, collection_id: str, matrix_set: str, caller: Caller) -> dict[str, Any]:
+        self.features.readable(caller, collection_id, "tiles")
         self._check_matrix_set(matrix_set)
         self._version(collection_id)
         url = f"{base}/ogcapi/collections/{collection_id}/tiles/{WEB_MERCATOR_QUAD}"
@@ -176,7 +179,10 @@ class TileService:
 
     # --- tiles -------------------------------------------------------------------------------------
 
-    def tile(self, collection_id: str, matrix_set: str, z_raw: str, row_raw: str, col_raw: str) -> bytes:
+    def tile(
+        self, collection_id: str, matrix_set: str, z_raw: str, row_raw: str, col_raw: str, caller: Caller
+    ) -> bytes:
+        self.features.readable(caller, collection_id, "tiles")
         self._check_matrix_set(matrix_set)
         z, row, col = (_index(raw, name) for raw, name in ((z_raw, "z"), (row_raw, "row"), (col_raw, "col")))
         if z > MAX_ZOOM:
