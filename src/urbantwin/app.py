@@ -28,15 +28,18 @@ from urbantwin.energy.routes import energy_router
 from urbantwin.errors import PlatformError
 from urbantwin.features.routes import build_router as features_router
 from urbantwin.features.service import FeaturesService
+from urbantwin.headers import SecurityHeadersMiddleware
 from urbantwin.http import error_body
 from urbantwin.live import Live
 from urbantwin.live.sse import live_router
+from urbantwin.ratelimit import RateLimitMiddleware, rate_limits_configured
 from urbantwin.sensorthings.routes import build_router
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 from urbantwin.store.engine import is_query_timeout, make_engine
 from urbantwin.timeseries.routes import timeseries_router
 from urbantwin.web import mount_viewer
+from urbantwin.web.docs import docs_router
 
 log = logging.getLogger("urbantwin")
 
@@ -70,7 +73,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             "Writes need a token (Authorization: Bearer, or as the password of HTTP Basic auth)."
         ),
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # /docs is the platform's own page (web/docs.py): no CDN, no inline script
         redoc_url=None,
     )
     app.state.settings = settings
@@ -84,6 +87,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     service = SensorThingsService(engine, settings, policy, audit)
     app.state.sensorthings = service
     app.state.live = Live(settings, engine, service, policy, app.state.authenticator)
+    if rate_limits_configured(settings):
+        app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -91,6 +96,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Location"],
     )
+    # The last added runs first: security headers on every answer, then CORS (so a browser on
+    # another origin can read a 429 too), then the rate limit, before any work is done.
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
     @app.exception_handler(PlatformError)
     async def platform_error(_request: Request, exc: PlatformError) -> JSONResponse:
@@ -149,6 +157,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(energy_router(app.state))  # the energy quarter at /api/energy/
 
     mount_viewer(app, settings)  # the twin viewer at `/`
+    app.include_router(docs_router(app.title))  # the OpenAPI document in the browser at /docs
 
     return app
 

@@ -108,6 +108,25 @@ class Settings:
     #: Seconds between keep-alive comments on an idle Server-Sent Events stream (proxies close idle
     #: connections; the comment also tells the server that a client has gone).
     live_keepalive_seconds: int = 15
+    #: Rate limit of a client without a token, per client address (behind a trusted proxy, the
+    #: address it forwards): requests per second on average, and how many may come at once on top (a
+    #: map viewer asks for a screenful of tiles in one go). Over it: 429 with `Retry-After`. 0: off.
+    rate_limit_per_second: int = 30
+    rate_limit_burst: int = 300
+    #: Rate limit of a client with a token (`Authorization`), per token: ingest clients and partners
+    #: write in bulk. Each address is charged at the same limit for all its tokens together, so
+    #: inventing tokens buys nothing. 0: no limit for clients with a token.
+    rate_limit_token_per_second: int = 500
+    rate_limit_token_burst: int = 5000
+    #: How many clients' rate limits are remembered; beyond it the longest idle is forgotten (about
+    #: 200 bytes each), so a flood of distinct addresses cannot grow the server's memory.
+    rate_limit_clients: int = 100_000
+    #: Who may show the platform's pages in a frame (the Content-Security-Policy's `frame-ancestors`),
+    #: separated by commas: `'self'` (the default), `'none'`, or origins such as `https://city.example`.
+    frame_ancestors: tuple[str, ...] = ("'self'",)
+    #: Origins besides this server the viewer may load from (a base map's tiles, glyphs and sprites),
+    #: separated by commas; the origin of `viewer_style_url` is allowed without being named here.
+    viewer_sources: tuple[str, ...] = ()
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
