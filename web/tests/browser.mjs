@@ -74,6 +74,19 @@ export async function demoServer() {
   };
 }
 
+/**
+ * Record every violation of the server's Content-Security-Policy on the page as a problem (the
+ * browser's `securitypolicyviolation` event, which also catches what it blocks without a console line).
+ */
+export async function watchContentSecurityPolicy(page, problems) {
+  await page.exposeFunction('__cspViolation', (text) => problems.push(`content security policy: ${text}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolation(`${e.effectiveDirective} refused ${e.blockedURI || 'inline'} at ${e.sourceFile || 'the page'}:${e.lineNumber}`);
+    });
+  });
+}
+
 /** A page that records console errors, page errors, failed requests and requests to other hosts. */
 export async function openViewer(browser, url, { width = 1280, height = 800, hash = '', locale = 'en-GB' } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, locale, deviceScaleFactor: 1 });
@@ -90,6 +103,7 @@ export async function openViewer(browser, url, { width = 1280, height = 800, has
     const target = r.url();
     if (!target.startsWith(origin) && !/^(data|blob):/.test(target)) problems.push(`external request: ${target}`);
   });
+  await watchContentSecurityPolicy(page, problems);
   const started = Date.now();
   await page.goto(url + hash);
   await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.ready === 'error', null, { timeout: 60e3 });
