@@ -127,6 +127,16 @@ class Settings:
     #: Origins besides this server the viewer may load from (a base map's tiles, glyphs and sprites),
     #: separated by commas; the origin of `viewer_style_url` is allowed without being named here.
     viewer_sources: tuple[str, ...] = ()
+    #: Memory the vector tile cache may hold per server process, in MB (the encoded tiles, least
+    #: recently used dropped first). Dense low-zoom building tiles are up to half a MB each. 0: none.
+    tile_cache_mb: int = 64
+    #: SQL statements SQLAlchemy keeps compiled per engine (its `query_cache_size`).
+    sql_cache_size: int = 500
+    #: SQLite's page cache per pooled connection, in KB (`PRAGMA cache_size`; SQLite's own default), for
+    #: up to 15 pooled connections per process.
+    sqlite_cache_kb: int = 2000
+    #: Parsed geometries kept for SQLite's spatial functions (one cache per process), in entries.
+    geometry_cache_size: int = 4096
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
