@@ -5,7 +5,9 @@ one else's); a client with a token by the token's hash, so a city's ingest clien
 token gets its own, higher budget however many addresses it comes from. Every request with a token
 is also charged to its address at the token limits, so inventing a new token for each request buys
 no more than one token's budget. A request over the budget is answered 429 with `Retry-After` (whole
-seconds until the bucket holds a request again) and the platform's JSON error body.
+seconds until the bucket holds a request again) and the platform's JSON error body. Buckets live in
+the memory of each server process (no shared store to ask per request): with several workers a
+client's budget is that many times the setting, which the reverse proxy in front can cap if needed.
 
 Why a small bucket of our own and not `limits`/`slowapi`: their strategies are counting windows
 (fixed, moving, sliding), which cannot express "a sustained rate with a burst on top" that a map

@@ -111,6 +111,7 @@ class Settings:
     #: Rate limit of a client without a token, per client address (behind a trusted proxy, the
     #: address it forwards): requests per second on average, and how many may come at once on top (a
     #: map viewer asks for a screenful of tiles in one go). Over it: 429 with `Retry-After`. 0: off.
+    #: Counted in each server process: with `--workers N` a client may make up to N times as many.
     rate_limit_per_second: int = 30
     rate_limit_burst: int = 300
     #: Rate limit of a client with a token (`Authorization`), per token: ingest clients and partners
