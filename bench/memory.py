@@ -12,7 +12,9 @@ Loads the demo into `--data-dir` (once; `urbantwin demo --load-only`, no energy 
   tile cache fills up),
 - the DCAT catalogue (JSON-LD and Turtle) and its search.
 
-RSS is read from /proc every `--every` seconds. The figures: RSS when the warm-up ends, at the end,
+`--workload large-pages` asks only for pages of 5,000 buildings or street trees (GeoJSON of several
+MB each): large answers in every thread of the server at once. RSS is read from /proc every
+`--every` seconds. The figures: RSS when the warm-up ends, at the end,
 and after `--idle` seconds without load; the growth after warm-up in per cent. JSON to `--json`.
 
     .venv/bin/python bench/memory.py --minutes 10 --warmup 120 --json bench/results/memory.json
@@ -68,7 +70,8 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 class Workload:
     """The mixed requests, built from what the server says it has."""
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, large_pages: bool = False) -> None:
+        self.large_pages = large_pages
         self.collections = [
             (c["id"], c["extent"]["spatial"]["bbox"][0])
             for c in client.get("/ogcapi/collections").json()["collections"]
@@ -106,7 +109,13 @@ class Workload:
     def catalogue(self, rnd: random.Random) -> str:
         return rnd.choice(["/catalog?f=jsonld", "/catalog?f=ttl", "/catalog?q=leipzig&f=json", "/catalog"])
 
+    def large_page(self, rnd: random.Random) -> str:
+        collection = rnd.choice([c for c, _ in self.collections if c in ("buildings", "street_trees")])
+        return f"/ogcapi/collections/{collection}/items?limit=5000&offset={rnd.randrange(0, 500)}"
+
     def next(self, rnd: random.Random) -> str:
+        if self.large_pages:
+            return self.large_page(rnd)
         kind = rnd.choices([self.sta, self.items, self.tile, self.catalogue], weights=[3, 2, 4, 1])[0]
         return kind(rnd)
 
@@ -138,7 +147,7 @@ async def sample(pid: int, every: float, samples: list[tuple[float, float]], sta
 
 async def run(args: argparse.Namespace, pid: int, base: str) -> dict:
     with httpx.Client(base_url=base, timeout=60) as client:
-        workload = Workload(client)
+        workload = Workload(client, large_pages=args.workload == "large-pages")
     counts: dict[str, int] = {}
     samples: list[tuple[float, float]] = []
     started = time.monotonic()
@@ -153,6 +162,7 @@ async def run(args: argparse.Namespace, pid: int, base: str) -> dict:
     sampler.cancel()
     return {
         "cpu": cpu_model(),
+        "workload": args.workload,
         "readers": args.readers,
         "minutes": args.minutes,
         "warmup_s": args.warmup,
@@ -174,6 +184,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument(
+        "--workload",
+        choices=["mixed", "large-pages"],
+        default="mixed",
+        help="mixed (above), or only pages of 5,000 buildings or trees as GeoJSON (large answers)",
+    )
     parser.add_argument("--minutes", type=float, default=10, help="whole run, warm-up included (at most 10)")
     parser.add_argument("--warmup", type=float, default=120, help="seconds of load before the reference RSS")
     parser.add_argument("--idle", type=float, default=30, help="seconds without load at the end")

@@ -32,6 +32,7 @@ from urbantwin.headers import SecurityHeadersMiddleware
 from urbantwin.http import error_body
 from urbantwin.live import Live
 from urbantwin.live.sse import live_router
+from urbantwin.memory import limit_malloc_arenas
 from urbantwin.ratelimit import RateLimitMiddleware, rate_limits_configured
 from urbantwin.sensorthings.routes import build_router
 from urbantwin.sensorthings.service import SensorThingsService
@@ -45,6 +46,7 @@ log = logging.getLogger("urbantwin")
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    limit_malloc_arenas(settings.malloc_arenas)  # before the request threads start (memory.py)
     engine = engine or make_engine(settings)
 
     @asynccontextmanager

@@ -138,6 +138,10 @@ class Settings:
     sqlite_cache_kb: int = 2000
     #: Parsed geometries kept for SQLite's spatial functions (one cache per process), in entries.
     geometry_cache_size: int = 4096
+    #: The most malloc arenas the C library (glibc) may keep for the server process; each thread of
+    #: the request pool otherwise gets its own and keeps its peak after a burst of large answers
+    #: (bench/README.md). 0: the C library's default (8 per core). `MALLOC_ARENA_MAX` wins if set.
+    malloc_arenas: int = 2
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
