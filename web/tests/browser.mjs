@@ -34,9 +34,9 @@ function freePort() {
 
 /**
  * The server to test: URBANTWIN_VIEWER_URL (with URBANTWIN_ADMIN_TOKEN) when given, else a fresh
- * `urbantwin demo` on a free port in a temporary folder, stopped by `close()`.
+ * `urbantwin demo` on a free port in a temporary folder (with the settings in `env`), stopped by `close()`.
  */
-export async function demoServer() {
+export async function demoServer({ env = {} } = {}) {
   if (process.env.URBANTWIN_VIEWER_URL) {
     return { url: process.env.URBANTWIN_VIEWER_URL.replace(/\/?$/, '/'), token: process.env.URBANTWIN_ADMIN_TOKEN || '', close: async () => {} };
   }
@@ -46,7 +46,7 @@ export async function demoServer() {
   const venv = join(ROOT, '.venv/bin/urbantwin');
   const command = existsSync(venv) ? venv : 'urbantwin';
   const child = spawn(command, ['demo', '--port', String(port), '--data-dir', dir], {
-    env: { ...process.env, URBANTWIN_ADMIN_TOKEN: token, URBANTWIN_LOG_LEVEL: 'warning' },
+    env: { ...process.env, URBANTWIN_ADMIN_TOKEN: token, URBANTWIN_LOG_LEVEL: 'warning', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
