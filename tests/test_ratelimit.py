@@ -13,7 +13,13 @@ from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from urbantwin.app import create_app
-from urbantwin.ratelimit import Limit, RateLimitMiddleware, TokenBuckets, rate_limits_configured
+from urbantwin.ratelimit import (
+    INTERNAL_CLIENT,
+    Limit,
+    RateLimitMiddleware,
+    TokenBuckets,
+    rate_limits_configured,
+)
 from urbantwin.settings import Settings
 
 
@@ -176,6 +182,14 @@ def test_a_stream_passes_the_middleware_message_by_message() -> None:
     assert status == 200
     assert headers["content-type"].startswith("text/event-stream")
     assert [p for p in parts if p] == [b"event: one\n\n", b"event: two\n\n", b"event: three\n\n"]
+
+
+def test_the_servers_own_requests_are_not_limited() -> None:
+    """The viewer's tile warm-up asks the app in process for hundreds of tiles at start; it used to
+    come as 127.0.0.1 and spend the budget of every local visitor."""
+    app = _limited()
+    assert {_call(app, client=INTERNAL_CLIENT)[0] for _ in range(10)} == {200}
+    assert _call(app, client="127.0.0.1")[0] == 200
 
 
 def test_limits_are_off_at_zero() -> None:

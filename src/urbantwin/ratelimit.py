@@ -35,6 +35,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from urbantwin.http import error_body, is_trusted_address, is_trusted_proxy
 from urbantwin.settings import Settings
 
+#: The client address of the server's own requests to itself (the viewer's tile warm-up, web/warm.py):
+#: never limited. No TCP peer has it (peers are IP addresses), so no client outside can claim it.
+INTERNAL_CLIENT = "urbantwin.internal"
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -123,7 +127,8 @@ class RateLimitMiddleware:
         self.buckets = TokenBuckets(settings.rate_limit_clients)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        client = scope.get("client")
+        if scope["type"] != "http" or (client and client[0] == INTERNAL_CLIENT):
             await self.app(scope, receive, send)
             return
         wait = self._charge(HTTPConnection(scope))
