@@ -33,7 +33,14 @@ class Clock:
         return self.now
 
 
-def _hello(_request: Any) -> PlainTextResponse:
+#: The one credential the small app below accepts; any other gets 401, as the platform answers.
+VALID = "Bearer secret-token-of-a-partner"
+
+
+def _hello(request: Any) -> PlainTextResponse:
+    authorization = request.headers.get("authorization")
+    if authorization and authorization != VALID:
+        return PlainTextResponse("the token is not valid", status_code=401)
     return PlainTextResponse("hello")
 
 
@@ -160,21 +167,27 @@ def test_a_token_has_its_own_higher_budget_kept_under_its_hash() -> None:
     for _ in range(2):
         _call(app)
     assert _call(app)[0] == 429
-    token = {"Authorization": "Bearer secret-token-of-a-partner"}
+    token = {"Authorization": VALID}
     assert [_call(app, headers=token)[0] for _ in range(6)] == [200] * 5 + [429]
     keys = " ".join(" ".join(key) for key in app.buckets._buckets)
     assert "secret-token" not in keys
 
 
-def test_inventing_tokens_buys_no_more_than_one_tokens_budget() -> None:
-    app = _limited(rate_limit_token_per_second=1, rate_limit_token_burst=5)
-    statuses = [_call(app, headers={"Authorization": f"Bearer made-up-{n}"})[0] for n in range(8)]
-    assert statuses == [200] * 5 + [429] * 3
+def test_inventing_tokens_buys_no_more_than_the_budget_without_one() -> None:
+    """Each invented token used to get a fresh bucket of its own: unlimited requests for anyone who
+    sends a new random token each time (and, with Basic auth, unlimited password guesses)."""
+    app = _limited(rate_limit_token_per_second=100, rate_limit_token_burst=100)
+    statuses = [_call(app, headers={"Authorization": f"Bearer made-up-{n}"})[0] for n in range(6)]
+    assert statuses == [401, 401, 429, 429, 429, 429]
+    guesses = [_call(app, headers={"Authorization": f"Basic {n}"}, client="192.0.2.9")[0] for n in range(4)]
+    assert guesses == [401, 401, 429, 429]
+    # Meanwhile, without credentials, the address keeps its own budget.
+    assert _call(app)[0] == 200
 
 
 def test_no_limit_for_tokens_when_their_rate_is_zero() -> None:
     app = _limited(rate_limit_token_per_second=0)
-    assert {_call(app, headers={"Authorization": "Bearer x"})[0] for _ in range(20)} == {200}
+    assert {_call(app, headers={"Authorization": VALID})[0] for _ in range(20)} == {200}
 
 
 def test_a_stream_passes_the_middleware_message_by_message() -> None:
@@ -209,3 +222,15 @@ def test_the_platform_answers_429_to_a_client_over_its_budget(settings: Settings
     assert refused.headers["Retry-After"] == "1"
     assert refused.json()["code"] == 429
     assert refused.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_platform_refuses_guessed_tokens_beyond_the_budget(settings: Settings, engine: Engine) -> None:
+    limited = settings.with_overrides(rate_limit_per_second=1, rate_limit_burst=3)
+    with TestClient(create_app(limited, engine)) as client:
+        statuses = [
+            client.get("/v1.1/Things", headers={"Authorization": f"Bearer guess-{n}"}).status_code
+            for n in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]
+        admin = client.get("/v1.1/Things", headers={"Authorization": f"Bearer {settings.admin_token}"})
+    assert admin.status_code == 429  # the address is refused credentials until its budget refills

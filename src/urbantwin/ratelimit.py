@@ -2,9 +2,10 @@
 
 A client without a token is known by its address (a trusted proxy's `X-Forwarded-For` is believed, no
 one else's); a client with a token by the token's hash, so a city's ingest client or a partner with a
-token gets its own, higher budget however many addresses it comes from. Every request with a token
-is also charged to its address at the token limits, so inventing a new token for each request buys
-no more than one token's budget. A request over the budget is answered 429 with `Retry-After` (whole
+token gets its own, higher budget however many addresses it comes from. Credentials the server
+refuses (401) are charged to their address at the limits of a client without a token, and while
+that budget is spent the address's requests with credentials are refused: inventing tokens or
+guessing passwords buys nothing. A request over the budget is answered 429 with `Retry-After` (whole
 seconds until the bucket holds a request again) and the platform's JSON error body. Buckets live in
 the memory of each server process (no shared store to ask per request): with several workers a
 client's budget is that many times the setting, which the reverse proxy in front can cap if needed.
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 import orjson
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from urbantwin.http import error_body, is_trusted_address, is_trusted_proxy
 from urbantwin.settings import Settings
@@ -97,6 +98,16 @@ class TokenBuckets:
                 return 0.0
             return (1 - bucket.tokens) / limit.per_second
 
+    def wait(self, key: tuple[str, str], limit: Limit) -> float:
+        """The seconds until the key's bucket holds a request, taking nothing (0 for a full one)."""
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                return 0.0
+            tokens = min(float(limit.burst), bucket.tokens + (now - bucket.updated) * limit.per_second)
+        return 0.0 if tokens >= 1 else (1 - tokens) / limit.per_second
+
 
 def client_address(connection: HTTPConnection, settings: Settings) -> str:
     """The client's address: the peer, or from a trusted proxy the last address in `X-Forwarded-For`
@@ -131,37 +142,56 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or (client and client[0] == INTERNAL_CLIENT):
             await self.app(scope, receive, send)
             return
-        wait = self._charge(HTTPConnection(scope))
-        if wait <= 0:
-            await self.app(scope, receive, send)
-            return
-        retry_after = max(1, math.ceil(wait))
-        message = f"too many requests from this client: try again in {retry_after} s"
-        body = orjson.dumps(error_body(429, message))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    def _charge(self, connection: HTTPConnection) -> float:
-        """Charge the request to its buckets; the seconds to wait when one of them is empty, else 0."""
+        connection = HTTPConnection(scope)
         address = client_address(connection, self.settings)
         authorization = connection.headers.get("authorization", "").strip()
+        wait = self._charge(address, authorization)
+        if wait > 0:
+            await _too_many(send, wait)
+            return
+        if authorization and self.anonymous.active:
+            send = self._noting_refusals(send, address)
+        await self.app(scope, receive, send)
+
+    def _noting_refusals(self, send: Send, address: str) -> Send:
+        """`send`, charging the address's budget of refused credentials when the answer is 401."""
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                self.buckets.take(("refused", address), self.anonymous)
+            await send(message)
+
+        return send_and_note
+
+    def _charge(self, address: str, authorization: str) -> float:
+        """Charge the request to its bucket; the seconds to wait when it is empty, else 0."""
         if not authorization:
             return self.buckets.take(("address", address), self.anonymous) if self.anonymous.active else 0.0
+        refused = self.buckets.wait(("refused", address), self.anonymous) if self.anonymous.active else 0.0
+        if refused > 0:
+            return refused
         if not self.with_token.active:
             return 0.0
-        by_token = self.buckets.take(("token", token_identity(authorization)), self.with_token)
-        by_address = self.buckets.take(("token-address", address), self.with_token)
-        return max(by_token, by_address)
+        return self.buckets.take(("token", token_identity(authorization)), self.with_token)
+
+
+async def _too_many(send: Send, wait: float) -> None:
+    """Answer 429 with `Retry-After` in whole seconds and the platform's error body."""
+    retry_after = max(1, math.ceil(wait))
+    message = f"too many requests from this client: try again in {retry_after} s"
+    body = orjson.dumps(error_body(429, message))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def rate_limits_configured(settings: Settings) -> bool:

@@ -115,8 +115,8 @@ class Settings:
     rate_limit_per_second: int = 30
     rate_limit_burst: int = 300
     #: Rate limit of a client with a token (`Authorization`), per token: ingest clients and partners
-    #: write in bulk. Each address is charged at the same limit for all its tokens together, so
-    #: inventing tokens buys nothing. 0: no limit for clients with a token.
+    #: write in bulk. Refused credentials (401) count against their address's budget of a client
+    #: without a token, so inventing tokens or guessing passwords buys nothing. 0: no limit per token.
     rate_limit_token_per_second: int = 500
     rate_limit_token_burst: int = 5000
     #: How many clients' rate limits are remembered; beyond it the longest idle is forgotten (about
