@@ -156,6 +156,8 @@ def generate(args: argparse.Namespace, folder: Path, peer_python: Path | None) -
 def urbantwin_env(args: argparse.Namespace, url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("URBANTWIN_DATABASE_URL", "STA_BENCH_TOKEN")}
     env["URBANTWIN_DATABASE_URL"] = url
+    # Rate limits off: every client of the benchmark comes from 127.0.0.1 (and it measures the server).
+    env.update(URBANTWIN_RATE_LIMIT_PER_SECOND="0", URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND="0")
     if args.src_dir:  # the code of --rev, ahead of the editable install's working tree
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.src_dir, env.get("PYTHONPATH")]))
     return env

@@ -493,6 +493,9 @@ def main() -> None:
         "URBANTWIN_MQTT_WRITE_TOKEN": token,
         "URBANTWIN_MQTT_CLIENT_ID": f"bench-{stamp}",
         "URBANTWIN_LOG_LEVEL": "warning",
+        # Rate limits off: every client of the benchmark comes from 127.0.0.1 (and it measures the server).
+        "URBANTWIN_RATE_LIMIT_PER_SECOND": "0",
+        "URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND": "0",
     }
     if args.select_topics is not None:
         env["URBANTWIN_MQTT_SELECT_TOPICS"] = args.select_topics

@@ -436,6 +436,8 @@ def run_urbantwin(target: Target, args: argparse.Namespace, stamp: str) -> None:
             target.own_dbs = {urlsplit(url).path.lstrip("/")}
         env = {k: v for k, v in os.environ.items() if k not in ("URBANTWIN_DATABASE_URL", "STA_BENCH_TOKEN")}
         env.update(URBANTWIN_DATABASE_URL=url, URBANTWIN_ADMIN_TOKEN=token)
+        # Rate limits off: every client of the benchmark comes from 127.0.0.1 (and it measures the server).
+        env.update(URBANTWIN_RATE_LIMIT_PER_SECOND="0", URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND="0")
         if args.src_dir:  # the code of --rev, ahead of the editable install's working tree
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.src_dir, env.get("PYTHONPATH")]))
         urbantwin = str(bindir / "urbantwin")

@@ -74,7 +74,16 @@ def _engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
 
 
 def _settings(url: str) -> Settings:
-    return Settings(database_url=url, admin_token=ADMIN_TOKEN, max_top=1000, default_top=100)
+    # Rate limits off: a test makes hundreds of requests a second from one client (tests/test_ratelimit.py
+    # turns them on where it tests them).
+    return Settings(
+        database_url=url,
+        admin_token=ADMIN_TOKEN,
+        max_top=1000,
+        default_top=100,
+        rate_limit_per_second=0,
+        rate_limit_token_per_second=0,
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

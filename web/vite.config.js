@@ -2,8 +2,10 @@
 // Relative asset URLs (base './') keep the viewer working behind a reverse proxy under a path prefix.
 // A gzip copy of every asset is written beside it, so the server sends compressed files without
 // compressing per request. `npm run dev` serves the source with the APIs proxied to a running server.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { defineConfig } from 'vite';
 
@@ -29,6 +31,30 @@ function gzipAssets() {
   };
 }
 
+// The early requests (src/prefetch.js) must start before the viewer's module and its MapLibre have
+// loaded, so they are a classic script at the end of the page; as a file of its own, not inline, so
+// the page passes a Content-Security-Policy that allows scripts from this server only. Vite bundles
+// module scripts only: this writes the file under a content-hashed name like every other asset (the
+// server caches assets/ forever) and adds its <script> to the page.
+function prefetchScript() {
+  const source = fileURLToPath(new URL('./src/prefetch.js', import.meta.url));
+  let fileName = '';
+  return {
+    name: 'prefetch-script',
+    buildStart() {
+      const hash = createHash('sha256').update(readFileSync(source)).digest('base64url').slice(0, 8);
+      fileName = `assets/prefetch-${hash.replace(/[^A-Za-z0-9]/g, '0')}.js`;
+    },
+    transformIndexHtml(html, context) {
+      const src = context.server ? './src/prefetch.js' : `./${fileName}`;
+      return [{ tag: 'script', attrs: { src }, injectTo: 'body' }];
+    },
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName, source: readFileSync(source) });
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
   build: {
@@ -37,7 +63,7 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 1200,
   },
-  plugins: [gzipAssets()],
+  plugins: [prefetchScript(), gzipAssets()],
   server: {
     proxy: Object.fromEntries(['/v1.1', '/ogcapi', '/api', '/catalog'].map((p) => [p, API])),
   },

@@ -23,19 +23,24 @@ from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.gate import Access
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.errors import PlatformError
+from urbantwin.headers import SecurityHeadersMiddleware
 from urbantwin.http import error_body
+from urbantwin.memory import limit_malloc_arenas
 from urbantwin.module import Context, Listing, Module, Mounted
 from urbantwin.modules import MODULES, checked, conformance, viewer_panels
+from urbantwin.ratelimit import RateLimitMiddleware, rate_limits_configured
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 from urbantwin.store.engine import is_query_timeout, make_engine
 from urbantwin.web import mount_viewer
+from urbantwin.web.docs import docs_router
 
 
 def create_app(
     settings: Settings, engine: Engine | None = None, modules: Sequence[Module] = MODULES
 ) -> FastAPI:
     """The app of `modules` (the registry's, `urbantwin.modules.MODULES`, unless told otherwise)."""
+    limit_malloc_arenas(settings.malloc_arenas)  # before the request threads start (memory.py)
     engine = engine or make_engine(settings)
     modules = checked(modules)
     mounted: list[Mounted] = []
@@ -63,7 +68,7 @@ def create_app(
             "Writes need a token (Authorization: Bearer, or as the password of HTTP Basic auth)."
         ),
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # /docs is the platform's own page (web/docs.py): no CDN, no inline script
         redoc_url=None,
     )
     app.state.settings = settings
@@ -84,6 +89,8 @@ def create_app(
     for part in mounted:
         for name, value in part.state.items():
             setattr(app.state, name, value)  # named by the module's declaration (`app.state.live`)
+    if rate_limits_configured(settings):
+        app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -91,6 +98,9 @@ def create_app(
         allow_headers=["*"],
         expose_headers=["Location"],
     )
+    # The last added runs first: security headers on every answer, then CORS (so a browser on
+    # another origin can read a 429 too), then the rate limit, before any work is done.
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
     @app.exception_handler(PlatformError)
     async def platform_error(_request: Request, exc: PlatformError) -> JSONResponse:
@@ -145,6 +155,7 @@ def create_app(
             app.include_router(router)
 
     mount_viewer(app, settings, panels=viewer_panels(modules))  # the twin viewer at `/`
+    app.include_router(docs_router(app.title))  # the OpenAPI document in the browser at /docs
 
     return app
 

@@ -33,9 +33,15 @@ def is_trusted_proxy(connection: HTTPConnection, settings: Settings) -> bool:
     Only a trusted proxy may tell the server its public address (`X-Forwarded-*`): any other client
     could otherwise make the server write links to an address of its choosing.
     """
-    if not settings.trusted_proxies or connection.client is None:
+    if connection.client is None:
         return False
-    peer = connection.client.host
+    return is_trusted_address(connection.client.host, settings)
+
+
+def is_trusted_address(peer: str, settings: Settings) -> bool:
+    """Whether an address (a peer, or a hop of `X-Forwarded-For`) is one of the trusted proxies."""
+    if not settings.trusted_proxies:
+        return False
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:

@@ -118,6 +118,40 @@ class Settings:
     #: Seconds between keep-alive comments on an idle Server-Sent Events stream (proxies close idle
     #: connections; the comment also tells the server that a client has gone).
     live_keepalive_seconds: int = 15
+    #: Rate limit of a client without a token, per client address (behind a trusted proxy, the
+    #: address it forwards): requests per second on average, and how many may come at once on top (a
+    #: map viewer asks for a screenful of tiles in one go). Over it: 429 with `Retry-After`. 0: off.
+    #: Counted in each server process: with `--workers N` a client may make up to N times as many.
+    rate_limit_per_second: int = 30
+    rate_limit_burst: int = 300
+    #: Rate limit of a client with a token (`Authorization`), per token: ingest clients and partners
+    #: write in bulk. Refused credentials (401) count against their address's budget of a client
+    #: without a token, so inventing tokens or guessing passwords buys nothing. 0: no limit per token.
+    rate_limit_token_per_second: int = 500
+    rate_limit_token_burst: int = 5000
+    #: How many clients' rate limits are remembered; beyond it the longest idle is forgotten (about
+    #: 200 bytes each), so a flood of distinct addresses cannot grow the server's memory.
+    rate_limit_clients: int = 100_000
+    #: Who may show the platform's pages in a frame (the Content-Security-Policy's `frame-ancestors`),
+    #: separated by commas: `'self'` (the default), `'none'`, or origins such as `https://city.example`.
+    frame_ancestors: tuple[str, ...] = ("'self'",)
+    #: Origins besides this server the viewer may load from (a base map's tiles, glyphs and sprites),
+    #: separated by commas; the origin of `viewer_style_url` is allowed without being named here.
+    viewer_sources: tuple[str, ...] = ()
+    #: Memory the vector tile cache may hold per server process, in MB (the encoded tiles, least
+    #: recently used dropped first). Dense low-zoom building tiles are up to half a MB each. 0: none.
+    tile_cache_mb: int = 64
+    #: SQL statements SQLAlchemy keeps compiled per engine (its `query_cache_size`).
+    sql_cache_size: int = 500
+    #: SQLite's page cache per pooled connection, in KB (`PRAGMA cache_size`; SQLite's own default), for
+    #: up to 15 pooled connections per process.
+    sqlite_cache_kb: int = 2000
+    #: Parsed geometries kept for SQLite's spatial functions (one cache per process), in entries.
+    geometry_cache_size: int = 4096
+    #: The most malloc arenas the C library (glibc) may keep for the server process; each thread of
+    #: the request pool otherwise gets its own and keeps its peak after a burst of large answers
+    #: (bench/README.md). 0: the C library's default (8 per core). `MALLOC_ARENA_MAX` wins if set.
+    malloc_arenas: int = 2
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

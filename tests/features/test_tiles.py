@@ -195,3 +195,25 @@ def test_an_import_invalidates_the_cached_tiles(anonymous: TestClient, city: Eng
     assert version() == before + 1
     layer = _decode(anonymous.get(path)).get("city", {"features": []})
     assert "a" not in {f["properties"]["id"] for f in layer["features"]}
+
+
+def test_the_tile_cache_stays_within_its_budget_of_bytes(city: Engine) -> None:
+    """The cache was bounded by a count of tiles only (4096), whatever their size: dense low-zoom
+    building tiles of half a MB each let it grow by gigabytes under many readers."""
+    from urbantwin.features.service import FeaturesService
+    from urbantwin.features.tiles import CACHE_ENTRY_OVERHEAD, TileService
+    from urbantwin.settings import Settings
+
+    assert TileService(FeaturesService(city, Settings(tile_cache_mb=3))).cache_budget == 3 * 1024 * 1024
+    tiles = TileService(FeaturesService(city, Settings()), cache_bytes=4000)
+    lon, lat = _lonlat("a")
+    made = []
+    for z in range(4, 20):
+        row, col = _tile_of(lon, lat, z)
+        made.append(tiles.tile("city", "WebMercatorQuad", str(z), str(row), str(col)))
+    assert sum(len(t) + CACHE_ENTRY_OVERHEAD for t in made) > 4000  # more than fits
+    assert 0 < tiles.cached_bytes <= 4000
+    assert tiles.cached_bytes == sum(len(t) + CACHE_ENTRY_OVERHEAD for t in tiles._cache.values())
+    row, col = _tile_of(lon, lat, 19)
+    assert ("city", 19, row, col) in {key[:4] for key in tiles._cache}  # the newest are kept
+    assert tiles.tile("city", "WebMercatorQuad", "19", str(row), str(col)) == made[-1]

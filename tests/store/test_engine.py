@@ -181,3 +181,47 @@ def test_an_expensive_request_is_stopped_while_a_cheap_one_answers(
     assert response.status_code == 400, response.text
     assert "the query was stopped after 2 s: it is too expensive" in response.json()["message"]
     assert outcome["seconds"] < 10
+
+
+def test_sqlite_connections_leave_nothing_behind_when_closed(tmp_path) -> None:  # noqa: ANN001
+    """Every connection ever opened used to leave its query deadline in a module-level map (a slow
+    leak under a pool that opens and closes overflow connections); now it lives with the connection."""
+    from urbantwin.settings import Settings
+    from urbantwin.store import engine as engine_module
+    from urbantwin.store.engine import make_engine
+
+    def module_state() -> dict[str, int]:
+        return {name: len(value) for name, value in vars(engine_module).items() if isinstance(value, dict)}
+
+    store = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'leak.sqlite'}"))
+    before = module_state()
+    for _ in range(50):
+        with store.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        store.dispose()  # closes the pooled connection: the next one is new
+    assert module_state() == before
+
+
+def test_the_caches_of_the_store_are_sized_by_the_settings(tmp_path) -> None:  # noqa: ANN001
+    from urbantwin.settings import Settings
+    from urbantwin.store import spatial
+    from urbantwin.store.engine import make_engine
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'sized.sqlite'}",
+        sql_cache_size=50,
+        sqlite_cache_kb=1024,
+        geometry_cache_size=8,
+    )
+    try:
+        store = make_engine(settings)
+        assert store._compiled_cache.capacity == 50
+        with store.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -1024
+        for n in range(20):
+            point = shapely.to_wkb(shapely.Point(n, n))
+            spatial._geometry(point)
+        assert spatial._geometry.cache_info().maxsize == 8
+        assert spatial._geometry.cache_info().currsize == 8
+    finally:
+        spatial.set_geometry_cache_size(Settings().geometry_cache_size)

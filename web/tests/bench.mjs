@@ -15,7 +15,8 @@ const median = (values) => {
   return sorted[Math.floor(sorted.length / 2)];
 };
 
-const server = await demoServer();
+// Rate limits off: the benchmark loads the viewer many times in a row from one address.
+const server = await demoServer({ env: { URBANTWIN_RATE_LIMIT_PER_SECOND: '0' } });
 const browser = await launch();
 const loads = [];
 try {

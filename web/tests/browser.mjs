@@ -34,9 +34,9 @@ function freePort() {
 
 /**
  * The server to test: URBANTWIN_VIEWER_URL (with URBANTWIN_ADMIN_TOKEN) when given, else a fresh
- * `urbantwin demo` on a free port in a temporary folder, stopped by `close()`.
+ * `urbantwin demo` on a free port in a temporary folder (with the settings in `env`), stopped by `close()`.
  */
-export async function demoServer() {
+export async function demoServer({ env = {} } = {}) {
   if (process.env.URBANTWIN_VIEWER_URL) {
     return { url: process.env.URBANTWIN_VIEWER_URL.replace(/\/?$/, '/'), token: process.env.URBANTWIN_ADMIN_TOKEN || '', close: async () => {} };
   }
@@ -46,7 +46,7 @@ export async function demoServer() {
   const venv = join(ROOT, '.venv/bin/urbantwin');
   const command = existsSync(venv) ? venv : 'urbantwin';
   const child = spawn(command, ['demo', '--port', String(port), '--data-dir', dir], {
-    env: { ...process.env, URBANTWIN_ADMIN_TOKEN: token, URBANTWIN_LOG_LEVEL: 'warning' },
+    env: { ...process.env, URBANTWIN_ADMIN_TOKEN: token, URBANTWIN_LOG_LEVEL: 'warning', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -74,6 +74,19 @@ export async function demoServer() {
   };
 }
 
+/**
+ * Record every violation of the server's Content-Security-Policy on the page as a problem (the
+ * browser's `securitypolicyviolation` event, which also catches what it blocks without a console line).
+ */
+export async function watchContentSecurityPolicy(page, problems) {
+  await page.exposeFunction('__cspViolation', (text) => problems.push(`content security policy: ${text}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolation(`${e.effectiveDirective} refused ${e.blockedURI || 'inline'} at ${e.sourceFile || 'the page'}:${e.lineNumber}`);
+    });
+  });
+}
+
 /** A page that records console errors, page errors, failed requests and requests to other hosts. */
 export async function openViewer(browser, url, { width = 1280, height = 800, hash = '', locale = 'en-GB' } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, locale, deviceScaleFactor: 1 });
@@ -90,6 +103,7 @@ export async function openViewer(browser, url, { width = 1280, height = 800, has
     const target = r.url();
     if (!target.startsWith(origin) && !/^(data|blob):/.test(target)) problems.push(`external request: ${target}`);
   });
+  await watchContentSecurityPolicy(page, problems);
   const started = Date.now();
   await page.goto(url + hash);
   await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.ready === 'error', null, { timeout: 60e3 });

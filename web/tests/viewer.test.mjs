@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { demoServer, launch, openViewer } from './browser.mjs';
+import { demoServer, launch, openViewer, watchContentSecurityPolicy } from './browser.mjs';
 
 let server;
 let browser;
@@ -116,6 +116,51 @@ describe('the viewer', () => {
       const colours = await distinctColours(page, shot);
       assert.ok(colours > 50, `the map's screenshot has ${colours} colours: blank`);
       await page.waitForTimeout(1500); // a poll or two of the live values
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('runs under the server\'s Content-Security-Policy (no inline script) without a violation', async () => {
+    const policy = (await fetch(server.url)).headers.get('content-security-policy') || '';
+    assert.match(policy, /script-src 'self';/);
+    assert.match(policy, /frame-ancestors /);
+    // Legends and sensor values carry inline style attributes: show a sensor layer with its legend.
+    const latest = (await json('api/timeseries/latest?observedProperty=2')).features.filter((f) => f.geometry);
+    const stream = latest[0].properties;
+    const { page, context, problems } = await openViewer(browser, server.url, { hash: `#layers=buildings,op:${stream.observedPropertyId}` });
+    try {
+      assert.equal(await page.evaluate(() => document.querySelectorAll('script:not([src])').length), 0);
+      assert.equal(await page.evaluate(() => typeof window.__prefetch), 'object', 'the early requests ran');
+      await clickSensor(page, stream.datastreamId);
+      await page.waitForSelector('#info:not([hidden]) .chart-box svg', { timeout: 10000 });
+      await page.waitForTimeout(500);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the API documentation (/docs) on a network without internet, under the same policy', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const problems = [];
+    const origin = new URL(server.url).origin;
+    // No way out: a request to any other host fails, as it would on an isolated network.
+    await context.route('**/*', (route) => (route.request().url().startsWith(origin) ? route.continue() : route.abort('internetdisconnected')));
+    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => !r.url().startsWith(origin) && !/^(data|blob):/.test(r.url()) && problems.push(`external request: ${r.url()}`));
+    await watchContentSecurityPolicy(page, problems);
+    try {
+      await page.goto(`${server.url}docs`);
+      await page.waitForSelector('.opblock', { timeout: 30000 });
+      const operations = await page.locator('.opblock').count();
+      assert.ok(operations > 20, `operations shown: ${operations}`);
+      assert.match(await page.locator('.info .title').textContent(), /urbantwin/);
+      await page.locator('.opblock-summary').first().click();
+      await page.waitForSelector('.opblock.is-open', { timeout: 5000 });
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

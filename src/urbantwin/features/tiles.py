@@ -41,7 +41,9 @@ ORIGIN = 20037508.342789244  # half the extent of Web Mercator in metres
 MAX_ZOOM = 24
 EXTENT = 4096  # tile coordinate units
 BUFFER = 64  # of EXTENT: what is drawn beyond the tile's edge
-CACHE_SIZE = 4096
+#: What one cached tile costs besides its bytes (key, map slot, bytes object), counted against the
+#: cache's budget so that many empty tiles cannot outgrow it either.
+CACHE_ENTRY_OVERHEAD = 256
 
 
 def tile_matrix_set() -> dict[str, Any]:
@@ -85,10 +87,16 @@ def _lonlat(x: float, y: float) -> tuple[float, float]:
 
 
 class TileService:
-    def __init__(self, features_service: FeaturesService) -> None:
+    def __init__(self, features_service: FeaturesService, cache_bytes: int | None = None) -> None:
         self.engine = features_service.engine
         self.features = features_service
+        # Encoded tiles, least recently used first, within a budget of bytes (`tile_cache_mb`): a
+        # count alone let a server full of dense low-zoom tiles (up to 0.5 MB each) grow by gigabytes.
         self._cache: OrderedDict[tuple, bytes] = OrderedDict()
+        self.cache_budget = (
+            features_service.settings.tile_cache_mb * 1024 * 1024 if cache_bytes is None else cache_bytes
+        )
+        self.cached_bytes = 0
         self._lock = threading.Lock()
 
     # --- metadata ----------------------------------------------------------------------------------
@@ -196,10 +204,18 @@ class TileService:
                 self._cache.move_to_end(key)
                 return cached
         data = self.render(collection_id, z, row, col)
+        cost = len(data) + CACHE_ENTRY_OVERHEAD
+        if cost > self.cache_budget:
+            return data
         with self._lock:
+            previous = self._cache.pop(key, None)  # made twice by requests at the same time
+            if previous is not None:
+                self.cached_bytes -= len(previous) + CACHE_ENTRY_OVERHEAD
             self._cache[key] = data
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self.cached_bytes += cost
+            while self.cached_bytes > self.cache_budget:
+                _, dropped = self._cache.popitem(last=False)
+                self.cached_bytes -= len(dropped) + CACHE_ENTRY_OVERHEAD
         return data
 
     def render(self, collection_id: str, z: int, row: int, col: int) -> bytes:

@@ -13,11 +13,12 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 
 from urbantwin.settings import Settings
-from urbantwin.store.spatial import register_sqlite_functions
+from urbantwin.store.spatial import register_sqlite_functions, set_geometry_cache_size
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-#: Per SQLite connection (by id), when its running statement must stop.
-_DEADLINES: dict[int, dict[str, float]] = {}
+#: Key of a SQLite connection's deadline in its pool record's `info` (which lives and dies with the
+#: connection; a module-level map by connection id grew by one entry per connection ever opened).
+_DEADLINE = "urbantwin_deadline"
 #: Execution option marking a connection that will write (see `for_writes`).
 WRITE_OPTION = "urbantwin_write"
 
@@ -30,17 +31,21 @@ def make_engine(settings: Settings) -> Engine:
     """An engine for `settings.database_url`, with the per-connection setup each backend needs."""
     url = settings.database_url
     if url.startswith("sqlite"):
+        set_geometry_cache_size(settings.geometry_cache_size)
         engine = create_engine(
             url,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
+            query_cache_size=settings.sql_cache_size,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
+        def _sqlite_setup(dbapi_connection: Any, record: Any) -> None:
             register_sqlite_functions(dbapi_connection)
             cursor = dbapi_connection.cursor()
+            # Each pooled connection keeps its own page cache: bounded per connection by the setting.
+            cursor.execute(f"PRAGMA cache_size=-{max(0, settings.sqlite_cache_kb)}")
             # WAL lets readers run beside the writer; NORMAL sync in WAL mode keeps every committed
             # transaction across a crash of the process (not of the machine's power).
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -52,14 +57,14 @@ def make_engine(settings: Settings) -> Engine:
             # statement_timeout): the handler runs every 10,000 virtual machine steps.
             deadline = {"at": float("inf")}
             dbapi_connection.set_progress_handler(lambda: int(time.monotonic() > deadline["at"]), 10_000)
-            _DEADLINES[id(dbapi_connection)] = deadline
+            record.info[_DEADLINE] = deadline
             # Take transaction control from the sqlite3 module, whose implicit transactions make
             # SAVEPOINT commit on release (so a batch change set could not be rolled back).
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "before_cursor_execute")
         def _sqlite_deadline(connection: Any, cursor: Any, *_args: Any) -> None:
-            deadline = _DEADLINES.get(id(connection.connection.driver_connection))
+            deadline = connection.connection.info.get(_DEADLINE)
             if deadline is not None:
                 deadline["at"] = time.monotonic() + settings.query_timeout_seconds
 
@@ -77,6 +82,7 @@ def make_engine(settings: Settings) -> Engine:
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             pool_size=settings.pool_size,
+            query_cache_size=settings.sql_cache_size,
             max_overflow=settings.pool_size,
             pool_pre_ping=True,
             # No single statement (planning included) may run away with the server's memory or time.

@@ -125,11 +125,23 @@ def _sqlite_bbox(element: bbox_overlaps, compiler: Any, **kw: Any) -> str:
 # --- SQLite: the functions themselves, from shapely ------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
-def _geometry(wkb: bytes) -> shapely.Geometry:
+def _prepared(wkb: bytes) -> shapely.Geometry:
     geom = shapely.from_wkb(wkb)
     shapely.prepare(geom)
     return geom
+
+
+#: Parsed and prepared geometries by their WKB, as the SQL functions below meet them row by row
+#: (the same filter geometry for every row; the same features in every tile). One per process: its
+#: size is the `geometry_cache_size` setting, applied by `set_geometry_cache_size`.
+_geometry = lru_cache(maxsize=4096)(_prepared)
+
+
+def set_geometry_cache_size(entries: int) -> None:
+    """Keep at most `entries` prepared geometries (0: none); the functions use the new cache at once."""
+    global _geometry
+    if _geometry.cache_info().maxsize != max(0, entries):
+        _geometry = lru_cache(maxsize=max(0, entries))(_prepared)
 
 
 def _binary(name: str):  # noqa: ANN202 - returns a plain function for sqlite3

@@ -81,7 +81,7 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
         page = static / "index.html"
         if not page.is_file():
             return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
-        return _file(request, page, REVALIDATE)
+        return file_response(request, page, REVALIDATE)
 
     @router.get("/assets/{name:path}", include_in_schema=False)
     async def asset(request: Request, name: str) -> Response:
@@ -89,7 +89,7 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
         # Only files inside assets/ (no `..`), and never the gzip copies by their own name.
         if not path.is_relative_to(assets) or not path.is_file() or path.suffix == ".gz":
             raise NotFound(f"no viewer asset {name!r}")
-        return _file(request, path, IMMUTABLE)
+        return file_response(request, path, IMMUTABLE)
 
     @router.get(
         "/api/viewer/config",
@@ -133,7 +133,7 @@ def _has_path(app: FastAPI, path: str) -> bool:
         return False
 
 
-def _file(request: Request, path: Path, cache_control: str) -> Response:
+def file_response(request: Request, path: Path, cache_control: str) -> Response:
     """The file (its gzip copy where the browser accepts it), with an ETag and the given caching."""
     stat = path.stat()
     stamp = f"{path.name}:{stat.st_mtime_ns}:{stat.st_size}".encode()

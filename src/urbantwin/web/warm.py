@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
 
+from urbantwin.ratelimit import INTERNAL_CLIENT
 from urbantwin.store.features_schema import collections, features
 
 log = logging.getLogger("urbantwin.web")
@@ -129,7 +130,8 @@ async def warm_first_view(app: FastAPI) -> int:
     wanted = first_view_tiles(found)
     if not wanted:
         return 0
-    transport = httpx.ASGITransport(app=app)
+    # As the server's own client: the rate limit of local visitors (127.0.0.1) is not spent on it.
+    transport = httpx.ASGITransport(app=app, client=(INTERNAL_CLIENT, 0))
     async with httpx.AsyncClient(transport=transport, base_url="http://warm.invalid") as client:
         for collection, z, row, col in wanted:
             path = f"/ogcapi/collections/{collection}/tiles/WebMercatorQuad/{z}/{row}/{col}"
