@@ -13,12 +13,14 @@ import json
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.fuzz import strategies as hostile
 from tests.fuzz.conftest import FUZZ
 from tests.fuzz.server import Fuzzer
+from tests.sensorthings.conftest import station
 
 THING = {"name": "fuzz", "description": "a Thing of the fuzz suite"}
 #: The collection of the small city model (tests/features/conftest.py).
@@ -27,40 +29,50 @@ SETS = ["Things", "Locations", "HistoricalLocations", "Datastreams", "Sensors", 
         "Observations", "FeaturesOfInterest"]  # fmt: skip
 
 
-def first_id(fuzz: Fuzzer, entity_set: str) -> int:
-    response = fuzz.send("GET", f"/v1.1/{entity_set}", params={"$top": "1", "$select": "id"})
-    assert response is not None and response.status_code == 200, "the seeded store does not answer"
-    return response.json()["value"][0]["@iot.id"]
+@pytest.fixture
+def datastream(fuzz: Fuzzer) -> int:
+    """A Datastream of a weather station of its own (the schemathesis run may delete the seeded ones)."""
+    created = fuzz.send("POST", "/v1.1/Things", body=json.dumps(station("fuzz", 12.37, 51.34, "city", 1)))
+    assert created is not None and created.status_code == 201, "the store refuses a plain station"
+    listed = fuzz.send("GET", urlsplit(created.headers["location"]).path + "/Datastreams")
+    assert listed is not None and listed.status_code == 200, "the station's Datastreams cannot be read"
+    return listed.json()["value"][0]["@iot.id"]
 
 
-def read_back_and_delete(fuzz: Fuzzer, response: Any, collection: str) -> None:
+def read_back_and_delete(fuzz: Fuzzer, response: Any) -> None:
     """An accepted write read alone and in its collection, then deleted (so it breaks no later test)."""
     if response is None or response.status_code != 201 or "location" not in response.headers:
         return
-    location = urlsplit(response.headers["location"])
-    fuzz.send("GET", location.path)
-    fuzz.send(
-        "GET", collection, params={"$top": "1000"} if collection.startswith("/v1.1") else {"limit": "1000"}
-    )
-    fuzz.send("DELETE", location.path)
-
-
-def json_with(document: dict[str, Any], key: str, value_text: str) -> str:
-    """`document` as JSON text with `key` set to `value_text`, which is JSON text already (maybe deep)."""
-    return json.dumps(document)[:-1] + f', "{key}": {value_text}}}'
+    entity = urlsplit(response.headers["location"]).path
+    fuzz.send("GET", entity)
+    if entity.startswith("/v1.1/"):
+        fuzz.send("GET", entity.split("(")[0], params={"$top": "1000"})
+    else:
+        fuzz.send("GET", entity.rsplit("/", 1)[0], params={"limit": "1000"})
+    fuzz.send("DELETE", entity)
 
 
 # --- JSON bodies -------------------------------------------------------------------------------------------
 
-#: Where a client puts a JSON value of its own: the path, the document around it, and its key.
+#: Where a client puts a JSON value of its own: the path, the document around it, its key, and how the
+#: value is wrapped there (`properties` must be an object, so the value goes one level down).
 JSON_SLOTS = {
-    "Thing properties": ("/v1.1/Things", THING, "properties"),
+    "Thing properties": ("/v1.1/Things", THING, "properties", '{"value": VALUE}'),
     "Sensor metadata": ("/v1.1/Sensors", {"name": "s", "description": "d", "encodingType": "text/plain"},
-                        "metadata"),
+                        "metadata", "VALUE"),
+    "Observation result": ("/v1.1/Datastreams(DATASTREAM)/Observations",
+                           {"phenomenonTime": "2024-01-01T00:00:00Z"}, "result", "VALUE"),
     "feature properties": (ITEMS, {"type": "Feature", "geometry": {"type": "Point", "coordinates": [12, 51]}},
-                           "properties"),
-    "dataset description": ("/api/admin/datasets", {"id": "fuzz", "title": "fuzz"}, "description"),
+                           "properties", '{"value": VALUE}'),
+    "dataset description": ("/api/admin/datasets", {"id": "fuzz", "title": "fuzz"}, "description", "VALUE"),
 }  # fmt: skip
+
+
+def body_with(slot: str, value_text: str, datastream: int) -> tuple[str, str]:
+    """The path and the body of a write with `value_text` (JSON text, maybe too deep to parse) in `slot`."""
+    path, document, key, wrapper = JSON_SLOTS[slot]
+    body = json.dumps(document)[:-1] + f', "{key}": {wrapper.replace("VALUE", value_text)}}}'
+    return path.replace("DATASTREAM", str(datastream)), body
 
 
 @FUZZ
@@ -68,10 +80,31 @@ JSON_SLOTS = {
 @example(slot="Thing properties", value=hostile.nested_json_text(300, "array"))
 @example(slot="Thing properties", value=hostile.nested_json_text(251, "object"))
 @example(slot="feature properties", value=hostile.nested_json_text(252, "mixed"))
-def test_deep_json_values_are_refused_or_served(fuzz: Fuzzer, slot: str, value: str) -> None:
-    path, document, key = JSON_SLOTS[slot]
-    created = fuzz.send("POST", path, body=json_with(document, key, value))
-    read_back_and_delete(fuzz, created, path)
+@example(slot="Observation result", value=hostile.nested_json_text(1023, "array"))
+def test_deep_json_values_are_refused_or_served(fuzz: Fuzzer, datastream: int, slot: str, value: str) -> None:
+    path, body = body_with(slot, value, datastream)
+    read_back_and_delete(fuzz, fuzz.send("POST", path, body=body))
+
+
+@FUZZ
+@given(last=st.integers(min_value=5, max_value=16))
+@example(last=13)  # 254 levels stored: the PATCH and every later GET of the Thing failed
+def test_json_patches_cannot_build_a_document_too_deep_to_serve(fuzz: Fuzzer, last: int) -> None:
+    """JSON Patches each add up to 60 levels below the last: each within the limit, ~250 together."""
+    created = fuzz.send("POST", "/v1.1/Things", body=json.dumps({**THING, "properties": {"a": 1}}))
+    assert created is not None and created.status_code == 201, "the store refuses a plain Thing"
+    thing = urlsplit(created.headers["location"]).path
+    pointer = "/properties/a"
+    for levels in (60, 60, 60, 60, last):
+        step = hostile.nested_json_text(levels, "object")
+        patch = json.dumps([{"op": "replace", "path": pointer, "value": "VALUE"}]).replace('"VALUE"', step)
+        answer = fuzz.send("PATCH", thing, body=patch, content_type="application/json-patch+json")
+        if answer is None or answer.status_code >= 300:
+            break
+        pointer += "/a" * levels
+    fuzz.send("GET", thing)
+    fuzz.send("GET", "/v1.1/Things", params={"$top": "1000"})
+    fuzz.send("DELETE", thing)
 
 
 #: The write endpoints of every API, for bodies that are hostile as a whole.
@@ -97,10 +130,9 @@ def test_hostile_whole_bodies_are_refused(fuzz: Fuzzer, target: tuple[str, str],
 
 @FUZZ
 @given(slot=st.sampled_from(sorted(JSON_SLOTS)), value=hostile.wide_json())
-def test_wide_json_values_are_refused_or_served(fuzz: Fuzzer, slot: str, value: Any) -> None:
-    path, document, key = JSON_SLOTS[slot]
-    created = fuzz.send("POST", path, body=json_with(document, key, json.dumps(value)))
-    read_back_and_delete(fuzz, created, path)
+def test_wide_json_values_are_refused_or_served(fuzz: Fuzzer, datastream: int, slot: str, value: Any) -> None:
+    path, body = body_with(slot, json.dumps(value), datastream)
+    read_back_and_delete(fuzz, fuzz.send("POST", path, body=body))
 
 
 @FUZZ
@@ -116,7 +148,7 @@ def test_odd_text_in_names_is_stored_or_refused(fuzz: Fuzzer, name: str, where: 
         path, document = "/api/admin/organisations", {"name": name, "title": name}
     else:
         path, document = "/api/admin/users", {"name": name, "organisation": name}
-    read_back_and_delete(fuzz, fuzz.send("POST", path, body=json.dumps(document)), path)
+    read_back_and_delete(fuzz, fuzz.send("POST", path, body=json.dumps(document)))
 
 
 # --- numbers ------------------------------------------------------------------------------------------------
@@ -125,14 +157,16 @@ def test_odd_text_in_names_is_stored_or_refused(fuzz: Fuzzer, name: str, where: 
 @FUZZ
 @given(number=hostile.huge_json_number(), relation=st.sampled_from(["Datastream", "Thing", "Sensor"]))
 @example(number="9223372036854775808", relation="Datastream")
-def test_huge_ids_in_references_are_refused(fuzz: Fuzzer, number: str, relation: str) -> None:
+def test_huge_ids_in_references_are_refused(
+    fuzz: Fuzzer, datastream: int, number: str, relation: str
+) -> None:
     reference = '{"@iot.id": ' + number + "}"
     if relation == "Datastream":
         path, body = "/v1.1/Observations", '{"result": 1, "Datastream": ' + reference + "}"
     else:
         path, body = f"/v1.1/{relation}s", reference
     fuzz.send("POST", path, body=body)
-    fuzz.send("POST", "/v1.1/Datastreams(1)/Observations", body='{"result": ' + number + "}")
+    fuzz.send("POST", f"/v1.1/Datastreams({datastream})/Observations", body='{"result": ' + number + "}")
 
 
 @FUZZ
@@ -226,7 +260,7 @@ def test_odd_geometries_are_stored_or_refused(fuzz: Fuzzer, geometry: Any, where
         fuzz.send("GET", path, params=spatial_read)
         if where == "feature":
             fuzz.send("GET", "/ogcapi/collections/city/tiles/WebMercatorQuad/0/0/0")
-    read_back_and_delete(fuzz, created, path)
+    read_back_and_delete(fuzz, created)
 
 
 # --- headers -----------------------------------------------------------------------------------------------
@@ -263,7 +297,7 @@ PARAMETERS = {
     "/ogcapi/collections/city/items/a": ["crs", "f"],
     "/catalog": ["limit", "offset", "q", "f", "theme"],
     "/api/energy/monitoring": ["days", "end", "run"],
-    "/api/timeseries/datastreams/1/aggregate": ["interval", "stats", "start", "end", "tz"],
+    "/api/timeseries/datastreams/DATASTREAM/aggregate": ["interval", "stats", "start", "end", "tz"],
     "/api/timeseries/latest": ["datastreams", "thing", "bbox", "limit", "offset"],
     "/api/timeseries/districts": ["collection", "time", "hold", "occupied"],
     "/api/admin/audit": ["since", "until", "limit", "principal"],
@@ -281,9 +315,10 @@ PARAMETERS = {
 @example(path_and_names=(ITEMS, ["offset"]), values=["9999999999999999999", "", ""])
 @example(path_and_names=("/api/energy/monitoring", ["days", "end"]), values=["366", "0001-01-01", ""])
 def test_odd_query_parameters_are_refused_or_answered(
-    fuzz: Fuzzer, path_and_names: tuple[str, list[str]], values: list[str]
+    fuzz: Fuzzer, datastream: int, path_and_names: tuple[str, list[str]], values: list[str]
 ) -> None:
     path, names = path_and_names
+    path = path.replace("DATASTREAM", str(datastream))
     fuzz.send("GET", path, params=list(zip(names, values, strict=False)))
 
 
