@@ -283,6 +283,32 @@ def odata_expand(draw: st.DrawFn) -> str:
     return text
 
 
+#: The segments of a SensorThings resource path (`Things(1)/Datastreams/$ref`), right and wrong.
+PATH_SEGMENTS = [
+    "Things", "Datastreams", "Thing", "Observations", "Locations", "Sensor", "ObservedProperty",
+    "FeatureOfInterest", "HistoricalLocations", "properties", "name", "result", "$ref", "$value", "$count",
+    "", "..", "%2F", "%00", "Things()", "Things(')", "Things('a')", "Things(1,2)", "Things(-0)",
+]  # fmt: skip
+
+
+@st.composite
+def sensorthings_path(draw: st.DrawFn) -> str:
+    """A resource path below /v1.1/: navigation chains, odd ids, `$ref`/`$value`, long chains."""
+    segments = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(PATH_SEGMENTS),
+                st.tuples(st.sampled_from(["Things", "Datastreams", "Observations"]), odd_number_text()).map(
+                    lambda pair: f"{pair[0]}({pair[1]})"
+                ),
+            ),
+            min_size=1,
+            max_size=draw(st.sampled_from([3, 8, 60])),
+        )
+    )
+    return "/".join(segments)
+
+
 # --- CQL2 (OGC API Features) -------------------------------------------------------------------------------
 
 

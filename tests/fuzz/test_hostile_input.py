@@ -184,6 +184,18 @@ def test_huge_numbers_in_paths_and_paging_are_refused(
         fuzz.send("GET", f"/v1.1/{entity_set}", params={option: number})
 
 
+# --- resource paths (the SensorThings navigation the OpenAPI document does not list) -----------------------
+
+
+@FUZZ
+@given(path=hostile.sensorthings_path(), method=st.sampled_from(["GET", "GET", "DELETE", "PATCH"]))
+@example(path="Things(1)/" + "/".join(["Datastreams(1)/Thing"] * 30), method="GET")
+@example(path="Datastreams(9223372036854775808)/Observations/$ref", method="GET")
+def test_odd_resource_paths_are_refused_or_answered(fuzz: Fuzzer, path: str, method: str) -> None:
+    body = '{"name": "x"}' if method == "PATCH" else None
+    fuzz.send(method, "/v1.1/" + quote(path, safe="/()$',"), body=body)
+
+
 # --- filters -----------------------------------------------------------------------------------------------
 
 
