@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy import create_engine, text
@@ -29,7 +30,7 @@ from urbantwin.ingest.geojson import import_geojson
 from urbantwin.store.engine import make_engine, upgrade
 
 #: Examples per property test; each example is one to three requests.
-EXAMPLES = int(os.environ.get("URBANTWIN_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("URBANTWIN_FUZZ_EXAMPLES", "10"))
 
 #: The Hypothesis settings of every fuzz test. Derandomized (the same examples every run, so a failure
 #: in CI reproduces locally), without the example database, and without shrinking: a failing input is
@@ -89,8 +90,6 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def seed(base_url: str) -> None:
-    import httpx
-
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     for args in (("Mitte", 12.3731, 51.3397, "city", 30), ("West", 12.3147, 51.3351, "university", 12)):
         response = httpx.post(f"{base_url}/v1.1/Things", json=station(*args), headers=headers, timeout=30)

@@ -26,7 +26,7 @@ DEPTHS = [1, 2, 63, 64, 65, 100, 249, 250, 251, 252, 253, 254, 255, 256, 512, 10
 #: How many terms a filter chains: around the recursion limits of parsers and compilers.
 TERM_COUNTS = [2, 30, 100, 499, 500, 501, 1000, 1500, 3000]
 #: How many elements a wide document has.
-WIDTHS = [0, 1, 1000, 10_000, 100_000]
+WIDTHS = [0, 1, 1000, 10_000, 50_000]
 
 
 def depth(at_least: int = 1) -> st.SearchStrategy[int]:
@@ -193,7 +193,7 @@ ODD_GEOMETRIES: list[Any] = [
 
 
 @st.composite
-def odd_geometry(draw: st.DrawFn, max_vertices: int = 50_000) -> Any:
+def odd_geometry(draw: st.DrawFn, max_vertices: int = 20_000) -> Any:
     """A GeoJSON geometry that is malformed, out of range, self-intersecting, huge or deeply nested.
 
     `max_vertices` bounds the huge rings, for a geometry that has to fit into a URL.
