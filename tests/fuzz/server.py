@@ -15,6 +15,7 @@ server rather than the first.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -266,6 +267,8 @@ class Fuzzer:
             pass  # a request the HTTP layer cannot parse never reaches the platform to be answered
         elif status >= 400 and method != "HEAD" and not has_error_body(content):
             self.problems.append(f"{label} -> {status} without the JSON error body: {content[:200]!r}")
+        elif status >= 400 and (leak := library_text(content)):
+            self.problems.append(f"{label} -> {status} quotes a library ({leak!r}): {content[:200]!r}")
 
     def revive(self) -> None:
         """Restart the server when it no longer answers the probe's request, so the run goes on."""
@@ -280,6 +283,25 @@ class Fuzzer:
             self.server.restart()
         finally:
             self.probe.paused.clear()
+
+
+#: Text that only a library writes: a message with it shows the user our internals (the database, the
+#: ORM, a Python repr), not their mistake. (The JSON parser's own wording with a line and column is
+#: not listed: it does point at the mistake.)
+LIBRARY_TEXT = re.compile(
+    r"Traceback|\[SQL: |Background on this error|psycopg|sqlite3\.|sqlalchemy|np\.\w+\(|"
+    r"out of range for type|bigint out of range|integer out of range|<[\w.]+ object at 0x"
+)
+
+
+def library_text(content: bytes) -> str:
+    """The first piece of library text in an error body's message, or ''."""
+    try:
+        message = orjson.loads(content).get("message", "")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    found = LIBRARY_TEXT.search(str(message))
+    return found.group(0) if found else ""
 
 
 def has_error_body(content: bytes) -> bool:
