@@ -100,11 +100,12 @@ class ServerProcess:
         raise RuntimeError(f"the server under test did not start within {STARTUP_SECONDS} s")
 
     def stop(self) -> None:
+        """Stop the server, briefly gracefully: its store is thrown away, so nothing waits to be written."""
         if self.process is None:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:  # frozen in a query: SIGTERM is not handled until it returns
             self.process.kill()
             self.process.wait(timeout=10)
