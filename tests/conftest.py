@@ -25,6 +25,9 @@ from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
 from urbantwin.store.schema import metadata
 
+#: The fuzz suite's summary line per backend (a plugin, so the controller of `pytest -n` prints it too).
+pytest_plugins = ["tests.fuzz.tally"]
+
 ADMIN_TOKEN = "test-admin-token"
 PG_ADMIN_URL = os.environ.get("URBANTWIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"

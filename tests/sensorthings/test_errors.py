@@ -67,6 +67,7 @@ URLS = [
     ("/v1.1/Things(1)/name/first", 404, "Thing/name has no sub-property 'first'"),
     ("/v1.1/Things(1)/properties/nothing", 404, "Thing/properties has no nothing"),
     ("/v1.1/Datastreams(1)/Thing(1)", 400, "Thing is a single entity; it takes no id"),
+    ("/v1.1/Things(1)" + "/Datastreams(1)/Thing" * 5, 400, "navigates through more than 10 entities"),
     ("/v1.1/CreateObservations", 405, "CreateObservations takes POST"),
     ("/v1.1/$batch", 405, "$batch takes POST"),
 ]

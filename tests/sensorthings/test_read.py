@@ -157,3 +157,11 @@ def test_a_trusted_proxy_cannot_forward_a_scheme_other_than_http(settings, engin
             headers={"X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "a b/<script>"},
         ).json()
     assert page["value"][0]["@iot.selfLink"].startswith("http://testserver/v1.1/Things(")
+
+
+def test_a_path_of_ten_entities_is_followed(client: TestClient, graph) -> None:
+    thing, datastream = graph["mitte"]["thing"], graph["mitte"]["datastream"]
+    path = f"/v1.1/Things({thing})" + f"/Datastreams({datastream})/Thing" * 4 + "/Datastreams"
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    assert [d["@iot.id"] for d in response.json()["value"]] == [datastream]

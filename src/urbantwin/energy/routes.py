@@ -108,6 +108,25 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         "/runs",
         status_code=202,
         summary="Submit a scenario run (executed in the background)",
+        openapi_extra={  # the body is read by `read_json`, not by FastAPI
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["scenario"],
+                            "properties": {
+                                "scenario": {"type": "string"},
+                                "area": {"type": "array", "items": {"type": "string"}},
+                                "strategy": {"type": "string"},
+                                "overrides": {"type": "object"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
         responses={
             400: {"description": "Bad scenario, area, strategy or override; the message names it."},
             401: {"description": "No token."},

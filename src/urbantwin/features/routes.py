@@ -19,6 +19,22 @@ from urbantwin.features.tiles import MVT, TileService
 from urbantwin.features.write import FeatureWriter
 from urbantwin.http import public_base, read_json
 
+#: The OpenAPI description of a written feature (the body is read by `read_json`, not by FastAPI).
+FEATURE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {
+                "schema": {
+                    "type": "object",
+                    "properties": {"type": {"const": "Feature"}, "geometry": {}, "properties": {}},
+                }
+            }
+            for media in (GEOJSON, "application/json")
+        },
+    }
+}
+
 Param = Annotated[str | None, Query()]
 
 
@@ -164,7 +180,12 @@ def build_router(service: FeaturesService) -> APIRouter:
         body = await read_json(request, settings) if with_body else None
         return caller.principal, body, request.headers.get("content-crs")
 
-    @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature (Part 4)")
+    @router.post(
+        "/collections/{collection_id}/items",
+        status_code=201,
+        summary="Create a feature (Part 4)",
+        openapi_extra=FEATURE_BODY,
+    )
     async def create(request: Request, collection_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)
         key = await run_in_threadpool(writer.create, principal, collection_id, body, crs)
@@ -176,7 +197,10 @@ def build_router(service: FeaturesService) -> APIRouter:
         return Response(orjson.dumps(created.body), 201, headers=headers, media_type=GEOJSON)
 
     @router.put(
-        "/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Replace a feature"
+        "/collections/{collection_id}/items/{feature_id}",
+        status_code=204,
+        summary="Replace a feature",
+        openapi_extra=FEATURE_BODY,
     )
     async def replace(request: Request, collection_id: str, feature_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)
@@ -187,6 +211,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         "/collections/{collection_id}/items/{feature_id}",
         status_code=204,
         summary="Update a feature (JSON merge of properties; a given geometry replaces)",
+        openapi_extra=FEATURE_BODY,
     )
     async def update(request: Request, collection_id: str, feature_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)

@@ -15,6 +15,10 @@ from urbantwin.sensorthings.model import BY_SET_NAME, ENTITY_TYPES, EntityType, 
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z]+)(?:\((?P<key>[^()]*)\))?$")
 MAX_ID = 2**63 - 1
+#: Most entities a path may navigate through. Real paths take two or three hops
+#: (`Things(1)/Datastreams(2)/Observations`); each hop nests one more subquery, whose compilation
+#: grows faster than linearly, so 60 hops kept a server thread busy for many seconds.
+MAX_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ def parse_path(path: str) -> ResourcePath:
             target = ENTITY_TYPES[relation.target]
             step_id = parse_id(key, target.set_name) if key is not None else None
             steps.append(Step(target, step_id, relation))
+            if len(steps) > MAX_STEPS:
+                raise BadRequest(f"the path navigates through more than {MAX_STEPS} entities")
             index += 1
             continue
         if current.entity.property(part) is None:

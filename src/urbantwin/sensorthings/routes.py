@@ -85,11 +85,17 @@ def build_router(service: SensorThingsService) -> APIRouter:
         status_code=201,
         tags=["SensorThings"],
         summary="Create many Observations (dataArray extension)",
+        openapi_extra=_json_body({"type": "array", "items": {"type": "object"}}),
     )
     async def create_observations(request: Request) -> Response:
         return await dispatch(request, "CreateObservations")
 
-    @router.post("/$batch", tags=["SensorThings"], summary="JSON batch request with change sets")
+    @router.post(
+        "/$batch",
+        tags=["SensorThings"],
+        summary="JSON batch request with change sets",
+        openapi_extra=_json_body({"type": "object", "properties": {"requests": {"type": "array"}}}),
+    )
     async def batch(request: Request) -> Response:
         return await dispatch(request, "$batch")
 
@@ -100,6 +106,11 @@ def build_router(service: SensorThingsService) -> APIRouter:
         return await dispatch(request, path)
 
     return router
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI description of a required JSON body (read by `dispatch`, not by FastAPI)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 _JSON_BODY = {
