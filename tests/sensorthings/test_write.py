@@ -263,3 +263,19 @@ def test_bodies_with_mistakes_are_400_naming_the_mistake(client: TestClient) -> 
     bad_json = client.post("/v1.1/Things", content=b"{not json", headers={"Content-Type": "application/json"})
     assert bad_json.status_code == 400 and "JSON" in bad_json.json()["message"]
     assert client.get("/v1.1/Things?$count=true").json()["@iot.count"] == 0
+
+
+def test_a_json_patch_may_not_nest_an_entity_deeper_than_any_body(client: TestClient) -> None:
+    thing = client.post("/v1.1/Things", json={"name": "deep", "description": "d", "properties": {"a": 1}})
+    link = thing.headers["Location"]
+    nested: object = 1
+    for _ in range(60):
+        nested = {"a": nested}
+    patch = [{"op": "replace", "path": "/properties/a", "value": nested}]
+    headers = {"Content-Type": "application/json-patch+json"}
+    assert client.patch(link, json=patch, headers=headers).status_code == 200
+    deeper = [{"op": "replace", "path": "/properties" + "/a" * 61, "value": nested}]
+    refused = client.patch(link, json=deeper, headers=headers)
+    assert refused.status_code == 400
+    assert "the entity the JSON Patch leaves nests deeper than 64 levels" in refused.json()["message"]
+    assert client.get(link).status_code == 200
