@@ -28,7 +28,7 @@ from urbantwin.energy.routes import energy_router
 from urbantwin.errors import PlatformError
 from urbantwin.features.routes import build_router as features_router
 from urbantwin.features.service import FeaturesService
-from urbantwin.http import error_body
+from urbantwin.http import RefuseNulInRequestLine, error_body
 from urbantwin.live import Live
 from urbantwin.live.sse import live_router
 from urbantwin.sensorthings.routes import build_router
@@ -84,6 +84,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     service = SensorThingsService(engine, settings, policy, audit)
     app.state.sensorthings = service
     app.state.live = Live(settings, engine, service, policy, app.state.authenticator)
+    app.add_middleware(RefuseNulInRequestLine)  # inside CORS, so its 400 reaches browsers too
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -108,9 +109,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(DataError)
     async def data_error(_request: Request, exc: DataError) -> JSONResponse:
-        # A value the database cannot hold (out of range); the request is at fault, not the server.
-        message = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
-        return JSONResponse(error_body(400, f"a value is out of range: {message}"), 400)
+        # A value the database cannot hold; the request is at fault, not the server. The database's
+        # own text ("bigint out of range", "Python int too large") is not shown: it names neither the
+        # value nor what to do.
+        log.info("a value the database cannot hold: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return JSONResponse(error_body(400, data_error_message(exc)), 400)
 
     @app.exception_handler(OperationalError)
     async def operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -151,6 +154,19 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     mount_viewer(app, settings)  # the twin viewer at `/`
 
     return app
+
+
+def data_error_message(exc: DataError) -> str:
+    """The message for a value the database refused, in the platform's words."""
+    text = str(exc.orig).lower() if exc.orig is not None else ""
+    if "date" in text or "time" in text:
+        return "a date or time is out of the range the store can hold (years 1 to 9999)"
+    if "out of range" in text or "too large" in text or "overflow" in text:
+        return (
+            "a number is out of range: ids and integers must lie between "
+            "-9223372036854775808 and 9223372036854775807, other numbers must be finite"
+        )
+    return "a value cannot be stored: it is out of range or of the wrong type"
 
 
 #: SQLite's messages for a statement beyond its limits (PostgreSQL's have SQLSTATE class 54).

@@ -7,11 +7,17 @@ No API module imports another API module's routes or service to get these; each 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import orjson
 from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from urbantwin.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from urbantwin.settings import Settings
@@ -98,6 +104,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+#: The deepest nesting any JSON input may have, whatever `max_json_depth` is set to: orjson writes at
+#: most 254 levels, and a stored document is embedded a few levels deeper in responses (a value list,
+#: an expanded entity, a batch answer), so every accepted document must stay well below that.
+DEEPEST_WRITABLE_JSON = 200
+
+
 def json_depth(document: Any) -> int:
     """How deeply arrays and objects nest in a parsed JSON document (a scalar is depth 0).
 
@@ -119,29 +131,91 @@ def json_depth(document: Any) -> int:
     return deepest
 
 
-def check_json_depth(document: Any, limit: int, what: str = "the JSON document") -> None:
-    """400 when arrays and objects in `document` nest deeper than `limit` levels.
+def check_text(text: str, what: str) -> None:
+    """400 when a text holds a NUL character: PostgreSQL cannot store one, so no backend accepts it."""
+    if "\x00" in text:
+        raise BadRequest(f"{what} contains a NUL character (\\u0000), which no text may hold")
 
-    The one limit of JSON nesting on input, checked the same way for every API, importer and broker
-    message; it lies well below what can be written back (orjson writes at most 254 levels), so every
-    accepted document can be stored, read and embedded in a response.
+
+def check_json_input(document: Any, limit: int, what: str = "the JSON document") -> None:
+    """400 when `document` nests deeper than `limit` levels of arrays and objects, or when one of its
+    keys or strings holds a NUL character.
+
+    The one rule for JSON input, checked in one pass the same way for every API, importer and broker
+    message. The depth limit lies below what can be written back (see `DEEPEST_WRITABLE_JSON`), so
+    every accepted document can be stored, read and embedded in a response; NUL is refused because
+    PostgreSQL cannot store it and SQLite would, and both backends must give the same answer.
     """
-    if json_depth(document) > limit:
-        raise BadRequest(f"{what} nests deeper than {limit} levels of arrays and objects")
+    limit = min(limit, DEEPEST_WRITABLE_JSON)
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            check_text(value, f"a string in {what}")
+            continue
+        if isinstance(value, dict):
+            children: Any = value.values()
+            for key in value:
+                if isinstance(key, str):
+                    check_text(key, f"a key in {what}")
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            raise BadRequest(f"{what} nests deeper than {limit} levels of arrays and objects")
+        stack.extend((child, depth) for child in children)
 
 
-def parse_json(raw: bytes | str, settings: Settings, what: str = "the body") -> Any:
-    """A JSON text parsed and checked against the nesting limit; 400 naming the problem otherwise."""
+#: The former name of `check_json_input`, which now checks strings too.
+check_json_depth = check_json_input
+
+
+def parse_json(raw: bytes | str, settings: Settings | int, what: str = "the body") -> Any:
+    """A JSON text parsed and checked by `check_json_input`; 400 naming the problem otherwise.
+
+    `settings` gives the depth limit (`max_json_depth`); callers without settings at hand (a parser
+    of a query parameter) may pass the limit itself.
+    """
+    limit = settings if isinstance(settings, int) else settings.max_json_depth
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc).lower():
+        if "depth" in str(exc).lower() or "recursion" in str(exc).lower():  # beyond orjson's 1,024
             raise BadRequest(
-                f"{what} nests deeper than {settings.max_json_depth} levels of arrays and objects"
+                f"{what} nests deeper than {min(limit, DEEPEST_WRITABLE_JSON)} levels of arrays and objects"
             ) from None
         raise BadRequest(f"{what} is not valid JSON: {exc}") from None
-    check_json_depth(document, settings.max_json_depth, what)
+    check_json_input(document, limit, what)
     return document
+
+
+def dumps_json(value: Any, option: int = 0) -> bytes:
+    """`value` as JSON bytes, also when it nests deeper than orjson writes (254 levels).
+
+    Input is limited far below that, but documents stored before the limit existed may be embedded
+    deeper than orjson goes in a listing or an expansion; one such entity must not break the answer
+    for every reader, so those fall back to the standard library's slower encoder, which writes as
+    deep as Python's recursion limit.
+    """
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError as exc:
+        if "recursion" not in str(exc).lower():
+            raise
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain
+    ).encode()
+
+
+def _plain(value: Any) -> Any:
+    """What orjson writes for the types the standard library's encoder does not know."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def body_media_type(request: Request) -> str:
@@ -158,3 +232,35 @@ async def read_json(request: Request, settings: Settings) -> Any:
     if content_type and "json" not in content_type and content_type not in ("text/plain", "*/*"):
         raise UnsupportedMediaType(f"the body must be JSON, not {content_type}")
     return parse_json(raw, settings)
+
+
+class RefuseNulInRequestLine:
+    """ASGI middleware answering 400 when the path or the query string holds a NUL character.
+
+    Query values and path segments reach the database as text (filters, ids, names): PostgreSQL cannot
+    hold NUL and SQLite would store it, so the one rule for strings is enforced for all of them here,
+    before any route, in the same words as for JSON bodies.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _nul_in_request_line(scope)
+            if where is not None:
+                message = f"the {where} contains a NUL character (\\u0000), which no text may hold"
+                response = JSONResponse(error_body(400, message), 400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_in_request_line(scope: Scope) -> str | None:
+    """Which part of the request line holds a NUL ("path", "query string"), or None."""
+    if "\x00" in scope.get("path", "") or b"%00" in scope.get("raw_path", b""):
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"\x00" in query or b"%00" in query:
+        return "query string"
+    return None

@@ -14,6 +14,7 @@ from shapely.geometry import shape
 
 from urbantwin.errors import BadRequest
 from urbantwin.sensorthings.model import EntityType, Property
+from urbantwin.sensorthings.paths import MAX_ID
 from urbantwin.store import schema
 
 GEOJSON_ENCODINGS = {"application/geo+json", "application/vnd.geo+json", "application/geojson"}
@@ -58,6 +59,24 @@ def parse_interval(text: Any, where: str) -> tuple[datetime, datetime]:
     start, end = parse_time_or_interval(text, where)
     assert end is not None
     return start, end
+
+
+def entity_id(raw: Any, where: str) -> int:
+    """An `@iot.id` given in a body: an integer, or a string of digits, from 0 to 2^63 - 1.
+
+    Checked before the id reaches the database, so a number beyond 64 bits is the same 400 on both
+    backends (SQLite's driver cannot even bind it, PostgreSQL reports a range error).
+    """
+    text = raw if isinstance(raw, str) else None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        number = raw
+    elif text is not None and text.strip().isdigit() and text.strip().isascii():
+        number = int(text.strip())
+    else:
+        number = -1
+    if not 0 <= number <= MAX_ID:
+        raise BadRequest(f"{where}: @iot.id must be an integer from 0 to {MAX_ID}, got {raw!r:.40}")
+    return number
 
 
 def geometry_wkb(document: Any, where: str) -> bytes:
