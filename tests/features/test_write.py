@@ -24,6 +24,17 @@ def _feature(fid: str | None = None, **properties: object) -> dict:
     return document
 
 
+def _point(lon: float, lat: float) -> dict:
+    return {"type": "Point", "coordinates": [lon, lat]}
+
+
+def _geometry(geometry: dict, fid: str | None = None) -> dict:
+    return {**_feature(fid), "geometry": geometry}
+
+
+BOWTIE = {"type": "Polygon", "coordinates": [[[12, 51], [13, 52], [13, 51], [12, 52], [12, 51]]]}
+
+
 def test_anonymous_writes_are_refused_on_a_fresh_install(anonymous: TestClient, city: Engine) -> None:
     for method, path in (("post", ITEMS), ("put", f"{ITEMS}/a"), ("patch", f"{ITEMS}/a")):
         answer = getattr(anonymous, method)(path, json=_feature())
@@ -77,6 +88,16 @@ def test_content_crs_on_input(client: TestClient, city: Engine) -> None:
     assert answer.json()["geometry"]["coordinates"] == pytest.approx([lon, lat], abs=1e-9)
     back = client.get(f"{ITEMS}/utm", params={"crs": EPSG + "25833"}).json()
     assert back["geometry"]["coordinates"] == pytest.approx([x, y], abs=0.001)
+    # EPSG:25833 coordinates must lie in its area of use (Europe between 12°E and 18°E, widened)
+    far = _geometry(_point(x + 5_000_000, y))
+    outside = client.post(ITEMS, json=far, headers={"Content-Crs": f"<{EPSG}25833>"})
+    assert outside.status_code == 400, outside.text
+    assert "geometry: the geometry lies outside the area of use of ETRS89 / UTM zone 33N" in outside.text
+    # EPSG:4326 is lat/lon: latitude first, checked as latitude
+    swapped = client.post(
+        ITEMS, json=_geometry(_point(120.0, 51.3)), headers={"Content-Crs": f"<{EPSG}4326>"}
+    )
+    assert swapped.status_code == 400 and "latitude 120 is out of range" in swapped.json()["message"]
     bad = client.post(ITEMS, json=_feature("x"), headers={"Content-Crs": "<EPSG:1>"})
     assert bad.status_code == 400 and "Content-Crs: unsupported CRS" in bad.json()["message"]
 
@@ -106,7 +127,21 @@ def test_replace_update_delete(client: TestClient, city: Engine) -> None:
     ("method", "path", "body", "status", "message"),
     [
         ("post", ITEMS, {"type": "FeatureCollection"}, 400, "must be a GeoJSON Feature"),
-        ("post", ITEMS, {"type": "Feature", "geometry": {"type": "Point"}}, 400, "geometry: not a valid"),
+        ("post", ITEMS, {"type": "Feature", "geometry": {"type": "Point"}}, 400, "geometry: a Point needs"),
+        # probes: an unknown type was a 500; latitude 95, longitude 400 and a self-intersecting polygon
+        # (refused by SensorThings) were stored
+        ("post", ITEMS, _geometry({"type": "Foo"}), 400, "geometry: unknown geometry type 'Foo'"),
+        (
+            "post",
+            ITEMS,
+            _geometry(_point(12.37, 95)),
+            400,
+            "geometry: latitude 95 is out of range (−90 to 90)",
+        ),
+        ("post", ITEMS, _geometry(_point(400, 51)), 400, "geometry: longitude 400 is out of range"),
+        ("post", ITEMS, _geometry(BOWTIE), 400, "geometry: the geometry is not valid: its boundary crosses"),
+        ("put", f"{ITEMS}/a", _geometry(BOWTIE, "a"), 400, "geometry: the geometry is not valid"),
+        ("patch", f"{ITEMS}/a", {"geometry": BOWTIE}, 400, "geometry: the geometry is not valid"),
         ("post", ITEMS, {"type": "Feature", "properties": [1]}, 400, "properties: expected an object"),
         ("post", "/ogcapi/collections/nowhere/items", _feature(), 404, "no collection 'nowhere'"),
         ("put", f"{ITEMS}/zz", _feature(), 404, "no feature 'zz'"),

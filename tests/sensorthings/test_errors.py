@@ -366,7 +366,36 @@ BODIES: list[tuple[str, str, Any, int, str]] = [
         "Locations",
         {**LOCATION, "location": {"type": "Point", "coordinates": ["x"]}},
         400,
-        "Location location: not a valid GeoJSON geometry",
+        "Location location: the coordinates of a Point must be one position [x, y] or [x, y, z]",
+    ),
+    # probe: an unknown type was a 500; latitude 95 and longitude 400 were stored
+    (
+        "POST",
+        "Locations",
+        {**LOCATION, "location": {"type": "Foo", "coordinates": [1, 2]}},
+        400,
+        "Location location: unknown geometry type 'Foo'; expected one of Point, MultiPoint",
+    ),
+    (
+        "POST",
+        "Locations",
+        {**LOCATION, "location": {"type": "Point", "coordinates": [12.37, 95]}},
+        400,
+        "Location location: latitude 95 is out of range (−90 to 90)",
+    ),
+    (
+        "POST",
+        "Locations",
+        {**LOCATION, "location": {"type": "Feature", "geometry": {"type": "Point", "coordinates": [400, 5]}}},
+        400,
+        "Location location: longitude 400 is out of range (−180 to 180)",
+    ),
+    (
+        "POST",
+        "FeaturesOfInterest",
+        {"name": "f", "description": "d", "encodingType": "application/geo+json", "feature": {"type": "Foo"}},
+        400,
+        "FeatureOfInterest feature: unknown geometry type 'Foo'",
     ),
     (
         "POST",
@@ -440,7 +469,11 @@ def test_a_self_intersecting_polygon_is_rejected(store: TestClient) -> None:
     response = store.post("/v1.1/Locations", json={**LOCATION, "location": bowtie})
     if response.status_code == 201:  # keep the module's store as it was for the other tests
         store.delete(f"/v1.1/Locations({response.json()['@iot.id']})")
-    check(response, 400, "Location location")
+    check(
+        response,
+        400,
+        "Location location: the geometry is not valid: its boundary crosses itself near (0.5 0.5)",
+    )
 
 
 def test_a_query_parameter_cannot_change_the_entity_set(store: TestClient) -> None:

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
-import orjson
 import shapely
 from lark.exceptions import LarkError
 from pygeofilter import ast, values
@@ -25,6 +24,9 @@ from sqlalchemy import LargeBinary, and_, func, literal, not_, or_
 
 from urbantwin.errors import BadRequest
 from urbantwin.features.crs import geometry_to_crs84
+from urbantwin.geometry import GeometryError, check_lonlat, crs_of, from_geojson
+from urbantwin.http import parse_json
+from urbantwin.settings import Settings
 from urbantwin.store.features_schema import features
 from urbantwin.store.spatial import bbox_overlaps, spatial_call
 from urbantwin.store.sqlfunctions import json_boolean, json_number, json_string, json_value, text_like
@@ -77,10 +79,8 @@ def parse_filter(text: str, language: str | None) -> ast.Node:
     language = check_language(language)
     try:
         if language == "cql2-json":
-            try:
-                document = orjson.loads(text)
-            except orjson.JSONDecodeError as error:
-                raise BadRequest(f"filter: not valid JSON for cql2-json: {error}") from None
+            # The one rule of JSON input (depth, NUL); a query parameter has no settings at hand.
+            document = parse_json(text, Settings.max_json_depth, "filter (cql2-json)")
             return parse_cql2_json(document)
         return parse_cql2_text(text)
     except BadRequest:
@@ -298,6 +298,10 @@ class FilterCompiler:
         if not np.isfinite(shapely.get_coordinates(literal_geometry)).all():
             raise BadRequest("filter: the geometry's coordinates must be finite numbers")
         geometry = geometry_to_crs84(literal_geometry, self.crs)
+        try:
+            check_lonlat(geometry, crs_of(self.crs))
+        except GeometryError as error:
+            raise BadRequest(f"filter: {error}") from None
         if not geometry.is_valid:  # a self-crossing polygon would make the backends' predicates fail
             geometry = shapely.make_valid(geometry)
         wkb = geom_from_wkb(literal(shapely.to_wkb(geometry), LargeBinary))
@@ -356,7 +360,7 @@ def _instant(value: Any, what: str) -> datetime:
 def _geometry_literal(node: Any) -> shapely.Geometry:
     try:
         if isinstance(node, values.Geometry):
-            return shapely.geometry.shape(node.geometry)
+            return from_geojson(node.geometry, allow_empty=True)
         if isinstance(node, values.Envelope):
             return shapely.box(node.x1, node.y1, node.x2, node.y2)
         if isinstance(node, ast.Function) and node.name.lower() == "bbox" and len(node.arguments) in (4, 6):
@@ -364,6 +368,8 @@ def _geometry_literal(node: Any) -> shapely.Geometry:
             if len(numbers) == 6:
                 numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
             return shapely.box(*numbers)
+    except GeometryError as error:
+        raise BadRequest(f"filter: invalid geometry: {error}") from None
     except (ValueError, TypeError, shapely.errors.GEOSException) as error:
         raise BadRequest(f"filter: invalid geometry: {error}") from None
     raise BadRequest(f"filter: expected a geometry literal, got {node!r}")

@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import shapely
-import shapely.validation
-from shapely.geometry import shape
 
 from urbantwin.errors import BadRequest
+from urbantwin.geometry import GeometryError, check_geometry, from_geojson
 from urbantwin.sensorthings.model import EntityType, Property
 from urbantwin.sensorthings.paths import MAX_ID
 from urbantwin.store import schema
@@ -80,28 +79,18 @@ def entity_id(raw: Any, where: str) -> int:
 
 
 def geometry_wkb(document: Any, where: str) -> bytes:
-    """WKB of a GeoJSON geometry or Feature (its geometry), checked to be well formed."""
+    """WKB of a GeoJSON geometry or Feature (its geometry), checked by the platform's one geometry
+    validation (structure, WGS 84 ranges, validity)."""
     if not isinstance(document, dict):
         raise BadRequest(f"{where}: expected a GeoJSON object, got {_kind(document)}")
     geometry = document.get("geometry") if document.get("type") == "Feature" else document
     if not isinstance(geometry, dict):
         raise BadRequest(f"{where}: the Feature has no geometry")
     try:
-        geom = shape(geometry)
-    except (KeyError, ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
-        raise BadRequest(f"{where}: not a valid GeoJSON geometry ({exc})") from None
-    if geom.is_empty:
-        raise BadRequest(f"{where}: the geometry is empty")
-    try:
-        minx, miny, maxx, maxy = geom.bounds
-    except (ValueError, TypeError):
-        raise BadRequest(f"{where}: the geometry has invalid coordinates") from None
-    if not all(map(_finite, (minx, miny, maxx, maxy))):
-        raise BadRequest(f"{where}: the geometry has coordinates that are not finite numbers")
-    if not geom.is_valid:
-        # An invalid geometry (a self-intersecting polygon) has no agreed answer to spatial
-        # predicates: PostGIS and shapely would each answer differently.
-        raise BadRequest(f"{where}: the geometry is not valid ({shapely.validation.explain_validity(geom)})")
+        geom = from_geojson(geometry)
+        check_geometry(geom)  # SensorThings geometries are WGS 84 lon/lat
+    except GeometryError as error:
+        raise BadRequest(f"{where}: {error}") from None
     return shapely.to_wkb(geom)
 
 
