@@ -39,7 +39,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import ANONYMOUS, Principal
-from urbantwin.errors import PlatformError
+from urbantwin.errors import BadRequest, PlatformError
+from urbantwin.http import parse_json
 from urbantwin.live.changes import CREATE
 from urbantwin.live.events import EntityEvent, renders_in_database
 from urbantwin.live.notify import Context
@@ -371,9 +372,9 @@ class MqttBridge:
         if path is None:
             return None
         try:
-            body = orjson.loads(message.payload)
-        except orjson.JSONDecodeError as exc:
-            log.warning("MQTT: a message on %s is not JSON (%s); not stored", message.topic, exc)
+            body = parse_json(message.payload, self.settings, "the message")  # the one rule of JSON input
+        except BadRequest as error:
+            log.warning("MQTT: a message on %s is not stored: %s", message.topic, error.message)
             return None
         if not isinstance(body, dict):
             log.warning("MQTT: a message on %s is not a JSON object; not stored", message.topic)
