@@ -92,7 +92,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     rather than held in memory whole.
     """
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
+    if length and length.isascii() and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

@@ -476,6 +476,13 @@ def test_a_self_intersecting_polygon_is_rejected(store: TestClient) -> None:
     )
 
 
+def test_a_digit_beyond_ascii_in_a_property_path_is_no_array_index(store: TestClient) -> None:
+    # "²" is a digit to Python's str.isdigit, yet no index: these were 500s
+    check(store.get("/v1.1/Things(1)/properties/tags/²"), 404, "Thing/properties has no tags/²")
+    for option in ("$filter=properties/tags/² eq 'a'", "$orderby=properties/tags/²"):
+        assert store.get(f"/v1.1/Things?{option}").status_code == 200
+
+
 def test_a_query_parameter_cannot_change_the_entity_set(store: TestClient) -> None:
     page = store.get("/v1.1/Things", params={"_set": "Sensors"})
     assert page.status_code == 200, page.text

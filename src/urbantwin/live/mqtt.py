@@ -56,6 +56,7 @@ from urbantwin.live.wire import (
 )
 from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
+from urbantwin.sensorthings.values import entity_id
 from urbantwin.settings import Settings
 
 log = logging.getLogger("urbantwin.live")
@@ -472,6 +473,9 @@ def _reference(value: Any) -> int | None:
     if not isinstance(value, dict) or len(value) != 1:
         return None
     ident = value.get("@iot.id")
-    if isinstance(ident, bool) or not isinstance(ident, int | str) or not str(ident).isdigit():
+    if isinstance(ident, bool) or not isinstance(ident, int | str):
         return None
-    return int(ident)
+    try:
+        return entity_id(ident, "")
+    except BadRequest:  # not an id ("²", beyond 64 bits): the one-by-one path reports it
+        return None
