@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from urbantwin.errors import BadRequest
 from urbantwin.http import DEEPEST_WRITABLE_JSON, check_json_input, dumps_json, json_depth, parse_json
@@ -94,3 +95,35 @@ def test_nul_in_the_request_line_is_refused_before_any_route(
     assert response.json()["message"] == (
         f"the {where} contains a NUL character (\\u0000), which no text may hold"
     )
+
+
+class Note(BaseModel):
+    text: str
+    extra: dict[str, Any] = {}
+
+
+def test_a_route_with_a_model_body_reads_it_through_the_kit() -> None:
+    from fastapi import APIRouter, FastAPI
+
+    from urbantwin.app import create_app
+    from urbantwin.http import CheckedJsonRoute
+
+    router = APIRouter(route_class=CheckedJsonRoute)
+
+    @router.post("/notes")
+    async def add(note: Note) -> dict[str, Any]:
+        return note.model_dump()
+
+    # the platform's error handlers, on a small app with a small body limit
+    app: FastAPI = create_app(Settings(database_url="sqlite://", max_body_bytes=2000))
+    app.include_router(router)
+    client = TestClient(app)
+    assert client.post("/notes", json={"text": "hi"}).json() == {"text": "hi", "extra": {}}
+    too_deep = client.post("/notes", json={"text": "hi", "extra": nested(70)})
+    assert too_deep.status_code == 400 and "nests deeper than 64" in too_deep.json()["message"]
+    assert "NUL" in client.post("/notes", json={"text": "\x00"}).json()["message"]
+    # a chunked body without a length is stopped at the limit, not read whole first
+    chunked = client.post("/notes", content=(b"x" * 500 for _ in range(10)))
+    assert chunked.status_code == 413 and "larger than 2000 bytes" in chunked.json()["message"]
+    invalid = client.post("/notes", json={"text": 5})
+    assert invalid.status_code == 400 and invalid.json()["message"].startswith("invalid request: text")

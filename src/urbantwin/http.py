@@ -9,14 +9,16 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Coroutine
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import orjson
+from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from urbantwin.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -264,3 +266,28 @@ def _nul_in_request_line(scope: Scope) -> str | None:
     if b"\x00" in query or b"%00" in query:
         return "query string"
     return None
+
+
+class CheckedJsonRoute(APIRoute):
+    """A FastAPI route whose body is read by this kit before FastAPI parses it into the route's model.
+
+    FastAPI reads a body whole and parses it with the standard library, so a route with a pydantic
+    body would take any size, any depth and NUL in strings; this route reads it within
+    `max_body_bytes` while streaming and parses it with `parse_json`, and FastAPI then validates the
+    document it finds cached on the request. Schemas and validation messages stay FastAPI's.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def checked(request: Request) -> Response:
+            settings: Settings = request.app.state.settings
+            raw = await read_body(request, settings.max_body_bytes)
+            request._body = raw  # what `request.body()` answers from now on
+            if raw.strip() and "json" in body_media_type(request):
+                request._json = parse_json(raw, settings)  # what `request.json()` answers
+            return await handler(request)
+
+        return checked

@@ -17,6 +17,7 @@ from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.policy import DatasetRule
 from urbantwin.access.principal import Principal
 from urbantwin.errors import Forbidden, NotFound, Unauthorized
+from urbantwin.http import CheckedJsonRoute
 from urbantwin.store.access_schema import datasets
 
 Kind = Literal["administration", "municipal_company", "science", "business", "civil_society"]
@@ -104,7 +105,7 @@ def _given(model: BaseModel) -> dict[str, Any]:
 
 
 def build_router(admin: AccessAdmin) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["Administration"])
+    router = APIRouter(prefix="/api", tags=["Administration"], route_class=CheckedJsonRoute)
 
     def administrator(request: Request) -> Principal:
         principal = request_principal(request)
