@@ -65,7 +65,8 @@ from urbantwin.demo.sensorthings import (
     MAX_ROWS_PER_REQUEST,
     OM_MEASUREMENT,
 )
-from urbantwin.errors import PlatformError
+from urbantwin.errors import BadRequest, PlatformError
+from urbantwin.http import check_json_input
 from urbantwin.settings import Settings
 
 JSON = dict[str, Any]
@@ -1031,7 +1032,12 @@ def read_station_csv(
 
 def read_stations(path: Path, options: StationOptions) -> dict[str, JSON]:
     collection = json.loads(nfc(path.read_text(encoding="utf-8")))
-    if collection.get("type") != "FeatureCollection":
+    try:
+        # The one rule of JSON input (depth, NUL): the stations' properties become Things' properties.
+        check_json_input(collection, Settings.max_json_depth, path.name)
+    except BadRequest as exc:
+        raise ValueError(exc.message) from None
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         raise ValueError(f"{path.name}: expected a GeoJSON FeatureCollection of station points")
     stations = {}
     for feature in collection.get("features", []):
