@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -66,9 +67,12 @@ def test_parse_json_checks_depth_and_names_what_was_read() -> None:
         parse_json(b'{"a": "\\u0000"}', settings)
 
 
-def test_dumps_json_writes_deeper_than_orjson() -> None:
-    deep = nested(300, "x")
-    assert json.loads(dumps_json({"value": [deep]})) == {"value": [deep]}
+def test_dumps_json_writes_a_stored_document_embedded_deeper_than_orjson_goes() -> None:
+    stored = nested(253, "x")  # the deepest a document could be stored before input was limited
+    answer = {"value": [{"Thing": {"properties": stored}, "ready": orjson.Fragment(b'{"b":[1]}')}]}
+    assert json.loads(dumps_json(answer)) == {
+        "value": [{"Thing": {"properties": stored}, "ready": {"b": [1]}}]
+    }
     assert dumps_json({"a": 1}) == b'{"a":1}'
 
 

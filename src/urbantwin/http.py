@@ -7,13 +7,9 @@ No API module imports another API module's routes or service to get these; each 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Callable, Coroutine
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import orjson
 from fastapi.routing import APIRoute
@@ -194,30 +190,35 @@ def parse_json(raw: bytes | str, settings: Settings | int, what: str = "the body
 
 
 def dumps_json(value: Any, option: int = 0) -> bytes:
-    """`value` as JSON bytes, also when it nests deeper than orjson writes (254 levels).
+    """`value` as JSON bytes, also when it nests deeper than orjson writes in one go (254 levels).
 
-    Input is limited far below that, but documents stored before the limit existed may be embedded
-    deeper than orjson goes in a listing or an expansion; one such entity must not break the answer
-    for every reader, so those fall back to the standard library's slower encoder, which writes as
-    deep as Python's recursion limit.
+    Input is limited far below that, but a document stored before the limit existed (up to 253
+    levels) is embedded a few levels deeper in a listing, an expansion or a batch answer; one such
+    entity must not break the answer for every reader. Those answers are written in pieces: each
+    subtree below `_PIECE_DEPTH` levels is written on its own and embedded as a finished fragment, so
+    no single call to orjson goes deeper than the stored document itself (pre-written fragments in
+    the value stay as they are, which the standard library's encoder could not do).
     """
     try:
         return orjson.dumps(value, option=option)
     except orjson.JSONEncodeError as exc:
         if "recursion" not in str(exc).lower():
             raise
-    return json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain
-    ).encode()
+    return orjson.dumps(_in_pieces(value, option, _PIECE_DEPTH), option=option)
 
 
-def _plain(value: Any) -> Any:
-    """What orjson writes for the types the standard library's encoder does not know."""
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal | UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+#: Levels of a response kept whole when it is written in pieces (see `dumps_json`).
+_PIECE_DEPTH = 16
+
+
+def _in_pieces(value: Any, option: int, levels: int) -> Any:
+    if not isinstance(value, dict | list | tuple):
+        return value
+    if levels == 0:
+        return orjson.Fragment(orjson.dumps(value, option=option))
+    if isinstance(value, dict):
+        return {key: _in_pieces(child, option, levels - 1) for key, child in value.items()}
+    return [_in_pieces(child, option, levels - 1) for child in value]
 
 
 def body_media_type(request: Request) -> str:

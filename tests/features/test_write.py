@@ -161,3 +161,23 @@ def test_bad_writes(  # noqa: PLR0913
 def test_bad_json_body(client: TestClient, city: Engine) -> None:
     answer = client.post(ITEMS, content=b"{nope", headers={"Content-Type": "application/geo+json"})
     assert answer.status_code == 400 and "not valid JSON" in answer.json()["message"]
+
+
+def test_a_feature_stored_deeper_than_answers_nest_breaks_no_read(client: TestClient, city: Engine) -> None:
+    # Properties stored 253 levels deep (before input was limited) made the feature's own page and
+    # pages in another CRS a 500.
+    from sqlalchemy import update
+
+    deep: object = "bottom"
+    for _ in range(253):
+        deep = {"a": deep}
+    with city.begin() as connection:
+        connection.execute(
+            update(features).where(features.c.feature_key == "a").values(properties={"deep": deep})
+        )
+    for params in ({}, {"crs": EPSG + "25833"}):
+        page = client.get(ITEMS, params=params)
+        assert page.status_code == 200, page.text[:200]
+        item = client.get(f"{ITEMS}/a", params=params)
+        assert item.status_code == 200, item.text[:200]
+        assert item.json()["properties"] == {"deep": deep}
