@@ -32,6 +32,9 @@ def _geometry(geometry: dict, fid: str | None = None) -> dict:
     return {**_feature(fid), "geometry": geometry}
 
 
+NESTED_100: object = 1
+for _ in range(100):
+    NESTED_100 = {"a": NESTED_100}
 BOWTIE = {"type": "Polygon", "coordinates": [[[12, 51], [13, 52], [13, 51], [12, 52], [12, 51]]]}
 
 
@@ -142,6 +145,9 @@ def test_replace_update_delete(client: TestClient, city: Engine) -> None:
         ("post", ITEMS, _geometry(BOWTIE), 400, "geometry: the geometry is not valid: its boundary crosses"),
         ("put", f"{ITEMS}/a", _geometry(BOWTIE, "a"), 400, "geometry: the geometry is not valid"),
         ("patch", f"{ITEMS}/a", {"geometry": BOWTIE}, 400, "geometry: the geometry is not valid"),
+        # the one rule of JSON input, as for every API
+        ("post", ITEMS, _feature("d", deep=NESTED_100), 400, "the body nests deeper than 64 levels"),
+        ("patch", f"{ITEMS}/a", {"properties": {"name": "a\x00"}}, 400, "contains a NUL character"),
         ("post", ITEMS, {"type": "Feature", "properties": [1]}, 400, "properties: expected an object"),
         ("post", "/ogcapi/collections/nowhere/items", _feature(), 404, "no collection 'nowhere'"),
         ("put", f"{ITEMS}/zz", _feature(), 404, "no feature 'zz'"),

@@ -263,6 +263,19 @@ BODIES: list[tuple[str, str, Any, int, str]] = [
         400,
         "nests deeper than 64 levels",
     ),  # fmt: skip
+    (
+        "POST",
+        "CreateObservations",
+        [
+            {
+                "Datastream": {"@iot.id": 1},
+                "components": ["result", "parameters"],
+                "dataArray": [[1, nested(100)]],
+            }
+        ],
+        400,
+        "nests deeper than 64 levels",
+    ),  # fmt: skip
     ("POST", "Things", {"name": "a\x00b", "description": "b"}, 400, "contains a NUL character"),
     ("POST", "Things", {**THING, "properties": {"k\x00": 1}}, 400, "a key in the body contains a NUL"),
     # a string where a number is required, and references to nothing
