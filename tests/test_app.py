@@ -21,3 +21,25 @@ def test_a_value_the_database_refuses_is_named_in_our_words(database_text: str, 
     message = data_error_message(DataError("SELECT 1", {}, Exception(database_text)))
     assert fragment in message
     assert database_text not in message
+
+
+def test_an_integer_beyond_64_bits_that_escaped_the_checks_is_a_400_on_sqlite_too() -> None:
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from urbantwin.app import create_app
+    from urbantwin.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite://"))
+    router = APIRouter()
+
+    @router.get("/probe")
+    def probe() -> None:
+        with app.state.engine.connect() as connection:  # SQLite's driver raises OverflowError here
+            connection.execute(text("SELECT :n"), {"n": 2**64})
+
+    app.include_router(router)
+    answer = TestClient(app).get("/probe")
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith("a number is out of range")

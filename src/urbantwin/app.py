@@ -115,6 +115,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         log.info("a value the database cannot hold: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
         return JSONResponse(error_body(400, data_error_message(exc)), 400)
 
+    @app.exception_handler(OverflowError)
+    async def overflow_error(_request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver cannot bind an integer beyond 64 bits, where PostgreSQL answers a DataError:
+        # the same 400 on both backends for a number that escaped the checks on input.
+        if "too large" not in str(exc):
+            raise exc
+        return JSONResponse(error_body(400, data_error_message(None)), 400)
+
     @app.exception_handler(OperationalError)
     async def operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
         limit = _limit_exceeded(exc)
@@ -156,16 +164,22 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     return app
 
 
-def data_error_message(exc: DataError) -> str:
-    """The message for a value the database refused, in the platform's words."""
+_NUMBER_OUT_OF_RANGE = (
+    "a number is out of range: ids and integers must lie between "
+    "-9223372036854775808 and 9223372036854775807, other numbers must be finite"
+)
+
+
+def data_error_message(exc: DataError | None) -> str:
+    """The message for a value the database refused (None: a number too large to bind), in the
+    platform's words."""
+    if exc is None:
+        return _NUMBER_OUT_OF_RANGE
     text = str(exc.orig).lower() if exc.orig is not None else ""
     if "date" in text or "time" in text:
         return "a date or time is out of the range the store can hold (years 1 to 9999)"
     if "out of range" in text or "too large" in text or "overflow" in text:
-        return (
-            "a number is out of range: ids and integers must lie between "
-            "-9223372036854775808 and 9223372036854775807, other numbers must be finite"
-        )
+        return _NUMBER_OUT_OF_RANGE
     return "a value cannot be stored: it is out of range or of the wrong type"
 
 

@@ -462,7 +462,12 @@ def _integer(raw: str | None, name: str, default: int, minimum: int) -> int:
         raise BadRequest(f"{name}: expected an integer, got {raw!r}") from None
     if value < minimum:
         raise BadRequest(f"{name}: must be at least {minimum}, got {value}")
+    if value > _LARGEST_INTEGER:  # the store's integers are 64-bit (SQLite's driver cannot bind more)
+        raise BadRequest(f"{name}: must be at most {_LARGEST_INTEGER}, got {value}")
     return value
+
+
+_LARGEST_INTEGER = 2**63 - 1
 
 
 def _bbox(raw: str) -> tuple[float, float, float, float]:
