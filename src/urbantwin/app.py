@@ -3,6 +3,7 @@ errors into HTTP answers."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack, asynccontextmanager
@@ -24,7 +25,7 @@ from urbantwin.access.gate import Access
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.errors import PlatformError
 from urbantwin.headers import SecurityHeadersMiddleware
-from urbantwin.http import error_body
+from urbantwin.http import RefuseNulInRequestLine, error_body
 from urbantwin.memory import limit_malloc_arenas
 from urbantwin.module import Context, Listing, Module, Mounted
 from urbantwin.modules import MODULES, checked, conformance, viewer_panels
@@ -34,6 +35,8 @@ from urbantwin.settings import Settings
 from urbantwin.store.engine import is_query_timeout, make_engine
 from urbantwin.web import mount_viewer
 from urbantwin.web.docs import docs_router
+
+log = logging.getLogger("urbantwin")
 
 
 def create_app(
@@ -91,6 +94,7 @@ def create_app(
             setattr(app.state, name, value)  # named by the module's declaration (`app.state.live`)
     if rate_limits_configured(settings):
         app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(RefuseNulInRequestLine)  # inside CORS, so its 400 reaches browsers too
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -118,9 +122,19 @@ def create_app(
 
     @app.exception_handler(DataError)
     async def data_error(_request: Request, exc: DataError) -> JSONResponse:
-        # A value the database cannot hold (out of range); the request is at fault, not the server.
-        message = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
-        return JSONResponse(error_body(400, f"a value is out of range: {message}"), 400)
+        # A value the database cannot hold; the request is at fault, not the server. The database's
+        # own text ("bigint out of range", "Python int too large") is not shown: it names neither the
+        # value nor what to do.
+        log.info("a value the database cannot hold: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return JSONResponse(error_body(400, data_error_message(exc)), 400)
+
+    @app.exception_handler(OverflowError)
+    async def overflow_error(_request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver cannot bind an integer beyond 64 bits, where PostgreSQL answers a DataError:
+        # the same 400 on both backends for a number that escaped the checks on input.
+        if "too large" not in str(exc):
+            raise exc
+        return JSONResponse(error_body(400, data_error_message(None)), 400)
 
     @app.exception_handler(OperationalError)
     async def operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -158,6 +172,25 @@ def create_app(
     app.include_router(docs_router(app.title))  # the OpenAPI document in the browser at /docs
 
     return app
+
+
+_NUMBER_OUT_OF_RANGE = (
+    "a number is out of range: ids and integers must lie between "
+    "-9223372036854775808 and 9223372036854775807, other numbers must be finite"
+)
+
+
+def data_error_message(exc: DataError | None) -> str:
+    """The message for a value the database refused (None: a number too large to bind), in the
+    platform's words."""
+    if exc is None:
+        return _NUMBER_OUT_OF_RANGE
+    text = str(exc.orig).lower() if exc.orig is not None else ""
+    if "date" in text or "time" in text:
+        return "a date or time is out of the range the store can hold (years 1 to 9999)"
+    if "out of range" in text or "too large" in text or "overflow" in text:
+        return _NUMBER_OUT_OF_RANGE
+    return "a value cannot be stored: it is out of range or of the wrong type"
 
 
 #: SQLite's messages for a statement beyond its limits (PostgreSQL's have SQLSTATE class 54).

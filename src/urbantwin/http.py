@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
+from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from urbantwin.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from urbantwin.settings import Settings
@@ -92,7 +96,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     rather than held in memory whole.
     """
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
+    if length and length.isascii() and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -102,6 +106,12 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"the body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+#: The deepest nesting any JSON input may have, whatever `max_json_depth` is set to: orjson writes at
+#: most 254 levels, and a stored document is embedded a few levels deeper in responses (a value list,
+#: an expanded entity, a batch answer), so every accepted document must stay well below that.
+DEEPEST_WRITABLE_JSON = 200
 
 
 def json_depth(document: Any) -> int:
@@ -125,29 +135,96 @@ def json_depth(document: Any) -> int:
     return deepest
 
 
-def check_json_depth(document: Any, limit: int, what: str = "the JSON document") -> None:
-    """400 when arrays and objects in `document` nest deeper than `limit` levels.
+def check_text(text: str, what: str) -> None:
+    """400 when a text holds a NUL character: PostgreSQL cannot store one, so no backend accepts it."""
+    if "\x00" in text:
+        raise BadRequest(f"{what} contains a NUL character (\\u0000), which no text may hold")
 
-    The one limit of JSON nesting on input, checked the same way for every API, importer and broker
-    message; it lies well below what can be written back (orjson writes at most 254 levels), so every
-    accepted document can be stored, read and embedded in a response.
+
+def check_json_input(document: Any, limit: int, what: str = "the JSON document") -> None:
+    """400 when `document` nests deeper than `limit` levels of arrays and objects, or when one of its
+    keys or strings holds a NUL character.
+
+    The one rule for JSON input, checked in one pass the same way for every API, importer and broker
+    message. The depth limit lies below what can be written back (see `DEEPEST_WRITABLE_JSON`), so
+    every accepted document can be stored, read and embedded in a response; NUL is refused because
+    PostgreSQL cannot store it and SQLite would, and both backends must give the same answer.
     """
-    if json_depth(document) > limit:
-        raise BadRequest(f"{what} nests deeper than {limit} levels of arrays and objects")
+    limit = min(limit, DEEPEST_WRITABLE_JSON)
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            check_text(value, f"a string in {what}")
+            continue
+        if isinstance(value, dict):
+            children: Any = value.values()
+            for key in value:
+                if isinstance(key, str):
+                    check_text(key, f"a key in {what}")
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            raise BadRequest(f"{what} nests deeper than {limit} levels of arrays and objects")
+        stack.extend((child, depth) for child in children)
 
 
-def parse_json(raw: bytes | str, settings: Settings, what: str = "the body") -> Any:
-    """A JSON text parsed and checked against the nesting limit; 400 naming the problem otherwise."""
+#: The former name of `check_json_input`, which now checks strings too.
+check_json_depth = check_json_input
+
+
+def parse_json(raw: bytes | str, settings: Settings | int, what: str = "the body") -> Any:
+    """A JSON text parsed and checked by `check_json_input`; 400 naming the problem otherwise.
+
+    `settings` gives the depth limit (`max_json_depth`); callers without settings at hand (a parser
+    of a query parameter) may pass the limit itself.
+    """
+    limit = settings if isinstance(settings, int) else settings.max_json_depth
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc).lower():
+        if "depth" in str(exc).lower() or "recursion" in str(exc).lower():  # beyond orjson's 1,024
             raise BadRequest(
-                f"{what} nests deeper than {settings.max_json_depth} levels of arrays and objects"
+                f"{what} nests deeper than {min(limit, DEEPEST_WRITABLE_JSON)} levels of arrays and objects"
             ) from None
         raise BadRequest(f"{what} is not valid JSON: {exc}") from None
-    check_json_depth(document, settings.max_json_depth, what)
+    check_json_input(document, limit, what)
     return document
+
+
+def dumps_json(value: Any, option: int = 0) -> bytes:
+    """`value` as JSON bytes, also when it nests deeper than orjson writes in one go (254 levels).
+
+    Input is limited far below that, but a document stored before the limit existed (up to 253
+    levels) is embedded a few levels deeper in a listing, an expansion or a batch answer; one such
+    entity must not break the answer for every reader. Those answers are written in pieces: each
+    subtree below `_PIECE_DEPTH` levels is written on its own and embedded as a finished fragment, so
+    no single call to orjson goes deeper than the stored document itself (pre-written fragments in
+    the value stay as they are, which the standard library's encoder could not do).
+    """
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError as exc:
+        if "recursion" not in str(exc).lower():
+            raise
+    return orjson.dumps(_in_pieces(value, option, _PIECE_DEPTH), option=option)
+
+
+#: Levels of a response kept whole when it is written in pieces (see `dumps_json`).
+_PIECE_DEPTH = 16
+
+
+def _in_pieces(value: Any, option: int, levels: int) -> Any:
+    if not isinstance(value, dict | list | tuple):
+        return value
+    if levels == 0:
+        return orjson.Fragment(orjson.dumps(value, option=option))
+    if isinstance(value, dict):
+        return {key: _in_pieces(child, option, levels - 1) for key, child in value.items()}
+    return [_in_pieces(child, option, levels - 1) for child in value]
 
 
 def body_media_type(request: Request) -> str:
@@ -164,3 +241,60 @@ async def read_json(request: Request, settings: Settings) -> Any:
     if content_type and "json" not in content_type and content_type not in ("text/plain", "*/*"):
         raise UnsupportedMediaType(f"the body must be JSON, not {content_type}")
     return parse_json(raw, settings)
+
+
+class RefuseNulInRequestLine:
+    """ASGI middleware answering 400 when the path or the query string holds a NUL character.
+
+    Query values and path segments reach the database as text (filters, ids, names): PostgreSQL cannot
+    hold NUL and SQLite would store it, so the one rule for strings is enforced for all of them here,
+    before any route, in the same words as for JSON bodies.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _nul_in_request_line(scope)
+            if where is not None:
+                message = f"the {where} contains a NUL character (\\u0000), which no text may hold"
+                response = JSONResponse(error_body(400, message), 400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_in_request_line(scope: Scope) -> str | None:
+    """Which part of the request line holds a NUL ("path", "query string"), or None."""
+    if "\x00" in scope.get("path", "") or b"%00" in scope.get("raw_path", b""):
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"\x00" in query or b"%00" in query:
+        return "query string"
+    return None
+
+
+class CheckedJsonRoute(APIRoute):
+    """A FastAPI route whose body is read by this kit before FastAPI parses it into the route's model.
+
+    FastAPI reads a body whole and parses it with the standard library, so a route with a pydantic
+    body would take any size, any depth and NUL in strings; this route reads it within
+    `max_body_bytes` while streaming and parses it with `parse_json`, and FastAPI then validates the
+    document it finds cached on the request. Schemas and validation messages stay FastAPI's.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def checked(request: Request) -> Response:
+            settings: Settings = request.app.state.settings
+            raw = await read_body(request, settings.max_body_bytes)
+            request._body = raw  # what `request.body()` answers from now on
+            if raw.strip() and "json" in body_media_type(request):
+                request._json = parse_json(raw, settings)  # what `request.json()` answers
+            return await handler(request)
+
+        return checked

@@ -67,11 +67,17 @@ def test_tokens_are_stored_hashed_and_listed_without_the_secret(
         ("Bearer ut_forged-0000000000000000000000000000000000000", "the token is not valid"),
         ("Bearer ", "the Bearer token is empty"),
         ("Basic !!!", "not valid base64"),
+        # probe: bytes beyond ASCII were a 500 before any login check
+        (b"Basic \xc3\xa9\xff==", "the Basic credentials are not valid base64 of user:password"),
+        ("Basic " + base64.b64encode(b"\xff\xfe:pw").decode(), "not valid base64 of user:password"),
+        ("Basic " + base64.b64encode(b"ute\x00:secret").decode(), "the Basic credentials contain a NUL"),
         ("Digest abc", "unsupported authorization scheme"),
         ("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "no single-sign-on tokens"),
     ],
 )
-def test_bad_credentials_are_refused_with_a_reason(anonymous: TestClient, header: str, message: str) -> None:
+def test_bad_credentials_are_refused_with_a_reason(
+    anonymous: TestClient, header: str | bytes, message: str
+) -> None:
     response = anonymous.get("/v1.1/Things", headers={"Authorization": header})
     assert response.status_code == 401 and message in response.json()["message"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -137,6 +137,11 @@ def test_a_variant_gets_a_collection_of_its_own(client: TestClient, engine) -> N
     assert run["strategy"] == "baseline"
 
 
+NESTED_100: object = 0.5
+for _ in range(100):
+    NESTED_100 = [NESTED_100]
+
+
 @pytest.mark.parametrize(
     ("body", "named"),
     [
@@ -152,6 +157,9 @@ def test_a_variant_gets_a_collection_of_its_own(client: TestClient, engine) -> N
         ({"scenario": "baseline", "area": ["Atlantis"]}, "area: no Ortsteil named Atlantis"),
         ({"scenario": "baseline", "area": "Plagwitz"}, "area: expected a list"),
         ({"scenario": "baseline", "colour": 1}, "unknown member(s) colour"),
+        # the one rule of JSON input, as for every API
+        ({"scenario": "baseline", "overrides": {"pv.adoption": NESTED_100}}, "the body nests deeper than 64"),
+        ({"scenario": "base\x00line"}, "contains a NUL character"),
     ],
 )
 def test_bad_submissions_answer_400_naming_the_problem(

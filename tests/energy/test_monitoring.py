@@ -124,5 +124,10 @@ def test_bad_monitoring_parameters_are_400_and_unknown_runs_404(client: TestClie
     assert answer.status_code == 400 and "days" in answer.json()["message"]
     answer = client.get("/api/energy/monitoring?end=yesterday")
     assert answer.status_code == 400 and "end" in answer.json()["message"]
+    # probe: a period before the year 1 was a 500 (date out of range)
+    for end in ("0001-01-01", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59Z", "1899-12-31"):
+        answer = client.get("/api/energy/monitoring", params={"days": 366, "end": end})
+        assert answer.status_code == 400, answer.text
+        assert f"end: '{end}' is out of range; give a time from 1900 to 9998" in answer.json()["message"]
     answer = client.get("/api/energy/monitoring?run=nope")
     assert answer.status_code == 404 and "nope" in answer.json()["message"]

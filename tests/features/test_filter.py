@@ -168,7 +168,18 @@ def test_sortby_and_properties(anonymous: TestClient, city: Engine) -> None:
     [
         ({"filter": "rank >"}, "filter: invalid cql2-text"),
         ({"filter": "colour = 'red'"}, "unknown queryable 'colour'"),
-        ({"filter": "{not json", "filter-lang": "cql2-json"}, "filter: not valid JSON"),
+        ({"filter": "{not json", "filter-lang": "cql2-json"}, "filter (cql2-json) is not valid JSON"),
+        # the one rule of JSON input, and the one geometry validation (an unknown type was a 500)
+        ({"filter": "[" * 100 + "]" * 100, "filter-lang": "cql2-json"}, "nests deeper than 64 levels"),
+        (
+            {
+                "filter": '{"op": "s_intersects", "args": [{"property": "geometry"}, '
+                '{"type": "Foo", "coordinates": [1, 2]}]}',
+                "filter-lang": "cql2-json",
+            },
+            "filter: invalid geometry: unknown geometry type 'Foo'",
+        ),
+        ({"filter": "S_INTERSECTS(geometry, POINT(12.3 95))"}, "filter: latitude 95 is out of range"),
         (
             {"filter": '{"op": "frobnicate", "args": []}', "filter-lang": "cql2-json"},
             "filter: invalid cql2-json",

@@ -24,6 +24,20 @@ def _feature(fid: str | None = None, **properties: object) -> dict:
     return document
 
 
+def _point(lon: float, lat: float) -> dict:
+    return {"type": "Point", "coordinates": [lon, lat]}
+
+
+def _geometry(geometry: dict, fid: str | None = None) -> dict:
+    return {**_feature(fid), "geometry": geometry}
+
+
+NESTED_100: object = 1
+for _ in range(100):
+    NESTED_100 = {"a": NESTED_100}
+BOWTIE = {"type": "Polygon", "coordinates": [[[12, 51], [13, 52], [13, 51], [12, 52], [12, 51]]]}
+
+
 def test_anonymous_writes_are_refused_on_a_fresh_install(anonymous: TestClient, city: Engine) -> None:
     for method, path in (("post", ITEMS), ("put", f"{ITEMS}/a"), ("patch", f"{ITEMS}/a")):
         answer = getattr(anonymous, method)(path, json=_feature())
@@ -77,6 +91,16 @@ def test_content_crs_on_input(client: TestClient, city: Engine) -> None:
     assert answer.json()["geometry"]["coordinates"] == pytest.approx([lon, lat], abs=1e-9)
     back = client.get(f"{ITEMS}/utm", params={"crs": EPSG + "25833"}).json()
     assert back["geometry"]["coordinates"] == pytest.approx([x, y], abs=0.001)
+    # EPSG:25833 coordinates must lie in its area of use (Europe between 12°E and 18°E, widened)
+    far = _geometry(_point(x + 5_000_000, y))
+    outside = client.post(ITEMS, json=far, headers={"Content-Crs": f"<{EPSG}25833>"})
+    assert outside.status_code == 400, outside.text
+    assert "geometry: the geometry lies outside the area of use of ETRS89 / UTM zone 33N" in outside.text
+    # EPSG:4326 is lat/lon: latitude first, checked as latitude
+    swapped = client.post(
+        ITEMS, json=_geometry(_point(120.0, 51.3)), headers={"Content-Crs": f"<{EPSG}4326>"}
+    )
+    assert swapped.status_code == 400 and "latitude 120 is out of range" in swapped.json()["message"]
     bad = client.post(ITEMS, json=_feature("x"), headers={"Content-Crs": "<EPSG:1>"})
     assert bad.status_code == 400 and "Content-Crs: unsupported CRS" in bad.json()["message"]
 
@@ -106,7 +130,24 @@ def test_replace_update_delete(client: TestClient, city: Engine) -> None:
     ("method", "path", "body", "status", "message"),
     [
         ("post", ITEMS, {"type": "FeatureCollection"}, 400, "must be a GeoJSON Feature"),
-        ("post", ITEMS, {"type": "Feature", "geometry": {"type": "Point"}}, 400, "geometry: not a valid"),
+        ("post", ITEMS, {"type": "Feature", "geometry": {"type": "Point"}}, 400, "geometry: a Point needs"),
+        # probes: an unknown type was a 500; latitude 95, longitude 400 and a self-intersecting polygon
+        # (refused by SensorThings) were stored
+        ("post", ITEMS, _geometry({"type": "Foo"}), 400, "geometry: unknown geometry type 'Foo'"),
+        (
+            "post",
+            ITEMS,
+            _geometry(_point(12.37, 95)),
+            400,
+            "geometry: latitude 95 is out of range (−90 to 90)",
+        ),
+        ("post", ITEMS, _geometry(_point(400, 51)), 400, "geometry: longitude 400 is out of range"),
+        ("post", ITEMS, _geometry(BOWTIE), 400, "geometry: the geometry is not valid: its boundary crosses"),
+        ("put", f"{ITEMS}/a", _geometry(BOWTIE, "a"), 400, "geometry: the geometry is not valid"),
+        ("patch", f"{ITEMS}/a", {"geometry": BOWTIE}, 400, "geometry: the geometry is not valid"),
+        # the one rule of JSON input, as for every API
+        ("post", ITEMS, _feature("d", deep=NESTED_100), 400, "the body nests deeper than 64 levels"),
+        ("patch", f"{ITEMS}/a", {"properties": {"name": "a\x00"}}, 400, "contains a NUL character"),
         ("post", ITEMS, {"type": "Feature", "properties": [1]}, 400, "properties: expected an object"),
         ("post", "/ogcapi/collections/nowhere/items", _feature(), 404, "no collection 'nowhere'"),
         ("put", f"{ITEMS}/zz", _feature(), 404, "no feature 'zz'"),
@@ -126,3 +167,23 @@ def test_bad_writes(  # noqa: PLR0913
 def test_bad_json_body(client: TestClient, city: Engine) -> None:
     answer = client.post(ITEMS, content=b"{nope", headers={"Content-Type": "application/geo+json"})
     assert answer.status_code == 400 and "not valid JSON" in answer.json()["message"]
+
+
+def test_a_feature_stored_deeper_than_answers_nest_breaks_no_read(client: TestClient, city: Engine) -> None:
+    # Properties stored 253 levels deep (before input was limited) made the feature's own page and
+    # pages in another CRS a 500.
+    from sqlalchemy import update
+
+    deep: object = "bottom"
+    for _ in range(253):
+        deep = {"a": deep}
+    with city.begin() as connection:
+        connection.execute(
+            update(features).where(features.c.feature_key == "a").values(properties={"deep": deep})
+        )
+    for params in ({}, {"crs": EPSG + "25833"}):
+        page = client.get(ITEMS, params=params)
+        assert page.status_code == 200, page.text[:200]
+        item = client.get(f"{ITEMS}/a", params=params)
+        assert item.status_code == 200, item.text[:200]
+        assert item.json()["properties"] == {"deep": deep}

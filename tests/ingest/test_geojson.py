@@ -74,3 +74,67 @@ def test_delete_missing(engine: Engine, tmp_path: Path) -> None:
     report = import_geojson(engine, path, INFO, progress=False, delete_missing=True)
     assert (report.unchanged, report.deleted) == (2, 1)
     assert set(stored(engine, "trees")) == {"B-1", "B-2"}
+
+
+def _one_feature(geometry: Any, properties: Any = None, key: Any = "a") -> dict[str, Any]:
+    feature = {"type": "Feature", "id": key, "properties": properties or {}, "geometry": geometry}
+    return {"type": "FeatureCollection", "features": [feature]}
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+BOWTIE = {"type": "Polygon", "coordinates": [[[12, 51], [13, 52], [13, 51], [12, 52], [12, 51]]]}
+POINT = {"type": "Point", "coordinates": [12.37, 51.34]}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            _one_feature({"type": "Foo", "coordinates": [1, 2]}),
+            "feature 0 (id 'a'): field 'geometry': unknown geometry type 'Foo'",
+        ),
+        (
+            _one_feature({"type": "Point", "coordinates": [12.37, 95]}),
+            "feature 0 (id 'a'): field 'geometry': latitude 95 is out of range (−90 to 90)",
+        ),
+        (
+            _one_feature({"type": "Point", "coordinates": [400, 51]}),
+            "feature 0 (id 'a'): field 'geometry': longitude 400 is out of range",
+        ),
+        (
+            _one_feature(BOWTIE),
+            "feature 0 (id 'a'): field 'geometry': the geometry is not valid: its boundary crosses itself",
+        ),
+        (
+            {
+                **_one_feature({"type": "Point", "coordinates": [-400000, 4000000]}),
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25833"}},
+            },
+            "field 'geometry': the geometry lies outside the area of use of ETRS89 / UTM zone 33N",
+        ),  # fmt: skip
+        (
+            _one_feature(POINT, {"deep": _nested(100)}),
+            "field 'properties': the properties object nests deeper than 64",
+        ),
+        (
+            _one_feature(POINT, {"name": "a\x00b"}),
+            "field 'properties': a string in the properties object contains a NUL",
+        ),
+        (_one_feature(POINT, key="a\x00b"), "field 'id': the id contains a NUL character"),
+    ],
+)
+def test_the_platform_s_one_validation_of_geometries_and_json(
+    tmp_path: Path, document: dict[str, Any], expected: str
+) -> None:
+    # The same geometries and properties the APIs refuse stop an import, naming the feature and field.
+    path = tmp_path / "bad.geojson"
+    path.write_bytes(orjson.dumps(document))
+    with pytest.raises(ImportFailure) as error:
+        read_features(path)
+    assert expected in str(error.value)

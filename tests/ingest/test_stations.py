@@ -7,6 +7,7 @@ demo ships is imported whole, into an empty store and into the demo's own.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from urbantwin.cli import app
 from urbantwin.demo import DATA_DIR
 from urbantwin.ingest.sta_client import LocalClient
 from urbantwin.ingest.sta_loader import ImportAborted, OnError
-from urbantwin.ingest.stations import StationOptions, import_stations
+from urbantwin.ingest.stations import StationOptions, import_stations, read_stations
 from urbantwin.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -236,3 +237,20 @@ def test_the_command_against_a_running_server(sta: LocalClient, settings: Settin
     assert anonymous.exit_code == 1
     assert "401" in anonymous.output  # reading is open, writing needs the token
     assert count(sta, "Observations") == 7
+
+
+def test_a_stations_file_passes_the_one_rule_of_json_input(tmp_path: Path) -> None:
+    # The stations' properties become Things' properties: held to the same depth and NUL rule.
+    deep: Any = 1
+    for _ in range(100):
+        deep = {"a": deep}
+    for properties, problem in (({"deep": deep}, "nests deeper than 64 levels"), ({"name": "a\x00"}, "NUL")):
+        feature = {
+            "type": "Feature",
+            "properties": properties,
+            "geometry": {"type": "Point", "coordinates": [12, 51]},
+        }
+        path = tmp_path / "stations.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+        with pytest.raises(ValueError, match=problem):
+            read_stations(path, QUIET)

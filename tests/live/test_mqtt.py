@@ -201,12 +201,18 @@ def test_a_message_that_cannot_be_stored_is_dropped_and_the_next_is_stored(
     try:
         publisher.publish(f"{prefix}v1.1/Observations", {"result": 1, "Datastream": {"@iot.id": 999_999}})
         publisher.client.publish(f"{prefix}v1.1/Observations", b"{not json", qos=1).wait_for_publish(5)
+        # the one rule of JSON input, as over HTTP: at most 64 levels deep, no NUL in any string
+        deep: dict = {}
+        for _ in range(100):
+            deep = {"a": deep}
+        publisher.publish(f"{prefix}v1.1/Datastreams({ds})/Observations", {"result": 2, "parameters": deep})
+        publisher.publish(f"{prefix}v1.1/Datastreams({ds})/Observations", {"result": "a\x00b"})
         publisher.publish(
             f"{prefix}v1.1/Datastreams({ds})/Observations", {"result": "bad", "phenomenonTime": "never"}
         )
         publisher.publish(f"{prefix}v1.1/Datastreams({ds})/Observations", {"result": 42})
         topic, body = subscriber.get()
-        assert body["result"] == 42  # the three before it were refused
+        assert body["result"] == 42  # the five before it were refused
         count = http.get("/v1.1/Observations?$count=true&$top=0").json()["@iot.count"]
         assert count == 2
     finally:

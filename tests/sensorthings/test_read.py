@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from urbantwin.app import create_app
@@ -165,3 +167,39 @@ def test_a_path_of_ten_entities_is_followed(client: TestClient, graph) -> None:
     response = client.get(path)
     assert response.status_code == 200, response.text
     assert [d["@iot.id"] for d in response.json()["value"]] == [datastream]
+
+
+def test_an_entity_stored_deeper_than_responses_nest_breaks_no_read(
+    client: TestClient, engine, graph
+) -> None:
+    # Probe: properties stored 253 levels deep (before input was limited) made every answer that
+    # embedded them one or two levels deeper a 500, for every reader: $batch GET of the Thing,
+    # Datastreams(…)?$expand=Thing, $expand=Datastreams($expand=Observations).
+    from sqlalchemy import update
+
+    from urbantwin.store import schema
+
+    deep: Any = "bottom"
+    for _ in range(253):
+        deep = {"a": deep}
+    thing, datastream = graph["mitte"]["thing"], graph["mitte"]["datastream"]
+    with engine.begin() as connection:
+        connection.execute(update(schema.things).where(schema.things.c.id == thing).values(properties=deep))
+    reads = [
+        f"/v1.1/Things({thing})",
+        "/v1.1/Things",
+        f"/v1.1/Datastreams({datastream})?$expand=Thing",
+        "/v1.1/Datastreams?$expand=Thing",
+        "/v1.1/Things?$expand=Datastreams($expand=Observations)",
+        "/v1.1/Observations?$resultFormat=dataArray&$expand=Datastream($expand=Thing)",
+        f"/v1.1/Things({thing})/properties",
+    ]
+    for path in reads:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text[:200])
+    expanded = client.get(f"/v1.1/Datastreams({datastream})?$expand=Thing").json()["Thing"]["properties"]
+    assert expanded == deep
+    request = {"id": "1", "method": "get", "url": f"Things({thing})"}
+    batch = client.post("/v1.1/$batch", json={"requests": [request]})
+    assert batch.status_code == 200, batch.text[:200]
+    assert batch.json()["responses"][0]["body"]["properties"] == deep

@@ -575,8 +575,11 @@ def test_a_huge_skip_in_an_expand_of_several_parents(store: TestClient) -> None:
 
 
 def test_text_with_a_nul_character(store: TestClient) -> None:
-    assert_handled(store.get("/v1.1/Things", params={"$filter": "name eq 'a\x00b'"}))
-    assert_handled(store.get("/v1.1/Things", params={"$filter": "contains(properties/owner, '\x00')"}))
+    # One rule for strings on both backends: PostgreSQL cannot hold NUL, so no query value may carry it.
+    for text in ("name eq 'a\x00b'", "contains(properties/owner, '\x00')"):
+        response = store.get("/v1.1/Things", params={"$filter": text})
+        assert response.status_code == 400, response.text
+        assert "the query string contains a NUL character" in response.json()["message"]
 
 
 # --- 5. schemathesis over the OpenAPI document ---------------------------------------------------------

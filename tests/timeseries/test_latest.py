@@ -181,6 +181,9 @@ def test_only_what_the_caller_may_read(
         ({"limit": "ten"}, "limit"),
         ({"limit": "1000000"}, "limit"),
         ({"offset": "-1"}, "offset"),
+        # "²" is a digit to Python's str.isdigit but no number to int(): these were 500s
+        ({"datastreams": "1,²"}, "datastreams"),
+        ({"limit": "²"}, "limit"),
     ],
 )
 def test_bad_parameters_are_400s_naming_them(client: TestClient, params: dict[str, str], named: str) -> None:

@@ -54,10 +54,17 @@ class Authenticator:
         if scheme == "bearer":
             return self._bearer(credentials.strip())
         if scheme == "basic":
+            encoded = credentials.strip()
             try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+                # base64 is ASCII: other bytes (the server reads headers as Latin-1) are refused here,
+                # and were a 500 from the decoder's own check.
+                if not encoded.isascii():
+                    raise ValueError
+                decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
                 raise Unauthorized("the Basic credentials are not valid base64 of user:password") from None
+            if "\x00" in decoded:  # no name or password holds NUL; PostgreSQL could not even compare it
+                raise Unauthorized("the Basic credentials contain a NUL character")
             username, _, password = decoded.partition(":")
             return self._basic(username, password)
         raise Unauthorized(f"unsupported authorization scheme {scheme!r}; use Bearer or Basic")

@@ -16,6 +16,7 @@ from urbantwin.access.http import request_access, request_principal
 from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.principal import Principal
 from urbantwin.errors import NotFound, Unauthorized
+from urbantwin.http import CheckedJsonRoute
 
 Kind = Literal["administration", "municipal_company", "science", "business", "civil_society"]
 Role = Literal["reader", "contributor", "data_steward", "administrator"]
@@ -103,7 +104,7 @@ def _given(model: BaseModel) -> dict[str, Any]:
 
 
 def build_router(admin: AccessAdmin) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["Administration"])
+    router = APIRouter(prefix="/api", tags=["Administration"], route_class=CheckedJsonRoute)
 
     def administrator(request: Request) -> Principal:
         principal = request_principal(request)

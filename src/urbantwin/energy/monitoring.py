@@ -50,6 +50,9 @@ STEP = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
 STEPS_PER_DAY = 96
 MAX_DAYS = 366
+#: The range of `end`: the years monitoring data can be from, with room for a period of MAX_DAYS.
+EARLIEST_END = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_END = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,15 @@ def parse_end(raw: str | None) -> datetime:
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        moment = moment.astimezone(UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 has no instant in UTC
+            moment = EARLIEST_END - timedelta(days=1)
+        if not EARLIEST_END <= moment <= LATEST_END:
+            # A period of up to MAX_DAYS before `end` must be a date the store can hold: year 1 was a 500.
+            raise BadRequest(
+                f"end: {raw!r} is out of range; give a time from {EARLIEST_END.year} to {LATEST_END.year - 1}"
+            )
     return moment.replace(minute=0, second=0, microsecond=0)
 
 

@@ -20,7 +20,6 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
-import orjson
 import shapely
 from lark.exceptions import LarkError
 from pygeofilter import ast, values
@@ -30,7 +29,8 @@ from sqlalchemy import LargeBinary, and_, func, literal, not_, or_
 
 from urbantwin.errors import BadRequest
 from urbantwin.features.crs import geometry_to_crs84
-from urbantwin.http import check_json_depth
+from urbantwin.geometry import GeometryError, check_lonlat, crs_of, from_geojson
+from urbantwin.http import parse_json
 from urbantwin.settings import Settings
 from urbantwin.store.features_schema import features
 from urbantwin.store.spatial import bbox_overlaps, spatial_call
@@ -115,16 +115,8 @@ def tree_height(node: Any) -> int:
 def _parse(text: str, language: str, settings: Settings) -> ast.Node:
     try:
         if language == "cql2-json":
-            try:
-                document = orjson.loads(text)
-            except orjson.JSONDecodeError as error:
-                if "depth limit" in str(error):  # orjson's own limit of nesting, far above ours
-                    limit = settings.max_json_depth
-                    raise BadRequest(
-                        f"filter nests deeper than {limit} levels of arrays and objects"
-                    ) from None
-                raise BadRequest(f"filter: not valid JSON for cql2-json: {error}") from None
-            check_json_depth(document, settings.max_json_depth, "filter")
+            # The one rule of JSON input (depth, NUL), with the settings' limit of nesting.
+            document = parse_json(text, settings, "filter (cql2-json)")
             return parse_cql2_json(document)
         return parse_cql2_text(text)
     except BadRequest:
@@ -344,6 +336,10 @@ class FilterCompiler:
         if not np.isfinite(shapely.get_coordinates(literal_geometry)).all():
             raise BadRequest("filter: the geometry's coordinates must be finite numbers")
         geometry = geometry_to_crs84(literal_geometry, self.crs)
+        try:
+            check_lonlat(geometry, crs_of(self.crs))
+        except GeometryError as error:
+            raise BadRequest(f"filter: {error}") from None
         if not geometry.is_valid:  # a self-crossing polygon would make the backends' predicates fail
             geometry = shapely.make_valid(geometry)
         wkb = geom_from_wkb(literal(shapely.to_wkb(geometry), LargeBinary))
@@ -402,7 +398,7 @@ def _instant(value: Any, what: str) -> datetime:
 def _geometry_literal(node: Any) -> shapely.Geometry:
     try:
         if isinstance(node, values.Geometry):
-            return shapely.geometry.shape(node.geometry)
+            return from_geojson(node.geometry, allow_empty=True)
         if isinstance(node, values.Envelope):
             return shapely.box(node.x1, node.y1, node.x2, node.y2)
         if isinstance(node, ast.Function) and node.name.lower() == "bbox" and len(node.arguments) in (4, 6):
@@ -410,6 +406,8 @@ def _geometry_literal(node: Any) -> shapely.Geometry:
             if len(numbers) == 6:
                 numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
             return shapely.box(*numbers)
+    except GeometryError as error:
+        raise BadRequest(f"filter: invalid geometry: {error}") from None
     except (ValueError, TypeError, shapely.errors.GEOSException) as error:
         raise BadRequest(f"filter: invalid geometry: {error}") from None
     raise BadRequest(f"filter: expected a geometry literal, got {node!r}")

@@ -17,7 +17,7 @@ from urbantwin.features.html import render
 from urbantwin.features.service import GEOJSON, JSON, Answer, FeaturesService
 from urbantwin.features.tiles import MVT, TileService
 from urbantwin.features.write import FeatureWriter
-from urbantwin.http import public_base, read_json
+from urbantwin.http import dumps_json, public_base, read_json
 
 #: The OpenAPI description of a written feature (the body is read by `read_json`, not by FastAPI).
 FEATURE_BODY = {
@@ -61,7 +61,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         result: Answer = await run_in_threadpool(call, base, *args, request_caller(request))
         if html:
             return HTMLResponse(render(kind, result.body), headers=result.headers)
-        return Response(orjson.dumps(result.body), headers=result.headers, media_type=media_type)
+        return Response(dumps_json(result.body), headers=result.headers, media_type=media_type)
 
     def params(request: Request) -> list[tuple[str, str]]:
         return list(request.query_params.multi_items())

@@ -487,7 +487,12 @@ def _integer(raw: str | None, name: str, default: int, minimum: int, maximum: in
         raise BadRequest(f"{name}: must be at least {minimum}, got {raw[:40]}")
     if maximum is not None and value > maximum:
         raise BadRequest(f"{name}: must be at most {maximum}, got {raw[:40]}")
+    if value > _LARGEST_INTEGER:  # the store's integers are 64-bit (SQLite's driver cannot bind more)
+        raise BadRequest(f"{name}: must be at most {_LARGEST_INTEGER}, got {raw[:40]}")
     return value
+
+
+_LARGEST_INTEGER = 2**63 - 1
 
 
 def _bbox(raw: str) -> tuple[float, float, float, float]:

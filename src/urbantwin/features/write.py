@@ -15,8 +15,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import orjson
 import shapely
 from sqlalchemy import Connection, Engine, select
 
@@ -25,6 +23,7 @@ from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.features.crs import geometry_to_crs84, parse_crs
+from urbantwin.geometry import GeometryError, check_geometry, crs_of, from_geojson
 from urbantwin.store.features_schema import collections, features
 
 #: Properties whose number is the feature's height in metres (what tiles carry for extrusion).
@@ -210,12 +209,11 @@ def _record(feature: dict[str, Any], crs: str | None) -> dict[str, Any]:
     geometry = feature.get("geometry")
     if geometry is not None and crs is not None:
         try:
-            geom = shapely.from_geojson(orjson.dumps(geometry))
-        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
-            raise BadRequest(f"geometry: not a valid GeoJSON geometry: {exc}") from None
-        geom = geometry_to_crs84(geom, crs)
-        if not np.isfinite(shapely.get_coordinates(geom)).all():
-            raise BadRequest("geometry: coordinates are not finite numbers")
+            geom = from_geojson(geometry, allow_empty=True)
+            geom = geometry_to_crs84(geom, crs)
+            check_geometry(geom, crs_of(crs))
+        except GeometryError as error:
+            raise BadRequest(f"geometry: {error}") from None
         wkb = shapely.to_wkb(geom, output_dimension=2)
         bounds = [float(v) for v in shapely.bounds(geom)] if not geom.is_empty else None
     height = None

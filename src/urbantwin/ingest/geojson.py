@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import shapely
 from pyproj import CRS
 from sqlalchemy import Engine
 
+from urbantwin.geometry import GeometryError, from_geojson
 from urbantwin.ingest.pipeline import (
     CRS84,
     CollectionInfo,
@@ -116,12 +116,10 @@ def _source(path: Path, index: int, item: Any, id_property: str | None) -> Sourc
     geom = None
     if geometry is not None:
         try:
-            geom = shapely.from_geojson(orjson.dumps(geometry))
-        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+            geom = from_geojson(geometry, allow_empty=True)
+        except GeometryError as exc:
             named = None if raw_key is None or isinstance(raw_key, dict | list | bool) else str(raw_key)
-            raise feature_error(
-                path, index, "geometry", f"not a valid GeoJSON geometry: {exc}", named
-            ) from None
+            raise feature_error(path, index, "geometry", str(exc), named) from None
     return Source(index, raw_key, geom, properties, key_field=key_field)
 
 

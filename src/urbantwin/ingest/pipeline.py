@@ -31,6 +31,10 @@ from sqlalchemy import Engine, delete, select
 from tqdm import tqdm
 
 from urbantwin.access.datasets import publish_collection
+from urbantwin.errors import BadRequest
+from urbantwin.geometry import outside_area, range_problem, validity_problem
+from urbantwin.http import check_json_input, check_text
+from urbantwin.settings import Settings
 from urbantwin.store.engine import for_writes
 from urbantwin.store.features_schema import collections, features
 
@@ -214,6 +218,10 @@ def build_rows(
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     infinite = np.zeros(len(geoms), dtype=bool)
     infinite[owner[~np.isfinite(coords).all(axis=1)]] = True
+    # The platform's one geometry validation, on the whole array: where the source CRS allows, and
+    # valid (the APIs refuse the same geometries; an empty or missing geometry is not checked).
+    outside = outside_area(geoms, crs) & ~infinite
+    invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms) & ~infinite
     wkbs = shapely.to_wkb(geoms, output_dimension=2) if len(geoms) else np.array([], dtype=object)
     boxes = shapely.bounds(geoms) if len(geoms) else np.empty((0, 4))
     rows: list[Row] = []
@@ -221,7 +229,12 @@ def build_rows(
     for number, source in enumerate(sources):
         box = boxes[number]
         bounds = None if np.isnan(box).any() else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        rows.append(_row(path, source, wkbs[number], bounds, bool(infinite[number]), prepare))
+        problem = None
+        if outside[number]:
+            problem = range_problem(geoms[number], crs)
+        elif invalid[number]:
+            problem = validity_problem(geoms[number])
+        rows.append(_row(path, source, wkbs[number], bounds, bool(infinite[number]), prepare, problem))
         key = rows[-1].key
         if key in seen:
             raise feature_error(
@@ -238,6 +251,7 @@ def _row(
     bounds: tuple[float, float, float, float] | None,
     infinite: bool,
     prepare: Prepare | None,
+    geometry_problem: str | None = None,
 ) -> Row:
     raw_key = source.key
     if raw_key is None or isinstance(raw_key, dict | list | bool) or raw_key == "":
@@ -255,6 +269,12 @@ def _row(
 
     if infinite:
         raise fail("geometry", "coordinates are not finite numbers (or outside the source CRS)")
+    if geometry_problem is not None:
+        raise fail("geometry", geometry_problem)
+    try:
+        check_text(key, "the id")
+    except BadRequest as exc:
+        raise fail(source.key_field, exc.message) from None
     properties, height, valid_from, valid_to = source.properties, source.height, None, None
     if prepare is not None:
         try:
@@ -262,6 +282,11 @@ def _row(
         except (ValueError, TypeError, KeyError) as exc:
             raise fail("properties", str(exc)) from None
         height = prepared if prepared is not None else height
+    try:
+        # The one rule of JSON input (depth, NUL), on what is stored and later written back.
+        check_json_input(properties, Settings.max_json_depth, "the properties object")
+    except BadRequest as exc:
+        raise fail("properties", exc.message) from None
     if height is not None and not (isinstance(height, int | float) and math.isfinite(height)):
         raise fail("height", f"not a finite number: {height!r}")
     return Row(key, properties, wkb, bounds, height, valid_from, valid_to)

@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tqdm import tqdm
 
+from urbantwin.errors import BadRequest
+from urbantwin.http import check_json_input
 from urbantwin.ingest.sta_client import JSON, SensorThingsClient
 from urbantwin.ingest.sta_loader import (
     Catalogue,
@@ -47,6 +49,7 @@ from urbantwin.ingest.vocabulary import (
     component_code,
     unit_code,
 )
+from urbantwin.settings import Settings
 
 __all__ = [
     "DAILY_TIME_ASSUMPTION",
@@ -372,7 +375,12 @@ def read_station_csv(
 
 def read_stations(path: Path, options: StationOptions) -> dict[str, JSON]:
     collection = json.loads(nfc(path.read_text(encoding="utf-8")))
-    if collection.get("type") != "FeatureCollection":
+    try:
+        # The one rule of JSON input (depth, NUL): the stations' properties become Things' properties.
+        check_json_input(collection, Settings.max_json_depth, path.name)
+    except BadRequest as exc:
+        raise ValueError(exc.message) from None
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         raise ValueError(f"{path.name}: expected a GeoJSON FeatureCollection of station points")
     stations = {}
     for feature in collection.get("features", []):

@@ -39,7 +39,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.principal import ANONYMOUS, Principal
-from urbantwin.errors import PlatformError
+from urbantwin.errors import BadRequest, PlatformError
+from urbantwin.http import parse_json
 from urbantwin.live.changes import CREATE
 from urbantwin.live.events import EntityEvent, renders_in_database
 from urbantwin.live.notify import Context
@@ -55,6 +56,7 @@ from urbantwin.live.wire import (
 )
 from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
+from urbantwin.sensorthings.values import entity_id
 from urbantwin.settings import Settings
 
 log = logging.getLogger("urbantwin.live")
@@ -378,9 +380,9 @@ class MqttBridge:
         if path is None:
             return None
         try:
-            body = orjson.loads(message.payload)
-        except orjson.JSONDecodeError as exc:
-            log.warning("MQTT: a message on %s is not JSON (%s); not stored", message.topic, exc)
+            body = parse_json(message.payload, self.settings, "the message")  # the one rule of JSON input
+        except BadRequest as error:
+            log.warning("MQTT: a message on %s is not stored: %s", message.topic, error.message)
             return None
         if not isinstance(body, dict):
             log.warning("MQTT: a message on %s is not a JSON object; not stored", message.topic)
@@ -478,6 +480,9 @@ def _reference(value: Any) -> int | None:
     if not isinstance(value, dict) or len(value) != 1:
         return None
     ident = value.get("@iot.id")
-    if isinstance(ident, bool) or not isinstance(ident, int | str) or not str(ident).isdigit():
+    if isinstance(ident, bool) or not isinstance(ident, int | str):
         return None
-    return int(ident)
+    try:
+        return entity_id(ident, "")
+    except BadRequest:  # not an id ("²", beyond 64 bits): the one-by-one path reports it
+        return None

@@ -14,9 +14,14 @@ from typing import Any
 
 from urbantwin.errors import BadRequest, PlatformError
 from urbantwin.sensorthings.model import FEATURE_OF_INTEREST, OBSERVATION
-from urbantwin.sensorthings.paths import MAX_ID
 from urbantwin.sensorthings.record import CREATED
-from urbantwin.sensorthings.values import parse_interval, parse_time, parse_time_or_interval, result_columns
+from urbantwin.sensorthings.values import (
+    entity_id,
+    parse_interval,
+    parse_time,
+    parse_time_or_interval,
+    result_columns,
+)
 from urbantwin.sensorthings.write import Writer
 from urbantwin.store.bulk import OBSERVATION_COLUMNS, insert_observations
 
@@ -37,13 +42,7 @@ def _datastream_id(block: dict[str, Any], index: int) -> int:
     reference = block.get("Datastream")
     if not isinstance(reference, dict) or "@iot.id" not in reference:
         raise BadRequest(f'CreateObservations[{index}]: needs "Datastream": {{"@iot.id": …}}')
-    raw = reference["@iot.id"]
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
-        raise BadRequest(f"CreateObservations[{index}]: the Datastream @iot.id must be an integer")
-    ident = int(raw)
-    if ident > MAX_ID:
-        raise BadRequest(f"CreateObservations[{index}]: no Datastream with @iot.id {ident}")
-    return ident
+    return entity_id(reference["@iot.id"], f"CreateObservations[{index}] Datastream")
 
 
 def _object(value: Any, where: str) -> Any:
@@ -80,9 +79,7 @@ def _setters(components: list[str]) -> list[Callable[[list[Any], Any], None]]:
         row[10] = _object(value, "parameters")
 
     def feature(row: list[Any], value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-            raise BadRequest("FeatureOfInterest/id must be an integer")
-        row[12] = int(value)
+        row[12] = entity_id(value, "FeatureOfInterest/id")
 
     table = {
         "phenomenonTime": phenomenon,

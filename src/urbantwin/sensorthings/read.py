@@ -289,7 +289,7 @@ class Reader:
         for key in path.property_keys:
             if isinstance(value, dict) and key in value:
                 value = value[key]
-            elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            elif isinstance(value, list) and key.isascii() and key.isdigit() and int(key) < len(value):
                 value = value[int(key)]
             else:
                 raise NotFound(f"{entity.name}/{path.property_name} has no {'/'.join(path.property_keys)}")

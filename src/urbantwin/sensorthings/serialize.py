@@ -16,6 +16,7 @@ import orjson
 import shapely
 from shapely.geometry import mapping
 
+from urbantwin.http import dumps_json
 from urbantwin.sensorthings.model import EntityType, Property
 from urbantwin.store import schema
 
@@ -124,4 +125,5 @@ class RowWriter:
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    """A response body; an entity stored deeper than orjson writes does not break it (see `dumps_json`)."""
+    return dumps_json(value, orjson.OPT_NON_STR_KEYS)

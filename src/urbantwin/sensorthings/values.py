@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import shapely
-import shapely.validation
-from shapely.geometry import shape
 
 from urbantwin.errors import BadRequest
+from urbantwin.geometry import GeometryError, check_geometry, from_geojson
 from urbantwin.sensorthings.model import EntityType, Property
+from urbantwin.sensorthings.paths import MAX_ID
 from urbantwin.store import schema
 
 GEOJSON_ENCODINGS = {"application/geo+json", "application/vnd.geo+json", "application/geojson"}
@@ -60,29 +60,37 @@ def parse_interval(text: Any, where: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def entity_id(raw: Any, where: str) -> int:
+    """An `@iot.id` given in a body: an integer, or a string of digits, from 0 to 2^63 - 1.
+
+    Checked before the id reaches the database, so a number beyond 64 bits is the same 400 on both
+    backends (SQLite's driver cannot even bind it, PostgreSQL reports a range error).
+    """
+    text = raw if isinstance(raw, str) else None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        number = raw
+    elif text is not None and text.strip().isdigit() and text.strip().isascii():
+        number = int(text.strip())
+    else:
+        number = -1
+    if not 0 <= number <= MAX_ID:
+        raise BadRequest(f"{where}: @iot.id must be an integer from 0 to {MAX_ID}, got {raw!r:.40}")
+    return number
+
+
 def geometry_wkb(document: Any, where: str) -> bytes:
-    """WKB of a GeoJSON geometry or Feature (its geometry), checked to be well formed."""
+    """WKB of a GeoJSON geometry or Feature (its geometry), checked by the platform's one geometry
+    validation (structure, WGS 84 ranges, validity)."""
     if not isinstance(document, dict):
         raise BadRequest(f"{where}: expected a GeoJSON object, got {_kind(document)}")
     geometry = document.get("geometry") if document.get("type") == "Feature" else document
     if not isinstance(geometry, dict):
         raise BadRequest(f"{where}: the Feature has no geometry")
     try:
-        geom = shape(geometry)
-    except (KeyError, ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
-        raise BadRequest(f"{where}: not a valid GeoJSON geometry ({exc})") from None
-    if geom.is_empty:
-        raise BadRequest(f"{where}: the geometry is empty")
-    try:
-        minx, miny, maxx, maxy = geom.bounds
-    except (ValueError, TypeError):
-        raise BadRequest(f"{where}: the geometry has invalid coordinates") from None
-    if not all(map(_finite, (minx, miny, maxx, maxy))):
-        raise BadRequest(f"{where}: the geometry has coordinates that are not finite numbers")
-    if not geom.is_valid:
-        # An invalid geometry (a self-intersecting polygon) has no agreed answer to spatial
-        # predicates: PostGIS and shapely would each answer differently.
-        raise BadRequest(f"{where}: the geometry is not valid ({shapely.validation.explain_validity(geom)})")
+        geom = from_geojson(geometry)
+        check_geometry(geom)  # SensorThings geometries are WGS 84 lon/lat
+    except GeometryError as error:
+        raise BadRequest(f"{where}: {error}") from None
     return shapely.to_wkb(geom)
 
 

@@ -31,10 +31,10 @@ from urbantwin.sensorthings.model import (
     Relation,
     inverse,
 )
-from urbantwin.sensorthings.paths import MAX_ID, ResourcePath, steps_text
+from urbantwin.sensorthings.paths import ResourcePath, steps_text
 from urbantwin.sensorthings.read import path_condition
 from urbantwin.sensorthings.record import CREATED, DELETED, UPDATED, current_record
-from urbantwin.sensorthings.values import GEOJSON_ENCODINGS, property_columns
+from urbantwin.sensorthings.values import GEOJSON_ENCODINGS, entity_id, property_columns
 from urbantwin.sensorthings.visibility import dataset_of
 from urbantwin.store import rollups, schema
 from urbantwin.store.spatial import covers, grow_area
@@ -228,11 +228,9 @@ class Writer:
             )
             parent = forced.get(fk)
             given = payload.get(key)
-            if parent is None and isinstance(given, dict) and isinstance(given.get("@iot.id"), int | str):
-                try:
-                    parent = int(given["@iot.id"])
-                except ValueError:
-                    parent = None
+            if parent is None and isinstance(given, dict) and "@iot.id" in given:
+                # A bad id is reported where the reference is resolved (`_reference`), in context.
+                parent = entity_id(given["@iot.id"], f"{entity.name} {key}")
             if parent is not None:
                 found = dataset_of(self.connection, parent_entity, parent)
                 if found is not None:
@@ -410,14 +408,7 @@ class Writer:
             )
 
     def _reference(self, target: EntityType, raw: Any, where: str) -> int:
-        if isinstance(raw, bool) or not isinstance(raw, int | str):
-            raise BadRequest(f"{where}: @iot.id must be an integer, got {raw!r:.40}")
-        try:
-            ident = int(raw)
-        except ValueError:
-            raise BadRequest(f"{where}: @iot.id must be an integer, got {raw!r:.40}") from None
-        if ident < 0 or ident > MAX_ID:
-            raise BadRequest(f"{where}: no {target.name} with @iot.id {ident}")
+        ident = entity_id(raw, where)
         if self.guard.checks_references and not self.guard.visible(self.connection, target, ident):
             raise BadRequest(f"{where}: no {target.name} with @iot.id {ident}")
         self.references.append((target, ident))

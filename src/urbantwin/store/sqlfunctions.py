@@ -29,7 +29,7 @@ from urbantwin.store.dialect import spelled
 def _sqlite_json_path(keys: tuple[str, ...]) -> str:
     parts = []
     for key in keys:
-        if key.isdigit():
+        if key.isascii() and key.isdigit():  # "²" is a digit to Python, not to JSON paths
             parts.append(f"[{key}]")
         else:
             parts.append('."' + key.replace('"', '""') + '"')

@@ -180,7 +180,7 @@ class DistrictMeans:
     def _properties(name: str, scope: DatasetScope) -> Any:
         op = observed_properties
         match = op.c.name == name
-        if name.isdigit() and int(name) <= _MAX_ID:
+        if name.isascii() and name.isdigit() and int(name) <= _MAX_ID:
             match = or_(op.c.id == int(name), match)
         return select(op.c.id, op.c.name).where(match, *_visible(scope, op.c.dataset_id)).order_by(op.c.id)
 

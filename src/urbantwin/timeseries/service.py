@@ -138,11 +138,16 @@ def _ids(raw: str | None, name: str) -> tuple[int, ...] | None:
     if raw is None:
         return None
     parts = [part.strip() for part in raw.split(",")]
-    if not raw.strip() or any(not part.isdigit() or int(part) > _MAX_ID for part in parts):
+    if not raw.strip() or any(not _digits(part) or int(part) > _MAX_ID for part in parts):
         raise BadRequest(f"{name}: expected comma-separated ids (e.g. 1,2,3), got {raw!r}")
     if len(parts) > MAX_IDS:
         raise BadRequest(f"{name}: at most {MAX_IDS} ids")
     return tuple(dict.fromkeys(int(part) for part in parts))
+
+
+def _digits(text: str) -> bool:
+    """Whether `text` is a whole number in ASCII digits ("²" is a digit to `str.isdigit`, not to `int`)."""
+    return text.isascii() and text.isdigit()
 
 
 def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -162,7 +167,7 @@ def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
 def _count(raw: str | None, name: str, default: int, largest: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) > largest:
+    if not _digits(raw) or int(raw) > largest:
         raise BadRequest(f"{name}: expected a whole number from 0 to {largest}, got {raw!r}")
     return int(raw)
 
@@ -272,7 +277,7 @@ class TimeseriesService:
         if query.observed_property is not None:
             name = query.observed_property
             match = op.c.name == name
-            if name.isdigit() and int(name) <= _MAX_ID:
+            if _digits(name) and int(name) <= _MAX_ID:
                 match = or_(op.c.id == int(name), match)
             conditions.append(
                 ds.c.observed_property_id.in_(select(op.c.id).where(match, *_visible(scope, op.c.dataset_id)))

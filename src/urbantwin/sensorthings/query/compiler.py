@@ -35,6 +35,7 @@ from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import ColumnClause
 
 from urbantwin.errors import BadRequest
+from urbantwin.geometry import GeometryError, check_geometry
 from urbantwin.sensorthings.model import ENTITY_TYPES, EntityType, Property, Relation
 from urbantwin.sensorthings.query.ast import (
     BinOp,
@@ -629,17 +630,18 @@ def _literal_value(value: Any) -> Value:
 def _geo_literal(text: str) -> Value:
     try:
         geometry = shapely_wkt.loads(text)
-    except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
-        raise BadRequest(f"$filter: not a valid WKT geometry: {text[:80]!r} ({exc})") from None
+    except (shapely.errors.GEOSException, ValueError, TypeError):
+        raise BadRequest(f"$filter: not a valid WKT geometry: {text[:80]!r}") from None
     if geometry.is_empty:
         raise BadRequest("$filter: the geometry literal is empty")
     # NaN and infinite coordinates were written into the bounding-box SQL as `nan`/`inf` (a 500);
     # an invalid geometry (a self-intersecting polygon) makes PostGIS and shapely disagree.
     if not all(math.isfinite(v) for v in geometry.bounds):
         raise BadRequest(f"$filter: the geometry literal has coordinates that are not finite: {text[:80]!r}")
-    if not geometry.is_valid:
-        reason = shapely.is_valid_reason(geometry)
-        raise BadRequest(f"$filter: the geometry literal is not valid ({reason}): {text[:80]!r}")
+    try:
+        check_geometry(geometry)  # the platform's one validation: WGS 84 ranges, validity
+    except GeometryError as error:
+        raise BadRequest(f"$filter: the geometry literal {text[:80]!r}: {error}") from None
     wkb = shapely.to_wkb(geometry)
     return Value(
         "geom",
