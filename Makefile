@@ -35,11 +35,13 @@ viewer: $(VIEWER)
 demo: $(STAMP) $(VIEWER)
 	$(BIN)/urbantwin demo --port 8000
 
-## Set up and run the whole test suite (lint, format check, tests on SQLite and PostgreSQL, the
-## viewer in Chromium)
+## Set up and run the whole test suite (lint, format check, the type checker, the layers' contracts,
+## tests on SQLite and PostgreSQL, the viewer in Chromium)
 test: $(STAMP) $(VIEWER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 -q
 
 lint: $(STAMP)

@@ -7,6 +7,7 @@ the policy's business, not this module's.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -265,7 +266,7 @@ def plan_move(connection: Connection, dataset_id: str, entity_set: str, ids: lis
     leaving: dict[str | None, list[tuple[str, int]]] = {}
     users: dict[str | None, list[tuple[str, int]]] = {}
 
-    def leave(name: str, moved: list[Any]) -> None:
+    def leave(name: str, moved: Sequence[Any]) -> None:
         for row in moved:
             if row.dataset_id != dataset_id:
                 leaving.setdefault(row.dataset_id, []).append((name, row.id))

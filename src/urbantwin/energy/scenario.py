@@ -448,7 +448,7 @@ def _section(kind: type, values: dict[str, Any], where: str) -> Any:
             raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
         default = known[key].default
         if default is MISSING:
-            default = known[key].default_factory()  # type: ignore[misc,operator]
+            default = known[key].default_factory()  # type: ignore[operator]
         checked[key] = _coerce(value, default, f"{where}.{key}")
     return kind(**checked)
 

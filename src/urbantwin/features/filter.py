@@ -201,7 +201,7 @@ class FilterCompiler:
             if name in TEMPORAL:
                 return "time"
             return {"integer": "number", "number": "number", "boolean": "boolean"}.get(
-                self._kind(name), "string"
+                self._kind(name) or "", "string"
             )
         raise BadRequest(f"filter: {node!r} cannot be compared")
 
@@ -343,7 +343,7 @@ class FilterCompiler:
         if not geometry.is_valid:  # a self-crossing polygon would make the backends' predicates fail
             geometry = shapely.make_valid(geometry)
         wkb = geom_from_wkb(literal(shapely.to_wkb(geometry), LargeBinary))
-        condition = spatial_call(function, features.c.geom, wkb)
+        condition: Any = spatial_call(function, features.c.geom, wkb)
         if function != "st_disjoint" and not geometry.is_empty:
             box = tuple(float(v) for v in geometry.bounds)
             condition = and_(bbox_overlaps("features", features.c.id, features.c.geom, box), condition)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import orjson
@@ -53,7 +54,9 @@ def _wants_html(request: Request) -> bool:
 def build_router(service: FeaturesService) -> APIRouter:
     router = APIRouter(prefix="/ogcapi", tags=["OGC API - Features"])
 
-    async def answer(request: Request, kind: str, media_type: str, call, *args) -> Response:  # noqa: ANN001
+    async def answer(
+        request: Request, kind: str, media_type: str, call: Callable[..., Answer], *args: Any
+    ) -> Response:
         """`call(base, *args, caller)` in a worker thread (the service asks the access point), in the
         format the request negotiates."""
         html = _wants_html(request)

@@ -105,13 +105,13 @@ class FeaturePage(list):
         joined = ",".join(texts)
         super().__init__([orjson.Fragment(joined)] if joined else [])
         self.text = joined
-        self.count = len(texts)
+        self.length = len(texts)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(orjson.loads(f"[{self.text}]"))
 
     def __len__(self) -> int:
-        return self.count
+        return self.length
 
 
 #: Counts of whole collections kept, keyed by (collection, created, version): see `_matched`.

@@ -102,7 +102,7 @@ def read_cityjson(
     path = Path(path)
     data = read_bytes(path)
     try:
-        header, lines = orjson.loads(data), []
+        header, lines = orjson.loads(data), list[Any]()
     except orjson.JSONDecodeError as exc:
         header, lines = _sequence(path, data, exc)
     if not isinstance(header, dict) or header.get("type") != "CityJSON":
@@ -395,7 +395,7 @@ def _footprint(
     if not candidates:
         return None, lods
     chosen = next((lod for lod in candidates if _lod_number(lod) >= 1), candidates[0])
-    polygons = []
+    polygons: list[Any] = []
     for _, lod, kind, boundaries in own:
         if lod != chosen:
             continue

@@ -63,7 +63,7 @@ def source_crs(document: dict[str, Any], path: Path) -> CRS:
         name = (member.get("properties") or {}).get("name")
         return parse_crs(name, path, "crs")
     if isinstance(member, dict) and member.get("type") == "EPSG":
-        code = (member.get("properties") or {}).get("code")
+        code: Any = (member.get("properties") or {}).get("code")
         try:
             return parse_crs(int(code), path, "crs")
         except (TypeError, ValueError):

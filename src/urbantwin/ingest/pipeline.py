@@ -450,7 +450,7 @@ def store_rows(
     return report
 
 
-def _union_bounds(boxes: list[tuple[float, ...]]) -> tuple[float, float, float, float] | None:
+def _union_bounds(boxes: Sequence[tuple[float, ...]]) -> tuple[float, float, float, float] | None:
     if not boxes:
         return None
     return (

@@ -64,7 +64,7 @@ def read_collections(engine: Engine) -> list[Collection]:
     for row in rows:
         words = " ".join([row.id, row.title or "", *(row.keywords or [])])
         bbox = tuple(row.extent_bbox) if row.extent_bbox and len(row.extent_bbox) == 4 else None
-        out.append(Collection(row.id, int(row.n), bbox, bool(_BUILDINGS.search(words))))  # type: ignore[arg-type]
+        out.append(Collection(row.id, int(row.n), bbox, bool(_BUILDINGS.search(words))))
     return out
 
 
