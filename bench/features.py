@@ -342,7 +342,7 @@ def access_check_cost(url: str, repeat: int = 300) -> dict[str, float]:
     from urbantwin.access.audit import AuditLog
     from urbantwin.access.policy import AccessPolicy
     from urbantwin.access.principal import ANONYMOUS
-    from urbantwin.features.service import FeaturesService
+    from urbantwin.ogcapi.service import FeaturesService
     from urbantwin.settings import Settings
     from urbantwin.store.engine import make_engine
 

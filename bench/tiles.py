@@ -23,8 +23,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from urbantwin.demo.features import load_feature_layers
-from urbantwin.features.service import FeaturesService
-from urbantwin.features.tiles import TileService
+from urbantwin.ogcapi.service import FeaturesService
+from urbantwin.ogcapi.tiles import TileService
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
 

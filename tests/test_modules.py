@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from urbantwin.app import create_app
 from urbantwin.cli import build_cli
-from urbantwin.features.service import CONFORMANCE as FEATURES_CONFORMANCE
 from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE
 from urbantwin.module import Conformance, Context, Module, Mounted
 from urbantwin.modules import MODULES, checked, conformance, viewer_panels
+from urbantwin.ogcapi.service import CONFORMANCE as FEATURES_CONFORMANCE
 from urbantwin.sensorthings.service import CONFORMANCE as SENSORTHINGS_CONFORMANCE
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
@@ -27,7 +27,7 @@ from urbantwin.settings import Settings
 SERVED = {
     "sensorthings": "/v1.1/Things",
     "live": "/api/live/observations",
-    "features": "/ogcapi/conformance",
+    "ogcapi": "/ogcapi/conformance",
     "catalog": "/catalog",
     "timeseries": "/api/timeseries/latest",
     "access": "/api/me",

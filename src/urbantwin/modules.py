@@ -15,10 +15,10 @@ import typer
 from urbantwin.access.module import MODULE as ACCESS
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.energy.module import MODULE as ENERGY
-from urbantwin.features.module import MODULE as FEATURES
 from urbantwin.ingest.module import MODULE as INGEST
 from urbantwin.live.module import MODULE as LIVE
 from urbantwin.module import Listing, Module
+from urbantwin.ogcapi.module import MODULE as OGCAPI
 from urbantwin.sensorthings.module import MODULE as SENSORTHINGS
 from urbantwin.settings import Settings
 from urbantwin.timeseries.module import MODULE as TIMESERIES
@@ -26,7 +26,7 @@ from urbantwin.timeseries.module import MODULE as TIMESERIES
 MODULES: tuple[Module, ...] = (
     SENSORTHINGS,
     LIVE,
-    FEATURES,
+    OGCAPI,
     CATALOG,
     TIMESERIES,
     ACCESS,

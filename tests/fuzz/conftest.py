@@ -23,9 +23,9 @@ from sqlalchemy import Engine, create_engine, text
 
 from tests.conftest import ADMIN_TOKEN, _settings
 from tests.energy.test_api import load_small_quarter
-from tests.features.conftest import INFO, city_geojson, write
 from tests.fuzz.server import Fuzzer, Probe, ServerProcess
 from tests.fuzz.tally import KEY
+from tests.ogcapi.conftest import INFO, city_geojson, write
 from tests.sensorthings.conftest import station
 from urbantwin.access.principal import SYSTEM
 from urbantwin.app import create_app

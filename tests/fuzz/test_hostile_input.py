@@ -23,7 +23,7 @@ from tests.fuzz.server import Fuzzer
 from tests.sensorthings.conftest import station
 
 THING = {"name": "fuzz", "description": "a Thing of the fuzz suite"}
-#: The collection of the small city model (tests/features/conftest.py).
+#: The collection of the small city model (tests/ogcapi/conftest.py).
 ITEMS = "/ogcapi/collections/city/items"
 SETS = ["Things", "Locations", "HistoricalLocations", "Datastreams", "Sensors", "ObservedProperties",
         "Observations", "FeaturesOfInterest"]  # fmt: skip

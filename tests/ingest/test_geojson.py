@@ -1,4 +1,4 @@
-"""The GeoJSON reader on the shared pipeline (its main tests are in tests/features/test_import_geojson.py)."""
+"""The GeoJSON reader on the shared pipeline (its main tests are in tests/ogcapi/test_import_geojson.py)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ query; done in the query, the database formats each row in C and Python only joi
   spends on the whole page, so the geometries are written by shapely in one call and set into the
   texts (`_fill_geometries`).
 
-Either way the text equals, once parsed, what `features/service.py` writes in Python for the same
-rows (tests/features/test_feature_pages.py holds them to it).
+Either way the text equals, once parsed, what `ogcapi/service.py` writes in Python for the same
+rows (tests/ogcapi/test_feature_pages.py holds them to it).
 
 The page query (`read_page`) is built so that its cost does not grow with what it skips:
 

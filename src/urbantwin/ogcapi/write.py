@@ -22,8 +22,8 @@ from urbantwin.access.audit import AuditLog
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, Conflict, NotFound
-from urbantwin.features.crs import geometry_to_crs84, parse_crs
 from urbantwin.geometry import GeometryError, check_geometry, crs_of, from_geojson
+from urbantwin.ogcapi.crs import geometry_to_crs84, parse_crs
 from urbantwin.store.features_schema import collections, features
 
 #: Properties whose number is the feature's height in metres (what tiles carry for extrusion).

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
-from tests.features.conftest import INFO, POINTS, SQUARE, city_geojson, write
+from tests.ogcapi.conftest import INFO, POINTS, SQUARE, city_geojson, write
 from urbantwin.ingest.geojson import import_geojson
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"

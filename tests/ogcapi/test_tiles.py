@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
-from tests.features.conftest import POINTS
+from tests.ogcapi.conftest import POINTS
 
 TILES = "/ogcapi/collections/city/tiles/WebMercatorQuad"
 
@@ -152,8 +152,8 @@ def test_building_tiles_carry_height(anonymous: TestClient, engine: Engine) -> N
 def test_database_and_python_tiles_have_the_same_content(anonymous: TestClient, engine: Engine) -> None:
     """On PostGIS tiles come from ST_AsMVT, on SQLite from Python: the same features and properties."""
     from urbantwin.demo.features import load_feature_layers
-    from urbantwin.features.service import FeaturesService
-    from urbantwin.features.tiles import TileService
+    from urbantwin.ogcapi.service import FeaturesService
+    from urbantwin.ogcapi.tiles import TileService
     from urbantwin.settings import Settings
 
     load_feature_layers(engine, progress=False)
@@ -173,7 +173,7 @@ def test_database_and_python_tiles_have_the_same_content(anonymous: TestClient, 
 def test_an_import_invalidates_the_cached_tiles(anonymous: TestClient, city: Engine, tmp_path) -> None:  # noqa: ANN001
     from sqlalchemy import select
 
-    from tests.features.conftest import INFO, city_geojson, write
+    from tests.ogcapi.conftest import INFO, city_geojson, write
     from urbantwin.ingest.geojson import import_geojson
     from urbantwin.store.features_schema import collections
 
@@ -200,8 +200,8 @@ def test_an_import_invalidates_the_cached_tiles(anonymous: TestClient, city: Eng
 def test_the_tile_cache_stays_within_its_budget_of_bytes(city: Engine) -> None:
     """The cache was bounded by a count of tiles only (4096), whatever their size: dense low-zoom
     building tiles of half a MB each let it grow by gigabytes under many readers."""
-    from urbantwin.features.service import FeaturesService
-    from urbantwin.features.tiles import CACHE_ENTRY_OVERHEAD, TileService
+    from urbantwin.ogcapi.service import FeaturesService
+    from urbantwin.ogcapi.tiles import CACHE_ENTRY_OVERHEAD, TileService
     from urbantwin.settings import Settings
 
     assert TileService(FeaturesService(city, Settings(tile_cache_mb=3))).cache_budget == 3 * 1024 * 1024

@@ -11,8 +11,8 @@ import mapbox_vector_tile
 import shapely
 from sqlalchemy import Engine
 
-from urbantwin.features.service import FeaturesService
-from urbantwin.features.tiles import TileService
+from urbantwin.ogcapi.service import FeaturesService
+from urbantwin.ogcapi.tiles import TileService
 from urbantwin.settings import Settings
 from urbantwin.store.features_schema import collections, features
 

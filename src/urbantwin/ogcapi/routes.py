@@ -14,11 +14,11 @@ from starlette.responses import HTMLResponse, Response
 from urbantwin.access.gate import Caller
 from urbantwin.access.http import request_caller
 from urbantwin.errors import BadRequest
-from urbantwin.features.html import render
-from urbantwin.features.service import GEOJSON, JSON, Answer, FeaturesService
-from urbantwin.features.tiles import MVT, TileService
-from urbantwin.features.write import FeatureWriter
 from urbantwin.http import dumps_json, public_base, read_json
+from urbantwin.ogcapi.html import render
+from urbantwin.ogcapi.service import GEOJSON, JSON, Answer, FeaturesService
+from urbantwin.ogcapi.tiles import MVT, TileService
+from urbantwin.ogcapi.write import FeatureWriter
 
 #: The OpenAPI description of a written feature (the body is read by `read_json`, not by FastAPI).
 FEATURE_BODY = {

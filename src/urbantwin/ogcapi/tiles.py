@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from urbantwin.access.gate import Caller
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.features.service import JSON, FeaturesService, _link
+from urbantwin.ogcapi.service import JSON, FeaturesService, _link
 from urbantwin.store.feature_pages import in_box
 from urbantwin.store.features_schema import collections, features
 from urbantwin.store.mvt import database_tile

@@ -11,7 +11,7 @@ from pyproj import Transformer
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from tests.features.conftest import INFO, POINTS, city_geojson, write
+from tests.ogcapi.conftest import INFO, POINTS, city_geojson, write
 from urbantwin.cli import app
 from urbantwin.ingest.geojson import ImportFailure, import_geojson
 from urbantwin.settings import Settings

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from urbantwin.features.service import CONFORMANCE
 from urbantwin.module import Conformance, Context, Module, Mounted
+from urbantwin.ogcapi.service import CONFORMANCE
 
 
 def mount(context: Context) -> Mounted:
-    from urbantwin.features.routes import build_router
-    from urbantwin.features.service import FeaturesService
+    from urbantwin.ogcapi.routes import build_router
+    from urbantwin.ogcapi.service import FeaturesService
 
     service = FeaturesService(context.engine, context.settings, context.access, context.conformance["ogcapi"])
     return Mounted(routers=[build_router(service)])
 
 
 MODULE = Module(
-    name="features",
+    name="ogcapi",
     summary="OGC API Features (Parts 1-3) and Tiles (Mapbox Vector Tiles) of the city model at /ogcapi/",
     mount=mount,
     conformance=tuple(Conformance(uri, "ogcapi") for uri in CONFORMANCE),

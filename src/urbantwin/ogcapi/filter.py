@@ -28,9 +28,9 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 from sqlalchemy import LargeBinary, and_, func, literal, not_, or_
 
 from urbantwin.errors import BadRequest
-from urbantwin.features.crs import geometry_to_crs84
 from urbantwin.geometry import GeometryError, check_lonlat, crs_of, from_geojson
 from urbantwin.http import parse_json
+from urbantwin.ogcapi.crs import geometry_to_crs84
 from urbantwin.settings import Settings
 from urbantwin.store.features_schema import features
 from urbantwin.store.spatial import bbox_overlaps, spatial_call

@@ -30,8 +30,8 @@ from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, sel
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.features.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
-from urbantwin.features.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
+from urbantwin.ogcapi.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
+from urbantwin.ogcapi.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
 from urbantwin.settings import Settings
 from urbantwin.store.feature_pages import FeatureText, in_box, read_page
 from urbantwin.store.features_schema import collections, features

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from sqlalchemy import Engine
 
-from tests.features.conftest import POINTS
+from tests.ogcapi.conftest import POINTS
 
 EPSG_25833 = "http://www.opengis.net/def/crs/EPSG/0/25833"
 IN_CI = os.environ.get("CI", "").lower() == "true"

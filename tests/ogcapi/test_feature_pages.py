@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, and_, null, select
 
 from urbantwin.access.gate import Caller
-from urbantwin.features.service import FeaturePage, FeaturesService, _features, _in_bbox
+from urbantwin.ogcapi.service import FeaturePage, FeaturesService, _features, _in_bbox
 from urbantwin.settings import Settings
 from urbantwin.store.feature_pages import FeatureText, read_page
 from urbantwin.store.features_schema import collections, features

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
-from tests.features.conftest import POINTS, SQUARE
+from tests.ogcapi.conftest import POINTS, SQUARE
 from urbantwin.app import create_app
-from urbantwin.features.service import CONFORMANCE
+from urbantwin.ogcapi.service import CONFORMANCE
 from urbantwin.settings import Settings
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -153,7 +153,7 @@ def test_property_filters(anonymous: TestClient, city: Engine) -> None:
 def test_datetime_on_validity(anonymous: TestClient, engine: Engine, tmp_path) -> None:  # noqa: ANN001
     from datetime import UTC, datetime
 
-    from tests.features.conftest import INFO, city_geojson, write
+    from tests.ogcapi.conftest import INFO, city_geojson, write
     from urbantwin.ingest.geojson import import_geojson
 
     def prepare(properties: dict):  # noqa: ANN202
