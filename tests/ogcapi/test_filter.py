@@ -249,7 +249,7 @@ def test_filters_within_the_limits(anonymous: TestClient, city: Engine) -> None:
             "filter: too long (20009 characters); the limit is 20000",
         ),
         (_cql2_json('{"op": "not", "args": [' * 40 + _EQUALS + "]}" * 40), "deeper than 64 levels"),
-        (_cql2_json("[" * 2000 + "]" * 2000), "filter nests deeper than 64 levels"),
+        (_cql2_json("[" * 2000 + "]" * 2000), "filter (cql2-json) nests deeper than 64 levels"),
     ],
 )
 def test_filters_beyond_the_size_limits(

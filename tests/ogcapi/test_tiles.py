@@ -12,6 +12,7 @@ from pyproj import Transformer
 from sqlalchemy import Engine
 
 from tests.ogcapi.conftest import POINTS
+from urbantwin.access.gate import Caller
 
 TILES = "/ogcapi/collections/city/tiles/WebMercatorQuad"
 
@@ -210,10 +211,10 @@ def test_the_tile_cache_stays_within_its_budget_of_bytes(city: Engine) -> None:
     made = []
     for z in range(4, 20):
         row, col = _tile_of(lon, lat, z)
-        made.append(tiles.tile("city", "WebMercatorQuad", str(z), str(row), str(col)))
+        made.append(tiles.tile("city", "WebMercatorQuad", str(z), str(row), str(col), Caller.system()))
     assert sum(len(t) + CACHE_ENTRY_OVERHEAD for t in made) > 4000  # more than fits
     assert 0 < tiles.cached_bytes <= 4000
     assert tiles.cached_bytes == sum(len(t) + CACHE_ENTRY_OVERHEAD for t in tiles._cache.values())
     row, col = _tile_of(lon, lat, 19)
     assert ("city", 19, row, col) in {key[:4] for key in tiles._cache}  # the newest are kept
-    assert tiles.tile("city", "WebMercatorQuad", "19", str(row), str(col)) == made[-1]
+    assert tiles.tile("city", "WebMercatorQuad", "19", str(row), str(col), Caller.system()) == made[-1]

@@ -32,10 +32,12 @@ from tqdm import tqdm
 
 from urbantwin.access.datasets import publish_collection
 from urbantwin.errors import BadRequest
-from urbantwin.geometry import outside_area, range_problem, validity_problem
+from urbantwin.geometry import crs_of, outside_area, range_problem, validity_problem
 from urbantwin.http import check_json_input, check_text
 from urbantwin.settings import Settings
+from urbantwin.store import feature_rows
 from urbantwin.store.engine import for_writes
+from urbantwin.store.feature_rows import height_of, parse_height, union_bounds
 from urbantwin.store.features_schema import collections, features
 
 #: A hook that turns a source feature's properties into (properties, height, valid_from, valid_to).
@@ -165,9 +167,9 @@ def parse_crs(value: Any, path: Path | str, field_name: str) -> CRS:
     """A CRS from an EPSG code, `EPSG:25833`, an OGC URI/URN or WKT; `ImportFailure` naming the field."""
     try:
         if isinstance(value, int) and not isinstance(value, bool):
-            return CRS.from_epsg(value)
+            return crs_of(f"EPSG:{value}")
         if isinstance(value, str) and value.strip():
-            return CRS.from_user_input(value.strip())
+            return crs_of(value.strip())
     except CRSError as exc:
         raise ImportFailure(f"{path}: field '{field_name}': not a CRS pyproj knows: {exc}") from None
     raise ImportFailure(f"{path}: field '{field_name}': expected a CRS, got {value!r}")
@@ -282,6 +284,8 @@ def _row(
         except (ValueError, TypeError, KeyError) as exc:
             raise fail("properties", str(exc)) from None
         height = prepared if prepared is not None else height
+    if height is None:
+        height = height_of(properties)  # the rule of OGC API writes, when no importer option names one
     try:
         # The one rule of JSON input (depth, NUL), on what is stored and later written back.
         check_json_input(properties, Settings.max_json_depth, "the properties object")
@@ -303,48 +307,14 @@ def height_from(property_name: str, then: Prepare | None = None) -> Prepare:
         valid_from = valid_to = None
         if then is not None:
             properties, _, valid_from, valid_to = then(properties)
-        value = properties.get(property_name)
-        if value is None or value == "":
-            return properties, None, valid_from, valid_to
-        try:
-            height = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
-        except ValueError:
-            raise ValueError(f"'{property_name}' is not a number: {value!r}") from None
-        if not math.isfinite(height):
-            raise ValueError(f"'{property_name}' is not a finite number: {value!r}")
-        return properties, height, valid_from, valid_to
+        return properties, parse_height(properties.get(property_name), property_name), valid_from, valid_to
 
     return prepare
 
 
 def item_schema(rows: Iterable[Row]) -> dict[str, Any]:
     """A JSON Schema of the properties: each property's JSON type as seen in the data."""
-    kinds: dict[str, set[str]] = {}
-    for row in rows:
-        for name, value in row.properties.items():
-            kinds.setdefault(name, set()).add(_json_type(value))
-    properties = {}
-    for name, seen in sorted(kinds.items()):
-        seen.discard("null")
-        if seen == {"integer", "number"}:
-            seen = {"number"}
-        kind = seen.pop() if len(seen) == 1 else "string" if not seen else None
-        properties[name] = {"type": kind} if kind else {}
-    return {"type": "object", "properties": properties}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+    return feature_rows.item_schema(row.properties for row in rows)
 
 
 def store_rows(
@@ -427,14 +397,14 @@ def store_rows(
                 connection.execute(delete(features).where(features.c.id.in_(gone[start : start + BATCH])))
             report.deleted = len(gone)
         changed = report.inserted or report.updated or report.deleted or existing is None
-        extent = _union_bounds(boxes)
+        extent = union_bounds(boxes)
         previous = connection.execute(
             select(collections.c.extent_bbox, collections.c.item_schema).where(collections.c.id == info.id)
         ).one()
         # Features already stored but absent from this file stay, and so do their boxes and properties.
         keeps_others = bool(stored) and not delete_missing
         if previous.extent_bbox and keeps_others:
-            extent = _union_bounds([tuple(previous.extent_bbox), *([extent] if extent else [])])
+            extent = union_bounds([tuple(previous.extent_bbox), *([extent] if extent else [])])
         if previous.item_schema and keeps_others:
             merged = dict(previous.item_schema.get("properties", {}))
             merged.update(schema["properties"])
@@ -448,14 +418,3 @@ def store_rows(
                 .values(updated=now, version=collections.c.version + 1, **update)
             )
     return report
-
-
-def _union_bounds(boxes: Sequence[tuple[float, ...]]) -> tuple[float, float, float, float] | None:
-    if not boxes:
-        return None
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )

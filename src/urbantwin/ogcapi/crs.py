@@ -12,8 +12,10 @@ from functools import lru_cache
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 
 from urbantwin.errors import BadRequest
+from urbantwin.geometry import crs_of
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SUPPORTED = (
@@ -27,16 +29,24 @@ _ALIASES = {"EPSG:4326": SUPPORTED[1], "EPSG:25833": SUPPORTED[2], "EPSG:3857": 
 
 
 def parse_crs(value: str | None, parameter: str) -> str:
-    """The URI of a supported CRS (also given as `[EPSG:25833]`-style CURIE or `EPSG:25833`)."""
+    """The URI of a supported CRS, however it is spelled: the URI, a `[EPSG:25833]` CURIE,
+    `EPSG:25833`, a URN — read by the platform's one CRS parser (`geometry.crs_of`), as importers do."""
     if value is None or value == "":
         return CRS84
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     text = _ALIASES.get(text, text).replace("https://", "http://")
-    if text not in SUPPORTED:
-        raise BadRequest(f"{parameter}: unsupported CRS {value!r}; supported are {', '.join(SUPPORTED)}")
-    return text
+    if text in SUPPORTED:
+        return text
+    try:
+        crs = crs_of(text) if text and len(text) < 2_000 else None
+    except CRSError:
+        crs = None
+    for uri in SUPPORTED:
+        if crs is not None and crs.equals(crs_of(_PYPROJ[uri])):
+            return uri
+    raise BadRequest(f"{parameter}: unsupported CRS {value!r}; supported are {', '.join(SUPPORTED)}")
 
 
 @lru_cache(maxsize=16)

@@ -10,7 +10,6 @@ keeps the collection's extent and item schema up to date and stamps its `updated
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +23,8 @@ from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.geometry import GeometryError, check_geometry, crs_of, from_geojson
 from urbantwin.ogcapi.crs import geometry_to_crs84, parse_crs
+from urbantwin.store.feature_rows import grown_schema, height_of, union_bounds
 from urbantwin.store.features_schema import collections, features
-
-#: Properties whose number is the feature's height in metres (what tiles carry for extrusion).
-HEIGHT_PROPERTIES = ("height_m", "height")
 
 
 class FeatureWriter:
@@ -165,24 +162,13 @@ class FeatureWriter:
         current = self._collection(connection, collection_id)
         values: dict[str, Any] = {"updated": datetime.now(UTC), "version": collections.c.version + 1}
         if record is not None:
-            schema = dict(current.item_schema or {"type": "object", "properties": {}})
-            known = dict(schema.get("properties", {}))
-            for name, value in record["properties"].items():
-                if name not in known and value is not None:
-                    known[name] = {"type": _json_type(value)}
-            if known != schema.get("properties"):
-                values["item_schema"] = {**schema, "type": "object", "properties": known}
+            # The importers' rules (store/feature_rows.py): the same schema and extent either way.
+            schema = grown_schema(current.item_schema, record["properties"])
+            if schema != current.item_schema:
+                values["item_schema"] = schema
             box = record.get("bounds")
             if box is not None:
-                extent = current.extent_bbox
-                if extent:
-                    box = [
-                        min(extent[0], box[0]),
-                        min(extent[1], box[1]),
-                        max(extent[2], box[2]),
-                        max(extent[3], box[3]),
-                    ]
-                values["extent_bbox"] = list(box)
+                values["extent_bbox"] = list(union_bounds([current.extent_bbox, box]) or box)
         connection.execute(collections.update().where(collections.c.id == collection_id).values(**values))
 
 
@@ -216,26 +202,8 @@ def _record(feature: dict[str, Any], crs: str | None) -> dict[str, Any]:
             raise BadRequest(f"geometry: {error}") from None
         wkb = shapely.to_wkb(geom, output_dimension=2)
         bounds = [float(v) for v in shapely.bounds(geom)] if not geom.is_empty else None
-    height = None
-    for name in HEIGHT_PROPERTIES:
-        value = properties.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            height = float(value)
-            break
-    return {"properties": properties, "geom": wkb, "height": height, "bounds": bounds}
+    return {"properties": properties, "geom": wkb, "height": height_of(properties), "bounds": bounds}
 
 
 def _columns(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "bounds"}
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
