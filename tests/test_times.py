@@ -45,7 +45,7 @@ def test_malformed_text_is_refused_naming_the_parameter(text: str) -> None:
 
 
 def test_a_non_string_is_refused_naming_its_type() -> None:
-    with pytest.raises(BadRequest, match="expected an ISO 8601 time string, got int"):
+    with pytest.raises(BadRequest, match="expected an ISO 8601 time string, got a number"):
         parse_instant(20240101, "time")
 
 

@@ -18,7 +18,7 @@ from urbantwin.errors import BadRequest
 #: cannot carry them out of Python's range.
 FIRST_YEAR, LAST_YEAR = 2, 9998
 
-_EXAMPLE = "e.g. 2024-01-01T12:00:00Z"
+_EXAMPLE = "e.g. 2024-01-01T12:00:00Z or 2024-01-01"
 
 
 def parse_instant(text: object, where: str, zone: tzinfo = UTC, dates: bool = True) -> datetime:
@@ -37,12 +37,14 @@ def parse_instant(text: object, where: str, zone: tzinfo = UTC, dates: bool = Tr
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            kind = "date or date-time" if dates else "date-time"
+            kind = "time" if dates else "date-time"
             raise BadRequest(f"{where}: {text!r} is not an ISO 8601 {kind} ({_EXAMPLE})") from None
     else:
-        raise BadRequest(f"{where}: expected an ISO 8601 time string, got {type(text).__name__}")
+        raise BadRequest(f"{where}: expected an ISO 8601 time string, got {_kind(text)}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
+    if moment.tzinfo is UTC and FIRST_YEAR <= moment.year <= LAST_YEAR:
+        return moment  # the common case (…Z, the bulk of every import): nothing to convert
     try:
         moment = moment.astimezone(UTC)
     except (OverflowError, ValueError):
@@ -50,6 +52,17 @@ def parse_instant(text: object, where: str, zone: tzinfo = UTC, dates: bool = Tr
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise BadRequest(f"{where}: {text!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
     return moment
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {dict: "an object", list: "an array"}.get(type(value), type(value).__name__)
 
 
 def parse_interval(text: object, where: str, zone: tzinfo = UTC) -> tuple[datetime, datetime]:

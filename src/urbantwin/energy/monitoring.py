@@ -43,6 +43,7 @@ from urbantwin.energy.jobs import EnergyRuns, load_scenario
 from urbantwin.energy.loads import SIM_ZONE
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.settings import Settings
+from urbantwin.times import parse_instant
 from urbantwin.timeseries.service import AggregateQuery, TimeseriesService
 
 QUARTER = "Leipzig-West"
@@ -183,21 +184,12 @@ def parse_end(raw: str | None) -> datetime:
     if raw is None or raw == "":
         moment = datetime.now(UTC)
     else:
-        text = raw.strip()
-        if text[-1:] in "Zz":
-            text = text[:-1] + "+00:00"
         try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise BadRequest(
-                f"end: {raw!r} is not an ISO 8601 date-time (e.g. 2026-11-27T12:00:00Z)"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        try:
-            moment = moment.astimezone(UTC)
-        except OverflowError:  # 0001-01-01T00:00+01:00 has no instant in UTC
-            moment = EARLIEST_END - timedelta(days=1)
+            moment = parse_instant(raw, "end")
+        except BadRequest as problem:
+            if "out of range" not in problem.message:
+                raise
+            moment = EARLIEST_END - timedelta(days=1)  # answered below in this API's own range
         if not EARLIEST_END <= moment <= LATEST_END:
             # A period of up to MAX_DAYS before `end` must be a date the store can hold: year 1 was a 500.
             raise BadRequest(

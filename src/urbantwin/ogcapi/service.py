@@ -36,6 +36,7 @@ from urbantwin.settings import Settings
 from urbantwin.store.feature_pages import FeatureText, in_box, read_page
 from urbantwin.store.features_schema import collections, features
 from urbantwin.store.sqlfunctions import json_boolean, json_number, json_string
+from urbantwin.times import parse_instant
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -516,11 +517,7 @@ def _in_bbox(box: tuple[float, float, float, float]) -> Any:
 def _instant(raw: str, name: str) -> datetime | None:
     if raw in ("", ".."):
         return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"datetime: {name} {raw!r} is not an RFC 3339 date-time or '..'") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return parse_instant(raw, f"datetime: {name}")
 
 
 def _in_time(raw: str) -> Any:
