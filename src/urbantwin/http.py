@@ -172,10 +172,6 @@ def check_json_input(document: Any, limit: int, what: str = "the JSON document")
         stack.extend((child, depth) for child in children)
 
 
-#: The former name of `check_json_input`, which now checks strings too.
-check_json_depth = check_json_input
-
-
 def parse_json(raw: bytes | str, settings: Settings | int, what: str = "the body") -> Any:
     """A JSON text parsed and checked by `check_json_input`; 400 naming the problem otherwise.
 

@@ -20,7 +20,7 @@ from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
 from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, MethodNotAllowed, PlatformError
-from urbantwin.http import check_json_depth
+from urbantwin.http import check_json_input
 from urbantwin.sensorthings.dataarray import create_observations
 from urbantwin.sensorthings.guard import WriteGuard
 from urbantwin.sensorthings.model import BY_SET_NAME
@@ -249,7 +249,7 @@ class SensorThingsService:
             raise BadRequest("the JSON Patch must leave an object")
         # A patch may nest values within values the limit let through one at a time: what it leaves
         # must hold the same limit as any body, or the entity could no longer be written back.
-        check_json_depth(changed, self.settings.max_json_depth, "the entity the JSON Patch leaves")
+        check_json_input(changed, self.settings.max_json_depth, "the entity the JSON Patch leaves")
         body = {key: value for key, value in changed.items() if current.get(key, _MISSING) != value}
         body.update({key: None for key in current if key not in changed})
         return body
