@@ -247,6 +247,29 @@ def test_catalogue(client: TestClient, world: World) -> None:
     _report(problems)
 
 
+def test_time_series(client: TestClient, world: World) -> None:
+    """Aggregates and latest values: what the time-series service asks the access point."""
+    problems = []
+    everything = ",".join(str(ids["datastream"]) for ids in world.ids.values())
+    for principal in PRINCIPALS:
+        headers = world.headers(principal)
+        latest = client.get("/api/timeseries/latest", params={"datastreams": everything}, headers=headers)
+        shown = {f["properties"]["datastreamId"] for f in latest.json()["features"]}
+        for dataset, ids in world.ids.items():
+            visible = may_read(principal, dataset)
+            cell = f"{principal} × {dataset}"
+            if (ids["datastream"] in shown) != visible:
+                problems.append(f"{cell}: the latest values show its Datastream: {not visible}")
+            status = client.get(
+                f"/api/timeseries/datastreams/{ids['datastream']}/aggregate",
+                params={"interval": "day", "start": "2024-01-01", "end": "2024-01-02"},
+                headers=headers,
+            ).status_code
+            if status != (200 if visible else 404):
+                problems.append(f"{cell}: the daily aggregate answered {status}")
+    _report(problems)
+
+
 def test_membership_changes(client: TestClient, world: World) -> None:
     """Moving a dataset's Thing into another: steward of the target, writer of every dataset left.
 
