@@ -2,7 +2,9 @@
 
 Every backend test runs twice, on SQLite and on a real PostgreSQL with PostGIS on 127.0.0.1. Without
 PostgreSQL the PostgreSQL runs skip with a notice saying how to start it, except in CI (`CI=true`),
-where a missing backend is a failure.
+where a missing backend is a failure. The same holds for the other services of the machine the suite
+uses (Mosquitto, Chromium, GDAL's tools): `backend_missing` skips or fails, and the end of the run
+prints one line per missing service with how to get it, also under `pytest -q`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import uvicorn
@@ -35,6 +39,31 @@ PG_HELP = (
 )
 
 
+#: Starts the reason of every skip for a missing service, so the summary can find them (also in the
+#: reports xdist workers send, which carry the reason's text only).
+BACKEND_SKIP = "backend not available: "
+
+
+def backend_missing(problem: str) -> NoReturn:
+    """Skip the test because a service it needs is missing (`problem` says how to get it); in CI fail."""
+    if IN_CI:
+        pytest.fail(problem)
+    pytest.skip(BACKEND_SKIP + problem)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per missing service with the number of tests it skipped, even under `-q` (whose
+    summary shows skips as a bare count)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+            if reason.startswith(BACKEND_SKIP):
+                reasons[reason.removeprefix(BACKEND_SKIP)] += 1
+    for reason, tests in sorted(reasons.items()):
+        terminalreporter.write_line(f"{tests} tests skipped, {reason}", yellow=True)
+
+
 def _postgres_available() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -54,9 +83,7 @@ def _postgres_available() -> str | None:
 def postgres_url() -> Iterator[str]:
     problem = _postgres_available()
     if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+        backend_missing(problem)
     name = f"urbantwin_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -73,8 +100,25 @@ def _engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
     return {}
 
 
-def _settings(url: str) -> Settings:
-    return Settings(database_url=url, admin_token=ADMIN_TOKEN, max_top=1000, default_top=100)
+#: The page of the tiny viewer build the tests' apps serve at `/` (see `viewer_dir`).
+VIEWER_PAGE = "<!doctype html><title>urbantwin test viewer</title><script src=assets/viewer-1a2b.js></script>"
+
+
+@pytest.fixture(scope="session")
+def viewer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny stand-in for the viewer's build, so the apps of the tests answer `/` (and warm their
+    first view) the same whether or not `make viewer` has built the real one into the package."""
+    folder = tmp_path_factory.mktemp("viewer")
+    (folder / "assets").mkdir()
+    (folder / "index.html").write_text(VIEWER_PAGE, encoding="utf-8")
+    (folder / "assets" / "viewer-1a2b.js").write_text("console.log('test viewer');", encoding="utf-8")
+    return folder
+
+
+def _settings(url: str, viewer: Path) -> Settings:
+    return Settings(
+        database_url=url, admin_token=ADMIN_TOKEN, max_top=1000, default_top=100, viewer_dir=str(viewer)
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,12 +132,13 @@ def settings(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     _engines: dict[str, Engine],
+    viewer_dir: Path,
 ) -> Settings:
     if backend == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path_factory.getbasetemp() / 'store.sqlite'}"
-    return _settings(url)
+    return _settings(url, viewer_dir)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def module_store(
         url = session_url.rsplit("/", 1)[0] + "/" + name
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('module_store') / 'store.sqlite'}"
-    settings = _settings(url)
+    settings = _settings(url, request.getfixturevalue("viewer_dir"))
     engine = make_engine(settings)
     try:
         upgrade(engine)

@@ -51,9 +51,11 @@ code{{background:#eef1f4;padding:.1em .3em;border-radius:3px}}</style></head>
 Tiles</a>, <a href="catalog">catalogue</a>, <a href="docs">OpenAPI</a>.</p></body></html>"""
 
 
-def mount_viewer(app: FastAPI, settings: Settings, static: Path = STATIC) -> None:
-    """Add `/`, `/assets/…` and `/api/viewer/config` to the app."""
-    app.include_router(build_router(settings, static))
+def mount_viewer(app: FastAPI, settings: Settings, static: Path | None = None) -> None:
+    """Add `/`, `/assets/…` and `/api/viewer/config` to the app, serving the build in `static`, else
+    in the setting `viewer_dir`, else the package's own."""
+    folder = static or (Path(settings.viewer_dir) if settings.viewer_dir else STATIC)
+    app.include_router(build_router(settings, folder))
 
 
 def build_router(settings: Settings, static: Path = STATIC) -> APIRouter:
