@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from tests.conftest import ADMIN_TOKEN, _settings
+from tests.conftest import ADMIN_TOKEN, _settings, create_test_database
 from urbantwin.app import create_app
 from urbantwin.store.engine import make_engine, upgrade
 
@@ -32,7 +32,7 @@ def module_store(
         name = f"{session_url.rsplit('/', 1)[1]}_m{uuid.uuid4().hex[:6]}"
         admin = create_engine(session_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            create_test_database(connection, name)
         url = session_url.rsplit("/", 1)[0] + "/" + name
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('module_store') / 'store.sqlite'}"
