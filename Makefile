@@ -36,11 +36,11 @@ demo: $(STAMP) $(VIEWER)
 	$(BIN)/urbantwin demo --port 8000
 
 ## Set up and run the whole test suite (lint, format check, tests on SQLite and PostgreSQL, the
-## viewer in Chromium)
+## viewer in Chromium); tests that share a fixture built once per worker name an xdist_group
 test: $(STAMP) $(VIEWER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,12 +10,14 @@ prints one line per missing service with how to get it, also under `pytest -q`.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,8 +25,10 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
+from typer.testing import CliRunner
 
 from urbantwin.app import create_app
+from urbantwin.cli import app as cli_app
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
 from urbantwin.store.schema import metadata
@@ -220,6 +224,45 @@ def client(app) -> Iterator[TestClient]:  # noqa: ANN001
 def anonymous(app) -> Iterator[TestClient]:  # noqa: ANN001
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
+
+
+# --- the Leipzig demo, loaded once per test process -----------------------------------------------
+# Loading the whole demo takes a while; the tests that read what the command made share one load per
+# test process (the `demo` xdist group keeps them on one worker under `--dist loadgroup`).
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """What `urbantwin demo --load-only` made: its folder (with the SQLite store) and its output."""
+
+    folder: Path
+    output: str
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.folder / 'leipzig-demo.sqlite'}"
+
+    def copy(self, folder: Path) -> str:
+        """A copy of the store in `folder` for a test that writes (or starts an app on it); its URL."""
+        shutil.copyfile(self.folder / "leipzig-demo.sqlite", folder / "leipzig-demo.sqlite")
+        return f"sqlite:///{folder / 'leipzig-demo.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
+    """The whole demo (SensorThings data, city model, catalogue) as the command loads it. Read only:
+    tests that write, or start an app on it (which writes defaults), use `DemoStore.copy`."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(cli_app, ["demo", "--data-dir", str(folder), "--load-only"])
+    assert result.exit_code == 0, result.output
+    # The command's engine still holds the store open in WAL mode: fold the log into the file, so a
+    # copy of the file alone is the whole store.
+    store = DemoStore(folder, result.output)
+    engine = make_engine(Settings(database_url=store.url))
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return store
 
 
 def _free_port() -> int:
