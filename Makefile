@@ -36,13 +36,14 @@ demo: $(STAMP) $(VIEWER)
 	$(BIN)/urbantwin demo --port 8000
 
 ## Set up and run the whole test suite (lint, format check, the type checker, the layers' contracts,
-## tests on SQLite and PostgreSQL, the viewer in Chromium)
+## tests on SQLite and PostgreSQL, the viewer in Chromium); tests that share a fixture built once per
+## worker name an xdist_group
 test: $(STAMP) $(VIEWER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,25 +2,34 @@
 
 Every backend test runs twice, on SQLite and on a real PostgreSQL with PostGIS on 127.0.0.1. Without
 PostgreSQL the PostgreSQL runs skip with a notice saying how to start it, except in CI (`CI=true`),
-where a missing backend is a failure.
+where a missing backend is a failure. The same holds for the other services of the machine the suite
+uses (Mosquitto, Chromium, GDAL's tools): `backend_missing` skips or fails, and the end of the run
+prints one line per missing service with how to get it, also under `pytest -q`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
+from typer.testing import CliRunner
 
 from urbantwin.app import create_app
+from urbantwin.cli import app as cli_app
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
 from urbantwin.store.schema import metadata
@@ -38,6 +47,31 @@ PG_HELP = (
 )
 
 
+#: Starts the reason of every skip for a missing service, so the summary can find them (also in the
+#: reports xdist workers send, which carry the reason's text only).
+BACKEND_SKIP = "backend not available: "
+
+
+def backend_missing(problem: str) -> NoReturn:
+    """Skip the test because a service it needs is missing (`problem` says how to get it); in CI fail."""
+    if IN_CI:
+        pytest.fail(problem)
+    pytest.skip(BACKEND_SKIP + problem)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per missing service with the number of tests it skipped, even under `-q` (whose
+    summary shows skips as a bare count)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+            if reason.startswith(BACKEND_SKIP):
+                reasons[reason.removeprefix(BACKEND_SKIP)] += 1
+    for reason, tests in sorted(reasons.items()):
+        terminalreporter.write_line(f"{tests} tests skipped, {reason}", yellow=True)
+
+
 def _postgres_available() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -53,22 +87,60 @@ def _postgres_available() -> str | None:
     return None
 
 
+def create_test_database(connection: Connection, name: str) -> None:
+    """A database for tests. Its commits do not wait for the disk (`synchronous_commit = off`): a
+    crash may lose the last commits of a throw-away database, which does not matter."""
+    connection.execute(text(f'CREATE DATABASE "{name}"'))
+    connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     problem = _postgres_available()
     if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+        backend_missing(problem)
     name = f"urbantwin_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        create_test_database(connection, name)
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    spare: list[str] = []
+    _spare_databases[url] = spare
     yield url
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for database in [name, *spare]:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     admin.dispose()
+
+
+#: Per session database, further databases of this test process that are done with (see
+#: `spare_database`). Dropping a database makes PostgreSQL write a checkpoint of the whole server,
+#: which took 10 to 20 s on a busy machine, so each is emptied and used again and dropped at the end.
+_spare_databases: dict[str, list[str]] = {}
+
+
+@contextmanager
+def spare_database(session_url: str) -> Iterator[str]:
+    """The URL of a migrated, empty PostgreSQL database beside the session's, until the block ends."""
+    spare = _spare_databases[session_url]
+    reused = spare.pop() if spare else None
+    name = reused or f"{session_url.rsplit('/', 1)[1]}_m{uuid.uuid4().hex[:6]}"
+    if reused is None:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            create_test_database(connection, name)
+        admin.dispose()
+    url = session_url.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(Settings(database_url=url))
+    try:
+        upgrade(engine)
+        _empty(engine)
+    finally:
+        engine.dispose()
+    try:
+        yield url
+    finally:
+        spare.append(name)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +148,22 @@ def _engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
     return {}
 
 
-def _settings(url: str) -> Settings:
+#: The page of the tiny viewer build the tests' apps serve at `/` (see `viewer_dir`).
+VIEWER_PAGE = "<!doctype html><title>urbantwin test viewer</title><script src=assets/viewer-1a2b.js></script>"
+
+
+@pytest.fixture(scope="session")
+def viewer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny stand-in for the viewer's build, so the apps of the tests answer `/` (and warm their
+    first view) the same whether or not `make viewer` has built the real one into the package."""
+    folder = tmp_path_factory.mktemp("viewer")
+    (folder / "assets").mkdir()
+    (folder / "index.html").write_text(VIEWER_PAGE, encoding="utf-8")
+    (folder / "assets" / "viewer-1a2b.js").write_text("console.log('test viewer');", encoding="utf-8")
+    return folder
+
+
+def _settings(url: str, viewer: Path) -> Settings:
     # Rate limits off: a test makes hundreds of requests a second from one client (tests/test_ratelimit.py
     # turns them on where it tests them).
     return Settings(
@@ -86,6 +173,7 @@ def _settings(url: str) -> Settings:
         default_top=100,
         rate_limit_per_second=0,
         rate_limit_token_per_second=0,
+        viewer_dir=str(viewer),
     )
 
 
@@ -100,12 +188,13 @@ def settings(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     _engines: dict[str, Engine],
+    viewer_dir: Path,
 ) -> Settings:
     if backend == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path_factory.getbasetemp() / 'store.sqlite'}"
-    return _settings(url)
+    return _settings(url, viewer_dir)
 
 
 @pytest.fixture
@@ -120,11 +209,34 @@ def engine(settings: Settings, backend: str, _engines: dict[str, Engine]) -> Ite
     yield engine
 
 
+#: The identity and serial sequences of the store's tables that have handed out a number.
+_USED_SEQUENCES = text(
+    """SELECT DISTINCT t.relname, s.relname FROM pg_depend d
+    JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+    JOIN pg_class t ON t.oid = d.refobjid
+    JOIN pg_sequences q ON q.schemaname = current_schema() AND q.sequencename = s.relname
+    WHERE d.deptype IN ('a', 'i') AND q.last_value IS NOT NULL"""
+)
+
+
 def _empty(engine: Engine) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # TRUNCATE makes new files for each table and index it reaches, and every app start
+            # writes the default organisation and dataset, which most tables refer to: emptying
+            # took about a second before every test on a busy machine. The few rows a test leaves
+            # are deleted instead (children first) and the used id sequences restarted, which
+            # leaves the store as fresh as TRUNCATE … RESTART IDENTITY did. Triggers fire on DELETE
+            # (deleted Observations are counted down in observation_counts), so until none is left.
+            probes = [f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {table})" for table in tables]
+            with_rows = text(" UNION ALL ".join(probes))
+            while found := set(connection.execute(with_rows).scalars()):
+                for table in (t for t in tables if t in found):
+                    connection.execute(text(f"DELETE FROM {table}"))
+            for table, sequence in connection.execute(_USED_SEQUENCES).all():
+                if table in tables:
+                    connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
@@ -155,6 +267,45 @@ def client(app) -> Iterator[TestClient]:  # noqa: ANN001
 def anonymous(app) -> Iterator[TestClient]:  # noqa: ANN001
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
+
+
+# --- the Leipzig demo, loaded once per test process -----------------------------------------------
+# Loading the whole demo takes a while; the tests that read what the command made share one load per
+# test process (the `demo` xdist group keeps them on one worker under `--dist loadgroup`).
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """What `urbantwin demo --load-only` made: its folder (with the SQLite store) and its output."""
+
+    folder: Path
+    output: str
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.folder / 'leipzig-demo.sqlite'}"
+
+    def copy(self, folder: Path) -> str:
+        """A copy of the store in `folder` for a test that writes (or starts an app on it); its URL."""
+        shutil.copyfile(self.folder / "leipzig-demo.sqlite", folder / "leipzig-demo.sqlite")
+        return f"sqlite:///{folder / 'leipzig-demo.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
+    """The whole demo (SensorThings data, city model, catalogue) as the command loads it. Read only:
+    tests that write, or start an app on it (which writes defaults), use `DemoStore.copy`."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(cli_app, ["demo", "--data-dir", str(folder), "--load-only"])
+    assert result.exit_code == 0, result.output
+    # The command's engine still holds the store open in WAL mode: fold the log into the file, so a
+    # copy of the file alone is the whole store.
+    store = DemoStore(folder, result.output)
+    engine = make_engine(Settings(database_url=store.url))
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return store
 
 
 def _free_port() -> int:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.conftest import DemoStore
 from urbantwin.cli import app
 from urbantwin.settings import Settings
 from urbantwin.store import schema
@@ -23,14 +25,17 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
         assert connection.execute(select(func.count()).select_from(schema.things)).scalar_one() == 0
 
 
-def test_demo_loads_real_leipzig_data_into_a_fresh_store(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path), "--load-only"])
-    assert result.exit_code == 0, result.output
-    assert "Loaded the Leipzig demo: 271 Things, 209 Datastreams, 5601 Observations." in result.output
-    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'leipzig-demo.sqlite'}"))
+@pytest.mark.xdist_group("demo")
+def test_demo_loads_real_leipzig_data_into_a_fresh_store(demo_store: DemoStore, tmp_path: Path) -> None:
+    # demo_store is `urbantwin demo --data-dir <folder> --load-only` in a new folder, run once per
+    # test process.
+    assert "Loaded the Leipzig demo: 271 Things, 209 Datastreams, 5601 Observations." in demo_store.output
+    engine = make_engine(Settings(database_url=demo_store.url))
     with engine.connect() as connection:
         names = connection.execute(select(schema.things.c.name).where(schema.things.c.name.like("Air%")))
         assert len(names.all()) == 4
+    engine.dispose()
+    demo_store.copy(tmp_path)
     again = runner.invoke(app, ["demo", "--data-dir", str(tmp_path), "--load-only"])
     assert "271 Things" in again.output  # a fresh store every time
 

@@ -86,6 +86,9 @@ class Settings:
     #: city's own base-map service). Empty (the default): the viewer draws its base map from the
     #: platform's own layers only and makes no request to any other server.
     viewer_style_url: str = ""
+    #: The folder of the built web viewer served at `/`; empty (the default): the build inside the
+    #: package (`make viewer`). Another folder serves another build (the tests serve a tiny one).
+    viewer_dir: str = ""
     #: The MQTT broker of the SensorThings MQTT extension, `mqtt://[user:password@]host:1883` (the
     #: credentials are the server's own at the broker; never logged). Empty: MQTT is off, which the
     #: log and the service root's serverSettings say; changes still reach browsers through

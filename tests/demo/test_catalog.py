@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import rdflib
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from tests.catalog.conftest import violations
+from tests.conftest import DemoStore
 from urbantwin.app import create_app
-from urbantwin.cli import app
 from urbantwin.settings import Settings
 
 
-def test_the_demo_catalogue_names_each_source_and_validates(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["demo", "--data-dir", str(tmp_path), "--load-only"])
-    assert result.exit_code == 0, result.output
-    url = f"sqlite:///{tmp_path / 'leipzig-demo.sqlite'}"
+@pytest.mark.xdist_group("demo")
+def test_the_demo_catalogue_names_each_source_and_validates(demo_store: DemoStore, tmp_path: Path) -> None:
+    url = demo_store.copy(tmp_path)  # the app writes its defaults at start
     with TestClient(create_app(Settings(database_url=url))) as client:
         listing = client.get("/catalog", params={"f": "json", "limit": 100}).json()
         datasets = {d["id"]: d for d in listing["datasets"]}

@@ -6,13 +6,15 @@ sessions, other tests of this one) never see each other's messages.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
+from functools import cache
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, backend_missing
 from tests.live.helpers import MAIN_BROKER
 from urbantwin.settings import Settings
 
@@ -23,8 +25,24 @@ def prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}/"
 
 
+@cache
+def _broker_problem() -> str | None:
+    """Why the machine's Mosquitto cannot be reached (asked once per test process), or None."""
+    try:
+        socket.create_connection(MAIN_BROKER, timeout=2).close()
+    except OSError as exc:
+        return (
+            f"Mosquitto is not reachable at {MAIN_BROKER[0]}:{MAIN_BROKER[1]} ({exc.strerror or exc}): "
+            "`apt-get install mosquitto` and start it (`systemctl start mosquitto` or `mosquitto -d`)"
+        )
+    return None
+
+
 @pytest.fixture
 def settings(settings: Settings, prefix: str) -> Settings:
+    problem = _broker_problem()
+    if problem:
+        backend_missing(problem)
     return settings.with_overrides(
         mqtt_url=f"mqtt://{MAIN_BROKER[0]}:{MAIN_BROKER[1]}",
         mqtt_client_id=f"test-{prefix.rstrip('/')}",

@@ -14,20 +14,17 @@ import subprocess
 import pytest
 from sqlalchemy import Engine
 
+from tests.conftest import backend_missing
 from tests.ogcapi.conftest import POINTS
 
 EPSG_25833 = "http://www.opengis.net/def/crs/EPSG/0/25833"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture
 def ogrinfo() -> str:
     path = shutil.which("ogrinfo")
     if path is None:
-        problem = "GDAL's ogrinfo is not installed: apt-get install gdal-bin"
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+        backend_missing("GDAL's ogrinfo is not installed: apt-get install gdal-bin")
     return path
 
 

@@ -11,7 +11,10 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from tests.conftest import VIEWER_PAGE
+from urbantwin.app import create_app
 from urbantwin.errors import PlatformError
 from urbantwin.settings import Settings
 from urbantwin.web.routes import ENERGY_PATH, IMMUTABLE, LIVE_PATH, mount_viewer
@@ -99,3 +102,18 @@ def test_the_config_names_the_style_the_live_stream_and_the_energy_runs(built: P
     assert configured["styleUrl"] == "https://tiles.example.org/style.json"
     assert configured["liveUrl"] == LIVE_PATH.lstrip("/")
     assert configured["energyUrl"] == ENERGY_PATH.lstrip("/")
+
+
+def test_the_platform_serves_the_build_its_settings_name(
+    built: Path, settings: Settings, engine: Engine
+) -> None:
+    """`viewer_dir` points the whole app at another build; the suite's apps serve a tiny one, so `/`
+    answers whether or not the real viewer has been built into the package."""
+    answer = TestClient(create_app(settings.with_overrides(viewer_dir=str(built)), engine)).get("/")
+    assert (answer.status_code, answer.text) == (200, INDEX)
+
+
+def test_the_suites_apps_answer_at_the_root_without_the_real_build(anonymous: TestClient) -> None:
+    answer = anonymous.get("/")
+    assert (answer.status_code, answer.text) == (200, VIEWER_PAGE)
+    assert anonymous.get("/assets/viewer-1a2b.js").status_code == 200

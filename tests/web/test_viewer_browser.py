@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import backend_missing
 from urbantwin.web.routes import STATIC
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = Path(os.environ.get("URBANTWIN_CHROMIUM", "/usr/bin/chromium"))
 TOKEN = "viewer-browser-test-token"
 #: Whole run of the browser tests (8 tests, a software-rendered map on 2 cores: about 40 s).
@@ -56,9 +56,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     """`urbantwin demo` on a free port in a fresh folder, until the module's tests are done."""
     problem = _missing()
     if problem:
-        if IN_CI:
-            pytest.fail(f"the browser tests cannot run in CI: {problem}")
-        pytest.skip(f"browser tests skipped: {problem}")
+        backend_missing(f"the browser tests need {problem}")
     port = _free_port()
     folder = tmp_path_factory.mktemp("viewer-demo")
     environment = {**os.environ, "URBANTWIN_ADMIN_TOKEN": TOKEN, "URBANTWIN_LOG_LEVEL": "warning"}

@@ -52,11 +52,13 @@ Tiles</a>, <a href="catalog">catalogue</a>, <a href="docs">OpenAPI</a>.</p></bod
 
 
 def mount_viewer(
-    app: FastAPI, settings: Settings, static: Path = STATIC, *, panels: Sequence[str] = ()
+    app: FastAPI, settings: Settings, static: Path | None = None, *, panels: Sequence[str] = ()
 ) -> None:
-    """Add `/`, `/assets/…` and `/api/viewer/config` to the app; `panels` are those the app's
-    modules contribute (`urbantwin.modules.viewer_panels`)."""
-    app.include_router(build_router(settings, static, panels))
+    """Add `/`, `/assets/…` and `/api/viewer/config` to the app, serving the build in `static`, else
+    in the setting `viewer_dir`, else the package's own; `panels` are those the app's modules
+    contribute (`urbantwin.modules.viewer_panels`)."""
+    folder = static or (Path(settings.viewer_dir) if settings.viewer_dir else STATIC)
+    app.include_router(build_router(settings, folder, panels))
 
 
 def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str] = ()) -> APIRouter:
