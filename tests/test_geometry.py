@@ -14,6 +14,7 @@ from urbantwin.geometry import (
     check_lonlat,
     crs_of,
     from_geojson,
+    invalid,
     lonlat_area,
     outside_area,
     validity_problem,
@@ -96,3 +97,16 @@ def test_validity_is_explained_in_our_words() -> None:
     hole_outside = shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 1)], [[(2, 2), (3, 2), (3, 3), (2, 2)]])
     assert "a hole lies outside its polygon" in validity_problem(hole_outside)
     check_geometry(shapely.from_wkt("LINESTRING (0 0, 1 1, 1 0, 0 1)"))  # a crossing line is valid
+
+
+def test_a_line_of_length_zero_is_taken_but_a_degenerate_area_is_not() -> None:
+    # Real network data links two devices at one place: a line whose two positions coincide.
+    link = shapely.from_wkt("LINESTRING (12.374388 51.307891, 12.374388 51.307891)")
+    check_geometry(link)
+    check_geometry(shapely.MultiLineString([link, shapely.LineString([(12, 51), (12.1, 51)])]))
+    sliver = shapely.from_wkt("POLYGON ((12 51, 12 51, 12 51, 12 51))")
+    with pytest.raises(GeometryError, match="the geometry is not valid"):
+        check_geometry(sliver)
+    geometries = np.array([link, sliver, None, shapely.Point(12, 51)])
+    assert invalid(geometries).tolist() == [False, True, False, False]
+    assert "a ring or line has too few distinct positions" in validity_problem(sliver)

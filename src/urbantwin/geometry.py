@@ -54,6 +54,10 @@ _REASONS = {
 }
 
 
+#: shapely's type ids of lines and multilines.
+_LINEAL = (1, 2, 5)
+
+
 class GeometryError(ValueError):
     """A geometry that cannot be taken; the message says why, without saying where (the caller does)."""
 
@@ -186,9 +190,20 @@ def range_problem(geometry: shapely.Geometry, source: CRS | None = None) -> str:
     return "the geometry lies outside the area of its CRS"
 
 
+def invalid(geometries: Any) -> Any:
+    """Which geometries (one or an array) break the simple-feature rules in a way that matters.
+
+    Areas must be valid: a self-crossing polygon makes the backends' spatial predicates fail. Lines
+    are taken as they are: their one rule is two distinct positions, and a line of length zero (a
+    link between two devices at one place, as real network data has) breaks no predicate.
+    """
+    lineal = np.isin(shapely.get_type_id(geometries), _LINEAL)
+    return ~shapely.is_valid(geometries) & ~lineal & ~shapely.is_missing(geometries)
+
+
 def check_valid(geometry: shapely.Geometry) -> None:
     """`GeometryError` when the geometry breaks the OGC simple-feature rules, saying which and where."""
-    if shapely.is_valid(geometry):
+    if not invalid(geometry):
         return
     raise GeometryError(validity_problem(geometry))
 
@@ -197,7 +212,11 @@ def validity_problem(geometry: shapely.Geometry) -> str:
     """Why a geometry is not valid, in the platform's words (GEOS: `Self-intersection[0.5 0.5]`)."""
     reason = shapely.is_valid_reason(geometry) or ""
     name, _, place = reason.partition("[")
-    words = _REASONS.get(name.strip(), "it breaks the rules of valid geometries (OGC simple features)")
+    # GEOS adds detail to some reasons ("Too few points in geometry component"): match the start.
+    words = next(
+        (ours for theirs, ours in _REASONS.items() if name.strip().startswith(theirs)),
+        "it breaks the rules of valid geometries (OGC simple features)",
+    )
     at = f" near ({place.rstrip(']')})" if place else ""
     return f"the geometry is not valid: {words}{at}"
 

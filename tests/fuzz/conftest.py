@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -57,7 +58,9 @@ class Served:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, viewer_dir: Path
+) -> Iterator[Served]:
     """The platform served by uvicorn in its own process on a small store of the backend."""
     backend: str = request.param
     folder = tmp_path_factory.mktemp(f"fuzz_{backend}")
@@ -72,11 +75,11 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         url = session_url.rsplit("/", 1)[0] + "/" + name
     else:
         url = f"sqlite:///{folder / 'store.sqlite'}"
-    engine = make_engine(_settings(url))
+    engine = make_engine(_settings(url, viewer_dir))
     upgrade(engine)
     import_geojson(engine, write(folder / "city.geojson", city_geojson()), INFO, progress=False)
     if backend == "sqlite":
-        finish_an_energy_run(url, engine)
+        finish_an_energy_run(url, engine, viewer_dir)
     engine.dispose()
     server = ServerProcess(url, folder / "server.log")
     probe = Probe(server)
@@ -94,7 +97,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             admin.dispose()
 
 
-def finish_an_energy_run(url: str, engine: Engine) -> None:
+def finish_an_energy_run(url: str, engine: Engine, viewer_dir: Path) -> None:
     """A finished run of a bundled scenario over a small quarter, so that the energy monitoring gets past
     "no run to compare with" to its arithmetic over the period (`days`, `end`).
 
@@ -102,7 +105,7 @@ def finish_an_energy_run(url: str, engine: Engine) -> None:
     on both backends.
     """
     load_small_quarter(engine)
-    runs = create_app(_settings(url), engine).state.energy_runs
+    runs = create_app(_settings(url, viewer_dir), engine).state.energy_runs
     runs.submit(SYSTEM, {"scenario": "pv_batteries_rule"}, start=False)
     runs.execute(runs.claim())
 

@@ -168,17 +168,19 @@ describe('the viewer', () => {
   });
 
   it('builds the layer tree from the collections and observed properties, and toggles layers', async () => {
+    // Asked before the viewer opens: the demo adds the energy quarter's meters and results while it
+    // runs, and what came after the viewer loaded is not yet in its tree.
+    const collections = (await json('ogcapi/collections')).collections.map((c) => c.id);
+    const properties = (await json('v1.1/ObservedProperties?$select=@iot.id,name')).value;
+    const located = new Set((await json('api/timeseries/latest')).features.filter((f) => f.geometry).map((f) => f.properties.observedPropertyId));
     const { page, context, problems } = await openViewer(browser, server.url);
     try {
-      const collections = (await json('ogcapi/collections')).collections.map((c) => c.id);
-      const properties = (await json('v1.1/ObservedProperties?$select=@iot.id,name')).value;
       const entries = await page.evaluate(() => window.__viewer.entries());
       // Every collection is a layer, except the energy quarter's results (drawn by the energy view).
       for (const id of collections) {
         const inTree = entries.some((e) => e.key === id);
         assert.equal(inTree, !/^energy-/.test(id), `collection ${id} ${inTree ? 'in' : 'not in'} the tree`);
       }
-      const located = new Set((await json('api/timeseries/latest')).features.filter((f) => f.geometry).map((f) => f.properties.observedPropertyId));
       for (const op of properties.filter((p) => located.has(p['@iot.id']))) {
         assert.ok(entries.some((e) => e.key === `op:${op['@iot.id']}`), `observed property ${op.name} in the tree`);
       }
@@ -590,9 +592,19 @@ describe('the viewer', () => {
     try {
       await page.click('#energy-open');
       await page.waitForSelector('#energy [data-testid="energy-kpis"]');
-      await page.waitForFunction(() => window.__viewer.map.getLayer('energy::extrusion') && window.__viewer.map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).length > 100, null, { timeout: 30000 });
-      const values = await page.evaluate(() => window.__viewer.map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).map((f) => f.properties.self_sufficiency).filter((v) => typeof v === 'number'));
-      assert.ok(values.length > 100, `buildings with a self-sufficiency drawn: ${values.length}`);
+      // Waited for until the tiles are in: ancillary buildings (no consumption) have no self-sufficiency,
+      // so the buildings drawn first need not be those that have one.
+      const withValue = () => {
+        const map = window.__viewer.map;
+        if (!map.getLayer('energy::extrusion')) return 0;
+        return map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).filter((f) => typeof f.properties.self_sufficiency === 'number').length;
+      };
+      await page.waitForFunction(() => {
+        const map = window.__viewer.map;
+        return map.getLayer('energy::extrusion') && map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).filter((f) => typeof f.properties.self_sufficiency === 'number').length > 100;
+      }, null, { timeout: 30000 }).catch(() => {});
+      const values = await page.evaluate(withValue);
+      assert.ok(values > 100, `buildings with a self-sufficiency drawn: ${values}`);
       assert.match(await page.locator('[data-testid="energy-kpis"]').textContent(), /−64 %/);
       await page.waitForSelector('.energy-column [data-chart="daily"] polyline', { timeout: 20000 });
       assert.deepEqual(problems, []);

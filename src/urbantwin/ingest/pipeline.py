@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from urbantwin.access.datasets import publish_collection
 from urbantwin.errors import BadRequest
-from urbantwin.geometry import crs_of, outside_area, range_problem, validity_problem
+from urbantwin.geometry import crs_of, invalid, outside_area, range_problem, validity_problem
 from urbantwin.http import check_json_input, check_text
 from urbantwin.settings import Settings
 from urbantwin.store import feature_rows
@@ -223,7 +223,7 @@ def build_rows(
     # The platform's one geometry validation, on the whole array: where the source CRS allows, and
     # valid (the APIs refuse the same geometries; an empty or missing geometry is not checked).
     outside = outside_area(geoms, crs) & ~infinite
-    invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms) & ~infinite
+    broken = invalid(geoms) & ~infinite
     wkbs = shapely.to_wkb(geoms, output_dimension=2) if len(geoms) else np.array([], dtype=object)
     boxes = shapely.bounds(geoms) if len(geoms) else np.empty((0, 4))
     rows: list[Row] = []
@@ -234,7 +234,7 @@ def build_rows(
         problem = None
         if outside[number]:
             problem = range_problem(geoms[number], crs)
-        elif invalid[number]:
+        elif broken[number]:
             problem = validity_problem(geoms[number])
         rows.append(_row(path, source, wkbs[number], bounds, bool(infinite[number]), prepare, problem))
         key = rows[-1].key
