@@ -143,7 +143,7 @@ def test_the_live_machinery_leaves_the_service_root_s_classes_alone(
     listed = conformance("sensorthings", with_mqtt)
     service = SensorThingsService(engine, with_mqtt, conformance=listed)
     for _ in range(2):
-        Live(with_mqtt, engine, service, service.policy, Authenticator(with_mqtt, engine))
+        Live(with_mqtt, engine, service, service.access, Authenticator(with_mqtt, engine))
     assert service.service_root("/v1.1")["serverSettings"]["conformance"] == listed
     assert listed.count(CONFORMANCE_RECEIVE) == 1 and listed.count(CONFORMANCE_CREATE) == 1
     assert SensorThingsService(engine, settings).conformance == SENSORTHINGS_CONFORMANCE

@@ -173,7 +173,6 @@ class EnergyRuns:
         self.engine = engine
         #: Who may read and write which run (None: the platform itself, as the CLI runs them).
         self.access = access
-        self.policy = access.policy if access is not None else None
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
@@ -184,12 +183,12 @@ class EnergyRuns:
         """Check and store a run (queued); start the worker unless `start` is False. Its id."""
         name = body.get("scenario") if isinstance(body, dict) else None
         bundled_names = {path.stem for path in scenarios.bundled()}
-        if self.policy is not None and isinstance(name, str) and name in bundled_names:
+        if self.access is not None and isinstance(name, str) and name in bundled_names:
             # The run writes the scenario's KPI collection: whoever may write that dataset may run
             # it (a scenario never run yet is a new dataset, which administrators create). Asked
             # before the rest of the body is judged: who may not submit learns no more than that.
             with self.engine.connect() as connection:
-                self.policy.authorize_write(principal, connection, scenario_dataset(name))
+                self.access.authorize_write(Caller(principal), connection, scenario_dataset(name))
         submission = parse_submission(body, self.district_names())
         run_id = uuid.uuid4().hex
         loaded = load_scenario(submission.scenario, submission.overrides, run_id)

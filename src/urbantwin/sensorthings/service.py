@@ -17,7 +17,6 @@ import jsonpointer
 from sqlalchemy import Connection, Engine, select
 
 from urbantwin.access.gate import Access, Caller
-from urbantwin.access.policy import DatasetScope
 from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, MethodNotAllowed, PlatformError
 from urbantwin.http import check_json_input
@@ -75,8 +74,6 @@ class SensorThingsService:
         self.engine = engine
         #: Who may see and change which dataset, and the account of reads: every read and write asks.
         self.access = access or Access.of(engine, settings)
-        self.policy = self.access.policy
-        self.audit = self.access.audit
         self.write_engine = for_writes(engine)
         self.settings = settings
         self.paging = Paging(settings.default_top, settings.max_top)
@@ -168,18 +165,16 @@ class SensorThingsService:
         """Refuse at once those who may write nothing (before any work); datasets are asked later."""
         self.access.require_writer(Caller(principal), f"writing {what}")
 
-    def _scope(self, connection: Connection, principal: Principal) -> DatasetScope:
-        return self.policy.read_scope(principal, connection)
-
     def _guard(self, connection: Connection, principal: Principal) -> WriteGuard:
-        visibility = Visibility(self._scope(connection, principal))
+        visibility = Visibility(self.access.scope(Caller(principal), connection))
         home = None
         if principal.user_id is not None:
             home = connection.execute(
                 select(users.c.default_dataset_id).where(users.c.id == principal.user_id)
             ).scalar()
         touched = connection.info.setdefault(_TOUCHED, set())
-        return WriteGuard(self.policy, principal, visibility, home or self.settings.default_dataset, touched)
+        home = home or self.settings.default_dataset
+        return WriteGuard(self.access.policy, principal, visibility, home, touched)
 
     # --- operations -----------------------------------------------------------------------------
 
@@ -285,7 +280,7 @@ class SensorThingsService:
                 record = end_record(c)
             action_name = _AUDIT_ACTIONS.get(target.split(" ", 1)[0], "create")
             for dataset in touched:
-                self.audit.write(
+                self.access.audit.write(
                     c,
                     principal,
                     action_name,
