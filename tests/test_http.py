@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from urbantwin.errors import BadRequest
-from urbantwin.http import DEEPEST_WRITABLE_JSON, check_json_input, dumps_json, json_depth, parse_json
+from urbantwin.http import DEEPEST_WRITABLE_JSON, check_json_input, dumps_json, parse_json
 from urbantwin.settings import Settings
 
 
@@ -24,9 +24,12 @@ def nested(levels: int, bottom: Any = 1) -> Any:
 
 
 def test_depth_counts_arrays_and_objects() -> None:
-    assert json_depth(1) == 0
-    assert json_depth({"a": [1, {"b": 2}]}) == 3
-    assert json_depth(nested(5000)) == 5000  # iterative: no recursion limit
+    check_json_input(1, 0)  # a scalar nests nothing
+    check_json_input({"a": [1, {"b": 2}]}, 3)
+    with pytest.raises(BadRequest, match="deeper than 2 levels"):
+        check_json_input({"a": [1, {"b": 2}]}, 2)
+    with pytest.raises(BadRequest, match="deeper than 64 levels"):  # iterative: no recursion limit
+        check_json_input(nested(5000), 64)
 
 
 def test_the_limit_is_one_level_more_or_less() -> None:

@@ -114,27 +114,6 @@ async def read_body(request: Request, limit: int) -> bytes:
 DEEPEST_WRITABLE_JSON = 200
 
 
-def json_depth(document: Any) -> int:
-    """How deeply arrays and objects nest in a parsed JSON document (a scalar is depth 0).
-
-    Iterative, so a document of any depth is measured without touching the recursion limit.
-    """
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            depth += 1
-            stack.extend((child, depth) for child in value.values())
-        elif isinstance(value, list):
-            depth += 1
-            stack.extend((child, depth) for child in value)
-        else:
-            continue
-        deepest = max(deepest, depth)
-    return deepest
-
-
 def check_text(text: str, what: str) -> None:
     """400 when a text holds a NUL character: PostgreSQL cannot store one, so no backend accepts it."""
     if "\x00" in text:
