@@ -7,6 +7,9 @@ the platform's policy; each test collects every disagreement and reports them al
 
 from __future__ import annotations
 
+import queue
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -21,7 +24,9 @@ from tests.access.world import (
     may_steward,
     may_write,
 )
+from tests.conftest import ADMIN_TOKEN
 from tests.energy.test_api import load_small_quarter
+from tests.live.helpers import EventStream
 from urbantwin.access.principal import SYSTEM
 
 
@@ -267,6 +272,33 @@ def test_time_series(client: TestClient, world: World) -> None:
             ).status_code
             if status != (200 if visible else 404):
                 problems.append(f"{cell}: the daily aggregate answered {status}")
+    _report(problems)
+
+
+def test_live_event_streams(live_server: str, engine: Engine) -> None:
+    """Server-Sent Events: a replay from the first Observation shows each principal exactly the
+    Observations it may read (what the stream asks the access point, on a real server)."""
+    with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
+        world = build(http, engine)  # type: ignore[arg-type]  # the same calls as a TestClient's
+    problems = []
+    for principal in PRINCIPALS:
+        headers = {**world.headers(principal), "Last-Event-ID": "0"}
+        stream = EventStream(f"{live_server}/api/live/observations", headers=headers)
+        seen: set[int] = set()
+        try:
+            while True:
+                try:
+                    seen.add(int(stream.get(timeout=1.0)["id"]))
+                except queue.Empty:
+                    break  # the replay is over
+        finally:
+            stream.close()
+        for dataset, ids in world.ids.items():
+            visible = may_read(principal, dataset)
+            if (ids["observation"] in seen) != visible:
+                problems.append(
+                    f"{principal} × {dataset}: the event stream shows its Observation: {not visible}"
+                )
     _report(problems)
 
 
