@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from urbantwin.access.http import request_access, request_principal
+from urbantwin.access.http import request_access, request_caller, request_principal
 from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.principal import Principal
 from urbantwin.errors import NotFound, Unauthorized
@@ -107,9 +107,9 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["Administration"], route_class=CheckedJsonRoute)
 
     def administrator(request: Request) -> Principal:
-        principal = request_principal(request)
-        request_access(request).policy.authorize_admin(principal)
-        return principal
+        caller = request_caller(request)
+        request_access(request).authorize_admin(caller)
+        return caller.principal
 
     def signed_in(request: Request) -> Principal:
         principal = request_principal(request)
