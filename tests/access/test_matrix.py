@@ -184,6 +184,50 @@ def test_sensorthings_writes(client: TestClient, world: World) -> None:
     _report(problems)
 
 
+def test_sensorthings_single_observations_grouped(client: TestClient, world: World) -> None:
+    """A plain Observation (Datastream and FeatureOfInterest by id), which is committed in a group
+    with others (sensorthings/posts.py), is allowed and refused exactly as any write."""
+    problems = []
+    grouped, created = [], set()
+    posts = client.app.state.sensorthings.observation_posts
+    submit_all = posts.submit_all
+    posts.submit_all = lambda batch: (grouped.extend(batch), submit_all(batch))
+    for principal in PRINCIPALS:
+        headers = world.headers(principal)
+        read_only = principal != "anonymous" and USERS[principal][0] == "reader"
+        for dataset, ids in world.ids.items():
+            cell = f"{principal} × {dataset}"
+            allowed, visible = may_write(principal, dataset), may_read(principal, dataset) or read_only
+            body = {
+                "result": 8,
+                "Datastream": {"@iot.id": ids["datastream"]},
+                "FeatureOfInterest": {"@iot.id": ids["foi"]},
+            }
+            for path in ("Observations", f"Datastreams({ids['datastream']})/Observations"):
+                if path != "Observations":
+                    body = {k: v for k, v in body.items() if k != "Datastream"}
+                response = client.post(f"/v1.1/{path}", json=body, headers=headers)
+                if response.status_code == 201:
+                    created.add(response.json()["@iot.id"])
+                expected = (
+                    201
+                    if allowed
+                    else 401
+                    if principal == "anonymous"
+                    else 403
+                    if visible
+                    else (400 if path == "Observations" else 404)
+                )
+                if response.status_code != expected:
+                    problems.append(
+                        f"{cell}: POST {path} answered {response.status_code}, expected {expected}"
+                    )
+    _report(problems)
+    # Every one allowed was made in a group (those refused, by the writer alone).
+    assert len(created) == 2 * sum(may_write(p, d) for p in PRINCIPALS for d in world.ids)
+    assert {post.row["id"] for post in grouped if post.row is not None} == created
+
+
 def test_features_and_tiles(client: TestClient, world: World) -> None:
     problems = []
     for principal in PRINCIPALS:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine
 
 from urbantwin.access.audit import AuditLog
-from urbantwin.access.policy import AccessPolicy, DatasetScope
+from urbantwin.access.policy import AccessPolicy, DatasetRule, DatasetScope
 from urbantwin.access.principal import SYSTEM, Principal
 from urbantwin.errors import NotFound
 from urbantwin.settings import Settings
@@ -111,3 +111,39 @@ class Access:
 
     def authorize_admin(self, caller: Caller) -> None:
         self.policy.authorize_admin(caller.principal)
+
+    def shared_writes(self, connection: Connection) -> SharedWrites:
+        """The decisions for writes of several callers in one transaction (`connection`)."""
+        return SharedWrites(self.policy, connection)
+
+
+class SharedWrites:
+    """What each of several callers may see and write, for writes they share one transaction for
+    (single Observations committed together): the same rules as for a write of their own, with the
+    datasets' rules read once for all of them, and not at all when every caller is an administrator.
+    """
+
+    def __init__(self, policy: AccessPolicy, connection: Connection) -> None:
+        self.policy = policy
+        self.connection = connection
+        self._rules: dict[str, DatasetRule] | None = None
+
+    def _read(self) -> dict[str, DatasetRule]:
+        if self._rules is None:
+            self._rules = {rule.id: rule for rule in self.policy.rules(self.connection)}
+        return self._rules
+
+    def scope(self, caller: Caller) -> DatasetScope:
+        """The datasets `caller` may read (as `Access.scope`)."""
+        if caller.scope is None:
+            rules = [] if caller.principal.role == "administrator" else list(self._read().values())
+            caller.scope = self.policy.read_scope_in(caller.principal, rules)
+        return caller.scope
+
+    def may_write(self, caller: Caller, dataset_id: str | None) -> bool:
+        """Whether `caller` may write to `dataset_id` (where `Access.authorize_write` would not raise)."""
+        principal = caller.principal
+        if principal.writes_everything:
+            return True
+        rule = self._read().get(dataset_id) if dataset_id is not None else None
+        return self.policy.may_write(principal, rule)

@@ -10,7 +10,9 @@ def mount(context: Context) -> Mounted:
     """The routes of the service the app built (other modules read and write through it too)."""
     from urbantwin.sensorthings.routes import build_router
 
-    return Mounted(routers=[build_router(context.sensorthings)])
+    service = context.sensorthings
+    # Groups of single Observations still queued are committed before the server stops.
+    return Mounted(routers=[build_router(service)], stop=service.observation_posts.close)
 
 
 MODULE = Module(

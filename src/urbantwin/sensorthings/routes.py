@@ -8,12 +8,14 @@ route. Every route does the same three things: read the request, call
 
 from __future__ import annotations
 
+import asyncio
 from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
+from starlette.routing import Route
 
 from urbantwin.access.http import request_principal
 from urbantwin.http import body_media_type, public_base, read_json
@@ -69,6 +71,29 @@ def build_router(service: SensorThingsService) -> APIRouter:
         query = request.url.query
         answer = await run_in_threadpool(service.handle, request.method, path, query, body, base, principal)
         return to_response(answer)
+
+    async def post_observation(request: Request) -> Response:
+        """One Observation: plain ones are committed in groups (`posts.py`), the rest as any POST.
+
+        A plain Starlette route, matched before the documented ones: the request needs nothing of
+        FastAPI's parameter handling, and the single POST is the platform's most frequent write.
+        """
+        principal = request_principal(request)
+        body = await read_sensorthings_body(request, settings)
+        datastream = request.path_params.get("datastream")
+        path = "Observations" if datastream is None else f"Datastreams({datastream})/Observations"
+        base = public_base(request, settings) + PREFIX
+        post = service.observation_posts.prepare(path, datastream, body, base, principal)
+        if post is None:
+            answer = await run_in_threadpool(service.handle, "POST", path, "", body, base, principal)
+        else:
+            answer = await asyncio.wrap_future(service.observation_posts.submit(post))
+        return to_response(answer)
+
+    for single in ("/Observations", "/Datastreams({datastream})/Observations"):
+        router.routes.append(
+            Route(PREFIX + single, post_observation, methods=["POST"], include_in_schema=False)
+        )
 
     # --- documented routes ----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from urbantwin.sensorthings.dataarray import create_observations
 from urbantwin.sensorthings.guard import WriteGuard
 from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.paths import ResourcePath, Step, parse_path
+from urbantwin.sensorthings.posts import ObservationPosts
 from urbantwin.sensorthings.query import QueryLimits, QuerySyntaxError, parse_query_options
 from urbantwin.sensorthings.read import Paging, Reader
 from urbantwin.sensorthings.record import WriteRecord, begin_record, end_record
@@ -89,6 +90,8 @@ class SensorThingsService:
         self.conformance = list(CONFORMANCE if conformance is None else conformance)
         #: serverSettings entries of extensions (the MQTT extension's broker, or why it is off).
         self.extra_server_settings: dict[str, Any] = {}
+        #: Plain single Observation POSTs, committed in groups (see `posts.py`).
+        self.observation_posts = ObservationPosts(self)
 
     # --- the entry point ------------------------------------------------------------------------
 

@@ -633,6 +633,49 @@ class Writer:
             raise BrokenReference(list(self.references)) from None
 
 
+def plain_observation(
+    payload: Any, datastream: int | None, now: datetime
+) -> tuple[dict[str, Any], int, int] | None:
+    """The columns, Datastream and FeatureOfInterest of an Observation to create, when `payload` is
+    plain: valid properties, the Datastream and FeatureOfInterest linked by `@iot.id` (the
+    Datastream given by the path instead, when `datastream` is). None for anything else — an inline
+    entity, a derived FeatureOfInterest, a missing or invalid value —, which the writer makes (and
+    words the error of) itself. The same reading of the body as `Writer.create`'s for these cases.
+    """
+    if not isinstance(payload, dict):
+        return None
+    columns: dict[str, Any] = {}
+    feature: int | None = None
+    try:
+        for key, value in payload.items():
+            if key in _READ_ONLY_KEYS or key.endswith("@iot.navigationLink") or key.endswith("@iot.count"):
+                continue
+            prop = OBSERVATION.properties.get(key)
+            if prop is not None:
+                if prop.writable:
+                    columns.update(property_columns(OBSERVATION, prop, value))
+                continue
+            if not isinstance(value, dict) or "@iot.id" not in value:
+                return None
+            if key == "Datastream" and datastream is None and "datastream_id" not in columns:
+                columns["datastream_id"] = entity_id(value["@iot.id"], "Observation Datastream")
+            elif key == "FeatureOfInterest" and feature is None:
+                feature = entity_id(value["@iot.id"], "Observation FeatureOfInterest")
+            else:
+                return None
+    except BadRequest:
+        return None
+    if datastream is not None:
+        columns["datastream_id"] = datastream
+    if "datastream_id" not in columns or feature is None or "result_type" not in columns:
+        return None
+    columns["feature_of_interest_id"] = feature
+    if columns.get("phenomenon_time_start") is None:
+        columns["phenomenon_time_start"] = now
+        columns["phenomenon_time_end"] = None
+    return columns, columns["datastream_id"], feature
+
+
 class BrokenReference(Exception):
     """A write referred to an entity that does not exist (a foreign key failed)."""
 
@@ -649,4 +692,4 @@ class BrokenReference(Exception):
         return BadRequest("the request refers to an entity that does not exist")
 
 
-__all__ = ["BrokenReference", "Writer"]
+__all__ = ["BrokenReference", "Writer", "plain_observation"]
