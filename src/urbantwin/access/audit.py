@@ -23,7 +23,6 @@ from urbantwin.access.principal import Principal
 from urbantwin.store.access_schema import audit_log
 from urbantwin.store.counters import add_usage
 from urbantwin.store.engine import for_writes
-from urbantwin.store.grouped_writes import insert_audit_records
 
 log = logging.getLogger("urbantwin.access")
 
@@ -76,10 +75,6 @@ class AuditLog:
                 )
             )
         )
-
-    def write_many(self, connection: Connection, records: list[dict[str, Any]]) -> None:
-        """Record several writes (each made by `record`) inside the transaction they share."""
-        insert_audit_records(connection, records)
 
     def read(
         self, principal: Principal, api: str, datasets: list[str | None], target: str, restricted: bool

@@ -203,18 +203,15 @@ class ObservationPosts:
         return accepted
 
     def _insert(self, connection: Connection, posts: list[SinglePost]) -> None:
-        rows = grouped_writes.insert_observations(connection, [post.columns for post in posts])
+        audit = [
+            audit_record(
+                post.caller.principal, "create", "sensorthings", post.dataset, f"POST {post.path}", 201
+            )
+            for post in posts
+        ]
+        rows = grouped_writes.insert_observations(connection, [post.columns for post in posts], audit)
         for post, row in zip(posts, rows, strict=True):
             post.row = row
-        self.service.access.audit.write_many(
-            connection,
-            [
-                audit_record(
-                    post.caller.principal, "create", "sensorthings", post.dataset, f"POST {post.path}", 201
-                )
-                for post in posts
-            ],
-        )
         if self.service.on_write is not None:
             created = WriteRecord()
             created.add(CREATED, OBSERVATION.name, (post.row["id"] for post in posts if post.row is not None))

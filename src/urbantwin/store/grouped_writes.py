@@ -13,10 +13,10 @@ and commits, so the events others listen to — the live updates' `CommitBound` 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-from psycopg.types.json import Jsonb
+import orjson
 from sqlalchemy import Connection, insert, select
 
 from urbantwin.store.access_schema import audit_log
@@ -39,14 +39,6 @@ _OBSERVATION_COLUMNS = (
     ("feature_of_interest_id", "bigint"),
 )
 _NAMES = ", ".join(name for name, _ in _OBSERVATION_COLUMNS)
-_INSERT_OBSERVATIONS = (
-    f"INSERT INTO observations ({_NAMES}) "
-    f"SELECT {_NAMES} FROM unnest("
-    + ", ".join(f"%s::{kind}[]" for _, kind in _OBSERVATION_COLUMNS)
-    + f") WITH ORDINALITY AS given({_NAMES}, position) ORDER BY position "
-    f"RETURNING id, {_NAMES}"
-)
-
 _AUDIT_COLUMNS = (
     ("time", "timestamptz"),
     ("principal", "text"),
@@ -57,10 +49,23 @@ _AUDIT_COLUMNS = (
     ("target", "text"),
     ("status", "int"),
 )
-_INSERT_AUDIT = (
-    f"INSERT INTO audit_log ({', '.join(name for name, _ in _AUDIT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"%s::{kind}[]" for _, kind in _AUDIT_COLUMNS)
-    + ")"
+_AUDIT_NAMES = ", ".join(name for name, _ in _AUDIT_COLUMNS)
+#: The Observations and their audit records in one statement (one round trip), each given as a JSON
+#: array of objects (one parameter each: psycopg dumps a string, not an array per column). A key left
+#: out is SQL NULL; a JSON column given as null holds JSON null (`->` keeps it), as SQLAlchemy's JSON
+#: type stores None. The rows go in in the order given (`position`), so their ids, taken from the
+#: sequence as they go in, are in that order.
+_INSERT = (
+    f"WITH stored AS (INSERT INTO observations ({_NAMES}) SELECT "
+    + ", ".join(
+        f"given.row -> '{name}'" if kind == "jsonb" else f"(given.row ->> '{name}')::{kind}"
+        for name, kind in _OBSERVATION_COLUMNS
+    )
+    + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS given(row, position) ORDER BY position "
+    f"RETURNING id, {_NAMES}), "
+    f"audited AS (INSERT INTO audit_log ({_AUDIT_NAMES}) SELECT "
+    + ", ".join(f"(record ->> '{name}')::{kind}" for name, kind in _AUDIT_COLUMNS)
+    + " FROM jsonb_array_elements(%s::jsonb) AS record) SELECT * FROM stored"
 )
 
 _DATASETS = "SELECT id, dataset_id FROM datastreams WHERE id = ANY(%s::bigint[])"
@@ -76,26 +81,23 @@ def datastream_datasets(connection: Connection, ids: list[int]) -> dict[int, str
     return {ident: dataset for ident, dataset in connection.execute(query)}
 
 
-def insert_observations(connection: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert Observations (column values by name; a column left out stays SQL NULL) and return
-    each stored row with its id, in the order given, as a read of the row gives it."""
+def insert_observations(
+    connection: Connection, rows: list[dict[str, Any]], audit_records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert Observations (column values by name; a column left out stays SQL NULL) and the audit
+    records of their writes (every column given); return each stored Observation with its id, in the
+    order given, as a read of the row gives it."""
     if not rows:
         return []
     if connection.dialect.name != "postgresql":
-        return _sqlite_observations(connection, rows)
-    arrays: list[list[Any]] = []
-    for name, kind in _OBSERVATION_COLUMNS:
-        if kind == "jsonb":
-            # A JSON column given as None holds JSON null, one left out SQL NULL: as SQLAlchemy's JSON.
-            arrays.append([Jsonb(row[name]) if name in row else None for row in rows])
-        elif kind == "timestamptz":
-            arrays.append([_aware(row.get(name)) for row in rows])
-        else:
-            arrays.append([row.get(name) for row in rows])
+        stored = _sqlite_observations(connection, rows)
+        if audit_records:
+            connection.execute(insert(audit_log), audit_records)
+        return stored
     with _cursor(connection) as cursor:
-        cursor.execute(_INSERT_OBSERVATIONS, arrays)
+        cursor.execute(_INSERT, (_json(rows), _json(audit_records)))
         stored = cursor.fetchall()
-    # The ids are taken in the order of insertion, which is the order given.
+    # The ids were taken in the order of insertion, which is the order given.
     stored.sort(key=lambda values: values[0])
     names = ("id", *(name for name, _ in _OBSERVATION_COLUMNS))
     out = []
@@ -106,21 +108,6 @@ def insert_observations(connection: Connection, rows: list[dict[str, Any]]) -> l
                 row[name] = row[name].astimezone(UTC)
         out.append(row)
     return out
-
-
-def insert_audit_records(connection: Connection, records: list[dict[str, Any]]) -> None:
-    """Insert rows of the audit log (values by column name, all given)."""
-    if not records:
-        return
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(audit_log), records)
-        return
-    arrays = [
-        [_aware(record[name]) if kind == "timestamptz" else record[name] for record in records]
-        for name, kind in _AUDIT_COLUMNS
-    ]
-    with _cursor(connection) as cursor:
-        cursor.execute(_INSERT_AUDIT, arrays)
 
 
 def _sqlite_observations(connection: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -137,8 +124,7 @@ def _cursor(connection: Connection) -> Any:
     return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Times without an offset are UTC (as `store.types.UtcTime` binds them)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+def _json(rows: list[dict[str, Any]]) -> str:
+    """Rows as a JSON array; times with their offset (UTC when they have none, as `UtcTime` binds
+    them), numbers in the shortest form that reads back as the same double."""
+    return orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()
