@@ -269,3 +269,15 @@ def test_concurrent_posts_are_all_committed(client: TestClient, stream: dict[str
     assert statuses == [201] * 40 and len(grouped) == 40
     after = client.get(f"/v1.1/Datastreams({stream['datastream']})/Observations?$count=true&$top=0").json()
     assert after["@iot.count"] == count + 40
+
+
+def test_a_request_given_up_before_its_group_starts_is_not_made(
+    client: TestClient, stream: dict[str, int]
+) -> None:
+    posts = _posts(client, stream, [plain(stream, result=1), plain(stream, result=2)])
+    assert posts[0].future.cancel()
+    client.app.state.sensorthings.observation_posts.submit_all(posts)
+    made = posts[1].future.result(timeout=30)
+    assert made.status == 201 and posts[0].future.cancelled()
+    results = client.get(f"/v1.1/Datastreams({stream['datastream']})/Observations?$filter=result eq 1")
+    assert results.json()["value"] == []

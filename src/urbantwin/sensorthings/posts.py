@@ -142,7 +142,12 @@ class ObservationPosts:
                     self._wake.wait()
                 if not self._queue:
                     return
-                group = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_GROUP))]
+                taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_GROUP))]
+            # A request given up before its group started (its waiter cancelled) is not made; the
+            # others can no longer be cancelled, so each gets its answer.
+            group = [post for post in taken if post.future.set_running_or_notify_cancel()]
+            if not group:
+                continue
             try:
                 self._commit(group)
             except BaseException as exc:  # noqa: BLE001 - no request may wait for ever
