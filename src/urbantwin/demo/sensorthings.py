@@ -561,10 +561,11 @@ def entity_payloads(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
 
     First every shared Sensor (`"Sensors"`) and ObservedProperty (`"ObservedProperties"`) in use,
     then every Thing (`"Things"`) as one deep insert: its Locations, its Datastreams and, inside
-    each Datastream, its Sensor and ObservedProperty (repeated in full, identified by their unique
-    `name`) and its Observations. Posted as they are, each Thing would get its own copy of the
-    Sensors and ObservedProperties; `load` instead links the shared ones by id and sends the
-    Observations in dataArray batches.
+    each Datastream, its Sensor and ObservedProperty (repeated in full) and its Observations. Every
+    entity but a Location has its key in `properties.import_key` (a Sensor or ObservedProperty
+    repeated has the same). Posted as they are, each Thing would get its own copy of the Sensors and
+    ObservedProperties; `load` instead links the shared ones by id and sends the Observations in
+    dataArray batches.
     """
     data_dir = DATA_DIR if data_dir is None else Path(data_dir)
     things = list(_things(data_dir))
