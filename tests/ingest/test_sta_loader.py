@@ -108,7 +108,7 @@ def test_a_preloaded_collection_is_read_once_and_missing_keys_are_made_without_a
     new = catalogue.ensure("Things", "test:3", thing("Station 3"))
     assert client.sent == {"GET": 1, "POST": 1} and report.created == {"Things": 1}
     assert catalogue.known("Things") == {"test:0", "test:1", "test:2", "test:3"}
-    assert catalogue.entity(made[0])["name"] == "Station 0"
+    assert catalogue.entity("Things", made[0])["name"] == "Station 0"
     assert new not in made
 
 
@@ -145,3 +145,12 @@ def test_a_name_is_not_an_identity_but_a_definition_is(sta: LocalClient) -> None
         "Datastreams", {"$filter": "name eq 'NO2 at Leipzig-Mitte'", "$expand": "ObservedProperty"}
     )["value"]
     assert stream["ObservedProperty"]["@iot.id"] == no2
+
+
+def test_entities_are_remembered_per_entity_set(sta: LocalClient) -> None:
+    catalogue = Catalogue(sta, ImportReport())
+    station = catalogue.ensure("Things", "test:thing", thing("Mitte"))
+    sensor = catalogue.ensure("Sensors", "test:sensor", SENSOR)
+    assert station == sensor == 1  # (a fresh store)
+    assert catalogue.entity("Things", station)["name"] == "Mitte"
+    assert catalogue.entity("Sensors", sensor)["name"] == "analyser"

@@ -150,7 +150,8 @@ class Catalogue:
         self.report = report
         #: Ids by (collection, key): a Sensor and a Thing may have the same key.
         self._ids: dict[tuple[str, str], int] = {}
-        self._entities: dict[int, JSON] = {}
+        #: The entities by (entity set, id): ids are per entity set (Thing 1, Sensor 1).
+        self._entities: dict[tuple[str, int], JSON] = {}
         #: Collections read whole by `preload`: a key missing from `_ids` is missing from the store.
         self._preloaded: set[str] = set()
 
@@ -189,9 +190,7 @@ class Catalogue:
         for entity in self.client.entities(collection, query):
             key = (entity.get("properties") or {}).get(KEY)
             if isinstance(key, str) and (collection, key) not in self._ids:  # the oldest one wins
-                ident = int(entity["@iot.id"])
-                self._ids[(collection, key)] = ident
-                self._entities[ident] = entity
+                self._remember(collection, key, entity)
         self._preloaded.add(collection)
 
     def known(self, entity_set: str, *, parent: str | None = None) -> set[str]:
@@ -242,13 +241,13 @@ class Catalogue:
     def _remember(self, collection: str, key: str, entity: JSON) -> int:
         ident = int(entity["@iot.id"])
         self._ids[(collection, key)] = ident
-        self._entities[ident] = entity
+        self._entities[(collection.rpartition("/")[2], ident)] = entity
         return ident
 
-    def entity(self, ident: int) -> JSON:
+    def entity(self, entity_set: str, ident: int) -> JSON:
         """The entity as found or created (for its properties, e.g. a Datastream's aggregation;
         a preloaded one has its id, name and properties only)."""
-        return self._entities[ident]
+        return self._entities[(entity_set, ident)]
 
     def observed_property(self, quantity: Quantity) -> int:
         return self.ensure_observed_property(quantity.observed_property)

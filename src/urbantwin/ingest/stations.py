@@ -573,7 +573,7 @@ def import_stations(
     for station, code, unit, series in plan:
         daily = code in options.daily or _is_daily([s.moment for s in series])
         datastream = entities.datastream(station, code, unit, daily)
-        stored = catalogue.entity(datastream)
+        stored = catalogue.entity("Datastreams", datastream)
         stored_unit = (stored.get("unitOfMeasurement") or {}).get("symbol")
         if stored_unit and stored_unit != UNITS[unit]["symbol"]:
             raise ValueError(
