@@ -2,10 +2,11 @@
 
 Deep insert creates a whole graph (a Thing with its Locations and Datastreams, each with its Sensor
 and ObservedProperty); a nested object carrying `@iot.id` links the existing entity instead (as
-FROST-Server does: clients such as frost-sta-client send the whole entity they read). Creating an
-Observation without a FeatureOfInterest derives one from the Thing's Location; giving a Thing a
-Location records a HistoricalLocation. Deletes cascade as the standard says, through the foreign
-keys of the schema.
+FROST-Server does: clients such as frost-sta-client send the whole entity they read). An update
+(PATCH, PUT) only links by `@iot.id`: related entities given inline are refused, as the standard
+says. Creating an Observation without a FeatureOfInterest derives one from the Thing's Location;
+giving a Thing a Location records a HistoricalLocation. Deletes cascade as the standard says,
+through the foreign keys of the schema.
 """
 
 from __future__ import annotations
@@ -547,9 +548,10 @@ class Writer:
             relation = entity.relations.get(key)
             if relation is None:
                 raise BadRequest(f"{entity.name}: unknown property {key!r}")
+            _links_only(entity, relation, value)
             if relation.many:
-                if entity is THING and relation.target == LOCATION.name and isinstance(value, list):
-                    ids = [self._to_one_or_new(LOCATION, v, f"Thing {key}") for v in value]
+                if entity is THING and relation.target == LOCATION.name:
+                    ids = [self._reference(LOCATION, v["@iot.id"], f"Thing {key}") for v in value]
                     self._locate(ident, ids, replace=True)
                 else:
                     self._to_many(entity, ident, relation, value)
@@ -578,11 +580,6 @@ class Writer:
             ).scalar_one()
             self.summary.add(datastream, columns["feature_of_interest_id"])
         return ident
-
-    def _to_one_or_new(self, target: EntityType, value: Any, where: str) -> int:
-        if isinstance(value, dict) and "@iot.id" in value:
-            return self._reference(target, value["@iot.id"], where)
-        return self._create(target, value, {}, [])
 
     def _delete_ref(self, path: ResourcePath) -> None:
         """DELETE `Things(1)/Locations(2)/$ref`: unlink, without deleting either entity."""
@@ -631,6 +628,27 @@ class Writer:
             return action()
         except IntegrityError:
             raise BrokenReference(list(self.references)) from None
+
+
+def _links_only(entity: EntityType, relation: Relation, value: Any) -> None:
+    """Refuse related entities given inline in an update: an update links existing entities by
+    `@iot.id` and creates none (the standard's "update an entity", after OData 4.0 part 1, 11.4.3:
+    the entity must not contain related entities as inline content; it may bind navigation
+    properties). Creating them inline is deep insert, which only POST does."""
+    target = ENTITY_TYPES[relation.target]
+    where = f"{entity.name} {relation.name}"
+    if relation.many and not isinstance(value, list):
+        raise BadRequest(f'{where}: expected an array of links to {target.set_name}, e.g. [{{"@iot.id": 1}}]')
+    for item in value if relation.many else [value]:
+        if not isinstance(item, dict):
+            raise BadRequest(
+                f'{where}: expected a link to a {target.name}, e.g. {{"@iot.id": 1}}, got {item!r:.40}'
+            )
+        if "@iot.id" not in item:
+            raise BadRequest(
+                f"{where}: an update links existing {target.set_name} by @iot.id and creates none inline;"
+                f" create the {target.name} first (POST /{target.set_name}) and link it"
+            )
 
 
 class BrokenReference(Exception):
