@@ -9,6 +9,14 @@ from fastapi.testclient import TestClient
 
 from tests.sensorthings.conftest import UNIT, station
 
+SITE = {
+    "name": "new site",
+    "description": "mast",
+    "encodingType": "application/geo+json",
+    "location": {"type": "Point", "coordinates": [12.3, 51.3]},
+}
+SENSOR = {"name": "new", "description": "PT1000", "encodingType": "application/pdf", "metadata": "y.pdf"}
+
 
 def _post(client: TestClient, path: str, body: Any) -> dict[str, Any]:
     response = client.post(path, json=body)
@@ -148,6 +156,29 @@ def test_a_thing_given_a_location_gets_a_historical_location(client: TestClient,
     assert len(history) == 2
 
 
+def test_a_historical_location_created_later_than_the_others_moves_the_thing(
+    client: TestClient, graph
+) -> None:
+    thing = graph["mitte"]["thing"]
+    (first,) = client.get(f"/v1.1/Things({thing})/HistoricalLocations").json()["value"]
+    client.patch(f"/v1.1/HistoricalLocations({first['@iot.id']})", json={"time": "2016-01-01T06:00:00Z"})
+    here, there = (
+        _post(client, "/v1.1/Locations", {**SITE, "name": n})["@iot.id"] for n in ("here", "there")
+    )
+
+    def located() -> list[int]:
+        return [loc["@iot.id"] for loc in client.get(f"/v1.1/Things({thing})/Locations").json()["value"]]
+
+    later = {"time": "2016-01-01T07:00:00Z", "Thing": {"@iot.id": thing}, "Locations": [{"@iot.id": here}]}
+    _post(client, "/v1.1/HistoricalLocations", later)
+    assert located() == [here]
+    # An earlier one (here under the Thing's path) fills in the past and leaves the Thing where it is.
+    earlier = {"time": "2016-01-01T05:00:00Z", "Locations": [{"@iot.id": there}]}
+    _post(client, f"/v1.1/Things({thing})/HistoricalLocations", earlier)
+    assert located() == [here]
+    assert len(client.get(f"/v1.1/Things({thing})/HistoricalLocations").json()["value"]) == 3  # none added
+
+
 def test_patch_changes_only_what_is_given(client: TestClient, graph) -> None:
     thing = graph["west"]["thing"]
     response = client.patch(f"/v1.1/Things({thing})", json={"description": "renamed", "properties": {"a": 1}})
@@ -160,15 +191,6 @@ def test_patch_relinks_a_datastream(client: TestClient, graph) -> None:
     datastream, other = graph["west"]["datastream"], graph["mitte"]["thing"]
     client.patch(f"/v1.1/Datastreams({datastream})", json={"Thing": {"@iot.id": other}})
     assert client.get(f"/v1.1/Datastreams({datastream})/Thing").json()["@iot.id"] == other
-
-
-SITE = {
-    "name": "new site",
-    "description": "mast",
-    "encodingType": "application/geo+json",
-    "location": {"type": "Point", "coordinates": [12.3, 51.3]},
-}
-SENSOR = {"name": "new", "description": "PT1000", "encodingType": "application/pdf", "metadata": "y.pdf"}
 
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])

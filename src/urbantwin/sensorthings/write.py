@@ -277,6 +277,8 @@ class Writer:
             self._link(entity, ident, relation, other)
         if entity is OBSERVATION:
             self.summary.add(columns["datastream_id"], columns["feature_of_interest_id"])
+        elif entity is HISTORICAL_LOCATION:
+            self._follow_history(ident, columns["thing_id"], columns["time"])
         return ident
 
     def _complete(self, entity: EntityType, columns: dict[str, Any]) -> None:
@@ -407,6 +409,32 @@ class Writer:
                     location_id=location, historical_location_id=historical
                 )
             )
+
+    def _follow_history(self, historical: int, thing: int, time: Any) -> None:
+        """A HistoricalLocation created by a client that is later than every other of its Thing
+        moves the Thing to its Locations; an earlier one only fills in the past (the standard's
+        historical-location-manual-creation). The server's own, made when a Thing is given a
+        Location, never comes here."""
+        hl, links = schema.historical_locations, schema.location_historical_locations
+        not_newest = self.connection.execute(
+            select(hl.c.id).where(hl.c.thing_id == thing, hl.c.id != historical, hl.c.time >= time).limit(1)
+        ).first()
+        if not_newest is not None:
+            return
+        locations = (
+            self.connection.execute(
+                select(links.c.location_id).where(links.c.historical_location_id == historical)
+            )
+            .scalars()
+            .all()
+        )
+        if not locations:
+            return  # no place to move to: the Thing stays where it is
+        self.guard.authorize_entity(self.connection, THING, thing)  # the Thing changes
+        things = schema.thing_locations
+        self.connection.execute(delete(things).where(things.c.thing_id == thing))
+        for location in locations:
+            self.connection.execute(insert(things).values(thing_id=thing, location_id=location))
 
     def _reference(self, target: EntityType, raw: Any, where: str) -> int:
         ident = entity_id(raw, where)
