@@ -27,6 +27,25 @@ def test_service_root_lists_entity_sets_and_conformance(client: TestClient) -> N
     assert set(CONFORMANCE) <= set(root["serverSettings"]["conformance"])
 
 
+REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req"
+
+
+def test_the_service_root_claims_exactly_what_is_implemented(client: TestClient) -> None:
+    # The requirement classes of STA 1.1 part 1, the optional ones of create-update-delete by name;
+    # no multi-datastream (none here), no MQTT (the test settings have no broker).
+    assert client.get("/v1.1/").json()["serverSettings"]["conformance"] == [
+        f"{REQ}/datamodel",
+        f"{REQ}/resource-path/resource-path-to-entities",
+        f"{REQ}/request-data",
+        f"{REQ}/create-update-delete",
+        f"{REQ}/create-update-delete/update-entity-put",
+        f"{REQ}/create-update-delete/update-entity-jsonpatch",
+        f"{REQ}/create-update-delete/historical-location-manual-creation",
+        f"{REQ}/batch-request/batch-request",
+        f"{REQ}/data-array/data-array",
+    ]
+
+
 def test_an_entity_has_its_id_self_link_and_navigation_links(client: TestClient, graph) -> None:
     thing = client.get(f"/v1.1/Things({graph['mitte']['thing']})").json()
     assert thing["@iot.id"] == graph["mitte"]["thing"]
