@@ -38,11 +38,10 @@ IdPath = Annotated[int, Path(ge=0, le=2**63 - 1, description="the entity's @iot.
 
 def to_response(answer: ApiResponse) -> Response:
     if isinstance(answer.body, RawValue):
-        value = answer.body.value
-        if isinstance(value, dict | list):
-            return Response(dumps(value), answer.status, answer.headers, media_type="application/json")
-        text = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
-        return Response(text, answer.status, answer.headers, media_type="text/plain")
+        raw = answer.body
+        if raw.is_json:
+            return Response(dumps(raw.value), answer.status, answer.headers, media_type="application/json")
+        return Response(raw.text, answer.status, answer.headers, media_type="text/plain")
     if answer.body is None:
         return Response(status_code=answer.status, headers=answer.headers)
     return Response(dumps(answer.body), answer.status, answer.headers, media_type="application/json")
