@@ -3,6 +3,7 @@ keeps PostgreSQL's statistics of the table current after a large load."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,3 +160,37 @@ def test_a_load_does_not_wait_for_another_transaction_analysing_the_table(
             text("SELECT reltuples FROM pg_class WHERE oid = 'observations'::regclass")
         ).scalar_one()
     assert tuples == 0  # skipped: the next large load analyses it
+
+
+def test_a_database_user_who_may_only_insert_loads_without_analysing(
+    client: TestClient, engine: Engine, backend: str
+) -> None:
+    """Locking the table for ANALYZE needs more than INSERT: such a user's load skips the statistics
+    instead of failing."""
+    if backend != "postgresql":
+        pytest.skip("statistics are PostgreSQL's")
+    datastream, feature = _datastream_and_feature(client)
+    role = f"urbantwin_inserter_{uuid.uuid4().hex[:8]}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE observations"))
+        connection.execute(text(f"CREATE ROLE {role}"))
+        connection.execute(text(f"GRANT SELECT, INSERT ON observations TO {role}"))
+        connection.execute(text(f"GRANT SELECT, INSERT, UPDATE ON observation_counts TO {role}"))
+        connection.execute(text(f"GRANT USAGE ON SEQUENCE observations_id_seq TO {role}"))
+    count = 5000
+    columns = {
+        "phenomenon_time_start": [T0 + timedelta(minutes=i) for i in range(count)],
+        "result_type": [0] * count,
+        "result_number": [1.0] * count,
+        "datastream_id": [datastream] * count,
+        "feature_of_interest_id": [feature] * count,
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"SET LOCAL ROLE {role}"))
+            ids = insert_observations(connection, columns)
+        assert len(ids) == count
+    finally:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from psycopg.errors import LockNotAvailable
+from psycopg.errors import InsufficientPrivilege, LockNotAvailable
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 
@@ -168,7 +168,8 @@ def _keep_statistics(cursor: Any) -> None:
     ANALYZE sees the rows of this transaction, and holds the table's SHARE UPDATE EXCLUSIVE lock
     until the transaction ends: so the lock is taken first with NOWAIT, and when another
     transaction holds it (analysing too, or a VACUUM) this one skips, rather than waiting for it,
-    which could deadlock. A caller who may not analyse the table gets a warning, not an error.
+    which could deadlock. A database user who may not lock or analyse the table skips it (ANALYZE
+    itself answers a non-owner with a warning, not an error).
     """
     cursor.execute(
         "SELECT relpages, reltuples, pg_relation_size(oid) / current_setting('block_size')::int "
@@ -180,7 +181,7 @@ def _keep_statistics(cursor: Any) -> None:
     cursor.execute("SAVEPOINT urbantwin_statistics")
     try:
         cursor.execute("LOCK TABLE observations IN SHARE UPDATE EXCLUSIVE MODE NOWAIT")
-    except LockNotAvailable:
+    except (LockNotAvailable, InsufficientPrivilege):  # the lock needs UPDATE on the table
         cursor.execute("ROLLBACK TO SAVEPOINT urbantwin_statistics")
     else:
         cursor.execute("ANALYZE observations")
