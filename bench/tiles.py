@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from host import cpu_model, describe
 from sqlalchemy import create_engine, text
 
 from urbantwin.demo.features import load_feature_layers
@@ -103,12 +104,13 @@ def main() -> None:
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(f"Machine: {describe()}")
     for backend, figures in results.items():
         print(f"## {backend}")
         for key, value in figures.items():
             print(f"- {key}: {value:.2f}" if isinstance(value, float) else f"- {key}: {value}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({**results, "cpu": cpu_model()}, indent=1))
 
 
 if __name__ == "__main__":
