@@ -25,7 +25,7 @@ from typing import NoReturn
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from typer.testing import CliRunner
 
 from urbantwin.app import create_app
@@ -92,6 +92,23 @@ def create_test_database(connection: Connection, name: str) -> None:
     crash may lose the last commits of a throw-away database, which does not matter."""
     connection.execute(text(f'CREATE DATABASE "{name}"'))
     connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements run on `engine` within the block (SQLite's BEGIN aside): what a request
+    costs in round trips, without timing anything."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 @pytest.fixture(scope="session")
