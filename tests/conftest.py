@@ -72,6 +72,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{tests} tests skipped, {reason}", yellow=True)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has ordered the tests by their shared fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `long` first, the rest in their order. `pytest -n 2 --dist loadgroup` hands
+    out the xdist groups first (the largest first) and then the tests in this order: a long test
+    collected last (the browser's, in tests/web) kept one worker busy for a minute after the other
+    had run out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def _postgres_available() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -31,6 +31,10 @@ from urbantwin.ingest.stations import LFULG_SENSOR, station_datastream_key, stat
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the module's load of the demo payloads, made once, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("demo-payloads")
+
 INSTANT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z"
 UTC_INSTANT = re.compile(rf"^{INSTANT}$")
 UTC_TIME = re.compile(rf"^{INSTANT}(?:/{INSTANT})?$")

@@ -75,6 +75,7 @@ def test_a_real_cams_file_imports_as_model_forecasts_once(sta: LocalClient) -> N
     assert again.observations == 0 and again.already_present == values_in(WEST) and not again.created
 
 
+@pytest.mark.long  # loads the demo
 def test_both_real_files_join_the_demo_stations_and_add_nothing(
     sta: LocalClient, engine: Engine, settings: Settings
 ) -> None:

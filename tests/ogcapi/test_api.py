@@ -238,6 +238,7 @@ def test_the_openapi_document_lists_the_ogc_api(anonymous: TestClient) -> None:
     assert "/ogcapi/collections/{collection_id}/items" in paths
 
 
+@pytest.mark.long  # every feature layer of the demo, twice
 def test_demo_layers_are_served(anonymous: TestClient, engine: Engine) -> None:
     from urbantwin.demo.features import load_feature_layers
 

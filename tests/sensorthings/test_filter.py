@@ -23,6 +23,10 @@ from fastapi.testclient import TestClient
 
 from tests.sensorthings.module_store import module_store
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the `$filter` table's store, loaded once per backend, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("sensorthings-filter")
+
 CELSIUS = {
     "name": "degree Celsius",
     "symbol": "°C",

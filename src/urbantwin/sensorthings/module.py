@@ -7,10 +7,11 @@ from urbantwin.sensorthings.service import CONFORMANCE
 
 
 def mount(context: Context) -> Mounted:
-    """The routes of the service the app built (other modules read and write through it too)."""
+    """The routes of the service the app built (other modules read and write through it too); they
+    find it as `app.state.sensorthings`, which `app.py` sets."""
     from urbantwin.sensorthings.routes import build_router
 
-    return Mounted(routers=[build_router(context.sensorthings)])
+    return Mounted(routers=[build_router()])
 
 
 MODULE = Module(

@@ -9,6 +9,7 @@ route. Every route does the same three things: read the request, call
 from __future__ import annotations
 
 from enum import Enum
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -55,11 +56,21 @@ async def read_sensorthings_body(request: Request, settings: Settings) -> Any:
     return document
 
 
-def build_router(service: SensorThingsService) -> APIRouter:
-    settings = service.settings
+def request_service(request: Request) -> SensorThingsService:
+    """The SensorThings service of the app that serves the request (`app.state.sensorthings`)."""
+    return request.app.state.sensorthings
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app: FastAPI analyses each route's
+    signature as it is added (about a millisecond each, 56 routes), which dominated the start of an
+    app, so the routes close over nothing of one app and find its service through the request."""
     router = APIRouter(prefix=PREFIX)
 
     async def dispatch(request: Request, path: str) -> Response:
+        service = request_service(request)
+        settings = service.settings
         principal = request_principal(request)
         body = None
         if request.method in ("POST", "PATCH", "PUT"):
