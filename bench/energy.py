@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from host import describe
 
 from urbantwin.demo.features import load_feature_layers
 from urbantwin.energy import kernel as step_kernel
@@ -151,6 +152,7 @@ def main() -> None:
         upgrade(engine)
         load_feature_layers(engine, progress=False)
         records, seconds = timed(lambda: model.read_buildings(engine, scenarios.load("baseline")))
+        print(f"Machine: {describe()}")
         print(f"Read {len(records)} buildings of the four Ortsteile from the store in {seconds:.2f} s")
         if "rules" in args.parts:
             print("1. Rule-based year, 15-minute steps —", wait_idle(1.5, args.wait_idle))

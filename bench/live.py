@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 import orjson
 import paho.mqtt.client as paho
+from host import cpu_model, describe
 from sqlalchemy import create_engine, text
 
 from urbantwin.live.wire import connect_packet, utf8, varint
@@ -105,7 +106,10 @@ def start_broker(port: int, folder: Path) -> subprocess.Popen:
 
 
 def start_server(port: int, env: dict[str, str], workers: int, log: Path) -> subprocess.Popen:
-    command = [str(REPO / ".venv" / "bin" / "urbantwin"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # The checkout's own venv, else the one running this script (a worktree has none of its own).
+    venv = REPO / ".venv" / "bin" / "urbantwin"
+    urbantwin = venv if venv.exists() else Path(sys.executable).parent / "urbantwin"
+    command = [str(urbantwin), "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
         command += ["--workers", str(workers)]
     with log.open("wb") as out:
@@ -483,7 +487,17 @@ def main() -> None:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     token = secrets.token_urlsafe(16)
     recreate_database(args.pg_url)
+    # The broker's configuration and store live here until the end, whatever ends the run.
     folder = Path(tempfile.mkdtemp(prefix="urbantwin-live-bench-"))
+    try:
+        result = run(args, stamp, token, load, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    report(result)
+
+
+def run(args: argparse.Namespace, stamp: str, token: str, load: float, folder: Path) -> dict[str, Any]:
+    """The phases against a server and broker of their own (set up in `folder`); the results."""
     broker_port, port = free_port(), free_port()
     broker = start_broker(broker_port, folder)
     env = {
@@ -500,7 +514,7 @@ def main() -> None:
     if args.select_topics is not None:
         env["URBANTWIN_MQTT_SELECT_TOPICS"] = args.select_topics
     log = RESULTS / f"live-{stamp}-server.log"
-    servers = [start_server(port, env, args.workers, log)]
+    servers: list[Any] = []
     base = f"http://127.0.0.1:{port}"
     engine = create_engine(args.pg_url)
 
@@ -509,6 +523,7 @@ def main() -> None:
         return lambda: servers.append(start_server(port, env, args.workers, log))
 
     try:
+        servers.append(start_server(port, env, args.workers, log))
         datastreams = setup(base, token, args.datastreams)
         print(
             f"MQTT ingest: backlog of {args.backlog_seconds} s of {args.publishers} publishers …", flush=True
@@ -526,6 +541,8 @@ def main() -> None:
     result = {
         "stamp": stamp,
         "command": " ".join([".venv/bin/python", "bench/live.py", *sys.argv[1:]]),
+        "cpu": cpu_model(),
+        "nproc": os.cpu_count(),
         "load_average_at_start": round(load, 2),
         "revision": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
@@ -535,6 +552,12 @@ def main() -> None:
         "latency": latencies,
     }
     (RESULTS / f"live-{stamp}.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    """The table of the figures, with the machine they were measured on."""
+    ingested, latencies, load = result["ingest"], result["latency"], result["load_average_at_start"]
     backlog, concurrent = ingested["backlog"], ingested.get("concurrent", {})
     paced_ = ingested.get("paced", {})
     phases = [backlog, concurrent, paced_]
@@ -574,6 +597,7 @@ def main() -> None:
             "p50 ≤ 20",
         ),
     ]
+    print(f"\nMQTT ingest and latency, {describe()}, load average {load:.2f} at the start:")
     print("\n| measure | urbantwin PostgreSQL | target |\n|---|---:|---|")
     for row in rows:
         print(f"| {' | '.join(row)} |")

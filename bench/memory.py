@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import httpx
+from host import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,13 +46,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def free_port() -> int:

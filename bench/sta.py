@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
+from host import machine
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -336,16 +337,6 @@ def git(*argv: str) -> str:
         return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True).stdout.strip()
     except OSError:
         return "unknown"
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"nproc": os.cpu_count(), "cpu": model}
 
 
 # ------------------------------------------------------------------------------------------ one run

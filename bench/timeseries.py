@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from host import describe
 from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -372,7 +373,8 @@ def main() -> None:
 
     print()
     print(
-        f"{count:,} Observations, {total} Datastreams, PostgreSQL {version}; load average {load_before:.2f} "
+        f"{count:,} Observations, {total} Datastreams, PostgreSQL {version}; {describe()}; "
+        f"load average {load_before:.2f} "
         f"before, {load_after:.2f} after; {args.repeat} runs (median / p95, ms)"
     )
     print()

@@ -25,7 +25,7 @@ from typing import NoReturn
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from typer.testing import CliRunner
 
 from urbantwin.app import create_app
@@ -72,6 +72,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{tests} tests skipped, {reason}", yellow=True)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has ordered the tests by their shared fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `long` first, the rest in their order. `pytest -n 2 --dist loadgroup` hands
+    out the xdist groups first (the largest first) and then the tests in this order: a long test
+    collected last (the browser's, in tests/web) kept one worker busy for a minute after the other
+    had run out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def _postgres_available() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -92,6 +101,23 @@ def create_test_database(connection: Connection, name: str) -> None:
     crash may lose the last commits of a throw-away database, which does not matter."""
     connection.execute(text(f'CREATE DATABASE "{name}"'))
     connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements run on `engine` within the block (SQLite's BEGIN aside): what a request
+    costs in round trips, without timing anything."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 from tqdm import tqdm
 
 from urbantwin.access.bootstrap import ensure_defaults
@@ -204,32 +203,17 @@ def _demo_meters_when_done(settings: Settings, run_id: str) -> None:
 
 
 def load_demo(engine, settings: Settings):  # noqa: ANN001, ANN201 - typed in the demo package
-    """Feed the demo payloads through the SensorThings service, with a progress bar."""
+    """Write the demo through the local SensorThings service (as SYSTEM), with a progress bar."""
     from urbantwin.demo.sensorthings import expected_counts, load
-    from urbantwin.sensorthings.model import BY_SET_NAME
-    from urbantwin.sensorthings.service import SensorThingsService
+    from urbantwin.ingest.sta_client import LocalClient
 
-    service = SensorThingsService(engine, settings)
-    base = "/v1.1"
-
-    def create(entity_set: str, payload: dict) -> int:
-        answer = service.handle("POST", entity_set, "", payload, base, SYSTEM)
-        return answer.body["@iot.id"]
-
-    def create_observations(body: list[dict]) -> int:
-        answer = service.handle("POST", "CreateObservations", "", body, base, SYSTEM)
-        return sum(1 for link in answer.body if link != "error")
-
-    def find_id(entity_set: str, name: str) -> int | None:
-        table = BY_SET_NAME[entity_set].table
-        with engine.connect() as connection:
-            return connection.execute(
-                select(table.c.id).where(table.c.name == name).order_by(table.c.id).limit(1)
-            ).scalar()
-
-    total = expected_counts().things
-    with tqdm(total=total, unit="thing", desc="Leipzig demo") as bar:
-        return load(create, create_observations, find_id, progress=lambda n: bar.update(n - bar.n))
+    client = LocalClient(engine, settings)
+    try:
+        total = expected_counts().things
+        with tqdm(total=total, unit="thing", desc="Leipzig demo") as bar:
+            return load(client, progress=lambda n: bar.update(n - bar.n))
+    finally:
+        client.close()
 
 
 @db_app.command("upgrade")

@@ -18,7 +18,7 @@ from urbantwin.access.policy import EVERYTHING
 from urbantwin.app import create_app
 from urbantwin.catalog.dcat import catalog_graph, dataset_graph
 from urbantwin.catalog.documents import listing_url
-from urbantwin.catalog.routes import NotAcceptable, catalog_router, choose_representation
+from urbantwin.catalog.routes import NotAcceptable, build_router, choose_representation
 from urbantwin.catalog.service import CatalogQuery, CatalogService
 from urbantwin.errors import BadRequest
 from urbantwin.settings import Settings
@@ -252,7 +252,7 @@ def test_a_dataset_added_later_appears(store: Engine, client: TestClient) -> Non
 def test_the_openapi_document_describes_the_catalogue(engine: Engine, settings: Settings) -> None:
     # The catalogue's own router, so the check does not hang on the rest of the app's document.
     app = FastAPI()
-    app.include_router(catalog_router(engine, settings))
+    app.include_router(build_router())
     paths = app.openapi()["paths"]
     listing = paths["/catalog"]["get"]
     assert "DCAT-AP.de" in listing["summary"]

@@ -1,4 +1,4 @@
-"""The Leipzig demo payloads and their loader, against in-memory fakes of a SensorThings service."""
+"""The Leipzig demo payloads and their loader, into a SQLite store through the local SensorThings service."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import csv
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from urbantwin.demo import DATA_DIR
 from urbantwin.demo import sensorthings as demo
@@ -21,6 +24,16 @@ from urbantwin.demo.sensorthings import (
     expected_counts,
     load,
 )
+from urbantwin.ingest.cams import CAMS_SENSORS, cams_datastream_key, cams_sensor_key
+from urbantwin.ingest.sta_client import LocalClient
+from urbantwin.ingest.sta_loader import observed_property_key
+from urbantwin.ingest.stations import LFULG_SENSOR, station_datastream_key, station_key, station_sensor_key
+from urbantwin.settings import Settings
+from urbantwin.store.engine import make_engine, upgrade
+
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the module's load of the demo payloads, made once, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("demo-payloads")
 
 INSTANT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z"
 UTC_INSTANT = re.compile(rf"^{INSTANT}$")
@@ -49,61 +62,58 @@ def cams_values() -> int:
     return count
 
 
-class FakeService:
-    """Remembers entities by name, as the real service's `find_id` would find them."""
+class RecordingClient(LocalClient):
+    """The local SensorThings service, remembering every POST body (what the loader sends)."""
 
-    def __init__(self) -> None:
-        self.next_id = 1
-        self.by_name: dict[tuple[str, str], int] = {}
-        self.entities: dict[str, dict[int, dict]] = {}
-        self.created: list[tuple[str, dict]] = []
-        self.observation_requests: list[list[dict]] = []
-        self.observations: dict[int, list[list[Any]]] = {}
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        super().__init__(engine, settings)
+        self.posts: list[tuple[str, Any]] = []
 
-    def _register(self, entity_set: str, payload: dict) -> int:
-        key = (entity_set, payload["name"])
-        assert key not in self.by_name, f"duplicate name {key}"
-        entity_id = self.next_id
-        self.next_id += 1
-        self.by_name[key] = entity_id
-        self.entities.setdefault(entity_set, {})[entity_id] = payload
-        return entity_id
+    def request(
+        self, method: str, path: str, query: dict[str, str] | str | None = None, body: Any = None
+    ) -> Any:
+        if method == "POST":
+            json.dumps(body, allow_nan=False)  # must be plain JSON
+            self.posts.append((path, deepcopy(body)))
+        return super().request(method, path, query, body)
 
-    def create(self, entity_set: str, payload: dict) -> int:
-        json.dumps(payload, allow_nan=False)  # must be plain JSON
-        self.created.append((entity_set, payload))
-        entity_id = self._register(entity_set, payload)
-        if entity_set == "Things":
-            for location in payload.get("Locations", []):
-                self.entities.setdefault("Locations", {})[self.next_id] = location
-                self.next_id += 1
-            for datastream in payload.get("Datastreams", []):
-                for key, linked_set in (("Sensor", "Sensors"), ("ObservedProperty", "ObservedProperties")):
-                    assert set(datastream[key]) == {"@iot.id"}, "shared entities are linked by id"
-                    assert datastream[key]["@iot.id"] in self.entities[linked_set]
-                assert "Observations" not in datastream, "observations go through dataArray"
-                self._register("Datastreams", datastream)
-        return entity_id
+    @property
+    def created(self) -> list[tuple[str, dict]]:
+        return [(path, body) for path, body in self.posts if path != "CreateObservations"]
 
-    def create_observations(self, body: list[dict]) -> int:
-        json.dumps(body, allow_nan=False)
-        self.observation_requests.append(body)
-        created = 0
-        for item in body:
-            datastream_id = item["Datastream"]["@iot.id"]
-            assert datastream_id in self.entities["Datastreams"]
-            assert item["components"] == OBSERVATION_COMPONENTS
-            for row in item["dataArray"]:
-                assert len(row) == len(item["components"])
-            self.observations.setdefault(datastream_id, []).extend(item["dataArray"])
-            created += len(item["dataArray"])
-        return created
+    @property
+    def observation_requests(self) -> list[list[dict]]:
+        return [body for path, body in self.posts if path == "CreateObservations"]
 
-    def find_id(self, entity_set: str, name: str) -> int | None:
-        return self.by_name.get((entity_set, name))
+    def count(self, path: str, query: dict[str, str] | None = None) -> int:
+        return int(self.get(path, {**(query or {}), "$count": "true", "$top": "0"})["@iot.count"])
 
-    def load(self, **kwargs: Any) -> DemoLoadReport:
-        return load(self.create, self.create_observations, self.find_id, **kwargs)
+
+def recording_client(folder: Path) -> RecordingClient:
+    settings = Settings(database_url=f"sqlite:///{folder / 'demo.sqlite'}")
+    engine = make_engine(settings)
+    upgrade(engine)
+    return RecordingClient(engine, settings)
+
+
+def copy_of_data(folder: Path, rows: int | None = None) -> Path:
+    """The demo's files in `folder`; with `rows`, each cut to its first rows (Freifunk: nodes)."""
+    for name in (
+        demo.STATIONS_FILE,
+        demo.HOURLY_FILE,
+        *demo.CAMS_FILES.values(),
+        demo.EV_FILE,
+        demo.FREIFUNK_FILE,
+    ):
+        text = (DATA_DIR / name).read_text(encoding="utf-8")
+        if rows is not None and name.endswith(".csv"):
+            text = "".join(text.splitlines(keepends=True)[: rows + 1])
+        elif rows is not None and name == demo.FREIFUNK_FILE:
+            collection = json.loads(text)
+            collection["features"] = collection["features"][:rows]
+            text = json.dumps(collection)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +127,14 @@ def things(payloads: list[tuple[str, dict]]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def loaded() -> tuple[FakeService, DemoLoadReport]:
-    service = FakeService()
-    return service, service.load()
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingClient, DemoLoadReport]]:
+    """The demo loaded once into a fresh SQLite store, from a copy of its files: `load` reads only
+    the folder it is given."""
+    client = recording_client(tmp_path_factory.mktemp("store"))
+    data = copy_of_data(tmp_path_factory.mktemp("data"))
+    yield client, load(client, data_dir=data)
+    client.close()
+    client.engine.dispose()
 
 
 def datastreams_of(things: list[dict]) -> list[dict]:
@@ -179,22 +194,25 @@ def test_ev_things_have_no_datastreams(things: list[dict]) -> None:
     assert kinds.count("fast") == 2
 
 
-def test_load_counts(loaded: tuple[FakeService, DemoLoadReport]) -> None:
-    service, report = loaded
+def test_load_counts(loaded: tuple[RecordingClient, DemoLoadReport]) -> None:
+    client, report = loaded
     nodes = freifunk_nodes_in_city()
     assert report.things == AIR_STATIONS + EV_STATIONS + nodes
     assert report.datastreams == 15 + 4 + nodes
     assert report.observations == HOURLY_ROWS + cams_values() + nodes
     assert report == expected_counts()
-    assert sum(len(rows) for rows in service.observations.values()) == report.observations
-    assert len(service.entities["Sensors"]) == 4
-    assert len(service.entities["ObservedProperties"]) == 8
+    assert client.count("Things") == report.things
+    assert client.count("Datastreams") == report.datastreams
+    assert client.count("Observations") == report.observations
+    assert client.count("Sensors") == 4
+    assert client.count("ObservedProperties") == 8
 
 
-def test_observation_batches_are_bounded(loaded: tuple[FakeService, DemoLoadReport]) -> None:
-    service, _ = loaded
-    for body in service.observation_requests:
-        assert 0 < sum(len(item["dataArray"]) for item in body) <= MAX_ROWS_PER_REQUEST
+def test_observation_batches_are_bounded(loaded: tuple[RecordingClient, DemoLoadReport]) -> None:
+    client, report = loaded
+    sizes = [sum(len(item["dataArray"]) for item in body) for body in client.observation_requests]
+    assert all(0 < size <= MAX_ROWS_PER_REQUEST for size in sizes)
+    assert len(sizes) == -(-report.observations // MAX_ROWS_PER_REQUEST), "few large requests"
 
 
 def test_batches_split_at_the_limit() -> None:
@@ -204,12 +222,44 @@ def test_batches_split_at_the_limit() -> None:
     assert [item["Datastream"]["@iot.id"] for item in batches[1]] == [1, 2]
 
 
-def test_every_observation_arrives_in_its_datastream(loaded: tuple[FakeService, DemoLoadReport]) -> None:
-    service, _ = loaded
-    ids = {payload["name"]: entity_id for entity_id, payload in service.entities["Datastreams"].items()}
+def test_every_observation_arrives_in_its_datastream(loaded: tuple[RecordingClient, DemoLoadReport]) -> None:
+    client, _ = loaded
+    ids = {
+        datastream["name"]: datastream["@iot.id"]
+        for datastream in client.entities("Datastreams", {"$select": "id,name"})
+    }
+    sent: dict[int, int] = {}
+    for body in client.observation_requests:
+        for item in body:
+            sent[item["Datastream"]["@iot.id"]] = sent.get(item["Datastream"]["@iot.id"], 0) + len(
+                item["dataArray"]
+            )
     for datastream in datastreams_of([p for s, p in entity_payloads() if s == "Things"]):
-        rows = service.observations.get(ids[datastream["name"]], [])
-        assert len(rows) == len(datastream["Observations"])
+        assert sent[ids[datastream["name"]]] == len(datastream["Observations"])
+
+
+def test_every_entity_carries_its_key(loaded: tuple[RecordingClient, DemoLoadReport]) -> None:
+    """The connectors' keys where a connector makes the same entity, so an import joins them."""
+    client, _ = loaded
+    for entity_set in ("Things", "Sensors", "ObservedProperties", "Datastreams"):
+        assert client.count(entity_set, {"$filter": "properties/import_key eq null"}) == 0, entity_set
+
+    def key_of(path: str, name: str) -> str:
+        (found,) = client.get(path, {"$filter": f"name eq '{name}'"})["value"]
+        return found["properties"]["import_key"]
+
+    assert key_of("Things", "Air quality station Leipzig-Mitte") == station_key("LfULG", "Leipzig-Mitte")
+    assert key_of("Datastreams", "PM2.5 at Leipzig-Mitte") == station_datastream_key(
+        "LfULG", "Leipzig-Mitte", "pm25"
+    )
+    assert key_of("Sensors", LFULG_SENSOR["name"]) == station_sensor_key("LfULG")
+    assert key_of("Datastreams", "PM2.5 forecast CAMS EURAD-IM at Leipzig-West") == cams_datastream_key(
+        "Leipzig-West", "pm25", "EURAD-IM"
+    )
+    assert key_of("Sensors", CAMS_SENSORS["ENSEMBLE"]["name"]) == cams_sensor_key("ENSEMBLE")
+    assert key_of("ObservedProperties", "Ozone (O3)") == observed_property_key(
+        "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/7"
+    )
 
 
 # --- (b) mandatory properties ---------------------------------------------------------------------
@@ -280,10 +330,10 @@ def test_payloads_have_mandatory_properties(payloads: list[tuple[str, dict]]) ->
                 assert datastream["Observations"], "no Datastream without an Observation"
 
 
-def test_created_payloads_have_mandatory_properties(loaded: tuple[FakeService, DemoLoadReport]) -> None:
-    service, _ = loaded
+def test_created_payloads_have_mandatory_properties(loaded: tuple[RecordingClient, DemoLoadReport]) -> None:
+    client, _ = loaded
     checks = {"Sensors": check_sensor, "ObservedProperties": check_observed_property, "Things": check_thing}
-    for entity_set, payload in service.created:
+    for entity_set, payload in client.created:
         checks[entity_set](payload)
         for datastream in payload.get("Datastreams", []):
             check_datastream(datastream, linked=True)
@@ -369,37 +419,44 @@ def test_freifunk_single_snapshot_observation(things: list[dict]) -> None:
 # --- (c) idempotent loading -----------------------------------------------------------------------
 
 
-def test_loading_twice_creates_nothing_the_second_time() -> None:
-    service = FakeService()
-    first = service.load()
-    created, requests = len(service.created), len(service.observation_requests)
-    second = service.load()
-    assert first.things > 0
-    assert second == DemoLoadReport(things=0, datastreams=0, observations=0)
-    assert len(service.created) == created
-    assert len(service.observation_requests) == requests
+def test_loading_again_creates_nothing_and_completes_a_load_that_stopped(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    client = RecordingClient(engine, settings)
+    data = copy_of_data(tmp_path, rows=15)  # the rules of loading need a few rows of each file only
+    try:
+        calls: list[int] = []
+        first = load(client, data_dir=data, progress=calls.append)
+        assert first == expected_counts(data)
+        assert calls == list(range(1, first.things + 1))
+        calls.clear()
+        posts = len(client.posts)
+        nothing = DemoLoadReport(things=0, datastreams=0, observations=0)
+        assert load(client, data_dir=data, progress=calls.append) == nothing
+        assert len(client.posts) == posts, "nothing is sent the second time"
+        assert calls == list(range(1, first.things + 1)), "Things found count too"
 
+        # A load stopped half way: a Datastream without some of its Observations, one missing.
+        def datastream(name: str) -> int:
+            (found,) = client.get("Datastreams", {"$filter": f"name eq '{name}'"})["value"]
+            return int(found["@iot.id"])
 
-def test_progress_counts_every_thing() -> None:
-    calls: list[int] = []
-    service = FakeService()
-    report = service.load(progress=calls.append)
-    assert calls == list(range(1, report.things + 1))
-    calls.clear()
-    service.load(progress=calls.append)
-    assert calls == list(range(1, report.things + 1)), "skipped Things count too"
+        ensemble = datastream("PM2.5 forecast CAMS ENSEMBLE at Leipzig-Mitte")
+        eurad = datastream("PM2.5 forecast CAMS EURAD-IM at Leipzig-West")
+        observations = f"Datastreams({ensemble})/Observations"
+        kept = client.count(observations)
+        for observation in client.get(observations, {"$orderby": "phenomenonTime", "$top": "10"})["value"]:
+            client.request("DELETE", f"Observations({observation['@iot.id']})")
+        lost = client.count(f"Datastreams({eurad})/Observations")
+        client.request("DELETE", f"Datastreams({eurad})")
 
-
-def test_load_reads_only_the_given_data_dir(tmp_path: Path) -> None:
-    for name in (
-        demo.STATIONS_FILE,
-        demo.HOURLY_FILE,
-        *demo.CAMS_FILES.values(),
-        demo.EV_FILE,
-        demo.FREIFUNK_FILE,
-    ):
-        (tmp_path / name).write_bytes((DATA_DIR / name).read_bytes())
-    assert FakeService().load(data_dir=tmp_path) == expected_counts()
+        again = load(client, data_dir=data)
+        assert again == DemoLoadReport(things=0, datastreams=1, observations=10 + lost)
+        assert client.count(observations) == kept
+        totals = (client.count("Datastreams"), client.count("Observations"))
+        assert totals == (first.datastreams, first.observations)
+    finally:
+        client.close()
 
 
 # --- (d) times ------------------------------------------------------------------------------------
@@ -429,14 +486,14 @@ def test_every_time_is_iso8601_utc(payloads: list[tuple[str, dict]]) -> None:
     assert times > HOURLY_ROWS
 
 
-def test_data_array_times_are_iso8601_utc(loaded: tuple[FakeService, DemoLoadReport]) -> None:
-    service, _ = loaded
+def test_data_array_times_are_iso8601_utc(loaded: tuple[RecordingClient, DemoLoadReport]) -> None:
+    client, _ = loaded
     phenomenon, result = (
         OBSERVATION_COMPONENTS.index("phenomenonTime"),
         OBSERVATION_COMPONENTS.index("resultTime"),
     )
-    for rows in service.observations.values():
-        for row in rows:
+    for body in client.observation_requests:
+        for row in (row for item in body for row in item["dataArray"]):
             assert UTC_TIME.match(row[phenomenon]), row
             assert row[result] is None or UTC_INSTANT.match(row[result]), row
             if "/" in row[phenomenon] and row[result] is not None:

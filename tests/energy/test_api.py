@@ -55,6 +55,7 @@ def test_scenarios_are_the_bundled_ones(client: TestClient) -> None:
     }
 
 
+@pytest.mark.long  # a whole energy run
 def test_a_run_goes_from_queued_to_done_with_kpis_profiles_and_series(client: TestClient, engine) -> None:
     load_small_quarter(engine)
     answer = client.post("/api/energy/runs", json=RULE_RUN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import shapely
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
@@ -46,6 +47,7 @@ def load_small_quarter(engine: Engine) -> None:
     store_rows(engine, [ortsteil], CollectionInfo("ortsteile", "Ortsteile"), "OGC:CRS84", progress=False)
 
 
+@pytest.mark.long  # a whole energy run
 def test_energy_run_stores_and_writes_labelled_results(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:

@@ -8,6 +8,10 @@ import pytest
 from urbantwin.energy import run, strategies
 from urbantwin.energy.scenario import Scenario
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`): the module's plant, prepared once,
+# not again on the other worker.
+pytestmark = pytest.mark.xdist_group("energy-engine")
+
 EVERYTHING = {
     "pv.adoption": 1.0,
     "battery.adoption": 1.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, update
 
 from tests.energy.test_api import load_small_quarter
@@ -71,6 +72,7 @@ def _die(_database_url: str, _run_id: str) -> None:
     os._exit(3)
 
 
+@pytest.mark.long  # energy runs in processes of their own
 def test_a_run_executes_in_a_process_of_its_own_and_a_crash_fails_only_the_run(engine: Engine) -> None:
     load_small_quarter(engine)
     runs = EnergyRuns(engine)

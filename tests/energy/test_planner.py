@@ -13,6 +13,10 @@ from urbantwin.energy.components import Plant, Sessions
 from urbantwin.energy.model import BuildingRecord
 from urbantwin.energy.scenario import Scenario
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`): the module's plant, prepared once,
+# not again on the other worker.
+pytestmark = pytest.mark.xdist_group("energy-planner")
+
 EVERYTHING = {
     "pv.adoption": 1.0,
     "battery.adoption": 1.0,

@@ -22,6 +22,10 @@ from tests.fuzz.conftest import FUZZ
 from tests.fuzz.server import Fuzzer
 from tests.sensorthings.conftest import station
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the fuzz servers (`served`, one per backend), started once, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("fuzz")
+
 THING = {"name": "fuzz", "description": "a Thing of the fuzz suite"}
 #: The collection of the small city model (tests/ogcapi/conftest.py).
 ITEMS = "/ogcapi/collections/city/items"

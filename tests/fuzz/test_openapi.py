@@ -26,6 +26,10 @@ from tests.fuzz.server import REQUEST_BOUND_SECONDS, Fuzzer
 from urbantwin.app import create_app
 from urbantwin.settings import Settings
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the fuzz servers (`served`, one per backend), started once, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("fuzz")
+
 #: The OpenAPI document (the app is built only to write it; no request reaches this one).
 SCHEMA = schemathesis.openapi.from_dict(
     create_app(Settings(database_url="sqlite://", admin_token=ADMIN_TOKEN)).openapi()

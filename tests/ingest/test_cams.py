@@ -75,6 +75,7 @@ def test_a_real_cams_file_imports_as_model_forecasts_once(sta: LocalClient) -> N
     assert again.observations == 0 and again.already_present == values_in(WEST) and not again.created
 
 
+@pytest.mark.long  # loads the demo
 def test_both_real_files_join_the_demo_stations_and_add_nothing(
     sta: LocalClient, engine: Engine, settings: Settings
 ) -> None:
@@ -82,14 +83,15 @@ def test_both_real_files_join_the_demo_stations_and_add_nothing(
     from urbantwin.cli import load_demo
 
     load_demo(engine, settings)
-    before = (count(sta, "Things"), count(sta, "Datastreams"), count(sta, "Observations"))
+    sets = ("Things", "Sensors", "ObservedProperties", "Datastreams", "Observations")
+    before = {entity_set: count(sta, entity_set) for entity_set in sets}
 
     for station, path in (("Leipzig-West", WEST), ("Leipzig-Mitte", MITTE)):
         report = import_cams(sta, path, STATIONS, options(station))
         assert report.observations == 0 and report.already_present == values_in(path)
         assert not report.created
 
-    assert (count(sta, "Things"), count(sta, "Datastreams"), count(sta, "Observations")) == before
+    assert {entity_set: count(sta, entity_set) for entity_set in sets} == before
 
 
 def test_bad_rows_are_named_and_abort_writes_nothing(sta: LocalClient, tmp_path: Path) -> None:

@@ -135,6 +135,7 @@ def test_the_lod1_footprints_are_the_osm_footprints_they_were_extruded_from() ->
     assert max(distances) < 0.001  # the file's vertices are millimetres
 
 
+@pytest.mark.long  # every feature layer of the demo
 def test_the_demo_loads_street_trees_and_lod1_buildings(anonymous: TestClient, engine: Engine) -> None:
     reports = {r.collection: r for r in load_feature_layers(engine, progress=False)}
     assert reports["street_trees"].inserted == 8773

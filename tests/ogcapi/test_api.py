@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
+from tests.conftest import statements
 from tests.ogcapi.conftest import POINTS, SQUARE
 from urbantwin.app import create_app
 from urbantwin.ogcapi.service import CONFORMANCE
@@ -91,6 +92,19 @@ def test_single_item(anonymous: TestClient, city: Engine) -> None:
     assert item.json()["properties"]["name"] == "stop b"
     assert anonymous.get(f"{ITEMS}/zz").status_code == 404
     assert "no feature 'zz'" in anonymous.get(f"{ITEMS}/zz").json()["message"]
+
+
+def test_one_feature_costs_one_statement_once_the_readers_scope_is_kept(
+    anonymous: TestClient, city: Engine
+) -> None:
+    """The collection's dataset, the version of the access rules and the feature in one query: the
+    reader's scope, worked out at the first request, is kept while the rules stay."""
+    assert anonymous.get(f"{ITEMS}/b").status_code == 200
+    with statements(city) as seen:
+        assert anonymous.get(f"{ITEMS}/b").status_code == 200
+        assert anonymous.get(f"{ITEMS}/zz").status_code == 404
+        assert anonymous.get("/ogcapi/collections/nowhere/items/b").status_code == 404
+    assert len(seen) == 3
 
 
 def _lonlat(key: str) -> tuple[float, float]:
@@ -224,6 +238,7 @@ def test_the_openapi_document_lists_the_ogc_api(anonymous: TestClient) -> None:
     assert "/ogcapi/collections/{collection_id}/items" in paths
 
 
+@pytest.mark.long  # every feature layer of the demo, twice
 def test_demo_layers_are_served(anonymous: TestClient, engine: Engine) -> None:
     from urbantwin.demo.features import load_feature_layers
 

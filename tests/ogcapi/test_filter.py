@@ -268,6 +268,7 @@ def test_like_with_thousands_of_percent_signs_answers_at_once(anonymous: TestCli
     assert time.monotonic() - started < 1.0
 
 
+@pytest.mark.long  # the demo's buildings
 def test_filter_on_the_demo_buildings(anonymous: TestClient, engine: Engine) -> None:
     from urbantwin.demo.features import load_feature_layers
 

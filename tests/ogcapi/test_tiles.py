@@ -150,6 +150,7 @@ def test_building_tiles_carry_height(anonymous: TestClient, engine: Engine) -> N
     print(f"buildings z15 tile: {len(layer['features'])} features, {elapsed * 1000:.1f} ms uncached")
 
 
+@pytest.mark.long  # tiles of the demo's layers
 def test_database_and_python_tiles_have_the_same_content(anonymous: TestClient, engine: Engine) -> None:
     """On PostGIS tiles come from ST_AsMVT, on SQLite from Python: the same features and properties."""
     from urbantwin.demo.features import load_feature_layers

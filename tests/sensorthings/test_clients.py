@@ -446,16 +446,17 @@ def test_frost_sees_the_historical_locations_of_a_thing(service: fsc.SensorThing
     assert [loc.name for loc in first.locations] == ["Mitte site"]
     assert first.time is not None
 
-    # The station moves: the Thing as read, given a new Location, written back.
+    # The station moves: a new Location is created, and the Thing as read, linked to it, written
+    # back (an update links related entities by id; it creates none inline).
+    site = fsc.Location(
+        name="Mitte new site",
+        description="a new mast",
+        encoding_type="application/geo+json",
+        location=Point((12.3800, 51.3400)),
+    )
+    service.create(site)
     moved = service.things().find(thing.id)
-    moved.locations = [
-        fsc.Location(
-            name="Mitte new site",
-            description="a new mast",
-            encoding_type="application/geo+json",
-            location=Point((12.3800, 51.3400)),
-        )
-    ]
+    moved.locations = [site]
     service.update(moved)
 
     assert [loc.name for loc in thing.get_locations().query().list()] == ["Mitte new site"]

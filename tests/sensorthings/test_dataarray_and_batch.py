@@ -145,3 +145,45 @@ def test_observations_read_as_data_arrays_grouped_by_datastream(client: TestClie
 def test_data_arrays_are_for_observations_only(client: TestClient, graph) -> None:
     response = client.get("/v1.1/Things", params={"$resultFormat": "dataArray"})
     assert response.status_code == 400 and "Observations" in response.json()["message"]
+
+
+def test_create_observations_reads_every_value_as_a_single_post_does(client: TestClient, graph) -> None:
+    """The usual values (`…Z` instants, finite numbers, integer ids) take a fast path; every other
+    form is read by the same checks as a single POST, and refused in its row alone."""
+    datastream = graph["west"]["datastream"]
+    rows = [
+        ["2024-06-01T02:00:00+02:00", 1, " 2024-06-01T00:00:00Z ", None],
+        ["2024-06-02", True, None, "2024-06-02T00:00:00Z/2024-06-03T00:00:00Z"],
+        ["2024-06-03T00:00:00.250Z", "text", "2024-06-03T00:00:00Z", None],
+        ["2024-06-04T00:00:00Z", {"a": [1, 2]}, None, None],
+        ["2024-06-05T00:00:00Z", 2**60, None, None],
+        ["2024-06-06T00:00:00Z", None, None, None],
+        ["2024-13-01T00:00:00Z", 1.0, None, None],  # no 13th month
+        ["10000-01-01T00:00:00Z", 1.0, None, None],  # out of range
+        ["2024-06-07T00:00:00Z/2024-06-06T00:00:00Z", 1.0, None, None],  # ends before it starts
+        [20240608, 1.0, None, None],  # not a string
+        ["2024-06-09T00:00:00Z", 1.0, "yesterday", None],
+        ["2024-06-10T00:00:00Z", 1.0, None, "2024-06-10T00:00:00Z"],  # validTime is an interval
+        ["2024-06-11T00:00:00Z", 1.0, None],  # a value short
+        "not a row",
+    ]
+    body = [
+        {
+            "Datastream": {"@iot.id": datastream},
+            "components": ["phenomenonTime", "result", "resultTime", "validTime"],
+            "dataArray": rows,
+        }
+    ]
+    response = client.post("/v1.1/CreateObservations", json=body)
+    assert response.status_code == 201, response.text
+    links = response.json()
+    assert links[6:] == ["error"] * 8 and "error" not in links[:6]
+    stored = [client.get(link.replace("http://testserver", "")).json() for link in links[:6]]
+    assert [(o["phenomenonTime"], o["result"], o["resultTime"], o.get("validTime")) for o in stored] == [
+        ("2024-06-01T00:00:00Z", 1, "2024-06-01T00:00:00Z", None),
+        ("2024-06-02T00:00:00Z", True, None, "2024-06-02T00:00:00Z/2024-06-03T00:00:00Z"),
+        ("2024-06-03T00:00:00.250000Z", "text", "2024-06-03T00:00:00Z", None),
+        ("2024-06-04T00:00:00Z", {"a": [1, 2]}, None, None),
+        ("2024-06-05T00:00:00Z", 2**60, None, None),
+        ("2024-06-06T00:00:00Z", None, None, None),
+    ]

@@ -17,6 +17,10 @@ from fastapi.testclient import TestClient
 from tests.sensorthings.conftest import station
 from tests.sensorthings.module_store import module_store
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the module's store, loaded once per backend, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("sensorthings-errors")
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:

@@ -23,6 +23,10 @@ from fastapi.testclient import TestClient
 
 from tests.sensorthings.module_store import module_store
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the `$filter` table's store, loaded once per backend, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("sensorthings-filter")
+
 CELSIUS = {
     "name": "degree Celsius",
     "symbol": "°C",
@@ -285,8 +289,18 @@ STRINGS = [
     ("Things", "startswith(name, 'De')", {"Delta"}),
     ("Things", "endswith(name, 'ta')", {"Beta", "Delta"}),
     ("Things", "length(name) eq 4", {"Beta"}),
+    # indexof is OData's: the zero-based position of the first occurrence, -1 when absent.
     ("Things", "indexof(name, 'l') eq 1", {"Alpha"}),
+    ("Things", "indexof(name, 'Alpha') eq 0", {"Alpha"}),
+    ("Things", "indexof(name,'ta') eq 2", {"Beta"}),
+    ("Things", "indexof(name, 'a') eq 4", {"Alpha", "Delta"}),  # the first: Gamma's at 1, not its last at 4
+    ("Things", "indexof(name, 'mm') ge 0", {"Gamma"}),
     ("Things", "indexof(name, 'z') eq -1", ALL_THINGS),
+    ("Things", "indexof(name, 'alpha') eq -1", ALL_THINGS),  # case counts
+    ("Things", "indexof(name, '') eq 0", ALL_THINGS),
+    ("Things", "indexof(properties/owner, 'ity') eq 1", {"Alpha", "Gamma"}),
+    ("Datastreams", "indexof(Thing/name, 'eta') eq 1", {"Beta flag", "Beta json"}),
+    ("Datastreams", "indexof(unitOfMeasurement/symbol, 'C') eq 1", {"Alpha temp", "Gamma temp"}),
     ("Things", "substring(name, 1) eq 'amma'", {"Gamma"}),
     ("Things", "substring(name, 1, 2) eq 'el'", {"Delta"}),
     ("Things", "substring(name, 10) eq ''", ALL_THINGS),

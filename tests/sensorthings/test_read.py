@@ -27,6 +27,25 @@ def test_service_root_lists_entity_sets_and_conformance(client: TestClient) -> N
     assert set(CONFORMANCE) <= set(root["serverSettings"]["conformance"])
 
 
+REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req"
+
+
+def test_the_service_root_claims_exactly_what_is_implemented(client: TestClient) -> None:
+    # The requirement classes of STA 1.1 part 1, the optional ones of create-update-delete by name;
+    # no multi-datastream (none here), no MQTT (the test settings have no broker).
+    assert client.get("/v1.1/").json()["serverSettings"]["conformance"] == [
+        f"{REQ}/datamodel",
+        f"{REQ}/resource-path/resource-path-to-entities",
+        f"{REQ}/request-data",
+        f"{REQ}/create-update-delete",
+        f"{REQ}/create-update-delete/update-entity-put",
+        f"{REQ}/create-update-delete/update-entity-jsonpatch",
+        f"{REQ}/create-update-delete/historical-location-manual-creation",
+        f"{REQ}/batch-request/batch-request",
+        f"{REQ}/data-array/data-array",
+    ]
+
+
 def test_an_entity_has_its_id_self_link_and_navigation_links(client: TestClient, graph) -> None:
     thing = client.get(f"/v1.1/Things({graph['mitte']['thing']})").json()
     assert thing["@iot.id"] == graph["mitte"]["thing"]
@@ -45,6 +64,31 @@ def test_paths_navigate_relations(client: TestClient, graph) -> None:
     assert sensor_name == {"name": "West thermometer"}
     raw = client.get(f"/v1.1/Datastreams({datastream})/Sensor/name/$value")
     assert raw.text == "West thermometer" and raw.headers["content-type"].startswith("text/plain")
+
+
+def test_the_value_of_a_null_property_is_the_literal_null(client: TestClient, graph) -> None:
+    # Not an empty body, which would read as the empty string, another value.
+    observations = client.get(f"/v1.1/Datastreams({graph['west']['datastream']})/Observations").json()
+    raw = client.get(f"/v1.1/Observations({observations['value'][0]['@iot.id']})/resultTime/$value")
+    assert (raw.status_code, raw.text) == (200, "null")
+    assert raw.headers["content-type"].startswith("text/plain")
+    thing = graph["west"]["thing"]
+    assert client.patch(f"/v1.1/Things({thing})", json={"properties": {"note": None}}).status_code == 200
+    raw = client.get(f"/v1.1/Things({thing})/properties/note/$value")
+    assert (raw.status_code, raw.text) == (200, "null")
+
+
+def test_a_value_in_a_batch_is_text(client: TestClient, graph) -> None:
+    thing = graph["west"]["thing"]
+    requests = [
+        {"id": "name", "method": "get", "url": f"Things({thing})/name/$value"},
+        {"id": "null", "method": "get", "url": f"Things({thing})/properties/missing/$value"},
+        {"id": "tags", "method": "get", "url": f"Things({thing})/properties/tags/$value"},
+    ]
+    client.patch(f"/v1.1/Things({thing})", json={"properties": {"tags": ["a"], "missing": None}})
+    answers = client.post("/v1.1/$batch", json={"requests": requests}).json()["responses"]
+    assert [(a["status"], a["body"]) for a in answers] == [(200, "West"), (200, "null"), (200, ["a"])]
+    assert answers[0]["headers"]["content-type"] == "text/plain"
 
 
 def test_a_path_through_an_unrelated_or_missing_entity_is_404(client: TestClient, graph) -> None:

@@ -52,7 +52,6 @@ def test_updates_and_deletes_are_recorded(client: TestClient, graph: dict[str, A
 def test_a_new_location_given_to_a_thing_records_its_historical_location(
     client: TestClient, graph: dict[str, Any]
 ) -> None:
-    records = recording(client)
     thing = graph["west"]["thing"]
     place = {
         "name": "new site",
@@ -60,9 +59,15 @@ def test_a_new_location_given_to_a_thing_records_its_historical_location(
         "encodingType": "application/geo+json",
         "location": {"type": "Point", "coordinates": [12.3, 51.3]},
     }
-    assert client.patch(f"/v1.1/Things({thing})", json={"Locations": [place]}).status_code == 200
+    created = client.post("/v1.1/Locations", json=place)
+    assert created.status_code == 201, created.text
+    records = recording(client)
+    # An update links the Location by id (it creates none inline); the server adds the history.
+    link = {"Locations": [{"@iot.id": created.json()["@iot.id"]}]}
+    linked = client.patch(f"/v1.1/Things({thing})", json=link)
+    assert linked.status_code == 200
     (record,) = records
-    assert set(record.created) == {"Location", "HistoricalLocation"}
+    assert set(record.created) == {"HistoricalLocation"}
     assert record.updated == {"Thing": {thing}}
 
 

@@ -44,6 +44,10 @@ from urbantwin.sensorthings.query.ast import (
 from urbantwin.sensorthings.query.render import render_filter
 from urbantwin.settings import Settings
 
+# One worker runs the whole module (`pytest -n --dist loadgroup`):
+# the module's store, loaded once per backend, not again on the other worker.
+pytestmark = pytest.mark.xdist_group("sensorthings-robustness")
+
 SETTINGS = settings(
     max_examples=300,
     deadline=None,

@@ -54,3 +54,22 @@ def test_database_json_equals_python_json(engine: Engine, varied, entity_name: s
     assert rendered == expected
     if entity is OBSERVATION:
         assert len(rendered) == 6 + 9
+
+
+def test_literal_texts_are_merged_before_the_database_joins_them() -> None:
+    """Every `||` left in the expression runs once per row: literal texts side by side (a comma, the
+    next key, a link's prefix) are one literal, so no two bound texts are joined in the query."""
+    from sqlalchemy.dialects import postgresql
+
+    table = OBSERVATION.table
+    sql = str(sqljson.row_json(OBSERVATION, table, BASE, None).compile(dialect=postgresql.dialect()))
+    assert "::VARCHAR || %(param_" not in sql
+    assert sql.count("||") <= 30  # was 50
+
+
+def test_the_expression_of_a_page_is_built_once_per_entity_base_and_select() -> None:
+    table = OBSERVATION.table
+    first = sqljson.row_json(OBSERVATION, table, BASE, None)
+    assert sqljson.row_json(OBSERVATION, table, BASE, None) is first
+    assert sqljson.row_json(OBSERVATION, table, BASE + "/other", None) is not first
+    assert sqljson.row_json(OBSERVATION, table, BASE, (("id",),)) is not first

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.sensorthings.conftest import UNIT, station
+
+SITE = {
+    "name": "new site",
+    "description": "mast",
+    "encodingType": "application/geo+json",
+    "location": {"type": "Point", "coordinates": [12.3, 51.3]},
+}
+SENSOR = {"name": "new", "description": "PT1000", "encodingType": "application/pdf", "metadata": "y.pdf"}
 
 
 def _post(client: TestClient, path: str, body: Any) -> dict[str, Any]:
@@ -147,6 +156,29 @@ def test_a_thing_given_a_location_gets_a_historical_location(client: TestClient,
     assert len(history) == 2
 
 
+def test_a_historical_location_created_later_than_the_others_moves_the_thing(
+    client: TestClient, graph
+) -> None:
+    thing = graph["mitte"]["thing"]
+    (first,) = client.get(f"/v1.1/Things({thing})/HistoricalLocations").json()["value"]
+    client.patch(f"/v1.1/HistoricalLocations({first['@iot.id']})", json={"time": "2016-01-01T06:00:00Z"})
+    here, there = (
+        _post(client, "/v1.1/Locations", {**SITE, "name": n})["@iot.id"] for n in ("here", "there")
+    )
+
+    def located() -> list[int]:
+        return [loc["@iot.id"] for loc in client.get(f"/v1.1/Things({thing})/Locations").json()["value"]]
+
+    later = {"time": "2016-01-01T07:00:00Z", "Thing": {"@iot.id": thing}, "Locations": [{"@iot.id": here}]}
+    _post(client, "/v1.1/HistoricalLocations", later)
+    assert located() == [here]
+    # An earlier one (here under the Thing's path) fills in the past and leaves the Thing where it is.
+    earlier = {"time": "2016-01-01T05:00:00Z", "Locations": [{"@iot.id": there}]}
+    _post(client, f"/v1.1/Things({thing})/HistoricalLocations", earlier)
+    assert located() == [here]
+    assert len(client.get(f"/v1.1/Things({thing})/HistoricalLocations").json()["value"]) == 3  # none added
+
+
 def test_patch_changes_only_what_is_given(client: TestClient, graph) -> None:
     thing = graph["west"]["thing"]
     response = client.patch(f"/v1.1/Things({thing})", json={"description": "renamed", "properties": {"a": 1}})
@@ -159,6 +191,46 @@ def test_patch_relinks_a_datastream(client: TestClient, graph) -> None:
     datastream, other = graph["west"]["datastream"], graph["mitte"]["thing"]
     client.patch(f"/v1.1/Datastreams({datastream})", json={"Thing": {"@iot.id": other}})
     assert client.get(f"/v1.1/Datastreams({datastream})/Thing").json()["@iot.id"] == other
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_an_update_refuses_related_entities_given_inline(client: TestClient, graph, method: str) -> None:
+    thing, datastream = graph["west"]["thing"], graph["west"]["datastream"]
+    # PUT replaces the whole entity: the body is the entity as read, with the inline entity added.
+    current_thing = client.get(f"/v1.1/Things({thing})").json() if method == "PUT" else {}
+    current_datastream = client.get(f"/v1.1/Datastreams({datastream})").json() if method == "PUT" else {}
+    cases = [
+        (f"Things({thing})", {**current_thing, "Locations": [SITE]}, "Thing Locations"),
+        (f"Things({thing})", {**current_thing, "Datastreams": [{"name": "x"}]}, "Thing Datastreams"),
+        (f"Datastreams({datastream})", {**current_datastream, "Sensor": SENSOR}, "Datastream Sensor"),
+    ]
+    for path, body, named in cases:
+        refused = client.request(method, f"/v1.1/{path}", json=body)
+        assert refused.status_code == 400, (path, refused.text)
+        assert refused.json()["message"].startswith(f"{named}: an update links existing")
+    assert client.get("/v1.1/Locations?$count=true").json()["@iot.count"] == 2  # nothing was created
+    assert client.get("/v1.1/Sensors?$count=true").json()["@iot.count"] == 2
+    assert len(client.get(f"/v1.1/Things({thing})/HistoricalLocations").json()["value"]) == 1
+
+
+def test_an_update_links_related_entities_by_id(client: TestClient, graph) -> None:
+    thing, datastream = graph["west"]["thing"], graph["west"]["datastream"]
+    site, sensor = _post(client, "/v1.1/Locations", SITE)["@iot.id"], _sensor(client, "new")
+    assert client.patch(f"/v1.1/Things({thing})", json={"Locations": [{"@iot.id": site}]}).status_code == 200
+    locations = client.get(f"/v1.1/Things({thing})/Locations").json()["value"]
+    assert [location["@iot.id"] for location in locations] == [site]
+    assert len(client.get(f"/v1.1/Things({thing})/HistoricalLocations").json()["value"]) == 2
+    linked = client.patch(f"/v1.1/Datastreams({datastream})", json={"Sensor": {"@iot.id": sensor, **SENSOR}})
+    assert linked.status_code == 200  # a whole entity read before links by its id
+    assert client.get(f"/v1.1/Datastreams({datastream})/Sensor").json()["@iot.id"] == sensor
+
+
+def test_a_json_patch_may_not_add_an_entity_inline(client: TestClient, graph) -> None:
+    thing = graph["west"]["thing"]
+    patch = [{"op": "add", "path": "/Locations", "value": [SITE]}]
+    headers = {"Content-Type": "application/json-patch+json"}
+    refused = client.patch(f"/v1.1/Things({thing})", json=patch, headers=headers)
+    assert refused.status_code == 400 and "Thing Locations" in refused.json()["message"]
 
 
 def test_put_replaces_the_entity_and_needs_every_required_property(client: TestClient, graph) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 import shapely
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, insert, inspect, select, text
 
 from urbantwin.store import schema
-from urbantwin.store.engine import upgrade
+from urbantwin.store.engine import for_reads, upgrade
 from urbantwin.store.spatial import bbox_overlaps, spatial_call
 from urbantwin.store.types import geom_from_wkb
 
@@ -225,3 +225,17 @@ def test_the_caches_of_the_store_are_sized_by_the_settings(tmp_path) -> None:  #
         assert spatial._geometry.cache_info().currsize == 8
     finally:
         spatial.set_geometry_cache_size(Settings().geometry_cache_size)
+
+
+def test_reads_of_one_statement_open_no_transaction_on_postgresql(engine: Engine) -> None:
+    """`for_reads`: no BEGIN and no ROLLBACK around the statement (two of a short read's round trips)."""
+    with for_reads(engine).connect() as connection:
+        connection.execute(text("SELECT 1"))
+        if engine.dialect.name == "postgresql":
+            raw = connection.connection.dbapi_connection
+            assert raw is not None and raw.autocommit
+            assert raw.info.transaction_status.name == "IDLE"  # the statement is committed already
+    with engine.connect() as connection:  # the pool's connection is as before for everyone else
+        if engine.dialect.name == "postgresql":
+            raw = connection.connection.dbapi_connection
+            assert raw is not None and not raw.autocommit

@@ -142,24 +142,20 @@ def insert_observations_on(
     connection: Connection, datastream: int, feature: int, points: Iterable[tuple[datetime, Any]]
 ) -> list[int]:
     """Observations through the bulk path in the caller's transaction; returns their ids."""
-    rows = []
+    columns: dict[str, list[Any]] = {
+        "phenomenon_time_start": [],
+        "result_type": [],
+        "result_number": [],
+        "result_string": [],
+        "result_json": [],
+        "datastream_id": [],
+        "feature_of_interest_id": [],
+    }
     for moment, value in points:
-        columns = result_columns(value)
-        rows.append(
-            (
-                moment,
-                None,
-                None,
-                columns["result_type"],
-                columns["result_number"],
-                columns["result_string"],
-                columns["result_json"],
-                None,
-                None,
-                None,
-                None,
-                datastream,
-                feature,
-            )
-        )
-    return insert_observations(connection, rows)
+        typed = result_columns(value)
+        columns["phenomenon_time_start"].append(moment)
+        for name in ("result_type", "result_number", "result_string", "result_json"):
+            columns[name].append(typed[name])
+        columns["datastream_id"].append(datastream)
+        columns["feature_of_interest_id"].append(feature)
+    return insert_observations(connection, columns)

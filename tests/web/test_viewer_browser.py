@@ -86,6 +86,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         log.close()
 
 
+@pytest.mark.long  # the whole demo served and the browser's tests
 def test_the_viewer_in_chromium(demo: tuple[str, Path]) -> None:
     url, server_log = demo
     environment = {**os.environ, "URBANTWIN_VIEWER_URL": url, "URBANTWIN_ADMIN_TOKEN": TOKEN}

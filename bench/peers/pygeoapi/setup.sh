@@ -6,11 +6,24 @@
 #   bash setup.sh DIR                 # e.g. /work/peers/pygeoapi
 #   PYGEOAPI_PORT=8020 PGDATABASE=pygeoapi_bench bash setup.sh DIR
 #   bash setup.sh DIR --upgrade       # reinstall the packages (else they are installed once)
+#   bash setup.sh DIR --no-openapi    # everything but the OpenAPI document (the table is not there yet)
 # The table itself is written by the shared generator, run with this venv's Python (it needs psycopg2):
 #   DIR/venv/bin/python ../shared/bench/gen_polygons.py --out polygons.geojson --pg "host=127.0.0.1 user=postgres dbname=pygeoapi_bench"
-# bench/features.py does all of this itself, in one sitting with urbantwin.
+# pygeoapi's provider reads the table when it writes the OpenAPI document, so the document needs the
+# table (else ProviderConnectionError): on a new machine run this with --no-openapi, then the
+# generator, then this again. bench/features.py does all of this itself, in one sitting with urbantwin.
 set -euo pipefail
-DIR=${1:?usage: setup.sh DIR [--upgrade]}
+DIR=${1:?usage: setup.sh DIR [--upgrade] [--no-openapi]}
+shift
+UPGRADE=0
+OPENAPI=1
+for flag in "$@"; do
+  case "$flag" in
+    --upgrade) UPGRADE=1 ;;
+    --no-openapi) OPENAPI=0 ;;
+    *) echo "setup.sh: unknown option $flag (use --upgrade, --no-openapi)" >&2; exit 2 ;;
+  esac
+done
 mkdir -p "$DIR" && DIR=$(cd "$DIR" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}   # any Python >= 3.10
@@ -23,7 +36,7 @@ PGDATABASE=${PGDATABASE:-pygeoapi_bench}
 PYGEOAPI_SPEC=${PYGEOAPI_SPEC:-pygeoapi}   # e.g. "pygeoapi==0.21.0"
 
 [ -x "$DIR/venv/bin/python" ] || "$PY" -m venv "$DIR/venv"
-if [ ! -x "$DIR/venv/bin/gunicorn" ] || [ "${2:-}" = "--upgrade" ]; then
+if [ ! -x "$DIR/venv/bin/gunicorn" ] || [ "$UPGRADE" = 1 ]; then
   "$DIR/venv/bin/pip" install -q --upgrade pip
   # pygeoapi's PostgreSQL provider (pygeoapi/provider/sql.py) needs SQLAlchemy, GeoAlchemy2 and
   # psycopg2; gunicorn serves its Flask app as pygeoapi's documentation deploys it.
@@ -32,8 +45,10 @@ fi
 
 sed -e "s|@PORT@|$PORT|g" -e "s|@PGHOST@|$PGHOST|g" -e "s|@PGPORT@|$PGPORT|g" -e "s|@PGUSER@|$PGUSER|g" \
     -e "s|@PGPASSWORD@|$PGPASSWORD|g" -e "s|@PGDATABASE@|$PGDATABASE|g" "$HERE/config.yml.in" > "$DIR/config.yml"
-PYGEOAPI_CONFIG="$DIR/config.yml" "$DIR/venv/bin/pygeoapi" openapi generate "$DIR/config.yml" \
-    --output-file "$DIR/openapi.yml" > /dev/null
+if [ "$OPENAPI" = 1 ]; then
+  PYGEOAPI_CONFIG="$DIR/config.yml" "$DIR/venv/bin/pygeoapi" openapi generate "$DIR/config.yml" \
+      --output-file "$DIR/openapi.yml" > /dev/null
+fi
 
 cat > "$DIR/start.sh" <<SH
 #!/usr/bin/env bash

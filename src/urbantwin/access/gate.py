@@ -10,16 +10,23 @@ refusal of callers who may write nothing are each written here once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, ScalarSelect, select
 
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.policy import AccessPolicy, DatasetRule, DatasetScope
 from urbantwin.access.principal import SYSTEM, Principal
 from urbantwin.errors import NotFound
 from urbantwin.settings import Settings
+from urbantwin.store.policy_version import current_version
+
+#: Read scopes kept at most, one per kind of principal (`AccessPolicy.scope_key`: role, signed in or
+#: not, organisation, groups): a bound, as the kinds are as many as the combinations of groups.
+SCOPE_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -49,6 +56,9 @@ class Access:
         self.engine = engine
         self.policy = policy
         self.audit = audit
+        #: scope key → (policy version, the scope worked out under it): see `scope`.
+        self._scopes: dict[tuple[Any, ...], tuple[str, DatasetScope]] = {}
+        self._scopes_lock = threading.Lock()
 
     @classmethod
     def of(cls, engine: Engine, settings: Settings) -> Access:
@@ -57,15 +67,50 @@ class Access:
 
     # --- reading ----------------------------------------------------------------------------------
 
-    def scope(self, caller: Caller, connection: Connection | None = None) -> DatasetScope:
-        """The datasets `caller` may read (asked of the policy once per caller; blocking)."""
+    @staticmethod
+    def policy_version() -> ScalarSelect[str]:
+        """The version of the access rules as a column a service may read along with its own first
+        query (one round trip less), to pass as `policy_version` to `scope` or `require_readable`."""
+        return current_version()
+
+    def scope(
+        self, caller: Caller, connection: Connection | None = None, policy_version: str | None = None
+    ) -> DatasetScope:
+        """The datasets `caller` may read, worked out once per caller (blocking).
+
+        The policy's answer is kept per kind of principal under the version of the access rules
+        (store/policy_version.py) and given again while the version stays: then asking costs the
+        version only, one row read, or nothing when `policy_version` was read along already. The
+        version is read before the rules, so a scope is never kept under a version newer than its
+        rules (a change committed in between is kept under the older version, which no later
+        request reads). Principals are made afresh per request from users, groups and tokens, so a
+        change of those changes the key, and the version covers every change of the datasets.
+        """
         if caller.scope is None:
             if connection is not None:
-                caller.scope = self.policy.read_scope(caller.principal, connection)
+                caller.scope = self._scope(caller.principal, connection, policy_version)
             else:
                 with self.engine.connect() as own:
-                    caller.scope = self.policy.read_scope(caller.principal, own)
+                    caller.scope = self._scope(caller.principal, own, policy_version)
         return caller.scope
+
+    def _scope(self, principal: Principal, connection: Connection, version: str | None) -> DatasetScope:
+        fixed = self.policy.fixed_scope(principal)
+        if fixed is not None:
+            return fixed
+        if version is None:
+            version = connection.execute(select(current_version())).scalar()
+        key = self.policy.scope_key(principal)
+        kept = self._scopes.get(key)
+        if kept is not None and version is not None and kept[0] == version:
+            return kept[1]
+        scope = self.policy.read_scope(principal, connection)
+        if version is not None:  # else the version row is missing: nothing can be kept safely
+            with self._scopes_lock:
+                self._scopes[key] = (version, scope)
+                if len(self._scopes) > SCOPE_CACHE_SIZE:
+                    del self._scopes[next(iter(self._scopes))]
+        return scope
 
     def refresh(self, caller: Caller) -> DatasetScope:
         """The scope asked again (a long-lived stream follows changes of the access rules)."""
@@ -79,10 +124,11 @@ class Access:
         what: str,
         api: str,
         connection: Connection | None = None,
+        policy_version: str | None = None,
     ) -> DatasetScope:
         """404 naming `what` unless `caller` may read `dataset_id` (so restricted names do not leak);
         otherwise the read is counted (and audited, when the dataset is restricted)."""
-        scope = self.scope(caller, connection)
+        scope = self.scope(caller, connection, policy_version)
         if not scope.allows(dataset_id):
             raise NotFound(f"no {what}")
         self.record_read(caller, api, [dataset_id])

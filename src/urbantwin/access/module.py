@@ -13,7 +13,8 @@ def mount(context: Context) -> Mounted:
     from urbantwin.access.manage import AccessAdmin
     from urbantwin.access.routes import build_router
 
-    return Mounted(routers=[build_router(AccessAdmin(context.engine, context.access.audit))])
+    admin = AccessAdmin(context.engine, context.access.audit)
+    return Mounted(routers=[build_router()], state={"access_admin": admin})
 
 
 def commands(cli: typer.Typer) -> None:

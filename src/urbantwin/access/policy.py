@@ -26,7 +26,8 @@ open; so a move never hides an entity from the readers of an open Datastream.
 
 Reads are decided per request as a `DatasetScope`: the set of dataset ids the principal may read,
 which the APIs turn into one condition per table (`DatasetScope.allows_column`). When every dataset
-is visible the scope is unrestricted and adds nothing to any query.
+is visible the scope is unrestricted and adds nothing to any query. The access point keeps each
+kind of principal's scope (`scope_key`) while the version of the rules stays (access/gate.py).
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ class AccessPolicy:
     # --- reading -------------------------------------------------------------------------------
 
     def rules(self, connection: Connection) -> list[DatasetRule]:
-        # Read per request rather than cached: the table is small (one row per dataset), and a
-        # change made through one server process must hold in every other at once.
+        # Read afresh whenever asked: the access point (gate.py) keeps read scopes only under the
+        # version of the rules the database changes with every change of this table
+        # (store/policy_version.py), so a change made through one server process holds in every
+        # other at once.
         return [DatasetRule.from_row(row) for row in connection.execute(select(datasets))]
 
     def may_read(self, principal: Principal, rule: DatasetRule) -> bool:
@@ -119,15 +122,27 @@ class AccessPolicy:
             return member
         return False  # an unknown level fails closed
 
+    @staticmethod
+    def scope_key(principal: Principal) -> tuple[Any, ...]:
+        """What of `principal` its read scope depends on: exactly what `may_read` asks of it.
+        Principals with the same key read the same datasets (so a scope may be kept per key)."""
+        return (principal.role, principal.user_id is None, principal.organisation_id, principal.groups)
+
+    def fixed_scope(self, principal: Principal) -> DatasetScope | None:
+        """The scope of a principal that needs no rules to know it (administrators see everything)."""
+        return EVERYTHING if principal.role == "administrator" else None
+
     def read_scope(self, principal: Principal, connection: Connection) -> DatasetScope:
-        if principal.role == "administrator":
-            return EVERYTHING
+        fixed = self.fixed_scope(principal)
+        if fixed is not None:
+            return fixed
         return self.read_scope_in(principal, self.rules(connection))
 
     def read_scope_in(self, principal: Principal, rules: list[DatasetRule]) -> DatasetScope:
         """The scope of `principal` under `rules` read already (several writes in one transaction)."""
-        if principal.role == "administrator":
-            return EVERYTHING
+        fixed = self.fixed_scope(principal)
+        if fixed is not None:
+            return fixed
         readable = [rule for rule in rules if self.may_read(principal, rule)]
         restricted = frozenset(rule.id for rule in readable if rule.access_level != "open")
         if len(readable) == len(rules) and not restricted:

@@ -6,6 +6,7 @@ manage their own tokens."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -103,7 +104,16 @@ def _given(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(exclude_unset=True)
 
 
-def build_router(admin: AccessAdmin) -> APIRouter:
+def request_admin(request: Request) -> AccessAdmin:
+    """The administration of the app that serves the request (`app.state.access_admin`)."""
+    return request.app.state.access_admin
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app (FastAPI's analysis of each
+    route's signature was a fifth of the start of an app): they close over nothing of one app and
+    find its administration through the request."""
     router = APIRouter(prefix="/api", tags=["Administration"], route_class=CheckedJsonRoute)
 
     def administrator(request: Request) -> Principal:
@@ -125,54 +135,54 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     @router.get("/admin/organisations", summary="List organisations")
     async def list_organisations(request: Request) -> list[dict[str, Any]]:
         await call(administrator, request)
-        return await call(admin.organisations)
+        return await call(request_admin(request).organisations)
 
     @router.post("/admin/organisations", status_code=201, summary="Add an organisation")
     async def add_organisation(request: Request, body: OrganisationIn) -> dict[str, Any]:
         principal = await call(administrator, request)
         fields = body.model_dump()
-        return await call(admin.add_organisation, principal, fields.pop("id"), **fields)
+        return await call(request_admin(request).add_organisation, principal, fields.pop("id"), **fields)
 
     @router.get("/admin/users", summary="List users with their groups")
     async def list_users(request: Request) -> list[dict[str, Any]]:
         await call(administrator, request)
-        return await call(admin.users)
+        return await call(request_admin(request).users)
 
     @router.post("/admin/users", status_code=201, summary="Add a user")
     async def add_user(request: Request, body: UserIn) -> dict[str, Any]:
         principal = await call(administrator, request)
         fields = _given(body)
-        return await call(admin.add_user, principal, fields.pop("name"), **fields)
+        return await call(request_admin(request).add_user, principal, fields.pop("name"), **fields)
 
     @router.patch(
         "/admin/users/{name}", status_code=204, summary="Change a user (role, organisation, active…)"
     )
     async def update_user(request: Request, name: str, body: UserPatch) -> None:
         principal = await call(administrator, request)
-        await call(admin.update_user, principal, name, **_given(body))
+        await call(request_admin(request).update_user, principal, name, **_given(body))
 
     @router.get("/admin/groups", summary="List groups with their members")
     async def list_groups(request: Request) -> list[dict[str, Any]]:
         await call(administrator, request)
-        return await call(admin.groups)
+        return await call(request_admin(request).groups)
 
     @router.post("/admin/groups", status_code=201, summary="Add a group")
     async def add_group(request: Request, body: GroupIn) -> dict[str, Any]:
         principal = await call(administrator, request)
         fields = body.model_dump()
-        return await call(admin.add_group, principal, fields.pop("id"), **fields)
+        return await call(request_admin(request).add_group, principal, fields.pop("id"), **fields)
 
     @router.put("/admin/groups/{group}/members/{user}", status_code=204, summary="Add a user to a group")
     async def add_member(request: Request, group: str, user: str) -> None:
         principal = await call(administrator, request)
-        await call(admin.set_membership, principal, group, user, True)
+        await call(request_admin(request).set_membership, principal, group, user, True)
 
     @router.delete(
         "/admin/groups/{group}/members/{user}", status_code=204, summary="Remove a user from a group"
     )
     async def remove_member(request: Request, group: str, user: str) -> None:
         principal = await call(administrator, request)
-        await call(admin.set_membership, principal, group, user, False)
+        await call(request_admin(request).set_membership, principal, group, user, False)
 
     # --- tokens ------------------------------------------------------------------------------------
 
@@ -183,7 +193,9 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     )
     async def issue_token(request: Request, name: str, body: TokenIn) -> dict[str, Any]:
         principal = await call(administrator, request)
-        issued = await call(admin.issue_token, principal, name, body.scopes, body.expires_in_days, body.name)
+        issued = await call(
+            request_admin(request).issue_token, principal, name, body.scopes, body.expires_in_days, body.name
+        )
         return _issued(issued)
 
     @router.get("/admin/tokens", summary="List tokens (never the tokens themselves)")
@@ -191,12 +203,12 @@ def build_router(admin: AccessAdmin) -> APIRouter:
         request: Request, user: Annotated[str | None, Query()] = None
     ) -> list[dict[str, Any]]:
         await call(administrator, request)
-        return await call(admin.tokens, user)
+        return await call(request_admin(request).tokens, user)
 
     @router.delete("/admin/tokens/{token_id}", status_code=204, summary="Revoke a token")
     async def revoke_token(request: Request, token_id: Annotated[int, Field(ge=0, le=2**63 - 1)]) -> None:
         principal = await call(administrator, request)
-        await call(admin.revoke_token, principal, token_id)
+        await call(request_admin(request).revoke_token, principal, token_id)
 
     @router.get("/me", summary="Who the request's token proves", tags=["Access"])
     async def me(request: Request) -> dict[str, Any]:
@@ -213,13 +225,13 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     @router.get("/me/tokens", summary="My tokens", tags=["Access"])
     async def my_tokens(request: Request) -> list[dict[str, Any]]:
         principal = await call(signed_in, request)
-        return await call(admin.tokens, principal.name)
+        return await call(request_admin(request).tokens, principal.name)
 
     @router.post("/me/tokens", status_code=201, summary="Issue myself a token", tags=["Access"])
     async def issue_my_token(request: Request, body: TokenIn) -> dict[str, Any]:
         principal = await call(signed_in, request)
         issued = await call(
-            admin.issue_token,
+            request_admin(request).issue_token,
             principal,
             principal.name,
             body.scopes,
@@ -234,9 +246,9 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     )
     async def revoke_my_token(request: Request, token_id: Annotated[int, Field(ge=0, le=2**63 - 1)]) -> None:
         principal = await call(signed_in, request)
-        if await call(admin.token_owner, token_id) != principal.name:
+        if await call(request_admin(request).token_owner, token_id) != principal.name:
             raise NotFound(f"no token {token_id} of yours")
-        await call(admin.revoke_token, principal, token_id)
+        await call(request_admin(request).revoke_token, principal, token_id)
 
     # --- datasets ----------------------------------------------------------------------------------
 
@@ -249,14 +261,14 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     @router.get("/admin/datasets", summary="List every dataset with its access rules")
     async def list_datasets(request: Request) -> list[dict[str, Any]]:
         await call(administrator, request)
-        return await call(admin.datasets)
+        return await call(request_admin(request).datasets)
 
     @router.post("/admin/datasets", status_code=201, summary="Add a dataset")
     async def add_dataset(request: Request, body: DatasetIn) -> dict[str, Any]:
         principal = await call(administrator, request)
         fields = _given(body)
         ident = fields.pop("id")
-        await call(admin.add_dataset, principal, ident, **fields)
+        await call(request_admin(request).add_dataset, principal, ident, **fields)
         return {"id": ident}
 
     @router.patch(
@@ -266,7 +278,7 @@ def build_router(admin: AccessAdmin) -> APIRouter:
     )
     async def update_dataset(request: Request, ident: str, body: DatasetFields) -> None:
         principal = await call(steward, request, ident)
-        await call(admin.update_dataset, principal, ident, **_given(body))
+        await call(request_admin(request).update_dataset, principal, ident, **_given(body))
 
     @router.post(
         "/datasets/{ident}/members",
@@ -281,7 +293,12 @@ def build_router(admin: AccessAdmin) -> APIRouter:
         # The policy judges the move as a whole (target, the datasets rows leave, their users).
         principal = await call(request_principal, request)
         moved = await call(
-            admin.move, principal, request_access(request).policy, ident, body.entity_set, body.ids
+            request_admin(request).move,
+            principal,
+            request_access(request).policy,
+            ident,
+            body.entity_set,
+            body.ids,
         )
         return {"changed": moved}
 
@@ -298,7 +315,9 @@ def build_router(admin: AccessAdmin) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     ) -> list[dict[str, Any]]:
         await call(administrator, request)
-        return await call(admin.audit_records, principal, dataset, action, since, until, limit)
+        return await call(
+            request_admin(request).audit_records, principal, dataset, action, since, until, limit
+        )
 
     @router.get("/admin/usage", summary="Requests per dataset and API, for reporting")
     async def usage(
@@ -307,7 +326,7 @@ def build_router(admin: AccessAdmin) -> APIRouter:
         until: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="last day")] = None,
     ) -> list[dict[str, Any]]:
         await call(administrator, request)
-        return await call(admin.usage, since, until)
+        return await call(request_admin(request).usage, since, until)
 
     return router
 

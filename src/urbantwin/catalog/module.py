@@ -6,9 +6,11 @@ from urbantwin.module import Context, Module, Mounted
 
 
 def mount(context: Context) -> Mounted:
-    from urbantwin.catalog.routes import catalog_router
+    from urbantwin.catalog.routes import build_router
+    from urbantwin.catalog.service import CatalogService
 
-    return Mounted(routers=[catalog_router(context.engine, context.settings, context.access)])
+    service = CatalogService(context.engine, context.settings, context.access)
+    return Mounted(routers=[build_router()], state={"catalog": service})
 
 
 MODULE = Module(

@@ -3,15 +3,14 @@ nothing else (the service decides what is listed, dcat/documents/html how it loo
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from urbantwin.access.gate import Access
 from urbantwin.access.http import request_caller
 from urbantwin.catalog.dcat import JSONLD_CONTEXT, catalog_graph, dataset_graph
 from urbantwin.catalog.documents import REPRESENTATIONS, catalog_document, listing_url, single_document
@@ -19,7 +18,6 @@ from urbantwin.catalog.html import render_catalog, render_dataset
 from urbantwin.catalog.service import MAX_LIMIT, CatalogQuery, CatalogService
 from urbantwin.errors import BadRequest, NotAcceptable
 from urbantwin.http import public_base
-from urbantwin.settings import Settings
 
 #: Media types a client may ask for in `Accept`, and the representation (`f`) each names.
 ACCEPTED = {
@@ -129,9 +127,17 @@ def serialise_graph(graph: Any, representation: str) -> bytes:
     return graph.serialize(format=SERIALISERS[representation], encoding="utf-8")
 
 
-def build_router(service: CatalogService) -> APIRouter:
+def request_catalog(request: Request) -> CatalogService:
+    """The catalogue service of the app that serves the request (`app.state.catalog`)."""
+    return request.app.state.catalog
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app (FastAPI analyses each route's
+    signature as it is added, which made much of the start of an app): they find the app's service
+    through the request."""
     router = APIRouter(prefix="/catalog", tags=["Catalogue (DCAT-AP.de)"])
-    settings = service.settings
 
     def respond(body: bytes | str, representation: str) -> Response:
         media_type = REPRESENTATIONS[representation][0]
@@ -141,7 +147,7 @@ def build_router(service: CatalogService) -> APIRouter:
 
     def listing(request: Request, representation: str, base: str) -> bytes | str:
         query = CatalogQuery.parse(list(request.query_params.multi_items()))
-        page = service.search(request_caller(request), query)
+        page = request_catalog(request).search(request_caller(request), query)
         if representation in SERIALISERS:
             graph = catalog_graph(
                 base, page, lambda offset: listing_url(base, query, representation, offset=offset)
@@ -151,7 +157,7 @@ def build_router(service: CatalogService) -> APIRouter:
         return render_catalog(document) if representation == "html" else orjson.dumps(document)
 
     def one(request: Request, dataset_id: str, representation: str, base: str) -> bytes | str:
-        info, record = service.dataset(request_caller(request), dataset_id)
+        info, record = request_catalog(request).dataset(request_caller(request), dataset_id)
         if representation in SERIALISERS:
             return serialise_graph(dataset_graph(base, info, record), representation)
         document = single_document(base, info, record, representation)
@@ -191,7 +197,7 @@ def build_router(service: CatalogService) -> APIRouter:
         f: Annotated[str | None, Query(description=F_DESCRIPTION)] = None,
     ) -> Response:
         representation = choose_representation(f, request.headers.get("accept"))
-        base = public_base(request, settings)
+        base = public_base(request, request_catalog(request).settings)
         body = await run_in_threadpool(listing, request, representation, base)
         return respond(body, representation)
 
@@ -210,13 +216,8 @@ def build_router(service: CatalogService) -> APIRouter:
         request: Request, dataset_id: str, f: Annotated[str | None, Query(description=F_DESCRIPTION)] = None
     ) -> Response:
         representation = choose_representation(f, request.headers.get("accept"))
-        base = public_base(request, settings)
+        base = public_base(request, request_catalog(request).settings)
         body = await run_in_threadpool(one, request, dataset_id, representation, base)
         return respond(body, representation)
 
     return router
-
-
-def catalog_router(engine: Engine, settings: Settings, access: Access | None = None) -> APIRouter:
-    """The catalogue's router on `engine` and the access point (what its module mounts)."""
-    return build_router(CatalogService(engine, settings, access))

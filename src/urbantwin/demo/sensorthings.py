@@ -1,12 +1,17 @@
-"""The Leipzig demo data as OGC SensorThings API 1.1 payloads, and a loader that feeds them to any
-SensorThings service through three callables.
+"""The Leipzig demo data as OGC SensorThings API 1.1 payloads, and a loader that writes them to any
+SensorThings service through the connectors' idempotent loader.
 
 Nothing here knows the store or the server: `entity_payloads` only reads the bundled files
 (`urbantwin/demo/data`, described in `SOURCES.md`) and yields standard STA JSON as a client would
-POST it; `load` sends it through `create`, `create_observations` and `find_id`. The air quality
+POST it; `load` writes it through a `SensorThingsClient` (in process or over HTTP) with the
+connectors' `Catalogue` and dataArray batches (`urbantwin.ingest.sta_loader`). The air quality
 files are read by the sensor connectors' readers (`urbantwin.ingest.stations`, `.cams`), in their
-vocabulary (`urbantwin.ingest.vocabulary`), and the Observations go in the connectors' dataArray
-batches (`urbantwin.ingest.sta_loader`): the demo uses `ingest`, never the other way round.
+vocabulary (`urbantwin.ingest.vocabulary`): the demo uses `ingest`, never the other way round.
+
+Every entity carries an `import_key` (`properties`); where a connector makes the same entity (the
+LfULG stations, their Sensor and Datastreams, the CAMS Sensors and Datastreams, the
+ObservedProperties) it is the connector's key, so `urbantwin import stations` or `import cams` into
+the demo's store joins the demo's entities instead of making them twice.
 
 Content (all real data, nothing invented):
 
@@ -40,19 +45,27 @@ from urbantwin.ingest.cams import (
     CAMS_SENSORS,
     CAMS_SOURCE,
     CAMS_TIME_ASSUMPTION,
+    cams_datastream_key,
+    cams_sensor_key,
     read_cams_file,
 )
+from urbantwin.ingest.sta_client import SensorThingsClient, phenomenon_start
 from urbantwin.ingest.sta_loader import (
+    KEY,
     MAX_ROWS_PER_REQUEST,
     OBSERVATION_COMPONENTS,
+    Catalogue,
     ImportReport,
+    ObservationWriter,
     OnError,
     data_array_batches,
+    observed_property_key,
 )
 from urbantwin.ingest.stations import (
     DAILY_TIME_ASSUMPTION,
     HOURLY_TIME_NOTE,
     LFULG_AGENCY,
+    LFULG_NETWORK,
     LFULG_NO_LICENCE,
     LFULG_SENSOR,
     Sample,
@@ -60,6 +73,9 @@ from urbantwin.ingest.stations import (
     nfc,
     read_station_csv,
     read_stations,
+    station_datastream_key,
+    station_key,
+    station_sensor_key,
 )
 from urbantwin.ingest.vocabulary import GEOJSON, OBSERVED_PROPERTIES, OM_COUNT_OBSERVATION, OM_MEASUREMENT
 
@@ -133,9 +149,38 @@ FREIFUNK_SENSOR: JSON = {
     "metadata": FREIFUNK_SITE,
 }
 
+#: The demo's own keys (`import_key`) where no connector makes the entity.
+FREIFUNK_SENSOR_KEY = "freifunk:sensor"
+
+
+def ev_key(register_row: int) -> str:
+    """An EV charging station: its row in the register file (the register has no id of its own)."""
+    return f"ev:{register_row}"
+
+
+def freifunk_key(node_id: str) -> str:
+    return f"freifunk:node:{node_id}"
+
+
+def freifunk_datastream_key(node_id: str) -> str:
+    return f"freifunk:node:{node_id}:clients"
+
+
+def _keyed(entity: JSON, key: str) -> JSON:
+    """A copy of `entity` with `key` as its `import_key`."""
+    keyed = deepcopy(entity)
+    keyed["properties"] = {**(keyed.get("properties") or {}), KEY: key}
+    return keyed
+
+
+def _observed_property(payload: JSON) -> JSON:
+    """An ObservedProperty keyed as `Catalogue.observed_property` keys it (by its definition)."""
+    return _keyed(payload, observed_property_key(payload["definition"]))
+
+
 #: LfULG component code -> (short label used in names, ObservedProperty): the connectors' vocabulary.
 COMPONENTS: dict[str, tuple[str, JSON]] = {
-    code: (OBSERVED_PROPERTIES[code].label, OBSERVED_PROPERTIES[code].observed_property)
+    code: (OBSERVED_PROPERTIES[code].label, _observed_property(OBSERVED_PROPERTIES[code].observed_property))
     for code in ("no2", "no", "o3", "so2", "pm10", "pm25", "ben")
 }
 WIFI_CLIENTS: JSON = {
@@ -254,8 +299,9 @@ def _lfulg_datastream(station: str, component: str, samples: list[Sample]) -> JS
             "missing_values": ZERO_NOTE,
             "source": LFULG_SOURCE,
             "licence": LFULG_LICENCE,
+            KEY: station_datastream_key(LFULG_NETWORK, station, component),
         },
-        "Sensor": deepcopy(LFULG_SENSOR),
+        "Sensor": _keyed(LFULG_SENSOR, station_sensor_key(LFULG_NETWORK)),
         "ObservedProperty": deepcopy(observed_property),
         "Observations": _lfulg_observations(samples, component),
     }
@@ -290,8 +336,9 @@ def _cams_datastreams(station: str, path: Path) -> list[JSON]:
                     "time_convention": CAMS_TIME_ASSUMPTION,
                     "source": CAMS_SOURCE,
                     "licence": CAMS_LICENCE,
+                    KEY: cams_datastream_key(station, "pm25", model),
                 },
-                "Sensor": deepcopy(sensor),
+                "Sensor": _keyed(sensor, cams_sensor_key(model)),
                 "ObservedProperty": deepcopy(COMPONENTS["pm25"][1]),
                 "Observations": observations,
             }
@@ -348,6 +395,7 @@ def _air_quality_things(data_dir: Path) -> Iterator[JSON]:
                 "components_listed": props["components"],
                 "source": LFULG_SOURCE,
                 "licence": LFULG_LICENCE,
+                KEY: station_key(LFULG_NETWORK, name),
             },
             "Locations": [
                 _location(
@@ -414,6 +462,7 @@ def _ev_things(data_dir: Path) -> Iterator[JSON]:
                 "source": EV_SOURCE,
                 "licence": EV_LICENCE,
                 "attribution": EV_ATTRIBUTION,
+                KEY: ev_key(number),
             },
             "Locations": [
                 _location(
@@ -462,6 +511,7 @@ def _freifunk_things(data_dir: Path) -> Iterator[JSON]:
                     "snapshot_time": snapshot,
                     "source": FREIFUNK_SOURCE,
                     "licence": FREIFUNK_LICENCE,
+                    KEY: freifunk_key(node),
                 }
             ),
             "Locations": [
@@ -487,9 +537,10 @@ def _freifunk_things(data_dir: Path) -> Iterator[JSON]:
                         "snapshot_time": snapshot,
                         "source": FREIFUNK_SOURCE,
                         "licence": FREIFUNK_LICENCE,
+                        KEY: freifunk_datastream_key(node),
                     },
-                    "Sensor": deepcopy(FREIFUNK_SENSOR),
-                    "ObservedProperty": deepcopy(WIFI_CLIENTS),
+                    "Sensor": _keyed(FREIFUNK_SENSOR, FREIFUNK_SENSOR_KEY),
+                    "ObservedProperty": _observed_property(WIFI_CLIENTS),
                     "Observations": [_observation(snapshot, snapshot, clients)],
                 }
             ],
@@ -510,10 +561,11 @@ def entity_payloads(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
 
     First every shared Sensor (`"Sensors"`) and ObservedProperty (`"ObservedProperties"`) in use,
     then every Thing (`"Things"`) as one deep insert: its Locations, its Datastreams and, inside
-    each Datastream, its Sensor and ObservedProperty (repeated in full, identified by their unique
-    `name`) and its Observations. Posted as they are, each Thing would get its own copy of the
-    Sensors and ObservedProperties; `load` instead links the shared ones by id and sends the
-    Observations in dataArray batches.
+    each Datastream, its Sensor and ObservedProperty (repeated in full) and its Observations. Every
+    entity but a Location has its key in `properties.import_key` (a Sensor or ObservedProperty
+    repeated has the same). Posted as they are, each Thing would get its own copy of the Sensors and
+    ObservedProperties; `load` instead links the shared ones by id and sends the Observations in
+    dataArray batches.
     """
     data_dir = DATA_DIR if data_dir is None else Path(data_dir)
     things = list(_things(data_dir))
@@ -554,68 +606,107 @@ def _batches(streams: Iterable[tuple[int, list[list[Any]]]]) -> Iterator[list[JS
     return data_array_batches(streams, MAX_ROWS_PER_REQUEST)
 
 
+def _key(entity: JSON) -> str:
+    key = entity["properties"][KEY]
+    assert isinstance(key, str)
+    return key
+
+
 def load(
-    create: Callable[[str, dict], int],
-    create_observations: Callable[[list[dict]], int],
-    find_id: Callable[[str, str], int | None],
+    client: SensorThingsClient,
     data_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DemoLoadReport:
-    """Load the demo into a SensorThings service through three callables.
+    """Load the demo into a SensorThings service through `client`, idempotently.
 
-    `create(entity_set, payload)` POSTs one entity (deep insert allowed) and returns its `@iot.id`;
-    `create_observations(body)` takes a list of STA dataArray objects and returns the number of
-    Observations created; `find_id(entity_set, name)` returns the id of the entity with exactly that
-    name, or None. Sensors and ObservedProperties are created once and linked by id; a Thing whose
-    name already exists is skipped with everything below it, so loading twice creates nothing the
-    second time. (A Thing left without its Observations by an interrupted load stays incomplete:
-    delete it and load again.) `progress(n)` is called after each Thing, created or skipped, with
-    the number of Things handled so far.
+    Every entity is found by its `import_key` with the connectors' `Catalogue` (each collection read
+    once, not asked entity by entity) and made only if missing: Sensors and ObservedProperties once,
+    linked by id; a missing Thing as one deep insert with its Locations and Datastreams. Then the
+    Observations, in dataArray batches; those of a Datastream that was there before only where its
+    phenomenonTime start is not stored yet. So loading twice creates nothing the second time, and a
+    load that stopped half way is completed by the next one. `progress(n)` is called after each
+    Thing, made or found, with the number of Things handled so far.
     """
-    ids: dict[tuple[str, str], int] = {}
+    catalogue = Catalogue(client, ImportReport())
+    for entity_set in ("Sensors", "ObservedProperties", "Things", "Datastreams"):
+        catalogue.preload(entity_set)
+    stored = catalogue.known("Datastreams")
 
-    def shared_id(entity_set: str, payload: JSON) -> int:
-        key = (entity_set, payload["name"])
-        if key not in ids:
-            found = find_id(entity_set, payload["name"])
-            ids[key] = create(entity_set, payload) if found is None else found
-        return ids[key]
+    def shared(entity_set: str, payload: JSON) -> int:
+        if entity_set == "ObservedProperties":
+            return catalogue.ensure_observed_property(payload)
+        return catalogue.ensure(entity_set, _key(payload), payload)
 
-    things = datastreams = observations = handled = 0
+    things = datastreams = handled = 0
+    pending: list[tuple[int, JSON]] = []  # (Thing id, Datastream payload) of every Thing
     for entity_set, payload in entity_payloads(data_dir):
         if entity_set != "Things":
-            shared_id(entity_set, payload)
+            shared(entity_set, payload)
             continue
-        if find_id("Things", payload["name"]) is None:
-            thing = {key: value for key, value in payload.items() if key != "Datastreams"}
-            pending: list[tuple[str, list[JSON]]] = []
+        thing = catalogue.id_of("Things", _key(payload))
+        if thing is None:
+            body = {key: value for key, value in payload.items() if key != "Datastreams"}
             if payload.get("Datastreams"):
-                thing["Datastreams"] = []
-                for datastream in payload["Datastreams"]:
-                    body = {
-                        key: value
-                        for key, value in datastream.items()
-                        if key not in ("Sensor", "ObservedProperty", "Observations")
-                    }
-                    body["Sensor"] = {"@iot.id": shared_id("Sensors", datastream["Sensor"])}
-                    body["ObservedProperty"] = {
-                        "@iot.id": shared_id("ObservedProperties", datastream["ObservedProperty"])
-                    }
-                    thing["Datastreams"].append(body)
-                    pending.append((datastream["name"], datastream.get("Observations", [])))
-            create("Things", thing)
+                body["Datastreams"] = [
+                    _linked(
+                        datastream,
+                        shared("Sensors", datastream["Sensor"]),
+                        shared("ObservedProperties", datastream["ObservedProperty"]),
+                    )
+                    for datastream in payload["Datastreams"]
+                ]
+                datastreams += len(body["Datastreams"])
+            thing = catalogue.ensure("Things", _key(payload), body)
             things += 1
-            datastreams += len(pending)
-            streams = []
-            for name, rows in pending:
-                datastream_id = find_id("Datastreams", name)
-                if datastream_id is None:
-                    raise LookupError(f"Datastream {name!r} not found after creating its Thing")
-                if rows:
-                    streams.append((datastream_id, _observation_rows(rows)))
-            for batch in _batches(streams):
-                observations += create_observations(batch)
+        pending.extend((thing, datastream) for datastream in payload.get("Datastreams", []))
         handled += 1
         if progress is not None:
             progress(handled)
+    if datastreams:
+        # The ids of the Datastreams the deep inserts made: one read of them all.
+        catalogue.preload("Datastreams")
+
+    existing = ObservationWriter(client, catalogue.report)
+    streams: list[tuple[int, list[list[Any]]]] = []
+    for thing, datastream in pending:
+        key = _key(datastream)
+        rows = _observation_rows(datastream.get("Observations", []))
+        ident = catalogue.id_of("Datastreams", key)
+        if ident is None:  # missing from a Thing that was there: a load stopped half way
+            body = _linked(
+                datastream,
+                shared("Sensors", datastream["Sensor"]),
+                shared("ObservedProperties", datastream["ObservedProperty"]),
+            )
+            ident = catalogue.ensure("Datastreams", key, {**body, "Thing": {"@iot.id": thing}})
+            datastreams += 1
+        elif key in stored and rows:  # there before this load: it may have some of them
+            rows = _new_rows(existing, ident, rows)
+        if rows:
+            streams.append((ident, rows))
+    # Few large requests (each one transaction).
+    observations = 0
+    for batch in _batches(streams):
+        answer = client.post("CreateObservations", batch)
+        observations += sum(1 for link in answer if link != "error")
     return DemoLoadReport(things=things, datastreams=datastreams, observations=observations)
+
+
+def _linked(datastream: JSON, sensor: int, observed_property: int) -> JSON:
+    """A Datastream's body for a POST: its Sensor and ObservedProperty by id, no Observations."""
+    body = {
+        key: value
+        for key, value in datastream.items()
+        if key not in ("Sensor", "ObservedProperty", "Observations")
+    }
+    body["Sensor"] = {"@iot.id": sensor}
+    body["ObservedProperty"] = {"@iot.id": observed_property}
+    return body
+
+
+def _new_rows(writer: ObservationWriter, datastream: int, rows: list[list[Any]]) -> list[list[Any]]:
+    """The rows whose phenomenonTime start the Datastream does not have yet."""
+    start = OBSERVATION_COMPONENTS.index("phenomenonTime")
+    starts = [phenomenon_start(row[start]) for row in rows]
+    present = writer.existing_starts(datastream, min(starts), max(starts))
+    return [row for row, moment in zip(rows, starts, strict=True) if moment not in present]

@@ -130,7 +130,6 @@ def ensure_meters(
                 }
             ],
         },
-        fallback=("name", f"{quarter} quarter meters (simulated)"),
     )
     # The meters follow the run they were seeded from (the monitoring's default plan).
     client.request(
@@ -159,15 +158,11 @@ def ensure_meters(
             "metadata": "urbantwin energy meters",
             "properties": {"simulated": True},
         },
-        fallback=("name", "Simulated quarter meter"),
     )
     ids = {}
     for flow in METER_FLOWS.values():
-        observed = catalogue.ensure(
-            "ObservedProperties",
-            f"observed-property:{flow.definition}",
-            {"name": flow.label, "definition": flow.definition, "description": flow.description},
-            fallback=("definition", flow.definition),
+        observed = catalogue.ensure_observed_property(
+            {"name": flow.label, "definition": flow.definition, "description": flow.description}
         )
         ids[flow.name] = catalogue.ensure(
             "Datastreams",

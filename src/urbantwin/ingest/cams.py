@@ -154,9 +154,23 @@ def read_cams_file(path: Path, report: ImportReport, on_error: OnError) -> dict[
     return {model: readings for model, readings in series.items() if readings}
 
 
+# The keys of what the CAMS connector makes (`import_key`): whoever makes the same entity (the demo)
+# uses them, so that an import joins it instead of making it twice.
+
+
+def cams_sensor_key(model: str) -> str:
+    """The key of the Sensor of one forecast model (`ENSEMBLE`, `EURAD-IM`, …)."""
+    return f"cams:sensor:{model}"
+
+
+def cams_datastream_key(station: str, code: str, model: str) -> str:
+    """The key of the Datastream of one model's forecasts of a component at a station."""
+    return f"cams:{station}:{code}:{model}"
+
+
 def _sensor(catalogue: Catalogue, model: str) -> int:
     payload: JSON = deepcopy(CAMS_SENSORS.get(model) or _generic_sensor(model))
-    return catalogue.ensure("Sensors", f"cams:sensor:{model}", payload, fallback=("name", payload["name"]))
+    return catalogue.ensure("Sensors", cams_sensor_key(model), payload)
 
 
 def _generic_sensor(model: str) -> JSON:
@@ -181,7 +195,6 @@ def _datastream(
     observed_property: int,
 ) -> int:
     quantity = OBSERVED_PROPERTIES[code]
-    # The demo's name, so an import into the demo's store finds its Datastreams.
     name = f"{quantity.label} forecast CAMS {model} at {station}"
     payload: JSON = {
         "name": name,
@@ -207,10 +220,5 @@ def _datastream(
         "Sensor": {"@iot.id": sensor},
         "ObservedProperty": {"@iot.id": observed_property},
     }
-    return catalogue.ensure(
-        "Datastreams",
-        f"cams:{station}:{code}:{model}",
-        payload,
-        parent=f"Things({thing})",
-        fallback=("name", name),
-    )
+    key = cams_datastream_key(station, code, model)
+    return catalogue.ensure("Datastreams", key, payload, parent=f"Things({thing})")

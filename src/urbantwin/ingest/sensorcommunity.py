@@ -220,9 +220,7 @@ class _Entities:
                 }
             ],
         }
-        return self.catalogue.ensure(
-            "Things", f"{NETWORK}:location:{location}", payload, fallback=("name", name)
-        )
+        return self.catalogue.ensure("Things", f"{NETWORK}:location:{location}", payload)
 
     def sensor(self, sensor_id: str, sensor_type: str) -> int:
         kind = SENSOR_TYPES.get(sensor_type)
@@ -247,7 +245,7 @@ class _Entities:
             },
         }
         key = f"{NETWORK}:sensor:{sensor_id}:{sensor_type}"
-        return self.catalogue.ensure("Sensors", key, payload, fallback=("name", name))
+        return self.catalogue.ensure("Sensors", key, payload)
 
     def datastream(self, thing: int, location: str, sensor_id: str, sensor_type: str, column: str) -> int:
         quantity = OBSERVED_PROPERTIES[COLUMNS[column]]
@@ -279,9 +277,7 @@ class _Entities:
             "ObservedProperty": {"@iot.id": observed_property},
         }
         key = f"{NETWORK}:location:{location}:sensor:{sensor_id}:{sensor_type}:{column}"
-        return self.catalogue.ensure(
-            "Datastreams", key, payload, parent=f"Things({thing})", fallback=("name", name)
-        )
+        return self.catalogue.ensure("Datastreams", key, payload, parent=f"Things({thing})")
 
 
 def import_sensor_community(

@@ -2,10 +2,10 @@
 
 * `Catalogue` finds Things, Sensors, ObservedProperties and Datastreams by a stable key kept in
   `properties["import_key"]` and creates only what is missing, so importing twice creates nothing
-  the second time. Where an entity has no key (made by the demo loader or by hand) it is found by
-  its natural identity instead: an ObservedProperty by its `definition` URI, the others by their
-  exact `name` (the rule of the demo loader), so an import into the demo store joins the demo's
-  stations instead of duplicating them;
+  the second time. Every writer of the platform keys what it makes (the demo uses the connectors'
+  keys, so an import into the demo store joins the demo's stations). Names are never matched: two
+  stations may share a name. The one natural identity is an ObservedProperty's `definition` URI,
+  which says what is observed whoever created it (by hand, or any client);
 * `ObservationWriter` stores only the observations a Datastream does not have yet (matched by
   Datastream and phenomenonTime start), in dataArray requests (`CreateObservations`, the service's
   bulk path: COPY on PostgreSQL) of at most `MAX_ROWS_PER_REQUEST` rows;
@@ -40,6 +40,8 @@ KEY = "import_key"
 MAX_ROWS_PER_REQUEST = 5_000
 #: Components of every dataArray row sent (STA 1.1 "create observations" extension).
 OBSERVATION_COMPONENTS = ["phenomenonTime", "resultTime", "result"]
+#: Entities asked for per page when a `Catalogue` preloads a collection.
+PRELOAD_PAGE = 1_000
 
 __all__ = [
     "KEY",
@@ -53,7 +55,13 @@ __all__ = [
     "Reading",
     "RowProblem",
     "data_array_batches",
+    "observed_property_key",
 ]
+
+
+def observed_property_key(definition: str) -> str:
+    """The key of the ObservedProperty with this `definition` URI (one per phenomenon, for all)."""
+    return f"observed-property:{definition}"
 
 
 class OnError(StrEnum):
@@ -130,31 +138,76 @@ class ImportReport:
 
 
 class Catalogue:
-    """Finds entities by their `import_key` (or natural identity) and creates the missing ones.
+    """Finds entities by their `import_key` and creates the missing ones.
 
     Ids found are remembered for the import run, so a file of a thousand rows asks once per entity.
+    A writer that meets many entities of one collection (hundreds of stations) `preload`s it: one
+    paged read instead of one query per entity.
     """
 
     def __init__(self, client: SensorThingsClient, report: ImportReport) -> None:
         self.client = client
         self.report = report
+        #: Ids by (collection, key): a Sensor and a Thing may have the same key.
         self._ids: dict[tuple[str, str], int] = {}
-        self._entities: dict[int, JSON] = {}
+        #: The entities by (entity set, id): ids are per entity set (Thing 1, Sensor 1).
+        self._entities: dict[tuple[str, int], JSON] = {}
+        #: Collections read whole by `preload`: a key missing from `_ids` is missing from the store.
+        self._preloaded: set[str] = set()
 
-    def find(self, collection: str, key: str, fallback: tuple[str, str] | None = None) -> JSON | None:
+    def find(self, collection: str, key: str, definition: str | None = None) -> JSON | None:
         """The entity of `collection` (a path such as `Things(3)/Datastreams`) with this key, else
-        the first one with the natural identity `fallback` that has no key (an entity another
-        connector made, with a key of its own, is never taken over)."""
+        (for ObservedProperties, given `definition`) the first one without a key that has that
+        definition URI (an entity another writer made, with a key of its own, is never taken over)."""
         query = {"$filter": f"properties/{KEY} eq {odata_string(key)}", "$orderby": "id", "$top": "1"}
         for entity in self.client.get(collection, query).get("value", []):
             return entity
-        if fallback is None:
+        if definition is None:
             return None
-        query = {"$filter": f"{fallback[0]} eq {odata_string(fallback[1])}", "$orderby": "id", "$top": "20"}
+        return self._by_definition(collection, definition)
+
+    def _by_definition(self, collection: str, definition: str) -> JSON | None:
+        query = {"$filter": f"definition eq {odata_string(definition)}", "$orderby": "id", "$top": "20"}
         for entity in self.client.get(collection, query).get("value", []):
             if KEY not in (entity.get("properties") or {}):
                 return entity
         return None
+
+    def preload(self, entity_set: str, *, parent: str | None = None) -> None:
+        """Read every keyed entity of the collection once (paged; id, name and properties only), so
+        that `ensure` answers from memory and creates without asking when the key is not there.
+
+        Only for a collection this catalogue alone writes to while it runs (an import): an entity
+        another client creates meanwhile would not be seen, and would be made twice.
+        """
+        collection = f"{parent}/{entity_set}" if parent else entity_set
+        query = {
+            "$filter": f"properties/{KEY} ne null",
+            "$select": "id,name,properties",
+            "$orderby": "id",
+            "$top": str(PRELOAD_PAGE),
+        }
+        for entity in self.client.entities(collection, query):
+            key = (entity.get("properties") or {}).get(KEY)
+            if isinstance(key, str) and (collection, key) not in self._ids:  # the oldest one wins
+                self._remember(collection, key, entity)
+        self._preloaded.add(collection)
+
+    def known(self, entity_set: str, *, parent: str | None = None) -> set[str]:
+        """The keys of the collection's entities found or made so far."""
+        collection = f"{parent}/{entity_set}" if parent else entity_set
+        return {key for (where, key) in self._ids if where == collection}
+
+    def id_of(self, entity_set: str, key: str, *, parent: str | None = None) -> int | None:
+        """The id of the entity with `key`, or None (nothing is created)."""
+        collection = f"{parent}/{entity_set}" if parent else entity_set
+        known = self._ids.get((collection, key))
+        if known is not None or collection in self._preloaded:
+            return known
+        found = self.find(collection, key)
+        if found is None:
+            return None
+        return self._remember(collection, key, found)
 
     def ensure(
         self,
@@ -163,40 +216,47 @@ class Catalogue:
         payload: JSON,
         *,
         parent: str | None = None,
-        fallback: tuple[str, str] | None = None,
+        definition: str | None = None,
     ) -> int:
         """The id of the entity with `key`, created from `payload` (its key added) if missing.
 
-        `parent` scopes the search (`Things(3)` for a Thing's Datastreams); `fallback` is the
-        natural identity looked for when no entity carries the key, e.g. `("name", …)`.
+        `parent` scopes the search (`Things(3)` for a Thing's Datastreams); `definition` (for an
+        ObservedProperty) finds one without a key by its definition URI when none has the key.
         """
-        cache_key = (parent or "", key)
-        known = self._ids.get(cache_key)
+        collection = f"{parent}/{entity_set}" if parent else entity_set
+        known = self._ids.get((collection, key))
         if known is not None:
             return known
-        collection = f"{parent}/{entity_set}" if parent else entity_set
-        found = self.find(collection, key, fallback)
+        if collection in self._preloaded:
+            found = self._by_definition(collection, definition) if definition is not None else None
+        else:
+            found = self.find(collection, key, definition)
         if found is None:
             body = deepcopy(payload)
             body["properties"] = {**(body.get("properties") or {}), KEY: key}
             found = self.client.post(entity_set, body)
             self.report.created[entity_set] += 1
-        ident = int(found["@iot.id"])
-        self._ids[cache_key] = ident
-        self._entities[ident] = found
+        return self._remember(collection, key, found)
+
+    def _remember(self, collection: str, key: str, entity: JSON) -> int:
+        ident = int(entity["@iot.id"])
+        self._ids[(collection, key)] = ident
+        self._entities[(collection.rpartition("/")[2], ident)] = entity
         return ident
 
-    def entity(self, ident: int) -> JSON:
-        """The entity as found or created (for its properties, e.g. a Datastream's aggregation)."""
-        return self._entities[ident]
+    def entity(self, entity_set: str, ident: int) -> JSON:
+        """The entity as found or created (for its properties, e.g. a Datastream's aggregation;
+        a preloaded one has its id, name and properties only)."""
+        return self._entities[(entity_set, ident)]
 
     def observed_property(self, quantity: Quantity) -> int:
-        definition = quantity.observed_property["definition"]
+        return self.ensure_observed_property(quantity.observed_property)
+
+    def ensure_observed_property(self, payload: JSON) -> int:
+        """The ObservedProperty of `payload["definition"]`: keyed by it, or one made by hand with it."""
+        definition = payload["definition"]
         return self.ensure(
-            "ObservedProperties",
-            f"observed-property:{definition}",
-            quantity.observed_property,
-            fallback=("definition", definition),
+            "ObservedProperties", observed_property_key(definition), payload, definition=definition
         )
 
 

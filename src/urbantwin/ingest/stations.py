@@ -55,6 +55,7 @@ __all__ = [
     "DAILY_TIME_ASSUMPTION",
     "HOURLY_TIME_NOTE",
     "LFULG_AGENCY",
+    "LFULG_NETWORK",
     "LFULG_NO_LICENCE",
     "LFULG_SENSOR",
     "LFULG_SITE",
@@ -66,10 +67,15 @@ __all__ = [
     "open_text",
     "read_station_csv",
     "read_stations",
+    "station_datastream_key",
+    "station_key",
+    "station_sensor_key",
 ]
 
 # --- the LfULG network (Saxony's air quality measurements) -----------------------------------------
 
+#: The network name of the LfULG stations (part of their keys).
+LFULG_NETWORK = "LfULG"
 LFULG_AGENCY = "Sächsisches Landesamt für Umwelt, Landwirtschaft und Geologie (LfULG)"
 #: The LfULG publishes its values without a data licence.
 LFULG_NO_LICENCE = "No data licence stated for the LfULG values"
@@ -117,7 +123,7 @@ class StationOptions:
     """How to read a station file and describe what it creates."""
 
     #: The measuring network; part of every key, so two networks' "Mitte" stay apart.
-    network: str = "LfULG"
+    network: str = LFULG_NETWORK
     #: Zone of timestamps without an offset whose column does not say UTC or MEZ.
     timezone: str = "Europe/Berlin"
     #: Station of every row, for files without a station column.
@@ -401,6 +407,25 @@ def _is_daily(moments: list[datetime]) -> bool:
     return min(b - a for a, b in zip(ordered, ordered[1:], strict=False)) >= timedelta(hours=23)
 
 
+# The keys of what the station connector makes (`import_key`): whoever makes the same entity (the
+# demo) uses them, so that an import joins it instead of making it twice.
+
+
+def station_sensor_key(network: str) -> str:
+    """The key of the one generic Sensor of a measuring network."""
+    return f"station:{network}:sensor"
+
+
+def station_key(network: str, station: str) -> str:
+    """The key of a station's Thing (the CAMS forecasts of the station attach to it too)."""
+    return f"station:{network}:{station}"
+
+
+def station_datastream_key(network: str, station: str, code: str) -> str:
+    """The key of the Datastream of one component (`no2`, `pm25`, …) measured at a station."""
+    return f"station:{network}:{station}:{code}"
+
+
 class StationEntities:
     """The Things, Sensor and Datastreams of one station file."""
 
@@ -430,8 +455,7 @@ class StationEntities:
                 "properties": {"assumption": "one generic Sensor for all analysers (not in the data)"},
             }
         payload["properties"] = {**payload.get("properties", {}), "network": self.network}
-        key = f"station:{self.network}:sensor"
-        return self.catalogue.ensure("Sensors", key, payload, fallback=("name", payload["name"]))
+        return self.catalogue.ensure("Sensors", station_sensor_key(self.network), payload)
 
     def thing(self, station: str) -> int:
         feature = self.stations[station]
@@ -460,8 +484,7 @@ class StationEntities:
                 }
             ],
         }
-        key = f"station:{self.network}:{station}"
-        return self.catalogue.ensure("Things", key, payload, fallback=("name", name))
+        return self.catalogue.ensure("Things", station_key(self.network, station), payload)
 
     def datastream(self, station: str, code: str, unit: str, daily: bool) -> int:
         quantity = OBSERVED_PROPERTIES[code]
@@ -492,10 +515,8 @@ class StationEntities:
             "Sensor": {"@iot.id": sensor},
             "ObservedProperty": {"@iot.id": observed_property},
         }
-        key = f"station:{self.network}:{station}:{code}"
-        return self.catalogue.ensure(
-            "Datastreams", key, payload, parent=f"Things({thing})", fallback=("name", name)
-        )
+        key = station_datastream_key(self.network, station, code)
+        return self.catalogue.ensure("Datastreams", key, payload, parent=f"Things({thing})")
 
 
 _HOURLY_NOTE = (
@@ -552,7 +573,7 @@ def import_stations(
     for station, code, unit, series in plan:
         daily = code in options.daily or _is_daily([s.moment for s in series])
         datastream = entities.datastream(station, code, unit, daily)
-        stored = catalogue.entity(datastream)
+        stored = catalogue.entity("Datastreams", datastream)
         stored_unit = (stored.get("unitOfMeasurement") or {}).get("symbol")
         if stored_unit and stored_unit != UNITS[unit]["symbol"]:
             raise ValueError(

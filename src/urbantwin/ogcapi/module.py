@@ -7,11 +7,11 @@ from urbantwin.ogcapi.service import CONFORMANCE
 
 
 def mount(context: Context) -> Mounted:
-    from urbantwin.ogcapi.routes import build_router
+    from urbantwin.ogcapi.routes import OgcApi, build_router
     from urbantwin.ogcapi.service import FeaturesService
 
     service = FeaturesService(context.engine, context.settings, context.access, context.conformance["ogcapi"])
-    return Mounted(routers=[build_router(service)])
+    return Mounted(routers=[build_router()], state={"ogcapi": OgcApi.of(service)})
 
 
 MODULE = Module(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -51,7 +53,30 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "json" not in accept
 
 
-def build_router(service: FeaturesService) -> APIRouter:
+@dataclass(frozen=True)
+class OgcApi:
+    """What the routes serve on one app: the features service, its tiles (with their cache) and the
+    writer; `mount` makes it known as `app.state.ogcapi`."""
+
+    service: FeaturesService
+    tiles: TileService
+    writer: FeatureWriter
+
+    @classmethod
+    def of(cls, service: FeaturesService) -> OgcApi:
+        writer = FeatureWriter(service.engine, service.access.policy, service.access.audit)
+        return cls(service, TileService(service), writer)
+
+
+def _api(request: Request) -> OgcApi:
+    return request.app.state.ogcapi
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app: FastAPI's analysis of each
+    route's signature made most of the start of an app, so the routes close over nothing of one app
+    and find its `OgcApi` through the request."""
     router = APIRouter(prefix="/ogcapi", tags=["OGC API - Features"])
 
     async def answer(
@@ -60,7 +85,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         """`call(base, *args, caller)` in a worker thread (the service asks the access point), in the
         format the request negotiates."""
         html = _wants_html(request)
-        base = public_base(request, service.settings)
+        base = public_base(request, _api(request).service.settings)
         result: Answer = await run_in_threadpool(call, base, *args, request_caller(request))
         if html:
             return HTMLResponse(render(kind, result.body), headers=result.headers)
@@ -72,24 +97,28 @@ def build_router(service: FeaturesService) -> APIRouter:
     @router.get("", include_in_schema=False)
     @router.get("/", summary="Landing page")
     async def landing(request: Request, f: Param = None) -> Response:
-        return await answer(request, "landing", JSON, lambda base, _caller: service.landing(base))
+        return await answer(
+            request, "landing", JSON, lambda base, _caller: _api(request).service.landing(base)
+        )
 
     @router.get("/conformance", summary="Conformance classes")
     async def conformance(request: Request, f: Param = None) -> Response:
-        return await answer(request, "conformance", JSON, lambda _base, _caller: service.conformance())
+        return await answer(
+            request, "conformance", JSON, lambda _base, _caller: _api(request).service.conformance()
+        )
 
     @router.get("/collections", summary="The feature collections")
     async def collections(request: Request, f: Param = None) -> Response:
-        return await answer(request, "collections", JSON, service.collections)
+        return await answer(request, "collections", JSON, _api(request).service.collections)
 
     @router.get("/collections/{collection_id}", summary="One feature collection")
     async def collection(request: Request, collection_id: str, f: Param = None) -> Response:
-        return await answer(request, "collection", JSON, service.collection, collection_id)
+        return await answer(request, "collection", JSON, _api(request).service.collection, collection_id)
 
     @router.get("/collections/{collection_id}/queryables", summary="What a filter may name (JSON Schema)")
     async def queryables(request: Request, collection_id: str, f: Param = None) -> Response:
         return await answer(
-            request, "queryables", "application/schema+json", service.queryables, collection_id
+            request, "queryables", "application/schema+json", _api(request).service.queryables, collection_id
         )
 
     @router.get(
@@ -114,7 +143,9 @@ def build_router(service: FeaturesService) -> APIRouter:
         properties: Annotated[str | None, Query(description="properties to return")] = None,
         f: Param = None,
     ) -> Response:
-        return await answer(request, "items", GEOJSON, service.items, collection_id, params(request))
+        return await answer(
+            request, "items", GEOJSON, _api(request).service.items, collection_id, params(request)
+        )
 
     @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
     async def item(
@@ -125,23 +156,21 @@ def build_router(service: FeaturesService) -> APIRouter:
         f: Param = None,
     ) -> Response:
         return await answer(
-            request, "item", GEOJSON, service.item, collection_id, feature_id, params(request)
+            request, "item", GEOJSON, _api(request).service.item, collection_id, feature_id, params(request)
         )
 
-    tiles = TileService(service)
-
     async def document(request: Request, call, *args) -> Response:  # noqa: ANN001
-        base = public_base(request, service.settings)
+        base = public_base(request, _api(request).service.settings)
         body = await run_in_threadpool(call, base, *args)
         return Response(orjson.dumps(body), media_type=JSON)
 
     @router.get("/tileMatrixSets", summary="The tile matrix sets (OGC API - Tiles)", tags=["OGC API - Tiles"])
     async def matrix_sets(request: Request) -> Response:
-        return await document(request, tiles.matrix_sets)
+        return await document(request, _api(request).tiles.matrix_sets)
 
     @router.get("/tileMatrixSets/{matrix_set}", summary="A tile matrix set", tags=["OGC API - Tiles"])
     async def matrix_set(request: Request, matrix_set: str) -> Response:
-        return await document(request, lambda _base, name: tiles.matrix_set(name), matrix_set)
+        return await document(request, lambda _base, name: _api(request).tiles.matrix_set(name), matrix_set)
 
     @router.get(
         "/collections/{collection_id}/tiles",
@@ -149,7 +178,7 @@ def build_router(service: FeaturesService) -> APIRouter:
         tags=["OGC API - Tiles"],
     )
     async def tilesets(request: Request, collection_id: str) -> Response:
-        return await document(request, tiles.tilesets, collection_id, request_caller(request))
+        return await document(request, _api(request).tiles.tilesets, collection_id, request_caller(request))
 
     @router.get(
         "/collections/{collection_id}/tiles/{matrix_set}",
@@ -157,7 +186,9 @@ def build_router(service: FeaturesService) -> APIRouter:
         tags=["OGC API - Tiles"],
     )
     async def tileset(request: Request, collection_id: str, matrix_set: str) -> Response:
-        return await document(request, tiles.tileset, collection_id, matrix_set, request_caller(request))
+        return await document(
+            request, _api(request).tiles.tileset, collection_id, matrix_set, request_caller(request)
+        )
 
     @router.get(
         "/collections/{collection_id}/tiles/{matrix_set}/{z}/{row}/{col}",
@@ -170,17 +201,16 @@ def build_router(service: FeaturesService) -> APIRouter:
         request: Request, collection_id: str, matrix_set: str, z: str, row: str, col: str
     ) -> Response:
         caller = request_caller(request)
-        data = await run_in_threadpool(tiles.tile, collection_id, matrix_set, z, row, col, caller)
+        data = await run_in_threadpool(
+            _api(request).tiles.tile, collection_id, matrix_set, z, row, col, caller
+        )
         return Response(data, media_type=MVT)
-
-    writer = FeatureWriter(service.engine, service.access.policy, service.access.audit)
-    settings = service.settings
 
     async def write_request(request: Request, collection_id: str, with_body: bool = True) -> tuple:
         """The principal, the body and Content-Crs of a write (the writer asks the policy point)."""
         caller = request_caller(request)
-        service.access.require_writer(caller, f"writing to collection {collection_id!r}")
-        body = await read_json(request, settings) if with_body else None
+        _api(request).service.access.require_writer(caller, f"writing to collection {collection_id!r}")
+        body = await read_json(request, _api(request).service.settings) if with_body else None
         return caller.principal, body, request.headers.get("content-crs")
 
     @router.post(
@@ -191,10 +221,12 @@ def build_router(service: FeaturesService) -> APIRouter:
     )
     async def create(request: Request, collection_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)
-        key = await run_in_threadpool(writer.create, principal, collection_id, body, crs)
-        base = public_base(request, settings)
+        key = await run_in_threadpool(_api(request).writer.create, principal, collection_id, body, crs)
+        base = public_base(request, _api(request).service.settings)
         # Read back as the platform: the writer may read what it just wrote, and it is no read to count.
-        created = await run_in_threadpool(service.item, base, collection_id, key, [], Caller.system())
+        created = await run_in_threadpool(
+            _api(request).service.item, base, collection_id, key, [], Caller.system()
+        )
         location = f"{base}/ogcapi/collections/{collection_id}/items/{quote(key, safe='')}"
         headers = {**created.headers, "Location": location}
         return Response(orjson.dumps(created.body), 201, headers=headers, media_type=GEOJSON)
@@ -207,7 +239,7 @@ def build_router(service: FeaturesService) -> APIRouter:
     )
     async def replace(request: Request, collection_id: str, feature_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)
-        await run_in_threadpool(writer.replace, principal, collection_id, feature_id, body, crs)
+        await run_in_threadpool(_api(request).writer.replace, principal, collection_id, feature_id, body, crs)
         return Response(status_code=204)
 
     @router.patch(
@@ -218,7 +250,7 @@ def build_router(service: FeaturesService) -> APIRouter:
     )
     async def update(request: Request, collection_id: str, feature_id: str) -> Response:
         principal, body, crs = await write_request(request, collection_id)
-        await run_in_threadpool(writer.update, principal, collection_id, feature_id, body, crs)
+        await run_in_threadpool(_api(request).writer.update, principal, collection_id, feature_id, body, crs)
         return Response(status_code=204)
 
     @router.delete(
@@ -226,7 +258,7 @@ def build_router(service: FeaturesService) -> APIRouter:
     )
     async def delete(request: Request, collection_id: str, feature_id: str) -> Response:
         principal, _body, _crs = await write_request(request, collection_id, with_body=False)
-        await run_in_threadpool(writer.delete, principal, collection_id, feature_id)
+        await run_in_threadpool(_api(request).writer.delete, principal, collection_id, feature_id)
         return Response(status_code=204)
 
     return router

@@ -33,6 +33,7 @@ from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ogcapi.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
 from urbantwin.ogcapi.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
 from urbantwin.settings import Settings
+from urbantwin.store.engine import for_reads
 from urbantwin.store.feature_pages import FeatureText, in_box, read_page
 from urbantwin.store.features_schema import collections, features
 from urbantwin.store.sqlfunctions import json_boolean, json_number, json_string
@@ -136,6 +137,8 @@ class FeaturesService:
         conformance: list[str] | None = None,
     ) -> None:
         self.engine = engine
+        #: For the requests about one collection and one feature, whose every query is one statement.
+        self.read_engine = for_reads(engine)
         self.settings = settings
         #: Who may read and write which collection, and the account of reads (`access/gate.py`).
         self.access = access or Access.of(engine, settings)
@@ -203,18 +206,17 @@ class FeaturesService:
         """404 unless `caller` may read the collection's dataset (its read counted): every answer
         about one collection, features and tiles alike, asks this first."""
         what = f"collection {collection_id!r}"
-        return self.access.require_readable(caller, self.dataset_of(collection_id), what, api)
-
-    def dataset_of(self, collection_id: str) -> str | None:
-        """The dataset a collection is published in (whose access rules apply to it). Asked before
-        every request about a collection, so it reads that one column only."""
-        with self.engine.connect() as connection:
+        with self.read_engine.connect() as connection:
             found = connection.execute(
-                select(collections.c.dataset_id).where(collections.c.id == collection_id)
+                select(collections.c.dataset_id, self.access.policy_version().label("policy_version")).where(
+                    collections.c.id == collection_id
+                )
             ).first()
-        if found is None:
-            raise NotFound(f"no collection {collection_id!r}")
-        return found.dataset_id
+            if found is None:
+                raise NotFound(f"no {what}")
+            return self.access.require_readable(
+                caller, found.dataset_id, what, api, connection, found.policy_version
+            )
 
     def _row(self, collection_id: str, connection: Connection | None = None) -> Any:
         """The collection's row (404 when there is none), on `connection` when given."""
@@ -428,22 +430,37 @@ class FeaturesService:
         params: Sequence[tuple[str, str]],
         caller: Caller,
     ) -> Answer:
-        self.readable(caller, collection_id)
+        what = f"collection {collection_id!r}"
+        # One statement answers the collection's dataset, the version of the access rules and the
+        # feature (a collection without it: NULLs), so that the common request, whose scope is
+        # kept, costs one round trip; nothing of the feature is shown before the access check.
+        wanted = and_(features.c.collection_id == collections.c.id, features.c.feature_key == feature_id)
+        query = (
+            select(
+                collections.c.dataset_id,
+                self.access.policy_version().label("policy_version"),
+                features.c.feature_key,
+                features.c.properties,
+                features.c.geom,
+            )
+            .select_from(collections.outerjoin(features, wanted))
+            .where(collections.c.id == collection_id)
+        )
+        with self.read_engine.connect() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise NotFound(f"no {what}")
+            self.access.require_readable(
+                caller, row.dataset_id, what, "features", connection, row.policy_version
+            )
         values = _single(params)
         unknown = set(values) - {"crs", "f"}
-        with self.engine.connect() as connection:  # one checkout (and pool ping) for both queries
-            self._row(collection_id, connection)
-            if unknown:
-                raise BadRequest(
-                    f"unknown query parameter {sorted(unknown)[0]!r} for a single feature; known: crs, f"
-                )
-            target = parse_crs(values.get("crs"), "crs")
-            row = connection.execute(
-                select(features.c.feature_key, features.c.properties, features.c.geom).where(
-                    features.c.collection_id == collection_id, features.c.feature_key == feature_id
-                )
-            ).first()
-        if row is None:
+        if unknown:
+            raise BadRequest(
+                f"unknown query parameter {sorted(unknown)[0]!r} for a single feature; known: crs, f"
+            )
+        target = parse_crs(values.get("crs"), "crs")
+        if row.feature_key is None:
             raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
         url = f"{base}/ogcapi/collections/{collection_id}/items"
         body = _features([row], geometry_transform(target), url)[0]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, PlatformError
+from urbantwin.sensorthings.read import RawValue
 
 if TYPE_CHECKING:
     from urbantwin.sensorthings.service import SensorThingsService
@@ -131,6 +132,14 @@ def _run_one(
         location = answer.headers.get("Location")
         if location and ident:
             created[ident] = location[len(base) + 1 :] if location.startswith(base) else location
-    if answer.body is not None:
+    if isinstance(answer.body, RawValue):
+        # A `$value` in a JSON batch: a text body is a JSON string, named as text (OData 4.01 JSON
+        # batch format); an object or array stays JSON.
+        if answer.body.is_json:
+            out["body"] = answer.body.value
+        else:
+            out["headers"] = {**out.get("headers", {}), "content-type": "text/plain"}
+            out["body"] = answer.body.text
+    elif answer.body is not None:
         out["body"] = answer.body
     return out

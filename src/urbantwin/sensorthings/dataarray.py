@@ -1,8 +1,13 @@
 """The dataArray extension: many Observations in one request (`POST /CreateObservations`).
 
-Rows are checked one by one; a bad row answers "error" in its place of the response, as the
-standard specifies, and the good rows are stored, all in the request's one transaction, through
-the store's bulk insert (COPY on PostgreSQL) rather than row by row.
+Every row is checked; a bad row answers "error" in its place of the response, as the standard
+specifies, and the good rows are stored, all in the request's one transaction, through the store's
+bulk insert (COPY on PostgreSQL) rather than row by row.
+
+A block is checked a component (a column) at a time, with a fast path for the values nearly every
+client sends (`…Z` instants, finite numbers, integer ids) and the exact checks of `values.py` for
+anything else, so a row is accepted or refused exactly as before, at a fraction of the cost: the
+per-row Python work, not the database, was what limited a dataArray's rate.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from urbantwin.errors import BadRequest, PlatformError
 from urbantwin.sensorthings.model import FEATURE_OF_INTEREST, OBSERVATION
+from urbantwin.sensorthings.paths import MAX_ID
 from urbantwin.sensorthings.record import CREATED
 from urbantwin.sensorthings.values import (
     entity_id,
@@ -23,7 +29,9 @@ from urbantwin.sensorthings.values import (
     result_columns,
 )
 from urbantwin.sensorthings.write import Writer
+from urbantwin.store import schema
 from urbantwin.store.bulk import OBSERVATION_COLUMNS, insert_observations
+from urbantwin.times import FIRST_YEAR, LAST_YEAR
 
 _FEATURE_COMPONENTS = ("FeatureOfInterest/id", "FeatureOfInterest/@iot.id")
 _COMPONENTS = {
@@ -35,7 +43,7 @@ _COMPONENTS = {
     "parameters",
     *_FEATURE_COMPONENTS,
 }
-_POSITION = {name: i for i, name in enumerate(OBSERVATION_COLUMNS)}
+_FROM_ISO = datetime.fromisoformat
 
 
 def _datastream_id(block: dict[str, Any], index: int) -> int:
@@ -51,56 +59,135 @@ def _object(value: Any, where: str) -> Any:
     return value
 
 
-def _setters(components: list[str]) -> list[Callable[[list[Any], Any], None]]:
-    """One function per component that puts its value into a row of `OBSERVATION_COLUMNS`."""
+#: Where a value that failed its check stands in a column until its row is dropped.
+_BAD: Any = object()
 
-    def phenomenon(row: list[Any], value: Any) -> None:
-        row[0], row[1] = parse_time_or_interval(value, "phenomenonTime")
+#: A component's check of a whole column: takes the column's values (None in rows already bad),
+#: whether each row is still good, and the columns of the batch to fill; a row whose value fails
+#: the check is marked bad. The common values take a fast path; anything else the exact per-value
+#: check of `values.py`, so what is accepted is the same, value for value.
+Column = Callable[[list[Any], list[bool], dict[str, list[Any]]], None]
 
-    def result_time(row: list[Any], value: Any) -> None:
-        row[2] = None if value is None else parse_time(value, "resultTime")
 
-    def result(row: list[Any], value: Any) -> None:
-        columns = result_columns(value)
-        row[3], row[4], row[5], row[6] = (
-            columns["result_type"],
-            columns["result_number"],
-            columns["result_string"],
-            columns["result_json"],
-        )
+def _instant(value: Any, where: str) -> datetime:
+    """`parse_time`, with the usual `…Z` or `+00:00` text read straight by `fromisoformat`."""
+    if type(value) is str:
+        try:
+            moment = _FROM_ISO(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is UTC and FIRST_YEAR <= moment.year <= LAST_YEAR:
+                return moment
+    return parse_time(value, where)
 
-    def quality(row: list[Any], value: Any) -> None:
-        row[7] = value
 
-    def valid_time(row: list[Any], value: Any) -> None:
-        row[8], row[9] = (None, None) if value is None else parse_interval(value, "validTime")
+def _checked(values: list[Any], good: list[bool], check: Callable[[Any], Any]) -> list[Any]:
+    """`check` of every good value; a value it refuses marks its row bad."""
+    out: list[Any] = []
+    for index, value in enumerate(values):
+        if not good[index]:
+            out.append(_BAD)
+            continue
+        try:
+            out.append(check(value))
+        except PlatformError:
+            good[index] = False
+            out.append(_BAD)
+    return out
 
-    def parameters(row: list[Any], value: Any) -> None:
-        row[10] = _object(value, "parameters")
 
-    def feature(row: list[Any], value: Any) -> None:
-        row[12] = entity_id(value, "FeatureOfInterest/id")
+def _phenomenon_time(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
+    def check(value: Any) -> tuple[datetime, datetime | None]:
+        if type(value) is str and "/" not in value:
+            return _instant(value, "phenomenonTime"), None
+        return parse_time_or_interval(value, "phenomenonTime")
 
-    table = {
-        "phenomenonTime": phenomenon,
-        "resultTime": result_time,
-        "result": result,
-        "resultQuality": quality,
-        "validTime": valid_time,
-        "parameters": parameters,
-        "FeatureOfInterest/id": feature,
-        "FeatureOfInterest/@iot.id": feature,
-    }
-    return [table[name] for name in components]
+    checked = _checked(values, good, check)
+    columns["phenomenon_time_start"] = [_BAD if c is _BAD else c[0] for c in checked]
+    columns["phenomenon_time_end"] = [_BAD if c is _BAD else c[1] for c in checked]
+
+
+def _result_time(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
+    columns["result_time"] = _checked(
+        values, good, lambda value: None if value is None else _instant(value, "resultTime")
+    )
+
+
+def _result(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
+    kinds: list[Any] = []
+    numbers: list[Any] = []
+    strings: list[Any] = []
+    jsons: list[Any] = []
+    for index, value in enumerate(values):
+        if type(value) is float and value - value == 0.0:  # a finite number: the common case
+            kinds.append(schema.RESULT_NUMBER)
+            numbers.append(value)
+            strings.append(None)
+            jsons.append(None)
+            continue
+        try:
+            typed = result_columns(value) if good[index] else None
+        except PlatformError:
+            typed = None
+        if typed is None:
+            good[index] = False
+            kinds.append(_BAD)
+            numbers.append(_BAD)
+            strings.append(_BAD)
+            jsons.append(_BAD)
+            continue
+        kinds.append(typed["result_type"])
+        numbers.append(typed["result_number"])
+        strings.append(typed["result_string"])
+        jsons.append(typed["result_json"])
+    columns.update(result_type=kinds, result_number=numbers, result_string=strings, result_json=jsons)
+
+
+def _quality(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
+    columns["result_quality"] = values
+
+
+def _valid_time(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
+    checked = _checked(
+        values, good, lambda value: (None, None) if value is None else parse_interval(value, "validTime")
+    )
+    columns["valid_time_start"] = [_BAD if c is _BAD else c[0] for c in checked]
+    columns["valid_time_end"] = [_BAD if c is _BAD else c[1] for c in checked]
+
+
+def _parameters(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
+    columns["parameters"] = _checked(values, good, lambda value: _object(value, "parameters"))
+
+
+def _feature(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
+    def check(value: Any) -> int:
+        if type(value) is int and 0 <= value <= MAX_ID:
+            return value
+        return entity_id(value, "FeatureOfInterest/id")
+
+    columns["feature_of_interest_id"] = _checked(values, good, check)
+
+
+_COLUMNS: dict[str, Column] = {
+    "phenomenonTime": _phenomenon_time,
+    "resultTime": _result_time,
+    "result": _result,
+    "resultQuality": _quality,
+    "validTime": _valid_time,
+    "parameters": _parameters,
+    "FeatureOfInterest/id": _feature,
+    "FeatureOfInterest/@iot.id": _feature,
+}
 
 
 @dataclass
 class _Block:
-    """One validated dataArray block: its Datastream, how to read its rows, and its rows."""
+    """One validated dataArray block: its Datastream, its components and its rows."""
 
     where: str
     datastream: int
-    setters: list[Callable[[list[Any], Any], None]]
+    components: list[str]
     rows: list[Any]
 
 
@@ -122,7 +209,23 @@ def _block(index: int, block: Any) -> _Block:
         raise BadRequest(f"{where}: a component is given twice")
     if not isinstance(rows, list):
         raise BadRequest(f"{where}: dataArray must be an array of rows")
-    return _Block(where, datastream, _setters(components), rows)
+    return _Block(where, datastream, components, rows)
+
+
+def _block_columns(block: _Block, now: datetime) -> tuple[list[bool], dict[str, list[Any]]]:
+    """The block's rows checked column by column: whether each row is good, and the values of
+    every column of `OBSERVATION_COLUMNS` (the feature None where the row names none)."""
+    rows = block.rows
+    width = len(block.components)
+    good = [isinstance(row, list) and len(row) == width for row in rows]
+    count = len(rows)
+    columns: dict[str, list[Any]] = {name: [None] * count for name in OBSERVATION_COLUMNS}
+    columns["phenomenon_time_start"] = [now] * count
+    columns["datastream_id"] = [block.datastream] * count
+    for position, component in enumerate(block.components):
+        values = [row[position] if ok else None for row, ok in zip(rows, good, strict=True)]
+        _COLUMNS[component](values, good, columns)
+    return good, columns
 
 
 def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
@@ -144,56 +247,41 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     known_features: set[int] = set()
     missing_features: set[int] = set()
     now = datetime.now(UTC)
-    prepared: list[list[Any] | None] = []
+    stored: list[bool] = []
+    batch: dict[str, list[Any]] = {name: [] for name in OBSERVATION_COLUMNS}
     for block in blocks:
-        width = len(block.setters)
-        for values in block.rows:
-            if not isinstance(values, list) or len(values) != width:
-                prepared.append(None)
+        good, columns = _block_columns(block, now)
+        features = columns["feature_of_interest_id"]
+        for index, ok in enumerate(good):
+            if not ok:
                 continue
-            row: list[Any] = [
-                now,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                block.datastream,
-                None,
-            ]
-            try:
-                for setter, value in zip(block.setters, values, strict=True):
-                    setter(row, value)
-            except PlatformError:
-                prepared.append(None)
-                continue
-            feature = row[12]
+            feature = features[index]
             if feature is None:
-                row[12] = defaults[block.datastream]
+                features[index] = defaults[block.datastream]
             elif feature not in known_features:
                 if feature in missing_features or not writer.guard.visible(
                     connection, FEATURE_OF_INTEREST, feature
                 ):
                     missing_features.add(feature)
-                    prepared.append(None)
+                    good[index] = False
                     continue
                 known_features.add(feature)
-            prepared.append(row)
-    good = [tuple(r) for r in prepared if r is not None]
-    new_ids = list(insert_observations(connection, good))
+        stored += good
+        if all(good):
+            for name, values in columns.items():
+                batch[name] += values
+        else:
+            for name, values in columns.items():
+                batch[name] += [value for value, ok in zip(values, good, strict=True) if ok]
+    new_ids = insert_observations(connection, batch)
     writer.record.add(CREATED, OBSERVATION.name, new_ids)
-    ids = iter(new_ids)
-    for datastream, feature in {(r[11], r[12]) for r in good}:
-        writer.summary.add(datastream, feature)
+    for pair in set(zip(batch["datastream_id"], batch["feature_of_interest_id"], strict=True)):
+        writer.summary.add(*pair)
     prefix = f"{base}/Observations("
-    return ["error" if row is None else f"{prefix}{next(ids)})" for row in prepared]
+    ids = iter(new_ids)
+    return [f"{prefix}{next(ids)})" if ok else "error" for ok in stored]
 
 
 def _needs_default(block: _Block) -> bool:
     """Whether a row of the block may lack a FeatureOfInterest (then its Thing's Location gives one)."""
-    return not any(s.__name__ == "feature" for s in block.setters)
+    return not any(c in _FEATURE_COMPONENTS for c in block.components)

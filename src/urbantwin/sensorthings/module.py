@@ -7,12 +7,13 @@ from urbantwin.sensorthings.service import CONFORMANCE
 
 
 def mount(context: Context) -> Mounted:
-    """The routes of the service the app built (other modules read and write through it too)."""
+    """The routes of the service the app built (other modules read and write through it too); they
+    find it as `app.state.sensorthings`, which `app.py` sets."""
     from urbantwin.sensorthings.routes import build_router
 
     service = context.sensorthings
     # Groups of single Observations still queued are committed before the server stops.
-    return Mounted(routers=[build_router(service)], stop=service.observation_posts.close)
+    return Mounted(routers=[build_router()], stop=service.observation_posts.close)
 
 
 MODULE = Module(

@@ -456,10 +456,25 @@ def _ordering(compiler: FilterCompiler, options: QueryOptions, table: Any) -> li
 
 
 class RawValue:
-    """A property's value for `$value`: written as plain text, not JSON."""
+    """A property's value for `$value`: written as plain text, not JSON (objects and arrays stay
+    JSON, as they have no other text)."""
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+    @property
+    def is_json(self) -> bool:
+        return isinstance(self.value, dict | list)
+
+    @property
+    def text(self) -> str:
+        """The value as plain text: a string as it is, a boolean `true`/`false`, and null the
+        literal `null` (an empty body would read as the empty string, which is another value)."""
+        if self.value is None:
+            return "null"
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        return str(self.value)
 
 
 def next_link(url: str, query_string: str, skip: int, top: int) -> str:

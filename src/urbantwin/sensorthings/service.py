@@ -37,13 +37,24 @@ from urbantwin.store.engine import for_writes
 
 VERSION = "v1.1"
 
+_REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req"
+
+#: The requirement classes of STA 1.1 part 1 (OGC 18-088) this service implements, for the service
+#: root's `serverSettings.conformance`. A class claims every requirement under it; the optional
+#: requirements of create-update-delete (PUT, JSON Patch, HistoricalLocations created by clients)
+#: are named as well, so that a reader matching whole URIs sees them too. Not claimed:
+#: multi-datastream (there are no MultiDatastreams). The MQTT extension's classes are declared by
+#: `urbantwin.live` and listed only when it is on.
 CONFORMANCE = [
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/batch-request/batch-request",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+    f"{_REQ}/datamodel",
+    f"{_REQ}/resource-path/resource-path-to-entities",
+    f"{_REQ}/request-data",
+    f"{_REQ}/create-update-delete",
+    f"{_REQ}/create-update-delete/update-entity-put",
+    f"{_REQ}/create-update-delete/update-entity-jsonpatch",
+    f"{_REQ}/create-update-delete/historical-location-manual-creation",
+    f"{_REQ}/batch-request/batch-request",
+    f"{_REQ}/data-array/data-array",
 ]
 
 

@@ -2,10 +2,11 @@
 
 Deep insert creates a whole graph (a Thing with its Locations and Datastreams, each with its Sensor
 and ObservedProperty); a nested object carrying `@iot.id` links the existing entity instead (as
-FROST-Server does: clients such as frost-sta-client send the whole entity they read). Creating an
-Observation without a FeatureOfInterest derives one from the Thing's Location; giving a Thing a
-Location records a HistoricalLocation. Deletes cascade as the standard says, through the foreign
-keys of the schema.
+FROST-Server does: clients such as frost-sta-client send the whole entity they read). An update
+(PATCH, PUT) only links by `@iot.id`: related entities given inline are refused, as the standard
+says. Creating an Observation without a FeatureOfInterest derives one from the Thing's Location;
+giving a Thing a Location records a HistoricalLocation. Deletes cascade as the standard says,
+through the foreign keys of the schema.
 """
 
 from __future__ import annotations
@@ -276,6 +277,8 @@ class Writer:
             self._link(entity, ident, relation, other)
         if entity is OBSERVATION:
             self.summary.add(columns["datastream_id"], columns["feature_of_interest_id"])
+        elif entity is HISTORICAL_LOCATION:
+            self._follow_history(ident, columns["thing_id"], columns["time"])
         return ident
 
     def _complete(self, entity: EntityType, columns: dict[str, Any]) -> None:
@@ -406,6 +409,32 @@ class Writer:
                     location_id=location, historical_location_id=historical
                 )
             )
+
+    def _follow_history(self, historical: int, thing: int, time: Any) -> None:
+        """A HistoricalLocation created by a client that is later than every other of its Thing
+        moves the Thing to its Locations; an earlier one only fills in the past (the standard's
+        historical-location-manual-creation). The server's own, made when a Thing is given a
+        Location, never comes here."""
+        hl, links = schema.historical_locations, schema.location_historical_locations
+        not_newest = self.connection.execute(
+            select(hl.c.id).where(hl.c.thing_id == thing, hl.c.id != historical, hl.c.time >= time).limit(1)
+        ).first()
+        if not_newest is not None:
+            return
+        locations = (
+            self.connection.execute(
+                select(links.c.location_id).where(links.c.historical_location_id == historical)
+            )
+            .scalars()
+            .all()
+        )
+        if not locations:
+            return  # no place to move to: the Thing stays where it is
+        self.guard.authorize_entity(self.connection, THING, thing)  # the Thing changes
+        things = schema.thing_locations
+        self.connection.execute(delete(things).where(things.c.thing_id == thing))
+        for location in locations:
+            self.connection.execute(insert(things).values(thing_id=thing, location_id=location))
 
     def _reference(self, target: EntityType, raw: Any, where: str) -> int:
         ident = entity_id(raw, where)
@@ -547,9 +576,10 @@ class Writer:
             relation = entity.relations.get(key)
             if relation is None:
                 raise BadRequest(f"{entity.name}: unknown property {key!r}")
+            _links_only(entity, relation, value)
             if relation.many:
-                if entity is THING and relation.target == LOCATION.name and isinstance(value, list):
-                    ids = [self._to_one_or_new(LOCATION, v, f"Thing {key}") for v in value]
+                if entity is THING and relation.target == LOCATION.name:
+                    ids = [self._reference(LOCATION, v["@iot.id"], f"Thing {key}") for v in value]
                     self._locate(ident, ids, replace=True)
                 else:
                     self._to_many(entity, ident, relation, value)
@@ -578,11 +608,6 @@ class Writer:
             ).scalar_one()
             self.summary.add(datastream, columns["feature_of_interest_id"])
         return ident
-
-    def _to_one_or_new(self, target: EntityType, value: Any, where: str) -> int:
-        if isinstance(value, dict) and "@iot.id" in value:
-            return self._reference(target, value["@iot.id"], where)
-        return self._create(target, value, {}, [])
 
     def _delete_ref(self, path: ResourcePath) -> None:
         """DELETE `Things(1)/Locations(2)/$ref`: unlink, without deleting either entity."""
@@ -674,6 +699,27 @@ def plain_observation(
         columns["phenomenon_time_start"] = now
         columns["phenomenon_time_end"] = None
     return columns, columns["datastream_id"], feature
+
+
+def _links_only(entity: EntityType, relation: Relation, value: Any) -> None:
+    """Refuse related entities given inline in an update: an update links existing entities by
+    `@iot.id` and creates none (the standard's "update an entity", after OData 4.0 part 1, 11.4.3:
+    the entity must not contain related entities as inline content; it may bind navigation
+    properties). Creating them inline is deep insert, which only POST does."""
+    target = ENTITY_TYPES[relation.target]
+    where = f"{entity.name} {relation.name}"
+    if relation.many and not isinstance(value, list):
+        raise BadRequest(f'{where}: expected an array of links to {target.set_name}, e.g. [{{"@iot.id": 1}}]')
+    for item in value if relation.many else [value]:
+        if not isinstance(item, dict):
+            raise BadRequest(
+                f'{where}: expected a link to a {target.name}, e.g. {{"@iot.id": 1}}, got {item!r:.40}'
+            )
+        if "@iot.id" not in item:
+            raise BadRequest(
+                f"{where}: an update links existing {target.set_name} by @iot.id and creates none inline;"
+                f" create the {target.name} first (POST /{target.set_name}) and link it"
+            )
 
 
 class BrokenReference(Exception):

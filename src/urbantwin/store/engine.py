@@ -96,6 +96,16 @@ def for_writes(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
+def for_reads(engine: Engine) -> Engine:
+    """The same engine (and pool) for reads that need no transaction, those of one statement (which
+    sees one snapshot either way): on PostgreSQL they run in autocommit, without the BEGIN and the
+    ROLLBACK that are two of the four round trips of a short read (the others: the pool's ping and
+    the statement). SQLite's connections begin their own way (`make_engine`) and stay as they are."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -228,5 +228,6 @@ from urbantwin.store import (  # noqa: E402, F401
     energy_schema,
     features_schema,
     observation_counts,
+    policy_version,
     timeseries_schema,
 )

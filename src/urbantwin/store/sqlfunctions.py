@@ -532,12 +532,11 @@ class iso_time_text(FunctionElement):  # noqa: N801
 
 @compiles(iso_time_text, "postgresql")
 def _pg_iso_time(element: iso_time_text, compiler: Any, **kw: Any) -> str:
+    # One to_char per time, its `.000000` dropped after: a third cheaper per row than choosing the
+    # format by comparing the time with its whole second, which converted the time three times.
     col = compiler.process(element.clauses, **kw)
-    utc = f"({col} AT TIME ZONE 'UTC')"
     return (
-        f"CASE WHEN date_trunc('second', {utc}) = {utc} "
-        f'THEN to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\') '
-        f'ELSE to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END'
+        f"replace(to_char(({col} AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
     )
 
 

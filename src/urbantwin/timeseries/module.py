@@ -6,9 +6,10 @@ from urbantwin.module import Context, Module, Mounted
 
 
 def mount(context: Context) -> Mounted:
-    from urbantwin.timeseries.routes import timeseries_router
+    from urbantwin.timeseries.routes import Timeseries, build_router
 
-    return Mounted(routers=[timeseries_router(context.engine, context.settings, context.access)])
+    parts = Timeseries.of(context.engine, context.settings, context.access)
+    return Mounted(routers=[build_router()], state={"timeseries": parts})
 
 
 MODULE = Module(

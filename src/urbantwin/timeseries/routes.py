@@ -7,6 +7,8 @@ counts the read (audited when it touched restricted datasets), as every service 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -100,9 +102,30 @@ def _json(body: dict[str, Any], media_type: str = "application/json") -> Respons
     return Response(orjson.dumps(body), media_type=media_type)
 
 
-def build_router(service: TimeseriesService) -> APIRouter:
+@dataclass(frozen=True)
+class Timeseries:
+    """What the routes serve on one app (`app.state.timeseries`): the aggregates and latest values,
+    and the district means."""
+
+    service: TimeseriesService
+    districts: DistrictMeans
+
+    @classmethod
+    def of(cls, engine: Engine, settings: Settings, access: Access) -> Timeseries:
+        service = TimeseriesService(engine, settings, access)
+        return cls(service, DistrictMeans(engine, access))
+
+
+def request_timeseries(request: Request) -> Timeseries:
+    return request.app.state.timeseries
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app (FastAPI analyses each route's
+    signature as it is added, which made much of the start of an app): they find the app's
+    services through the request."""
     router = APIRouter(prefix=PREFIX, tags=[TAG])
-    settings = service.settings
 
     @router.get(
         "/datastreams/{datastream_id}/aggregate",
@@ -160,7 +183,9 @@ def build_router(service: TimeseriesService) -> APIRouter:
         ] = None,
     ) -> Response:
         query = parse_aggregate(datastream_id, interval, stats, start, end, tz)
-        answer = await run_in_threadpool(service.aggregate, query, request_caller(request))
+        answer = await run_in_threadpool(
+            request_timeseries(request).service.aggregate, query, request_caller(request)
+        )
         return _json(answer.body)
 
     @router.get(
@@ -209,17 +234,17 @@ def build_router(service: TimeseriesService) -> APIRouter:
         ] = None,
         offset: Annotated[str | None, Query(description="Datastreams to skip (paging)")] = None,
     ) -> Response:
-        query = parse_latest(datastreams, thing, observed_property, bbox, limit, offset, settings.max_top)
+        service = request_timeseries(request).service
+        top = service.settings.max_top
+        query = parse_latest(datastreams, thing, observed_property, bbox, limit, offset, top)
         answer = await run_in_threadpool(service.latest, query, request_caller(request))
         body = answer.body
         if "nextOffset" in body:
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
             params.append(("offset", str(body["nextOffset"])))
-            href = public_base(request, settings) + request.url.path + "?" + urlencode(params)
+            href = public_base(request, service.settings) + request.url.path + "?" + urlencode(params)
             body["links"] = [{"rel": "next", "type": GEOJSON, "href": href}]
         return _json(body, GEOJSON)
-
-    districts_service = DistrictMeans(service.engine, service.access)
 
     @router.get(
         "/districts",
@@ -260,12 +285,9 @@ def build_router(service: TimeseriesService) -> APIRouter:
         ] = None,
     ) -> Response:
         query = parse_districts(collection, observed_property, time, hold, occupied)
-        answer = await run_in_threadpool(districts_service.means, query, request_caller(request))
+        answer = await run_in_threadpool(
+            request_timeseries(request).districts.means, query, request_caller(request)
+        )
         return _json(answer.body)
 
     return router
-
-
-def timeseries_router(engine: Engine, settings: Settings, access: Access) -> APIRouter:
-    """The router of the extension on the app's engine and access point (what its module mounts)."""
-    return build_router(TimeseriesService(engine, settings, access))
