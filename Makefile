@@ -37,7 +37,7 @@ demo: $(STAMP) $(VIEWER)
 
 ## Set up and run the whole test suite (lint, format check, the type checker, the layers' contracts,
 ## tests on SQLite and PostgreSQL, the viewer in Chromium); tests that share a fixture built once per
-## worker name an xdist_group
+## worker name an xdist_group, tests of tens of seconds are marked long and start first (tests/conftest.py)
 test: $(STAMP) $(VIEWER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -72,12 +72,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{tests} tests skipped, {reason}", yellow=True)
 
 
-@pytest.hookimpl(trylast=True)  # after pytest has ordered the tests by their shared fixtures
+@pytest.hookimpl(trylast=True)  # after pytest has ordered the tests and xdist named their groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `long` first, the rest in their order. `pytest -n 2 --dist loadgroup` hands
-    out the xdist groups first (the largest first) and then the tests in this order: a long test
-    collected last (the browser's, in tests/web) kept one worker busy for a minute after the other
-    had run out of work."""
+    """The tests of an xdist group on one worker, and the tests marked `long` first.
+
+    pytest-xdist 3.8 names a test's group by writing `item._nodeid`, which pytest 9 no longer reads
+    (a node's id is `item._id` now): `--dist loadgroup` silently handed out every test on its own,
+    so the stores and servers a group shares were built on both workers. The name xdist wrote is
+    made the test's id here, as xdist meant it (`…[sqlite]@fuzz`).
+
+    `--dist loadgroup` hands out the groups first (the largest first) and then the tests in this
+    order: a long test collected last (the browser's, in tests/web) kept one worker busy for a
+    minute after the other had run out of work.
+    """
+    for item in items:
+        grouped = item.__dict__.get("_nodeid")
+        if isinstance(grouped, str) and grouped != item.nodeid and hasattr(item, "_id"):
+            item._id = type(item._id).parse(grouped)
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
