@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from urbantwin.errors import BadRequest
@@ -68,6 +70,51 @@ def test_parse_json_checks_depth_and_names_what_was_read() -> None:
         parse_json(b"{", settings)
     with pytest.raises(BadRequest, match="contains a NUL"):
         parse_json(b'{"a": "\\u0000"}', settings)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.text(alphabet=st.sampled_from('ab\x00\\u"0')),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(alphabet=st.sampled_from("k\x00\\u0"), max_size=3), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+def depth_of(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    return 0
+
+
+def holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(key) or holds_nul(child) for key, child in value.items())
+    if isinstance(value, list):
+        return any(map(holds_nul, value))
+    return False
+
+
+@given(document=JSON_VALUES, limit=st.integers(0, 6))
+def test_parse_json_refuses_exactly_the_deep_and_the_nul_documents(document: Any, limit: int) -> None:
+    # parse_json skips the walk over texts when the JSON text has no `\u0000` escape: that shortcut
+    # must never let a NUL through nor refuse a document without one.
+    raw = orjson.dumps(document)
+    expected_refusal = depth_of(document) > limit or holds_nul(document)
+    try:
+        assert parse_json(raw, limit) == document
+    except BadRequest:
+        assert expected_refusal
+    else:
+        assert not expected_refusal
 
 
 def test_dumps_json_writes_a_stored_document_embedded_deeper_than_orjson_goes() -> None:

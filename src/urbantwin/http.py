@@ -120,7 +120,9 @@ def check_text(text: str, what: str) -> None:
         raise BadRequest(f"{what} contains a NUL character (\\u0000), which no text may hold")
 
 
-def check_json_input(document: Any, limit: int, what: str = "the JSON document") -> None:
+def check_json_input(
+    document: Any, limit: int, what: str = "the JSON document", *, texts: bool = True
+) -> None:
     """400 when `document` nests deeper than `limit` levels of arrays and objects, or when one of its
     keys or strings holds a NUL character.
 
@@ -128,27 +130,35 @@ def check_json_input(document: Any, limit: int, what: str = "the JSON document")
     message. The depth limit lies below what can be written back (see `DEEPEST_WRITABLE_JSON`), so
     every accepted document can be stored, read and embedded in a response; NUL is refused because
     PostgreSQL cannot store it and SQLite would, and both backends must give the same answer.
+    `texts=False` skips the NUL check, for a document whose JSON text is known to hold none.
     """
     limit = min(limit, DEEPEST_WRITABLE_JSON)
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, str):
-            check_text(value, f"a string in {what}")
-            continue
-        if isinstance(value, dict):
-            children: Any = value.values()
-            for key in value:
-                if isinstance(key, str):
-                    check_text(key, f"a key in {what}")
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
+    if texts and isinstance(document, str):
+        check_text(document, f"a string in {what}")
+    # Level by level, and only containers go on to the next level: a dataArray body of a thousand
+    # rows is a thousand small lists of scalars, and this walk is on the bulk path of every write.
+    level = [document] if isinstance(document, dict | list) else []
+    depth = 0
+    while level:
         depth += 1
         if depth > limit:
             raise BadRequest(f"{what} nests deeper than {limit} levels of arrays and objects")
-        stack.extend((child, depth) for child in children)
+        deeper: list[Any] = []
+        for value in level:
+            if isinstance(value, dict):
+                if texts:
+                    for key in value:
+                        if isinstance(key, str):
+                            check_text(key, f"a key in {what}")
+                children: Any = value.values()
+            else:
+                children = value
+            for child in children:
+                if isinstance(child, dict | list):
+                    deeper.append(child)
+                elif texts and isinstance(child, str):
+                    check_text(child, f"a string in {what}")
+        level = deeper
 
 
 def parse_json(raw: bytes | str, settings: Settings | int, what: str = "the body") -> Any:
@@ -166,7 +176,10 @@ def parse_json(raw: bytes | str, settings: Settings | int, what: str = "the body
                 f"{what} nests deeper than {min(limit, DEEPEST_WRITABLE_JSON)} levels of arrays and objects"
             ) from None
         raise BadRequest(f"{what} is not valid JSON: {exc}") from None
-    check_json_input(document, limit, what)
+    # The only way JSON writes a NUL is the escape `\u0000` (a raw control character is not valid
+    # JSON): without it in the text, no string of the document can hold one.
+    may_hold_nul = "\\u0000" in raw if isinstance(raw, str) else b"\\u0000" in raw
+    check_json_input(document, limit, what, texts=may_hold_nul)
     return document
 
 
