@@ -355,7 +355,12 @@ def _free_port() -> int:
 def live_server(app) -> Iterator[str]:  # noqa: ANN001
     """The app served by uvicorn on a free port of 127.0.0.1, for clients that speak real HTTP."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # An event stream whose client left notices it at its next heartbeat; the server waits for its
+    # open connections before it stops, so a test that leaves streams would wait that long.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
