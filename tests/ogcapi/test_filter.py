@@ -261,11 +261,12 @@ def test_filters_beyond_the_size_limits(
 
 
 def test_like_with_thousands_of_percent_signs_answers_at_once(anonymous: TestClient, city: Engine) -> None:
-    """On SQLite this pattern once hung the whole server (a regular expression backtracking)."""
+    """On SQLite this pattern once hung the whole server (a regular expression backtracking). The
+    bound tells "answers" from "hangs"; a tight one would only measure how busy the machine is."""
     started = time.monotonic()
     assert _ids(anonymous, filter="name LIKE '" + "%" * 5000 + "a'") == ["a"]
     assert _ids(anonymous, filter="name LIKE '" + "%" * 5000 + "x'") == []
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10.0
 
 
 @pytest.mark.long  # the demo's buildings

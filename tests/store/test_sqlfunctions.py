@@ -100,10 +100,13 @@ def test_like_on_both_backends(engine: Engine, text: str, pattern: str, casei: b
         "%" + "_" * 2000 + "%" + "a" * 2000 + "%b",
     ],
 )
-def test_like_with_thousands_of_wildcards_answers_within_a_second(engine: Engine, pattern: str) -> None:
-    """Before LIKE had its own matcher, 30 `%` on one short text took seconds; 5,000 never ended."""
+def test_like_with_thousands_of_wildcards_does_not_backtrack(engine: Engine, pattern: str) -> None:
+    """Before LIKE had its own matcher, 30 `%` on one short text took seconds; 5,000 never ended.
+
+    The bound tells "answers" from "never ends" (it answers in milliseconds on a quiet machine);
+    a tight bound would only measure how busy the machine is."""
     text = "a" * 4999 + "c"
     started = time.monotonic()
     with engine.connect() as connection:
         assert connection.execute(select(text_like(literal(text), pattern))).scalar_one() is False
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10.0
