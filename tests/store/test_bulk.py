@@ -47,6 +47,17 @@ def _datastream_and_feature(client: TestClient) -> tuple[int, int]:
     return datastream["@iot.id"], response.json()["@iot.id"]
 
 
+def _minute_series(datastream: int, feature: int, count: int) -> dict[str, list[Any]]:
+    """The columns of `count` numeric Observations one minute apart, from T0: a large load."""
+    return {
+        "phenomenon_time_start": [T0 + timedelta(minutes=i) for i in range(count)],
+        "result_type": [0] * count,
+        "result_number": [1.0] * count,
+        "datastream_id": [datastream] * count,
+        "feature_of_interest_id": [feature] * count,
+    }
+
+
 def _stored(engine: Engine, ids: list[int]) -> list[tuple[Any, ...]]:
     table = schema.observations
     with engine.connect() as connection:
@@ -140,13 +151,7 @@ def test_a_load_does_not_wait_for_another_transaction_analysing_the_table(
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE observations"))
     count = 5000
-    columns = {
-        "phenomenon_time_start": [T0 + timedelta(minutes=i) for i in range(count)],
-        "result_type": [0] * count,
-        "result_number": [1.0] * count,
-        "datastream_id": [datastream] * count,
-        "feature_of_interest_id": [feature] * count,
-    }
+    columns = _minute_series(datastream, feature, count)
     with engine.connect() as holder:
         holder.begin()
         holder.execute(text("LOCK TABLE observations IN SHARE UPDATE EXCLUSIVE MODE"))
@@ -178,13 +183,7 @@ def test_a_database_user_who_may_only_insert_loads_without_analysing(
         connection.execute(text(f"GRANT SELECT, INSERT, UPDATE ON observation_counts TO {role}"))
         connection.execute(text(f"GRANT USAGE ON SEQUENCE observations_id_seq TO {role}"))
     count = 5000
-    columns = {
-        "phenomenon_time_start": [T0 + timedelta(minutes=i) for i in range(count)],
-        "result_type": [0] * count,
-        "result_number": [1.0] * count,
-        "datastream_id": [datastream] * count,
-        "feature_of_interest_id": [feature] * count,
-    }
+    columns = _minute_series(datastream, feature, count)
     try:
         with engine.begin() as connection:
             connection.execute(text(f"SET LOCAL ROLE {role}"))
