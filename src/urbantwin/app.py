@@ -23,6 +23,7 @@ from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.gate import Access
 from urbantwin.access.policy import AccessPolicy
+from urbantwin.city.setup import city_settings
 from urbantwin.errors import PlatformError
 from urbantwin.headers import SecurityHeadersMiddleware
 from urbantwin.http import RefuseNulInRequestLine, error_body
@@ -32,6 +33,7 @@ from urbantwin.modules import MODULES, checked, conformance, viewer_panels
 from urbantwin.ratelimit import RateLimitMiddleware, rate_limits_configured
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
+from urbantwin.store.city import read_profile
 from urbantwin.store.engine import is_query_timeout, make_engine
 from urbantwin.web import mount_viewer
 from urbantwin.web.docs import docs_router
@@ -74,8 +76,12 @@ def create_app(
         docs_url=None,  # /docs is the platform's own page (web/docs.py): no CDN, no inline script
         redoc_url=None,
     )
+    # The city's profile (`urbantwin city init`) names the publisher of the default dataset.
+    city = read_profile(engine)
+    settings = city_settings(settings, city)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.city = city
     ensure_defaults(engine, settings)
     policy = AccessPolicy(settings)
     audit = AuditLog(engine)
@@ -87,7 +93,7 @@ def create_app(
     service = SensorThingsService(engine, settings, access, listed["sensorthings"])
     app.state.sensorthings = service
     app.state.modules = modules
-    context = Context(settings, engine, access, app.state.authenticator, service, listed)
+    context = Context(settings, engine, access, app.state.authenticator, service, listed, city)
     mounted.extend(module.mount(context) for module in modules if module.mount is not None)
     for part in mounted:
         for name, value in part.state.items():

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # only for the annotations: declaring a module imports none o
 
     from urbantwin.access.authenticate import Authenticator
     from urbantwin.access.gate import Access
+    from urbantwin.city_profile import CityProfile
     from urbantwin.sensorthings.service import SensorThingsService
     from urbantwin.settings import Settings
 
@@ -57,6 +58,8 @@ class Context:
     authenticator: Authenticator
     sensorthings: SensorThingsService
     conformance: dict[Listing, list[str]]
+    #: The city the platform is for (`urbantwin city init`; `city_profile.NO_CITY` before that).
+    city: CityProfile
 
 
 @dataclass

@@ -14,6 +14,7 @@ import typer
 
 from urbantwin.access.module import MODULE as ACCESS
 from urbantwin.catalog.module import MODULE as CATALOG
+from urbantwin.city.module import MODULE as CITY
 from urbantwin.energy.module import MODULE as ENERGY
 from urbantwin.ingest.module import MODULE as INGEST
 from urbantwin.live.module import MODULE as LIVE
@@ -30,6 +31,7 @@ MODULES: tuple[Module, ...] = (
     CATALOG,
     TIMESERIES,
     ACCESS,
+    CITY,
     ENERGY,
     INGEST,
 )

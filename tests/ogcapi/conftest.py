@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from urbantwin.city_profile import parse_profile
 from urbantwin.ingest.geojson import CollectionInfo, import_geojson
+from urbantwin.store.city import write_profile
+from urbantwin.store.engine import for_writes
 
 #: Easting/northing in EPSG:25833, with millimetres that must survive the trip through the store.
 POINTS = {
@@ -58,6 +61,17 @@ INFO = CollectionInfo(
     "urbantwin tests",
     ["test"],
 )
+
+
+#: The platform of these tests is a city that works in EPSG:25833, as its profile says.
+PROFILE = parse_profile({"name": "Teststadt", "crs": ["EPSG:25833"], "time_zone": "Europe/Berlin"})
+
+
+@pytest.fixture(autouse=True)
+def city_profile(engine: Engine) -> None:
+    """The test city's profile, stored before the app is built (the app reads it at start)."""
+    with for_writes(engine).begin() as connection:
+        write_profile(connection, PROFILE)
 
 
 @pytest.fixture

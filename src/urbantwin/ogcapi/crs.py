@@ -1,12 +1,15 @@
 """The CRSs the API offers (OGC API - Features Part 2) and the transformations between them.
 
 Coordinates are stored in WGS 84 as lon/lat (CRS84). Output and `bbox-crs` coordinates follow the
-axis order of each CRS's definition: EPSG:4326 is lat/lon, EPSG:25833 easting/northing.
+axis order of each CRS's definition: EPSG:4326 is lat/lon, EPSG:25832 and EPSG:25833
+easting/northing. Which CRSs are offered is the city's choice: CRS84, then the CRSs of its profile
+(`city_profile.CityProfile.crs`, any EPSG code pyproj knows), then EPSG:4326 and EPSG:3857.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -14,21 +17,38 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from urbantwin.city_profile import NO_CITY
 from urbantwin.errors import BadRequest
 from urbantwin.geometry import crs_of
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-SUPPORTED = (
-    CRS84,
-    "http://www.opengis.net/def/crs/EPSG/0/4326",
-    "http://www.opengis.net/def/crs/EPSG/0/25833",
-    "http://www.opengis.net/def/crs/EPSG/0/3857",
-)
-_PYPROJ = {uri: ("OGC:CRS84" if uri == CRS84 else "EPSG:" + uri.rsplit("/", 1)[1]) for uri in SUPPORTED}
-_ALIASES = {"EPSG:4326": SUPPORTED[1], "EPSG:25833": SUPPORTED[2], "EPSG:3857": SUPPORTED[3], "CRS84": CRS84}
+_EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
 
 
-def parse_crs(value: str | None, parameter: str) -> str:
+def crs_uri(code: str) -> str:
+    """The OGC URI of a profile's CRS code (`OGC:CRS84`, `EPSG:25832`)."""
+    if code.upper() in ("OGC:CRS84", "CRS84"):
+        return CRS84
+    match = re.fullmatch(r"EPSG:(\d+)", code.strip(), flags=re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not an EPSG code: {code!r}")
+    return _EPSG_URI + match.group(1)
+
+
+def served_crs(codes: Iterable[str]) -> tuple[str, ...]:
+    """The URIs of the CRSs to offer, from a profile's list (`CityProfile.served_crs()`)."""
+    return tuple(dict.fromkeys(crs_uri(code) for code in codes))
+
+
+#: What a platform without a city profile offers: the world's CRSs.
+SUPPORTED = served_crs(NO_CITY.served_crs())
+
+
+def _pyproj_name(uri: str) -> str:
+    return "OGC:CRS84" if uri == CRS84 else "EPSG:" + uri.rsplit("/", 1)[1]
+
+
+def parse_crs(value: str | None, parameter: str, supported: tuple[str, ...] = SUPPORTED) -> str:
     """The URI of a supported CRS, however it is spelled: the URI, a `[EPSG:25833]` CURIE,
     `EPSG:25833`, a URN — read by the platform's one CRS parser (`geometry.crs_of`), as importers do."""
     if value is None or value == "":
@@ -36,22 +56,26 @@ def parse_crs(value: str | None, parameter: str) -> str:
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    text = _ALIASES.get(text, text).replace("https://", "http://")
-    if text in SUPPORTED:
+    if text.upper() == "CRS84":
+        text = CRS84
+    elif re.fullmatch(r"EPSG:\d+", text, flags=re.IGNORECASE):
+        text = crs_uri(text)
+    text = text.replace("https://", "http://")
+    if text in supported:
         return text
     try:
         crs = crs_of(text) if text and len(text) < 2_000 else None
     except CRSError:
         crs = None
-    for uri in SUPPORTED:
-        if crs is not None and crs.equals(crs_of(_PYPROJ[uri])):
+    for uri in supported:
+        if crs is not None and crs.equals(crs_of(_pyproj_name(uri))):
             return uri
-    raise BadRequest(f"{parameter}: unsupported CRS {value!r}; supported are {', '.join(SUPPORTED)}")
+    raise BadRequest(f"{parameter}: unsupported CRS {value!r}; supported are {', '.join(supported)}")
 
 
 @lru_cache(maxsize=16)
 def _transformer(source: str, target: str) -> Transformer:
-    return Transformer.from_crs(CRS(_PYPROJ[source]), CRS(_PYPROJ[target]), always_xy=False)
+    return Transformer.from_crs(CRS(_pyproj_name(source)), CRS(_pyproj_name(target)), always_xy=False)
 
 
 def geometry_transform(target: str) -> Callable[[shapely.Geometry], shapely.Geometry] | None:

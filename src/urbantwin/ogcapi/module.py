@@ -10,7 +10,9 @@ def mount(context: Context) -> Mounted:
     from urbantwin.ogcapi.routes import OgcApi, build_router
     from urbantwin.ogcapi.service import FeaturesService
 
-    service = FeaturesService(context.engine, context.settings, context.access, context.conformance["ogcapi"])
+    service = FeaturesService(
+        context.engine, context.settings, context.access, context.conformance["ogcapi"], context.city
+    )
     return Mounted(routers=[build_router()], state={"ogcapi": OgcApi.of(service)})
 
 

@@ -64,7 +64,7 @@ class OgcApi:
 
     @classmethod
     def of(cls, service: FeaturesService) -> OgcApi:
-        writer = FeatureWriter(service.engine, service.access.policy, service.access.audit)
+        writer = FeatureWriter(service.engine, service.access.policy, service.access.audit, service.crs)
         return cls(service, TileService(service), writer)
 
 

@@ -29,8 +29,9 @@ from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, sel
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
+from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.ogcapi.crs import CRS84, SUPPORTED, bbox_to_crs84, geometry_transform, parse_crs
+from urbantwin.ogcapi.crs import CRS84, bbox_to_crs84, geometry_transform, parse_crs, served_crs
 from urbantwin.ogcapi.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
 from urbantwin.settings import Settings
 from urbantwin.store.engine import for_reads
@@ -135,8 +136,11 @@ class FeaturesService:
         settings: Settings,
         access: Access | None = None,
         conformance: list[str] | None = None,
+        city: CityProfile = NO_CITY,
     ) -> None:
         self.engine = engine
+        #: The CRSs offered: CRS84, the city's own (its profile's), EPSG:4326 and EPSG:3857.
+        self.crs = served_crs(city.served_crs())
         #: For the requests about one collection and one feature, whose every query is one statement.
         self.read_engine = for_reads(engine)
         self.settings = settings
@@ -194,7 +198,7 @@ class FeaturesService:
                     _link(f"{root}?f=html", "alternate", HTML, "the collections as HTML"),
                 ],
                 "collections": [self._collection(base, row._mapping) for row in rows],
-                "crs": list(SUPPORTED),
+                "crs": list(self.crs),
             }
         )
 
@@ -236,7 +240,7 @@ class FeaturesService:
             "description": row["description"],
             "keywords": row["keywords"] or [],
             "itemType": "feature",
-            "crs": list(SUPPORTED),
+            "crs": list(self.crs),
             "storageCrs": CRS84,
             "links": [
                 _link(url, "self", JSON, "this collection"),
@@ -321,10 +325,12 @@ class FeaturesService:
         limit = _integer(values.get("limit"), "limit", DEFAULT_LIMIT, 1)
         limit = min(limit, MAX_LIMIT)  # a larger limit is not an error: the page is cut to the maximum
         offset = _integer(values.get("offset"), "offset", 0, 0, self.settings.max_offset)
-        target = parse_crs(values.get("crs"), "crs")
+        target = parse_crs(values.get("crs"), "crs", self.crs)
         conditions = [features.c.collection_id == collection_id]
         if values.get("bbox"):
-            box = bbox_to_crs84(_bbox(values["bbox"]), parse_crs(values.get("bbox-crs"), "bbox-crs"))
+            box = bbox_to_crs84(
+                _bbox(values["bbox"]), parse_crs(values.get("bbox-crs"), "bbox-crs", self.crs)
+            )
             conditions.append(_in_bbox(box))
         elif values.get("bbox-crs"):
             raise BadRequest("bbox-crs: given without bbox")
@@ -332,12 +338,12 @@ class FeaturesService:
             conditions.append(_in_time(values["datetime"]))
         if values.get("filter"):
             node = parse_filter(values["filter"], values.get("filter-lang"), self.settings)
-            filter_crs = parse_crs(values.get("filter-crs"), "filter-crs")
+            filter_crs = parse_crs(values.get("filter-crs"), "filter-crs", self.crs)
             compiler = FilterCompiler(schema, filter_crs, self._temporal(collection_id, connection))
             conditions.append(compiler.compile(node))
         elif values.get("filter-lang") or values.get("filter-crs"):
             check_language(values.get("filter-lang"))  # a bad filter-lang is still named
-            parse_crs(values.get("filter-crs"), "filter-crs")
+            parse_crs(values.get("filter-crs"), "filter-crs", self.crs)
         order = _sort_keys(values.get("sortby"), schema)
         selected = _selection(values.get("properties"), schema)
         for name, value in values.items():
@@ -459,7 +465,7 @@ class FeaturesService:
             raise BadRequest(
                 f"unknown query parameter {sorted(unknown)[0]!r} for a single feature; known: crs, f"
             )
-        target = parse_crs(values.get("crs"), "crs")
+        target = parse_crs(values.get("crs"), "crs", self.crs)
         if row.feature_key is None:
             raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
         url = f"{base}/ogcapi/collections/{collection_id}/items"

@@ -22,14 +22,18 @@ from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.geometry import GeometryError, check_geometry, crs_of, from_geojson
-from urbantwin.ogcapi.crs import geometry_to_crs84, parse_crs
+from urbantwin.ogcapi.crs import SUPPORTED, geometry_to_crs84, parse_crs
 from urbantwin.store.feature_rows import grown_schema, height_of, union_bounds
 from urbantwin.store.features_schema import collections, features
 
 
 class FeatureWriter:
-    def __init__(self, engine: Engine, policy: AccessPolicy, audit: AuditLog) -> None:
+    def __init__(
+        self, engine: Engine, policy: AccessPolicy, audit: AuditLog, crs: tuple[str, ...] = SUPPORTED
+    ) -> None:
         self.engine = engine
+        #: The CRSs a `Content-Crs` may name (those the API offers).
+        self.crs = crs
         self.policy = policy
         self.audit = audit
 
@@ -42,7 +46,7 @@ class FeatureWriter:
         elif isinstance(key, dict | list | bool):
             raise BadRequest(f"id: expected a string or number, got {key!r}")
         key = str(key)
-        record = _record(feature, _content_crs(content_crs))
+        record = _record(feature, _content_crs(content_crs, self.crs))
         with self.engine.begin() as connection:
             self._authorize(connection, principal, collection_id)
             if self._find(connection, collection_id, key) is not None:
@@ -62,7 +66,7 @@ class FeatureWriter:
         feature = _feature(body)
         if feature.get("id") is not None and str(feature["id"]) != key:
             raise BadRequest(f"id: the body's id {feature['id']!r} is not the feature's id {key!r}")
-        record = _record(feature, _content_crs(content_crs))
+        record = _record(feature, _content_crs(content_crs, self.crs))
         record.update(valid_from=None, valid_to=None)
         with self.engine.begin() as connection:
             self._authorize(connection, principal, collection_id)
@@ -93,7 +97,7 @@ class FeatureWriter:
             merged: dict[str, Any] = {"type": "Feature", "properties": properties}
             if "geometry" in body:
                 merged["geometry"] = body["geometry"]
-                record = _record(merged, _content_crs(content_crs))
+                record = _record(merged, _content_crs(content_crs, self.crs))
             else:
                 record = _record(merged, None)
                 del record["geom"]
@@ -172,12 +176,12 @@ class FeatureWriter:
         connection.execute(collections.update().where(collections.c.id == collection_id).values(**values))
 
 
-def _content_crs(header: str | None) -> str:
+def _content_crs(header: str | None, supported: tuple[str, ...]) -> str:
     """The CRS of a `Content-Crs` header (`<uri>`, as the server sends it, or a bare URI or CURIE)."""
     text = (header or "").strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
-    return parse_crs(text or None, "Content-Crs")
+    return parse_crs(text or None, "Content-Crs", supported)
 
 
 def _feature(body: Any) -> dict[str, Any]:
