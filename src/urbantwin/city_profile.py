@@ -31,6 +31,8 @@ from urbantwin.errors import BadRequest
 LANGUAGES = ("de", "en")
 #: The CRSs served for every city: the world's (GeoJSON's CRS84, EPSG:4326 and web maps' 3857).
 WORLD_CRS = ("OGC:CRS84", "EPSG:4326", "EPSG:3857")
+#: The time zone of a profile that names none (the platform's first users are German cities).
+DEFAULT_TIME_ZONE = "Europe/Berlin"
 #: How a population property is named: `{year}` stands for the four digits of the year.
 YEAR = "{year}"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -87,7 +89,8 @@ class CityProfile:
     id: str
     name: str
     languages: tuple[str, ...] = LANGUAGES
-    time_zone: str = "UTC"
+    #: The IANA time zone the city's clocks and calendars are in (days, months, local times).
+    time_zone: str = DEFAULT_TIME_ZONE
     #: Where the city lies, as a WGS 84 box (west, south, east, north): the viewer's first view.
     extent: tuple[float, float, float, float] | None = None
     #: The city's own CRSs (`EPSG:25832`), its first the one its data officers work in; served by
@@ -172,7 +175,7 @@ def parse_profile(document: dict[str, Any], source: str = "profile") -> CityProf
             f"languages: {', '.join(map(repr, unknown_languages)) or 'none given'}; "
             f"the platform speaks {', '.join(LANGUAGES)}"
         )
-    time_zone = _text(document, "time_zone") or "UTC"
+    time_zone = _text(document, "time_zone") or DEFAULT_TIME_ZONE
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -1,4 +1,4 @@
-"""The `urbantwin` command: serve the platform, load and serve the Leipzig demo, migrate the store."""
+"""The `urbantwin` command: serve the platform, load and serve the demo city, migrate the store."""
 
 from __future__ import annotations
 
@@ -94,37 +94,36 @@ def demo(
     config: ConfigOption = None,
     load_only: Annotated[bool, typer.Option(help="load the data, do not serve")] = False,
 ) -> None:
-    """Load the Leipzig demo data into a fresh store, then serve it.
+    """Load the demo city's data into a fresh store, then serve it.
 
-    Serving, it also runs the energy scenarios of Leipzig-West in the background and then writes
+    Serving, it also runs the demo's energy scenarios in the background and then writes
     simulated quarter meters for the monitoring mode; `--load-only` loads the data only (no energy
     runs: `urbantwin energy run …` or POST /api/energy/runs compute them later).
     """
+    from urbantwin.city.setup import city_settings, init_city
+    from urbantwin.city_profile import load_profile
+    from urbantwin.demo import PROFILE
     from urbantwin.demo.catalog import publish_demo_catalogue
     from urbantwin.demo.features import load_feature_layers
-    from urbantwin.store.engine import make_engine, upgrade
+    from urbantwin.store.engine import make_engine
 
+    city = load_profile(PROFILE)
     data_dir.mkdir(parents=True, exist_ok=True)
     if database_url is None:
-        store = data_dir / "leipzig-demo.sqlite"
-        for leftover in data_dir.glob("leipzig-demo.sqlite*"):
+        store = data_dir / f"{city.id}-demo.sqlite"
+        for leftover in data_dir.glob(f"{city.id}-demo.sqlite*"):
             leftover.unlink()
         database_url = f"sqlite:///{store}"
-    settings = _settings(config, port=port, host=host, database_url=database_url)
-    if settings.default_publisher == Settings.default_publisher:
-        # The demo's platform is run by the city of Leipzig (see demo/catalog.py).
-        settings = settings.with_overrides(
-            default_publisher="stadt-leipzig", default_publisher_title="Stadt Leipzig"
-        )
+    # The demo's platform is run by the demo city, as its profile says (see demo/catalog.py).
+    settings = city_settings(_settings(config, port=port, host=host, database_url=database_url), city)
     if not settings.admin_token:
         settings = settings.with_overrides(admin_token=secrets.token_urlsafe(24))
         typer.echo(f"Administrator token for this demo (write access): {settings.admin_token}")
     engine = make_engine(settings)
-    upgrade(engine)
-    ensure_defaults(engine, settings)
-    report = load_demo(engine, settings)
+    init_city(engine, settings, city)
+    report = load_demo(engine, settings, city.name)
     typer.echo(
-        f"Loaded the Leipzig demo: {report.things} Things, {report.datastreams} Datastreams, "
+        f"Loaded the {city.name} demo: {report.things} Things, {report.datastreams} Datastreams, "
         f"{report.observations} Observations."
     )
     layers = load_feature_layers(engine)
@@ -141,7 +140,7 @@ def demo(
         _run(settings)
 
 
-#: The demo's energy scenarios, run on the real buildings of Leipzig-West (shortest first).
+#: The demo's energy scenarios, run on the real buildings of its energy quarter (shortest first).
 DEMO_SCENARIOS = ("baseline", "pv_batteries_rule", "pv_hp_ev_optimised")
 
 
@@ -202,7 +201,7 @@ def _demo_meters_when_done(settings: Settings, run_id: str) -> None:
     threading.Thread(target=work, name="demo-energy-meters", daemon=True).start()
 
 
-def load_demo(engine, settings: Settings):  # noqa: ANN001, ANN201 - typed in the demo package
+def load_demo(engine, settings: Settings, name: str = "the"):  # noqa: ANN001, ANN201 - typed in demo/
     """Write the demo through the local SensorThings service (as SYSTEM), with a progress bar."""
     from urbantwin.demo.sensorthings import expected_counts, load
     from urbantwin.ingest.sta_client import LocalClient
@@ -210,7 +209,7 @@ def load_demo(engine, settings: Settings):  # noqa: ANN001, ANN201 - typed in th
     client = LocalClient(engine, settings)
     try:
         total = expected_counts().things
-        with tqdm(total=total, unit="thing", desc="Leipzig demo") as bar:
+        with tqdm(total=total, unit="thing", desc=f"{name} demo") as bar:
             return load(client, progress=lambda n: bar.update(n - bar.n))
     finally:
         client.close()

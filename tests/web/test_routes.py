@@ -15,8 +15,11 @@ from sqlalchemy import Engine
 
 from tests.conftest import VIEWER_PAGE
 from urbantwin.app import create_app
+from urbantwin.city_profile import parse_profile
 from urbantwin.errors import PlatformError
 from urbantwin.settings import Settings
+from urbantwin.store.city import write_profile
+from urbantwin.store.engine import for_writes
 from urbantwin.web.routes import ENERGY_PATH, IMMUTABLE, LIVE_PATH, mount_viewer
 
 INDEX = "<!doctype html><title>urbantwin</title><script src='./assets/index-abc123.js'></script>"
@@ -102,6 +105,45 @@ def test_the_config_names_the_style_the_live_stream_and_the_energy_runs(built: P
     assert configured["styleUrl"] == "https://tiles.example.org/style.json"
     assert configured["liveUrl"] == LIVE_PATH.lstrip("/")
     assert configured["energyUrl"] == ENERGY_PATH.lstrip("/")
+
+
+def test_the_config_says_which_city_the_platform_is_for(
+    built: Path, settings: Settings, engine: Engine
+) -> None:
+    """The city's profile tells the viewer its name, languages, time zone, first view and which
+    collections are its districts (and how they name population per year)."""
+    assert TestClient(create_app(settings, engine)).get("/api/viewer/config").json()["city"] is None
+    profile = parse_profile(
+        {
+            "name": "Musterstadt",
+            "languages": ["de"],
+            "time_zone": "Europe/Vienna",
+            "extent": [13.0, 51.0, 13.5, 51.2],
+            "attribution": "© Stadt Musterstadt",
+            "districts": [
+                {"collection": "stadtteile", "name_property": "STT", "population_property": "ew_{year}"}
+            ],
+        }
+    )
+    with for_writes(engine).begin() as connection:
+        write_profile(connection, profile)
+    city = TestClient(create_app(settings, engine)).get("/api/viewer/config").json()["city"]
+    assert city == {
+        "id": "musterstadt",
+        "name": "Musterstadt",
+        "languages": ["de"],
+        "timeZone": "Europe/Vienna",
+        "extent": [13.0, 51.0, 13.5, 51.2],
+        "attribution": "© Stadt Musterstadt",
+        "districts": [
+            {
+                "collection": "stadtteile",
+                "nameProperty": "STT",
+                "populationProperty": "ew_{year}",
+                "label": {},
+            }
+        ],
+    }
 
 
 def test_the_platform_serves_the_build_its_settings_name(

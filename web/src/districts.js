@@ -1,6 +1,7 @@
 // Districts: a choropleth of a statistic per district (residents, residents per km², change since the
 // first year) for the year the time slider shows, and a profile of a district with its residents over
-// the years. Any polygon collection whose features carry `einwohner_<year>` properties qualifies; the
+// the years. The city's profile names its district collections, the property holding each district's
+// name and those holding its population per year (`populationKey(year)`, from `layers.js`); the
 // class breaks are quantiles over all years, so a colour means the same in every year of a replay.
 // Sensor means: for an ObservedProperty, the mean value of the sensors inside each district (the
 // latest values, or those at the time slider's time), computed by the server
@@ -12,7 +13,7 @@
 
 import { apiUrl, getJSON } from './api.js';
 import { timeChart } from './chart.js';
-import { formatNumber, t, unitText } from './i18n.js';
+import { formatNumber, language, t, unitText } from './i18n.js';
 import { buildingColor } from './layers.js';
 import { esc, html, openPanel } from './ui.js';
 
@@ -75,8 +76,13 @@ export class Districts {
       container.closest('section').hidden = true;
       return;
     }
-    const levels = this.collections.map((c) => `<option value="${esc(c.id)}" ${c.id === this.level ? 'selected' : ''}>${esc(c.title)}</option>`).join('');
-    const stats = STATS.filter((s) => s !== 'density' || this.current?.hasArea)
+    // The section is called as the city calls its districts (its profile's label), else "Districts".
+    const heading = container.closest('section').querySelector('h2');
+    if (heading) heading.textContent = districtsLabel(this.current);
+    const levels = this.collections.map((c) => `<option value="${esc(c.id)}" ${c.id === this.level ? 'selected' : ''}>${esc(districtsLabel(c))}</option>`).join('');
+    const withPopulation = this.years().length > 0;
+    const stats = STATS.filter((s) => s === 'none' || withPopulation)
+      .filter((s) => s !== 'density' || this.current?.hasArea)
       .map((s) => `<option value="${s}" ${s === this.stat ? 'selected' : ''}>${esc(statLabel(s, this.years()[0]))}</option>`)
       .join('');
     const sensorStats = this.sensorProperties()
@@ -158,7 +164,7 @@ export class Districts {
   async load(id) {
     if (this.data.has(id)) return this.data.get(id);
     const collection = this.collections.find((c) => c.id === id);
-    const fields = ['name', 'area_km2', ...collection.years.map((y) => `einwohner_${y}`)];
+    const fields = [collection.nameProperty, 'area_km2', ...collection.years.map(collection.populationKey)];
     const page = await getJSON(`ogcapi/collections/${encodeURIComponent(id)}/items`, {
       params: { limit: 10000, properties: fields.join(',') },
     });
@@ -170,18 +176,20 @@ export class Districts {
   /** The value expression of the statistic for a year (MapLibre expression). */
   expression(stat, year) {
     const first = this.years()[0];
-    const pop = ['to-number', ['get', `einwohner_${year}`]];
+    const key = this.current.populationKey;
+    const pop = ['to-number', ['get', key(year)]];
     if (stat === 'population') return pop;
     if (stat === 'density') return ['/', pop, ['to-number', ['get', 'area_km2']]];
-    return ['*', 100, ['-', ['/', pop, ['to-number', ['get', `einwohner_${first}`]]], 1]];
+    return ['*', 100, ['-', ['/', pop, ['to-number', ['get', key(first)]]], 1]];
   }
 
   value(stat, properties, year) {
-    const pop = properties[`einwohner_${year}`];
+    const key = this.current?.populationKey;
+    const pop = key ? properties[key(year)] : null;
     if (typeof pop !== 'number') return null;
     if (stat === 'population') return pop;
     if (stat === 'density') return properties.area_km2 ? pop / properties.area_km2 : null;
-    const base = properties[`einwohner_${this.years()[0]}`];
+    const base = properties[key(this.years()[0])];
     return base ? (pop / base - 1) * 100 : null;
   }
 
@@ -228,7 +236,7 @@ export class Districts {
       const year = this.year ?? this.yearFor(null);
       const value = this.expression(this.stat, year);
       const steps = colors.flatMap((color, i) => (i === 0 ? [color] : [breaks[i - 1], color]));
-      this.map.setPaintProperty(layer, 'fill-color', ['case', ['has', `einwohner_${year}`], ['step', value, ...steps], NO_DATA]);
+      this.map.setPaintProperty(layer, 'fill-color', ['case', ['has', this.current.populationKey(year)], ['step', value, ...steps], NO_DATA]);
       this.map.setPaintProperty(layer, 'fill-opacity', 0.72);
       this.shownBreaks = breaks;
     }
@@ -307,28 +315,32 @@ export class Districts {
     if (!collection) return;
     const props = feature.properties;
     this.select(collectionId, feature.id);
+    // A district collection without population (the profile names none) has its area and sensors only.
     const years = collection.years;
+    const population = (y) => (collection.populationKey ? props[collection.populationKey(y)] : undefined);
     const year = this.year ?? years[years.length - 1];
     const first = years[0];
-    const pop = props[`einwohner_${year}`];
-    const base = props[`einwohner_${first}`];
+    const pop = years.length ? population(year) : undefined;
+    const base = years.length ? population(first) : undefined;
     const facts = [
-      [t('population'), `${formatNumber(pop)} (${year})`],
+      typeof pop === 'number' ? [t('population'), `${formatNumber(pop)} (${year})`] : null,
       props.area_km2 ? [t('area'), `${formatNumber(props.area_km2, 2)} km²`] : null,
       props.area_km2 && pop ? [t('density'), formatNumber(pop / props.area_km2, 0)] : null,
       base && pop ? [t('change', { year: first }), `${pop >= base ? '+' : ''}${formatNumber((pop / base - 1) * 100)} %`] : null,
-      props.stadtbezirk ? ['Stadtbezirk', props.stadtbezirk] : null,
       ...this.sensorFacts(props.id ?? feature.id),
     ].filter(Boolean);
-    const points = years.map((y) => ({ x: Date.UTC(y, 6, 1), y: props[`einwohner_${y}`], label: String(y) }));
+    const points = years.map((y) => ({ x: Date.UTC(y, 6, 1), y: population(y), label: String(y) }));
     const id = props.id ?? feature.id;
+    const chart = years.length
+      ? `<h3 class="chart-title">${esc(t('populationOverTime', { from: first, to: years[years.length - 1] }))}</h3>
+      <figure class="chart-box"></figure>`
+      : '';
     const body = html(`<div class="district-panel">
       <dl class="facts">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
-      <h3 class="chart-title">${esc(t('populationOverTime', { from: first, to: years[years.length - 1] }))}</h3>
-      <figure class="chart-box"></figure>
+      ${chart}
       <p><a href="${esc(apiUrl(`ogcapi/collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(id)}`))}" target="_blank" rel="noopener">${esc(t('featureLink'))}</a></p>
     </div>`);
-    body.querySelector('.chart-box').append(
+    body.querySelector('.chart-box')?.append(
       timeChart(points, {
         unit: '',
         xDomain: [Date.UTC(first, 0, 1), Date.UTC(years[years.length - 1], 11, 31)],
@@ -340,7 +352,7 @@ export class Districts {
     );
     openPanel({
       kind: `${t('districtProfile')} · ${collection.title}`,
-      title: props.name || String(id),
+      title: props[collection.nameProperty] || String(id),
       body,
       panel: 'district',
       closed: () => this.select(null),
@@ -387,4 +399,10 @@ function niceRound(v) {
   if (!v) return 0;
   const m = 10 ** (Math.floor(Math.log10(Math.abs(v))) - 1);
   return Math.round(v / m) * m;
+}
+
+/** What a district collection is called in the current language: its label in the city's profile,
+ * else its title, else "Districts". */
+export function districtsLabel(collection) {
+  return collection?.label?.[language()] || collection?.title || t('districts');
 }

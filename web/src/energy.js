@@ -10,7 +10,7 @@
 
 import { apiUrl, getJSON } from './api.js';
 import { chartSvg, niceTicks, yAxis } from './chart.js';
-import { addStrings, formatNumber, t } from './i18n.js';
+import { addStrings, formatNumber, t, timeZone } from './i18n.js';
 import { rampLegend, sourceFor } from './layers.js';
 import { attributeTable, esc, html, openPanel } from './ui.js';
 
@@ -598,7 +598,7 @@ export class EnergyView {
             series,
             unit: doc.series.unit || 'kWh',
             xTicks: [0, 1, 2, 3].map((i) => times[0] + (span * i) / 3),
-            xFormat: (ms) => new Intl.DateTimeFormat(document.documentElement.lang === 'de' ? 'de-DE' : 'en-GB', { day: 'numeric', month: 'short', timeZone: 'Europe/Berlin' }).format(ms),
+            xFormat: (ms) => new Intl.DateTimeFormat(document.documentElement.lang === 'de' ? 'de-DE' : 'en-GB', { day: 'numeric', month: 'short', timeZone: timeZone() }).format(ms),
             summary: `${t('monitoring')}, ${t('simulated')}`,
           }),
           'monitoring',

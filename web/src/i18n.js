@@ -90,7 +90,7 @@ const STRINGS = {
     switchLanguage: 'Sprache auf Englisch umstellen',
     loading: 'Wird geladen…',
     loadFailed: 'Konnte nicht geladen werden: {what}',
-    districts: 'Ortsteile',
+    districts: 'Stadtgebiete',
     mapLabel: 'Karte der Stadt',
     close: 'Schließen',
     time: 'Zeit',
@@ -117,7 +117,7 @@ const STRINGS = {
     areaLevel: 'Gebiete',
     year: 'Jahr',
     yearFollowsTime: 'Das Jahr folgt dem Zeitregler.',
-    districtProfile: 'Ortsteilprofil',
+    districtProfile: 'Gebietsprofil',
     populationOverTime: 'Einwohner {from}–{to}',
     sensor: 'Sensor',
     feature: 'Objekt',
@@ -144,11 +144,11 @@ const STRINGS = {
     energyView: 'Energiequartier',
     listSensors: 'Sensoren auflisten',
     sensorMean: 'Mittel von {name}',
-    sensorMeanLatest: 'Mittel des letzten Werts jedes Sensors im Ortsteil.',
+    sensorMeanLatest: 'Mittel des letzten Werts jedes Sensors im Gebiet.',
     sensorMeanAt: 'Mittel des letzten Werts jedes Sensors binnen {hours} h bis zur gezeigten Zeit.',
     noSensors: 'keine Sensoren',
-    sensorsInDistricts: '{n} Sensoren in {districts} Ortsteilen',
-    sensorsHere: 'Sensoren im Ortsteil',
+    sensorsInDistricts: '{n} Sensoren in {districts} Gebieten',
+    sensorsHere: 'Sensoren im Gebiet',
     buildingsWithSensors: '{n} Gebäude mit Sensoren darin tragen die Farbe ihres Mittels.',
     sensorsInBuilding: 'Sensoren im Gebäude',
   },
@@ -203,7 +203,17 @@ function safeStorage() {
 
 // --- formatting in the city's time zone and the user's language ------------------------------------
 
-export const ZONE = 'Europe/Berlin';
+/** The city's time zone (its profile's, from `api/viewer/config`): times are shown as its clocks read. */
+let zone = 'UTC';
+export const timeZone = () => zone;
+
+/** Take the city's profile: its time zone, and the languages it offers (of those the viewer speaks). */
+export function setCity(city) {
+  if (city?.timeZone) zone = city.timeZone;
+  const offered = (city?.languages || []).filter((l) => STRINGS[l]);
+  if (offered.length) LANGUAGES.splice(0, LANGUAGES.length, ...offered);
+}
+
 const locale = () => (current === 'de' ? 'de-DE' : 'en-GB');
 
 export function formatNumber(value, digits = 1) {
@@ -214,10 +224,10 @@ export function formatNumber(value, digits = 1) {
 }
 
 export function formatTime(ms, precision = 'minute') {
-  const options = { timeZone: ZONE, year: 'numeric', month: 'short', day: 'numeric' };
-  if (precision === 'year') return new Intl.DateTimeFormat(locale(), { timeZone: ZONE, year: 'numeric' }).format(ms);
+  const options = { timeZone: zone, year: 'numeric', month: 'short', day: 'numeric' };
+  if (precision === 'year') return new Intl.DateTimeFormat(locale(), { timeZone: zone, year: 'numeric' }).format(ms);
   if (precision === 'month') {
-    return new Intl.DateTimeFormat(locale(), { timeZone: ZONE, year: 'numeric', month: 'short' }).format(ms);
+    return new Intl.DateTimeFormat(locale(), { timeZone: zone, year: 'numeric', month: 'short' }).format(ms);
   }
   if (precision !== 'day') Object.assign(options, { hour: '2-digit', minute: '2-digit' });
   return new Intl.DateTimeFormat(locale(), options).format(ms);
@@ -231,7 +241,7 @@ export function formatTick(ms, spanMs) {
   else if (spanMs <= 60 * day) options = { day: 'numeric', month: 'short' };
   else if (spanMs <= 3 * 365 * day) options = { month: 'short', year: '2-digit' };
   else options = { year: 'numeric' };
-  return new Intl.DateTimeFormat(locale(), { timeZone: ZONE, ...options }).format(ms);
+  return new Intl.DateTimeFormat(locale(), { timeZone: zone, ...options }).format(ms);
 }
 
 /** A unit of measurement as people read it (UCUM annotations such as `{clients}` lose their braces). */

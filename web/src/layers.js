@@ -42,13 +42,26 @@ export function buildingColor(byId = []) {
 export const VALUE_RAMP = ['#2b83ba', '#80bfac', '#e6f598', '#fdae61', '#d7191c'];
 export const NO_VALUE = '#9aa0a6';
 
-export const POPULATION_KEY = /^einwohner_(\d{4})$/;
+/** How a district collection names its population per year, from the city's profile
+ * (`population_{year}`): the year of a property's name (or null), and the name of a year's. */
+export function populationKeys(pattern) {
+  if (!pattern || !pattern.includes('{year}')) return null;
+  const [prefix, suffix] = pattern.split('{year}');
+  return {
+    year: (key) => {
+      if (!key.startsWith(prefix) || !key.endsWith(suffix)) return null;
+      const middle = key.slice(prefix.length, key.length - suffix.length);
+      return /^\d{4}$/.test(middle) ? Number(middle) : null;
+    },
+    key: (year) => `${prefix}${year}${suffix}`,
+  };
+}
 
 /** A collection of the energy quarter's simulated per-building results. */
 export const isEnergyCollection = (id) => /^energy-/.test(id);
 
 /** What the viewer knows of each collection: geometry, size, role, and how it is drawn. */
-export async function describeCollections(document) {
+export async function describeCollections(document, city = null) {
   // The energy quarter's per-building results (`energy-<scenario>`) are drawn by the energy view
   // (energy.js), not as layers of their own: they are the same buildings again.
   const tiled = document.collections.filter(
@@ -67,7 +80,7 @@ export async function describeCollections(document) {
       ).catch(() => null),
     ),
   );
-  const described = tiled.map((c, i) => describe(c, probes[i])).filter(Boolean);
+  const described = tiled.map((c, i) => describe(c, probes[i], city)).filter(Boolean);
   // The largest building collection is shown at start; others (other sources of the same buildings,
   // say a LoD1 model of one district) are there to switch on.
   const buildings = described.filter((d) => d.role === 'buildings').sort((a, b) => b.count - a.count);
@@ -81,18 +94,22 @@ export async function describeCollections(document) {
   return described;
 }
 
-function describe(collection, probe) {
+function describe(collection, probe, city) {
   const feature = probe?.features?.[0];
   if (!feature?.geometry) return null; // empty collection: nothing to draw
   const type = feature.geometry.type.replace('Multi', '');
   const geom = type === 'Polygon' ? 'polygon' : type === 'LineString' ? 'line' : type === 'Point' ? 'point' : null;
   if (!geom) return null;
   const words = [collection.id, collection.title, ...(collection.keywords || [])].join(' ').toLowerCase();
-  const years = Object.keys(feature.properties || {})
-    .map((k) => k.match(POPULATION_KEY)?.[1])
-    .filter(Boolean)
-    .map(Number)
-    .sort((a, b) => a - b);
+  // The city's profile says which collections are its districts and how they name their properties.
+  const spec = (city?.districts || []).find((s) => s.collection === collection.id) || null;
+  const population = populationKeys(spec?.populationProperty);
+  const years = population
+    ? Object.keys(feature.properties || {})
+        .map(population.year)
+        .filter((y) => y !== null)
+        .sort((a, b) => a - b)
+    : [];
   const d = {
     id: collection.id,
     key: collection.id,
@@ -105,11 +122,14 @@ function describe(collection, probe) {
     count: probe.numberMatched ?? null,
     geom,
     years,
+    populationKey: population?.key || null,
+    nameProperty: spec?.nameProperty || 'name',
+    label: spec?.label || null,
     hasArea: feature.properties && 'area_km2' in feature.properties,
     visible: false,
   };
   if (geom === 'polygon' && /building|gebäude/.test(words)) d.role = 'buildings';
-  else if (geom === 'polygon' && years.length) d.role = 'districts';
+  else if (geom === 'polygon' && spec) d.role = 'districts';
   else if (geom === 'polygon' && /boundary|grenze/.test(words)) {
     d.role = 'boundary';
     d.visible = true;

@@ -8,7 +8,7 @@ import './style.css';
 import maplibregl from 'maplibre-gl';
 import { getJSON } from './api.js';
 import { Districts } from './districts.js';
-import { formatNumber, initialLanguage, language, LANGUAGES, setLanguage, t, unitText } from './i18n.js';
+import { formatNumber, initialLanguage, language, LANGUAGES, setCity, setLanguage, t, unitText } from './i18n.js';
 import { describeCollections, refreshLegend, renderTree, ROLE_ORDER, setTreeChecked, sourceFor, styleLayersFor } from './layers.js';
 import { readHash, writeHash } from './permalink.js';
 import { Search, label as featureLabel } from './search.js';
@@ -30,10 +30,15 @@ async function main() {
   setLanguage(initialLanguage(hash.lang));
   // The map starts at once (its worker and shaders take a while in a browser without a GPU) while
   // the configuration and the collections load; the camera is set when the collections are known.
+  // The collections are described once the city's profile (in the configuration) says which of
+  // them are its districts.
   let collectionsDocument = null;
+  const configLoaded = getJSON('api/viewer/config');
   const started = Promise.all([
-    getJSON('api/viewer/config'),
-    getJSON('ogcapi/collections').then((doc) => describeCollections((collectionsDocument = doc))),
+    configLoaded,
+    Promise.all([configLoaded, getJSON('ogcapi/collections')]).then(([config, doc]) =>
+      describeCollections((collectionsDocument = doc), config.city),
+    ),
   ]);
   const map = new maplibregl.Map({
     container: 'map',
@@ -52,7 +57,6 @@ async function main() {
   const styleLoaded = new Promise((resolve) => map.once('load', resolve));
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-  map.addControl(new maplibregl.AttributionControl({ compact: true }), 'bottom-right');
   map.on('dataloading', () => setMapBusy(true));
   map.on('idle', () => setMapBusy(false));
   map.getCanvas().setAttribute('aria-label', t('mapLabel'));
@@ -67,10 +71,15 @@ async function main() {
 
   const [config, described] = await started;
   performance.mark('collections');
+  setCity(config.city);
+  if (!LANGUAGES.includes(language())) setLanguage(LANGUAGES[0]);
+  // The sources' attributions (the collections') and the city's own (its profile's) under the map.
+  const cityAttribution = config.city?.attribution ? esc(config.city.attribution) : undefined;
+  map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: cityAttribution }), 'bottom-right');
   const entries = new Map(described.map((d) => [d.key, d]));
   if (hash.layers) for (const d of described) d.visible = hash.layers.includes(d.key);
-  if (!hash.view) map.jumpTo(homeView(described));
-  map.addControl(new HomeControl(() => map.flyTo({ ...homeView(described), essential: true })), 'top-right');
+  if (!hash.view) map.jumpTo(homeView(described, config.city));
+  map.addControl(new HomeControl(() => map.flyTo({ ...homeView(described, config.city), essential: true })), 'top-right');
   await styleLoaded;
   if (config.styleUrl) {
     // An operator's base map beneath the platform's layers (the one case with another server).
@@ -480,13 +489,14 @@ function ownStyle() {
   };
 }
 
-/** The first view: the largest building collection (else the districts, else anything) in 3D. */
-function homeView(described) {
+/** The first view, in 3D: the largest building collection, else the city's extent (its profile's),
+ * else the districts, else anything there is. */
+function homeView(described, city) {
   const by = (role) => described.filter((d) => d.role === role && d.bbox).sort((a, b) => b.count - a.count)[0];
-  const target = by('buildings') || by('districts') || described.find((d) => d.bbox);
+  const bbox = by('buildings')?.bbox || city?.extent || by('districts')?.bbox || described.find((d) => d.bbox)?.bbox;
   const el = document.getElementById('map');
-  if (!target) return { center: [0, 0], zoom: 1, pitch: 0, bearing: 0 };
-  const [w, s, e, n] = target.bbox;
+  if (!bbox) return { center: [0, 0], zoom: 1, pitch: 0, bearing: 0 };
+  const [w, s, e, n] = bbox;
   const width = Math.max(el.clientWidth - 80, 200);
   const height = Math.max(el.clientHeight - 80, 200);
   const mercY = (lat) => Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360)) / (2 * Math.PI);

@@ -6,7 +6,7 @@
 
 import { apiUrl, getAllSta, getJSON } from './api.js';
 import { niceTicks, timeChart } from './chart.js';
-import { formatNumber, formatTime, t, unitText } from './i18n.js';
+import { formatNumber, formatTime, t, timeZone, unitText } from './i18n.js';
 import { NO_VALUE, VALUE_RAMP } from './layers.js';
 import { esc, html, openPanel, panelShown } from './ui.js';
 
@@ -488,7 +488,7 @@ export class Sensors {
           stats: 'mean,min,max,count',
           start: new Date(start).toISOString(),
           end: new Date(end + 1).toISOString(),
-          tz: 'Europe/Berlin',
+          tz: timeZone(),
         },
       });
       const points = answer.buckets.map((b) => ({ x: Date.parse(b.start), y: b.mean, lo: b.min, hi: b.max }));

@@ -7,5 +7,7 @@ from pathlib import Path
 
 #: Folder of the bundled demo data files (copies; nothing is read from outside the package).
 DATA_DIR = Path(__file__).resolve().parent / "data"
+#: The demo city's profile (`urbantwin city init` reads the same kind of file for any city).
+PROFILE = Path(__file__).resolve().parent / "city.toml"
 
-__all__ = ["DATA_DIR"]
+__all__ = ["DATA_DIR", "PROFILE"]

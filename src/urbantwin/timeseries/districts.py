@@ -32,6 +32,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import EVERYTHING, DatasetScope
+from urbantwin.city_profile import DEFAULT_TIME_ZONE, NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store import schema
 from urbantwin.store.features_schema import collections, features
@@ -87,6 +88,7 @@ def parse_districts(
     time: str | None,
     hold: str | None,
     occupied: str | None = None,
+    default_zone: str = DEFAULT_TIME_ZONE,
 ) -> DistrictQuery:
     """The query from the request's parameters; each problem a `BadRequest` naming its parameter."""
     if collection is None or not collection.strip():
@@ -104,7 +106,9 @@ def parse_districts(
         hours = hours_given
     if hold not in (None, "") and (time is None or time == ""):
         raise BadRequest("hold: only with time (the latest values need no hold period)")
-    moment = None if time is None or time == "" else parse_instant(time, "time", parse_zone(None))
+    moment = (
+        None if time is None or time == "" else parse_instant(time, "time", parse_zone(None, default_zone))
+    )
     if occupied not in (None, "", "true", "false"):
         raise BadRequest(f"occupied: expected true or false, got {occupied!r}")
     return DistrictQuery(
@@ -120,9 +124,11 @@ def _visible(scope: DatasetScope, column: Any) -> list[Any]:
 class DistrictMeans:
     """Sensor means per area of a collection; knows no HTTP (routes.py binds it)."""
 
-    def __init__(self, engine: Engine, access: Access) -> None:
+    def __init__(self, engine: Engine, access: Access, city: CityProfile = NO_CITY) -> None:
         self.engine = engine
         self.access = access
+        #: Which property names a district, per collection (the city's profile; `name` elsewhere).
+        self.city = city
         self._areas: dict[tuple[Any, ...], _Areas] = {}
 
     def means(self, query: DistrictQuery, caller: Caller) -> Answer:
@@ -166,7 +172,9 @@ class DistrictMeans:
                 .limit(MAX_OCCUPIED_SOURCE + 1)
             ).all()
             polygons = shapely.from_wkb([row.geom for row in rows])
-            names = [row.properties.get("name") if isinstance(row.properties, dict) else None for row in rows]
+            spec = self.city.districts_of(collection.id)
+            key = spec.name_property if spec is not None else "name"
+            names = [row.properties.get(key) if isinstance(row.properties, dict) else None for row in rows]
             cached = _Areas([row.feature_key for row in rows], names, shapely.STRtree(polygons), len(rows))
             if len(self._areas) >= _CACHED_COLLECTIONS:
                 self._areas.clear()

@@ -8,7 +8,7 @@ from urbantwin.module import Context, Module, Mounted
 def mount(context: Context) -> Mounted:
     from urbantwin.timeseries.routes import Timeseries, build_router
 
-    parts = Timeseries.of(context.engine, context.settings, context.access)
+    parts = Timeseries.of(context.engine, context.settings, context.access, context.city)
     return Mounted(routers=[build_router()], state={"timeseries": parts})
 
 

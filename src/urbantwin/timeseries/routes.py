@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from urbantwin.access.gate import Access
 from urbantwin.access.http import request_caller
+from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.http import public_base
 from urbantwin.settings import Settings
 from urbantwin.timeseries.calendar import INTERVALS
@@ -109,11 +110,15 @@ class Timeseries:
 
     service: TimeseriesService
     districts: DistrictMeans
+    #: The zone of calendars and local times when a request names none: the city's.
+    zone: str = DEFAULT_ZONE
 
     @classmethod
-    def of(cls, engine: Engine, settings: Settings, access: Access) -> Timeseries:
+    def of(
+        cls, engine: Engine, settings: Settings, access: Access, city: CityProfile = NO_CITY
+    ) -> Timeseries:
         service = TimeseriesService(engine, settings, access)
-        return cls(service, DistrictMeans(engine, access))
+        return cls(service, DistrictMeans(engine, access, city), city.time_zone)
 
 
 def request_timeseries(request: Request) -> Timeseries:
@@ -177,12 +182,14 @@ def build_router() -> APIRouter:
         tz: Annotated[
             str | None,
             Query(
-                description=f"IANA time zone of the calendar and of local times (default {DEFAULT_ZONE})",
+                description="IANA time zone of the calendar and of local times (default: the "
+                f"city's, from its profile; without one {DEFAULT_ZONE})",
                 examples=["Europe/Berlin", "UTC", "Asia/Kolkata"],
             ),
         ] = None,
     ) -> Response:
-        query = parse_aggregate(datastream_id, interval, stats, start, end, tz)
+        zone = request_timeseries(request).zone
+        query = parse_aggregate(datastream_id, interval, stats, start, end, tz, zone)
         answer = await run_in_threadpool(
             request_timeseries(request).service.aggregate, query, request_caller(request)
         )
@@ -284,7 +291,8 @@ def build_router() -> APIRouter:
             Query(description="true: list only the areas that have sensors (default false)"),
         ] = None,
     ) -> Response:
-        query = parse_districts(collection, observed_property, time, hold, occupied)
+        zone = request_timeseries(request).zone
+        query = parse_districts(collection, observed_property, time, hold, occupied, zone)
         answer = await run_in_threadpool(
             request_timeseries(request).districts.means, query, request_caller(request)
         )

@@ -35,6 +35,7 @@ from sqlalchemy.sql import ColumnElement
 from urbantwin import times
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import EVERYTHING, DatasetScope
+from urbantwin.city_profile import DEFAULT_TIME_ZONE
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings.serialize import format_interval, result_value
 from urbantwin.settings import Settings
@@ -52,7 +53,8 @@ from urbantwin.store.types import geom_from_wkb
 from urbantwin.timeseries.calendar import INTERVALS, TooManyBuckets, buckets
 
 STATS = ("count", "min", "max", "mean", "sum")
-DEFAULT_ZONE = "Europe/Berlin"
+#: The zone of calendars and local times when a request names none and the city's profile neither.
+DEFAULT_ZONE = DEFAULT_TIME_ZONE
 #: Buckets one aggregate may return: an hourly series of eleven years.
 MAX_BUCKETS = 100_000
 #: Ids one `datastreams=` or `thing=` list may hold.
@@ -81,8 +83,9 @@ class AggregateQuery:
     zone: ZoneInfo
 
 
-def parse_zone(raw: str | None) -> ZoneInfo:
-    name = DEFAULT_ZONE if raw is None or raw == "" else raw
+def parse_zone(raw: str | None, default: str = DEFAULT_ZONE) -> ZoneInfo:
+    """The zone a request names, else `default` (the city's, from its profile)."""
+    name = default if raw is None or raw == "" else raw
     try:
         return ZoneInfo(name)
     except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, OSError for odd keys
@@ -103,6 +106,7 @@ def parse_aggregate(
     start: str | None,
     end: str | None,
     tz: str | None,
+    default_zone: str = DEFAULT_ZONE,
 ) -> AggregateQuery:
     if interval is None or interval == "":
         raise BadRequest(f"interval: required, one of {', '.join(INTERVALS)}")
@@ -117,7 +121,7 @@ def parse_aggregate(
             raise BadRequest(f"stats: {name!r} is not one of {', '.join(STATS)}")
         if name not in wanted:
             wanted.append(name)
-    zone = parse_zone(tz)
+    zone = parse_zone(tz, default_zone)
     first, last = parse_instant(start, "start", zone), parse_instant(end, "end", zone)
     if last <= first:
         raise BadRequest(f"end: {end!r} must be later than start {start!r}")

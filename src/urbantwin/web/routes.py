@@ -18,11 +18,13 @@ import mimetypes
 from collections.abc import AsyncIterator, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from urbantwin import __version__
+from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import NotFound
 from urbantwin.settings import Settings
 from urbantwin.web.warm import warm_first_view
@@ -101,7 +103,9 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
         "viewer draws its base map from the platform's own layers) and where the push stream of new "
         "Observations is (null while this server has none; the viewer then polls the latest values), "
         "and where the energy quarter's runs are (null without them: no energy view), and the "
-        "panels the platform's modules contribute (`energy`: the energy view is offered).",
+        "panels the platform's modules contribute (`energy`: the energy view is offered), and the "
+        "city the platform is for (its profile, `urbantwin city init`): its name, languages, time "
+        "zone, extent, attribution and which collections are its districts (`null` without a profile).",
     )
     async def config(request: Request) -> JSONResponse:
         live = _has_path(request.app, LIVE_PATH)
@@ -111,6 +115,7 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
             "liveUrl": LIVE_PATH.lstrip("/") if live else None,
             "energyUrl": ENERGY_PATH.lstrip("/") if _has_path(request.app, ENERGY_PATH) else None,
             "panels": list(panels),
+            "city": viewer_city(getattr(request.app.state, "city", NO_CITY)),
         }
         return JSONResponse(body, headers={"Cache-Control": REVALIDATE})
 
@@ -155,3 +160,26 @@ def file_response(request: Request, path: Path, cache_control: str) -> Response:
 
 def _no_store() -> dict[str, str]:
     return {"Cache-Control": "no-store"}
+
+
+def viewer_city(city: CityProfile) -> dict[str, Any] | None:
+    """What the viewer needs of the city's profile; None for a platform without one."""
+    if city is NO_CITY:
+        return None
+    return {
+        "id": city.id,
+        "name": city.name,
+        "languages": list(city.languages),
+        "timeZone": city.time_zone,
+        "extent": list(city.extent) if city.extent else None,
+        "attribution": city.attribution or None,
+        "districts": [
+            {
+                "collection": d.collection,
+                "nameProperty": d.name_property,
+                "populationProperty": d.population_property or None,
+                "label": d.label,
+            }
+            for d in city.districts
+        ],
+    }
