@@ -133,6 +133,8 @@ def test_stadtteile_are_valid_polygons_inside_the_profile_extent() -> None:
     numbers = [feature["properties"]["nr"] for feature in features]
     assert len(set(numbers)) == 64 and all(re.fullmatch(r"\d\d", nr) for nr in numbers)
     assert all(feature["properties"]["name"] for feature in features)
+    assert all(f["properties"]["stadtbezirk_nr"] == f["properties"]["nr"][0] for f in features)
+    assert len({(f["properties"]["stadtbezirk_nr"], f["properties"]["stadtbezirk"]) for f in features}) == 10
     west, south, east, north = _profile()["city"]["extent"]
     minx, miny, maxx, maxy = shapely.union_all(geometries).bounds
     assert west <= minx < maxx <= east and south <= miny < maxy <= north
