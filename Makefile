@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench viewer
+.PHONY: demo test lint format bench viewer wheel
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,14 @@ $(VIEWER): $(NODE_MODULES) $(VIEWER_SOURCES)
 ## Build the web viewer (make demo and make test do this when its sources changed)
 viewer: $(VIEWER)
 
-## Set up and start the Leipzig demo on SQLite at http://127.0.0.1:8000
+## Set up and start the Leipzig demo on SQLite at http://127.0.0.1:8000 (`make demo PORT=8080`: another port)
+PORT ?= 8000
 demo: $(STAMP) $(VIEWER)
-	$(BIN)/urbantwin demo --port 8000
+	$(BIN)/urbantwin demo --port $(PORT)
+
+## Build the wheel, the viewer inside, into dist/: `pip install dist/urbantwin-*.whl` serves the platform
+wheel: $(STAMP) $(VIEWER)
+	$(BIN)/python -m pip wheel --no-deps --quiet --wheel-dir dist .
 
 ## Set up and run the whole test suite (lint, format check, the type checker, the layers' contracts,
 ## tests on SQLite and PostgreSQL, the viewer in Chromium); tests that share a fixture built once per

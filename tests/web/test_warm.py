@@ -81,3 +81,9 @@ def test_warming_asks_the_app_for_every_tile(
     with caplog.at_level(logging.WARNING, logger="urbantwin.web"):
         asked = asyncio.run(warm.warm_first_view(app))
     assert asked > 0 and not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_the_app_is_asked_in_process_as_its_own_client(app) -> None:  # noqa: ANN001
+    # A plain ASGI call (the server needs no HTTP client library): the status of what was asked.
+    assert asyncio.run(warm.get_status(app, "/v1.1")) == 200
+    assert asyncio.run(warm.get_status(app, "/ogcapi/collections/nowhere/tiles/WebMercatorQuad/1/0/0")) == 404

@@ -304,8 +304,8 @@ export class Districts {
       <p class="legend-title">${esc(t('sensorMean', { name }))}${unit ? ` (${esc(unit)})` : ''}</p>
       <ul class="classes">${colors.map((c, i) => `<li><span class="swatch block" style="background:${c}"></span>${esc(labels[i])}</li>`).join('')}
         <li><span class="swatch block" style="background:${NO_DATA}"></span>${esc(t('noSensors'))}</li></ul>
-      <p class="muted small" data-testid="district-sensors">${esc(t('sensorsInDistricts', { n: formatNumber(means?.sensors ?? 0), districts: formatNumber(withSensors) }))}</p>
-      ${this.buildings().length ? `<p class="muted small" data-testid="building-sensors">${esc(t('buildingsWithSensors', { n: formatNumber(this.coloredBuildings()) }))}</p>` : ''}
+      <p class="muted small" data-testid="district-sensors">${esc(t('sensorsInDistricts', { sensors: t('sensorsCount', { n: means?.sensors ?? 0 }), inDistricts: t('inDistricts', { n: withSensors }) }))}</p>
+      ${this.buildings().length ? `<p class="muted small" data-testid="building-sensors">${esc(t('buildingsWithSensors', { n: this.coloredBuildings() }))}</p>` : ''}
       <p class="muted small">${esc(when)}</p>`;
   }
 

@@ -1,7 +1,13 @@
 // German and English texts of the viewer. The language comes from the permalink, then the user's last
-// choice, then the browser; the data's own titles (collections, sensors) are shown as published.
+// choice, then the browser; the data's own titles (collections, sensors) are shown as published, but
+// for the labels an ObservedProperty carries per language (`properties.labels`, see `labelled`).
+//
+// A text that counts something has its plural forms, by the categories of Intl.PluralRules for the
+// language (`{one: '{n} sensor', other: '{n} sensors'}`): `t(key, {n})` takes the form for the
+// number n and shows n formatted in the language. tests/web/test_i18n.py checks that every key the
+// page and the code use has a text in each language, and that every count has its forms.
 
-const STRINGS = {
+export const STRINGS = {
   en: {
     skipToMap: 'Skip to the map',
     layers: 'Layers',
@@ -28,7 +34,7 @@ const STRINGS = {
     liveViaPoll: 'live (every {s} s)',
     sensors: 'Sensors',
     cityLayers: 'City layers',
-    sensorsCount: '{n} sensors',
+    sensorsCount: { one: '{n} sensor', other: '{n} sensors' },
     noValue: 'no value at this time',
     noData: 'no data',
     heightUnknown: 'height unknown',
@@ -64,7 +70,7 @@ const STRINGS = {
     noLayers: 'No layers published.',
     showLegend: 'Legend',
     zoomTo: 'Zoom to the layer',
-    buildingsRendered: '{n} buildings in view',
+    buildingsRendered: { one: '{n} building in view', other: '{n} buildings in view' },
     homeView: 'Back to the whole city model',
     energyView: 'Energy quarter',
     listSensors: 'List the sensors',
@@ -72,10 +78,18 @@ const STRINGS = {
     sensorMeanLatest: 'Mean of the latest value of each sensor inside the district.',
     sensorMeanAt: 'Mean of each sensor’s last value within {hours} h up to the time shown.',
     noSensors: 'no sensors',
-    sensorsInDistricts: '{n} sensors in {districts} districts',
+    sensorsInDistricts: '{sensors} {inDistricts}',
+    inDistricts: { one: 'in {n} district', other: 'in {n} districts' },
     sensorsHere: 'Sensors in the district',
-    buildingsWithSensors: '{n} buildings with sensors inside take the colour of their mean.',
+    buildingsWithSensors: {
+      one: '{n} building with sensors inside takes the colour of their mean.',
+      other: '{n} buildings with sensors inside take the colour of their mean.',
+    },
     sensorsInBuilding: 'Sensors in the building',
+    linkSta: 'SensorThings API',
+    linkOgc: 'OGC API',
+    linkCatalog: 'Data catalogue',
+    linkDocs: 'API documentation',
   },
   de: {
     skipToMap: 'Zur Karte springen',
@@ -103,7 +117,7 @@ const STRINGS = {
     liveViaPoll: 'live (alle {s} s)',
     sensors: 'Sensoren',
     cityLayers: 'Stadtebenen',
-    sensorsCount: '{n} Sensoren',
+    sensorsCount: { one: '{n} Sensor', other: '{n} Sensoren' },
     noValue: 'kein Wert zu dieser Zeit',
     noData: 'keine Angabe',
     heightUnknown: 'Höhe unbekannt',
@@ -139,7 +153,7 @@ const STRINGS = {
     noLayers: 'Keine Ebenen veröffentlicht.',
     showLegend: 'Legende',
     zoomTo: 'Auf die Ebene zoomen',
-    buildingsRendered: '{n} Gebäude sichtbar',
+    buildingsRendered: { one: '{n} Gebäude sichtbar', other: '{n} Gebäude sichtbar' },
     homeView: 'Zurück zum ganzen Stadtmodell',
     energyView: 'Energiequartier',
     listSensors: 'Sensoren auflisten',
@@ -147,10 +161,18 @@ const STRINGS = {
     sensorMeanLatest: 'Mittel des letzten Werts jedes Sensors im Gebiet.',
     sensorMeanAt: 'Mittel des letzten Werts jedes Sensors binnen {hours} h bis zur gezeigten Zeit.',
     noSensors: 'keine Sensoren',
-    sensorsInDistricts: '{n} Sensoren in {districts} Gebieten',
+    sensorsInDistricts: '{sensors} {inDistricts}',
+    inDistricts: { one: 'in {n} Gebiet', other: 'in {n} Gebieten' },
     sensorsHere: 'Sensoren im Gebiet',
-    buildingsWithSensors: '{n} Gebäude mit Sensoren darin tragen die Farbe ihres Mittels.',
+    buildingsWithSensors: {
+      one: '{n} Gebäude mit Sensoren darin trägt die Farbe ihres Mittels.',
+      other: '{n} Gebäude mit Sensoren darin tragen die Farbe ihres Mittels.',
+    },
     sensorsInBuilding: 'Sensoren im Gebäude',
+    linkSta: 'SensorThings API',
+    linkOgc: 'OGC API',
+    linkCatalog: 'Datenkatalog',
+    linkDocs: 'API-Dokumentation',
   },
 };
 
@@ -162,6 +184,8 @@ export function addStrings(table) {
 }
 const STORAGE_KEY = 'urbantwin.lang';
 let current = 'en';
+/** `lang:key` of every text asked for that its language lacks (shown in English, or as the key). */
+const missing = new Set();
 
 /** The language to start in: the permalink's, else the last choice, else the browser's. */
 export function initialLanguage(fromHash) {
@@ -174,10 +198,48 @@ export function language() {
   return current;
 }
 
-/** A text in the current language, `{name}` filled from vars. */
-export function t(key, vars = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+const LOCALES = { de: 'de-DE', en: 'en-GB' };
+const localeOf = (lang) => LOCALES[lang] || lang;
+const pluralRules = new Map();
+
+/** The plural category (Intl.PluralRules: one, other, …) of the number n in a language. */
+export function pluralCategory(lang, n) {
+  if (!pluralRules.has(lang)) pluralRules.set(lang, new Intl.PluralRules(localeOf(lang)));
+  return pluralRules.get(lang).select(n);
+}
+
+/**
+ * A text in `lang`, `{name}` filled from vars. A text with plural forms takes the form for the number
+ * `vars.n`, which it shows formatted in the language (1,234 / 1.234).
+ */
+export function translate(lang, key, vars = {}) {
+  const own = STRINGS[lang]?.[key];
+  if (own === undefined) missing.add(`${lang}:${key}`);
+  const textLang = own !== undefined ? lang : 'en';
+  let text = own ?? STRINGS.en[key] ?? key;
+  if (typeof text === 'object') {
+    const n = Number(vars.n);
+    text = text[pluralCategory(textLang, n)] ?? text.other;
+    vars = { ...vars, n: Number.isFinite(n) ? new Intl.NumberFormat(localeOf(lang)).format(n) : vars.n };
+  }
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+/** A text in the current language (see `translate`). */
+export function t(key, vars = {}) {
+  return translate(current, key, vars);
+}
+
+/** The texts asked for that a language lacks, as `lang:key` (for the tests: none may be). */
+export function missingTexts() {
+  return [...missing].sort();
+}
+
+/** The name of something the data label per language (`properties.labels`, e.g. an ObservedProperty's),
+ * in the current language (or `lang`); else its own name. */
+export function labelled(labels, name, lang = current) {
+  const label = labels && typeof labels === 'object' ? labels[lang] : undefined;
+  return typeof label === 'string' && label.trim() ? label : name;
 }
 
 /** Switch the language and re-label the static page (elements marked with data-i18n*). */
@@ -203,8 +265,9 @@ function safeStorage() {
 
 // --- formatting in the city's time zone and the user's language ------------------------------------
 
-/** The city's time zone (its profile's, from `api/viewer/config`): times are shown as its clocks read. */
-let zone = 'UTC';
+/** The city's time zone (its profile's, from `api/viewer/config`): times are shown as its clocks read.
+ * Until then, and without a profile, the platform's default (`city_profile.DEFAULT_TIME_ZONE`). */
+let zone = 'Europe/Berlin';
 export const timeZone = () => zone;
 
 /** Take the city's profile: its time zone, and the languages it offers (of those the viewer speaks). */
@@ -214,7 +277,7 @@ export function setCity(city) {
   if (offered.length) LANGUAGES.splice(0, LANGUAGES.length, ...offered);
 }
 
-const locale = () => (current === 'de' ? 'de-DE' : 'en-GB');
+const locale = () => localeOf(current);
 
 export function formatNumber(value, digits = 1) {
   if (value === null || value === undefined || Number.isNaN(value)) return '–';

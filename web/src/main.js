@@ -8,7 +8,7 @@ import './style.css';
 import maplibregl from 'maplibre-gl';
 import { getJSON } from './api.js';
 import { Districts } from './districts.js';
-import { formatNumber, initialLanguage, language, LANGUAGES, setCity, setLanguage, t, unitText } from './i18n.js';
+import { formatNumber, initialLanguage, language, LANGUAGES, missingTexts, setCity, setLanguage, STRINGS, t, unitText } from './i18n.js';
 import { describeCollections, refreshLegend, renderTree, ROLE_ORDER, setTreeChecked, sourceFor, styleLayersFor } from './layers.js';
 import { readHash, writeHash } from './permalink.js';
 import { Search, label as featureLabel } from './search.js';
@@ -417,7 +417,7 @@ async function main() {
     showLanguage();
     drawTree();
     districts.renderControls(document.getElementById('district-controls'), document.getElementById('district-legend'));
-    for (const entry of sensors.entries.values()) entry.countText = t('sensorsCount', { n: formatNumber(entry.located) });
+    for (const entry of sensors.entries.values()) entry.countText = t('sensorsCount', { n: entry.located });
     drawTree();
     sensorEvent('transport');
     timeline.render();
@@ -469,6 +469,12 @@ async function main() {
         .map((f) => ({ id: f.properties.datastreamId, v: f.properties.v ?? null })),
     sensorValue: (id) => sensors.value(id),
     transport: () => sensors.transport,
+    missingTexts,
+    /** The keys of every text whose text in the current language is not the key itself ('mean'). */
+    textKeys: () => {
+      const own = STRINGS[language()];
+      return [...new Set(Object.values(STRINGS).flatMap((table) => Object.keys(table)))].filter((key) => own[key] !== key);
+    },
     sensorScreenPoint: (id) => {
       const f = sensors.features.get(id);
       return f ? map.project(f.geometry.coordinates) : null;

@@ -6,7 +6,7 @@
 
 import { apiUrl, getAllSta, getJSON } from './api.js';
 import { niceTicks, timeChart } from './chart.js';
-import { formatNumber, formatTime, t, timeZone, unitText } from './i18n.js';
+import { formatNumber, formatTime, labelled, t, timeZone, unitText } from './i18n.js';
 import { NO_VALUE, VALUE_RAMP } from './layers.js';
 import { esc, html, openPanel, panelShown } from './ui.js';
 
@@ -56,7 +56,7 @@ export class Sensors {
   /** The ObservedProperties with their Datastreams (ids, units, time extents): one request. */
   async loadProperties() {
     const properties = await getAllSta('v1.1/ObservedProperties', {
-      $select: '@iot.id,name,description,definition',
+      $select: '@iot.id,name,description,definition,properties',
       $expand: 'Datastreams($select=@iot.id,name,phenomenonTime,unitOfMeasurement;$top=10000)',
       $top: 1000,
     });
@@ -68,7 +68,12 @@ export class Sensors {
         key: `op:${op['@iot.id']}`,
         kind: 'sensor',
         id: op['@iot.id'],
-        title: op.name,
+        name: op.name,
+        labels: op.properties?.labels ?? null,
+        /** The name in the viewer's language, where the ObservedProperty carries labels per language. */
+        get title() {
+          return labelled(this.labels, this.name);
+        },
         description: op.description || op.definition || '',
         unit: streams[0]?.unitOfMeasurement || null,
         streams: new Map(streams.map((d) => [d['@iot.id'], { name: d.name, phenomenonTime: d.phenomenonTime }])),
@@ -96,7 +101,7 @@ export class Sensors {
   async load() {
     const [, latest] = await Promise.all([this.loadProperties(), this.loadLatest()]);
     for (const feature of latest) this.addFeature(feature);
-    for (const entry of this.entries.values()) entry.countText = t('sensorsCount', { n: formatNumber(entry.located) });
+    for (const entry of this.entries.values()) entry.countText = t('sensorsCount', { n: entry.located });
     const ranked = [...this.entries.values()].filter((e) => e.located).sort((a, b) => b.located - a.located);
     ranked.slice(0, 2).forEach((e) => (e.visible = true));
     await this.loadDomains();

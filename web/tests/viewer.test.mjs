@@ -201,6 +201,54 @@ describe('the viewer', () => {
     }
   });
 
+  it('shows no translation key as text, counts in their plural and sensor layers in the language chosen', async () => {
+    const properties = (await json('v1.1/ObservedProperties?$select=@iot.id,name,properties')).value;
+    const no = properties.find((p) => p.name === 'Nitrogen monoxide (NO)');
+    assert.deepEqual(no?.properties?.labels, { de: 'Stickstoffmonoxid (NO)', en: 'Nitrogen monoxide (NO)' });
+    const { page, context, problems } = await openViewer(browser, server.url, { hash: `#layers=buildings,ortsteile,op:${no['@iot.id']}` });
+    try {
+      // A sensor statistic on the districts, and the sensors' list of the layer unfolded: more texts shown.
+      await page.selectOption('#district-stat', `sensor:${no['@iot.id']}`);
+      await page.waitForSelector('[data-testid="district-sensors"]');
+      await page.locator(`[data-entry="op:${no['@iot.id']}"] .sensor-list summary`).click();
+      /** Every text of the page (text nodes, names, hints, placeholders) that is a key of a text, not a text. */
+      const keysShown = () =>
+        page.evaluate(() => {
+          const keys = new Set(window.__viewer.textKeys());
+          for (const el of document.querySelectorAll('[data-i18n], [data-i18n-label], [data-i18n-placeholder]')) {
+            for (const key of [el.dataset.i18n, el.dataset.i18nLabel, el.dataset.i18nPlaceholder]) if (key) keys.add(key);
+          }
+          const texts = [];
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (!node.parentElement?.closest('script, style')) texts.push(node.textContent);
+          }
+          for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
+            texts.push(el.getAttribute('aria-label'), el.getAttribute('title'), el.getAttribute('placeholder'));
+          }
+          return [...new Set(texts.filter(Boolean).map((text) => text.trim()).filter((text) => keys.has(text)))];
+        });
+      const counts = () => page.locator('.tree-count').allTextContents();
+      const title = () => page.locator(`[data-entry="op:${no['@iot.id']}"] .tree-title`).textContent();
+      assert.deepEqual(await keysShown(), [], 'keys shown in English');
+      assert.match(await page.locator('.sidebar-footer').textContent(), /SensorThings API\s*·\s*OGC API\s*·\s*Data catalogue\s*·\s*API documentation/);
+      assert.equal(await title(), 'Nitrogen monoxide (NO)');
+      for (const count of await counts()) assert.match(count, /^(1 sensor|(?!1 )[\d,]+ sensors)$/);
+      await page.click('#lang');
+      await page.waitForFunction(() => document.documentElement.lang === 'de');
+      assert.deepEqual(await keysShown(), [], 'keys shown in German');
+      assert.match(await page.locator('.sidebar-footer').textContent(), /Datenkatalog\s*·\s*API-Dokumentation/);
+      assert.equal(await title(), 'Stickstoffmonoxid (NO)');
+      assert.match(await page.locator('#district-stat').textContent(), /Mittel von Stickstoffmonoxid \(NO\)/);
+      for (const count of await counts()) assert.match(count, /^(1 Sensor|(?!1 )[\d.]+ Sensoren)$/);
+      assert.match(await page.locator('[data-testid="district-sensors"]').textContent(), /^(1 Sensor|\d+ Sensoren) in (1 Ortsteil|\d+ Ortsteilen)$/);
+      assert.deepEqual(await page.evaluate(() => window.__viewer.missingTexts()), [], 'texts a language lacks');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('opens the chart of a clicked sensor, with a link to its data', async () => {
     const latest = (await json('api/timeseries/latest?observedProperty=2')).features.filter((f) => f.geometry);
     const stream = latest[0].properties;
@@ -328,7 +376,7 @@ describe('the viewer', () => {
       assert.ok(coloured.length > 0, 'some buildings hold a Wi-Fi node with a value');
       assert.ok(all.every((a) => a.districts.every((d) => d.sensors > 0)), 'only buildings with sensors are listed');
       const total = all.reduce((n, a) => n + a.districts.filter((d) => d.mean !== null).length, 0);
-      assert.match(await page.locator('[data-testid="building-sensors"]').textContent(), new RegExp(`^${total} buildings with sensors inside`));
+      assert.match(await page.locator('[data-testid="building-sensors"]').textContent(), new RegExp(`^${total} ${total === 1 ? 'building' : 'buildings'} with sensors inside`));
       const paint = () => page.evaluate(() => JSON.stringify(window.__viewer.map.getPaintProperty('buildings::extrusion', 'fill-extrusion-color')));
       const live = await paint();
       for (const d of coloured) assert.ok(live.includes(`"${d.id}"`), `building ${d.id} has the colour of its sensors`);
@@ -464,7 +512,8 @@ describe('the viewer', () => {
       const withSensors = means.districts.filter((d) => d.sensors > 0);
       assert.ok(withSensors.length > 0 && withSensors.length < means.districts.length, 'some districts have sensors, some not');
       const legend = await page.locator('[data-testid="district-sensors"]').textContent();
-      assert.match(legend, new RegExp(`${means.sensors} sensors in ${withSensors.length} districts`));
+      const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+      assert.match(legend, new RegExp(`${plural(means.sensors, 'sensor')} in ${plural(withSensors.length, 'district')}`));
       assert.match(await page.locator('#district-legend').textContent(), /no sensors/);
       // The districts drawn: one with a sensor has a class colour, one without is grey ("no data").
       const colours = await page.evaluate(([withId, withoutId]) => {
@@ -556,6 +605,7 @@ describe('the viewer', () => {
       await page.click('#lang');
       await page.waitForFunction(() => document.querySelector('#energy [data-testid="energy-simulated"]').textContent === 'simuliert');
       assert.match(await page.locator('#energy').textContent(), /Kennzahlen gegen die SPARCS-Ziele/);
+      assert.deepEqual(await page.evaluate(() => window.__viewer.missingTexts()), [], 'texts a language lacks');
       // Closing gives the city's buildings back.
       await page.click('.energy-close');
       assert.equal(await page.evaluate(() => window.__viewer.map.getLayoutProperty('buildings::extrusion', 'visibility')), 'visible');

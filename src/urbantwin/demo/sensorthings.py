@@ -190,6 +190,7 @@ WIFI_CLIENTS: JSON = {
         "Number of clients connected to a Freifunk node, the `clients` field of the meshviewer data. "
         "No standard vocabulary term exists; the definition points to the map that publishes it."
     ),
+    "properties": {"labels": {"de": "WLAN-Clients", "en": "Wi-Fi clients"}},
 }
 
 #: Daily means (PM) of the LfULG data; all other components are hourly values.

@@ -5,7 +5,9 @@ an import joins the entities another one made (an ObservedProperty is found by i
 
 * units by their UCUM code (`UNITS`), and how files spell them (`unit_code`);
 * observed properties (`OBSERVED_PROPERTIES`): air pollutants from the EEA pollutant vocabulary,
-  weather quantities from the CF standard names, each with a short label and its usual unit;
+  weather quantities from the CF standard names, each with a short label and its usual unit; the
+  name of each is its canonical English one, and `properties.labels` holds its name per language
+  (`LANGUAGES`), which the viewer shows in the language it is in;
   `component_code` maps the component names of station files to them;
 * the O&M observation types a Datastream declares (`OM_MEASUREMENT`, `OM_COUNT_OBSERVATION`).
 """
@@ -21,6 +23,7 @@ JSON = dict[str, Any]
 
 __all__ = [
     "GEOJSON",
+    "LANGUAGES",
     "OBSERVED_PROPERTIES",
     "OM_COUNT_OBSERVATION",
     "OM_MEASUREMENT",
@@ -30,6 +33,9 @@ __all__ = [
     "component_code",
     "unit_code",
 ]
+
+#: The languages an observed property is labelled in (`properties.labels`), those of the viewer.
+LANGUAGES = ("de", "en")
 
 #: The encodingType of a Location given as GeoJSON.
 GEOJSON = "application/geo+json"
@@ -86,15 +92,28 @@ class Quantity:
     observed_property: JSON
     unit: str
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """The observed property's name per language (`properties.labels` of the ObservedProperty)."""
+        return self.observed_property["properties"]["labels"]
+
 
 _EEA = "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/"
 _CF = "http://vocab.nerc.ac.uk/standard_name/"
 
 
 def _quantity(
-    code: str, label: str, name: str, definition: str, description: str, unit: str = "ug/m3"
+    code: str, label: str, names: tuple[str, str], definition: str, description: str, unit: str = "ug/m3"
 ) -> Quantity:
-    return Quantity(code, label, {"name": name, "definition": definition, "description": description}, unit)
+    """`names`: in English (the ObservedProperty's name) and in German."""
+    english, german = names
+    observed = {
+        "name": english,
+        "definition": definition,
+        "description": description,
+        "properties": {"labels": {"de": german, "en": english}},
+    }
+    return Quantity(code, label, observed, unit)
 
 
 #: Every observed property the connectors map to, by code.
@@ -104,40 +123,50 @@ OBSERVED_PROPERTIES: dict[str, Quantity] = {
         _quantity(
             "no2",
             "NO2",
-            "Nitrogen dioxide (NO2)",
+            ("Nitrogen dioxide (NO2)", "Stickstoffdioxid (NO2)"),
             _EEA + "8",
             "Mass concentration of nitrogen dioxide in air",
         ),
         _quantity(
             "no",
             "NO",
-            "Nitrogen monoxide (NO)",
+            ("Nitrogen monoxide (NO)", "Stickstoffmonoxid (NO)"),
             _EEA + "38",
             "Mass concentration of nitrogen monoxide in air",
         ),
-        _quantity("o3", "O3", "Ozone (O3)", _EEA + "7", "Mass concentration of ozone in air"),
+        _quantity("o3", "O3", ("Ozone (O3)", "Ozon (O3)"), _EEA + "7", "Mass concentration of ozone in air"),
         _quantity(
-            "so2", "SO2", "Sulphur dioxide (SO2)", _EEA + "1", "Mass concentration of sulphur dioxide in air"
+            "so2",
+            "SO2",
+            ("Sulphur dioxide (SO2)", "Schwefeldioxid (SO2)"),
+            _EEA + "1",
+            "Mass concentration of sulphur dioxide in air",
         ),
         _quantity(
             "pm10",
             "PM10",
-            "Particulate matter < 10 µm (PM10)",
+            ("Particulate matter < 10 µm (PM10)", "Feinstaub < 10 µm (PM10)"),
             _EEA + "5",
             "Mass concentration of PM10 aerosol",
         ),
         _quantity(
             "pm25",
             "PM2.5",
-            "Particulate matter < 2.5 µm (PM2.5)",
+            ("Particulate matter < 2.5 µm (PM2.5)", "Feinstaub < 2,5 µm (PM2,5)"),
             _EEA + "6001",
             "Mass concentration of PM2.5 aerosol",
         ),
-        _quantity("ben", "Benzene", "Benzene (C6H6)", _EEA + "20", "Mass concentration of benzene in air"),
+        _quantity(
+            "ben",
+            "Benzene",
+            ("Benzene (C6H6)", "Benzol (C6H6)"),
+            _EEA + "20",
+            "Mass concentration of benzene in air",
+        ),
         _quantity(
             "co",
             "CO",
-            "Carbon monoxide (CO)",
+            ("Carbon monoxide (CO)", "Kohlenmonoxid (CO)"),
             _EEA + "10",
             "Mass concentration of carbon monoxide in air",
             "mg/m3",
@@ -145,7 +174,7 @@ OBSERVED_PROPERTIES: dict[str, Quantity] = {
         _quantity(
             "nox",
             "NOx",
-            "Nitrogen oxides (NOx)",
+            ("Nitrogen oxides (NOx)", "Stickstoffoxide (NOx)"),
             _EEA + "9",
             "Mass concentration of nitrogen oxides in air, expressed as NO2",
             "ug/m3",
@@ -153,7 +182,7 @@ OBSERVED_PROPERTIES: dict[str, Quantity] = {
         _quantity(
             "pm1",
             "PM1",
-            "Particulate matter < 1 µm (PM1)",
+            ("Particulate matter < 1 µm (PM1)", "Feinstaub < 1 µm (PM1)"),
             _EEA + "6002",
             "Mass concentration of PM1 aerosol",
             "ug/m3",
@@ -161,7 +190,7 @@ OBSERVED_PROPERTIES: dict[str, Quantity] = {
         _quantity(
             "air_temperature",
             "Temperature",
-            "Air temperature",
+            ("Air temperature", "Lufttemperatur"),
             _CF + "air_temperature/",
             "Temperature of the air (CF standard name air_temperature)",
             "Cel",
@@ -169,7 +198,7 @@ OBSERVED_PROPERTIES: dict[str, Quantity] = {
         _quantity(
             "relative_humidity",
             "Humidity",
-            "Relative humidity",
+            ("Relative humidity", "Relative Luftfeuchte"),
             _CF + "relative_humidity/",
             "Relative humidity of the air (CF standard name relative_humidity)",
             "%",
@@ -177,7 +206,7 @@ OBSERVED_PROPERTIES: dict[str, Quantity] = {
         _quantity(
             "air_pressure",
             "Pressure",
-            "Air pressure",
+            ("Air pressure", "Luftdruck"),
             _CF + "air_pressure/",
             "Pressure of the air at the sensor (CF standard name air_pressure)",
             "Pa",
@@ -185,7 +214,7 @@ OBSERVED_PROPERTIES: dict[str, Quantity] = {
         _quantity(
             "air_pressure_at_sea_level",
             "Pressure (sea level)",
-            "Air pressure at mean sea level",
+            ("Air pressure at mean sea level", "Luftdruck auf Meereshöhe"),
             _CF + "air_pressure_at_mean_sea_level/",
             "Air pressure reduced to mean sea level (CF standard name air_pressure_at_mean_sea_level)",
             "Pa",

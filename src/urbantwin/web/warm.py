@@ -4,7 +4,8 @@ The viewer opens on the largest building collection, tilted in 3D (web/src/main.
 a fresh server every tile of that view is made on the first request (on SQLite in Python: the z13
 building tile alone takes about half a second), so the first visitor waits for it. Here the server
 asks for those tiles itself, in the background, through its own app (in process, as an anonymous
-reader: the same access rules and the same cache as a browser's requests): the zooms the viewer
+reader: the same access rules and the same cache as a browser's requests; a plain ASGI call, so the
+server needs no HTTP client library): the zooms the viewer
 opens at on a desktop and on a phone, over the building collection's extent with a margin for the
 tilted view, every collection with tiles, buildings first.
 
@@ -14,15 +15,16 @@ to every short-lived app (tests).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 from dataclasses import dataclass
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message
 
 from urbantwin.ratelimit import INTERNAL_CLIENT
 from urbantwin.store.features_schema import collections, features
@@ -130,16 +132,54 @@ async def warm_first_view(app: FastAPI) -> int:
     wanted = first_view_tiles(found)
     if not wanted:
         return 0
-    # As the server's own client: the rate limit of local visitors (127.0.0.1) is not spent on it.
-    transport = httpx.ASGITransport(app=app, client=(INTERNAL_CLIENT, 0))
-    async with httpx.AsyncClient(transport=transport, base_url="http://warm.invalid") as client:
-        for collection, z, row, col in wanted:
-            path = f"/ogcapi/collections/{collection}/tiles/WebMercatorQuad/{z}/{row}/{col}"
-            try:
-                response = await client.get(path)
-                if response.status_code >= 500:
-                    log.warning("warming the tile cache: %s answered %s", path, response.status_code)
-            except Exception as error:  # noqa: BLE001 - a head start only; the server keeps running
-                log.warning("warming the tile cache: %s failed: %s", path, error)
+    for collection, z, row, col in wanted:
+        path = f"/ogcapi/collections/{collection}/tiles/WebMercatorQuad/{z}/{row}/{col}"
+        try:
+            status = await get_status(app, path)
+            if status >= 500:
+                log.warning("warming the tile cache: %s answered %s", path, status)
+        except Exception as error:  # noqa: BLE001 - a head start only; the server keeps running
+            log.warning("warming the tile cache: %s failed: %s", path, error)
     log.info("warmed %d tiles of the viewer's first view", len(wanted))
     return len(wanted)
+
+
+async def get_status(app: FastAPI, path: str) -> int:
+    """GET `path` from `app` in process, as the server's own client (the rate limit of local visitors,
+    127.0.0.1, is not spent on it); the response's status, its body read and dropped."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"warm.invalid")],
+        "client": (INTERNAL_CLIENT, 0),
+        "server": ("warm.invalid", 80),
+    }
+    status = 0
+    answered = asyncio.Event()
+    asked = False
+
+    async def receive() -> Message:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await answered.wait()  # the client stays until the whole response is sent, then leaves
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered.set()
+
+    await app(scope, receive, send)
+    answered.set()
+    return status
