@@ -119,15 +119,15 @@ def test_counts_read_right_in_both_languages() -> None:
         ["translate", "en", "inDistricts", {"n": 1}],
         ["translate", "de", "inDistricts", {"n": 3}],
         ["translate", "de", "buildingsWithSensors", {"n": 1}],
-        ["translate", "de", "sensorsInDistricts", {"sensors": "1 Sensor", "inDistricts": "in 1 Ortsteil"}],
+        ["translate", "de", "sensorsInDistricts", {"sensors": "1 Sensor", "inDistricts": "in 1 Gebiet"}],
     ]
     assert _node(asked)["answers"] == [
         *("0 sensors", "1 sensor", "2 sensors", "1,234 sensors"),
         *("0 Sensoren", "1 Sensor", "2 Sensoren", "1.234 Sensoren"),
         "in 1 district",
-        "in 3 Ortsteilen",
+        "in 3 Gebieten",
         "1 Gebäude mit Sensoren darin trägt die Farbe ihres Mittels.",
-        "1 Sensor in 1 Ortsteil",
+        "1 Sensor in 1 Gebiet",
     ]
 
 

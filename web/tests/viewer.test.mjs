@@ -241,7 +241,7 @@ describe('the viewer', () => {
       assert.equal(await title(), 'Stickstoffmonoxid (NO)');
       assert.match(await page.locator('#district-stat').textContent(), /Mittel von Stickstoffmonoxid \(NO\)/);
       for (const count of await counts()) assert.match(count, /^(1 Sensor|(?!1 )[\d.]+ Sensoren)$/);
-      assert.match(await page.locator('[data-testid="district-sensors"]').textContent(), /^(1 Sensor|\d+ Sensoren) in (1 Ortsteil|\d+ Ortsteilen)$/);
+      assert.match(await page.locator('[data-testid="district-sensors"]').textContent(), /^(1 Sensor|\d+ Sensoren) in (1 Gebiet|\d+ Gebieten)$/);
       assert.deepEqual(await page.evaluate(() => window.__viewer.missingTexts()), [], 'texts a language lacks');
       assert.deepEqual(problems, []);
     } finally {
