@@ -148,7 +148,7 @@ def test_station_and_citizen_data_share_observed_properties(sta: LocalClient) ->
         sta,
         DATA / "stations_utc_part1.csv",
         DATA / "stations_leipzig.geojson",
-        StationOptions(progress=False),
+        StationOptions(network="LfULG", progress=False),
     )
     assert count(sta, "ObservedProperties", f"definition eq '{EEA}5'") == 1
 

@@ -5,8 +5,9 @@ Municipal CSV exports differ in the details this module settles, on top of the s
 decimal separator (German exports write `51,3429` and `1.234,5`; by default both that and `51.3429`
 are read), the encoding (UTF-8 with or without BOM unless given, e.g. `cp1252`), gzip (read directly,
 recognised by its magic number), and the names of the coordinate columns: given, or detected among
-x/y, lon/lat, lng/lat, longitude/latitude, rechtswert/hochwert, easting/northing, xcoord/ycoord (also
-with a prefix, as GTFS's `stop_lon`/`stop_lat`), or a WKT column (`wkt`, `geometry`, `geom`).
+x/y, lon/lat, lng/lat, longitude/latitude, Längengrad/Breitengrad (also spelt Laengengrad), Länge/
+Breite, rechtswert/hochwert, easting/northing, xcoord/ycoord (also with a prefix, as GTFS's
+`stop_lon`/`stop_lat`, and in any case), or a WKT column (`wkt`, `geometry`, `geom`).
 Without a CRS, coordinates must be degrees (WGS 84, lon/lat); projected ones need the CRS named.
 
 Values of the other columns are typed per column: a column whose every value is an integer becomes
@@ -52,6 +53,11 @@ COORDINATE_PAIRS: list[tuple[str, str]] = [
     ("lng", "lat"),
     ("long", "lat"),
     ("longitude", "latitude"),
+    ("längengrad", "breitengrad"),
+    ("laengengrad", "breitengrad"),
+    ("länge", "breite"),
+    ("laenge", "breite"),
+    ("geogr. länge", "geogr. breite"),
     ("x", "y"),
     ("rechtswert", "hochwert"),
     ("easting", "northing"),

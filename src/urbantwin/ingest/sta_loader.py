@@ -154,6 +154,8 @@ class Catalogue:
         self._entities: dict[tuple[str, int], JSON] = {}
         #: Collections read whole by `preload`: a key missing from `_ids` is missing from the store.
         self._preloaded: set[str] = set()
+        #: Ids of the entities this catalogue created, by entity set (to put them into a dataset).
+        self.created: dict[str, list[int]] = defaultdict(list)
 
     def find(self, collection: str, key: str, definition: str | None = None) -> JSON | None:
         """The entity of `collection` (a path such as `Things(3)/Datastreams`) with this key, else
@@ -236,6 +238,7 @@ class Catalogue:
             body["properties"] = {**(body.get("properties") or {}), KEY: key}
             found = self.client.post(entity_set, body)
             self.report.created[entity_set] += 1
+            self.created[entity_set].append(int(found["@iot.id"]))
         return self._remember(collection, key, found)
 
     def _remember(self, collection: str, key: str, entity: JSON) -> int:
