@@ -117,8 +117,12 @@ def read_csv(
     text_columns: Sequence[str] = (),
     infer_types: bool = True,
     prepare: Prepare | None = None,
+    header_line: int = 1,
 ) -> tuple[CRS, list[Row]]:
-    """The rows of a CSV file as features in WGS 84; `ImportFailure` naming file, row, field."""
+    """The rows of a CSV file as features in WGS 84; `ImportFailure` naming file, row, field.
+
+    `header_line` is the line of the header (1: the first), for exports with lines of text above it.
+    """
     path = Path(path)
     if decimal not in (None, ",", "."):
         raise ImportFailure(f"{path}: field 'decimal': expected ',' or '.', got {decimal!r}")
@@ -130,6 +134,14 @@ def read_csv(
         ) from None
     except LookupError as exc:
         raise ImportFailure(f"{path}: field 'encoding': {exc}") from None
+    if header_line < 1:
+        raise ImportFailure(f"{path}: field 'header_line': lines count from 1, not {header_line}")
+    before = header_line - 1
+    if before:
+        parts = text.split("\n", before)
+        if len(parts) <= before:
+            raise ImportFailure(f"{path}: field 'header_line': the file has no line {header_line}")
+        text = parts[before]
     first_line = text.split("\n", 1)[0]
     if delimiter is None:
         delimiter = max(DELIMITERS, key=first_line.count)
@@ -170,7 +182,7 @@ def read_csv(
     try:
         for cells in reader:
             if cells and any(cell.strip() for cell in cells):
-                records.append((reader.line_num, cells))
+                records.append((reader.line_num + before, cells))
     except csv.Error as exc:
         raise ImportFailure(f"{path}: line {reader.line_num}: field 'row': {exc}") from None
     for index, (line, cells) in enumerate(records):

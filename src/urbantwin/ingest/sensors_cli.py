@@ -311,6 +311,61 @@ def cams(
     )
 
 
+@sensor_import_app.command("things")
+def things(
+    table: Annotated[
+        Path, typer.Argument(help="a table: CSV (gzip too), XLSX or GeoJSON, one row per Thing", exists=True)
+    ],
+    mapping: Annotated[
+        Path,
+        typer.Option(
+            help="TOML file: which columns make the Thing and its Datastreams (docs/imports.md)", exists=True
+        ),
+    ],
+    source: SourceOption = None,
+    licence: LicenceOption = None,
+    attribution: AttributionOption = None,
+    publisher: PublisherOption = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="dataset the new Things go into, made if missing (default: the mapping's namespace)"
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make Things, Locations and Datastreams from the rows of a table (a register of charging points,
+    sensors, sites); importing it again creates nothing.
+
+    The mapping file names the id column (the import key), name, description, properties, position
+    (lon/lat, Längengrad/Breitengrad, Rechtswert/Hochwert, x/y, WKT or GeoJSON geometry) and the
+    Datastreams of each row; with a [features] table the rows become features of a collection too.
+    """
+    from urbantwin.ingest.provenance import Provenance
+    from urbantwin.ingest.things import import_things, read_mapping
+
+    try:
+        checked = read_mapping(mapping)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mapping") from None
+    provenance = Provenance(
+        source=source,
+        licence=licence,
+        attribution=attribution,
+        publisher=publisher,
+        dataset=dataset or checked.namespace,
+        title=f"{checked.namespace} ({table.name})",
+        description=f"Things imported from the table {table.name}.",
+    )
+    _run_import(
+        _client(url, token, database_url, config),
+        lambda client: import_things(client, table, checked, provenance),
+    )
+
+
 def _time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None

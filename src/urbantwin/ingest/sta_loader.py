@@ -109,6 +109,8 @@ class ImportReport:
     problems: list[RowProblem] = field(default_factory=list)
     #: Columns of the input that no mapping covers, by file (not imported; reported once).
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    #: What else the import did, one line each (e.g. the feature collection a table also filled).
+    notes: list[str] = field(default_factory=list)
 
     def problem(self, on_error: OnError, file: str, line: int, message: str) -> None:
         found = RowProblem(file, line, message)
@@ -128,6 +130,7 @@ class ImportReport:
             f"{self.empty_values} empty values, {len(self.problems)} bad rows skipped.",
             f"Created: {created or 'nothing new'}.",
         ]
+        lines += self.notes
         for file, columns in self.ignored_columns.items():
             lines.append(f"{file}: columns not imported (no mapping): {', '.join(columns)}")
         for problem in self.problems[:max_problems]:
