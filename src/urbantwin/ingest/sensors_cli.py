@@ -100,6 +100,18 @@ def sensor_community(
             help="archive CSVs (e.g. 2020-01-01_sds011_sensor_123.csv, gzip allowed)", exists=True
         ),
     ],
+    source: Annotated[
+        str | None, typer.Option("--source", help="where the files come from (default: the archive)")
+    ] = None,
+    licence: Annotated[
+        str | None, typer.Option("--licence", help="their licence (default: the archive's, ODbL)")
+    ] = None,
+    attribution: AttributionOption = None,
+    publisher: PublisherOption = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="dataset the new entities go into, made if missing (default: sensor-community)"),
+    ] = None,
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -110,11 +122,14 @@ def sensor_community(
 
     One Thing per location, one Sensor per sensor, one Datastream per sensor and measured value.
     """
-    from urbantwin.ingest.sensorcommunity import import_sensor_community
+    from urbantwin.ingest.sensorcommunity import import_sensor_community, sensor_community_provenance
 
+    provenance = sensor_community_provenance(
+        source, licence, attribution, publisher, dataset or "sensor-community"
+    )
     _run_import(
         _client(url, token, database_url, config),
-        lambda client: import_sensor_community(client, files, on_error=on_error),
+        lambda client: import_sensor_community(client, files, on_error=on_error, provenance=provenance),
         aborted="nothing of that file was written",
     )
 
