@@ -220,3 +220,17 @@ def test_the_command_takes_source_licence_publisher_and_dataset(tmp_path: Path) 
         "cc-by/4.0",
         "CAMS via ADS",
     )
+
+
+def test_forecasts_cannot_join_the_stations_dataset(tmp_path: Path) -> None:
+    args = ["import", "cams", str(MITTE), "--station", "Leipzig-Mitte", "--stations", str(STATIONS)]
+    args += [
+        "--network",
+        "LfULG",
+        "--dataset",
+        "none",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'c.sqlite'}",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "model data" in result.output

@@ -378,3 +378,15 @@ def test_no_source_is_claimed_unless_given(sta: LocalClient) -> None:
     assert "source" not in no2["Thing"]["properties"]
     assert "scraped" not in no2["properties"]["time_convention"]
     assert no2["properties"]["stamp"] == "not stated"
+
+
+def test_dataset_none_joins_the_default_dataset(engine: Engine, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from urbantwin.store.schema import things
+
+    args = ["import", "stations", str(DATA / "stations_utc_part1.csv"), "--stations", str(STATIONS)]
+    args += ["--network", "LfULG", "--dataset", "none", "--database-url", settings.database_url]
+    assert runner.invoke(app, args).exit_code == 0
+    with engine.connect() as connection:
+        assert set(connection.execute(select(things.c.dataset_id)).scalars()) == {settings.default_dataset}

@@ -22,7 +22,18 @@ from typing import Any
 from urbantwin.access.datasets import licence_code
 from urbantwin.ingest.sta_client import JSON, SensorThingsClient
 
-__all__ = ["Provenance", "dataset_slug", "place_created"]
+__all__ = ["NO_DATASET", "Provenance", "chosen_dataset", "dataset_slug", "place_created"]
+
+#: What `--dataset` says for "no dataset of the import's own": new entities join the writer's
+#: default dataset, as those of any SensorThings client.
+NO_DATASET = "none"
+
+
+def chosen_dataset(given: str | None, default: str) -> str | None:
+    """The dataset of `--dataset` (`none`: None), else `default`."""
+    if given is None:
+        return default
+    return None if given.strip().lower() == NO_DATASET else given
 
 
 def dataset_slug(text: str) -> str:

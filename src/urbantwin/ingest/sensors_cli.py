@@ -110,7 +110,10 @@ def sensor_community(
     publisher: PublisherOption = None,
     dataset: Annotated[
         str | None,
-        typer.Option(help="dataset the new entities go into, made if missing (default: sensor-community)"),
+        typer.Option(
+            help="dataset the new entities go into, made if missing (default: sensor-community; 'none': the "
+            "writer's default dataset)"
+        ),
     ] = None,
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
@@ -122,10 +125,11 @@ def sensor_community(
 
     One Thing per location, one Sensor per sensor, one Datastream per sensor and measured value.
     """
+    from urbantwin.ingest.provenance import chosen_dataset
     from urbantwin.ingest.sensorcommunity import import_sensor_community, sensor_community_provenance
 
     provenance = sensor_community_provenance(
-        source, licence, attribution, publisher, dataset or "sensor-community"
+        source, licence, attribution, publisher, chosen_dataset(dataset, "sensor-community")
     )
     _run_import(
         _client(url, token, database_url, config),
@@ -209,7 +213,10 @@ def stations(
     publisher: PublisherOption = None,
     dataset: Annotated[
         str | None,
-        typer.Option(help="dataset the new entities go into, made if missing (default: <network>-stations)"),
+        typer.Option(
+            help="dataset the new entities go into, made if missing (default: <network>-stations; "
+            "'none': the writer's default dataset)"
+        ),
     ] = None,
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
@@ -223,7 +230,7 @@ def stations(
     One Thing per station, one Datastream per component; a newer file adds only what is new. The
     format, the presets and the stamping convention are documented in docs/imports.md.
     """
-    from urbantwin.ingest.provenance import Provenance
+    from urbantwin.ingest.provenance import Provenance, chosen_dataset
     from urbantwin.ingest.stations import StationOptions, default_dataset, import_stations
     from urbantwin.ingest.vocabulary import component_code
 
@@ -261,7 +268,7 @@ def stations(
         licence=licence,
         attribution=attribution,
         publisher=publisher,
-        dataset=dataset or default_dataset(options.network),
+        dataset=chosen_dataset(dataset, default_dataset(options.network)),
         title=f"{options.network} air quality stations",
         description=f"Measurements of the {options.network} stations, imported from station files.",
         themes=("ENVI",),
@@ -311,13 +318,21 @@ def cams(
     One Datastream per model on the station's Thing, labelled as model forecasts, in a dataset of
     their own under the Copernicus licence and attribution.
     """
-    from urbantwin.ingest.cams import CamsOptions, cams_provenance, import_cams
+    from urbantwin.ingest.cams import CAMS_DATASET, CamsOptions, cams_provenance, import_cams
+    from urbantwin.ingest.provenance import chosen_dataset
+
+    forecasts = chosen_dataset(dataset, CAMS_DATASET)
+    if forecasts is None:
+        raise typer.BadParameter(
+            "forecasts are model data: they go into a dataset of their own, not the station's",
+            param_hint="--dataset",
+        )
 
     options = CamsOptions(
         station=station,
         component=component,
         network=network,
-        provenance=cams_provenance(source, licence, attribution, publisher, dataset),
+        provenance=cams_provenance(source, licence, attribution, publisher, forecasts),
         on_error=on_error,
     )
     _run_import(
@@ -359,7 +374,7 @@ def things(
     (lon/lat, Längengrad/Breitengrad, Rechtswert/Hochwert, x/y, WKT or GeoJSON geometry) and the
     Datastreams of each row; with a [features] table the rows become features of a collection too.
     """
-    from urbantwin.ingest.provenance import Provenance
+    from urbantwin.ingest.provenance import Provenance, chosen_dataset
     from urbantwin.ingest.things import import_things, read_mapping
 
     try:
@@ -371,7 +386,7 @@ def things(
         licence=licence,
         attribution=attribution,
         publisher=publisher,
-        dataset=dataset or checked.namespace,
+        dataset=chosen_dataset(dataset, checked.namespace),
         title=f"{checked.namespace} ({table.name})",
         description=f"Things imported from the table {table.name}.",
     )

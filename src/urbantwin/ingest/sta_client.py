@@ -271,8 +271,21 @@ class HttpClient(SensorThingsClient):
         """The platform's own API beside the SensorThings root (`/api`, datasets and access)."""
         return self.prefix[: -len(f"/{API_VERSION}")] + "/api"
 
+    def _datasets(self, ident: str) -> list[JSON]:
+        try:
+            return list(self._send("GET", f"{self.api}/admin/datasets", None))
+        except ClientError as exc:
+            if exc.status in (401, 403):
+                raise ClientError(
+                    exc.status,
+                    f"dataset {ident!r}: only an administrator's token can make datasets and move entities "
+                    "into them over --url; import with --dataset none to let what is created join your own "
+                    "default dataset",
+                ) from None
+            raise
+
     def check_dataset(self, ident: str, fields: JSON) -> None:
-        if any(row.get("id") == ident for row in self._send("GET", f"{self.api}/admin/datasets", None)):
+        if any(row.get("id") == ident for row in self._datasets(ident)):
             return
         publisher = fields.get("publisher_id")
         if publisher is not None and not any(
@@ -281,7 +294,7 @@ class HttpClient(SensorThingsClient):
             raise ClientError(400, f"dataset {ident!r}: publisher_id: no organisation {publisher!r}")
 
     def place_in_dataset(self, ident: str, fields: JSON, members: dict[str, list[int]]) -> None:
-        if not any(row.get("id") == ident for row in self._send("GET", f"{self.api}/admin/datasets", None)):
+        if not any(row.get("id") == ident for row in self._datasets(ident)):
             self._send("POST", f"{self.api}/admin/datasets", {"id": ident, **fields})
         for entity_set, ids in members.items():
             body = {"entity_set": entity_set, "ids": ids}

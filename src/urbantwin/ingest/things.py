@@ -399,6 +399,8 @@ def import_things(
         plans.append((key, payload, streams, row))
 
     # Every row is checked: now the dataset, the entities.
+    if mapping.features is not None and not isinstance(client, LocalClient):
+        raise ValueError("[features]: features are written into the local store only (import without --url)")
     check_dataset(client, provenance)
     catalogue = Catalogue(client, report)
     catalogue.preload("Things")
@@ -427,8 +429,7 @@ def _store_features(
     client: SensorThingsClient, mapping: TableMapping, provenance: Provenance, rows: list[tuple[str, Row]]
 ) -> FeatureReport:
     """The rows as features of an OGC API collection too (keyed by the Things' ids)."""
-    if not isinstance(client, LocalClient):
-        raise ValueError("[features]: features are written into the local store only (import without --url)")
+    assert isinstance(client, LocalClient)  # checked before anything was written
     spec = mapping.features or {}
     collection = str(spec["collection"])
     info = CollectionInfo(
