@@ -34,7 +34,7 @@ def sta(engine: Engine, settings: Settings) -> Iterator[LocalClient]:
 
 
 def options(station: str = "Leipzig-West", **kwargs: object) -> CamsOptions:
-    return CamsOptions(station=station, network="LfULG", progress=False, **kwargs)
+    return CamsOptions(station=station, network="LfULG", progress=False, **kwargs)  # type: ignore[arg-type]
 
 
 def count(sta: LocalClient, path: str) -> int:
