@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from urbantwin.demo import DATA_DIR
 from urbantwin.demo import sensorthings as demo
 from urbantwin.demo.sensorthings import (
+    LFULG_SENSOR,
     MAX_ROWS_PER_REQUEST,
     OBSERVATION_COMPONENTS,
     DemoLoadReport,
@@ -27,7 +28,7 @@ from urbantwin.demo.sensorthings import (
 from urbantwin.ingest.cams import CAMS_SENSORS, cams_datastream_key, cams_sensor_key
 from urbantwin.ingest.sta_client import LocalClient
 from urbantwin.ingest.sta_loader import observed_property_key
-from urbantwin.ingest.stations import LFULG_SENSOR, station_datastream_key, station_key, station_sensor_key
+from urbantwin.ingest.stations import station_datastream_key, station_key, station_sensor_key
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
 

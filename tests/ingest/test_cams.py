@@ -34,7 +34,7 @@ def sta(engine: Engine, settings: Settings) -> Iterator[LocalClient]:
 
 
 def options(station: str = "Leipzig-West", **kwargs: object) -> CamsOptions:
-    return CamsOptions(station=station, progress=False, **kwargs)  # type: ignore[arg-type]
+    return CamsOptions(station=station, network="LfULG", progress=False, **kwargs)  # type: ignore[arg-type]
 
 
 def count(sta: LocalClient, path: str) -> int:
@@ -126,10 +126,111 @@ def test_an_unknown_station_or_header_is_refused(sta: LocalClient, tmp_path: Pat
 
 def test_the_command_line_imports_into_a_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cams.sqlite'}"
-    args = ["import", "cams", str(MITTE), "--station", "Leipzig-Mitte", "--stations", str(STATIONS)]
+    args = [
+        "import",
+        "cams",
+        str(MITTE),
+        "--station",
+        "Leipzig-Mitte",
+        "--stations",
+        str(STATIONS),
+        "--network",
+        "LfULG",
+    ]
     first = runner.invoke(app, [*args, "--database-url", url])
     assert first.exit_code == 0, first.output
     assert f"{values_in(MITTE)} observations added" in first.output
     again = runner.invoke(app, [*args, "--database-url", url])
     assert again.exit_code == 0 and "0 observations added" in again.output
     assert "Created: nothing new." in again.output
+
+
+def test_forecasts_go_into_their_own_dataset_not_the_stations(
+    sta: LocalClient, engine: Engine, settings: Settings
+) -> None:
+    """Model data under the Copernicus licence and attribution, beside the agency's measurements."""
+    from sqlalchemy import select
+
+    from urbantwin.ingest.provenance import Provenance
+    from urbantwin.ingest.stations import StationOptions, import_stations
+    from urbantwin.store.access_schema import datasets
+    from urbantwin.store.schema import datastreams, sensors, things
+
+    measured = Provenance(source="the agency", licence="dl-de/by-2-0", dataset="agency-stations")
+    station_options = StationOptions(
+        network="LfULG", station="Leipzig-West", provenance=measured, progress=False
+    )
+    hourly = DATA_DIR / "lfulg_leipzig_hourly_2014-09_2014-11.csv"
+    import_stations(sta, hourly, STATIONS, station_options)
+
+    import_cams(sta, WEST, STATIONS, options())
+
+    with engine.connect() as connection:
+        record = connection.execute(select(datasets).where(datasets.c.id == "cams-forecasts")).one()
+        forecast = select(datastreams.c.dataset_id).where(
+            datastreams.c.properties["kind"].as_string() == "model forecast"
+        )
+        forecast_datasets = set(connection.execute(forecast).scalars())
+        measured_datasets = set(
+            connection.execute(
+                select(datastreams.c.dataset_id).where(
+                    datastreams.c.properties["kind"].as_string() == "measurement"
+                )
+            ).scalars()
+        )
+        west = things.c.name == "Air quality station Leipzig-West"
+        thing_dataset = connection.execute(select(things.c.dataset_id).where(west)).scalar_one()
+        model_sensors = (
+            connection.execute(select(sensors.c.dataset_id).where(sensors.c.name.like("CAMS%")))
+            .scalars()
+            .all()
+        )
+    assert forecast_datasets == {"cams-forecasts"} and set(model_sensors) == {"cams-forecasts"}
+    assert measured_datasets == {"agency-stations"} and thing_dataset == "agency-stations"
+    assert record.licence == "other-open" and record.extra["licence_note"].startswith("Copernicus")
+    assert record.extra["attribution"].startswith(
+        "Contains modified Copernicus Atmosphere Monitoring Service"
+    )
+    assert "Contains modified Copernicus" in record.description
+    ensemble = sta.get("Datastreams", {"$filter": "name eq 'PM2.5 forecast CAMS ENSEMBLE at Leipzig-West'"})
+    properties = ensemble["value"][0]["properties"]
+    assert properties["source"].startswith("CAMS European air quality forecasts")
+    assert "evalPM" not in properties["source"]  # the demo's own text stays in the demo
+
+
+def test_the_command_takes_source_licence_publisher_and_dataset(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, select
+
+    from urbantwin.store.access_schema import datasets
+
+    url = f"sqlite:///{tmp_path / 'cams.sqlite'}"
+    org = ["org", "add", "copernicus", "--title", "Copernicus (ECMWF)", "--kind", "science"]
+    assert runner.invoke(app, [*org, "--database-url", url]).exit_code == 0
+    args = ["import", "cams", str(MITTE), "--station", "Leipzig-Mitte", "--stations", str(STATIONS)]
+    args += ["--network", "LfULG", "--source", "CAMS via ADS", "--licence", "CC BY 4.0"]
+    args += ["--publisher", "copernicus", "--dataset", "pm-forecasts", "--database-url", url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        record = connection.execute(select(datasets).where(datasets.c.id == "pm-forecasts")).one()
+    engine.dispose()
+    assert (record.publisher_id, record.licence, record.extra["source"]) == (
+        "copernicus",
+        "cc-by/4.0",
+        "CAMS via ADS",
+    )
+
+
+def test_forecasts_cannot_join_the_stations_dataset(tmp_path: Path) -> None:
+    args = ["import", "cams", str(MITTE), "--station", "Leipzig-Mitte", "--stations", str(STATIONS)]
+    args += [
+        "--network",
+        "LfULG",
+        "--dataset",
+        "none",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'c.sqlite'}",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "model data" in result.output

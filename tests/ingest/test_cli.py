@@ -131,3 +131,34 @@ def test_a_missing_file_is_named(url: str, tmp_path: Path) -> None:
         answer = run(url, command, str(path), "--collection", "t")
         assert answer.exit_code == 1, (command, answer.output)
         assert f"Import failed: {path}: cannot read the file" in answer.stderr
+
+
+def test_every_format_takes_source_and_publisher(url: str, tmp_path: Path) -> None:
+    """A new collection's dataset is published by the organisation named, with its source."""
+    from sqlalchemy import select
+
+    from urbantwin.cli import app
+    from urbantwin.store.access_schema import datasets
+
+    for command in ("geojson", "gpkg", "shapefile", "csv", "cityjson"):
+        help_text = runner.invoke(import_app, [command, "--help"]).output
+        assert "--source" in help_text and "--publisher" in help_text, command
+
+    org = ["org", "add", "surveying-office", "--title", "Surveying office", "--kind", "administration"]
+    assert runner.invoke(app, [*org, "--database-url", url]).exit_code == 0
+    path = tmp_path / "trees.geojson"
+    path.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": []}))
+    unknown = run(url, "geojson", str(path), "--collection", "t0", "--publisher", "nobody")
+    assert unknown.exit_code == 1 and "no organisation 'nobody'" in unknown.output
+    given = ["--publisher", "surveying-office", "--source", "Tree register 2024"]
+    result = run(url, "geojson", str(path), "--collection", "trees", *given)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(Settings(database_url=url))
+    try:
+        with engine.connect() as connection:
+            record = connection.execute(select(datasets).where(datasets.c.id == "trees")).one()
+            refused = connection.execute(select(datasets.c.id).where(datasets.c.id == "t0")).first()
+    finally:
+        engine.dispose()
+    assert record.publisher_id == "surveying-office" and record.extra["source"] == "Tree register 2024"
+    assert refused is None  # nothing of the refused import was written

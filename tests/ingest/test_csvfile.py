@@ -71,6 +71,10 @@ def test_a_german_gzipped_cp1252_csv_in_25833(anonymous: TestClient, engine: Eng
         (["ID", "Longitude", "Latitude"], ("Longitude", "Latitude")),
         (["x", "y", "name"], ("x", "y")),
         (["Rechtswert", "Hochwert"], ("Rechtswert", "Hochwert")),
+        (["Betreiber", "Breitengrad", "Längengrad"], ("Längengrad", "Breitengrad")),
+        (["Laengengrad", "Breitengrad"], ("Laengengrad", "Breitengrad")),
+        (["Name", "Länge", "Breite"], ("Länge", "Breite")),
+        (["standort_laengengrad", "standort_breitengrad"], ("standort_laengengrad", "standort_breitengrad")),
         (["stop_id", "stop_name", "stop_lat", "stop_lon"], ("stop_lon", "stop_lat")),
         (["name", "WKT"], "WKT"),
         (["name", "strasse"], None),
@@ -104,6 +108,14 @@ def test_lon_lat_with_commas_is_wgs84_without_a_crs(engine: Engine, tmp_path: Pa
     assert rows[0].bounds == (12.3767151, 51.3429185, 12.3767151, 51.3429185)
     assert rows[0].key == "1" and rows[1].wkb is None  # a row without a location has no geometry
     assert rows[1].properties == {"name": "Leer", "art": None}
+
+
+def test_german_coordinate_names_with_decimal_commas(tmp_path: Path) -> None:
+    # As the federal register of charging points writes them: latitude first, `;`, decimal comma.
+    text = "Betreiber;Breitengrad;Längengrad\nStadtwerke;51,344799;12,379215\n"
+    crs, rows = read_csv(write(tmp_path / "register.csv", text))
+    assert crs.to_string() == "OGC:CRS84"
+    assert rows[0].bounds == (12.379215, 51.344799, 12.379215, 51.344799)
 
 
 def test_tab_and_pipe_delimiters_and_wkt(engine: Engine, tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_station_and_citizen_data_share_observed_properties(sta: LocalClient) ->
         sta,
         DATA / "stations_utc_part1.csv",
         DATA / "stations_leipzig.geojson",
-        StationOptions(progress=False),
+        StationOptions(network="LfULG", progress=False),
     )
     assert count(sta, "ObservedProperties", f"definition eq '{EEA}5'") == 1
 
@@ -185,3 +185,22 @@ def test_the_command(engine: Engine, settings: Settings) -> None:
     aborted = runner.invoke(app, ["import", "sensor-community", str(SDS011), "--on-error", "abort", *url])
     assert aborted.exit_code == 1
     assert "2020-01-01_sds011_sensor_1001.csv:4:" in aborted.output
+
+
+def test_the_command_puts_what_it_makes_into_a_dataset(engine: Engine, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from urbantwin.store.access_schema import datasets
+    from urbantwin.store.schema import datastreams, sensors, things
+
+    url = ["--database-url", settings.database_url]
+    result = runner.invoke(app, ["import", "sensor-community", str(SDS011), "--dataset", "citizen-pm", *url])
+    assert result.exit_code == 0, result.output
+    with engine.connect() as connection:
+        record = connection.execute(select(datasets).where(datasets.c.id == "citizen-pm")).one()
+        placed = {
+            table.name: set(connection.execute(select(table.c.dataset_id)).scalars())
+            for table in (things, sensors, datastreams)
+        }
+    assert record.licence == "odbl" and "ODbL" in record.extra["licence_note"]
+    assert placed == {"things": {"citizen-pm"}, "sensors": {"citizen-pm"}, "datastreams": {"citizen-pm"}}

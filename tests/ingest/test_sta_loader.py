@@ -26,7 +26,7 @@ from urbantwin.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 STATIONS = DATA / "stations_leipzig.geojson"
-QUIET = StationOptions(progress=False)
+QUIET = StationOptions(network="LfULG", progress=False)
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from urbantwin.cli import app
 from urbantwin.demo import DATA_DIR
 from urbantwin.ingest.sta_client import LocalClient
-from urbantwin.ingest.sta_loader import ImportAborted, OnError
-from urbantwin.ingest.stations import StationOptions, import_stations, read_stations
+from urbantwin.ingest.sta_loader import ImportAborted, ImportReport, OnError
+from urbantwin.ingest.stations import StationOptions, import_stations, read_station_csv, read_stations
 from urbantwin.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -29,7 +29,7 @@ STATIONS = DATA / "stations_leipzig.geojson"
 LFULG_HOURLY = DATA_DIR / "lfulg_leipzig_hourly_2014-09_2014-11.csv"
 LFULG_STATIONS = DATA_DIR / "lfulg_saxony_stations_2014.geojson"
 EEA = "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/"
-QUIET = StationOptions(progress=False)
+QUIET = StationOptions(network="LfULG", progress=False)
 runner = CliRunner()
 
 
@@ -154,7 +154,7 @@ def test_a_fixed_utc_offset_column_has_no_daylight_saving(sta: LocalClient, tmp_
 
 
 def test_abort_on_a_bad_row_writes_nothing(sta: LocalClient) -> None:
-    options = StationOptions(progress=False, on_error=OnError.abort)
+    options = StationOptions(network="LfULG", progress=False, on_error=OnError.abort)
     with pytest.raises(ImportAborted) as aborted:
         import_stations(sta, DATA / "stations_local_dst.csv", STATIONS, options)
     assert aborted.value.problem.line == 7
@@ -197,7 +197,7 @@ def test_the_real_lfulg_file_joins_the_demo_stations(
 
 
 def test_the_command(engine: Engine, settings: Settings) -> None:
-    url = ["--database-url", settings.database_url]
+    url = ["--database-url", settings.database_url, "--network", "LfULG"]
     first = runner.invoke(
         app, ["import", "stations", str(DATA / "stations_utc_part1.csv"), "--stations", str(STATIONS), *url]
     )
@@ -231,11 +231,13 @@ def test_the_command(engine: Engine, settings: Settings) -> None:
 
 def test_the_command_against_a_running_server(sta: LocalClient, settings: Settings, live_server: str) -> None:
     args = ["import", "stations", str(DATA / "stations_utc_part1.csv"), "--stations", str(STATIONS)]
+    args += ["--network", "LfULG"]
     result = runner.invoke(app, [*args, "--url", live_server, "--token", settings.admin_token])
     assert result.exit_code == 0, result.output
     assert "7 observations added" in result.output
     assert count(sta, "Observations") == 7
     newer = ["import", "stations", str(DATA / "stations_utc_part2.csv"), "--stations", str(STATIONS)]
+    newer += ["--network", "LfULG"]
     anonymous = runner.invoke(app, [*newer, "--url", live_server], env={"URBANTWIN_TOKEN": ""})
     assert anonymous.exit_code == 1
     assert "401" in anonymous.output  # reading is open, writing needs the token
@@ -257,3 +259,134 @@ def test_a_stations_file_passes_the_one_rule_of_json_input(tmp_path: Path) -> No
         path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
         with pytest.raises(ValueError, match=problem):
             read_stations(path, QUIET)
+
+
+# --- a state agency's raw export: Datum + Zeit, a units line, two instruments of one component ------
+
+AGENCY = DATA / "stations_agency_raw.csv"
+
+
+def agency(**given: Any) -> StationOptions:
+    return StationOptions.preset("lfulg", station="Leipzig-Mitte", progress=False, **given)
+
+
+def test_date_and_time_columns_a_units_line_and_end_stamping(sta: LocalClient) -> None:
+    """Every hour is its own value (not one per day), each the hour ending at its MEZ stamp."""
+    report = import_stations(sta, AGENCY, STATIONS, agency(take={"pm10": "PM10_TEOM"}))
+
+    assert report.rows == 5 and not report.problems  # the units line is no row
+    assert report.observations == 15  # NO2, PM10 (TEOM) and CO of 5 hours
+    assert report.ignored_columns == {AGENCY.name: ["Bemerkung", "PM10_HVS"]}
+    no2 = datastream(sta, "NO2 at Leipzig-Mitte")
+    assert no2["properties"]["aggregation"] == "PT1H" and no2["properties"]["stamp"] == "end"
+    assert "end of each hour" in no2["properties"]["time_convention"]
+    # 01.10.2014 01:00 MEZ (UTC+1) ends the hour 00:00-01:00 MEZ, i.e. 23:00Z-00:00Z.
+    assert [
+        (o["phenomenonTime"], o["resultTime"], o["result"]) for o in observations(sta, "NO2 at Leipzig-Mitte")
+    ] == [
+        ("2014-09-30T23:00:00Z/2014-10-01T00:00:00Z", "2014-10-01T00:00:00Z", 31.5),
+        ("2014-10-01T00:00:00Z/2014-10-01T01:00:00Z", "2014-10-01T01:00:00Z", 29.0),
+        ("2014-10-01T01:00:00Z/2014-10-01T02:00:00Z", "2014-10-01T02:00:00Z", 27.5),
+        ("2014-10-01T22:00:00Z/2014-10-01T23:00:00Z", "2014-10-01T23:00:00Z", 35.0),  # 24:00
+        ("2014-10-01T23:00:00Z/2014-10-02T00:00:00Z", "2014-10-02T00:00:00Z", 33.0),
+    ]
+    assert [o["result"] for o in observations(sta, "PM10 at Leipzig-Mitte")] == [22.4, 21.0, 19.8, 23.5, 20.2]
+    # The units line names mg/m³ for CO (also its usual unit) and µg/m³ for the others.
+    assert datastream(sta, "CO at Leipzig-Mitte")["unitOfMeasurement"]["symbol"] == "mg/m³"
+
+    again = import_stations(sta, AGENCY, STATIONS, agency(take={"pm10": "PM10_TEOM"}))
+    assert again.observations == 0 and again.already_present == 15
+
+
+def test_start_stamping_and_a_fixed_offset(sta: LocalClient) -> None:
+    options = agency(take={"pm10": "PM10_TEOM"}, stamp="start", timezone="UTC")
+    import_stations(sta, AGENCY, STATIONS, options)
+    first = observations(sta, "NO2 at Leipzig-Mitte")[0]
+    assert first["phenomenonTime"] == "2014-10-01T01:00:00Z/2014-10-01T02:00:00Z"
+
+
+def test_two_columns_of_one_component_are_refused_naming_both(sta: LocalClient) -> None:
+    with pytest.raises(ValueError, match=r"columns 'PM10_HVS' and 'PM10_TEOM' are both pm10.*--take pm10="):
+        import_stations(sta, AGENCY, STATIONS, agency())
+    assert count(sta, "Things") == 0  # refused before anything was written
+    with pytest.raises(ValueError, match=r"no such pm10 column \(the file has 'PM10_HVS', 'PM10_TEOM'\)"):
+        import_stations(sta, AGENCY, STATIONS, agency(take={"pm10": "PM10_BETA"}))
+
+    report = import_stations(sta, AGENCY, STATIONS, agency(take={"PM10": "PM10_HVS"}))
+    assert [o["result"] for o in observations(sta, "PM10 at Leipzig-Mitte")] == [24.1]
+    assert "PM10_TEOM" in report.ignored_columns[AGENCY.name]
+
+
+def test_a_unit_the_units_line_names_wrongly_is_refused(sta: LocalClient, tmp_path: Path) -> None:
+    file = tmp_path / "raw.csv"
+    file.write_text("Datum;Zeit;NO2\n;;ppb\n01.10.2014;01:00;12\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"column 'NO2': unknown unit 'ppb' in the units line"):
+        import_stations(sta, file, STATIONS, agency())
+
+
+def test_an_unknown_preset_or_time_zone_is_named() -> None:
+    with pytest.raises(ValueError, match=r"unknown preset 'sachsen'; known: lfulg"):
+        StationOptions.preset("sachsen")
+    with pytest.raises(ValueError, match=r"unknown time zone 'Mars/Olympus'"):
+        read_station_csv(AGENCY, agency(timezone="Mars/Olympus"), ImportReport())
+
+
+def test_the_command_with_the_preset_and_provenance(engine: Engine, settings: Settings) -> None:
+    """Source, licence and publisher as given; nothing claimed that was not; the network's dataset."""
+    from sqlalchemy import select
+
+    from urbantwin.store.access_schema import datasets
+    from urbantwin.store.schema import datastreams, things
+
+    base = ["import", "stations", str(AGENCY), "--stations", str(STATIONS), "--station", "Leipzig-Mitte"]
+    base += ["--database-url", settings.database_url]
+    refused = runner.invoke(app, [*base, "--preset", "lfulg"])
+    assert refused.exit_code == 1
+    assert "'PM10_HVS' and 'PM10_TEOM' are both pm10" in refused.output
+
+    unnamed = runner.invoke(app, [*base, "--take", "pm10=PM10_TEOM"])
+    assert unnamed.exit_code == 2 and "--network" in unnamed.output
+
+    org = ["org", "add", "state-agency", "--title", "State agency", "--kind", "administration"]
+    assert runner.invoke(app, [*org, "--database-url", settings.database_url]).exit_code == 0
+    provenance = ["--source", "State agency, hourly export", "--licence", "dl-de/by-2-0"]
+    provenance += ["--publisher", "state-agency"]
+    result = runner.invoke(app, [*base, "--preset", "lfulg", "--take", "pm10=PM10_TEOM", *provenance])
+    assert result.exit_code == 0, result.output
+    assert "15 observations added" in result.output
+
+    with engine.connect() as connection:
+        record = connection.execute(select(datasets).where(datasets.c.id == "lfulg-stations")).one()
+        thing = connection.execute(select(things.c.properties, things.c.dataset_id)).one()
+        streams = set(connection.execute(select(datastreams.c.dataset_id)).scalars())
+    assert (record.publisher_id, record.licence) == ("state-agency", "dl-by-de/2.0")
+    assert record.extra["source"] == "State agency, hourly export"
+    assert thing.dataset_id == "lfulg-stations" and streams == {"lfulg-stations"}
+    assert thing.properties["source"] == "State agency, hourly export"
+    assert thing.properties["licence"] == "dl-de/by-2-0"
+
+    missing = runner.invoke(
+        app, [*base, "--network", "Other", "--take", "pm10=PM10_TEOM", "--publisher", "nobody"]
+    )
+    assert missing.exit_code == 1 and "no organisation 'nobody'" in missing.output
+
+
+def test_no_source_is_claimed_unless_given(sta: LocalClient) -> None:
+    import_stations(sta, DATA / "stations_utc_part1.csv", STATIONS, QUIET)
+    no2 = datastream(sta, "NO2 at Leipzig-Mitte")
+    assert "source" not in no2["properties"] and "licence" not in no2["properties"]
+    assert "source" not in no2["Thing"]["properties"]
+    assert "scraped" not in no2["properties"]["time_convention"]
+    assert no2["properties"]["stamp"] == "not stated"
+
+
+def test_dataset_none_joins_the_default_dataset(engine: Engine, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from urbantwin.store.schema import things
+
+    args = ["import", "stations", str(DATA / "stations_utc_part1.csv"), "--stations", str(STATIONS)]
+    args += ["--network", "LfULG", "--dataset", "none", "--database-url", settings.database_url]
+    assert runner.invoke(app, args).exit_code == 0
+    with engine.connect() as connection:
+        assert set(connection.execute(select(things.c.dataset_id)).scalars()) == {settings.default_dataset}

@@ -39,12 +39,10 @@ from typing import Any
 
 from urbantwin.demo import DATA_DIR
 from urbantwin.ingest.cams import (
-    CAMS_ATTRIBUTION,
     CAMS_DISCLAIMER,
-    CAMS_LICENCE,
     CAMS_SENSORS,
-    CAMS_SOURCE,
     CAMS_TIME_ASSUMPTION,
+    cams_attribution,
     cams_datastream_key,
     cams_sensor_key,
     read_cams_file,
@@ -62,12 +60,6 @@ from urbantwin.ingest.sta_loader import (
     observed_property_key,
 )
 from urbantwin.ingest.stations import (
-    DAILY_TIME_ASSUMPTION,
-    HOURLY_TIME_NOTE,
-    LFULG_AGENCY,
-    LFULG_NETWORK,
-    LFULG_NO_LICENCE,
-    LFULG_SENSOR,
     Sample,
     StationOptions,
     nfc,
@@ -111,6 +103,40 @@ CLIENT_COUNT: JSON = {
 }
 
 # --- provenance -------------------------------------------------------------------------------
+#: The network name of the LfULG stations (part of their keys).
+LFULG_NETWORK = "LfULG"
+LFULG_AGENCY = "Sächsisches Landesamt für Umwelt, Landwirtschaft und Geologie (LfULG)"
+#: The LfULG publishes its values without a data licence.
+LFULG_NO_LICENCE = "No data licence stated for the LfULG values"
+LFULG_SITE = "https://www.umwelt.sachsen.de/umwelt/infosysteme/luftonline/"
+LFULG_SENSOR: JSON = {
+    "name": "LfULG reference analyser",
+    "description": (
+        "Reference measuring equipment of the LfULG air quality network in Saxony. The source data do not "
+        "give the measuring principle per component, so one generic Sensor stands for all of them."
+    ),
+    "encodingType": "text/html",
+    "metadata": LFULG_SITE,
+    "properties": {"assumption": "one generic Sensor for all LfULG analysers (principle not in the data)"},
+}
+HOURLY_TIME_NOTE = (
+    "Hourly value; phenomenonTime is the timestamp as scraped (converted to UTC). Whether it marks the "
+    "start or the end of the averaging hour is not documented in the source."
+)
+DAILY_TIME_ASSUMPTION = (
+    "Assumption: daily mean. The scraper stored the date of the mean as local midnight (Europe/Berlin), "
+    "which appears as 22:00Z; phenomenonTime is the 24 h starting there (the local calendar day of the "
+    "mean). LfULG may define the day in MEZ (UTC+1), i.e. 1 h later."
+)
+
+
+# The demo's CAMS files are evalPM's daily means of the CAMS forecasts, obtained in 2023.
+CAMS_ATTRIBUTION = cams_attribution(2023)
+CAMS_SOURCE = (
+    "CAMS European air quality forecasts (Copernicus Atmosphere Monitoring Service, Atmosphere Data Store), "
+    "daily means computed by github.com/db-tu-dresden/evalPM @ e8ff0fcda0a6d616c4a59d6eb40546dacbb9e832"
+)
+CAMS_LICENCE = "Copernicus (CAMS) data licence, attribution required; evalPM repository: MIT"
 
 # The demo's LfULG values are the 2014 scrape of OK Lab Leipzig: the agency's data, their repository.
 LFULG_SOURCE = (
@@ -339,7 +365,10 @@ def _cams_datastreams(station: str, path: Path) -> list[JSON]:
                     "licence": CAMS_LICENCE,
                     KEY: cams_datastream_key(station, "pm25", model),
                 },
-                "Sensor": _keyed(sensor, cams_sensor_key(model)),
+                "Sensor": _keyed(
+                    {**sensor, "properties": {**sensor["properties"], "attribution": CAMS_ATTRIBUTION}},
+                    cams_sensor_key(model),
+                ),
                 "ObservedProperty": deepcopy(COMPONENTS["pm25"][1]),
                 "Observations": observations,
             }

@@ -12,6 +12,11 @@ phenomenonTime): importing a file twice adds nothing, into the demo's store noth
 
 Each daily mean covers the UTC calendar day of its date (`CAMS_TIME_ASSUMPTION`, the demo's too):
 the files state neither the forecast run nor the lead time, so resultTime is unknown and left null.
+
+Forecasts are model data under the Copernicus licence, not the station operator's measurements:
+the Datastreams and Sensors an import creates go into a dataset of their own (`CAMS_DATASET`
+unless told otherwise) with the Copernicus licence and attribution, never into the dataset of the
+station's Thing (which a new Datastream would otherwise join).
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from __future__ import annotations
 import csv
 import math
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tqdm import tqdm
 
+from urbantwin.ingest.provenance import Provenance, check_dataset, place_created
 from urbantwin.ingest.sta_client import JSON, SensorThingsClient
 from urbantwin.ingest.sta_loader import Catalogue, ImportReport, ObservationWriter, OnError, Reading
 from urbantwin.ingest.stations import StationEntities, StationOptions, open_text, read_stations
@@ -32,16 +38,21 @@ from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES, OM_MEASUREMENT, UNI
 
 # --- what CAMS data say of themselves ---------------------------------------------------------------
 
-CAMS_ATTRIBUTION = "Contains modified Copernicus Atmosphere Monitoring Service information [2023]"
+
+def cams_attribution(year: int | None = None) -> str:
+    """The attribution the Copernicus licence asks for, with the year the data were obtained."""
+    year = year or date.today().year
+    return f"Contains modified Copernicus Atmosphere Monitoring Service information [{year}]"
+
+
 CAMS_DISCLAIMER = (
     "Neither the European Commission nor ECMWF is responsible for any use that may be made of the "
     "Copernicus information or data it contains."
 )
-CAMS_SOURCE = (
-    "CAMS European air quality forecasts (Copernicus Atmosphere Monitoring Service, Atmosphere Data Store), "
-    "daily means computed by github.com/db-tu-dresden/evalPM @ e8ff0fcda0a6d616c4a59d6eb40546dacbb9e832"
-)
-CAMS_LICENCE = "Copernicus (CAMS) data licence, attribution required; evalPM repository: MIT"
+CAMS_SOURCE = "CAMS European air quality forecasts (Copernicus Atmosphere Monitoring Service)"
+CAMS_LICENCE = "Copernicus (CAMS) data licence, attribution required"
+#: The dataset CAMS forecasts go into unless told otherwise.
+CAMS_DATASET = "cams-forecasts"
 CAMS_SITE = "https://ads.atmosphere.copernicus.eu/datasets/cams-europe-air-quality-forecasts"
 #: The Sensors of the models the CAMS files usually carry (any other model gets a generic one).
 CAMS_SENSORS: dict[str, JSON] = {
@@ -53,7 +64,7 @@ CAMS_SENSORS: dict[str, JSON] = {
         ),
         "encodingType": "text/html",
         "metadata": CAMS_SITE,
-        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+        "properties": {"kind": "model forecast"},
     },
     "EURAD-IM": {
         "name": "CAMS regional forecast EURAD-IM",
@@ -63,7 +74,7 @@ CAMS_SENSORS: dict[str, JSON] = {
         ),
         "encodingType": "text/html",
         "metadata": CAMS_SITE,
-        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+        "properties": {"kind": "model forecast"},
     },
 }
 CAMS_TIME_ASSUMPTION = (
@@ -81,9 +92,36 @@ class CamsOptions:
     #: The pollutant of the file (a component code or name the station connector knows).
     component: str = "pm25"
     #: The measuring network of the station's Thing (part of its key, as in the station connector).
-    network: str = "LfULG"
+    network: str = "stations"
+    #: Source, licence, attribution, publisher and dataset (`cams_provenance()` by default).
+    provenance: Provenance = field(default_factory=lambda: cams_provenance())
     on_error: OnError = OnError.skip
     progress: bool = True
+
+
+def cams_provenance(
+    source: str | None = None,
+    licence: str | None = None,
+    attribution: str | None = None,
+    publisher: str | None = None,
+    dataset: str | None = None,
+) -> Provenance:
+    """The provenance of CAMS forecasts: what is given, else the Copernicus defaults, in a dataset
+    of their own (model data, not measurements)."""
+    return Provenance(
+        source=source or CAMS_SOURCE,
+        licence=licence or CAMS_LICENCE,
+        attribution=attribution or cams_attribution(),
+        publisher=publisher,
+        dataset=dataset or CAMS_DATASET,
+        title="CAMS air quality forecasts (model data)",
+        description=(
+            "Daily means of the CAMS European air quality forecasts at stations. Model output, not "
+            f"measurements. {CAMS_DISCLAIMER}"
+        ),
+        themes=("ENVI",),
+        keywords=("SensorThings", "CAMS", "Copernicus", "forecast"),
+    )
 
 
 def import_cams(
@@ -100,14 +138,17 @@ def import_cams(
     report = ImportReport(files=1)
     series = read_cams_file(path, report, options.on_error)
 
+    check_dataset(client, options.provenance)
     catalogue = Catalogue(client, report)
     entities = StationEntities(catalogue, stations, station_options)
     thing = entities.thing(options.station)
     observed_property = catalogue.observed_property(OBSERVED_PROPERTIES[code])
     streams = []
     for model, readings in series.items():
-        sensor = _sensor(catalogue, model)
-        datastream = _datastream(catalogue, options.station, code, model, thing, sensor, observed_property)
+        sensor = _sensor(catalogue, model, options.provenance)
+        datastream = _datastream(
+            catalogue, options.station, code, model, thing, sensor, observed_property, options.provenance
+        )
         streams.append((datastream, readings))
     total = sum(len(readings) for _, readings in streams)
     with tqdm(total=total, unit="obs", desc=path.name, disable=not options.progress) as bar:
@@ -115,6 +156,8 @@ def import_cams(
         for datastream, readings in streams:
             writer.add(datastream, readings)
         writer.flush()
+    # The forecasts' own dataset: their Datastreams and Sensors, not the station's Thing.
+    place_created(client, options.provenance, catalogue.created, ("Sensors", "Datastreams"))
     return report
 
 
@@ -168,8 +211,9 @@ def cams_datastream_key(station: str, code: str, model: str) -> str:
     return f"cams:{station}:{code}:{model}"
 
 
-def _sensor(catalogue: Catalogue, model: str) -> int:
+def _sensor(catalogue: Catalogue, model: str, provenance: Provenance) -> int:
     payload: JSON = deepcopy(CAMS_SENSORS.get(model) or _generic_sensor(model))
+    payload["properties"] = {**payload["properties"], **provenance.properties()}
     return catalogue.ensure("Sensors", cams_sensor_key(model), payload)
 
 
@@ -181,7 +225,7 @@ def _generic_sensor(model: str) -> JSON:
         ),
         "encodingType": "text/html",
         "metadata": CAMS_SITE,
-        "properties": {"kind": "model forecast", "attribution": CAMS_ATTRIBUTION},
+        "properties": {"kind": "model forecast"},
     }
 
 
@@ -193,6 +237,7 @@ def _datastream(
     thing: int,
     sensor: int,
     observed_property: int,
+    provenance: Provenance,
 ) -> int:
     quantity = OBSERVED_PROPERTIES[code]
     name = f"{quantity.label} forecast CAMS {model} at {station}"
@@ -208,13 +253,11 @@ def _datastream(
             "synthetic": False,
             "kind": "model forecast",
             "component": code,
-            "attribution": CAMS_ATTRIBUTION,
             "disclaimer": CAMS_DISCLAIMER,
             "model": "ENSEMBLE median" if model == "ENSEMBLE" else model,
             "aggregation": "P1D",
             "time_convention": CAMS_TIME_ASSUMPTION,
-            "source": CAMS_SOURCE,
-            "licence": CAMS_LICENCE,
+            **provenance.properties(),
         },
         "Thing": {"@iot.id": thing},
         "Sensor": {"@iot.id": sensor},

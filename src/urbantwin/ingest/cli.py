@@ -36,6 +36,13 @@ Description = Annotated[str, typer.Option(help="description of the collection")]
 Licence = Annotated[str | None, typer.Option(help="licence of the data, e.g. 'ODbL 1.0'")]
 Attribution = Annotated[str | None, typer.Option(help="attribution the licence asks for")]
 Keyword = Annotated[list[str] | None, typer.Option(help="a keyword (repeatable)")]
+Source = Annotated[str | None, typer.Option(help="where the data come from (kept in the dataset record)")]
+Publisher = Annotated[
+    str | None,
+    typer.Option(
+        help="organisation id publishing a new collection's dataset (add it first: urbantwin org add)"
+    ),
+]
 DeleteMissing = Annotated[
     bool,
     typer.Option(
@@ -69,6 +76,8 @@ def _run(
     database_url: str | None,
     config: Path | None,
     do_import: Callable[[Engine, CollectionInfo], ImportReport],
+    source: str | None = None,
+    publisher: str | None = None,
 ) -> None:
     """Open the store, run one importer on it and report; exit code 1 with the message on failure."""
     from urbantwin.ingest.pipeline import CollectionInfo, ImportFailure
@@ -83,7 +92,14 @@ def _run(
     try:
         upgrade(engine)
         info = CollectionInfo(
-            collection, title or collection, description, licence, attribution, keyword or []
+            collection,
+            title or collection,
+            description,
+            licence,
+            attribution,
+            keyword or [],
+            source=source,
+            publisher=publisher,
         )
         try:
             report = do_import(engine, info)
@@ -104,6 +120,8 @@ def geojson(
     licence: Licence = None,
     attribution: Attribution = None,
     keyword: Keyword = None,
+    source: Source = None,
+    publisher: Publisher = None,
     id_property: Annotated[
         str | None, typer.Option(help="property holding the feature id (default: the Feature's `id`)")
     ] = None,
@@ -127,7 +145,9 @@ def geojson(
         keyword,
         database_url,
         config,
-        lambda engine, info: import_geojson(
+        source=source,
+        publisher=publisher,
+        do_import=lambda engine, info: import_geojson(
             engine, file, info, id_property=id_property, prepare=prepare, delete_missing=delete_missing
         ),
     )
@@ -149,6 +169,8 @@ def _ogr_command(
     delete_missing: bool,
     database_url: str | None,
     config: Path | None,
+    source: str | None = None,
+    publisher: str | None = None,
 ) -> None:
     from urbantwin.ingest.ogr import import_ogr
     from urbantwin.ingest.pipeline import height_from
@@ -164,7 +186,9 @@ def _ogr_command(
         keyword,
         database_url,
         config,
-        lambda engine, info: import_ogr(
+        source=source,
+        publisher=publisher,
+        do_import=lambda engine, info: import_ogr(
             engine,
             file,
             info,
@@ -193,6 +217,8 @@ def gpkg(
     licence: Licence = None,
     attribution: Attribution = None,
     keyword: Keyword = None,
+    source: Source = None,
+    publisher: Publisher = None,
     crs: SourceCrs = None,
     height_field: HeightField = None,
     delete_missing: DeleteMissing = False,
@@ -216,6 +242,8 @@ def gpkg(
         delete_missing,
         database_url,
         config,
+        source=source,
+        publisher=publisher,
     )
 
 
@@ -236,6 +264,8 @@ def shapefile(
     licence: Licence = None,
     attribution: Attribution = None,
     keyword: Keyword = None,
+    source: Source = None,
+    publisher: Publisher = None,
     crs: SourceCrs = None,
     height_field: HeightField = None,
     delete_missing: DeleteMissing = False,
@@ -259,6 +289,8 @@ def shapefile(
         delete_missing,
         database_url,
         config,
+        source=source,
+        publisher=publisher,
     )
 
 
@@ -297,6 +329,8 @@ def csv(
     licence: Licence = None,
     attribution: Attribution = None,
     keyword: Keyword = None,
+    source: Source = None,
+    publisher: Publisher = None,
     height_field: HeightField = None,
     delete_missing: DeleteMissing = False,
     database_url: DatabaseUrl = None,
@@ -317,7 +351,9 @@ def csv(
         keyword,
         database_url,
         config,
-        lambda engine, info: import_csv(
+        source=source,
+        publisher=publisher,
+        do_import=lambda engine, info: import_csv(
             engine,
             file,
             info,
@@ -350,6 +386,8 @@ def cityjson(
     licence: Licence = None,
     attribution: Attribution = None,
     keyword: Keyword = None,
+    source: Source = None,
+    publisher: Publisher = None,
     delete_missing: DeleteMissing = False,
     database_url: DatabaseUrl = None,
     config: Config = None,
@@ -368,7 +406,9 @@ def cityjson(
         keyword,
         database_url,
         config,
-        lambda engine, info: import_cityjson(
+        source=source,
+        publisher=publisher,
+        do_import=lambda engine, info: import_cityjson(
             engine, file, info, types=types, crs=crs, delete_missing=delete_missing
         ),
     )

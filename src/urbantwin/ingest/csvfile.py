@@ -5,8 +5,9 @@ Municipal CSV exports differ in the details this module settles, on top of the s
 decimal separator (German exports write `51,3429` and `1.234,5`; by default both that and `51.3429`
 are read), the encoding (UTF-8 with or without BOM unless given, e.g. `cp1252`), gzip (read directly,
 recognised by its magic number), and the names of the coordinate columns: given, or detected among
-x/y, lon/lat, lng/lat, longitude/latitude, rechtswert/hochwert, easting/northing, xcoord/ycoord (also
-with a prefix, as GTFS's `stop_lon`/`stop_lat`), or a WKT column (`wkt`, `geometry`, `geom`).
+x/y, lon/lat, lng/lat, longitude/latitude, Längengrad/Breitengrad (also spelt Laengengrad), Länge/
+Breite, rechtswert/hochwert, easting/northing, xcoord/ycoord (also with a prefix, as GTFS's
+`stop_lon`/`stop_lat`, and in any case), or a WKT column (`wkt`, `geometry`, `geom`).
 Without a CRS, coordinates must be degrees (WGS 84, lon/lat); projected ones need the CRS named.
 
 Values of the other columns are typed per column: a column whose every value is an integer becomes
@@ -52,6 +53,11 @@ COORDINATE_PAIRS: list[tuple[str, str]] = [
     ("lng", "lat"),
     ("long", "lat"),
     ("longitude", "latitude"),
+    ("längengrad", "breitengrad"),
+    ("laengengrad", "breitengrad"),
+    ("länge", "breite"),
+    ("laenge", "breite"),
+    ("geogr. länge", "geogr. breite"),
     ("x", "y"),
     ("rechtswert", "hochwert"),
     ("easting", "northing"),
@@ -111,8 +117,12 @@ def read_csv(
     text_columns: Sequence[str] = (),
     infer_types: bool = True,
     prepare: Prepare | None = None,
+    header_line: int = 1,
 ) -> tuple[CRS, list[Row]]:
-    """The rows of a CSV file as features in WGS 84; `ImportFailure` naming file, row, field."""
+    """The rows of a CSV file as features in WGS 84; `ImportFailure` naming file, row, field.
+
+    `header_line` is the line of the header (1: the first), for exports with lines of text above it.
+    """
     path = Path(path)
     if decimal not in (None, ",", "."):
         raise ImportFailure(f"{path}: field 'decimal': expected ',' or '.', got {decimal!r}")
@@ -124,6 +134,14 @@ def read_csv(
         ) from None
     except LookupError as exc:
         raise ImportFailure(f"{path}: field 'encoding': {exc}") from None
+    if header_line < 1:
+        raise ImportFailure(f"{path}: field 'header_line': lines count from 1, not {header_line}")
+    before = header_line - 1
+    if before:
+        parts = text.split("\n", before)
+        if len(parts) <= before:
+            raise ImportFailure(f"{path}: field 'header_line': the file has no line {header_line}")
+        text = parts[before]
     first_line = text.split("\n", 1)[0]
     if delimiter is None:
         delimiter = max(DELIMITERS, key=first_line.count)
@@ -164,7 +182,7 @@ def read_csv(
     try:
         for cells in reader:
             if cells and any(cell.strip() for cell in cells):
-                records.append((reader.line_num, cells))
+                records.append((reader.line_num + before, cells))
     except csv.Error as exc:
         raise ImportFailure(f"{path}: line {reader.line_num}: field 'row': {exc}") from None
     for index, (line, cells) in enumerate(records):

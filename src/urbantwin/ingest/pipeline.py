@@ -30,12 +30,13 @@ from pyproj.exceptions import CRSError
 from sqlalchemy import Engine, delete, select
 from tqdm import tqdm
 
-from urbantwin.access.datasets import publish_collection
+from urbantwin.access.datasets import publish_collection, require_existing
 from urbantwin.errors import BadRequest
 from urbantwin.geometry import crs_of, invalid, outside_area, range_problem, validity_problem
 from urbantwin.http import check_json_input, check_text
 from urbantwin.settings import Settings
 from urbantwin.store import feature_rows
+from urbantwin.store.access_schema import datasets, organisations
 from urbantwin.store.engine import for_writes
 from urbantwin.store.feature_rows import height_of, parse_height, union_bounds
 from urbantwin.store.features_schema import collections, features
@@ -62,6 +63,10 @@ class CollectionInfo:
     licence: str | None = None
     attribution: str | None = None
     keywords: list[str] = field(default_factory=list)
+    #: Where the data come from (kept in the collection's dataset record).
+    source: str | None = None
+    #: The organisation (id) publishing the collection's dataset when the import makes it.
+    publisher: str | None = None
 
 
 @dataclass
@@ -347,9 +352,20 @@ def store_rows(
             "source_crs": crs_name,
         }
         if existing is None:
+            try:
+                require_existing(connection, "publisher", organisations, info.publisher)
+            except BadRequest as exc:
+                raise ImportFailure(f"{info.id}: {exc.message} (add it first: urbantwin org add)") from None
             connection.execute(collections.insert().values(id=info.id, created=now, updated=now, **values))
             # A new collection is published at once, as an open dataset of its own in the catalogue.
-            publish_collection(connection, info.id)
+            dataset = publish_collection(connection, info.id, info.publisher)
+            if info.source:
+                extra = connection.execute(select(datasets.c.extra).where(datasets.c.id == dataset)).scalar()
+                connection.execute(
+                    datasets.update()
+                    .where(datasets.c.id == dataset)
+                    .values(extra={**(extra or {}), "source": info.source})
+                )
         stored: dict[str, tuple[int, str]] = {}
         result = connection.execute(
             select(

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from urbantwin.ingest.provenance import Provenance, check_dataset, place_created
 from urbantwin.ingest.sta_client import JSON, SensorThingsClient, parse_iso
 from urbantwin.ingest.sta_loader import Catalogue, ImportReport, ObservationWriter, OnError, Reading
 from urbantwin.ingest.stations import nfc, open_text
@@ -189,8 +190,9 @@ def read_archive_csv(path: Path, report: ImportReport, on_error: OnError) -> lis
 class _Entities:
     """Things, Sensors and Datastreams of the archive, by key."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, provenance: Provenance) -> None:
         self.catalogue = catalogue
+        self.provenance = provenance.properties()
 
     def thing(self, location: str, lon: float, lat: float) -> int:
         name = f"sensor.community location {location}"
@@ -205,8 +207,7 @@ class _Entities:
                 "network": NETWORK,
                 "location_id": int(location),
                 "kind": "citizen science, low-cost sensors",
-                "source": SOURCE,
-                "licence": LICENCE,
+                **self.provenance,
             },
             "Locations": [
                 {
@@ -240,8 +241,7 @@ class _Entities:
                 "metadata_note": "the datasheet of the sensor type"
                 if kind
                 else "type unknown to the importer: the network's list of sensors",
-                "source": SOURCE,
-                "licence": LICENCE,
+                **self.provenance,
             },
         }
         key = f"{NETWORK}:sensor:{sensor_id}:{sensor_type}"
@@ -269,8 +269,7 @@ class _Entities:
                 "column": column,
                 "time_convention": "phenomenonTime is the time of the reading as the archive gives it (UTC)",
                 "quality": "low-cost sensor, not calibrated against reference instruments",
-                "source": SOURCE,
-                "licence": LICENCE,
+                **self.provenance,
             },
             "Thing": {"@iot.id": thing},
             "Sensor": {"@iot.id": sensor},
@@ -285,6 +284,7 @@ def import_sensor_community(
     files: Sequence[Path],
     on_error: OnError = OnError.skip,
     progress: bool = True,
+    provenance: Provenance | None = None,
 ) -> ImportReport:
     """Import archive files, one after the other, with one report for all.
 
@@ -292,9 +292,11 @@ def import_sensor_community(
     `OnError.abort` a bad row leaves that file (and the ones after it) unwritten; the files before
     it stay imported, and importing them again adds nothing.
     """
+    provenance = provenance or sensor_community_provenance()
     report = ImportReport()
+    check_dataset(client, provenance)
     catalogue = Catalogue(client, report)
-    entities = _Entities(catalogue)
+    entities = _Entities(catalogue, provenance)
     with tqdm(total=len(files), unit="file", desc="sensor.community", disable=not progress) as bar:
         writer = ObservationWriter(client, report)
         try:
@@ -307,7 +309,29 @@ def import_sensor_community(
         finally:
             # What earlier files queued is stored even when a bad row aborts a later file.
             writer.flush()
+            place_created(client, provenance, catalogue.created)
     return report
+
+
+def sensor_community_provenance(
+    source: str | None = None,
+    licence: str | None = None,
+    attribution: str | None = None,
+    publisher: str | None = None,
+    dataset: str | None = None,
+) -> Provenance:
+    """What is given, else the archive's own source and licence (the platform's default dataset
+    unless a dataset is named)."""
+    return Provenance(
+        source=source or SOURCE,
+        licence=licence or LICENCE,
+        attribution=attribution,
+        publisher=publisher,
+        dataset=dataset,
+        title="sensor.community measurements",
+        description="Citizen science low-cost sensors of the sensor.community network.",
+        themes=("ENVI",),
+    )
 
 
 def _write(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from tqdm import tqdm
@@ -100,6 +100,21 @@ def sensor_community(
             help="archive CSVs (e.g. 2020-01-01_sds011_sensor_123.csv, gzip allowed)", exists=True
         ),
     ],
+    source: Annotated[
+        str | None, typer.Option("--source", help="where the files come from (default: the archive)")
+    ] = None,
+    licence: Annotated[
+        str | None, typer.Option("--licence", help="their licence (default: the archive's, ODbL)")
+    ] = None,
+    attribution: AttributionOption = None,
+    publisher: PublisherOption = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="dataset the new entities go into, made if missing (default: sensor-community; 'none': the "
+            "writer's default dataset)"
+        ),
+    ] = None,
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -110,49 +125,113 @@ def sensor_community(
 
     One Thing per location, one Sensor per sensor, one Datastream per sensor and measured value.
     """
-    from urbantwin.ingest.sensorcommunity import import_sensor_community
+    from urbantwin.ingest.provenance import chosen_dataset
+    from urbantwin.ingest.sensorcommunity import import_sensor_community, sensor_community_provenance
 
+    provenance = sensor_community_provenance(
+        source, licence, attribution, publisher, chosen_dataset(dataset, "sensor-community")
+    )
     _run_import(
         _client(url, token, database_url, config),
-        lambda client: import_sensor_community(client, files, on_error=on_error),
+        lambda client: import_sensor_community(client, files, on_error=on_error, provenance=provenance),
         aborted="nothing of that file was written",
     )
+
+
+SourceOption = Annotated[
+    str | None, typer.Option("--source", help="where the data come from (stored with every entity)")
+]
+LicenceOption = Annotated[
+    str | None, typer.Option("--licence", help="the licence as the source states it, e.g. 'dl-de/by-2-0'")
+]
+AttributionOption = Annotated[str | None, typer.Option(help="the attribution the licence asks for")]
+PublisherOption = Annotated[
+    str | None,
+    typer.Option(
+        "--publisher", help="organisation id publishing the dataset (add it first: urbantwin org add)"
+    ),
+]
+
+
+def _take(pairs: list[str] | None) -> dict[str, str]:
+    chosen = {}
+    for pair in pairs or []:
+        component, _, column = pair.partition("=")
+        if not component.strip() or not column.strip():
+            raise typer.BadParameter(f"--take: expected COMPONENT=COLUMN (e.g. pm10=PM10_TEOM), got {pair!r}")
+        chosen[component.strip()] = column.strip()
+    return chosen
 
 
 @sensor_import_app.command("stations")
 def stations(
     file: Annotated[
-        Path, typer.Argument(help="hourly station CSV (long or wide; gzip allowed)", exists=True)
+        Path,
+        typer.Argument(help="station CSV, long or wide (see docs/imports.md; gzip allowed)", exists=True),
     ],
     stations_file: Annotated[
         Path,
         typer.Option("--stations", help="GeoJSON points of the stations, named as in the CSV", exists=True),
     ],
-    network: Annotated[str, typer.Option(help="measuring network; part of every key")] = "LfULG",
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="a publisher's export format: lfulg (Saxony's agency: Datum+Zeit in MEZ, end of hour "
+            "stamped, network LfULG); options given override it"
+        ),
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option(help="measuring network; part of every key (default: the preset's)")
+    ] = None,
     timezone: Annotated[
-        str, typer.Option(help="zone of times without offset whose column does not say UTC/MEZ")
-    ] = "Europe/Berlin",
+        str | None,
+        typer.Option(
+            help="zone of times without offset whose column does not say UTC/MEZ: an IANA name or an "
+            "offset such as +01:00 (default Europe/Berlin, or the preset's)"
+        ),
+    ] = None,
+    stamp: Annotated[
+        str | None,
+        typer.Option(
+            help="a time marks the 'start' or the 'end' of its hour (or day); unstated, an hourly value "
+            "is stored at its stamp (default: the preset's)"
+        ),
+    ] = None,
+    take: Annotated[
+        list[str] | None,
+        typer.Option(help="COMPONENT=COLUMN: the column to import of a component given twice (repeatable)"),
+    ] = None,
     station: Annotated[str | None, typer.Option(help="the station of a file without station column")] = None,
     station_property: Annotated[str, typer.Option(help="GeoJSON property with the station name")] = "name",
     daily: Annotated[
         list[str] | None,
         typer.Option(help="component whose values are daily means (repeatable; else inferred)"),
     ] = None,
-    source: Annotated[
-        str | None, typer.Option(help="origin of the data (default for LfULG: the agency)")
+    source: SourceOption = None,
+    licence: LicenceOption = None,
+    attribution: AttributionOption = None,
+    publisher: PublisherOption = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="dataset the new entities go into, made if missing (default: <network>-stations; "
+            "'none': the writer's default dataset)"
+        ),
     ] = None,
-    licence: Annotated[str | None, typer.Option(help="licence of the data")] = None,
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
     token: TokenOption = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Import an hourly station CSV (like the LfULG files); importing it again adds nothing.
+    """Import an hourly station CSV (long or wide, e.g. a state agency's export); importing it again
+    adds nothing.
 
-    One Thing per station, one Datastream per component; a newer file adds only what is new.
+    One Thing per station, one Datastream per component; a newer file adds only what is new. The
+    format, the presets and the stamping convention are documented in docs/imports.md.
     """
-    from urbantwin.ingest.stations import StationOptions, import_stations
+    from urbantwin.ingest.provenance import Provenance, chosen_dataset
+    from urbantwin.ingest.stations import StationOptions, default_dataset, import_stations
     from urbantwin.ingest.vocabulary import component_code
 
     codes = []
@@ -161,15 +240,38 @@ def stations(
         if code is None:
             raise typer.BadParameter(f"--daily: unknown component {name!r}")
         codes.append(code)
-    options = StationOptions(
-        network=network,
-        timezone=timezone,
-        station=station,
-        station_property=station_property,
+    if stamp is not None and stamp not in ("start", "end"):
+        raise typer.BadParameter(f"--stamp: 'start' or 'end', not {stamp!r}")
+    given: dict[str, Any] = {
+        "network": network,
+        "timezone": timezone,
+        "stamp": stamp,
+        "station": station,
+        "station_property": station_property,
+        "take": _take(take),
+        "daily": frozenset(codes),
+        "on_error": on_error,
+    }
+    try:
+        if preset is not None:
+            options = StationOptions.preset(preset, **given)
+        else:
+            if network is None:
+                raise ValueError(
+                    "name the measuring network with --network (part of every key), or a --preset"
+                )
+            options = StationOptions(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    options.provenance = Provenance(
         source=source,
         licence=licence,
-        daily=frozenset(codes),
-        on_error=on_error,
+        attribution=attribution,
+        publisher=publisher,
+        dataset=chosen_dataset(dataset, default_dataset(options.network)),
+        title=f"{options.network} air quality stations",
+        description=f"Measurements of the {options.network} stations, imported from station files.",
+        themes=("ENVI",),
     )
     _run_import(
         _client(url, token, database_url, config),
@@ -188,8 +290,23 @@ def cams(
         Path,
         typer.Option("--stations", help="GeoJSON points of the stations, named as --station", exists=True),
     ],
+    network: Annotated[str, typer.Option(help="measuring network of the station's Thing (as imported)")],
     component: Annotated[str, typer.Option(help="the pollutant of the file")] = "pm25",
-    network: Annotated[str, typer.Option(help="measuring network of the station's Thing")] = "LfULG",
+    source: Annotated[
+        str | None, typer.Option("--source", help="where the forecasts come from (default: CAMS)")
+    ] = None,
+    licence: Annotated[
+        str | None, typer.Option("--licence", help="their licence (default: the Copernicus licence)")
+    ] = None,
+    attribution: Annotated[
+        str | None,
+        typer.Option(help="attribution (default: 'Contains modified Copernicus … information [<year>]')"),
+    ] = None,
+    publisher: PublisherOption = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="dataset of the forecasts, made if missing (default: cams-forecasts)"),
+    ] = None,
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -198,14 +315,84 @@ def cams(
 ) -> None:
     """Import CAMS air quality forecasts (model data) at a station; importing again adds nothing.
 
-    One Datastream per model on the station's Thing, labelled as model forecasts.
+    One Datastream per model on the station's Thing, labelled as model forecasts, in a dataset of
+    their own under the Copernicus licence and attribution.
     """
-    from urbantwin.ingest.cams import CamsOptions, import_cams
+    from urbantwin.ingest.cams import CAMS_DATASET, CamsOptions, cams_provenance, import_cams
+    from urbantwin.ingest.provenance import chosen_dataset
 
-    options = CamsOptions(station=station, component=component, network=network, on_error=on_error)
+    forecasts = chosen_dataset(dataset, CAMS_DATASET)
+    if forecasts is None:
+        raise typer.BadParameter(
+            "forecasts are model data: they go into a dataset of their own, not the station's",
+            param_hint="--dataset",
+        )
+
+    options = CamsOptions(
+        station=station,
+        component=component,
+        network=network,
+        provenance=cams_provenance(source, licence, attribution, publisher, forecasts),
+        on_error=on_error,
+    )
     _run_import(
         _client(url, token, database_url, config),
         lambda client: import_cams(client, file, stations_file, options),
+    )
+
+
+@sensor_import_app.command("things")
+def things(
+    table: Annotated[
+        Path, typer.Argument(help="a table: CSV (gzip too), XLSX or GeoJSON, one row per Thing", exists=True)
+    ],
+    mapping: Annotated[
+        Path,
+        typer.Option(
+            help="TOML file: which columns make the Thing and its Datastreams (docs/imports.md)", exists=True
+        ),
+    ],
+    source: SourceOption = None,
+    licence: LicenceOption = None,
+    attribution: AttributionOption = None,
+    publisher: PublisherOption = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="dataset the new Things go into, made if missing (default: the mapping's namespace)"
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make Things, Locations and Datastreams from the rows of a table (a register of charging points,
+    sensors, sites); importing it again creates nothing.
+
+    The mapping file names the id column (the import key), name, description, properties, position
+    (lon/lat, Längengrad/Breitengrad, Rechtswert/Hochwert, x/y, WKT or GeoJSON geometry) and the
+    Datastreams of each row; with a [features] table the rows become features of a collection too.
+    """
+    from urbantwin.ingest.provenance import Provenance, chosen_dataset
+    from urbantwin.ingest.things import import_things, read_mapping
+
+    try:
+        checked = read_mapping(mapping)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mapping") from None
+    provenance = Provenance(
+        source=source,
+        licence=licence,
+        attribution=attribution,
+        publisher=publisher,
+        dataset=chosen_dataset(dataset, checked.namespace),
+        title=f"{checked.namespace} ({table.name})",
+        description=f"Things imported from the table {table.name}.",
+    )
+    _run_import(
+        _client(url, token, database_url, config),
+        lambda client: import_things(client, table, checked, provenance),
     )
 
 

@@ -83,6 +83,14 @@ class SensorThingsClient:
         """GET a link the server answered (a nextLink)."""
         raise NotImplementedError
 
+    def check_dataset(self, ident: str, fields: JSON) -> None:
+        """Raise (ClientError) unless dataset `ident` exists or could be made with `fields`."""
+        raise ClientError(0, f"{self.describe()} keeps no datasets; import without --dataset")
+
+    def place_in_dataset(self, ident: str, fields: JSON, members: dict[str, list[int]]) -> None:
+        """Put entities (`{"Things": [ids]}`) into dataset `ident`, made with `fields` if missing."""
+        raise ClientError(0, f"{self.describe()} keeps no datasets; import without --dataset")
+
     def close(self) -> None:
         """Release what the client holds (a connection); it may not be used afterwards."""
 
@@ -145,6 +153,37 @@ class LocalClient(SensorThingsClient):
         if path.startswith(self.base):
             path = path[len(self.base) :]
         return self.request("GET", path.lstrip("/"), parts.query)
+
+    def check_dataset(self, ident: str, fields: JSON) -> None:
+        from sqlalchemy import select
+
+        from urbantwin.access.datasets import check_id, dataset_values
+        from urbantwin.store.access_schema import datasets
+
+        try:
+            with self.engine.connect() as connection:
+                if connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
+                    return
+                check_id("dataset", ident)
+                dataset_values(connection, fields)
+        except PlatformError as exc:
+            raise ClientError(exc.status, f"dataset {ident!r}: {exc.message}") from None
+
+    def place_in_dataset(self, ident: str, fields: JSON, members: dict[str, list[int]]) -> None:
+        from sqlalchemy import select
+
+        from urbantwin.access.datasets import create_dataset, move_entities
+        from urbantwin.store.access_schema import datasets
+        from urbantwin.store.engine import for_writes
+
+        try:
+            with for_writes(self.engine).begin() as connection:
+                if not connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
+                    create_dataset(connection, ident, **fields)
+                for entity_set, ids in members.items():
+                    move_entities(connection, ident, entity_set, ids)
+        except PlatformError as exc:
+            raise ClientError(exc.status, f"dataset {ident!r}: {exc.message}") from None
 
     def close(self) -> None:
         # The service counts reads in memory and a timer stores them later; a command ends sooner.
@@ -226,6 +265,40 @@ class HttpClient(SensorThingsClient):
                 raise ClientError(response.status, _error_message(raw, response.reason))
             return orjson.loads(raw) if raw.strip() else None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @property
+    def api(self) -> str:
+        """The platform's own API beside the SensorThings root (`/api`, datasets and access)."""
+        return self.prefix[: -len(f"/{API_VERSION}")] + "/api"
+
+    def _datasets(self, ident: str) -> list[JSON]:
+        try:
+            return list(self._send("GET", f"{self.api}/admin/datasets", None))
+        except ClientError as exc:
+            if exc.status in (401, 403):
+                raise ClientError(
+                    exc.status,
+                    f"dataset {ident!r}: only an administrator's token can make datasets and move entities "
+                    "into them over --url; import with --dataset none to let what is created join your own "
+                    "default dataset",
+                ) from None
+            raise
+
+    def check_dataset(self, ident: str, fields: JSON) -> None:
+        if any(row.get("id") == ident for row in self._datasets(ident)):
+            return
+        publisher = fields.get("publisher_id")
+        if publisher is not None and not any(
+            row.get("id") == publisher for row in self._send("GET", f"{self.api}/admin/organisations", None)
+        ):
+            raise ClientError(400, f"dataset {ident!r}: publisher_id: no organisation {publisher!r}")
+
+    def place_in_dataset(self, ident: str, fields: JSON, members: dict[str, list[int]]) -> None:
+        if not any(row.get("id") == ident for row in self._datasets(ident)):
+            self._send("POST", f"{self.api}/admin/datasets", {"id": ident, **fields})
+        for entity_set, ids in members.items():
+            body = {"entity_set": entity_set, "ids": ids}
+            self._send("POST", f"{self.api}/datasets/{quote(ident, safe='')}/members", body)
 
     def close(self) -> None:
         if self._connection is not None:

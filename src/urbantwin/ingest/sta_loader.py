@@ -109,6 +109,8 @@ class ImportReport:
     problems: list[RowProblem] = field(default_factory=list)
     #: Columns of the input that no mapping covers, by file (not imported; reported once).
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    #: What else the import did, one line each (e.g. the feature collection a table also filled).
+    notes: list[str] = field(default_factory=list)
 
     def problem(self, on_error: OnError, file: str, line: int, message: str) -> None:
         found = RowProblem(file, line, message)
@@ -128,6 +130,7 @@ class ImportReport:
             f"{self.empty_values} empty values, {len(self.problems)} bad rows skipped.",
             f"Created: {created or 'nothing new'}.",
         ]
+        lines += self.notes
         for file, columns in self.ignored_columns.items():
             lines.append(f"{file}: columns not imported (no mapping): {', '.join(columns)}")
         for problem in self.problems[:max_problems]:
@@ -154,6 +157,8 @@ class Catalogue:
         self._entities: dict[tuple[str, int], JSON] = {}
         #: Collections read whole by `preload`: a key missing from `_ids` is missing from the store.
         self._preloaded: set[str] = set()
+        #: Ids of the entities this catalogue created, by entity set (to put them into a dataset).
+        self.created: dict[str, list[int]] = defaultdict(list)
 
     def find(self, collection: str, key: str, definition: str | None = None) -> JSON | None:
         """The entity of `collection` (a path such as `Things(3)/Datastreams`) with this key, else
@@ -236,6 +241,7 @@ class Catalogue:
             body["properties"] = {**(body.get("properties") or {}), KEY: key}
             found = self.client.post(entity_set, body)
             self.report.created[entity_set] += 1
+            self.created[entity_set].append(int(found["@iot.id"]))
         return self._remember(collection, key, found)
 
     def _remember(self, collection: str, key: str, entity: JSON) -> int:

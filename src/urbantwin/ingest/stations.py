@@ -1,16 +1,30 @@
-"""Hourly station CSVs (the LfULG files and alike) into SensorThings.
+"""Hourly station CSVs (the state agencies' exports and alike) into SensorThings.
 
-Station CSVs are long files (one row per station, time and component, like the LfULG copy in
-`urbantwin/demo/data`) or wide ones (one column per component), with the stations' positions from
-a GeoJSON file. Time columns say their zone by their name: `…utc` is UTC, `…mez` / `…cet` is UTC+1
-all year (the German air quality convention), anything else is local time in `timezone` (default
-Europe/Berlin, with daylight saving time: the repeated hour of the autumn change is told apart by
-the order of the rows, an hour that does not exist in spring is a bad row). Values with an offset
-(`…Z`, `…+01:00`) are taken as they are.
+Station CSVs are long files (one row per station, time and component) or wide ones (one column per
+component), with the stations' positions from a GeoJSON file. The format is documented with a
+sample in docs/imports.md. What is read, and how:
 
-`read_stations` and `read_station_csv` read (the demo reads its LfULG copy with them too);
-`import_stations` writes what was read through the idempotent loader (`sta_loader.py`). What the
-LfULG network's entities say of themselves (its Sensor, its time conventions) is here as well.
+* **time**: one column (`timestamp_utc`, `Datum Zeit`, …) or a date column and a time column
+  (`Datum` + `Zeit`), which are joined. Columns say their zone by their name: `…utc` is UTC,
+  `…mez` / `…cet` is UTC+1 all year (the German air quality convention), anything else is
+  `timezone` (an IANA zone such as Europe/Berlin, with daylight saving time: the repeated hour of
+  the autumn change is told apart by the order of the rows, an hour that does not exist in spring
+  is a bad row; or a fixed offset such as `+01:00`). Values with an offset (`…Z`, `…+01:00`) are
+  taken as they are; `24:00` is the next midnight.
+* **stamping** (`stamp`): whether a time marks the `start` or the `end` of its averaging period
+  (an hour, or a day for daily means). Unstated (None), an hourly value's phenomenonTime is the
+  instant of its stamp and a daily mean covers the calendar day starting at it, as the file gives.
+  With `end`, a value stamped 01:00 is the mean of 00:00/01:00.
+* **units**: from the column name (`NO2 [µg/m³]`, `pm10_ug_m3`), a unit column of a long file, or a
+  units line right under the header (a row naming units instead of a time); else the component's
+  usual unit.
+* **one column per component**: two columns of one component (`PM10_HVS`, `PM10_TEOM`: two
+  instruments) are refused with both named, unless `take` says which one to import.
+
+A named preset (`PRESETS`, `--preset`) sets what an agency's export needs in one word.
+
+`read_stations` and `read_station_csv` read (the demo reads its copy of the LfULG values with them
+too); `import_stations` writes what was read through the idempotent loader (`sta_loader.py`).
 """
 
 from __future__ import annotations
@@ -19,20 +33,22 @@ import csv
 import gzip
 import io
 import json
+import re
 import unicodedata
 from collections import defaultdict
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tqdm import tqdm
 
 from urbantwin.errors import BadRequest
 from urbantwin.http import check_json_input
+from urbantwin.ingest.provenance import Provenance, check_dataset, dataset_slug, place_created
 from urbantwin.ingest.sta_client import JSON, SensorThingsClient
 from urbantwin.ingest.sta_loader import (
     Catalogue,
@@ -52,16 +68,12 @@ from urbantwin.ingest.vocabulary import (
 from urbantwin.settings import Settings
 
 __all__ = [
-    "DAILY_TIME_ASSUMPTION",
-    "HOURLY_TIME_NOTE",
-    "LFULG_AGENCY",
-    "LFULG_NETWORK",
-    "LFULG_NO_LICENCE",
-    "LFULG_SENSOR",
-    "LFULG_SITE",
+    "PRESETS",
     "Sample",
+    "Stamp",
     "StationEntities",
     "StationOptions",
+    "StationPreset",
     "import_stations",
     "nfc",
     "open_text",
@@ -70,35 +82,36 @@ __all__ = [
     "station_datastream_key",
     "station_key",
     "station_sensor_key",
+    "time_convention",
 ]
 
-# --- the LfULG network (Saxony's air quality measurements) -----------------------------------------
+#: Whether a file's time marks the start or the end of the period its value is the mean of.
+Stamp = Literal["start", "end"]
 
-#: The network name of the LfULG stations (part of their keys).
-LFULG_NETWORK = "LfULG"
-LFULG_AGENCY = "Sächsisches Landesamt für Umwelt, Landwirtschaft und Geologie (LfULG)"
-#: The LfULG publishes its values without a data licence.
-LFULG_NO_LICENCE = "No data licence stated for the LfULG values"
-LFULG_SITE = "https://www.umwelt.sachsen.de/umwelt/infosysteme/luftonline/"
-LFULG_SENSOR: JSON = {
-    "name": "LfULG reference analyser",
-    "description": (
-        "Reference measuring equipment of the LfULG air quality network in Saxony. The source data do not "
-        "give the measuring principle per component, so one generic Sensor stands for all of them."
+
+@dataclass(frozen=True)
+class StationPreset:
+    """How one publisher's station exports are to be read, under one name (`--preset NAME`)."""
+
+    name: str
+    description: str
+    network: str
+    timezone: str
+    stamp: Stamp
+
+
+PRESETS: dict[str, StationPreset] = {
+    "lfulg": StationPreset(
+        "lfulg",
+        "Hourly CSV export of Saxony's state agency for environment (LfULG, 'Luft online'): ';' and "
+        "decimal comma, a 'Datum' and a 'Zeit' column, a units line under the header; times in MEZ "
+        "(UTC+1 all year) stamping the end of each hour (01:00 … 24:00), daily means the end of "
+        "their day.",
+        network="LfULG",
+        timezone="+01:00",
+        stamp="end",
     ),
-    "encodingType": "text/html",
-    "metadata": LFULG_SITE,
-    "properties": {"assumption": "one generic Sensor for all LfULG analysers (principle not in the data)"},
 }
-HOURLY_TIME_NOTE = (
-    "Hourly value; phenomenonTime is the timestamp as scraped (converted to UTC). Whether it marks the "
-    "start or the end of the averaging hour is not documented in the source."
-)
-DAILY_TIME_ASSUMPTION = (
-    "Assumption: daily mean. The scraper stored the date of the mean as local midnight (Europe/Berlin), "
-    "which appears as 22:00Z; phenomenonTime is the 24 h starting there (the local calendar day of the "
-    "mean). LfULG may define the day in MEZ (UTC+1), i.e. 1 h later."
-)
 
 
 # --- reading files -------------------------------------------------------------------------------------
@@ -123,24 +136,34 @@ class StationOptions:
     """How to read a station file and describe what it creates."""
 
     #: The measuring network; part of every key, so two networks' "Mitte" stay apart.
-    network: str = LFULG_NETWORK
-    #: Zone of timestamps without an offset whose column does not say UTC or MEZ.
+    network: str = "stations"
+    #: Zone of timestamps without an offset whose column does not say UTC or MEZ (IANA name or
+    #: a fixed offset such as `+01:00`).
     timezone: str = "Europe/Berlin"
     #: Station of every row, for files without a station column.
     station: str | None = None
     #: Property of the GeoJSON features that holds the station name the CSV uses.
     station_property: str = "name"
-    #: Where the data come from and under which licence (default for LfULG: the agency, no licence).
-    source: str | None = None
-    licence: str | None = None
+    #: Where the data come from, under which licence, published by whom, in which dataset.
+    provenance: Provenance = field(default_factory=Provenance)
     #: Components whose values are daily means (else inferred: no two rows closer than 23 h).
     daily: frozenset[str] = frozenset()
+    #: Whether a time stamps the start or the end of its period (None: not stated).
+    stamp: Stamp | None = None
+    #: The column to import of a component that several columns give (`{"pm10": "PM10_TEOM"}`).
+    take: dict[str, str] = field(default_factory=dict)
     on_error: OnError = OnError.skip
     progress: bool = True
 
-    @property
-    def is_lfulg(self) -> bool:
-        return self.network.lower() == "lfulg"
+    @classmethod
+    def preset(cls, name: str, **given: Any) -> StationOptions:
+        """The options of preset `name`, with what is `given` (not None) in their place."""
+        found = PRESETS.get(name.lower())
+        if found is None:
+            raise ValueError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+        values: dict[str, Any] = {"network": found.network, "timezone": found.timezone, "stamp": found.stamp}
+        values.update({key: value for key, value in given.items() if value is not None})
+        return cls(**values)
 
 
 @dataclass
@@ -153,6 +176,8 @@ class Sample:
     moment: datetime
     value: float
     line: int
+    #: The time was a date alone (a daily value names its day, whatever the stamping).
+    day_only: bool = False
 
 
 @dataclass
@@ -162,34 +187,70 @@ class _TimeColumn:
     zone: tzinfo
     #: Whether that zone has daylight saving time (naive values may be ambiguous).
     civil: bool
+    #: A separate column with the time of day (`Zeit`) beside a date column (`Datum`).
+    clock: int | None = None
+
+    def text(self, row: list[str]) -> str:
+        day = row[self.index].strip()
+        if self.clock is None:
+            return day
+        clock = row[self.clock].strip()
+        return f"{day} {clock}" if clock else day
 
 
 _MISSING = {"", "-", "--", "nan", "na", "n/a", "n.a.", "null", "none"}
 _STATION_COLUMNS = ("station", "station_name", "stationsname", "messstation", "station_code")
 _COMPONENT_COLUMNS = ("component", "komponente", "pollutant", "schadstoff")
 _UNIT_COLUMNS = ("unit", "einheit")
-_TIME_WORDS = ("timestamp", "time", "datetime", "date", "datum", "zeit", "zeitpunkt")
+_TIME_WORDS = ("timestamp", "time", "datetime", "date", "datum", "zeit", "zeitpunkt", "uhrzeit")
+#: Words of a column holding the date alone, and of one holding the time of day alone.
+_DATE_WORDS = ("date", "datum")
+_CLOCK_WORDS = ("time", "zeit", "uhrzeit")
+_OFFSET = re.compile(r"^(?:utc|gmt)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 
 
-def _zone(name: str) -> ZoneInfo:
+def _zone(name: str) -> tuple[tzinfo, bool]:
+    """A zone by IANA name or fixed offset (`+01:00`, `UTC+1`, `MEZ`); whether it is civil (DST)."""
+    spelt = name.strip()
+    if spelt.upper() in ("MEZ", "UTC+1"):
+        return timezone(timedelta(hours=1), "MEZ"), False
+    if spelt.upper() in ("UTC", "Z", "GMT"):
+        return UTC, False
+    offset = _OFFSET.match(spelt)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        return timezone(-delta if sign == "-" else delta), False
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(spelt), True
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+        raise ValueError(
+            f"unknown time zone {name!r} (an IANA name such as Europe/Berlin, or an offset such as +01:00)"
+        ) from None
+
+
+def _words(name: str) -> tuple[str, str]:
+    spelt = name.strip().lower()
+    return spelt, spelt.split("_")[0].split(" ")[0]
 
 
 def _time_column(header: list[str], options: StationOptions) -> _TimeColumn | None:
-    for index, name in enumerate(header):
-        spelt = name.strip().lower()
-        base = spelt.split("_")[0].split(" ")[0]
-        if base not in _TIME_WORDS and spelt not in _TIME_WORDS:
-            continue
-        if "utc" in spelt:
-            return _TimeColumn(index, UTC, civil=False)
-        if ("mez" in spelt and "mesz" not in spelt) or ("cet" in spelt and "cest" not in spelt):
-            return _TimeColumn(index, timezone(timedelta(hours=1), "MEZ"), civil=False)
-        return _TimeColumn(index, _zone(options.timezone), civil=True)
-    return None
+    timed = [i for i, name in enumerate(header) if any(w in _TIME_WORDS for w in _words(name))]
+    if not timed:
+        return None
+    index, clock = timed[0], None
+    # A date column (`Datum`) and, beside it, one with the time of day (`Zeit`): one time.
+    day = next((i for i in timed if _words(header[i])[1] in _DATE_WORDS), None)
+    hour = next((i for i in timed if i != day and _words(header[i])[1] in _CLOCK_WORDS), None)
+    if day is not None and hour is not None:
+        index, clock = day, hour
+    names = " ".join(header[i].strip().lower() for i in (index, clock) if i is not None)
+    if "utc" in names:
+        return _TimeColumn(index, UTC, civil=False, clock=clock)
+    if ("mez" in names and "mesz" not in names) or ("cet" in names and "cest" not in names):
+        return _TimeColumn(index, timezone(timedelta(hours=1), "MEZ"), civil=False, clock=clock)
+    zone, civil = _zone(options.timezone)
+    return _TimeColumn(index, zone, civil=civil, clock=clock)
 
 
 @lru_cache(maxsize=65536)
@@ -279,6 +340,58 @@ def _wide_column(name: str) -> tuple[str, str | None] | None:
     return (code, unit) if code else None
 
 
+def _units_line(row: list[str], time_column: _TimeColumn, columns: list[int]) -> bool:
+    """Whether the row under the header names units (`;;µg/m³;mg/m³`) instead of giving values:
+    no time, and the value columns hold units or other words, no numbers."""
+    if time_column.index >= len(row) or (time_column.clock or 0) >= len(row):
+        return False
+    stamp = time_column.text(row)
+    if stamp:
+        try:
+            _parse_naive_or_aware(stamp)
+            return False
+        except ValueError:
+            pass
+    cells = [row[i].strip() for i in columns if i < len(row) and row[i].strip()]
+    return bool(cells) and not any(re.fullmatch(r"[-+]?[\d.,]+", cell) for cell in cells)
+
+
+_Wide = list[tuple[int, str, str | None]]
+
+
+def _choose(
+    name: str, wide: _Wide, header: list[str], take: dict[str, tuple[str, str]]
+) -> tuple[_Wide, list[str]]:
+    """One column per component: several of one are refused (both named) unless `take` picks one."""
+    by_code: dict[str, list[int]] = defaultdict(list)
+    for position, (_, code, _) in enumerate(wide):
+        by_code[code].append(position)
+    chosen: _Wide = []
+    dropped: list[str] = []
+    for code, wanted in take.items():
+        if code not in by_code:
+            raise ValueError(f"{name}: --take {code}=…: the file has no {code} column")
+        if not any(header[wide[p][0]] == wanted[1] for p in by_code[code]):
+            columns = ", ".join(repr(header[wide[p][0]]) for p in by_code[code])
+            raise ValueError(
+                f"{name}: --take {code}={wanted[1]}: no such {code} column (the file has {columns})"
+            )
+    for code, positions in by_code.items():
+        if len(positions) > 1 and code not in take:
+            columns = " and ".join(repr(header[wide[p][0]]) for p in positions)
+            first = header[wide[positions[0]][0]]
+            raise ValueError(
+                f"{name}: columns {columns} are both {code}; choose one with --take {code}={first} "
+                "(two instruments of one component would otherwise be mixed into one series)"
+            )
+    for index, code, unit in wide:
+        if code in take and header[index] != take[code][1]:
+            dropped.append(header[index])
+            continue
+        chosen.append((index, code, unit))
+    return chosen, dropped
+
+
 def read_station_csv(
     path: Path, options: StationOptions, report: ImportReport
 ) -> tuple[list[Sample], tzinfo]:
@@ -308,7 +421,7 @@ def read_station_csv(
     unit_index = next((lower.index(c) for c in _UNIT_COLUMNS if c in lower), None)
     wide: list[tuple[int, str, str | None]] = []
     ignored: list[str] = []
-    used = {time_column.index, station_index, component_index, unit_index}
+    used = {time_column.index, time_column.clock, station_index, component_index, unit_index}
     if component_index is not None:
         for index, column in enumerate(lower):
             if column.startswith(("value", "wert", "messwert")):
@@ -329,14 +442,60 @@ def read_station_csv(
                 wide.append((index, mapped[0], mapped[1]))
         if not wide:
             raise ValueError(f"{name}: no component columns (e.g. NO2, PM10, O3) in {header}")
+        take = {}
+        for spelt, column in options.take.items():
+            code = component_code(spelt)
+            if code is None:
+                raise ValueError(f"--take {spelt}={column}: unknown component {spelt!r}")
+            take[code] = (spelt, column)
+        wide, dropped = _choose(name, wide, header, take)
+        ignored += dropped
     if component_index is not None:
         ignored = [h for i, h in enumerate(header) if i not in used]
     if ignored:
         report.ignored_columns[name] = ignored
 
+    rows = iter(reader)
+    first = next(rows, None)
+    pending: list[tuple[int, list[str]]] = []
+    if first is not None:
+        value_columns = [i for i, _, _ in wide] + ([long_value[0]] if long_value else [])
+        if _units_line(first, time_column, value_columns):
+            # A units line: the unit of each component column that names one.
+            named = []
+            for index, code, unit in wide:
+                cell = first[index].strip() if index < len(first) else ""
+                if not cell:
+                    named.append((index, code, unit))
+                    continue
+                stated = unit_code(cell)
+                if stated is None:
+                    raise ValueError(
+                        f"{name}: column {header[index]!r}: unknown unit {cell!r} in the units line"
+                    )
+                if unit is not None and unit != stated:
+                    raise ValueError(
+                        f"{name}: column {header[index]!r} names {unit}, the units line {cell!r}"
+                    )
+                named.append((index, code, stated))
+            wide = named
+            if long_value is not None and unit_index is None:
+                cell = first[long_value[0]].strip() if long_value[0] < len(first) else ""
+                if cell:
+                    stated = unit_code(cell)
+                    if stated is None:
+                        raise ValueError(f"{name}: unknown unit {cell!r} in the units line")
+                    long_value = (long_value[0], stated)
+        else:
+            pending.append((reader.line_num, first))
+
+    def numbered() -> Any:
+        yield from pending
+        for row in rows:
+            yield reader.line_num, row
+
     samples: list[Sample] = []
-    for row in reader:
-        line = reader.line_num
+    for line, row in numbered():
         if not "".join(row).strip():
             continue
         report.rows += 1
@@ -367,15 +526,17 @@ def read_station_csv(
                 ]
             values = [(c, u, _number(v, decimal_comma, label)) for c, u, v, label in cells]
             series = station if component_index is None else (station, cells[0][0])
-            moment = times.to_utc(row[time_column.index], series)
+            stamp = time_column.text(row)
+            moment = times.to_utc(stamp, series)
         except ValueError as exc:
             report.problem(options.on_error, name, line, str(exc))
             continue
+        day_only = ":" not in stamp
         for component, unit, value in values:
             if value is None:
                 report.empty_values += 1
                 continue
-            samples.append(Sample(station, component, unit, moment, value, line))
+            samples.append(Sample(station, component, unit, moment, value, line, day_only))
     return samples, time_column.zone
 
 
@@ -434,27 +595,24 @@ class StationEntities:
         self.stations = stations
         self.options = options
         self.network = options.network
-        self.source = options.source or (LFULG_AGENCY if options.is_lfulg else None)
-        self.licence = options.licence or (LFULG_NO_LICENCE if options.is_lfulg else None)
 
     def _provenance(self) -> JSON:
-        return {k: v for k, v in (("source", self.source), ("licence", self.licence)) if v}
+        return self.options.provenance.properties()
 
     def sensor(self) -> int:
-        if self.options.is_lfulg:
-            payload = deepcopy(LFULG_SENSOR)
-        else:
-            payload = {
-                "name": f"{self.network} reference analyser",
-                "description": (
-                    f"Measuring equipment of the {self.network} air quality network; the station file "
-                    "does not name the instrument, so one generic Sensor stands for all of them."
-                ),
-                "encodingType": "text/plain",
-                "metadata": "not stated in the source file",
-                "properties": {"assumption": "one generic Sensor for all analysers (not in the data)"},
-            }
-        payload["properties"] = {**payload.get("properties", {}), "network": self.network}
+        payload: JSON = {
+            "name": f"{self.network} reference analyser",
+            "description": (
+                f"Measuring equipment of the {self.network} air quality network; the station file "
+                "does not name the instrument, so one generic Sensor stands for all of them."
+            ),
+            "encodingType": "text/plain",
+            "metadata": "not stated in the source file",
+            "properties": {
+                "assumption": "one generic Sensor for all analysers (not in the data)",
+                "network": self.network,
+            },
+        }
         return self.catalogue.ensure("Sensors", station_sensor_key(self.network), payload)
 
     def thing(self, station: str) -> int:
@@ -493,10 +651,7 @@ class StationEntities:
         sensor = self.sensor()
         kind = "daily mean" if daily else "hourly mean"
         name = f"{quantity.label} at {station}"
-        if daily:
-            convention = DAILY_TIME_ASSUMPTION if self.options.is_lfulg else _DAILY_NOTE
-        else:
-            convention = HOURLY_TIME_NOTE if self.options.is_lfulg else _HOURLY_NOTE
+        stamp = self.options.stamp
         payload = {
             "name": name,
             "description": f"{quantity.label} ({kind}) measured by the {self.network} at {station}",
@@ -507,7 +662,8 @@ class StationEntities:
                 "kind": "measurement",
                 "component": code,
                 "aggregation": "P1D" if daily else "PT1H",
-                "time_convention": convention,
+                "stamp": stamp or "not stated",
+                "time_convention": time_convention(daily, stamp),
                 "network": self.network,
                 **self._provenance(),
             },
@@ -519,14 +675,29 @@ class StationEntities:
         return self.catalogue.ensure("Datastreams", key, payload, parent=f"Things({thing})")
 
 
-_HOURLY_NOTE = (
-    "Hourly value; phenomenonTime is the file's timestamp converted to UTC. Whether it marks the start "
-    "or the end of the averaging hour is as the source defines it."
-)
-_DAILY_NOTE = (
-    "Daily mean; phenomenonTime is the calendar day (in the file's time zone) that starts at the "
-    "file's timestamp, converted to UTC."
-)
+def time_convention(daily: bool, stamp: Stamp | None) -> str:
+    """What a station Datastream's phenomenonTime means, as its `properties.time_convention` says."""
+    period = "day" if daily else "hour"
+    if stamp == "end":
+        return (
+            f"{'Daily' if daily else 'Hourly'} mean; the file stamps the end of each {period}: "
+            f"phenomenonTime is the {period} ending at the stamp (a date alone names its day), in UTC."
+        )
+    if stamp == "start":
+        return (
+            f"{'Daily' if daily else 'Hourly'} mean; the file stamps the start of each {period}: "
+            f"phenomenonTime is the {period} starting at the stamp, in UTC."
+        )
+    if daily:
+        return (
+            "Daily mean; phenomenonTime is the calendar day (in the file's time zone) that starts at the "
+            "file's timestamp, converted to UTC. Whether the source stamps the start or the end of the "
+            "day was not stated at import."
+        )
+    return (
+        "Hourly value; phenomenonTime is the file's timestamp converted to UTC. Whether it marks the "
+        "start or the end of the averaging hour was not stated at import."
+    )
 
 
 def import_stations(
@@ -542,7 +713,8 @@ def import_stations(
     importing the same file twice adds nothing, and a newer file that overlaps adds only the new
     values. A Datastream found already keeps its time convention (`properties.aggregation`);
     a new one is daily if the file's values of the series are at least 23 h apart (or the
-    component is listed in `daily`), else hourly.
+    component is listed in `daily`), else hourly. What the import creates goes into the
+    provenance's dataset (see `provenance.py`).
     """
     options = options or StationOptions()
     report = ImportReport(files=1)
@@ -566,7 +738,8 @@ def import_stations(
             continue
         plan.append((station, code, units[0], series))
 
-    # Every row is checked: now the entities, then the observations.
+    # Every row is checked: now the dataset, the entities, then the observations.
+    check_dataset(client, options.provenance)
     catalogue = Catalogue(client, report)
     entities = StationEntities(catalogue, stations, options)
     streams: list[tuple[int, list[Reading]]] = []
@@ -583,19 +756,32 @@ def import_stations(
         aggregation = (stored.get("properties") or {}).get("aggregation")
         if aggregation in ("P1D", "PT1H"):
             daily = aggregation == "P1D"
-        streams.append((datastream, [_reading(sample, daily, zone) for sample in series]))
+        streams.append((datastream, [_reading(sample, daily, zone, options.stamp) for sample in series]))
     total = sum(len(readings) for _, readings in streams)
     with tqdm(total=total, unit="obs", desc=path.name, disable=not options.progress) as bar:
         writer = ObservationWriter(client, report, progress=bar.update)
         for datastream, readings in streams:
             writer.add(datastream, readings)
         writer.flush()
+    place_created(client, options.provenance, catalogue.created)
     return report
 
 
-def _reading(sample: Sample, daily: bool, zone: tzinfo) -> Reading:
+def _reading(sample: Sample, daily: bool, zone: tzinfo, stamp: Stamp | None = None) -> Reading:
+    moment = sample.moment
     if not daily:
-        return Reading(sample.moment, None, sample.value, sample.line)
+        if stamp == "end":
+            return Reading(moment - timedelta(hours=1), moment, sample.value, sample.line)
+        if stamp == "start":
+            return Reading(moment, moment + timedelta(hours=1), sample.value, sample.line)
+        return Reading(moment, None, sample.value, sample.line)
     # The local calendar day: 23 or 25 hours on the days of the daylight saving change.
-    end = (sample.moment.astimezone(zone) + timedelta(days=1)).astimezone(UTC)
-    return Reading(sample.moment, end, sample.value, sample.line)
+    local = moment.astimezone(zone)
+    if stamp == "end" and not sample.day_only:
+        return Reading((local - timedelta(days=1)).astimezone(UTC), moment, sample.value, sample.line)
+    return Reading(moment, (local + timedelta(days=1)).astimezone(UTC), sample.value, sample.line)
+
+
+def default_dataset(network: str) -> str:
+    """The dataset a network's stations go into unless told otherwise (`LfULG` -> `lfulg-stations`)."""
+    return f"{dataset_slug(network)}-stations"
