@@ -1,4 +1,4 @@
-// The virtual energy quarter (SPARCS, Leipzig-West) in the viewer: the buildings coloured by a
+// The virtual energy quarter (the city's energy-quarter scenarios) in the viewer: the buildings coloured by a
 // simulated result (self-sufficiency or CO2), a KPI panel per scenario against the SPARCS targets
 // (CO2 −64 %, renewables +65 %, energy −53 %), daily profiles per season and the monthly course,
 // two scenarios side by side, and the monitoring of plan against (simulated) meters. Everything here

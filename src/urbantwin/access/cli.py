@@ -75,7 +75,7 @@ def _print(rows: Any) -> None:
 
 @org_app.command("add")
 def org_add(
-    ident: Annotated[str, typer.Argument(help="short id, e.g. stadt-leipzig")],
+    ident: Annotated[str, typer.Argument(help="short id, e.g. stadt-musterstadt")],
     title: Annotated[str, typer.Option(help="full name")],
     kind: Annotated[
         str, typer.Option(help="administration, municipal_company, science, business, civil_society")

@@ -6,7 +6,7 @@ Each dataset has one access level (`open`, `registered`, `partner`, `internal`),
 read it at the `partner` level, and the principals that may write it. `access/` reads these tables
 to decide; no other package interprets them.
 
-Ids of organisations, groups and datasets are short names ("stadt-leipzig", "lfulg-luftqualitaet")
+Ids of organisations, groups and datasets are short names ("stadt-musterstadt", "luftqualitaet")
 because they appear in URLs, the catalogue and the CLI; users and tokens have integer ids.
 """
 

@@ -9,7 +9,8 @@ tile units clipped to the tile plus `buffer` units.
 It replaced an earlier tile query: the same features, properties and geometries (the same bytes
 for every building tile of the demo; where properties hold JSON nulls, PostGIS may list their keys
 in the layer's key table, which decoders do not see), in less time (bench/README.md, "Vector
-tiles"), from two changes measured on the densest Leipzig tile (1,000 buildings, 13 properties each):
+tiles"), from two changes measured on the densest tile of the demo's buildings (1,000 buildings,
+13 properties each):
 
 - no `WHERE geom IS NOT NULL` on the clipped geometries: the planner pushed it into the scan and so
   clipped every geometry twice (once to filter, once for the output), and `ST_AsMVT` leaves features

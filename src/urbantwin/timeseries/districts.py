@@ -2,9 +2,9 @@
 
 For the viewer's district choropleth (issue 5, "sensor means"): for one ObservedProperty, each
 Datastream whose Thing has a Location contributes its latest numeric value (or, with `time`, its last
-value in the hold period up to that time) to the area of a district collection (the Ortsteile) that
-contains the location. Every area is listed with its number of sensors, so a map can draw the areas
-without sensors as "no data" rather than as zero.
+value in the hold period up to that time) to the area of a district collection (the city's
+districts, as its profile names them) that contains the location. Every area is listed with its
+number of sensors, so a map can draw the areas without sensors as "no data" rather than as zero.
 
 With `occupied`, only the areas that have sensors are listed: that is how a collection of many small
 areas works, such as the buildings (a building with a sensor inside takes its value, so the viewer can
@@ -92,7 +92,7 @@ def parse_districts(
 ) -> DistrictQuery:
     """The query from the request's parameters; each problem a `BadRequest` naming its parameter."""
     if collection is None or not collection.strip():
-        raise BadRequest("collection: required, the id of a collection of areas (e.g. ortsteile)")
+        raise BadRequest("collection: required, the id of a collection of areas (e.g. districts)")
     if observed_property is None or not observed_property.strip():
         raise BadRequest("observedProperty: required, an ObservedProperty id or name (e.g. PM10)")
     hours: float = DEFAULT_HOLD_HOURS

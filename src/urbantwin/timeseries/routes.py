@@ -48,7 +48,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 _AGGREGATE_EXAMPLE = {
-    "datastream": {"@iot.id": 1, "name": "Leipzig-Mitte PM10"},
+    "datastream": {"@iot.id": 1, "name": "Station Mitte PM10"},
     "unitOfMeasurement": {"name": "microgram per cubic metre", "symbol": "µg/m³", "definition": "ucum:ug/m3"},
     "interval": "day",
     "timeZone": "Europe/Berlin",
@@ -85,9 +85,9 @@ _LATEST_EXAMPLE = {
             "geometry": {"type": "Point", "coordinates": [12.3731, 51.3397]},
             "properties": {
                 "datastreamId": 1,
-                "datastreamName": "Leipzig-Mitte PM10",
+                "datastreamName": "Station Mitte PM10",
                 "thingId": 1,
-                "thingName": "Leipzig-Mitte",
+                "thingName": "Station Mitte",
                 "observedPropertyId": 1,
                 "observedPropertyName": "PM10",
                 "unitOfMeasurement": {"name": "microgram per cubic metre", "symbol": "µg/m³"},
@@ -259,7 +259,7 @@ def build_router() -> APIRouter:
         description=EXTENSION
         + "For one ObservedProperty, the mean, minimum and maximum of the numeric values of the "
         "sensors (Datastreams whose Thing has a Location) inside each area of a feature collection "
-        "(e.g. the Ortsteile), and how many sensors each area has (`sensors`: located there; `count`: "
+        "(e.g. the city's districts), and how many sensors each area has (`sensors`: located there; `count`: "
         "with a value). Without `time` each sensor counts with its latest value; with `time`, with its "
         "last value in the `hold` hours up to that time. Every area is listed; one without sensors "
         "has `sensors` 0 and a null mean; with `occupied=true` only the areas with sensors are listed "
@@ -269,7 +269,7 @@ def build_router() -> APIRouter:
     async def districts(
         request: Request,
         collection: Annotated[
-            str | None, Query(description="the id of a collection of areas", examples=["ortsteile"])
+            str | None, Query(description="the id of a collection of areas", examples=["districts"])
         ] = None,
         observed_property: Annotated[
             str | None,
