@@ -14,7 +14,9 @@ id = "musterstadt"
 name = "Musterstadt"
 languages = ["de", "en"]
 time_zone = "Europe/Berlin"
+region = "DE-NW"
 extent = [6.9, 50.8, 7.1, 51.0]
+site = [7.0, 50.9, 60]
 crs = ["EPSG:25832"]
 attribution = "© Stadt Musterstadt, dl-de/by-2-0"
 
@@ -46,6 +48,17 @@ def test_a_profile_file_says_what_makes_the_platform_the_city_s(tmp_path: Path) 
     assert districts.population_year("EW_2023") == 2023
     assert districts.population_year("EW_total") is None and districts.population_year("STT_NAME") is None
     assert districts.population_key(2019) == "EW_2019"
+    assert profile.region == "DE-NW" and profile.site == (7.0, 50.9, 60.0)
+    assert profile.site_point() == (7.0, 50.9, 60.0) and profile.site_note() == "the city profile's site"
+
+
+def test_without_a_site_the_centre_of_the_extent_is_taken_and_said_to_be_assumed() -> None:
+    profile = parse_profile({"name": "X", "extent": [12.0, 51.0, 13.0, 52.0]})
+    assert profile.site is None and profile.site_point() == (12.5, 51.5, 0.0)
+    assert "assumed" in profile.site_note()
+    assert profile.region == "DE"  # Germany's national holidays, as the time zone defaults to Berlin's
+    assert parse_profile({"name": "X"}).site_point() is None
+    assert parse_profile({"name": "X", "site": [12.3, 51.3]}).site == (12.3, 51.3, 0.0)
 
 
 def test_the_stored_form_reads_back_to_the_same_profile(tmp_path: Path) -> None:
@@ -89,6 +102,16 @@ def test_a_name_is_enough_and_gives_the_id() -> None:
             r"districts\[1\].collection: 'd' is named twice",
         ),
         ({"name": "X", "districts": [{"collection": "d", "label": {"fr": "x"}}]}, "unknown language fr"),
+        ({"name": "X", "region": "Saxony"}, "region: 'Saxony'; give an ISO 3166-2 code"),
+        ({"name": "X", "region": "DE-XX"}, "region: 'DE-XX' is not a subdivision of DE .*DE-SN"),
+        ({"name": "X", "region": "QQ"}, "region: 'QQ': no public holidays are known"),
+        ({"name": "X", "site": [12.3]}, r"site: expected \[longitude, latitude\]"),
+        ({"name": "X", "site": [12.3, 95.0]}, "site: .* is not a longitude and latitude"),
+        ({"name": "X", "site": [12.3, 51.3, 20000]}, "site: altitude 20000.0 m"),
+        (
+            {"name": "X", "extent": [12.0, 51.0, 13.0, 52.0], "site": [51.3, 12.3]},
+            r"site: \[51.3, 12.3\] lies outside the extent",
+        ),
     ],
 )
 def test_a_profile_that_cannot_be_used_is_refused_naming_the_key(document: dict, message: str) -> None:

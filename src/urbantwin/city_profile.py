@@ -3,13 +3,15 @@
 The code knows no city. What differs from one city to the next is written in a profile: its name and
 languages, where it lies, the CRSs its data officers work in (served by the OGC API beside the
 world's), which feature collections are its districts and which of their properties hold names and
-population per year, how its data is attributed, who publishes it in the catalogue, and its time
-zone. `urbantwin city init PROFILE` stores the profile in the platform's store (`store/city.py`);
-the server reads it at start, and the viewer, the catalogue, the OGC API and the district statistics
-follow it. docs/new-city.md walks through writing one.
+population per year, how its data is attributed, who publishes it in the catalogue, its time
+zone, the region whose public holidays its calendar keeps, and the site the sun's path is computed
+for (the energy model's PV). `urbantwin city init PROFILE` stores the profile in the platform's
+store (`store/city.py`); the server reads it at start, and the viewer, the catalogue, the OGC API,
+the district statistics and the energy model follow it. docs/new-city.md walks through writing one.
 
 Parsing is strict: an unknown key, a CRS pyproj does not know, a time zone that is not an IANA name
-or a population pattern without its year each raise `ProfileError` naming the key, since a profile
+a population pattern without its year, a region the holiday calendars do not know or a site
+outside the extent each raise `ProfileError` naming the key, since a profile
 that is silently half-read would give a platform that is silently half the city's.
 """
 
@@ -33,9 +35,12 @@ LANGUAGES = ("de", "en")
 WORLD_CRS = ("OGC:CRS84", "EPSG:4326", "EPSG:3857")
 #: The time zone of a profile that names none (the platform's first users are German cities).
 DEFAULT_TIME_ZONE = "Europe/Berlin"
+#: The holiday region of a profile that names none: Germany's national public holidays only.
+DEFAULT_REGION = "DE"
 #: How a population property is named: `{year}` stands for the four digits of the year.
 YEAR = "{year}"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_REGION = re.compile(r"^([A-Z]{2})(?:-([A-Z0-9]{1,3}))?$")
 _PROPERTY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
 
 
@@ -100,11 +105,35 @@ class CityProfile:
     attribution: str = ""
     publisher: Publisher | None = None
     districts: tuple[Districts, ...] = ()
+    #: Where the city's public holidays are kept: an ISO 3166-2 subdivision (`DE-SN`, `DE-BY`) or a
+    #: country (`DE`: its national holidays only); the energy model's load profiles read them.
+    region: str = DEFAULT_REGION
+    #: The city's reference point as (longitude, latitude, altitude in metres): where the energy
+    #: model computes the sun's path. None: the centre of `extent` at altitude 0 (see `site_point`).
+    site: tuple[float, float, float] | None = None
 
     def served_crs(self) -> tuple[str, ...]:
         """Every CRS the OGC API offers: CRS84 first, then the city's own, then the world's."""
         own = [c for c in self.crs if c not in WORLD_CRS]
         return (WORLD_CRS[0], *own, *WORLD_CRS[1:])
+
+    def site_point(self) -> tuple[float, float, float] | None:
+        """(longitude, latitude, altitude m) of the site, else the centre of the extent at altitude 0
+        (an assumption `site_note` says), else None."""
+        if self.site is not None:
+            return self.site
+        if self.extent is not None:
+            west, south, east, north = self.extent
+            return ((west + east) / 2, (south + north) / 2, 0.0)
+        return None
+
+    def site_note(self) -> str:
+        """Where `site_point` comes from, for the outputs that use it."""
+        if self.site is not None:
+            return "the city profile's site"
+        if self.extent is not None:
+            return "the centre of the profile's extent at altitude 0 m (assumed: the profile gives no site)"
+        return "none: the city profile gives neither site nor extent"
 
     def districts_of(self, collection: str) -> Districts | None:
         return next((d for d in self.districts if d.collection == collection), None)
@@ -116,6 +145,7 @@ class CityProfile:
         document["crs"] = list(self.crs)
         document["extent"] = list(self.extent) if self.extent else None
         document["districts"] = [asdict(d) for d in self.districts]
+        document["site"] = list(self.site) if self.site else None
         return document
 
 
@@ -158,6 +188,8 @@ _TOP_KEYS = {
     "attribution",
     "publisher",
     "districts",
+    "region",
+    "site",
 }
 
 
@@ -182,16 +214,19 @@ def parse_profile(document: dict[str, Any], source: str = "profile") -> CityProf
         raise ProfileError(
             f"time_zone: {time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)"
         ) from None
+    extent = _extent(document.get("extent"))
     return CityProfile(
         id=city_id,
         name=name,
         languages=languages,
         time_zone=time_zone,
-        extent=_extent(document.get("extent")),
+        extent=extent,
         crs=tuple(_crs(code) for code in _list(document, "crs", default=[])),
         attribution=_text(document, "attribution"),
         publisher=_publisher(document.get("publisher"), city_id, name),
         districts=_districts(document.get("districts")),
+        region=_region(_text(document, "region") or DEFAULT_REGION),
+        site=_site(document.get("site"), extent),
     )
 
 
@@ -246,6 +281,55 @@ def _extent(value: Any) -> tuple[float, float, float, float] | None:
             "(west < east within ±180, south < north within ±90)"
         )
     return (west, south, east, north)
+
+
+def _region(code: str) -> str:
+    """An ISO 3166-2 code (`DE-SN`) or a country (`DE`) the holiday calendars (`holidays`) know."""
+    import holidays
+
+    match = _REGION.match(code)
+    if not match:
+        raise ProfileError(
+            f"region: {code!r}; give an ISO 3166-2 code of the city's state or country "
+            "(e.g. DE-SN, DE-BY, DE)"
+        )
+    country, subdivision = match.groups()
+    known = holidays.list_supported_countries()
+    if country not in known:
+        raise ProfileError(f"region: {code!r}: no public holidays are known for the country {country}")
+    if subdivision and subdivision not in known[country]:
+        raise ProfileError(
+            f"region: {code!r} is not a subdivision of {country} the holiday calendars know "
+            f"(known: {', '.join(f'{country}-{s}' for s in known[country])})"
+        )
+    return code
+
+
+def _site(value: Any, extent: tuple[float, float, float, float] | None) -> tuple[float, float, float] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) not in (2, 3)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise ProfileError(
+            "site: expected [longitude, latitude] or [longitude, latitude, altitude_m] (WGS 84)"
+        )
+    lon, lat = float(value[0]), float(value[1])
+    altitude = float(value[2]) if len(value) == 3 else 0.0
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ProfileError(f"site: [{lon}, {lat}] is not a longitude and latitude (longitude first)")
+    if not -500 <= altitude <= 9000:
+        raise ProfileError(f"site: altitude {altitude} m is not an altitude on land (-500 to 9000 m)")
+    if extent is not None:
+        west, south, east, north = extent
+        if not (west <= lon <= east and south <= lat <= north):
+            raise ProfileError(
+                f"site: [{lon}, {lat}] lies outside the extent [{west}, {south}, {east}, {north}] "
+                "(longitude first)"
+            )
+    return (lon, lat, altitude)
 
 
 def _crs(code: str) -> str:
