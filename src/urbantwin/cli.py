@@ -102,7 +102,7 @@ def demo(
     """
     from urbantwin.city.setup import city_settings, init_city
     from urbantwin.city_profile import load_profile
-    from urbantwin.demo import PROFILE
+    from urbantwin.demo import ENERGY_SCENARIOS, PROFILE
     from urbantwin.demo.catalog import publish_demo_catalogue
     from urbantwin.demo.features import load_feature_layers
     from urbantwin.store.engine import make_engine
@@ -116,6 +116,8 @@ def demo(
         database_url = f"sqlite:///{store}"
     # The demo's platform is run by the demo city, as its profile says (see demo/catalog.py).
     settings = city_settings(_settings(config, port=port, host=host, database_url=database_url), city)
+    # The demo's energy quarter (its scenarios and meters) is what the energy module offers.
+    settings = settings.with_overrides(energy_scenarios=settings.energy_scenarios or str(ENERGY_SCENARIOS))
     if not settings.admin_token:
         settings = settings.with_overrides(admin_token=secrets.token_urlsafe(24))
         typer.echo(f"Administrator token for this demo (write access): {settings.admin_token}")
@@ -146,9 +148,11 @@ DEMO_SCENARIOS = ("baseline", "pv_batteries_rule", "pv_hp_ev_optimised")
 
 def _demo_energy_runs(engine) -> dict[str, str]:  # noqa: ANN001
     """Queue the demo's energy scenarios as stored runs; their ids by scenario."""
+    from urbantwin.demo import ENERGY_SCENARIOS
     from urbantwin.energy.jobs import EnergyRuns
+    from urbantwin.energy.scenario import Library
 
-    runs = EnergyRuns(engine)
+    runs = EnergyRuns(engine, library=Library.at(ENERGY_SCENARIOS))
     return {name: runs.submit(SYSTEM, {"scenario": name}, start=False) for name in DEMO_SCENARIOS}
 
 
@@ -159,13 +163,17 @@ def _demo_meters_when_done(settings: Settings, run_id: str) -> None:
     import time
 
     from urbantwin.energy.jobs import EnergyRuns
-    from urbantwin.energy.meters import Deviation, follow, last_days, write_meters
+    from urbantwin.energy.meters import Deviation, MeterPlace, follow, last_days, write_meters
+    from urbantwin.energy.scenario import Library
     from urbantwin.ingest.sta_client import ClientError, HttpClient
+    from urbantwin.store.city import read_profile
     from urbantwin.store.engine import make_engine
 
     def work() -> None:
         engine = make_engine(settings)
-        runs = EnergyRuns(engine)
+        library = Library.at(settings.energy_scenarios)
+        runs = EnergyRuns(engine, library=library)
+        place = MeterPlace.of(library, read_profile(engine))
         try:
             while (status := runs.get(run_id).status) not in ("done", "failed"):
                 time.sleep(2)
@@ -181,7 +189,7 @@ def _demo_meters_when_done(settings: Settings, run_id: str) -> None:
             start, end = last_days(7)
             for attempt in range(30):
                 try:
-                    report = write_meters(client, row.id, row.scenario, series, start, end, deviation)
+                    report = write_meters(client, row.id, row.scenario, series, start, end, deviation, place)
                     break
                 except ClientError as exc:
                     if exc.status or attempt == 29:
@@ -192,7 +200,7 @@ def _demo_meters_when_done(settings: Settings, run_id: str) -> None:
                 f"Wrote {report.observations} SIMULATED meter readings of the last 7 days "
                 f"({row.scenario}'s plan, {deviation.describe()}); monitoring at /api/energy/monitoring."
             )
-            follow(client, row.id, row.scenario, series, deviation, threading.Event(), since=end)
+            follow(client, row.id, row.scenario, series, deviation, threading.Event(), place, since=end)
         except Exception as exc:  # noqa: BLE001 - a demo helper reports and ends; the server goes on
             typer.echo(f"The simulated meters stopped: {exc}", err=True)
         finally:

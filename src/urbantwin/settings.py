@@ -155,6 +155,11 @@ class Settings:
     #: the request pool otherwise gets its own and keeps its peak after a burst of large answers
     #: (bench/README.md). 0: the C library's default (8 per core). `MALLOC_ARENA_MAX` wins if set.
     malloc_arenas: int = 2
+    #: The folder of energy scenario files the API (`/api/energy/scenarios`) and `urbantwin energy`
+    #: offer by name, with an optional `quarter.toml` naming the quarter its meters are known by
+    #: (docs/energy.md). Empty (the default): the generic scenarios bundled with the package, which
+    #: simulate every building of the city. `urbantwin demo` sets the demo's quarter.
+    energy_scenarios: str = ""
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

@@ -9,14 +9,28 @@ import numpy as np
 import pytest
 import shapely
 
+from urbantwin.demo import ENERGY_SCENARIOS
 from urbantwin.energy.components import Plant, Sessions
 from urbantwin.energy.model import BuildingRecord
+from urbantwin.energy.scenario import Library
+from urbantwin.energy.site import Site
+from urbantwin.settings import Settings
 
 #: A point in Plagwitz (lon, lat); the test footprints are laid out east of it.
 ORIGIN = (12.3330, 51.3270)
 #: Degrees per metre at Leipzig's latitude (enough for footprints of a few tens of metres).
 DEG_PER_M_LAT = 1 / 111_200
 DEG_PER_M_LON = 1 / 69_500
+#: Where the test quarter lies, as a city profile would give it (Saxony's holidays).
+SITE = Site(51.34, 12.37, 113.0, "DE-SN", "Europe/Berlin")
+#: The demo's energy quarter (its scenarios on four Ortsteile), which `urbantwin demo` offers.
+DEMO_QUARTER = Library.at(ENERGY_SCENARIOS)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The energy tests' app offers the demo's scenarios, as `urbantwin demo` sets it up."""
+    return settings.with_overrides(energy_scenarios=str(ENERGY_SCENARIOS))
 
 
 def rectangle(x_m: float, y_m: float, width_m: float, depth_m: float) -> shapely.Polygon:

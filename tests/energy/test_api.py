@@ -9,25 +9,34 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.energy.conftest import rectangle
+from tests.energy.conftest import DEMO_QUARTER, rectangle
 from tests.energy.test_cli import _row
 from tests.energy.test_cli import load_small_quarter as load_testviertel
-from urbantwin.energy.scenario import LEIPZIG_WEST
+from urbantwin.city_profile import load_profile
+from urbantwin.demo import PROFILE
 from urbantwin.ingest.pipeline import CollectionInfo, store_rows
+from urbantwin.store.city import write_profile
 
 RULE_RUN = {"scenario": "pv_batteries_rule"}
 
 
 def load_small_quarter(engine) -> None:  # noqa: ANN001
-    """The six test buildings in 'Plagwitz' (and 'Testviertel'), beside the other three Ortsteile of
-    Leipzig-West far away, so the bundled scenarios' default area exists."""
+    """The demo's quarter in miniature: its city profile, the six test buildings in 'Plagwitz' (and
+    'Testviertel'), beside the other three districts of the demo's area far away, so the area of
+    the demo's scenarios exists."""
     load_testviertel(engine)
-    ortsteile = [_row("p", rectangle(-10, -10, 200, 200), {"name": "Plagwitz", "einwohner_2024": 120})]
+    here = rectangle(-10, -10, 200, 200)
+    ortsteile = [
+        _row(name, here, {"name": name, "einwohner_2024": 120}) for name in ("Plagwitz", "Testviertel")
+    ]
+    far = DEMO_QUARTER.load("baseline").scenario.area[1:]
     ortsteile += [
         _row(name, rectangle(5000 + 300 * k, 5000, 100, 100), {"name": name, "einwohner_2024": 0})
-        for k, name in enumerate(LEIPZIG_WEST[1:])
+        for k, name in enumerate(far)
     ]
     store_rows(engine, ortsteile, CollectionInfo("ortsteile", "Ortsteile"), "OGC:CRS84", progress=False)
+    with engine.begin() as connection:
+        write_profile(connection, load_profile(PROFILE))
 
 
 def finished(client: TestClient, run_id: str, timeout: float = 120.0) -> dict:
@@ -155,7 +164,7 @@ for _ in range(100):
             "grid.co2_signal_csv",
         ),
         ({"scenario": "baseline", "strategy": "magic"}, "strategy: 'magic'"),
-        ({"scenario": "baseline", "area": ["Atlantis"]}, "area: no Ortsteil named Atlantis"),
+        ({"scenario": "baseline", "area": ["Atlantis"]}, "area: no district named Atlantis"),
         ({"scenario": "baseline", "area": "Plagwitz"}, "area: expected a list"),
         ({"scenario": "baseline", "colour": 1}, "unknown member(s) colour"),
         # the one rule of JSON input, as for every API

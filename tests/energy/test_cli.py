@@ -11,10 +11,12 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from tests.energy.conftest import rectangle
+from urbantwin.city_profile import parse_profile
 from urbantwin.cli import app
 from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows
 from urbantwin.settings import Settings
 from urbantwin.store.access_schema import datasets
+from urbantwin.store.city import write_profile
 from urbantwin.store.features_schema import collections, features
 
 runner = CliRunner()
@@ -25,8 +27,26 @@ def _row(key: str, geometry: shapely.Geometry, properties: dict) -> Row:
     return Row(key, properties, shapely.to_wkb(geometry), bounds, None, None, None)  # type: ignore[arg-type]
 
 
+#: A city whose districts name themselves in `STT_NAME` and count residents in `population_<year>`.
+PROFILE = parse_profile(
+    {
+        "name": "Teststadt",
+        "region": "DE-SN",
+        "site": [12.34, 51.33, 110.0],
+        "districts": [
+            {
+                "collection": "stadtteile",
+                "name_property": "STT_NAME",
+                "population_property": "population_{year}",
+            }
+        ],
+    }
+)
+
+
 def load_small_quarter(engine: Engine) -> None:
-    """Seven buildings, six of them in the Ortsteil 'Testviertel' (120 residents), one outside."""
+    """Seven buildings, six of them in the district 'Testviertel' (120 residents), one outside; the
+    city profile says where the districts are and how they are read."""
     buildings = [
         ("1", rectangle(0, 0, 40, 14), {"building": "apartments", "building:levels": "4"}),
         (
@@ -43,8 +63,10 @@ def load_small_quarter(engine: Engine) -> None:
     rows = [_row(key, geometry, tags) for key, geometry, tags in buildings]
     store_rows(engine, rows, CollectionInfo("buildings", "Buildings"), "OGC:CRS84", progress=False)
     area = rectangle(-10, -10, 200, 200)
-    ortsteil = _row("99", area, {"name": "Testviertel", "einwohner_2024": 120})
-    store_rows(engine, [ortsteil], CollectionInfo("ortsteile", "Ortsteile"), "OGC:CRS84", progress=False)
+    district = _row("99", area, {"STT_NAME": "Testviertel", "population_2023": 100, "population_2024": 120})
+    store_rows(engine, [district], CollectionInfo("stadtteile", "Stadtteile"), "OGC:CRS84", progress=False)
+    with engine.begin() as connection:
+        write_profile(connection, PROFILE)
 
 
 @pytest.mark.long  # a whole energy run
@@ -109,8 +131,11 @@ def test_energy_run_stores_and_writes_labelled_results(
     assert len(lines) == 2 + 35040
     assert lines[2].startswith("2025-01-01T00:00:00+01:00,")
     assert (out / "targets.md").exists() and (out / "baseline" / "blocks.csv").exists()
-    ortsteile = (folder / "ortsteile.csv").read_text(encoding="utf-8").splitlines()
-    assert ortsteile[0].startswith("ortsteil,buildings,pv_kwh") and ortsteile[1].startswith("Testviertel,6,")
+    districts = (folder / "districts.csv").read_text(encoding="utf-8").splitlines()
+    assert districts[0].startswith("district,buildings,pv_kwh") and districts[1].startswith("Testviertel,6,")
+    assert first["district"] == "Testviertel"
+    # Where it was simulated: the profile's site and holidays.
+    assert district["site"]["latitude"] == 51.33 and district["site"]["region"] == "DE-SN"
     # Running again changes nothing in the store.
     again = runner.invoke(
         app,
@@ -126,7 +151,7 @@ def test_energy_run_names_what_is_wrong(engine: Engine, settings: Settings, tmp_
     url = settings.database_url
     unknown = runner.invoke(app, ["energy", "run", "baseline", "--area", "Atlantis", "--database-url", url])
     assert unknown.exit_code == 1
-    assert "no Ortsteil named atlantis" in unknown.output
+    assert "no district named atlantis in collection 'stadtteile'" in unknown.output
     bad = runner.invoke(app, ["energy", "run", "baseline", "--set", "pv.adoption=2", "--database-url", url])
     assert bad.exit_code == 2 and "pv.adoption: 2.0 is not between 0 and 1" in bad.output
     listed = runner.invoke(app, ["energy", "scenarios"])

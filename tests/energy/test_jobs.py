@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, update
 
+from tests.energy.conftest import DEMO_QUARTER
 from tests.energy.test_api import load_small_quarter
 from urbantwin.access.principal import SYSTEM
 from urbantwin.energy.jobs import EnergyRuns
@@ -16,7 +17,7 @@ from urbantwin.store.energy_schema import energy_runs
 
 def test_a_run_is_queued_then_claimed_running_then_done(engine: Engine) -> None:
     load_small_quarter(engine)
-    runs = EnergyRuns(engine)
+    runs = EnergyRuns(engine, library=DEMO_QUARTER)
     run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     assert runs.get(run_id).status == "queued"
     assert runs.claim() == run_id
@@ -32,7 +33,7 @@ def test_a_run_is_queued_then_claimed_running_then_done(engine: Engine) -> None:
 
 
 def test_a_run_without_buildings_fails_naming_why(engine: Engine) -> None:
-    runs = EnergyRuns(engine)
+    runs = EnergyRuns(engine, library=DEMO_QUARTER)
     run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     runs.execute(runs.claim() or "")
     failed = runs.get(run_id)
@@ -41,7 +42,7 @@ def test_a_run_without_buildings_fails_naming_why(engine: Engine) -> None:
 
 def test_a_restart_marks_interrupted_runs_failed(engine: Engine) -> None:
     load_small_quarter(engine)
-    runs = EnergyRuns(engine)
+    runs = EnergyRuns(engine, library=DEMO_QUARTER)
     running = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     runs.claim()
     queued = runs.submit(SYSTEM, {"scenario": "pv_batteries_rule"}, start=False)
@@ -49,7 +50,7 @@ def test_a_restart_marks_interrupted_runs_failed(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(update(energy_runs).values(heartbeat=datetime.now(UTC) - timedelta(minutes=1)))
     fresh = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
-    restarted = EnergyRuns(engine)
+    restarted = EnergyRuns(engine, library=DEMO_QUARTER)
     assert restarted.recover() == 2
     for run_id in (running, queued):
         row = restarted.get(run_id)
@@ -60,14 +61,14 @@ def test_a_restart_marks_interrupted_runs_failed(engine: Engine) -> None:
 
 
 def test_reading_marks_runs_without_a_worker_failed(engine: Engine) -> None:
-    runs = EnergyRuns(engine)
+    runs = EnergyRuns(engine, library=DEMO_QUARTER)
     run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     with engine.begin() as connection:
         connection.execute(update(energy_runs).values(heartbeat=datetime.now(UTC) - timedelta(hours=1)))
     assert runs.get(run_id).status == "failed"
 
 
-def _die(_database_url: str, _run_id: str) -> None:
+def _die(_database_url: str, _run_id: str, _scenarios: str) -> None:
     """A run's process that crashes (as a native solver might), without a word to the store."""
     os._exit(3)
 
@@ -75,7 +76,7 @@ def _die(_database_url: str, _run_id: str) -> None:
 @pytest.mark.long  # energy runs in processes of their own
 def test_a_run_executes_in_a_process_of_its_own_and_a_crash_fails_only_the_run(engine: Engine) -> None:
     load_small_quarter(engine)
-    runs = EnergyRuns(engine)
+    runs = EnergyRuns(engine, library=DEMO_QUARTER)
     run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     runs.execute_apart(runs.claim() or "")
     done = runs.get(run_id)

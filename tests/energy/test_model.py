@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.energy.conftest import rectangle
+from tests.energy.test_cli import load_small_quarter
+from urbantwin.city_profile import parse_profile
 from urbantwin.energy import loads, model
 from urbantwin.energy.model import BuildingRecord
 from urbantwin.energy.scenario import BuildingParams, Scenario
@@ -60,8 +63,24 @@ def test_touching_footprints_form_a_block(records) -> None:  # noqa: ANN001
     assert len({block["a1"], block["h1"], block["o1"]}) == 3
 
 
+def test_the_area_and_its_residents_are_read_as_the_city_profile_says(engine: Engine) -> None:
+    """Another city's districts: names in `STT_NAME`, residents in `population_<year>` (the newest)."""
+    load_small_quarter(engine)
+    area = Scenario().with_overrides({"scenario.area": ["testviertel"]})
+    records = model.read_buildings(engine, area)
+    assert sorted(r.key for r in records) == ["1", "2", "3", "4", "5", "6"]
+    assert {r.properties[model.DISTRICT] for r in records} == {"Testviertel"}
+    assert {r.properties[model.RESIDENTS] for r in records} == {120}  # 2024's, not 2023's
+    assert len(model.read_buildings(engine, Scenario())) == 7  # no area: every building
+    with pytest.raises(ValueError, match="no district named atlantis in collection 'stadtteile'"):
+        model.read_buildings(engine, Scenario().with_overrides({"scenario.area": ["Atlantis"]}))
+    nameless = parse_profile({"name": "X"})
+    with pytest.raises(ValueError, match="the city profile names no districts collection"):
+        model.read_buildings(engine, area, nameless)
+
+
 def test_dwellings_are_calibrated_to_the_residents() -> None:
-    tags = {"building": "apartments", "building:levels": "4", "ortsteil": "X", model.RESIDENTS: 180}
+    tags = {"building": "apartments", "building:levels": "4", model.DISTRICT: "X", model.RESIDENTS: 180}
     records = [BuildingRecord(k, dict(tags), rectangle(50 * n, 0, 30, 12)) for n, k in enumerate("abc")]
     b = model.describe(records)
     assert b.dwellings.sum() == pytest.approx(180 / 1.8)

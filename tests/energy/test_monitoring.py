@@ -8,13 +8,18 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.energy.conftest import DEMO_QUARTER
 from tests.energy.test_api import load_small_quarter
 from urbantwin.access.principal import SYSTEM
-from urbantwin.energy.meters import Deviation, meter_values, write_meters
+from urbantwin.city_profile import load_profile
+from urbantwin.demo import PROFILE
+from urbantwin.energy.meters import Deviation, MeterPlace, meter_values, write_meters
 from urbantwin.energy.monitoring import plan_steps
 from urbantwin.ingest.sta_client import LocalClient
 
 END = datetime(2026, 6, 15, 12, tzinfo=UTC)
+#: The demo quarter's meters, as `urbantwin demo` writes them (the name monitoring looks for).
+PLACE = MeterPlace.of(DEMO_QUARTER, load_profile(PROFILE))
 
 
 def test_the_plan_is_read_at_the_same_day_of_year_and_time_of_day() -> None:
@@ -53,7 +58,7 @@ def test_meters_equal_to_the_plan_give_the_plans_kpis(client: TestClient, app, e
     ]
     writer = LocalClient(engine, settings)
     report = write_meters(
-        writer, run_id, "pv_batteries_rule", series, END - timedelta(days=2), END, Deviation(noise=0)
+        writer, run_id, "pv_batteries_rule", series, END - timedelta(days=2), END, Deviation(noise=0), PLACE
     )
     assert report.observations == 5 * 2 * 96
     answer = monitor(client)  # the run defaults to the one the meters were seeded from
@@ -72,7 +77,7 @@ def test_meters_equal_to_the_plan_give_the_plans_kpis(client: TestClient, app, e
     assert answer["series"]["actual"]["pv"] == pytest.approx(answer["series"]["plan"]["pv"], abs=1e-5)
     # Writing the same period again adds nothing (the meters are idempotent).
     again = write_meters(
-        writer, run_id, "pv_batteries_rule", series, END - timedelta(days=2), END, Deviation(noise=0)
+        writer, run_id, "pv_batteries_rule", series, END - timedelta(days=2), END, Deviation(noise=0), PLACE
     )
     assert again.observations == 0 and again.already_present == 5 * 2 * 96
 
@@ -83,7 +88,9 @@ def test_meters_with_a_known_deviation_give_the_known_difference(
     load_small_quarter(engine)
     run_id, series = done_run(app)
     deviation = Deviation(noise=0.0, consumption_bias=0.10)
-    write_meters(LocalClient(engine, settings), run_id, "x", series, END - timedelta(days=2), END, deviation)
+    write_meters(
+        LocalClient(engine, settings), run_id, "x", series, END - timedelta(days=2), END, deviation, PLACE
+    )
     answer = monitor(client, run_id)
     plan, actual = answer["plan"], answer["actual"]
     # 10 % more consumption, the same PV and storage: the connection's net import rises by exactly that.

@@ -17,7 +17,8 @@ def test_the_three_bundled_scenarios_load() -> None:
     assert strategies == {"baseline", "rule_based", "optimised"}
     optimised = scenarios.load("pv_hp_ev_optimised")
     assert optimised.heat_pump.adoption > 0 and optimised.battery.quarter_kwh > 0
-    assert optimised.scenario.area == ["Plagwitz", "Lindenau", "Altlindenau", "Neulindenau"]
+    # The bundled scenarios know no city: every building, the profile's districts.
+    assert optimised.scenario.area == [] and optimised.scenario.districts_collection == ""
 
 
 def test_overrides_replace_single_values_and_keep_the_rest(tmp_path: Path) -> None:

@@ -7,9 +7,12 @@ from datetime import date
 import numpy as np
 import pytest
 
+from tests.energy.conftest import SITE
+from urbantwin.city_profile import parse_profile
 from urbantwin.energy import loads
 from urbantwin.energy.pv import PVModel, azimuth_bin
 from urbantwin.energy.scenario import PVParams
+from urbantwin.energy.site import Site
 from urbantwin.energy.weather import read_try, region4
 
 
@@ -32,10 +35,10 @@ def test_a_file_that_is_no_try_is_refused(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_saxon_holidays_and_day_types() -> None:
-    holidays = loads.saxony_holidays(2025)
+    holidays = loads.public_holidays(2025, "DE-SN")
     assert date(2025, 11, 19) in holidays  # Buß- und Bettag
     assert date(2025, 10, 31) in holidays and date(2025, 4, 18) in holidays
-    cal = loads.calendar(2025)
+    cal = loads.calendar(2025, "DE-SN", "Europe/Berlin")
     assert cal.steps == 35040
     noon = 12 * 4
     assert cal.day_type[(date(2025, 11, 19).timetuple().tm_yday - 1) * 96 + noon] == 2  # holiday → FT
@@ -43,6 +46,45 @@ def test_saxon_holidays_and_day_types() -> None:
     # Summer time: the step at 12:00 UTC+1 in July reads the profile's 13:00.
     july = (date(2025, 7, 1).timetuple().tm_yday - 1) * 96 + noon
     assert cal.quarter[july] == 13 * 4
+
+
+def test_the_holidays_are_the_profile_region_s() -> None:
+    """Bavaria keeps Epiphany and Corpus Christi, Saxony Buß- und Bettag; a day off is a Sunday (FT)."""
+    bavaria, saxony = loads.public_holidays(2025, "DE-BY"), loads.public_holidays(2025, "DE-SN")
+    epiphany, penance = date(2025, 1, 6), date(2025, 11, 19)
+    assert epiphany in bavaria and epiphany not in saxony
+    assert penance in saxony and penance not in bavaria
+    assert date(2025, 6, 19) in bavaria and date(2025, 10, 3) in bavaria & saxony
+    noon = 12 * 4
+
+    def day_type(calendar: loads.Calendar, day: date) -> int:
+        return int(calendar.day_type[(day.timetuple().tm_yday - 1) * 96 + noon])
+
+    munich, leipzig = loads.calendar(2025, "DE-BY"), loads.calendar(2025, "DE-SN")
+    assert (day_type(munich, epiphany), day_type(leipzig, epiphany)) == (2, 0)
+    assert (day_type(munich, penance), day_type(leipzig, penance)) == (0, 2)
+    # The household profile follows: Epiphany is a Sunday in Munich, a Monday in Leipzig.
+    assert not np.array_equal(
+        loads.slp_profile("H25", 2025, "DE-BY"), loads.slp_profile("H25", 2025, "DE-SN")
+    )
+    with pytest.raises(ValueError, match="no public holidays are known for 'XX-YY'"):
+        loads.public_holidays(2025, "XX-YY")
+
+
+def test_the_site_comes_from_the_city_profile() -> None:
+    """The sun's path is computed where the profile says the city lies: the same weather at another
+    site gives another yield (the beam is transposed for the sun's position there)."""
+    north = parse_profile(
+        {"name": "Nordstadt", "region": "DE-SH", "time_zone": "Europe/Berlin", "site": [9.44, 54.78, 12]}
+    )
+    site = Site.of(north)
+    assert site.point == (54.78, 9.44, 12.0) and site.region == "DE-SH" and "site" in site.note
+    centre = Site.of(parse_profile({"name": "X", "extent": [12.0, 51.0, 13.0, 52.0]}))
+    assert centre.point == (51.5, 12.5, 0.0) and "assumed" in centre.note
+    with pytest.raises(ValueError, match="give the city profile a site or an extent"):
+        Site.of(parse_profile({"name": "X"}))
+    flensburg = PVModel(region4(), site=site.point).reference_yield()
+    assert abs(flensburg / PVModel(region4(), site=SITE.point).reference_yield() - 1) > 0.01
 
 
 @pytest.mark.parametrize("name", ["H25", "G25", "L25"])
@@ -87,9 +129,9 @@ def test_heating_follows_the_cold() -> None:
     assert shape[weather.temperature > 25].sum() == 0
 
 
-def test_pv_specific_yield_for_leipzig_is_in_the_band() -> None:
+def test_pv_specific_yield_of_a_german_site_is_in_the_band() -> None:
     """A typical rooftop system on the TRY: 950-1,050 kWh/kWp/a (the German rooftop average is ~990)."""
-    model = PVModel(region4())
+    model = PVModel(region4(), site=SITE.point)
     assert 950 <= model.reference_yield() <= 1050
     south = model.specific_yield(35, 180)
     assert model.specific_yield(35, 90) < south and model.specific_yield(35, 270) < south
@@ -101,6 +143,6 @@ def test_pv_specific_yield_for_leipzig_is_in_the_band() -> None:
 
 
 def test_pv_losses_are_a_parameter() -> None:
-    lossy = PVModel(region4(), PVParams(losses_percent=20.0))
+    lossy = PVModel(region4(), PVParams(losses_percent=20.0), site=SITE.point)
     assert lossy.reference_yield() < 900
     assert azimuth_bin(10.0) == 90.0 and azimuth_bin(200.0) == 195.0 and azimuth_bin(300.0) == 270.0

@@ -9,5 +9,8 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: The demo city's profile (`urbantwin city init` reads the same kind of file for any city).
 PROFILE = Path(__file__).resolve().parent / "city.toml"
+#: The demo's energy quarter (Leipzig-West): its scenario files and `quarter.toml`, which `urbantwin
+#: demo` hands to the energy module as the setting `energy_scenarios`.
+ENERGY_SCENARIOS = Path(__file__).resolve().parent / "energy"
 
-__all__ = ["DATA_DIR", "PROFILE"]
+__all__ = ["DATA_DIR", "ENERGY_SCENARIOS", "PROFILE"]

@@ -1,8 +1,8 @@
 """`urbantwin energy …`: simulate scenarios of the virtual energy quarter on the store's buildings.
 
     urbantwin energy run baseline pv_batteries_rule pv_hp_ev_optimised --out results/energy
-    urbantwin energy run my.toml --area Plagwitz --strategy optimised --set pv.adoption=0.8
-    urbantwin energy scenarios            # the bundled scenarios
+    urbantwin energy run my.toml --area Altstadt --strategy optimised --set pv.adoption=0.8
+    urbantwin energy scenarios            # the scenarios offered by name (setting energy_scenarios)
     urbantwin energy parameters baseline  # every parameter, its value, source and whether assumed
     urbantwin energy meters --days 7 --live   # SIMULATED quarter meters from a stored run's plan
 
@@ -34,7 +34,24 @@ DatabaseOption = Annotated[
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 
 
-def _load(name: str, area: list[str] | None, strategy: str | None, overrides: list[str] | None) -> Any:
+def _library(config: Path | None) -> Any:
+    """The scenarios offered by name: the folder of the setting `energy_scenarios`."""
+    from urbantwin.energy.scenario import Library
+    from urbantwin.settings import load_settings
+
+    try:
+        return Library.at(load_settings(config).energy_scenarios)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _load(
+    name: str,
+    area: list[str] | None,
+    strategy: str | None,
+    overrides: list[str] | None,
+    library: Any = None,
+) -> Any:
     from urbantwin.energy import scenario as scenarios
 
     values: dict[str, Any] = {}
@@ -45,15 +62,19 @@ def _load(name: str, area: list[str] | None, strategy: str | None, overrides: li
         values["scenario.area"] = [a.strip() for item in area for a in item.split(",") if a.strip()]
     if strategy:
         values["scenario.strategy"] = strategy
-    return scenarios.load(name, values)
+    return (library or scenarios.BUNDLED).load(name, values)
 
 
 @energy_app.command("run")
 def run_command(
-    scenarios: Annotated[list[str], typer.Argument(help="scenario files, or names of bundled scenarios")],
+    scenarios: Annotated[
+        list[str], typer.Argument(help="scenario files, or names of the scenarios offered (`scenarios`)")
+    ],
     area: Annotated[
         list[str] | None,
-        typer.Option("--area", help="Ortsteil(e) to simulate (repeatable or comma-separated)"),
+        typer.Option(
+            "--area", help="district(s) of the city profile to simulate (repeatable or comma-separated)"
+        ),
     ] = None,
     strategy: Annotated[
         str | None, typer.Option("--strategy", help="override the strategy: baseline, rule_based, optimised")
@@ -76,8 +97,9 @@ def run_command(
 
     try:
         settings = load_settings(config).with_overrides(database_url=database_url)
-        loaded = [_load(name, area, strategy, set_values) for name in scenarios]
-        reference = _load(baseline, area, None, set_values) if baseline else None
+        library = _library(config)
+        loaded = [_load(name, area, strategy, set_values, library) for name in scenarios]
+        reference = _load(baseline, area, None, set_values, library) if baseline else None
     except (ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc)) from None
     engine = make_engine(settings)
@@ -138,12 +160,11 @@ def _summary(k: dict[str, Any]) -> str:
 
 
 @energy_app.command("scenarios")
-def list_scenarios() -> None:
-    """List the bundled scenarios."""
-    from urbantwin.energy import scenario as scenarios
-
-    for path in scenarios.bundled():
-        loaded = scenarios.load(path)
+def list_scenarios(config: ConfigOption = None) -> None:
+    """List the scenarios offered by name (the setting `energy_scenarios`, else the bundled ones)."""
+    library = _library(config)
+    for path in library.files():
+        loaded = library.load(path)
         info = loaded.scenario
         typer.echo(f"{path.stem}: {info.title} [{info.strategy}] — {info.description}")
 
@@ -151,10 +172,11 @@ def list_scenarios() -> None:
 @energy_app.command("parameters")
 def parameters(
     scenario: Annotated[str, typer.Argument(help="a scenario file or bundled name")] = "baseline",
+    config: ConfigOption = None,
 ) -> None:
     """Every parameter of a scenario: value, source, and whether it is assumed."""
     try:
-        loaded = _load(scenario, None, None, None)
+        loaded = _load(scenario, None, None, None, _library(config))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     for p in loaded.parameters():
@@ -191,9 +213,10 @@ def meters_command(
     import threading
 
     from urbantwin.energy.jobs import EnergyRuns
-    from urbantwin.energy.meters import Deviation, follow, last_days, write_meters
+    from urbantwin.energy.meters import Deviation, MeterPlace, follow, last_days, write_meters
     from urbantwin.ingest.sta_client import ClientError, HttpClient, LocalClient
     from urbantwin.settings import load_settings
+    from urbantwin.store.city import read_profile
     from urbantwin.store.engine import make_engine, upgrade
 
     if days < 0:
@@ -202,7 +225,8 @@ def meters_command(
     engine = make_engine(settings)
     try:
         upgrade(engine)
-        runs = EnergyRuns(engine)
+        library = _library(config)
+        runs = EnergyRuns(engine, library=library)
         if run is None:
             done = [row for row in runs.list() if row.status == "done"]
             if not done:
@@ -216,6 +240,11 @@ def meters_command(
         except Exception as exc:  # noqa: BLE001 - NotFound or an unfinished run, said plainly
             typer.echo(f"Cannot use run {run!r}: {exc}", err=True)
             raise typer.Exit(1) from None
+        try:
+            place = MeterPlace.of(library, read_profile(engine))
+        except ValueError as exc:
+            typer.echo(f"Cannot write meters: {exc}", err=True)
+            raise typer.Exit(1) from None
         deviation = Deviation(noise, consumption_bias, pv_bias, gas_bias, seed)
         client = HttpClient(url, token) if url else LocalClient(engine, settings)
         start, end = last_days(days)
@@ -223,7 +252,7 @@ def meters_command(
         try:
             with tqdm(total=steps, unit="obs", desc=f"meters ({row.scenario}, SIMULATED)") as bar:
                 report = write_meters(
-                    client, row.id, row.scenario, series, start, end, deviation, progress=bar.update
+                    client, row.id, row.scenario, series, start, end, deviation, place, progress=bar.update
                 )
             typer.echo(
                 f"Simulated meters of run {row.id} ({row.scenario}), {deviation.describe()}: "
@@ -233,7 +262,7 @@ def meters_command(
                 typer.echo("Writing each quarter-hour as it ends (Ctrl-C stops).")
                 stop = threading.Event()
                 try:
-                    follow(client, row.id, row.scenario, series, deviation, stop, since=end)
+                    follow(client, row.id, row.scenario, series, deviation, stop, place, since=end)
                 except KeyboardInterrupt:
                     stop.set()
         except ClientError as exc:

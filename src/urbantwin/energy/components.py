@@ -323,14 +323,13 @@ def equip(
     scenario: Scenario,
     weather: Weather,
     calendar: loads.Calendar,
-    pv_model: PVModel | None = None,
+    pv_model: PVModel,
 ) -> Plant:
     """The plant of the scenario on the district: who has what, how big, on which profiles."""
     n, steps = len(buildings), calendar.steps
     seed = scenario.scenario.seed
     keys = buildings.keys
     pvp, bp, hp, gp = scenario.pv, scenario.battery, scenario.heat_pump, scenario.grid
-    pv_model = pv_model or PVModel(weather, pvp, year=calendar.year)
     # PV: on adopting roofs whose usable area carries at least `min_kwp`.
     usable = np.where(
         np.array([r == "flat" for r in buildings.roof_type]),
@@ -381,7 +380,12 @@ def equip(
     # EV charging points and their sessions.
     owner, home = ev_points(buildings, scenario)
     sessions = ev_sessions(home, scenario, calendar)
-    profiles = np.stack([loads.slp_profile(name, calendar.year)[:steps] for name in PROFILES])
+    profiles = np.stack(
+        [
+            loads.slp_profile(name, calendar.year, calendar.region, calendar.time_zone)[:steps]
+            for name in PROFILES
+        ]
+    )
     profiles = profiles / profiles.sum(axis=1, keepdims=True)
     return Plant(
         keys=list(keys),

@@ -1,15 +1,16 @@
 """Scenario runs submitted through the API: checked, stored, executed by a worker thread, read back.
 
-A run is a bundled scenario (`scenarios/`) with optional changes: an area (Ortsteile), a strategy
-and `section.key` overrides. Submitting checks all of them at once (a `BadRequest` naming the bad
-one), asks the policy whether the principal may write the run's results, and stores the run as
-`queued`. One worker thread per server process takes queued runs from the store, oldest first
-(claimed by an atomic status change, so two processes never run the same one), simulates each in a
-process of its own (so the server keeps answering, see `execute_apart`),
-stores the per-building KPIs as the collection `energy-<scenario>` (`energy-<scenario>-<id>` for a
-run with changes, so a variant never replaces the scenario as defined), the district KPIs, the
-parameters, the profiles and the quarter's 15-minute series, and ends the run `done` or `failed`
-with the error.
+A run is a scenario of the platform's folder (`scenario.Library`, the setting `energy_scenarios`)
+with optional changes: an area (districts of the city profile), a strategy and `section.key`
+overrides. The run is simulated where the city profile says the city lies (`site.py`). Submitting
+checks all of them at once (a `BadRequest` naming the bad one), asks the policy whether the
+principal may write the run's results, and stores the run as `queued`. One worker thread per
+server process takes queued runs from the store, oldest first (claimed by an atomic status change,
+so two processes never run the same one), simulates each in a process of its own (so the server
+keeps answering, see `execute_apart`), stores the per-building KPIs as the collection
+`energy-<scenario>` (`energy-<scenario>-<id>` for a run with changes, so a variant never replaces
+the scenario as defined), the district KPIs, the parameters, the profiles and the quarter's
+15-minute series, and ends the run `done` or `failed` with the error.
 
 A run is read with the rights of its dataset (`run_dataset`): the dataset of its KPI collection
 once stored, before that its scenario's `energy-<scenario>`, the one it was submitted to write;
@@ -45,7 +46,9 @@ from urbantwin.access.principal import Principal
 from urbantwin.energy import kpi, model, results
 from urbantwin.energy import scenario as scenarios
 from urbantwin.energy.run import simulate
+from urbantwin.energy.site import Site
 from urbantwin.errors import BadRequest, NotFound
+from urbantwin.store.city import read_profile
 from urbantwin.store.energy_schema import energy_run_series, energy_runs
 from urbantwin.store.engine import for_writes
 from urbantwin.store.features_schema import collections, features
@@ -64,7 +67,7 @@ PROGRESS_SECONDS = 1.0
 API_FORBIDDEN = {
     "scenario.name": "the collection name follows from the scenario",
     "scenario.buildings_collection": "runs through the API use the platform's buildings",
-    "scenario.districts_collection": "runs through the API use the platform's Ortsteile",
+    "scenario.districts_collection": "runs through the API use the city profile's districts",
     "grid.co2_signal_csv": "it names a file on the server",
 }
 #: Parts of a run's progress: model and plant, the simulated year, storing the results.
@@ -91,11 +94,11 @@ class Submission:
         return bool(self.overrides)
 
 
-def bundled() -> list[dict[str, str]]:
-    """The bundled scenarios: name, title, description, strategy."""
+def bundled(library: scenarios.Library = scenarios.BUNDLED) -> list[dict[str, str]]:
+    """The scenarios of `library`: name, title, description, strategy."""
     out = []
-    for path in scenarios.bundled():
-        info = scenarios.load(path).scenario
+    for path in library.files():
+        info = library.load(path).scenario
         out.append(
             {
                 "name": path.stem,
@@ -107,13 +110,18 @@ def bundled() -> list[dict[str, str]]:
     return out
 
 
-def load_scenario(name: str, overrides: dict[str, Any], run_id: str | None = None) -> scenarios.Scenario:
-    """The bundled scenario `name` with `overrides`; a variant is renamed `<name>-<id>`."""
-    names = [path.stem for path in scenarios.bundled()]
+def load_scenario(
+    name: str,
+    overrides: dict[str, Any],
+    run_id: str | None = None,
+    library: scenarios.Library = scenarios.BUNDLED,
+) -> scenarios.Scenario:
+    """The scenario `name` of `library` with `overrides`; a variant is renamed `<name>-<id>`."""
+    names = library.names()
     if name not in names:
         raise BadRequest(f"scenario: {name!r} is not a bundled scenario (known: {', '.join(names)})")
     try:
-        loaded = scenarios.load(name, overrides or None)
+        loaded = library.load(name, overrides or None)
     except ValueError as exc:
         raise BadRequest(f"overrides: {exc}") from None
     if overrides and run_id:
@@ -121,7 +129,11 @@ def load_scenario(name: str, overrides: dict[str, Any], run_id: str | None = Non
     return loaded
 
 
-def parse_submission(body: Any, district_names: set[str] | None) -> Submission:
+def parse_submission(
+    body: Any,
+    district_names: set[str] | None,
+    library: scenarios.Library = scenarios.BUNDLED,
+) -> Submission:
     """A `Submission` from the JSON body of `POST /api/energy/runs` (every problem named)."""
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object with at least 'scenario'")
@@ -143,20 +155,20 @@ def parse_submission(body: Any, district_names: set[str] | None) -> Submission:
     area = body.get("area")
     if area is not None:
         if not isinstance(area, list) or not all(isinstance(a, str) and a.strip() for a in area):
-            raise BadRequest('area: expected a list of Ortsteil names, e.g. ["Plagwitz", "Lindenau"]')
+            raise BadRequest('area: expected a list of district names, e.g. ["Altstadt", "Neustadt"]')
         if district_names is not None:
             known = {n.casefold() for n in district_names}
             missing = [a for a in area if a.strip().casefold() not in known]
             if missing:
-                raise BadRequest(f"area: no Ortsteil named {', '.join(missing)}")
+                raise BadRequest(f"area: no district named {', '.join(missing)}")
         overrides["scenario.area"] = [a.strip() for a in area]
     strategy = body.get("strategy")
     if strategy is not None:
         if strategy not in scenarios.STRATEGIES:
             raise BadRequest(f"strategy: {strategy!r} is not one of {', '.join(scenarios.STRATEGIES)}")
         overrides["scenario.strategy"] = strategy
-    defined = load_scenario(name, {})
-    checked = load_scenario(name, overrides)  # raises naming the bad override
+    defined = load_scenario(name, {}, library=library)
+    checked = load_scenario(name, overrides, library=library)  # raises naming the bad override
     # What the scenario file says already is no change: the run is the scenario as defined.
     changes = {}
     for key, value in overrides.items():
@@ -169,10 +181,14 @@ def parse_submission(body: Any, district_names: set[str] | None) -> Submission:
 class EnergyRuns:
     """The stored runs of one store, and this process's worker thread."""
 
-    def __init__(self, engine: Engine, access: Access | None = None) -> None:
+    def __init__(
+        self, engine: Engine, access: Access | None = None, library: scenarios.Library = scenarios.BUNDLED
+    ) -> None:
         self.engine = engine
         #: Who may read and write which run (None: the platform itself, as the CLI runs them).
         self.access = access
+        #: The scenarios runs are made of (the setting `energy_scenarios`).
+        self.library = library
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
@@ -182,16 +198,17 @@ class EnergyRuns:
     def submit(self, principal: Principal, body: Any, start: bool = True) -> str:
         """Check and store a run (queued); start the worker unless `start` is False. Its id."""
         name = body.get("scenario") if isinstance(body, dict) else None
-        bundled_names = {path.stem for path in scenarios.bundled()}
+        bundled_names = set(self.library.names())
         if self.access is not None and isinstance(name, str) and name in bundled_names:
             # The run writes the scenario's KPI collection: whoever may write that dataset may run
             # it (a scenario never run yet is a new dataset, which administrators create). Asked
             # before the rest of the body is judged: who may not submit learns no more than that.
             with self.engine.connect() as connection:
                 self.access.authorize_write(Caller(principal), connection, scenario_dataset(name))
-        submission = parse_submission(body, self.district_names())
+        scenario = self.library.load(name) if isinstance(name, str) and name in bundled_names else None
+        submission = parse_submission(body, self.district_names(scenario), self.library)
         run_id = uuid.uuid4().hex
-        loaded = load_scenario(submission.scenario, submission.overrides, run_id)
+        loaded = load_scenario(submission.scenario, submission.overrides, run_id, self.library)
         collection = f"energy-{loaded.scenario.name}"
         now = _now()
         with for_writes(self.engine).begin() as connection:
@@ -217,16 +234,20 @@ class EnergyRuns:
             self.start_worker()
         return run_id
 
-    def district_names(self) -> set[str] | None:
-        """Names of the Ortsteile an area may name (None when the store has no districts)."""
-        collection = scenarios.ScenarioInfo().districts_collection
+    def district_names(self, scenario: scenarios.Scenario | None = None) -> set[str] | None:
+        """Names of the districts an area of `scenario` may name (see `model.districts_of`); None
+        when the store has none (the run then fails naming what is missing)."""
+        districts = model.districts_of(scenario or scenarios.Scenario(), read_profile(self.engine))
+        if districts is None:
+            return None
         with self.engine.connect() as connection:
             rows = connection.execute(
-                select(features.c.properties).where(features.c.collection_id == collection)
+                select(features.c.properties).where(features.c.collection_id == districts.collection)
             ).all()
         if not rows:
             return None
-        return {str((props or {}).get("name")) for (props,) in rows if (props or {}).get("name")}
+        key = districts.name_property
+        return {str((props or {}).get(key)) for (props,) in rows if (props or {}).get(key)}
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -388,7 +409,7 @@ class EnergyRuns:
                 continue
             self.execute_apart(run_id)
 
-    def execute_apart(self, run_id: str, body: Callable[[str, str], None] | None = None) -> None:
+    def execute_apart(self, run_id: str, body: Callable[[str, str, str], None] | None = None) -> None:
         """Run a claimed run in a process of its own and wait for it.
 
         A year of the quarter is minutes of CPU in Python: in the server's own process it would take
@@ -404,7 +425,7 @@ class EnergyRuns:
         context = multiprocessing.get_context("spawn")  # no copy of the server's threads and sockets
         child = context.Process(
             target=body or _execute_in_child,
-            args=(url.render_as_string(hide_password=False), run_id),
+            args=(url.render_as_string(hide_password=False), run_id, str(self.library.folder)),
             name=f"energy-run-{run_id[:8]}",
             daemon=True,  # ends with the server; the next start fails the run (see `recover`)
         )
@@ -467,8 +488,9 @@ class EnergyRuns:
     def _execute(self, run_id: str) -> None:
         with self.engine.connect() as connection:
             row = connection.execute(select(energy_runs).where(energy_runs.c.id == run_id)).one()
-        loaded = load_scenario(row.scenario, row.overrides or {}, run_id)
-        records = model.read_buildings(self.engine, loaded)
+        loaded = load_scenario(row.scenario, row.overrides or {}, run_id, self.library)
+        city = read_profile(self.engine)
+        records = model.read_buildings(self.engine, loaded, city)
         if not records:
             info = loaded.scenario
             raise ValueError(
@@ -488,7 +510,7 @@ class EnergyRuns:
                 last = moment
                 self._progress(run_id, PREPARE_SHARE + SIMULATE_SHARE * min(done_steps / total_steps, 1.0))
 
-        simulated = simulate(records, loaded, progress=advance)
+        simulated = simulate(records, loaded, progress=advance, site=Site.of(city, records))
         self._progress(run_id, PREPARE_SHARE + SIMULATE_SHARE)
         if row.collection != scenario_dataset(row.scenario):
             # A variant's collection would be published open; it keeps its scenario's rules.
@@ -539,7 +561,7 @@ class EnergyRuns:
             _renew_queued(connection, now)
 
 
-def _execute_in_child(database_url: str, run_id: str) -> None:
+def _execute_in_child(database_url: str, run_id: str, scenarios_folder: str = "") -> None:
     """The body of a run's own process (see `EnergyRuns.execute_apart`)."""
     from urbantwin.settings import Settings
     from urbantwin.store.engine import make_engine
@@ -547,7 +569,7 @@ def _execute_in_child(database_url: str, run_id: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(Settings(database_url=database_url))
     try:
-        EnergyRuns(engine).execute(run_id)
+        EnergyRuns(engine, library=scenarios.Library.at(scenarios_folder)).execute(run_id)
     finally:
         engine.dispose()
 

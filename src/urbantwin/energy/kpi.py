@@ -128,7 +128,7 @@ def buildings(result: Result, scenario: Scenario) -> dict[str, np.ndarray]:
 
 
 def groups(result: Result, scenario: Scenario, labels: Sequence[str | None]) -> dict[str, dict[str, float]]:
-    """KPIs of groups of buildings (blocks, Ortsteile): sums of their buildings' meters."""
+    """KPIs of groups of buildings (blocks, districts): sums of their buildings' meters."""
     members: dict[str, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         members[str(label)].append(index)

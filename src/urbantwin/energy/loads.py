@@ -5,10 +5,12 @@ H25 households, G25 trade and commerce, L25 agriculture. Each file holds, per mo
 (WT workday, SA Saturday, FT Sunday or public holiday), the energy of each quarter-hour of a day.
 H25 is a *dynamic* profile: its values are multiplied by BDEW's dynamisation polynomial of the day of
 the year, F(d) = -3.92e-10 d⁴ + 3.2e-7 d³ - 7.02e-5 d² + 2.1e-3 d + 1.24 (BDEW, "Standardlastprofile
-Strom", 2025; the same function as for H0). G25 and L25 are static. The profiles are in German legal
-time (CET/CEST); the simulation clock is UTC+1 all year (the TRY's), so summer steps read the profile
-one hour later. Public holidays are Saxony's; 24 and 31 December count as Saturdays, as BDEW's rules
-say. Each profile is scaled to sum to 1 over the simulated year, so annual kWh × profile = kWh per step.
+Strom", 2025; the same function as for H0). G25 and L25 are static. The profiles are in legal time
+(the city profile's time zone; CET/CEST for German cities); the simulation clock is UTC+1 all
+year (the TRY's), so summer steps read the profile one hour later. Public holidays are those of the
+city profile's region (ISO 3166-2, e.g. `DE-SN`, from the `holidays` package's calendars); 24 and
+31 December count as Saturdays, as BDEW's rules say. Each profile is scaled to sum to 1 over the
+simulated year, so annual kWh × profile = kWh per step.
 
 Heat (TABULA/EPISCOPE typology of German residential buildings, IWU; Loga et al. 2016, Energy and
 Buildings 132, 4–12): for each building variant the energy need for space heating q_h_nd [kWh/m²a
@@ -30,8 +32,10 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import holidays
 import numpy as np
 
+from urbantwin.city_profile import DEFAULT_REGION, DEFAULT_TIME_ZONE
 from urbantwin.energy.weather import Weather
 
 DATA = Path(__file__).parent / "data"
@@ -56,7 +60,6 @@ MONTHS = [
 DAY_TYPES = ("WT", "SA", "FT")
 #: The simulation clock: UTC+1 all year, the clock of the DWD TRY (MEZ).
 SIM_ZONE = ZoneInfo("Etc/GMT-1")
-LEGAL_ZONE = ZoneInfo("Europe/Berlin")
 STEPS_PER_DAY = 96
 #: TABULA's base temperature for heating days [°C] (column `Theta_e_Base` of the data set).
 HEATING_BASE_C = 12.0
@@ -67,39 +70,15 @@ C_AIR = 0.34
 # --- calendar -----------------------------------------------------------------------------------
 
 
-def easter(year: int) -> date:
-    """Easter Sunday (Gregorian), by the anonymous Gregorian algorithm (Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m) // 451
-    month = (h + m - 7 * n + 114) // 31
-    day = (h + m - 7 * n + 114) % 31 + 1
-    return date(year, month, day)
-
-
-def saxony_holidays(year: int) -> set[date]:
-    """Public holidays in Saxony (Sächsisches Sonn- und Feiertagsgesetz, SächsSFG § 1)."""
-    sunday = easter(year)
-    # Buß- und Bettag: the Wednesday before 23 November.
-    penance = date(year, 11, 22) - timedelta(days=(date(year, 11, 22).weekday() - 2) % 7)
-    return {
-        date(year, 1, 1),
-        sunday - timedelta(days=2),  # Good Friday
-        sunday + timedelta(days=1),  # Easter Monday
-        date(year, 5, 1),
-        sunday + timedelta(days=39),  # Ascension
-        sunday + timedelta(days=50),  # Whit Monday
-        date(year, 10, 3),
-        date(year, 10, 31),  # Reformation Day (Saxony)
-        penance,
-        date(year, 12, 25),
-        date(year, 12, 26),
-    }
+def public_holidays(year: int, region: str = DEFAULT_REGION) -> set[date]:
+    """The public holidays of `year` in `region`: an ISO 3166-2 subdivision (`DE-SN`) or a country
+    (`DE`, its national holidays only), as the city profile names it."""
+    country, _, subdivision = region.partition("-")
+    try:
+        calendar = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+    except NotImplementedError:
+        raise ValueError(f"region: no public holidays are known for {region!r}") from None
+    return set(calendar)
 
 
 @dataclass(frozen=True)
@@ -116,6 +95,9 @@ class Calendar:
     quarter: np.ndarray
     #: Per step: day of the year 1..365 in legal time (for H25's dynamisation).
     day_of_year: np.ndarray
+    #: The region of the public holidays and the time zone of the legal time.
+    region: str = DEFAULT_REGION
+    time_zone: str = DEFAULT_TIME_ZONE
 
     def timestamps(self) -> list[str]:
         """ISO 8601 start time of every step, with its offset (+01:00)."""
@@ -124,20 +106,22 @@ class Calendar:
 
 
 @lru_cache(maxsize=4)
-def calendar(year: int = 2025) -> Calendar:
-    """The year's 35,040 quarter-hours (a TRY year has 365 days; 29 February is never simulated)."""
+def calendar(year: int = 2025, region: str = DEFAULT_REGION, time_zone: str = DEFAULT_TIME_ZONE) -> Calendar:
+    """The year's 35,040 quarter-hours (a TRY year has 365 days; 29 February is never simulated),
+    with the days of the legal time in `time_zone` and the public holidays of `region`."""
     start = datetime(year, 1, 1, tzinfo=SIM_ZONE)
     steps = 365 * STEPS_PER_DAY
-    holidays = saxony_holidays(year) | saxony_holidays(year + 1)
+    legal_zone = ZoneInfo(time_zone)
+    days_off = public_holidays(year, region) | public_holidays(year + 1, region)
     month = np.empty(steps, dtype=np.int8)
     day_type = np.empty(steps, dtype=np.int8)
     quarter = np.empty(steps, dtype=np.int16)
     doy = np.empty(steps, dtype=np.int16)
     # Legal time changes only at whole hours, so one conversion per hour is enough.
     for hour in range(steps // 4):
-        legal = (start + timedelta(hours=hour)).astimezone(LEGAL_ZONE)
+        legal = (start + timedelta(hours=hour)).astimezone(legal_zone)
         day = legal.date()
-        if day in holidays or legal.weekday() == 6:
+        if day in days_off or legal.weekday() == 6:
             kind = 2
         elif legal.weekday() == 5 or (day.month == 12 and day.day in (24, 31)):
             kind = 1
@@ -148,7 +132,7 @@ def calendar(year: int = 2025) -> Calendar:
         day_type[base : base + 4] = kind
         quarter[base : base + 4] = legal.hour * 4 + np.arange(4)
         doy[base : base + 4] = min(legal.timetuple().tm_yday, 365)
-    return Calendar(year, start, steps, month, day_type, quarter, doy)
+    return Calendar(year, start, steps, month, day_type, quarter, doy, region, time_zone)
 
 
 # --- electricity ----------------------------------------------------------------------------------
@@ -176,9 +160,12 @@ def dynamisation(day_of_year: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def slp_profile(name: str, year: int = 2025) -> np.ndarray:
-    """The profile `name` over the year's steps, summing to 1 (kWh per step per kWh of the year)."""
-    cal = calendar(year)
+def slp_profile(
+    name: str, year: int = 2025, region: str = DEFAULT_REGION, time_zone: str = DEFAULT_TIME_ZONE
+) -> np.ndarray:
+    """The profile `name` over the year's steps, summing to 1 (kWh per step per kWh of the year), on
+    the calendar of `region` and `time_zone`."""
+    cal = calendar(year, region, time_zone)
     table = read_slp(name)
     values = table[cal.month - 1, cal.day_type, cal.quarter]
     if name in DYNAMIC_PROFILES:
@@ -319,8 +306,8 @@ def typologies(climate: Climate, east_german: bool = True) -> dict[tuple[str, st
     """The German national variants (`DE.N`) by (size class, age class, variant number).
 
     Generic types (`.Gen`) are preferred; with `east_german` the GDR types of TABULA (`DE.East.…`),
-    where they exist, replace the generic ones of the same size and age class (Leipzig's stock of
-    1949–1990 is largely of those types).
+    where they exist, replace the generic ones of the same size and age class (the stock of East
+    German cities of 1949–1990 is largely of those types).
     """
     with TABULA_FILE.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -1,6 +1,6 @@
 """Simulated quarter meters: a scenario's plan with documented deviation, written as SensorThings data.
 
-The demo has no real meters of Leipzig-West, so it makes some, labelled SIMULATED everywhere (the
+A quarter without real meters (the demo's) gets some made, labelled SIMULATED everywhere (the
 Thing's and each Datastream's `properties.simulated`, their names, the monitoring API's
 `simulated_meters`). They follow the meter convention of `monitoring.py`: one Thing
 "<quarter> quarter meters (simulated)" with a Datastream per flow, Observations of kWh per
@@ -27,12 +27,31 @@ from typing import Any
 
 import numpy as np
 
-from urbantwin.energy.monitoring import METER_FLOWS, QUARTER, STEP, plan_steps
+from urbantwin.city_profile import CityProfile
+from urbantwin.energy.monitoring import METER_FLOWS, STEP, plan_steps, quarter_name
+from urbantwin.energy.scenario import Library
 from urbantwin.ingest.sta_client import SensorThingsClient
 from urbantwin.ingest.sta_loader import Catalogue, ImportReport, ObservationWriter, Reading
 
-#: Where the demo's meter Thing is placed (the middle of Leipzig-West; lon, lat).
-LOCATION = (12.3195, 51.3340)
+
+@dataclass(frozen=True)
+class MeterPlace:
+    """The quarter the meters belong to: its name and where their Thing is placed (lon, lat)."""
+
+    name: str
+    location: tuple[float, float]
+
+    @classmethod
+    def of(cls, library: Library, city: CityProfile) -> MeterPlace:
+        """The scenario folder's quarter (`quarter.toml`), else the city's name and site."""
+        site = city.site_point()
+        location = library.quarter().location or ((site[0], site[1]) if site else None)
+        if location is None:
+            raise ValueError(
+                "the simulated meters need a place: give the scenario folder's quarter.toml a location, "
+                "or the city profile a site or an extent"
+            )
+        return cls(quarter_name(library, city.name), location)
 
 
 @dataclass(frozen=True)
@@ -99,9 +118,10 @@ def ensure_meters(
     run_id: str,
     scenario: str,
     deviation: Deviation,
-    quarter: str = QUARTER,
+    place: MeterPlace,
 ) -> dict[str, int]:
     """The simulated meter Thing of the quarter and its Datastreams (made if missing); ids by flow."""
+    quarter = place.name
     catalogue = Catalogue(client, report)
     note = (
         f"SIMULATED meters: the plan of energy run {run_id} (scenario {scenario}) with deviation: "
@@ -124,9 +144,9 @@ def ensure_meters(
             "Locations": [
                 {
                     "name": f"{quarter} quarter",
-                    "description": "the quarter's grid connection (placed in the middle of the quarter)",
+                    "description": "the quarter's grid connection (placed in its middle)",
                     "encodingType": "application/geo+json",
-                    "location": {"type": "Point", "coordinates": list(LOCATION)},
+                    "location": {"type": "Point", "coordinates": list(place.location)},
                 }
             ],
         },
@@ -195,13 +215,13 @@ def write_meters(
     start: datetime,
     end: datetime,
     deviation: Deviation,
-    quarter: str = QUARTER,
+    place: MeterPlace,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Write the simulated meters' Observations of the quarter-hours in [start, end) (idempotent)."""
     start, end = _floor_step(start), _floor_step(end)
     report = ImportReport()
-    ids = ensure_meters(client, report, run_id, scenario, deviation, quarter)
+    ids = ensure_meters(client, report, run_id, scenario, deviation, place)
     steps = max(int((end - start) / STEP), 0)
     if steps == 0:
         return report
@@ -224,7 +244,7 @@ def follow(
     series: dict[str, np.ndarray],
     deviation: Deviation,
     stop: threading.Event,
-    quarter: str = QUARTER,
+    place: MeterPlace,
     since: datetime | None = None,
     on_write: Callable[[ImportReport], Any] | None = None,
 ) -> None:
@@ -233,7 +253,7 @@ def follow(
     while not stop.is_set():
         now = _floor_step(datetime.now(UTC))
         if now > written:
-            report = write_meters(client, run_id, scenario, series, written, now, deviation, quarter)
+            report = write_meters(client, run_id, scenario, series, written, now, deviation, place)
             written = now
             if on_write is not None:
                 on_write(report)

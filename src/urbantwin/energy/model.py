@@ -21,8 +21,10 @@ Input is any building collection of the store (OSM footprints with their tags, a
   faces more to the south.
 - **Size class** (TABULA): houses SFH, terraced/semi-detached TH, other residential MFH (TABULA's
   German MFH examples have 3-4 storeys), AB from 5 levels on (its AB examples have 5 and more).
-- **Block**: footprints closer than 1 m to each other form one block (Leipzig's perimeter blocks are
-  closed rows), a derived grouping for KPIs between building and district.
+- **Block**: footprints closer than 1 m to each other form one block (perimeter blocks of closed
+  rows), a derived grouping for KPIs between building and district.
+- **District**: the district of the city profile's districts collection the building lies in
+  (`[[districts]]`: which property holds its name, which its population per year).
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sqlalchemy import Engine, select
 
+from urbantwin.city_profile import CityProfile, Districts
 from urbantwin.energy import loads
 from urbantwin.energy.pv import azimuth_bin
 from urbantwin.energy.scenario import BuildingParams, Scenario
+from urbantwin.store.city import read_profile
 from urbantwin.store.features_schema import features
 
 #: OSM `building` values by the use the model gives them.
@@ -140,8 +144,11 @@ METRIC_CRS = "EPSG:25833"
 #: about the ratio TABULA gives for German MFH/AB of 1860-1978 (variant 2 ≈ 0.4-0.5, variant 3 ≈ 0.2-0.3).
 NONRESIDENTIAL_REFURBISHMENT = {1: 1.0, 2: 0.5, 3: 0.25}
 BLOCK_GAP_M = 1.0
-#: Property `read_buildings` gives a building: the latest residents of its Ortsteil (`einwohner_<year>`).
-RESIDENTS = "_ortsteil_residents"
+#: Property `read_buildings` gives a building: its district's name.
+DISTRICT = "_district"
+#: Property `read_buildings` gives a building: the latest population of its district (the profile's
+#: population property of the newest year with a value).
+RESIDENTS = "_district_residents"
 
 
 @dataclass
@@ -179,7 +186,7 @@ class Buildings:
     pv_azimuth: np.ndarray
     pv_area_m2: np.ndarray
     block: list[str]
-    ortsteil: list[str | None]
+    district: list[str | None]
     street: list[str | None] = field(default_factory=list)
     dwellings_source: list[str] = field(default_factory=list)
 
@@ -200,12 +207,24 @@ def stable_uniform(seed: int, salt: str, keys: Sequence[str]) -> np.ndarray:
     return out
 
 
-def read_buildings(engine: Engine, scenario: Scenario) -> list[BuildingRecord]:
+def districts_of(scenario: Scenario, city: CityProfile) -> Districts | None:
+    """The districts the scenario's `area` names: `scenario.districts_collection`, else the city
+    profile's first districts collection, read as the profile says (name and population properties);
+    None when neither names one."""
+    collection = scenario.scenario.districts_collection
+    if not collection:
+        return city.districts[0] if city.districts else None
+    return city.districts_of(collection) or Districts(collection)
+
+
+def read_buildings(
+    engine: Engine, scenario: Scenario, city: CityProfile | None = None
+) -> list[BuildingRecord]:
     """The buildings of the scenario's area from the store (collection rows, geometry as WKB).
 
-    `scenario.area` names Ortsteile of the districts collection; buildings whose representative
-    point lies in one of them are taken. Without that collection, or with an empty area, all
-    buildings of the collection are taken.
+    `scenario.area` names districts (see `districts_of`; `city` defaults to the store's profile);
+    buildings whose representative point lies in one of them are taken, each with its district's
+    name and latest population. With an empty area, all buildings of the collection are taken.
     """
     info = scenario.scenario
     with engine.connect() as connection:
@@ -214,46 +233,63 @@ def read_buildings(engine: Engine, scenario: Scenario) -> list[BuildingRecord]:
             .where(features.c.collection_id == info.buildings_collection)
             .order_by(features.c.id)
         ).all()
-        areas: Any = []
-        if info.area:
-            areas = connection.execute(
-                select(features.c.properties, features.c.geom).where(
-                    features.c.collection_id == info.districts_collection
-                )
-            ).all()
     records = [
         BuildingRecord(str(key), dict(properties or {}), shapely.from_wkb(geom) if geom else None)
         for key, properties, geom in rows
     ]
-    if not info.area or not areas:
+    if not info.area or not records:
         return records
+    city = city if city is not None else read_profile(engine)
+    districts = districts_of(scenario, city)
+    if districts is None:
+        raise ValueError(
+            f"area: {', '.join(info.area)} names districts, but the city profile names no districts "
+            "collection ([[districts]]) and the scenario none (scenario.districts_collection)"
+        )
+    with engine.connect() as connection:
+        areas = connection.execute(
+            select(features.c.properties, features.c.geom).where(
+                features.c.collection_id == districts.collection
+            )
+        ).all()
+    if not areas:
+        raise ValueError(f"area: the districts collection '{districts.collection}' has no districts")
     wanted = {name.casefold() for name in info.area}
     polygons = {}
     residents: dict[str, int] = {}
     for properties, geom in areas:
-        name = str((properties or {}).get("name", ""))
+        name = str((properties or {}).get(districts.name_property, ""))
         if name.casefold() in wanted and geom:
             polygons[name] = shapely.from_wkb(geom)
-            counts = sorted((k, v) for k, v in (properties or {}).items() if k.startswith("einwohner_") and v)
-            if counts:
-                residents[name] = int(counts[-1][1])
+            count = latest_population(properties or {}, districts)
+            if count:
+                residents[name] = count
     missing = wanted - {n.casefold() for n in polygons}
     if missing:
         raise ValueError(
-            f"area: no Ortsteil named {', '.join(sorted(missing))} "
-            f"in collection '{info.districts_collection}'"
+            f"area: no district named {', '.join(sorted(missing))} in collection '{districts.collection}'"
         )
     kept = []
     points = shapely.point_on_surface(np.array([r.geometry for r in records], dtype=object))
     for record, point in zip(records, points, strict=True):
         for name, polygon in polygons.items():
             if point is not None and polygon.contains(point):
-                record.properties = {**record.properties, "ortsteil": name}
+                record.properties = {**record.properties, DISTRICT: name}
                 if name in residents:
                     record.properties[RESIDENTS] = residents[name]
                 kept.append(record)
                 break
     return kept
+
+
+def latest_population(properties: dict[str, Any], districts: Districts) -> int | None:
+    """The population of a district in the newest year its properties give one (None: none given)."""
+    counts = []
+    for key, value in properties.items():
+        year = districts.population_year(key)
+        if year is not None and isinstance(value, int | float) and not isinstance(value, bool) and value:
+            counts.append((year, int(value)))
+    return max(counts)[1] if counts else None
 
 
 def _number(value: Any) -> float | None:
@@ -357,7 +393,7 @@ def describe(records: Sequence[BuildingRecord], params: BuildingParams | None = 
         pv_azimuth=np.zeros(len(records)),
         pv_area_m2=np.zeros(len(records)),
         block=blocks,
-        ortsteil=[],
+        district=[],
         street=[],
     )
     tilt = math.radians(p.roof_pitch_deg)
@@ -449,7 +485,7 @@ def describe(records: Sequence[BuildingRecord], params: BuildingParams | None = 
         out.roof_source.append(roof_source)
         out.roof_area_m2[i] = roof_area
         out.pv_azimuth[i] = azimuth
-        out.ortsteil.append(props.get("ortsteil"))
+        out.district.append(props.get(DISTRICT))
         out.street.append(props.get("addr:street"))
     out.dwellings_source = ["derived: living area / dwelling size"] * len(records)
     if p.calibrate_to_residents:
@@ -458,17 +494,18 @@ def describe(records: Sequence[BuildingRecord], params: BuildingParams | None = 
 
 
 def _calibrate_dwellings(out: Buildings, records: Sequence[BuildingRecord], p: BuildingParams) -> None:
-    """Scale the flats of multi-family buildings so each Ortsteil houses its residents.
+    """Scale the flats of multi-family buildings so each district houses its residents.
 
     Floor areas from footprints × levels overestimate living space (stairs, walls, shops on the ground
-    floor, attics); the Ortsteil's residents (`einwohner_<year>` of the districts collection) divided by
-    the persons per household give the number of households, which the multi-family buildings of the
-    Ortsteil share in proportion to their estimated flats. Houses keep theirs.
+    floor, attics); the district's residents (the population property the city profile names for the
+    districts collection) divided by the persons per household give the number of households, which
+    the multi-family buildings of the district share in proportion to their estimated flats. Houses
+    keep theirs.
     """
     groups: dict[str, list[int]] = {}
     residents: dict[str, int] = {}
     for i, record in enumerate(records):
-        name = out.ortsteil[i]
+        name = out.district[i]
         count = record.properties.get(RESIDENTS)
         if name and count and out.use[i] in RESIDENTIAL:
             groups.setdefault(name, []).append(i)

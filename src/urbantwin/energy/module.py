@@ -17,8 +17,9 @@ def mount(context: Context) -> Mounted:
 
     from urbantwin.energy.jobs import EnergyRuns
     from urbantwin.energy.routes import energy_router
+    from urbantwin.energy.scenario import Library
 
-    runs = EnergyRuns(context.engine, context.access)
+    runs = EnergyRuns(context.engine, context.access, Library.at(context.settings.energy_scenarios))
 
     def recover() -> None:
         """Runs a stopped server left behind fail; the queued ones resume in this process."""
@@ -42,5 +43,6 @@ MODULE = Module(
     mount=mount,
     catalogue_datasets=("energy-<scenario>",),
     cli=commands,
+    settings=("energy_scenarios",),
     viewer_panels=("energy",),
 )

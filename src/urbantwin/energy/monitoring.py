@@ -1,7 +1,8 @@
 """Monitoring mode: the quarter's KPIs computed live from meter Datastreams, plan against actual.
 
 **The meter convention.** A quarter's meters are one SensorThings Thing whose
-`properties/energy_meters` is the quarter's name (`Leipzig-West`), with one Datastream per flow,
+`properties/energy_meters` is the quarter's name (`quarter_name`: the scenario folder's
+`quarter.toml`, else the city's name), with one Datastream per flow,
 told apart by `properties/energy_flow` (and by the definition of their ObservedProperty):
 
 - `pv`: PV generation of the quarter's roofs (`urn:urbantwin:energy:pv-generation`);
@@ -41,12 +42,15 @@ from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.access.principal import SYSTEM, Principal
 from urbantwin.energy.jobs import EnergyRuns, load_scenario
 from urbantwin.energy.loads import SIM_ZONE
+from urbantwin.energy.scenario import Library
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.settings import Settings
+from urbantwin.store.city import read_profile
 from urbantwin.times import parse_instant
 from urbantwin.timeseries.service import AggregateQuery, TimeseriesService
 
-QUARTER = "Leipzig-West"
+#: The quarter's name when neither a scenario folder nor a city profile names one.
+QUARTER = "Energy quarter"
 STEP = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
 STEPS_PER_DAY = 96
@@ -54,6 +58,12 @@ MAX_DAYS = 366
 #: The range of `end`: the years monitoring data can be from, with room for a period of MAX_DAYS.
 EARLIEST_END = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_END = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def quarter_name(library: Library, city_name: str = "") -> str:
+    """The name the quarter's meters are known by: the scenario folder's `quarter.toml`, else the
+    city's name, else `QUARTER`."""
+    return library.quarter().name or city_name or QUARTER
 
 
 @dataclass(frozen=True)
@@ -209,9 +219,10 @@ class Monitoring:
         self.timeseries = TimeseriesService(engine, settings)
 
     def meters(
-        self, principal: Principal = SYSTEM, quarter: str = QUARTER
+        self, principal: Principal = SYSTEM, quarter: str | None = None
     ) -> tuple[dict | None, dict[str, int]]:
         """The quarter's meter Thing (as the principal may see it) and its Datastream ids by flow."""
+        quarter = quarter or quarter_name(self.runs.library, read_profile(self.engine).name)
         literal = quarter.replace("'", "''")
         query = (
             f"$filter=properties/energy_meters eq '{literal}'&$orderby=id desc&$top=1"
@@ -250,13 +261,14 @@ class Monitoring:
         end: datetime,
         principal: Principal = SYSTEM,
         scope: DatasetScope = EVERYTHING,
-        quarter: str = QUARTER,
+        quarter: str | None = None,
     ) -> dict[str, Any]:
+        quarter = quarter or quarter_name(self.runs.library, read_profile(self.engine).name)
         thing, meter_ids = self.meters(principal, quarter)
         if not run_id:
             run_id = self.default_run(thing, scope)
         row, _, series = self.runs.series(run_id, scope)
-        loaded = load_scenario(row.scenario, row.overrides or {})
+        loaded = load_scenario(row.scenario, row.overrides or {}, library=self.runs.library)
         grid = loaded.grid
         start = end - timedelta(days=days)
         hours = int((end - start) / HOUR)

@@ -22,7 +22,7 @@ import pandas as pd
 import pvlib
 
 from urbantwin.energy.scenario import PVParams
-from urbantwin.energy.weather import LEIPZIG, Weather, to_steps
+from urbantwin.energy.weather import Weather, to_steps
 
 #: Azimuth bins of roof planes [°, 180 = south]: east (90) to west (270) in 15° steps.
 AZIMUTH_BIN_DEG = 15.0
@@ -46,7 +46,8 @@ class PVModel:
 
     weather: Weather
     params: PVParams = field(default_factory=PVParams)
-    site: tuple[float, float, float] = LEIPZIG
+    #: (latitude, longitude, altitude m) the sun's position is computed for (`Site.point`).
+    site: tuple[float, float, float] = field(kw_only=True)
     year: int = 2025
     _cache: dict[tuple[float, float, str], np.ndarray] = field(default_factory=dict, repr=False)
     _sun: tuple[np.ndarray, ...] | None = field(default=None, repr=False)

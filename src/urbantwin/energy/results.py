@@ -4,8 +4,9 @@
   pipeline (`store_rows`), so it is served by OGC API Features/Tiles and published as an open
   dataset of the catalogue at once; importing the same run twice changes nothing.
 - The folder gets `<scenario>/buildings.geojson` (the same features), `blocks.csv` and
-  `ortsteile.csv` (KPIs per block and per Ortsteil, sums of their buildings' meters),
-  `district.json` (KPIs, parameters with their sources and whether they are assumed),
+  `districts.csv` (KPIs per block and per district of the area, sums of their buildings' meters),
+  `district.json` (the quarter's KPIs, parameters with their sources and whether they are assumed,
+  the site it was simulated at),
   `timeseries.csv` (the quarter's 15-minute series; also `timeseries.parquet` when pyarrow is
   installed), and the run's `targets.md` table.
 
@@ -16,6 +17,7 @@ it (`*_source` values starting with `assumed:`); the series file says SIMULATED 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -83,7 +85,7 @@ def building_properties(run: Run) -> list[dict[str, Any]]:
             "roof_area_m2": _clean(b.roof_area_m2[i]),
             "pv_azimuth_deg": _clean(b.pv_azimuth[i]),
             "block": b.block[i],
-            "ortsteil": b.ortsteil[i],
+            "district": b.district[i],
             "pv_kwp": _clean(plant.pv_kwp[i]),
             "battery_kwh": _clean(plant.battery_kwh[i]),
             "heat_pump": bool(plant.heat_pump[i]),
@@ -156,8 +158,8 @@ def write_files(run: Run, folder: Path) -> list[Path]:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
     written.append(path)
     levels = {"blocks.csv": ("block", run.block_kpis)}
-    if any(run.buildings.ortsteil):
-        levels["ortsteile.csv"] = ("ortsteil", groups(run.result, run.scenario, run.buildings.ortsteil))
+    if any(run.buildings.district):
+        levels["districts.csv"] = ("district", groups(run.result, run.scenario, run.buildings.district))
     for name, (label, table) in levels.items():
         path = out / name
         with path.open("w", newline="", encoding="utf-8") as handle:
@@ -176,6 +178,7 @@ def write_files(run: Run, folder: Path) -> list[Path]:
         "note": NOTE,
         "kpis": {k: _clean(v) for k, v in run.district_kpis.items()},
         "parameters": [{**p, "value": p["value"]} for p in run.scenario.parameters()],
+        "site": dataclasses.asdict(run.site) if run.site else None,
     }
     path.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str))
     written.append(path)

@@ -92,7 +92,7 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
 
     @router.get("/scenarios", summary="The bundled scenarios")
     async def list_scenarios() -> dict[str, Any]:
-        return {"scenarios": await run_in_threadpool(bundled)}
+        return {"scenarios": await run_in_threadpool(bundled, runs.library)}
 
     @router.get("/runs", summary="The runs the caller may read, newest first, with the SPARCS targets")
     async def list_runs(request: Request) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
     async def series_csv(request: Request, run_id: str) -> Response:
         def make() -> tuple[str, str]:
             row, _, series = runs.series(run_id, readable(request, run_id))
-            year = results_year(row)
+            year = results_year(row, runs)
             return results.series_csv(series, year, row.scenario), row.collection
 
         text, name = await run_in_threadpool(make)
@@ -182,7 +182,7 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
     async def series_parquet(request: Request, run_id: str) -> Response:
         def make() -> tuple[bytes | None, str]:
             row, _, series = runs.series(run_id, readable(request, run_id))
-            return results.series_parquet(series, results_year(row)), row.collection
+            return results.series_parquet(series, results_year(row, runs)), row.collection
 
         data, name = await run_in_threadpool(make)
         if data is None:
@@ -221,11 +221,11 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
     return router
 
 
-def results_year(row: Any) -> int:
-    """The calendar year of a run's scenario (its override, else the bundled file's)."""
+def results_year(row: Any, runs: EnergyRuns) -> int:
+    """The calendar year of a run's scenario (its override, else the scenario file's)."""
     from urbantwin.energy.jobs import load_scenario
 
-    return load_scenario(row.scenario, row.overrides or {}).scenario.year
+    return load_scenario(row.scenario, row.overrides or {}, library=runs.library).scenario.year
 
 
 def _iso(moment: Any) -> str | None:

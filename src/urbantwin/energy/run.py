@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from urbantwin.city_profile import NO_CITY
 from urbantwin.energy import components, kpi, loads, model, strategies
 from urbantwin.energy.pv import PVModel
 from urbantwin.energy.scenario import Scenario
+from urbantwin.energy.site import Site
 from urbantwin.energy.weather import Weather, region4
+from urbantwin.store.city import read_profile
 
 
 @dataclass
@@ -22,6 +25,8 @@ class Run:
     demand: model.Demand
     plant: components.Plant
     result: strategies.Result
+    #: Where it was simulated (the sun's path, holidays, legal time), with where that comes from.
+    site: Site | None = None
     building_kpis: dict = field(default_factory=dict)
     block_kpis: dict = field(default_factory=dict)
     district_kpis: dict = field(default_factory=dict)
@@ -32,15 +37,18 @@ def prepare(
     scenario: Scenario,
     weather: Weather | None = None,
     pv_model: PVModel | None = None,
+    site: Site | None = None,
 ) -> tuple[model.Buildings, model.Demand, components.Plant]:
-    """The district model and the plant of a scenario on the given buildings."""
+    """The district model and the plant of a scenario on the given buildings, at `site` (None: the
+    middle of the buildings, with the profile's default holidays and time zone; see `site.py`)."""
     weather = weather or region4()
-    calendar = loads.calendar(scenario.scenario.year)
+    site = site or Site.of(NO_CITY, records)
+    calendar = loads.calendar(scenario.scenario.year, site.region, site.time_zone)
     climate = loads.heating_season(weather)
     buildings = model.describe(records, scenario.buildings)
     need = model.demand(buildings, scenario, climate)
-    if pv_model is None or pv_model.params != scenario.pv:
-        pv_model = PVModel(weather, scenario.pv, year=calendar.year)
+    if pv_model is None or pv_model.params != scenario.pv or pv_model.site != site.point:
+        pv_model = PVModel(weather, scenario.pv, site=site.point, year=calendar.year)
     plant = components.equip(buildings, need, scenario, weather, calendar, pv_model)
     return buildings, need, plant
 
@@ -51,9 +59,11 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     record: bool = False,
     weather: Weather | None = None,
+    site: Site | None = None,
 ) -> Run:
-    """Model, equip, simulate and evaluate a scenario on the given buildings."""
-    buildings, need, plant = prepare(records, scenario, weather)
+    """Model, equip, simulate and evaluate a scenario on the given buildings (at `site`, see `prepare`)."""
+    site = site or Site.of(NO_CITY, records)
+    buildings, need, plant = prepare(records, scenario, weather, site=site)
     result = strategies.simulate(plant, scenario.scenario.strategy, scenario.optimiser, record, progress)
     return Run(
         scenario=scenario,
@@ -61,6 +71,7 @@ def simulate(
         demand=need,
         plant=plant,
         result=result,
+        site=site,
         building_kpis=kpi.buildings(result, scenario),
         block_kpis=kpi.groups(result, scenario, buildings.block),
         district_kpis=kpi.district(result, scenario),
@@ -68,12 +79,14 @@ def simulate(
 
 
 def from_store(engine: Engine, scenario: Scenario, progress: Callable[[int], None] | None = None) -> Run:
-    """Simulate a scenario on the buildings of the store (collection and area of the scenario)."""
-    records = model.read_buildings(engine, scenario)
+    """Simulate a scenario on the buildings of the store (collection and area of the scenario), where
+    the store's city profile says the city lies."""
+    city = read_profile(engine)
+    records = model.read_buildings(engine, scenario, city)
     if not records:
         info = scenario.scenario
         raise ValueError(
             f"no buildings in collection '{info.buildings_collection}'"
             + (f" within {', '.join(info.area)}" if info.area else "")
         )
-    return simulate(records, scenario, progress)
+    return simulate(records, scenario, progress, site=Site.of(city, records))

@@ -6,8 +6,12 @@ overridden on the command line as `--set section.key=value` (TOML syntax for the
 `--set pv.adoption=0.8 --set grid.co2_g_per_kwh=300`.
 
 Each parameter says where its value comes from (`source`) and whether it is *assumed* (a modelling
-choice or an estimate for Leipzig-West, not a measured fact); `Scenario.parameters()` lists them, and
+choice or an estimate for the quarter, not a measured fact); `Scenario.parameters()` lists them, and
 the outputs of a run carry that list, so what is assumed is labelled wherever results go.
+
+Scenario files are kept in folders (`Library`): the package bundles generic ones (`scenarios/`:
+every building of the city, no area); a city or the demo brings its own folder, whose
+`quarter.toml` may name the quarter its meters are known by and where they are.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 STRATEGIES = ("baseline", "rule_based", "optimised")
-LEIPZIG_WEST = ["Plagwitz", "Lindenau", "Altlindenau", "Neulindenau"]
+#: The file of a scenario folder that describes its quarter (not a scenario).
+QUARTER_FILE = "quarter.toml"
 
 
 def param(default: Any, doc: str, source: str, assumed: bool = True) -> Any:
@@ -39,8 +44,8 @@ class ScenarioInfo:
     description: str = param("", "what the scenario stands for", "-", False)
     strategy: str = param("baseline", "control strategy: baseline, rule_based or optimised", "-", False)
     area: list[str] = param(
-        LEIPZIG_WEST,
-        "Ortsteile (names in the `ortsteile` collection) whose buildings are simulated",
+        [],
+        "districts (names in the districts collection) whose buildings are simulated; empty: every building",
         "-",
         False,
     )
@@ -48,7 +53,10 @@ class ScenarioInfo:
         "buildings", "the store's collection of building footprints", "-", False
     )
     districts_collection: str = param(
-        "ortsteile", "the store's collection of Ortsteile (for `area`)", "-", False
+        "",
+        "the store's collection of districts `area` names; empty: the city profile's first [[districts]]",
+        "-",
+        False,
     )
     year: int = param(
         2025, "calendar year laid on the TRY (weekdays, holidays, BDEW 2025 profiles)", "BDEW SLP 2025", False
@@ -88,16 +96,16 @@ class BuildingParams:
         0.8, "living area per m² of A_N", "TABULA DE: A_C_Living / A_C_National ≈ 0.77-0.82"
     )
     dwelling_m2: float = param(
-        65.0, "living area per dwelling [m²]", "assumed; about Leipzig's mean flat size"
+        65.0, "living area per dwelling [m²]", "assumed; about the mean flat size of a large German city"
     )
     calibrate_to_residents: bool = param(
         True,
-        "scale the flats of multi-family buildings to the Ortsteil's residents (where the districts say)",
-        "Stadt Leipzig, residents per Ortsteil (the demo's `einwohner_<year>`)",
+        "scale the flats of multi-family buildings to the district's residents (where the districts say)",
+        "the city's population per district (the city profile's population property)",
         False,
     )
     persons_per_household: float = param(
-        1.8, "persons per household, for the calibration", "Stadt Leipzig, Statistisches Jahrbuch (≈1.8)"
+        1.8, "persons per household, for the calibration", "assumed; German cities' statistics (≈1.8)"
     )
     roof_pitch_deg: float = param(
         35.0,
@@ -498,29 +506,114 @@ def parse_override(text: str) -> tuple[str, Any]:
     return name.strip(), value
 
 
+@dataclass(frozen=True)
+class Quarter:
+    """The quarter a scenario folder simulates, as its meters are known (`monitoring.py`)."""
+
+    #: Its name (the meter Thing's `properties/energy_meters`); empty: the city's name.
+    name: str = ""
+    #: Where its meter Thing is placed (longitude, latitude); None: the city's site.
+    location: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Library:
+    """A folder of scenario files, offered by name (`baseline` is `<folder>/baseline.toml`), and the
+    optional `quarter.toml` that names their quarter:
+
+        [quarter]
+        name = "Riverside"            # what the meters are known by
+        location = [13.40, 52.52]     # where the meter Thing is placed (longitude, latitude)
+    """
+
+    folder: Path = SCENARIOS
+
+    @classmethod
+    def at(cls, folder: str | Path | None) -> Library:
+        """The library of `folder` (None or empty: the bundled generic scenarios); a folder without
+        scenario files is refused."""
+        if not folder:
+            return cls()
+        path = Path(folder)
+        if not path.is_dir():
+            raise ValueError(f"energy scenarios: {str(path)!r} is not a folder")
+        library = cls(path)
+        if not library.files():
+            raise ValueError(f"energy scenarios: {str(path)!r} holds no scenario files (*.toml)")
+        return library
+
+    def files(self) -> list[Path]:
+        """The scenario files of the folder, by name."""
+        return sorted(p for p in self.folder.glob("*.toml") if p.name != QUARTER_FILE)
+
+    def names(self) -> list[str]:
+        return [p.stem for p in self.files()]
+
+    def resolve(self, path: Path | str) -> Path:
+        """A scenario file by path, or by the name of one of the folder's scenarios (`baseline`, …)."""
+        candidate = Path(path)
+        if candidate.exists() and candidate.is_file():
+            return candidate
+        named = self.folder / f"{path}.toml"
+        if named.exists() and named.name != QUARTER_FILE:
+            return named
+        raise ValueError(f"no scenario file {str(path)!r} (bundled scenarios: {', '.join(self.names())})")
+
+    def load(self, path: Path | str, overrides: dict[str, Any] | None = None) -> Scenario:
+        """A scenario from a TOML file (or the name of one of the folder's), with overrides applied."""
+        path = self.resolve(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from None
+        scenario = Scenario.from_dict(data, str(path))
+        return scenario.with_overrides(overrides) if overrides else scenario
+
+    def quarter(self) -> Quarter:
+        """The quarter `quarter.toml` describes (an empty `Quarter` without one)."""
+        path = self.folder / QUARTER_FILE
+        if not path.exists():
+            return Quarter()
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from None
+        table = document.get("quarter")
+        if set(document) != {"quarter"} or not isinstance(table, dict):
+            raise ValueError(f"{path}: expected one table [quarter] (name, location)")
+        unknown = sorted(set(table) - {"name", "location"})
+        if unknown:
+            raise ValueError(f"{path}: [quarter] {', '.join(unknown)}: unknown; known are location, name")
+        name = table.get("name", "")
+        if not isinstance(name, str):
+            raise ValueError(f"{path}: [quarter] name: expected text")
+        location = table.get("location")
+        if location is not None:
+            if (
+                not isinstance(location, list)
+                or len(location) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in location)
+                or not (-180 <= location[0] <= 180 and -90 <= location[1] <= 90)
+            ):
+                raise ValueError(f"{path}: [quarter] location: expected [longitude, latitude] (WGS 84)")
+            location = (float(location[0]), float(location[1]))
+        return Quarter(name.strip(), location)
+
+
+#: The generic scenarios bundled with the package.
+BUNDLED = Library()
+
+
 def load(path: Path | str, overrides: dict[str, Any] | None = None) -> Scenario:
     """A scenario from a TOML file (or the name of a bundled one), with overrides applied."""
-    path = resolve(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    scenario = Scenario.from_dict(data, str(path))
-    return scenario.with_overrides(overrides) if overrides else scenario
+    return BUNDLED.load(path, overrides)
 
 
 def resolve(path: Path | str) -> Path:
     """A scenario file by path, or by the name of a bundled scenario (`baseline`, …)."""
-    candidate = Path(path)
-    if candidate.exists():
-        return candidate
-    bundled = SCENARIOS / f"{path}.toml"
-    if bundled.exists():
-        return bundled
-    names = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.toml")))
-    raise ValueError(f"no scenario file {str(path)!r} (bundled scenarios: {names})")
+    return BUNDLED.resolve(path)
 
 
 def bundled() -> list[Path]:
     """The scenario files shipped with the package."""
-    return sorted(SCENARIOS.glob("*.toml"))
+    return BUNDLED.files()

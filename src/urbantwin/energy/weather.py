@@ -1,9 +1,11 @@
 """The weather the quarter is simulated in: the DWD test reference year (TRY 2010) of its region.
 
 A TRY is a synthetic "typical year" assembled by the Deutscher Wetterdienst from real observations of
-a reference period (here 1988–2007) so that its statistics match the long-term climate. Leipzig lies in
-TRY region 4 ("Nordostdeutsches Tiefland", station Potsdam), the same station TABULA's German national
-climate uses, so heat need (TABULA) and hourly heat and PV profiles (this file) rest on one climate.
+a reference period (here 1988–2007) so that its statistics match the long-term climate. The bundled
+TRY is region 4 ("Nordostdeutsches Tiefland", station Potsdam), the same station TABULA's German
+national climate uses, so heat need (TABULA) and hourly heat and PV profiles (this file) rest on one
+climate; `read_try` reads any other region's file. Where the sun stands is computed for the city's
+site (`site.py`), not the station's.
 
 The file is fixed-width text; its header (kept in `data/`) documents the columns. Each row is the hour
 *ending* at `HH` (1..24) in MEZ (UTC+1, no daylight saving): irradiances are means over that hour,
@@ -26,8 +28,6 @@ TRY_REGION_4 = DATA / "dwd_try2010_region04_potsdam.dat"
 HOURS = 8760
 #: Potsdam, the TRY 2010 region 4 reference station (file header: 52°23'N, 13°04'E, 81 m).
 POTSDAM = (52.383, 13.067, 81.0)
-#: Leipzig (city centre), where the quarter is; PV geometry uses this place, the weather is the region's.
-LEIPZIG = (51.34, 12.37, 113.0)
 
 
 @dataclass(frozen=True)
