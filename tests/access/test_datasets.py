@@ -254,3 +254,25 @@ def test_a_dataset_record_passes_the_one_rule_of_json_input(client: TestClient) 
     )
     wrong = client.post("/api/admin/datasets", json={"id": "Not An Id", "title": "x"})
     assert wrong.status_code == 400 and "invalid request: id:" in wrong.json()["message"]
+
+
+def test_a_dataset_made_without_a_publisher_is_published_by_the_city(
+    client: TestClient, engine: Engine
+) -> None:
+    """An importer that names no publisher makes a dataset all the same: the catalogue needs one
+    (DCAT-AP.de), and an unnamed one is the platform's city (its administration)."""
+    from sqlalchemy import select
+
+    from urbantwin.access.datasets import create_dataset
+    from urbantwin.store.access_schema import datasets
+    from urbantwin.store.engine import for_writes
+
+    with for_writes(engine).begin() as connection:
+        create_dataset(connection, "forecasts", title="Forecasts")
+        publisher = connection.execute(
+            select(datasets.c.publisher_id).where(datasets.c.id == "forecasts")
+        ).scalar()
+    assert (
+        publisher
+        == client.get("/catalog/datasets/sensorthings", params={"f": "json"}).json()["publisher"]["id"]
+    )

@@ -83,6 +83,9 @@ def create_dataset(connection: Connection, ident: str, **fields: Any) -> None:
     for key, default in (("themes", empty), ("keywords", empty), ("read_groups", empty), ("writers", empty)):
         values.setdefault(key, default)
     values.setdefault("licence", "other-closed")
+    if values.get("publisher_id") is None:
+        # A catalogue record needs a publisher (DCAT-AP.de): unnamed, the platform's city publishes it.
+        values["publisher_id"] = _default_publisher(connection)
     connection.execute(datasets.insert().values(id=ident, created=now, modified=now, **values))
 
 
