@@ -200,15 +200,15 @@ def fill(engine: Engine) -> None:
             connection,
             "stadt-leipzig",
             "Stadt Leipzig",
-            "administration",
+            "local-authority",
             homepage="https://www.leipzig.de/",
             email="opendata@leipzig.de",
         )
         add_organisation(
-            connection, "lfulg", "Landesamt für Umwelt, Landwirtschaft und Geologie", "administration"
+            connection, "lfulg", "Landesamt für Umwelt, Landwirtschaft und Geologie", "regional-authority"
         )
-        add_organisation(connection, "lvb", "Leipziger Verkehrsbetriebe", "municipal_company")
-        add_organisation(connection, "ufz", "Helmholtz-Zentrum für Umweltforschung", "science")
+        add_organisation(connection, "lvb", "Leipziger Verkehrsbetriebe", "municipal-company")
+        add_organisation(connection, "ufz", "Helmholtz-Zentrum für Umweltforschung", "research")
         add_dataset(
             connection,
             "luftqualitaet",

@@ -32,7 +32,7 @@ from urbantwin.catalog import vocabulary as vocab
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.settings import Settings
 from urbantwin.store import schema
-from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisations
+from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisation_kind, organisations
 from urbantwin.store.features_schema import collections, features
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
@@ -306,7 +306,9 @@ class CatalogService:
     def _organisations(self, connection: Connection) -> dict[str, Organisation]:
         rows = connection.execute(select(organisations)).all()
         return {
-            row.id: Organisation(row.id, row.title, row.kind, row.homepage or None, row.email or None)
+            row.id: Organisation(
+                row.id, row.title, organisation_kind(row.kind), row.homepage or None, row.email or None
+            )
             for row in rows
         }
 
@@ -531,7 +533,7 @@ class CatalogService:
     def _info(self, records: list[DatasetRecord], orgs: dict[str, Organisation]) -> CatalogInfo:
         settings = self.settings
         publisher = orgs.get(settings.default_publisher) or Organisation(
-            settings.default_publisher, settings.default_publisher_title, "administration"
+            settings.default_publisher, settings.default_publisher_title, "local-authority"
         )
         return CatalogInfo(
             title=f"Data catalogue of {publisher.title}",
