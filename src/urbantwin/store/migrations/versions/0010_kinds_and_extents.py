@@ -1,8 +1,9 @@
-"""Organisation kinds that tell the levels of authority apart.
+"""Organisation kinds that tell the levels of authority apart, and collection extents that shrink.
 
 The kinds of earlier versions are renamed (`administration` becomes `local-authority`, which it
 was in every store seen; a state or federal agency is given its kind afterwards with `urbantwin
-org set`).
+org set`). Collections get `extent_version`, the version their extent was right at: none yet, so
+every extent is computed from the features present at its first read (store/extents.py).
 
 Revision ID: 0010
 Revises: 0009
@@ -35,6 +36,7 @@ def _rename(names: dict[str, str]) -> None:
 
 
 def upgrade() -> None:
+    op.add_column("collections", sa.Column("extent_version", sa.Integer(), nullable=True))
     _rename(RENAMED)
 
 
@@ -52,3 +54,5 @@ def downgrade() -> None:
             "private-individual": "civil_society",
         }
     )
+    with op.batch_alter_table("collections") as batch:
+        batch.drop_column("extent_version")
