@@ -38,6 +38,24 @@ THEMES = {
     "TRAN": "Transport",
 }
 
+#: The EU data themes' German labels (the Publications Office's table).
+THEMES_DE = {
+    "AGRI": "Landwirtschaft, Fischerei, Forstwirtschaft und Nahrungsmittel",
+    "ECON": "Wirtschaft und Finanzen",
+    "EDUC": "Bildung, Kultur und Sport",
+    "ENER": "Energie",
+    "ENVI": "Umwelt",
+    "GOVE": "Regierung und öffentlicher Sektor",
+    "HEAL": "Gesundheit",
+    "INTR": "Internationale Themen",
+    "JUST": "Justiz, Rechtssystem und öffentliche Sicherheit",
+    "OP_DATPRO": "Vorläufige Daten",
+    "REGI": "Regionen und Städte",
+    "SOCI": "Bevölkerung und Gesellschaft",
+    "TECH": "Wissenschaft und Technologie",
+    "TRAN": "Verkehr",
+}
+
 #: EU frequencies the platform's datasets use.
 FREQUENCIES = {
     "CONT": "continuous",
@@ -57,6 +75,24 @@ FREQUENCIES = {
     "UNKNOWN": "unknown",
 }
 
+FREQUENCIES_DE = {
+    "CONT": "kontinuierlich",
+    "UPDATE_CONT": "laufend aktualisiert",
+    "1MIN": "minütlich",
+    "10MIN": "alle zehn Minuten",
+    "15MIN": "alle fünfzehn Minuten",
+    "30MIN": "alle dreißig Minuten",
+    "HOURLY": "stündlich",
+    "DAILY": "täglich",
+    "WEEKLY": "wöchentlich",
+    "MONTHLY": "monatlich",
+    "QUARTERLY": "vierteljährlich",
+    "ANNUAL": "jährlich",
+    "IRREG": "unregelmäßig",
+    "NEVER": "nie",
+    "UNKNOWN": "unbekannt",
+}
+
 #: Access levels of the platform (see access/policy.py) onto the EU access-right table: open data
 #: is PUBLIC; data behind a sign-in or a partnership is RESTRICTED; an organisation's own is
 #: NON_PUBLIC.
@@ -71,6 +107,12 @@ ACCESS_LEVEL_LABELS = {
     "registered": "Registered users",
     "partner": "Partners",
     "internal": "Internal",
+}
+ACCESS_LEVEL_LABELS_DE = {
+    "open": "Offene Daten",
+    "registered": "Registrierte Nutzer",
+    "partner": "Partner",
+    "internal": "Intern",
 }
 ACCESS_RIGHT_LABELS = {"PUBLIC": "public", "RESTRICTED": "restricted", "NON_PUBLIC": "non-public"}
 
@@ -212,6 +254,18 @@ def publisher_type(kind: str) -> str | None:
 def publisher_type_uri(kind: str) -> str | None:
     code = publisher_type(kind)
     return f"{PUBLISHER_TYPE_BASE}/{code}" if code else None
+
+
+def theme_label(code: str, language: str = "en") -> str:
+    return (THEMES_DE if language == "de" else THEMES).get(code, code)
+
+
+def frequency_label(code: str, language: str = "en") -> str:
+    return (FREQUENCIES_DE if language == "de" else FREQUENCIES).get(code, "")
+
+
+def access_level_label(level: str, language: str = "en") -> str:
+    return (ACCESS_LEVEL_LABELS_DE if language == "de" else ACCESS_LEVEL_LABELS).get(level, level)
 
 
 def organisation_kind_label(kind: str, language: str = "en") -> str:
