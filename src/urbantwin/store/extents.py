@@ -34,19 +34,36 @@ _INDEX_BOX_SQLITE = text(
     "SELECT min(r.minx), min(r.miny), max(r.maxx), max(r.maxy) FROM features_rtree AS r "
     "JOIN features AS f ON f.id = r.id WHERE f.collection_id = :collection"
 )
+#: One index search per side, the R-tree first (`CROSS JOIN` keeps SQLite's planner from walking the
+#: collection's features instead): the few features near the edges, not the collection.
 _EDGES_SQLITE = text(
-    "SELECT f.geom FROM features_rtree AS r JOIN features AS f ON f.id = r.id "
-    "WHERE f.collection_id = :collection "
-    "AND (r.minx <= :west OR r.miny <= :south OR r.maxx >= :east OR r.maxy >= :north)"
+    " UNION ALL ".join(
+        "SELECT f.geom FROM features_rtree AS r CROSS JOIN features AS f ON f.id = r.id "
+        f"WHERE r.{column} {side} AND f.collection_id = :collection"
+        for column, side in (
+            ("minx", "<= :west"),
+            ("miny", "<= :south"),
+            ("maxx", ">= :east"),
+            ("maxy", ">= :north"),
+        )
+    )
 )
 _INDEX_BOX_POSTGIS = text(
     "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
     "(SELECT ST_Extent(geom) AS e FROM features WHERE collection_id = :collection) AS extent"
 )
+#: One search of the GiST index per side: the features whose box reaches into a strip along it.
 _EDGES_POSTGIS = text(
-    "SELECT ST_AsBinary(geom) FROM features WHERE collection_id = :collection AND geom IS NOT NULL "
-    "AND (ST_XMin(geom) <= :west OR ST_YMin(geom) <= :south "
-    "OR ST_XMax(geom) >= :east OR ST_YMax(geom) >= :north)"
+    " UNION ALL ".join(
+        f"SELECT ST_AsBinary(geom) FROM features WHERE geom && ST_MakeEnvelope({strip}, 4326) "
+        "AND collection_id = :collection"
+        for strip in (
+            "-1e9, -1e9, :west, 1e9",
+            "-1e9, -1e9, 1e9, :south",
+            ":east, -1e9, 1e9, 1e9",
+            "-1e9, :north, 1e9, 1e9",
+        )
+    )
 )
 
 
