@@ -29,9 +29,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from typer.testing import CliRunner
 
 from urbantwin.app import create_app
+from urbantwin.city_profile import parse_profile
 from urbantwin.cli import app as cli_app
 from urbantwin.settings import Settings
-from urbantwin.store.engine import make_engine, upgrade
+from urbantwin.store.city import write_profile
+from urbantwin.store.engine import for_writes, make_engine, upgrade
 from urbantwin.store.schema import metadata
 
 #: The fuzz suite's summary line per backend (a plugin, so the controller of `pytest -n` prints it too).
@@ -285,6 +287,19 @@ def _has_sequence(connection) -> bool:  # noqa: ANN001
         connection.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first()
         is not None
     )
+
+
+#: The city of the tests that need a city's own CRS: it works in EPSG:25833, as its profile says.
+TEST_CITY = parse_profile({"name": "Teststadt", "crs": ["EPSG:25833"], "time_zone": "Europe/Berlin"})
+
+
+def serve_test_city(request: pytest.FixtureRequest) -> None:
+    """For a test with a store: store the test city's profile before its app is built (the app
+    reads the profile at start). A test without a store is left alone (and not made one per backend)."""
+    if "engine" in request.fixturenames:
+        engine = request.getfixturevalue("engine")
+        with for_writes(engine).begin() as connection:
+            write_profile(connection, TEST_CITY)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ attribution = "© Stadt Musterstadt, dl-de/by-2-0"
 [publisher]
 id = "stadt-musterstadt"
 title = "Stadt Musterstadt"
-kind = "administration"
+kind = "local-authority"
 homepage = "https://www.musterstadt.example"
 email = "opendata@musterstadt.example"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, FOAF
 from typer.testing import CliRunner
 
 from urbantwin.app import create_app
@@ -54,3 +57,50 @@ def test_a_city_sets_up_its_partners_from_the_shell(tmp_path: Path) -> None:
         assert me["groups"] == ["research"] and me["scopes"] == ["read"]
     assert "noise-2026" in run("dataset", "list")
     assert '"target": "issue token for prof"' in run("audit")
+
+
+def test_organisation_kinds_and_a_datasets_publisher_from_the_shell(tmp_path: Path) -> None:
+    """Probes: every organisation of kind `administration` was a LocalAuthority in the catalogue,
+    a state agency too; `dataset set` could not change a dataset's publisher."""
+    url = f"sqlite:///{tmp_path / 'city.sqlite'}"
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, [*args, "--database-url", url])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    run("org", "add", "stadt", "--title", "Landeshauptstadt", "--kind", "local-authority")
+    run("org", "add", "landesamt", "--title", "Landesamt für Umwelt", "--kind", "administration")
+    run("org", "add", "bund", "--title", "Bundesnetzagentur", "--kind", "national-authority")
+    # the former name is still taken, as the kind it stands for; a state agency is then told apart
+    kinds = {org["id"]: org["kind"] for org in json.loads(run("org", "list"))}
+    assert kinds == {
+        "bund": "national-authority",
+        "city": "local-authority",  # the platform's own, made at its start
+        "landesamt": "local-authority",
+        "stadt": "local-authority",
+    }
+    run("org", "set", "landesamt", "--kind", "regional-authority")
+    refused = run("org", "add", "x", "--title", "X", "--kind", "state-agency", code=1)
+    assert "kind must be one of local-authority, regional-authority, national-authority" in refused
+    assert "not 'state-agency'" in refused
+    assert "no organisation 'nobody'" in run("org", "set", "nobody", "--kind", "company", code=1)
+
+    run("dataset", "add", "air", "--title", "Air", "--licence", "dl-by-de/2.0", "--publisher", "stadt")
+    run("dataset", "set", "air", "--publisher", "landesamt")
+    (air,) = [d for d in json.loads(run("dataset", "list")) if d["id"] == "air"]
+    assert air["publisher_id"] == "landesamt"
+    assert '"target": "update dataset air: publisher_id=landesamt"' in run("audit")
+    assert "publisher_id: no organisation 'nobody'" in run(
+        "dataset", "set", "air", "--publisher", "nobody", code=1
+    )
+
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        graph = Graph().parse(
+            data=client.get("/catalog/datasets/air", params={"f": "ttl"}).text, format="turtle"
+        )
+    publisher = graph.value(URIRef("http://testserver/catalog/datasets/air"), DCTERMS.publisher)
+    assert graph.value(publisher, FOAF.name) == Literal("Landesamt für Umwelt")
+    assert graph.value(publisher, DCTERMS.type) == URIRef(
+        "http://purl.org/adms/publishertype/RegionalAuthority"
+    )

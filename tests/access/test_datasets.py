@@ -254,3 +254,55 @@ def test_a_dataset_record_passes_the_one_rule_of_json_input(client: TestClient) 
     )
     wrong = client.post("/api/admin/datasets", json={"id": "Not An Id", "title": "x"})
     assert wrong.status_code == 400 and "invalid request: id:" in wrong.json()["message"]
+
+
+def test_a_dataset_made_without_a_publisher_is_published_by_the_city(
+    client: TestClient, engine: Engine
+) -> None:
+    """An importer that names no publisher makes a dataset all the same: the catalogue needs one
+    (DCAT-AP.de), and an unnamed one is the platform's city (its administration)."""
+    from sqlalchemy import select
+
+    from urbantwin.access.datasets import create_dataset
+    from urbantwin.store.access_schema import datasets
+    from urbantwin.store.engine import for_writes
+
+    with for_writes(engine).begin() as connection:
+        create_dataset(connection, "forecasts", title="Forecasts")
+        publisher = connection.execute(
+            select(datasets.c.publisher_id).where(datasets.c.id == "forecasts")
+        ).scalar()
+    assert (
+        publisher
+        == client.get("/catalog/datasets/sensorthings", params={"f": "json"}).json()["publisher"]["id"]
+    )
+
+
+def test_organisations_kinds_and_a_datasets_publisher_over_the_admin_api(client: TestClient) -> None:
+    added = client.post(
+        "/api/admin/organisations", json={"id": "lfulg", "title": "Landesamt", "kind": "administration"}
+    )
+    assert added.status_code == 201 and added.json()["kind"] == "local-authority"  # the former name
+    assert (
+        client.patch("/api/admin/organisations/lfulg", json={"kind": "regional-authority"}).status_code == 204
+    )
+    kinds = {org["id"]: org["kind"] for org in client.get("/api/admin/organisations").json()}
+    assert kinds["lfulg"] == "regional-authority"
+    for method, path, body in (
+        ("post", "/api/admin/organisations", {"id": "x", "title": "X", "kind": "state-agency"}),
+        ("patch", "/api/admin/organisations/lfulg", {"kind": "state-agency"}),
+    ):
+        refused = getattr(client, method)(path, json=body)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["message"].startswith("kind must be one of local-authority, regional-authority")
+    assert client.patch("/api/admin/organisations/nobody", json={"kind": "ngo"}).status_code == 404
+    assert client.patch("/api/admin/organisations/lfulg", json={}).status_code == 400
+
+    client.post("/api/admin/datasets", json={"id": "air", "title": "Air", "licence": "dl-by-de/2.0"})
+    assert client.patch("/api/datasets/air", json={"publisher_id": "lfulg"}).status_code == 204
+    (air,) = [d for d in client.get("/api/admin/datasets").json() if d["id"] == "air"]
+    assert air["publisher_id"] == "lfulg"
+    unknown = client.patch("/api/datasets/air", json={"publisher_id": "nobody"})
+    assert (
+        unknown.status_code == 400 and unknown.json()["message"] == "publisher_id: no organisation 'nobody'"
+    )

@@ -85,7 +85,8 @@ def add_collection(
     attribution: str | None = None,
     validity: Sequence[tuple[datetime | None, datetime | None]] = (),
 ) -> None:
-    """A collection with one point feature per validity interval (or one without validity)."""
+    """A collection with one feature per validity interval (or one without validity): the box
+    `bbox` (the collection's extent then), else a point."""
     connection.execute(
         insert(collections).values(
             id=collection_id,
@@ -94,7 +95,6 @@ def add_collection(
             licence="CC-BY-4.0",
             attribution=attribution,
             keywords=["test"],
-            extent_bbox=list(bbox) if bbox else None,
             created=T0,
             updated=at(2024, 6, 1),
             version=1,
@@ -107,7 +107,7 @@ def add_collection(
                 collection_id=collection_id,
                 feature_key=f"f{n}",
                 properties={"n": n},
-                geom=shapely.to_wkb(shapely.Point(12.3 + n / 100, 51.3)),
+                geom=shapely.to_wkb(shapely.box(*bbox) if bbox else shapely.Point(12.3 + n / 100, 51.3)),
                 valid_from=valid_from,
                 valid_to=valid_to,
             )
@@ -200,15 +200,15 @@ def fill(engine: Engine) -> None:
             connection,
             "stadt-leipzig",
             "Stadt Leipzig",
-            "administration",
+            "local-authority",
             homepage="https://www.leipzig.de/",
             email="opendata@leipzig.de",
         )
         add_organisation(
-            connection, "lfulg", "Landesamt für Umwelt, Landwirtschaft und Geologie", "administration"
+            connection, "lfulg", "Landesamt für Umwelt, Landwirtschaft und Geologie", "regional-authority"
         )
-        add_organisation(connection, "lvb", "Leipziger Verkehrsbetriebe", "municipal_company")
-        add_organisation(connection, "ufz", "Helmholtz-Zentrum für Umweltforschung", "science")
+        add_organisation(connection, "lvb", "Leipziger Verkehrsbetriebe", "municipal-company")
+        add_organisation(connection, "ufz", "Helmholtz-Zentrum für Umweltforschung", "research")
         add_dataset(
             connection,
             "luftqualitaet",

@@ -11,6 +11,7 @@ from tests.catalog.conftest import (
     MUNICIPALITY,
     MUNICIPALITY_LEVEL,
     add_dataset,
+    add_organisation,
     add_sensorthings,
     shacl_results,
     violations,
@@ -20,6 +21,7 @@ from urbantwin.access.policy import EVERYTHING
 from urbantwin.catalog.dcat import DCATDE, GSP, HYDRA, VCARD, catalog_graph, dataset_graph
 from urbantwin.catalog.service import MAX_LISTED_DATASTREAMS, CatalogQuery, CatalogService
 from urbantwin.settings import Settings
+from urbantwin.store.access_schema import ORGANISATION_KINDS
 
 # Plain namespaces: pytest's collection probes module attributes, which rdflib's defined namespaces
 # answer with a warning.
@@ -86,7 +88,9 @@ def test_a_dataset_with_sensor_data(store: Engine) -> None:
     assert publisher == URIRef(f"{BASE}/catalog#organisation-lfulg")
     assert {FOAF.Agent, FOAF.Organization} <= set(graph.objects(publisher, RDF.type))
     assert graph.value(publisher, FOAF.name) == Literal("Landesamt für Umwelt, Landwirtschaft und Geologie")
-    assert graph.value(publisher, DCTERMS.type) == URIRef("http://purl.org/adms/publishertype/LocalAuthority")
+    assert graph.value(publisher, DCTERMS.type) == URIRef(
+        "http://purl.org/adms/publishertype/RegionalAuthority"
+    )
     contact = graph.value(node, DCAT.contactPoint)
     assert (contact, RDF.type, VCARD.Organization) in graph
     assert graph.value(contact, VCARD.fn) == Literal("Luftmessnetz Sachsen")
@@ -193,6 +197,40 @@ def test_publisher_types_and_contact_points(store: Engine) -> None:
     contact = graph.value(_uri("ortsteile"), DCAT.contactPoint)
     assert graph.value(contact, VCARD.hasEmail) == URIRef("mailto:opendata@leipzig.de")
     assert graph.value(_uri("verkehr"), DCAT.contactPoint) is None
+
+
+def test_every_kind_of_organisation_has_its_adms_publisher_type(store: Engine) -> None:
+    """Probe: every organisation of kind `administration` became a LocalAuthority, a state or a
+    federal agency too. A kind stored under its former name still reads as the kind it stands for."""
+    expected = {
+        "local-authority": "LocalAuthority",
+        "regional-authority": "RegionalAuthority",
+        "national-authority": "NationalAuthority",
+        "supranational-authority": "SupraNationalAuthority",
+        "municipal-company": "Company",
+        "company": "Company",
+        "research": "Academia-ScientificOrganisation",
+        "ngo": "NonGovernmentalOrganisation",
+        "non-profit": "NonProfitOrganisation",
+        "industry-consortium": "IndustryConsortium",
+        "standardisation-body": "StandardisationBody",
+        "private-individual": "PrivateIndividual(s)",
+        "administration": "LocalAuthority",  # a row of an earlier version, not migrated
+        "civil_society": "NonGovernmentalOrganisation",
+    }
+    assert set(expected) >= set(ORGANISATION_KINDS)
+    with store.begin() as connection:
+        for n, kind in enumerate(expected):
+            add_organisation(connection, f"org-{n}", f"Organisation {kind}", kind, email="data@example.org")
+            add_dataset(connection, f"by-{n}", f"Published by {kind}", publisher_id=f"org-{n}")
+    graph = _catalog(store, limit=100)
+    adms = "http://purl.org/adms/publishertype"
+    for n, (kind, code) in enumerate(expected.items()):
+        publisher = graph.value(_uri(f"by-{n}"), DCTERMS.publisher)
+        assert graph.value(publisher, DCTERMS.type) == URIRef(f"{adms}/{code}"), kind
+    labels = set(graph.objects(URIRef(f"{adms}/RegionalAuthority"), SKOS.prefLabel))
+    assert labels == {Literal("Regional Authority", lang="en"), Literal("Regionale Behörde", lang="de")}
+    assert violations(graph) == {}
 
 
 def test_a_dataset_without_publisher_is_published_by_the_catalogues(store: Engine) -> None:

@@ -16,12 +16,15 @@ from tests.catalog.conftest import add_dataset, violations
 from urbantwin.access.gate import Caller
 from urbantwin.access.policy import EVERYTHING
 from urbantwin.app import create_app
+from urbantwin.catalog import vocabulary as vocab
 from urbantwin.catalog.dcat import catalog_graph, dataset_graph
 from urbantwin.catalog.documents import listing_url
-from urbantwin.catalog.routes import NotAcceptable, build_router, choose_representation
+from urbantwin.catalog.html import LANGUAGES, TEXTS
+from urbantwin.catalog.routes import NotAcceptable, build_router, choose_language, choose_representation
 from urbantwin.catalog.service import CatalogQuery, CatalogService
 from urbantwin.errors import BadRequest
 from urbantwin.settings import Settings
+from urbantwin.store.access_schema import ORGANISATION_KINDS
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 RDF_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -197,6 +200,57 @@ def test_the_html_page_searches_filters_and_escapes(store: Engine, client: TestC
     one = client.get("/catalog/datasets/ortsteile", params={"f": "html"}).text
     assert "Stadt Leipzig, Amt für Statistik und Wahlen" in one
     assert "2000-01-01 – 2024-12-31" in one
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "en"),
+        ("de", "de"),
+        ("de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7", "de"),
+        ("en-GB,de;q=0.5", "en"),
+        ("fr-FR,fr;q=0.9", "en"),  # neither: the default
+        ("fr, de;q=0.3", "de"),
+        ("de;q=0, en;q=0.1", "en"),
+        ("de;q=x", "en"),
+    ],
+)
+def test_choose_language(header: str | None, language: str) -> None:
+    assert choose_language(header) == language
+
+
+def test_the_html_page_speaks_german_and_english_and_names_each_publishers_kind(
+    store: Engine, client: TestClient
+) -> None:
+    """Probe: the catalogue's HTML showed no kind of publisher, and in English only."""
+    german = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.8"}
+    one = client.get("/catalog/datasets/luftqualitaet", params={"f": "html"}, headers=german)
+    assert "Accept-Language" in one.headers["vary"]
+    page = one.text
+    assert '<html lang="de">' in page
+    assert "<dt>Herausgeber</dt>" in page and "(Landesbehörde)" in page
+    assert "<dt>Aktualisierung</dt><dd>stündlich</dd>" in page
+    assert "<span class='tag'>Umwelt</span>" in page and "Offene Daten" in page
+    english = client.get("/catalog/datasets/luftqualitaet", params={"f": "html"}).text
+    assert '<html lang="en">' in english
+    assert "<dt>Publisher</dt>" in english and "(Regional (state) authority)" in english
+    assert "<dt>Update frequency</dt><dd>hourly</dd>" in english
+    # counts in the singular and the plural, in both languages
+    listing = client.get("/catalog", params={"f": "html", "q": "air"}, headers=german).text
+    assert "1 Datensatz, angezeigt 1–1" in listing and "<h2>Thema</h2>" in listing
+    everything = client.get("/catalog", params={"f": "html", "limit": "2"}, headers=german).text
+    assert re.search(r"\d+ Datensätze, angezeigt 1–2", everything)
+    assert "1 dataset, showing 1–1" in client.get("/catalog", params={"f": "html", "q": "air"}).text
+
+
+def test_every_word_of_the_html_view_and_every_kind_has_both_languages() -> None:
+    assert set(TEXTS["de"]) == set(TEXTS["en"]) and set(TEXTS) == set(LANGUAGES)
+    for kind in ORGANISATION_KINDS:
+        assert set(vocab.ORGANISATION_KIND_LABELS[kind]) == set(LANGUAGES), kind
+        assert set(vocab.PUBLISHER_TYPE_LABELS[vocab.PUBLISHER_TYPES[kind]]) == set(LANGUAGES), kind
+    assert set(vocab.THEMES_DE) == set(vocab.THEMES)
+    assert set(vocab.FREQUENCIES_DE) == set(vocab.FREQUENCIES)
+    assert set(vocab.ACCESS_LEVEL_LABELS_DE) == set(vocab.ACCESS_LEVEL_LABELS)
 
 
 def test_links_use_the_address_a_trusted_proxy_forwards(store: Engine, settings: Settings) -> None:

@@ -24,7 +24,7 @@ PROFILE = {
     "publisher": {
         "id": "stadt-musterstadt",
         "title": "Stadt Musterstadt",
-        "kind": "administration",
+        "kind": "local-authority",
         "email": "opendata@musterstadt.example",
     },
 }
@@ -80,7 +80,7 @@ def test_city_init_from_the_shell(tmp_path: Path) -> None:
     profile = tmp_path / "city.toml"
     profile.write_text(
         '[city]\nname = "Musterstadt"\ncrs = ["EPSG:25832"]\n\n[publisher]\nid = "stadt-musterstadt"\n'
-        'title = "Stadt Musterstadt"\nkind = "administration"\n',
+        'title = "Stadt Musterstadt"\nkind = "local-authority"\n',
         encoding="utf-8",
     )
     done = CliRunner().invoke(app, ["city", "init", str(profile), "--database-url", url])

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import shapely
 from fastapi.testclient import TestClient
 from pyogrio.raw import write as ogr_write
 from sqlalchemy import Engine, func, select
 
+from tests.conftest import serve_test_city
 from urbantwin.ingest.pipeline import CollectionInfo
 from urbantwin.store.features_schema import collections, features
 
@@ -110,6 +112,12 @@ def snapshot(engine: Engine) -> tuple[list[Any], list[Any]]:
         rows = connection.execute(select(features).order_by(features.c.id)).all()
         metas = connection.execute(select(collections).order_by(collections.c.id)).all()
     return rows, metas
+
+
+@pytest.fixture(autouse=True)
+def city_profile(request: pytest.FixtureRequest) -> None:
+    """The platform of these tests is a city that works in EPSG:25833 (`tests/conftest.py`)."""
+    serve_test_city(request)
 
 
 def items_in_25833(client: TestClient, collection: str) -> dict[str, Any]:

@@ -73,6 +73,9 @@ def test_a_german_gzipped_cp1252_csv_in_25833(anonymous: TestClient, engine: Eng
         (["Rechtswert", "Hochwert"], ("Rechtswert", "Hochwert")),
         (["Betreiber", "Breitengrad", "Längengrad"], ("Längengrad", "Breitengrad")),
         (["Laengengrad", "Breitengrad"], ("Laengengrad", "Breitengrad")),
+        # the federal charging point register writes the unit after the name
+        (["Längengrad [DG]", "Breitengrad [DG]"], ("Längengrad [DG]", "Breitengrad [DG]")),
+        (["Rechtswert (m)", "Hochwert (m)"], ("Rechtswert (m)", "Hochwert (m)")),
         (["Name", "Länge", "Breite"], ("Länge", "Breite")),
         (["standort_laengengrad", "standort_breitengrad"], ("standort_laengengrad", "standort_breitengrad")),
         (["stop_id", "stop_name", "stop_lat", "stop_lon"], ("stop_lon", "stop_lat")),

@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from urbantwin.city_profile import parse_profile
+from tests.conftest import serve_test_city
 from urbantwin.ingest.geojson import CollectionInfo, import_geojson
-from urbantwin.store.city import write_profile
-from urbantwin.store.engine import for_writes
 
 #: Easting/northing in EPSG:25833, with millimetres that must survive the trip through the store.
 POINTS = {
@@ -63,15 +61,10 @@ INFO = CollectionInfo(
 )
 
 
-#: The platform of these tests is a city that works in EPSG:25833, as its profile says.
-PROFILE = parse_profile({"name": "Teststadt", "crs": ["EPSG:25833"], "time_zone": "Europe/Berlin"})
-
-
 @pytest.fixture(autouse=True)
-def city_profile(engine: Engine) -> None:
-    """The test city's profile, stored before the app is built (the app reads it at start)."""
-    with for_writes(engine).begin() as connection:
-        write_profile(connection, PROFILE)
+def city_profile(request: pytest.FixtureRequest) -> None:
+    """The platform of these tests is a city that works in EPSG:25833 (`tests/conftest.py`)."""
+    serve_test_city(request)
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 import shapely
+from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from tests.ogcapi.conftest import INFO, POINTS, city_geojson, write
+from tests.ogcapi.conftest import INFO, POINTS, SQUARE, city_geojson, write
 from urbantwin.cli import app
 from urbantwin.ingest.geojson import ImportFailure, import_geojson
 from urbantwin.settings import Settings
@@ -58,6 +59,19 @@ def test_a_changed_file_updates_only_what_changed(engine: Engine, tmp_path: Path
     report = import_geojson(engine, write(tmp_path / "c2.geojson", city_geojson(moved)), INFO, progress=False)
     assert (report.inserted, report.updated, report.unchanged) == (1, 1, 3)
     assert _count(engine) == 5
+
+
+def test_a_feature_moved_inward_by_an_import_shrinks_the_extent(
+    engine: Engine, client: TestClient, tmp_path: Path
+) -> None:
+    """Probe: a re-import that moved the far stop next to the others kept the extent that reached it."""
+    import_geojson(engine, write(tmp_path / "c.geojson", city_geojson()), INFO, progress=False)
+    moved = {**POINTS, "c": POINTS["b"]}
+    import_geojson(engine, write(tmp_path / "c2.geojson", city_geojson(moved)), INFO, progress=False)
+    to_crs84 = Transformer.from_crs(25833, 4326, always_xy=True)
+    xs, ys = zip(*(to_crs84.transform(*xy) for xy in (*moved.values(), *SQUARE)), strict=True)
+    extent = client.get("/ogcapi/collections/city").json()["extent"]["spatial"]["bbox"][0]
+    assert extent == pytest.approx([min(xs), min(ys), max(xs), max(ys)], abs=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine, select
 
+from tests.ogcapi.conftest import POINTS, SQUARE
 from urbantwin.store.features_schema import features
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -187,3 +188,41 @@ def test_a_feature_stored_deeper_than_answers_nest_breaks_no_read(client: TestCl
         item = client.get(f"{ITEMS}/a", params=params)
         assert item.status_code == 200, item.text[:200]
         assert item.json()["properties"] == {"deep": deep}
+
+
+def test_the_extent_follows_the_features_and_shrinks(client: TestClient, city: Engine) -> None:
+    """Probe: deleting the far north-east stop left the collection's extent (and the viewer's first
+    view, and the catalogue's dct:spatial) where it was; extents only grew."""
+    to_crs84 = Transformer.from_crs("EPSG:25833", "OGC:CRS84", always_xy=True)
+
+    def around(*points: tuple[float, float]) -> list[float]:
+        xs, ys = zip(*(to_crs84.transform(*point) for point in points), strict=True)
+        return [min(xs), min(ys), max(xs), max(ys)]
+
+    def extent() -> list[float]:
+        return client.get("/ogcapi/collections/city").json()["extent"]["spatial"]["bbox"][0]
+
+    def catalogued() -> list[float]:
+        return client.get("/catalog/datasets/city", params={"f": "json"}).json()["spatial"]["bbox"]
+
+    a, b, c = POINTS["a"], POINTS["b"], POINTS["c"]
+    at_a = _point(*to_crs84.transform(*a))
+    assert extent() == pytest.approx(around(a, b, c, *SQUARE), abs=1e-9)
+    assert client.delete(f"{ITEMS}/c").status_code == 204
+    assert extent() == pytest.approx(around(a, b, *SQUARE), abs=1e-9)
+    assert catalogued() == pytest.approx(extent(), abs=1e-9)
+    # b moves onto a: the extent shrinks to a and the block
+    assert client.patch(f"{ITEMS}/b", json={"geometry": at_a}).status_code == 204
+    assert extent() == pytest.approx(around(a, *SQUARE), abs=1e-9)
+    # a new far feature grows it; replaced by one near a, it shrinks again
+    assert client.post(ITEMS, json=_geometry(_point(13.5, 52.5), "far")).status_code == 201
+    assert extent()[2:] == [13.5, 52.5]
+    assert (
+        client.put(f"{ITEMS}/far", json=_geometry(_point(*to_crs84.transform(*a)), "far")).status_code == 204
+    )
+    assert extent() == pytest.approx(around(a, *SQUARE), abs=1e-9)
+    assert catalogued() == pytest.approx(extent(), abs=1e-9)
+    # the last features gone, the collection has no extent
+    for key in ("far", "a", "b", "block"):
+        assert client.delete(f"{ITEMS}/{key}").status_code == 204
+    assert "extent" not in client.get("/ogcapi/collections/city").json()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 
+from urbantwin.store.access_schema import organisations
+from urbantwin.store.engine import alembic_config, upgrade
 from urbantwin.store.schema import metadata
 
 
@@ -21,3 +26,20 @@ def test_migrated_store_matches_the_declared_schema(engine: Engine) -> None:
     with engine.connect() as connection:
         drift = [d for d in compare_metadata(MigrationContext.configure(connection), metadata) if _ours(d)]
     assert drift == []
+
+
+def test_former_organisation_kinds_are_renamed_and_extents_computed_afresh(engine: Engine) -> None:
+    """Migration 0010: the kinds of earlier versions get today's names (`administration`, which said
+    nothing of the level of authority, that of the local authority it was)."""
+    command.downgrade(alembic_config(engine), "0009")
+    try:
+        with engine.begin() as connection:
+            for ident, kind in (("stadt", "administration"), ("uni", "science"), ("verein", "civil_society")):
+                connection.execute(
+                    insert(organisations).values(id=ident, title=ident, kind=kind, created=datetime.now(UTC))
+                )
+    finally:
+        upgrade(engine)
+    with engine.connect() as connection:
+        kinds = dict(connection.execute(select(organisations.c.id, organisations.c.kind)).all())
+    assert kinds == {"stadt": "local-authority", "uni": "research", "verein": "ngo"}

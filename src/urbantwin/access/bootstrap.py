@@ -53,7 +53,7 @@ def _create_default(connection: Connection, settings: Settings) -> None:
     if not connection.execute(select(organisations.c.id).where(organisations.c.id == publisher)).first():
         connection.execute(
             organisations.insert().values(
-                id=publisher, title=settings.default_publisher_title, kind="administration", created=now
+                id=publisher, title=settings.default_publisher_title, kind="local-authority", created=now
             )
         )
     connection.execute(

@@ -19,6 +19,7 @@ from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import SYSTEM
 from urbantwin.errors import PlatformError
 from urbantwin.settings import Settings, load_settings
+from urbantwin.store.access_schema import ORGANISATION_KINDS
 
 Database = Annotated[
     str | None,
@@ -27,8 +28,10 @@ Database = Annotated[
 Config = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 
 org_app = typer.Typer(
-    help="Organisations (administration, municipal companies, science, …).", no_args_is_help=True
+    help="Organisations (local, regional and national authorities, companies, research, NGOs, …).",
+    no_args_is_help=True,
 )
+KIND_HELP = f"one of {', '.join(ORGANISATION_KINDS)}: says the catalogue's ADMS publisher type"
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups (partners who may read partner data).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
@@ -77,9 +80,7 @@ def _print(rows: Any) -> None:
 def org_add(
     ident: Annotated[str, typer.Argument(help="short id, e.g. stadt-musterstadt")],
     title: Annotated[str, typer.Option(help="full name")],
-    kind: Annotated[
-        str, typer.Option(help="administration, municipal_company, science, business, civil_society")
-    ],
+    kind: Annotated[str, typer.Option(help=KIND_HELP)],
     homepage: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
     database_url: Database = None,
@@ -88,6 +89,24 @@ def org_add(
     admin = _admin(database_url, config)
     _run(lambda: admin.add_organisation(SYSTEM, ident, title, kind, homepage, email))
     typer.echo(f"Added organisation {ident}.")
+
+
+@org_app.command("set")
+def org_set(
+    ident: Annotated[str, typer.Argument(help="the organisation's id")],
+    title: Annotated[str | None, typer.Option(help="full name")] = None,
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
+    homepage: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    database_url: Database = None,
+    config: Config = None,
+) -> None:
+    admin = _admin(database_url, config)
+    fields = {"title": title, "kind": kind, "homepage": homepage, "email": email}
+    _run(
+        lambda: admin.update_organisation(SYSTEM, ident, **{k: v for k, v in fields.items() if v is not None})
+    )
+    typer.echo(f"Changed organisation {ident}.")
 
 
 @org_app.command("list")
@@ -243,6 +262,7 @@ def dataset_set(
     access: Annotated[str | None, typer.Option(help="open, registered, partner, internal")] = None,
     licence: Annotated[str | None, typer.Option()] = None,
     title: Annotated[str | None, typer.Option()] = None,
+    publisher: Annotated[str | None, typer.Option(help="organisation id of the new publisher")] = None,
     read_group: Annotated[list[str] | None, typer.Option()] = None,
     writer: Annotated[list[str] | None, typer.Option()] = None,
     database_url: Database = None,
@@ -253,6 +273,7 @@ def dataset_set(
         "access_level": access,
         "licence": licence,
         "title": title,
+        "publisher_id": publisher,
         "read_groups": read_group,
         "writers": writer,
     }

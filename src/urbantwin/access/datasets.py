@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, or_, select, update
 
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, groups, organisations, users
+from urbantwin.store.access_schema import (
+    ACCESS_LEVELS,
+    FORMER_KINDS,
+    datasets,
+    groups,
+    organisations,
+    users,
+)
 from urbantwin.store.features_schema import collections
 from urbantwin.store.schema import (
     datastreams,
@@ -83,6 +90,9 @@ def create_dataset(connection: Connection, ident: str, **fields: Any) -> None:
     for key, default in (("themes", empty), ("keywords", empty), ("read_groups", empty), ("writers", empty)):
         values.setdefault(key, default)
     values.setdefault("licence", "other-closed")
+    if values.get("publisher_id") is None:
+        # A catalogue record needs a publisher (DCAT-AP.de): unnamed, the platform's city publishes it.
+        values["publisher_id"] = _default_publisher(connection)
     connection.execute(datasets.insert().values(id=ident, created=now, modified=now, **values))
 
 
@@ -161,8 +171,8 @@ def require_existing(connection: Connection, field: str, table: Any, ident: str 
 def publish_collection(connection: Connection, collection_id: str, publisher: str | None = None) -> str:
     """Give a feature collection a dataset of its own (same id) unless it has one; its id.
 
-    The dataset is open, published by `publisher` or else by the first administration organisation
-    (the city running the platform, made at start); a data steward refines it afterwards.
+    The dataset is open, published by `publisher` or else by the first local authority (the city
+    running the platform, made at start); a data steward refines it afterwards.
     """
     row = connection.execute(select(collections).where(collections.c.id == collection_id)).one()
     if row.dataset_id is not None:
@@ -225,10 +235,15 @@ def derive_dataset(connection: Connection, ident: str, source: str, title: str) 
     return True
 
 
+def _kinds_of(kind: str) -> list[str]:
+    """`kind` and the former names of it that a row may still hold."""
+    return [kind, *(former for former, now in FORMER_KINDS.items() if now == kind)]
+
+
 def _default_publisher(connection: Connection) -> str | None:
     return connection.execute(
         select(organisations.c.id)
-        .where(organisations.c.kind == "administration")
+        .where(organisations.c.kind.in_(_kinds_of("local-authority")))
         .order_by(organisations.c.created, organisations.c.id)
         .limit(1)
     ).scalar()

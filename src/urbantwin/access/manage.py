@@ -35,6 +35,7 @@ from urbantwin.store.access_schema import (
     datasets,
     group_members,
     groups,
+    organisation_kind,
     organisations,
     users,
 )
@@ -48,6 +49,14 @@ class IssuedToken:
     user: str
     scopes: list[str]
     expires: datetime | None
+
+
+def checked_kind(kind: Any) -> str:
+    """`kind` as the kind it stands for today (a former name taken too); a 400 listing the kinds
+    for anything else."""
+    if not isinstance(kind, str) or organisation_kind(kind) not in ORGANISATION_KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(ORGANISATION_KINDS)}, not {kind!r}")
+    return organisation_kind(kind)
 
 
 def _now() -> datetime:
@@ -78,7 +87,8 @@ class AccessAdmin:
 
     def organisations(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return [_plain(r) for r in connection.execute(select(organisations).order_by(organisations.c.id))]
+            rows = connection.execute(select(organisations).order_by(organisations.c.id)).all()
+        return [{**_plain(row), "kind": organisation_kind(row.kind)} for row in rows]
 
     def add_organisation(
         self,
@@ -90,8 +100,7 @@ class AccessAdmin:
         email: str | None = None,
     ) -> dict[str, Any]:
         check_id("organisation", ident)
-        if kind not in ORGANISATION_KINDS:
-            raise BadRequest(f"kind must be one of {', '.join(ORGANISATION_KINDS)}, not {kind!r}")
+        kind = checked_kind(kind)
 
         def action(connection: Connection) -> None:
             if connection.execute(select(organisations.c.id).where(organisations.c.id == ident)).first():
@@ -104,6 +113,29 @@ class AccessAdmin:
 
         self._change(principal, f"add organisation {ident}", action)
         return {"id": ident, "title": title, "kind": kind, "homepage": homepage, "email": email}
+
+    def update_organisation(self, principal: Principal, ident: str, **fields: Any) -> None:
+        """Change an organisation's `title`, `kind`, `homepage` or `email` (None clears the last two)."""
+        known = ("title", "kind", "homepage", "email")
+        unknown = sorted(set(fields) - set(known))
+        if unknown:
+            raise BadRequest(f"an organisation has no field {unknown[0]!r}; known: {', '.join(known)}")
+        if not fields:
+            raise BadRequest(f"nothing to change: give {', '.join(known)}")
+        values = dict(fields)
+        if "kind" in values:
+            values["kind"] = checked_kind(values["kind"])
+        if "title" in values and not (isinstance(values["title"], str) and values["title"].strip()):
+            raise BadRequest("title: an organisation needs a title")
+
+        def action(connection: Connection) -> None:
+            changed = connection.execute(
+                update(organisations).where(organisations.c.id == ident).values(**values)
+            ).rowcount
+            if changed == 0:
+                raise NotFound(f"no organisation {ident!r}")
+
+        self._change(principal, f"update organisation {ident}", action)
 
     # --- users -------------------------------------------------------------------------------------
 
@@ -348,7 +380,12 @@ class AccessAdmin:
         self._change(principal, f"add dataset {ident}", lambda c: create_dataset(c, ident, **fields))
 
     def update_dataset(self, principal: Principal, ident: str, **fields: Any) -> None:
-        self._change(principal, f"update dataset {ident}", lambda c: update_dataset(c, ident, **fields))
+        changed = ", ".join(
+            f"{key}={fields[key]}" if key == "publisher_id" else key for key in sorted(fields)
+        )
+        self._change(
+            principal, f"update dataset {ident}: {changed}", lambda c: update_dataset(c, ident, **fields)
+        )
 
     def move(
         self, principal: Principal, policy: AccessPolicy, ident: str, entity_set: str, ids: list[int]

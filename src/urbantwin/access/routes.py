@@ -19,7 +19,19 @@ from urbantwin.access.principal import Principal
 from urbantwin.errors import NotFound, Unauthorized
 from urbantwin.http import CheckedJsonRoute
 
-Kind = Literal["administration", "municipal_company", "science", "business", "civil_society"]
+#: An organisation kind (store/access_schema.py: ORGANISATION_KINDS, or a former name of one); the
+#: service checks it, with a message listing the kinds.
+Kind = Annotated[
+    str,
+    Field(
+        description=(
+            "local-authority, regional-authority, national-authority, supranational-authority, "
+            "municipal-company, company, research, ngo, non-profit, industry-consortium, "
+            "standardisation-body or private-individual (the catalogue's ADMS publisher type)"
+        ),
+        max_length=100,
+    ),
+]
 Role = Literal["reader", "contributor", "data_steward", "administrator"]
 Level = Literal["open", "registered", "partner", "internal"]
 Scope = Literal["read", "write", "admin"]
@@ -34,6 +46,13 @@ class OrganisationIn(_Strict):
     id: Ident
     title: Annotated[str, Field(min_length=1, max_length=500)]
     kind: Kind
+    homepage: str | None = None
+    email: str | None = None
+
+
+class OrganisationPatch(_Strict):
+    title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    kind: Kind | None = None
     homepage: str | None = None
     email: str | None = None
 
@@ -142,6 +161,15 @@ def build_router() -> APIRouter:
         principal = await call(administrator, request)
         fields = body.model_dump()
         return await call(request_admin(request).add_organisation, principal, fields.pop("id"), **fields)
+
+    @router.patch(
+        "/admin/organisations/{ident}",
+        status_code=204,
+        summary="Change an organisation's title, kind, homepage or e-mail address",
+    )
+    async def update_organisation(request: Request, ident: str, body: OrganisationPatch) -> None:
+        principal = await call(administrator, request)
+        await call(request_admin(request).update_organisation, principal, ident, **_given(body))
 
     @router.get("/admin/users", summary="List users with their groups")
     async def list_users(request: Request) -> list[dict[str, Any]]:

@@ -309,11 +309,13 @@ def _agent(graph: Graph, base: str, organisation: Organisation) -> URIRef:
     graph.add((node, RDF.type, FOAF.Agent))
     graph.add((node, RDF.type, FOAF.Organization))
     graph.add((node, FOAF.name, Literal(organisation.title)))
-    kind = vocab.publisher_type_uri(organisation.kind)
-    if kind is not None:
-        code = vocab.PUBLISHER_TYPES[organisation.kind]
-        label = vocab.PUBLISHER_TYPE_LABELS.get(code)
-        graph.add((node, DCTERMS.type, _concept(graph, kind, vocab.PUBLISHER_TYPE, label)))
+    code = vocab.publisher_type(organisation.kind)
+    if code is not None:
+        uri = f"{vocab.PUBLISHER_TYPE_BASE}/{code}"
+        concept = _concept(graph, uri, vocab.PUBLISHER_TYPE, None)
+        for language, label in vocab.PUBLISHER_TYPE_LABELS.get(code, {}).items():
+            graph.add((concept, SKOS.prefLabel, Literal(label, lang=language)))
+        graph.add((node, DCTERMS.type, concept))
     if organisation.homepage:
         homepage = URIRef(organisation.homepage)
         graph.add((homepage, RDF.type, FOAF.Document))

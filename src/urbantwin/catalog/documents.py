@@ -156,6 +156,11 @@ def _organisation(base: str, organisation: Organisation) -> dict[str, Any]:
         "uri": organisation_url(base, organisation.id),
         "title": organisation.title,
         "kind": organisation.kind,
+        "kind_label": {
+            language: vocab.organisation_kind_label(organisation.kind, language)
+            for language in vocab.LABEL_LANGUAGES
+        },
+        "publisher_type": vocab.publisher_type_uri(organisation.kind),
         "homepage": organisation.homepage,
     }
 

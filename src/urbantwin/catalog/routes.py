@@ -14,7 +14,7 @@ from starlette.responses import Response
 from urbantwin.access.http import request_caller
 from urbantwin.catalog.dcat import JSONLD_CONTEXT, catalog_graph, dataset_graph
 from urbantwin.catalog.documents import REPRESENTATIONS, catalog_document, listing_url, single_document
-from urbantwin.catalog.html import render_catalog, render_dataset
+from urbantwin.catalog.html import LANGUAGES, render_catalog, render_dataset
 from urbantwin.catalog.service import MAX_LIMIT, CatalogQuery, CatalogService
 from urbantwin.errors import BadRequest, NotAcceptable
 from urbantwin.http import public_base
@@ -82,6 +82,27 @@ def choose_representation(f: str | None, accept: str | None) -> str:
     return chosen
 
 
+def choose_language(accept_language: str | None) -> str:
+    """The language of the HTML view (`html.LANGUAGES`) the `Accept-Language` header likes best
+    (q-values honoured, a region ignored: de-AT is German; among equals the first named); the
+    first of `LANGUAGES` without a header or a match."""
+    best, chosen = 0.0, LANGUAGES[0]
+    for part in (accept_language or "").split(","):
+        tag, *params = (piece.strip() for piece in part.split(";"))
+        primary = tag.lower().split("-", 1)[0]
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        if primary in LANGUAGES and q > best:
+            best, chosen = q, primary
+    return chosen
+
+
 def _accept_ranges(accept: str) -> list[tuple[str, str, float]]:
     ranges = []
     for part in accept.split(","):
@@ -143,7 +164,7 @@ def build_router() -> APIRouter:
         media_type = REPRESENTATIONS[representation][0]
         if representation in CHARSET:
             media_type += "; charset=utf-8"
-        return Response(body, media_type=media_type, headers={"Vary": "Accept"})
+        return Response(body, media_type=media_type, headers={"Vary": "Accept, Accept-Language"})
 
     def listing(request: Request, representation: str, base: str) -> bytes | str:
         query = CatalogQuery.parse(list(request.query_params.multi_items()))
@@ -154,14 +175,18 @@ def build_router() -> APIRouter:
             )
             return serialise_graph(graph, representation)
         document = catalog_document(base, page, representation)
-        return render_catalog(document) if representation == "html" else orjson.dumps(document)
+        if representation == "html":
+            return render_catalog(document, choose_language(request.headers.get("accept-language")))
+        return orjson.dumps(document)
 
     def one(request: Request, dataset_id: str, representation: str, base: str) -> bytes | str:
         info, record = request_catalog(request).dataset(request_caller(request), dataset_id)
         if representation in SERIALISERS:
             return serialise_graph(dataset_graph(base, info, record), representation)
         document = single_document(base, info, record, representation)
-        return render_dataset(document) if representation == "html" else orjson.dumps(document)
+        if representation == "html":
+            return render_dataset(document, choose_language(request.headers.get("accept-language")))
+        return orjson.dumps(document)
 
     @router.get("/", include_in_schema=False)
     @router.get(
@@ -169,7 +194,8 @@ def build_router() -> APIRouter:
         summary="The DCAT-AP.de catalogue: search, facets, paging",
         description=(
             "The datasets the caller may read, as a DCAT-AP.de 3.0 catalogue (Turtle, JSON-LD, RDF/XML), "
-            "a JSON listing with facet counts and paging links, or a searchable HTML page. Facet values "
+            "a JSON listing with facet counts and paging links, or a searchable HTML page (in English "
+            "or German, by Accept-Language). Facet values "
             "of one facet are OR-ed, facets AND-ed; each facet's counts apply every other filter. "
             "The RDF pages with hydra:PagedCollection (nextPage), as CKAN's DCAT harvester follows."
         ),

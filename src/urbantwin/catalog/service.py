@@ -32,7 +32,8 @@ from urbantwin.catalog import vocabulary as vocab
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.settings import Settings
 from urbantwin.store import schema
-from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisations
+from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisation_kind, organisations
+from urbantwin.store.extents import ExtentCache
 from urbantwin.store.features_schema import collections, features
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
@@ -267,6 +268,8 @@ class CatalogService:
         # every write to its features): a scan of a collection's features runs once per change.
         self._validity: dict[str, tuple[int, tuple[datetime | None, datetime | None, bool]]] = {}
         self._validity_lock = threading.Lock()
+        #: Extents of collections whose stored one is not right (after an import), per version.
+        self._extents = ExtentCache()
 
     # --- what a principal sees --------------------------------------------------------------------
 
@@ -306,7 +309,9 @@ class CatalogService:
     def _organisations(self, connection: Connection) -> dict[str, Organisation]:
         rows = connection.execute(select(organisations)).all()
         return {
-            row.id: Organisation(row.id, row.title, row.kind, row.homepage or None, row.email or None)
+            row.id: Organisation(
+                row.id, row.title, organisation_kind(row.kind), row.homepage or None, row.email or None
+            )
             for row in rows
         }
 
@@ -326,20 +331,25 @@ class CatalogService:
             collections.c.description,
             collections.c.attribution,
             collections.c.extent_bbox,
+            collections.c.extent_version,
             collections.c.updated,
             collections.c.version,
             collections.c.dataset_id,
         ).order_by(collections.c.id)
-        for row in connection.execute(_restricted(query, restrict, collections.c.dataset_id)):
-            members.setdefault(row.dataset_id, []).append(
+        found = [
+            row._mapping for row in connection.execute(_restricted(query, restrict, collections.c.dataset_id))
+        ]
+        extents = self._extents.extents(connection, found)
+        for row in found:
+            members.setdefault(row["dataset_id"], []).append(
                 CollectionMember(
-                    row.id,
-                    row.title,
-                    row.description or "",
-                    row.attribution or None,
-                    _bbox(row.extent_bbox),
-                    row.updated,
-                    row.version,
+                    row["id"],
+                    row["title"],
+                    row["description"] or "",
+                    row["attribution"] or None,
+                    extents[row["id"]],
+                    row["updated"],
+                    row["version"],
                 )
             )
         sta = union(
@@ -531,7 +541,7 @@ class CatalogService:
     def _info(self, records: list[DatasetRecord], orgs: dict[str, Organisation]) -> CatalogInfo:
         settings = self.settings
         publisher = orgs.get(settings.default_publisher) or Organisation(
-            settings.default_publisher, settings.default_publisher_title, "administration"
+            settings.default_publisher, settings.default_publisher_title, "local-authority"
         )
         return CatalogInfo(
             title=f"Data catalogue of {publisher.title}",
@@ -611,16 +621,6 @@ def _matches_text(record: DatasetRecord, q: str) -> bool:
         return True
     haystack = "\n".join((record.title, record.description, *record.keywords)).casefold()
     return all(word in haystack for word in q.casefold().split())
-
-
-def _bbox(value: Any) -> Bbox | None:
-    if not isinstance(value, list | tuple) or len(value) != 4:
-        return None
-    try:
-        minx, miny, maxx, maxy = (float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return (minx, miny, maxx, maxy)
 
 
 def _union(boxes: list[Bbox]) -> Bbox | None:

@@ -8,6 +8,8 @@ them for the HTML view and the facets. A code not listed still becomes a URI of 
 
 from __future__ import annotations
 
+from urbantwin.store.access_schema import organisation_kind
+
 DATA_THEME = "http://publications.europa.eu/resource/authority/data-theme"
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency"
 ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right"
@@ -36,6 +38,24 @@ THEMES = {
     "TRAN": "Transport",
 }
 
+#: The EU data themes' German labels (the Publications Office's table).
+THEMES_DE = {
+    "AGRI": "Landwirtschaft, Fischerei, Forstwirtschaft und Nahrungsmittel",
+    "ECON": "Wirtschaft und Finanzen",
+    "EDUC": "Bildung, Kultur und Sport",
+    "ENER": "Energie",
+    "ENVI": "Umwelt",
+    "GOVE": "Regierung und öffentlicher Sektor",
+    "HEAL": "Gesundheit",
+    "INTR": "Internationale Themen",
+    "JUST": "Justiz, Rechtssystem und öffentliche Sicherheit",
+    "OP_DATPRO": "Vorläufige Daten",
+    "REGI": "Regionen und Städte",
+    "SOCI": "Bevölkerung und Gesellschaft",
+    "TECH": "Wissenschaft und Technologie",
+    "TRAN": "Verkehr",
+}
+
 #: EU frequencies the platform's datasets use.
 FREQUENCIES = {
     "CONT": "continuous",
@@ -55,6 +75,24 @@ FREQUENCIES = {
     "UNKNOWN": "unknown",
 }
 
+FREQUENCIES_DE = {
+    "CONT": "kontinuierlich",
+    "UPDATE_CONT": "laufend aktualisiert",
+    "1MIN": "minütlich",
+    "10MIN": "alle zehn Minuten",
+    "15MIN": "alle fünfzehn Minuten",
+    "30MIN": "alle dreißig Minuten",
+    "HOURLY": "stündlich",
+    "DAILY": "täglich",
+    "WEEKLY": "wöchentlich",
+    "MONTHLY": "monatlich",
+    "QUARTERLY": "vierteljährlich",
+    "ANNUAL": "jährlich",
+    "IRREG": "unregelmäßig",
+    "NEVER": "nie",
+    "UNKNOWN": "unbekannt",
+}
+
 #: Access levels of the platform (see access/policy.py) onto the EU access-right table: open data
 #: is PUBLIC; data behind a sign-in or a partnership is RESTRICTED; an organisation's own is
 #: NON_PUBLIC.
@@ -70,30 +108,68 @@ ACCESS_LEVEL_LABELS = {
     "partner": "Partners",
     "internal": "Internal",
 }
+ACCESS_LEVEL_LABELS_DE = {
+    "open": "Offene Daten",
+    "registered": "Registrierte Nutzer",
+    "partner": "Partner",
+    "internal": "Intern",
+}
 ACCESS_RIGHT_LABELS = {"PUBLIC": "public", "RESTRICTED": "restricted", "NON_PUBLIC": "non-public"}
 
-#: Kinds of organisation onto the ADMS publisher types. The platform's "administration" is a city's
-#: (a local authority); municipal companies and businesses are companies; civil society is NGOs.
+#: Kinds of organisation (store/access_schema.py) onto the ADMS publisher types that DCAT-AP.de
+#: prescribes for a publisher's `dct:type`. A municipal company is a company to ADMS.
 PUBLISHER_TYPES = {
-    "administration": "LocalAuthority",
-    "municipal_company": "Company",
-    "science": "Academia-ScientificOrganisation",
-    "business": "Company",
-    "civil_society": "NonGovernmentalOrganisation",
+    "local-authority": "LocalAuthority",
+    "regional-authority": "RegionalAuthority",
+    "national-authority": "NationalAuthority",
+    "supranational-authority": "SupraNationalAuthority",
+    "municipal-company": "Company",
+    "company": "Company",
+    "research": "Academia-ScientificOrganisation",
+    "ngo": "NonGovernmentalOrganisation",
+    "non-profit": "NonProfitOrganisation",
+    "industry-consortium": "IndustryConsortium",
+    "standardisation-body": "StandardisationBody",
+    "private-individual": "PrivateIndividual(s)",
 }
+#: The ADMS publisher types' labels, in English (the vocabulary's own) and German.
 PUBLISHER_TYPE_LABELS = {
-    "LocalAuthority": "Local Authority",
-    "Company": "Company",
-    "Academia-ScientificOrganisation": "Academia/Scientific organisation",
-    "NonGovernmentalOrganisation": "Non-Governmental Organisation",
+    "LocalAuthority": {"en": "Local Authority", "de": "Kommunalverwaltung"},
+    "RegionalAuthority": {"en": "Regional Authority", "de": "Regionale Behörde"},
+    "NationalAuthority": {"en": "National Authority", "de": "Nationale Behörde"},
+    "SupraNationalAuthority": {"en": "Supra-national authority", "de": "Supranationale Behörde"},
+    "Company": {"en": "Company", "de": "Unternehmen"},
+    "Academia-ScientificOrganisation": {
+        "en": "Academia/Scientific organisation",
+        "de": "Hochschule/Wissenschaftliche Einrichtung",
+    },
+    "NonGovernmentalOrganisation": {
+        "en": "Non-Governmental Organisation",
+        "de": "Nichtregierungsorganisation",
+    },
+    "NonProfitOrganisation": {"en": "Non-Profit Organisation", "de": "Gemeinnützige Organisation"},
+    "IndustryConsortium": {"en": "Industry consortium", "de": "Industriekonsortium"},
+    "StandardisationBody": {"en": "Standardisation body", "de": "Normungsorganisation"},
+    "PrivateIndividual(s)": {"en": "Private Individual(s)", "de": "Privatperson(en)"},
 }
+#: What the catalogue's HTML view calls each kind of organisation, by language.
 ORGANISATION_KIND_LABELS = {
-    "administration": "City administration",
-    "municipal_company": "Municipal company",
-    "science": "Science",
-    "business": "Business",
-    "civil_society": "Civil society",
+    "local-authority": {"en": "Local authority", "de": "Kommunalverwaltung"},
+    "regional-authority": {"en": "Regional (state) authority", "de": "Landesbehörde"},
+    "national-authority": {"en": "National (federal) authority", "de": "Bundesbehörde"},
+    "supranational-authority": {"en": "Supranational authority", "de": "Supranationale Behörde"},
+    "municipal-company": {"en": "Municipal company", "de": "Kommunales Unternehmen"},
+    "company": {"en": "Company", "de": "Unternehmen"},
+    "research": {"en": "Research and academia", "de": "Wissenschaft und Forschung"},
+    "ngo": {"en": "Non-governmental organisation", "de": "Nichtregierungsorganisation"},
+    "non-profit": {"en": "Non-profit organisation", "de": "Gemeinnützige Organisation"},
+    "industry-consortium": {"en": "Industry consortium", "de": "Industriekonsortium"},
+    "standardisation-body": {"en": "Standardisation body", "de": "Normungsorganisation"},
+    "private-individual": {"en": "Private individual", "de": "Privatperson"},
 }
+#: Languages the labels above are given in; the first is the fallback.
+LABEL_LANGUAGES = ("en", "de")
+
 
 #: Licences of the DCAT-AP.de vocabulary that cities use most, with their German titles.
 LICENCE_LABELS = {
@@ -170,6 +246,31 @@ def language_uri(code: str) -> str:
     return f"{LANGUAGE}/{code}"
 
 
+def publisher_type(kind: str) -> str | None:
+    """The ADMS publisher type of an organisation kind (a former kind's name taken too)."""
+    return PUBLISHER_TYPES.get(organisation_kind(kind))
+
+
 def publisher_type_uri(kind: str) -> str | None:
-    code = PUBLISHER_TYPES.get(kind)
+    code = publisher_type(kind)
     return f"{PUBLISHER_TYPE_BASE}/{code}" if code else None
+
+
+def theme_label(code: str, language: str = "en") -> str:
+    return (THEMES_DE if language == "de" else THEMES).get(code, code)
+
+
+def frequency_label(code: str, language: str = "en") -> str:
+    return (FREQUENCIES_DE if language == "de" else FREQUENCIES).get(code, "")
+
+
+def access_level_label(level: str, language: str = "en") -> str:
+    return (ACCESS_LEVEL_LABELS_DE if language == "de" else ACCESS_LEVEL_LABELS).get(level, level)
+
+
+def organisation_kind_label(kind: str, language: str = "en") -> str:
+    """What an organisation kind is called in `language` ("en" or "de"); an unknown kind as it is."""
+    labels = ORGANISATION_KIND_LABELS.get(organisation_kind(kind))
+    if labels is None:
+        return kind
+    return labels.get(language, labels[LABEL_LANGUAGES[0]])

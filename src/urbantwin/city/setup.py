@@ -24,7 +24,7 @@ from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.principal import SYSTEM
 from urbantwin.city_profile import CityProfile, ProfileError, Publisher
 from urbantwin.settings import Settings
-from urbantwin.store.access_schema import ORGANISATION_KINDS, datasets, organisations
+from urbantwin.store.access_schema import ORGANISATION_KINDS, datasets, organisation_kind, organisations
 from urbantwin.store.city import write_profile
 from urbantwin.store.engine import for_writes, upgrade
 
@@ -52,6 +52,7 @@ def city_settings(settings: Settings, profile: CityProfile) -> Settings:
 
 def init_city(engine: Engine, settings: Settings, profile: CityProfile) -> CitySetup:
     publisher = profile.publisher or Publisher(id=profile.id, title=profile.name)
+    publisher = replace(publisher, kind=organisation_kind(publisher.kind))  # a former name taken too
     if publisher.kind not in ORGANISATION_KINDS:
         raise ProfileError(
             f"publisher.kind: {publisher.kind!r} is not an organisation kind; "

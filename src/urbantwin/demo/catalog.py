@@ -20,26 +20,26 @@ from urbantwin.store.engine import for_writes
 from urbantwin.store.schema import datastreams, observations, things
 
 ORGANISATIONS = {
-    "stadt-leipzig": ("Stadt Leipzig", "administration", "https://www.leipzig.de/"),
+    "stadt-leipzig": ("Stadt Leipzig", "local-authority", "https://www.leipzig.de/"),
     "lfulg": (
         "Sächsisches Landesamt für Umwelt, Landwirtschaft und Geologie",
-        "administration",
+        "regional-authority",
         "https://www.lfulg.sachsen.de/",
     ),
     "copernicus-cams": (
         "Copernicus Atmosphere Monitoring Service (ECMWF)",
-        "science",
+        "supranational-authority",
         "https://atmosphere.copernicus.eu/",
     ),
-    "bundesnetzagentur": ("Bundesnetzagentur", "administration", "https://www.bundesnetzagentur.de/"),
+    "bundesnetzagentur": ("Bundesnetzagentur", "national-authority", "https://www.bundesnetzagentur.de/"),
     "lvb": (
         "Leipziger Verkehrsbetriebe (LVB) GmbH",
-        "municipal_company",
+        "municipal-company",
         "https://www.l.de/verkehrsbetriebe",
     ),
-    "freifunk-leipzig": ("Freifunk Leipzig", "civil_society", "https://leipzig.freifunk.net/"),
-    "openstreetmap": ("OpenStreetMap contributors", "civil_society", "https://www.openstreetmap.org/"),
-    "code-for-leipzig": ("OK Lab Leipzig / Code for Leipzig", "civil_society", "https://codefor.de/leipzig/"),
+    "freifunk-leipzig": ("Freifunk Leipzig", "ngo", "https://leipzig.freifunk.net/"),
+    "openstreetmap": ("OpenStreetMap contributors", "ngo", "https://www.openstreetmap.org/"),
+    "code-for-leipzig": ("OK Lab Leipzig / Code for Leipzig", "ngo", "https://codefor.de/leipzig/"),
 }
 
 
@@ -124,12 +124,19 @@ def publish_demo_catalogue(engine: Engine) -> None:
     now = datetime.now(UTC)
     with for_writes(engine).begin() as connection:
         for ident, (title, kind, homepage) in ORGANISATIONS.items():
-            if not connection.execute(select(organisations.c.id).where(organisations.c.id == ident)).first():
+            stored = connection.execute(
+                select(organisations.c.kind).where(organisations.c.id == ident)
+            ).first()
+            if stored is None:
                 connection.execute(
                     organisations.insert().values(
                         id=ident, title=title, kind=kind, homepage=homepage, created=now
                     )
                 )
+            elif stored.kind != kind:
+                # A demo stored before kinds told the levels of authority apart (the state and the
+                # federal agency were "administration", a local authority after migration 0010).
+                connection.execute(update(organisations).where(organisations.c.id == ident).values(kind=kind))
         for spec in SENSOR_DATASETS:
             fields = {
                 "title": spec.title,

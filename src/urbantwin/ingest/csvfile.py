@@ -68,6 +68,7 @@ COORDINATE_PAIRS: list[tuple[str, str]] = [
 ]
 WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "wkt_geom")
 DELIMITERS = (",", ";", "\t", "|")
+_UNIT_AFTER_NAME = re.compile(r"\s*(\[[^\]]*\]|\([^)]*\))$")
 _PLAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
 _INTEGER = re.compile(r"^[+-]?(0|[1-9]\d*)$")
@@ -85,8 +86,9 @@ def parse_number(text: str, decimal: str | None = None) -> float | None:
 
 
 def detect_columns(header: Sequence[str]) -> tuple[str, str] | str | None:
-    """The coordinate columns (x, y) or the WKT column found in the header, or None."""
-    lowered = {name.strip().lower(): name for name in header}
+    """The coordinate columns (x, y) or the WKT column found in the header, or None. A unit after the
+    name is ignored, as registers write it: `Längengrad [DG]`, `Rechtswert (m)`."""
+    lowered = {_UNIT_AFTER_NAME.sub("", name.strip().lower()): name for name in header}
     for x_name, y_name in COORDINATE_PAIRS:
         if x_name in lowered and y_name in lowered:
             return lowered[x_name], lowered[y_name]

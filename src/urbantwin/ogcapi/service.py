@@ -35,7 +35,9 @@ from urbantwin.ogcapi.crs import CRS84, bbox_to_crs84, geometry_transform, parse
 from urbantwin.ogcapi.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
 from urbantwin.settings import Settings
 from urbantwin.store.engine import for_reads
+from urbantwin.store.extents import ExtentCache
 from urbantwin.store.feature_pages import FeatureText, in_box, read_page
+from urbantwin.store.feature_rows import Box
 from urbantwin.store.features_schema import collections, features
 from urbantwin.store.sqlfunctions import json_boolean, json_number, json_string
 from urbantwin.times import parse_instant
@@ -150,6 +152,8 @@ class FeaturesService:
         self.conformance_classes = list(CONFORMANCE if conformance is None else conformance)
         self._counts: OrderedDict[tuple[str, Any, int], int] = OrderedDict()
         self._counts_lock = threading.Lock()
+        #: Extents of collections whose stored one is not right (after an import), per version.
+        self._extents = ExtentCache()
 
     # --- landing page, conformance, collections ------------------------------------------------
 
@@ -189,7 +193,10 @@ class FeaturesService:
         visible = self.access.scope(caller).allows_column(collections.c.dataset_id)
         query = select(collections).order_by(collections.c.id)
         with self.engine.connect() as connection:
-            rows = connection.execute(query if visible is None else query.where(visible)).all()
+            rows = [
+                row._mapping for row in connection.execute(query if visible is None else query.where(visible))
+            ]
+            extents = self._extents.extents(connection, rows)
         root = f"{base}/ogcapi/collections"
         return Answer(
             {
@@ -197,14 +204,17 @@ class FeaturesService:
                     _link(root, "self", JSON, "the collections"),
                     _link(f"{root}?f=html", "alternate", HTML, "the collections as HTML"),
                 ],
-                "collections": [self._collection(base, row._mapping) for row in rows],
+                "collections": [self._collection(base, row, extents[row["id"]]) for row in rows],
                 "crs": list(self.crs),
             }
         )
 
     def collection(self, base: str, collection_id: str, caller: Caller) -> Answer:
         self.readable(caller, collection_id)
-        return Answer(self._collection(base, self._row(collection_id)))
+        with self.engine.connect() as connection:
+            row = self._row(collection_id, connection)
+            extent = self._extents.extent(connection, row)
+        return Answer(self._collection(base, row, extent))
 
     def readable(self, caller: Caller, collection_id: str, api: str = "features") -> DatasetScope:
         """404 unless `caller` may read the collection's dataset (its read counted): every answer
@@ -232,7 +242,7 @@ class FeaturesService:
             raise NotFound(f"no collection {collection_id!r}")
         return row._mapping
 
-    def _collection(self, base: str, row: Any) -> dict[str, Any]:
+    def _collection(self, base: str, row: Any, extent: Box | None) -> dict[str, Any]:
         url = f"{base}/ogcapi/collections/{row['id']}"
         document: dict[str, Any] = {
             "id": row["id"],
@@ -265,8 +275,8 @@ class FeaturesService:
             document["license"] = row["licence"]
         if row["attribution"]:
             document["attribution"] = row["attribution"]
-        if row["extent_bbox"]:
-            document["extent"] = {"spatial": {"bbox": [row["extent_bbox"]], "crs": CRS84}}
+        if extent is not None:
+            document["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84}}
         return document
 
     def _temporal(self, collection_id: str, connection: Connection | None = None) -> bool:

@@ -5,7 +5,8 @@ write's own transaction, and is recorded in the audit log in that transaction to
 GeoJSON Feature whose geometry is in the CRS of `Content-Crs` (CRS84 without it); it is stored in
 CRS84 like every geometry. PATCH
 merges (RFC 7396): given properties replace, `null` removes, a given geometry replaces. Each write
-keeps the collection's extent and item schema up to date and stamps its `updated` time.
+keeps the collection's extent (grown, or shrunk when a feature at its edge goes or moves:
+store/extents.py) and item schema up to date and stamps its `updated` time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from urbantwin.access.principal import Principal
 from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.geometry import GeometryError, check_geometry, crs_of, from_geojson
 from urbantwin.ogcapi.crs import SUPPORTED, geometry_to_crs84, parse_crs
-from urbantwin.store.feature_rows import grown_schema, height_of, union_bounds
+from urbantwin.store.extents import EXTENT_COLUMNS, extent_after_write, feature_bounds
+from urbantwin.store.feature_rows import Box, grown_schema, height_of
 from urbantwin.store.features_schema import collections, features
 
 
@@ -71,8 +73,9 @@ class FeatureWriter:
         with self.engine.begin() as connection:
             self._authorize(connection, principal, collection_id)
             row = self._existing(connection, collection_id, key)
+            before = feature_bounds(connection, row.id)
             connection.execute(features.update().where(features.c.id == row.id).values(**_columns(record)))
-            self._touch(connection, collection_id, record)
+            self._touch(connection, collection_id, record, removed=before)
             self._audit(connection, principal, "update", collection_id, key)
 
     def update(
@@ -95,7 +98,9 @@ class FeatureWriter:
                 else:
                     properties[name] = value
             merged: dict[str, Any] = {"type": "Feature", "properties": properties}
+            before = None
             if "geometry" in body:
+                before = feature_bounds(connection, row.id)
                 merged["geometry"] = body["geometry"]
                 record = _record(merged, _content_crs(content_crs, self.crs))
             else:
@@ -103,15 +108,16 @@ class FeatureWriter:
                 del record["geom"]
                 record["bounds"] = None
             connection.execute(features.update().where(features.c.id == row.id).values(**_columns(record)))
-            self._touch(connection, collection_id, record)
+            self._touch(connection, collection_id, record, removed=before)
             self._audit(connection, principal, "update", collection_id, key)
 
     def delete(self, principal: Principal, collection_id: str, key: str) -> None:
         with self.engine.begin() as connection:
             self._authorize(connection, principal, collection_id)
             row = self._existing(connection, collection_id, key)
+            before = feature_bounds(connection, row.id)
             connection.execute(features.delete().where(features.c.id == row.id))
-            self._touch(connection, collection_id, None)
+            self._touch(connection, collection_id, None, removed=before)
             self._audit(connection, principal, "delete", collection_id, key)
 
     # --- helpers -----------------------------------------------------------------------------------
@@ -139,9 +145,7 @@ class FeatureWriter:
 
     def _collection(self, connection: Connection, collection_id: str) -> Any:
         row = connection.execute(
-            select(collections.c.item_schema, collections.c.extent_bbox).where(
-                collections.c.id == collection_id
-            )
+            select(collections.c.item_schema, *EXTENT_COLUMNS).where(collections.c.id == collection_id)
         ).first()
         if row is None:
             raise NotFound(f"no collection {collection_id!r}")
@@ -161,18 +165,24 @@ class FeatureWriter:
             raise NotFound(f"no feature {key!r} in collection {collection_id!r}")
         return row
 
-    def _touch(self, connection: Connection, collection_id: str, record: dict[str, Any] | None) -> None:
-        """The collection's updated time, and its extent and item schema grown by `record`."""
+    def _touch(
+        self,
+        connection: Connection,
+        collection_id: str,
+        record: dict[str, Any] | None,
+        removed: Box | None = None,
+    ) -> None:
+        """The collection's updated time, its item schema grown by `record`, and its extent after
+        the feature's box `removed` went and `record`'s came (the feature is written already)."""
         current = self._collection(connection, collection_id)
         values: dict[str, Any] = {"updated": datetime.now(UTC), "version": collections.c.version + 1}
+        added = record.get("bounds") if record is not None else None
+        values.update(extent_after_write(connection, current._mapping, [removed], [added]))
         if record is not None:
-            # The importers' rules (store/feature_rows.py): the same schema and extent either way.
+            # The importers' rules (store/feature_rows.py): the same schema either way.
             schema = grown_schema(current.item_schema, record["properties"])
             if schema != current.item_schema:
                 values["item_schema"] = schema
-            box = record.get("bounds")
-            if box is not None:
-                values["extent_bbox"] = list(union_bounds([current.extent_bbox, box]) or box)
         connection.execute(collections.update().where(collections.c.id == collection_id).values(**values))
 
 

@@ -17,8 +17,40 @@ from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, Table, Text
 from urbantwin.store.schema import metadata
 from urbantwin.store.types import Id, Json, UtcTime
 
-#: Kinds of organisation the platform serves (the issue's "defined criteria").
-ORGANISATION_KINDS = ("administration", "municipal_company", "science", "business", "civil_society")
+#: Kinds of organisation the platform serves (the issue's "defined criteria"), each saying what the
+#: catalogue calls its publisher type (the ADMS publisher types of DCAT-AP.de): a city's own
+#: administration is a local authority, a state agency a regional one, a federal agency a national
+#: one.
+ORGANISATION_KINDS = (
+    "local-authority",
+    "regional-authority",
+    "national-authority",
+    "supranational-authority",
+    "municipal-company",
+    "company",
+    "research",
+    "ngo",
+    "non-profit",
+    "industry-consortium",
+    "standardisation-body",
+    "private-individual",
+)
+#: The kinds of earlier versions, which stored rows may still hold (migration 0010 renames them) and
+#: which the CLI and the admin API still take: `administration` said nothing of the level, and was a
+#: city's in every case seen.
+FORMER_KINDS = {
+    "administration": "local-authority",
+    "municipal_company": "municipal-company",
+    "science": "research",
+    "business": "company",
+    "civil_society": "ngo",
+}
+
+
+def organisation_kind(kind: str) -> str:
+    """The kind `kind` stands for today (a former name renamed; anything else as it is)."""
+    return FORMER_KINDS.get(kind, kind)
+
 
 #: Roles, each including the rights of those before it.
 ROLES = ("reader", "contributor", "data_steward", "administrator")

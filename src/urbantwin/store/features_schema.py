@@ -26,8 +26,10 @@ collections = Table(
     Column("keywords", Json),
     #: JSON Schema of the items' properties (what a client may filter on).
     Column("item_schema", Json),
-    #: [minx, miny, maxx, maxy] in CRS84 over all features, kept by the importer.
+    #: [minx, miny, maxx, maxy] in CRS84 over the features present (store/extents.py).
     Column("extent_bbox", Json),
+    #: The `version` at which `extent_bbox` was right; any other: computed afresh when read.
+    Column("extent_version", Integer),
     #: The CRS the source was given in (a URI or an EPSG code), for provenance.
     Column("source_crs", Text),
     Column("created", UtcTime, nullable=False),

@@ -1,7 +1,7 @@
 """The city's profile, one row written by `urbantwin city init` (store/city.py).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 04:00:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from urbantwin.store.types import Json, UtcTime
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
