@@ -38,12 +38,21 @@ from pathlib import Path
 import numpy as np
 from host import describe
 
+from urbantwin.city_profile import load_profile
+from urbantwin.demo import ENERGY_SCENARIOS, PROFILE
 from urbantwin.demo.features import load_feature_layers
 from urbantwin.energy import kernel as step_kernel
 from urbantwin.energy import model, run, strategies
 from urbantwin.energy import scenario as scenarios
+from urbantwin.energy.site import Site
 from urbantwin.settings import Settings
+from urbantwin.store.city import write_profile
 from urbantwin.store.engine import make_engine, upgrade
+
+#: The demo's city (its districts, site and holidays) and its energy quarter's scenarios.
+CITY = load_profile(PROFILE)
+DEMO = scenarios.Library.at(ENERGY_SCENARIOS)
+SITE = Site.of(CITY)
 
 
 def wait_idle(limit: float, seconds: float) -> str:
@@ -61,10 +70,10 @@ def timed(call):  # noqa: ANN001, ANN201
 
 
 def rule_based(records: list, name: str, strategy: str | None, repeat: int) -> None:
-    scenario = scenarios.load(name)
+    scenario = DEMO.load(name)
     if strategy:
         scenario = scenario.with_overrides({"scenario.strategy": strategy})
-    (buildings, _, plant), prep = timed(lambda: run.prepare(records, scenario))
+    (buildings, _, plant), prep = timed(lambda: run.prepare(records, scenario, site=SITE))
     times = []
     for _ in range(repeat):
         result, seconds = timed(
@@ -91,8 +100,8 @@ def rule_based(records: list, name: str, strategy: str | None, repeat: int) -> N
 
 def kernel_ready(records: list) -> None:
     """Time the first use of the compiled step kernel (JIT compilation, or loading it from the cache)."""
-    scenario = scenarios.load("pv_hp_ev_optimised").with_overrides({"scenario.strategy": "rule_based"})
-    _, _, plant = run.prepare(records[:10], scenario)
+    scenario = DEMO.load("pv_hp_ev_optimised").with_overrides({"scenario.strategy": "rule_based"})
+    _, _, plant = run.prepare(records[:10], scenario, site=SITE)
     _, seconds = timed(lambda: strategies.simulate(plant.first_steps(96), "rule_based"))
     kernel = step_kernel.compiled_step()
     source = "compiled" if kernel.stats.cache_misses else "from numba's cache"
@@ -108,7 +117,7 @@ def hundred(records: list, ev: float) -> tuple:
         "scenario.strategy": "optimised",
     }
     scenario = scenarios.Scenario().with_overrides(overrides)
-    _, _, plant = run.prepare(records, scenario)
+    _, _, plant = run.prepare(records, scenario, site=SITE)
     chosen = np.flatnonzero((plant.pv_kwp > 0) & (plant.battery_kwh > 0) & plant.heat_pump)[:100]
     return scenario, plant.select(chosen)
 
@@ -151,7 +160,9 @@ def main() -> None:
         engine = make_engine(settings)
         upgrade(engine)
         load_feature_layers(engine, progress=False)
-        records, seconds = timed(lambda: model.read_buildings(engine, scenarios.load("baseline")))
+        with engine.begin() as connection:
+            write_profile(connection, CITY)
+        records, seconds = timed(lambda: model.read_buildings(engine, DEMO.load("baseline")))
         print(f"Machine: {describe()}")
         print(f"Read {len(records)} buildings of the four Ortsteile from the store in {seconds:.2f} s")
         if "rules" in args.parts:
@@ -196,8 +207,8 @@ def day_ahead(records: list, args: argparse.Namespace) -> None:
 def optimised_year(records: list, args: argparse.Namespace) -> None:
     """Part 3: the optimised year of `pv_hp_ev_optimised` on all buildings, against the rules."""
     print("3. Optimised year, all buildings —", wait_idle(1.5, args.wait_idle))
-    scenario = scenarios.load("pv_hp_ev_optimised")
-    (_, _, full), prep = timed(lambda: run.prepare(records, scenario))
+    scenario = DEMO.load("pv_hp_ev_optimised")
+    (_, _, full), prep = timed(lambda: run.prepare(records, scenario, site=SITE))
     result, seconds = timed(lambda: strategies.simulate(full, "optimised", scenario.optimiser))
     print(
         f"   pv_hp_ev_optimised: mode {result.mode}, prepare {prep:.2f} s, simulate {seconds:.1f} s "
