@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import shapely
+from pyproj import Geod
 from sqlalchemy import Engine
 
 from tests.energy.conftest import rectangle
@@ -77,6 +79,19 @@ def test_the_area_and_its_residents_are_read_as_the_city_profile_says(engine: En
     nameless = parse_profile({"name": "X"})
     with pytest.raises(ValueError, match="the city profile names no districts collection"):
         model.read_buildings(engine, area, nameless)
+
+
+def test_footprints_are_measured_in_the_utm_zone_they_lie_in() -> None:
+    """A footprint in the west of Germany measures its true area, as one in the east does (a fixed
+    zone 33 would enlarge it by about 0.8 %)."""
+    geod = Geod(ellps="GRS80")
+    for lon, lat, crs in ((6.95, 50.94, "EPSG:25832"), (12.37, 51.34, "EPSG:25833")):
+        square = shapely.box(lon, lat, lon + 0.002, lat + 0.001)
+        described = model.describe([BuildingRecord("s", {"building": "office"}, square)])
+        true_area = abs(geod.geometry_area_perimeter(square)[0])
+        assert model.metric_crs(lon, lat) == crs
+        assert described.footprint_m2[0] == pytest.approx(true_area, rel=1e-3)
+    assert model.metric_crs(-74.0, 40.7) == "EPSG:32618" and model.metric_crs(151.2, -33.9) == "EPSG:32756"
 
 
 def test_dwellings_are_calibrated_to_the_residents() -> None:

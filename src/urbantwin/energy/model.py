@@ -5,7 +5,8 @@ Input is any building collection of the store (OSM footprints with their tags, a
 `BuildingRecord`s. Every attribute the model uses says whether it was read or assumed
 (`*_source` = `osm:<tag>`, `derived: …` or `assumed: …`), and the outputs carry those labels.
 
-- **Footprint** area in m² in ETRS89/UTM 33N (EPSG:25833).
+- **Footprint** area in m² in the UTM zone the buildings lie in (`metric_crs`: ETRS89 / UTM, e.g.
+  EPSG:25833 east of 12° E, EPSG:25832 west of it, in Europe; WGS 84 / UTM elsewhere).
 - **Levels**: `building:levels` (+ `roof_storey_share` × `roof:levels`), else `height` / storey height,
   else a default by use (assumed).
 - **Use** from the OSM `building` tag (`USES`); `building=yes` is residential with an address,
@@ -138,8 +139,6 @@ PITCHED = {
     "round",
     "dome",
 }
-#: The CRS footprint areas and orientations are measured in (ETRS89 / UTM 33N).
-METRIC_CRS = "EPSG:25833"
 #: Heat need of a refurbished non-residential building relative to its existing state (variant 2, 3):
 #: about the ratio TABULA gives for German MFH/AB of 1860-1978 (variant 2 ≈ 0.4-0.5, variant 3 ≈ 0.2-0.3).
 NONRESIDENTIAL_REFURBISHMENT = {1: 1.0, 2: 0.5, 3: 0.25}
@@ -308,8 +307,19 @@ def _year(properties: dict[str, Any]) -> tuple[int | None, str]:
     return None, ""
 
 
+def metric_crs(longitude: float, latitude: float) -> str:
+    """The CRS footprint areas and orientations are measured in: the UTM zone of the place, on
+    ETRS89 where it is defined (zones 28-38 north, Europe), else on WGS 84."""
+    zone = min(int((longitude + 180.0) // 6.0) + 1, 60)
+    if latitude >= 0 and 28 <= zone <= 38:
+        return f"EPSG:{25800 + zone}"
+    return f"EPSG:{(32600 if latitude >= 0 else 32700) + zone}"
+
+
 def _metric(geometries: list[Any]) -> np.ndarray:
-    transformer = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
+    west, south, east, north = shapely.total_bounds(np.array(geometries, dtype=object))
+    crs = metric_crs((west + east) / 2.0, (south + north) / 2.0)
+    transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
 
     def project(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
