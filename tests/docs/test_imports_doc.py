@@ -54,7 +54,13 @@ def test_the_documented_commands_run_on_an_empty_store(
         assert connection.execute(select(func.count()).select_from(things)).scalar_one() == 1 + 1 + 5
         assert connection.execute(select(func.count()).select_from(observations)).scalar_one() > 0
         collections = connection.execute(select(features.c.collection_id).distinct()).scalars()
-        assert set(collections) == {"ev-charging", "aq-stations", "buildings", "charging-points"}
+        assert set(collections) == {
+            "ev-charging",
+            "aq-stations",
+            "aq-stations-gpkg",
+            "buildings",
+            "charging-points",
+        }
     # Every command again: nothing new.
     for command in commands():
         if command[:2] == ["org", "add"]:
