@@ -63,6 +63,20 @@ def _bounds(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
+def patterns(feed: Feed) -> pd.Series:
+    """Each trip's stop pattern: the tuple of its stops' ids in order, by trip_id."""
+    st = feed.stop_times
+    if not len(st):
+        return pd.Series(dtype=object)
+    codes = st["trip_id"].cat.codes.to_numpy()
+    stops = st["stop_id"].cat.categories.to_numpy()[st["stop_id"].cat.codes.to_numpy()].tolist()
+    first, last = _bounds(codes)
+    trips = st["trip_id"].cat.categories[codes[first]]
+    return pd.Series(
+        [tuple(stops[a : b + 1]) for a, b in zip(first.tolist(), last.tolist(), strict=True)], index=trips
+    )
+
+
 def straight_km(feed: Feed) -> pd.Series:
     """Each trip's geodesic stop-to-stop length (km), by trip_id."""
     st = feed.stop_times
@@ -134,12 +148,11 @@ def shape_km(feed: Feed, trip_ids: pd.Index) -> pd.Series:
         shapes[str(shape_id)] = np.column_stack([x, y])
     sx, sy = project.transform(feed.stops["lon"].to_numpy(), feed.stops["lat"].to_numpy())
     stop_xy = pd.DataFrame({"x": sx, "y": sy}, index=feed.stops.index)
-    st = feed.stop_times[feed.stop_times["trip_id"].isin(trip_ids)]
-    patterns = st.groupby("trip_id", observed=True, sort=False)["stop_id"].agg(lambda s: tuple(s.astype(str)))
+    chosen = patterns(feed).reindex(trip_ids)
     shape_of = feed.trips.set_index("trip_id")["shape_id"]
     result: dict[str, float] = {}
     done: dict[tuple[str, tuple[str, ...]], float] = {}
-    for trip, pattern in patterns.items():
+    for trip, pattern in chosen.items():
         key = (str(shape_of[trip]), pattern)
         if key not in done:
             line = shapes[key[0]]

@@ -32,6 +32,7 @@ from urbantwin.store.transit_schema import transit_feeds, transit_routes, transi
 from urbantwin.transit.distance import (
     DETOUR_FACTOR,
     TripTable,
+    patterns,
     trip_table,
     typical_weekday,
     vehicle_km_by_date,
@@ -153,10 +154,8 @@ def stop_sources(feed: Feed) -> list[Source]:
 def line_sources(feed: Feed, table: TripTable) -> list[Source]:
     """One feature per route: per direction, the shape of its commonest stop pattern (the shape most
     of that pattern's trips use), else the line through the pattern's stops."""
-    st = feed.stop_times
-    patterns = st.groupby("trip_id", observed=True, sort=False)["stop_id"].agg(lambda s: tuple(s.astype(str)))
     trips = table.trips.set_index("trip_id")
-    trips = trips.assign(pattern=patterns.reindex(trips.index))
+    trips = trips.assign(pattern=patterns(feed).reindex(trips.index))
     shapes = {str(k): v for k, v in feed.shapes.groupby("shape_id", sort=False)}
     sources: list[Source] = []
     km = trips.groupby("route_id")["distance_km"].median()
