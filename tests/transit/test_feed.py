@@ -223,3 +223,14 @@ def test_a_folder_reads_like_its_zip(tmp_path: Path) -> None:
 def test_blocks_are_kept(tmp_path: Path) -> None:
     table = trip_table(read_feed(write_feed(tmp_path / "f.zip"))).trips.set_index("trip_id")
     assert list(table["block_id"]) == ["B1", "B1"]
+
+
+def test_a_trip_whose_first_stop_has_no_time_is_refused(tmp_path: Path) -> None:
+    path = write_feed(
+        tmp_path / "f.zip",
+        stop_times_txt=STOP_TIMES + "T1,,,S1,1\nT1,08:02:00,08:02:00,S2,2\n",
+    )
+    with pytest.raises(
+        FeedError, match=r"^stop_times.txt: row 2: field 'departure_time': a trip's first stop"
+    ):
+        trip_table(read_feed(path))

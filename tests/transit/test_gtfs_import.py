@@ -4,9 +4,10 @@ version replacing the old, a bad feed leaving nothing behind, stops and lines as
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
 
 from tests.transit.conftest import MADRID, PFORZHEIM, PLZEN, write_feed
 from urbantwin.ingest.pipeline import ImportFailure
@@ -17,10 +18,10 @@ from urbantwin.transit.feed import FeedError
 from urbantwin.transit.gtfs_import import import_gtfs
 
 
-def count(engine: Engine, table: object, feed_id: str) -> int:
+def count(engine: Engine, table: Table, feed_id: str) -> int:
     with engine.connect() as connection:
         return connection.execute(
-            select(func.count()).select_from(table).where(table.c.feed_id == feed_id)  # type: ignore[attr-defined]
+            select(func.count()).select_from(table).where(table.c.feed_id == feed_id)
         ).scalar_one()
 
 
@@ -113,7 +114,9 @@ def test_the_same_feed_twice_changes_nothing(engine: Engine, tmp_path: Path) -> 
     assert first.changed and first.feed_id == "synthetic"
     with engine.connect() as connection:
         imported = connection.execute(select(transit_feeds.c.imported)).scalar_one()
-        versions = dict(connection.execute(select(collections.c.id, collections.c.version)).all())
+        versions: dict[str, int] = dict(
+            connection.execute(select(collections.c.id, collections.c.version)).all()
+        )
     again = import_gtfs(engine, path)
     assert not again.changed
     assert [(r.inserted, r.updated, r.deleted) for r in again.collections] == [(0, 0, 0), (0, 0, 0)]
@@ -168,7 +171,7 @@ def test_a_failure_while_writing_rolls_everything_back(engine: Engine, tmp_path:
 def test_stops_and_lines_are_datasets_of_the_catalogue(engine: Engine, tmp_path: Path) -> None:
     import_gtfs(engine, write_feed(tmp_path / "f.zip"), feed_id="city", source="Synthetic", licence="CC0 1.0")
     with engine.connect() as connection:
-        found = dict(connection.execute(select(datasets.c.id, datasets.c.extra)).all())
+        found: dict[str, Any] = dict(connection.execute(select(datasets.c.id, datasets.c.extra)).all())
         lines = connection.execute(
             select(features.c.properties, features.c.geom).where(features.c.collection_id == "city-lines")
         ).one()
@@ -176,3 +179,29 @@ def test_stops_and_lines_are_datasets_of_the_catalogue(engine: Engine, tmp_path:
     assert found["city-lines"]["source"] == "Synthetic"
     assert lines.properties["mode"] == "bus"
     assert lines.properties["trips"] == 2
+
+
+def test_lines_follow_the_shape_where_there_is_one_else_the_stops(engine: Engine, tmp_path: Path) -> None:
+    import shapely
+
+    from tests.transit.test_distance import DETOUR, shapes_txt
+
+    path = write_feed(
+        tmp_path / "f.zip",
+        routes_txt="route_id,route_short_name,route_type\nR1,1,0\nR2,2,800\n",
+        shapes_txt=shapes_txt(DETOUR),
+        trips_txt="route_id,service_id,trip_id,direction_id,shape_id\nR1,WK,T1,0,SH1\nR2,WK,T2,1,\n",
+    )
+    import_gtfs(engine, path, feed_id="city")
+    with engine.connect() as connection:
+        rows: dict[str, bytes] = dict(
+            connection.execute(
+                select(features.c.feature_key, features.c.geom).where(
+                    features.c.collection_id == "city-lines"
+                )
+            ).all()
+        )
+    tram, trolleybus = shapely.from_wkb(rows["R1"]), shapely.from_wkb(rows["R2"])
+    assert [tuple(c) for c in shapely.get_coordinates(tram)] == DETOUR
+    assert len(shapely.get_coordinates(trolleybus)) == 4  # through T2's four stops
+    assert shapely.get_coordinates(trolleybus)[0, 0] == pytest.approx(10.042)  # from S4: its direction
