@@ -205,3 +205,13 @@ def test_lines_follow_the_shape_where_there_is_one_else_the_stops(engine: Engine
     assert [tuple(c) for c in shapely.get_coordinates(tram)] == DETOUR
     assert len(shapely.get_coordinates(trolleybus)) == 4  # through T2's four stops
     assert shapely.get_coordinates(trolleybus)[0, 0] == pytest.approx(10.042)  # from S4: its direction
+
+
+def test_trips_without_stop_times_are_counted_not_stored(engine: Engine, tmp_path: Path) -> None:
+    from tests.transit.conftest import BASE
+
+    path = write_feed(tmp_path / "f.zip", trips_txt=BASE["trips.txt"] + "R1,WK,T9,0,\n")
+    report = import_gtfs(engine, path, feed_id="city")
+    assert (report.summary["trips"], report.summary["trips_without_stop_times"]) == (3, 1)
+    assert count(engine, transit_trips, "city") == 2
+    assert "Trips without stop times (not stored): 1" in report.lines()

@@ -80,12 +80,14 @@ def patterns(feed: Feed) -> pd.Series:
 def straight_km(feed: Feed) -> pd.Series:
     """Each trip's geodesic stop-to-stop length (km), by trip_id."""
     st = feed.stop_times
-    stops = feed.stops.loc[st["stop_id"].astype(str).to_numpy()] if len(st) else feed.stops.iloc[:0]
-    lon = stops["lon"].to_numpy()
-    lat = stops["lat"].to_numpy()
-    codes = st["trip_id"].cat.codes.to_numpy()
     if len(st) < 2:
         return pd.Series(dtype=float)
+    # Positions by the stop column's category codes: no text per stop time.
+    placed = feed.stops.reindex(st["stop_id"].cat.categories)
+    stop_codes = st["stop_id"].cat.codes.to_numpy()
+    lon = placed["lon"].to_numpy()[stop_codes]
+    lat = placed["lat"].to_numpy()[stop_codes]
+    codes = st["trip_id"].cat.codes.to_numpy()
     _, _, legs = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
     legs = np.where(codes[1:] == codes[:-1], legs, 0.0)
     total = np.concatenate([[0.0], np.cumsum(legs)])

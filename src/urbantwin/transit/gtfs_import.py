@@ -61,6 +61,8 @@ class GtfsReport:
             f"Routes: {s['routes']} ({modes})",
             f"Trips: {s['trips']}, stop times: {s['stop_times']}, service days: {s['service_days']}",
         ]
+        if s["trips_without_stop_times"]:
+            out.append(f"Trips without stop times (not stored): {s['trips_without_stop_times']}")
         if s["typical_weekday"]:
             out.append(
                 f"Typical weekday {s['typical_weekday']}: {s['weekday_trips']} trips, "
@@ -106,6 +108,8 @@ def summarise(feed: Feed, table: TripTable) -> dict[str, Any]:
         "routes_by_mode": dict(Counter(feed.routes["mode"]).most_common()),
         "routes_by_type": {str(k): int(v) for k, v in sorted(Counter(feed.routes["route_type"]).items())},
         "trips": len(feed.trips),
+        # Trips with no stop times run nowhere: they are not stored.
+        "trips_without_stop_times": len(feed.trips) - len(table.trips),
         "stop_times": len(feed.stop_times),
         "service_days": len(feed.service_days),
         "first_day": str(feed.service_days["date"].min().date()) if len(feed.service_days) else None,
