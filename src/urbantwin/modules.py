@@ -23,6 +23,7 @@ from urbantwin.ogcapi.module import MODULE as OGCAPI
 from urbantwin.sensorthings.module import MODULE as SENSORTHINGS
 from urbantwin.settings import Settings
 from urbantwin.timeseries.module import MODULE as TIMESERIES
+from urbantwin.transit.module import MODULE as TRANSIT
 
 MODULES: tuple[Module, ...] = (
     SENSORTHINGS,
@@ -34,6 +35,7 @@ MODULES: tuple[Module, ...] = (
     CITY,
     ENERGY,
     INGEST,
+    TRANSIT,
 )
 
 

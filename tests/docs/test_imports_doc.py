@@ -60,6 +60,8 @@ def test_the_documented_commands_run_on_an_empty_store(
             "aq-stations-gpkg",
             "buildings",
             "charging-points",
+            "sample-gtfs-stops",
+            "sample-gtfs-lines",
         }
     # Every command again: nothing new.
     for command in commands():

@@ -27,7 +27,7 @@ import orjson
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 from tqdm import tqdm
 
 from urbantwin.access.datasets import publish_collection, require_existing
@@ -337,100 +337,117 @@ def store_rows(
     Features of the collection that are not among `rows` stay (so several files can fill one
     collection) unless `delete_missing`, when the rows are the whole collection and the others go.
     """
+    with for_writes(engine).begin() as connection:
+        return store_rows_in(
+            connection, rows, info, crs_name, progress=progress, label=label, delete_missing=delete_missing
+        )
+
+
+def store_rows_in(
+    connection: Connection,
+    rows: list[Row],
+    info: CollectionInfo,
+    crs_name: str,
+    *,
+    progress: bool = True,
+    label: str = "",
+    delete_missing: bool = False,
+) -> ImportReport:
+    """`store_rows` inside the caller's transaction: an importer that writes more than one
+    collection (and tables of its own) commits all of it, or nothing, at once."""
     report = ImportReport(info.id)
     now = datetime.now(UTC)
     schema = item_schema(rows)
     boxes = [r.bounds for r in rows if r.bounds is not None]
-    with for_writes(engine).begin() as connection:
-        existing = connection.execute(select(collections.c.id).where(collections.c.id == info.id)).first()
-        values = {
-            "title": info.title,
-            "description": info.description,
-            "licence": info.licence,
-            "attribution": info.attribution,
-            "keywords": list(info.keywords),
-            "source_crs": crs_name,
-        }
-        if existing is None:
-            try:
-                require_existing(connection, "publisher", organisations, info.publisher)
-            except BadRequest as exc:
-                raise ImportFailure(f"{info.id}: {exc.message} (add it first: urbantwin org add)") from None
-            connection.execute(collections.insert().values(id=info.id, created=now, updated=now, **values))
-            # A new collection is published at once, as an open dataset of its own in the catalogue.
-            dataset = publish_collection(connection, info.id, info.publisher)
-            if info.source:
-                extra = connection.execute(select(datasets.c.extra).where(datasets.c.id == dataset)).scalar()
-                connection.execute(
-                    datasets.update()
-                    .where(datasets.c.id == dataset)
-                    .values(extra={**(extra or {}), "source": info.source})
-                )
-        stored: dict[str, tuple[int, str]] = {}
-        result = connection.execute(
-            select(
-                features.c.id,
-                features.c.feature_key,
-                features.c.properties,
-                features.c.geom,
-                features.c.height,
-                features.c.valid_from,
-                features.c.valid_to,
-            ).where(features.c.collection_id == info.id)
-        )
-        for fid, key, properties, geom, height, valid_from, valid_to in result:
-            old = Row(key, properties or {}, geom, None, height, valid_from, valid_to)
-            stored[key] = (fid, old.digest())
-        inserts: list[dict[str, Any]] = []
-        with tqdm(total=len(rows), unit="feature", desc=label or info.id, disable=not progress) as bar:
-            for row in rows:
-                record = {
-                    "properties": row.properties,
-                    "geom": row.wkb,
-                    "height": row.height,
-                    "valid_from": row.valid_from,
-                    "valid_to": row.valid_to,
-                }
-                known = stored.get(row.key)
-                if known is None:
-                    inserts.append({"collection_id": info.id, "feature_key": row.key, **record})
-                    report.inserted += 1
-                elif known[1] != row.digest():
-                    connection.execute(features.update().where(features.c.id == known[0]).values(**record))
-                    report.updated += 1
-                else:
-                    report.unchanged += 1
-                if len(inserts) >= BATCH:
-                    connection.execute(features.insert(), inserts)
-                    inserts.clear()
-                bar.update(1)
-            if inserts:
-                connection.execute(features.insert(), inserts)
-        if delete_missing:
-            keep = {row.key for row in rows}
-            gone = [fid for key, (fid, _) in stored.items() if key not in keep]
-            for start in range(0, len(gone), BATCH):
-                connection.execute(delete(features).where(features.c.id.in_(gone[start : start + BATCH])))
-            report.deleted = len(gone)
-        changed = report.inserted or report.updated or report.deleted or existing is None
-        extent = union_bounds(boxes)
-        previous = connection.execute(
-            select(collections.c.extent_bbox, collections.c.item_schema).where(collections.c.id == info.id)
-        ).one()
-        # Features already stored but absent from this file stay, and so do their boxes and properties.
-        keeps_others = bool(stored) and not delete_missing
-        if previous.extent_bbox and keeps_others:
-            extent = union_bounds([tuple(previous.extent_bbox), *([extent] if extent else [])])
-        if previous.item_schema and keeps_others:
-            merged = dict(previous.item_schema.get("properties", {}))
-            merged.update(schema["properties"])
-            schema = {"type": "object", "properties": merged}
-        update = {**values, "item_schema": schema, "extent_bbox": list(extent) if extent else None}
-        current = connection.execute(select(collections).where(collections.c.id == info.id)).one()._mapping
-        if changed or any(current[k] != v for k, v in update.items()):
+    existing = connection.execute(select(collections.c.id).where(collections.c.id == info.id)).first()
+    values = {
+        "title": info.title,
+        "description": info.description,
+        "licence": info.licence,
+        "attribution": info.attribution,
+        "keywords": list(info.keywords),
+        "source_crs": crs_name,
+    }
+    if existing is None:
+        try:
+            require_existing(connection, "publisher", organisations, info.publisher)
+        except BadRequest as exc:
+            raise ImportFailure(f"{info.id}: {exc.message} (add it first: urbantwin org add)") from None
+        connection.execute(collections.insert().values(id=info.id, created=now, updated=now, **values))
+        # A new collection is published at once, as an open dataset of its own in the catalogue.
+        dataset = publish_collection(connection, info.id, info.publisher)
+        if info.source:
+            extra = connection.execute(select(datasets.c.extra).where(datasets.c.id == dataset)).scalar()
             connection.execute(
-                collections.update()
-                .where(collections.c.id == info.id)
-                .values(updated=now, version=collections.c.version + 1, **update)
+                datasets.update()
+                .where(datasets.c.id == dataset)
+                .values(extra={**(extra or {}), "source": info.source})
             )
+    stored: dict[str, tuple[int, str]] = {}
+    result = connection.execute(
+        select(
+            features.c.id,
+            features.c.feature_key,
+            features.c.properties,
+            features.c.geom,
+            features.c.height,
+            features.c.valid_from,
+            features.c.valid_to,
+        ).where(features.c.collection_id == info.id)
+    )
+    for fid, key, properties, geom, height, valid_from, valid_to in result:
+        old = Row(key, properties or {}, geom, None, height, valid_from, valid_to)
+        stored[key] = (fid, old.digest())
+    inserts: list[dict[str, Any]] = []
+    with tqdm(total=len(rows), unit="feature", desc=label or info.id, disable=not progress) as bar:
+        for row in rows:
+            record = {
+                "properties": row.properties,
+                "geom": row.wkb,
+                "height": row.height,
+                "valid_from": row.valid_from,
+                "valid_to": row.valid_to,
+            }
+            known = stored.get(row.key)
+            if known is None:
+                inserts.append({"collection_id": info.id, "feature_key": row.key, **record})
+                report.inserted += 1
+            elif known[1] != row.digest():
+                connection.execute(features.update().where(features.c.id == known[0]).values(**record))
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            if len(inserts) >= BATCH:
+                connection.execute(features.insert(), inserts)
+                inserts.clear()
+            bar.update(1)
+        if inserts:
+            connection.execute(features.insert(), inserts)
+    if delete_missing:
+        keep = {row.key for row in rows}
+        gone = [fid for key, (fid, _) in stored.items() if key not in keep]
+        for start in range(0, len(gone), BATCH):
+            connection.execute(delete(features).where(features.c.id.in_(gone[start : start + BATCH])))
+        report.deleted = len(gone)
+    changed = report.inserted or report.updated or report.deleted or existing is None
+    extent = union_bounds(boxes)
+    previous = connection.execute(
+        select(collections.c.extent_bbox, collections.c.item_schema).where(collections.c.id == info.id)
+    ).one()
+    # Features already stored but absent from this file stay, and so do their boxes and properties.
+    keeps_others = bool(stored) and not delete_missing
+    if previous.extent_bbox and keeps_others:
+        extent = union_bounds([tuple(previous.extent_bbox), *([extent] if extent else [])])
+    if previous.item_schema and keeps_others:
+        merged = dict(previous.item_schema.get("properties", {}))
+        merged.update(schema["properties"])
+        schema = {"type": "object", "properties": merged}
+    update = {**values, "item_schema": schema, "extent_bbox": list(extent) if extent else None}
+    current = connection.execute(select(collections).where(collections.c.id == info.id)).one()._mapping
+    if changed or any(current[k] != v for k, v in update.items()):
+        connection.execute(
+            collections.update()
+            .where(collections.c.id == info.id)
+            .values(updated=now, version=collections.c.version + 1, **update)
+        )
     return report

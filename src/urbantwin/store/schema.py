@@ -230,4 +230,5 @@ from urbantwin.store import (  # noqa: E402, F401
     observation_counts,
     policy_version,
     timeseries_schema,
+    transit_schema,
 )

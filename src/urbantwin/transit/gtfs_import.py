@@ -1,0 +1,352 @@
+"""`urbantwin import gtfs`: a GTFS feed into the store, whole or not at all.
+
+The feed is read and checked completely (`feed.read_feed`), its trips measured
+(`distance.trip_table`), then everything is written in one transaction: the feed's row, its routes,
+trips and service days (`store/transit_schema.py`), and two feature collections through the ingest
+pipeline — `<feed>-stops` (every stop, station and entrance with coordinates) and `<feed>-lines`
+(one feature per route: the shape of its commonest trip pattern per direction, else the line through
+that pattern's stops). A bad feed raises `FeedError` before the first write.
+
+Idempotent: the feed is keyed by `feed_id` and a sha256 of its file(s). The same feed again changes
+nothing; a new version of it (another digest) replaces its rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, delete, select
+
+from urbantwin.ingest.pipeline import CRS84, CollectionInfo, ImportReport, Source, build_rows, store_rows_in
+from urbantwin.store.engine import for_writes
+from urbantwin.store.transit_schema import transit_feeds, transit_routes, transit_service_days, transit_trips
+from urbantwin.transit.distance import (
+    DETOUR_FACTOR,
+    TripTable,
+    patterns,
+    trip_table,
+    typical_weekday,
+    vehicle_km_by_date,
+)
+from urbantwin.transit.feed import Feed, FeedError, read_feed
+
+BATCH = 5000
+
+
+@dataclass
+class GtfsReport:
+    """What one import found and did."""
+
+    feed_id: str
+    #: False when the same feed (same digest, same options) was imported before: nothing written.
+    changed: bool
+    summary: dict[str, Any]
+    collections: list[ImportReport] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The report for the command line."""
+        s = self.summary
+        modes = ", ".join(f"{mode} {count}" for mode, count in s["routes_by_mode"].items())
+        out = [
+            f"Feed {self.feed_id!r}: " + ("imported." if self.changed else "unchanged (imported before)."),
+            f"Routes: {s['routes']} ({modes})",
+            f"Trips: {s['trips']}, stop times: {s['stop_times']}, service days: {s['service_days']}",
+        ]
+        if s["trips_without_stop_times"]:
+            out.append(f"Trips without stop times (not stored): {s['trips_without_stop_times']}")
+        if s["typical_weekday"]:
+            out.append(
+                f"Typical weekday {s['typical_weekday']}: {s['weekday_trips']} trips, "
+                f"{s['weekday_vehicle_km']:.1f} vehicle-km"
+            )
+        methods = ", ".join(f"{method} {count}" for method, count in s["distance_methods"].items())
+        unit = f"; shape_dist_traveled in {s['distance_unit']}" if s["distance_unit"] else ""
+        out.append(f"Trip distances from {methods} (detour factor {s['detour_factor']}{unit})")
+        out.extend(f"Collection {r.collection!r}: {r.summary()}" for r in self.collections)
+        return out
+
+
+def default_feed_id(path: Path) -> str:
+    """A feed id from the file name: `plzen_pmdp_2026-02.gtfs.zip` → `plzen-pmdp-2026-02`."""
+    name = path.name
+    for suffix in (".zip", ".gtfs"):
+        name = name.removesuffix(suffix)
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "gtfs"
+
+
+def digest(path: Path) -> str:
+    """sha256 of the feed's file, or of a folder's .txt files by name."""
+    hasher = hashlib.sha256()
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    for file in files:
+        hasher.update(file.name.encode() if path.is_dir() else b"")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                hasher.update(block)
+    return hasher.hexdigest()
+
+
+def summarise(feed: Feed, table: TripTable) -> dict[str, Any]:
+    """The counts `import gtfs` prints and the feed's row keeps."""
+    day = typical_weekday(feed)
+    by_date = vehicle_km_by_date(feed, table)
+    weekday_trips = 0
+    if day is not None:
+        services = set(feed.service_days.loc[feed.service_days["date"] == day, "service_id"])
+        weekday_trips = int(table.trips.loc[table.trips["service_id"].isin(services), "runs"].sum())
+    return {
+        "routes": len(feed.routes),
+        "routes_by_mode": dict(Counter(feed.routes["mode"]).most_common()),
+        "routes_by_type": {str(k): int(v) for k, v in sorted(Counter(feed.routes["route_type"]).items())},
+        "trips": len(feed.trips),
+        # Trips with no stop times run nowhere: they are not stored.
+        "trips_without_stop_times": len(feed.trips) - len(table.trips),
+        "stop_times": len(feed.stop_times),
+        "service_days": len(feed.service_days),
+        "first_day": str(feed.service_days["date"].min().date()) if len(feed.service_days) else None,
+        "last_day": str(feed.service_days["date"].max().date()) if len(feed.service_days) else None,
+        "typical_weekday": str(day) if day is not None else None,
+        "weekday_trips": weekday_trips,
+        "weekday_vehicle_km": round(float(by_date.get(day, 0.0)), 3) if day is not None else 0.0,
+        "distance_methods": dict(Counter(table.trips["distance_method"]).most_common()),
+        "distance_unit": table.distance_unit,
+        "detour_factor": table.detour_factor,
+        "frequency_trips": len(table.starts),
+    }
+
+
+def stop_sources(feed: Feed) -> list[Source]:
+    """The stops with coordinates, as features of `<feed>-stops`."""
+    placed = feed.stops[feed.stops["lat"].notna() & feed.stops["lon"].notna()]
+    points = shapely.points(placed["lon"].to_numpy(), placed["lat"].to_numpy())
+    return [
+        Source(
+            number,
+            stop_id,
+            point,
+            {
+                "name": name,
+                "code": code or None,
+                "location_type": int(location_type),
+                "parent_station": parent or None,
+            },
+            key_field="stop_id",
+        )
+        for number, (stop_id, name, code, location_type, parent, point) in enumerate(
+            zip(
+                placed.index,
+                placed["name"],
+                placed["code"],
+                placed["location_type"],
+                placed["parent_station"],
+                points,
+                strict=True,
+            )
+        )
+    ]
+
+
+def line_sources(feed: Feed, table: TripTable) -> list[Source]:
+    """One feature per route: per direction, the shape of its commonest stop pattern (the shape most
+    of that pattern's trips use), else the line through the pattern's stops."""
+    trips = table.trips.set_index("trip_id")
+    trips = trips.assign(pattern=patterns(feed).reindex(trips.index))
+    shapes = {str(k): v for k, v in feed.shapes.groupby("shape_id", sort=False)}
+    sources: list[Source] = []
+    km = trips.groupby("route_id")["distance_km"].median()
+    counts = trips.groupby("route_id")["runs"].sum()
+    for number, route in enumerate(feed.routes.itertuples(index=False)):
+        mine = trips[trips["route_id"] == route.route_id]
+        parts = []
+        for _, direction in mine.groupby("direction_id"):
+            pattern = direction["pattern"].value_counts().index[0]
+            using = direction[direction["pattern"].map(lambda p, chosen=pattern: p == chosen)]
+            shape_id = using["shape_id"].value_counts().index[0]
+            if shape_id and shape_id in shapes:
+                points = shapes[shape_id]
+                coords = np.column_stack([points["lon"].to_numpy(), points["lat"].to_numpy()])
+            else:
+                placed = feed.stops.loc[list(pattern)]
+                coords = np.column_stack([placed["lon"].to_numpy(), placed["lat"].to_numpy()])
+            if len(coords) >= 2:
+                parts.append(shapely.LineString(coords))
+        geometry = shapely.MultiLineString(parts) if parts else None
+        sources.append(
+            Source(
+                number,
+                route.route_id,
+                geometry,
+                {
+                    "short_name": route.short_name or None,
+                    "long_name": route.long_name or None,
+                    "route_type": int(route.route_type),
+                    "mode": route.mode,
+                    "color": f"#{route.color}" if route.color else None,
+                    "trips": int(counts.get(route.route_id, 0)),
+                    "median_trip_km": round(float(km[route.route_id]), 3) if route.route_id in km else None,
+                },
+                key_field="route_id",
+            )
+        )
+    return sources
+
+
+def import_gtfs(
+    engine: Engine,
+    path: Path,
+    *,
+    feed_id: str | None = None,
+    source: str | None = None,
+    licence: str | None = None,
+    attribution: str | None = None,
+    publisher: str | None = None,
+    detour_factor: float = DETOUR_FACTOR,
+    progress: bool = False,
+) -> GtfsReport:
+    """Import the feed at `path` (zip or folder); `FeedError` for a bad feed, nothing written then."""
+    path = Path(path)
+    if not path.exists():
+        raise FeedError(f"{path}: no such file or folder")
+    if not (detour_factor >= 1.0 and np.isfinite(detour_factor)):
+        raise FeedError(f"--detour-factor: expected a number of at least 1, got {detour_factor}")
+    feed_id = feed_id or default_feed_id(path)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}", feed_id):
+        raise FeedError(f"--feed-id: expected letters, digits, '-', '_' or '.', got {feed_id!r}")
+    feed = read_feed(path)
+    table = trip_table(feed, detour_factor)
+    summary = summarise(feed, table)
+    key = digest(path)
+    where = str(path)
+    stops = build_rows(Path(where), stop_sources(feed), CRS84)
+    lines = build_rows(Path(where), line_sources(feed, table), CRS84)
+    title = feed.version and f" (version {feed.version})" or ""
+    keywords = ["GTFS", "public transport"]
+    with for_writes(engine).begin() as connection:
+        stored = connection.execute(
+            select(transit_feeds.c.digest, transit_feeds.c.detour_factor).where(transit_feeds.c.id == feed_id)
+        ).first()
+        changed = stored is None or stored.digest != key or stored.detour_factor != detour_factor
+        if changed:
+            _replace(connection, feed_id, key, feed, table, summary, source, licence)
+        reports = [
+            store_rows_in(
+                connection,
+                rows,
+                CollectionInfo(
+                    f"{feed_id}-{kind}",
+                    f"{label} of the GTFS feed {feed_id}{title}",
+                    description,
+                    licence,
+                    attribution,
+                    keywords,
+                    source=source,
+                    publisher=publisher,
+                ),
+                "EPSG:4326",
+                progress=progress,
+                delete_missing=True,
+            )
+            for kind, label, description, rows in (
+                ("stops", "Stops", "Stops, stations and entrances of the feed (stops.txt).", stops),
+                (
+                    "lines",
+                    "Lines",
+                    "One feature per route: its commonest trip pattern per direction, along the shape "
+                    "where the feed has shapes, else through the stops.",
+                    lines,
+                ),
+            )
+        ]
+    return GtfsReport(feed_id, changed, summary, reports)
+
+
+def _replace(
+    connection: Connection,
+    feed_id: str,
+    key: str,
+    feed: Feed,
+    table: TripTable,
+    summary: dict[str, Any],
+    source: str | None,
+    licence: str | None,
+) -> None:
+    for child in (transit_service_days, transit_trips, transit_routes):
+        connection.execute(delete(child).where(child.c.feed_id == feed_id))
+    connection.execute(delete(transit_feeds).where(transit_feeds.c.id == feed_id))
+    connection.execute(
+        transit_feeds.insert().values(
+            id=feed_id,
+            digest=key,
+            version=feed.version,
+            source=source,
+            licence=licence,
+            detour_factor=table.detour_factor,
+            distance_unit=table.distance_unit,
+            imported=datetime.now(UTC),
+            summary=summary,
+        )
+    )
+    routes = feed.routes
+    _insert(
+        connection,
+        transit_routes,
+        [
+            {
+                "feed_id": feed_id,
+                "route_id": r.route_id,
+                "short_name": r.short_name,
+                "long_name": r.long_name,
+                "route_type": int(r.route_type),
+                "mode": r.mode,
+                "color": r.color or None,
+            }
+            for r in routes.itertuples(index=False)
+        ],
+    )
+    trips = table.trips
+    _insert(
+        connection,
+        transit_trips,
+        [
+            {
+                "feed_id": feed_id,
+                "trip_id": t.trip_id,
+                "route_id": t.route_id,
+                "service_id": t.service_id,
+                "direction_id": None if t.direction_id < 0 else int(t.direction_id),
+                "block_id": t.block_id or None,
+                "shape_id": t.shape_id or None,
+                "stops": int(t.stops),
+                "distance_km": float(t.distance_km),
+                "distance_method": t.distance_method,
+                "first_departure": int(t.first_departure),
+                "last_arrival": int(t.last_arrival),
+                "runs": int(t.runs),
+                "starts": table.starts.get(t.trip_id),
+            }
+            for t in trips.itertuples(index=False)
+        ],
+    )
+    days = feed.service_days
+    _insert(
+        connection,
+        transit_service_days,
+        [
+            {"feed_id": feed_id, "service_id": service, "day": pd.Timestamp(day).date()}
+            for service, day in zip(days["service_id"], days["date"], strict=True)
+        ],
+    )
+
+
+def _insert(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), BATCH):
+        connection.execute(table.insert(), rows[start : start + BATCH])
