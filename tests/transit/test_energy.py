@@ -207,3 +207,17 @@ def test_bad_periods_and_feeds_are_refused(tmp_path: Path, engine: Engine, setti
     typical = model(engine, settings)
     assert typical.period.label.startswith("typical weekday 2026-01-05")
     assert np.isclose(typical.lines.iloc[0]["energy_kwh"], 47.0)
+
+
+def test_a_frequency_based_trip_counts_once_per_departure(
+    tmp_path: Path, engine: Engine, settings: Settings
+) -> None:
+    frequencies = "trip_id,start_time,end_time,headway_secs,exact_times\nT1,08:00:00,09:00:00,1200,0\n"
+    ten_km_feed(tmp_path, engine, route_type=0, frequencies_txt=frequencies)
+    result = model(engine, settings, day="2026-01-05")
+    line = result.lines.iloc[0]
+    assert line["runs"] == 3  # 08:00, 08:20, 08:40
+    assert line["energy_kwh"] == pytest.approx(3 * 47.0)
+    assert result.hourly_vehicle_km[0][8] == pytest.approx(30.0)  # each runs 6 minutes within hour 8
+    trip = result.trips.iloc[0]
+    assert trip["trip_id"] == "T1" and trip["runs"] == 3 and trip["vehicle_km"] == pytest.approx(30.0)

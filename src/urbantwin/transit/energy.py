@@ -363,12 +363,17 @@ def _round(value: Any) -> float:
 
 def _runs(trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every run of the trips: (index of its trip, start, end) in seconds of the service day; a
-    frequency-based trip (`starts`) once per departure, with its template's duration."""
+    frequency-based trip (`starts`) once per departure, each as long as its template (the import
+    keeps its first start as first departure and its last start's arrival as last arrival)."""
     starts = trips["starts"].tolist()
     counts = np.array([len(s) if isinstance(s, list) and s else 1 for s in starts], dtype=np.int64)
     index = np.repeat(np.arange(len(trips)), counts)
     first = trips["first_departure"].to_numpy(dtype=np.int64)
-    duration = trips["last_arrival"].to_numpy(dtype=np.int64) - first
+    last_start = np.array(
+        [max(s) if isinstance(s, list) and s else f for s, f in zip(starts, first, strict=True)],
+        dtype=np.int64,
+    )
+    duration = trips["last_arrival"].to_numpy(dtype=np.int64) - last_start
     begin = (
         np.concatenate(
             [
