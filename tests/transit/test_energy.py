@@ -188,13 +188,14 @@ def test_bad_overrides_are_refused_by_name(
 
 def test_bad_periods_and_feeds_are_refused(tmp_path: Path, engine: Engine, settings: Settings) -> None:
     ten_km_feed(tmp_path, engine, route_type=0)
-    for kwargs, message in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"day": "5.1.2026"}, "day: expected a date YYYY-MM-DD, got '5.1.2026'"),
         ({"day": "2026-01-05", "until": "2026-01-01"}, "until: 2026-01-01 is before day 2026-01-05"),
         ({"day": "2026-01-01", "until": "2027-06-01"}, "until: at most 366 days at a time"),
         ({"day": "2026-01-10"}, "day: the feed 'tiny' runs no service from 2026-01-10 to 2026-01-10"),
         ({"day": "2026-01-05", "weekday": True}, "day and weekday: give one of them"),
-    ]:
+    ]
+    for kwargs, message in cases:
         with pytest.raises(BadRequest) as refused:
             model(engine, settings, **kwargs)
         assert message in refused.value.message, kwargs
