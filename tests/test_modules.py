@@ -32,6 +32,7 @@ SERVED = {
     "timeseries": "/api/timeseries/latest",
     "access": "/api/me",
     "energy": "/api/energy/runs",
+    "transit": "/api/transit/feeds",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from tests.transit.conftest import PLZEN, write_feed
@@ -40,3 +42,30 @@ def test_a_bad_feed_fails_with_the_place_named(tmp_path: Path) -> None:
     factor = runner.invoke(app, ["import", "gtfs", str(bad), "--detour-factor", "0.5", "--database-url", url])
     assert factor.exit_code == 1
     assert "--detour-factor: expected a number of at least 1, got 0.5" in factor.stderr
+
+
+def test_transit_energy_prints_totals_and_writes_csvs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    assert runner.invoke(app, ["import", "gtfs", str(PLZEN), "--database-url", url]).exit_code == 0
+    out = tmp_path / "out"
+    args = ["transit", "energy", "plzen-pmdp-2026-02", "--weekday", "--database-url", url, "--out", str(out)]
+    answer = runner.invoke(app, [*args, "--set", "units.4=2", "--set", "grid.green_share=0.5"])
+    assert answer.exit_code == 0, answer.output
+    assert "typical weekday 2026-05-04" in answer.stdout
+    assert "Modelled" in answer.stdout
+    for kind in ("tram", "trolleybus", "diesel_bus", "total"):
+        assert f"\n{kind} " in answer.stdout
+    lines = pd.read_csv(out / "lines.csv", dtype={"line": str})
+    assert len(lines) == 54 and lines["model"].all()
+    assert lines.set_index("line").loc["4", "units"] == 2
+    hours = pd.read_csv(out / "hours.csv", dtype={"line": str})
+    assert hours["hour"].max() >= 23
+    assert hours["vehicle_km"].sum() == pytest.approx(lines["vehicle_km"].sum(), rel=1e-3)
+    trips = pd.read_csv(out / "trips.csv")
+    assert trips["vehicle_km"].sum() == pytest.approx(lines["vehicle_km"].sum(), rel=1e-3)
+
+    bad = runner.invoke(app, [*args, "--set", "tram.kwh_per_vkm=-1"])
+    assert bad.exit_code == 2
+    assert "coefficient 'tram.kwh_per_vkm': expected a number of at least 0, got '-1'" in bad.stderr
+    unknown = runner.invoke(app, ["transit", "energy", "nowhere", "--database-url", url])
+    assert unknown.exit_code == 2 and "no transit feed 'nowhere'" in unknown.stderr

@@ -1,11 +1,12 @@
 """Public transport (EfficienCE)'s declaration in the module registry (see `urbantwin.module`): the
-`import gtfs` command; the energy model, scenarios and viewer panel follow on its tables."""
+`import gtfs` command, the energy model (`urbantwin transit energy`, /api/transit/); scenarios and
+the viewer panel follow on its tables."""
 
 from __future__ import annotations
 
 import typer
 
-from urbantwin.module import Module
+from urbantwin.module import Context, Module, Mounted
 
 
 def commands(cli: typer.Typer) -> None:
@@ -15,11 +16,24 @@ def commands(cli: typer.Typer) -> None:
     if all(command.callback is not gtfs for command in import_app.registered_commands):
         # once: a test may build a second CLI from the same `import` group
         import_app.command("gtfs")(gtfs)
+    from urbantwin.transit.cli import transit_app
+
+    cli.add_typer(transit_app, name="transit")
+
+
+def mount(context: Context) -> Mounted:
+    from urbantwin.transit.energy import TransitEnergy
+    from urbantwin.transit.routes import transit_router
+
+    service = TransitEnergy(context.engine, context.access)
+    return Mounted(routers=[transit_router(service)], state={"transit_energy": service})
 
 
 MODULE = Module(
     name="transit",
-    summary="Public transport from GTFS feeds: `urbantwin import gtfs` (routes, trips, distances, days)",
+    summary="Public transport from GTFS feeds: `urbantwin import gtfs`, the energy model at /api/transit/ "
+    "and `urbantwin transit energy`",
+    mount=mount,
     catalogue_datasets=("<feed>-stops", "<feed>-lines"),
     cli=commands,
 )

@@ -1,0 +1,72 @@
+"""HTTP binding of the public-transport energy model at `/api/transit/`: the feeds, and the model's
+answer for one feed and period.
+
+Thin: the routes read the query string and call `TransitEnergy` in a worker thread with the caller;
+the service asks the access point whether the caller may read the feed (its `<feed>-lines`
+dataset), and raises the typed errors that app.py maps to 400 and 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from urbantwin.access.http import request_caller
+from urbantwin.transit.energy import MAX_DAYS, TransitEnergy, parse_set
+
+PREFIX = "/api/transit"
+TAG = "Public transport energy (EfficienCE)"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad date, period or coefficient; the message names it."},
+    404: {"description": "No such feed, or one the caller may not read."},
+}
+
+
+def transit_router(service: TransitEnergy) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=[TAG])
+
+    @router.get("/feeds", summary="The imported GTFS feeds the caller may read")
+    async def feeds(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        return {"feeds": await run_in_threadpool(service.feeds, caller)}
+
+    @router.get(
+        "/feeds/{feed_id}/energy",
+        summary="Modelled vehicle-km, traction energy and CO2 per line, hour and vehicle type",
+        responses=_ERRORS,
+    )
+    async def energy(
+        request: Request,
+        feed_id: str,
+        day: Annotated[
+            str | None, Query(description="the day, YYYY-MM-DD (default: the feed's typical weekday)")
+        ] = None,
+        until: Annotated[
+            str | None, Query(description=f"last day of a range from `day` (at most {MAX_DAYS} days)")
+        ] = None,
+        weekday: Annotated[bool, Query(description="the feed's typical weekday")] = False,
+        set_: Annotated[
+            list[str] | None,
+            Query(
+                alias="set",
+                description="coefficient overrides name=value (repeatable), e.g. grid.green_share=1, "
+                "units.4=2, "
+                "vehicle.20=battery_bus",
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        overrides = parse_set(set_ or [])
+
+        def run() -> dict[str, Any]:
+            result = service.energy(
+                caller, feed_id, day=day, until=until, weekday=weekday, overrides=overrides
+            )
+            return result.document()
+
+        return await run_in_threadpool(run)
+
+    return router
