@@ -79,3 +79,33 @@ transit_service_days = Table(
     Column("service_id", Text, primary_key=True),
     Column("day", Date, primary_key=True),
 )
+
+#: Scenario runs of the model (`urbantwin.transit.runs`): the scenario as given, its status, the
+#: KPIs of the scenario and of its baseline (the same feed and day without the changes), and the
+#: per-line results with their hourly profiles. `collection` is the feature collection (a catalogue
+#: dataset) the per-line results are published as, `transit-run-<id>`.
+transit_runs = Table(
+    "transit_runs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("feed_id", Text, ForeignKey("transit_feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),
+    #: The scenario as checked (the TOML's tables, or the JSON body).
+    Column("scenario", Json, nullable=False),
+    Column("collection", Text, nullable=False),
+    #: done or failed (a run is computed when submitted: the model takes seconds).
+    Column("status", Text, nullable=False),
+    Column("error", Text),
+    Column("submitted_by", Text, nullable=False),
+    Column("created", UtcTime, nullable=False),
+    Column("finished", UtcTime),
+    Column("kpis", Json),
+    Column("baseline", Json),
+    #: The coefficients the run used (name, value, unit, source, overridden).
+    Column("parameters", Json),
+    #: Per line: KPIs and `hourly` vehicle-km, final energy and CO2 per hour of the service day.
+    Column("lines", Json),
+    Index("ix_transit_runs_feed", "feed_id"),
+)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from urbantwin.ingest.cli import Attribution, Config, DatabaseUrl, Licence, Publisher, Source
 from urbantwin.transit.distance import DETOUR_FACTOR
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from urbantwin.transit.runs import TransitRuns
 
 
 def gtfs(
@@ -134,3 +139,121 @@ def energy(
     if out is not None:
         for path in result.write_csv(out):
             typer.echo(f"Wrote {path}")
+
+
+scenario_app = typer.Typer(help="Scenarios of the transit model: run a scenario file.", no_args_is_help=True)
+transit_app.add_typer(scenario_app, name="scenario")
+
+#: The KPIs the CLI's tables show, with their labels.
+_KPI_ROWS = (
+    ("vehicle_km", "vehicle-km"),
+    ("electric_kwh", "electric kWh (at vehicles)"),
+    ("depot_charging_kwh", "depot charging kWh"),
+    ("grid_kwh", "grid kWh (after PV)"),
+    ("diesel_l", "diesel l"),
+    ("co2_ttw_kg", "CO2 TTW kg"),
+    ("co2_wtw_kg", "CO2 WTW kg"),
+    ("pv_kwh", "PV kWh"),
+    ("pv_self_consumed_kwh", "PV self-consumed kWh"),
+    ("pv_co2_saved_kg", "CO2 saved by PV kg"),
+    ("cost_eur", "cost EUR"),
+)
+
+
+def _services(database_url: str | None, config: Path | None) -> tuple[Engine, TransitRuns]:
+    from urbantwin.access.gate import Access
+    from urbantwin.settings import load_settings
+    from urbantwin.store.engine import make_engine
+    from urbantwin.transit.energy import TransitEnergy
+    from urbantwin.transit.runs import TransitRuns
+
+    try:
+        settings = load_settings(config).with_overrides(database_url=database_url)
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    engine = make_engine(settings)
+    return engine, TransitRuns(engine, TransitEnergy(engine, Access.of(engine, settings)))
+
+
+def _table(compared: dict[str, Any]) -> None:
+    columns = compared["columns"]
+    width = 16
+    typer.echo(f"{'':<28}" + "".join(f"{c['id'][:12]:>{width}}" for c in columns))
+    for key, label in _KPI_ROWS:
+        cells = []
+        for column in columns:
+            value = column["kpis"].get(key)
+            cells.append(f"{'-' if value is None else f'{value:,.1f}':>{width}}")
+        typer.echo(f"{label:<28}" + "".join(cells))
+    for column in columns[1:]:
+        for line, battery in (column["kpis"].get("batteries") or {}).items():
+            typer.echo(
+                f"{column['id'][:12]}: line {line} battery {battery['battery_kwh']:,.0f} kWh "
+                f"(longest vehicle day {battery['longest_vehicle_day_km']:,.1f} km × "
+                f"{battery['kwh_per_km']:.3f} kWh/km × reserve)"
+            )
+
+
+@scenario_app.command("run")
+def scenario_run(
+    file: Annotated[Path, typer.Argument(help="a scenario TOML file (docs/transit.md)")],
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Run a scenario on its feed and day; store it as a run and a catalogue dataset; show it beside
+    its baseline (a model result)."""
+    from urbantwin.access.gate import Caller
+    from urbantwin.errors import PlatformError
+    from urbantwin.transit import scenario as scenarios
+    from urbantwin.transit.energy import NOTE
+
+    engine, runs = _services(database_url, config)
+    try:
+        scenario = scenarios.load(file)
+        run_id = runs.submit(Caller.system(f"transit scenario {file}"), scenario.document)
+        compared = runs.compare(Caller.system("transit scenario"), [run_id])
+    except PlatformError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"Run {run_id} ({scenario.title}): stored, published as transit-run-{run_id[:12]}.")
+    typer.echo(NOTE)
+    _table(compared)
+
+
+@transit_app.command("runs")
+def runs_list(database_url: DatabaseUrl = None, config: Config = None) -> None:
+    """The stored scenario runs, newest first."""
+    from urbantwin.access.gate import Caller
+
+    engine, runs = _services(database_url, config)
+    try:
+        listed = runs.list(Caller.system("transit runs"))
+    finally:
+        engine.dispose()
+    for run in listed:
+        typer.echo(f"{run['id']}  {run['feed']}  {run['day']}  {run['name']}  {run['title']}")
+
+
+@transit_app.command("compare")
+def compare(
+    run_ids: Annotated[list[str], typer.Argument(help="ids of stored runs (urbantwin transit runs)")],
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Runs side by side with the baseline of the first (KPIs of a model)."""
+    from urbantwin.access.gate import Caller
+    from urbantwin.errors import PlatformError
+    from urbantwin.transit.energy import NOTE
+
+    engine, runs = _services(database_url, config)
+    try:
+        compared = runs.compare(Caller.system("transit compare"), run_ids)
+    except PlatformError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(NOTE)
+    _table(compared)

@@ -424,7 +424,8 @@ def compute(
 ) -> EnergyResult:
     """The model on a feed's tables: `routes` (route_id, short_name, long_name, mode), `trips`
     (trip_id, route_id, service_id, distance_km, first_departure, last_arrival, starts) and
-    `service_days` (service_id, day) of the period."""
+    `service_days` (service_id, day) of the period; an optional `scale` column of `trips` counts
+    each run of a trip that many times (a scenario's timetable change)."""
     weather = weather or region4()
     c = coefficients
     routes = routes.reset_index(drop=True)
@@ -471,6 +472,9 @@ def compute(
     line = trips["route_id"].map(route_code).to_numpy(dtype=np.int64)[trip_of]
     km = trips["distance_km"].to_numpy(dtype=np.float64)[trip_of]
     days_run = active.sum(axis=0)[svc]  # days each run runs in the period
+    if "scale" in trips:
+        # a scenario's timetable change: a trip's runs counted × scale (fewer or more of them)
+        days_run = days_run * trips["scale"].to_numpy(dtype=np.float64)[trip_of]
 
     kind = np.array([v or "" for v in vehicle], dtype=object)[line]
     deadhead = np.zeros(len(routes))
@@ -539,7 +543,7 @@ def compute(
             "mode": routes["mode"],
             "vehicle_type": vehicle,
             "units": units.astype(int),
-            "runs": runs_per_line.astype(int),
+            "runs": np.rint(runs_per_line).astype(int),
             "trip_km": trip_km_line,
             "vehicle_km": vkm_line,
             "deadhead_km": trip_km_line * units * deadhead,
@@ -560,7 +564,7 @@ def compute(
         {
             "trip_id": trips["trip_id"].to_numpy(),
             "route_id": trips["route_id"].to_numpy(),
-            "runs": by_trip(days_run).astype(int),
+            "runs": np.rint(by_trip(days_run)).astype(int),
             "trip_km": by_trip(trip_km.sum(axis=1)),
             "vehicle_km": by_trip(vkm.sum(axis=1)),
             "energy_kwh": by_trip(energy.sum(axis=1)),
@@ -639,13 +643,26 @@ class TransitEnergy:
         """The model for a feed and period; 404 for a feed unknown or not readable, 400 naming a bad
         date or coefficient."""
         coefficients = self.coefficients.with_overrides(overrides or {})
+        tables = self.tables(caller, feed_id, day=day, until=until, weekday=weekday)
+        return compute(feed_id, tables.routes, tables.trips, tables.days, tables.period, coefficients)
+
+    def tables(
+        self,
+        caller: Caller,
+        feed_id: str,
+        *,
+        day: str | None = None,
+        until: str | None = None,
+        weekday: bool = False,
+    ) -> FeedTables:
+        """What the model computes on for a feed and period (trips with their block and direction);
+        404 for a feed unknown or not readable, 400 naming a bad date or a period without service."""
         with self.engine.connect() as connection:
             feed = connection.execute(select(transit_feeds).where(transit_feeds.c.id == feed_id)).first()
             if feed is None:
                 raise NotFound(f"no transit feed {feed_id!r}")
-            self.access.require_readable(
-                caller, self._datasets([feed_id])[feed_id], f"transit feed {feed_id!r}", "transit", connection
-            )
+            dataset = self._datasets([feed_id])[feed_id]
+            self.access.require_readable(caller, dataset, f"transit feed {feed_id!r}", "transit", connection)
             when = period(feed.summary or {}, day, until, weekday)
             routes = pd.DataFrame(
                 connection.execute(
@@ -660,29 +677,24 @@ class TransitEnergy:
                 ).all(),
                 columns=["route_id", "short_name", "long_name", "mode"],
             )
+            columns = [
+                "trip_id",
+                "route_id",
+                "service_id",
+                "distance_km",
+                "first_departure",
+                "last_arrival",
+                "starts",
+                "block_id",
+                "direction_id",
+            ]
             trips = pd.DataFrame(
                 connection.execute(
-                    select(
-                        transit_trips.c.trip_id,
-                        transit_trips.c.route_id,
-                        transit_trips.c.service_id,
-                        transit_trips.c.distance_km,
-                        transit_trips.c.first_departure,
-                        transit_trips.c.last_arrival,
-                        transit_trips.c.starts,
-                    )
+                    select(*(transit_trips.c[name] for name in columns))
                     .where(transit_trips.c.feed_id == feed_id)
                     .order_by(transit_trips.c.trip_id)
                 ).all(),
-                columns=[
-                    "trip_id",
-                    "route_id",
-                    "service_id",
-                    "distance_km",
-                    "first_departure",
-                    "last_arrival",
-                    "starts",
-                ],
+                columns=columns,
             )
             days = pd.DataFrame(
                 connection.execute(
@@ -700,4 +712,17 @@ class TransitEnergy:
                 f"day: the feed {feed_id!r} runs no service from {when.first} to {when.last} "
                 f"(its service days: {first} to {last})"
             )
-        return compute(feed_id, routes, trips, days, when, coefficients)
+        return FeedTables(feed_id, dataset, when, routes, trips, days)
+
+
+@dataclass(frozen=True)
+class FeedTables:
+    """A feed's tables for a period, as `compute` takes them, and the dataset of its lines."""
+
+    feed_id: str
+    #: The dataset of `<feed>-lines`, whose rights the feed is read with.
+    dataset: str | None
+    period: Period
+    routes: pd.DataFrame
+    trips: pd.DataFrame
+    days: pd.DataFrame

@@ -1,6 +1,7 @@
 """Public transport (EfficienCE)'s declaration in the module registry (see `urbantwin.module`): the
-`import gtfs` command, the energy model (`urbantwin transit energy`, /api/transit/); scenarios and
-the viewer panel follow on its tables."""
+`import gtfs` command, the energy model (`urbantwin transit energy`, /api/transit/) and its
+scenario runs (`urbantwin transit scenario run`, `compare`, /api/transit/runs); the viewer panel
+follows on its tables."""
 
 from __future__ import annotations
 
@@ -24,9 +25,13 @@ def commands(cli: typer.Typer) -> None:
 def mount(context: Context) -> Mounted:
     from urbantwin.transit.energy import TransitEnergy
     from urbantwin.transit.routes import transit_router
+    from urbantwin.transit.runs import TransitRuns
 
     service = TransitEnergy(context.engine, context.access)
-    return Mounted(routers=[transit_router(service)], state={"transit_energy": service})
+    runs = TransitRuns(context.engine, service)
+    return Mounted(
+        routers=[transit_router(service, runs)], state={"transit_energy": service, "transit_runs": runs}
+    )
 
 
 MODULE = Module(
@@ -34,6 +39,6 @@ MODULE = Module(
     summary="Public transport from GTFS feeds: `urbantwin import gtfs`, the energy model at /api/transit/ "
     "and `urbantwin transit energy`",
     mount=mount,
-    catalogue_datasets=("<feed>-stops", "<feed>-lines"),
+    catalogue_datasets=("<feed>-stops", "<feed>-lines", "transit-run-<id>"),
     cli=commands,
 )

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from urbantwin.access.http import request_caller
+from urbantwin.errors import BadRequest
 from urbantwin.transit.energy import MAX_DAYS, TransitEnergy, parse_set
+from urbantwin.transit.runs import TransitRuns
 
 PREFIX = "/api/transit"
 TAG = "Public transport energy (EfficienCE)"
@@ -25,7 +27,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def transit_router(service: TransitEnergy) -> APIRouter:
+_RUN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad scenario: the message names the key."},
+    401: {"description": "Running a scenario needs a token."},
+    403: {"description": "The caller may not write the feed's lines dataset."},
+    404: {"description": "No such feed or run, or one the caller may not read."},
+}
+
+
+def transit_router(service: TransitEnergy, runs: TransitRuns) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
     @router.get("/feeds", summary="The imported GTFS feeds the caller may read")
@@ -68,5 +78,48 @@ def transit_router(service: TransitEnergy) -> APIRouter:
             return result.document()
 
         return await run_in_threadpool(run)
+
+    @router.post(
+        "/runs",
+        status_code=201,
+        summary="Run a scenario (the tables of a scenario TOML as JSON); stored and published",
+        responses=_RUN_ERRORS,
+    )
+    async def submit(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        service.access.require_writer(caller, "running a transit scenario")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise BadRequest("the body must be a JSON object: the tables of a scenario") from None
+
+        def run() -> dict[str, Any]:
+            return runs.get(caller, runs.submit(caller, body))
+
+        return await run_in_threadpool(run)
+
+    @router.get("/runs", summary="The scenario runs the caller may read, newest first")
+    async def listing(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        return {"runs": await run_in_threadpool(runs.list, caller)}
+
+    @router.get(
+        "/runs/{run_id}",
+        summary="A run: KPIs beside its baseline, per-line results by hour",
+        responses=_RUN_ERRORS,
+    )
+    async def one(request: Request, run_id: str) -> dict[str, Any]:
+        caller = request_caller(request)
+        return await run_in_threadpool(runs.get, caller, run_id)
+
+    @router.get("/compare", summary="Runs side by side with the baseline of the first", responses=_RUN_ERRORS)
+    async def compare(
+        request: Request,
+        run: Annotated[
+            list[str] | None, Query(description="run ids (repeatable), e.g. run=a1…&run=b2…")
+        ] = None,
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        return await run_in_threadpool(runs.compare, caller, run or [])
 
     return router
