@@ -163,7 +163,7 @@ _KPI_ROWS = (
 def _services(database_url: str | None, config: Path | None) -> tuple[Engine, TransitRuns]:
     from urbantwin.access.gate import Access
     from urbantwin.settings import load_settings
-    from urbantwin.store.engine import make_engine
+    from urbantwin.store.engine import make_engine, upgrade
     from urbantwin.transit.energy import TransitEnergy
     from urbantwin.transit.runs import TransitRuns
 
@@ -172,6 +172,7 @@ def _services(database_url: str | None, config: Path | None) -> tuple[Engine, Tr
     except (ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc)) from None
     engine = make_engine(settings)
+    upgrade(engine)  # a store of an older version gains the runs table
     return engine, TransitRuns(engine, TransitEnergy(engine, Access.of(engine, settings)))
 
 

@@ -72,12 +72,25 @@ class TransitRuns:
         self.energy = energy
         self.access = energy.access
 
-    def site(self) -> tuple[float, float, float] | None:
-        """(latitude, longitude, altitude) of the city profile's site, None without one."""
-        try:
-            return Site.of(read_profile(self.engine)).point
-        except ValueError:
-            return None
+    def site(self, feed_id: str) -> tuple[tuple[float, float, float] | None, str]:
+        """(latitude, longitude, altitude) where the PV model puts the sun, and where it comes
+        from: the city profile's site (`energy.site`), else the middle of the feed's stops."""
+        profile = read_profile(self.engine)
+        if profile.site_point() is not None:
+            site = Site.of(profile)
+            return site.point, site.note
+        with self.engine.connect() as connection:
+            stops = connection.execute(
+                select(features.c.geom).where(
+                    features.c.collection_id == f"{feed_id}-stops", features.c.geom.is_not(None)
+                )
+            ).scalars()
+            points = [shapely.from_wkb(wkb) for wkb in stops]
+        if not points:
+            return None, ""
+        centre = shapely.centroid(shapely.MultiPoint(points))
+        note = "the middle of the feed's stops at 0 m (assumed: the city profile gives no site)"
+        return (float(centre.y), float(centre.x), 0.0), note
 
     def submit(self, caller: Caller, body: Any) -> str:
         """Check, compute and store a run; its id. 400 naming a bad key, 403 for a caller who may
@@ -88,11 +101,18 @@ class TransitRuns:
         with self.engine.connect() as connection:
             self.access.authorize_write(caller, connection, tables.dataset)
         base = self.energy.coefficients
-        site = self.site()
+        site, site_note = self.site(scenario.feed)
         outcome = scenarios.run(scenario, tables, base, site)
+        if scenario.pv_kwp:
+            outcome.kpis["pv_site"] = site_note
         baseline = scenarios.run(
             scenarios.Scenario(
-                name="baseline", feed=scenario.feed, day=scenario.day, coefficients=scenario.coefficients
+                name="baseline",
+                feed=scenario.feed,
+                day=scenario.day,
+                coefficients=scenario.coefficients,
+                electricity_eur_per_kwh=scenario.electricity_eur_per_kwh,
+                diesel_eur_per_l=scenario.diesel_eur_per_l,
             ),
             tables,
             base,

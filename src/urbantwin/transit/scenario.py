@@ -52,7 +52,14 @@ STOP_TILT, STOP_AZIMUTH = 5.0, 180.0
 _TABLES: dict[str, set[str]] = {
     "scenario": {"name", "title", "description", "feed", "day"},
     "coefficients": set(),  # any coefficient name, checked by the model
-    "electrify": {"lines", "reserve_factor", "charging_loss_share", "charging_start", "charging_hours"},
+    "electrify": {
+        "lines",
+        "reserve_factor",
+        "charging_loss_share",
+        "charging_start",
+        "charging_hours",
+        "vehicle_day_km",
+    },
     "pv": {
         "depots",
         "depot_kwp",
@@ -111,6 +118,8 @@ class Scenario:
     coefficients: dict[str, Any] = field(default_factory=dict)
     electrify: tuple[str, ...] = ()
     reserve_factor: float = RESERVE_FACTOR
+    #: The longest vehicle day (km) when given; else from the feed's blocks (or its longest trip).
+    vehicle_day_km: float | None = None
     charging_loss_share: float = CHARGING_LOSS_SHARE
     charging_start: int = CHARGING_START
     charging_hours: int = CHARGING_HOURS
@@ -222,6 +231,10 @@ def parse(data: Any) -> Scenario:
             values["charging_loss_share"] = _number(
                 "electrify.charging_loss_share", electrify["charging_loss_share"], 0.0, 1.0, below=True
             )
+        if "vehicle_day_km" in electrify:
+            values["vehicle_day_km"] = _number(
+                "electrify.vehicle_day_km", electrify["vehicle_day_km"], 1.0, 2000.0
+            )
         if "charging_start" in electrify:
             values["charging_start"] = int(
                 _number("electrify.charging_start", electrify["charging_start"], 0, 36)
@@ -317,13 +330,15 @@ def line_names(routes: pd.DataFrame) -> pd.Series:
     return routes["short_name"].where(routes["short_name"] != "", routes["route_id"])
 
 
-def _route_of(routes: pd.DataFrame, key: str, line: str) -> pd.Series:
-    """The route of a line name or route_id; a 400 naming `key` for none."""
-    names = line_names(routes)
-    found = routes[(routes["route_id"] == line) | (names == line)]
+def _routes_of(routes: pd.DataFrame, key: str, line: str) -> pd.DataFrame:
+    """The routes of a line name (every route of that short name, as the model's per-line settings
+    take it) or of a route_id; a 400 naming `key` for none."""
+    found = routes[routes["route_id"] == line]
+    if found.empty:
+        found = routes[line_names(routes) == line]
     if found.empty:
         raise _bad(key, f"the feed has no line {line!r}")
-    return found.iloc[0]
+    return found
 
 
 def scaled_trips(tables: FeedTables, changes: tuple[HeadwayChange, ...]) -> pd.DataFrame:
@@ -337,12 +352,12 @@ def scaled_trips(tables: FeedTables, changes: tuple[HeadwayChange, ...]) -> pd.D
     day = tables.period.first
     active = set(tables.days.loc[tables.days["day"] == day, "service_id"])
     for n, change in enumerate(changes):
-        route = _route_of(tables.routes, f"timetable[{n}].line", change.line)
-        mine = trips["route_id"] == route["route_id"]
+        route_ids = set(_routes_of(tables.routes, f"timetable[{n}].line", change.line)["route_id"])
+        mine = trips["route_id"].isin(route_ids)
         frequency = mine & trips["starts"].map(lambda s: isinstance(s, list) and len(s) > 0)
         if frequency.any():
             trips = pd.concat([trips[~frequency], _split(trips[frequency])], ignore_index=True)
-            mine = trips["route_id"] == route["route_id"]
+            mine = trips["route_id"].isin(route_ids)
         window = mine & trips["service_id"].isin(active)
         window &= (trips["first_departure"] >= change.start) & (trips["first_departure"] < change.end)
         if not window.any():
@@ -413,9 +428,9 @@ def run(
         raise _bad("scenario.day", "a scenario runs on one day")
     routes = tables.routes
     for line in scenario.electrify:
-        route = _route_of(routes, "electrify.lines", line)
-        if route["mode"] != "bus":
-            raise _bad("electrify.lines", f"line {line!r} is a {route['mode']} line, not a bus line")
+        for mode in _routes_of(routes, "electrify.lines", line)["mode"]:
+            if mode != "bus":
+                raise _bad("electrify.lines", f"line {line!r} is a {mode} line, not a bus line")
     try:
         coefficients = base.with_overrides(scenario.overrides(base))
     except BadRequest as exc:
@@ -505,29 +520,42 @@ def run(
 
 def batteries(
     scenario: Scenario, tables: FeedTables, trips: pd.DataFrame, result: EnergyResult
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Battery size per electrified line: its longest vehicle day (the trips of one block on the
-    day, a trip alone where the feed gives no block; with the deadhead share) × the line's modelled
+    day, a trip alone where the feed gives no block; with the deadhead share; or
+    `electrify.vehicle_day_km` when given) × the line's modelled
     kWh per vehicle-km on the day (heating and cooling included) × the reserve factor."""
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     if not scenario.electrify:
         return out
     lines = result.lines
     active = set(tables.days["service_id"])
     deadhead = result.coefficients.value("battery_bus.deadhead_share")
     for line in scenario.electrify:
-        route = _route_of(tables.routes, "electrify.lines", line)
-        row = lines[lines["route_id"] == route["route_id"]].iloc[0]
-        if not row["vehicle_km"]:
-            out[line] = {"longest_vehicle_day_km": 0.0, "kwh_per_km": 0.0, "battery_kwh": 0.0}
+        route_ids = set(_routes_of(tables.routes, "electrify.lines", line)["route_id"])
+        rows = lines[lines["route_id"].isin(route_ids)]
+        vehicle_km = float(rows["vehicle_km"].sum())
+        if not vehicle_km:
+            out[line] = {
+                "vehicle_day_from": "",
+                "longest_vehicle_day_km": 0.0,
+                "kwh_per_km": 0.0,
+                "battery_kwh": 0.0,
+            }
             continue
-        per_km = float(row["energy_kwh"] / row["vehicle_km"])
-        mine = trips[(trips["route_id"] == route["route_id"]) & trips["service_id"].isin(active)]
+        per_km = float(rows["energy_kwh"].sum()) / vehicle_km
+        mine = trips[trips["route_id"].isin(route_ids) & trips["service_id"].isin(active)]
         runs = mine["starts"].map(lambda s: len(s) if isinstance(s, list) and s else 1)
         km = mine["distance_km"] * runs * mine["scale"]
-        vehicle = mine["block_id"].where(mine["block_id"].notna() & (mine["block_id"] != ""), mine["trip_id"])
-        longest = float(km.groupby(vehicle).sum().max()) * (1.0 + deadhead)
+        blocked = mine["block_id"].notna() & (mine["block_id"] != "")
+        vehicle = mine["block_id"].where(blocked, mine["trip_id"])
+        if scenario.vehicle_day_km is not None:
+            longest, source = scenario.vehicle_day_km, "electrify.vehicle_day_km"
+        else:
+            longest = float(km.groupby(vehicle).sum().max()) * (1.0 + deadhead)
+            source = "blocks" if blocked.all() else "blocks, and single trips where the feed gives none"
         out[line] = {
+            "vehicle_day_from": source,
             "longest_vehicle_day_km": round(longest, 3),
             "kwh_per_km": round(per_km, 4),
             "battery_kwh": round(longest * per_km * scenario.reserve_factor, 1),
