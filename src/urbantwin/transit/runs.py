@@ -177,6 +177,7 @@ class TransitRuns:
             ident,
             title=f"Transit scenario: {scenario.title} (model result)",
             description=description,
+            themes=["TRAN", "ENER"],
             keywords=["public transport", "scenario", "model result", scenario.name],
             update_frequency="NEVER",
             extra={"model": True, "derived_from": feed_dataset, "run": run_id},
