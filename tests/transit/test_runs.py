@@ -17,7 +17,7 @@ from urbantwin.cli import app
 from urbantwin.transit.gtfs_import import import_gtfs
 
 FEED = "plzen-pmdp-2026-02"
-SAMPLE = Path(__file__).parents[2] / "docs" / "samples" / "transit-scenario.toml"
+SAMPLE = Path(__file__).parents[2] / "docs" / "transit-scenario.toml"
 runner = CliRunner()
 
 
