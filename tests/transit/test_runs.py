@@ -40,7 +40,8 @@ def test_the_sample_scenario_runs_from_the_cli_and_compares(tmp_path: Path) -> N
     assert run_id in listed.stdout
     second = tmp_path / "green.toml"
     second.write_text(
-        f'[scenario]\nname = "green"\nfeed = "{FEED}"\nday = "2026-05-04"\n[coefficients]\n"grid.green_share" = 1\n',
+        f'[scenario]\nname = "green"\nfeed = "{FEED}"\nday = "2026-05-04"\n'
+        '[coefficients]\n"grid.green_share" = 1\n',
         encoding="utf-8",
     )
     other = runner.invoke(app, ["transit", "scenario", "run", str(second), "--database-url", url])
@@ -94,10 +95,11 @@ def test_runs_through_the_api_land_in_the_catalogue(
 
     # in the catalogue: a dataset of its own, published by the city, labelled a model result
     collection = run["collection"]
-    record = anonymous.get(f"/catalog/datasets/{collection}", params={"f": "json"})
+    assert run["links"]["catalogue"] == f"/catalog/datasets/{collection}"
+    record = anonymous.get(run["links"]["catalogue"], params={"f": "json"})
     assert record.status_code == 200, record.text
     assert "model result" in record.json()["title"]
-    items = anonymous.get(f"/ogcapi/collections/{collection}/items", params={"limit": 100}).json()
+    items = anonymous.get(run["links"]["items"], params={"limit": 100}).json()
     thirty = [
         f for f in items["features"] if f["properties"]["line"] == "30" and f["properties"]["vehicle_km"]
     ]

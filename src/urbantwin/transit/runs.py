@@ -260,6 +260,10 @@ class TransitRuns:
             "feed": row.feed_id,
             "day": day.isoformat() if isinstance(day, date) else str(day),
             "collection": row.collection,
+            "links": {
+                "items": f"/ogcapi/collections/{row.collection}/items",
+                "catalogue": f"/catalog/datasets/{row.collection}",
+            },
             "status": row.status,
             "error": row.error,
             "submitted_by": row.submitted_by,
