@@ -132,3 +132,46 @@ def test_a_run_is_no_more_open_than_its_feed(
     assert hidden.status_code == 404 and hidden.json()["message"] == f"no transit run {run['id']!r}"
     assert anonymous.get("/api/transit/compare", params={"run": [run["id"]]}).status_code == 404
     assert anonymous.get(f"/catalog/datasets/{run['collection']}", params={"f": "json"}).status_code == 404
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_odd_bodies_are_refused_naming_the_problem(client: TestClient, engine: Engine) -> None:
+    import_gtfs(engine, PLZEN, licence="CC BY 4.0")
+    day = {"feed": FEED, "day": "2026-05-04"}
+    for body, message in [
+        ([], "a scenario is an object"),
+        ({"scenario": []}, "scenario: expected a table"),
+        ({"scenario": {"feed": 1}}, "scenario.feed: required"),
+        ({"scenario": {"feed": FEED, "day": "2026-02-30"}}, "day: expected a date YYYY-MM-DD"),
+        ({"scenario": day, "electrify": {"lines": [1.5]}}, "electrify.lines: expected a list of line names"),
+        (
+            {"scenario": day, "electrify": {"lines": ["30"], "reserve_factor": True}},
+            "electrify.reserve_factor",
+        ),
+        ({"scenario": day, "pv": {"depots": 1e308, "depot_kwp": 1}}, "pv.depots: expected a number"),
+        ({"scenario": day, "coefficients": {"units.4": {"a": 1}}}, "coefficient 'units.4'"),
+        ({"scenario": day, "coefficients": []}, "coefficients: expected a table"),
+        (
+            {"scenario": day, "driving": {"recuperation_share": {"tram": True}}},
+            "driving.recuperation_share.tram",
+        ),
+        ({"scenario": day, "driving": {"vehicles": "tram"}}, "driving.vehicles"),
+        ({"scenario": day, "timetable": {"line": "4"}}, "timetable: expected a list"),
+        (
+            {"scenario": day, "timetable": [{"line": True, "from": "1:00", "to": "2:00", "headway_min": 5}]},
+            "line",
+        ),
+        (
+            {"scenario": day, "timetable": [{"line": "4", "from": "20:99", "to": "24:00", "headway_min": 5}]},
+            "from",
+        ),
+    ]:
+        answer = client.post("/api/transit/runs", json=body)
+        assert answer.status_code == 400, (body, answer.text)
+        assert message in answer.json()["message"], (body, answer.text)
+    assert (
+        client.post(
+            "/api/transit/runs", content=b"{", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )

@@ -30,7 +30,8 @@ def mount(context: Context) -> Mounted:
     service = TransitEnergy(context.engine, context.access)
     runs = TransitRuns(context.engine, service)
     return Mounted(
-        routers=[transit_router(service, runs)], state={"transit_energy": service, "transit_runs": runs}
+        routers=[transit_router(service, runs, context.settings)],
+        state={"transit_energy": service, "transit_runs": runs},
     )
 
 

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from urbantwin.access.http import request_caller
-from urbantwin.errors import BadRequest
+from urbantwin.http import read_json
+from urbantwin.settings import Settings
 from urbantwin.transit.energy import MAX_DAYS, TransitEnergy, parse_set
 from urbantwin.transit.runs import TransitRuns
 
@@ -35,7 +36,42 @@ _RUN_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def transit_router(service: TransitEnergy, runs: TransitRuns) -> APIRouter:
+#: The body of `POST /runs`: a scenario's tables (docs/transit.md, "Scenarios").
+_SCENARIO_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["scenario"],
+                    "properties": {
+                        "scenario": {
+                            "type": "object",
+                            "required": ["feed"],
+                            "properties": {
+                                "feed": {"type": "string"},
+                                "day": {"type": "string", "format": "date"},
+                                "name": {"type": "string"},
+                                "title": {"type": "string"},
+                                "description": {"type": "string"},
+                            },
+                        },
+                        "coefficients": {"type": "object"},
+                        "electrify": {"type": "object"},
+                        "pv": {"type": "object"},
+                        "driving": {"type": "object"},
+                        "prices": {"type": "object"},
+                        "timetable": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def transit_router(service: TransitEnergy, runs: TransitRuns, settings: Settings) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
     @router.get("/feeds", summary="The imported GTFS feeds the caller may read")
@@ -84,14 +120,12 @@ def transit_router(service: TransitEnergy, runs: TransitRuns) -> APIRouter:
         status_code=201,
         summary="Run a scenario (the tables of a scenario TOML as JSON); stored and published",
         responses=_RUN_ERRORS,
+        openapi_extra=_SCENARIO_BODY,  # the body is read by `read_json`, not by FastAPI
     )
     async def submit(request: Request) -> dict[str, Any]:
         caller = request_caller(request)
         service.access.require_writer(caller, "running a transit scenario")
-        try:
-            body = await request.json()
-        except ValueError:
-            raise BadRequest("the body must be a JSON object: the tables of a scenario") from None
+        body = await read_json(request, settings)
 
         def run() -> dict[str, Any]:
             return runs.get(caller, runs.submit(caller, body))
