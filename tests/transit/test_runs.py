@@ -175,3 +175,25 @@ def test_odd_bodies_are_refused_naming_the_problem(client: TestClient, engine: E
         ).status_code
         == 400
     )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_who_may_write_the_feed_may_run_scenarios_on_it(client: TestClient, engine: Engine) -> None:
+    import_gtfs(engine, PLZEN, licence="CC BY 4.0")
+    assert (
+        client.post(
+            "/api/admin/organisations", json={"id": "pmdp", "title": "Operator", "kind": "municipal_company"}
+        ).status_code
+        == 201
+    )
+    user = {"name": "otto", "role": "contributor", "organisation_id": "pmdp"}
+    assert client.post("/api/admin/users", json=user).status_code == 201
+    token = client.post("/api/admin/users/otto/tokens", json={}).json()["token"]
+    otto = {"Authorization": f"Bearer {token}"}
+    body = {"scenario": {"feed": FEED, "day": "2026-05-04"}, "electrify": {"lines": ["30"]}}
+    assert client.post("/api/transit/runs", json=body, headers=otto).status_code == 403
+    writers = {"writers": ["organisation:pmdp"]}
+    assert client.patch(f"/api/datasets/{FEED}-lines", json=writers).status_code == 204
+    run = client.post("/api/transit/runs", json=body, headers=otto)
+    assert run.status_code == 201, run.text
+    assert run.json()["submitted_by"] == "otto"
