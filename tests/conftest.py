@@ -302,6 +302,41 @@ def serve_test_city(request: pytest.FixtureRequest) -> None:
             write_profile(connection, TEST_CITY)
 
 
+@contextmanager
+def serving(
+    command: list[str], folder: Path, ready_url: str, seconds: float, env: dict[str, str] | None = None
+) -> Iterator[None]:
+    """Run a server command (`urbantwin serve`, `urbantwin demo`) with its output in `folder/server.log`
+    until `ready_url` answers, and stop it after the block. Fails the test, with the end of the log,
+    when the command ends first or does not answer within `seconds`."""
+    import subprocess
+    import urllib.request
+
+    log_path = folder / "server.log"
+    name = " ".join(command[1:3])  # `urbantwin serve`, `-m urbantwin.cli`: enough to tell which
+    with log_path.open("w") as log:
+        server = subprocess.Popen(command, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + seconds
+            while True:
+                if server.poll() is not None:
+                    pytest.fail(f"{name} ended: {log_path.read_text(errors='replace')[-3000:]}")
+                try:
+                    with urllib.request.urlopen(ready_url, timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"{name} did not answer within {seconds:.0f} s")
+                    time.sleep(0.3)
+            yield
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
 @pytest.fixture
 def app(settings: Settings, engine: Engine):  # noqa: ANN201
     return create_app(settings, engine)

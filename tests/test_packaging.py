@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
 from importlib import metadata
@@ -29,7 +28,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import backend_missing
+from tests.conftest import backend_missing, serving
 from urbantwin.web.routes import STATIC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,21 +187,9 @@ def test_the_wheel_serves_the_platform_from_a_fresh_venv(wheel: Path, tmp_path: 
         "--database-url",
         f"sqlite:///{store}",
     ]
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(command, env=environment, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"`urbantwin serve` ended: {(tmp_path / 'server.log').read_text()[-3000:]}")
-            try:
-                status, page = _get(base + "/")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("`urbantwin serve` did not answer within 120 s")
-                time.sleep(0.3)
+    with serving(command, tmp_path, base + "/", 120, environment):
+        status, page = _get(base + "/")
         assert status == 200 and page == (STATIC / "index.html").read_bytes()
         assets = re.findall(r'(?:src|href)="\./(assets/[^"]+)"', page.decode())
         assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets), assets
@@ -213,7 +200,3 @@ def test_the_wheel_serves_the_platform_from_a_fresh_venv(wheel: Path, tmp_path: 
         assert status == 200 and any(e["name"] == "Things" for e in json.loads(body)["value"])
         status, body = _get(base + "/ogcapi/collections")
         assert status == 200 and json.loads(body)["collections"] == []
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()

@@ -8,15 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cities.test_dresden_setup import ROOT, set_up_dresden
-from tests.conftest import backend_missing
+from tests.conftest import backend_missing, serving
 from tests.web.test_viewer_browser import NODE_TIMEOUT_S, WEB, _free_port, _missing
 
 
@@ -36,39 +34,11 @@ def dresden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         os.chdir(here)
     port = _free_port()
     environment = {**os.environ, "URBANTWIN_LOG_LEVEL": "warning"}
-    log = (folder / "server.log").open("w")
-    command = [
-        sys.executable,
-        "-m",
-        "urbantwin.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--database-url",
-        database_url,
-    ]
-    server = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "urbantwin.cli", "serve", "--port", str(port)]
+    command += ["--database-url", database_url]
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the server ended: {(folder / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "api/viewer/config", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the server did not answer within 60 s")
-                time.sleep(0.3)
+    with serving(command, folder, url + "api/viewer/config", 60, environment):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.mark.long  # a city set up and served, and the browser's tests

@@ -14,14 +14,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import backend_missing
+from tests.conftest import backend_missing, serving
 from urbantwin.web.routes import STATIC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,30 +58,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     port = _free_port()
     folder = tmp_path_factory.mktemp("viewer-demo")
     environment = {**os.environ, "URBANTWIN_ADMIN_TOKEN": TOKEN, "URBANTWIN_LOG_LEVEL": "warning"}
-    log = (folder / "server.log").open("w")
     command = [sys.executable, "-m", "urbantwin.cli", "demo", "--port", str(port), "--data-dir", str(folder)]
-    server = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the demo server ended: {(folder / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "api/viewer/config", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the demo server did not answer within 180 s")
-                time.sleep(0.3)
+    with serving(command, folder, url + "api/viewer/config", 180, environment):
         yield url, folder / "server.log"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.mark.long  # the whole demo served and the browser's tests
