@@ -6,12 +6,14 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
+from urbantwin import ratelimit
 from urbantwin.app import create_app
 from urbantwin.ratelimit import (
     INTERNAL_CLIENT,
@@ -213,6 +215,14 @@ def test_limits_are_off_at_zero() -> None:
 # --- in the platform -------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def stopped_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The platform's buckets on a clock that does not move: on a loaded machine three requests can
+    take longer than the second that refills a bucket at one request per second."""
+    monkeypatch.setattr(ratelimit, "TokenBuckets", lambda capacity: TokenBuckets(capacity, Clock()))
+
+
+@pytest.mark.usefixtures("stopped_clock")
 def test_the_platform_answers_429_to_a_client_over_its_budget(settings: Settings, engine: Engine) -> None:
     limited = settings.with_overrides(rate_limit_per_second=1, rate_limit_burst=3)
     with TestClient(create_app(limited, engine)) as client:
@@ -224,6 +234,7 @@ def test_the_platform_answers_429_to_a_client_over_its_budget(settings: Settings
     assert refused.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.usefixtures("stopped_clock")
 def test_the_platform_refuses_guessed_tokens_beyond_the_budget(settings: Settings, engine: Engine) -> None:
     limited = settings.with_overrides(rate_limit_per_second=1, rate_limit_burst=3)
     with TestClient(create_app(limited, engine)) as client:
