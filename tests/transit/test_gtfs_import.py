@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Table, func, select
 
-from tests.transit.conftest import MADRID, PFORZHEIM, PLZEN, write_feed
+from tests.transit.conftest import MADRID, PFORZHEIM, PLZEN, straight_km, write_feed
 from urbantwin.ingest.pipeline import ImportFailure
 from urbantwin.store.access_schema import datasets
 from urbantwin.store.features_schema import collections, features
@@ -119,7 +119,7 @@ def test_the_same_feed_twice_changes_nothing(engine: Engine, tmp_path: Path) -> 
         )
     again = import_gtfs(engine, path)
     assert not again.changed
-    assert [(r.inserted, r.updated, r.deleted) for r in again.collections] == [(0, 0, 0), (0, 0, 0)]
+    assert [(r.inserted, r.updated, r.deleted) for r in again.collections] == [(0, 0, 0)] * 3
     with engine.connect() as connection:
         assert connection.execute(select(transit_feeds.c.imported)).scalar_one() == imported
         assert dict(connection.execute(select(collections.c.id, collections.c.version)).all()) == versions
@@ -179,6 +179,56 @@ def test_stops_and_lines_are_datasets_of_the_catalogue(engine: Engine, tmp_path:
     assert found["city-lines"]["source"] == "Synthetic"
     assert lines.properties["mode"] == "bus"
     assert lines.properties["trips"] == 2
+
+
+def test_the_service_per_day_is_a_dataset_of_the_catalogue(engine: Engine, tmp_path: Path) -> None:
+    """Weekdays of two weeks, one removed and a Saturday added by calendar_dates: a day each, by date."""
+    path = write_feed(
+        tmp_path / "f.zip",
+        routes_txt="route_id,route_short_name,route_type\nR1,1,3\nR2,2,0\n",
+        trips_txt="route_id,service_id,trip_id,direction_id\nR1,WK,T1,0\nR2,WK,T2,1\n",
+        calendar_dates_txt="service_id,date,exception_type\nWK,20260106,2\nWK,20260110,1\n",
+    )
+    import_gtfs(engine, path, feed_id="city")
+    with engine.connect() as connection:
+        found = set(connection.execute(select(datasets.c.id)).scalars())
+        days = {
+            key: (properties, geom)
+            for key, properties, geom in connection.execute(
+                select(features.c.feature_key, features.c.properties, features.c.geom).where(
+                    features.c.collection_id == "city-service"
+                )
+            )
+        }
+    assert "city-service" in found
+    assert len(days) == 10  # 5 + 5 weekdays, less the 6th, plus Saturday the 10th
+    assert "2026-01-06" not in days
+    saturday, geometry = days["2026-01-10"]
+    assert geometry is None
+    assert saturday["iso_weekday"] == 6
+    assert (saturday["trips"], saturday["trips_bus"], saturday["trips_tram"]) == (2, 1, 1)
+    assert saturday["vehicle_km_bus"] == pytest.approx(straight_km() * 1.11, rel=1e-3)
+    assert saturday["vehicle_km"] == pytest.approx(
+        saturday["vehicle_km_bus"] + saturday["vehicle_km_tram"], abs=0.002
+    )
+
+
+def test_the_service_per_day_is_offered_as_a_table_not_as_tiles(engine: Engine, tmp_path: Path) -> None:
+    from urbantwin.access.gate import Caller
+    from urbantwin.access.policy import EVERYTHING
+    from urbantwin.catalog.dcat import distributions
+    from urbantwin.catalog.service import CatalogService
+    from urbantwin.settings import Settings
+
+    import_gtfs(engine, write_feed(tmp_path / "f.zip"), feed_id="city")
+    catalogue = CatalogService(engine, Settings())
+    offered = {
+        dataset: {
+            d.format for d in distributions("", catalogue.dataset(Caller.seeing(EVERYTHING), dataset)[1])
+        }
+        for dataset in ("city-service", "city-lines")
+    }
+    assert offered == {"city-service": {"GEOJSON", "HTML"}, "city-lines": {"GEOJSON", "HTML", "MVT"}}
 
 
 def test_lines_follow_the_shape_where_there_is_one_else_the_stops(engine: Engine, tmp_path: Path) -> None:

@@ -111,9 +111,10 @@ def service_url(base: str, key: str) -> str:
 
 def distributions(base: str, record: DatasetRecord) -> list[Distribution]:
     """The distributions of a dataset: per feature collection its GeoJSON items, HTML view and
-    vector tiles; for its SensorThings entities the Observations of each Datastream, or the
-    Datastreams resource when there are more than `MAX_LISTED_DATASTREAMS` (see service.py), or
-    the service root when it has entities but no Datastream."""
+    (where it has a spatial extent) vector tiles; for its SensorThings entities the Observations
+    of each Datastream, or the Datastreams resource when there are more than
+    `MAX_LISTED_DATASTREAMS` (see service.py), or the service root when it has entities but no
+    Datastream."""
     out: list[Distribution] = []
     for c in record.collections:
         root = f"{base}/ogcapi/collections/{quote(c.id, safe='')}"
@@ -132,6 +133,10 @@ def distributions(base: str, record: DatasetRecord) -> list[Distribution]:
                 **common,
             ),
             Distribution(f"{key}-html", f"{c.title} (web page)", "HTML", f"{root}/items?f=html", **common),
+        ]
+        if c.extent_bbox is None:
+            continue  # a table without geometry (e.g. a feed's service per day): nothing to tile
+        out += [
             Distribution(
                 f"{key}-mvt",
                 f"{c.title} (vector tiles, OGC API - Tiles)",

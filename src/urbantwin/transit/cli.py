@@ -20,7 +20,9 @@ def gtfs(
     file: Annotated[Path, typer.Argument(help="a GTFS feed: its zip, or a folder of its .txt files")],
     feed_id: Annotated[
         str | None,
-        typer.Option(help="id of the feed (default: from the file name); collections <id>-stops, <id>-lines"),
+        typer.Option(
+            help="id of the feed (default: the file name); collections <id>-stops, -lines, -service"
+        ),
     ] = None,
     detour_factor: Annotated[
         float,
@@ -35,7 +37,8 @@ def gtfs(
     database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
-    """Import a GTFS feed: routes, trips with their distance, service days; stops and lines as collections."""
+    """Import a GTFS feed: routes, trips with their distance, service days; stops, lines and service per
+    day as collections."""
     from urbantwin.ingest.pipeline import ImportFailure
     from urbantwin.settings import load_settings
     from urbantwin.store.engine import make_engine, upgrade

@@ -252,6 +252,29 @@ def vehicle_km_by_date(feed: Feed, table: TripTable) -> pd.Series:
     return days.groupby("date")["km"].sum().sort_index()
 
 
+def service_by_date(feed: Feed, table: TripTable) -> pd.DataFrame:
+    """Per service day: the trips run and the vehicle-km, in all and per mode (tram, bus, …), a
+    frequency-based trip counted once per departure. Columns `date`, `trips`, `vehicle_km` and
+    `trips_<mode>`, `vehicle_km_<mode>` for each mode of the feed's routes; one row per date with
+    service, oldest first."""
+    modes = feed.routes.set_index("route_id")["mode"]
+    trips = table.trips.assign(
+        mode=table.trips["route_id"].map(modes), km=table.trips["distance_km"] * table.trips["runs"]
+    )
+    per_service = trips.groupby(["service_id", "mode"])[["runs", "km"]].sum().reset_index()
+    days = feed.service_days[["service_id", "date"]].merge(per_service, on="service_id", how="inner")
+    by_mode = days.pivot_table(
+        index="date", columns="mode", values=["runs", "km"], aggfunc="sum", fill_value=0
+    )
+    out = pd.DataFrame(index=by_mode.index)
+    out["trips"] = by_mode["runs"].sum(axis=1).astype(np.int64)
+    out["vehicle_km"] = by_mode["km"].sum(axis=1)
+    for mode in sorted(by_mode["runs"].columns):
+        out[f"trips_{mode}"] = by_mode["runs"][mode].astype(np.int64)
+        out[f"vehicle_km_{mode}"] = by_mode["km"][mode]
+    return out.reset_index().sort_values("date", ignore_index=True)
+
+
 def typical_weekday(feed: Feed) -> np.datetime64 | None:
     """The first Monday–Friday whose set of services is the commonest among the feed's weekdays."""
     days = feed.service_days

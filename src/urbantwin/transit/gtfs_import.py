@@ -2,10 +2,11 @@
 
 The feed is read and checked completely (`feed.read_feed`), its trips measured
 (`distance.trip_table`), then everything is written in one transaction: the feed's row, its routes,
-trips and service days (`store/transit_schema.py`), and two feature collections through the ingest
-pipeline — `<feed>-stops` (every stop, station and entrance with coordinates) and `<feed>-lines`
+trips and service days (`store/transit_schema.py`), and three feature collections through the ingest
+pipeline — `<feed>-stops` (every stop, station and entrance with coordinates), `<feed>-lines`
 (one feature per route: the shape of its commonest trip pattern per direction, else the line through
-that pattern's stops). A bad feed raises `FeedError` before the first write.
+that pattern's stops) and `<feed>-service` (one feature without geometry per day with service: its
+trips and vehicle-km, in all and per mode). A bad feed raises `FeedError` before the first write.
 
 Idempotent: the feed is keyed by `feed_id` and a sha256 of its file(s). The same feed again changes
 nothing; a new version of it (another digest) replaces its rows.
@@ -33,6 +34,7 @@ from urbantwin.transit.distance import (
     DETOUR_FACTOR,
     TripTable,
     patterns,
+    service_by_date,
     trip_table,
     typical_weekday,
     vehicle_km_by_date,
@@ -200,6 +202,20 @@ def line_sources(feed: Feed, table: TripTable) -> list[Source]:
     return sources
 
 
+def service_sources(feed: Feed, table: TripTable) -> list[Source]:
+    """One feature without geometry per day with service, as `<feed>-service`: its trips and
+    vehicle-km, in all and per mode (a table a timetable planner or a chart reads by date)."""
+    days = service_by_date(feed, table)
+    sources = []
+    for number, row in enumerate(days.to_dict("records")):
+        day = pd.Timestamp(row.pop("date")).date()
+        properties: dict[str, Any] = {"date": day.isoformat(), "iso_weekday": day.isoweekday()}
+        for name, value in row.items():
+            properties[name] = int(value) if name.startswith("trips") else round(float(value), 3)
+        sources.append(Source(number, day.isoformat(), None, properties, key_field="date"))
+    return sources
+
+
 def import_gtfs(
     engine: Engine,
     path: Path,
@@ -228,6 +244,7 @@ def import_gtfs(
     where = str(path)
     stops = build_rows(Path(where), stop_sources(feed), CRS84)
     lines = build_rows(Path(where), line_sources(feed, table), CRS84)
+    service = build_rows(Path(where), service_sources(feed, table), CRS84)
     title = feed.version and f" (version {feed.version})" or ""
     keywords = ["GTFS", "public transport"]
     with for_writes(engine).begin() as connection:
@@ -263,6 +280,14 @@ def import_gtfs(
                     "One feature per route: its commonest trip pattern per direction, along the shape "
                     "where the feed has shapes, else through the stops.",
                     lines,
+                ),
+                (
+                    "service",
+                    "Service per day",
+                    "Per day with service: the trips run and the vehicle-km, in all and per mode "
+                    "(calendar and calendar_dates applied, frequency-based trips once per departure; "
+                    "distances as the import measured them). No geometry: a table by date.",
+                    service,
                 ),
             )
         ]

@@ -40,6 +40,6 @@ MODULE = Module(
     summary="Public transport from GTFS feeds: `urbantwin import gtfs`, the energy model at /api/transit/ "
     "and `urbantwin transit energy`",
     mount=mount,
-    catalogue_datasets=("<feed>-stops", "<feed>-lines", "transit-run-<id>"),
+    catalogue_datasets=("<feed>-stops", "<feed>-lines", "<feed>-service", "transit-run-<id>"),
     cli=commands,
 )
