@@ -13,24 +13,12 @@ from tqdm import tqdm
 
 from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.principal import SYSTEM
+from urbantwin.commandline import Config, DatabaseUrl, settings_from
 from urbantwin.module import Module
 from urbantwin.modules import MODULES, add_commands
-from urbantwin.settings import Settings, load_settings
+from urbantwin.settings import Settings
 
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
-
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
-]
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        return load_settings(config).with_overrides(**overrides)
-    except (ValueError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -78,20 +66,20 @@ def _run(settings: Settings, workers: int = 1) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
     port: Annotated[int | None, typer.Option(help="port to bind")] = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
     workers: Annotated[int, typer.Option(help="server processes")] = 1,
 ) -> None:
     """Serve the platform (migrating the store first)."""
-    _run(_settings(config, host=host, port=port, database_url=database_url), workers)
+    _run(settings_from(config, host=host, port=port, database_url=database_url), workers)
 
 
 def demo(
     port: Annotated[int | None, typer.Option(help="port to bind")] = None,
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
     data_dir: Annotated[Path, typer.Option(help="folder of the demo's SQLite store")] = Path("data"),
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
     load_only: Annotated[bool, typer.Option(help="load the data, do not serve")] = False,
 ) -> None:
     """Load the demo city's data into a fresh store, then serve it.
@@ -115,7 +103,7 @@ def demo(
             leftover.unlink()
         database_url = f"sqlite:///{store}"
     # The demo's platform is run by the demo city, as its profile says (see demo/catalog.py).
-    settings = city_settings(_settings(config, port=port, host=host, database_url=database_url), city)
+    settings = city_settings(settings_from(config, port=port, host=host, database_url=database_url), city)
     # The demo's energy quarter (its scenarios and meters) is what the energy module offers.
     settings = settings.with_overrides(energy_scenarios=settings.energy_scenarios or str(ENERGY_SCENARIOS))
     if not settings.admin_token:
@@ -225,14 +213,14 @@ def load_demo(engine, settings: Settings, name: str = "the"):  # noqa: ANN001, A
 
 @db_app.command("upgrade")
 def db_upgrade(
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
     revision: Annotated[str, typer.Argument(help="target revision")] = "head",
 ) -> None:
     """Create or migrate the store's schema."""
     from urbantwin.store.engine import make_engine, upgrade
 
-    settings = _settings(config, database_url=database_url)
+    settings = settings_from(config, database_url=database_url)
     engine = make_engine(settings)
     upgrade(engine, revision)
     ensure_defaults(engine, settings)
@@ -244,15 +232,15 @@ def db_rollups(
     datastream: Annotated[
         list[int] | None, typer.Option("--datastream", help="only this Datastream (repeatable)")
     ] = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Build the hourly rollups of the time-series extension now (after a large import), so that
     the first aggregate query of each Datastream is as fast as the next."""
     from urbantwin.store import rollups
     from urbantwin.store.engine import make_engine
 
-    settings = _settings(config, database_url=database_url)
+    settings = settings_from(config, database_url=database_url)
     engine = make_engine(settings)
     try:
         with tqdm(total=len(datastream) if datastream else None, unit="datastream", desc="rollups") as bar:

@@ -17,15 +17,9 @@ from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import SYSTEM
+from urbantwin.commandline import Config, DatabaseUrl, settings_from
 from urbantwin.errors import PlatformError
-from urbantwin.settings import Settings, load_settings
 from urbantwin.store.access_schema import ORGANISATION_KINDS
-
-Database = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
-]
-Config = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 
 org_app = typer.Typer(
     help="Organisations (local, regional and national authorities, companies, research, NGOs, …).",
@@ -50,15 +44,11 @@ def register(app: typer.Typer) -> None:
     app.command("audit", help="Show the audit log (newest first).")(audit)
 
 
-def _settings(database_url: str | None, config: Path | None) -> Settings:
-    return load_settings(config).with_overrides(database_url=database_url)
-
-
 def _admin(database_url: str | None, config: Path | None) -> AccessAdmin:
     from urbantwin.store.engine import make_engine, upgrade
 
-    settings = _settings(database_url, config)
-    engine = make_engine(settings)
+    settings = settings_from(config, database_url)
+    engine = make_engine(settings)  # for the life of the command
     upgrade(engine)
     ensure_defaults(engine, settings)
     return AccessAdmin(engine, AuditLog(engine))
@@ -83,7 +73,7 @@ def org_add(
     kind: Annotated[str, typer.Option(help=KIND_HELP)],
     homepage: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -98,7 +88,7 @@ def org_set(
     kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
     homepage: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -110,7 +100,7 @@ def org_set(
 
 
 @org_app.command("list")
-def org_list(database_url: Database = None, config: Config = None) -> None:
+def org_list(database_url: DatabaseUrl = None, config: Config = None) -> None:
     _print(_admin(database_url, config).organisations())
 
 
@@ -123,7 +113,7 @@ def user_add(
     default_dataset: Annotated[
         str | None, typer.Option(help="where their new SensorThings entities go")
     ] = None,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -139,7 +129,7 @@ def user_set(
     organisation: Annotated[str | None, typer.Option()] = None,
     active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
     default_dataset: Annotated[str | None, typer.Option()] = None,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -154,7 +144,7 @@ def user_set(
 
 
 @user_app.command("list")
-def user_list(database_url: Database = None, config: Config = None) -> None:
+def user_list(database_url: DatabaseUrl = None, config: Config = None) -> None:
     _print(_admin(database_url, config).users())
 
 
@@ -163,7 +153,7 @@ def group_add(
     ident: Annotated[str, typer.Argument()],
     title: Annotated[str, typer.Option()],
     organisation: Annotated[str | None, typer.Option()] = None,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -176,7 +166,7 @@ def group_member(
     group: Annotated[str, typer.Argument()],
     user: Annotated[str, typer.Argument()],
     remove: Annotated[bool, typer.Option("--remove", help="take the user out of the group")] = False,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -193,7 +183,7 @@ def token_issue(
     ] = None,
     days: Annotated[float, typer.Option(help="days until it expires")] = 365,
     name: Annotated[str, typer.Option(help="what the token is for")] = "",
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -207,14 +197,16 @@ def token_issue(
 
 @token_app.command("list")
 def token_list(
-    user: Annotated[str | None, typer.Option()] = None, database_url: Database = None, config: Config = None
+    user: Annotated[str | None, typer.Option()] = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     _print(_admin(database_url, config).tokens(user))
 
 
 @token_app.command("revoke")
 def token_revoke(
-    token_id: Annotated[int, typer.Argument()], database_url: Database = None, config: Config = None
+    token_id: Annotated[int, typer.Argument()], database_url: DatabaseUrl = None, config: Config = None
 ) -> None:
     admin = _admin(database_url, config)
     _run(lambda: admin.revoke_token(SYSTEM, token_id))
@@ -237,7 +229,7 @@ def dataset_add(
         list[str] | None, typer.Option(help="organisation:<id>, group:<id> or user:<name>")
     ] = None,
     description: Annotated[str, typer.Option()] = "",
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -265,7 +257,7 @@ def dataset_set(
     publisher: Annotated[str | None, typer.Option(help="organisation id of the new publisher")] = None,
     read_group: Annotated[list[str] | None, typer.Option()] = None,
     writer: Annotated[list[str] | None, typer.Option()] = None,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
@@ -286,17 +278,17 @@ def dataset_move(
     ident: Annotated[str, typer.Argument(help="the dataset to move into")],
     entity_set: Annotated[str, typer.Argument(help="Things, Datastreams, Sensors, …")],
     ids: Annotated[list[int], typer.Argument()],
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     admin = _admin(database_url, config)
-    policy = AccessPolicy(_settings(database_url, config))
+    policy = AccessPolicy(settings_from(config, database_url))
     changed = _run(lambda: admin.move(SYSTEM, policy, ident, entity_set, ids))
     typer.echo(f"Moved {changed} entities into {ident}.")
 
 
 @dataset_app.command("list")
-def dataset_list(database_url: Database = None, config: Config = None) -> None:
+def dataset_list(database_url: DatabaseUrl = None, config: Config = None) -> None:
     _print(_admin(database_url, config).datasets())
 
 
@@ -304,7 +296,7 @@ def audit(
     principal: Annotated[str | None, typer.Option()] = None,
     dataset: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option()] = 50,
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     _print(_admin(database_url, config).audit_records(principal, dataset, limit=limit))

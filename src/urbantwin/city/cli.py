@@ -8,18 +8,11 @@ from typing import Annotated
 
 import typer
 
-from urbantwin.errors import PlatformError
-from urbantwin.settings import load_settings
+from urbantwin.commandline import Config, DatabaseUrl, open_store, reported
 
 city_app = typer.Typer(
     help="The city the platform is for: its profile (docs/new-city.md).", no_args_is_help=True
 )
-
-Database = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
-]
-Config = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 
 
 def register(app: typer.Typer) -> None:
@@ -29,23 +22,17 @@ def register(app: typer.Typer) -> None:
 @city_app.command("init")
 def init(
     profile: Annotated[Path, typer.Argument(help="the city's profile (TOML)")],
-    database_url: Database = None,
+    database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     """Set the platform up for the city of PROFILE: store the profile, make its publisher and the
     default dataset. Run again after changing the profile; restart a running server to apply it."""
     from urbantwin.city.setup import init_city
     from urbantwin.city_profile import load_profile
-    from urbantwin.store.engine import make_engine
 
-    settings = load_settings(config).with_overrides(database_url=database_url)
-    try:
+    with reported(), open_store(config, database_url, migrate=False) as (settings, engine):
         city = load_profile(profile)
-        engine = make_engine(settings)
-        done = init_city(engine, settings, city)
-    except PlatformError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+        done = init_city(engine, settings, city)  # migrates the store itself
     served = ", ".join(city.served_crs())
     typer.echo(f"The platform is set up for {city.name} ({city.id}).")
     publisher = "made" if done.publisher_created else "brought up to the profile"
@@ -59,11 +46,10 @@ def init(
 
 
 @city_app.command("show")
-def show(database_url: Database = None, config: Config = None) -> None:
+def show(database_url: DatabaseUrl = None, config: Config = None) -> None:
     """Print the stored profile (JSON)."""
     from urbantwin.store.city import read_profile
-    from urbantwin.store.engine import make_engine, upgrade
 
-    engine = make_engine(load_settings(config).with_overrides(database_url=database_url))
-    upgrade(engine)
-    typer.echo(json.dumps(read_profile(engine).to_document(), indent=2, ensure_ascii=False))
+    with open_store(config, database_url) as (_, engine):
+        profile = read_profile(engine)
+    typer.echo(json.dumps(profile.to_document(), indent=2, ensure_ascii=False))

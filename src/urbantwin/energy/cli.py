@@ -21,26 +21,21 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from urbantwin.commandline import Config, DatabaseUrl, open_store, settings_from
+
 energy_app = typer.Typer(
     help="The virtual energy quarter (SPARCS): simulate scenarios of PV, batteries, heat pumps and EV "
     "charging on the store's buildings; KPIs against the SPARCS targets.",
     no_args_is_help=True,
 )
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
-
 
 def _library(config: Path | None) -> Any:
     """The scenarios offered by name: the folder of the setting `energy_scenarios`."""
     from urbantwin.energy.scenario import Library
-    from urbantwin.settings import load_settings
 
     try:
-        return Library.at(load_settings(config).energy_scenarios)
+        return Library.at(settings_from(config).energy_scenarios)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
@@ -85,26 +80,21 @@ def run_command(
     baseline: Annotated[str, typer.Option(help="the scenario the targets are measured against")] = "baseline",
     out: Annotated[Path, typer.Option(help="folder for the result files")] = Path("results/energy"),
     store: Annotated[bool, typer.Option(help="store the per-building KPIs as a collection")] = True,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Simulate scenarios for a year, store and write their results, compare them with the targets."""
     from urbantwin.access.bootstrap import ensure_defaults
     from urbantwin.energy import kpi, results
     from urbantwin.energy.run import from_store
-    from urbantwin.settings import load_settings
-    from urbantwin.store.engine import make_engine, upgrade
 
     try:
-        settings = load_settings(config).with_overrides(database_url=database_url)
         library = _library(config)
         loaded = [_load(name, area, strategy, set_values, library) for name in scenarios]
         reference = _load(baseline, area, None, set_values, library) if baseline else None
     except (ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
+    with open_store(config, database_url) as (settings, engine):
         ensure_defaults(engine, settings)
         runs: dict[int, Any] = {}
         todo = list(loaded)
@@ -143,8 +133,6 @@ def run_command(
                 encoding="utf-8",
             )
             typer.echo(f"Against the SPARCS targets (baseline '{reference.scenario.name}'):\n{table}")
-    finally:
-        engine.dispose()
 
 
 def _summary(k: dict[str, Any]) -> str:
@@ -160,7 +148,7 @@ def _summary(k: dict[str, Any]) -> str:
 
 
 @energy_app.command("scenarios")
-def list_scenarios(config: ConfigOption = None) -> None:
+def list_scenarios(config: Config = None) -> None:
     """List the scenarios offered by name (the setting `energy_scenarios`, else the bundled ones)."""
     library = _library(config)
     for path in library.files():
@@ -172,7 +160,7 @@ def list_scenarios(config: ConfigOption = None) -> None:
 @energy_app.command("parameters")
 def parameters(
     scenario: Annotated[str, typer.Argument(help="a scenario file or bundled name")] = "baseline",
-    config: ConfigOption = None,
+    config: Config = None,
 ) -> None:
     """Every parameter of a scenario: value, source, and whether it is assumed."""
     try:
@@ -206,8 +194,8 @@ def meters_command(
         typer.Option(help="write through a running server (its SensorThings API) instead of the store"),
     ] = None,
     token: Annotated[str | None, typer.Option(help="token for --url (a principal who may write)")] = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Write SIMULATED quarter meters (a run's plan with noise) for monitoring, through SensorThings."""
     import threading
@@ -215,16 +203,11 @@ def meters_command(
     from urbantwin.energy.jobs import EnergyRuns
     from urbantwin.energy.meters import Deviation, MeterPlace, follow, last_days, write_meters
     from urbantwin.ingest.sta_client import ClientError, HttpClient, LocalClient
-    from urbantwin.settings import load_settings
     from urbantwin.store.city import read_profile
-    from urbantwin.store.engine import make_engine, upgrade
 
     if days < 0:
         raise typer.BadParameter("--days must be 0 or more")
-    settings = load_settings(config).with_overrides(database_url=database_url)
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
+    with open_store(config, database_url) as (settings, engine):
         library = _library(config)
         runs = EnergyRuns(engine, library=library)
         if run is None:
@@ -270,5 +253,3 @@ def meters_command(
             raise typer.Exit(1) from None
         finally:
             client.close()
-    finally:
-        engine.dispose()

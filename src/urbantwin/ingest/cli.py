@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from urbantwin.commandline import Config, DatabaseUrl, open_store
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -50,11 +52,6 @@ DeleteMissing = Annotated[
         "(default: keep them, so several files can fill one collection)"
     ),
 ]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
-]
-Config = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 SourceCrs = Annotated[
     str | None,
     typer.Option("--crs", help="the source CRS, e.g. EPSG:25833 (default: what the file states)"),
@@ -81,16 +78,8 @@ def _run(
 ) -> None:
     """Open the store, run one importer on it and report; exit code 1 with the message on failure."""
     from urbantwin.ingest.pipeline import CollectionInfo, ImportFailure
-    from urbantwin.settings import load_settings
-    from urbantwin.store.engine import make_engine, upgrade
 
-    try:
-        settings = load_settings(config).with_overrides(database_url=database_url)
-    except (ValueError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
+    with open_store(config, database_url) as (_, engine):
         info = CollectionInfo(
             collection,
             title or collection,
@@ -106,8 +95,6 @@ def _run(
         except ImportFailure as exc:
             typer.echo(f"Import failed: {exc}", err=True)
             raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
     typer.echo(f"Collection {collection!r} from {file.name}: {report.summary()}.")
 
 

@@ -17,16 +17,12 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from urbantwin.commandline import Config, DatabaseUrl, settings_from
 from urbantwin.ingest.sta_client import ClientError, HttpClient, LocalClient, SensorThingsClient, parse_iso
 from urbantwin.ingest.sta_loader import ImportAborted, ImportReport, OnError
 
 sensor_import_app = typer.Typer()
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="sqlite:///file.sqlite or postgresql+psycopg://user@host/db"),
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 UrlOption = Annotated[
     str | None,
     typer.Option(
@@ -57,14 +53,10 @@ def _client(
             return HttpClient(url, token)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-    from urbantwin.settings import load_settings
     from urbantwin.store.engine import make_engine, upgrade
 
-    try:
-        settings = load_settings(config).with_overrides(database_url=database_url)
-    except (ValueError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    engine = make_engine(settings)
+    settings = settings_from(config, database_url)
+    engine = make_engine(settings)  # the client disposes it
     upgrade(engine)
     return LocalClient(engine, settings, dispose_engine=True)
 
@@ -118,8 +110,8 @@ def sensor_community(
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
     token: TokenOption = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Import sensor.community (luftdaten) archive CSVs; importing a file again adds nothing.
 
@@ -221,8 +213,8 @@ def stations(
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
     token: TokenOption = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Import an hourly station CSV (long or wide, e.g. a state agency's export); importing it again
     adds nothing.
@@ -310,8 +302,8 @@ def cams(
     on_error: OnErrorOption = OnError.skip,
     url: UrlOption = None,
     token: TokenOption = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Import CAMS air quality forecasts (model data) at a station; importing again adds nothing.
 
@@ -364,8 +356,8 @@ def things(
     ] = None,
     url: UrlOption = None,
     token: TokenOption = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Make Things, Locations and Datastreams from the rows of a table (a register of charging points,
     sensors, sites); importing it again creates nothing.
@@ -444,8 +436,8 @@ def replay(
     limit: Annotated[int | None, typer.Option(help="stop after this many observations")] = None,
     url: UrlOption = None,
     token: TokenOption = None,
-    database_url: DatabaseOption = None,
-    config: ConfigOption = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
 ) -> None:
     """Stream stored history into the platform again, so a demo shows live data without internet.
 

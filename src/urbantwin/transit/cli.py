@@ -1,18 +1,20 @@
-"""`urbantwin import gtfs FEED.zip`: a GTFS feed into the store, with the counts it found."""
+"""`urbantwin import gtfs FEED.zip` and `urbantwin transit energy|scenario run|runs|compare`: a GTFS
+feed into the store with the counts it found; the energy model and its scenario runs on it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from urbantwin.ingest.cli import Attribution, Config, DatabaseUrl, Licence, Publisher, Source
+from urbantwin.commandline import Config, DatabaseUrl, open_store, reported
+from urbantwin.ingest.cli import Attribution, Licence, Publisher, Source
 from urbantwin.transit.distance import DETOUR_FACTOR
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from urbantwin.transit.runs import TransitRuns
 
 
@@ -40,17 +42,9 @@ def gtfs(
     """Import a GTFS feed: routes, trips with their distance, service days; stops, lines and service per
     day as collections."""
     from urbantwin.ingest.pipeline import ImportFailure
-    from urbantwin.settings import load_settings
-    from urbantwin.store.engine import make_engine, upgrade
     from urbantwin.transit.gtfs_import import import_gtfs
 
-    try:
-        settings = load_settings(config).with_overrides(database_url=database_url)
-    except (ValueError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
+    with open_store(config, database_url) as (_, engine):
         try:
             report = import_gtfs(
                 engine,
@@ -66,8 +60,6 @@ def gtfs(
         except ImportFailure as exc:
             typer.echo(f"Import failed: {exc}", err=True)
             raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
     for line in report.lines():
         typer.echo(line)
 
@@ -97,17 +89,9 @@ def energy(
 ) -> None:
     """Vehicle-km, traction energy and CO2 per vehicle type and line of a feed (a model result)."""
     from urbantwin.access.gate import Access, Caller
-    from urbantwin.errors import PlatformError
-    from urbantwin.settings import load_settings
-    from urbantwin.store.engine import make_engine
     from urbantwin.transit.energy import NOTE, TransitEnergy, parse_set
 
-    try:
-        settings = load_settings(config).with_overrides(database_url=database_url)
-    except (ValueError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    engine = make_engine(settings)
-    try:
+    with reported(exit_code=2), open_store(config, database_url, migrate=False) as (settings, engine):
         service = TransitEnergy(engine, Access.of(engine, settings))
         result = service.energy(
             Caller.system(f"transit energy {feed_id}"),
@@ -117,11 +101,6 @@ def energy(
             weekday=weekday,
             overrides=parse_set(set_ or []),
         )
-    except PlatformError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
     typer.echo(f"Feed {feed_id!r}, {result.period.label}: {result.service_days} day(s) with service.")
     typer.echo(NOTE)
     columns = ["vehicle_km", "energy_kwh", "diesel_l", "co2_ttw_kg", "co2_wtw_kg"]
@@ -163,20 +142,16 @@ _KPI_ROWS = (
 )
 
 
-def _services(database_url: str | None, config: Path | None) -> tuple[Engine, TransitRuns]:
+@contextmanager
+def _runs(database_url: str | None, config: Path | None) -> Iterator[TransitRuns]:
+    """The store's scenario runs (a store of an older version gains the runs table); a platform
+    error is printed and exits 2."""
     from urbantwin.access.gate import Access
-    from urbantwin.settings import load_settings
-    from urbantwin.store.engine import make_engine, upgrade
     from urbantwin.transit.energy import TransitEnergy
     from urbantwin.transit.runs import TransitRuns
 
-    try:
-        settings = load_settings(config).with_overrides(database_url=database_url)
-    except (ValueError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    engine = make_engine(settings)
-    upgrade(engine)  # a store of an older version gains the runs table
-    return engine, TransitRuns(engine, TransitEnergy(engine, Access.of(engine, settings)))
+    with reported(exit_code=2), open_store(config, database_url) as (settings, engine):
+        yield TransitRuns(engine, TransitEnergy(engine, Access.of(engine, settings)))
 
 
 def _table(compared: dict[str, Any]) -> None:
@@ -207,20 +182,13 @@ def scenario_run(
     """Run a scenario on its feed and day; store it as a run and a catalogue dataset; show it beside
     its baseline (a model result)."""
     from urbantwin.access.gate import Caller
-    from urbantwin.errors import PlatformError
     from urbantwin.transit import scenario as scenarios
     from urbantwin.transit.energy import NOTE
 
-    engine, runs = _services(database_url, config)
-    try:
+    with _runs(database_url, config) as runs:
         scenario = scenarios.load(file)
         run_id = runs.submit(Caller.system(f"transit scenario {file}"), scenario.document)
         compared = runs.compare(Caller.system("transit scenario"), [run_id])
-    except PlatformError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
     typer.echo(f"Run {run_id} ({scenario.title}): stored, published as transit-run-{run_id[:12]}.")
     typer.echo(NOTE)
     _table(compared)
@@ -231,11 +199,8 @@ def runs_list(database_url: DatabaseUrl = None, config: Config = None) -> None:
     """The stored scenario runs, newest first."""
     from urbantwin.access.gate import Caller
 
-    engine, runs = _services(database_url, config)
-    try:
+    with _runs(database_url, config) as runs:
         listed = runs.list(Caller.system("transit runs"))
-    finally:
-        engine.dispose()
     for run in listed:
         typer.echo(f"{run['id']}  {run['feed']}  {run['day']}  {run['name']}  {run['title']}")
 
@@ -248,16 +213,9 @@ def compare(
 ) -> None:
     """Runs side by side with the baseline of the first (KPIs of a model)."""
     from urbantwin.access.gate import Caller
-    from urbantwin.errors import PlatformError
     from urbantwin.transit.energy import NOTE
 
-    engine, runs = _services(database_url, config)
-    try:
+    with _runs(database_url, config) as runs:
         compared = runs.compare(Caller.system("transit compare"), run_ids)
-    except PlatformError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
     typer.echo(NOTE)
     _table(compared)
