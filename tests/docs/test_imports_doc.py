@@ -66,6 +66,7 @@ def test_the_documented_commands_run_on_an_empty_store(
             "charging-points",
             "sample-gtfs-stops",
             "sample-gtfs-lines",
+            "sample-gtfs-service",
         }
     # Every command again: nothing new.
     for command in commands():
