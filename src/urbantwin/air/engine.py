@@ -321,7 +321,7 @@ def check(standard: Standard, value: LimitValue, statistics: dict[int, YearStati
     if not years:
         verdict = "no_data" if coverage.valid == 0 else "insufficient_data"
         return Check(standard.id, value, year, verdict, coverage, exceedances=len(over), periods=periods)
-    counts = [int((statistics[y].max8h > value.level).sum()) for y in years]  # type: ignore[operator]
+    counts = [_days_over(statistics[y].max8h, value.level) for y in years]
     averaged = sum(counts) / len(counts)
     verdict = "exceeded" if averaged > (value.permitted or 0) else "met"
     return Check(
@@ -335,6 +335,10 @@ def check(standard: Standard, value: LimitValue, statistics: dict[int, YearStati
         years=years,
         periods=periods,
     )
+
+
+def _days_over(series: pd.Series | None, level: float) -> int:
+    return 0 if series is None else int(np.count_nonzero(series.to_numpy() > level))
 
 
 def _counted_check(
