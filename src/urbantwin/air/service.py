@@ -94,7 +94,11 @@ class Series:
         return {
             "@iot.id": self.id,
             "name": self.name,
-            "aggregation": "P1D" if self.daily else f"PT{60 // self.values_per_hour}M",
+            "aggregation": "P1D"
+            if self.daily
+            else "PT1H"
+            if self.values_per_hour == 1
+            else f"PT{60 // self.values_per_hour}M",
             "timeConvention": self.time_convention,
             "synthetic": self.synthetic,
         }

@@ -88,6 +88,16 @@ def describe(check: Check, language: str) -> str:
             return f"{mean} Überschreitungstage von {level} {span}; zulässig: {permitted}."
         span = "in the valid year" if years == 1 else f"averaged over {years} valid years"
         return f"{mean} days above {level} {span}; permitted: {permitted}."
+    if check.verdict == "insufficient_data" and found == 0:
+        if de:
+            return (
+                f"{level} in den gültigen Daten nicht überschritten (zulässig: {allowed}), aber die "
+                f"Datenerfassung von {share} erreicht nicht die nötigen {needed}."
+            )
+        return (
+            f"{level} not exceeded in the valid data (permitted: {allowed}), but data capture of {share} is "
+            f"below the {needed} needed."
+        )
     if check.verdict == "insufficient_data":
         if de:
             return (
