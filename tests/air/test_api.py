@@ -186,3 +186,26 @@ def test_the_standards_are_listed_with_their_sources(client: TestClient) -> None
     assert all(v["source"] for s in body["standards"] for v in s["values"])
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/air/stations/{station_id}/assessment.csv" in paths
+
+
+def test_only_what_the_caller_may_read(
+    client: TestClient, anonymous: TestClient, station: dict[str, int]
+) -> None:
+    dataset = {"id": "secret", "title": "Internal", "publisher_id": "city", "licence": "other"}
+    response = client.post("/api/admin/datasets", json={**dataset, "access_level": "internal"})
+    assert response.status_code == 201, response.text
+    for entity_set, ids in (
+        ("Datastreams", [station["no2"], station["pm10"]]),
+        ("Things", [station["thing"]]),
+    ):
+        moved = client.post("/api/datasets/secret/members", json={"entity_set": entity_set, "ids": ids})
+        assert moved.status_code == 200, moved.text
+    thing = station["thing"]
+    assert thing not in [s["@iot.id"] for s in anonymous.get("/api/air/stations").json()["stations"]]
+    assert anonymous.get(f"/api/air/stations/{thing}/assessment?year=2023").status_code == 404
+    assert anonymous.get(f"/api/air/stations/{thing}/assessment.csv?year=2023").status_code == 404
+    assert (
+        anonymous.get(f"/api/air/stations/{thing}/index?start=2023-07-03&end=2023-07-04").status_code == 404
+    )
+    assert thing in [s["@iot.id"] for s in client.get("/api/air/stations").json()["stations"]]
+    assert client.get(f"/api/air/stations/{thing}/assessment?year=2023").status_code == 200
