@@ -163,7 +163,7 @@ def test_the_4th_hour_above_200_of_no2_breaks_the_2024_2881_limit_not_the_2008_5
 def test_an_exceedance_hour_is_named_in_utc_and_by_its_end_in_local_standard_time() -> None:
     hours = year_of(30.0)
     hours[pd.Timestamp("2023-07-01T10:00Z")] = 300.0  # 11:00–12:00 local standard time
-    (period,) = verdict(EU2024, "no2", "hour", hours).periods
+    (period,) = verdict(EU2024, "no2", "hour", hours).periods()
     assert period.start_utc == datetime(2023, 7, 1, 10, tzinfo=UTC)
     assert period.end_utc == datetime(2023, 7, 1, 11, tzinfo=UTC)
     assert period.end_local.isoformat() == "2023-07-01T12:00:00+01:00"
@@ -172,7 +172,7 @@ def test_an_exceedance_hour_is_named_in_utc_and_by_its_end_in_local_standard_tim
 def test_an_exceedance_day_is_the_local_standard_day() -> None:
     hours = year_of(20.0)
     set_days(hours, datetime(2023, 1, 1), 1, 60.0)
-    (period,) = verdict(EU2024, "pm10", "day", hours).periods
+    (period,) = verdict(EU2024, "pm10", "day", hours).periods()
     assert period.start_utc == datetime(2022, 12, 31, 23, tzinfo=UTC)
     assert period.end_local.isoformat() == "2023-01-02T00:00:00+01:00"
 

@@ -29,8 +29,9 @@ level when it is greater than the level ("not to be exceeded"); values are not r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import cache, cached_property
 from typing import Literal
 
 import numpy as np
@@ -134,15 +135,17 @@ class Coverage:
 class YearStatistics:
     """What the standards are checked against, for one pollutant at one station in one year.
 
-    `hours`: the valid hourly means on the year's grid (NaN where not valid), None for daily series;
-    `days`: the valid daily means by local standard date (NaN where not valid); `max8h`: the valid
-    maximum daily 8-hour means (None for daily series). Coverage says how many are valid."""
+    Arrays on the year's grid, NaN where not valid: `hour_values` (8,760 or 8,784 valid hourly
+    means; None for daily series), `day_values` (valid daily means), `max8h_values` (valid maximum
+    daily 8-hour means; None for daily series). `hours`, `days` and `max8h` are the same as pandas
+    Series (UTC hour starts; local standard dates), made when asked for. Coverage says how many are
+    valid."""
 
     year: int
     offset: timedelta
-    hours: pd.Series | None
-    days: pd.Series
-    max8h: pd.Series | None
+    hour_values: np.ndarray | None
+    day_values: np.ndarray
+    max8h_values: np.ndarray | None
     hour_coverage: Coverage | None
     day_coverage: Coverage
     max8h_coverage: Coverage | None
@@ -150,6 +153,56 @@ class YearStatistics:
     ozone_year_valid: bool
     annual_mean: float | None
     annual_mean_sufficient: bool
+
+    @property
+    def calendar(self) -> Calendar:
+        return Calendar(self.year, self.offset)
+
+    @cached_property
+    def hours(self) -> pd.Series | None:
+        if self.hour_values is None:
+            return None
+        return pd.Series(self.hour_values, index=self.calendar.grid(), name="hour")
+
+    @cached_property
+    def days(self) -> pd.Series:
+        return pd.Series(self.day_values, index=self.calendar.dates(), name="day")
+
+    @cached_property
+    def max8h(self) -> pd.Series | None:
+        if self.max8h_values is None:
+            return None
+        return pd.Series(self.max8h_values, index=self.calendar.dates(), name="max8h")
+
+
+_HOUR_NS = 3_600_000_000_000
+_DAY_NS = 24 * _HOUR_NS
+
+
+@cache
+def _summer_day_months(year: int) -> np.ndarray:
+    """The month of each day of `year` (1–12)."""
+    return Calendar(year, timedelta(0)).dates().month.to_numpy()
+
+
+def _on_grid(series: pd.Series, first: datetime, length: int, step_ns: int) -> np.ndarray:
+    """`series` placed on a grid of `length` steps from `first` (NaN where it has no value); values
+    off the grid's steps or outside it are left out. Positions by integer arithmetic on the index
+    (no reindexing: the grid is regular)."""
+    out = np.full(length, np.nan)
+    if series.empty:
+        return out
+    index = pd.DatetimeIndex(series.index)
+    origin = pd.Timestamp(first)
+    if index.tz is None:
+        origin = origin.tz_localize(None) if origin.tz is not None else origin
+    elif origin.tz is None:
+        origin = origin.tz_localize(UTC)
+    offsets = index.as_unit("ns").asi8 - origin.as_unit("ns").value
+    positions = offsets // step_ns
+    keep = (offsets % step_ns == 0) & (positions >= 0) & (positions < length)
+    out[positions[keep]] = series.to_numpy(dtype="float64")[keep]
+    return out
 
 
 def year_statistics(
@@ -162,20 +215,17 @@ def year_statistics(
     """The year's statistics from valid hourly means (`valid_hours`, UTC index), or from daily means
     (`daily`, indexed by local standard date) when the series has no hourly values."""
     calendar = Calendar(year, offset)
-    dates = calendar.dates()
     if hours is None:
         if daily is None:
             raise ValueError("hours or daily values are needed")
-        day_values = daily.astype("float64").reindex(dates)
-        day_values.index.name = "date"
-        valid = int(day_values.notna().sum())
+        day_values = _on_grid(daily, datetime(year, 1, 1), calendar.days, _DAY_NS)
+        valid = int(np.count_nonzero(~np.isnan(day_values)))
         coverage = Coverage(valid, calendar.days, capture.year_fraction)
-        mean = float(day_values.mean()) if coverage.sufficient else None
+        mean = float(np.nanmean(day_values)) if coverage.sufficient else None
         return YearStatistics(
             year, offset, None, day_values, None, None, coverage, None, False, mean, coverage.sufficient
         )
-    grid = calendar.grid(LEAD_HOURS)
-    values = hours.reindex(grid).to_numpy(dtype="float64")
+    values = _on_grid(hours, calendar.start - LEAD_HOURS * HOUR, calendar.hours + LEAD_HOURS, _HOUR_NS)
     year_values = values[LEAD_HOURS:]
     present = ~np.isnan(year_values)
     hour_coverage = Coverage(int(present.sum()), calendar.hours, capture.year_fraction)
@@ -185,7 +235,6 @@ def year_statistics(
     day_sums = np.nansum(by_day, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         day_means = np.where(day_counts >= capture.day_hours, day_sums / day_counts, np.nan)
-    days = pd.Series(day_means, index=dates, name="day")
     day_coverage = Coverage(int(np.count_nonzero(~np.isnan(day_means))), calendar.days, capture.year_fraction)
 
     # Running 8-hour means ending with each hour of the year, from cumulative sums (one pass).
@@ -200,20 +249,18 @@ def year_statistics(
     windows = (~np.isnan(eight_by_day)).sum(axis=1)
     maxima = np.where(np.isnan(eight_by_day), -np.inf, eight_by_day).max(axis=1)
     max8h_values = np.where(windows >= capture.max8h_windows, maxima, np.nan)
-    max8h = pd.Series(max8h_values, index=dates, name="max8h")
-    max8h_coverage = Coverage(
-        int(np.count_nonzero(~np.isnan(max8h_values))), calendar.days, capture.year_fraction
-    )
-    monthly = max8h.notna().groupby(max8h.index.month).sum()
-    summer_months = sum(int(monthly.get(month, 0)) >= capture.ozone_month_days for month in SUMMER_MONTHS)
+    valid_max = ~np.isnan(max8h_values)
+    max8h_coverage = Coverage(int(np.count_nonzero(valid_max)), calendar.days, capture.year_fraction)
+    per_month = np.bincount(_summer_day_months(year)[valid_max], minlength=13)
+    summer_months = int(np.count_nonzero(per_month[list(SUMMER_MONTHS)] >= capture.ozone_month_days))
 
     mean = float(np.nanmean(year_values)) if hour_coverage.sufficient else None
     return YearStatistics(
         year,
         offset,
-        pd.Series(year_values, index=grid[LEAD_HOURS:], name="hour"),
-        days,
-        max8h,
+        year_values,
+        day_means,
+        max8h_values,
         hour_coverage,
         day_coverage,
         max8h_coverage,
@@ -236,9 +283,10 @@ class Period:
 
     @property
     def end_local(self) -> datetime:
-        from datetime import timezone
-
         return self.end_utc.astimezone(timezone(self.offset))
+
+
+_EMPTY = np.zeros(0, dtype="int64")
 
 
 @dataclass(frozen=True)
@@ -257,19 +305,24 @@ class Check:
     #: The exceedances averaged over the valid years (the ozone target value), and those years.
     averaged: float | None = None
     years: tuple[int, ...] = ()
-    periods: tuple[Period, ...] = ()
+    #: Where the exceedances are: positions on the year's hour grid (statistic "hour") or day grid.
+    positions: np.ndarray = field(default_factory=lambda: _EMPTY, compare=False, repr=False)
+    offset: timedelta = timedelta(0)
+
+    def periods(self, limit: int | None = None) -> tuple[Period, ...]:
+        """The exceeding hours or days (the first `limit` of them), in time order."""
+        step = HOUR if self.value.statistic == "hour" else timedelta(days=1)
+        first = Calendar(self.year, self.offset).start
+        chosen = self.positions if limit is None else self.positions[:limit]
+        return tuple(Period(first + int(k) * step, first + (int(k) + 1) * step, self.offset) for k in chosen)
 
 
-def _periods(moments: pd.Index, length: timedelta, offset: timedelta, daily: bool) -> tuple[Period, ...]:
-    out = []
-    for moment in moments:
-        start = (moment.to_pydatetime().replace(tzinfo=UTC) - offset) if daily else moment.to_pydatetime()
-        out.append(Period(start, start + length, offset))
-    return tuple(out)
-
-
-def _counted(value: LimitValue, series: pd.Series) -> pd.Series:
-    return series[series > value.level]
+def _over(values: np.ndarray | None, level: float) -> np.ndarray:
+    """Positions of the valid values above `level` (NaN compares false)."""
+    if values is None:
+        return _EMPTY
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero(values > level)
 
 
 def check(standard: Standard, value: LimitValue, statistics: dict[int, YearStatistics], year: int) -> Check:
@@ -278,6 +331,7 @@ def check(standard: Standard, value: LimitValue, statistics: dict[int, YearStati
     current = statistics.get(year)
     if current is None:
         return Check(standard.id, value, year, "no_data", None)
+    offset = current.offset
     if value.statistic == "year":
         coverage = current.hour_coverage or current.day_coverage
         if coverage.valid == 0:
@@ -287,41 +341,40 @@ def check(standard: Standard, value: LimitValue, statistics: dict[int, YearStati
         verdict: Verdict = "exceeded" if current.annual_mean > value.level else "met"
         return Check(standard.id, value, year, verdict, coverage, annual_mean=current.annual_mean)
     if value.statistic == "hour":
-        if current.hours is None or current.hour_coverage is None:
+        if current.hour_values is None or current.hour_coverage is None:
             return Check(standard.id, value, year, "no_data", None)
-        over = _counted(value, current.hours.dropna())
-        periods = _periods(over.index, HOUR, current.offset, daily=False)
-        return _counted_check(standard, value, year, current.hour_coverage, len(over), periods)
+        over = _over(current.hour_values, value.level)
+        return _counted_check(standard, value, year, current.hour_coverage, over, offset)
     if value.statistic == "day":
-        over = _counted(value, current.days.dropna())
-        periods = _periods(over.index, timedelta(days=1), current.offset, daily=True)
-        return _counted_check(standard, value, year, current.day_coverage, len(over), periods)
+        over = _over(current.day_values, value.level)
+        return _counted_check(standard, value, year, current.day_coverage, over, offset)
     # max8h: days whose maximum 8-hour mean exceeds the level, averaged over years for target values.
-    if current.max8h is None or current.max8h_coverage is None:
+    if current.max8h_values is None or current.max8h_coverage is None:
         return Check(standard.id, value, year, "no_data", None)
-    over = _counted(value, current.max8h.dropna())
-    periods = _periods(over.index, timedelta(days=1), current.offset, daily=True)
+    over = _over(current.max8h_values, value.level)
+    coverage = current.max8h_coverage
+    found = len(over)
     if value.averaged_years <= 1:
-        coverage = current.max8h_coverage
         if coverage.valid == 0:
             return Check(standard.id, value, year, "no_data", coverage, exceedances=0)
         permitted = value.permitted or 0
         verdict = (
-            "exceeded"
-            if len(over) > permitted
-            else ("met" if current.ozone_year_valid else "insufficient_data")
+            "exceeded" if found > permitted else ("met" if current.ozone_year_valid else "insufficient_data")
         )
-        return Check(standard.id, value, year, verdict, coverage, exceedances=len(over), periods=periods)
+        return Check(
+            standard.id, value, year, verdict, coverage, exceedances=found, positions=over, offset=offset
+        )
     years = tuple(
         y
         for y in range(year - value.averaged_years + 1, year + 1)
         if y in statistics and statistics[y].ozone_year_valid
     )
-    coverage = current.max8h_coverage
     if not years:
         verdict = "no_data" if coverage.valid == 0 else "insufficient_data"
-        return Check(standard.id, value, year, verdict, coverage, exceedances=len(over), periods=periods)
-    counts = [_days_over(statistics[y].max8h, value.level) for y in years]
+        return Check(
+            standard.id, value, year, verdict, coverage, exceedances=found, positions=over, offset=offset
+        )
+    counts = [len(_over(statistics[y].max8h_values, value.level)) for y in years]
     averaged = sum(counts) / len(counts)
     verdict = "exceeded" if averaged > (value.permitted or 0) else "met"
     return Check(
@@ -330,26 +383,19 @@ def check(standard: Standard, value: LimitValue, statistics: dict[int, YearStati
         year,
         verdict,
         coverage,
-        exceedances=len(over),
+        exceedances=found,
         averaged=averaged,
         years=years,
-        periods=periods,
+        positions=over,
+        offset=offset,
     )
 
 
-def _days_over(series: pd.Series | None, level: float) -> int:
-    return 0 if series is None else int(np.count_nonzero(series.to_numpy() > level))
-
-
 def _counted_check(
-    standard: Standard,
-    value: LimitValue,
-    year: int,
-    coverage: Coverage,
-    found: int,
-    periods: tuple[Period, ...],
+    standard: Standard, value: LimitValue, year: int, coverage: Coverage, over: np.ndarray, offset: timedelta
 ) -> Check:
     permitted = value.permitted or 0
+    found = len(over)
     if coverage.valid == 0:
         verdict: Verdict = "no_data"
     elif found > permitted:
@@ -358,7 +404,9 @@ def _counted_check(
         verdict = "met"
     else:
         verdict = "insufficient_data"
-    return Check(standard.id, value, year, verdict, coverage, exceedances=found, periods=periods)
+    return Check(
+        standard.id, value, year, verdict, coverage, exceedances=found, positions=over, offset=offset
+    )
 
 
 def assess(

@@ -381,8 +381,8 @@ class AirService:
             "averagedExceedances": _round(check.averaged),
             "yearsAveraged": list(check.years),
             "coverage": _coverage(check.coverage),
-            "exceedancePeriods": [_period(p) for p in check.periods[:MAX_PERIODS]],
-            "exceedancePeriodsTruncated": len(check.periods) > MAX_PERIODS,
+            "exceedancePeriods": [_period(p) for p in check.periods(MAX_PERIODS)],
+            "exceedancePeriodsTruncated": len(check.positions) > MAX_PERIODS,
         }
 
     def assessment_csv(self, thing_id: int, year: int, caller: Caller) -> str:
