@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.air.reference import reference_year
-from urbantwin.air.engine import Calendar, year_statistics
-from urbantwin.air.standards import standard
+from tests.airquality.reference import reference_year
+from urbantwin.airquality.engine import Calendar, year_statistics
+from urbantwin.airquality.standards import standard
 
 CAPTURE = standard("eu-2024-2881").capture
 

@@ -1,6 +1,6 @@
 """A plain pandas reference implementation of the assessment's statistics, written the obvious way
 (group by local date, a time-based rolling window, group by month), against which the vectorised
-engine (`urbantwin.air.engine`) is checked on random series (test_reference.py).
+engine (`urbantwin.airquality.engine`) is checked on random series (test_reference.py).
 
 It shares nothing with the engine but the rules' numbers, so a mistake in the engine's reshaping,
 cumulative sums or calendar shows up as a difference.
@@ -14,7 +14,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from urbantwin.air.standards import Capture
+from urbantwin.airquality.standards import Capture
 
 
 @dataclass

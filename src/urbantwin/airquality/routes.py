@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from urbantwin.access.http import request_caller
-from urbantwin.air.service import MAX_INDEX_DAYS, AirService, parse_year
+from urbantwin.airquality.service import MAX_INDEX_DAYS, AirService, parse_year
 
 PREFIX = "/api/air"
 TAG = "Clean air"

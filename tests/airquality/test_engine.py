@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from urbantwin.air.engine import (
+from urbantwin.airquality.engine import (
     Calendar,
     assess,
     check,
@@ -22,7 +22,7 @@ from urbantwin.air.engine import (
     valid_hours,
     year_statistics,
 )
-from urbantwin.air.standards import index_bands, standard
+from urbantwin.airquality.standards import index_bands, standard
 
 CET = timedelta(hours=1)
 EU2008 = standard("eu-2008-50")

@@ -7,7 +7,7 @@ of its own; the CSV report carries both columns.
 
 from __future__ import annotations
 
-from urbantwin.air.engine import Check
+from urbantwin.airquality.engine import Check
 
 LANGUAGES = ("de", "en")
 

@@ -35,7 +35,7 @@ from sqlalchemy import Engine, select
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
-from urbantwin.air.engine import (
+from urbantwin.airquality.engine import (
     Calendar,
     Check,
     Coverage,
@@ -47,8 +47,8 @@ from urbantwin.air.engine import (
     valid_hours,
     year_statistics,
 )
-from urbantwin.air.standards import POLLUTANTS, index_bands, standards
-from urbantwin.air.texts import LANGUAGES, STATISTICS, VERDICTS, describe
+from urbantwin.airquality.standards import POLLUTANTS, index_bands, standards
+from urbantwin.airquality.texts import LANGUAGES, STATISTICS, VERDICTS, describe
 from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES

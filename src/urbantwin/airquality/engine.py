@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from urbantwin.air.standards import Capture, IndexBands, LimitValue, Standard
+from urbantwin.airquality.standards import Capture, IndexBands, LimitValue, Standard
 
 Verdict = Literal["met", "exceeded", "insufficient_data", "no_data"]
 HOUR = timedelta(hours=1)

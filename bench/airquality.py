@@ -4,11 +4,11 @@ Workload: 2,968 series-years of hourly means (2,968 × 8,760 = 26.0 million valu
 values with 3 % of the hours missing), one pollutant per series in turn (PM10, PM2.5, NO2, O3, SO2),
 each assessed for 2023 under Directive 2008/50/EC, Directive (EU) 2024/2881 and the WHO 2021
 guidelines: valid hours, daily means, running 8-hour means and their daily maxima, annual means and
-every value's verdict (`urbantwin.air.engine`). In-process, wall clock; the engine alone, without
+every value's verdict (`urbantwin.airquality.engine`). In-process, wall clock; the engine alone, without
 reading the store (the service reads each series through the time-series rollups).
 
-    .venv/bin/python bench/air.py                 # 2,968 series-years, best of 3
-    .venv/bin/python bench/air.py --series 300 --repeat 5
+    .venv/bin/python bench/airquality.py                 # 2,968 series-years, best of 3
+    .venv/bin/python bench/airquality.py --series 300 --repeat 5
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from host import describe
 
-from urbantwin.air.engine import Calendar, assess, valid_hours, year_statistics
-from urbantwin.air.standards import POLLUTANTS, standards
+from urbantwin.airquality.engine import Calendar, assess, valid_hours, year_statistics
+from urbantwin.airquality.standards import POLLUTANTS, standards
 
 YEAR = 2023
 OFFSET = timedelta(hours=1)
