@@ -341,3 +341,10 @@ def test_the_station_index_is_its_worst_pollutant() -> None:
         {"no2": pd.Series([5.0], index=hours), "o3": pd.Series([130.0], index=hours)}, hours, index_bands()
     )
     assert (table["no2_band"].iloc[0], table["o3_band"].iloc[0], table["band"].iloc[0]) == (0, 3, 3)
+
+
+def test_every_kind_of_value_has_its_name_in_both_languages() -> None:
+    from urbantwin.airquality.standards import standards
+    from urbantwin.airquality.texts import KINDS
+
+    assert {v.kind for s in standards() for v in s.values} <= set(KINDS)

@@ -48,7 +48,7 @@ from urbantwin.airquality.engine import (
     year_statistics,
 )
 from urbantwin.airquality.standards import POLLUTANTS, index_bands, standards
-from urbantwin.airquality.texts import LANGUAGES, STATISTICS, VERDICTS, describe
+from urbantwin.airquality.texts import KINDS, LANGUAGES, STATISTICS, VERDICTS, describe
 from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
@@ -372,6 +372,7 @@ class AirService:
             "permitted": value.permitted,
             "averagedYears": value.averaged_years,
             "kind": value.kind,
+            "kindLabel": KINDS.get(value.kind, {"en": value.kind, "de": value.kind}),
             "source": value.source,
             "verdict": check.verdict,
             "verdictLabel": VERDICTS[check.verdict],
@@ -519,6 +520,7 @@ class AirService:
                             "permitted": v.permitted,
                             "averagedYears": v.averaged_years,
                             "kind": v.kind,
+                            "kindLabel": KINDS.get(v.kind, {"en": v.kind, "de": v.kind}),
                             "source": v.source,
                         }
                         for v in s.values

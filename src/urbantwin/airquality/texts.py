@@ -25,6 +25,12 @@ STATISTICS: dict[str, dict[str, str]] = {
     "max8h": {"en": "maximum daily 8-hour mean", "de": "höchster 8-Stunden-Mittelwert des Tages"},
 }
 
+KINDS: dict[str, dict[str, str]] = {
+    "limit value": {"en": "limit value", "de": "Grenzwert"},
+    "target value": {"en": "target value", "de": "Zielwert"},
+    "guideline level": {"en": "guideline level", "de": "Richtwert"},
+}
+
 _UNITS = {
     "hour": ({"en": "hour", "de": "Stunde"}, {"en": "hours", "de": "Stunden"}),
     "day": ({"en": "day", "de": "Tag"}, {"en": "days", "de": "Tagen"}),
