@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import typer
 
 from urbantwin.access.module import MODULE as ACCESS
+from urbantwin.airquality.module import MODULE as AIRQUALITY
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.city.module import MODULE as CITY
 from urbantwin.energy.module import MODULE as ENERGY
@@ -36,6 +37,7 @@ MODULES: tuple[Module, ...] = (
     ENERGY,
     INGEST,
     TRANSIT,
+    AIRQUALITY,
 )
 
 

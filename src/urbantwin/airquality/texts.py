@@ -1,0 +1,119 @@
+"""The assessment's user-visible texts, in German and English (plurals included).
+
+The API answers carry the verdict's code (`met`, `exceeded`, `insufficient_data`, `no_data`) and
+its sentence in both languages, so that a client shows it in its reader's language without a table
+of its own; the CSV report carries both columns.
+"""
+
+from __future__ import annotations
+
+from urbantwin.airquality.engine import Check
+
+LANGUAGES = ("de", "en")
+
+VERDICTS: dict[str, dict[str, str]] = {
+    "met": {"en": "met", "de": "eingehalten"},
+    "exceeded": {"en": "exceeded", "de": "überschritten"},
+    "insufficient_data": {"en": "insufficient data", "de": "unzureichende Datenbasis"},
+    "no_data": {"en": "no data", "de": "keine Daten"},
+}
+
+STATISTICS: dict[str, dict[str, str]] = {
+    "hour": {"en": "hourly mean", "de": "Stundenmittelwert"},
+    "day": {"en": "daily mean", "de": "Tagesmittelwert"},
+    "year": {"en": "annual mean", "de": "Jahresmittelwert"},
+    "max8h": {"en": "maximum daily 8-hour mean", "de": "höchster 8-Stunden-Mittelwert des Tages"},
+}
+
+KINDS: dict[str, dict[str, str]] = {
+    "limit value": {"en": "limit value", "de": "Grenzwert"},
+    "target value": {"en": "target value", "de": "Zielwert"},
+    "guideline level": {"en": "guideline level", "de": "Richtwert"},
+}
+
+_UNITS = {
+    "hour": ({"en": "hour", "de": "Stunde"}, {"en": "hours", "de": "Stunden"}),
+    "day": ({"en": "day", "de": "Tag"}, {"en": "days", "de": "Tagen"}),
+    "max8h": ({"en": "day", "de": "Tag"}, {"en": "days", "de": "Tagen"}),
+}
+
+
+def _number(value: float, language: str) -> str:
+    text = f"{value:.1f}"
+    return text.replace(".", ",") if language == "de" else text
+
+
+def _times(count: int, language: str) -> str:
+    """ "once", "3 times" / "einmal", "3-mal"."""
+    if language == "de":
+        return "einmal" if count == 1 else f"{count}-mal"
+    return "once" if count == 1 else f"{count} times"
+
+
+def _on(count: int, statistic: str, language: str) -> str:
+    one, many = _UNITS[statistic]
+    word = one[language] if count == 1 else many[language]
+    if language == "de":
+        return f"an {count} {word}" if statistic != "hour" else f"in {count} {word}"
+    return f"on {count} {word}" if statistic != "hour" else f"in {count} {word}"
+
+
+def describe(check: Check, language: str) -> str:
+    """One sentence saying what was found and why the verdict is what it is."""
+    de = language == "de"
+    value = check.value
+    level = f"{_number(value.level, language)} µg/m³"
+    coverage = check.coverage
+    share = f"{coverage.fraction * 100:.0f} %" if coverage is not None else ""
+    needed = f"{coverage.required * 100:.0f} %" if coverage is not None else ""
+    if check.verdict == "no_data":
+        return "Keine gültigen Messwerte in diesem Jahr." if de else "No valid measurements in this year."
+    if value.statistic == "year":
+        if check.annual_mean is None:
+            return (
+                f"Datenerfassung {share}, mindestens {needed} nötig: kein gültiger Jahresmittelwert."
+                if de
+                else f"Data capture {share}, at least {needed} needed: no valid annual mean."
+            )
+        mean = f"{_number(check.annual_mean, language)} µg/m³"
+        relation = ">" if check.verdict == "exceeded" else "≤"
+        return (
+            f"Jahresmittelwert {mean} {relation} {level}."
+            if de
+            else f"Annual mean {mean} {relation} {level}."
+        )
+    found = check.exceedances or 0
+    permitted = value.permitted or 0
+    allowed = _times(permitted, language)
+    where = _on(found, value.statistic, language)
+    if check.averaged is not None:
+        years = len(check.years)
+        mean = _number(check.averaged, language)
+        if de:
+            span = "im gültigen Jahr" if years == 1 else f"im Mittel der {years} gültigen Jahre"
+            return f"{mean} Überschreitungstage von {level} {span}; zulässig: {permitted}."
+        span = "in the valid year" if years == 1 else f"averaged over {years} valid years"
+        return f"{mean} days above {level} {span}; permitted: {permitted}."
+    if check.verdict == "insufficient_data" and found == 0:
+        if de:
+            return (
+                f"{level} in den gültigen Daten nicht überschritten (zulässig: {allowed}), aber die "
+                f"Datenerfassung von {share} erreicht nicht die nötigen {needed}."
+            )
+        return (
+            f"{level} not exceeded in the valid data (permitted: {allowed}), but data capture of {share} is "
+            f"below the {needed} needed."
+        )
+    if check.verdict == "insufficient_data":
+        if de:
+            return (
+                f"{level} {where} überschritten (zulässig: {allowed}), aber die Datenerfassung von "
+                f"{share} erreicht nicht die nötigen {needed}: es können mehr sein."
+            )
+        return (
+            f"{level} exceeded {where} (permitted: {allowed}), but data capture of {share} is below the "
+            f"{needed} needed: there may be more."
+        )
+    if de:
+        return f"{level} {where} überschritten; zulässig: {allowed}."
+    return f"{level} exceeded {where}; permitted: {allowed}."
