@@ -62,3 +62,37 @@ def test_the_energy_of_a_real_feed_per_line_and_hour(
     hidden = anonymous.get(f"/api/transit/feeds/{FEED}/energy")
     assert hidden.status_code == 404 and hidden.json()["message"] == f"no transit feed {FEED!r}"
     assert client.get(f"/api/transit/feeds/{FEED}/energy").status_code == 200
+
+
+def test_a_stops_departures_per_hour(client: TestClient, anonymous: TestClient, engine: Engine) -> None:
+    import_gtfs(engine, PLZEN, licence="CC BY 4.0", title="Plzeň (CZ), PMDP")
+    assert anonymous.get("/api/transit/feeds").json()["feeds"][0]["title"] == "Plzeň (CZ), PMDP"
+    url = f"/api/transit/feeds/{FEED}/stops/194/departures"
+    answer = anonymous.get(url, params={"day": "2026-05-04"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["stop"] == "194" and body["hours"] >= 24 and len(body["hourly"]) == body["hours"]
+    assert body["departures"] == sum(body["hourly"]) == sum(line["departures"] for line in body["lines"]) > 0
+    assert {line["line"] for line in body["lines"]} >= {"16"}
+    assert (
+        "summary"
+        in anonymous.get("/openapi.json").json()["paths"][
+            "/api/transit/feeds/{feed_id}/stops/{stop_id}/departures"
+        ]["get"]
+    )
+
+    for params, message in [
+        ({"day": "4 May"}, "day: expected a date YYYY-MM-DD, got '4 May'"),
+        ({"day": "2026-05-04", "until": "2026-05-01"}, "until: 2026-05-01 is before day 2026-05-04"),
+    ]:
+        refused = anonymous.get(url, params=params)
+        assert refused.status_code == 400, (params, refused.text)
+        assert message in refused.json()["message"]
+    missing = anonymous.get(f"/api/transit/feeds/{FEED}/stops/nowhere/departures")
+    assert missing.status_code == 404 and "no stop 'nowhere'" in missing.json()["message"]
+    assert anonymous.get("/api/transit/feeds/nowhere/stops/194/departures").status_code == 404
+
+    # a feed whose lines are internal: its stops' departures are not answered to whom may not read it
+    assert client.patch(f"/api/datasets/{FEED}-lines", json={"access_level": "internal"}).status_code == 204
+    assert anonymous.get(url).status_code == 404
+    assert client.get(url).status_code == 200
