@@ -34,7 +34,7 @@ def test_the_demo_shows_plzens_feed_as_another_citys(demo_store: DemoStore, tmp_
     assert lines["publisher"]["id"] == "pmdp" and lines["licence"]["code"] == "cc-by/4.0"
     assert sorted(r["title"] for r in runs) == [
         "Plzeň: bus lines 30 and 33 with battery buses",
-        "Plzeň: green power for trams and trolleybuses",
+        "Plzeň: energy-saving driving (−8 %)",
     ]
     assert all(r["status"] == "done" and r["model"] for r in runs)
     assert departures.status_code == 200 and departures.json()["departures"] > 0

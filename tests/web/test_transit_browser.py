@@ -29,7 +29,7 @@ RUNS = (
         "scenario": {"feed": FEED, "title": "Battery buses on 30"},
         "electrify": {"lines": ["30"], "vehicle_day_km": 250},
     },
-    {"scenario": {"feed": FEED, "title": "Green traction power"}, "coefficients": {"grid.green_share": 1}},
+    {"scenario": {"feed": FEED, "title": "Energy-saving driving"}, "driving": {"saving_share": 0.1}},
 )
 
 

@@ -16,6 +16,7 @@ import { esc, html, openPanel } from './ui.js';
 
 export const SOURCE_PREFIX = 'transit:';
 const LINES = 'transit::lines';
+const PICKED = 'transit::picked';
 const STOPS = 'transit::stops';
 /** Low → high per vehicle-km: green → dark red. */
 const RAMP = ['#1a9850', '#a6d96a', '#fee08b', '#f46d43', '#a50026'];
@@ -44,8 +45,12 @@ const FLOW = { vehicle_km: '#2b6cb0', final_energy_kwh: '#c05621' };
 
 const kind = (type) => (type in VEHICLE ? t(VEHICLE[type]) : t('notModelled'));
 const number = (value, digits = 0) => (Number.isFinite(value) ? formatNumber(value, digits) : '–');
-const hourLabel = (h) => `${String(h % 24).padStart(2, '0')}:00${h >= 24 ? ' (+1)' : ''}`;
-const hourTicks = (hours) => [0, 6, 12, 18, hours - 1].filter((h, i, all) => h < hours && all.indexOf(h) === i);
+/** The period of a model answer in the viewer's language (the API's label is English). */
+const periodText = (period) =>
+  /^typical weekday/.test(period?.label || '') ? t('transitTypicalWeekday', { day: period.first }) : period?.first === period?.last ? period?.first : `${period?.first} – ${period?.last}`;
+/** Hours of the service day as GTFS writes them: 24:00 and later are after midnight. */
+const hourLabel = (h) => `${String(h).padStart(2, '0')}:00`;
+const hourTicks = (hours) => [0, 6, 12, 18, 24].filter((h) => h < hours);
 
 export class TransitView {
   constructor(map, { beforeId, onClose } = {}) {
@@ -133,6 +138,11 @@ export class TransitView {
     return String(hit.source || '').startsWith(SOURCE_PREFIX);
   }
 
+  /** Draw a line as picked (its route id), or none (null). */
+  pick(routeId) {
+    if (this.map.getLayer(PICKED)) this.map.setFilter(PICKED, ['==', ['to-string', ['get', 'id']], routeId ?? '']);
+  }
+
   async showOnMap() {
     if (this.shown !== this.feedId) {
       this.removeLayers();
@@ -148,7 +158,7 @@ export class TransitView {
     if (!lines || this.feedId !== feedId || !this.isOpen || this.shown) return;
     const add = (collection, geom) => {
       const source = `${SOURCE_PREFIX}${collection.id}`;
-      this.map.addSource(source, sourceFor({ id: collection.id, geom, bbox: collection.extent?.spatial?.bbox?.[0], attribution: collection.attribution }));
+      if (!this.map.getSource(source)) this.map.addSource(source, sourceFor({ id: collection.id, geom, bbox: collection.extent?.spatial?.bbox?.[0], attribution: collection.attribution }));
       return { source, 'source-layer': collection.id, metadata: { entry: 'transit' } };
     };
     this.map.addLayer(
@@ -160,6 +170,18 @@ export class TransitView {
         paint: { 'line-color': NO_VALUE, 'line-width': ['interpolate', ['linear'], ['zoom'], 10, 2, 15, 5] },
       },
       this.beforeId,
+    );
+    // The line whose panel is open, drawn beneath the lines as a dark casing.
+    this.map.addLayer(
+      {
+        ...add(lines, 'line'),
+        id: PICKED,
+        type: 'line',
+        filter: ['==', ['to-string', ['get', 'id']], ''],
+        layout: { 'line-join': 'round', 'line-cap': 'round' },
+        paint: { 'line-color': '#1a202c', 'line-width': ['interpolate', ['linear'], ['zoom'], 10, 6, 15, 11] },
+      },
+      LINES,
     );
     if (stops) {
       this.map.addLayer(
@@ -185,13 +207,18 @@ export class TransitView {
     if (bbox) {
       const c = this.map.getCenter();
       this.cameraBefore ??= { center: [c.lng, c.lat], zoom: this.map.getZoom(), pitch: this.map.getPitch(), bearing: this.map.getBearing() };
-      this.map.fitBounds([bbox[0], bbox[1], bbox[2], bbox[3]], { padding: 40, pitch: 0, bearing: 0, duration: 0 });
+      // Beside the panel (on the left), or above it (a bottom sheet on a narrow screen).
+      const panel = this.panel.getBoundingClientRect();
+      const map = this.map.getContainer().getBoundingClientRect();
+      const sheet = panel.width >= map.width - 40;
+      const padding = { top: 40, right: 40, bottom: sheet ? Math.min(panel.height, map.height * 0.62) + 20 : 40, left: sheet ? 40 : panel.right - map.left + 20 };
+      this.map.fitBounds([bbox[0], bbox[1], bbox[2], bbox[3]], { padding, pitch: 0, bearing: 0, duration: 0 });
     }
   }
 
   removeLayers() {
     if (!this.shown) return;
-    for (const layer of [STOPS, LINES]) if (this.map.getLayer(layer)) this.map.removeLayer(layer);
+    for (const layer of [STOPS, LINES, PICKED]) if (this.map.getLayer(layer)) this.map.removeLayer(layer);
     for (const part of ['stops', 'lines']) {
       const source = `${SOURCE_PREFIX}${this.shown}-${part}`;
       if (this.map.getSource(source)) this.map.removeSource(source);
@@ -205,26 +232,35 @@ export class TransitView {
     return new Map((this.energy?.lines || []).map((l) => [l.route_id, l.vehicle_km > 0 ? how.value(l) : null]));
   }
 
-  /** Class breaks: the quintiles of the lines' values (5 classes). */
-  breaks(values) {
-    const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);
-    if (!sorted.length) return [];
-    const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-    return [0.2, 0.4, 0.6, 0.8].map(q);
+  /** The range of the lines' values, [low, high] (null without any). */
+  range(values) {
+    const finite = [...values].filter(Number.isFinite);
+    return finite.length ? [Math.min(...finite), Math.max(...finite)] : null;
   }
 
-  classOf(value, breaks) {
-    if (!Number.isFinite(value)) return NO_VALUE;
-    const index = breaks.filter((b) => value >= b).length;
-    return RAMP[Math.min(index, RAMP.length - 1)];
+  /** A value's colour on the ramp, linear from the lowest line's value to the highest's: the values
+   * per km take few distinct values (one coefficient per vehicle type), so classes of equal counts
+   * would collapse. */
+  colourOf(value, range) {
+    if (!Number.isFinite(value) || !range) return NO_VALUE;
+    const [lo, hi] = range;
+    const x = hi > lo ? ((value - lo) / (hi - lo)) * (RAMP.length - 1) : 0;
+    const i = Math.min(Math.floor(x), RAMP.length - 2);
+    const f = x - i;
+    const rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+    const [a, b] = [rgb(RAMP[i]), rgb(RAMP[i + 1])];
+    return `#${a.map((c, k) => Math.round(c + (b[k] - c) * f).toString(16).padStart(2, '0')).join('')}`;
   }
 
   paint() {
     const values = this.values();
-    this.currentBreaks = this.breaks(values.values());
+    this.currentRange = this.range(values.values());
     if (this.map.getLayer(LINES)) {
-      const pairs = [...values].flatMap(([id, v]) => [id, this.classOf(v, this.currentBreaks)]);
+      const pairs = [...values].flatMap(([id, v]) => [id, this.colourOf(v, this.currentRange)]);
       this.map.setPaintProperty(LINES, 'line-color', pairs.length ? ['match', ['to-string', ['get', 'id']], ...pairs, NO_VALUE] : NO_VALUE);
+      // Lines that run on the day above those that do not (a variant without service shares their streets).
+      const running = [...values].filter(([, v]) => Number.isFinite(v)).map(([id]) => id);
+      this.map.setLayoutProperty(LINES, 'line-sort-key', running.length ? ['match', ['to-string', ['get', 'id']], running, 1, 0] : 0);
     }
     this.renderLegend();
   }
@@ -232,16 +268,17 @@ export class TransitView {
   renderLegend() {
     const legend = this.panel?.querySelector('.transit-legend');
     if (!legend) return;
-    const b = this.currentBreaks || [];
-    if (!this.energy || !b.length) {
+    const range = this.currentRange;
+    if (!this.energy || !range) {
       legend.innerHTML = '';
       return;
     }
     const how = COLOUR_BY[this.colourBy];
     const digits = this.colourBy === 'energy' ? 2 : 3;
+    const [lo, hi] = range;
     legend.innerHTML =
       `<p class="legend-title">${esc(t(how.label))} <span class="badge simulated">${esc(t('transitModel'))}</span></p>` +
-      rampLegend(RAMP, [`< ${formatNumber(b[0], digits)}`, formatNumber(b[2], digits), `≥ ${formatNumber(b[3], digits)} ${how.unit}`], { color: NO_VALUE, label: t('transitLegendNoValue') });
+      rampLegend(RAMP, [formatNumber(lo, digits), formatNumber((lo + hi) / 2, digits), `${formatNumber(hi, digits)} ${how.unit}`], { color: NO_VALUE, label: t('transitLegendNoValue') });
   }
 
   /** A click on the view's layers: a stop's departures, or a line's panel. */
@@ -277,7 +314,7 @@ export class TransitView {
       <dl class="facts" data-testid="transit-line-facts">
         <dt>${esc(t('transitMode'))}</dt><dd>${esc(kind(line.mode))}</dd>
         <dt>${esc(t('transitVehicleType'))}</dt><dd data-testid="transit-vehicle-type">${esc(kind(line.vehicle_type))}</dd>
-        <dt>${esc(t('transitPeriod', { label: this.energy.period.label }))}</dt><dd>${esc(t('transitRuns', { n: line.runs }))}</dd>
+        <dt>${esc(t('transitPeriod', { label: periodText(this.energy.period) }))}</dt><dd>${esc(t('transitRuns', { n: line.runs }))}</dd>
         <dt>${esc(t('transitVehicleKm'))}</dt><dd>${esc(number(line.vehicle_km))} km</dd>
         <dt>${esc(t('transitFinalEnergy'))}</dt><dd>${esc(number(line.final_energy_kwh))} kWh · ${esc(number(perKm(line.final_energy_kwh), 2))} kWh/km</dd>
         <dt>${esc(t('transitCo2'))}</dt><dd>${esc(number(line.co2_wtw_kg))} kg · ${esc(number(perKm(line.co2_wtw_kg), 3))} kg/km</dd>
@@ -293,7 +330,9 @@ export class TransitView {
         chart('final_energy_kwh', 'transitHourlyEnergy', 'kWh'),
       ],
       panel: 'transit-line',
+      closed: () => this.pick(null),
     });
+    this.pick(routeId);
   }
 
   // --- a stop -----------------------------------------------------------------------------------
@@ -310,7 +349,7 @@ export class TransitView {
     }
     if (!body.isConnected || document.getElementById('info').dataset.panel !== 'transit-stop') return;
     const parts = [
-      html(`<p class="big-value"><strong data-testid="transit-departures">${esc(t('transitDepartures', { n: doc.departures }))}</strong> <span class="muted">${esc(t('transitPeriod', { label: doc.period.label }))}</span></p>`),
+      html(`<p class="big-value"><strong data-testid="transit-departures">${esc(t('transitDepartures', { n: doc.departures }))}</strong> <span class="muted">${esc(t('transitPeriod', { label: periodText(doc.period) }))}</span></p>`),
       html(`<p class="muted small">${esc(t('transitTimetabled'))}</p>`),
     ];
     if (doc.departures) {
@@ -379,7 +418,7 @@ export class TransitView {
           .map((l) => `<option value="${esc(l.route_id)}">${esc([l.line, l.name].filter(Boolean).join(' · '))}</option>`)
           .join('')}</select></label>
       </div>
-      ${feed ? `<p class="muted small" data-testid="transit-feed-source">${esc(feed.title || feed.id)}${feed.licence ? ` · ${esc(t('transitLicence', { licence: feed.licence }))}` : ''}${energy ? ` · ${esc(t('transitPeriod', { label: energy.period.label }))} · ${esc(t('transitLines', { n: energy.lines.length }))}` : ''}</p>` : ''}
+      ${feed ? `<p class="muted small" data-testid="transit-feed-source">${esc(feed.title || feed.id)}${feed.licence ? ` · ${esc(t('transitLicence', { licence: feed.licence }))}` : ''}${energy ? ` · ${esc(t('transitPeriod', { label: periodText(energy.period) }))} · ${esc(t('transitLines', { n: energy.lines.length }))}` : ''}</p>` : ''}
       <div class="segments" role="group" aria-label="${esc(t('transitColourBy'))}">${Object.entries(COLOUR_BY)
         .map(([key, how]) => `<button type="button" class="segment" data-colour="${key}" aria-pressed="${key === this.colourBy}">${esc(t(how.label))}</button>`)
         .join('')}</div>

@@ -45,12 +45,12 @@ SCENARIOS: tuple[dict[str, Any], ...] = (
     {
         "scenario": {
             "feed": FEED_ID,
-            "name": "plzen-green-power",
-            "title": "Plzeň: green power for trams and trolleybuses",
-            "description": "All of Plzeň's traction electricity bought as green power "
-            "(a demo scenario on another city's feed).",
+            "name": "plzen-eco-driving",
+            "title": "Plzeň: energy-saving driving (−8 %)",
+            "description": "An energy-saving driving style in all of Plzeň's vehicles: 8 % less traction "
+            "energy and diesel (a demo scenario on another city's feed).",
         },
-        "coefficients": {"grid.green_share": 1.0},
+        "driving": {"saving_share": 0.08},
     },
 )
 
