@@ -25,7 +25,25 @@ const COLOUR_BY = {
   energy: { label: 'transitEnergyPerKm', unit: 'kWh/km', value: (line) => line.final_energy_kwh / line.vehicle_km },
   co2: { label: 'transitCo2PerKm', unit: 'kg/km', value: (line) => line.co2_wtw_kg / line.vehicle_km },
 };
-const VEHICLE = { tram: 'tram', light_rail: 'light_rail', trolleybus: 'trolleybus', battery_bus: 'battery_bus', diesel_bus: 'diesel_bus', bus: 'bus' };
+/** Texts of the vehicle types of the model and of the modes of `transit.feed.route_mode`. */
+const VEHICLE = {
+  tram: 'tram',
+  cable_tram: 'modeCableTram',
+  light_rail: 'light_rail',
+  trolleybus: 'trolleybus',
+  battery_bus: 'battery_bus',
+  diesel_bus: 'diesel_bus',
+  bus: 'bus',
+  subway: 'modeSubway',
+  rail: 'modeRail',
+  monorail: 'modeMonorail',
+  ferry: 'modeFerry',
+  aerial_lift: 'modeAerialLift',
+  funicular: 'modeFunicular',
+  air: 'modeAir',
+  taxi: 'modeTaxi',
+  other: 'modeOther',
+};
 /** The KPIs of a comparison (`/api/transit/compare` `keys`) and their labels. */
 const KPI = {
   vehicle_km: 'kpiVehicleKm',
