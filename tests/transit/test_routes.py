@@ -4,11 +4,13 @@ unknown or restricted."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.transit.conftest import PLZEN
+from tests.transit.conftest import BASE, PLZEN, write_feed
 from urbantwin.transit.gtfs_import import import_gtfs
 
 FEED = "plzen-pmdp-2026-02"
@@ -96,3 +98,14 @@ def test_a_stops_departures_per_hour(client: TestClient, anonymous: TestClient, 
     assert client.patch(f"/api/datasets/{FEED}-lines", json={"access_level": "internal"}).status_code == 204
     assert anonymous.get(url).status_code == 404
     assert client.get(url).status_code == 200
+
+
+def test_a_stop_id_with_a_slash(anonymous: TestClient, engine: Engine, tmp_path: Path) -> None:
+    feed = {
+        name.removesuffix(".txt") + "_txt": BASE[name].replace("S1", "S/1")
+        for name in ("stops.txt", "stop_times.txt")
+    }
+    import_gtfs(engine, write_feed(tmp_path / "feed.zip", **feed), feed_id="slash")
+    answer = anonymous.get("/api/transit/feeds/slash/stops/S%2F1/departures")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["stop"] == "S/1" and answer.json()["departures"] == 1

@@ -130,7 +130,8 @@ def transit_router(
         return await run_in_threadpool(run)
 
     @router.get(
-        "/feeds/{feed_id}/stops/{stop_id}/departures",
+        # `path`: a GTFS stop_id may hold a slash
+        "/feeds/{feed_id}/stops/{stop_id:path}/departures",
         summary="Timetabled departures per hour at a stop (or a station's platforms), in all and per line",
         responses=_STOP_ERRORS,
     )
