@@ -1,6 +1,6 @@
 """`/api/transit/` on the real Plzeň feed (tram, trolleybus, bus), SQLite and PostgreSQL: the feeds
-listed, the model per line with its hourly profile, 400 naming a bad parameter, 404 for a feed
-unknown or restricted."""
+listed, the model per line with its hourly profile, a stop's departures per hour, 400 naming a bad
+parameter, 404 for a feed or stop unknown or a feed restricted."""
 
 from __future__ import annotations
 
