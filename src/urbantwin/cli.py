@@ -93,6 +93,7 @@ def demo(
     from urbantwin.demo import ENERGY_SCENARIOS, PROFILE
     from urbantwin.demo.catalog import publish_demo_catalogue
     from urbantwin.demo.features import load_feature_layers
+    from urbantwin.demo.gtfs import load_demo_transit
     from urbantwin.store.engine import make_engine
 
     city = load_profile(PROFILE)
@@ -120,6 +121,8 @@ def demo(
     typer.echo(f"Loaded the city model: {len(layers)} collections, {sum(r.total for r in layers)} features.")
     publish_demo_catalogue(engine)
     typer.echo("Published the catalogue of the demo's datasets at /catalog.")
+    transit = load_demo_transit(engine, settings)
+    typer.echo(transit.summary())
     if not load_only:
         # The energy scenarios take minutes on the real buildings: queued here, run by the server's
         # worker thread while it serves (the viewer shows them as they finish).

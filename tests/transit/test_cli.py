@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.transit.conftest import PLZEN, write_feed
 from urbantwin.cli import app
+from urbantwin.settings import Settings
+from urbantwin.store.engine import make_engine
+from urbantwin.store.features_schema import collections
+from urbantwin.store.transit_schema import transit_feeds
 
 runner = CliRunner()
 
@@ -28,6 +33,19 @@ def test_import_gtfs_prints_the_counts(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
     assert "unchanged (imported before)" in again.stdout
     assert "Collection 'plzen-pmdp-2026-02-lines': 0 inserted, 0 updated, 54 unchanged" in again.stdout
+
+
+def test_import_gtfs_names_the_feed_by_its_title(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    args = ["import", "gtfs", str(PLZEN), "--title", "Plzeň (CZ)", "--database-url", url]
+    assert runner.invoke(app, args).exit_code == 0
+    engine = make_engine(Settings(database_url=url))
+    with engine.connect() as connection:
+        titles = dict(connection.execute(select(collections.c.id, collections.c.title)).all())
+        feed = connection.execute(select(transit_feeds.c.title)).scalar()
+    engine.dispose()
+    assert feed == "Plzeň (CZ)"
+    assert titles["plzen-pmdp-2026-02-lines"] == "Lines of Plzeň (CZ), GTFS feed plzen-pmdp-2026-02"
 
 
 def test_a_bad_feed_fails_with_the_place_named(tmp_path: Path) -> None:

@@ -93,4 +93,58 @@ export function timeChart(points, { unit = '', xDomain, highlightX, xFormat, sum
   return chartSvg(parts, { width: W, height: H, summary });
 }
 
+// Profiles over the hours of a day or the months of a year (the energy and the transit views).
+const LINE_W = 340;
+const LINE_H = 170;
+const LINE_PAD = { left: 46, right: 10, top: 10, bottom: 24 };
+
+/** A chart of several series over the same x values (SVG; each series a line with a <title>). */
+export function lineChart({ xs, series, unit = '', xTicks = [], xFormat = String, summary = '' }) {
+  const values = series.flatMap((s) => s.values).filter(Number.isFinite);
+  const ticks = niceTicks(Math.min(0, ...values), values.length ? Math.max(...values) : 1);
+  const [y0, y1] = [ticks[0], ticks[ticks.length - 1]];
+  const x0 = Math.min(...xs, ...xTicks);
+  const x1 = Math.max(...xs, ...xTicks);
+  const sx = (x) => LINE_PAD.left + ((x - x0) / Math.max(x1 - x0, 1e-9)) * (LINE_W - LINE_PAD.left - LINE_PAD.right);
+  const sy = (y) => LINE_H - LINE_PAD.bottom - ((y - y0) / (y1 - y0)) * (LINE_H - LINE_PAD.top - LINE_PAD.bottom);
+  const parts = yAxis(ticks, sy, { pad: LINE_PAD, width: LINE_W });
+  parts.push(`<text class="axis" x="4" y="${LINE_PAD.top + 2}" text-anchor="start">${esc(unit)}</text>`);
+  xTicks.forEach((x, i) => {
+    const anchor = i === 0 ? 'start' : i === xTicks.length - 1 ? 'end' : 'middle';
+    parts.push(`<text class="axis" x="${sx(x)}" y="${LINE_H - 7}" text-anchor="${anchor}">${esc(xFormat(x))}</text>`);
+  });
+  for (const s of series) {
+    const points = xs.map((x, i) => [x, s.values[i]]).filter(([, y]) => Number.isFinite(y));
+    const last = points[points.length - 1];
+    parts.push(
+      `<polyline class="line" data-series="${esc(s.name)}" stroke="${s.color}" ${s.dashed ? 'stroke-dasharray="4 3"' : ''} points="${points.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' ')}"><title>${esc(s.name)}${last ? `: ${esc(formatNumber(last[1]))} ${esc(unit)} (${esc(xFormat(last[0]))})` : ''}</title></polyline>`,
+    );
+  }
+  return chartSvg(parts, { width: LINE_W, height: LINE_H, summary });
+}
+
+
+/** Bars of counts over consecutive x values (hours of a day): each bar has a <title> with its value. */
+export function barChart({ values, unit = '', xTicks = [], xFormat = String, summary = '', color = '#2b6cb0' }) {
+  const top = values.length ? Math.max(...values) : 1;
+  const ticks = niceTicks(0, top > 0 ? top : 1);
+  const y1 = ticks[ticks.length - 1];
+  const width = (LINE_W - LINE_PAD.left - LINE_PAD.right) / Math.max(values.length, 1);
+  const sx = (i) => LINE_PAD.left + i * width;
+  const sy = (y) => LINE_H - LINE_PAD.bottom - (y / y1) * (LINE_H - LINE_PAD.top - LINE_PAD.bottom);
+  const parts = yAxis(ticks, sy, { pad: LINE_PAD, width: LINE_W });
+  parts.push(`<text class="axis" x="4" y="${LINE_PAD.top + 2}" text-anchor="start">${esc(unit)}</text>`);
+  xTicks.forEach((x, i) => {
+    const anchor = i === 0 ? 'start' : i === xTicks.length - 1 ? 'end' : 'middle';
+    parts.push(`<text class="axis" x="${sx(x)}" y="${LINE_H - 7}" text-anchor="${anchor}">${esc(xFormat(x))}</text>`);
+  });
+  values.forEach((v, i) => {
+    const y = sy(Math.max(0, v));
+    parts.push(
+      `<rect class="bar" fill="${color}" x="${sx(i) + width * 0.1}" y="${y}" width="${width * 0.8}" height="${Math.max(0, LINE_H - LINE_PAD.bottom - y)}"><title>${esc(xFormat(i))}: ${esc(formatNumber(v))} ${esc(unit)}</title></rect>`,
+    );
+  });
+  return chartSvg(parts, { width: LINE_W, height: LINE_H, summary });
+}
+
 const esc = (text) => String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -9,7 +9,7 @@
 // Loaded only when the view is first opened (main.js), so the first render does not wait for it.
 
 import { apiUrl, getJSON } from './api.js';
-import { chartSvg, niceTicks, yAxis } from './chart.js';
+import { lineChart } from './chart.js';
 import './energy-strings.js';
 import { formatNumber, t, timeZone } from './i18n.js';
 import { rampLegend, sourceFor } from './layers.js';
@@ -510,33 +510,4 @@ function figure(svg, name) {
 
 function chartKey(series) {
   return html(`<p class="chart-key">${series.map((s) => `<span class="key-line" style="background:${s.dashed ? `repeating-linear-gradient(90deg, ${s.color} 0 4px, transparent 4px 7px)` : s.color}"></span>${esc(s.name)}`).join(' ')}</p>`);
-}
-
-const W = 340;
-const H = 170;
-const PAD = { left: 46, right: 10, top: 10, bottom: 24 };
-
-/** A chart of several series over the same x values (SVG; each series a line with a <title>). */
-export function lineChart({ xs, series, unit = '', xTicks = [], xFormat = String, summary = '' }) {
-  const values = series.flatMap((s) => s.values).filter(Number.isFinite);
-  const ticks = niceTicks(Math.min(0, ...values), values.length ? Math.max(...values) : 1);
-  const [y0, y1] = [ticks[0], ticks[ticks.length - 1]];
-  const x0 = Math.min(...xs, ...xTicks);
-  const x1 = Math.max(...xs, ...xTicks);
-  const sx = (x) => PAD.left + ((x - x0) / Math.max(x1 - x0, 1e-9)) * (W - PAD.left - PAD.right);
-  const sy = (y) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
-  const parts = yAxis(ticks, sy, { pad: PAD, width: W });
-  parts.push(`<text class="axis" x="4" y="${PAD.top + 2}" text-anchor="start">${esc(unit)}</text>`);
-  xTicks.forEach((x, i) => {
-    const anchor = i === 0 ? 'start' : i === xTicks.length - 1 ? 'end' : 'middle';
-    parts.push(`<text class="axis" x="${sx(x)}" y="${H - 7}" text-anchor="${anchor}">${esc(xFormat(x))}</text>`);
-  });
-  for (const s of series) {
-    const points = xs.map((x, i) => [x, s.values[i]]).filter(([, y]) => Number.isFinite(y));
-    const last = points[points.length - 1];
-    parts.push(
-      `<polyline class="line" data-series="${esc(s.name)}" stroke="${s.color}" ${s.dashed ? 'stroke-dasharray="4 3"' : ''} points="${points.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' ')}"><title>${esc(s.name)}${last ? `: ${esc(formatNumber(last[1]))} ${esc(unit)} (${esc(xFormat(last[0]))})` : ''}</title></polyline>`,
-    );
-  }
-  return chartSvg(parts, { width: W, height: H, summary });
 }

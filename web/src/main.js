@@ -288,6 +288,11 @@ async function main() {
       energy.view.inspect(hit);
       return;
     }
+    if (transit.view?.owns(hit)) {
+      selectFeature(null);
+      transit.view.inspect(hit);
+      return;
+    }
     if (hit.source === SENSOR_SOURCE) {
       selectFeature(null);
       sensors.open(hit.properties.datastreamId);
@@ -423,6 +428,7 @@ async function main() {
     timeline.render();
     if (sensors.panelBody) sensors.refreshPanel();
     energy.view?.render();
+    transit.view?.render();
     saveHash();
   });
 
@@ -455,10 +461,45 @@ async function main() {
     energyButton.setAttribute('aria-pressed', 'true');
     await energy.view.open();
   };
-  energyButton.addEventListener('click', () => (energy.view?.isOpen ? energy.view.close() : openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0))));
+  energyButton.addEventListener('click', () => {
+    if (energy.view?.isOpen) return energy.view.close();
+    transit.view?.close(); // one side view at a time
+    openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0));
+  });
   // The energy view is offered where the server's modules contribute its panel (the energy module
   // is registered) and its API answers.
   energyButton.hidden = !(config.panels ?? []).includes('energy') || !config.energyUrl;
+
+  // --- public transport (its code loads when the view is first opened) -------------------------
+  const transit = { view: null };
+  viewer.transit = transit;
+  const transitButton = document.getElementById('transit-open');
+  const openTransit = async () => {
+    if (!transit.view) {
+      const { TransitView } = await import('./transit.js');
+      transit.view = new TransitView(map, {
+        beforeId: SENSOR_ANCHOR,
+        onClose: () => {
+          transitButton.setAttribute('aria-pressed', 'false');
+          transitButton.focus();
+        },
+      });
+    }
+    transitButton.setAttribute('aria-pressed', 'true');
+    await transit.view.open();
+  };
+  transitButton.addEventListener('click', () => {
+    if (transit.view?.isOpen) return transit.view.close();
+    energy.view?.close(); // one side view at a time
+    openTransit().catch((error) => say(t('loadFailed', { what: error.message }), 0));
+  });
+  // Offered where the transit module contributes its panel and the store holds a feed (asked after
+  // the first render, so the start does not wait for it).
+  if ((config.panels ?? []).includes('transit')) {
+    getJSON('api/transit/feeds')
+      .then((answer) => (transitButton.hidden = !(answer.feeds || []).length))
+      .catch(() => (transitButton.hidden = true));
+  }
 
   // --- for the tests and the benchmark --------------------------------------------------------
   Object.assign(viewer, {

@@ -37,6 +37,12 @@ ORGANISATIONS = {
         "municipal-company",
         "https://www.l.de/verkehrsbetriebe",
     ),
+    # Publisher of the demo's transit feed, of another city (demo/gtfs.py): Leipzig's is not open.
+    "pmdp": (
+        "Plzeňské městské dopravní podniky, a.s. (PMDP), Plzeň",
+        "municipal-company",
+        "https://www.pmdp.cz/",
+    ),
     "freifunk-leipzig": ("Freifunk Leipzig", "ngo", "https://leipzig.freifunk.net/"),
     "openstreetmap": ("OpenStreetMap contributors", "ngo", "https://www.openstreetmap.org/"),
     "code-for-leipzig": ("OK Lab Leipzig / Code for Leipzig", "ngo", "https://codefor.de/leipzig/"),

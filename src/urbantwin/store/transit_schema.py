@@ -2,9 +2,10 @@
 
 Compact on purpose: one row per feed, route, trip and (service, day); stop times are not kept (a
 trip's distance, first departure and last arrival are what vehicle-km and energy per line, day and
-hour need). Stops and line geometries are feature collections (`<feed>-stops`, `<feed>-lines`).
-A feed is replaced as a whole: a new version deletes the feed's rows and writes the new ones in
-the same transaction.
+hour need), only their count per stop, line, service and hour (`transit_stop_departures`, what a
+stop's departures per hour need). Stops and line geometries are feature collections
+(`<feed>-stops`, `<feed>-lines`). A feed is replaced as a whole: a new version deletes the feed's
+rows and writes the new ones in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ transit_feeds = Table(
     Column("version", Text),
     Column("source", Text),
     Column("licence", Text),
+    #: What the feed is called where it is shown (the collections' titles, the viewer); None: its id.
+    Column("title", Text),
     #: The factor stop-to-stop distances were multiplied by for trips without shapes.
     Column("detour_factor", Double, nullable=False),
     #: The unit shape_dist_traveled was read in (`m`, `km`, `ft`, `mi`), detected; None: not used.
@@ -78,6 +81,23 @@ transit_service_days = Table(
     Column("feed_id", Text, ForeignKey("transit_feeds.id", ondelete="CASCADE"), primary_key=True),
     Column("service_id", Text, primary_key=True),
     Column("day", Date, primary_key=True),
+)
+
+#: Departures per stop, line, service and hour of the service day (stop_times.txt counted at the
+#: import: every stop time with a departure but a trip's last, a frequency-based trip once per start).
+#: `station_id` is the stop's parent station, so a station's departures are its platforms'.
+transit_stop_departures = Table(
+    "transit_stop_departures",
+    metadata,
+    Column("feed_id", Text, ForeignKey("transit_feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("stop_id", Text, primary_key=True),
+    Column("route_id", Text, primary_key=True),
+    Column("service_id", Text, primary_key=True),
+    #: Hour of the service day (24 and more: after midnight).
+    Column("hour", Integer, primary_key=True),
+    Column("station_id", Text),
+    Column("departures", Integer, nullable=False),
+    Index("ix_transit_stop_departures_station", "feed_id", "station_id"),
 )
 
 #: Scenario runs of the model (`urbantwin.transit.runs`): the scenario as given, its status, the

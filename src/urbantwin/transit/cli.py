@@ -36,6 +36,10 @@ def gtfs(
     licence: Licence = None,
     attribution: Attribution = None,
     publisher: Publisher = None,
+    title: Annotated[
+        str | None,
+        typer.Option(help="what the feed is called where it is shown (collection titles, the viewer)"),
+    ] = None,
     database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
@@ -54,6 +58,7 @@ def gtfs(
                 licence=licence,
                 attribution=attribution,
                 publisher=publisher,
+                title=title,
                 detour_factor=detour_factor,
                 progress=True,
             )

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.energy.weather import Weather, region4
@@ -624,6 +624,7 @@ class TransitEnergy:
                 "version": row.version,
                 "source": row.source,
                 "licence": row.licence,
+                "title": row.title or row.id,
                 "imported": row.imported.isoformat().replace("+00:00", "Z"),
                 "summary": row.summary,
             }
@@ -646,6 +647,38 @@ class TransitEnergy:
         tables = self.tables(caller, feed_id, day=day, until=until, weekday=weekday)
         return compute(feed_id, tables.routes, tables.trips, tables.days, tables.period, coefficients)
 
+    def _feed(
+        self,
+        connection: Connection,
+        caller: Caller,
+        feed_id: str,
+        day: str | None,
+        until: str | None,
+        weekday: bool,
+    ) -> tuple[Any, str | None, Period]:
+        """The feed's row, the dataset of its lines and the period asked for; 404 for a feed
+        unknown or not readable, 400 naming a bad date."""
+        feed = connection.execute(select(transit_feeds).where(transit_feeds.c.id == feed_id)).first()
+        if feed is None:
+            raise NotFound(f"no transit feed {feed_id!r}")
+        dataset = self._datasets([feed_id])[feed_id]
+        self.access.require_readable(caller, dataset, f"transit feed {feed_id!r}", "transit", connection)
+        return feed, dataset, period(feed.summary or {}, day, until, weekday)
+
+    def feed_period(
+        self,
+        caller: Caller,
+        feed_id: str,
+        *,
+        day: str | None = None,
+        until: str | None = None,
+        weekday: bool = False,
+    ) -> Period:
+        """The days asked for of a feed the caller may read (a read of the feed); 404 for a feed
+        unknown or not readable, 400 naming a bad date."""
+        with self.engine.connect() as connection:
+            return self._feed(connection, caller, feed_id, day, until, weekday)[2]
+
     def tables(
         self,
         caller: Caller,
@@ -658,12 +691,7 @@ class TransitEnergy:
         """What the model computes on for a feed and period (trips with their block and direction);
         404 for a feed unknown or not readable, 400 naming a bad date or a period without service."""
         with self.engine.connect() as connection:
-            feed = connection.execute(select(transit_feeds).where(transit_feeds.c.id == feed_id)).first()
-            if feed is None:
-                raise NotFound(f"no transit feed {feed_id!r}")
-            dataset = self._datasets([feed_id])[feed_id]
-            self.access.require_readable(caller, dataset, f"transit feed {feed_id!r}", "transit", connection)
-            when = period(feed.summary or {}, day, until, weekday)
+            feed, dataset, when = self._feed(connection, caller, feed_id, day, until, weekday)
             routes = pd.DataFrame(
                 connection.execute(
                     select(

@@ -2,11 +2,12 @@
 
 The feed is read and checked completely (`feed.read_feed`), its trips measured
 (`distance.trip_table`), then everything is written in one transaction: the feed's row, its routes,
-trips and service days (`store/transit_schema.py`), and three feature collections through the ingest
-pipeline — `<feed>-stops` (every stop, station and entrance with coordinates), `<feed>-lines`
-(one feature per route: the shape of its commonest trip pattern per direction, else the line through
-that pattern's stops) and `<feed>-service` (one feature without geometry per day with service: its
-trips and vehicle-km, in all and per mode). A bad feed raises `FeedError` before the first write.
+trips, service days and departures per stop and hour (`store/transit_schema.py`), and three feature
+collections through the ingest pipeline — `<feed>-stops` (every stop, station and entrance with
+coordinates), `<feed>-lines` (one feature per route: the shape of its commonest trip pattern per
+direction, else the line through that pattern's stops) and `<feed>-service` (one feature without
+geometry per day with service: its trips and vehicle-km, in all and per mode). A bad feed raises
+`FeedError` before the first write.
 
 Idempotent: the feed is keyed by `feed_id` and a sha256 of its file(s). The same feed again changes
 nothing; a new version of it (another digest) replaces its rows.
@@ -29,7 +30,14 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from urbantwin.ingest.pipeline import CRS84, CollectionInfo, ImportReport, Source, build_rows, store_rows_in
 from urbantwin.store.engine import for_writes
-from urbantwin.store.transit_schema import transit_feeds, transit_routes, transit_service_days, transit_trips
+from urbantwin.store.transit_schema import (
+    transit_feeds,
+    transit_routes,
+    transit_service_days,
+    transit_stop_departures,
+    transit_trips,
+)
+from urbantwin.transit import departures
 from urbantwin.transit.distance import (
     DETOUR_FACTOR,
     TripTable,
@@ -225,10 +233,12 @@ def import_gtfs(
     licence: str | None = None,
     attribution: str | None = None,
     publisher: str | None = None,
+    title: str | None = None,
     detour_factor: float = DETOUR_FACTOR,
     progress: bool = False,
 ) -> GtfsReport:
-    """Import the feed at `path` (zip or folder); `FeedError` for a bad feed, nothing written then."""
+    """Import the feed at `path` (zip or folder); `FeedError` for a bad feed, nothing written then.
+    `title` is what the feed is called where it is shown (its collections' titles, the viewer)."""
     path = Path(path)
     if not path.exists():
         raise FeedError(f"{path}: no such file or folder")
@@ -245,22 +255,29 @@ def import_gtfs(
     stops = build_rows(Path(where), stop_sources(feed), CRS84)
     lines = build_rows(Path(where), line_sources(feed, table), CRS84)
     service = build_rows(Path(where), service_sources(feed, table), CRS84)
-    title = feed.version and f" (version {feed.version})" or ""
+    version = feed.version and f" (version {feed.version})" or ""
+    called = f"{title}, GTFS feed {feed_id}" if title else f"the GTFS feed {feed_id}"
     keywords = ["GTFS", "public transport"]
     with for_writes(engine).begin() as connection:
         stored = connection.execute(
-            select(transit_feeds.c.digest, transit_feeds.c.detour_factor).where(transit_feeds.c.id == feed_id)
+            select(transit_feeds.c.digest, transit_feeds.c.detour_factor, transit_feeds.c.title).where(
+                transit_feeds.c.id == feed_id
+            )
         ).first()
         changed = stored is None or stored.digest != key or stored.detour_factor != detour_factor
         if changed:
-            _replace(connection, feed_id, key, feed, table, summary, source, licence)
+            _replace(connection, feed_id, key, feed, table, summary, source, licence, title)
+        elif stored is not None and stored.title != title:
+            connection.execute(
+                transit_feeds.update().where(transit_feeds.c.id == feed_id).values(title=title)
+            )
         reports = [
             store_rows_in(
                 connection,
                 rows,
                 CollectionInfo(
                     f"{feed_id}-{kind}",
-                    f"{label} of the GTFS feed {feed_id}{title}",
+                    f"{label} of {called}{version}",
                     description,
                     licence,
                     attribution,
@@ -303,8 +320,9 @@ def _replace(
     summary: dict[str, Any],
     source: str | None,
     licence: str | None,
+    title: str | None,
 ) -> None:
-    for child in (transit_service_days, transit_trips, transit_routes):
+    for child in (transit_stop_departures, transit_service_days, transit_trips, transit_routes):
         connection.execute(delete(child).where(child.c.feed_id == feed_id))
     connection.execute(delete(transit_feeds).where(transit_feeds.c.id == feed_id))
     connection.execute(
@@ -314,6 +332,7 @@ def _replace(
             version=feed.version,
             source=source,
             licence=licence,
+            title=title,
             detour_factor=table.detour_factor,
             distance_unit=table.distance_unit,
             imported=datetime.now(UTC),
@@ -368,6 +387,23 @@ def _replace(
         [
             {"feed_id": feed_id, "service_id": service, "day": pd.Timestamp(day).date()}
             for service, day in zip(days["service_id"], days["date"], strict=True)
+        ],
+    )
+    counted = departures.count(feed, table.starts)
+    _insert(
+        connection,
+        transit_stop_departures,
+        [
+            {
+                "feed_id": feed_id,
+                "stop_id": d.stop_id,
+                "route_id": d.route_id,
+                "service_id": d.service_id,
+                "hour": int(d.hour),
+                "station_id": d.station_id,
+                "departures": int(d.departures),
+            }
+            for d in counted.itertuples(index=False)
         ],
     )
 

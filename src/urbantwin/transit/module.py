@@ -1,7 +1,8 @@
 """Public transport (EfficienCE)'s declaration in the module registry (see `urbantwin.module`): the
 `import gtfs` command, the energy model (`urbantwin transit energy`, /api/transit/) and its
-scenario runs (`urbantwin transit scenario run`, `compare`, /api/transit/runs); the viewer panel
-follows on its tables."""
+scenario runs (`urbantwin transit scenario run`, `compare`, /api/transit/runs), and the viewer's
+transit panel (web/src/transit.js: lines coloured by energy or CO2 per km, a line's hourly profile,
+a stop's departures per hour, runs side by side)."""
 
 from __future__ import annotations
 
@@ -42,4 +43,5 @@ MODULE = Module(
     mount=mount,
     catalogue_datasets=("<feed>-stops", "<feed>-lines", "<feed>-service", "transit-run-<id>"),
     cli=commands,
+    viewer_panels=("transit",),
 )

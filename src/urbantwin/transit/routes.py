@@ -1,5 +1,5 @@
-"""HTTP binding of the public-transport energy model at `/api/transit/`: the feeds, and the model's
-answer for one feed and period.
+"""HTTP binding of the public-transport energy model at `/api/transit/`: the feeds, the model's
+answer for one feed and period, a stop's departures per hour, and the scenario runs.
 
 Thin: the routes read the query string and call `TransitEnergy` in a worker thread with the caller;
 the service asks the access point whether the caller may read the feed (its `<feed>-lines`
@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from urbantwin.access.http import request_caller
 from urbantwin.http import read_json
 from urbantwin.settings import Settings
+from urbantwin.transit.departures import StopDepartures
 from urbantwin.transit.energy import MAX_DAYS, TransitEnergy, parse_set
 from urbantwin.transit.runs import TransitRuns
 
@@ -71,8 +72,21 @@ _SCENARIO_BODY = {
 }
 
 
-def transit_router(service: TransitEnergy, runs: TransitRuns, settings: Settings) -> APIRouter:
+_DAY = Annotated[str | None, Query(description="the day, YYYY-MM-DD (default: the feed's typical weekday)")]
+_UNTIL = Annotated[str | None, Query(description=f"last day of a range from `day` (at most {MAX_DAYS} days)")]
+_WEEKDAY = Annotated[bool, Query(description="the feed's typical weekday")]
+
+_STOP_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad date or period; the message names it."},
+    404: {"description": "No such feed or stop, or a feed the caller may not read."},
+}
+
+
+def transit_router(
+    service: TransitEnergy, runs: TransitRuns, settings: Settings, stops: StopDepartures | None = None
+) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=[TAG])
+    stops = stops or StopDepartures(service)
 
     @router.get("/feeds", summary="The imported GTFS feeds the caller may read")
     async def feeds(request: Request) -> dict[str, Any]:
@@ -114,6 +128,25 @@ def transit_router(service: TransitEnergy, runs: TransitRuns, settings: Settings
             return result.document()
 
         return await run_in_threadpool(run)
+
+    @router.get(
+        # `path`: a GTFS stop_id may hold a slash
+        "/feeds/{feed_id}/stops/{stop_id:path}/departures",
+        summary="Timetabled departures per hour at a stop (or a station's platforms), in all and per line",
+        responses=_STOP_ERRORS,
+    )
+    async def departures(
+        request: Request,
+        feed_id: str,
+        stop_id: str,
+        day: _DAY = None,
+        until: _UNTIL = None,
+        weekday: _WEEKDAY = False,
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        return await run_in_threadpool(
+            stops.of_stop, caller, feed_id, stop_id, day=day, until=until, weekday=weekday
+        )
 
     @router.post(
         "/runs",
