@@ -33,6 +33,7 @@ SERVED = {
     "access": "/api/me",
     "energy": "/api/energy/runs",
     "transit": "/api/transit/feeds",
+    "infrastructure": "/api/infrastructure/sites",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

@@ -16,6 +16,7 @@ from urbantwin.access.module import MODULE as ACCESS
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.city.module import MODULE as CITY
 from urbantwin.energy.module import MODULE as ENERGY
+from urbantwin.infrastructure.module import MODULE as INFRASTRUCTURE
 from urbantwin.ingest.module import MODULE as INGEST
 from urbantwin.live.module import MODULE as LIVE
 from urbantwin.module import Listing, Module
@@ -36,6 +37,7 @@ MODULES: tuple[Module, ...] = (
     ENERGY,
     INGEST,
     TRANSIT,
+    INFRASTRUCTURE,
 )
 
 
