@@ -19,14 +19,18 @@ from those examples by changing one digit.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from tests.infrastructure.conftest import TOKEN
 from urbantwin.errors import BadRequest
 from urbantwin.infrastructure.lorawan import parse_chirpstack, parse_tts
+from urbantwin.infrastructure.sites import import_sites, read_site_mapping
 from urbantwin.settings import Settings
 
 TTS_UPLINK: dict[str, Any] = {
@@ -118,6 +122,13 @@ CHIRPSTACK_UP: dict[str, Any] = {
     # added (see the module docstring)
     "object": {"temperature": 21.5},
     "fCnt": 7,
+}
+
+#: The gateway of the ChirpStack example as a site (made up: a roof at 10°E 50°N).
+GATEWAY_SITE: dict[str, Any] = {
+    "type": "Feature",
+    "properties": {"eui": "0016c001f153a14c", "carrier": "roof"},
+    "geometry": {"type": "Point", "coordinates": [10.0, 50.0]},
 }
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -262,7 +273,7 @@ def test_uplinks_become_observations_once(client: TestClient, anonymous: TestCli
 
 
 def test_chirpstack_uplinks_and_which_gateways_hear_whom(
-    client: TestClient, anonymous: TestClient, settings: Settings
+    client: TestClient, anonymous: TestClient, settings: Settings, engine: Engine, tmp_path: Path
 ) -> None:
     one = _datastreams(client, "one gateway", ["temperature"])
     two = _datastreams(client, "two gateways", ["temperature"])
@@ -290,13 +301,31 @@ def test_chirpstack_uplinks_and_which_gateways_hear_whom(
             anonymous.post(url, params={"event": "up"}, json=other, headers=BEARER).json()["stored"] is True
         )
 
+    # the gateway that hears both is a site of an operator's registry (GeoJSON, its EUI as id)
+    sites = tmp_path / "gateways.geojson"
+    sites.write_text(json.dumps({"type": "FeatureCollection", "features": [GATEWAY_SITE]}), encoding="utf-8")
+    mapping = tmp_path / "gateways.toml"
+    mapping.write_text(
+        '[registry]\ncollection = "gw-test"\noperator = "Stadtwerke (test)"\n'
+        '[site]\nid = "eui"\ncarrier = "carrier"\n[defaults]\ntechnology = "lorawan_gateway"\n',
+        encoding="utf-8",
+    )
+    import_sites(engine, sites, read_site_mapping(mapping))
+
     coverage = client.get("/api/infrastructure/lorawan/coverage").json()
     devices = {d["dev_eui"]: d for d in coverage["devices"]}
     assert coverage["single_gateway"] == ["0101010101010101"]
     lonely = devices["0101010101010101"]
     assert lonely["uplinks"] == 2 and lonely["redundant"] is False
     assert lonely["gateways"] == [
-        {"gateway_id": "0016C001F153A14C", "uplinks": 2, "median_rssi": -38.0, "median_snr": 10.5}
+        {
+            "gateway_id": "0016C001F153A14C",
+            "uplinks": 2,
+            "median_rssi": -38.0,
+            "median_snr": 10.5,
+            "site": "gw-test/0016c001f153a14c",
+            "geometry": GATEWAY_SITE["geometry"],
+        }
     ]
     both = devices["0101010101010102"]
     assert both["redundant"] is True and both["uplinks"] == 2
@@ -305,6 +334,8 @@ def test_chirpstack_uplinks_and_which_gateways_hear_whom(
         "uplinks": 2,
         "median_rssi": -95.0,
         "median_snr": -2.0,
+        "site": None,
+        "geometry": None,
     }
     later = client.get(
         "/api/infrastructure/lorawan/coverage", params={"since": "2022-07-18T09:40:00Z"}

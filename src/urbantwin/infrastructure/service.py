@@ -384,7 +384,24 @@ class InfrastructureService:
             counts: dict[str, int] = dict(
                 connection.execute(uplinks.group_by(lorawan_uplinks.c.dev_eui)).all()
             )
+            gateway_rows = connection.execute(
+                registry_query(scope.allows_column(collections.c.dataset_id))
+            ).all()
         self.access.record_read(caller, API, [None])
+        # A gateway is placed by the site of the registry that is a LoRaWAN gateway with its EUI as id.
+        places: dict[str, dict[str, Any]] = {}
+        for row in gateway_rows:
+            site = site_document(
+                row.feature_key,
+                row.properties,
+                row.geom,
+                row.height,
+                row.collection_id,
+                row.operator,
+                row.defaults,
+            )
+            if site["properties"]["technology"] == "lorawan_gateway":
+                places.setdefault(str(site["properties"]["site_id"]).upper(), site)
         heard: dict[str, dict[str, list[tuple[float | None, float | None]]]] = defaultdict(
             lambda: defaultdict(list)
         )
@@ -398,6 +415,8 @@ class InfrastructureService:
                     "uplinks": len(signals),
                     "median_rssi": _median([s[0] for s in signals]),
                     "median_snr": _median([s[1] for s in signals]),
+                    "site": places[gateway.upper()]["id"] if gateway.upper() in places else None,
+                    "geometry": places[gateway.upper()]["geometry"] if gateway.upper() in places else None,
                 }
                 for gateway, signals in sorted(heard[eui].items())
             ]
