@@ -1,7 +1,7 @@
 """LoRaWAN uplinks from network servers: The Things Stack (v3) webhooks and ChirpStack (v4) HTTP
 integrations, read into one `Uplink`.
 
-Both send JSON (ChirpStack with its JSON marshaler; the Protobuf one is refused with 415). What is
+Both send JSON (ChirpStack with its JSON marshaler; a Protobuf body is refused with 400). What is
 read:
 
 | | The Things Stack (`uplink_message` webhook) | ChirpStack v4 (`?event=up`) |
