@@ -34,6 +34,7 @@ SERVED = {
     "energy": "/api/energy/runs",
     "transit": "/api/transit/feeds",
     "airquality": "/api/air/stations",
+    "infrastructure": "/api/infrastructure/sites",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

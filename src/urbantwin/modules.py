@@ -17,6 +17,7 @@ from urbantwin.airquality.module import MODULE as AIRQUALITY
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.city.module import MODULE as CITY
 from urbantwin.energy.module import MODULE as ENERGY
+from urbantwin.infrastructure.module import MODULE as INFRASTRUCTURE
 from urbantwin.ingest.module import MODULE as INGEST
 from urbantwin.live.module import MODULE as LIVE
 from urbantwin.module import Listing, Module
@@ -38,6 +39,7 @@ MODULES: tuple[Module, ...] = (
     INGEST,
     TRANSIT,
     AIRQUALITY,
+    INFRASTRUCTURE,
 )
 
 

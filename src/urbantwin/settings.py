@@ -160,6 +160,10 @@ class Settings:
     #: (docs/energy.md). Empty (the default): the generic scenarios bundled with the package, which
     #: simulate every building of the city. `urbantwin demo` sets the demo's quarter.
     energy_scenarios: str = ""
+    #: The shared secret LoRaWAN network servers send to `/api/infrastructure/lorawan/uplinks/…`
+    #: (`Authorization: Bearer <token>`, a header set in The Things Stack's webhook or ChirpStack's
+    #: HTTP integration). Empty (the default): the endpoint is off and answers 403.
+    lorawan_webhook_token: str = field(default="", repr=False)
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

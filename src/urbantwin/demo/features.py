@@ -17,10 +17,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from urbantwin.infrastructure.sites import register
 from urbantwin.ingest.cityjson import import_cityjson
 from urbantwin.ingest.csvfile import read_csv
 from urbantwin.ingest.geojson import CRS84, read_features
 from urbantwin.ingest.pipeline import CollectionInfo, ImportReport, crs_name, store_rows
+from urbantwin.store.engine import for_writes
 
 DATA = Path(__file__).parent / "data"
 BUILDING_FILES = [
@@ -169,7 +171,27 @@ def load_feature_layers(engine: Engine, progress: bool = True) -> list[ImportRep
         import_cityjson(engine, DATA / LOD1_FILE, LAYERS["buildings_lod1_plagwitz"], progress=progress)
     )
     reports.append(_ev_charging(engine, progress))
+    _freifunk_sites(engine)
     return reports
+
+
+def _freifunk_sites(engine: Engine) -> None:
+    """The Freifunk nodes are the demo's WLAN sites (`/api/infrastructure/sites`): the collection is
+    registered as a site registry whose sites are Wi-Fi hotspots of the community, named by node id
+    (`sensorthings.py` loads their client counts at the snapshot, keyed as the Freifunk importer
+    keys them)."""
+    with for_writes(engine).begin() as connection:
+        register(
+            connection,
+            "freifunk-nodes",
+            "Freifunk Leipzig",
+            "freifunk",
+            {
+                "technology": "wlan",
+                "id_property": "node_id",
+                "keep": ["is_online", "is_gateway", "clients", "model", "inside_leipzig_city"],
+            },
+        )
 
 
 def _population() -> dict[tuple[str, str], dict[str, int]]:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from urbantwin.demo import DATA_DIR
+from urbantwin.infrastructure.freifunk import clients_key, node_key
 from urbantwin.ingest.cams import (
     CAMS_DISCLAIMER,
     CAMS_SENSORS,
@@ -185,11 +186,13 @@ def ev_key(register_row: int) -> str:
 
 
 def freifunk_key(node_id: str) -> str:
-    return f"freifunk:node:{node_id}"
+    """A Freifunk node's Thing, keyed as `urbantwin infrastructure freifunk` keys it (a poll of the
+    live feed into the demo's store joins the demo's nodes)."""
+    return node_key(node_id)
 
 
 def freifunk_datastream_key(node_id: str) -> str:
-    return f"freifunk:node:{node_id}:clients"
+    return clients_key(node_id)
 
 
 def _keyed(entity: JSON, key: str) -> JSON:

@@ -1,0 +1,35 @@
+"""Digital infrastructure's declaration in the module registry (see `urbantwin.module`): the site
+registry, Freifunk feeds and LoRaWAN uplinks at /api/infrastructure/ and `urbantwin infrastructure`."""
+
+from __future__ import annotations
+
+import typer
+
+from urbantwin.module import Context, Module, Mounted
+
+
+def mount(context: Context) -> Mounted:
+    from urbantwin.infrastructure.routes import infrastructure_router
+    from urbantwin.infrastructure.service import InfrastructureService
+
+    service = InfrastructureService(context.engine, context.settings, context.access, context.sensorthings)
+    return Mounted(
+        routers=[infrastructure_router(service, context.settings)], state={"infrastructure": service}
+    )
+
+
+def commands(cli: typer.Typer) -> None:
+    from urbantwin.infrastructure.cli import infrastructure_app
+
+    cli.add_typer(infrastructure_app, name="infrastructure")
+
+
+MODULE = Module(
+    name="infrastructure",
+    summary="Digital infrastructure at /api/infrastructure/: sites of operators' registries, Freifunk "
+    "nodes, LoRaWAN uplinks and which sensors reach which gateways; `urbantwin infrastructure`",
+    mount=mount,
+    catalogue_datasets=("<registry>",),
+    cli=commands,
+    settings=("lorawan_webhook_token",),
+)

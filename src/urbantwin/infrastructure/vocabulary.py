@@ -1,0 +1,106 @@
+"""The words of the site registry: technologies, carriers and co-use slot states, with their labels
+in German and English, and the spellings of operators' lists they are read from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Technology code -> labels.
+TECHNOLOGIES: dict[str, dict[str, str]] = {
+    "wlan": {"de": "WLAN-Hotspot", "en": "Wi-Fi hotspot"},
+    "5g_small_cell": {"de": "5G-Kleinzelle", "en": "5G small cell"},
+    "lorawan_gateway": {"de": "LoRaWAN-Gateway", "en": "LoRaWAN gateway"},
+    "sensor_gateway": {"de": "Sensor-Gateway", "en": "Sensor gateway"},
+}
+
+#: Carrier (what the equipment is mounted on) code -> labels.
+CARRIERS: dict[str, dict[str, str]] = {
+    "roof": {"de": "Dach", "en": "Roof"},
+    "lamp_post": {"de": "Lichtmast", "en": "Lamp post"},
+    "stop_shelter": {"de": "Wartehalle", "en": "Stop shelter"},
+    "building": {"de": "Gebäude", "en": "Building"},
+    "other": {"de": "Sonstiger Träger", "en": "Other carrier"},
+}
+
+#: State of a co-use slot -> labels.
+SLOT_STATES: dict[str, dict[str, str]] = {
+    "free": {"de": "frei", "en": "free"},
+    "occupied": {"de": "belegt", "en": "occupied"},
+    "reserved": {"de": "reserviert", "en": "reserved"},
+    "planned": {"de": "geplant", "en": "planned"},
+}
+
+#: Spellings met in operators' lists (lower case) -> code, beside the codes and their labels.
+_SPELLINGS: dict[str, str] = {
+    "wifi": "wlan",
+    "wi-fi": "wlan",
+    "hotspot": "wlan",
+    "5g": "5g_small_cell",
+    "small cell": "5g_small_cell",
+    "kleinzelle": "5g_small_cell",
+    "lora": "lorawan_gateway",
+    "lorawan": "lorawan_gateway",
+    "mast": "lamp_post",
+    "laternenmast": "lamp_post",
+    "lichtmast": "lamp_post",
+    "laterne": "lamp_post",
+    "haltestelle": "stop_shelter",
+    "bus shelter": "stop_shelter",
+    "dach": "roof",
+    "gebäude": "building",
+    "fassade": "building",
+    "belegt": "occupied",
+    "frei": "free",
+    "reserviert": "reserved",
+    "geplant": "planned",
+    "used": "occupied",
+}
+
+_TRUE = {"true", "yes", "ja", "j", "y", "1", "x", "vorhanden", "available"}
+_FALSE = {"false", "no", "nein", "n", "0", "", "-", "nicht vorhanden", "none"}
+
+
+def code_of(
+    value: Any, vocabulary: dict[str, dict[str, str]], extra: dict[str, str] | None = None
+) -> str | None:
+    """The code of `value` in `vocabulary` (its code, a label in either language, a known spelling or
+    one of `extra`, the mapping's own), else None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    lowered = text.lower()
+    if extra:
+        for spelling, code in extra.items():
+            if spelling.strip().lower() == lowered:
+                return code
+    if lowered in vocabulary:
+        return lowered
+    for code, labels in vocabulary.items():
+        if lowered in (labels["de"].lower(), labels["en"].lower()):
+            return code
+    spelt = _SPELLINGS.get(lowered)
+    return spelt if spelt in vocabulary else None
+
+
+def flag(value: Any) -> bool | None:
+    """A yes/no value of a list (true/false, ja/nein, x, 1/0); None when empty or unknown."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    lowered = str(value).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE and lowered:
+        return False
+    return None
+
+
+def labels(technology: str | None, carrier: str | None) -> dict[str, dict[str, str]]:
+    """The German and English labels of a site's technology and carrier."""
+    out: dict[str, dict[str, str]] = {}
+    if technology in TECHNOLOGIES:
+        out["technology"] = TECHNOLOGIES[technology]
+    if carrier in CARRIERS:
+        out["carrier"] = CARRIERS[carrier]
+    return out
