@@ -25,15 +25,10 @@ def commands(cli: typer.Typer) -> None:
 
 def mount(context: Context) -> Mounted:
     from urbantwin.transit.energy import TransitEnergy
-    from urbantwin.transit.routes import transit_router
-    from urbantwin.transit.runs import TransitRuns
+    from urbantwin.transit.routes import Transit, build_router
 
-    service = TransitEnergy(context.engine, context.access)
-    runs = TransitRuns(context.engine, service)
-    return Mounted(
-        routers=[transit_router(service, runs, context.settings)],
-        state={"transit_energy": service, "transit_runs": runs},
-    )
+    transit = Transit.of(TransitEnergy(context.engine, context.access), context.settings)
+    return Mounted(routers=[build_router()], state={"transit": transit})
 
 
 MODULE = Module(

@@ -1,13 +1,15 @@
 """HTTP binding of the public-transport energy model at `/api/transit/`: the feeds, the model's
 answer for one feed and period, a stop's departures per hour, and the scenario runs.
 
-Thin: the routes read the query string and call `TransitEnergy` in a worker thread with the caller;
-the service asks the access point whether the caller may read the feed (its `<feed>-lines`
-dataset), and raises the typed errors that app.py maps to 400 and 404.
+Thin: the routes read the query string and call the services of the app (`app.state.transit`) in a
+worker thread with the caller; the services ask the access point whether the caller may read the
+feed (its `<feed>-lines` dataset), and raise the typed errors that app.py maps to 400 and 404.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -82,16 +84,35 @@ _STOP_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def transit_router(
-    service: TransitEnergy, runs: TransitRuns, settings: Settings, stops: StopDepartures | None = None
-) -> APIRouter:
+@dataclass(frozen=True)
+class Transit:
+    """What the routes serve on one app (`app.state.transit`): the energy model, the stops'
+    departures and the scenario runs, on the app's store and access point."""
+
+    energy: TransitEnergy
+    stops: StopDepartures
+    runs: TransitRuns
+    settings: Settings
+
+    @classmethod
+    def of(cls, energy: TransitEnergy, settings: Settings) -> Transit:
+        return cls(energy, StopDepartures(energy), TransitRuns(energy.engine, energy), settings)
+
+
+def request_transit(request: Request) -> Transit:
+    return request.app.state.transit
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app (FastAPI analyses each route's
+    signature as it is added): they find the app's services through the request."""
     router = APIRouter(prefix=PREFIX, tags=[TAG])
-    stops = stops or StopDepartures(service)
 
     @router.get("/feeds", summary="The imported GTFS feeds the caller may read")
     async def feeds(request: Request) -> dict[str, Any]:
         caller = request_caller(request)
-        return {"feeds": await run_in_threadpool(service.feeds, caller)}
+        return {"feeds": await run_in_threadpool(request_transit(request).energy.feeds, caller)}
 
     @router.get(
         "/feeds/{feed_id}/energy",
@@ -120,6 +141,7 @@ def transit_router(
     ) -> dict[str, Any]:
         caller = request_caller(request)
         overrides = parse_set(set_ or [])
+        service = request_transit(request).energy
 
         def run() -> dict[str, Any]:
             result = service.energy(
@@ -144,6 +166,7 @@ def transit_router(
         weekday: _WEEKDAY = False,
     ) -> dict[str, Any]:
         caller = request_caller(request)
+        stops = request_transit(request).stops
         return await run_in_threadpool(
             stops.of_stop, caller, feed_id, stop_id, day=day, until=until, weekday=weekday
         )
@@ -157,8 +180,10 @@ def transit_router(
     )
     async def submit(request: Request) -> dict[str, Any]:
         caller = request_caller(request)
-        service.access.require_writer(caller, "running a transit scenario")
-        body = await read_json(request, settings)
+        transit = request_transit(request)
+        transit.energy.access.require_writer(caller, "running a transit scenario")
+        body = await read_json(request, transit.settings)
+        runs = transit.runs
 
         def run() -> dict[str, Any]:
             return runs.get(caller, runs.submit(caller, body))
@@ -168,7 +193,7 @@ def transit_router(
     @router.get("/runs", summary="The scenario runs the caller may read, newest first")
     async def listing(request: Request) -> dict[str, Any]:
         caller = request_caller(request)
-        return {"runs": await run_in_threadpool(runs.list, caller)}
+        return {"runs": await run_in_threadpool(request_transit(request).runs.list, caller)}
 
     @router.get(
         "/runs/{run_id}",
@@ -177,7 +202,7 @@ def transit_router(
     )
     async def one(request: Request, run_id: str) -> dict[str, Any]:
         caller = request_caller(request)
-        return await run_in_threadpool(runs.get, caller, run_id)
+        return await run_in_threadpool(request_transit(request).runs.get, caller, run_id)
 
     @router.get("/compare", summary="Runs side by side with the baseline of the first", responses=_RUN_ERRORS)
     async def compare(
@@ -187,6 +212,6 @@ def transit_router(
         ] = None,
     ) -> dict[str, Any]:
         caller = request_caller(request)
-        return await run_in_threadpool(runs.compare, caller, run or [])
+        return await run_in_threadpool(request_transit(request).runs.compare, caller, run or [])
 
     return router
