@@ -9,13 +9,11 @@ from urbantwin.module import Context, Module, Mounted
 
 
 def mount(context: Context) -> Mounted:
-    from urbantwin.infrastructure.routes import infrastructure_router
+    from urbantwin.infrastructure.routes import build_router
     from urbantwin.infrastructure.service import InfrastructureService
 
     service = InfrastructureService(context.engine, context.settings, context.access, context.sensorthings)
-    return Mounted(
-        routers=[infrastructure_router(service, context.settings)], state={"infrastructure": service}
-    )
+    return Mounted(routers=[build_router()], state={"infrastructure": service})
 
 
 def commands(cli: typer.Typer) -> None:

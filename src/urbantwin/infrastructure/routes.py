@@ -7,6 +7,7 @@ with the caller; the service asks the access point and raises the typed errors a
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,7 +17,6 @@ from urbantwin.access.http import request_caller
 from urbantwin.http import read_json
 from urbantwin.infrastructure.service import MAX_LIMIT, InfrastructureService
 from urbantwin.infrastructure.vocabulary import CARRIERS, TECHNOLOGIES
-from urbantwin.settings import Settings
 
 PREFIX = "/api/infrastructure"
 TAG = "Digital infrastructure"
@@ -75,13 +75,21 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def infrastructure_router(service: InfrastructureService, settings: Settings) -> APIRouter:
+def request_infrastructure(request: Request) -> InfrastructureService:
+    """The service of the app that serves the request (`app.state.infrastructure`)."""
+    return request.app.state.infrastructure
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app (FastAPI analyses each route's
+    signature as it is added): they find the app's service through the request."""
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
     @router.get("/registries", summary="The site registries the caller may read (one catalogue dataset each)")
     async def registries(request: Request) -> dict[str, Any]:
         caller = request_caller(request)
-        return {"registries": await run_in_threadpool(service.registries, caller)}
+        return {"registries": await run_in_threadpool(request_infrastructure(request).registries, caller)}
 
     @router.get(
         "/sites",
@@ -108,7 +116,7 @@ def infrastructure_router(service: InfrastructureService, settings: Settings) ->
         caller = request_caller(request)
 
         def run() -> dict[str, Any]:
-            return service.sites(
+            return request_infrastructure(request).sites(
                 caller,
                 operator=operator,
                 technology=technology,
@@ -125,7 +133,7 @@ def infrastructure_router(service: InfrastructureService, settings: Settings) ->
     @router.get("/sites/{registry}/{site_id}", summary="One site", responses=_SITE_ERRORS)
     async def site(request: Request, registry: str, site_id: str) -> dict[str, Any]:
         caller = request_caller(request)
-        return await run_in_threadpool(service.site, caller, registry, site_id)
+        return await run_in_threadpool(request_infrastructure(request).site, caller, registry, site_id)
 
     @router.post(
         "/lorawan/uplinks/{network}",
@@ -140,14 +148,15 @@ def infrastructure_router(service: InfrastructureService, settings: Settings) ->
             str | None, Query(description="ChirpStack's event type (up, join, status, …)")
         ] = None,
     ) -> dict[str, Any]:
+        service = request_infrastructure(request)
         service.check_token(_bearer(request))
-        body = await read_json(request, settings)
+        body = await read_json(request, service.settings)
         return await run_in_threadpool(service.uplink, network, body, event)
 
     @router.get("/lorawan/devices", summary="LoRaWAN devices and the Datastream each decoded field feeds")
     async def devices(request: Request) -> dict[str, Any]:
         caller = request_caller(request)
-        return {"devices": await run_in_threadpool(service.devices, caller)}
+        return {"devices": await run_in_threadpool(request_infrastructure(request).devices, caller)}
 
     @router.put(
         "/lorawan/devices/{dev_eui}",
@@ -157,8 +166,9 @@ def infrastructure_router(service: InfrastructureService, settings: Settings) ->
     )
     async def map_device(request: Request, dev_eui: str) -> dict[str, Any]:
         caller = request_caller(request)
+        service = request_infrastructure(request)
         service.access.require_writer(caller, "mapping LoRaWAN devices")
-        body = await read_json(request, settings)
+        body = await read_json(request, service.settings)
         fields = body.get("fields") if isinstance(body, dict) else None
         return await run_in_threadpool(service.map_device, caller, dev_eui, fields)
 
@@ -170,7 +180,7 @@ def infrastructure_router(service: InfrastructureService, settings: Settings) ->
     )
     async def unmap_device(request: Request, dev_eui: str) -> Response:
         caller = request_caller(request)
-        await run_in_threadpool(service.unmap_device, caller, dev_eui)
+        await run_in_threadpool(request_infrastructure(request).unmap_device, caller, dev_eui)
         return Response(status_code=204)
 
     @router.get(
@@ -184,6 +194,6 @@ def infrastructure_router(service: InfrastructureService, settings: Settings) ->
         since: Annotated[str | None, Query(description="only uplinks from this time on (ISO 8601)")] = None,
     ) -> dict[str, Any]:
         caller = request_caller(request)
-        return await run_in_threadpool(service.coverage, caller, since)
+        return await run_in_threadpool(request_infrastructure(request).coverage, caller, since)
 
     return router
