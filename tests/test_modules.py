@@ -114,6 +114,26 @@ def test_the_app_mounts_every_registered_module(client: TestClient) -> None:
         assert path in paths, f"the {name} module's {path} is not mounted"
 
 
+def test_every_module_s_routes_are_built_once_and_shared_by_every_app(
+    settings: Settings, engine: Engine, app: FastAPI
+) -> None:
+    """FastAPI analyses each route's signature as it is added, which made much of an app's start: a
+    module's routes close over nothing of one app and find its services through the request. (The
+    viewer's three routes and the docs' two at the root are made per app, from its settings.)"""
+    other = create_app(settings, engine)
+
+    def parts(of: FastAPI) -> list[tuple[str, object]]:
+        """Each included router of a module's API (FastAPI keeps it as such), by its path prefix."""
+        routers = (getattr(route, "original_router", None) for route in of.router.routes)
+        return [(router.prefix, router) for router in routers if router is not None and router.prefix]
+
+    ours, theirs = parts(app), parts(other)
+    assert [name for name, _ in ours] == [name for name, _ in theirs]
+    assert any(isinstance(part, APIRouter) for _, part in ours)
+    rebuilt = [name for (name, mine), (_, its) in zip(ours, theirs, strict=True) if mine is not its]
+    assert rebuilt == []
+
+
 def test_the_service_root_lists_the_registered_sensorthings_classes(client: TestClient) -> None:
     listed = client.get("/v1.1/").json()["serverSettings"]["conformance"]
     assert listed == SENSORTHINGS_CONFORMANCE  # the test settings have no broker: no MQTT classes
@@ -171,7 +191,7 @@ def test_the_viewer_is_told_the_panels_of_the_registered_modules(
 def test_the_energy_runs_are_given_to_the_app_by_the_declaration(app: FastAPI) -> None:
     from urbantwin.energy.jobs import EnergyRuns
 
-    assert isinstance(app.state.energy_runs, EnergyRuns)
+    assert isinstance(app.state.energy.runs, EnergyRuns)
     assert app.state.live is not None
 
 

@@ -420,7 +420,7 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
     """A stored run is read with the rights of its dataset, `energy-baseline`, given in turn the
     rules of each dataset of the world; submitting one needs write rights on it."""
     load_small_quarter(engine)
-    runs = app.state.energy_runs
+    runs = app.state.energy.runs
     run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     runs.execute(runs.claim())
     period = "days=1&end=2026-06-15T12:00:00Z"

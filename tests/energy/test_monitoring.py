@@ -31,7 +31,7 @@ def test_the_plan_is_read_at_the_same_day_of_year_and_time_of_day() -> None:
 
 
 def done_run(app) -> tuple[str, dict]:  # noqa: ANN001
-    runs = app.state.energy_runs
+    runs = app.state.energy.runs
     run_id = runs.submit(SYSTEM, {"scenario": "pv_batteries_rule"}, start=False)
     runs.execute(runs.claim())
     _, _, series = runs.series(run_id)

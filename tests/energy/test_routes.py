@@ -14,7 +14,7 @@ from urbantwin.access.principal import SYSTEM
 
 def run(app, body: dict) -> str:  # noqa: ANN001
     """A run executed here and now (no worker process), as the platform itself submits it."""
-    runs = app.state.energy_runs
+    runs = app.state.energy.runs
     run_id = runs.submit(SYSTEM, body, start=False)
     runs.execute(runs.claim())
     return run_id

@@ -105,7 +105,7 @@ def finish_an_energy_run(url: str, engine: Engine, viewer_dir: Path) -> None:
     on both backends.
     """
     load_small_quarter(engine)
-    runs = create_app(_settings(url, viewer_dir), engine).state.energy_runs
+    runs = create_app(_settings(url, viewer_dir), engine).state.energy.runs
     runs.submit(SYSTEM, {"scenario": "pv_batteries_rule"}, start=False)
     runs.execute(runs.claim())
 

@@ -16,7 +16,7 @@ def mount(context: Context) -> Mounted:
     from sqlalchemy.exc import DBAPIError
 
     from urbantwin.energy.jobs import EnergyRuns
-    from urbantwin.energy.routes import energy_router
+    from urbantwin.energy.routes import Energy, build_router
     from urbantwin.energy.scenario import Library
 
     runs = EnergyRuns(context.engine, context.access, Library.at(context.settings.energy_scenarios))
@@ -28,7 +28,7 @@ def mount(context: Context) -> Mounted:
         except DBAPIError as exc:  # a store not migrated yet (`urbantwin db upgrade`) has no runs
             log.warning("energy runs were not recovered: %s", exc.orig)
 
-    return Mounted(routers=[energy_router(context, runs)], start=recover, state={"energy_runs": runs})
+    return Mounted(routers=[build_router()], start=recover, state={"energy": Energy.of(context, runs)})
 
 
 def commands(cli: typer.Typer) -> None:

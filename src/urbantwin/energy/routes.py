@@ -11,6 +11,8 @@ scenario's KPI dataset.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -25,6 +27,7 @@ from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end
 from urbantwin.errors import NotAcceptable
 from urbantwin.http import public_base, read_json
 from urbantwin.module import Context
+from urbantwin.settings import Settings
 
 PREFIX = "/api/energy"
 TAG = "Energy quarter (SPARCS)"
@@ -32,75 +35,97 @@ CSV = "text/csv; charset=utf-8"
 PARQUET = "application/vnd.apache.parquet"
 
 
-def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
-    """The router, on the app's engine, settings and SensorThings service, and on `runs` (which the
-    energy module recovers at start, see energy/module.py)."""
-    engine, settings = context.engine, context.settings
-    monitoring = Monitoring(engine, settings, runs, context.sensorthings)
+@dataclass(frozen=True)
+class Energy:
+    """What the routes serve on one app (`app.state.energy`): the runs (which the energy module
+    recovers at start, see energy/module.py) and the monitoring on the app's SensorThings service."""
+
+    runs: EnergyRuns
+    monitoring: Monitoring
+    settings: Settings
+
+    @classmethod
+    def of(cls, context: Context, runs: EnergyRuns) -> Energy:
+        monitoring = Monitoring(context.engine, context.settings, runs, context.sensorthings)
+        return cls(runs, monitoring, context.settings)
+
+
+def request_energy(request: Request) -> Energy:
+    return request.app.state.energy
+
+
+def readable(request: Request, run_id: str) -> DatasetScope:
+    """The caller's scope, after a 404 unless it may read the run (blocking; the runs ask the access
+    point)."""
+    return request_energy(request).runs.readable(request_caller(request), run_id)
+
+
+def summary(row: Any, base: str, scope: DatasetScope, runs: EnergyRuns) -> dict[str, Any]:
+    href = f"{base}{PREFIX}/runs/{row.id}"
+    links = [{"rel": "self", "href": href, "type": "application/json"}]
+    if row.status == "done":
+        links += [
+            {"rel": "profiles", "href": f"{href}/profiles", "type": "application/json"},
+            {"rel": "timeseries-csv", "href": f"{href}/timeseries.csv", "type": "text/csv"},
+            {"rel": "timeseries-parquet", "href": f"{href}/timeseries.parquet", "type": PARQUET},
+            {
+                "rel": "items",
+                "href": f"{base}/ogcapi/collections/{row.collection}/items",
+                "type": "application/geo+json",
+            },
+            {
+                "rel": "tiles",
+                "href": f"{base}/ogcapi/collections/{row.collection}/tiles/WebMercatorQuad",
+                "type": "application/json",
+            },
+            {
+                "rel": "monitoring",
+                "href": f"{base}{PREFIX}/monitoring?run={row.id}",
+                "type": "application/json",
+            },
+        ]
+    return {
+        "id": row.id,
+        "scenario": row.scenario,
+        "title": row.title,
+        "description": row.description,
+        "strategy": row.strategy,
+        "overrides": row.overrides or {},
+        "status": row.status,
+        "progress": row.progress,
+        "error": row.error,
+        "simulated": True,
+        "note": results.NOTE,
+        "collection": row.collection,
+        "submitted_by": row.submitted_by,
+        "created": _iso(row.created),
+        "started": _iso(row.started),
+        "finished": _iso(row.finished),
+        "kpis": row.kpis if row.status == "done" else None,
+        "targets": targets(row, runs.baseline_for(row, scope)) if row.status == "done" else None,
+        "links": links,
+    }
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app (FastAPI analyses each route's
+    signature as it is added): they find the app's runs and monitoring through the request."""
     router = APIRouter(prefix=PREFIX, tags=[TAG])
 
-    def readable(request: Request, run_id: str) -> DatasetScope:
-        """The caller's scope, after a 404 unless it may read the run (blocking; the runs ask the
-        access point)."""
-        return runs.readable(request_caller(request), run_id)
-
-    def summary(row: Any, base: str, scope: DatasetScope) -> dict[str, Any]:
-        href = f"{base}{PREFIX}/runs/{row.id}"
-        links = [{"rel": "self", "href": href, "type": "application/json"}]
-        if row.status == "done":
-            links += [
-                {"rel": "profiles", "href": f"{href}/profiles", "type": "application/json"},
-                {"rel": "timeseries-csv", "href": f"{href}/timeseries.csv", "type": "text/csv"},
-                {"rel": "timeseries-parquet", "href": f"{href}/timeseries.parquet", "type": PARQUET},
-                {
-                    "rel": "items",
-                    "href": f"{base}/ogcapi/collections/{row.collection}/items",
-                    "type": "application/geo+json",
-                },
-                {
-                    "rel": "tiles",
-                    "href": f"{base}/ogcapi/collections/{row.collection}/tiles/WebMercatorQuad",
-                    "type": "application/json",
-                },
-                {
-                    "rel": "monitoring",
-                    "href": f"{base}{PREFIX}/monitoring?run={row.id}",
-                    "type": "application/json",
-                },
-            ]
-        return {
-            "id": row.id,
-            "scenario": row.scenario,
-            "title": row.title,
-            "description": row.description,
-            "strategy": row.strategy,
-            "overrides": row.overrides or {},
-            "status": row.status,
-            "progress": row.progress,
-            "error": row.error,
-            "simulated": True,
-            "note": results.NOTE,
-            "collection": row.collection,
-            "submitted_by": row.submitted_by,
-            "created": _iso(row.created),
-            "started": _iso(row.started),
-            "finished": _iso(row.finished),
-            "kpis": row.kpis if row.status == "done" else None,
-            "targets": targets(row, runs.baseline_for(row, scope)) if row.status == "done" else None,
-            "links": links,
-        }
-
     @router.get("/scenarios", summary="The bundled scenarios")
-    async def list_scenarios() -> dict[str, Any]:
-        return {"scenarios": await run_in_threadpool(bundled, runs.library)}
+    async def list_scenarios(request: Request) -> dict[str, Any]:
+        return {"scenarios": await run_in_threadpool(bundled, request_energy(request).runs.library)}
 
     @router.get("/runs", summary="The runs the caller may read, newest first, with the SPARCS targets")
     async def list_runs(request: Request) -> dict[str, Any]:
+        energy = request_energy(request)
+        runs, settings = energy.runs, energy.settings
         base = public_base(request, settings)
 
         def read() -> list[dict[str, Any]]:
             scope = runs.scope(request_caller(request))
-            return [summary(row, base, scope) for row in runs.list(scope)]
+            return [summary(row, base, scope, runs) for row in runs.list(scope)]
 
         return {"runs": await run_in_threadpool(read), "targets": dict(kpi.TARGETS)}
 
@@ -134,6 +159,8 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         },
     )
     async def submit(request: Request) -> JSONResponse:
+        energy = request_energy(request)
+        runs, settings = energy.runs, energy.settings
         caller = request_caller(request)
         runs.require_submitter(caller)
         body = await read_json(request, settings)
@@ -141,24 +168,28 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
 
         def create() -> dict[str, Any]:
             scope = runs.scope(caller)
-            return summary(runs.get(runs.submit(caller.principal, body), scope=scope), base, scope)
+            return summary(runs.get(runs.submit(caller.principal, body), scope=scope), base, scope, runs)
 
         document = await run_in_threadpool(create)
         return JSONResponse(document, 202, headers={"Location": f"{base}{PREFIX}/runs/{document['id']}"})
 
     @router.get("/runs/{run_id}", summary="One run, with every parameter (value, source, assumed)")
     async def one_run(request: Request, run_id: str) -> dict[str, Any]:
+        energy = request_energy(request)
+        runs, settings = energy.runs, energy.settings
         base = public_base(request, settings)
 
         def read() -> dict[str, Any]:
             scope = readable(request, run_id)
             row = runs.get(run_id, with_parameters=True, scope=scope)
-            return {**summary(row, base, scope), "parameters": row.parameters or []}
+            return {**summary(row, base, scope, runs), "parameters": row.parameters or []}
 
         return await run_in_threadpool(read)
 
     @router.get("/runs/{run_id}/profiles", summary="Daily profiles per season and monthly sums of a run")
     async def profiles(request: Request, run_id: str) -> dict[str, Any]:
+        runs = request_energy(request).runs
+
         def read() -> dict[str, Any]:
             return runs.profiles(run_id, readable(request, run_id))
 
@@ -166,6 +197,8 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
 
     @router.get("/runs/{run_id}/timeseries.csv", summary="The quarter's 15-minute series (CSV, SIMULATED)")
     async def series_csv(request: Request, run_id: str) -> Response:
+        runs = request_energy(request).runs
+
         def make() -> tuple[str, str]:
             row, _, series = runs.series(run_id, readable(request, run_id))
             year = results_year(row, runs)
@@ -180,6 +213,8 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
 
     @router.get("/runs/{run_id}/timeseries.parquet", summary="The quarter's 15-minute series (Parquet)")
     async def series_parquet(request: Request, run_id: str) -> Response:
+        runs = request_energy(request).runs
+
         def make() -> tuple[bytes | None, str]:
             row, _, series = runs.series(run_id, readable(request, run_id))
             return results.series_parquet(series, results_year(row, runs)), row.collection
@@ -206,12 +241,14 @@ def energy_router(context: Context, runs: EnergyRuns) -> APIRouter:
         ] = None,
         end: Annotated[str | None, Query(description="end of the period, ISO 8601 (default: now)")] = None,
     ) -> dict[str, Any]:
+        energy = request_energy(request)
+        runs = energy.runs
         period_days, period_end = parse_days(days), parse_end(end)
         principal = request_principal(request)
 
         def read() -> dict[str, Any]:
             scope = readable(request, run) if run else runs.scope(request_caller(request))
-            report = monitoring.report(run, period_days, period_end, principal, scope)
+            report = energy.monitoring.report(run, period_days, period_end, principal, scope)
             if not run:
                 readable(request, report["run"])  # the run chosen for the caller, audited as read
             return report

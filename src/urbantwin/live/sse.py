@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -182,7 +183,10 @@ def _replay(request: Request, subscription: Subscription, after: int) -> list[En
         return [e for e in events if subscription.matches(e, context)]
 
 
+@cache
 def live_router() -> APIRouter:
+    """The route, built once per process and shared by every app: it finds the app's live updates
+    through the request."""
     router = APIRouter(prefix="/api/live", tags=["Live data"])
 
     @router.get(
