@@ -218,6 +218,7 @@ def test_the_service_per_day_is_offered_as_a_table_not_as_tiles(engine: Engine, 
     from urbantwin.access.policy import EVERYTHING
     from urbantwin.catalog.dcat import distributions
     from urbantwin.catalog.service import CatalogService
+    from urbantwin.ogcapi.service import FeaturesService
     from urbantwin.settings import Settings
 
     import_gtfs(engine, write_feed(tmp_path / "f.zip"), feed_id="city")
@@ -229,6 +230,16 @@ def test_the_service_per_day_is_offered_as_a_table_not_as_tiles(engine: Engine, 
         for dataset in ("city-service", "city-lines")
     }
     assert offered == {"city-service": {"GEOJSON", "HTML"}, "city-lines": {"GEOJSON", "HTML", "MVT"}}
+    # OGC API Features links the tiles of the lines, not of the table.
+    features_api = FeaturesService(engine, Settings())
+    tiled = {
+        collection: any(
+            link["rel"].endswith("tilesets-vector")
+            for link in features_api.collection("", collection, Caller.seeing(EVERYTHING)).body["links"]
+        )
+        for collection in ("city-service", "city-lines")
+    }
+    assert tiled == {"city-service": False, "city-lines": True}
 
 
 def test_lines_follow_the_shape_where_there_is_one_else_the_stops(engine: Engine, tmp_path: Path) -> None:

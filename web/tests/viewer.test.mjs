@@ -170,13 +170,19 @@ describe('the viewer', () => {
   it('builds the layer tree from the collections and observed properties, and toggles layers', async () => {
     // Asked before the viewer opens: the demo adds the energy quarter's meters and results while it
     // runs, and what came after the viewer loaded is not yet in its tree.
-    const collections = (await json('ogcapi/collections')).collections.map((c) => c.id);
+    // A layer is a collection that offers vector tiles; a table without geometry (a transit feed's
+    // service per day, say) is not drawn.
+    const tiledRel = /tilesets-vector$/;
+    const collections = (await json('ogcapi/collections')).collections
+      .filter((c) => (c.links || []).some((l) => tiledRel.test(l.rel)))
+      .map((c) => c.id);
+    assert.ok(collections.includes('buildings'), 'the buildings offer vector tiles');
     const properties = (await json('v1.1/ObservedProperties?$select=@iot.id,name')).value;
     const located = new Set((await json('api/timeseries/latest')).features.filter((f) => f.geometry).map((f) => f.properties.observedPropertyId));
     const { page, context, problems } = await openViewer(browser, server.url);
     try {
       const entries = await page.evaluate(() => window.__viewer.entries());
-      // Every collection is a layer, except the energy quarter's results (drawn by the energy view).
+      // Every tiled collection is a layer, except the energy quarter's results (drawn by the energy view).
       for (const id of collections) {
         const inTree = entries.some((e) => e.key === id);
         assert.equal(inTree, !/^energy-/.test(id), `collection ${id} ${inTree ? 'in' : 'not in'} the tree`);

@@ -263,14 +263,19 @@ class FeaturesService:
                     "application/schema+json",
                     "the properties a filter may use",
                 ),
+            ],
+        }
+        # Tiles are offered only for what has a place: a collection without geometry (a table of
+        # figures per day, say) would give nothing but empty tiles, and the viewer draws what is offered.
+        if extent is not None:
+            document["links"].append(
                 _link(
                     f"{url}/tiles",
                     "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
                     JSON,
                     "the features as Mapbox Vector Tiles",
-                ),
-            ],
-        }
+                )
+            )
         if row["licence"]:
             document["license"] = row["licence"]
         if row["attribution"]:
