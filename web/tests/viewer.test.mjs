@@ -134,7 +134,7 @@ describe('the viewer', () => {
       assert.equal(await page.evaluate(() => document.querySelectorAll('script:not([src])').length), 0);
       assert.equal(await page.evaluate(() => typeof window.__prefetch), 'object', 'the early requests ran');
       await clickSensor(page, stream.datastreamId);
-      await page.waitForSelector('#info:not([hidden]) .chart-box svg', { timeout: 10000 });
+      await page.waitForSelector('#info:not([hidden]) .chart-box svg', { timeout: 20000 });
       await page.waitForTimeout(500);
       assert.deepEqual(problems, []);
     } finally {
@@ -196,7 +196,7 @@ describe('the viewer', () => {
       await page.waitForFunction(() => window.__viewer.renderedBuildings() === 0, null, { timeout: 5000 });
       assert.match(await page.evaluate(() => location.hash), /layers=(?![^&]*\bbuildings\b)/);
       await box.check();
-      await page.waitForFunction(() => window.__viewer.renderedBuildings() > 1000, null, { timeout: 10000 });
+      await page.waitForFunction(() => window.__viewer.renderedBuildings() > 1000, null, { timeout: 20000 });
       // A sensor layer too: NO2 on shows its stations.
       const no2 = properties.find((p) => /NO2/.test(p.name))['@iot.id'];
       await page.locator(`[data-entry="op:${no2}"] input`).check();
@@ -261,7 +261,7 @@ describe('the viewer', () => {
     const { page, context, problems } = await openViewer(browser, server.url, { hash: `#layers=buildings,op:${stream.observedPropertyId}` });
     try {
       await clickSensor(page, stream.datastreamId);
-      await page.waitForSelector('#info:not([hidden]) .chart-box svg', { timeout: 10000 });
+      await page.waitForSelector('#info:not([hidden]) .chart-box svg', { timeout: 20000 });
       assert.equal(await page.locator('#info-title').textContent(), stream.datastreamName);
       const points = Number(await page.locator('.chart-box').getAttribute('data-points'));
       assert.ok(points > 0, 'the chart has points');
@@ -282,7 +282,7 @@ describe('the viewer', () => {
     try {
       // Pushed where the server has the stream of Observations (else polled, as the viewer degrades).
       if ((await json('api/viewer/config')).liveUrl) {
-        await page.waitForFunction(() => window.__viewer.transport() === 'push', null, { timeout: 10000 });
+        await page.waitForFunction(() => window.__viewer.transport() === 'push', null, { timeout: 20000 });
       }
       // The sensors are drawn once their latest values and the map's next frame are in; on a loaded
       // machine that can come after the stream is open.
@@ -316,7 +316,7 @@ describe('the viewer', () => {
     const { page, context, problems } = await openViewer(browser, server.url);
     try {
       if (!(await json('api/viewer/config')).liveUrl) return; // polled: nothing is pushed
-      await page.waitForFunction(() => window.__viewer.transport() === 'push', null, { timeout: 10000 });
+      await page.waitForFunction(() => window.__viewer.transport() === 'push', null, { timeout: 20000 });
       // A meter whose Thing has no Location (like the energy quarter's): a burst of its values is pushed.
       const auth = { 'Content-Type': 'application/json', Authorization: `Bearer ${server.token}` };
       const thing = await fetch(new URL('v1.1/Things', server.url), {
@@ -401,7 +401,7 @@ describe('the viewer', () => {
           return want.every((id) => now.includes(id)) && not.every((id) => !now.includes(id));
         },
         [expected, absent],
-        { timeout: 10000 },
+        { timeout: 20000 },
       );
       // No sensor statistic: every building in its own colour again.
       await page.selectOption('#district-stat', 'none');
@@ -467,15 +467,15 @@ describe('the viewer', () => {
     const { page, context, problems } = await openViewer(browser, server.url);
     try {
       await page.fill('#search-input', 'Plagwitz');
-      await page.waitForSelector('#search-results [role=option]', { timeout: 10000 });
+      await page.waitForSelector('#search-results [role=option]', { timeout: 20000 });
       const options = await page.locator('#search-results [role=option]').allTextContents();
       assert.ok(options.includes('Plagwitz'), options.join(' | '));
       await page.keyboard.press('ArrowDown');
       await page.keyboard.press('Enter');
-      await page.waitForSelector('#info[data-panel="district"] .chart-box svg', { timeout: 10000 });
+      await page.waitForSelector('#info[data-panel="district"] .chart-box svg', { timeout: 20000 });
       assert.equal(await page.locator('#info-title').textContent(), 'Plagwitz');
       await page.fill('#search-input', 'Karl-Heine-Straße 50');
-      await page.waitForSelector('#search-results [role=option]', { timeout: 10000 });
+      await page.waitForSelector('#search-results [role=option]', { timeout: 20000 });
       const addresses = await page.locator('#search-results [role=option]').allTextContents();
       assert.ok(addresses.some((a) => /Karl-Heine-Straße 50/.test(a)), addresses.join(' | '));
       assert.deepEqual(problems, []);
@@ -499,7 +499,7 @@ describe('the viewer', () => {
       assert.equal(await page.evaluate(() => document.activeElement.className), 'sensor-link');
       const name = await page.evaluate(() => document.activeElement.textContent);
       await page.keyboard.press('Enter');
-      await page.waitForSelector('#info[data-panel="sensor"] .chart-box svg', { timeout: 10000 });
+      await page.waitForSelector('#info[data-panel="sensor"] .chart-box svg', { timeout: 20000 });
       assert.equal(await page.locator('#info-title').textContent(), name);
       await page.keyboard.press('Escape'); // closed, and the focus goes back to the list
       assert.equal(await page.evaluate(() => document.activeElement.textContent), name);
@@ -536,7 +536,7 @@ describe('the viewer', () => {
       assert.match(await page.evaluate(() => location.hash), /stat=sensor%3A2|stat=sensor:2/);
       // The profile of a district with sensors says its mean and how many sensors it has.
       await page.fill('#search-input', withSensors[0].name);
-      await page.waitForSelector('#search-results [role=option]', { timeout: 10000 });
+      await page.waitForSelector('#search-results [role=option]', { timeout: 20000 });
       await page.keyboard.press('ArrowDown');
       await page.keyboard.press('Enter');
       await page.waitForSelector('#info[data-panel="district"]');
@@ -572,7 +572,7 @@ describe('the viewer', () => {
       assert.equal(await page.locator('#energy [data-testid="energy-simulated"]').textContent(), 'simulated');
       // The running scenario shows its progress, then the view refreshes until it is done.
       assert.equal(await page.locator('[data-run-status="optimised"] progress').getAttribute('value'), '0.4');
-      await page.waitForFunction(() => !document.querySelector('[data-run-status="optimised"]'), null, { timeout: 10000 });
+      await page.waitForFunction(() => !document.querySelector('[data-run-status="optimised"]'), null, { timeout: 20000 });
       assert.ok(state.reads >= 3, `runs read ${state.reads} times`);
       // The first done scenario that is not the baseline is shown: its KPIs against the targets.
       assert.equal(await page.locator('#energy-run').inputValue(), 'rule');
