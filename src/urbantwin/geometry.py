@@ -233,3 +233,12 @@ def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
         type(value), "a number" if isinstance(value, int | float) else type(value).__name__
     )
+
+
+def metric_crs(longitude: float, latitude: float) -> str:
+    """The CRS footprint areas and orientations are measured in: the UTM zone of the place, on
+    ETRS89 where it is defined (zones 28-38 north, Europe), else on WGS 84."""
+    zone = min(int((longitude + 180.0) // 6.0) + 1, 60)
+    if latitude >= 0 and 28 <= zone <= 38:
+        return f"EPSG:{25800 + zone}"
+    return f"EPSG:{(32600 if latitude >= 0 else 32700) + zone}"

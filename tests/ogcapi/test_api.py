@@ -268,5 +268,11 @@ def test_demo_layers_are_served(anonymous: TestClient, engine: Engine) -> None:
         "/ogcapi/collections/buildings/items", params={"building:levels": "5", "limit": 1}
     ).json()["features"][0]["properties"]
     assert derived["height_source"].startswith("derived") and derived["height_m"] >= 15
+    # Those with neither a height nor levels are drawn at an estimated height, labelled (none left without).
+    estimated = anonymous.get(
+        "/ogcapi/collections/buildings/items", params={"height_estimated": "true", "limit": 1}
+    ).json()
+    assert estimated["numberMatched"] == 3179
+    assert estimated["features"][0]["properties"]["height_source"].startswith("estimated: median height")
     ev = anonymous.get("/ogcapi/collections/ev-charging").json()
     assert ev["license"] == "CC-BY-4.0" and "Bundesnetzagentur" in ev["attribution"]

@@ -142,10 +142,15 @@ def test_building_tiles_carry_height(anonymous: TestClient, engine: Engine) -> N
     layer = _decode(anonymous.get(path))["buildings"]
     elapsed = time.perf_counter() - started
     assert len(layer["features"]) > 10
-    with_height = [f for f in layer["features"] if "height" in f["properties"]]
-    assert len(with_height) > 100  # the others have neither an OSM height nor levels
-    for feature in layer["features"]:  # the stored height, where the source gave or implied one
-        assert feature["properties"].get("height") == pytest.approx(feature["properties"].get("height_m"))
+    # Every building has a height: the source's (or its levels'), else an estimate, said so.
+    assert all("height" in f["properties"] for f in layer["features"])
+    estimated = [f["properties"] for f in layer["features"] if f["properties"].get("height_estimated")]
+    assert 10 < len(estimated) < len(layer["features"])
+    for properties in (f["properties"] for f in layer["features"]):
+        given = properties.get("height_m")
+        expected = given if given is not None else properties["height_estimate_m"]
+        assert properties["height"] == pytest.approx(expected)
+        assert properties["height_source"].startswith("estimated: " if given is None else ("osm", "derived"))
     assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in layer["features"])
     print(f"buildings z15 tile: {len(layer['features'])} features, {elapsed * 1000:.1f} ms uncached")
 

@@ -21,6 +21,7 @@ from urbantwin.infrastructure.sites import register
 from urbantwin.ingest.cityjson import import_cityjson
 from urbantwin.ingest.csvfile import read_csv
 from urbantwin.ingest.geojson import CRS84, read_features
+from urbantwin.ingest.heights import HeightEstimate, estimate_heights
 from urbantwin.ingest.pipeline import CollectionInfo, ImportReport, crs_name, store_rows
 from urbantwin.store.engine import for_writes
 
@@ -72,7 +73,9 @@ LAYERS: dict[str, CollectionInfo] = {
         "OpenStreetMap building footprints of Plagwitz, Lindenau, Altlindenau and Neulindenau (state about "
         "2025-01-01) with their OSM tags. `height_m` is the OSM `height` where tagged, else derived as "
         f"building:levels × {STOREY_M:g} m + roof:levels × {ROOF_STOREY_M:g} m (`height_source` says which); "
-        "without either it is null.",
+        "without either it is null, and the height drawn is an estimate (`height_estimated`, "
+        "`height_estimate_m`; `height_source` names the method: the median of the buildings of the same "
+        "type, a typical one-storey height, or the median of the neighbours within 100 m).",
         *OSM,
         ["Leipzig", "buildings", "OpenStreetMap", "SPARCS"],
     ),
@@ -243,7 +246,13 @@ def _buildings(engine: Engine, progress: bool) -> ImportReport:
                 seen.add(row.key)
                 row.properties["source_file"] = file
                 rows.append(row)
-    return store_rows(engine, rows, LAYERS["buildings"], crs_name(crs), progress=progress, label="buildings")
+    # Over the four files at once: a building at a file's edge has its neighbours in the next one.
+    estimated = estimate_heights(rows, HeightEstimate())
+    report = store_rows(
+        engine, rows, LAYERS["buildings"], crs_name(crs), progress=progress, label="buildings"
+    )
+    report.notes.append(estimated.summary())
+    return report
 
 
 def _ev_charging(engine: Engine, progress: bool) -> ImportReport:

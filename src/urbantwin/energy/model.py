@@ -48,6 +48,7 @@ from urbantwin.city_profile import CityProfile, Districts
 from urbantwin.energy import loads
 from urbantwin.energy.pv import azimuth_bin
 from urbantwin.energy.scenario import BuildingParams, Scenario
+from urbantwin.geometry import metric_crs
 from urbantwin.store.city import read_profile
 from urbantwin.store.features_schema import features
 
@@ -305,15 +306,6 @@ def _year(properties: dict[str, Any]) -> tuple[int | None, str]:
         if match:
             return int(match.group(1)), f"osm:{tag}"
     return None, ""
-
-
-def metric_crs(longitude: float, latitude: float) -> str:
-    """The CRS footprint areas and orientations are measured in: the UTM zone of the place, on
-    ETRS89 where it is defined (zones 28-38 north, Europe), else on WGS 84."""
-    zone = min(int((longitude + 180.0) // 6.0) + 1, 60)
-    if latitude >= 0 and 28 <= zone <= 38:
-        return f"EPSG:{25800 + zone}"
-    return f"EPSG:{(32600 if latitude >= 0 else 32700) + zone}"
 
 
 def _metric(geometries: list[Any]) -> np.ndarray:

@@ -60,6 +60,16 @@ HeightField = Annotated[
     str | None,
     typer.Option(help="property holding the height in metres (stored as the height tiles extrude)"),
 ]
+EstimateHeights = Annotated[
+    bool,
+    typer.Option(
+        help="give buildings without a height an estimated one: by their type, else their neighbours "
+        "(labelled `height_source` = 'estimated: …'; docs/imports.md)"
+    ),
+]
+TypeField = Annotated[
+    str, typer.Option(help="with --estimate-heights: the property holding a building's type")
+]
 
 
 def _run(
@@ -113,12 +123,15 @@ def geojson(
         str | None, typer.Option(help="property holding the feature id (default: the Feature's `id`)")
     ] = None,
     height_field: HeightField = None,
+    estimate_heights: EstimateHeights = False,
+    type_field: TypeField = "building",
     delete_missing: DeleteMissing = False,
     database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
     """Import a GeoJSON file (gzip too); features are matched by id, so re-importing is safe."""
     from urbantwin.ingest.geojson import import_geojson
+    from urbantwin.ingest.heights import HeightEstimate
     from urbantwin.ingest.pipeline import height_from
 
     prepare = height_from(height_field) if height_field else None
@@ -135,7 +148,13 @@ def geojson(
         source=source,
         publisher=publisher,
         do_import=lambda engine, info: import_geojson(
-            engine, file, info, id_property=id_property, prepare=prepare, delete_missing=delete_missing
+            engine,
+            file,
+            info,
+            id_property=id_property,
+            prepare=prepare,
+            delete_missing=delete_missing,
+            heights=HeightEstimate(type_property=type_field) if estimate_heights else None,
         ),
     )
 
@@ -158,7 +177,10 @@ def _ogr_command(
     config: Path | None,
     source: str | None = None,
     publisher: str | None = None,
+    estimate_heights: bool = False,
+    type_field: str = "building",
 ) -> None:
+    from urbantwin.ingest.heights import HeightEstimate
     from urbantwin.ingest.ogr import import_ogr
     from urbantwin.ingest.pipeline import height_from
 
@@ -185,6 +207,7 @@ def _ogr_command(
             encoding=encoding,
             prepare=prepare,
             delete_missing=delete_missing,
+            heights=HeightEstimate(type_property=type_field) if estimate_heights else None,
         ),
     )
 
@@ -208,6 +231,8 @@ def gpkg(
     publisher: Publisher = None,
     crs: SourceCrs = None,
     height_field: HeightField = None,
+    estimate_heights: EstimateHeights = False,
+    type_field: TypeField = "building",
     delete_missing: DeleteMissing = False,
     database_url: DatabaseUrl = None,
     config: Config = None,
@@ -231,6 +256,8 @@ def gpkg(
         config,
         source=source,
         publisher=publisher,
+        estimate_heights=estimate_heights,
+        type_field=type_field,
     )
 
 
@@ -255,6 +282,8 @@ def shapefile(
     publisher: Publisher = None,
     crs: SourceCrs = None,
     height_field: HeightField = None,
+    estimate_heights: EstimateHeights = False,
+    type_field: TypeField = "building",
     delete_missing: DeleteMissing = False,
     database_url: DatabaseUrl = None,
     config: Config = None,
@@ -278,6 +307,8 @@ def shapefile(
         config,
         source=source,
         publisher=publisher,
+        estimate_heights=estimate_heights,
+        type_field=type_field,
     )
 
 

@@ -19,6 +19,7 @@ from pyproj import CRS
 from sqlalchemy import Engine
 
 from urbantwin.geometry import GeometryError, from_geojson
+from urbantwin.ingest.heights import HeightEstimate, estimate_heights
 from urbantwin.ingest.pipeline import (
     CRS84,
     CollectionInfo,
@@ -132,10 +133,13 @@ def import_geojson(
     prepare: Prepare | None = None,
     progress: bool = True,
     delete_missing: bool = False,
+    heights: HeightEstimate | None = None,
 ) -> ImportReport:
-    """Import the GeoJSON file at `path` into the collection `info.id` (created or updated)."""
+    """Import the GeoJSON file at `path` into the collection `info.id` (created or updated);
+    with `heights`, the buildings without a height get an estimated one (`ingest/heights.py`)."""
     crs, rows = read_features(Path(path), id_property, prepare)
-    return store_rows(
+    estimated = estimate_heights(rows, heights) if heights is not None else None
+    report = store_rows(
         engine,
         rows,
         info,
@@ -144,3 +148,6 @@ def import_geojson(
         label=Path(path).name,
         delete_missing=delete_missing,
     )
+    if estimated is not None:
+        report.notes.append(estimated.summary())
+    return report

@@ -25,6 +25,7 @@ from pyogrio.raw import read as ogr_read
 from pyproj import CRS
 from sqlalchemy import Engine
 
+from urbantwin.ingest.heights import HeightEstimate, estimate_heights
 from urbantwin.ingest.pipeline import (
     CollectionInfo,
     ImportFailure,
@@ -118,12 +119,15 @@ def import_ogr(
     prepare: Prepare | None = None,
     progress: bool = True,
     delete_missing: bool = False,
+    heights: HeightEstimate | None = None,
 ) -> ImportReport:
-    """Import one layer of a GeoPackage, Shapefile (or other OGR source) into the collection `info.id`."""
+    """Import one layer of a GeoPackage, Shapefile (or other OGR source) into the collection `info.id`;
+    with `heights`, the buildings without a height get an estimated one (`ingest/heights.py`)."""
     source_crs, rows = read_layer(
         Path(path), layer, id_field=id_field, crs=crs, encoding=encoding, prepare=prepare
     )
-    return store_rows(
+    estimated = estimate_heights(rows, heights) if heights is not None else None
+    report = store_rows(
         engine,
         rows,
         info,
@@ -132,6 +136,9 @@ def import_ogr(
         label=Path(path).name,
         delete_missing=delete_missing,
     )
+    if estimated is not None:
+        report.notes.append(estimated.summary())
+    return report
 
 
 def _exists(path: Path) -> None:

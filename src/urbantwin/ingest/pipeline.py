@@ -80,6 +80,8 @@ class ImportReport:
     deleted: int = 0
     #: Source objects the importer does not take (e.g. CityJSON objects of another type).
     skipped: int = 0
+    #: What else the import did, a line each (e.g. how many heights it estimated).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -93,7 +95,7 @@ class ImportReport:
             text += f", {self.deleted} deleted"
         if self.skipped:
             text += f", {self.skipped} skipped"
-        return text
+        return "; ".join([text, *self.notes])
 
 
 @dataclass
