@@ -137,14 +137,24 @@ def test_a_large_load_leaves_the_planner_statistics_of_its_rows(
         tuples = connection.execute(
             text("SELECT reltuples FROM pg_class WHERE oid = 'observations'::regclass")
         ).scalar_one()
-    assert tuples == count
+        # Who else held a lock on the table, should the statistics be missing (the load skips when
+        # another transaction holds the lock ANALYZE needs for longer than it waits).
+        holders = connection.execute(
+            text(
+                "SELECT a.pid, l.mode, a.state, left(a.query, 120) FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.relation = 'observations'::regclass AND a.pid <> pg_backend_pid()"
+            )
+        ).all()
+    assert tuples == count, f"other holders of locks on observations: {holders}"
 
 
 def test_a_load_does_not_wait_for_another_transaction_analysing_the_table(
     client: TestClient, engine: Engine, backend: str
 ) -> None:
-    """ANALYZE holds its lock until its transaction ends; a second load skips it instead of waiting
-    (two loads waiting on each other's locks could deadlock)."""
+    """ANALYZE holds its lock until its transaction ends; a second load waits for it half a second
+    at most, then skips it (two loads waiting on each other's locks could deadlock), and leaves the
+    transaction's own lock timeout as it was."""
     if backend != "postgresql":
         pytest.skip("statistics are PostgreSQL's")
     datastream, feature = _datastream_and_feature(client)
@@ -158,6 +168,7 @@ def test_a_load_does_not_wait_for_another_transaction_analysing_the_table(
         with engine.begin() as connection:
             connection.execute(text("SET LOCAL lock_timeout = '5s'"))  # a wait would fail here
             ids = insert_observations(connection, columns)
+            assert connection.execute(text("SHOW lock_timeout")).scalar_one() == "5s"
         holder.rollback()
     assert len(ids) == count
     with engine.connect() as connection:

@@ -317,7 +317,11 @@ async function main() {
     const facts = [];
     const height = Number(properties.height ?? properties.height_m);
     if (collection.role === 'buildings') {
-      facts.push(html(`<p class="big-value"><strong>${height > 0 ? `${formatNumber(height)} m` : esc(t('heightUnknown'))}</strong> <span class="muted">${esc(t('height'))}</span></p>`));
+      // An estimated height (the import's --estimate-heights) is shown as one: "≈", and the method on hover.
+      const estimated = properties.height_estimated === true || properties.height_estimated === 'true';
+      const shown = height > 0 ? `${estimated ? '≈ ' : ''}${formatNumber(height)} m` : t('heightUnknown');
+      const method = estimated && properties.height_source ? ` title="${esc(properties.height_source)}"` : '';
+      facts.push(html(`<p class="big-value" data-testid="building-height"${method}><strong>${esc(shown)}</strong> <span class="muted">${esc(t(estimated ? 'heightEstimated' : 'height'))}</span></p>`));
       // Sensors inside the building, when the districts show a sensor mean (at the slider's time).
       const row = districts.buildingMeanOf(collection.id, properties.id ?? id);
       if (row) {

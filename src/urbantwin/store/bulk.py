@@ -78,6 +78,8 @@ _TRAILER = b"\xff\xff"
 #: analyses a logarithmic number of times, each cheap while the table is small.
 _GROWTH = 1.5
 _SLACK_PAGES = 16
+#: How long a bulk insert waits for the lock that its ANALYZE needs (ms) before it skips.
+_LOCK_WAIT_MS = 500
 
 
 def insert_observations(connection: Connection, columns: ObservationColumns) -> list[int]:
@@ -166,10 +168,11 @@ def _keep_statistics(cursor: Any) -> None:
     `reltuples` is -1). One catalogue lookup per bulk insert.
 
     ANALYZE sees the rows of this transaction, and holds the table's SHARE UPDATE EXCLUSIVE lock
-    until the transaction ends: so the lock is taken first with NOWAIT, and when another
-    transaction holds it (analysing too, or a VACUUM) this one skips, rather than waiting for it,
-    which could deadlock. A database user who may not lock or analyse the table skips it (ANALYZE
-    itself answers a non-owner with a warning, not an error).
+    until the transaction ends: so the lock is taken first, waiting at most `_LOCK_WAIT_MS` (less
+    than PostgreSQL's default deadlock_timeout of 1 s, so two such loads waiting on each other give
+    up by themselves before a deadlock is even looked for), and when another transaction holds it
+    longer (analysing too, or a VACUUM) this one skips. A database user who may not lock or analyse
+    the table skips it (ANALYZE itself answers a non-owner with a warning, not an error).
     """
     cursor.execute(
         "SELECT relpages, reltuples, pg_relation_size(oid) / current_setting('block_size')::int "
@@ -178,14 +181,19 @@ def _keep_statistics(cursor: Any) -> None:
     seen_pages, tuples, pages = cursor.fetchone()
     if pages <= (seen_pages if tuples >= 0 else 0) * _GROWTH + _SLACK_PAGES:
         return
+    cursor.execute("SELECT current_setting('lock_timeout')")
+    (previous_wait,) = cursor.fetchone()
     cursor.execute("SAVEPOINT urbantwin_statistics")
     try:
-        cursor.execute("LOCK TABLE observations IN SHARE UPDATE EXCLUSIVE MODE NOWAIT")
+        cursor.execute(f"SET LOCAL lock_timeout = {_LOCK_WAIT_MS}")
+        cursor.execute("LOCK TABLE observations IN SHARE UPDATE EXCLUSIVE MODE")
     except (LockNotAvailable, InsufficientPrivilege):  # the lock needs UPDATE on the table
         cursor.execute("ROLLBACK TO SAVEPOINT urbantwin_statistics")
     else:
         cursor.execute("ANALYZE observations")
     cursor.execute("RELEASE SAVEPOINT urbantwin_statistics")
+    # The rest of the transaction waits for locks as its caller set it up to.
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", (previous_wait,))
 
 
 def _sqlite(connection: Connection, columns: ObservationColumns, count: int) -> list[int]:
