@@ -77,8 +77,9 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: `time` (UTC, ISO 8601), `level`, `logger`, `message`,
-    `request_id` within a request and `exception` with a traceback; redacted."""
+    """One JSON object per line: `time` (UTC, ISO 8601), `level`, `logger`, `message`, `pid` (the
+    server process: with `--workers N` there are N), `request_id` within a request and
+    `exception` with a traceback; redacted."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -90,6 +91,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         current = REQUEST_ID.get()
         if current:

@@ -44,6 +44,10 @@ def sample(state: Any) -> None:
         DB_POOL.labels(state="overflow").set(max(pool.overflow(), 0))  # type: ignore[attr-defined]
 
 
+#: The states of a scenario run, each reported (with 0 when none is in it).
+RUN_STATES = ("queued", "running", "done", "failed")
+
+
 class ScenarioRuns(Collector):
     """`urbantwin_scenario_runs{kind, state}`: the energy and transit scenario runs in the store, by
     state (`queued`, `running`, `done`, `failed`), read when the metrics are."""
@@ -59,8 +63,10 @@ class ScenarioRuns(Collector):
         )
         with self.engine.connect() as connection:
             for kind, table in (("energy", energy_runs), ("transit", transit_runs)):
+                counts = dict.fromkeys(RUN_STATES, 0)
                 rows = connection.execute(select(table.c.status, func.count()).group_by(table.c.status))
-                for status, count in rows:
+                counts.update({status: count for status, count in rows})
+                for status, count in counts.items():
                     family.add_metric((kind, status), count)
         yield family
 
