@@ -309,7 +309,7 @@ def db_restore(
     """Restore a backup into an empty store (stop the servers on it first); `--force` replaces what
     the store holds."""
     from urbantwin.store.backup import BackupError, restore
-    from urbantwin.store.engine import make_engine
+    from urbantwin.store.engine import head_revision, make_engine
 
     settings = settings_from(config, database_url=database_url)
     engine = make_engine(settings)
@@ -322,7 +322,10 @@ def db_restore(
         engine.dispose()
     typer.echo(f"Restored {file} into the store at {_shown_url(settings)} (schema {restored.revision}).")
     if not restored.current:
-        typer.echo("The backup's schema is older than this version's: run `urbantwin db upgrade`.")
+        typer.echo(
+            f"The backup's schema is not this version's ({head_revision()}): if it is older, "
+            "`urbantwin db upgrade` brings it up to date."
+        )
 
 
 def _shown_url(settings: Settings) -> str:
