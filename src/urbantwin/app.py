@@ -57,14 +57,16 @@ def create_app(
         # The modules' lifespan work (live updates' threads and connections, the energy runs a
         # stopped server left behind) starts in the registry's order and stops in the reverse.
         with ExitStack() as running:
-            sampler = Sampler(app.state)  # this process's gauges for /metrics (operations/collect.py)
-            sampler.start()
-            running.callback(sampler.stop)
             for part in mounted:
                 if part.start is not None:
                     part.start()
                 if part.stop is not None:
                     running.callback(part.stop)
+            # This process's gauges for /metrics (operations/collect.py), sampled from what the
+            # modules started, until before they stop.
+            sampler = Sampler(app.state)
+            sampler.start()
+            running.callback(sampler.stop)
             yield
         # Read records and usage counts are batched; write what is pending before the process ends.
         app.state.audit.flush()

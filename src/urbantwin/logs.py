@@ -10,8 +10,8 @@ them — uvicorn's access log prints the path with its query, a driver's error m
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -60,7 +60,7 @@ def request_id(offered: str | None) -> str:
     characters (so a proxy's id carries through), else a new one."""
     if offered and _CLIENT_REQUEST_ID.fullmatch(offered):
         return offered
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, a tenth of its cost (bench/README.md)
 
 
 class TextFormatter(logging.Formatter):

@@ -36,6 +36,9 @@ def route_template(scope: Scope) -> str:
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        #: The histogram's child of each label set seen, found by a dict lookup rather than by
+        #: `labels()` (a lock and a sort each time) on every request; as few as the labels' values.
+        self._timers: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,9 +65,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             method = scope.get("method", "")
-            REQUEST_SECONDS.labels(
-                method=method if method in _METHODS else "other",
-                route=route_template(scope),
-                status=str(status),
-            ).observe(time.perf_counter() - started)
+            labels = (method if method in _METHODS else "other", route_template(scope), status)
+            timer = self._timers.get(labels)
+            if timer is None:
+                timer = self._timers[labels] = REQUEST_SECONDS.labels(labels[0], labels[1], str(status))
+            timer.observe(time.perf_counter() - started)
             REQUEST_ID.reset(token)
