@@ -36,3 +36,32 @@ def test_a_bad_value_names_the_setting() -> None:
 def test_overrides_leave_unset_values_alone() -> None:
     settings = Settings().with_overrides(port=1234, host=None)
     assert settings.port == 1234 and settings.host == "127.0.0.1"
+
+
+def test_every_setting_is_described_where_it_is_declared() -> None:
+    from urbantwin.settings import setting_docs
+
+    docs = setting_docs()
+    assert [doc.name for doc in docs] == [f for f in Settings.__dataclass_fields__ if f != "extra"]
+    undescribed = [doc.variable for doc in docs if not doc.description]
+    assert undescribed == []
+    secret = {doc.name for doc in docs if doc.secret}
+    assert {"admin_token", "mqtt_url", "lorawan_webhook_token", "metrics_token"} <= secret
+
+
+def test_docs_settings_md_is_the_generated_reference(tmp_path: Path) -> None:
+    """docs/settings.md cannot go stale: regenerate it with the command this test runs."""
+    from typer.testing import CliRunner
+
+    from urbantwin.cli import app
+
+    written = tmp_path / "settings.md"
+    result = CliRunner().invoke(app, ["settings", "reference", "--output", str(written)])
+    assert result.exit_code == 0, result.output
+    committed = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
+    assert committed.read_text(encoding="utf-8") == written.read_text(encoding="utf-8"), (
+        "docs/settings.md is stale: run `urbantwin settings reference --output docs/settings.md`"
+    )
+    text = written.read_text(encoding="utf-8")
+    assert "### `URBANTWIN_DATABASE_URL`" in text and "default `sqlite:///urbantwin.sqlite`" in text
+    assert "## Module `live`" in text and text.index("URBANTWIN_MQTT_URL") > text.index("## Module `live`")

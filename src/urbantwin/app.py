@@ -30,6 +30,8 @@ from urbantwin.http import RefuseNulInRequestLine, error_body
 from urbantwin.memory import limit_malloc_arenas
 from urbantwin.module import Context, Listing, Module, Mounted
 from urbantwin.modules import MODULES, checked, conformance, viewer_panels
+from urbantwin.operations.collect import Sampler
+from urbantwin.operations.middleware import RequestContextMiddleware
 from urbantwin.ratelimit import RateLimitMiddleware, rate_limits_configured
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
@@ -60,6 +62,11 @@ def create_app(
                     part.start()
                 if part.stop is not None:
                     running.callback(part.stop)
+            # This process's gauges for /metrics (operations/collect.py), sampled from what the
+            # modules started, until before they stop.
+            sampler = Sampler(app.state)
+            sampler.start()
+            running.callback(sampler.stop)
             yield
         # Read records and usage counts are batched; write what is pending before the process ends.
         app.state.audit.flush()
@@ -111,6 +118,8 @@ def create_app(
     # The last added runs first: security headers on every answer, then CORS (so a browser on
     # another origin can read a 429 too), then the rate limit, before any work is done.
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    # Outermost: the request's id in every log line and answer, its duration in the metrics.
+    app.add_middleware(RequestContextMiddleware)
 
     @app.exception_handler(PlatformError)
     async def platform_error(_request: Request, exc: PlatformError) -> JSONResponse:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,8 @@ from urbantwin.module import Module
 from urbantwin.modules import MODULES, add_commands
 from urbantwin.settings import Settings
 
-db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the store: its schema, backups.", no_args_is_help=True)
+settings_app = typer.Typer(help="The platform's settings.", no_args_is_help=True)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -39,8 +41,13 @@ def _run(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     from urbantwin.app import create_app
+    from urbantwin.logs import configure
     from urbantwin.store.engine import make_engine, upgrade
 
+    try:
+        log_config = configure(settings.log_level, settings.log_format, settings.secret_values())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     engine = make_engine(settings)
     upgrade(engine)
     ensure_defaults(engine, settings)
@@ -49,18 +56,48 @@ def _run(settings: Settings, workers: int = 1) -> None:
         # (including those that came from a --config file).
         os.environ.update(settings_environment(settings))
         engine.dispose()
-        uvicorn.run(
-            "urbantwin.app:create_app_from_environment",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_level=settings.log_level,
-        )
+        with _metrics_folder():
+            uvicorn.run(
+                "urbantwin.app:create_app_from_environment",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=workers,
+                log_level=settings.log_level,
+                log_config=log_config,
+            )
         return
     uvicorn.run(
-        create_app(settings, engine), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings, engine),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=log_config,
     )
+
+
+@contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """A folder for the metrics of the worker processes (prometheus-client's multiprocess mode, read
+    from `PROMETHEUS_MULTIPROC_DIR` as each worker starts), so that `/metrics` adds up every
+    worker's figures whichever worker answers. A folder given in the environment is emptied first
+    (left-over files of an earlier server would count again); one made here is removed at the end."""
+    import os
+    import shutil
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="urbantwin-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def serve(
@@ -69,9 +106,17 @@ def serve(
     database_url: DatabaseUrl = None,
     config: Config = None,
     workers: Annotated[int, typer.Option(help="server processes")] = 1,
+    log_format: Annotated[
+        str | None, typer.Option(help="`text` or `json` (one object per line, with the request id)")
+    ] = None,
 ) -> None:
     """Serve the platform (migrating the store first)."""
-    _run(settings_from(config, host=host, port=port, database_url=database_url), workers)
+    if log_format is not None and log_format not in ("text", "json"):
+        raise typer.BadParameter(f"{log_format!r}: expected text or json", param_hint="--log-format")
+    _run(
+        settings_from(config, host=host, port=port, database_url=database_url, log_format=log_format),
+        workers,
+    )
 
 
 def demo(
@@ -230,6 +275,64 @@ def db_upgrade(
     typer.echo(f"The store at {settings.database_url.split('@')[-1]} is at revision {revision}.")
 
 
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="the backup file to write (replaced if it exists)")],
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Back up the store while the server runs: SQLite's backup API, or `pg_dump --format=custom`."""
+    from urbantwin.store.backup import BackupError, backup
+    from urbantwin.store.engine import make_engine
+
+    settings = settings_from(config, database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        backup(engine, file)
+    except BackupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"Backed up the store at {_shown_url(settings)} to {file}.")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="a backup made by `urbantwin db backup`")],
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace what the store holds (else it must be empty)")
+    ] = False,
+) -> None:
+    """Restore a backup into an empty store (stop the servers on it first); `--force` replaces what
+    the store holds."""
+    from urbantwin.store.backup import BackupError, restore
+    from urbantwin.store.engine import head_revision, make_engine
+
+    settings = settings_from(config, database_url=database_url)
+    engine = make_engine(settings)
+    try:
+        restored = restore(engine, file, force=force)
+    except BackupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"Restored {file} into the store at {_shown_url(settings)} (schema {restored.revision}).")
+    if not restored.current:
+        typer.echo(
+            f"The backup's schema is not this version's ({head_revision()}): if it is older, "
+            "`urbantwin db upgrade` brings it up to date."
+        )
+
+
+def _shown_url(settings: Settings) -> str:
+    """The store's URL without its credentials."""
+    return settings.database_url.split("@")[-1]
+
+
 @db_app.command("rollups")
 def db_rollups(
     datastream: Annotated[
@@ -257,6 +360,28 @@ def db_rollups(
         raise typer.Exit(1)
 
 
+def setting_owners(modules: Sequence[Module] = MODULES) -> dict[str, str]:
+    """The module that declares each setting, by the setting's name (the others are the platform's)."""
+    return {setting: module.name for module in modules for setting in module.settings}
+
+
+@settings_app.command("reference")
+def settings_reference(
+    output: Annotated[
+        Path | None, typer.Option(help="write it to this file (docs/settings.md); default: print it")
+    ] = None,
+) -> None:
+    """The reference of every `URBANTWIN_*` setting with its default and meaning, in Markdown."""
+    from urbantwin.settings import reference_markdown
+
+    text = reference_markdown(setting_owners())
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"Wrote the settings reference to {output}.")
+
+
 def build_cli(modules: Sequence[Module] = MODULES) -> typer.Typer:
     """The `urbantwin` command: the platform's own commands (`serve`, `demo`, `db`), then each
     module's (`import`, `energy`, `user`, …) as the registry lists them."""
@@ -264,6 +389,7 @@ def build_cli(modules: Sequence[Module] = MODULES) -> typer.Typer:
     cli.command()(serve)
     cli.command()(demo)
     cli.add_typer(db_app, name="db")
+    cli.add_typer(settings_app, name="settings")
     add_commands(cli, modules)
     return cli
 

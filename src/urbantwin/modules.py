@@ -22,6 +22,7 @@ from urbantwin.ingest.module import MODULE as INGEST
 from urbantwin.live.module import MODULE as LIVE
 from urbantwin.module import Listing, Module
 from urbantwin.ogcapi.module import MODULE as OGCAPI
+from urbantwin.operations.module import MODULE as OPERATIONS
 from urbantwin.sensorthings.module import MODULE as SENSORTHINGS
 from urbantwin.settings import Settings
 from urbantwin.timeseries.module import MODULE as TIMESERIES
@@ -40,6 +41,7 @@ MODULES: tuple[Module, ...] = (
     TRANSIT,
     AIRQUALITY,
     INFRASTRUCTURE,
+    OPERATIONS,
 )
 
 

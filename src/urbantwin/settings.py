@@ -22,8 +22,9 @@ class Settings:
     #: SQLAlchemy URL of the store: `sqlite:///path.sqlite` (embedded default) or
     #: `postgresql+psycopg://user@host/db` (PostgreSQL with PostGIS).
     database_url: str = DEFAULT_DATABASE_URL
-    #: Address and port `urbantwin serve` binds to.
+    #: Address `urbantwin serve` binds to (`0.0.0.0`: every interface).
     host: str = "127.0.0.1"
+    #: Port `urbantwin serve` binds to.
     port: int = 8000
     #: Public base URL used in links (`@iot.selfLink`, `@iot.nextLink`, OGC API links). Empty: taken
     #: from the request, honouring `X-Forwarded-Proto`/`-Host`/`-Prefix` from trusted proxies only.
@@ -59,8 +60,16 @@ class Settings:
     query_timeout_seconds: int = 30
     #: Number of pooled database connections per server process (PostgreSQL).
     pool_size: int = 8
-    #: Log level of the server.
+    #: Log level of the server (`debug`, `info`, `warning`, `error`).
     log_level: str = "info"
+    #: Form of the server's log lines: `text` (the default, for a terminal) or `json` (one object per
+    #: line with the time, level, logger, message and the request's id, for a log collector). Nothing
+    #: secret is logged in either (docs/operations.md).
+    log_format: str = "text"
+    #: A token that may read the Prometheus metrics at `/metrics` (`Authorization: Bearer <token>`),
+    #: for a scraper that is no user of the platform; administrators may read them too. Empty (the
+    #: default): administrators only. Never logged.
+    metrics_token: str = field(default="", repr=False)
     #: Whether anonymous clients may write. A fresh install refuses anonymous writes; the demo
     #: and the test suite turn it on explicitly for their own store.
     allow_anonymous_writes: bool = False
@@ -126,11 +135,13 @@ class Settings:
     #: map viewer asks for a screenful of tiles in one go). Over it: 429 with `Retry-After`. 0: off.
     #: Counted in each server process: with `--workers N` a client may make up to N times as many.
     rate_limit_per_second: int = 30
+    #: How many requests a client without a token may make at once on top of its rate (see above).
     rate_limit_burst: int = 300
     #: Rate limit of a client with a token (`Authorization`), per token: ingest clients and partners
     #: write in bulk. Refused credentials (401) count against their address's budget of a client
     #: without a token, so inventing tokens or guessing passwords buys nothing. 0: no limit per token.
     rate_limit_token_per_second: int = 500
+    #: How many requests a client with a token may make at once on top of its rate (see above).
     rate_limit_token_burst: int = 5000
     #: How many clients' rate limits are remembered; beyond it the longest idle is forgotten (about
     #: 200 bytes each), so a flood of distinct addresses cannot grow the server's memory.
@@ -170,6 +181,21 @@ class Settings:
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given settings replaced; `None` values leave a setting alone."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def secret_values(self) -> list[str]:
+        """The values of the secret settings (tokens, URLs with credentials) and the passwords in
+        the store's and the broker's URLs: what no log line may contain."""
+        from urllib.parse import urlsplit
+
+        values = [getattr(self, f.name) for f in fields(self) if not f.repr and f.name != "extra"]
+        for url in (self.database_url, self.mqtt_url):
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                password = None
+            if password:
+                values.append(password)
+        return [value for value in values if isinstance(value, str) and value]
 
     @property
     def is_sqlite(self) -> bool:
@@ -223,3 +249,103 @@ def load_settings(config_file: str | Path | None = None, environ: dict[str, str]
         if raw is not None:
             values[key] = _coerce(_ENV_PREFIX + key.upper(), raw, default)
     return replace(defaults, extra=extra, **values)
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One setting as the reference shows it: its variable, default and meaning."""
+
+    name: str
+    variable: str
+    type: str
+    default: str
+    description: str
+    #: Whether its value is a secret (a token, a password in a URL): never logged, not shown.
+    secret: bool
+
+
+def _descriptions() -> dict[str, str]:
+    """The `#:` comments above each field of `Settings`, read from this file's source (the
+    convention of Sphinx's autodoc), so a setting is described once, where it is declared."""
+    import inspect
+    import re
+
+    described: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(Settings).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            pending.append(stripped[2:].strip())
+            continue
+        declared = re.match(r"(\w+)\s*:", stripped)
+        if declared and pending:
+            described[declared.group(1)] = " ".join(pending)
+        pending = []
+    return described
+
+
+def _shown(value: Any) -> str:
+    """A default as it is written in the environment (tuples separated by commas)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def setting_docs() -> list[SettingDoc]:
+    """Every setting of `Settings`, in the order of its declaration."""
+    described = _descriptions()
+    defaults = Settings()
+    docs = []
+    for item in fields(Settings):
+        if item.name == "extra":
+            continue
+        default = getattr(defaults, item.name)
+        docs.append(
+            SettingDoc(
+                name=item.name,
+                variable=_ENV_PREFIX + item.name.upper(),
+                type=type(default).__name__ if not isinstance(default, tuple) else "list",
+                default=_shown(default),
+                description=described.get(item.name, ""),
+                secret=not item.repr,
+            )
+        )
+    return docs
+
+
+def reference_markdown(owners: dict[str, str]) -> str:
+    """docs/settings.md: every setting with its variable, default and meaning, the platform's own
+    first and then each module's (`owners`: the module that declares a setting, by its name)."""
+    docs = setting_docs()
+    groups: dict[str, list[SettingDoc]] = {"platform": []}
+    for doc in docs:
+        groups.setdefault(owners.get(doc.name, "platform"), []).append(doc)
+    lines = [
+        "# Settings",
+        "",
+        "<!-- Generated by `urbantwin settings reference --output docs/settings.md` from the",
+        "     declarations in src/urbantwin/settings.py; edit those, not this file. -->",
+        "",
+        "Every setting is an environment variable `URBANTWIN_<NAME>` or a key `<name>` of the TOML",
+        "file named by `URBANTWIN_CONFIG` (or `--config`); the environment wins over the file.",
+        "Lists are separated by commas in the environment and are arrays in the file. A setting",
+        "marked *secret* is never logged.",
+        "",
+    ]
+    for group, members in groups.items():
+        if not members:
+            continue
+        title = "The platform" if group == "platform" else f"Module `{group}`"
+        lines += [f"## {title}", ""]
+        for doc in members:
+            default = f"`{doc.default}`" if doc.default else "empty"
+            secret = ", *secret*" if doc.secret else ""
+            lines += [
+                f"### `{doc.variable}`",
+                "",
+                f"{doc.type}, default {default}{secret}. {doc.description}",
+                "",
+            ]
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -5,10 +5,12 @@ and nothing of a restricted dataset goes to a broker anyone may subscribe to."""
 from __future__ import annotations
 
 import queue
+import time
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from tests.conftest import ADMIN_TOKEN
 from tests.live.helpers import Publisher, Subscriber, sensor_world
@@ -16,6 +18,20 @@ from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE
 
 #: The wait for a message that must not come, after one published later has come.
 QUIET = 0.5
+
+
+def mqtt_ingested() -> float:
+    """The Observations stored from the broker so far (the metric `/metrics` shows)."""
+    return REGISTRY.get_sample_value("urbantwin_ingested_observations_total", {"path": "mqtt"}) or 0.0
+
+
+def counted(expected: float) -> float:
+    """The MQTT ingest count once it reaches `expected` (it is counted just after the commit that
+    subscribers hear of), or as it is after a second."""
+    deadline = time.monotonic() + 1
+    while mqtt_ingested() < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return mqtt_ingested()
 
 
 @pytest.fixture
@@ -161,6 +177,7 @@ def test_a_deep_insert_announces_its_new_sensor_location_and_observed_property(
 
 def test_observations_published_over_mqtt_are_stored(http: httpx.Client, prefix: str, world: dict) -> None:
     ds = world["datastream"]
+    before = mqtt_ingested()
     subscriber = Subscriber([f"{prefix}v1.1/Datastreams({ds})/Observations"])
     publisher = Publisher()
     try:
@@ -187,6 +204,7 @@ def test_observations_published_over_mqtt_are_stored(http: httpx.Client, prefix:
         assert results == {7.25, 8.5, "text"}
         stored = http.get(f"/v1.1/Datastreams({ds})/Observations?$orderby=id&$select=result").json()["value"]
         assert [o["result"] for o in stored] == [0, 7.25, 8.5, "text"]
+        assert counted(before + 3) == before + 3
     finally:
         publisher.close()
         subscriber.close()
@@ -196,6 +214,7 @@ def test_a_message_that_cannot_be_stored_is_dropped_and_the_next_is_stored(
     http: httpx.Client, prefix: str, world: dict
 ) -> None:
     ds = world["datastream"]
+    before = mqtt_ingested()
     subscriber = Subscriber([f"{prefix}v1.1/Observations"])
     publisher = Publisher()
     try:
@@ -215,6 +234,7 @@ def test_a_message_that_cannot_be_stored_is_dropped_and_the_next_is_stored(
         assert body["result"] == 42  # the five before it were refused
         count = http.get("/v1.1/Observations?$count=true&$top=0").json()["@iot.count"]
         assert count == 2
+        assert counted(before + 1) == before + 1  # the refused ones are not counted
     finally:
         publisher.close()
         subscriber.close()

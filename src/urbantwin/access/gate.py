@@ -11,7 +11,7 @@ refusal of callers who may write nothing are each written here once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,6 +157,10 @@ class Access:
 
     def authorize_admin(self, caller: Caller) -> None:
         self.policy.authorize_admin(caller.principal)
+
+    def authorize_metrics(self, presented: str | None, principal: Callable[[], Principal]) -> None:
+        """Raise unless the bearer token `presented` or the caller may read the metrics."""
+        self.policy.authorize_metrics(presented, principal)
 
     def shared_writes(self, connection: Connection) -> SharedWrites:
         """The decisions for writes of several callers in one transaction (`connection`)."""

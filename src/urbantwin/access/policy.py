@@ -32,6 +32,8 @@ kind of principal's scope (`scope_key`) while the version of the rules stays (ac
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,6 +208,21 @@ class AccessPolicy:
         if principal.anonymous:
             raise Unauthorized("administration needs an administrator's token")
         raise Forbidden(f"{principal.name} is no administrator (or the token lacks the admin scope)")
+
+    def authorize_metrics(self, presented: str | None, principal: Callable[[], Principal]) -> None:
+        """Raise unless the caller may read the platform's metrics (`/metrics`): the bearer token
+        `presented` is the `metrics_token` setting, or the caller (`principal`, asked only then) is
+        an administrator. The metrics name no data, but the platform's load and routes are no one
+        else's business, so they are never public."""
+        expected = self.settings.metrics_token
+        if expected and presented is not None and hmac.compare_digest(presented.encode(), expected.encode()):
+            return
+        caller = principal()
+        if caller.is_admin:
+            return
+        if caller.anonymous:
+            raise Unauthorized("the metrics need the metrics token or an administrator's token")
+        raise Forbidden(f"{caller.name} may not read the metrics (administrators and the metrics token may)")
 
     def may_steward(self, principal: Principal, rule: DatasetRule) -> bool:
         """Whether `principal` may change a dataset's catalogue record and access rules."""

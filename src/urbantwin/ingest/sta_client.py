@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from urbantwin.access.principal import SYSTEM, Principal
 from urbantwin.errors import BadRequest, PlatformError
+from urbantwin.metrics import created_observations, ingested
 from urbantwin.settings import Settings
 from urbantwin.times import format_instant, parse_instant
 
@@ -142,6 +143,7 @@ class LocalClient(SensorThingsClient):
             answer = self.service.handle(method, path, _query_string(query), body, self.base, self.principal)
         except PlatformError as exc:
             raise ClientError(exc.status, exc.message) from None
+        ingested("importer", created_observations(method, path, answer.status, answer.body))
         if answer.body is None:
             return None
         # The service may answer pre-serialised fragments; one round trip makes plain JSON values.

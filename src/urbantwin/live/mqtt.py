@@ -54,6 +54,7 @@ from urbantwin.live.wire import (
     publish_with_head,
     user_property,
 )
+from urbantwin.metrics import created_observations, ingested
 from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.sensorthings.values import entity_id
@@ -147,6 +148,8 @@ class MqttBridge:
         #: Hashes of recently stored messages, per batch: a message the broker sends again (DUP) because
         #: its PUBACK was lost with the connection is acknowledged without being stored twice.
         self._recent: deque[set[int]] = deque(maxlen=16)
+        #: Observations stored by the batch in hand (`_handle`), counted once it commits.
+        self._stored = 0
         #: The topics' packet heads of creates, per entity set and parents (`_creation_heads`).
         self._heads: dict[tuple[str, tuple[tuple[str, int, str], ...]], list[tuple[bytes, Any]]] = {}
         #: The Observation bodies `deliver` sends: written by the database as it reads the rows.
@@ -240,6 +243,11 @@ class MqttBridge:
         if self.publisher is not None:
             self.publisher.stop()
 
+    @property
+    def inbox_depth(self) -> int:
+        """How many received creates wait to be stored (the metrics' queue depth)."""
+        return self._inbox.qsize()
+
     def _update_connected(self) -> None:
         out = self._out
         if out is not None and out.connected.is_set():
@@ -328,6 +336,7 @@ class MqttBridge:
         blocks, singles = _plan(creates)
         delay = 0.1
         while True:
+            self._stored = 0  # counted by `_handle`, known only once the transaction commits
             try:
                 with self.service.write_engine.begin() as connection:
                     # All blocks in one request; if a Datastream refuses (unknown, not writable), that
@@ -338,6 +347,7 @@ class MqttBridge:
                     for path, body in singles:
                         self._handle(connection, principal, path, body)
                 self._recent.append(hashes)
+                ingested("mqtt", self._stored)
                 return True
             except (OperationalError, InterfaceError) as exc:
                 log.warning(
@@ -368,6 +378,7 @@ class MqttBridge:
             failed = sum(1 for link in answer.body if link == "error")
             if failed:
                 log.warning("MQTT: %d of %d Observations not stored (invalid values)", failed, count)
+        self._stored += created_observations("POST", path, answer.status, answer.body)
         return True
 
     def _creation(self, message: Message) -> tuple[str, dict[str, Any]] | None:

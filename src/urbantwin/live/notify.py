@@ -227,6 +227,11 @@ class Hub:
             if sink in self._sinks:
                 self._sinks.remove(sink)
 
+    @property
+    def depth(self) -> int:
+        """How many change sets wait for the hub's thread (the metrics' queue depth)."""
+        return self._inbox.qsize()
+
     def dispatch(self, changes: ChangeSet, local: bool) -> None:
         """Committed changes to announce (from any thread)."""
         self._inbox.put((changes, local))

@@ -108,6 +108,11 @@ class ObservationPosts:
             return None  # the observedArea may have to grow: the writer does that
         return SinglePost(path, body, base, caller, ds, feature, columns)
 
+    @property
+    def depth(self) -> int:
+        """How many requests wait for their group (the metrics' queue depth)."""
+        return len(self._queue)
+
     def submit(self, post: SinglePost) -> Future[ApiResponse]:
         """Queue `post` for the next group; the future is done once its group has committed."""
         self.submit_all([post])

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from urbantwin.access.http import request_principal
 from urbantwin.http import body_media_type, public_base, read_json
+from urbantwin.metrics import created_observations, ingested
 from urbantwin.sensorthings.model import BY_SET_NAME
 from urbantwin.sensorthings.read import RawValue
 from urbantwin.sensorthings.serialize import dumps
@@ -58,6 +59,13 @@ async def read_sensorthings_body(request: Request, settings: Settings) -> Any:
     return document
 
 
+def _count_ingest(method: str, path: str, answer: ApiResponse) -> None:
+    """The Observations a request stored, counted by its ingest path (`urbantwin_ingested_observations`)."""
+    created = created_observations(method, path, answer.status, answer.body)
+    if created:
+        ingested("http_data_array" if path.rstrip("/") == "CreateObservations" else "http_single", created)
+
+
 def request_service(request: Request) -> SensorThingsService:
     """The SensorThings service of the app that serves the request (`app.state.sensorthings`)."""
     return request.app.state.sensorthings
@@ -80,6 +88,7 @@ def build_router() -> APIRouter:
         base = public_base(request, settings) + PREFIX
         query = request.url.query
         answer = await run_in_threadpool(service.handle, request.method, path, query, body, base, principal)
+        _count_ingest(request.method, path, answer)
         return to_response(answer)
 
     async def post_observation(request: Request) -> Response:
@@ -100,6 +109,7 @@ def build_router() -> APIRouter:
             answer = await run_in_threadpool(service.handle, "POST", path, "", body, base, principal)
         else:
             answer = await asyncio.wrap_future(service.observation_posts.submit(post))
+        _count_ingest("POST", path, answer)
         return to_response(answer)
 
     for single in ("/Observations", "/Datastreams({datastream})/Observations"):
