@@ -35,6 +35,7 @@ SERVED = {
     "transit": "/api/transit/feeds",
     "airquality": "/api/air/stations",
     "infrastructure": "/api/infrastructure/sites",
+    "districts": "/api/districts",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"
