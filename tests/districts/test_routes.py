@@ -81,6 +81,7 @@ def test_a_dataset_the_caller_may_not_read_is_left_out_and_said_so(
     assert "charging" not in public["figures"]
     assert {
         "en": "EV charging points: 1 dataset you may not read was left out",
-        "de": "Ladepunkte für E-Fahrzeuge: 1 Datensatz, den Sie nicht lesen dürfen, wurde nicht berücksichtigt",
+        "de": "Ladepunkte für E-Fahrzeuge: 1 Datensatz, den Sie nicht lesen dürfen, "
+        "wurde nicht berücksichtigt",
     } in public["notes"]
     assert client.get("/api/districts/quarters/west").json()["figures"]["charging"]["count"] == 1
