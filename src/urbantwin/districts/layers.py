@@ -370,6 +370,11 @@ class Feed:
     imported: datetime
 
 
+def feed_stop_collections(connection: Connection) -> set[str]:
+    """The stops collections of every imported GTFS feed (counted as feeds, never by keyword)."""
+    return {f"{feed_id}-stops" for feed_id in connection.execute(select(transit_feeds.c.id)).scalars()}
+
+
 def readable_feeds(
     connection: Connection, collections_: Sequence[Collection], scope: DatasetScope
 ) -> tuple[list[Feed], int]:

@@ -49,6 +49,7 @@ from urbantwin.districts.layers import (
     Layer,
     Stops,
     all_collections,
+    feed_stop_collections,
     matching,
     parse_rules,
     read_districts,
@@ -262,9 +263,7 @@ class DistrictProfiles:
         stored = all_collections(connection)
         districts = {spec.collection for spec in self.city.districts}
         feeds, hidden_feeds = readable_feeds(connection, stored, scope)
-        feed_stops = {f"{feed.id}-stops" for feed in feeds} | {
-            c.id for c in stored if c.id.endswith("-stops")
-        }
+        feed_stops = feed_stop_collections(connection)
         counted: dict[str, Counted] = {}
         notes: list[dict[str, str]] = []
         shown: list[str | None] = []
@@ -490,7 +489,9 @@ class DistrictProfiles:
             stops = read_stops(connection, feeds, finest.projector)
             keyword_stops: Layer | None = None
             if minimum == 0:
-                stop_sources = matching(stored, self.rules.get("stops"), districts)
+                stop_sources = matching(
+                    stored, self.rules.get("stops"), districts | feed_stop_collections(connection)
+                )
                 keyword_stops = read_layer(
                     connection,
                     "stops",
