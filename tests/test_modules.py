@@ -36,6 +36,7 @@ SERVED = {
     "airquality": "/api/air/stations",
     "infrastructure": "/api/infrastructure/sites",
     "operations": "/ready",
+    "districts": "/api/districts",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

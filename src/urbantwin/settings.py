@@ -171,6 +171,26 @@ class Settings:
     #: (docs/energy.md). Empty (the default): the generic scenarios bundled with the package, which
     #: simulate every building of the city. `urbantwin demo` sets the demo's quarter.
     energy_scenarios: str = ""
+    #: Which feature collections the district profiles (`/api/districts/`) count as what, found by
+    #: their keywords: entries `kind=keyword keyword !keyword` (a collection counts when it has every
+    #: keyword and none of those marked `!`, case-insensitive). Kinds: `buildings` (footprints, their
+    #: floor area and where residents live), `trees`, `charging` (EV charging points), `wlan` (WLAN
+    #: sites) and `stops` (public-transport stops besides the stops of imported GTFS feeds, which
+    #: count always). A city names its collections' keywords, never the code its collections' names.
+    district_layers: tuple[str, ...] = (
+        "buildings=buildings !3D",
+        "trees=trees",
+        "charging=charging",
+        "wlan=WLAN",
+        "stops=stops",
+    )
+    #: The ObservedProperties (names) whose sensor means each district profile shows, unless a
+    #: request names its own (the names the air-quality connectors give them).
+    district_observed_properties: tuple[str, ...] = (
+        "Nitrogen dioxide (NO2)",
+        "Particulate matter < 10 µm (PM10)",
+        "Particulate matter < 2.5 µm (PM2.5)",
+    )
     #: The shared secret LoRaWAN network servers send to `/api/infrastructure/lorawan/uplinks/…`
     #: (`Authorization: Bearer <token>`, a header set in The Things Stack's webhook or ChirpStack's
     #: HTTP integration). Empty (the default): the endpoint is off and answers 403.

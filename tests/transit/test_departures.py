@@ -73,3 +73,14 @@ def test_unknown_stops_feeds_and_bad_days_are_refused(stops: StopDepartures) -> 
         stops.of_stop(Caller.system(), "g", "S1")
     with pytest.raises(BadRequest, match="day: expected a date YYYY-MM-DD"):
         stops.of_stop(Caller.system(), "f", "S1", day="monday")
+
+
+def test_a_stop_outside_any_station_is_stored_without_one(stops: StopDepartures) -> None:
+    """On both backends: a platform's station is kept, a plain stop's is NULL (not the text 'NaN')."""
+    from sqlalchemy import select
+
+    from urbantwin.store.transit_schema import transit_stop_departures as d
+
+    with stops.engine.connect() as connection:
+        stations = dict(connection.execute(select(d.c.stop_id, d.c.station_id).distinct()).all())
+    assert stations == {"S1": "P", "S2": None, "S3": None, "S4": None}

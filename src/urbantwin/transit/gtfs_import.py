@@ -400,7 +400,8 @@ def _replace(
                 "route_id": d.route_id,
                 "service_id": d.service_id,
                 "hour": int(d.hour),
-                "station_id": d.station_id,
+                # a stop outside any station has none (pandas' NaN would be stored as 'NaN' text)
+                "station_id": d.station_id if isinstance(d.station_id, str) and d.station_id else None,
                 "departures": int(d.departures),
             }
             for d in counted.itertuples(index=False)

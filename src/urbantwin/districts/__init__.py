@@ -1,0 +1,1 @@
+"""District profiles and public-transport access per district (docs/districts.md)."""

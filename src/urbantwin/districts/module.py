@@ -1,0 +1,25 @@
+"""District profiles' declaration in the module registry (see `urbantwin.module`): every district of
+the city profile's district collections with its figures, comparisons, exports and access to public
+transport, at /api/districts/."""
+
+from __future__ import annotations
+
+from urbantwin.module import Context, Module, Mounted
+
+
+def mount(context: Context) -> Mounted:
+    from urbantwin.districts.routes import build_router
+    from urbantwin.districts.service import DistrictProfiles
+
+    service = DistrictProfiles(context.engine, context.settings, context.access, context.city)
+    return Mounted(routers=[build_router()], state={"districts": service})
+
+
+MODULE = Module(
+    name="districts",
+    summary="District profiles at /api/districts/: residents and trend, density, buildings and floor "
+    "area, trees, charging points, WLAN sites, stops and departures, sensor means; CSV, GeoJSON and "
+    "Parquet; access to public transport (ÖV-Güteklassen)",
+    mount=mount,
+    settings=("district_layers", "district_observed_properties"),
+)

@@ -1,0 +1,139 @@
+"""HTTP binding of the district profiles at `/api/districts/`.
+
+Thin: the routes read the query string and call the app's service (`app.state.districts`) in a
+worker thread with the caller; the service asks the access point what the caller may read and
+raises the typed errors app.py maps to 400, 404 and 406.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from urbantwin.access.http import request_caller
+from urbantwin.districts.export import FORMATS, export
+from urbantwin.districts.service import MAX_MIN_DEPARTURES, MAX_OBSERVED_PROPERTIES, DistrictProfiles
+from urbantwin.errors import BadRequest
+
+PREFIX = "/api/districts"
+TAG = "District profiles"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad parameter; the message names it."},
+    404: {"description": "No such district collection or district, or one the caller may not read."},
+    406: {"description": "Parquet asked for where pyarrow is not installed."},
+}
+
+_OBSERVED = Annotated[
+    list[str] | None,
+    Query(
+        alias="observedProperty",
+        description=f"ObservedProperty names whose sensor means to show (repeatable, at most "
+        f"{MAX_OBSERVED_PROPERTIES}); default: the setting district_observed_properties",
+    ),
+]
+_FORMAT = Annotated[str | None, Query(alias="f", description="json (default), csv, geojson or parquet")]
+
+
+def request_districts(request: Request) -> DistrictProfiles:
+    return request.app.state.districts
+
+
+def _format(value: str | None) -> str:
+    chosen = (value or "json").lower()
+    if chosen not in FORMATS:
+        raise BadRequest(f"f: expected one of {', '.join(FORMATS)}, got {value!r}")
+    return chosen
+
+
+@cache
+def build_router() -> APIRouter:
+    """The routes, built once per process and shared by every app; they find the app's service
+    through the request."""
+    router = APIRouter(prefix=PREFIX, tags=[TAG])
+
+    @router.get("", summary="The city's district collections the caller may read")
+    async def listing(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        service = request_districts(request)
+        return {"collections": await run_in_threadpool(service.collections, caller)}
+
+    @router.get(
+        "/{collection}",
+        summary="Every district's profile: residents and trend, density, buildings and floor area, "
+        "trees, charging points, WLAN sites, stops and departures, sensor means",
+        responses=_ERRORS,
+    )
+    async def profiles(
+        request: Request, collection: str, observed: _OBSERVED = None, f: _FORMAT = None
+    ) -> Any:
+        caller = request_caller(request)
+        service = request_districts(request)
+        chosen = _format(f)
+
+        def run() -> Any:
+            result = service.profiles(caller, collection, observed)
+            return result.document() if chosen == "json" else export(result, chosen)
+
+        body = await run_in_threadpool(run)
+        if chosen == "json":
+            return body
+        suffix = {"csv": "csv", "geojson": "geojson", "parquet": "parquet"}[chosen]
+        return Response(
+            body,
+            media_type=FORMATS[chosen],
+            headers={"Content-Disposition": f'attachment; filename="districts-{collection}.{suffix}"'},
+        )
+
+    @router.get(
+        "/{collection}/compare",
+        summary="Two districts' profiles side by side, with the differences (b − a)",
+        responses=_ERRORS,
+    )
+    async def compare(
+        request: Request,
+        collection: str,
+        a: Annotated[str | None, Query(description="the first district's id")] = None,
+        b: Annotated[str | None, Query(description="the second district's id")] = None,
+        observed: _OBSERVED = None,
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        service = request_districts(request)
+        return await run_in_threadpool(service.compare, caller, collection, a, b, observed)
+
+    @router.get(
+        "/{collection}/access",
+        summary="Per district: residents within 300 and 500 m of a stop with at least N departures an "
+        "hour, and their shares per public-transport quality class (ÖV-Güteklassen, ARE)",
+        responses=_ERRORS,
+    )
+    async def access(
+        request: Request,
+        collection: str,
+        min_departures: Annotated[
+            str | None,
+            Query(
+                description=f"departures per hour (weekday 06:00-20:00) a stop needs, 0 to "
+                f"{MAX_MIN_DEPARTURES}; 0 counts every stop, also those without a timetable (default 1)"
+            ),
+        ] = None,
+        detour: Annotated[
+            str | None, Query(description="walking ÷ straight-line distance, 1 to 3 (default 1.2)")
+        ] = None,
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        service = request_districts(request)
+        return await run_in_threadpool(service.transit_access, caller, collection, min_departures, detour)
+
+    @router.get("/{collection}/{district}", summary="One district's profile", responses=_ERRORS)
+    async def one(
+        request: Request, collection: str, district: str, observed: _OBSERVED = None
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        service = request_districts(request)
+        return await run_in_threadpool(service.profile, caller, collection, district, observed)
+
+    return router

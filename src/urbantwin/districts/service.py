@@ -1,0 +1,647 @@
+"""District profiles and public-transport access per district, computed from the store (docs/districts.md).
+
+For every district collection the city profile names: residents per year and their trend, density
+(area in the city's metric CRS), buildings with their built-over and floor area, street trees,
+EV charging points, WLAN sites and stops counted inside each district (the layers found by their
+keywords, `Settings.district_layers`), departures per hour from the imported GTFS feeds, and the
+sensor means of `timeseries/districts.py`. Each figure says which collections it counts, when their
+data last changed (`updated`) and how much of the district they cover (the share of its area inside
+the convex hull of the layer's features: a layer of street trees from five districts says so rather
+than counting zero trees elsewhere).
+
+Everything the caller may not read is left out and the answer says so (`notes`); the figures of the
+rest are counted as usual. Knows no HTTP (routes.py binds it).
+
+Floor area: each building's footprint (m², metric CRS) × its storeys — its `levels` (or OSM
+`building:levels`) where given, else its height ÷ 3 m rounded (at least one); buildings with
+neither count in the built-over area and in `floor_area_unknown`, not in the floor area.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import Engine
+
+from urbantwin.access.gate import Access, Caller
+from urbantwin.access.policy import DatasetScope
+from urbantwin.city_profile import NO_CITY, CityProfile
+from urbantwin.districts import texts
+from urbantwin.districts.access import (
+    CLASS_NAMES,
+    DETOUR_FACTOR,
+    RADII,
+    WINDOW_HOURS,
+    access_figures,
+    place_residents,
+    stop_categories,
+    storeys,
+)
+from urbantwin.districts.layers import (
+    KINDS,
+    Collection,
+    DistrictSet,
+    Layer,
+    Stops,
+    all_collections,
+    feed_stop_collections,
+    matching,
+    parse_rules,
+    read_districts,
+    read_layer,
+    read_stops,
+    readable_feeds,
+)
+from urbantwin.errors import BadRequest, NotFound
+from urbantwin.settings import Settings
+from urbantwin.timeseries.districts import DistrictMeans, DistrictQuery
+
+#: Most ObservedProperties one request may ask sensor means of.
+MAX_OBSERVED_PROPERTIES = 10
+#: Most departures per hour a request may ask a stop to have.
+MAX_MIN_DEPARTURES = 120
+MAX_DETOUR = 3.0
+#: A yearly change of the population below this share counts as stable.
+STABLE_PERCENT = 0.1
+API = "districts"
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def _iso(stamp: Any) -> str | None:
+    return None if stamp is None else stamp.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Counted:
+    """A layer counted per district."""
+
+    kind: str
+    layer: Layer
+    count: np.ndarray
+    coverage: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Profiles:
+    """Every district's profile of one collection, with what the exports need."""
+
+    districts: DistrictSet
+    documents: list[dict[str, Any]]
+    notes: list[dict[str, str]]
+    datasets: list[str | None]
+
+    def document(self) -> dict[str, Any]:
+        spec = self.districts.spec
+        return {
+            "collection": self.districts.collection.id,
+            "label": spec.label,
+            "crs": self.districts.projector.crs.to_string(),
+            "labels": texts.FIGURES,
+            "notes": self.notes,
+            "districts": self.documents,
+        }
+
+
+def population_years(set_: DistrictSet, n: int) -> dict[int, float]:
+    """The residents per year of district `n` from its population properties."""
+    out: dict[int, float] = {}
+    for key, value in set_.properties[n].items():
+        year = set_.spec.population_year(key)
+        if year is None or isinstance(value, bool):
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(number):
+            out[year] = int(number) if number.is_integer() else number
+    return dict(sorted(out.items()))
+
+
+def trend(years: dict[int, float]) -> dict[str, Any] | None:
+    """First to latest year: the change in all, in percent, and per year over the last ten years."""
+    if len(years) < 2:
+        return None
+    first, last = min(years), max(years)
+    recent = [y for y in years if y >= last - 10]
+    since = min(recent)
+    annual = None
+    if years[since] > 0 and last > since:
+        annual = ((years[last] / years[since]) ** (1 / (last - since)) - 1) * 100
+    direction = "stable"
+    if annual is not None and annual >= STABLE_PERCENT:
+        direction = "growing"
+    elif annual is not None and annual <= -STABLE_PERCENT:
+        direction = "shrinking"
+    return {
+        "first_year": first,
+        "latest_year": last,
+        "change": years[last] - years[first],
+        "change_percent": _round((years[last] / years[first] - 1) * 100 if years[first] else None, 1),
+        "annual_percent": _round(annual, 2),
+        "annual_since": since,
+        "direction": direction,
+        "label": texts.TRENDS[direction],
+    }
+
+
+class DistrictProfiles:
+    """The profiles and access figures of the city's district collections."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, access: Access, city: CityProfile = NO_CITY
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.access = access
+        self.city = city
+        self.rules = parse_rules(settings.district_layers)
+        self.means = DistrictMeans(engine, access, city)
+
+    # --- the district collections ---------------------------------------------------------------
+
+    def collections(self, caller: Caller) -> list[dict[str, Any]]:
+        """The district collections of the city profile the caller may read."""
+        scope = self.access.scope(caller)
+        with self.engine.connect() as connection:
+            known = {c.id: c for c in all_collections(connection)}
+        shown = [
+            spec
+            for spec in self.city.districts
+            if spec.collection in known and scope.allows(known[spec.collection].dataset_id)
+        ]
+        self.access.record_read(caller, API, [known[s.collection].dataset_id for s in shown])
+        return [
+            {
+                "collection": spec.collection,
+                "label": spec.label,
+                "title": known[spec.collection].title,
+                "population": bool(spec.population_property),
+            }
+            for spec in shown
+        ]
+
+    # --- profiles -----------------------------------------------------------------------------------
+
+    def profiles(
+        self, caller: Caller, collection: str, observed_properties: Sequence[str] | None = None
+    ) -> Profiles:
+        """Every district's profile (a read of every dataset counted)."""
+        names = self._observed(observed_properties)
+        scope = self.access.scope(caller)
+        result = self._compute(collection, scope, names)
+        self.access.record_read(caller, API, result.datasets)
+        return result
+
+    def profile(
+        self, caller: Caller, collection: str, key: str, observed_properties: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        result = self.profiles(caller, collection, observed_properties)
+        n = result.districts.index(key)
+        return {
+            "collection": collection,
+            "labels": texts.FIGURES,
+            "notes": result.notes,
+            **result.documents[n],
+        }
+
+    def compare(
+        self,
+        caller: Caller,
+        collection: str,
+        a: str | None,
+        b: str | None,
+        observed_properties: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Two districts' profiles side by side, with the differences of their numbers (b − a)."""
+        if not a or not b:
+            raise BadRequest("a and b: required, the ids of the two districts to compare")
+        result = self.profiles(caller, collection, observed_properties)
+        first = result.documents[result.districts.index(a)]
+        second = result.documents[result.districts.index(b)]
+        flat_a, flat_b = flat(first), flat(second)
+        difference = {
+            key: _round(flat_b[key] - value, 4)
+            for key, value in flat_a.items()
+            if isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and isinstance(flat_b.get(key), int | float)
+            and key not in ("id",)
+        }
+        return {
+            "collection": collection,
+            "labels": texts.FIGURES,
+            "notes": result.notes,
+            "a": first,
+            "b": second,
+            "difference": difference,
+        }
+
+    def _observed(self, names: Sequence[str] | None) -> list[str]:
+        chosen = [n.strip() for n in (names or self.settings.district_observed_properties) if n.strip()]
+        if len(chosen) > MAX_OBSERVED_PROPERTIES:
+            raise BadRequest(
+                f"observedProperty: at most {MAX_OBSERVED_PROPERTIES} at a time, got {len(chosen)}"
+            )
+        return list(dict.fromkeys(chosen))
+
+    def _layers(
+        self, connection: Any, set_: DistrictSet, scope: DatasetScope
+    ) -> tuple[dict[str, Counted], list[dict[str, str]], list[str | None]]:
+        """Every kind's layer counted per district; notes of what was left out or is missing."""
+        stored = all_collections(connection)
+        districts = {spec.collection for spec in self.city.districts}
+        feeds, hidden_feeds = readable_feeds(connection, stored, scope)
+        feed_stops = feed_stop_collections(connection)
+        counted: dict[str, Counted] = {}
+        notes: list[dict[str, str]] = []
+        shown: list[str | None] = []
+        tree = shapely.STRtree(set_.shapes)
+        areas = shapely.area(set_.shapes)
+        for kind in KINDS:
+            sources = matching(stored, self.rules.get(kind), districts | feed_stops)
+            readable = [c for c in sources if scope.allows(c.dataset_id)]
+            hidden = len(sources) - len(readable) + (hidden_feeds if kind == "stops" else 0)
+            if hidden:
+                notes.append(texts.left_out(kind, hidden))
+            if not readable and not (kind == "stops" and feeds):
+                if not hidden:
+                    notes.append(texts.no_data(kind))
+                continue
+            shown += [c.dataset_id for c in readable]
+            layer = read_layer(connection, kind, readable, set_.projector)
+            item = Counted(kind, layer, *self._count(tree, areas, set_, layer.points))
+            if kind == "buildings" and layer.shapes is not None:
+                self._floor_area(item, tree, len(set_.keys))
+            counted[kind] = item
+        if feeds:
+            stops = read_stops(connection, feeds, set_.projector)
+            shown += [feed.stops_collection.dataset_id for feed in feeds]
+            self._add_gtfs(counted, tree, areas, set_, stops, [feed.stops_collection for feed in feeds])
+        return counted, notes, shown
+
+    @staticmethod
+    def _inside(tree: shapely.STRtree, count: int, points: np.ndarray) -> np.ndarray:
+        """The district of each point (-1: none; on a border: the first)."""
+        home = np.full(len(points), -1)
+        if len(points) and count:
+            inside, where = tree.query(points, predicate="within")
+            order = np.argsort(inside, kind="stable")[::-1]
+            home[inside[order]] = where[order]
+        return home
+
+    def _count(
+        self, tree: shapely.STRtree, areas: np.ndarray, set_: DistrictSet, points: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        count = len(set_.keys)
+        home = self._inside(tree, count, points)
+        per = np.bincount(home[home >= 0], minlength=count)
+        if len(points) >= 3:
+            hull = shapely.convex_hull(shapely.multipoints(points))
+            covered = shapely.area(shapely.intersection(set_.shapes, hull))
+        else:
+            covered = np.zeros(count)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            coverage = np.where(areas > 0, covered / areas, 0.0)
+        # a district with features of the layer inside is covered, however few they are
+        coverage = np.where(per > 0, np.maximum(coverage, 1e-9), coverage)
+        return per, np.clip(coverage, 0.0, 1.0)
+
+    def _floor_area(self, item: Counted, tree: shapely.STRtree, count: int) -> None:
+        layer = item.layer
+        assert layer.shapes is not None and layer.levels is not None and layer.heights is not None
+        home = self._inside(tree, count, layer.points)
+        footprint = shapely.area(layer.shapes)
+        floors = storeys(layer.levels, layer.heights)
+        known = np.isfinite(floors)
+        floor_area = np.where(known, footprint * np.nan_to_num(floors), 0.0)
+        valid = home >= 0
+        item.extra = {
+            "footprint": np.bincount(home[valid], weights=footprint[valid], minlength=count),
+            "floor": np.bincount(home[valid], weights=floor_area[valid], minlength=count),
+            "unknown": np.bincount(home[valid & ~known], minlength=count),
+        }
+
+    def _add_gtfs(
+        self,
+        counted: dict[str, Counted],
+        tree: shapely.STRtree,
+        areas: np.ndarray,
+        set_: DistrictSet,
+        stops: Stops,
+        sources: list[Collection],
+    ) -> None:
+        """The feeds' boarding places join the stops of the keyword layers; their departures
+        06:00–20:00 ÷ 14 are the district's departures per hour."""
+        count = len(set_.keys)
+        home = self._inside(tree, count, stops.points)
+        valid = home >= 0
+        per = np.bincount(home[valid], minlength=count)
+        departures = np.bincount(home[valid], weights=stops.departures[valid], minlength=count)
+        if "stops" in counted:
+            existing = counted["stops"]
+            existing.count = existing.count + per
+            existing.layer.collections = existing.layer.collections + sources
+            points = np.concatenate([existing.layer.points, stops.points])
+        else:
+            existing = Counted("stops", Layer("stops", list(sources), stops.points), per, np.zeros(count))
+            counted["stops"] = existing
+            points = stops.points
+        _, existing.coverage = self._count(tree, areas, set_, points)
+        existing.extra = {"departures_per_hour": departures / WINDOW_HOURS}
+
+    def _compute(self, collection: str, scope: DatasetScope, names: list[str]) -> Profiles:
+        with self.engine.connect() as connection:
+            set_ = read_districts(connection, self.city, collection, scope)
+            counted, notes, shown = self._layers(connection, set_, scope)
+        sensors: dict[str, dict[str, Any]] = {}
+        for name in names:
+            try:
+                answer = self.means.means_in(DistrictQuery(collection, name), scope)
+            except NotFound:
+                notes.append(texts.unknown_property(name))
+                continue
+            sensors[name] = answer.body
+            shown += list(answer.datasets)
+        documents = [self._document(set_, n, counted, sensors) for n in range(len(set_.keys))]
+        shown.append(set_.collection.dataset_id)
+        return Profiles(set_, documents, notes, sorted(set(shown), key=lambda d: d or ""))
+
+    def _document(
+        self, set_: DistrictSet, n: int, counted: dict[str, Counted], sensors: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        area_km2 = float(shapely.area(set_.shapes[n])) / 1e6
+        years = population_years(set_, n)
+        latest_year = max(years) if years else None
+        people = years[latest_year] if latest_year is not None else None
+
+        def per(value: float, scale: float = 1.0) -> float | None:
+            return None if not people else value / people * scale
+
+        figures: dict[str, Any] = {}
+        for kind, item in counted.items():
+            coverage = float(item.coverage[n])
+            value = int(item.count[n])
+            figure: dict[str, Any] = {
+                "count": value if coverage > 0 else None,
+                "coverage": _round(coverage, 3),
+                "collections": [c.id for c in item.layer.collections],
+                "updated": item.layer.updated,
+            }
+            if 0 < coverage < 0.995:
+                figure["note"] = texts.partial(kind, int(coverage * 100))
+            elif coverage == 0:
+                figure["note"] = texts.partial(kind, 0)
+            if kind == "buildings" and item.extra:
+                figure["footprint_m2"] = _round(item.extra["footprint"][n], 0) if coverage > 0 else None
+                figure["floor_area_m2"] = _round(item.extra["floor"][n], 0) if coverage > 0 else None
+                figure["floor_area_unknown"] = int(item.extra["unknown"][n])
+            elif kind == "trees" and coverage > 0:
+                figure["per_inhabitant"] = _round(per(value), 4)
+            elif kind == "charging" and coverage > 0:
+                figure["per_1000_inhabitants"] = _round(per(value, 1000.0), 3)
+            elif kind == "stops" and "departures_per_hour" in item.extra:
+                figure["departures_per_hour"] = _round(item.extra["departures_per_hour"][n], 1)
+            figures[kind] = figure
+        means = []
+        for name, document in sensors.items():
+            row = next((r for r in document["districts"] if r["id"] == set_.keys[n]), None)
+            means.append(
+                {
+                    "observedProperty": name,
+                    "unitOfMeasurement": document.get("unitOfMeasurement"),
+                    "statistic": document.get("statistic"),
+                    "sensors": row["sensors"] if row else 0,
+                    "mean": _round(row["mean"], 3) if row else None,
+                }
+            )
+        return {
+            "id": set_.keys[n],
+            "name": set_.names[n],
+            "area_km2": _round(area_km2, 4),
+            "population": {
+                "years": {str(y): v for y, v in years.items()},
+                "latest": people,
+                "year": latest_year,
+                "trend": trend(years),
+                "updated": _iso(set_.collection.updated),
+            },
+            "density_per_km2": _round(people / area_km2, 1) if people is not None and area_km2 else None,
+            "figures": figures,
+            "sensors": means,
+        }
+
+    # --- access to public transport ---------------------------------------------------------------
+
+    def transit_access(
+        self, caller: Caller, collection: str, min_departures: str | None, detour: str | None
+    ) -> dict[str, Any]:
+        """Per district: the share of residents within 300 and 500 m (walking: straight line ×
+        detour) of a stop with at least `min_departures` per hour, and the shares per ÖV-Güteklasse."""
+        minimum = _number("min_departures", min_departures, 1.0, 0.0, MAX_MIN_DEPARTURES)
+        factor = _number("detour", detour, DETOUR_FACTOR, 1.0, MAX_DETOUR)
+        scope = self.access.scope(caller)
+        result = self._access(collection, scope, minimum, factor)
+        self.access.record_read(caller, API, result.pop("_datasets"))
+        return result
+
+    def _finest(self, connection: Any, scope: DatasetScope) -> DistrictSet | None:
+        """The readable district collection with population and the most districts."""
+        best: DistrictSet | None = None
+        for spec in self.city.districts:
+            if not spec.population_property:
+                continue
+            try:
+                candidate = read_districts(connection, self.city, spec.collection, scope)
+            except NotFound:
+                continue
+            if best is None or len(candidate.keys) > len(best.keys):
+                best = candidate
+        return best
+
+    def _access(self, collection: str, scope: DatasetScope, minimum: float, detour: float) -> dict[str, Any]:
+        notes: list[dict[str, str]] = []
+        with self.engine.connect() as connection:
+            target = read_districts(connection, self.city, collection, scope)
+            finest = self._finest(connection, scope) or target
+            if finest.projector.crs != target.projector.crs:
+                finest = read_districts(connection, self.city, target.collection.id, scope)
+            stored = all_collections(connection)
+            districts = {spec.collection for spec in self.city.districts}
+            feeds, hidden_feeds = readable_feeds(connection, stored, scope)
+            rule = self.rules.get("buildings")
+            sources = matching(stored, rule, districts)
+            readable = [c for c in sources if scope.allows(c.dataset_id)]
+            if len(sources) > len(readable):
+                notes.append(texts.left_out("buildings", len(sources) - len(readable)))
+            buildings = read_layer(connection, "buildings", readable, finest.projector)
+            stops = read_stops(connection, feeds, finest.projector)
+            keyword_stops: Layer | None = None
+            if minimum == 0:
+                stop_sources = matching(
+                    stored, self.rules.get("stops"), districts | feed_stop_collections(connection)
+                )
+                keyword_stops = read_layer(
+                    connection,
+                    "stops",
+                    [c for c in stop_sources if scope.allows(c.dataset_id)],
+                    finest.projector,
+                )
+        if hidden_feeds:
+            notes.append(texts.left_out("stops", hidden_feeds))
+        population = np.array(
+            [
+                (lambda years: years[max(years)] if years else np.nan)(population_years(finest, n))
+                for n in range(len(finest.keys))
+            ],
+            dtype=float,
+        )
+        floor = np.zeros(len(buildings.points))
+        if len(buildings.points) and buildings.shapes is not None:
+            assert buildings.levels is not None and buildings.heights is not None
+            assert buildings.residential is not None
+            floors = storeys(buildings.levels, buildings.heights)
+            known = floors[np.isfinite(floors)]
+            typical = float(np.median(known)) if len(known) else 1.0
+            floor = shapely.area(buildings.shapes) * np.where(np.isfinite(floors), floors, typical)
+            floor = np.where(buildings.residential, floor, 0.0)
+        residents = place_residents(finest.shapes, population, buildings.points, floor)
+        per_hour = stops.departures / WINDOW_HOURS
+        good = stops.points[per_hour >= minimum] if minimum > 0 else stops.points
+        if keyword_stops is not None and len(keyword_stops.points):
+            good = np.concatenate([good, keyword_stops.points])
+        categories = stop_categories(stops.by_mode, stops.modes)
+        figures = access_figures(
+            residents, target.shapes, good, detour, stops.points, categories if len(stops.points) else None
+        )
+        method_of = self._methods(finest, target, residents)
+        rows = []
+        for n, key in enumerate(target.keys):
+            people = float(figures.residents[n])
+
+            def share(values: np.ndarray, n: int = n, people: float = people) -> float | None:
+                return _round(values[n] / people, 4) if people > 0 else None
+
+            rows.append(
+                {
+                    "id": key,
+                    "name": target.names[n],
+                    "residents": _round(people, 0),
+                    "method": method_of[n],
+                    "method_label": texts.PLACEMENT[method_of[n]],
+                    "within": {str(radius): share(figures.within[radius]) for radius in RADII},
+                    "classes": {name: share(values) for name, values in figures.classes.items()},
+                }
+            )
+        categories_count = {
+            ["", "I", "II", "III", "IV", "V", "VI", "VII"][c]: int((categories == c).sum())
+            for c in range(1, 8)
+            if (categories == c).any()
+        }
+        datasets = [target.collection.dataset_id, finest.collection.dataset_id]
+        datasets += [c.dataset_id for c in buildings.collections]
+        datasets += [feed.stops_collection.dataset_id for feed in feeds]
+        if keyword_stops is not None:
+            datasets += [c.dataset_id for c in keyword_stops.collections]
+        return {
+            "collection": collection,
+            "placed_on": finest.collection.id,
+            "min_departures_per_hour": minimum,
+            "detour_factor": detour,
+            "radii_m": list(RADII),
+            "feeds": [
+                {"id": f.id, "title": f.title, "weekday": f.typical_weekday and str(f.typical_weekday)}
+                for f in feeds
+            ],
+            "stop_categories": categories_count,
+            "classes": list(CLASS_NAMES),
+            "method": {
+                "distance": "straight line in the city's metric CRS × detour factor for the radii; "
+                "straight line for the quality classes (ARE 2022 defines them so)",
+                "departures": "departures 06:00-20:00 on each feed's typical weekday ÷ 14 h"
+                + (
+                    "; every stop counts (min_departures=0), with or without a timetable"
+                    if minimum == 0
+                    else ""
+                ),
+                "quality_classes": "ÖV-Güteklassen, Bundesamt für Raumentwicklung ARE (2022), "
+                "Berechnungsmethodik ARE, Grundlagenbericht",
+            },
+            "labels": {**texts.FIGURES, **{f"method:{k}": v for k, v in texts.PLACEMENT.items()}},
+            "notes": notes,
+            "districts": rows,
+            "_datasets": sorted(set(datasets), key=lambda d: d or ""),
+        }
+
+    @staticmethod
+    def _methods(finest: DistrictSet, target: DistrictSet, residents: Any) -> list[str]:
+        """Each target district's placement method: that of the finest districts whose residents
+        lie in it (`buildings`, `area`, or `mixed`)."""
+        if finest is target or finest.collection.id == target.collection.id:
+            return list(residents.methods)
+        home = np.full(len(residents.points), -1)
+        if len(residents.points):
+            inside, where = shapely.STRtree(target.shapes).query(residents.points, predicate="within")
+            home[inside] = where
+        out = []
+        for n in range(len(target.keys)):
+            owners = np.unique(residents.district[home == n])
+            found = {residents.methods[o] for o in owners.tolist()}
+            out.append(found.pop() if len(found) == 1 else ("mixed" if found else "none"))
+        return out
+
+
+def _number(name: str, raw: str | None, default: float, low: float, high: float) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise BadRequest(f"{name}: expected a number from {low:g} to {high:g}, got {raw!r}")
+    return value
+
+
+def flat(document: dict[str, Any]) -> dict[str, Any]:
+    """A profile as one row of plain values (the CSV and Parquet exports, the comparison)."""
+    population = document["population"]
+    row: dict[str, Any] = {
+        "id": document["id"],
+        "name": document["name"],
+        "area_km2": document["area_km2"],
+        "population": population["latest"],
+        "population_year": population["year"],
+        "density_per_km2": document["density_per_km2"],
+    }
+    trend_ = population.get("trend") or {}
+    row["population_change_percent"] = trend_.get("change_percent")
+    row["population_annual_percent"] = trend_.get("annual_percent")
+    for kind, figure in document["figures"].items():
+        row[kind] = figure["count"]
+        row[f"{kind}_coverage"] = figure["coverage"]
+        for extra in (
+            "footprint_m2",
+            "floor_area_m2",
+            "per_inhabitant",
+            "per_1000_inhabitants",
+            "departures_per_hour",
+        ):
+            if extra in figure:
+                row[f"{kind}_{extra}"] = figure[extra]
+    for mean in document["sensors"]:
+        row[f"mean {mean['observedProperty']}"] = mean["mean"]
+    for year, value in population["years"].items():
+        row[f"population_{year}"] = value
+    return row

@@ -1,0 +1,117 @@
+"""The district profiles' user-visible texts, in German and English (plurals included).
+
+Answers carry codes (`buildings`, `area`, `growing`) and, beside them, the texts of both languages
+(`labels`, `notes`), so a client shows them in its reader's language without a table of its own.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("de", "en")
+
+#: What each figure is called.
+FIGURES: dict[str, dict[str, str]] = {
+    "area_km2": {"en": "Area (km²)", "de": "Fläche (km²)"},
+    "population": {"en": "Residents", "de": "Einwohner"},
+    "density": {"en": "Residents per km²", "de": "Einwohner je km²"},
+    "trend": {"en": "Population trend", "de": "Bevölkerungsentwicklung"},
+    "buildings": {"en": "Buildings", "de": "Gebäude"},
+    "footprint_m2": {"en": "Built-over area (m²)", "de": "Überbaute Fläche (m²)"},
+    "floor_area_m2": {"en": "Floor area (m²)", "de": "Geschossfläche (m²)"},
+    "trees": {"en": "Street trees", "de": "Straßenbäume"},
+    "trees_per_inhabitant": {"en": "Trees per resident", "de": "Bäume je Einwohner"},
+    "charging": {"en": "EV charging points", "de": "Ladepunkte für E-Fahrzeuge"},
+    "charging_per_1000": {
+        "en": "EV charging points per 1,000 residents",
+        "de": "Ladepunkte je 1.000 Einwohner",
+    },
+    "wlan": {"en": "WLAN sites", "de": "WLAN-Standorte"},
+    "stops": {"en": "Public-transport stops", "de": "Haltestellen des ÖPNV"},
+    "departures_per_hour": {
+        "en": "Departures per hour (weekday 06:00–20:00)",
+        "de": "Abfahrten je Stunde (werktags 06–20 Uhr)",
+    },
+    "sensors": {"en": "Sensor means", "de": "Mittelwerte der Sensoren"},
+    "access": {"en": "Access to public transport", "de": "ÖV-Erschließung"},
+    "quality_class": {"en": "Public-transport quality class", "de": "ÖV-Güteklasse"},
+}
+
+TRENDS: dict[str, dict[str, str]] = {
+    "growing": {"en": "growing", "de": "wachsend"},
+    "shrinking": {"en": "shrinking", "de": "schrumpfend"},
+    "stable": {"en": "stable", "de": "stabil"},
+}
+
+#: How residents were placed (the access result's `method` per district).
+PLACEMENT: dict[str, dict[str, str]] = {
+    "buildings": {
+        "en": "residents placed on the residential floor area of the buildings",
+        "de": "Einwohner auf die Wohngeschossfläche der Gebäude verteilt",
+    },
+    "area": {
+        "en": "residents spread evenly over the district's area (buildings missing or incomplete)",
+        "de": "Einwohner gleichmäßig über die Fläche verteilt (Gebäude fehlen oder sind unvollständig)",
+    },
+    "mixed": {
+        "en": "residents placed on buildings in part of the district, spread over the area elsewhere",
+        "de": "Einwohner teils auf Gebäude verteilt, teils gleichmäßig über die Fläche",
+    },
+    "none": {"en": "no residents known", "de": "keine Einwohnerzahl bekannt"},
+}
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+def left_out(kind: str, count: int) -> dict[str, str]:
+    """The note that `count` collections of a kind were left out since the caller may not read them."""
+    label = FIGURES[kind]
+    return {
+        "en": f"{label['en']}: {count} "
+        + _plural(count, "dataset you may not read was", "datasets you may not read were")
+        + " left out",
+        "de": f"{label['de']}: {count} "
+        + _plural(
+            count,
+            "Datensatz, den Sie nicht lesen dürfen, wurde",
+            "Datensätze, die Sie nicht lesen dürfen, wurden",
+        )
+        + " nicht berücksichtigt",
+    }
+
+
+def no_data(kind: str) -> dict[str, str]:
+    """The note that no collection of a kind is in the store."""
+    label = FIGURES[kind]
+    return {"en": f"{label['en']}: no data", "de": f"{label['de']}: keine Daten"}
+
+
+def partial(kind: str, percent: int) -> dict[str, str]:
+    """The note that a layer's data covers only part of the district."""
+    label = FIGURES[kind]
+    return {
+        "en": f"{label['en']}: the data covers {percent} % of the district's area",
+        "de": f"{label['de']}: die Daten decken {percent} % der Fläche ab",
+    }
+
+
+def unknown_property(name: str) -> dict[str, str]:
+    return {
+        "en": f"Sensor means: no ObservedProperty {name!r}",
+        "de": f"Mittelwerte der Sensoren: keine beobachtete Größe {name!r}",
+    }
+
+
+def residents(count: int) -> dict[str, str]:
+    """`count` residents, as a label."""
+    return {
+        "en": f"{count:,} " + _plural(count, "resident", "residents"),
+        "de": f"{count:,}".replace(",", ".") + " " + _plural(count, "Einwohner", "Einwohner"),
+    }
+
+
+def stops_within(count: int) -> dict[str, str]:
+    return {
+        "en": f"{count} " + _plural(count, "stop", "stops"),
+        "de": f"{count} " + _plural(count, "Haltestelle", "Haltestellen"),
+    }
