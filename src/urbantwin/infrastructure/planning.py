@@ -473,17 +473,17 @@ class CoveragePlanner:
                         f"not {(row.properties or {}).get(cost_property)!r}"
                     )
                 costs.append(value)
+        weight = np.where(today.covered, 0.0, scene.people.per_cell)
+        wanted = weight > 0
         clock = time.perf_counter()
         covers = []
         for row, x, y in zip(rows, xs, ys, strict=True):
             height = _number((row.properties or {}).get("height_m")) or scene.band.antenna_m
-            r, c, power = site_power(
-                scene.grid, scene.obstacles, scene.band, Transmitter(row.feature_key, x, y, height)
-            )
+            site = Transmitter(row.feature_key, x, y, height)
+            r, c, power = site_power(scene.grid, scene.obstacles, scene.band, site, wanted)
             ok = power >= scene.band.threshold_dbm
             covers.append(r[ok] * scene.grid.nx + c[ok])
         scene.seconds["candidates"] = time.perf_counter() - clock
-        weight = np.where(today.covered, 0.0, scene.people.per_cell)
         clock = time.perf_counter()
         try:
             problem = siting.Problem.of(covers, weight, costs)

@@ -232,11 +232,15 @@ def site_cells(grid: Grid, site: Transmitter, reach: float) -> tuple[np.ndarray,
 
 
 def site_power(
-    grid: Grid, obstacles: Obstacles, band: Band, site: Transmitter
+    grid: Grid, obstacles: Obstacles, band: Band, site: Transmitter, only: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, cols, received dBm) of the cells within the band's reach of one site (−inf where a
-    cell is known to be below the threshold without tracing its ray)."""
+    cell is known to be below the threshold without tracing its ray). `only`: a mask of the grid,
+    the cells that matter (siting asks only for the cells of people not covered today)."""
     rows, cols = site_cells(grid, site, band.reach_m())
+    if only is not None:
+        keep = only[rows, cols]
+        rows, cols = rows[keep], cols[keep]
     if not rows.size:
         return rows, cols, np.empty(0)
     r = grid.resolution
