@@ -13,12 +13,17 @@ and its own wall: far below −82 dBm. The district's 60 residents live 30 and 3
 
 from __future__ import annotations
 
+import copy
+
+import pytest
 import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from tests.energy.conftest import DEG_PER_M_LAT, DEG_PER_M_LON, ORIGIN, rectangle
+from tests.infrastructure.test_lorawan import BEARER, CHIRPSTACK_UP
 from urbantwin.city_profile import parse_profile
+from urbantwin.infrastructure.radio import BANDS
 from urbantwin.infrastructure.sites import register
 from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows
 from urbantwin.store.access_schema import datasets
@@ -158,3 +163,92 @@ def test_which_sensors_reach_which_site(client: TestClient, engine: Engine) -> N
     # the sensor inside home 2 reaches no site
     assert by["inside-2"]["no_gateway"] is True and body["no_gateway"] == ["inside-2"]
     assert body["single_gateway"] == ["street"]
+
+
+def _sensor_thing(client: TestClient, name: str, where: shapely.Point) -> int:
+    thing = {
+        "name": name,
+        "description": "a LoRaWAN sensor (test)",
+        "Locations": [
+            {
+                "name": name,
+                "description": "where the sensor hangs",
+                "encodingType": "application/geo+json",
+                "location": {"type": "Point", "coordinates": [where.x, where.y]},
+            }
+        ],
+        "Datastreams": [
+            {
+                "name": f"{name} temperature",
+                "description": "temperature",
+                "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+                "unitOfMeasurement": {
+                    "name": "degree Celsius",
+                    "symbol": "°C",
+                    "definition": "http://example.org/C",
+                },
+                "Sensor": {"name": "s", "description": "s", "encodingType": "text/html", "metadata": "x"},
+                "ObservedProperty": {"name": "t", "definition": "http://example.org/t", "description": "t"},
+            }
+        ],
+    }
+    answer = client.post("/v1.1/Things", json=thing)
+    assert answer.status_code == 201, answer.text
+    link = answer.headers["location"].split("/v1.1/")[1]
+    return client.get(f"/v1.1/{link}/Datastreams").json()["value"][0]["@iot.id"]
+
+
+def test_the_model_against_the_rssi_of_real_uplinks(
+    client: TestClient, anonymous: TestClient, engine: Engine
+) -> None:
+    """The documented ChirpStack uplink, heard by its gateway (a site 300 m north of the quarter,
+    in the open) from two sensors 100 m and 400 m east of it; measured 6 dB and 2 dB below the
+    868 MHz model, so its offset is 4 dB and 2 dB of error remain."""
+    load_quarter(engine)
+    gateway = point(0, 300)
+    gateway_row = row("0016C001F153A14C", gateway, {"eui": "0016C001F153A14C"})
+    store_rows(engine, [gateway_row], CollectionInfo("gateways", "Gateways"), "OGC:CRS84", progress=False)
+    with for_writes(engine).begin() as connection:
+        register(
+            connection,
+            "gateways",
+            "Testnetz",
+            "test",
+            {"technology": "lorawan_gateway", "id_property": "eui"},
+        )
+    lora = BANDS["lora-868"]
+    for eui, east, below in (("0101010101010101", 100.0, 6.0), ("0101010101010102", 400.0, 2.0)):
+        stream = _sensor_thing(client, eui, point(east, 300))
+        assert (
+            client.put(
+                f"/api/infrastructure/lorawan/devices/{eui}", json={"fields": {"temperature": stream}}
+            ).status_code
+            == 200
+        )
+        uplink = copy.deepcopy(CHIRPSTACK_UP)
+        uplink["deduplicationId"] = f"00000000-0000-0000-0000-{eui[-12:]}"
+        uplink["deviceInfo"]["devEui"] = eui
+        # the model's distance is the one on the ground
+        uplink["rxInfo"][0]["rssi"] = round(float(lora.received(east)) - below, 2)
+        stored = anonymous.post(
+            "/api/infrastructure/lorawan/uplinks/chirpstack",
+            params={"event": "up"},
+            json=uplink,
+            headers=BEARER,
+        )
+        assert stored.json()["stored"] is True, stored.text
+    sensors = [row("east-100", point(100, 300), {}), row("east-400", point(400, 300), {})]
+    store_rows(engine, sensors, CollectionInfo("lora-sensors", "LoRa sensors"), "OGC:CRS84", progress=False)
+    answer = client.get(
+        "/api/infrastructure/lorawan/reach", params={"sensors": "lora-sensors", "resolution": 5}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    # both in reach of the one gateway: flagged
+    assert body["single_gateway"] == ["east-100", "east-400"]
+    assert body["sensors"][0]["gateways"][0]["site"] == "gateways/0016C001F153A14C"
+    fit = body["calibration"]
+    assert fit["pairs"] == 2 and fit["fitted"] == "offset"
+    assert fit["offset_db"] == pytest.approx(4.0, abs=0.2)
+    assert fit["mean_error_before_db"] == pytest.approx(-4.0, abs=0.2)
+    assert fit["rmse_after_db"] == pytest.approx(2.0, abs=0.2)
