@@ -114,6 +114,8 @@ class Scene:
     to_metric: Transformer
     to_lonlat: Transformer
     bbox: tuple[float, float, float, float]
+    #: The area and the band's reach around it (at most 5 km), WGS 84: where sites can matter.
+    reach_bbox: tuple[float, float, float, float]
     datasets: set[str | None]
     seconds: dict[str, float]
 
@@ -264,10 +266,21 @@ class CoveragePlanner:
             timings["people"] = time.perf_counter() - clock
             sites: list[Transmitter] = []
             if with_sites:
-                sites, shown = self._sites(caller, connection, band, options, wide_box, to_metric)
+                sites, shown = self._sites(caller, connection, band, options, wide_box, wide, to_metric)
                 used |= shown
         return Scene(
-            band, grid, obstacles, people, districts, sites, to_metric, to_lonlat, box, used, timings
+            band,
+            grid,
+            obstacles,
+            people,
+            districts,
+            sites,
+            to_metric,
+            to_lonlat,
+            box,
+            wide_box,
+            used,
+            timings,
         )
 
     def _project(self, to_metric: Transformer, wkbs: Sequence[bytes]) -> list[shapely.Geometry]:
@@ -323,6 +336,7 @@ class CoveragePlanner:
         band: Band,
         options: Options,
         box: tuple[float, float, float, float],
+        wide: tuple[float, float, float, float],
         to_metric: Transformer,
     ) -> tuple[list[Transmitter], set[str | None]]:
         scope = self.access.scope(caller, connection)
@@ -352,6 +366,8 @@ class CoveragePlanner:
             if not (west <= point.x <= east and south <= point.y <= north):
                 continue
             x, y = to_metric.transform(point.x, point.y)
+            if not (wide[0] <= x <= wide[2] and wide[1] <= y <= wide[3]):
+                continue
             height = _number(props.get("height_m")) or band.antenna_m
             out.append(Transmitter(str(site["id"]), float(x), float(y), height))
             shown.add(row.dataset_id)
@@ -455,7 +471,8 @@ class CoveragePlanner:
         scene.seconds["coverage"] = time.perf_counter() - clock
         with self.engine.connect() as connection:
             candidates_dataset = self._collection(caller, connection, candidates, "candidates")
-            rows = self._rows(connection, candidates, scene.bbox)
+            # candidates outside the area may cover it: those within the band's reach count
+            rows = self._rows(connection, candidates, scene.reach_bbox)
         if len(rows) > MAX_POINTS:
             raise BadRequest(f"more than {MAX_POINTS:,} candidates in the area: choose a smaller bbox")
         if not rows:
