@@ -133,3 +133,158 @@ def lorawan_coverage(
             engine, settings, Access.of(engine, settings), SensorThingsService(engine, settings)
         )
         typer.echo(json.dumps(service.coverage(Caller.system(), since), indent=2))
+
+
+_Band = Annotated[str | None, typer.Option(help="radio band: wlan-2.4, wlan-5, lora-868, 5g-3.6")]
+_Technology = Annotated[
+    str | None, typer.Option(help="site technology, modelled in its default band where no --band is given")
+]
+_Resolution = Annotated[float, typer.Option(help="grid cell size in metres")]
+_Bbox = Annotated[
+    str | None, typer.Option(help="minlon,minlat,maxlon,maxlat (default: the buildings' extent)")
+]
+_Buildings = Annotated[str, typer.Option(help="the collection of buildings (footprints and heights)")]
+_Districts = Annotated[str | None, typer.Option(help="the district collection of the city profile")]
+_Out = Annotated[Path | None, typer.Option(help="write the whole answer (JSON) to this file")]
+
+
+def _planner(engine, settings):  # noqa: ANN001, ANN202 - typed where it is used
+    from urbantwin.access.gate import Access
+    from urbantwin.infrastructure.planning import CoveragePlanner
+
+    return CoveragePlanner(engine, settings, Access.of(engine, settings))
+
+
+def _write(out: Path | None, document: dict) -> None:
+    if out is not None:
+        out.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+        typer.echo(f"Written: {out}")
+
+
+def _district_lines(document: dict) -> None:
+    total = document["total"]
+    typer.echo(
+        f"{document['band']['id']}: {document['sites']} sites, grid {document['grid']['cells']:,} cells at "
+        f"{document['grid']['resolution_m']:g} m; covered {total['covered_area_km2']:.3f} of "
+        f"{total['area_km2']:.3f} km², {total['covered_population']:,.0f} of "
+        f"{total['population_in_area']:,.0f} people"
+    )
+    for row in document["districts"]:
+        share = row["covered_population_share"]
+        typer.echo(
+            f"  {row['name']}: {row['covered_population']:,.0f} of {row['population_in_area']:,.0f} people "
+            f"({'–' if share is None else f'{share:.0%}'}), {row['covered_area_share']:.0%} of the area "
+            f"[{row['placement']}]"
+        )
+
+
+@infrastructure_app.command("coverage")
+def coverage(
+    band: _Band = None,
+    technology: _Technology = None,
+    resolution: _Resolution = 10.0,
+    bbox: _Bbox = None,
+    buildings: _Buildings = "buildings",
+    districts: _Districts = None,
+    gaps: Annotated[bool, typer.Option(help="add the gap map (GeoJSON) to --out")] = False,
+    out: _Out = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Coverage of a band's sites with building obstruction: covered area and people per district."""
+    from urbantwin.access.gate import Caller
+    from urbantwin.infrastructure.planning import options_of
+
+    with open_store(config, database_url) as (settings, engine), reported():
+        options = options_of(
+            band=band,
+            technology=technology,
+            resolution=resolution,
+            bbox=bbox,
+            buildings=buildings,
+            districts=districts,
+        )
+        document = _planner(engine, settings).coverage(Caller.system(), options, "gaps" if gaps else "none")
+        _district_lines(document)
+        _write(out, document)
+
+
+@infrastructure_app.command("siting")
+def siting_command(
+    candidates: Annotated[str, typer.Argument(help="the collection of candidate carriers (points)")],
+    k: Annotated[int, typer.Option("--k", help="new sites to choose")] = 10,
+    band: _Band = None,
+    technology: _Technology = None,
+    resolution: _Resolution = 10.0,
+    bbox: _Bbox = None,
+    buildings: _Buildings = "buildings",
+    districts: _Districts = None,
+    method: Annotated[str, typer.Option(help="greedy, exact (HiGHS) or both")] = "greedy",
+    budget: Annotated[float | None, typer.Option(help="the budget, in the unit of --cost-property")] = None,
+    cost_property: Annotated[str | None, typer.Option(help="the candidates' property of their cost")] = None,
+    time_limit: Annotated[float, typer.Option(help="of the exact programme, seconds")] = 60.0,
+    store: Annotated[bool, typer.Option(help="store the result as a scenario dataset")] = True,
+    title: Annotated[str | None, typer.Option(help="the scenario's title")] = None,
+    out: _Out = None,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Choose K new sites among candidate carriers to cover the most people not covered today."""
+    from urbantwin.access.gate import Caller
+    from urbantwin.infrastructure.planning import options_of
+
+    with open_store(config, database_url) as (settings, engine), reported():
+        options = options_of(
+            band=band,
+            technology=technology,
+            resolution=resolution,
+            bbox=bbox,
+            buildings=buildings,
+            districts=districts,
+        )
+        document = _planner(engine, settings).siting(
+            Caller.system(),
+            options,
+            candidates=candidates,
+            k=k,
+            budget=budget,
+            cost_property=cost_property,
+            method=method,
+            time_limit=time_limit,
+            store=store,
+            title=title,
+        )
+        typer.echo(f"Not covered today: {document['uncovered_population']:,.0f} people")
+        for name, result in document["results"].items():
+            proven = {True: ", optimal", False: ", not proven optimal", None: ""}[result["optimal"]]
+            typer.echo(
+                f"{name}: {len(result['sites'])} sites cover {result['value']:,.0f} more people "
+                f"in {result['seconds']:.2f} s{proven}"
+            )
+            for site in result["sites"]:
+                typer.echo(f"  {site['rank']:>3}. {site['candidate']}: +{site['gain_people']:,.0f}")
+        if "greedy_to_exact" in document:
+            typer.echo(f"greedy / exact = {document['greedy_to_exact']:.4f}")
+        if "scenario" in document:
+            typer.echo(f"Scenario dataset: {document['scenario']['id']}")
+        _write(out, document)
+
+
+@lorawan_app.command("reach")
+def lorawan_reach(
+    sensors: Annotated[str, typer.Argument(help="the collection of sensor positions (points)")],
+    band: _Band = "lora-868",
+    resolution: _Resolution = 5.0,
+    bbox: _Bbox = None,
+    buildings: _Buildings = "buildings",
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Which sensors the model puts in reach of which gateways (JSON); one gateway only is flagged."""
+    from urbantwin.access.gate import Caller
+    from urbantwin.infrastructure.planning import options_of
+
+    with open_store(config, database_url) as (settings, engine), reported():
+        options = options_of(band=band, resolution=resolution, bbox=bbox, buildings=buildings)
+        document = _planner(engine, settings).reach(Caller.system(), options, sensors)
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -9,11 +9,15 @@ from urbantwin.module import Context, Module, Mounted
 
 
 def mount(context: Context) -> Mounted:
+    from urbantwin.infrastructure.planning import CoveragePlanner
     from urbantwin.infrastructure.routes import build_router
     from urbantwin.infrastructure.service import InfrastructureService
 
     service = InfrastructureService(context.engine, context.settings, context.access, context.sensorthings)
-    return Mounted(routers=[build_router()], state={"infrastructure": service})
+    planner = CoveragePlanner(context.engine, context.settings, context.access)
+    return Mounted(
+        routers=[build_router()], state={"infrastructure": service, "infrastructure_planner": planner}
+    )
 
 
 def commands(cli: typer.Typer) -> None:
@@ -25,9 +29,10 @@ def commands(cli: typer.Typer) -> None:
 MODULE = Module(
     name="infrastructure",
     summary="Digital infrastructure at /api/infrastructure/: sites of operators' registries, Freifunk "
-    "nodes, LoRaWAN uplinks and which sensors reach which gateways; `urbantwin infrastructure`",
+    "nodes, LoRaWAN uplinks, coverage and gaps per district, siting of new sites and which sensors "
+    "reach which gateways; `urbantwin infrastructure`",
     mount=mount,
-    catalogue_datasets=("<registry>",),
+    catalogue_datasets=("<registry>", "siting-<run>"),
     cli=commands,
     settings=("lorawan_webhook_token",),
 )

@@ -15,6 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from urbantwin.access.http import request_caller
 from urbantwin.http import read_json
+from urbantwin.infrastructure.planning import (
+    MAX_K,
+    CoveragePlanner,
+    bands,
+    options_of,
+    siting_request,
+)
+from urbantwin.infrastructure.radio import BANDS
 from urbantwin.infrastructure.service import MAX_LIMIT, InfrastructureService
 from urbantwin.infrastructure.vocabulary import CARRIERS, TECHNOLOGIES
 
@@ -73,6 +81,61 @@ def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
+
+
+_MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "A bad band, resolution, bbox or collection, or too many cells; the message names it."
+    },
+    404: {"description": "A collection (buildings, districts, candidates, sensors) unknown or not readable."},
+}
+_SITING_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["candidates", "k"],
+                    "properties": {
+                        "candidates": {
+                            "type": "string",
+                            "description": "collection of candidate carriers (points)",
+                        },
+                        "k": {"type": "integer", "minimum": 1, "maximum": MAX_K},
+                        "band": {"type": "string", "enum": list(BANDS)},
+                        "technology": {"type": "string"},
+                        "resolution": {"type": "number", "description": "grid cell size, m"},
+                        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+                        "budget": {"type": "number"},
+                        "cost_property": {"type": "string"},
+                        "method": {"type": "string", "enum": ["greedy", "exact", "both"]},
+                        "time_limit": {"type": "number", "description": "of the exact programme, s"},
+                        "store": {"type": "boolean", "description": "store the result as a scenario dataset"},
+                        "title": {"type": "string"},
+                    },
+                },
+                "example": {"candidates": "stops", "k": 20, "technology": "wlan", "method": "both"},
+            }
+        },
+    }
+}
+_Band = Annotated[str | None, Query(description=f"radio band: {', '.join(BANDS)}")]
+_Technology = Annotated[
+    str | None, Query(description="site technology (its default band) where no band is given")
+]
+_Resolution = Annotated[float, Query(description="grid cell size in metres")]
+_Bbox = Annotated[
+    str | None, Query(description="minlon,minlat,maxlon,maxlat (default: the buildings' extent)")
+]
+_Buildings = Annotated[str | None, Query(description="the collection of buildings (footprints, heights)")]
+_Districts = Annotated[str | None, Query(description="the district collection of the city profile")]
+_Registry = Annotated[list[str] | None, Query(description="only the sites of these registries (repeatable)")]
+
+
+def request_planner(request: Request) -> CoveragePlanner:
+    """The coverage planner of the app that serves the request (`app.state.infrastructure_planner`)."""
+    return request.app.state.infrastructure_planner
 
 
 def request_infrastructure(request: Request) -> InfrastructureService:
@@ -195,5 +258,81 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         caller = request_caller(request)
         return await run_in_threadpool(request_infrastructure(request).coverage, caller, since)
+
+    @router.get(
+        "/coverage/bands", summary="The radio bands of the coverage model, their parameters and sources"
+    )
+    async def coverage_bands() -> dict[str, Any]:
+        return {"bands": bands()}
+
+    @router.get(
+        "/coverage",
+        summary="Coverage of a band's sites on a grid with building obstruction: covered area and "
+        "population per district, and the gap map",
+        responses=_MODEL_ERRORS,
+    )
+    async def coverage_model(
+        request: Request,
+        band: _Band = None,
+        technology: _Technology = None,
+        resolution: _Resolution = 10.0,
+        bbox: _Bbox = None,
+        buildings: _Buildings = None,
+        districts: _Districts = None,
+        registry: _Registry = None,
+        map: Annotated[  # noqa: A002 - the query parameter's name
+            str, Query(description="none, gaps (people without coverage) or covered, as GeoJSON")
+        ] = "none",
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        options = options_of(
+            band=band,
+            technology=technology,
+            resolution=resolution,
+            bbox=bbox,
+            buildings=buildings,
+            districts=districts,
+            registry=registry,
+        )
+        return await run_in_threadpool(request_planner(request).coverage, caller, options, map)
+
+    @router.post(
+        "/siting",
+        summary="Choose K new sites among candidate carriers to cover the most uncovered people "
+        "(greedy and/or exact), stored as a scenario dataset",
+        responses={**_MODEL_ERRORS, 401: {"description": "Storing a scenario needs a token."}},
+        openapi_extra=_SITING_BODY,
+    )
+    async def siting(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        planner = request_planner(request)
+        body = await read_json(request, planner.settings)
+        options, arguments = siting_request(body)
+
+        def run() -> dict[str, Any]:
+            return planner.siting(caller, options, **arguments)
+
+        return await run_in_threadpool(run)
+
+    @router.get(
+        "/lorawan/reach",
+        summary="Which sensors the model puts in reach of which gateways, with the sensors of one "
+        "gateway flagged and the model set against measured RSSI",
+        responses=_MODEL_ERRORS,
+    )
+    async def reach(
+        request: Request,
+        sensors: Annotated[str, Query(description="the collection of sensor positions (points)")],
+        band: _Band = None,
+        resolution: _Resolution = 5.0,
+        bbox: _Bbox = None,
+        buildings: _Buildings = None,
+        registry: _Registry = None,
+    ) -> dict[str, Any]:
+        caller = request_caller(request)
+        options = options_of(
+            band=band or "lora-868", resolution=resolution, bbox=bbox, buildings=buildings, registry=registry
+        )
+        return await run_in_threadpool(request_planner(request).reach, caller, options, sensors)
 
     return router
