@@ -156,17 +156,27 @@ class Checked:
         return found
 
 
+def _nanoseconds(times: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(times.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+
+
 def _humidity_at(times: pd.DatetimeIndex, humidity: pd.Series | None, tolerance: float) -> np.ndarray:
-    if humidity is None or humidity.empty or len(times) == 0:
-        return np.full(len(times), np.nan)
-    left = pd.DataFrame({"t": times})
-    right = pd.DataFrame({"t": humidity.index, "rh": humidity.to_numpy(dtype="float64")}).sort_values("t")
-    right = right[np.isfinite(right["rh"])]
-    left["t"] = left["t"].astype(right["t"].dtype) if len(right) else left["t"]
-    merged = pd.merge_asof(
-        left, right, on="t", direction="nearest", tolerance=pd.Timedelta(seconds=tolerance)
-    )
-    return merged["rh"].to_numpy(dtype="float64")
+    """The humidity reading nearest to each time, NaN where none lies within `tolerance` seconds."""
+    out = np.full(len(times), np.nan)
+    if humidity is None or len(times) == 0:
+        return out
+    kept = humidity[np.isfinite(humidity.to_numpy(dtype="float64")) & pd.notna(humidity.index)].sort_index()
+    if kept.empty:
+        return out
+    at = _nanoseconds(pd.DatetimeIndex(kept.index))
+    values = kept.to_numpy(dtype="float64")
+    wanted = _nanoseconds(times)
+    right = np.clip(np.searchsorted(at, wanted), 0, len(at) - 1)
+    left = np.clip(right - 1, 0, len(at) - 1)
+    nearest = np.where(np.abs(at[left] - wanted) <= np.abs(at[right] - wanted), left, right)
+    close = np.abs(at[nearest] - wanted) <= tolerance * 1e9
+    out[close] = values[nearest[close]]
+    return out
 
 
 def _spikes(values: np.ndarray, delta: float) -> np.ndarray:
@@ -207,7 +217,9 @@ def _stuck(times: pd.DatetimeIndex, values: np.ndarray, duration: float, toleran
 def check(raw: pd.Series, humidity: pd.Series | None, thresholds: Thresholds = Thresholds()) -> Checked:
     """Flag and correct a sensor's readings (`raw`: µg/m³ by UTC time; `humidity`: % by UTC time,
     of the climate sensor beside it, or None)."""
-    raw = raw[~raw.index.duplicated()].sort_index().astype("float64")
+    raw = raw.astype("float64")
+    raw = raw[np.isfinite(raw.to_numpy()) & pd.notna(raw.index)]
+    raw = raw[~raw.index.duplicated()].sort_index()
     times = pd.DatetimeIndex(raw.index)
     values = raw.to_numpy()
     rh = _humidity_at(times, humidity, thresholds.humidity_tolerance)
