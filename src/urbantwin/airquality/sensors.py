@@ -34,9 +34,9 @@ Flags are stored as the Observation's `resultQuality`; the raw result is never c
 (within `max_distance_m`), hours (or days, for a station with daily means) in which both have a
 value are paired, and the reference regressed on the sensor's corrected value by ordinary least
 squares, `reference = intercept + slope × corrected` (scipy's `linregress`): the usual linear
-calibration of low-cost PM sensors against a co-located reference. The calibration reports its period, n, R² and the
-RMSE of the calibrated values against the reference; with fewer than `min_pairs` pairs there is
-none.
+calibration of low-cost PM sensors against a co-located reference. The calibration reports its
+period, n, R² and the RMSE of the calibrated values against the reference; with fewer than
+`min_pairs` pairs there is none.
 """
 
 from __future__ import annotations
