@@ -281,6 +281,12 @@ def test_the_new_paths_are_in_the_openapi_document(client: TestClient) -> None:
         assert path in paths, path
     check = paths["/api/air/stations/{station_id}/forecast-check"]["get"]
     assert "ForecastCheckAnswer" in str(check["responses"]["200"])
+    flags = paths["/api/air/sensors/{sensor_id}/flags"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]
+    assert "SensorFlags" in str(flags["schema"]) and flags["example"]["readings"][0]["flags"] == ["spike"]
+    index = paths["/api/air/stations/{station_id}/index"]["get"]["responses"]["200"]["content"]
+    assert index["application/json"]["example"]["hours"][0]["colour"] == "#F0E641"
 
 
 assert UG  # the unit of the test station's Datastreams, shared with test_api.py

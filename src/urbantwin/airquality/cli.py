@@ -108,8 +108,10 @@ def forecast_check(
     typer.echo(f"{body['station']['name']}, {year} (forecasts are model data)")
     for model in body["forecasts"]:
         typer.echo(f"  {model['datastream']['name']}")
-        if not model["leadTimes"]:
+        if model["measured"] is None:
             typer.echo("    no measurements of the pollutant to compare with")
+        elif not model["forecastDays"]:
+            typer.echo(f"    no forecasts in {year}")
         for lead in model["leadTimes"]:
             typer.echo(f"    lead time {lead['leadTime']}: {lead['text']['en']}")
 

@@ -160,6 +160,82 @@ class Publication(BaseModel):
     accessLevel: str | None
 
 
+class SensorListed(BaseModel):
+    iot_id: int = Field(alias="@iot.id", description="the PM Datastream")
+    name: str
+    pollutant: str
+    thing: int
+    humidityDatastream: int | None = Field(description="the relative humidity Datastream beside it")
+    position: list[float] | None = Field(description="longitude, latitude")
+    calibration: CalibrationModel | None = Field(description="as the last check run stored it")
+
+
+class SensorListing(BaseModel):
+    sensors: list[SensorListed]
+
+
+class Reading(BaseModel):
+    iot_id: int = Field(alias="@iot.id", description="the Observation")
+    phenomenonTime: str
+    result: float | None = Field(description="the raw result, as measured (never changed)")
+    flags: list[str] | None = Field(description="the flags of the last check run (its resultQuality)")
+    usable: bool | None
+    corrected: float | None = Field(description="humidity-corrected, µg/m³")
+    calibrated: float | None = Field(description="calibrated, µg/m³")
+
+
+class SensorFlags(BaseModel):
+    datastream: dict[str, Any]
+    start: str
+    end: str
+    flags: dict[str, Texts]
+    readings: list[Reading]
+
+
+class DistrictPollutant(BaseModel):
+    pollutant: str
+    officialStations: int
+    officialMean: float | None = Field(description="mean of the stations' valid hourly means, µg/m³")
+    officialHours: int
+    citizenSensors: int
+    citizenMean: float | None = Field(description="mean of the sensors' usable hourly values, µg/m³")
+    citizenHours: int
+    difference: float | None = Field(description="citizen − official, µg/m³")
+
+
+class DistrictRow(BaseModel):
+    key: str
+    name: str
+    pollutants: list[DistrictPollutant]
+
+
+class DistrictComparison(BaseModel):
+    collection: str
+    start: str
+    end: str
+    method: str
+    districts: list[DistrictRow]
+
+
+_FLAGS_EXAMPLE = {
+    "datastream": {"@iot.id": 40, "name": "PM2.5 of SDS011 sensor 5331", "pollutant": "pm25"},
+    "start": "2019-05-10T00:00:00Z",
+    "end": "2019-05-11T00:00:00Z",
+    "flags": {"spike": {"en": "spike", "de": "Ausreißerspitze"}},
+    "readings": [
+        {
+            "@iot.id": 9120,
+            "phenomenonTime": "2019-05-10T10:56:57Z",
+            "result": 51.83,
+            "flags": ["spike"],
+            "usable": False,
+            "corrected": 48.9,
+            "calibrated": None,
+        }
+    ],
+}
+
+
 _FORECAST_EXAMPLE = {
     "station": {"@iot.id": 1, "name": "Air quality station Leipzig-Mitte"},
     "year": 2021,
@@ -287,6 +363,7 @@ def build_router() -> APIRouter:
         description="Datastreams of PM10 and PM2.5 of low-cost sensors (sensor.community, or "
         "`properties.low_cost`) the caller may read, with the humidity Datastream beside each and the "
         "calibration the last check run stored.",
+        response_model=SensorListing,
         responses=_ERRORS,
     )
     async def sensors(request: Request) -> Response:
@@ -331,7 +408,8 @@ def build_router() -> APIRouter:
         description="Each reading of `[start, end)` with its result (raw, as measured), the flags and "
         "whether it is usable (as the last check run stored them in `resultQuality`), and its "
         "humidity-corrected and calibrated values.",
-        responses=_ERRORS,
+        response_model=SensorFlags,
+        responses={200: {"content": {"application/json": {"example": _FLAGS_EXAMPLE}}}, **_ERRORS},
     )
     async def flags(
         request: Request,
@@ -351,6 +429,7 @@ def build_router() -> APIRouter:
         "and pollutant: the mean of the official stations' valid hourly means and the mean of the "
         "citizen sensors' checked hourly values (calibrated, else humidity-corrected) over "
         "`[start, end)`, with the number of stations, sensors and hours, and their difference.",
+        response_model=DistrictComparison,
         responses=_ERRORS,
     )
     async def districts(
