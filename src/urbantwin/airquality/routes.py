@@ -64,6 +64,24 @@ _CHECK_EXAMPLE = {
     "exceedancePeriodsTruncated": False,
 }
 
+_INDEX_EXAMPLE = {
+    "station": {"@iot.id": 2, "name": "Air quality station Leipzig-Mitte"},
+    "hours": [
+        {
+            "end": "2024-01-01T01:00:00+01:00",
+            "startUtc": "2023-12-31T23:00:00Z",
+            "endUtc": "2024-01-01T00:00:00Z",
+            "band": "moderate",
+            "colour": "#F0E641",
+            "label": {"en": "moderate", "de": "mäßig"},
+            "pollutants": {
+                "no2": {"value": 31.5, "band": "moderate"},
+                "pm10": {"value": 22.1, "band": "fair"},
+            },
+        }
+    ],
+}
+
 
 def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
@@ -148,7 +166,7 @@ def build_router() -> APIRouter:
         "(its worst pollutant's), the band's colour as the viewer shows it and its name in German and "
         f"English. At most {MAX_INDEX_DAYS} days per request. Hours are named by their end in local "
         "standard time and by their UTC bounds.",
-        responses=_ERRORS,
+        responses={200: {"content": {"application/json": {"example": _INDEX_EXAMPLE}}}, **_ERRORS},
     )
     async def index(
         request: Request,

@@ -47,6 +47,7 @@ from urbantwin.airquality.engine import (
     valid_hours,
     year_statistics,
 )
+from urbantwin.airquality.sensors import is_low_cost
 from urbantwin.airquality.standards import POLLUTANTS, index_bands, standards
 from urbantwin.airquality.texts import KINDS, LANGUAGES, STATISTICS, VERDICTS, describe
 from urbantwin.city_profile import NO_CITY, CityProfile
@@ -210,6 +211,8 @@ class AirService:
             )
             if properties.get("kind", "measurement") != "measurement" or unit not in _MICROGRAMS:
                 continue
+            if is_low_cost(properties):
+                continue  # citizen sensors are checked, not assessed (sensor_service.py)
             aggregation = properties.get("aggregation")
             daily = aggregation == "P1D"
             per_hour = 1 if daily else _values_per_hour(aggregation)

@@ -117,3 +117,30 @@ def describe(check: Check, language: str) -> str:
     if de:
         return f"{level} {where} überschritten; zulässig: {allowed}."
     return f"{level} exceeded {where}; permitted: {allowed}."
+
+
+#: The low-cost sensor checks' flags (`sensors.FLAGS`), as a reader sees them.
+FLAG_LABELS: dict[str, dict[str, str]] = {
+    "out_of_range": {"en": "outside the sensor's range", "de": "außerhalb des Messbereichs"},
+    "spike": {"en": "spike", "de": "Ausreißerspitze"},
+    "outlier": {"en": "outlier", "de": "Ausreißer"},
+    "stuck": {"en": "stuck value", "de": "hängender Messwert"},
+    "humid": {"en": "too humid to correct", "de": "zu feucht für die Korrektur"},
+    "no_humidity": {"en": "no humidity reading", "de": "keine Feuchtemessung"},
+}
+
+#: The forecast check's scores, as a reader sees them.
+SCORE_LABELS: dict[str, dict[str, str]] = {
+    "bias": {"en": "mean bias (forecast − measured)", "de": "mittlere Abweichung (Vorhersage − Messung)"},
+    "rmse": {"en": "root mean square error", "de": "Wurzel der mittleren quadratischen Abweichung"},
+    "correlation": {"en": "correlation (Pearson)", "de": "Korrelation (Pearson)"},
+    "hitRate": {"en": "hit rate of exceedance days", "de": "Trefferquote der Überschreitungstage"},
+    "falseAlarmRatio": {"en": "false alarm ratio", "de": "Anteil der Fehlalarme"},
+}
+
+
+def days(count: int, language: str) -> str:
+    """ "1 day", "3 days" / "1 Tag", "3 Tage"."""
+    if language == "de":
+        return f"{count} Tag" if count == 1 else f"{count} Tage"
+    return f"{count} day" if count == 1 else f"{count} days"
