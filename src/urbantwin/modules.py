@@ -16,6 +16,7 @@ from urbantwin.access.module import MODULE as ACCESS
 from urbantwin.airquality.module import MODULE as AIRQUALITY
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.city.module import MODULE as CITY
+from urbantwin.conformance.module import MODULE as CONFORMANCE
 from urbantwin.energy.module import MODULE as ENERGY
 from urbantwin.infrastructure.module import MODULE as INFRASTRUCTURE
 from urbantwin.ingest.module import MODULE as INGEST
@@ -40,6 +41,7 @@ MODULES: tuple[Module, ...] = (
     TRANSIT,
     AIRQUALITY,
     INFRASTRUCTURE,
+    CONFORMANCE,
 )
 
 
