@@ -203,13 +203,6 @@ def run(
         if session.features_root:
             report.claimed["features"] = _claims_features(session)
         try:
-            if session.sta_root and options.write:
-                with session.recording() as evidence:
-                    try:
-                        session.state["world"] = sta.make_world(session)
-                    except Exception as exc:  # noqa: BLE001 - reported, and the write checks then skip
-                        shown = "; ".join(f"{e.method} {e.url} → {e.status}" for e in evidence)
-                        report.problems.append(f"the run could not make its own entities: {exc} ({shown})")
             for check in CHECKS:
                 if only is not None and not only(check):
                     continue
@@ -221,6 +214,8 @@ def run(
                     progress(result)
         finally:
             report.left_behind = session.clean_up(session.kept)
+            if session.state.get("world_problem"):
+                report.problems.append(session.state["world_problem"])
     report.seconds = time.monotonic() - started
     return report
 

@@ -100,9 +100,9 @@ def sample(session: Session, set_name: str) -> dict[str, Any]:
     """An entity of `set_name`: the run's own (in a writing run) or the first the server has."""
     key = f"sample:{set_name}"
     if key not in session.state:
-        world = session.state.get("world") or {}
-        if set_name in world:
-            entity = session.get_json(sta(session, f"{set_name}({literal(world[set_name])})"))
+        made = own_world(session) if session.options.write else {}
+        if set_name in made:
+            entity = session.get_json(sta(session, f"{set_name}({literal(made[set_name])})"))
         else:
             entity = next(iter(values(session.get_json(sta(session, set_name), {"$top": "1"}))), None)
         session.state[key] = entity
@@ -115,7 +115,7 @@ def numeric_observation(session: Session) -> dict[str, Any]:
     """An Observation whose result is a number (and whose phenomenonTime is an instant)."""
     if "numeric" not in session.state:
         found = None
-        if "world" in session.state:
+        if session.options.write and own_world(session):
             found = sample(session, "Observations")
         else:
             page = session.get_json(sta(session, "Observations"), {"$top": "50"})
@@ -219,7 +219,7 @@ def world_body(name: str) -> dict[str, Any]:
 def make_world(session: Session) -> dict[str, Any]:
     """Create the run's Thing (deep insert) and note its entities; they are deleted after the run
     (`Session.kept`). The ids by entity set."""
-    name = marker()
+    name = marker().replace("check-", "check-world-")
     answer = session.request("POST", sta(session, "Things"), json=world_body(name))
     expect_status(answer, 201)
     thing_url = answer.headers.get("location") or json_of(answer).get("@iot.selfLink")
@@ -258,10 +258,24 @@ def own(session: Session, set_name: str, body: dict[str, Any]) -> dict[str, Any]
     return session.get_json(url)
 
 
-def world(session: Session) -> dict[str, Any]:
+def own_world(session: Session) -> dict[str, Any]:
+    """The run's own entities, made by the first check that needs them; {} if they could not be."""
     if "world" not in session.state:
-        raise Skipped("the run made no entities of its own (a read-only run)")
+        try:
+            session.state["world"] = make_world(session)
+        except (CheckFailed, KeyError, IndexError, TypeError) as exc:
+            session.state["world"] = {}
+            session.state["world_problem"] = f"the run could not make its own entities: {exc}"
     return session.state["world"]
+
+
+def world(session: Session) -> dict[str, Any]:
+    """The run's own entities (for a check that writes); skips the check when there are none."""
+    session.require_write()
+    made = own_world(session)
+    if not made:
+        raise Skipped(session.state["world_problem"])
+    return made
 
 
 # --- data model -------------------------------------------------------------------------------
@@ -621,6 +635,8 @@ def filter_basic(session: Session) -> None:
     require(found == [thing["@iot.id"]], "$filter=id eq … did not find exactly that Thing")
     found = ids(filtered(session, "Things", f"name eq {literal(thing['name'])}"))
     require(thing["@iot.id"] in found, "$filter=name eq … did not find the Thing")
+    found = ids(filtered(session, "Things", f"name ne {literal(thing['name'])}"))
+    require(thing["@iot.id"] not in found, "$filter=name ne … found the Thing of that name")
     datastream = sample(session, "Datastreams")
     items = filtered(
         session,
@@ -1056,8 +1072,11 @@ def deep_insert_failure(session: Session) -> None:
     body = world_body(name)
     del body["Datastreams"][0]["unitOfMeasurement"]
     answer = session.request("POST", sta(session, "Things"), json=body)
-    if answer.status_code == 201:
-        session.remember(answer.headers.get("location") or json_of(answer)["@iot.selfLink"])
+    made = answer.headers.get("location") or (answer.json() if answer.status_code == 201 else {}).get(
+        "@iot.selfLink"
+    )
+    if made:
+        session.remember(made)
     require(
         answer.status_code == 400, f"a Datastream without unitOfMeasurement answered {answer.status_code}"
     )
