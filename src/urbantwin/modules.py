@@ -16,6 +16,7 @@ from urbantwin.access.module import MODULE as ACCESS
 from urbantwin.airquality.module import MODULE as AIRQUALITY
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.city.module import MODULE as CITY
+from urbantwin.conformance.module import MODULE as CONFORMANCE
 from urbantwin.districts.module import MODULE as DISTRICTS
 from urbantwin.energy.module import MODULE as ENERGY
 from urbantwin.infrastructure.module import MODULE as INFRASTRUCTURE
@@ -44,6 +45,7 @@ MODULES: tuple[Module, ...] = (
     INFRASTRUCTURE,
     DISTRICTS,
     OPERATIONS,
+    CONFORMANCE,
 )
 
 
