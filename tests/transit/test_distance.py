@@ -37,6 +37,8 @@ TRIPS_3 = BASE["trips.txt"] + "R1,WK,T3,0,\n"
 
 @pytest.mark.parametrize(("scale", "unit"), [(1000.0, "m"), (1.0, "km"), (3280.84, "ft"), (0.621371, "mi")])
 def test_the_unit_of_shape_dist_traveled_is_detected(tmp_path: Path, scale: float, unit: str) -> None:
+    """gtfs-kit's `compute_trip_stats` reads the values in the unit its caller declares for the
+    feed (`dist_units`): a feed in metres read as kilometres is 1,000 times too long."""
     path = write_feed(tmp_path / "f.zip", stop_times_txt=with_dist(scale), trips_txt=TRIPS_3)
     table, detected = measured(path)
     assert detected == unit
@@ -46,6 +48,7 @@ def test_the_unit_of_shape_dist_traveled_is_detected(tmp_path: Path, scale: floa
 
 
 def test_a_short_turn_trip_runs_last_minus_first_not_the_whole_measure(tmp_path: Path) -> None:
+    """gtfs-kit's `compute_trip_stats` takes the trip's largest shape_dist_traveled (2.4 km here)."""
     path = write_feed(tmp_path / "f.zip", stop_times_txt=with_dist(1000.0, t3=(1, 2)), trips_txt=TRIPS_3)
     table, _ = measured(path)
     assert table.loc["T3", "distance_km"] == pytest.approx(1.2)  # 2.4 − 1.2 km, not 2.4 nor 3.6
@@ -93,9 +96,12 @@ def test_a_short_turn_trip_on_a_longer_shape(tmp_path: Path) -> None:
     assert table.loc["T1", "distance_km"] == pytest.approx(straight_km(1, 2), rel=2e-3)
 
 
+THERE_AND_BACK = [(lon, LAT) for lon in LONS] + [(lon, LAT) for lon in reversed(LONS[:-1])]
+
+
 def test_a_trip_out_and_back_on_one_street_is_measured_both_ways(tmp_path: Path) -> None:
     """The return stops lie on the outward run too: the search goes forward along the shape."""
-    there_and_back = [(lon, LAT) for lon in LONS] + [(lon, LAT) for lon in reversed(LONS[:-1])]
+    there_and_back = THERE_AND_BACK
     path = write_feed(
         tmp_path / "f.zip",
         shapes_txt=shapes_txt(there_and_back),
@@ -110,7 +116,26 @@ def test_a_trip_out_and_back_on_one_street_is_measured_both_ways(tmp_path: Path)
     assert table.loc["T1", "distance_km"] == pytest.approx(2 * straight_km(), rel=2e-3)
 
 
+def test_a_short_turn_trip_on_a_shape_that_runs_back_on_itself(tmp_path: Path) -> None:
+    """S3 → S4 → S3 on the out-and-back shape S1 … S4 … S1: two legs of about 1 km. gtfs-kit's
+    `compute_trip_stats` gives every trip on a shape that is not simple (crosses or runs back on
+    itself) the whole shape's length, six legs here."""
+    path = write_feed(
+        tmp_path / "f.zip",
+        shapes_txt=shapes_txt(THERE_AND_BACK),
+        trips_txt="route_id,service_id,trip_id,shape_id\nR1,WK,T1,SH1\n",
+        stop_times_txt="trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+        "T1,08:00:00,08:00:00,S3,1\nT1,08:02:00,08:02:00,S4,2\nT1,08:04:00,08:04:00,S3,3\n",
+    )
+    table, _ = measured(path)
+    assert table.loc["T1", "distance_method"] == "shape"
+    assert table.loc["T1", "distance_km"] == pytest.approx(2 * straight_km(2, 3), rel=2e-3)
+    assert table.loc["T1", "distance_km"] < line_km(THERE_AND_BACK) / 2.5
+
+
 def test_trips_without_shapes_take_the_stops_times_the_detour_factor(tmp_path: Path) -> None:
+    """gtfs-kit's `compute_trip_stats` leaves the distance of every trip of a feed without shapes
+    empty (NaN), Plzeň's whole feed among them."""
     path = write_feed(tmp_path / "f.zip")
     table, _ = measured(path)
     assert table.loc["T1", "distance_method"] == "stops"

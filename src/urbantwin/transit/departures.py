@@ -36,47 +36,67 @@ COLUMNS = ["stop_id", "route_id", "service_id", "hour", "station_id", "departure
 
 
 def count(feed: Feed, starts: Mapping[str, list[int]]) -> pd.DataFrame:
-    """Departures per stop, route, service and hour of the service day (`COLUMNS`)."""
+    """Departures per stop, route, service and hour of the service day (`COLUMNS`), ordered by them.
+
+    Counted on integer codes (a stop's, a route's, a service's rank among the feed's ids) combined
+    into one key per stop time: a city feed's million stop times are one `np.unique`, not a group-by
+    over four text columns."""
     st = feed.stop_times
     if not len(st):
         return pd.DataFrame(columns=COLUMNS)
-    codes = st["trip_id"].cat.codes.to_numpy()
-    first, last = _bounds(codes)
+    trip = st["trip_id"].cat.codes.to_numpy().astype(np.int64)
+    stop = st["stop_id"].cat.codes.to_numpy().astype(np.int64)
+    first, last = _bounds(trip)
     departure = st["departure"].to_numpy(dtype=np.float64)
     departs = np.ones(len(st), dtype=bool)
     departs[last] = False
     departs &= np.isfinite(departure)
-    trip = st["trip_id"].to_numpy(dtype=object)
-    stop = st["stop_id"].to_numpy(dtype=object)
-    frequent = np.isin(trip, list(starts)) if starts else np.zeros(len(st), dtype=bool)
+    trip_ids = st["trip_id"].cat.categories
+    frequent_codes = trip_ids.get_indexer(list(starts)) if starts else np.zeros(0, dtype=np.int64)
+    frequent = np.isin(trip, frequent_codes[frequent_codes >= 0])
     plain = departs & ~frequent
     times, trips, stops = [departure[plain]], [trip[plain]], [stop[plain]]
-    if starts:
+    rows = np.flatnonzero(departs & frequent)
+    if len(rows):
         # a frequency-based trip's stop times are a template: counted once per start, shifted by it
         template_start = np.repeat(departure[first], last - first + 1)
-        rows = np.flatnonzero(departs & frequent)
-        for trip_id, positions in pd.Series(rows).groupby(trip[rows]).groups.items():
-            mine = rows[np.asarray(positions)]
+        for code in np.unique(trip[rows]):
+            mine = rows[trip[rows] == code]
             offsets = departure[mine] - template_start[mine]
-            begins = np.asarray(starts[str(trip_id)], dtype=np.float64)
+            begins = np.asarray(starts[str(trip_ids[code])], dtype=np.float64)
             times.append((begins[:, None] + offsets[None, :]).ravel())
-            trips.append(np.full(len(begins) * len(mine), trip_id, dtype=object))
+            trips.append(np.full(len(begins) * len(mine), code, dtype=np.int64))
             stops.append(np.tile(stop[mine], len(begins)))
-    frame = pd.DataFrame(
-        {"trip_id": np.concatenate(trips), "stop_id": np.concatenate(stops), "time": np.concatenate(times)}
+    time, trip, stop = np.concatenate(times), np.concatenate(trips), np.concatenate(stops)
+    keep = np.isfinite(time)
+    time, trip, stop = time[keep], trip[keep], stop[keep]
+    # Ranks, so that the keys sort as the ids do; the trips' categories are feed.trips' rows.
+    stop_names = st["stop_id"].cat.categories.to_numpy(dtype=object)
+    stop_rank = np.empty(len(stop_names), dtype=np.int64)
+    stop_rank[np.argsort(stop_names, kind="stable")] = np.arange(len(stop_names))
+    route_of, routes = pd.factorize(feed.trips["route_id"].to_numpy(dtype=object), sort=True)
+    service_of, services = pd.factorize(feed.trips["service_id"].to_numpy(dtype=object), sort=True)
+    hour = (time // 3600).astype(np.int64)
+    low = int(hour.min()) if len(hour) else 0
+    n_hours = int(hour.max()) - low + 1 if len(hour) else 1
+    key = ((stop_rank[stop] * len(routes) + route_of[trip]) * len(services) + service_of[trip]) * n_hours
+    key += hour - low
+    unique, counted = np.unique(key, return_counts=True)
+    unique, hours = np.divmod(unique, n_hours)
+    unique, service = np.divmod(unique, len(services))
+    ranked, route = np.divmod(unique, len(routes))
+    stop_ids = np.sort(stop_names)[ranked]
+    parent = feed.stops["parent_station"].reindex(stop_ids).to_numpy(dtype=object)
+    return pd.DataFrame(
+        {
+            "stop_id": stop_ids,
+            "route_id": np.asarray(routes, dtype=object)[route],
+            "service_id": np.asarray(services, dtype=object)[service],
+            "hour": hours + low,
+            "station_id": np.where(pd.isna(parent) | (parent == ""), None, parent),
+            "departures": counted.astype(np.int64),
+        }
     )
-    frame = frame[np.isfinite(frame["time"].to_numpy())]
-    of_trip = feed.trips.set_index("trip_id")
-    frame = frame.assign(
-        route_id=frame["trip_id"].map(of_trip["route_id"]),
-        service_id=frame["trip_id"].map(of_trip["service_id"]),
-        hour=(frame["time"].to_numpy() // 3600).astype(np.int64),
-    )
-    counted = frame.groupby(["stop_id", "route_id", "service_id", "hour"], sort=True).size()
-    out = counted.rename("departures").reset_index()
-    parent = feed.stops["parent_station"]
-    out["station_id"] = out["stop_id"].map(parent).replace("", None)
-    return out[COLUMNS]
 
 
 class StopDepartures:

@@ -85,11 +85,15 @@ def straight_km(feed: Feed) -> pd.Series:
     # Positions by the stop column's category codes: no text per stop time.
     placed = feed.stops.reindex(st["stop_id"].cat.categories)
     stop_codes = st["stop_id"].cat.codes.to_numpy()
-    lon = placed["lon"].to_numpy()[stop_codes]
-    lat = placed["lat"].to_numpy()[stop_codes]
     codes = st["trip_id"].cat.codes.to_numpy()
-    _, _, legs = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
-    legs = np.where(codes[1:] == codes[:-1], legs, 0.0)
+    # Trips repeat the same legs all day: each distinct (from, to) pair is measured once.
+    pairs, leg_of = np.unique(
+        stop_codes[:-1].astype(np.int64) * len(placed) + stop_codes[1:], return_inverse=True
+    )
+    start, end = np.divmod(pairs, len(placed))
+    position_lon, position_lat = placed["lon"].to_numpy(), placed["lat"].to_numpy()
+    _, _, distinct = GEOD.inv(position_lon[start], position_lat[start], position_lon[end], position_lat[end])
+    legs = np.where(codes[1:] == codes[:-1], np.asarray(distinct)[leg_of], 0.0)
     total = np.concatenate([[0.0], np.cumsum(legs)])
     first, last = _bounds(codes)
     trips = st["trip_id"].cat.categories[codes[first]]

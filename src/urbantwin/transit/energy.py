@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -355,6 +355,13 @@ class EnergyResult:
                 "vehicle": dict(self.coefficients.vehicles),
             },
         }
+
+
+def _frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    """The rows of a query as a DataFrame, built column by column (built from the rows themselves,
+    pandas probes every row object for attributes, which costs seconds for a city's trips)."""
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pd.DataFrame({name: list(column) for name, column in zip(columns, values, strict=True)})
 
 
 def _round(value: Any) -> float:
@@ -692,7 +699,7 @@ class TransitEnergy:
         404 for a feed unknown or not readable, 400 naming a bad date or a period without service."""
         with self.engine.connect() as connection:
             feed, dataset, when = self._feed(connection, caller, feed_id, day, until, weekday)
-            routes = pd.DataFrame(
+            routes = _frame(
                 connection.execute(
                     select(
                         transit_routes.c.route_id,
@@ -716,7 +723,7 @@ class TransitEnergy:
                 "block_id",
                 "direction_id",
             ]
-            trips = pd.DataFrame(
+            trips = _frame(
                 connection.execute(
                     select(*(transit_trips.c[name] for name in columns))
                     .where(transit_trips.c.feed_id == feed_id)
@@ -724,7 +731,7 @@ class TransitEnergy:
                 ).all(),
                 columns=columns,
             )
-            days = pd.DataFrame(
+            days = _frame(
                 connection.execute(
                     select(transit_service_days.c.service_id, transit_service_days.c.day).where(
                         transit_service_days.c.feed_id == feed_id,

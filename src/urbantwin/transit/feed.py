@@ -147,9 +147,19 @@ class _Files:
 
 
 def _read(
-    files: _Files, name: str, wanted: dict[str, bool], chunksize: int | None = None
+    files: _Files,
+    name: str,
+    wanted: dict[str, bool],
+    chunksize: int | None = None,
+    *,
+    categories: bool = False,
 ) -> Iterator[pd.DataFrame]:
-    """The file's `wanted` columns as text (`True`: required), in chunks; missing optional ones ""."""
+    """The file's `wanted` columns as text (`True`: required), in chunks; missing optional ones "".
+
+    With `categories`, each column comes as a pandas Categorical, as the C parser builds it, and
+    unstripped (`_Column` strips its few distinct values): stop_times.txt repeats its trip and stop
+    ids, times and sequence numbers over and over, so checking and converting each distinct value
+    once is most of its import time saved (a text column would be stripped and compared per row)."""
     with files.open(name) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         header = pd.read_csv(text, nrows=0, dtype=str).columns
@@ -163,7 +173,7 @@ def _read(
         try:
             reader = pd.read_csv(
                 text,
-                dtype=str,
+                dtype="category" if categories else str,
                 usecols=present,
                 keep_default_na=False,
                 skipinitialspace=True,
@@ -174,8 +184,12 @@ def _read(
                 chunk.columns = [column.strip() for column in chunk.columns]
                 for field in wanted:
                     if field not in chunk.columns:
-                        chunk[field] = ""
-                    else:
+                        chunk[field] = (
+                            pd.Categorical.from_codes(np.zeros(len(chunk), dtype=np.int8), categories=[""])
+                            if categories
+                            else ""
+                        )
+                    elif not categories:
                         chunk[field] = chunk[field].str.strip()
                 chunk["row"] = np.arange(offset + 2, offset + 2 + len(chunk), dtype=np.int64)
                 offset += len(chunk)
@@ -222,11 +236,17 @@ def _numbers(
 
 
 def seconds(frame: pd.DataFrame, file: str, field: str) -> np.ndarray:
-    """GTFS times (H:MM:SS, hours past 24 allowed) as seconds, float64 with NaN where empty.
+    """GTFS times (H:MM:SS, hours past 24 allowed) as seconds, float64 with NaN where empty."""
+    values, bad = _times(frame[field].to_numpy(dtype="U12"))
+    _first_bad(frame, bad, file, field, "expected a time HH:MM:SS")
+    return values
+
+
+def _times(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GTFS times as seconds (NaN where empty) and where a value is not a time.
 
     Parsed on the characters' code points as one numpy array (a regular expression per value
     would take most of a city feed's import)."""
-    text = frame[field].to_numpy(dtype="U12")
     points = text.view(np.uint32).reshape(len(text), 12).astype(np.int64)
     length = (points != 0).sum(axis=1)
     rows = np.arange(len(text))
@@ -247,9 +267,8 @@ def seconds(frame: pd.DataFrame, file: str, field: str) -> np.ndarray:
         ok &= ~inside | ((digit >= 0) & (digit <= 9))
         hours = np.where(inside, hours * 10 + digit, hours)
     empty = length == 0
-    _first_bad(frame, ~ok & ~empty, file, field, "expected a time HH:MM:SS")
     total = hours * 3600 + (at(5) * 10 + at(4)) * 60 + at(2) * 10 + at(1)
-    return np.where(empty, np.nan, total.astype(np.float64))
+    return np.where(empty, np.nan, total.astype(np.float64)), ~ok & ~empty
 
 
 def _dates(frame: pd.DataFrame, file: str, field: str) -> np.ndarray:
@@ -527,6 +546,49 @@ def _shapes(files: _Files) -> pd.DataFrame:
     return shapes.drop(columns="row").reset_index(drop=True)
 
 
+class _Column:
+    """A categorical column of a chunk: its distinct values (stripped) and each row's code into them,
+    so a value is checked and converted once however many rows repeat it."""
+
+    def __init__(self, name: str, field: str, chunk: pd.DataFrame) -> None:
+        column = chunk[field].array
+        assert isinstance(column, pd.Categorical)
+        self.name, self.field, self.rows = name, field, chunk["row"].to_numpy()
+        self.values = np.array([str(v).strip() for v in column.categories] + [""], dtype=object)
+        codes = column.codes.astype(np.int64)
+        self.codes = np.where(codes < 0, len(self.values) - 1, codes)
+
+    def check(self, bad: np.ndarray, problem: str) -> None:
+        """`FeedError` naming the first row whose value is `bad` (one flag per distinct value)."""
+        if bad.any() and (bad_rows := bad[self.codes]).any():
+            index = int(np.flatnonzero(bad_rows)[0])
+            value = self.values[self.codes[index]]
+            raise feed_error(self.name, int(self.rows[index]), self.field, f"{problem}, got {value!r}")
+
+    def numbers(self, *, required: bool, integer: bool = False) -> np.ndarray:
+        """Per distinct value as float64 (NaN where empty), checked as `_numbers` checks text."""
+        empty = self.values == ""
+        values = pd.to_numeric(pd.Series(self.values).where(~empty), errors="coerce").to_numpy(np.float64)
+        self.check(np.isnan(values) & ~empty, "expected a number")
+        if required:
+            self.check(empty, "a value is required")
+        if integer:
+            self.check(~np.isnan(values) & (values != np.round(values)), "expected a whole number")
+        return values
+
+    def index_in(self, known: pd.Index, target: str) -> np.ndarray:
+        """Per row, the position of its id in `known`; a value is required and must be known."""
+        self.check(self.values == "", "a value is required")
+        position = known.get_indexer(self.values)
+        self.check(position < 0, f"no such id in {target}")
+        return position[self.codes]
+
+    def times(self) -> np.ndarray:
+        values, bad = _times(self.values.astype("U12"))
+        self.check(bad, "expected a time HH:MM:SS")
+        return values[self.codes]
+
+
 def _stop_times(files: _Files, trips: pd.Index, stops: pd.Index) -> pd.DataFrame:
     name = "stop_times.txt"
     parts = []
@@ -542,33 +604,38 @@ def _stop_times(files: _Files, trips: pd.Index, stops: pd.Index) -> pd.DataFrame
             "shape_dist_traveled": False,
         },
         CHUNK_ROWS,
+        categories=True,
     ):
-        _required_text(chunk, name, "trip_id")
-        _references(chunk, name, "trip_id", trips, "trips.txt")
-        _required_text(chunk, name, "stop_id")
-        _references(chunk, name, "stop_id", stops, "stops.txt")
-        sequence = _numbers(chunk, name, "stop_sequence", required=True, integer=True)
-        _first_bad(chunk, sequence < 0, name, "stop_sequence", "expected a non-negative whole number")
-        arrival = seconds(chunk, name, "arrival_time")
-        departure = seconds(chunk, name, "departure_time")
+        trip = _Column(name, "trip_id", chunk).index_in(trips, "trips.txt")
+        stop = _Column(name, "stop_id", chunk).index_in(stops, "stops.txt")
+        sequence_column = _Column(name, "stop_sequence", chunk)
+        sequence = sequence_column.numbers(required=True, integer=True)
+        sequence_column.check(sequence < 0, "expected a non-negative whole number")
+        distance = _Column(name, "shape_dist_traveled", chunk)
+        arrival = _Column(name, "arrival_time", chunk).times()
+        departure = _Column(name, "departure_time", chunk).times()
         parts.append(
             pd.DataFrame(
                 {
-                    "trip_id": pd.Categorical(chunk["trip_id"].to_numpy(), categories=trips),
-                    "stop_id": pd.Categorical(chunk["stop_id"].to_numpy(), categories=stops),
-                    "stop_sequence": sequence.astype(np.int64),
+                    "trip": trip,
+                    "stop": stop,
+                    "stop_sequence": sequence[sequence_column.codes].astype(np.int64),
                     # One given time stands for both (GTFS requires both or neither; feeds vary).
                     "arrival": np.where(np.isnan(arrival), departure, arrival),
                     "departure": np.where(np.isnan(departure), arrival, departure),
-                    "shape_dist": _numbers(chunk, name, "shape_dist_traveled", required=False),
+                    "shape_dist": distance.numbers(required=False)[distance.codes],
                     "row": chunk["row"].to_numpy(),
                 }
             )
         )
     stop_times = pd.concat(parts, ignore_index=True)
-    order = np.lexsort((stop_times["stop_sequence"].to_numpy(), stop_times["trip_id"].cat.codes.to_numpy()))
+    order = np.lexsort((stop_times["stop_sequence"].to_numpy(), stop_times["trip"].to_numpy()))
     stop_times = stop_times.iloc[order].reset_index(drop=True)
-    codes = stop_times["trip_id"].cat.codes.to_numpy()
+    codes = stop_times.pop("trip").to_numpy()
+    stop_times.insert(0, "trip_id", pd.Categorical.from_codes(codes, categories=trips))
+    stop_times.insert(
+        1, "stop_id", pd.Categorical.from_codes(stop_times.pop("stop").to_numpy(), categories=stops)
+    )
     sequence = stop_times["stop_sequence"].to_numpy()
     twice = np.zeros(len(stop_times), dtype=bool)
     twice[1:] = (codes[1:] == codes[:-1]) & (sequence[1:] == sequence[:-1])

@@ -1,0 +1,271 @@
+"""A city-size GTFS feed from zip to per-line hourly energy, beside gtfs-kit's trip statistics.
+
+The workload: Plzeň's real feed (PMDP, CC BY 4.0; `src/urbantwin/demo/transit/`) replicated `--copies`
+times with new ids (every stop, route, trip, service, block and shape id prefixed `c<n>-`; times and
+coordinates unchanged), so a weekday runs `copies` × Plzeň's trips. The result is labelled
+**replicated** wherever it is printed: it is a real timetable repeated, not a bigger city's.
+
+Timed in one run, on the same zip, in this process:
+
+- urbantwin: `import_gtfs` (zip → store: read and checked, trips measured, routes, trips, service
+  days, departures per stop and hour and the three feature collections written in one transaction)
+  then `TransitEnergy.energy` for the typical weekday and its per-line hourly table
+  (`EnergyResult.hours_table`): on a fresh SQLite file and on a fresh PostgreSQL database;
+- gtfs-kit: `read_feed` then `compute_trip_stats` (per trip: distance, duration, speed, …).
+
+Then the distances per trip: ours (as stored) against gtfs-kit's, on the replicated feed and on the
+two real feeds of the transit tests that have what gtfs-kit measures distances from (Madrid Metro
+Ligero: shapes; Pforzheim/Enzkreis: see its line), with every difference beyond 1 % counted by kind.
+
+    PYTHONPATH=src .venv/bin/python bench/gtfs.py --copies 6 \
+        --pg postgresql+psycopg://postgres@127.0.0.1:5432/urbantwin_gtfs_bench
+
+gtfs-kit comes with the `bench` extra: `.venv/bin/pip install -e '.[bench]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Engine, make_url
+
+from urbantwin.access.gate import Access, Caller
+from urbantwin.settings import Settings
+from urbantwin.store.engine import make_engine, upgrade
+from urbantwin.store.transit_schema import transit_trips
+from urbantwin.transit.energy import TransitEnergy
+from urbantwin.transit.gtfs_import import import_gtfs
+
+REPO = Path(__file__).resolve().parent.parent
+PLZEN = REPO / "src" / "urbantwin" / "demo" / "transit" / "plzen_pmdp_2026-02.gtfs.zip"
+FIXTURES = REPO / "tests" / "transit" / "data"
+OTHER_FEEDS = {
+    "Madrid Metro Ligero (real, shapes)": FIXTURES / "madrid_crtm_metro_ligero_2025-11.gtfs.zip",
+    "Pforzheim/Enzkreis extract (real)": FIXTURES / "vpe_pforzheim_enzkreis_extract_2024-12.gtfs.zip",
+}
+#: Columns holding ids that a copy renames, in any GTFS file.
+ID_COLUMNS = (
+    "stop_id",
+    "parent_station",
+    "route_id",
+    "trip_id",
+    "service_id",
+    "block_id",
+    "shape_id",
+    "from_stop_id",
+    "to_stop_id",
+    "from_route_id",
+    "to_route_id",
+    "from_trip_id",
+    "to_trip_id",
+    "zone_id",
+)
+#: Files that are the feed's own, not a copy's (one agency, one feed_info).
+SHARED = ("agency.txt", "feed_info.txt")
+
+T = TypeVar("T")
+
+
+def replicate(source: Path, copies: int, target: Path) -> dict[str, int]:
+    """`target`: the feed at `source` `copies` times over, each copy's ids prefixed `c<n>-`; the rows
+    per file of the result."""
+    counts: dict[str, int] = {}
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in archive.namelist():
+            raw = archive.read(name).decode("utf-8-sig")
+            frame = pd.read_csv(io.StringIO(raw), dtype=str, keep_default_na=False)
+            if name in SHARED:
+                parts = [frame]
+            else:
+                parts = []
+                for n in range(copies):
+                    copy = frame.copy()
+                    for column in ID_COLUMNS:
+                        if column in copy:
+                            values = copy[column]
+                            copy[column] = values.where(values == "", f"c{n}-" + values)
+                    parts.append(copy)
+            whole = pd.concat(parts, ignore_index=True)
+            counts[name] = len(whole)
+            out.writestr(name, whole.to_csv(index=False))
+    return counts
+
+
+def timed(label: str, call: Callable[[], T], times: dict[str, float]) -> T:
+    """`call()`, its wall-clock seconds as `times[label]` and this process's CPU seconds as
+    `times[label + " (CPU)"]` (the machine is shared: the CPU time is what other work cannot
+    stretch; a PostgreSQL server's own work is in the wall-clock time only)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    result = call()
+    times[label] = time.perf_counter() - start
+    times[f"{label} (CPU)"] = time.process_time() - cpu
+    return result
+
+
+def total(times: dict[str, float], label: str) -> None:
+    """`times[label]` (and its CPU time): the sum of the steps timed so far."""
+    wall = sum(v for k, v in times.items() if not k.endswith("(CPU)"))
+    cpu = sum(v for k, v in times.items() if k.endswith("(CPU)"))
+    times[label], times[f"{label} (CPU)"] = wall, cpu
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def fresh_postgres(url: str) -> None:
+    """Drop and create the database of `url` (its name must say it is a benchmark's)."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if "bench" not in name:
+        raise SystemExit(f"--pg: the database name must contain 'bench' (it is dropped), got {name!r}")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def ours(url: str, feed: Path, feed_id: str) -> tuple[dict[str, float], pd.Series, dict[str, Any]]:
+    """Zip → store → per-line hourly energy on the store at `url`: timings, distances per trip (km)
+    and what the energy table holds."""
+    settings = Settings(database_url=url)
+    engine = make_engine(settings)
+    upgrade(engine)
+    times: dict[str, float] = {}
+    report = timed("import (zip → store)", lambda: import_gtfs(engine, feed, feed_id=feed_id), times)
+    service = TransitEnergy(engine, Access.of(engine, settings))
+    result = timed(
+        "energy (store → per-line hourly)", lambda: service.energy(Caller.system(), feed_id), times
+    )
+    hours = timed("hours table", result.hours_table, times)
+    total(times, "zip → per-line hourly energy")
+    distances = _stored_distances(engine, feed_id)
+    engine.dispose()
+    facts = {
+        "trips": report.summary["trips"],
+        "stop_times": report.summary["stop_times"],
+        "weekday": report.summary["typical_weekday"],
+        "weekday_trips": report.summary["weekday_trips"],
+        "lines": len(result.lines),
+        "hour_rows": len(hours),
+        "weekday_vehicle_km": float(result.lines["vehicle_km"].sum()),
+        "weekday_final_energy_kwh": float(result.lines["final_energy_kwh"].sum()),
+    }
+    return times, distances, facts
+
+
+def _stored_distances(engine: Engine, feed_id: str) -> pd.Series:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(transit_trips.c.trip_id, transit_trips.c.distance_km).where(
+                transit_trips.c.feed_id == feed_id
+            )
+        ).all()
+    return pd.Series({trip: float(km) for trip, km in rows}, dtype=float)
+
+
+def gtfs_kit_stats(feed: Path) -> tuple[dict[str, float], pd.DataFrame]:
+    import gtfs_kit
+
+    times: dict[str, float] = {}
+    loaded = timed("read_feed", lambda: gtfs_kit.read_feed(feed, dist_units="km"), times)
+    stats = timed("compute_trip_stats", lambda: gtfs_kit.compute_trip_stats(loaded), times)
+    total(times, "read_feed + compute_trip_stats")
+    return times, stats
+
+
+def compare(ours_km: pd.Series, theirs: pd.DataFrame) -> dict[str, Any]:
+    """Per trip: how many trips both measured, how many agree within 1 %, the largest gap."""
+    kit = theirs.set_index("trip_id")["distance"].astype(float)
+    both = pd.DataFrame({"ours": ours_km, "kit": kit}).dropna(subset=["ours"])
+    measured = both["kit"].notna()
+    out: dict[str, Any] = {"trips": len(both), "gtfs_kit_measured": int(measured.sum())}
+    if measured.any():
+        a, b = both.loc[measured, "ours"], both.loc[measured, "kit"]
+        gap = (a - b).abs() / b.where(b > 0, np.nan)
+        out["within_1_percent"] = int((gap <= 0.01).sum())
+        out["largest_gap_percent"] = round(float(gap.max() * 100), 2) if gap.notna().any() else None
+        out["ours_km"] = round(float(a.sum()), 1)
+        out["gtfs_kit_km"] = round(float(b.sum()), 1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=6)
+    parser.add_argument("--pg", help="a PostgreSQL URL for a database the benchmark drops and creates")
+    parser.add_argument("--skip-gtfs-kit", action="store_true")
+    args = parser.parse_args()
+
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average before: {load()}")
+    folder = Path(tempfile.mkdtemp(prefix="gtfs-bench-"))
+    try:
+        feed = folder / f"plzen_replicated_x{args.copies}.gtfs.zip"
+        counts = replicate(PLZEN, args.copies, feed)
+        print(
+            f"Workload: Plzeň's real feed REPLICATED {args.copies}× with new ids (not a real city's feed): "
+            f"{counts['trips.txt']:,} trips, {counts['stop_times.txt']:,} stop times, "
+            f"{counts['stops.txt']:,} stops, {counts['routes.txt']:,} routes; "
+            f"{feed.stat().st_size / 1e6:.1f} MB zipped"
+        )
+        backends = {"SQLite": f"sqlite:///{folder / 'bench.sqlite'}"}
+        if args.pg:
+            fresh_postgres(args.pg)
+            backends["PostgreSQL"] = args.pg
+        results: dict[str, dict[str, float]] = {}
+        distances = pd.Series(dtype=float)
+        for name, url in backends.items():
+            times, distances, facts = ours(url, feed, "bench")
+            results[f"urbantwin {name}"] = times
+            print(f"urbantwin {name}: " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
+            print(f"  {facts}")
+        if not args.skip_gtfs_kit:
+            kit_times, stats = gtfs_kit_stats(feed)
+            results["gtfs-kit"] = kit_times
+            print("gtfs-kit: " + ", ".join(f"{k} {v:.2f} s" for k, v in kit_times.items()))
+            for name, times in results.items():
+                if name.startswith("urbantwin"):
+                    ours_s = times["zip → per-line hourly energy"]
+                    ours_cpu = times["zip → per-line hourly energy (CPU)"]
+                    print(
+                        f"  {name}: zip → per-line hourly energy "
+                        f"{kit_times['compute_trip_stats'] / ours_s:.1f}× faster than compute_trip_stats "
+                        f"(wall clock; CPU {kit_times['compute_trip_stats (CPU)'] / ours_cpu:.1f}×)"
+                    )
+            print(f"Distances, replicated Plzeň: {compare(distances, stats)}")
+            for label, path in OTHER_FEEDS.items():
+                with tempfile.TemporaryDirectory(dir=folder) as other:
+                    _, km, _ = ours(f"sqlite:///{Path(other) / 'other.sqlite'}", path, "other")
+                _, kit = gtfs_kit_stats(path)
+                print(f"Distances, {label}: {compare(km, kit)}")
+        print(f"load average after: {load()}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
