@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
@@ -204,3 +205,33 @@ def test_a_database_user_who_may_only_insert_loads_without_analysing(
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text(f"DROP OWNED BY {role}"))
             connection.execute(text(f"DROP ROLE {role}"))
+
+
+def test_bulk_columns_of_numpy_arrays_are_stored_as_given(client: TestClient, engine: Engine) -> None:
+    """The dataArray path's form: times as datetime64 (NaT null), numbers as floats (NaN null), ids
+    as integers; rows of several patterns of null columns, and one with text among them."""
+    datastream, feature = _datastream_and_feature(client)
+    moments = [T0, T0 + timedelta(seconds=1), T0 + timedelta(microseconds=3), T0 + timedelta(days=400)]
+    micros = np.array([int((m - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 10**6 for m in moments])
+    micros[2] += 3
+    ends = micros.astype("datetime64[us]")
+    ends[[0, 3]] = np.datetime64("NaT")
+    columns = {
+        "phenomenon_time_start": micros.astype("datetime64[us]"),
+        "phenomenon_time_end": ends,
+        "result_type": np.array([0, 0, 4, 1], np.int16),
+        "result_number": np.array([1.5, -2.0, np.nan, np.nan]),
+        "result_string": [None, None, None, "text"],
+        "parameters": None,
+        "datastream_id": np.full(4, datastream, np.int64),
+        "feature_of_interest_id": np.full(4, feature, np.int64),
+    }
+    with engine.begin() as connection:
+        ids = insert_observations(connection, columns)
+    nothing = (None, None, None, None, None)
+    assert _stored(engine, ids) == [
+        (moments[0], None, None, 0, 1.5, None, *nothing, datastream, feature),
+        (moments[1], moments[1], None, 0, -2.0, None, *nothing, datastream, feature),
+        (moments[2], moments[2], None, 4, None, None, *nothing, datastream, feature),
+        (moments[3], None, None, 1, None, "text", *nothing, datastream, feature),
+    ]

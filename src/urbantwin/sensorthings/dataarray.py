@@ -2,12 +2,14 @@
 
 Every row is checked; a bad row answers "error" in its place of the response, as the standard
 specifies, and the good rows are stored, all in the request's one transaction, through the store's
-bulk insert (COPY on PostgreSQL) rather than row by row.
+bulk insert (binary COPY on PostgreSQL) rather than row by row.
 
-A block is checked a component (a column) at a time, with a fast path for the values nearly every
-client sends (`…Z` instants, finite numbers, integer ids) and the exact checks of `values.py` for
-anything else, so a row is accepted or refused exactly as before, at a fraction of the cost: the
-per-row Python work, not the database, was what limited a dataArray's rate.
+A block is checked a component (a column) at a time and its columns stay numpy arrays from the
+check to the store: the times are read for all rows at once (`timecolumns`), numbers and ids are
+checked by numpy, and only what is not of the common kinds (a text result, an interval, a time in
+another form) takes the exact per-value checks of `values.py`, so a row is accepted or refused
+exactly as by those checks, at a fraction of the cost: the per-row Python work, not the database,
+was what limited a dataArray's rate.
 """
 
 from __future__ import annotations
@@ -15,23 +17,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import compress
 from typing import Any
+
+import numpy as np
 
 from urbantwin.errors import BadRequest, PlatformError
 from urbantwin.sensorthings.model import FEATURE_OF_INTEREST, OBSERVATION
-from urbantwin.sensorthings.paths import MAX_ID
 from urbantwin.sensorthings.record import CREATED
-from urbantwin.sensorthings.values import (
-    entity_id,
-    parse_interval,
-    parse_time,
-    parse_time_or_interval,
-    result_columns,
-)
+from urbantwin.sensorthings.timecolumns import parse_instants, parse_instants_or_intervals
+from urbantwin.sensorthings.values import entity_id, result_columns
 from urbantwin.sensorthings.write import Writer
 from urbantwin.store import schema
 from urbantwin.store.bulk import OBSERVATION_COLUMNS, insert_observations
-from urbantwin.times import FIRST_YEAR, LAST_YEAR
 
 _FEATURE_COMPONENTS = ("FeatureOfInterest/id", "FeatureOfInterest/@iot.id")
 _COMPONENTS = {
@@ -43,7 +41,11 @@ _COMPONENTS = {
     "parameters",
     *_FEATURE_COMPONENTS,
 }
-_FROM_ISO = datetime.fromisoformat
+_TIME = "datetime64[us]"
+_NOT_A_TIME = np.datetime64("NaT", "us")
+#: The columns of text and JSON, kept as lists (None: null in every row); the others are arrays.
+_LISTS = ("result_string", "result_json", "result_quality", "parameters")
+_NO_FEATURE = -1
 
 
 def _datastream_id(block: dict[str, Any], index: int) -> int:
@@ -53,78 +55,58 @@ def _datastream_id(block: dict[str, Any], index: int) -> int:
     return entity_id(reference["@iot.id"], f"CreateObservations[{index}] Datastream")
 
 
-def _object(value: Any, where: str) -> Any:
-    if value is not None and not isinstance(value, dict):
-        raise BadRequest(f"{where}: expected a JSON object")
-    return value
+#: A component's check of a whole column: takes the column's values (whatever stands in rows
+#: already bad), whether each row is still good (cleared where a value fails its check), and the
+#: columns of the block to fill.
+Column = Callable[[Any, np.ndarray, dict[str, Any]], None]
 
 
-#: Where a value that failed its check stands in a column until its row is dropped.
-_BAD: Any = object()
-
-#: A component's check of a whole column: takes the column's values (None in rows already bad),
-#: whether each row is still good, and the columns of the batch to fill; a row whose value fails
-#: the check is marked bad. The common values take a fast path; anything else the exact per-value
-#: check of `values.py`, so what is accepted is the same, value for value.
-Column = Callable[[list[Any], list[bool], dict[str, list[Any]]], None]
+def _times(column: np.ndarray, given: np.ndarray | None = None) -> np.ndarray:
+    """Microseconds since 1970 as times, NaT (null) where not `given`."""
+    times = column.astype(_TIME)
+    if given is not None:
+        times[~given] = _NOT_A_TIME
+    return times
 
 
-def _instant(value: Any, where: str) -> datetime:
-    """`parse_time`, with the usual `…Z` or `+00:00` text read straight by `fromisoformat`."""
-    if type(value) is str:
-        try:
-            moment = _FROM_ISO(value)
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is UTC and FIRST_YEAR <= moment.year <= LAST_YEAR:
-                return moment
-    return parse_time(value, where)
+def _nulls(values: Any) -> np.ndarray | None:
+    """Where the values are null; None when none is."""
+    if None not in values:
+        return None
+    return np.fromiter((value is None for value in values), bool, len(values))
 
 
-def _checked(values: list[Any], good: list[bool], check: Callable[[Any], Any]) -> list[Any]:
-    """`check` of every good value; a value it refuses marks its row bad."""
-    out: list[Any] = []
+def _phenomenon_time(values: Any, good: np.ndarray, columns: dict[str, Any]) -> None:
+    read = parse_instants_or_intervals(values, "phenomenonTime")
+    good &= read.good
+    columns["phenomenon_time_start"] = _times(read.start)
+    if read.has_end.any():
+        columns["phenomenon_time_end"] = _times(read.end, read.has_end)
+
+
+def _result_time(values: Any, good: np.ndarray, columns: dict[str, Any]) -> None:
+    nulls = _nulls(values)
+    if nulls is not None and nulls.all():
+        return
+    read = parse_instants(values, "resultTime")
+    good &= read.good if nulls is None else read.good | nulls
+    columns["result_time"] = _times(read.start, None if nulls is None else ~nulls)
+
+
+def _result(values: Any, good: np.ndarray, columns: dict[str, Any]) -> None:
+    count = len(values)
+    if set(map(type, values)) == {float}:  # numbers, the common case: all at once
+        numbers = np.array(values, np.float64)
+        good &= np.isfinite(numbers)
+        columns.update(result_type=np.full(count, schema.RESULT_NUMBER, np.int16), result_number=numbers)
+        return
+    kinds = [schema.RESULT_NUMBER] * count
+    plain: list[float] = [float("nan")] * count
+    strings: list[Any] = [None] * count
+    jsons: list[Any] = [None] * count
     for index, value in enumerate(values):
-        if not good[index]:
-            out.append(_BAD)
-            continue
-        try:
-            out.append(check(value))
-        except PlatformError:
-            good[index] = False
-            out.append(_BAD)
-    return out
-
-
-def _phenomenon_time(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
-    def check(value: Any) -> tuple[datetime, datetime | None]:
-        if type(value) is str and "/" not in value:
-            return _instant(value, "phenomenonTime"), None
-        return parse_time_or_interval(value, "phenomenonTime")
-
-    checked = _checked(values, good, check)
-    columns["phenomenon_time_start"] = [_BAD if c is _BAD else c[0] for c in checked]
-    columns["phenomenon_time_end"] = [_BAD if c is _BAD else c[1] for c in checked]
-
-
-def _result_time(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
-    columns["result_time"] = _checked(
-        values, good, lambda value: None if value is None else _instant(value, "resultTime")
-    )
-
-
-def _result(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
-    kinds: list[Any] = []
-    numbers: list[Any] = []
-    strings: list[Any] = []
-    jsons: list[Any] = []
-    for index, value in enumerate(values):
-        if type(value) is float and value - value == 0.0:  # a finite number: the common case
-            kinds.append(schema.RESULT_NUMBER)
-            numbers.append(value)
-            strings.append(None)
-            jsons.append(None)
+        if type(value) is float and value - value == 0.0:  # a finite number
+            plain[index] = value
             continue
         try:
             typed = result_columns(value) if good[index] else None
@@ -132,41 +114,60 @@ def _result(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) 
             typed = None
         if typed is None:
             good[index] = False
-            kinds.append(_BAD)
-            numbers.append(_BAD)
-            strings.append(_BAD)
-            jsons.append(_BAD)
             continue
-        kinds.append(typed["result_type"])
-        numbers.append(typed["result_number"])
-        strings.append(typed["result_string"])
-        jsons.append(typed["result_json"])
-    columns.update(result_type=kinds, result_number=numbers, result_string=strings, result_json=jsons)
-
-
-def _quality(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
-    columns["result_quality"] = values
-
-
-def _valid_time(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
-    checked = _checked(
-        values, good, lambda value: (None, None) if value is None else parse_interval(value, "validTime")
+        kinds[index] = typed["result_type"]
+        if typed["result_number"] is not None:
+            plain[index] = typed["result_number"]
+        strings[index] = typed["result_string"]
+        jsons[index] = typed["result_json"]
+    columns.update(
+        result_type=np.array(kinds, np.int16),
+        result_number=np.array(plain, np.float64),
+        result_string=strings,
+        result_json=jsons,
     )
-    columns["valid_time_start"] = [_BAD if c is _BAD else c[0] for c in checked]
-    columns["valid_time_end"] = [_BAD if c is _BAD else c[1] for c in checked]
 
 
-def _parameters(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
-    columns["parameters"] = _checked(values, good, lambda value: _object(value, "parameters"))
+def _quality(values: Any, good: np.ndarray, columns: dict[str, Any]) -> None:
+    columns["result_quality"] = list(values)
 
 
-def _feature(values: list[Any], good: list[bool], columns: dict[str, list[Any]]) -> None:
-    def check(value: Any) -> int:
-        if type(value) is int and 0 <= value <= MAX_ID:
-            return value
-        return entity_id(value, "FeatureOfInterest/id")
+def _valid_time(values: Any, good: np.ndarray, columns: dict[str, Any]) -> None:
+    nulls = _nulls(values)
+    if nulls is not None and nulls.all():
+        return
+    # `values.parse_interval`: an interval and nothing else (an instant is refused).
+    read = parse_instants_or_intervals(values, "validTime")
+    intervals = read.good & read.has_end
+    good &= intervals if nulls is None else intervals | nulls
+    columns["valid_time_start"] = _times(read.start, intervals)
+    columns["valid_time_end"] = _times(read.end, intervals)
 
-    columns["feature_of_interest_id"] = _checked(values, good, check)
+
+def _parameters(values: Any, good: np.ndarray, columns: dict[str, Any]) -> None:
+    good &= np.fromiter((value is None or type(value) is dict for value in values), bool, len(values))
+    columns["parameters"] = list(values)
+
+
+def _feature(values: Any, good: np.ndarray, columns: dict[str, Any]) -> None:
+    if set(map(type, values)) == {int}:  # ids, the common case: all at once
+        try:
+            ids = np.array(values, np.int64)  # beyond 2^63 - 1 (`MAX_ID`): OverflowError
+        except OverflowError:
+            pass
+        else:
+            good &= ids >= 0
+            columns["feature_of_interest_id"] = ids
+            return
+    ids = np.full(len(values), _NO_FEATURE, np.int64)
+    for index, value in enumerate(values):
+        if not good[index]:
+            continue
+        try:
+            ids[index] = entity_id(value, "FeatureOfInterest/id")
+        except PlatformError:
+            good[index] = False
+    columns["feature_of_interest_id"] = ids
 
 
 _COLUMNS: dict[str, Column] = {
@@ -212,20 +213,47 @@ def _block(index: int, block: Any) -> _Block:
     return _Block(where, datastream, components, rows)
 
 
-def _block_columns(block: _Block, now: datetime) -> tuple[list[bool], dict[str, list[Any]]]:
+def _block_columns(block: _Block, now: datetime) -> tuple[np.ndarray, dict[str, Any]]:
     """The block's rows checked column by column: whether each row is good, and the values of
-    every column of `OBSERVATION_COLUMNS` (the feature None where the row names none)."""
+    every column of `OBSERVATION_COLUMNS` (the feature `_NO_FEATURE` where the row names none)."""
     rows = block.rows
     width = len(block.components)
-    good = [isinstance(row, list) and len(row) == width for row in rows]
     count = len(rows)
-    columns: dict[str, list[Any]] = {name: [None] * count for name in OBSERVATION_COLUMNS}
-    columns["phenomenon_time_start"] = [now] * count
-    columns["datastream_id"] = [block.datastream] * count
+    if not count:
+        return np.zeros(0, bool), _empty_columns(0, now, block.datastream)
+    if set(map(type, rows)) == {list} and set(map(len, rows)) == {width}:  # every row of its shape
+        good = np.ones(count, bool)
+        components: list[Any] = list(zip(*rows, strict=True))
+    else:
+        good = np.fromiter((isinstance(row, list) and len(row) == width for row in rows), bool, count)
+        components = [
+            [row[position] if ok else None for row, ok in zip(rows, good.tolist(), strict=True)]
+            for position in range(width)
+        ]
+    columns = _empty_columns(count, now, block.datastream)
     for position, component in enumerate(block.components):
-        values = [row[position] if ok else None for row, ok in zip(rows, good, strict=True)]
-        _COLUMNS[component](values, good, columns)
+        _COLUMNS[component](components[position], good, columns)
     return good, columns
+
+
+def _empty_columns(count: int, now: datetime, datastream: int) -> dict[str, Any]:
+    """The columns of a block before its components fill them: phenomenonTime now, the rest null."""
+    nothing = np.full(count, _NOT_A_TIME)
+    return {
+        "phenomenon_time_start": np.full(count, np.datetime64(now.replace(tzinfo=None), "us")),
+        "phenomenon_time_end": nothing,
+        "result_time": nothing,
+        "result_type": np.zeros(count, np.int16),
+        "result_number": np.full(count, np.nan),
+        "result_string": None,
+        "result_json": None,
+        "result_quality": None,
+        "valid_time_start": nothing,
+        "valid_time_end": nothing,
+        "parameters": None,
+        "datastream_id": np.full(count, datastream, np.int64),
+        "feature_of_interest_id": np.full(count, _NO_FEATURE, np.int64),
+    }
 
 
 def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
@@ -247,39 +275,59 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     known_features: set[int] = set()
     missing_features: set[int] = set()
     now = datetime.now(UTC)
-    stored: list[bool] = []
-    batch: dict[str, list[Any]] = {name: [] for name in OBSERVATION_COLUMNS}
+    stored: list[np.ndarray] = []
+    parts: dict[str, list[Any]] = {name: [] for name in OBSERVATION_COLUMNS}
     for block in blocks:
         good, columns = _block_columns(block, now)
         features = columns["feature_of_interest_id"]
-        for index, ok in enumerate(good):
-            if not ok:
-                continue
-            feature = features[index]
-            if feature is None:
-                features[index] = defaults[block.datastream]
-            elif feature not in known_features:
-                if feature in missing_features or not writer.guard.visible(
-                    connection, FEATURE_OF_INTEREST, feature
-                ):
-                    missing_features.add(feature)
-                    good[index] = False
-                    continue
-                known_features.add(feature)
-        stored += good
-        if all(good):
-            for name, values in columns.items():
-                batch[name] += values
+        if _needs_default(block):
+            features[:] = defaults[block.datastream]
         else:
-            for name, values in columns.items():
-                batch[name] += [value for value, ok in zip(values, good, strict=True) if ok]
+            for feature in np.unique(features[good]).tolist():
+                if feature in known_features or feature in missing_features:
+                    continue
+                if writer.guard.visible(connection, FEATURE_OF_INTEREST, feature):
+                    known_features.add(feature)
+                else:
+                    missing_features.add(feature)
+            if missing_features:
+                good &= ~np.isin(features, list(missing_features))
+        stored.append(good)
+        everything = bool(good.all())
+        for name, values in columns.items():
+            if name not in _LISTS:
+                parts[name].append(values if everything else values[good])
+            elif values is None:
+                parts[name].append(int(good.sum()))  # so many rows null
+            else:
+                parts[name].append(values if everything else list(compress(values, good.tolist())))
+    batch = {name: _joined(name, pieces) for name, pieces in parts.items()}
     new_ids = insert_observations(connection, batch)
     writer.record.add(CREATED, OBSERVATION.name, new_ids)
-    for pair in set(zip(batch["datastream_id"], batch["feature_of_interest_id"], strict=True)):
-        writer.summary.add(*pair)
+    pairs = np.stack([batch["datastream_id"], batch["feature_of_interest_id"]], axis=1)
+    for datastream, feature in np.unique(pairs, axis=0).tolist():
+        writer.summary.add(datastream, feature)
     prefix = f"{base}/Observations("
-    ids = iter(new_ids)
-    return [f"{prefix}{next(ids)})" if ok else "error" for ok in stored]
+    links = [f"{prefix}{ident})" for ident in new_ids]
+    good_rows = np.concatenate(stored) if stored else np.zeros(0, bool)
+    if good_rows.all():
+        return links
+    answer = ["error"] * len(good_rows)
+    for row, link in zip(np.flatnonzero(good_rows).tolist(), links, strict=True):
+        answer[row] = link
+    return answer
+
+
+def _joined(name: str, pieces: list[Any]) -> Any:
+    """A column of the whole batch from its pieces, one per block."""
+    if name not in _LISTS:
+        return np.concatenate(pieces) if pieces else np.zeros(0)
+    if all(isinstance(piece, int) for piece in pieces):
+        return None
+    joined: list[Any] = []
+    for piece in pieces:
+        joined += [None] * piece if isinstance(piece, int) else piece
+    return joined
 
 
 def _needs_default(block: _Block) -> bool:
