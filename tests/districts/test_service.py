@@ -50,6 +50,7 @@ def test_buildings_and_floor_area(city: City, settings: Settings) -> None:
     assert buildings["footprint_m2"] == pytest.approx(20_100, rel=1e-3)
     assert buildings["floor_area_m2"] == pytest.approx(40_000, rel=1e-3)
     assert buildings["floor_area_unknown"] == 1
+    assert buildings["floor_area_estimated"] == 0  # no height of theirs is an estimate
     # the east lies outside the buildings' data: no count rather than a wrong zero
     assert found["east"]["figures"]["buildings"]["count"] is None
     assert found["east"]["figures"]["buildings"]["coverage"] == 0.0

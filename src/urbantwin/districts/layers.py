@@ -130,6 +130,8 @@ class Layer:
     #: Per feature: its height column (m) and its storeys (NaN: not known).
     heights: np.ndarray | None = None
     levels: np.ndarray | None = None
+    #: Per feature: whether its height is an import's estimate (`height_estimated`, ingest/heights.py).
+    estimated: np.ndarray | None = None
     #: Per feature: whether it may house residents (buildings only).
     residential: np.ndarray | None = None
 
@@ -346,6 +348,7 @@ def read_layer(connection: Connection, kind: str, sources: list[Collection], pro
         levels = np.array([_number(p.get("levels", p.get("building:levels"))) for p in props], dtype=float)
         levels[~(levels > 0)] = np.nan
         layer.levels = levels
+        layer.estimated = np.array([p.get("height_estimated") is True for p in props], dtype=bool)
         layer.residential = np.array(
             [str(p.get("building", "yes")).casefold() not in NOT_RESIDENTIAL for p in props], dtype=bool
         )

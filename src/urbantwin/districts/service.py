@@ -14,7 +14,9 @@ rest are counted as usual. Knows no HTTP (routes.py binds it).
 
 Floor area: each building's footprint (m², metric CRS) × its storeys — its `levels` (or OSM
 `building:levels`) where given, else its height ÷ 3 m rounded (at least one); buildings with
-neither count in the built-over area and in `floor_area_unknown`, not in the floor area.
+neither count in the built-over area and in `floor_area_unknown`, not in the floor area. A height
+that an import estimated (`height_estimated`) counts, and `floor_area_estimated` says for how many
+buildings the floor area rests on such an estimate.
 """
 
 from __future__ import annotations
@@ -331,6 +333,16 @@ class DistrictProfiles:
             "footprint": np.bincount(home[valid], weights=footprint[valid], minlength=count),
             "floor": np.bincount(home[valid], weights=floor_area[valid], minlength=count),
             "unknown": np.bincount(home[valid & ~known], minlength=count),
+            # storeys from an estimated height (levels, where given, are the source's own)
+            "estimated": np.bincount(
+                home[
+                    valid
+                    & known
+                    & ~(layer.levels > 0)
+                    & (layer.estimated if layer.estimated is not None else False)
+                ],
+                minlength=count,
+            ),
         }
 
     def _add_gtfs(
@@ -407,6 +419,7 @@ class DistrictProfiles:
                 figure["footprint_m2"] = _round(item.extra["footprint"][n], 0) if coverage > 0 else None
                 figure["floor_area_m2"] = _round(item.extra["floor"][n], 0) if coverage > 0 else None
                 figure["floor_area_unknown"] = int(item.extra["unknown"][n])
+                figure["floor_area_estimated"] = int(item.extra["estimated"][n])
             elif kind == "trees" and coverage > 0:
                 figure["per_inhabitant"] = _round(per(value), 4)
             elif kind == "charging" and coverage > 0:
