@@ -120,6 +120,17 @@ def test_siting_chooses_the_pole_that_covers_the_gap_and_stores_it(
     assert dry.status_code == 200 and "scenario" not in dry.json()
 
 
+def test_the_bands_with_their_sources(anonymous: TestClient) -> None:
+    bands = {b["id"]: b for b in anonymous.get("/api/infrastructure/coverage/bands").json()["bands"]}
+    assert sorted(bands) == ["5g-3.6", "lora-868", "wlan-2.4", "wlan-5"]
+    wlan = bands["wlan-2.4"]
+    assert wlan["technology"] == "wlan" and wlan["threshold_dbm"] == -82.0 and wlan["reach_m"] == 878.0
+    assert "38.901" in wlan["sources"]["wall_db"] and wlan["label"] == {
+        "de": "WLAN 2,4 GHz",
+        "en": "Wi-Fi 2.4 GHz",
+    }
+
+
 def test_bad_requests_name_the_problem(client: TestClient, engine: Engine) -> None:
     load_quarter(engine)
 

@@ -511,7 +511,9 @@ class CoveragePlanner:
         if method in ("greedy", "both"):
             choices["greedy"] = siting.greedy(problem, k, budget)
         if method in ("exact", "both"):
-            choices["exact"] = siting.exact(problem, k, budget, time_limit=time_limit)
+            # the exact programme starts from the greedy's choice where there is one
+            start = choices["greedy"].chosen if "greedy" in choices else None
+            choices["exact"] = siting.exact(problem, k, budget, time_limit=time_limit, start=start)
         best = choices.get("exact") if method == "exact" else choices["greedy"]
         assert best is not None
         uncovered = float(weight.sum())

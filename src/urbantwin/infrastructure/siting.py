@@ -155,9 +155,16 @@ def greedy(problem: Problem, k: int, budget: float | None = None) -> Choice:
     return Choice("greedy", chosen, gains, value, spent, time.perf_counter() - started, notes=notes)
 
 
-def exact(problem: Problem, k: int, budget: float | None = None, time_limit: float = 60.0) -> Choice:
+def exact(
+    problem: Problem,
+    k: int,
+    budget: float | None = None,
+    time_limit: float = 60.0,
+    start: Sequence[int] | None = None,
+) -> Choice:
     """The integer programme, solved with HiGHS; `optimal` says whether it was proven within the
-    time limit (else the best found and the solver's bound are given)."""
+    time limit (else the best found and the solver's bound are given). `start`: a feasible choice
+    (the greedy's) the solver starts from, so that what it answers is never worse."""
     import highspy
 
     started = time.perf_counter()
@@ -192,6 +199,15 @@ def exact(problem: Problem, k: int, budget: float | None = None, time_limit: flo
     h.addRow(-inf, float(k), n, np.arange(n, dtype=np.int32), np.ones(n))
     if budget is not None:
         h.addRow(-inf, float(budget), n, np.arange(n, dtype=np.int32), problem.costs)
+    if start is not None:
+        x = np.zeros(n + m)
+        x[list(start)] = 1.0
+        hit = np.zeros(m, dtype=bool)
+        hit[problem.pair_element[np.isin(problem.pair_candidate, list(start))]] = True
+        x[n:] = hit
+        initial = highspy.HighsSolution()
+        initial.col_value = x.tolist()
+        h.setSolution(initial)
     h.run()
     status = h.getModelStatus()
     solution = np.asarray(h.getSolution().col_value)
