@@ -153,6 +153,17 @@ def test_bad_requests_name_the_problem(client: TestClient, engine: Engine) -> No
         ({"candidates": "poles", "k": "2", "technology": "wlan"}, "k"),
         ({"candidates": "poles", "k": 1, "technology": "wlan", "colour": 1}, "colour"),
         ({"candidates": "poles", "k": 1, "technology": "wlan", "method": "magic"}, "method"),
+        # four sites' rays over 1.9 km × 1.9 km at 1 m: billions of samples
+        (
+            {
+                "candidates": "poles",
+                "k": 1,
+                "technology": "wlan",
+                "resolution": 1,
+                "bbox": [12.32, 51.32, 12.347, 51.337],
+            },
+            "too much work",
+        ),
     ):
         answer = client.post("/api/infrastructure/siting", json=body)
         assert answer.status_code == 400 and word in answer.text, answer.text

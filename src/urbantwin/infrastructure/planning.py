@@ -62,6 +62,8 @@ MAX_CELLS = 4_000_000
 MIN_RESOLUTION, MAX_RESOLUTION = 1.0, 1000.0
 #: Sites, candidates or sensors in one request at most.
 MAX_POINTS = 20_000
+#: Ray samples a request may trace at most (a few tens of seconds on one core): the bound of its time.
+MAX_SAMPLES = 2_000_000_000
 #: New sites at most, and at most for the exact programme.
 MAX_K, MAX_EXACT_K = 200, 50
 #: OSM `building=*` values of homes (the OpenStreetMap wiki, Key:building, "Accommodation").
@@ -377,12 +379,32 @@ class CoveragePlanner:
 
     # --- coverage -----------------------------------------------------------------------------------
 
+    def _check_work(self, scene: Scene, transmitters: int) -> None:
+        """400 when tracing `transmitters` sites over the grid would take more than MAX_SAMPLES ray
+        samples: each site's cells within its reach, each ray as long as the reach at most."""
+        reach = scene.band.reach_m()
+        grid = scene.grid
+        cells = min(float(grid.size), math.pi * reach**2 / grid.resolution**2)
+        samples = (
+            transmitters
+            * cells
+            * (2 * min(reach, math.hypot(*np.subtract(grid.bounds[2:], grid.bounds[:2]))) / 3)
+        )
+        samples /= scene.obstacles.grid.resolution
+        if samples > MAX_SAMPLES:
+            raise BadRequest(
+                f"{transmitters} sites of {scene.band.id} (reach {reach:,.0f} m) over {grid.size:,} cells at "
+                f"{grid.resolution:g} m is too much work for one request: choose a coarser resolution or a "
+                "smaller bbox"
+            )
+
     def coverage(self, caller: Caller, options: Options, map_: str = "none") -> dict[str, Any]:
         """Covered area and population per district, with the gap map (`map_ = "gaps"`: the cells
         with people and no coverage) or the covered area (`"covered"`) as GeoJSON in WGS 84."""
         if map_ not in ("none", "gaps", "covered"):
             raise BadRequest(f"map must be none, gaps or covered, not {map_!r}")
         scene = self.scene(caller, options)
+        self._check_work(scene, len(scene.sites))
         clock = time.perf_counter()
         result = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
         scene.seconds["coverage"] = time.perf_counter() - clock
@@ -466,9 +488,6 @@ class CoveragePlanner:
         if store:
             self.access.require_writer(caller, "storing a siting scenario")
         scene = self.scene(caller, options)
-        clock = time.perf_counter()
-        today = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
-        scene.seconds["coverage"] = time.perf_counter() - clock
         with self.engine.connect() as connection:
             candidates_dataset = self._collection(caller, connection, candidates, "candidates")
             # candidates outside the area may cover it: those within the band's reach count
@@ -477,6 +496,10 @@ class CoveragePlanner:
             raise BadRequest(f"more than {MAX_POINTS:,} candidates in the area: choose a smaller bbox")
         if not rows:
             raise BadRequest(f"the candidates collection {candidates!r} has no features in the area")
+        self._check_work(scene, len(scene.sites) + len(rows))
+        clock = time.perf_counter()
+        today = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
+        scene.seconds["coverage"] = time.perf_counter() - clock
         points = shapely.point_on_surface(shapely.from_wkb([r.geom for r in rows]))
         xs, ys = scene.to_metric.transform(shapely.get_x(points), shapely.get_y(points))
         costs = None
