@@ -83,6 +83,7 @@ def test_coverage_per_district_and_the_gap_map(client: TestClient, engine: Engin
     assert body["grid"]["crs"] == "EPSG:25833"
     (district,) = body["districts"]
     assert district["name"] == "Testviertel" and district["placement"] == "buildings"
+    assert district["placement_label"]["de"] == "auf Wohngebäuden nach Geschossfläche"
     assert district["population_in_area"] == 60.0
     assert district["covered_population"] == 30.0
     assert district["covered_population_share"] == 0.5
@@ -105,6 +106,7 @@ def test_siting_chooses_the_pole_that_covers_the_gap_and_stores_it(
         (chosen,) = body["results"][method]["sites"]
         assert chosen["candidate"] == "P1" and chosen["gain_people"] == 30.0
     assert body["results"]["exact"]["optimal"] is True
+    assert body["results"]["exact"]["label"]["de"] == "Exakte Lösung (ganzzahliges Programm)"
     assert body["greedy_to_exact"] == 1.0
     # the scenario: a dataset of its own, the chosen site as a feature with its gain
     scenario = body["scenario"]["id"]

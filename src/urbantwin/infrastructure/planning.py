@@ -45,6 +45,7 @@ from urbantwin.infrastructure.raster import (
 )
 from urbantwin.infrastructure.service import parse_bbox
 from urbantwin.infrastructure.sites import registry_query, site_document
+from urbantwin.infrastructure.vocabulary import SITING_METHODS
 from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows_in
 from urbantwin.settings import Settings
 from urbantwin.store.access_schema import datasets
@@ -543,6 +544,7 @@ class CoveragePlanner:
         results = {
             name: {
                 "method": name,
+                "label": SITING_METHODS[name],
                 "value": round(c.value, 1),
                 "share_of_uncovered": round(c.value / uncovered, 4) if uncovered else None,
                 "cost": c.cost,
