@@ -52,7 +52,11 @@ from urbantwin.store.access_schema import datasets
 from urbantwin.store.city import read_profile
 from urbantwin.store.engine import for_writes
 from urbantwin.store.features_schema import collections, features
-from urbantwin.store.infrastructure_schema import lorawan_receptions, lorawan_streams
+from urbantwin.store.infrastructure_schema import (
+    infrastructure_registries,
+    lorawan_receptions,
+    lorawan_streams,
+)
 from urbantwin.store.schema import datastreams, locations, thing_locations
 from urbantwin.store.spatial import bbox_overlaps
 
@@ -345,8 +349,6 @@ class CoveragePlanner:
         scope = self.access.scope(caller, connection)
         query = registry_query(scope.allows_column(collections.c.dataset_id))
         if options.registry:
-            from urbantwin.store.infrastructure_schema import infrastructure_registries
-
             query = query.where(infrastructure_registries.c.collection_id.in_(options.registry))
         out: list[Transmitter] = []
         shown: set[str | None] = set()

@@ -66,15 +66,19 @@ class Problem:
         with np.errstate(over="ignore"):
             np.add.at(a, cell_index, sig[0][cand])
             np.add.at(b, cell_index, sig[1][cand])
-        _, element_of_cell = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
-        element_of_cell = element_of_cell.ravel()
-        weights = np.zeros(int(element_of_cell.max(initial=-1)) + 1)
-        np.add.at(weights, element_of_cell, weight_of_cell.ravel()[cells])
-        pairs = np.unique(np.stack([cand, element_of_cell[cell_index]], axis=1), axis=0)
+        # group equal (a, b) signatures: sort by both, a new element where either changes
+        order = np.lexsort((b, a))
+        change = np.ones(cells.size, dtype=bool)
+        change[1:] = (a[order][1:] != a[order][:-1]) | (b[order][1:] != b[order][:-1])
+        element_of_cell = np.empty(cells.size, dtype=np.int64)
+        element_of_cell[order] = np.cumsum(change) - 1
+        elements = int(change.sum())
+        weights = np.bincount(element_of_cell, weights=weight_of_cell.ravel()[cells], minlength=elements)
+        key = np.unique(cand * max(elements, 1) + element_of_cell[cell_index])
         cost = np.ones(n) if costs is None else np.asarray(costs, dtype=float)
         if cost.shape != (n,) or (cost <= 0).any() or not np.isfinite(cost).all():
             raise ValueError("every candidate needs a positive, finite cost")
-        return cls(n, weights, pairs[:, 0], pairs[:, 1], cost)
+        return cls(n, weights, key // max(elements, 1), key % max(elements, 1), cost)
 
     def value(self, chosen: Sequence[int]) -> float:
         """The people the chosen candidates cover together."""
