@@ -91,6 +91,18 @@ def test_coverage_per_district_and_the_gap_map(client: TestClient, engine: Engin
     gap = shapely.geometry.shape(body["map"]["geometry"])
     assert gap.intersects(point(110, 10)) and not gap.intersects(point(10, 10))
     assert abs(gap.area / rectangle(100, 0, 20, 20).area - 1) < 0.25
+    # the covered area holds home 1 and the street by the site, not home 2
+    answer = client.get(
+        "/api/infrastructure/coverage", params={"band": "wlan-2.4", "resolution": 2, "map": "covered"}
+    )
+    covered = shapely.geometry.shape(answer.json()["map"]["geometry"])
+    assert covered.intersects(point(10, 10)) and covered.intersects(point(5, 40))
+    assert not covered.intersects(point(110, 10))
+    # only the sites of another registry: none, and nobody covered
+    answer = client.get(
+        "/api/infrastructure/coverage", params={"band": "wlan-2.4", "resolution": 2, "registry": "other"}
+    )
+    assert answer.json()["sites"] == 0 and answer.json()["total"]["covered_population"] == 0.0
 
 
 def test_siting_chooses_the_pole_that_covers_the_gap_and_stores_it(
