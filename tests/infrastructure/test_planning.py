@@ -128,6 +128,11 @@ def test_siting_chooses_the_pole_that_covers_the_gap_and_stores_it(
     with engine.connect() as connection:
         extra = connection.execute(select(datasets.c.extra).where(datasets.c.id == scenario)).scalar()
     assert extra["kind"] == "siting" and extra["model"] is True
+    (listed,) = client.get("/api/infrastructure/siting").json()["scenarios"]
+    assert listed["id"] == scenario and listed["results"]["greedy"]["value"] == 30.0
+    stored = client.get(f"/api/infrastructure/siting/{scenario}").json()
+    assert [(s["rank"], s["candidate"], s["gain_people"]) for s in stored["sites"]] == [(1, "P1", 30.0)]
+    assert client.get("/api/infrastructure/siting/siting-000000000000").status_code == 404
     # storing needs a writer; an anonymous caller may ask without storing
     assert anonymous.post("/api/infrastructure/siting", json=request).status_code == 401
     dry = anonymous.post("/api/infrastructure/siting", json={**request, "store": False})

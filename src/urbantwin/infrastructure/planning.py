@@ -694,6 +694,61 @@ class CoveragePlanner:
             },
         }
 
+    # --- stored siting scenarios ------------------------------------------------------------------------
+
+    def scenarios(self, caller: Caller) -> list[dict[str, Any]]:
+        """The stored siting scenarios the caller may read, newest first, without their sites."""
+        with self.engine.connect() as connection:
+            scope = self.access.scope(caller, connection)
+            query = select(datasets.c.id, datasets.c.title, datasets.c.extra, datasets.c.created).where(
+                datasets.c.id.like("siting-%")
+            )
+            condition = scope.allows_column(datasets.c.id)
+            if condition is not None:
+                query = query.where(condition)
+            rows = [r for r in connection.execute(query) if (r.extra or {}).get("kind") == "siting"]
+        rows.sort(key=lambda r: (r.created, r.id), reverse=True)
+        self.access.record_read(caller, API, [r.id for r in rows])
+        return [self._scenario(r) for r in rows]
+
+    def scenario(self, caller: Caller, ident: str) -> dict[str, Any]:
+        """One stored siting scenario with its chosen sites; 404 for one unknown or not readable."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(datasets.c.id, datasets.c.title, datasets.c.extra, datasets.c.created).where(
+                    datasets.c.id == ident
+                )
+            ).first()
+            if row is None or (row.extra or {}).get("kind") != "siting":
+                raise NotFound(f"no siting scenario {ident!r}")
+            self.access.require_readable(caller, row.id, f"siting scenario {ident!r}", API, connection)
+            sites = connection.execute(
+                select(features.c.properties, features.c.geom)
+                .where(features.c.collection_id == ident)
+                .order_by(features.c.id)
+            ).all()
+        document = self._scenario(row)
+        found = [{**(s.properties or {}), "geometry": geojson_of(shapely.from_wkb(s.geom))} for s in sites]
+        document["sites"] = sorted(found, key=lambda site: int(site.get("rank", 0)))
+        return document
+
+    def _scenario(self, row: Any) -> dict[str, Any]:
+        extra = dict(row.extra or {})
+        return {
+            "id": row.id,
+            "title": row.title,
+            "created": extra.get("created"),
+            "submitted_by": extra.get("submitted_by"),
+            "parameters": extra.get("parameters"),
+            "results": extra.get("results"),
+            "uncovered_population": extra.get("uncovered_population"),
+            "note": NOTE,
+            "links": {
+                "items": f"/ogcapi/collections/{row.id}/items",
+                "catalogue": f"/catalog/datasets/{row.id}",
+            },
+        }
+
     # --- which sensors reach which gateways (model) ------------------------------------------------------
 
     def reach(self, caller: Caller, options: Options, sensors: str) -> dict[str, Any]:

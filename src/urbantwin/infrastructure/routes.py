@@ -314,6 +314,20 @@ def build_router() -> APIRouter:
 
         return await run_in_threadpool(run)
 
+    @router.get("/siting", summary="The stored siting scenarios the caller may read, newest first")
+    async def siting_scenarios(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        return {"scenarios": await run_in_threadpool(request_planner(request).scenarios, caller)}
+
+    @router.get(
+        "/siting/{scenario}",
+        summary="One stored siting scenario with its chosen sites and their gain",
+        responses={404: {"description": "No such scenario, or one the caller may not read."}},
+    )
+    async def siting_scenario(request: Request, scenario: str) -> dict[str, Any]:
+        caller = request_caller(request)
+        return await run_in_threadpool(request_planner(request).scenario, caller, scenario)
+
     @router.get(
         "/lorawan/reach",
         summary="Which sensors the model puts in reach of which gateways, with the sensors of one "
