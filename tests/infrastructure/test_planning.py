@@ -293,3 +293,22 @@ def test_the_model_against_the_rssi_of_real_uplinks(
     assert fit["offset_db"] == pytest.approx(4.0, abs=0.2)
     assert fit["mean_error_before_db"] == pytest.approx(-4.0, abs=0.2)
     assert fit["rmse_after_db"] == pytest.approx(2.0, abs=0.2)
+
+
+def test_a_scenario_of_internal_candidates_is_internal(
+    client: TestClient, anonymous: TestClient, engine: Engine
+) -> None:
+    load_quarter(engine)
+    with for_writes(engine).begin() as connection:
+        connection.execute(datasets.update().where(datasets.c.id == "poles").values(access_level="internal"))
+    request = {"candidates": "poles", "k": 1, "technology": "wlan", "resolution": 2}
+    scenario = client.post("/api/infrastructure/siting", json=request).json()["scenario"]["id"]
+    with engine.connect() as connection:
+        level = connection.execute(select(datasets.c.access_level).where(datasets.c.id == scenario)).scalar()
+    assert level == "internal"
+    assert anonymous.get("/api/infrastructure/siting").json()["scenarios"] == []
+    assert anonymous.get(f"/api/infrastructure/siting/{scenario}").status_code == 404
+    assert client.get(f"/api/infrastructure/siting/{scenario}").status_code == 200
+    # nor may an anonymous caller use the internal candidates to ask
+    asked = anonymous.post("/api/infrastructure/siting", json={**request, "store": False})
+    assert asked.status_code == 404 and "poles" in asked.text
