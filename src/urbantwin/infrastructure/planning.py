@@ -247,10 +247,9 @@ class CoveragePlanner:
             lon, lat = to_lonlat.transform([wide[0], wide[2]], [wide[1], wide[3]])
             wide_box = (min(lon), min(lat), max(lon), max(lat))
             building_rows = self._rows(connection, options.buildings, wide_box)
-            obstacle_res = min(resolution, 5.0)
-            obstacle_grid = Grid.covering(wide, obstacle_res)
-            if obstacle_grid.size > 4 * MAX_CELLS:
-                obstacle_grid = Grid.covering(wide, resolution)
+            # the obstacles at the grid's resolution, 5 m at most, but never more than 4 × MAX_CELLS
+            fits = math.sqrt((wide[2] - wide[0]) * (wide[3] - wide[1]) / (4 * MAX_CELLS))
+            obstacle_grid = Grid.covering(wide, max(min(resolution, 5.0), fits))
             footprints = self._project(to_metric, [r.geom for r in building_rows])
             heights = [
                 r.height if r.height is not None and r.height > 0 else DEFAULT_BUILDING_M
@@ -879,6 +878,16 @@ def options_of(
     registry: Sequence[str] | None = None,
 ) -> Options:
     """The options of a request, checked (400 naming what is wrong)."""
+    for name, value in (
+        ("buildings", buildings),
+        ("districts", districts),
+        ("band", band),
+        ("technology", technology),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"{name} must be a text, not {value!r}")
+    if registry is not None and not all(isinstance(r, str) for r in registry):
+        raise BadRequest(f"registry must be a list of registry ids (texts), not {registry!r}")
     box: tuple[float, float, float, float] | None = None
     if isinstance(bbox, str):
         box = parse_bbox(bbox)
