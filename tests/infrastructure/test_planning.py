@@ -293,6 +293,13 @@ def test_the_model_against_the_rssi_of_real_uplinks(
     assert fit["offset_db"] == pytest.approx(4.0, abs=0.2)
     assert fit["mean_error_before_db"] == pytest.approx(-4.0, abs=0.2)
     assert fit["rmse_after_db"] == pytest.approx(2.0, abs=0.2)
+    # the coverage of the gateway, with the band fitted to those uplinks first
+    params = {"band": "lora-868", "resolution": 5, "calibrated": "true"}
+    calibrated = client.get("/api/infrastructure/coverage", params=params).json()
+    assert calibrated["calibration"]["offset_db"] == pytest.approx(4.0, abs=0.2)
+    assert calibrated["band"]["offset_db"] == pytest.approx(4.0, abs=0.2) and calibrated["sites"] == 1
+    plain = client.get("/api/infrastructure/coverage", params={"band": "lora-868", "resolution": 5}).json()
+    assert plain["band"]["offset_db"] == 0.0 and "calibration" not in plain
 
 
 def test_a_scenario_of_internal_candidates_is_internal(

@@ -33,7 +33,7 @@ from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.infrastructure import siting
 from urbantwin.infrastructure.population import Building, District, People, district_table, place_people
-from urbantwin.infrastructure.radio import BANDS, DEFAULT_BAND, Band, calibrate
+from urbantwin.infrastructure.radio import BANDS, DEFAULT_BAND, Band, Calibration, calibrate
 from urbantwin.infrastructure.raster import (
     Coverage,
     Grid,
@@ -400,18 +400,27 @@ class CoveragePlanner:
                 "smaller bbox"
             )
 
-    def coverage(self, caller: Caller, options: Options, map_: str = "none") -> dict[str, Any]:
+    def coverage(
+        self, caller: Caller, options: Options, map_: str = "none", calibrated: bool = False
+    ) -> dict[str, Any]:
         """Covered area and population per district, with the gap map (`map_ = "gaps"`: the cells
-        with people and no coverage) or the covered area (`"covered"`) as GeoJSON in WGS 84."""
+        with people and no coverage) or the covered area (`"covered"`) as GeoJSON in WGS 84.
+        `calibrated`: the band fitted to the measured RSSI of stored uplinks first, where there are
+        any (`calibration` in the answer says what was fitted and the error)."""
         if map_ not in ("none", "gaps", "covered"):
             raise BadRequest(f"map must be none, gaps or covered, not {map_!r}")
         scene = self.scene(caller, options)
         self._check_work(scene, len(scene.sites))
+        fit = self._measured(caller, scene) if calibrated else None
+        if fit is not None:
+            scene.band = scene.band.with_changes(exponent=fit.exponent, offset_db=fit.offset_db)
         clock = time.perf_counter()
         result = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
         scene.seconds["coverage"] = time.perf_counter() - clock
         self.access.record_read(caller, API, sorted(scene.datasets, key=str))
         document = self._summary(scene, result)
+        if calibrated:
+            document["calibration"] = fit.document() if fit is not None else None
         if map_ != "none":
             mask = result.covered if map_ == "covered" else (~result.covered & (scene.people.per_cell > 0))
             document["map"] = {
@@ -815,17 +824,17 @@ class CoveragePlanner:
                 }
             )
         self.access.record_read(caller, API, sorted(scene.datasets | {dataset}, key=str))
-        measured = self._measured(caller, scene)
+        fit = self._measured(caller, scene)
         return {
             "band": band.document(),
             "note": NOTE,
             "sensors": out,
             "single_gateway": [s["sensor"] for s in out if s["single_gateway"]],
             "no_gateway": [s["sensor"] for s in out if s["no_gateway"]],
-            "calibration": measured,
+            "calibration": fit.document() if fit is not None else None,
         }
 
-    def _measured(self, caller: Caller, scene: Scene) -> dict[str, Any] | None:
+    def _measured(self, caller: Caller, scene: Scene) -> Calibration | None:
         """The model against the RSSI of stored uplinks whose device has a Location (its Thing's) and
         whose gateway a site of the area: the pairs, the error before and the fit (`radio.calibrate`)."""
         sites = {s.id.rsplit("/", 1)[-1].upper(): s for s in scene.sites}
@@ -863,8 +872,7 @@ class CoveragePlanner:
             d.append(rays.distance[0])
             walls.append(rays.walls[0])
             inside.append(rays.inside_m[0])
-        fit = calibrate(scene.band, d, walls, inside, [r.rssi for r in rows])
-        return fit.document()
+        return calibrate(scene.band, d, walls, inside, [r.rssi for r in rows])
 
 
 def options_of(

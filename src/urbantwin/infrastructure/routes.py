@@ -283,6 +283,9 @@ def build_router() -> APIRouter:
         map: Annotated[  # noqa: A002 - the query parameter's name
             str, Query(description="none, gaps (people without coverage) or covered, as GeoJSON")
         ] = "none",
+        calibrated: Annotated[
+            bool, Query(description="fit the band to the measured RSSI of stored uplinks first, where any")
+        ] = False,
     ) -> dict[str, Any]:
         caller = request_caller(request)
         options = options_of(
@@ -294,7 +297,7 @@ def build_router() -> APIRouter:
             districts=districts,
             registry=registry,
         )
-        return await run_in_threadpool(request_planner(request).coverage, caller, options, map)
+        return await run_in_threadpool(request_planner(request).coverage, caller, options, map, calibrated)
 
     @router.post(
         "/siting",
