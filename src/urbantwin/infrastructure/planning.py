@@ -32,7 +32,13 @@ from urbantwin.access.datasets import create_dataset
 from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.infrastructure import siting
-from urbantwin.infrastructure.population import Building, District, People, district_table, place_people
+from urbantwin.infrastructure.population import (
+    Building,
+    District,
+    People,
+    district_table,
+    place_people,
+)
 from urbantwin.infrastructure.radio import BANDS, DEFAULT_BAND, Band, Calibration, calibrate
 from urbantwin.infrastructure.raster import (
     Coverage,
@@ -207,7 +213,10 @@ class CoveragePlanner:
             query = query.where(bbox_overlaps("features", features.c.id, features.c.geom, box))
         return list(connection.execute(query.order_by(features.c.id).limit(MAX_CELLS + 1)).all())
 
-    def scene(self, caller: Caller, options: Options, *, with_sites: bool = True) -> Scene:
+    def scene(self, caller: Caller, options: Options, *, with_people: bool = True) -> Scene:
+        """The area of `options` in a metric CRS with its obstacles, sites and (`with_people`)
+        districts and people; without people (the sensors' reach needs only the obstacles), a grid
+        too fine for the area is coarsened rather than refused."""
         band = band_of(options)
         resolution = check_resolution(options.resolution)
         clock = time.perf_counter()
@@ -235,7 +244,9 @@ class CoveragePlanner:
             cells = math.ceil((bounds[2] - bounds[0]) / resolution) * math.ceil(
                 (bounds[3] - bounds[1]) / resolution
             )
-            if cells > MAX_CELLS:
+            if cells > MAX_CELLS and not with_people:
+                resolution = math.sqrt((bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) / MAX_CELLS) + 1e-6
+            elif cells > MAX_CELLS:
                 raise BadRequest(
                     f"the area at {resolution:g} m has {cells:,} cells, more than {MAX_CELLS:,}: "
                     "choose a smaller bbox or a coarser resolution"
@@ -263,17 +274,18 @@ class CoveragePlanner:
             clock = time.perf_counter()
             obstacles = Obstacles.of(obstacle_grid, footprints, heights)
             timings["obstacles"] = time.perf_counter() - clock
-            districts, district_dataset = self._districts(
-                caller, connection, options, profile, box, to_metric
-            )
-            used.add(district_dataset)
-            clock = time.perf_counter()
-            people = place_people(grid, districts, buildings)
-            timings["people"] = time.perf_counter() - clock
-            sites: list[Transmitter] = []
-            if with_sites:
-                sites, shown = self._sites(caller, connection, band, options, wide_box, wide, to_metric)
-                used |= shown
+            districts: list[District] = []
+            people = People(grid, np.zeros((grid.ny, grid.nx)), np.full((grid.ny, grid.nx), -1), [])
+            if with_people:
+                districts, district_dataset = self._districts(
+                    caller, connection, options, profile, box, to_metric
+                )
+                used.add(district_dataset)
+                clock = time.perf_counter()
+                people = place_people(grid, districts, buildings)
+                timings["people"] = time.perf_counter() - clock
+            sites, shown = self._sites(caller, connection, band, options, wide_box, wide, to_metric)
+            used |= shown
         return Scene(
             band,
             grid,
@@ -792,15 +804,30 @@ class CoveragePlanner:
                 districts=options.districts,
                 registry=options.registry,
             )
-        scene = self.scene(caller, options)
+        scene = self.scene(caller, options, with_people=False)
         xs, ys = scene.to_metric.transform(shapely.get_x(points), shapely.get_y(points))
         xs, ys = np.asarray(xs), np.asarray(ys)
         power = np.full((len(rows), len(scene.sites)), -np.inf)
-        geometry = {}
+        distance = np.zeros((len(rows), len(scene.sites)))
+        walls = np.zeros((len(rows), len(scene.sites)), dtype=np.int64)
+        reach = band.reach_m()
+        # only the sensors within a site's reach are traced from it, each ray as long as that at most
+        near = [np.flatnonzero(np.hypot(xs - site.x, ys - site.y) <= reach) for site in scene.sites]
+        samples = sum(len(n) for n in near) * reach / scene.obstacles.grid.resolution
+        if samples > MAX_SAMPLES:
+            raise BadRequest(
+                f"{len(rows):,} sensors and {len(scene.sites):,} sites of {band.id} are too much work "
+                "for one request: choose a bbox"
+            )
         for j, site in enumerate(scene.sites):
-            rays = trace(scene.obstacles, (site.x, site.y), site.height_m, xs, ys, band.receiver_m)
-            power[:, j] = band.received(rays.distance, rays.walls, rays.inside_m)
-            geometry[j] = (rays.distance, rays.walls, rays.inside_m)
+            if not near[j].size:
+                continue
+            rays = trace(
+                scene.obstacles, (site.x, site.y), site.height_m, xs[near[j]], ys[near[j]], band.receiver_m
+            )
+            power[near[j], j] = band.received(rays.distance, rays.walls, rays.inside_m)
+            distance[near[j], j] = rays.distance
+            walls[near[j], j] = rays.walls
         out = []
         for i, row in enumerate(rows):
             reached = [
@@ -808,8 +835,8 @@ class CoveragePlanner:
                     "site": scene.sites[j].id,
                     "predicted_dbm": round(float(power[i, j]), 1),
                     "margin_db": round(float(power[i, j] - band.threshold_dbm), 1),
-                    "distance_m": round(float(geometry[j][0][i]), 1),
-                    "walls": int(geometry[j][1][i]),
+                    "distance_m": round(float(distance[i, j]), 1),
+                    "walls": int(walls[i, j]),
                 }
                 for j in np.argsort(-power[i])
                 if power[i, j] >= band.threshold_dbm
