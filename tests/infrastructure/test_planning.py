@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 from tests.energy.conftest import DEG_PER_M_LAT, DEG_PER_M_LON, ORIGIN, rectangle
 from tests.infrastructure.test_lorawan import BEARER, CHIRPSTACK_UP
 from urbantwin.city_profile import parse_profile
+from urbantwin.infrastructure import planning
 from urbantwin.infrastructure.radio import BANDS
 from urbantwin.infrastructure.sites import register
 from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows
@@ -319,3 +320,20 @@ def test_a_scenario_of_internal_candidates_is_internal(
     # nor may an anonymous caller use the internal candidates to ask
     asked = anonymous.post("/api/infrastructure/siting", json={**request, "store": False})
     assert asked.status_code == 404 and "poles" in asked.text
+
+
+def test_a_map_of_too_many_cells_is_refused(
+    client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_quarter(engine)
+    monkeypatch.setattr(planning, "MAX_MAP_CELLS", 10)
+    # home 2's gap is 100 cells at 2 m
+    answer = client.get(
+        "/api/infrastructure/coverage", params={"band": "wlan-2.4", "resolution": 2, "map": "gaps"}
+    )
+    assert answer.status_code == 400 and "coarser resolution" in answer.text
+    # without the map, the same request is answered
+    assert (
+        client.get("/api/infrastructure/coverage", params={"band": "wlan-2.4", "resolution": 2}).status_code
+        == 200
+    )

@@ -69,6 +69,8 @@ from urbantwin.store.spatial import bbox_overlaps
 API = "infrastructure"
 #: Cells of a grid at most (a 20 km × 20 km area at 10 m).
 MAX_CELLS = 4_000_000
+#: Cells a map (gaps, covered area) may be drawn from at most.
+MAX_MAP_CELLS = 500_000
 #: The finest and coarsest grid, m.
 MIN_RESOLUTION, MAX_RESOLUTION = 1.0, 1000.0
 #: Sites, candidates or sensors in one request at most.
@@ -473,6 +475,11 @@ class CoveragePlanner:
         rows, cols = np.nonzero(mask)
         if not rows.size:
             return None
+        if rows.size > MAX_MAP_CELLS:
+            raise BadRequest(
+                f"the map would have {rows.size:,} cells, more than {MAX_MAP_CELLS:,}: choose a coarser "
+                "resolution or a smaller bbox for it"
+            )
         merged = shapely.coverage_union_all(scene.grid.boxes(rows, cols))
         lonlat = shapely.transform(
             merged, lambda c: np.column_stack(scene.to_lonlat.transform(c[:, 0], c[:, 1])), interleaved=True
