@@ -62,7 +62,11 @@ def load_quarter(engine: Engine) -> None:
     store_rows(engine, [quarter], CollectionInfo("quarters", "Quarters"), "OGC:CRS84", progress=False)
     site = row("s1", point(-20, 10), {"node_id": "s1"})
     store_rows(engine, [site], CollectionInfo("test-wlan", "Test WLAN"), "OGC:CRS84", progress=False)
-    poles = [row("P1", point(90, 10), {}), row("P2", point(-30, 10), {}), row("P3", point(300, 250), {})]
+    poles = [
+        row("P1", point(90, 10), {"cost_eur": 3000}),
+        row("P2", point(-30, 10), {"cost_eur": 1000}),
+        row("P3", point(300, 250), {"cost_eur": 1000}),
+    ]
     store_rows(engine, poles, CollectionInfo("poles", "Poles"), "OGC:CRS84", progress=False)
     sensors = [row("inside-2", point(110, 10), {}), row("street", point(-10, 30), {})]
     store_rows(engine, sensors, CollectionInfo("sensors", "Sensors"), "OGC:CRS84", progress=False)
@@ -337,3 +341,22 @@ def test_a_map_of_too_many_cells_is_refused(
         client.get("/api/infrastructure/coverage", params={"band": "wlan-2.4", "resolution": 2}).status_code
         == 200
     )
+
+
+def test_a_budget_in_the_candidates_own_costs(client: TestClient, engine: Engine) -> None:
+    load_quarter(engine)
+    request = {"k": 2, "technology": "wlan", "resolution": 2, "method": "both", "store": False}
+    request |= {"candidates": "poles", "cost_property": "cost_eur"}
+    # P1 costs 3,000
+    enough = client.post("/api/infrastructure/siting", json={**request, "budget": 3000}).json()
+    assert [s["candidate"] for s in enough["results"]["exact"]["sites"]] == ["P1"]
+    assert enough["results"]["greedy"]["cost"] == 3000.0
+    # 2,000 buys P2 and P3, which add nobody: nothing is proposed
+    short = client.post("/api/infrastructure/siting", json={**request, "budget": 2000}).json()
+    assert short["results"]["greedy"]["sites"] == [] and short["results"]["exact"]["sites"] == []
+    assert short["guarantee"]["source"] == "Khuller, Moss, Naor 1999"
+    # a candidate without a cost is named
+    bad = client.post(
+        "/api/infrastructure/siting", json={**request, "budget": 3000, "cost_property": "price"}
+    )
+    assert bad.status_code == 400 and "'P1': price must be a positive number, not None" in bad.text

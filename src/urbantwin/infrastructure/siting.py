@@ -219,8 +219,12 @@ def exact(
     info = h.getInfo()
     optimal = status == highspy.HighsModelStatus.kOptimal
     value = problem.value(chosen)
-    # each chosen site's gain in the greedy's sense, in the order of its gain, for the report
+    # each chosen site's gain in the greedy's sense, in the order of its gain, for the report; a
+    # candidate the solver set without gain (the objective does not mind it) is not proposed
     gains, ordered = _gains_in_order(problem, chosen)
+    kept = [i for i, gain in enumerate(gains) if gain > 0]
+    gains, ordered = [gains[i] for i in kept], [ordered[i] for i in kept]
+    chosen = ordered
     return Choice(
         "exact",
         ordered,
