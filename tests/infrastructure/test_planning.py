@@ -360,3 +360,24 @@ def test_a_budget_in_the_candidates_own_costs(client: TestClient, engine: Engine
         "/api/infrastructure/siting", json={**request, "budget": 3000, "cost_property": "price"}
     )
     assert bad.status_code == 400 and "'P1': price must be a positive number, not None" in bad.text
+
+
+def test_an_internal_registry_stays_internal_in_what_derives_from_it(
+    client: TestClient, anonymous: TestClient, engine: Engine
+) -> None:
+    load_quarter(engine)
+    with for_writes(engine).begin() as connection:
+        connection.execute(
+            datasets.update().where(datasets.c.id == "test-wlan").values(access_level="internal")
+        )
+    params = {"band": "wlan-2.4", "resolution": 2}
+    # the anonymous caller's coverage is made without the internal site
+    assert anonymous.get("/api/infrastructure/coverage", params=params).json()["sites"] == 0
+    assert client.get("/api/infrastructure/coverage", params=params).json()["sites"] == 1
+    # a siting on open candidates, but against the internal site's coverage, is internal
+    request = {"candidates": "poles", "k": 1, "technology": "wlan", "resolution": 2}
+    scenario = client.post("/api/infrastructure/siting", json=request).json()["scenario"]["id"]
+    with engine.connect() as connection:
+        level = connection.execute(select(datasets.c.access_level).where(datasets.c.id == scenario)).scalar()
+    assert level == "internal"
+    assert anonymous.get(f"/api/infrastructure/siting/{scenario}").status_code == 404

@@ -615,8 +615,9 @@ class CoveragePlanner:
         }
         self.access.record_read(caller, API, sorted(scene.datasets | {candidates_dataset}, key=str))
         if store:
+            sources = scene.datasets | {candidates_dataset}
             document["scenario"] = self._store(
-                caller, document, results[best.method], candidates_dataset, title
+                caller, document, results[best.method], candidates_dataset, sources, title
             )
         return document
 
@@ -626,6 +627,7 @@ class CoveragePlanner:
         document: dict[str, Any],
         result: dict[str, Any],
         candidates_dataset: str | None,
+        sources: set[str | None],
         title: str | None,
     ) -> dict[str, Any]:
         run = uuid.uuid4().hex[:12]
@@ -639,20 +641,9 @@ class CoveragePlanner:
             f"(method {result['method']}, grid {document['grid']['resolution_m']:g} m). {NOTE['en']}."
         )
         with for_writes(self.engine).begin() as connection:
-            rule = (
-                connection.execute(select(datasets).where(datasets.c.id == candidates_dataset)).first()
-                if candidates_dataset
-                else None
-            )
-            if rule is not None:
+            if candidates_dataset is not None:
                 self.access.authorize_write(caller, connection, candidates_dataset)
-            rules: dict[str, Any] = {}
-            if rule is not None:
-                rules = {
-                    "access_level": rule.access_level,
-                    "read_groups": list(rule.read_groups or []),
-                    "writers": list(rule.writers or []),
-                }
+            rules = derived_rules(connection, sources)
             create_dataset(
                 connection,
                 ident,
@@ -907,6 +898,32 @@ class CoveragePlanner:
             walls.append(rays.walls[0])
             inside.append(rays.inside_m[0])
         return calibrate(scene.band, d, walls, inside, [r.rssi for r in rows])
+
+
+def derived_rules(connection: Connection, sources: set[str | None]) -> dict[str, Any]:
+    """The access rules of a result derived from the datasets `sources` (sites, buildings,
+    districts, candidates): theirs where they all share one rule; else internal, readable by no
+    group (the administrators, and the writers all of them share) — a result is never more open
+    than what it derives from. The licence is theirs where they share one."""
+    rows = connection.execute(select(datasets).where(datasets.c.id.in_([s for s in sources if s]))).all()
+    if not rows:
+        return {}
+    rules = {
+        (r.access_level, tuple(sorted(r.read_groups or [])), tuple(sorted(r.writers or []))) for r in rows
+    }
+    licences = {r.licence for r in rows}
+    all_open = all(r.access_level == "open" for r in rows)
+    licence = licences.pop() if len(licences) == 1 else ("other-open" if all_open else "other-closed")
+    if len(rules) == 1:
+        level, groups, writers = rules.pop()
+        return {
+            "access_level": level,
+            "read_groups": list(groups),
+            "writers": list(writers),
+            "licence": licence,
+        }
+    shared = set.intersection(*(set(r.writers or []) for r in rows))
+    return {"access_level": "internal", "read_groups": [], "writers": sorted(shared), "licence": licence}
 
 
 def options_of(
