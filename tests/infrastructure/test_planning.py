@@ -381,3 +381,28 @@ def test_an_internal_registry_stays_internal_in_what_derives_from_it(
         level = connection.execute(select(datasets.c.access_level).where(datasets.c.id == scenario)).scalar()
     assert level == "internal"
     assert anonymous.get(f"/api/infrastructure/siting/{scenario}").status_code == 404
+
+
+def test_a_coverage_stored_as_a_scenario(client: TestClient, anonymous: TestClient, engine: Engine) -> None:
+    load_quarter(engine)
+    body = {"technology": "wlan", "resolution": 2, "title": "WLAN in the quarter"}
+    assert anonymous.post("/api/infrastructure/coverage", json=body).status_code == 401
+    answer = client.post("/api/infrastructure/coverage", json=body)
+    assert answer.status_code == 200, answer.text
+    stored = answer.json()
+    assert stored["total"]["covered_population"] == 30.0
+    scenario = stored["scenario"]["id"]
+    items = client.get(f"/ogcapi/collections/{scenario}/items").json()["features"]
+    by_layer = {f["properties"]["layer"]: f for f in items}
+    assert sorted(by_layer) == ["covered", "district", "gaps"]
+    assert by_layer["district"]["properties"]["name"] == "Testviertel"
+    assert by_layer["district"]["properties"]["covered_population"] == 30.0
+    gaps = shapely.geometry.shape(by_layer["gaps"]["geometry"])
+    assert gaps.intersects(point(110, 10)) and not gaps.intersects(point(10, 10))
+    with engine.connect() as connection:
+        record = connection.execute(select(datasets).where(datasets.c.id == scenario)).first()
+    assert record.title == "WLAN in the quarter" and record.extra["kind"] == "coverage"
+    assert record.access_level == "open"
+    for bad, word in (({"technology": "wlan", "k": 3}, "'k'"), ({"band": 5}, "band")):
+        refused = client.post("/api/infrastructure/coverage", json=bad)
+        assert refused.status_code == 400 and word in refused.text, refused.text

@@ -471,7 +471,8 @@ class CoveragePlanner:
             "seconds": {k: round(v, 3) for k, v in scene.seconds.items()},
         }
 
-    def _cells(self, scene: Scene, mask: np.ndarray) -> dict[str, Any] | None:
+    def _merged(self, scene: Scene, mask: np.ndarray) -> shapely.Geometry | None:
+        """The cells of the mask as one (multi)polygon in the metric CRS."""
         rows, cols = np.nonzero(mask)
         if not rows.size:
             return None
@@ -480,11 +481,109 @@ class CoveragePlanner:
                 f"the map would have {rows.size:,} cells, more than {MAX_MAP_CELLS:,}: choose a coarser "
                 "resolution or a smaller bbox for it"
             )
-        merged = shapely.coverage_union_all(scene.grid.boxes(rows, cols))
+        return shapely.coverage_union_all(scene.grid.boxes(rows, cols))
+
+    def _cells(self, scene: Scene, mask: np.ndarray) -> dict[str, Any] | None:
+        merged = self._merged(scene, mask)
+        if merged is None:
+            return None
         lonlat = shapely.transform(
             merged, lambda c: np.column_stack(scene.to_lonlat.transform(c[:, 0], c[:, 1])), interleaved=True
         )
         return dict(geojson_of(shapely.set_precision(lonlat, 1e-7)))
+
+    def store_coverage(
+        self, caller: Caller, options: Options, calibrated: bool = False, title: str | None = None
+    ) -> dict[str, Any]:
+        """The coverage computed and stored as a scenario dataset `coverage-<id>`: one feature per
+        district (its part of the area, with its row of the table), the gaps and the covered area;
+        the access rules of what it derives from (`derived_rules`)."""
+        self.access.require_writer(caller, "storing a coverage scenario")
+        scene = self.scene(caller, options)
+        self._check_work(scene, len(scene.sites))
+        fit = self._measured(caller, scene) if calibrated else None
+        if fit is not None:
+            scene.band = scene.band.with_changes(exponent=fit.exponent, offset_db=fit.offset_db)
+        result = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
+        self.access.record_read(caller, API, sorted(scene.datasets, key=str))
+        document = self._summary(scene, result)
+        if calibrated:
+            document["calibration"] = fit.document() if fit is not None else None
+        gaps = self._merged(scene, ~result.covered & (scene.people.per_cell > 0))
+        covered = self._merged(scene, result.covered)
+        run = uuid.uuid4().hex[:12]
+        ident = f"coverage-{run}"
+        band = scene.band
+        title = title or f"Coverage: {band.id} at {scene.grid.resolution:g} m"
+        total = document["total"]
+        description = (
+            f"Model result: the coverage of {len(scene.sites)} {band.id} sites on a "
+            f"{scene.grid.resolution:g} m grid with building obstruction, "
+            f"{total['covered_population']:.0f} of "
+            f"{total['population_in_area']:.0f} people and {total['covered_area_km2']:.2f} of "
+            f"{total['area_km2']:.2f} km² covered; per district its covered people and area, the gaps "
+            f"(people without coverage) and the covered area as features. {NOTE['en']}."
+        )
+        area = shapely.box(*scene.grid.bounds)
+        rows: list[Row] = []
+
+        def add(key: str, geometry: shapely.Geometry | None, properties: dict[str, Any]) -> None:
+            if geometry is None or geometry.is_empty:
+                return
+            lonlat = shapely.transform(
+                geometry,
+                lambda c: np.column_stack(scene.to_lonlat.transform(c[:, 0], c[:, 1])),
+                interleaved=True,
+            )
+            bounds = tuple(float(v) for v in lonlat.bounds)
+            props = {**properties, "band": band.id, "model": True}
+            rows.append(Row(key, props, shapely.to_wkb(lonlat), bounds, None, None, None))  # type: ignore[arg-type]
+
+        table = {row["name"]: row for row in document["districts"]}
+        for district in scene.districts:
+            if district.name in table:
+                part = shapely.intersection(district.polygon, area)
+                add(f"district:{district.name}", part, {"layer": "district", **table[district.name]})
+        for layer, geometry in (("gaps", gaps), ("covered", covered)):
+            add(layer, geometry, {"layer": layer})
+        with for_writes(self.engine).begin() as connection:
+            create_dataset(
+                connection,
+                ident,
+                title=title,
+                description=description,
+                keywords=["digital infrastructure", "coverage", "scenario", "model result"],
+                update_frequency="NEVER",
+                extra={
+                    "model": True,
+                    "kind": "coverage",
+                    "derived_from": sorted(d for d in scene.datasets if d),
+                    "run": run,
+                    "submitted_by": caller.principal.name,
+                    "created": datetime.now(UTC).isoformat(),
+                    "parameters": {"band": document["band"], "grid": document["grid"]},
+                    "total": total,
+                    "calibration": document.get("calibration"),
+                },
+                **derived_rules(connection, scene.datasets),
+            )
+            store_rows_in(
+                connection,
+                rows,
+                CollectionInfo(
+                    ident, title, description, attribution="urbantwin coverage model", keywords=["coverage"]
+                ),
+                "EPSG:4326",
+                progress=False,
+            )
+        document["scenario"] = {
+            "id": ident,
+            "links": {
+                "items": f"/ogcapi/collections/{ident}/items",
+                "catalogue": f"/catalog/datasets/{ident}",
+            },
+        }
+        return document
 
     # --- siting --------------------------------------------------------------------------------------
 
@@ -987,20 +1086,46 @@ _SITING_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 
-def siting_request(body: Any) -> tuple[Options, dict[str, Any]]:
-    """A siting request's JSON body as options and the arguments of `CoveragePlanner.siting`."""
+#: The keys of a stored coverage request's body.
+_COVERAGE_KEYS = {
+    key: _SITING_KEYS[key]
+    for key in ("band", "technology", "resolution", "bbox", "buildings", "districts", "registry", "title")
+} | {"calibrated": (bool,)}
+
+
+def _check_keys(body: Any, known: dict[str, tuple[type, ...]], example: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise BadRequest(
-            'the body must be a JSON object, e.g. {"candidates": "stops", "k": 20, "technology": "wlan"}'
-        )
+        raise BadRequest(f"the body must be a JSON object, e.g. {example}")
     for key, value in body.items():
-        if key not in _SITING_KEYS:
-            raise BadRequest(f"unknown key {key!r}; known: {', '.join(_SITING_KEYS)}")
-        types = _SITING_KEYS[key]
+        if key not in known:
+            raise BadRequest(f"unknown key {key!r}; known: {', '.join(known)}")
+        types = known[key]
         if value is not None and (
             not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
         ):
             raise BadRequest(f"{key} must be {' or '.join(t.__name__ for t in types)}, not {value!r}")
+    return body
+
+
+def coverage_request(body: Any) -> tuple[Options, dict[str, Any]]:
+    """A stored coverage request's JSON body as options and the arguments of
+    `CoveragePlanner.store_coverage`."""
+    body = _check_keys(body, _COVERAGE_KEYS, '{"technology": "wlan", "resolution": 10}')
+    options = options_of(
+        band=body.get("band"),
+        technology=body.get("technology"),
+        resolution=body.get("resolution") or 10.0,
+        bbox=body.get("bbox"),
+        buildings=body.get("buildings"),
+        districts=body.get("districts"),
+        registry=body.get("registry"),
+    )
+    return options, {"calibrated": bool(body.get("calibrated")), "title": body.get("title")}
+
+
+def siting_request(body: Any) -> tuple[Options, dict[str, Any]]:
+    """A siting request's JSON body as options and the arguments of `CoveragePlanner.siting`."""
+    body = _check_keys(body, _SITING_KEYS, '{"candidates": "stops", "k": 20, "technology": "wlan"}')
     if not body.get("candidates"):
         raise BadRequest("candidates: name the collection of candidate carriers (points)")
     if body.get("k") is None:
