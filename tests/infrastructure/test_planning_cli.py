@@ -41,6 +41,15 @@ def test_coverage_siting_and_reach_commands(engine: Engine, settings: Settings, 
     assert "Testviertel: 30 of 60 people (50%)" in covered.stdout and "[buildings]" in covered.stdout
     assert json.loads(out.read_text())["map"]["geometry"]["type"] in ("Polygon", "MultiPolygon")
 
+    stored = runner.invoke(
+        app, ["infrastructure", "coverage", "--band", "wlan-2.4", "--resolution", "2", "--store", *store]
+    )
+    assert stored.exit_code == 0, stored.output
+    layers = stored.stdout.split("Scenario dataset: ")[1].split()[0]
+    with engine.connect() as connection:
+        keys = connection.execute(select(features.c.feature_key).where(features.c.collection_id == layers))
+        assert sorted(keys.scalars()) == ["covered", "district:Testviertel", "gaps"]
+
     chosen = runner.invoke(
         app,
         [

@@ -22,6 +22,8 @@ def test_greedy_takes_the_largest_first_and_misses_the_optimum() -> None:
     # Y and Z together cover all four cells: 11
     assert e.optimal and sorted(e.chosen) == [1, 2] and e.value == pytest.approx(11.0)
     assert g.value / e.value >= GREEDY_GUARANTEE
+    # started from the greedy's choice, the solver still finds the optimum
+    assert exact(problem, 2, start=g.chosen).value == pytest.approx(11.0)
     # with room for three, both cover everything
     assert greedy(problem, 3).value == exact(problem, 3).value == pytest.approx(11.0)
 

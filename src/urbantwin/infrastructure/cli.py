@@ -187,6 +187,11 @@ def coverage(
     buildings: _Buildings = "buildings",
     districts: _Districts = None,
     gaps: Annotated[bool, typer.Option(help="add the gap map (GeoJSON) to --out")] = False,
+    calibrated: Annotated[bool, typer.Option(help="fit the band to measured RSSI of uplinks first")] = False,
+    store: Annotated[
+        bool, typer.Option(help="store the result as a scenario dataset (districts, gaps, covered area)")
+    ] = False,
+    title: Annotated[str | None, typer.Option(help="the stored scenario's title")] = None,
     out: _Out = None,
     database_url: DatabaseUrl = None,
     config: Config = None,
@@ -204,8 +209,21 @@ def coverage(
             buildings=buildings,
             districts=districts,
         )
-        document = _planner(engine, settings).coverage(Caller.system(), options, "gaps" if gaps else "none")
+        planner = _planner(engine, settings)
+        if store:
+            document = planner.store_coverage(Caller.system(), options, calibrated, title)
+        else:
+            document = planner.coverage(Caller.system(), options, "gaps" if gaps else "none", calibrated)
         _district_lines(document)
+        if document.get("calibration"):
+            fit = document["calibration"]
+            typer.echo(
+                f"Calibrated on {fit['pairs']} measurements: offset {fit['offset_db']:+.1f} dB, exponent "
+                f"{fit['exponent']:.2f}; error {fit['rmse_before_db']:.1f} dB before, "
+                f"{fit['rmse_after_db']:.1f} dB after"
+            )
+        if "scenario" in document:
+            typer.echo(f"Scenario dataset: {document['scenario']['id']}")
         _write(out, document)
 
 

@@ -32,8 +32,14 @@ from urbantwin.access.datasets import create_dataset
 from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.infrastructure import siting
-from urbantwin.infrastructure.population import Building, District, People, district_table, place_people
-from urbantwin.infrastructure.radio import BANDS, DEFAULT_BAND, Band, calibrate
+from urbantwin.infrastructure.population import (
+    Building,
+    District,
+    People,
+    district_table,
+    place_people,
+)
+from urbantwin.infrastructure.radio import BANDS, DEFAULT_BAND, Band, Calibration, calibrate
 from urbantwin.infrastructure.raster import (
     Coverage,
     Grid,
@@ -45,23 +51,32 @@ from urbantwin.infrastructure.raster import (
 )
 from urbantwin.infrastructure.service import parse_bbox
 from urbantwin.infrastructure.sites import registry_query, site_document
+from urbantwin.infrastructure.vocabulary import SITING_METHODS
 from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows_in
 from urbantwin.settings import Settings
 from urbantwin.store.access_schema import datasets
 from urbantwin.store.city import read_profile
 from urbantwin.store.engine import for_writes
 from urbantwin.store.features_schema import collections, features
-from urbantwin.store.infrastructure_schema import lorawan_receptions, lorawan_streams
+from urbantwin.store.infrastructure_schema import (
+    infrastructure_registries,
+    lorawan_receptions,
+    lorawan_streams,
+)
 from urbantwin.store.schema import datastreams, locations, thing_locations
 from urbantwin.store.spatial import bbox_overlaps
 
 API = "infrastructure"
 #: Cells of a grid at most (a 20 km × 20 km area at 10 m).
 MAX_CELLS = 4_000_000
+#: Cells a map (gaps, covered area) may be drawn from at most.
+MAX_MAP_CELLS = 500_000
 #: The finest and coarsest grid, m.
 MIN_RESOLUTION, MAX_RESOLUTION = 1.0, 1000.0
 #: Sites, candidates or sensors in one request at most.
 MAX_POINTS = 20_000
+#: Ray samples a request may trace at most (a few tens of seconds on one core): the bound of its time.
+MAX_SAMPLES = 2_000_000_000
 #: New sites at most, and at most for the exact programme.
 MAX_K, MAX_EXACT_K = 200, 50
 #: OSM `building=*` values of homes (the OpenStreetMap wiki, Key:building, "Accommodation").
@@ -200,7 +215,10 @@ class CoveragePlanner:
             query = query.where(bbox_overlaps("features", features.c.id, features.c.geom, box))
         return list(connection.execute(query.order_by(features.c.id).limit(MAX_CELLS + 1)).all())
 
-    def scene(self, caller: Caller, options: Options, *, with_sites: bool = True) -> Scene:
+    def scene(self, caller: Caller, options: Options, *, with_people: bool = True) -> Scene:
+        """The area of `options` in a metric CRS with its obstacles, sites and (`with_people`)
+        districts and people; without people (the sensors' reach needs only the obstacles), a grid
+        too fine for the area is coarsened rather than refused."""
         band = band_of(options)
         resolution = check_resolution(options.resolution)
         clock = time.perf_counter()
@@ -228,7 +246,9 @@ class CoveragePlanner:
             cells = math.ceil((bounds[2] - bounds[0]) / resolution) * math.ceil(
                 (bounds[3] - bounds[1]) / resolution
             )
-            if cells > MAX_CELLS:
+            if cells > MAX_CELLS and not with_people:
+                resolution = math.sqrt((bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) / MAX_CELLS) + 1e-6
+            elif cells > MAX_CELLS:
                 raise BadRequest(
                     f"the area at {resolution:g} m has {cells:,} cells, more than {MAX_CELLS:,}: "
                     "choose a smaller bbox or a coarser resolution"
@@ -240,10 +260,9 @@ class CoveragePlanner:
             lon, lat = to_lonlat.transform([wide[0], wide[2]], [wide[1], wide[3]])
             wide_box = (min(lon), min(lat), max(lon), max(lat))
             building_rows = self._rows(connection, options.buildings, wide_box)
-            obstacle_res = min(resolution, 5.0)
-            obstacle_grid = Grid.covering(wide, obstacle_res)
-            if obstacle_grid.size > 4 * MAX_CELLS:
-                obstacle_grid = Grid.covering(wide, resolution)
+            # the obstacles at the grid's resolution, 5 m at most, but never more than 4 × MAX_CELLS
+            fits = math.sqrt((wide[2] - wide[0]) * (wide[3] - wide[1]) / (4 * MAX_CELLS))
+            obstacle_grid = Grid.covering(wide, max(min(resolution, 5.0), fits))
             footprints = self._project(to_metric, [r.geom for r in building_rows])
             heights = [
                 r.height if r.height is not None and r.height > 0 else DEFAULT_BUILDING_M
@@ -257,17 +276,18 @@ class CoveragePlanner:
             clock = time.perf_counter()
             obstacles = Obstacles.of(obstacle_grid, footprints, heights)
             timings["obstacles"] = time.perf_counter() - clock
-            districts, district_dataset = self._districts(
-                caller, connection, options, profile, box, to_metric
-            )
-            used.add(district_dataset)
-            clock = time.perf_counter()
-            people = place_people(grid, districts, buildings)
-            timings["people"] = time.perf_counter() - clock
-            sites: list[Transmitter] = []
-            if with_sites:
-                sites, shown = self._sites(caller, connection, band, options, wide_box, wide, to_metric)
-                used |= shown
+            districts: list[District] = []
+            people = People(grid, np.zeros((grid.ny, grid.nx)), np.full((grid.ny, grid.nx), -1), [])
+            if with_people:
+                districts, district_dataset = self._districts(
+                    caller, connection, options, profile, box, to_metric
+                )
+                used.add(district_dataset)
+                clock = time.perf_counter()
+                people = place_people(grid, districts, buildings)
+                timings["people"] = time.perf_counter() - clock
+            sites, shown = self._sites(caller, connection, band, options, wide_box, wide, to_metric)
+            used |= shown
         return Scene(
             band,
             grid,
@@ -342,8 +362,6 @@ class CoveragePlanner:
         scope = self.access.scope(caller, connection)
         query = registry_query(scope.allows_column(collections.c.dataset_id))
         if options.registry:
-            from urbantwin.store.infrastructure_schema import infrastructure_registries
-
             query = query.where(infrastructure_registries.c.collection_id.in_(options.registry))
         out: list[Transmitter] = []
         shown: set[str | None] = set()
@@ -377,17 +395,46 @@ class CoveragePlanner:
 
     # --- coverage -----------------------------------------------------------------------------------
 
-    def coverage(self, caller: Caller, options: Options, map_: str = "none") -> dict[str, Any]:
+    def _check_work(self, scene: Scene, transmitters: int) -> None:
+        """400 when tracing `transmitters` sites over the grid would take more than MAX_SAMPLES ray
+        samples: each site's cells within its reach, each ray as long as the reach at most."""
+        reach = scene.band.reach_m()
+        grid = scene.grid
+        cells = min(float(grid.size), math.pi * reach**2 / grid.resolution**2)
+        samples = (
+            transmitters
+            * cells
+            * (2 * min(reach, math.hypot(*np.subtract(grid.bounds[2:], grid.bounds[:2]))) / 3)
+        )
+        samples /= scene.obstacles.grid.resolution
+        if samples > MAX_SAMPLES:
+            raise BadRequest(
+                f"{transmitters} sites of {scene.band.id} (reach {reach:,.0f} m) over {grid.size:,} cells at "
+                f"{grid.resolution:g} m is too much work for one request: choose a coarser resolution or a "
+                "smaller bbox"
+            )
+
+    def coverage(
+        self, caller: Caller, options: Options, map_: str = "none", calibrated: bool = False
+    ) -> dict[str, Any]:
         """Covered area and population per district, with the gap map (`map_ = "gaps"`: the cells
-        with people and no coverage) or the covered area (`"covered"`) as GeoJSON in WGS 84."""
+        with people and no coverage) or the covered area (`"covered"`) as GeoJSON in WGS 84.
+        `calibrated`: the band fitted to the measured RSSI of stored uplinks first, where there are
+        any (`calibration` in the answer says what was fitted and the error)."""
         if map_ not in ("none", "gaps", "covered"):
             raise BadRequest(f"map must be none, gaps or covered, not {map_!r}")
         scene = self.scene(caller, options)
+        self._check_work(scene, len(scene.sites))
+        fit = self._measured(caller, scene) if calibrated else None
+        if fit is not None:
+            scene.band = scene.band.with_changes(exponent=fit.exponent, offset_db=fit.offset_db)
         clock = time.perf_counter()
         result = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
         scene.seconds["coverage"] = time.perf_counter() - clock
         self.access.record_read(caller, API, sorted(scene.datasets, key=str))
         document = self._summary(scene, result)
+        if calibrated:
+            document["calibration"] = fit.document() if fit is not None else None
         if map_ != "none":
             mask = result.covered if map_ == "covered" else (~result.covered & (scene.people.per_cell > 0))
             document["map"] = {
@@ -424,15 +471,119 @@ class CoveragePlanner:
             "seconds": {k: round(v, 3) for k, v in scene.seconds.items()},
         }
 
-    def _cells(self, scene: Scene, mask: np.ndarray) -> dict[str, Any] | None:
+    def _merged(self, scene: Scene, mask: np.ndarray) -> shapely.Geometry | None:
+        """The cells of the mask as one (multi)polygon in the metric CRS."""
         rows, cols = np.nonzero(mask)
         if not rows.size:
             return None
-        merged = shapely.coverage_union_all(scene.grid.boxes(rows, cols))
+        if rows.size > MAX_MAP_CELLS:
+            raise BadRequest(
+                f"the map would have {rows.size:,} cells, more than {MAX_MAP_CELLS:,}: choose a coarser "
+                "resolution or a smaller bbox for it"
+            )
+        return shapely.coverage_union_all(scene.grid.boxes(rows, cols))
+
+    def _cells(self, scene: Scene, mask: np.ndarray) -> dict[str, Any] | None:
+        merged = self._merged(scene, mask)
+        if merged is None:
+            return None
         lonlat = shapely.transform(
             merged, lambda c: np.column_stack(scene.to_lonlat.transform(c[:, 0], c[:, 1])), interleaved=True
         )
         return dict(geojson_of(shapely.set_precision(lonlat, 1e-7)))
+
+    def store_coverage(
+        self, caller: Caller, options: Options, calibrated: bool = False, title: str | None = None
+    ) -> dict[str, Any]:
+        """The coverage computed and stored as a scenario dataset `coverage-<id>`: one feature per
+        district (its part of the area, with its row of the table), the gaps and the covered area;
+        the access rules of what it derives from (`derived_rules`)."""
+        self.access.require_writer(caller, "storing a coverage scenario")
+        scene = self.scene(caller, options)
+        self._check_work(scene, len(scene.sites))
+        fit = self._measured(caller, scene) if calibrated else None
+        if fit is not None:
+            scene.band = scene.band.with_changes(exponent=fit.exponent, offset_db=fit.offset_db)
+        result = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
+        self.access.record_read(caller, API, sorted(scene.datasets, key=str))
+        document = self._summary(scene, result)
+        if calibrated:
+            document["calibration"] = fit.document() if fit is not None else None
+        gaps = self._merged(scene, ~result.covered & (scene.people.per_cell > 0))
+        covered = self._merged(scene, result.covered)
+        run = uuid.uuid4().hex[:12]
+        ident = f"coverage-{run}"
+        band = scene.band
+        title = title or f"Coverage: {band.id} at {scene.grid.resolution:g} m"
+        total = document["total"]
+        description = (
+            f"Model result: the coverage of {len(scene.sites)} {band.id} sites on a "
+            f"{scene.grid.resolution:g} m grid with building obstruction, "
+            f"{total['covered_population']:.0f} of "
+            f"{total['population_in_area']:.0f} people and {total['covered_area_km2']:.2f} of "
+            f"{total['area_km2']:.2f} km² covered; per district its covered people and area, the gaps "
+            f"(people without coverage) and the covered area as features. {NOTE['en']}."
+        )
+        area = shapely.box(*scene.grid.bounds)
+        rows: list[Row] = []
+
+        def add(key: str, geometry: shapely.Geometry | None, properties: dict[str, Any]) -> None:
+            if geometry is None or geometry.is_empty:
+                return
+            lonlat = shapely.transform(
+                geometry,
+                lambda c: np.column_stack(scene.to_lonlat.transform(c[:, 0], c[:, 1])),
+                interleaved=True,
+            )
+            bounds = tuple(float(v) for v in lonlat.bounds)
+            props = {**properties, "band": band.id, "model": True}
+            rows.append(Row(key, props, shapely.to_wkb(lonlat), bounds, None, None, None))  # type: ignore[arg-type]
+
+        table = {row["name"]: row for row in document["districts"]}
+        for district in scene.districts:
+            if district.name in table:
+                part = shapely.intersection(district.polygon, area)
+                add(f"district:{district.name}", part, {"layer": "district", **table[district.name]})
+        for layer, geometry in (("gaps", gaps), ("covered", covered)):
+            add(layer, geometry, {"layer": layer})
+        with for_writes(self.engine).begin() as connection:
+            create_dataset(
+                connection,
+                ident,
+                title=title,
+                description=description,
+                keywords=["digital infrastructure", "coverage", "scenario", "model result"],
+                update_frequency="NEVER",
+                extra={
+                    "model": True,
+                    "kind": "coverage",
+                    "derived_from": sorted(d for d in scene.datasets if d),
+                    "run": run,
+                    "submitted_by": caller.principal.name,
+                    "created": datetime.now(UTC).isoformat(),
+                    "parameters": {"band": document["band"], "grid": document["grid"]},
+                    "total": total,
+                    "calibration": document.get("calibration"),
+                },
+                **derived_rules(connection, scene.datasets),
+            )
+            store_rows_in(
+                connection,
+                rows,
+                CollectionInfo(
+                    ident, title, description, attribution="urbantwin coverage model", keywords=["coverage"]
+                ),
+                "EPSG:4326",
+                progress=False,
+            )
+        document["scenario"] = {
+            "id": ident,
+            "links": {
+                "items": f"/ogcapi/collections/{ident}/items",
+                "catalogue": f"/catalog/datasets/{ident}",
+            },
+        }
+        return document
 
     # --- siting --------------------------------------------------------------------------------------
 
@@ -466,9 +617,6 @@ class CoveragePlanner:
         if store:
             self.access.require_writer(caller, "storing a siting scenario")
         scene = self.scene(caller, options)
-        clock = time.perf_counter()
-        today = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
-        scene.seconds["coverage"] = time.perf_counter() - clock
         with self.engine.connect() as connection:
             candidates_dataset = self._collection(caller, connection, candidates, "candidates")
             # candidates outside the area may cover it: those within the band's reach count
@@ -477,6 +625,10 @@ class CoveragePlanner:
             raise BadRequest(f"more than {MAX_POINTS:,} candidates in the area: choose a smaller bbox")
         if not rows:
             raise BadRequest(f"the candidates collection {candidates!r} has no features in the area")
+        self._check_work(scene, len(scene.sites) + len(rows))
+        clock = time.perf_counter()
+        today = coverage(scene.grid, scene.obstacles, scene.band, scene.sites)
+        scene.seconds["coverage"] = time.perf_counter() - clock
         points = shapely.point_on_surface(shapely.from_wkb([r.geom for r in rows]))
         xs, ys = scene.to_metric.transform(shapely.get_x(points), shapely.get_y(points))
         costs = None
@@ -511,13 +663,16 @@ class CoveragePlanner:
         if method in ("greedy", "both"):
             choices["greedy"] = siting.greedy(problem, k, budget)
         if method in ("exact", "both"):
-            choices["exact"] = siting.exact(problem, k, budget, time_limit=time_limit)
+            # the exact programme starts from the greedy's choice where there is one
+            start = choices["greedy"].chosen if "greedy" in choices else None
+            choices["exact"] = siting.exact(problem, k, budget, time_limit=time_limit, start=start)
         best = choices.get("exact") if method == "exact" else choices["greedy"]
         assert best is not None
         uncovered = float(weight.sum())
         results = {
             name: {
                 "method": name,
+                "label": SITING_METHODS[name],
                 "value": round(c.value, 1),
                 "share_of_uncovered": round(c.value / uncovered, 4) if uncovered else None,
                 "cost": c.cost,
@@ -559,8 +714,9 @@ class CoveragePlanner:
         }
         self.access.record_read(caller, API, sorted(scene.datasets | {candidates_dataset}, key=str))
         if store:
+            sources = scene.datasets | {candidates_dataset}
             document["scenario"] = self._store(
-                caller, document, results[best.method], candidates_dataset, title
+                caller, document, results[best.method], candidates_dataset, sources, title
             )
         return document
 
@@ -570,6 +726,7 @@ class CoveragePlanner:
         document: dict[str, Any],
         result: dict[str, Any],
         candidates_dataset: str | None,
+        sources: set[str | None],
         title: str | None,
     ) -> dict[str, Any]:
         run = uuid.uuid4().hex[:12]
@@ -583,20 +740,9 @@ class CoveragePlanner:
             f"(method {result['method']}, grid {document['grid']['resolution_m']:g} m). {NOTE['en']}."
         )
         with for_writes(self.engine).begin() as connection:
-            rule = (
-                connection.execute(select(datasets).where(datasets.c.id == candidates_dataset)).first()
-                if candidates_dataset
-                else None
-            )
-            if rule is not None:
+            if candidates_dataset is not None:
                 self.access.authorize_write(caller, connection, candidates_dataset)
-            rules: dict[str, Any] = {}
-            if rule is not None:
-                rules = {
-                    "access_level": rule.access_level,
-                    "read_groups": list(rule.read_groups or []),
-                    "writers": list(rule.writers or []),
-                }
+            rules = derived_rules(connection, sources)
             create_dataset(
                 connection,
                 ident,
@@ -665,6 +811,61 @@ class CoveragePlanner:
             },
         }
 
+    # --- stored siting scenarios ------------------------------------------------------------------------
+
+    def scenarios(self, caller: Caller) -> list[dict[str, Any]]:
+        """The stored siting scenarios the caller may read, newest first, without their sites."""
+        with self.engine.connect() as connection:
+            scope = self.access.scope(caller, connection)
+            query = select(datasets.c.id, datasets.c.title, datasets.c.extra, datasets.c.created).where(
+                datasets.c.id.like("siting-%")
+            )
+            condition = scope.allows_column(datasets.c.id)
+            if condition is not None:
+                query = query.where(condition)
+            rows = [r for r in connection.execute(query) if (r.extra or {}).get("kind") == "siting"]
+        rows.sort(key=lambda r: (r.created, r.id), reverse=True)
+        self.access.record_read(caller, API, [r.id for r in rows])
+        return [self._scenario(r) for r in rows]
+
+    def scenario(self, caller: Caller, ident: str) -> dict[str, Any]:
+        """One stored siting scenario with its chosen sites; 404 for one unknown or not readable."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(datasets.c.id, datasets.c.title, datasets.c.extra, datasets.c.created).where(
+                    datasets.c.id == ident
+                )
+            ).first()
+            if row is None or (row.extra or {}).get("kind") != "siting":
+                raise NotFound(f"no siting scenario {ident!r}")
+            self.access.require_readable(caller, row.id, f"siting scenario {ident!r}", API, connection)
+            sites = connection.execute(
+                select(features.c.properties, features.c.geom)
+                .where(features.c.collection_id == ident)
+                .order_by(features.c.id)
+            ).all()
+        document = self._scenario(row)
+        found = [{**(s.properties or {}), "geometry": geojson_of(shapely.from_wkb(s.geom))} for s in sites]
+        document["sites"] = sorted(found, key=lambda site: int(site.get("rank", 0)))
+        return document
+
+    def _scenario(self, row: Any) -> dict[str, Any]:
+        extra = dict(row.extra or {})
+        return {
+            "id": row.id,
+            "title": row.title,
+            "created": extra.get("created"),
+            "submitted_by": extra.get("submitted_by"),
+            "parameters": extra.get("parameters"),
+            "results": extra.get("results"),
+            "uncovered_population": extra.get("uncovered_population"),
+            "note": NOTE,
+            "links": {
+                "items": f"/ogcapi/collections/{row.id}/items",
+                "catalogue": f"/catalog/datasets/{row.id}",
+            },
+        }
+
     # --- which sensors reach which gateways (model) ------------------------------------------------------
 
     def reach(self, caller: Caller, options: Options, sensors: str) -> dict[str, Any]:
@@ -700,15 +901,30 @@ class CoveragePlanner:
                 districts=options.districts,
                 registry=options.registry,
             )
-        scene = self.scene(caller, options)
+        scene = self.scene(caller, options, with_people=False)
         xs, ys = scene.to_metric.transform(shapely.get_x(points), shapely.get_y(points))
         xs, ys = np.asarray(xs), np.asarray(ys)
         power = np.full((len(rows), len(scene.sites)), -np.inf)
-        geometry = {}
+        distance = np.zeros((len(rows), len(scene.sites)))
+        walls = np.zeros((len(rows), len(scene.sites)), dtype=np.int64)
+        reach = band.reach_m()
+        # only the sensors within a site's reach are traced from it, each ray as long as that at most
+        near = [np.flatnonzero(np.hypot(xs - site.x, ys - site.y) <= reach) for site in scene.sites]
+        samples = sum(len(n) for n in near) * reach / scene.obstacles.grid.resolution
+        if samples > MAX_SAMPLES:
+            raise BadRequest(
+                f"{len(rows):,} sensors and {len(scene.sites):,} sites of {band.id} are too much work "
+                "for one request: choose a bbox"
+            )
         for j, site in enumerate(scene.sites):
-            rays = trace(scene.obstacles, (site.x, site.y), site.height_m, xs, ys, band.receiver_m)
-            power[:, j] = band.received(rays.distance, rays.walls, rays.inside_m)
-            geometry[j] = (rays.distance, rays.walls, rays.inside_m)
+            if not near[j].size:
+                continue
+            rays = trace(
+                scene.obstacles, (site.x, site.y), site.height_m, xs[near[j]], ys[near[j]], band.receiver_m
+            )
+            power[near[j], j] = band.received(rays.distance, rays.walls, rays.inside_m)
+            distance[near[j], j] = rays.distance
+            walls[near[j], j] = rays.walls
         out = []
         for i, row in enumerate(rows):
             reached = [
@@ -716,8 +932,8 @@ class CoveragePlanner:
                     "site": scene.sites[j].id,
                     "predicted_dbm": round(float(power[i, j]), 1),
                     "margin_db": round(float(power[i, j] - band.threshold_dbm), 1),
-                    "distance_m": round(float(geometry[j][0][i]), 1),
-                    "walls": int(geometry[j][1][i]),
+                    "distance_m": round(float(distance[i, j]), 1),
+                    "walls": int(walls[i, j]),
                 }
                 for j in np.argsort(-power[i])
                 if power[i, j] >= band.threshold_dbm
@@ -732,17 +948,17 @@ class CoveragePlanner:
                 }
             )
         self.access.record_read(caller, API, sorted(scene.datasets | {dataset}, key=str))
-        measured = self._measured(caller, scene)
+        fit = self._measured(caller, scene)
         return {
             "band": band.document(),
             "note": NOTE,
             "sensors": out,
             "single_gateway": [s["sensor"] for s in out if s["single_gateway"]],
             "no_gateway": [s["sensor"] for s in out if s["no_gateway"]],
-            "calibration": measured,
+            "calibration": fit.document() if fit is not None else None,
         }
 
-    def _measured(self, caller: Caller, scene: Scene) -> dict[str, Any] | None:
+    def _measured(self, caller: Caller, scene: Scene) -> Calibration | None:
         """The model against the RSSI of stored uplinks whose device has a Location (its Thing's) and
         whose gateway a site of the area: the pairs, the error before and the fit (`radio.calibrate`)."""
         sites = {s.id.rsplit("/", 1)[-1].upper(): s for s in scene.sites}
@@ -780,8 +996,33 @@ class CoveragePlanner:
             d.append(rays.distance[0])
             walls.append(rays.walls[0])
             inside.append(rays.inside_m[0])
-        fit = calibrate(scene.band, d, walls, inside, [r.rssi for r in rows])
-        return fit.document()
+        return calibrate(scene.band, d, walls, inside, [r.rssi for r in rows])
+
+
+def derived_rules(connection: Connection, sources: set[str | None]) -> dict[str, Any]:
+    """The access rules of a result derived from the datasets `sources` (sites, buildings,
+    districts, candidates): theirs where they all share one rule; else internal, readable by no
+    group (the administrators, and the writers all of them share) — a result is never more open
+    than what it derives from. The licence is theirs where they share one."""
+    rows = connection.execute(select(datasets).where(datasets.c.id.in_([s for s in sources if s]))).all()
+    if not rows:
+        return {}
+    rules = {
+        (r.access_level, tuple(sorted(r.read_groups or [])), tuple(sorted(r.writers or []))) for r in rows
+    }
+    licences = {r.licence for r in rows}
+    all_open = all(r.access_level == "open" for r in rows)
+    licence = licences.pop() if len(licences) == 1 else ("other-open" if all_open else "other-closed")
+    if len(rules) == 1:
+        level, groups, writers = rules.pop()
+        return {
+            "access_level": level,
+            "read_groups": list(groups),
+            "writers": list(writers),
+            "licence": licence,
+        }
+    shared = set.intersection(*(set(r.writers or []) for r in rows))
+    return {"access_level": "internal", "read_groups": [], "writers": sorted(shared), "licence": licence}
 
 
 def options_of(
@@ -795,6 +1036,16 @@ def options_of(
     registry: Sequence[str] | None = None,
 ) -> Options:
     """The options of a request, checked (400 naming what is wrong)."""
+    for name, value in (
+        ("buildings", buildings),
+        ("districts", districts),
+        ("band", band),
+        ("technology", technology),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"{name} must be a text, not {value!r}")
+    if registry is not None and not all(isinstance(r, str) for r in registry):
+        raise BadRequest(f"registry must be a list of registry ids (texts), not {registry!r}")
     box: tuple[float, float, float, float] | None = None
     if isinstance(bbox, str):
         box = parse_bbox(bbox)
@@ -835,20 +1086,46 @@ _SITING_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 
-def siting_request(body: Any) -> tuple[Options, dict[str, Any]]:
-    """A siting request's JSON body as options and the arguments of `CoveragePlanner.siting`."""
+#: The keys of a stored coverage request's body.
+_COVERAGE_KEYS = {
+    key: _SITING_KEYS[key]
+    for key in ("band", "technology", "resolution", "bbox", "buildings", "districts", "registry", "title")
+} | {"calibrated": (bool,)}
+
+
+def _check_keys(body: Any, known: dict[str, tuple[type, ...]], example: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise BadRequest(
-            'the body must be a JSON object, e.g. {"candidates": "stops", "k": 20, "technology": "wlan"}'
-        )
+        raise BadRequest(f"the body must be a JSON object, e.g. {example}")
     for key, value in body.items():
-        if key not in _SITING_KEYS:
-            raise BadRequest(f"unknown key {key!r}; known: {', '.join(_SITING_KEYS)}")
-        types = _SITING_KEYS[key]
+        if key not in known:
+            raise BadRequest(f"unknown key {key!r}; known: {', '.join(known)}")
+        types = known[key]
         if value is not None and (
             not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
         ):
             raise BadRequest(f"{key} must be {' or '.join(t.__name__ for t in types)}, not {value!r}")
+    return body
+
+
+def coverage_request(body: Any) -> tuple[Options, dict[str, Any]]:
+    """A stored coverage request's JSON body as options and the arguments of
+    `CoveragePlanner.store_coverage`."""
+    body = _check_keys(body, _COVERAGE_KEYS, '{"technology": "wlan", "resolution": 10}')
+    options = options_of(
+        band=body.get("band"),
+        technology=body.get("technology"),
+        resolution=body.get("resolution") or 10.0,
+        bbox=body.get("bbox"),
+        buildings=body.get("buildings"),
+        districts=body.get("districts"),
+        registry=body.get("registry"),
+    )
+    return options, {"calibrated": bool(body.get("calibrated")), "title": body.get("title")}
+
+
+def siting_request(body: Any) -> tuple[Options, dict[str, Any]]:
+    """A siting request's JSON body as options and the arguments of `CoveragePlanner.siting`."""
+    body = _check_keys(body, _SITING_KEYS, '{"candidates": "stops", "k": 20, "technology": "wlan"}')
     if not body.get("candidates"):
         raise BadRequest("candidates: name the collection of candidate carriers (points)")
     if body.get("k") is None:

@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 
 from urbantwin.infrastructure.raster import Grid, polygon_index
+from urbantwin.infrastructure.vocabulary import PLACEMENTS
 
 #: Metres per storey when the floor area is taken from a building's height.
 STOREY_M = 3.0
@@ -124,6 +125,7 @@ def district_table(
                 "name": d.name,
                 "population": d.population,
                 "placement": people.placement[i],
+                "placement_label": PLACEMENTS[people.placement[i]],
                 "area_km2": round(cells * cell_area / 1e6, 4),
                 "covered_area_km2": round(covered_cells * cell_area / 1e6, 4),
                 "covered_area_share": round(covered_cells / cells, 4),

@@ -151,8 +151,10 @@ def trace(
     step: float | None = None,
 ) -> Rays:
     """Trace rays from one antenna at `tx` (`tx_height` above ground) to receivers at (`rx_x`,
-    `rx_y`), `rx_height` above ground. Each ray is sampled at the middles of ⌈d / step⌉ equal
-    pieces (`step`: the obstacles' resolution unless given)."""
+    `rx_y`), `rx_height` above ground. Each ray is sampled at both ends and at the ends of the
+    ⌈d / step⌉ equal pieces between (`step`: the obstacles' resolution unless given), so an antenna
+    or a receiver inside a building taller than itself is behind that building's wall; each sample
+    stands for d / (pieces + 1) metres of the length inside buildings."""
     step = step or obstacles.grid.resolution
     rx_x = np.asarray(rx_x, dtype=float).ravel()
     rx_y = np.asarray(rx_y, dtype=float).ravel()

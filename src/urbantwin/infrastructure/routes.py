@@ -19,6 +19,7 @@ from urbantwin.infrastructure.planning import (
     MAX_K,
     CoveragePlanner,
     bands,
+    coverage_request,
     options_of,
     siting_request,
 )
@@ -116,6 +117,30 @@ _SITING_BODY = {
                     },
                 },
                 "example": {"candidates": "stops", "k": 20, "technology": "wlan", "method": "both"},
+            }
+        },
+    }
+}
+_COVERAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "band": {"type": "string", "enum": list(BANDS)},
+                        "technology": {"type": "string"},
+                        "resolution": {"type": "number", "description": "grid cell size, m"},
+                        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+                        "buildings": {"type": "string"},
+                        "districts": {"type": "string"},
+                        "registry": {"type": "array", "items": {"type": "string"}},
+                        "calibrated": {"type": "boolean"},
+                        "title": {"type": "string"},
+                    },
+                },
+                "example": {"technology": "wlan", "resolution": 10},
             }
         },
     }
@@ -283,6 +308,9 @@ def build_router() -> APIRouter:
         map: Annotated[  # noqa: A002 - the query parameter's name
             str, Query(description="none, gaps (people without coverage) or covered, as GeoJSON")
         ] = "none",
+        calibrated: Annotated[
+            bool, Query(description="fit the band to the measured RSSI of stored uplinks first, where any")
+        ] = False,
     ) -> dict[str, Any]:
         caller = request_caller(request)
         options = options_of(
@@ -294,7 +322,26 @@ def build_router() -> APIRouter:
             districts=districts,
             registry=registry,
         )
-        return await run_in_threadpool(request_planner(request).coverage, caller, options, map)
+        return await run_in_threadpool(request_planner(request).coverage, caller, options, map, calibrated)
+
+    @router.post(
+        "/coverage",
+        summary="Compute the coverage and store it as a scenario dataset: per district, the gaps and "
+        "the covered area as features",
+        responses={**_MODEL_ERRORS, 401: {"description": "Storing a scenario needs a token."}},
+        openapi_extra=_COVERAGE_BODY,
+    )
+    async def store_coverage(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        planner = request_planner(request)
+        planner.access.require_writer(caller, "storing a coverage scenario")
+        body = await read_json(request, planner.settings)
+        options, arguments = coverage_request(body)
+
+        def run() -> dict[str, Any]:
+            return planner.store_coverage(caller, options, **arguments)
+
+        return await run_in_threadpool(run)
 
     @router.post(
         "/siting",
@@ -313,6 +360,20 @@ def build_router() -> APIRouter:
             return planner.siting(caller, options, **arguments)
 
         return await run_in_threadpool(run)
+
+    @router.get("/siting", summary="The stored siting scenarios the caller may read, newest first")
+    async def siting_scenarios(request: Request) -> dict[str, Any]:
+        caller = request_caller(request)
+        return {"scenarios": await run_in_threadpool(request_planner(request).scenarios, caller)}
+
+    @router.get(
+        "/siting/{scenario}",
+        summary="One stored siting scenario with its chosen sites and their gain",
+        responses={404: {"description": "No such scenario, or one the caller may not read."}},
+    )
+    async def siting_scenario(request: Request, scenario: str) -> dict[str, Any]:
+        caller = request_caller(request)
+        return await run_in_threadpool(request_planner(request).scenario, caller, scenario)
 
     @router.get(
         "/lorawan/reach",

@@ -66,15 +66,19 @@ class Problem:
         with np.errstate(over="ignore"):
             np.add.at(a, cell_index, sig[0][cand])
             np.add.at(b, cell_index, sig[1][cand])
-        _, element_of_cell = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
-        element_of_cell = element_of_cell.ravel()
-        weights = np.zeros(int(element_of_cell.max(initial=-1)) + 1)
-        np.add.at(weights, element_of_cell, weight_of_cell.ravel()[cells])
-        pairs = np.unique(np.stack([cand, element_of_cell[cell_index]], axis=1), axis=0)
+        # group equal (a, b) signatures: sort by both, a new element where either changes
+        order = np.lexsort((b, a))
+        change = np.ones(cells.size, dtype=bool)
+        change[1:] = (a[order][1:] != a[order][:-1]) | (b[order][1:] != b[order][:-1])
+        element_of_cell = np.empty(cells.size, dtype=np.int64)
+        element_of_cell[order] = np.cumsum(change) - 1
+        elements = int(change.sum())
+        weights = np.bincount(element_of_cell, weights=weight_of_cell.ravel()[cells], minlength=elements)
+        key = np.unique(cand * max(elements, 1) + element_of_cell[cell_index])
         cost = np.ones(n) if costs is None else np.asarray(costs, dtype=float)
         if cost.shape != (n,) or (cost <= 0).any() or not np.isfinite(cost).all():
             raise ValueError("every candidate needs a positive, finite cost")
-        return cls(n, weights, pairs[:, 0], pairs[:, 1], cost)
+        return cls(n, weights, key // max(elements, 1), key % max(elements, 1), cost)
 
     def value(self, chosen: Sequence[int]) -> float:
         """The people the chosen candidates cover together."""
@@ -155,9 +159,16 @@ def greedy(problem: Problem, k: int, budget: float | None = None) -> Choice:
     return Choice("greedy", chosen, gains, value, spent, time.perf_counter() - started, notes=notes)
 
 
-def exact(problem: Problem, k: int, budget: float | None = None, time_limit: float = 60.0) -> Choice:
+def exact(
+    problem: Problem,
+    k: int,
+    budget: float | None = None,
+    time_limit: float = 60.0,
+    start: Sequence[int] | None = None,
+) -> Choice:
     """The integer programme, solved with HiGHS; `optimal` says whether it was proven within the
-    time limit (else the best found and the solver's bound are given)."""
+    time limit (else the best found and the solver's bound are given). `start`: a feasible choice
+    (the greedy's) the solver starts from, so that what it answers is never worse."""
     import highspy
 
     started = time.perf_counter()
@@ -192,6 +203,15 @@ def exact(problem: Problem, k: int, budget: float | None = None, time_limit: flo
     h.addRow(-inf, float(k), n, np.arange(n, dtype=np.int32), np.ones(n))
     if budget is not None:
         h.addRow(-inf, float(budget), n, np.arange(n, dtype=np.int32), problem.costs)
+    if start is not None:
+        x = np.zeros(n + m)
+        x[list(start)] = 1.0
+        hit = np.zeros(m, dtype=bool)
+        hit[problem.pair_element[np.isin(problem.pair_candidate, list(start))]] = True
+        x[n:] = hit
+        initial = highspy.HighsSolution()
+        initial.col_value = x.tolist()
+        h.setSolution(initial)
     h.run()
     status = h.getModelStatus()
     solution = np.asarray(h.getSolution().col_value)
@@ -199,8 +219,12 @@ def exact(problem: Problem, k: int, budget: float | None = None, time_limit: flo
     info = h.getInfo()
     optimal = status == highspy.HighsModelStatus.kOptimal
     value = problem.value(chosen)
-    # each chosen site's gain in the greedy's sense, in the order of its gain, for the report
+    # each chosen site's gain in the greedy's sense, in the order of its gain, for the report; a
+    # candidate the solver set without gain (the objective does not mind it) is not proposed
     gains, ordered = _gains_in_order(problem, chosen)
+    kept = [i for i, gain in enumerate(gains) if gain > 0]
+    gains, ordered = [gains[i] for i in kept], [ordered[i] for i in kept]
+    chosen = ordered
     return Choice(
         "exact",
         ordered,

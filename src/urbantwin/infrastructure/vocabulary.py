@@ -104,3 +104,19 @@ def labels(technology: str | None, carrier: str | None) -> dict[str, dict[str, s
     if carrier in CARRIERS:
         out["carrier"] = CARRIERS[carrier]
     return out
+
+
+#: How a district's residents were placed on the coverage grid (`population.place_people`).
+PLACEMENTS: dict[str, dict[str, str]] = {
+    "buildings": {
+        "de": "auf Wohngebäuden nach Geschossfläche",
+        "en": "on residential buildings by floor area",
+    },
+    "spread": {"de": "gleichmäßig über die Fläche verteilt", "en": "spread evenly over the area"},
+}
+
+#: The siting methods.
+SITING_METHODS: dict[str, dict[str, str]] = {
+    "greedy": {"de": "Greedy-Auswahl", "en": "Greedy choice"},
+    "exact": {"de": "Exakte Lösung (ganzzahliges Programm)", "en": "Exact solution (integer programme)"},
+}
