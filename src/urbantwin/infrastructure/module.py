@@ -32,7 +32,7 @@ MODULE = Module(
     "nodes, LoRaWAN uplinks, coverage and gaps per district, siting of new sites and which sensors "
     "reach which gateways; `urbantwin infrastructure`",
     mount=mount,
-    catalogue_datasets=("<registry>", "siting-<run>"),
+    catalogue_datasets=("<registry>", "coverage-<id>", "siting-<run>"),
     cli=commands,
     settings=("lorawan_webhook_token",),
 )
