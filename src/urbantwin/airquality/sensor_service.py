@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, select, update
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
@@ -54,6 +54,7 @@ from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.store.city import read_profile
 from urbantwin.store.engine import for_writes
 from urbantwin.store.features_schema import collections, features
+from urbantwin.store.observation_quality import update_quality
 from urbantwin.store.schema import datastreams, locations, observations, observed_properties, thing_locations
 from urbantwin.times import format_instant
 
@@ -410,26 +411,15 @@ class SensorChecks:
                 "corrected": _round(checked.corrected[i]),
                 "calibrated": _round(calibrated[i]) if usable[i] else None,
             }
-            rows.append(
-                {
-                    "ident": int(ident),
-                    "quality": {
-                        "flags": checked.flags[i],
-                        "usable": bool(usable[i]),
-                        "checks": CHECKS,
-                        "checked": stamp,
-                    },
-                    "parameters": kept,
-                }
-            )
-        statement = (
-            update(observations)
-            .where(observations.c.id == bindparam("ident"))
-            .values(result_quality=bindparam("quality"), parameters=bindparam("parameters"))
-        )
+            quality = {
+                "flags": checked.flags[i],
+                "usable": bool(usable[i]),
+                "checks": CHECKS,
+                "checked": stamp,
+            }
+            rows.append((int(ident), quality, kept))
         with for_writes(self.engine).begin() as connection:
-            for chunk in range(0, len(rows), 5000):
-                connection.execute(statement, rows[chunk : chunk + 5000])
+            update_quality(connection, sensor.id, rows)
             if calibration is not None:
                 properties = connection.execute(
                     select(datastreams.c.properties).where(datastreams.c.id == sensor.id)
