@@ -225,6 +225,7 @@ def test_official_and_citizen_per_district(client: TestClient, engine: Any, site
     assert client.post("/api/air/sensors/check", params=WINDOW).status_code == 200
     response = client.get("/api/air/districts/comparison", params=WINDOW)
     assert response.status_code == 200, response.text
+    assert "amtlichen Stationen" in response.json()["method"]["de"]
     body = {d["name"]: d["pollutants"] for d in response.json()["districts"]}
     # West holds the station: the mean of its 120 hours, (12 + 26 + 27 + 20 + 15) / 5 = 20
     assert body["West"] == [

@@ -48,7 +48,7 @@ from urbantwin.airquality.sensors import (
 )
 from urbantwin.airquality.service import AirService, Series
 from urbantwin.airquality.standards import standards
-from urbantwin.airquality.texts import FLAG_LABELS
+from urbantwin.airquality.texts import CALIBRATION_METHOD, COMPARISON_METHOD, FLAG_LABELS
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.store.city import read_profile
@@ -145,8 +145,8 @@ def calibration_document(calibration: Calibration) -> dict[str, Any]:
         "r2": _round(calibration.r2, 4),
         "rmse": _round(calibration.rmse, 3),
         "rmseUncalibrated": _round(calibration.rmse_uncalibrated, 3),
-        "method": calibration.method,
-        "formula": "calibrated = intercept + slope × humidity-corrected value",
+        "method": CALIBRATION_METHOD,
+        "formula": "calibrated = intercept + slope × corrected",
     }
 
 
@@ -575,10 +575,7 @@ class SensorChecks:
             "collection": districts.collection,
             "start": format_instant(window.start),
             "end": format_instant(window.end),
-            "method": "official: mean of the valid hourly means of the official stations in the district; "
-            "citizen: mean of the hourly means of the usable readings of the low-cost sensors in the "
-            "district as the last check run stored them (calibrated where a calibration was fitted, "
-            "otherwise humidity-corrected); sensors never checked are left out",
+            "method": COMPARISON_METHOD,
             "districts": out,
         }
 
