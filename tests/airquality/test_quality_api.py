@@ -225,6 +225,7 @@ def test_official_and_citizen_per_district(client: TestClient, engine: Any, site
     assert client.post("/api/air/sensors/check", params=WINDOW).status_code == 200
     response = client.get("/api/air/districts/comparison", params=WINDOW)
     assert response.status_code == 200, response.text
+    assert "amtlichen Stationen" in response.json()["method"]["de"]
     body = {d["name"]: d["pollutants"] for d in response.json()["districts"]}
     # West holds the station: the mean of its 120 hours, (12 + 26 + 27 + 20 + 15) / 5 = 20
     assert body["West"] == [
@@ -290,3 +291,31 @@ def test_the_new_paths_are_in_the_openapi_document(client: TestClient) -> None:
 
 
 assert UG  # the unit of the test station's Datastreams, shared with test_api.py
+
+
+def test_hidden_sensors_and_stations_stay_hidden(
+    client: TestClient, anonymous: TestClient, sites: dict[str, int]
+) -> None:
+    dataset = {"id": "citizens", "title": "Internal", "publisher_id": "city", "licence": "other"}
+    assert client.post("/api/admin/datasets", json={**dataset, "access_level": "internal"}).status_code == 201
+    moved = client.post(
+        "/api/datasets/citizens/members",
+        json={"entity_set": "Datastreams", "ids": [sites["pm25"], sites["pm10"]]},
+    )
+    assert moved.status_code == 200, moved.text
+    assert client.post("/api/air/sensors/check", params=WINDOW).status_code == 200
+    assert anonymous.get("/api/air/sensors").json()["sensors"] == []
+    assert anonymous.get(f"/api/air/sensors/{sites['pm25']}/flags", params=WINDOW).status_code == 404
+    assert len(client.get("/api/air/sensors").json()["sensors"]) == 2
+    station = {"id": "agency", "title": "Internal", "publisher_id": "city", "licence": "other"}
+    assert client.post("/api/admin/datasets", json={**station, "access_level": "internal"}).status_code == 201
+    moved = client.post(
+        "/api/datasets/agency/members", json={"entity_set": "Things", "ids": [sites["station"]]}
+    )
+    assert moved.status_code == 200, moved.text
+    hidden = anonymous.get(f"/api/air/stations/{sites['station']}/forecast-check", params={"year": "2024"})
+    assert hidden.status_code == 404
+    # the published assessment is as closed as the station's data
+    published = client.post("/api/air/assessment/publish", params={"year": "2024"}).json()
+    assert published["accessLevel"] == "internal"
+    assert anonymous.get("/ogcapi/collections/air-assessment-2024/items").status_code == 404

@@ -29,7 +29,7 @@ from urbantwin.airquality.forecast import (
 )
 from urbantwin.airquality.service import _DEFINITIONS, _MICROGRAMS, API, AirService, Answer, Series
 from urbantwin.airquality.standards import standards
-from urbantwin.airquality.texts import SCORE_LABELS, days
+from urbantwin.airquality.texts import PAIRING, SCORE_LABELS, days
 from urbantwin.errors import BadRequest
 from urbantwin.store.schema import datastreams, observations, observed_properties
 from urbantwin.times import format_instant
@@ -242,8 +242,7 @@ class ForecastCheck:
         body = {
             "station": {"@iot.id": thing_id, "name": name},
             "year": year,
-            "days": "UTC dates; a forecast and a measured daily mean meet on the UTC date of the middle of "
-            "their intervals; a measured day from hourly values needs 18 valid hours",
+            "days": PAIRING,
             "scores": SCORE_LABELS,
             "start": format_instant(start),
             "end": format_instant(end),

@@ -96,7 +96,7 @@ class ForecastModel(BaseModel):
 class ForecastCheckAnswer(BaseModel):
     station: dict[str, Any]
     year: int
-    days: str
+    days: Texts
     scores: dict[str, Texts]
     start: str
     end: str
@@ -115,7 +115,7 @@ class CalibrationModel(BaseModel):
     r2: float | None
     rmse: float | None = Field(description="RMSE of the calibrated values against the reference, µg/m³")
     rmseUncalibrated: float | None
-    method: str
+    method: Texts
     formula: str
 
 
@@ -213,7 +213,7 @@ class DistrictComparison(BaseModel):
     collection: str
     start: str
     end: str
-    method: str
+    method: Texts
     districts: list[DistrictRow]
 
 

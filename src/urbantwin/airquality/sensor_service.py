@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, select, update
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
@@ -48,12 +48,13 @@ from urbantwin.airquality.sensors import (
 )
 from urbantwin.airquality.service import AirService, Series
 from urbantwin.airquality.standards import standards
-from urbantwin.airquality.texts import FLAG_LABELS
+from urbantwin.airquality.texts import CALIBRATION_METHOD, COMPARISON_METHOD, FLAG_LABELS
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.store.city import read_profile
 from urbantwin.store.engine import for_writes
 from urbantwin.store.features_schema import collections, features
+from urbantwin.store.observation_quality import update_quality
 from urbantwin.store.schema import datastreams, locations, observations, observed_properties, thing_locations
 from urbantwin.times import format_instant
 
@@ -144,8 +145,8 @@ def calibration_document(calibration: Calibration) -> dict[str, Any]:
         "r2": _round(calibration.r2, 4),
         "rmse": _round(calibration.rmse, 3),
         "rmseUncalibrated": _round(calibration.rmse_uncalibrated, 3),
-        "method": calibration.method,
-        "formula": "calibrated = intercept + slope × humidity-corrected value",
+        "method": CALIBRATION_METHOD,
+        "formula": "calibrated = intercept + slope × corrected",
     }
 
 
@@ -410,26 +411,15 @@ class SensorChecks:
                 "corrected": _round(checked.corrected[i]),
                 "calibrated": _round(calibrated[i]) if usable[i] else None,
             }
-            rows.append(
-                {
-                    "ident": int(ident),
-                    "quality": {
-                        "flags": checked.flags[i],
-                        "usable": bool(usable[i]),
-                        "checks": CHECKS,
-                        "checked": stamp,
-                    },
-                    "parameters": kept,
-                }
-            )
-        statement = (
-            update(observations)
-            .where(observations.c.id == bindparam("ident"))
-            .values(result_quality=bindparam("quality"), parameters=bindparam("parameters"))
-        )
+            quality = {
+                "flags": checked.flags[i],
+                "usable": bool(usable[i]),
+                "checks": CHECKS,
+                "checked": stamp,
+            }
+            rows.append((int(ident), quality, kept))
         with for_writes(self.engine).begin() as connection:
-            for chunk in range(0, len(rows), 5000):
-                connection.execute(statement, rows[chunk : chunk + 5000])
+            update_quality(connection, sensor.id, rows)
             if calibration is not None:
                 properties = connection.execute(
                     select(datastreams.c.properties).where(datastreams.c.id == sensor.id)
@@ -585,10 +575,7 @@ class SensorChecks:
             "collection": districts.collection,
             "start": format_instant(window.start),
             "end": format_instant(window.end),
-            "method": "official: mean of the valid hourly means of the official stations in the district; "
-            "citizen: mean of the hourly means of the usable readings of the low-cost sensors in the "
-            "district as the last check run stored them (calibrated where a calibration was fitted, "
-            "otherwise humidity-corrected); sensors never checked are left out",
+            "method": COMPARISON_METHOD,
             "districts": out,
         }
 

@@ -42,7 +42,7 @@ period, n, R² and the RMSE of the calibrated values against the reference; with
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -273,7 +273,6 @@ class Calibration:
     r2: float
     rmse: float
     rmse_uncalibrated: float
-    method: str = field(default="ordinary least squares, reference on humidity-corrected sensor values")
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         return self.intercept + self.slope * np.asarray(values, dtype="float64")

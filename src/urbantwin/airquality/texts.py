@@ -144,3 +144,31 @@ def days(count: int, language: str) -> str:
     if language == "de":
         return f"{count} Tag" if count == 1 else f"{count} Tage"
     return f"{count} day" if count == 1 else f"{count} days"
+
+
+#: How the forecast check pairs days (its answer's `days`).
+PAIRING: dict[str, str] = {
+    "en": "UTC dates: a forecast and a measured daily mean meet on the UTC date of the middle of their "
+    "intervals; a measured day from hourly values needs 18 valid hours",
+    "de": "UTC-Daten: Vorhersage und gemessenes Tagesmittel werden dem UTC-Datum der Mitte ihres "
+    "Intervalls zugeordnet; ein aus Stundenwerten gemessener Tag braucht 18 gültige Stunden",
+}
+
+#: How a calibration was fitted (its `method`).
+CALIBRATION_METHOD: dict[str, str] = {
+    "en": "ordinary least squares: the reference station's values on the sensor's humidity-corrected values",
+    "de": "Kleinste-Quadrate-Regression der Werte der Referenzstation auf die feuchtekorrigierten Werte "
+    "des Sensors",
+}
+
+#: How the district comparison is computed (its answer's `method`).
+COMPARISON_METHOD: dict[str, str] = {
+    "en": "official: mean of the valid hourly means of the official stations in the district; citizen: "
+    "mean of the hourly means of the usable readings of the low-cost sensors in the district as the last "
+    "check run stored them (calibrated where a calibration was fitted, otherwise humidity-corrected); "
+    "sensors never checked are left out",
+    "de": "amtlich: Mittel der gültigen Stundenmittel der amtlichen Stationen im Stadtteil; Bürger: "
+    "Mittel der Stundenmittel der verwendbaren Messwerte der Low-Cost-Sensoren im Stadtteil, wie sie die "
+    "letzte Prüfung gespeichert hat (kalibriert, wo eine Kalibrierung bestimmt wurde, sonst "
+    "feuchtekorrigiert); nie geprüfte Sensoren bleiben außen vor",
+}
