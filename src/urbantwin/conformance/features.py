@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -456,7 +457,7 @@ def paging(session: Session) -> None:
 def one_feature(session: Session) -> None:
     wanted = feature(session).get("id")
     require(wanted is not None, "the feature has no id")
-    body = get_json(session, f"{items_url(session)}/{wanted}", geo=True)
+    body = get_json(session, f"{items_url(session)}/{quote(str(wanted), safe='')}", geo=True)
     require(body.get("type") == "Feature" and body.get("id") == wanted, "items/{id} answered another feature")
     require(link(body, "self"), "the feature has no self link")
     require(link(body, "collection"), "the feature has no collection link")
@@ -590,7 +591,9 @@ def crs_listed(session: Session) -> None:
 def crs_action(session: Session) -> None:
     target = other_crs(session)
     wanted = feature(session).get("id")
-    answer = session.get(f"{items_url(session)}/{wanted}", {"crs": target}, headers=GEOJSON_ACCEPT)
+    answer = session.get(
+        f"{items_url(session)}/{quote(str(wanted), safe='')}", {"crs": target}, headers=GEOJSON_ACCEPT
+    )
     expect_status(answer, 200)
     header = answer.headers.get("content-crs", "")
     require(header.strip("<>") == target, f"Content-Crs is {header!r}, not <{target}>")

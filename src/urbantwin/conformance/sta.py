@@ -637,6 +637,12 @@ def filter_basic(session: Session) -> None:
     require(thing["@iot.id"] in found, "$filter=name eq … did not find the Thing")
     found = ids(filtered(session, "Things", f"name ne {literal(thing['name'])}"))
     require(thing["@iot.id"] not in found, "$filter=name ne … found the Thing of that name")
+    texts = {
+        k: v for k, v in (thing.get("properties") or {}).items() if isinstance(v, str) and k.isidentifier()
+    }
+    for key, value in list(texts.items())[:1]:
+        found = ids(filtered(session, "Things", f"properties/{key} eq {literal(value)}"))
+        require(thing["@iot.id"] in found, f"$filter=properties/{key} eq … did not find the Thing")
     datastream = sample(session, "Datastreams")
     items = filtered(
         session,
