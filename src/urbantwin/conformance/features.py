@@ -215,6 +215,7 @@ def bad_request(session: Session, target: str, params: dict[str, str]) -> None:
 def landing_page(session: Session) -> None:
     page = landing(session)
     require(isinstance(page.get("links"), list), "the landing page has no links")
+    require(link(page, "self"), "the landing page has no self link")
     require(link(page, "service-desc", "service-doc"), "the landing page links to no API definition")
     require(
         link(page, "conformance", "http://www.opengis.net/def/rel/ogc/1.0/conformance"),
@@ -264,7 +265,7 @@ def conformance(session: Session) -> None:
 )
 def collections(session: Session) -> None:
     body = get_json(session, url(session, "collections"))
-    require(isinstance(body.get("links"), list), "/collections has no links")
+    require(isinstance(body.get("links"), list) and link(body, "self"), "/collections has no self link")
     listed = body.get("collections")
     require(isinstance(listed, list), "/collections has no collections array")
     for item in listed:
@@ -600,6 +601,10 @@ def crs_action(session: Session) -> None:
     got = positions(json_of(answer).get("geometry"))
     require(got, "the feature in the other CRS has no coordinates")
     expected = transformed(target, *anchor(session))
+    page = session.get(items_url(session), {"crs": target, "limit": "1"}, headers=GEOJSON_ACCEPT)
+    expect_status(page, 200)
+    header = page.headers.get("content-crs", "")
+    require(header.strip("<>") == target, f"Content-Crs of the items is {header!r}, not <{target}>")
     require(
         _close(target, (got[0][0], got[0][1]), expected),
         f"the first position is {got[0][:2]}, the transformation gives {list(expected)}",

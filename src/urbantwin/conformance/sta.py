@@ -404,6 +404,12 @@ def navigation(session: Session) -> None:
     values(session.get_json(sta(session, f"{path}/Observations"), {"$top": "2"}), f"{path}/Observations")
     sensor = session.get_json(sta(session, f"{path}/Sensor"))
     require("@iot.id" in sensor, f"{path}/Sensor is not an entity")
+    values(session.get_json(sta(session, f"{path}/Thing/Locations")), f"{path}/Thing/Locations")
+    links = values(session.get_json(sta(session, f"{path}/Thing/Datastreams/$ref")))
+    require(
+        all(set(item) == {"@iot.selfLink"} for item in links) and len(links) >= 1,
+        f"{path}/Thing/Datastreams/$ref is not a list of selfLinks",
+    )
 
 
 @check(
@@ -492,6 +498,20 @@ def expand(session: Session) -> None:
     require(isinstance(inner, list) and len(inner) == 1, "Datastreams($top=1) did not give one Datastream")
     extra = {key for key in inner[0] if not key.startswith("@iot.") and key != "name"}
     require(not extra, f"Datastreams($select=name) has {sorted(extra)} as well")
+    counted = session.get_json(path, {"$expand": "Datastreams($count=true;$top=1)"})
+    require(
+        isinstance(counted.get("Datastreams@iot.count"), int) and counted["Datastreams@iot.count"] >= 1,
+        "Datastreams($count=true) gave no Datastreams@iot.count",
+    )
+    observations = session.get_json(
+        sta(session, f"Datastreams({literal(datastream['@iot.id'])})"),
+        {"$expand": "Observations($top=1;$count=true)"},
+    )
+    if observations.get("Observations@iot.count", 0) > 1:
+        require(
+            isinstance(observations.get("Observations@iot.nextLink"), str),
+            "an expanded page of 1 of several Observations has no Observations@iot.nextLink",
+        )
 
 
 @check(
@@ -655,6 +675,12 @@ def filter_basic(session: Session) -> None:
             item.get("Datastream", {}).get("@iot.id") == datastream["@iot.id"],
             "$filter=Datastream/id eq … answered an Observation of another Datastream",
         )
+    observed = session.get_json(
+        sta(session, f"Datastreams({literal(datastream['@iot.id'])})/ObservedProperty")
+    )
+    hop = f"Datastream/ObservedProperty/name eq {literal(observed['name'])}"
+    items = filtered(session, "Observations", hop, **{"$top": "5", "$expand": "Datastream($select=id)"})
+    require(items, f"$filter={hop} found none of the Datastream's Observations")
 
 
 def _filter_group(
