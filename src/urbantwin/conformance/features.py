@@ -104,15 +104,22 @@ def collection(session: Session) -> dict[str, Any]:
             if item.get("itemType", "feature") != "feature":
                 continue
             page = get_json(
-                session, url(session, f"collections/{item['id']}/items"), {"limit": "1"}, geo=True
+                session, url(session, f"collections/{item['id']}/items"), {"limit": "10"}, geo=True
             )
             if page.get("features"):
-                found = (item, page["features"][0])
+                found = (item, max(page["features"], key=_richness))
                 break
         session.state["collection"] = found
     if session.state["collection"] is None:
         raise Skipped("the server has no collection with a feature to check this on")
     return session.state["collection"][0]
+
+
+def _richness(item: dict[str, Any]) -> int:
+    """How many of the filter checks' kinds of property a feature has (a string, a number): the
+    checks look at the first of the first page that has both, if one has."""
+    values = [v for v in (item.get("properties") or {}).values() if not isinstance(v, bool)]
+    return int(any(isinstance(v, str) for v in values)) + int(any(isinstance(v, int | float) for v in values))
 
 
 def feature(session: Session) -> dict[str, Any]:
@@ -186,7 +193,8 @@ def property_of(session: Session, kind: type | tuple[type, ...]) -> tuple[str, A
             if isinstance(value, str) and ("'" in value or not value.strip() or "%" in value or "_" in value):
                 continue
             return name, value
-    raise Skipped(f"the feature has no {getattr(kind, '__name__', 'such')} property to filter by")
+    what = "string" if kind is str else "number"
+    raise Skipped(f"the feature has no {what} property with a plain name to filter by")
 
 
 def text(value: Any) -> str:
