@@ -306,6 +306,26 @@ def common_control(session: Session) -> None:
         raise Skipped("the server has no entities")
 
 
+def shape_of(set_name: str, entity: dict[str, Any]) -> None:
+    """The values the data model fixes the form of: unitOfMeasurement an object of name, symbol and
+    definition; times ISO 8601; GeoJSON where the encodingType says so."""
+    where = f"{set_name}({entity['@iot.id']})"
+    if set_name == "Datastreams":
+        unit: Any = entity.get("unitOfMeasurement")
+        require(isinstance(unit, dict), f"{where}'s unitOfMeasurement is no object")
+        require({"name", "symbol", "definition"} <= set(unit), f"{where}'s unitOfMeasurement lacks a member")
+    for name in ("time", "phenomenonTime"):
+        if isinstance(entity.get(name), str):
+            instant(entity[name])
+    for name in ("location", "feature"):
+        if entity.get("encodingType") == "application/geo+json" and name in entity:
+            value = entity[name]
+            require(
+                isinstance(value, dict) and isinstance(value.get("type"), str),
+                f"{where}'s {name} is no GeoJSON",
+            )
+
+
 def _datamodel_checks() -> None:
     for set_name, (type_name, properties, relations) in MODEL.items():
 
@@ -315,6 +335,7 @@ def _datamodel_checks() -> None:
             entity = sample(session, set_name)
             absent = [name for name in properties if name not in entity]
             require(not absent, f"{set_name}({entity['@iot.id']}) lacks {', '.join(absent)}")
+            shape_of(set_name, entity)
 
         def has_relations(session: Session, set_name: str = set_name, relations: tuple = relations) -> None:
             entity = sample(session, set_name)
@@ -498,6 +519,13 @@ def expand(session: Session) -> None:
     require(isinstance(inner, list) and len(inner) == 1, "Datastreams($top=1) did not give one Datastream")
     extra = {key for key in inner[0] if not key.startswith("@iot.") and key != "name"}
     require(not extra, f"Datastreams($select=name) has {sorted(extra)} as well")
+    chosen = session.get_json(
+        path, {"$expand": f"Datastreams($filter=id eq {literal(datastream['@iot.id'])})"}
+    )
+    require(
+        ids(chosen.get("Datastreams") or []) == [datastream["@iot.id"]],
+        "Datastreams($filter=id eq …) did not expand that Datastream alone",
+    )
     counted = session.get_json(path, {"$expand": "Datastreams($count=true;$top=1)"})
     require(
         isinstance(counted.get("Datastreams@iot.count"), int) and counted["Datastreams@iot.count"] >= 1,
