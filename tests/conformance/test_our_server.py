@@ -112,3 +112,11 @@ def test_the_command_refuses_to_write_without_a_token() -> None:
     result = CliRunner().invoke(cli_app, ["check", "http://127.0.0.1:9/", "--write"])
     assert result.exit_code == 2
     assert "token" in result.output
+
+
+def test_a_url_with_no_api_behind_it_is_an_error_of_the_run(live_server: str, backend: str) -> None:
+    if backend == "postgresql":
+        pytest.skip("no store is asked")
+    result = CliRunner().invoke(cli_app, ["check", f"{live_server}/api/nothing-here"])
+    assert result.exit_code == 1
+    assert "is neither a SensorThings service root nor an OGC API landing page" in result.output

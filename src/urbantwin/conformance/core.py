@@ -167,6 +167,17 @@ class Session:
 
     # --- requests ----------------------------------------------------------------------------
 
+    def credentials(self, url: str) -> dict[str, str]:
+        """The token's header, for the checked endpoints' own origin only: a link that leads to
+        another host (a nextLink, a selfLink, a Location a server made up) never gets the token."""
+        if not self.options.token:
+            return {}
+        origin = httpx.URL(url)
+        for root in (self.sta_root, self.features_root):
+            if root and (httpx.URL(root).scheme, httpx.URL(root).netloc) == (origin.scheme, origin.netloc):
+                return {"Authorization": f"Bearer {self.options.token}"}
+        return {}
+
     def request(
         self,
         method: str,
@@ -186,6 +197,7 @@ class Session:
             headers = {"Content-Type": "application/json", **(headers or {})}
         if content is not None:
             body = excerpt(content.decode("utf-8", "replace"))
+        headers = {**self.credentials(url), **(headers or {})}
         request = self.client.build_request(method, url, params=params, content=content, headers=headers)
         try:
             response = self.client.send(request)
@@ -242,7 +254,7 @@ class Session:
         while urls:
             url = urls.pop()
             try:
-                answer = self.client.delete(url)
+                answer = self.client.delete(url, headers=self.credentials(url))
             except httpx.HTTPError:
                 left.append(url)
                 continue
@@ -274,6 +286,8 @@ class Session:
                 # An answer of another shape than the standard's (a list where an object belongs, a
                 # missing member the check reads): the server's fault, reported as such.
                 verdict, reason = "fail", f"an answer of unexpected shape ({type(exc).__name__}: {exc})"
+            except Exception as exc:  # noqa: BLE001 - one check's trouble never ends the run
+                verdict, reason = "fail", f"the check could not finish ({type(exc).__name__}: {exc})"
             finally:
                 left = self.clean_up(self.created)
             if left and verdict == "pass":

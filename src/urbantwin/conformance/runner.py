@@ -123,9 +123,9 @@ class Report:
         return [uri for uris in self.claimed.values() for uri in uris if uri not in COVERED]
 
 
-def _json(client: httpx.Client, url: str) -> Any:
+def _json(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> Any:
     try:
-        answer = client.get(url, headers={"Accept": "application/json"})
+        answer = client.get(url, headers={"Accept": "application/json", **(headers or {})})
         return answer.json() if answer.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
@@ -141,20 +141,23 @@ def _is_features(document: Any) -> bool:
     return isinstance(document, dict) and isinstance(document.get("links"), list) and "value" not in document
 
 
-def discover(client: httpx.Client, url: str) -> tuple[str | None, str | None]:
-    """The SensorThings service root and the OGC API landing page at or below `url`."""
+def discover(
+    client: httpx.Client, url: str, headers: dict[str, str] | None = None
+) -> tuple[str | None, str | None]:
+    """The SensorThings service root and the OGC API landing page at or below `url` (asked with
+    `headers`: the token, which belongs to that origin)."""
     base = url.rstrip("/")
-    document = _json(client, base)
+    document = _json(client, base, headers)
     if _is_sta(document):
         return base, None
     if _is_features(document) and not any(
-        _is_sta(_json(client, f"{base}/{sub}")) for sub in SUBPATHS["sensorthings"][:1]
+        _is_sta(_json(client, f"{base}/{sub}", headers)) for sub in SUBPATHS["sensorthings"][:1]
     ):
         return None, base
     found: dict[str, str | None] = {"sensorthings": None, "features": None}
     for kind, test in (("sensorthings", _is_sta), ("features", _is_features)):
         for sub in SUBPATHS[kind]:
-            if test(_json(client, f"{base}/{sub}")):
+            if test(_json(client, f"{base}/{sub}", headers)):
                 found[kind] = f"{base}/{sub}"
                 break
     return found["sensorthings"], found["features"]
@@ -162,7 +165,7 @@ def discover(client: httpx.Client, url: str) -> tuple[str | None, str | None]:
 
 def _claims_sta(session: Session) -> list[str]:
     assert session.sta_root is not None
-    root = _json(session.client, session.sta_root) or {}
+    root = _json(session.client, session.sta_root, session.credentials(session.sta_root)) or {}
     session.state["sta_root_document"] = root
     listed = (root.get("serverSettings") or {}).get("conformance")
     return [item for item in listed if isinstance(item, str)] if isinstance(listed, list) else []
@@ -170,7 +173,8 @@ def _claims_sta(session: Session) -> list[str]:
 
 def _claims_features(session: Session) -> list[str]:
     assert session.features_root is not None
-    listed = (_json(session.client, f"{session.features_root}/conformance") or {}).get("conformsTo")
+    address = f"{session.features_root}/conformance"
+    listed = (_json(session.client, address, session.credentials(address)) or {}).get("conformsTo")
     return [item for item in listed if isinstance(item, str)] if isinstance(listed, list) else []
 
 
@@ -190,15 +194,16 @@ def run(
     """Check the endpoints at `url`. `only` chooses checks (by default all); `progress` hears of each
     result as it comes; `transport` lets a test talk to an app in process."""
     headers = {"User-Agent": "urbantwin-check"}
-    if options.token:
-        headers["Authorization"] = f"Bearer {options.token}"
+    # The token goes with each request to the endpoints' own origin only (`Session.credentials`),
+    # also while they are found: the URL given is that origin.
     started = time.monotonic()
     report = Report(url, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), write=options.write)
     with httpx.Client(
         headers=headers, timeout=options.timeout, follow_redirects=True, transport=transport
     ) as client:
         session = Session(client, options)
-        sta_root, features_root = discover(client, url)
+        token = {"Authorization": f"Bearer {options.token}"} if options.token else {}
+        sta_root, features_root = discover(client, url, token)
         session.sta_root = sta_root if "sensorthings" in apis else None
         session.features_root = features_root if "features" in apis else None
         report.sensorthings, report.features = session.sta_root, session.features_root

@@ -306,6 +306,26 @@ def common_control(session: Session) -> None:
         raise Skipped("the server has no entities")
 
 
+def shape_of(set_name: str, entity: dict[str, Any]) -> None:
+    """The values the data model fixes the form of: unitOfMeasurement an object of name, symbol and
+    definition; times ISO 8601; GeoJSON where the encodingType says so."""
+    where = f"{set_name}({entity['@iot.id']})"
+    if set_name == "Datastreams":
+        unit: Any = entity.get("unitOfMeasurement")
+        require(isinstance(unit, dict), f"{where}'s unitOfMeasurement is no object")
+        require({"name", "symbol", "definition"} <= set(unit), f"{where}'s unitOfMeasurement lacks a member")
+    for name in ("time", "phenomenonTime"):
+        if isinstance(entity.get(name), str):
+            instant(entity[name])
+    for name in ("location", "feature"):
+        if entity.get("encodingType") == "application/geo+json" and name in entity:
+            value = entity[name]
+            require(
+                isinstance(value, dict) and isinstance(value.get("type"), str),
+                f"{where}'s {name} is no GeoJSON",
+            )
+
+
 def _datamodel_checks() -> None:
     for set_name, (type_name, properties, relations) in MODEL.items():
 
@@ -315,6 +335,7 @@ def _datamodel_checks() -> None:
             entity = sample(session, set_name)
             absent = [name for name in properties if name not in entity]
             require(not absent, f"{set_name}({entity['@iot.id']}) lacks {', '.join(absent)}")
+            shape_of(set_name, entity)
 
         def has_relations(session: Session, set_name: str = set_name, relations: tuple = relations) -> None:
             entity = sample(session, set_name)
@@ -404,6 +425,12 @@ def navigation(session: Session) -> None:
     values(session.get_json(sta(session, f"{path}/Observations"), {"$top": "2"}), f"{path}/Observations")
     sensor = session.get_json(sta(session, f"{path}/Sensor"))
     require("@iot.id" in sensor, f"{path}/Sensor is not an entity")
+    values(session.get_json(sta(session, f"{path}/Thing/Locations")), f"{path}/Thing/Locations")
+    links = values(session.get_json(sta(session, f"{path}/Thing/Datastreams/$ref")))
+    require(
+        all(set(item) == {"@iot.selfLink"} for item in links) and len(links) >= 1,
+        f"{path}/Thing/Datastreams/$ref is not a list of selfLinks",
+    )
 
 
 @check(
@@ -492,6 +519,27 @@ def expand(session: Session) -> None:
     require(isinstance(inner, list) and len(inner) == 1, "Datastreams($top=1) did not give one Datastream")
     extra = {key for key in inner[0] if not key.startswith("@iot.") and key != "name"}
     require(not extra, f"Datastreams($select=name) has {sorted(extra)} as well")
+    chosen = session.get_json(
+        path, {"$expand": f"Datastreams($filter=id eq {literal(datastream['@iot.id'])})"}
+    )
+    require(
+        ids(chosen.get("Datastreams") or []) == [datastream["@iot.id"]],
+        "Datastreams($filter=id eq …) did not expand that Datastream alone",
+    )
+    counted = session.get_json(path, {"$expand": "Datastreams($count=true;$top=1)"})
+    require(
+        isinstance(counted.get("Datastreams@iot.count"), int) and counted["Datastreams@iot.count"] >= 1,
+        "Datastreams($count=true) gave no Datastreams@iot.count",
+    )
+    observations = session.get_json(
+        sta(session, f"Datastreams({literal(datastream['@iot.id'])})"),
+        {"$expand": "Observations($top=1;$count=true)"},
+    )
+    if observations.get("Observations@iot.count", 0) > 1:
+        require(
+            isinstance(observations.get("Observations@iot.nextLink"), str),
+            "an expanded page of 1 of several Observations has no Observations@iot.nextLink",
+        )
 
 
 @check(
@@ -637,6 +685,12 @@ def filter_basic(session: Session) -> None:
     require(thing["@iot.id"] in found, "$filter=name eq … did not find the Thing")
     found = ids(filtered(session, "Things", f"name ne {literal(thing['name'])}"))
     require(thing["@iot.id"] not in found, "$filter=name ne … found the Thing of that name")
+    texts = {
+        k: v for k, v in (thing.get("properties") or {}).items() if isinstance(v, str) and k.isidentifier()
+    }
+    for key, value in list(texts.items())[:1]:
+        found = ids(filtered(session, "Things", f"properties/{key} eq {literal(value)}"))
+        require(thing["@iot.id"] in found, f"$filter=properties/{key} eq … did not find the Thing")
     datastream = sample(session, "Datastreams")
     items = filtered(
         session,
@@ -649,6 +703,12 @@ def filter_basic(session: Session) -> None:
             item.get("Datastream", {}).get("@iot.id") == datastream["@iot.id"],
             "$filter=Datastream/id eq … answered an Observation of another Datastream",
         )
+    observed = session.get_json(
+        sta(session, f"Datastreams({literal(datastream['@iot.id'])})/ObservedProperty")
+    )
+    hop = f"Datastream/ObservedProperty/name eq {literal(observed['name'])}"
+    items = filtered(session, "Observations", hop, **{"$top": "5", "$expand": "Datastream($select=id)"})
+    require(items, f"$filter={hop} found none of the Datastream's Observations")
 
 
 def _filter_group(
