@@ -30,6 +30,7 @@ import io
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 import zipfile
@@ -46,7 +47,9 @@ from urbantwin.access.gate import Access, Caller
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
 from urbantwin.store.transit_schema import transit_trips
+from urbantwin.transit.distance import DETOUR_FACTOR, trip_table
 from urbantwin.transit.energy import TransitEnergy
+from urbantwin.transit.feed import read_feed
 from urbantwin.transit.gtfs_import import import_gtfs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,13 +160,15 @@ def ours(url: str, feed: Path, feed_id: str) -> tuple[dict[str, float], pd.Serie
     upgrade(engine)
     times: dict[str, float] = {}
     report = timed("import (zip → store)", lambda: import_gtfs(engine, feed, feed_id=feed_id), times)
-    service = TransitEnergy(engine, Access.of(engine, settings))
+    access = Access.of(engine, settings)
+    service = TransitEnergy(engine, access)
     result = timed(
         "energy (store → per-line hourly)", lambda: service.energy(Caller.system(), feed_id), times
     )
     hours = timed("hours table", result.hours_table, times)
     total(times, "zip → per-line hourly energy")
     distances = _stored_distances(engine, feed_id)
+    access.audit.flush()
     engine.dispose()
     facts = {
         "trips": report.summary["trips"],
@@ -211,6 +216,51 @@ def compare(ours_km: pd.Series, theirs: pd.DataFrame) -> dict[str, Any]:
         out["largest_gap_percent"] = round(float(gap.max() * 100), 2) if gap.notna().any() else None
         out["ours_km"] = round(float(a.sum()), 1)
         out["gtfs_kit_km"] = round(float(b.sum()), 1)
+    return out
+
+
+def cases(folder: Path) -> list[tuple[str, float, float, float]]:
+    """The hand-made feeds of the distance tests where gtfs-kit is wrong: (case, hand-computed km,
+    ours, gtfs-kit's) for the trip each test checks."""
+    import gtfs_kit
+
+    sys.path.insert(0, str(REPO))
+    from tests.transit.conftest import straight_km, write_feed
+    from tests.transit.test_distance import THERE_AND_BACK, TRIPS_3, shapes_txt, with_dist
+
+    feeds = {
+        "short-turn trip, shape_dist_traveled (T3: stops 2 to 3 of 4)": (
+            write_feed(folder / "short.zip", stop_times_txt=with_dist(1.0), trips_txt=TRIPS_3),
+            "T3",
+            1.2,
+        ),
+        "shape_dist_traveled in metres (T1)": (
+            write_feed(folder / "metres.zip", stop_times_txt=with_dist(1000.0), trips_txt=TRIPS_3),
+            "T1",
+            3.6,
+        ),
+        "short-turn trip on a shape running back on itself (S3, S4, S3)": (
+            write_feed(
+                folder / "back.zip",
+                shapes_txt=shapes_txt(THERE_AND_BACK),
+                trips_txt="route_id,service_id,trip_id,shape_id\nR1,WK,T1,SH1\n",
+                stop_times_txt="trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                "T1,08:00:00,08:00:00,S3,1\nT1,08:02:00,08:02:00,S4,2\nT1,08:04:00,08:04:00,S3,3\n",
+            ),
+            "T1",
+            2 * straight_km(2, 3),
+        ),
+        "no shapes (T1: stops 1 to 4, × detour factor)": (
+            write_feed(folder / "plain.zip"),
+            "T1",
+            straight_km() * DETOUR_FACTOR,
+        ),
+    }
+    out = []
+    for case, (path, trip, expected) in feeds.items():
+        mine = trip_table(read_feed(path)).trips.set_index("trip_id").loc[trip, "distance_km"]
+        theirs = gtfs_kit.compute_trip_stats(gtfs_kit.read_feed(path, dist_units="km")).set_index("trip_id")
+        out.append((case, expected, float(mine), float(theirs.loc[trip, "distance"])))
     return out
 
 
@@ -262,6 +312,9 @@ def main() -> None:
                     _, km, _ = ours(f"sqlite:///{Path(other) / 'other.sqlite'}", path, "other")
                 _, kit = gtfs_kit_stats(path)
                 print(f"Distances, {label}: {compare(km, kit)}")
+            print("Where gtfs-kit is wrong (the hand-made feeds of tests/transit/test_distance.py; km):")
+            for case, expected, mine, theirs in cases(folder):
+                print(f"  {case}: hand-computed {expected:.3f}, urbantwin {mine:.3f}, gtfs-kit {theirs:.3f}")
         print(f"load average after: {load()}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
