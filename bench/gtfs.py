@@ -345,11 +345,13 @@ def main() -> None:
             print(f"gtfs-kit (load {load()}): " + _steps(kit_times))
             for name, times in results.items():
                 if name.startswith("urbantwin"):
-                    ours_s, ours_cpu = times[whole], times[f"{whole} (CPU)"]
+                    # on PostgreSQL, the server's CPU is part of the work
+                    ours_s = times[whole]
+                    ours_cpu = times[f"{whole} (CPU)"] + times.get("PostgreSQL server CPU", 0.0)
+                    kit_s, kit_cpu = kit_times["compute_trip_stats"], kit_times["compute_trip_stats (CPU)"]
                     print(
-                        f"  {name} (best run): {whole} "
-                        f"{kit_times['compute_trip_stats'] / ours_s:.1f}× faster than compute_trip_stats "
-                        f"(wall clock; CPU {kit_times['compute_trip_stats (CPU)'] / ours_cpu:.1f}×)"
+                        f"  {name} (best run): {whole} {kit_s / ours_s:.1f}× faster than compute_trip_stats "
+                        f"(wall clock; CPU, a server's included, {kit_cpu / ours_cpu:.1f}×)"
                     )
             print(f"Distances, replicated Plzeň: {compare(distances, stats)}")
             for label, path in OTHER_FEEDS.items():
