@@ -1,25 +1,30 @@
 """A city-size GTFS feed from zip to per-line hourly energy, beside gtfs-kit's trip statistics.
 
 The workload: Plzeň's real feed (PMDP, CC BY 4.0; `src/urbantwin/demo/transit/`) replicated `--copies`
-times with new ids (every stop, route, trip, service, block and shape id prefixed `c<n>-`; times and
+times with new ids (every stop, route, trip, service, block, shape and zone id prefixed `c<n>-`; times and
 coordinates unchanged), so a weekday runs `copies` × Plzeň's trips. The result is labelled
 **replicated** wherever it is printed: it is a real timetable repeated, not a bigger city's.
 
-Timed in one run, on the same zip, in this process:
+Timed in one run, on the same zip, in this process (wall clock and CPU; on PostgreSQL its backends'
+CPU too, read from /proc):
 
 - urbantwin: `import_gtfs` (zip → store: read and checked, trips measured, routes, trips, service
   days, departures per stop and hour and the three feature collections written in one transaction)
   then `TransitEnergy.energy` for the typical weekday and its per-line hourly table
-  (`EnergyResult.hours_table`): on a fresh SQLite file and on a fresh PostgreSQL database;
-- gtfs-kit: `read_feed` then `compute_trip_stats` (per trip: distance, duration, speed, …).
+  (`EnergyResult.hours_table`): on fresh SQLite files and fresh PostgreSQL databases, `--repeat`
+  runs each (best and median);
+- gtfs-kit: `read_feed` then `compute_trip_stats` (per trip: distance, duration, speed, …), once.
 
-Then the distances per trip: ours (as stored) against gtfs-kit's, on the replicated feed and on the
-two real feeds of the transit tests that have what gtfs-kit measures distances from (Madrid Metro
-Ligero: shapes; Pforzheim/Enzkreis: see its line), with every difference beyond 1 % counted by kind.
+Then the distances per trip, ours (as stored) against gtfs-kit's, on the replicated feed and on the
+other two real feeds of the transit tests (Madrid Metro Ligero, with shapes; the Pforzheim/Enzkreis
+extract, without): how many gtfs-kit measured, how many agree within 1 %, the largest gap. Last,
+gtfs-kit on the hand-made feeds of `tests/transit/test_distance.py` where it is wrong, beside the
+value computed by hand and ours.
 
-    PYTHONPATH=src .venv/bin/python bench/gtfs.py --copies 6 \
+    PYTHONPATH=src .venv/bin/python bench/gtfs.py --copies 5 --repeat 3 \
         --pg postgresql+psycopg://postgres@127.0.0.1:5432/urbantwin_gtfs_bench
 
+The PostgreSQL database named by `--pg` is dropped and created anew (its name must contain "bench").
 gtfs-kit comes with the `bench` extra: `.venv/bin/pip install -e '.[bench]'`.
 """
 
