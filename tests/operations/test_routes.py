@@ -74,8 +74,8 @@ def test_not_ready_with_the_reason(tmp_path: Path, viewer_dir: Path) -> None:
         client.app.state.engine = create_engine("postgresql+psycopg://nobody:pw@127.0.0.1:1/none")  # type: ignore[attr-defined]
         gone = client.get("/ready")
         assert gone.status_code == 503 and gone.json()["status"] == "not ready"
-        assert gone.json()["checks"]["database"].startswith("unreachable")
-        assert "pw" not in gone.text
+        assert gone.json()["checks"]["database"] == "unreachable"
+        assert "127.0.0.1" not in gone.text and "pw" not in gone.text  # the address is only logged
     engine.dispose()
 
 
