@@ -190,6 +190,9 @@ def test_queues_pool_and_scenario_runs_are_reported(scraped: TestClient, engine:
     figures = samples(scraped.get("/metrics").text)
     assert figures[("urbantwin_queue_depth", (("queue", "observation_posts"),))] == 0
     assert ("urbantwin_queue_depth", (("queue", "live_hub"),)) in figures
+    outbox = ("urbantwin_queue_depth", (("queue", "live_outbox"),))
+    if engine.dialect.name == "postgresql":  # changes go to the other processes by NOTIFY
+        assert figures[outbox] == 0
     assert figures[("urbantwin_db_pool_connections", (("state", "size"),))] >= 1
     assert figures[("urbantwin_scenario_runs", (("kind", "energy"), ("state", "queued")))] == 1
     assert figures[("urbantwin_scenario_runs", (("kind", "transit"), ("state", "done")))] == 0
