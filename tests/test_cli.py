@@ -59,3 +59,33 @@ def test_worker_processes_get_every_setting_through_the_environment() -> None:
         query_timeout_seconds=7,
     )
     assert load_settings(environ=settings_environment(settings)) == settings
+
+
+def test_serve_refuses_an_unknown_log_format(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    result = runner.invoke(app, ["serve", "--log-format", "xml", "--database-url", url])
+    assert result.exit_code == 2 and "expected text or json" in result.output
+    refused = runner.invoke(app, ["serve", "--database-url", url], env={"URBANTWIN_LOG_FORMAT": "yaml"})
+    assert refused.exit_code == 2 and "log format 'yaml'" in refused.output
+
+
+def test_the_workers_metrics_folder_is_made_or_emptied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from urbantwin.cli import _metrics_folder
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with _metrics_folder():
+        made = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert made.is_dir() and not any(made.iterdir())
+    assert not made.exists() and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_4242.db").write_bytes(b"left by an earlier server")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
+    with _metrics_folder():
+        assert not any(given.iterdir())
+    assert given.is_dir() and os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(given)

@@ -38,7 +38,8 @@ INGESTED = Counter(
 #: Items waiting in the queues of the server processes, added up over the processes.
 QUEUE_DEPTH = Gauge(
     "urbantwin_queue_depth",
-    "Items waiting: single Observation POSTs for their group commit, changes for the live hub.",
+    "Items waiting: single Observation POSTs for their group commit, changes for the live hub and "
+    "for NOTIFY, broker messages to store.",
     ("queue",),
     multiprocess_mode="livesum",
 )

@@ -350,6 +350,11 @@ class PostgresBus:
     def publish(self, changes: ChangeSet) -> None:
         self._outbox.put(changes)
 
+    @property
+    def depth(self) -> int:
+        """How many committed change sets wait to be sent by NOTIFY (the metrics' queue depth)."""
+        return self._outbox.qsize()
+
     def _wake_listener(self) -> None:
         """An empty notification, so the listening loop sees the stop now rather than after its
         wait (every app's stop took half a second); the other processes pass over it."""

@@ -33,6 +33,9 @@ def sample(state: Any) -> None:
     live = getattr(state, "live", None)
     if live is not None:
         QUEUE_DEPTH.labels(queue="live_hub").set(live.hub.depth)
+        outbox = getattr(live.bus, "depth", None)  # PostgreSQL's NOTIFY outbox; none in process
+        if outbox is not None:
+            QUEUE_DEPTH.labels(queue="live_outbox").set(outbox)
         if live.mqtt is not None:
             QUEUE_DEPTH.labels(queue="mqtt_ingest").set(live.mqtt.inbox_depth)
             BROKER_CONNECTED.set(1 if live.mqtt.connected.is_set() else 0)

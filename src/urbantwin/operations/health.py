@@ -8,6 +8,7 @@ supervisor restart a healthy server.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ from urbantwin.logs import redact
 from urbantwin.store.engine import head_revision, store_revision
 
 OK = "ok"
+
+log = logging.getLogger("urbantwin.operations")
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,12 @@ def check_store(engine: Engine) -> dict[str, str]:
             connection.execute(select(1))
             revision = store_revision(connection)
     except SQLAlchemyError as exc:
+        # The driver's words name the database's address: logged for the operator, not answered
+        # to whoever asks /ready.
         original = getattr(exc, "orig", None)
         reason = (str(original if original is not None else exc).splitlines() or [type(exc).__name__])[0]
-        return {"database": f"unreachable ({redact(reason)})", "migrations": "unknown"}
+        log.warning("not ready: the database is unreachable: %s", redact(reason))
+        return {"database": "unreachable", "migrations": "unknown"}
     head = head_revision()
     if revision == head:
         migrations = OK
