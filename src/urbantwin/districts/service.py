@@ -359,7 +359,8 @@ class DistrictProfiles:
             counted["stops"] = existing
             points = stops.points
         _, existing.coverage = self._count(tree, areas, set_, points)
-        existing.extra = {"departures_per_hour": departures / WINDOW_HOURS}
+        # a district without a stop of any feed has no timetable to count: None, not 0 departures
+        existing.extra = {"departures_per_hour": np.where(per > 0, departures / WINDOW_HOURS, np.nan)}
 
     def _compute(self, collection: str, scope: DatasetScope, names: list[str]) -> Profiles:
         with self.engine.connect() as connection:
