@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
+from urbantwin.access.principal import ANONYMOUS
 from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.districts import texts
 from urbantwin.districts.access import (
@@ -646,3 +647,45 @@ def flat(document: dict[str, Any]) -> dict[str, Any]:
     for year, value in population["years"].items():
         row[f"population_{year}"] = value
     return row
+
+
+def publish(service: DistrictProfiles, collection: str, min_departures: str | None = None) -> Any:
+    """The profiles and access figures of a district collection as a feature collection of their own,
+    `<collection>-profiles` (the district polygons with the flat rows of the exports and the access
+    shares), written as every importer writes (`ingest.pipeline.store_rows`): a catalogue dataset of
+    its own, and writing again replaces the features. Computed from what anyone may read (the
+    anonymous caller's datasets), since a new collection is published as open data: a figure of a
+    restricted dataset is left out, as it is for an anonymous reader of the API."""
+    from pathlib import Path
+
+    from urbantwin.districts.export import rows
+    from urbantwin.ingest.geojson import CRS84
+    from urbantwin.ingest.pipeline import CollectionInfo, Source, build_rows, store_rows
+
+    caller = Caller(ANONYMOUS, "urbantwin districts publish")
+    profiles = service.profiles(caller, collection)
+    access = service.transit_access(caller, collection, min_departures, None)
+    shares = {row["id"]: row for row in access["districts"]}
+    sources = []
+    for n, (row, geometry) in enumerate(zip(rows(profiles), profiles.districts.geometries, strict=True)):
+        served = shares.get(row["id"], {})
+        properties = {
+            **row,
+            "access_method": served.get("method"),
+            **{f"access_within_{radius}m": value for radius, value in served.get("within", {}).items()},
+            **{f"access_class_{name}": value for name, value in served.get("classes", {}).items()},
+        }
+        sources.append(Source(n, row["id"], geometry, properties))
+    target = f"{collection}-profiles"
+    built = build_rows(Path(target), sources, CRS84)
+    label = profiles.districts.spec.label.get("en") or collection
+    info = CollectionInfo(
+        target,
+        f"Profiles of {label}",
+        "Per district: residents and trend, density, buildings and floor area, street trees, EV charging "
+        "points, WLAN sites, stops and departures per hour, sensor means, and the share of residents "
+        f"near a stop (at least {access['min_departures_per_hour']:g} departures an hour) and per "
+        "ÖV-Güteklasse; computed by the platform from its own datasets (docs/districts.md).",
+        keywords=["district profiles", "statistics"],
+    )
+    return store_rows(service.engine, built, info, "OGC:CRS84", progress=False, delete_missing=True)
