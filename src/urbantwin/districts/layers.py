@@ -214,6 +214,11 @@ def read_districts(
     else:
         crs = metric_crs(profile, *(profile.site_point() or (0.0, 0.0))[:2])
     projector = Projector(crs)
+    shapes = projector(geometries) if len(geometries) else geometries
+    if len(shapes):
+        # a district drawn with a self-touching ring still has an area; the joins need it valid
+        broken = ~shapely.is_valid(shapes)
+        shapes[broken] = shapely.make_valid(shapes[broken])
     properties = [r.properties if isinstance(r.properties, dict) else {} for r in rows]
     return DistrictSet(
         spec,
@@ -222,7 +227,7 @@ def read_districts(
         [p.get(spec.name_property) for p in properties],
         properties,
         geometries,
-        projector(geometries) if len(geometries) else geometries,
+        shapes,
         projector,
     )
 

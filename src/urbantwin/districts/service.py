@@ -568,18 +568,7 @@ class DistrictProfiles:
             ],
             "stop_categories": categories_count,
             "classes": list(CLASS_NAMES),
-            "method": {
-                "distance": "straight line in the city's metric CRS × detour factor for the radii; "
-                "straight line for the quality classes (ARE 2022 defines them so)",
-                "departures": "departures 06:00-20:00 on each feed's typical weekday ÷ 14 h"
-                + (
-                    "; every stop counts (min_departures=0), with or without a timetable"
-                    if minimum == 0
-                    else ""
-                ),
-                "quality_classes": "ÖV-Güteklassen, Bundesamt für Raumentwicklung ARE (2022), "
-                "Berechnungsmethodik ARE, Grundlagenbericht",
-            },
+            "method": texts.access_method(minimum == 0),
             "labels": {**texts.FIGURES, **{f"method:{k}": v for k, v in texts.PLACEMENT.items()}},
             "notes": notes,
             "districts": rows,
