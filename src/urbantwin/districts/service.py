@@ -37,6 +37,7 @@ from urbantwin.districts.access import (
     CLASS_NAMES,
     DETOUR_FACTOR,
     RADII,
+    ROMAN,
     WINDOW_HOURS,
     access_figures,
     place_residents,
@@ -547,9 +548,7 @@ class DistrictProfiles:
                 }
             )
         categories_count = {
-            ["", "I", "II", "III", "IV", "V", "VI", "VII"][c]: int((categories == c).sum())
-            for c in range(1, 8)
-            if (categories == c).any()
+            ROMAN[c]: int((categories == c).sum()) for c in range(1, 8) if (categories == c).any()
         }
         datasets = [target.collection.dataset_id, finest.collection.dataset_id]
         datasets += [c.dataset_id for c in buildings.collections]

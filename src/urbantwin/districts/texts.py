@@ -102,21 +102,6 @@ def unknown_property(name: str) -> dict[str, str]:
     }
 
 
-def residents(count: int) -> dict[str, str]:
-    """`count` residents, as a label."""
-    return {
-        "en": f"{count:,} " + _plural(count, "resident", "residents"),
-        "de": f"{count:,}".replace(",", ".") + " " + _plural(count, "Einwohner", "Einwohner"),
-    }
-
-
-def stops_within(count: int) -> dict[str, str]:
-    return {
-        "en": f"{count} " + _plural(count, "stop", "stops"),
-        "de": f"{count} " + _plural(count, "Haltestelle", "Haltestellen"),
-    }
-
-
 def access_method(every_stop: bool) -> dict[str, dict[str, str]]:
     """How the access figures are computed: distance, departures, quality classes."""
     departures = {
