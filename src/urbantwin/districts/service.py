@@ -20,13 +20,14 @@ neither count in the built-over area and in `floor_area_unknown`, not in the flo
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
@@ -61,6 +62,7 @@ from urbantwin.districts.layers import (
 )
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.settings import Settings
+from urbantwin.store.transit_schema import transit_feeds
 from urbantwin.timeseries.districts import DistrictMeans, DistrictQuery
 
 #: Most ObservedProperties one request may ask sensor means of.
@@ -68,6 +70,8 @@ MAX_OBSERVED_PROPERTIES = 10
 #: Most departures per hour a request may ask a stop to have.
 MAX_MIN_DEPARTURES = 120
 MAX_DETOUR = 3.0
+#: Counted district collections kept between requests (per collection, state of the data and reader).
+KEPT_COUNTS = 8
 #: A yearly change of the population below this share counts as stable.
 STABLE_PERCENT = 0.1
 API = "districts"
@@ -170,6 +174,9 @@ class DistrictProfiles:
         self.city = city
         self.rules = parse_rules(settings.district_layers)
         self.means = DistrictMeans(engine, access, city)
+        #: The counted layers per `_stamp` (the sensor means are asked afresh every time).
+        self._kept: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
 
     # --- the district collections ---------------------------------------------------------------
 
@@ -364,10 +371,34 @@ class DistrictProfiles:
         # a district without a stop of any feed has no timetable to count: None, not 0 departures
         existing.extra = {"departures_per_hour": np.where(per > 0, departures / WINDOW_HOURS, np.nan)}
 
-    def _compute(self, collection: str, scope: DatasetScope, names: list[str]) -> Profiles:
+    def _stamp(self, connection: Any, collection: str, scope: DatasetScope) -> tuple[Any, ...]:
+        """What the counted layers depend on: every collection's version and dataset, the feeds'
+        imports and what the caller may read. A write to any collection bumps its version, so a
+        profile is counted afresh after any change and kept while nothing changes (a viewer asks
+        once per click)."""
+        stored = tuple((c.id, c.version, c.updated, c.dataset_id) for c in all_collections(connection))
+        feeds = tuple(connection.execute(select(transit_feeds.c.id, transit_feeds.c.digest)).all())
+        return (collection, stored, feeds, scope.ids)
+
+    def _counted(
+        self, collection: str, scope: DatasetScope
+    ) -> tuple[DistrictSet, dict[str, Counted], list[dict[str, str]], list[str | None]]:
         with self.engine.connect() as connection:
-            set_ = read_districts(connection, self.city, collection, scope)
-            counted, notes, shown = self._layers(connection, set_, scope)
+            stamp = self._stamp(connection, collection, scope)
+            kept = self._kept.get(stamp)
+            if kept is None:
+                set_ = read_districts(connection, self.city, collection, scope)
+                counted, notes, shown = self._layers(connection, set_, scope)
+                kept = (set_, counted, notes, shown)
+                with self._lock:
+                    if len(self._kept) >= KEPT_COUNTS:
+                        self._kept.pop(next(iter(self._kept)))
+                    self._kept[stamp] = kept
+        set_, counted, notes, shown = kept
+        return set_, counted, list(notes), list(shown)
+
+    def _compute(self, collection: str, scope: DatasetScope, names: list[str]) -> Profiles:
+        set_, counted, notes, shown = self._counted(collection, scope)
         sensors: dict[str, dict[str, Any]] = {}
         for name in names:
             try:
