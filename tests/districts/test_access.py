@@ -110,6 +110,8 @@ def test_shares_and_classes_per_district(city: City, settings: Settings) -> None
     assert east["classes"]["none"] == 1.0
     assert found[""]["stop_categories"] == {"III": 1, "IV": 2}
     assert found[""]["feeds"][0]["id"] == "tram"
+    assert found[""]["method"]["quality_classes"]["de"].startswith("ÖV-Güteklassen nach")
+    assert "every stop counts" not in found[""]["method"]["departures"]["en"]
 
 
 def test_the_detour_factor_and_the_departures_asked(city: City, settings: Settings) -> None:

@@ -136,3 +136,8 @@ def test_stadtbezirke_residents_are_placed_on_the_ortsteile(demo: DistrictProfil
     assert result["placed_on"] == "ortsteile" and len(result["districts"]) == 10
     assert {row["method"] for row in result["districts"]} <= {"area", "mixed", "buildings"}
     assert any(row["method"] == "mixed" for row in result["districts"])
+
+
+def test_no_departures_where_no_feed_has_stops(ortsteile: dict[str, dict[str, Any]]) -> None:
+    """The demo's only feed is Plzeň's: Leipzig's stops have no timetable, so no departures (not 0)."""
+    assert all(d["figures"]["stops"]["departures_per_hour"] is None for d in ortsteile.values())

@@ -111,3 +111,18 @@ def test_layers_are_configuration(city: City, settings: Settings) -> None:
     assert "buildings" not in found["east"]["figures"]
     with pytest.raises(BadRequest, match="district_layers"):
         profiles(city, dataclasses.replace(settings, district_layers=("lamps=lamps",)))
+
+
+def test_counted_layers_are_kept_until_a_collection_changes(city: City, settings: Settings) -> None:
+    from tests.conftest import statements
+    from tests.districts.conftest import point, store
+
+    profiles_ = service(city.engine, settings)
+    first = profiles_.profile(Caller.system(), "quarters", "west")
+    with statements(city.engine) as seen:
+        again = profiles_.profile(Caller.system(), "quarters", "west")
+    assert again["figures"] == first["figures"]
+    assert not [s for s in seen if "features.collection_id IN" in s], "the layers were read again"
+    # a tree planted in the west: the trees collection's version changes, the west counts four
+    store(city.engine, "trees", ["trees"], [("t6", point(300, 300), {})])
+    assert profiles_.profile(Caller.system(), "quarters", "west")["figures"]["trees"]["count"] == 4

@@ -13,7 +13,7 @@
 
 import { apiUrl, getJSON } from './api.js';
 import { timeChart } from './chart.js';
-import { formatNumber, language, t, unitText } from './i18n.js';
+import { formatNumber, labelled, language, t, unitText } from './i18n.js';
 import { buildingColor } from './layers.js';
 import { esc, html, openPanel } from './ui.js';
 
@@ -357,6 +357,43 @@ export class Districts {
       panel: 'district',
       closed: () => this.select(null),
     });
+    this.addFigures(collectionId, id, body);
+  }
+
+  /** The platform's figures of the district (`api/districts/…`, docs/districts.md): buildings, trees,
+   * charging points, WLAN sites, stops, each labelled by the server in both languages; nothing where
+   * the districts module is not there or the collection is no district collection. */
+  async addFigures(collectionId, id, body) {
+    let profile;
+    try {
+      profile = await getJSON(`api/districts/${encodeURIComponent(collectionId)}/${encodeURIComponent(id)}`);
+    } catch {
+      return;
+    }
+    if (!body.isConnected) return; // another district's panel opened meanwhile
+    const label = (key) => labelled(profile.labels?.[key], key);
+    const rows = [];
+    const notes = [];
+    const add = (key, value, digits = 0) => {
+      if (typeof value === 'number') rows.push([label(key), formatNumber(value, digits)]);
+    };
+    const figures = profile.figures || {};
+    add('floor_area_m2', figures.buildings?.floor_area_m2);
+    add('trees', figures.trees?.count);
+    add('trees_per_inhabitant', figures.trees?.per_inhabitant, 3);
+    add('charging_per_1000', figures.charging?.per_1000_inhabitants, 2);
+    add('wlan', figures.wlan?.count);
+    add('stops', figures.stops?.count);
+    add('departures_per_hour', figures.stops?.departures_per_hour, 1);
+    for (const figure of Object.values(figures)) if (figure.note) notes.push(labelled(figure.note, ''));
+    if (!rows.length) return;
+    body.append(
+      html(`<section data-testid="district-figures">
+        <h3 class="chart-title">${esc(t('districtFigures'))}</h3>
+        <dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
+        ${notes.map((n) => `<p class="muted small">${esc(n)}</p>`).join('')}
+      </section>`),
+    );
   }
 
   /** The sensor mean of a district and its number of sensors, when a sensor statistic is shown. */

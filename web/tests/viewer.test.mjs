@@ -517,6 +517,13 @@ describe('the viewer', () => {
       await page.keyboard.press('Enter');
       await page.waitForSelector('#info[data-panel="district"] .chart-box svg', { timeout: 20000 });
       assert.equal(await page.locator('#info-title').textContent(), 'Plagwitz');
+      // The platform's figures of the district (api/districts/…), labelled as the server labels them.
+      await page.waitForSelector('[data-testid="district-figures"]', { timeout: 20000 });
+      const listing = await json('api/districts/ortsteile');
+      const plagwitz = listing.districts.find((d) => d.name === 'Plagwitz');
+      const figures = await page.locator('[data-testid="district-figures"]').textContent();
+      assert.match(figures, new RegExp(`Street trees${plagwitz.figures.trees.count}`));
+      assert.match(figures, /Public-transport stops\d+/);
       await page.fill('#search-input', 'Karl-Heine-Straße 50');
       await page.waitForSelector('#search-results [role=option]', { timeout: 20000 });
       const addresses = await page.locator('#search-results [role=option]').allTextContents();

@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
 from urbantwin.access.policy import DatasetScope
 from urbantwin.city_profile import CityProfile, Districts
@@ -216,6 +216,11 @@ def read_districts(
     else:
         crs = metric_crs(profile, *(profile.site_point() or (0.0, 0.0))[:2])
     projector = Projector(crs)
+    shapes = projector(geometries) if len(geometries) else geometries
+    if len(shapes):
+        # a district drawn with a self-touching ring still has an area; the joins need it valid
+        broken = ~shapely.is_valid(shapes)
+        shapes[broken] = shapely.make_valid(shapes[broken])
     properties = [r.properties if isinstance(r.properties, dict) else {} for r in rows]
     return DistrictSet(
         spec,
@@ -224,7 +229,7 @@ def read_districts(
         [p.get(spec.name_property) for p in properties],
         properties,
         geometries,
-        projector(geometries) if len(geometries) else geometries,
+        shapes,
         projector,
     )
 
@@ -440,25 +445,34 @@ def read_stops(connection: Connection, feeds: Sequence[Feed], projector: Project
             points.append(row.geom)
         if feed.typical_weekday is None:
             continue
-        d, r = transit_stop_departures, transit_routes
+        # the lines' modes apart (a small table), so the sum over the departures needs no join,
+        # which a planner without statistics of freshly imported tables may run row by row
+        mode_of = dict(
+            connection.execute(
+                select(transit_routes.c.route_id, transit_routes.c.mode).where(
+                    transit_routes.c.feed_id == feed.id
+                )
+            ).all()
+        )
+        d = transit_stop_departures
         running = select(transit_service_days.c.service_id).where(
             transit_service_days.c.feed_id == feed.id, transit_service_days.c.day == feed.typical_weekday
         )
         place = func.coalesce(d.c.station_id, d.c.stop_id)
         for row in connection.execute(
-            select(place.label("place"), r.c.mode, func.sum(d.c.departures).label("n"))
-            .select_from(d.join(r, and_(r.c.feed_id == d.c.feed_id, r.c.route_id == d.c.route_id)))
+            select(place.label("place"), d.c.route_id, func.sum(d.c.departures).label("n"))
             .where(
                 d.c.feed_id == feed.id,
                 d.c.service_id.in_(running),
                 d.c.hour >= DAY_START_HOUR,
                 d.c.hour < DAY_END_HOUR,
             )
-            .group_by(place, r.c.mode)
+            .group_by(place, d.c.route_id)
         ):
-            modes.add(row.mode)
+            mode = mode_of.get(row.route_id, "other")
+            modes.add(mode)
             per = counts.setdefault((feed.id, row.place), {})
-            per[row.mode] = per.get(row.mode, 0) + int(row.n or 0)
+            per[mode] = per.get(mode, 0) + int(row.n or 0)
     mode_list = sorted(modes)
     by_mode = np.zeros((len(place_id), len(mode_list)), dtype=float)
     column = {m: i for i, m in enumerate(mode_list)}

@@ -4,6 +4,8 @@ transport, at /api/districts/."""
 
 from __future__ import annotations
 
+import typer
+
 from urbantwin.module import Context, Module, Mounted
 
 
@@ -15,11 +17,19 @@ def mount(context: Context) -> Mounted:
     return Mounted(routers=[build_router()], state={"districts": service})
 
 
+def commands(cli: typer.Typer) -> None:
+    from urbantwin.districts.cli import districts_app
+
+    cli.add_typer(districts_app, name="districts")
+
+
 MODULE = Module(
     name="districts",
     summary="District profiles at /api/districts/: residents and trend, density, buildings and floor "
     "area, trees, charging points, WLAN sites, stops and departures, sensor means; CSV, GeoJSON and "
-    "Parquet; access to public transport (ÖV-Güteklassen)",
+    "Parquet; access to public transport (ÖV-Güteklassen); `urbantwin districts publish`",
     mount=mount,
+    catalogue_datasets=("<collection>-profiles",),
+    cli=commands,
     settings=("district_layers", "district_observed_properties"),
 )

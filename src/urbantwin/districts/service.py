@@ -22,22 +22,25 @@ buildings the floor area rests on such an estimate.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
+from urbantwin.access.principal import ANONYMOUS
 from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.districts import texts
 from urbantwin.districts.access import (
     CLASS_NAMES,
     DETOUR_FACTOR,
     RADII,
+    ROMAN,
     WINDOW_HOURS,
     access_figures,
     place_residents,
@@ -61,6 +64,7 @@ from urbantwin.districts.layers import (
 )
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.settings import Settings
+from urbantwin.store.transit_schema import transit_feeds
 from urbantwin.timeseries.districts import DistrictMeans, DistrictQuery
 
 #: Most ObservedProperties one request may ask sensor means of.
@@ -68,6 +72,8 @@ MAX_OBSERVED_PROPERTIES = 10
 #: Most departures per hour a request may ask a stop to have.
 MAX_MIN_DEPARTURES = 120
 MAX_DETOUR = 3.0
+#: Counted district collections kept between requests (per collection, state of the data and reader).
+KEPT_COUNTS = 8
 #: A yearly change of the population below this share counts as stable.
 STABLE_PERCENT = 0.1
 API = "districts"
@@ -170,6 +176,9 @@ class DistrictProfiles:
         self.city = city
         self.rules = parse_rules(settings.district_layers)
         self.means = DistrictMeans(engine, access, city)
+        #: The counted layers per `_stamp` (the sensor means are asked afresh every time).
+        self._kept: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
 
     # --- the district collections ---------------------------------------------------------------
 
@@ -371,12 +380,37 @@ class DistrictProfiles:
             counted["stops"] = existing
             points = stops.points
         _, existing.coverage = self._count(tree, areas, set_, points)
-        existing.extra = {"departures_per_hour": departures / WINDOW_HOURS}
+        # a district without a stop of any feed has no timetable to count: None, not 0 departures
+        existing.extra = {"departures_per_hour": np.where(per > 0, departures / WINDOW_HOURS, np.nan)}
+
+    def _stamp(self, connection: Any, collection: str, scope: DatasetScope) -> tuple[Any, ...]:
+        """What the counted layers depend on: every collection's version and dataset, the feeds'
+        imports and what the caller may read. A write to any collection bumps its version, so a
+        profile is counted afresh after any change and kept while nothing changes (a viewer asks
+        once per click)."""
+        stored = tuple((c.id, c.version, c.updated, c.dataset_id) for c in all_collections(connection))
+        feeds = tuple(connection.execute(select(transit_feeds.c.id, transit_feeds.c.digest)).all())
+        return (collection, stored, feeds, scope.ids)
+
+    def _counted(
+        self, collection: str, scope: DatasetScope
+    ) -> tuple[DistrictSet, dict[str, Counted], list[dict[str, str]], list[str | None]]:
+        with self.engine.connect() as connection:
+            stamp = self._stamp(connection, collection, scope)
+            kept = self._kept.get(stamp)
+            if kept is None:
+                set_ = read_districts(connection, self.city, collection, scope)
+                counted, notes, shown = self._layers(connection, set_, scope)
+                kept = (set_, counted, notes, shown)
+                with self._lock:
+                    if len(self._kept) >= KEPT_COUNTS:
+                        self._kept.pop(next(iter(self._kept)))
+                    self._kept[stamp] = kept
+        set_, counted, notes, shown = kept
+        return set_, counted, list(notes), list(shown)
 
     def _compute(self, collection: str, scope: DatasetScope, names: list[str]) -> Profiles:
-        with self.engine.connect() as connection:
-            set_ = read_districts(connection, self.city, collection, scope)
-            counted, notes, shown = self._layers(connection, set_, scope)
+        set_, counted, notes, shown = self._counted(collection, scope)
         sensors: dict[str, dict[str, Any]] = {}
         for name in names:
             try:
@@ -558,9 +592,7 @@ class DistrictProfiles:
                 }
             )
         categories_count = {
-            ["", "I", "II", "III", "IV", "V", "VI", "VII"][c]: int((categories == c).sum())
-            for c in range(1, 8)
-            if (categories == c).any()
+            ROMAN[c]: int((categories == c).sum()) for c in range(1, 8) if (categories == c).any()
         }
         datasets = [target.collection.dataset_id, finest.collection.dataset_id]
         datasets += [c.dataset_id for c in buildings.collections]
@@ -579,18 +611,7 @@ class DistrictProfiles:
             ],
             "stop_categories": categories_count,
             "classes": list(CLASS_NAMES),
-            "method": {
-                "distance": "straight line in the city's metric CRS × detour factor for the radii; "
-                "straight line for the quality classes (ARE 2022 defines them so)",
-                "departures": "departures 06:00-20:00 on each feed's typical weekday ÷ 14 h"
-                + (
-                    "; every stop counts (min_departures=0), with or without a timetable"
-                    if minimum == 0
-                    else ""
-                ),
-                "quality_classes": "ÖV-Güteklassen, Bundesamt für Raumentwicklung ARE (2022), "
-                "Berechnungsmethodik ARE, Grundlagenbericht",
-            },
+            "method": texts.access_method(minimum == 0),
             "labels": {**texts.FIGURES, **{f"method:{k}": v for k, v in texts.PLACEMENT.items()}},
             "notes": notes,
             "districts": rows,
@@ -658,3 +679,45 @@ def flat(document: dict[str, Any]) -> dict[str, Any]:
     for year, value in population["years"].items():
         row[f"population_{year}"] = value
     return row
+
+
+def publish(service: DistrictProfiles, collection: str, min_departures: str | None = None) -> Any:
+    """The profiles and access figures of a district collection as a feature collection of their own,
+    `<collection>-profiles` (the district polygons with the flat rows of the exports and the access
+    shares), written as every importer writes (`ingest.pipeline.store_rows`): a catalogue dataset of
+    its own, and writing again replaces the features. Computed from what anyone may read (the
+    anonymous caller's datasets), since a new collection is published as open data: a figure of a
+    restricted dataset is left out, as it is for an anonymous reader of the API."""
+    from pathlib import Path
+
+    from urbantwin.districts.export import rows
+    from urbantwin.ingest.geojson import CRS84
+    from urbantwin.ingest.pipeline import CollectionInfo, Source, build_rows, store_rows
+
+    caller = Caller(ANONYMOUS, "urbantwin districts publish")
+    profiles = service.profiles(caller, collection)
+    access = service.transit_access(caller, collection, min_departures, None)
+    shares = {row["id"]: row for row in access["districts"]}
+    sources = []
+    for n, (row, geometry) in enumerate(zip(rows(profiles), profiles.districts.geometries, strict=True)):
+        served = shares.get(row["id"], {})
+        properties = {
+            **row,
+            "access_method": served.get("method"),
+            **{f"access_within_{radius}m": value for radius, value in served.get("within", {}).items()},
+            **{f"access_class_{name}": value for name, value in served.get("classes", {}).items()},
+        }
+        sources.append(Source(n, row["id"], geometry, properties))
+    target = f"{collection}-profiles"
+    built = build_rows(Path(target), sources, CRS84)
+    label = profiles.districts.spec.label.get("en") or collection
+    info = CollectionInfo(
+        target,
+        f"Profiles of {label}",
+        "Per district: residents and trend, density, buildings and floor area, street trees, EV charging "
+        "points, WLAN sites, stops and departures per hour, sensor means, and the share of residents "
+        f"near a stop (at least {access['min_departures_per_hour']:g} departures an hour) and per "
+        "ÖV-Güteklasse; computed by the platform from its own datasets (docs/districts.md).",
+        keywords=["district profiles", "statistics"],
+    )
+    return store_rows(service.engine, built, info, "OGC:CRS84", progress=False, delete_missing=True)

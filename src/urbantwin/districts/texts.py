@@ -102,16 +102,29 @@ def unknown_property(name: str) -> dict[str, str]:
     }
 
 
-def residents(count: int) -> dict[str, str]:
-    """`count` residents, as a label."""
-    return {
-        "en": f"{count:,} " + _plural(count, "resident", "residents"),
-        "de": f"{count:,}".replace(",", ".") + " " + _plural(count, "Einwohner", "Einwohner"),
+def access_method(every_stop: bool) -> dict[str, dict[str, str]]:
+    """How the access figures are computed: distance, departures, quality classes."""
+    departures = {
+        "en": "departures 06:00-20:00 on each feed's typical weekday ÷ 14 h",
+        "de": "Abfahrten 06-20 Uhr am typischen Werktag jedes Fahrplans ÷ 14 h",
     }
-
-
-def stops_within(count: int) -> dict[str, str]:
+    if every_stop:
+        departures = {
+            "en": departures["en"] + "; every stop counts (min_departures=0), with or without a timetable",
+            "de": departures["de"] + "; jede Haltestelle zählt (min_departures=0), mit oder ohne Fahrplan",
+        }
     return {
-        "en": f"{count} " + _plural(count, "stop", "stops"),
-        "de": f"{count} " + _plural(count, "Haltestelle", "Haltestellen"),
+        "distance": {
+            "en": "straight line in the city's metric CRS × the detour factor for the radii; straight line "
+            "for the quality classes (as ARE 2022 defines them)",
+            "de": "Luftlinie im metrischen Bezugssystem der Stadt × Umwegfaktor für die Radien; Luftlinie "
+            "für die Güteklassen (wie ARE 2022 sie definiert)",
+        },
+        "departures": departures,
+        "quality_classes": {
+            "en": "public-transport quality classes after Bundesamt für Raumentwicklung ARE (2022), "
+            "ÖV-Güteklassen, Berechnungsmethodik ARE, Grundlagenbericht",
+            "de": "ÖV-Güteklassen nach Bundesamt für Raumentwicklung ARE (2022), "
+            "Berechnungsmethodik ARE, Grundlagenbericht",
+        },
     }

@@ -1,0 +1,48 @@
+"""`urbantwin districts publish`: the profiles as a feature collection of their own."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from tests.districts.conftest import City
+from urbantwin.cli import app as cli_app
+from urbantwin.settings import Settings
+from urbantwin.store.access_schema import datasets
+from urbantwin.store.features_schema import features
+
+
+def _published(city: City) -> dict[str, dict]:
+    with city.engine.connect() as connection:
+        rows = connection.execute(
+            select(features.c.feature_key, features.c.properties).where(
+                features.c.collection_id == "quarters-profiles"
+            )
+        ).all()
+    return {row.feature_key: row.properties for row in rows}
+
+
+def test_publish_writes_the_profiles_as_features(city: City, settings: Settings) -> None:
+    with city.engine.begin() as connection:
+        connection.execute(
+            update(datasets).where(datasets.c.id == "chargers").values(access_level="internal")
+        )
+    result = CliRunner().invoke(
+        cli_app, ["districts", "publish", "quarters", "--database-url", settings.database_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Collection 'quarters-profiles': 2 inserted" in result.output
+    west = _published(city)["west"]
+    assert west["population"] == 1200 and west["trees"] == 3
+    assert west["access_within_300m"] == 0.5 and west["access_class_B"] == 0.5
+    # the collection is open data: the restricted charging points are not in it
+    assert "charging" not in west
+    # publishing again replaces, and an unknown collection is refused with a message
+    again = CliRunner().invoke(
+        cli_app, ["districts", "publish", "quarters", "--database-url", settings.database_url]
+    )
+    assert "2 unchanged" in again.output
+    wrong = CliRunner().invoke(
+        cli_app, ["districts", "publish", "houses", "--database-url", settings.database_url]
+    )
+    assert wrong.exit_code != 0 and "no district collection 'houses'" in wrong.output
