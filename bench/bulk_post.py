@@ -126,8 +126,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str]]:
-    """`urbantwin serve` on `url`: yields its SensorThings base URL and its administrator token."""
+def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str, int]]:
+    """`urbantwin serve` on `url`: yields its SensorThings base URL, its administrator token and its
+    process group."""
     token = secrets.token_urlsafe(24)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBANTWIN_")}
@@ -153,7 +154,7 @@ def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str]]:
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 90 s")
             time.sleep(0.3)
-        yield base, token
+        yield base, token, process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -165,8 +166,45 @@ def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str]]:
         log.close()
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pids: set[int]) -> dict[int, float]:
+    """CPU seconds (user and system) each process has used so far."""
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+    return used
+
+
+def server_pids(group: int) -> set[int]:
+    """The processes of the server's process group (uvicorn's supervisor and workers)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == group:
+                pids.add(int(stat.parent.name))
+    return pids
+
+
+def database_pids(url: str) -> set[int]:
+    """The PostgreSQL backends connected to the benchmark's database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return set()
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
 def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, float]:
-    with server(url, args.workers, folder) as (base, token):
+    with server(url, args.workers, folder) as (base, token, group):
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
 
@@ -197,6 +235,8 @@ def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, floa
                         check_answer(*_send(own, item[1]), item[0])
                         latencies.append(time.perf_counter() - started)
 
+            serving, database = server_pids(group), database_pids(url)
+            before = cpu_of(serving | database)
             cpu = time.process_time()
             wall = time.perf_counter()
             threads = [threading.Thread(target=sender) for _ in range(args.conc)]
@@ -206,6 +246,9 @@ def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, floa
                 thread.join()
             wall = time.perf_counter() - wall
             cpu = time.process_time() - cpu
+            database |= database_pids(url)
+            after = cpu_of(serving | database)
+            used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
             counted = client.get("/Observations", params={"$count": "true", "$top": "0"}).json()["@iot.count"]
             if counted != total + rows:
                 raise SystemExit(f"{counted} Observations stored, {total + rows} sent")
@@ -214,8 +257,10 @@ def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, floa
         "obs": total,
         "per_s": total / wall,
         "wall_s": wall,
-        "median_ms": 1e3 * latencies[len(latencies) // 2],
-        "client_cpu_us": 1e6 * cpu / total,
+        "median ms": 1e3 * latencies[len(latencies) // 2],
+        "client CPU µs": 1e6 * cpu / total,
+        "server CPU µs": 1e6 * sum(used.get(pid, 0.0) for pid in serving) / total,
+        "database CPU µs": 1e6 * sum(used.get(pid, 0.0) for pid in database) / total,
     }
 
 
@@ -228,18 +273,25 @@ def _send(client: httpx.Client, body: bytes) -> tuple[int, bytes]:
 
 
 class Steps:
-    """Seconds summed per step of the requests, by wrapping the functions that do each step."""
+    """Wall and CPU seconds (of the calling thread) summed per step of the requests, by wrapping the
+    functions that do each step. The CPU figure is the one to compare on a shared machine; the wall
+    time of the insert also holds the database's own work."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def add(self, step: str, wall: float, cpu: float) -> None:
+        self.wall[step] = self.wall.get(step, 0.0) + wall
+        self.cpu[step] = self.cpu.get(step, 0.0) + cpu
 
     def timed(self, step: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - started
+                self.add(step, time.perf_counter() - wall, time.thread_time() - cpu)
 
         return wrapper
 
@@ -267,21 +319,26 @@ def in_process(args: argparse.Namespace, url: str) -> dict[str, float]:
     requests = bodies(datastreams, feature, args.per, args.batch)
     steps = Steps()
     # The steps, in the order a request takes them; what is left of the request's time is "rest".
-    for name, step in (("_block_columns", "validate"), ("insert_observations", "insert (COPY)")):
+    for name, step in (("_block_columns", "validate"), ("insert_observations", "insert")):
         setattr(dataarray, name, steps.timed(step, getattr(dataarray, name)))
     total = 0
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.thread_time()
     for rows, body in requests:
-        started = time.perf_counter()
-        document = parse_json(body, settings)
-        steps.seconds["parse"] = steps.seconds.get("parse", 0.0) + time.perf_counter() - started
-        answer = service.handle("POST", "CreateObservations", "", document, base, principal)
+        document = steps.timed("parse", parse_json)(body, settings)
+        answer = steps.timed("request", service.handle)(
+            "POST", "CreateObservations", "", document, base, principal
+        )
         check_answer(answer.status, orjson.dumps(answer.body), rows)
         total += rows
-    wall = time.perf_counter() - wall
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
     engine.dispose()
-    figures = {f"{step}_us": 1e6 * seconds / total for step, seconds in steps.seconds.items()}
-    figures["rest_us"] = 1e6 * (wall - sum(steps.seconds.values())) / total
+    # What the request took besides validating and inserting: the Datastreams' and features'
+    # checks, the links of the answer, the computed properties, the audit record, the commit.
+    for measured in (steps.wall, steps.cpu):
+        measured["rest"] = measured.pop("request") - measured["validate"] - measured["insert"]
+    figures = {f"{step} µs": 1e6 * seconds / total for step, seconds in steps.wall.items()}
+    figures.update({f"{step} CPU µs": 1e6 * seconds / total for step, seconds in steps.cpu.items()})
+    figures["all CPU µs"] = 1e6 * cpu / total
     return {"obs": total, "per_s": total / wall, "wall_s": wall, **figures}
 
 
