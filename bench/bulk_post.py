@@ -18,6 +18,15 @@ audit record, the commit itself).
     .venv/bin/python bench/bulk_post.py --backend postgresql
     .venv/bin/python bench/bulk_post.py --backend sqlite
     .venv/bin/python bench/bulk_post.py --backend postgresql --in-process --datastreams 20
+    .venv/bin/python bench/bulk_post.py --backend postgresql --copy-only --datastreams 20 \\
+        [--without triggers | --without count-trigger]
+
+**COPY alone** (`--copy-only`): the store's bulk insert of the same rows as numpy columns, each
+request's rows in one transaction, and the database backend's CPU per row. For the diagnosis
+only, on the benchmark's throw-away database: `--without triggers` skips every trigger, the
+foreign keys' per-row checks included (`session_replication_role = replica`, a superuser's
+switch); `--without count-trigger` disables the per-statement trigger that counts each
+Datastream's Observations (and the capture of its transition table).
 """
 
 from __future__ import annotations
@@ -342,6 +351,78 @@ def in_process(args: argparse.Namespace, url: str) -> dict[str, float]:
     return {"obs": total, "per_s": total / wall, "wall_s": wall, **figures}
 
 
+# ------------------------------------------------------------------------------------------- COPY alone
+
+
+def copy_only(args: argparse.Namespace, url: str) -> dict[str, float]:
+    """The store's bulk insert alone, on numpy columns as the dataArray path hands them over, and
+    the database backend's CPU per row (`--without`: see the module's docstring)."""
+    import numpy as np
+    from sqlalchemy import text
+
+    from urbantwin.settings import Settings
+    from urbantwin.store import bulk
+    from urbantwin.store.engine import make_engine, upgrade
+
+    engine = make_engine(Settings(database_url=url))
+    upgrade(engine)
+    datastream, feature = _one_datastream(url)
+    count = args.batch
+    total = 0
+    with engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        if args.without == "triggers":  # the foreign keys' checks and the count trigger
+            connection.execute(text("SET session_replication_role = replica"))
+        elif args.without == "count-trigger":  # the trigger counting each Datastream's Observations
+            connection.execute(text("ALTER TABLE observations DISABLE TRIGGER USER"))
+        connection.commit()
+        start = np.datetime64("2024-01-01T00:00:00", "us")
+        backend = cpu_of({pid})[pid]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for request in range(args.datastreams * args.per // count):
+            minutes = np.arange(request * count, (request + 1) * count) * np.timedelta64(60, "s")
+            bulk.insert_observations(
+                connection,
+                {
+                    "phenomenon_time_start": start + minutes,
+                    "result_type": np.zeros(count, np.int16),
+                    "result_number": np.arange(count) / 10,
+                    "datastream_id": np.full(count, datastream, np.int64),
+                    "feature_of_interest_id": np.full(count, feature, np.int64),
+                },
+            )
+            connection.commit()
+            total += count
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        backend = cpu_of({pid})[pid] - backend
+    engine.dispose()
+    return {
+        "obs": total,
+        "per_s": total / wall,
+        "wall_s": wall,
+        "script CPU µs": 1e6 * cpu / total,
+        "database CPU µs": 1e6 * backend / total,
+    }
+
+
+def _one_datastream(url: str) -> tuple[int, int]:
+    """A Datastream and a FeatureOfInterest made through the service, for `copy_only`."""
+    from urbantwin.app import create_app
+    from urbantwin.settings import Settings
+
+    settings = Settings(database_url=url, admin_token="bench", rate_limit_per_second=0)
+    app = create_app(settings)
+    service = app.state.sensorthings
+    principal = app.state.authenticator.principal("Bearer bench")
+
+    def post(path: str, document: dict[str, Any]) -> int:
+        answer = service.handle("POST", path, "", document, "http://127.0.0.1/v1.1", principal)
+        return int(answer.headers["Location"].rsplit("(", 1)[1].rstrip(")"))
+
+    datastreams, feature = set_up(post, 1)
+    return datastreams[0], feature
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -356,6 +437,12 @@ def main() -> None:
     parser.add_argument("--conc", type=int, default=2, help="connections sending at once")
     parser.add_argument("--workers", type=int, default=2, help="the server's uvicorn workers")
     parser.add_argument("--in-process", action="store_true", help="the service's steps, no HTTP")
+    parser.add_argument("--copy-only", action="store_true", help="the store's bulk insert alone")
+    parser.add_argument(
+        "--without",
+        choices=("triggers", "count-trigger"),
+        help="with --copy-only: skip every trigger (the foreign keys' checks too), or the count trigger",
+    )
     parser.add_argument(
         "--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL database (DROPPED and recreated)"
     )
@@ -363,8 +450,14 @@ def main() -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="urbantwin-bulk-") as folder:
         url = fresh_store(args.backend, args.pg_url, folder)
-        figures = in_process(args, url) if args.in_process else over_http(args, url, folder)
-    how = "in process" if args.in_process else f"HTTP, {args.conc} connections, {args.workers} workers"
+        if args.copy_only:
+            figures = copy_only(args, url)
+            how = "COPY alone" + (f", without {args.without}" if args.without else "")
+        elif args.in_process:
+            figures, how = in_process(args, url), "in process"
+        else:
+            figures = over_http(args, url, folder)
+            how = f"HTTP, {args.conc} connections, {args.workers} workers"
     print(
         f"{args.backend}, {how}: {figures['obs']:,} Observations in requests of {args.batch:,} rows, "
         f"{figures['per_s']:,.0f} obs/s ({figures['wall_s']:.1f} s)"
