@@ -18,6 +18,15 @@ audit record, the commit itself).
     .venv/bin/python bench/bulk_post.py --backend postgresql
     .venv/bin/python bench/bulk_post.py --backend sqlite
     .venv/bin/python bench/bulk_post.py --backend postgresql --in-process --datastreams 20
+    .venv/bin/python bench/bulk_post.py --backend postgresql --copy-only --datastreams 20 \\
+        [--without triggers | --without count-trigger]
+
+**COPY alone** (`--copy-only`): the store's bulk insert of the same rows as numpy columns, each
+request's rows in one transaction, and the database backend's CPU per row. For the diagnosis
+only, on the benchmark's throw-away database: `--without triggers` skips every trigger, the
+foreign keys' per-row checks included (`session_replication_role = replica`, a superuser's
+switch); `--without count-trigger` disables the per-statement trigger that counts each
+Datastream's Observations (and the capture of its transition table).
 """
 
 from __future__ import annotations
@@ -126,8 +135,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str]]:
-    """`urbantwin serve` on `url`: yields its SensorThings base URL and its administrator token."""
+def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str, int]]:
+    """`urbantwin serve` on `url`: yields its SensorThings base URL, its administrator token and its
+    process group."""
     token = secrets.token_urlsafe(24)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBANTWIN_")}
@@ -153,7 +163,7 @@ def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str]]:
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 90 s")
             time.sleep(0.3)
-        yield base, token
+        yield base, token, process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -165,8 +175,45 @@ def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str]]:
         log.close()
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pids: set[int]) -> dict[int, float]:
+    """CPU seconds (user and system) each process has used so far."""
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+    return used
+
+
+def server_pids(group: int) -> set[int]:
+    """The processes of the server's process group (uvicorn's supervisor and workers)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == group:
+                pids.add(int(stat.parent.name))
+    return pids
+
+
+def database_pids(url: str) -> set[int]:
+    """The PostgreSQL backends connected to the benchmark's database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return set()
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
 def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, float]:
-    with server(url, args.workers, folder) as (base, token):
+    with server(url, args.workers, folder) as (base, token, group):
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
 
@@ -197,6 +244,8 @@ def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, floa
                         check_answer(*_send(own, item[1]), item[0])
                         latencies.append(time.perf_counter() - started)
 
+            serving, database = server_pids(group), database_pids(url)
+            before = cpu_of(serving | database)
             cpu = time.process_time()
             wall = time.perf_counter()
             threads = [threading.Thread(target=sender) for _ in range(args.conc)]
@@ -206,6 +255,9 @@ def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, floa
                 thread.join()
             wall = time.perf_counter() - wall
             cpu = time.process_time() - cpu
+            database |= database_pids(url)
+            after = cpu_of(serving | database)
+            used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
             counted = client.get("/Observations", params={"$count": "true", "$top": "0"}).json()["@iot.count"]
             if counted != total + rows:
                 raise SystemExit(f"{counted} Observations stored, {total + rows} sent")
@@ -214,8 +266,10 @@ def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, floa
         "obs": total,
         "per_s": total / wall,
         "wall_s": wall,
-        "median_ms": 1e3 * latencies[len(latencies) // 2],
-        "client_cpu_us": 1e6 * cpu / total,
+        "median ms": 1e3 * latencies[len(latencies) // 2],
+        "client CPU µs": 1e6 * cpu / total,
+        "server CPU µs": 1e6 * sum(used.get(pid, 0.0) for pid in serving) / total,
+        "database CPU µs": 1e6 * sum(used.get(pid, 0.0) for pid in database) / total,
     }
 
 
@@ -228,18 +282,25 @@ def _send(client: httpx.Client, body: bytes) -> tuple[int, bytes]:
 
 
 class Steps:
-    """Seconds summed per step of the requests, by wrapping the functions that do each step."""
+    """Wall and CPU seconds (of the calling thread) summed per step of the requests, by wrapping the
+    functions that do each step. The CPU figure is the one to compare on a shared machine; the wall
+    time of the insert also holds the database's own work."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def add(self, step: str, wall: float, cpu: float) -> None:
+        self.wall[step] = self.wall.get(step, 0.0) + wall
+        self.cpu[step] = self.cpu.get(step, 0.0) + cpu
 
     def timed(self, step: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - started
+                self.add(step, time.perf_counter() - wall, time.thread_time() - cpu)
 
         return wrapper
 
@@ -267,22 +328,99 @@ def in_process(args: argparse.Namespace, url: str) -> dict[str, float]:
     requests = bodies(datastreams, feature, args.per, args.batch)
     steps = Steps()
     # The steps, in the order a request takes them; what is left of the request's time is "rest".
-    for name, step in (("_block_columns", "validate"), ("insert_observations", "insert (COPY)")):
+    for name, step in (("_block_columns", "validate"), ("insert_observations", "insert")):
         setattr(dataarray, name, steps.timed(step, getattr(dataarray, name)))
     total = 0
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.thread_time()
     for rows, body in requests:
-        started = time.perf_counter()
-        document = parse_json(body, settings)
-        steps.seconds["parse"] = steps.seconds.get("parse", 0.0) + time.perf_counter() - started
-        answer = service.handle("POST", "CreateObservations", "", document, base, principal)
+        document = steps.timed("parse", parse_json)(body, settings)
+        answer = steps.timed("request", service.handle)(
+            "POST", "CreateObservations", "", document, base, principal
+        )
         check_answer(answer.status, orjson.dumps(answer.body), rows)
         total += rows
-    wall = time.perf_counter() - wall
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
     engine.dispose()
-    figures = {f"{step}_us": 1e6 * seconds / total for step, seconds in steps.seconds.items()}
-    figures["rest_us"] = 1e6 * (wall - sum(steps.seconds.values())) / total
+    # What the request took besides validating and inserting: the Datastreams' and features'
+    # checks, the links of the answer, the computed properties, the audit record, the commit.
+    for measured in (steps.wall, steps.cpu):
+        measured["rest"] = measured.pop("request") - measured["validate"] - measured["insert"]
+    figures = {f"{step} µs": 1e6 * seconds / total for step, seconds in steps.wall.items()}
+    figures.update({f"{step} CPU µs": 1e6 * seconds / total for step, seconds in steps.cpu.items()})
+    figures["all CPU µs"] = 1e6 * cpu / total
     return {"obs": total, "per_s": total / wall, "wall_s": wall, **figures}
+
+
+# ------------------------------------------------------------------------------------------- COPY alone
+
+
+def copy_only(args: argparse.Namespace, url: str) -> dict[str, float]:
+    """The store's bulk insert alone, on numpy columns as the dataArray path hands them over, and
+    the database backend's CPU per row (`--without`: see the module's docstring)."""
+    import numpy as np
+    from sqlalchemy import text
+
+    from urbantwin.settings import Settings
+    from urbantwin.store import bulk
+    from urbantwin.store.engine import make_engine, upgrade
+
+    engine = make_engine(Settings(database_url=url))
+    upgrade(engine)
+    datastream, feature = _one_datastream(url)
+    count = args.batch
+    total = 0
+    with engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        if args.without == "triggers":  # the foreign keys' checks and the count trigger
+            connection.execute(text("SET session_replication_role = replica"))
+        elif args.without == "count-trigger":  # the trigger counting each Datastream's Observations
+            connection.execute(text("ALTER TABLE observations DISABLE TRIGGER USER"))
+        connection.commit()
+        start = np.datetime64("2024-01-01T00:00:00", "us")
+        backend = cpu_of({pid})[pid]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for request in range(args.datastreams * args.per // count):
+            minutes = np.arange(request * count, (request + 1) * count) * np.timedelta64(60, "s")
+            bulk.insert_observations(
+                connection,
+                {
+                    "phenomenon_time_start": start + minutes,
+                    "result_type": np.zeros(count, np.int16),
+                    "result_number": np.arange(count) / 10,
+                    "datastream_id": np.full(count, datastream, np.int64),
+                    "feature_of_interest_id": np.full(count, feature, np.int64),
+                },
+            )
+            connection.commit()
+            total += count
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        backend = cpu_of({pid})[pid] - backend
+    engine.dispose()
+    return {
+        "obs": total,
+        "per_s": total / wall,
+        "wall_s": wall,
+        "script CPU µs": 1e6 * cpu / total,
+        "database CPU µs": 1e6 * backend / total,
+    }
+
+
+def _one_datastream(url: str) -> tuple[int, int]:
+    """A Datastream and a FeatureOfInterest made through the service, for `copy_only`."""
+    from urbantwin.app import create_app
+    from urbantwin.settings import Settings
+
+    settings = Settings(database_url=url, admin_token="bench", rate_limit_per_second=0)
+    app = create_app(settings)
+    service = app.state.sensorthings
+    principal = app.state.authenticator.principal("Bearer bench")
+
+    def post(path: str, document: dict[str, Any]) -> int:
+        answer = service.handle("POST", path, "", document, "http://127.0.0.1/v1.1", principal)
+        return int(answer.headers["Location"].rsplit("(", 1)[1].rstrip(")"))
+
+    datastreams, feature = set_up(post, 1)
+    return datastreams[0], feature
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -299,6 +437,12 @@ def main() -> None:
     parser.add_argument("--conc", type=int, default=2, help="connections sending at once")
     parser.add_argument("--workers", type=int, default=2, help="the server's uvicorn workers")
     parser.add_argument("--in-process", action="store_true", help="the service's steps, no HTTP")
+    parser.add_argument("--copy-only", action="store_true", help="the store's bulk insert alone")
+    parser.add_argument(
+        "--without",
+        choices=("triggers", "count-trigger"),
+        help="with --copy-only: skip every trigger (the foreign keys' checks too), or the count trigger",
+    )
     parser.add_argument(
         "--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL database (DROPPED and recreated)"
     )
@@ -306,8 +450,14 @@ def main() -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="urbantwin-bulk-") as folder:
         url = fresh_store(args.backend, args.pg_url, folder)
-        figures = in_process(args, url) if args.in_process else over_http(args, url, folder)
-    how = "in process" if args.in_process else f"HTTP, {args.conc} connections, {args.workers} workers"
+        if args.copy_only:
+            figures = copy_only(args, url)
+            how = "COPY alone" + (f", without {args.without}" if args.without else "")
+        elif args.in_process:
+            figures, how = in_process(args, url), "in process"
+        else:
+            figures = over_http(args, url, folder)
+            how = f"HTTP, {args.conc} connections, {args.workers} workers"
     print(
         f"{args.backend}, {how}: {figures['obs']:,} Observations in requests of {args.batch:,} rows, "
         f"{figures['per_s']:,.0f} obs/s ({figures['wall_s']:.1f} s)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Coroutine
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -135,28 +136,36 @@ def check_json_input(
     limit = min(limit, DEEPEST_WRITABLE_JSON)
     if texts and isinstance(document, str):
         check_text(document, f"a string in {what}")
-    # Level by level, and only containers go on to the next level: a dataArray body of a thousand
-    # rows is a thousand small lists of scalars, and this walk is on the bulk path of every write.
+    # Level by level, and only containers go on to the next level: a dataArray body of ten thousand
+    # rows is ten thousand small lists of scalars, and this walk is on the bulk path of every write.
+    # Without strings to check, the types of a whole level are gathered in one pass in C, and a level
+    # of scalars only (the rows' values) is not visited again.
     level = [document] if isinstance(document, dict | list) else []
     depth = 0
     while level:
         depth += 1
         if depth > limit:
             raise BadRequest(f"{what} nests deeper than {limit} levels of arrays and objects")
+        if not texts:
+            children = [value.values() if isinstance(value, dict) else value for value in level]
+            kinds = set(map(type, chain.from_iterable(children)))
+            if not any(issubclass(kind, dict | list) for kind in kinds):
+                return
+            level = [child for child in chain.from_iterable(children) if isinstance(child, dict | list)]
+            continue
         deeper: list[Any] = []
         for value in level:
             if isinstance(value, dict):
-                if texts:
-                    for key in value:
-                        if isinstance(key, str):
-                            check_text(key, f"a key in {what}")
-                children: Any = value.values()
+                for key in value:
+                    if isinstance(key, str):
+                        check_text(key, f"a key in {what}")
+                children_of: Any = value.values()
             else:
-                children = value
-            for child in children:
+                children_of = value
+            for child in children_of:
                 if isinstance(child, dict | list):
                     deeper.append(child)
-                elif texts and isinstance(child, str):
+                elif isinstance(child, str):
                     check_text(child, f"a string in {what}")
         level = deeper
 

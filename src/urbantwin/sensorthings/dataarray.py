@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -223,7 +224,9 @@ def _block_columns(block: _Block, now: datetime) -> tuple[np.ndarray, dict[str, 
         return np.zeros(0, bool), _empty_columns(0, now, block.datastream)
     if set(map(type, rows)) == {list} and set(map(len, rows)) == {width}:  # every row of its shape
         good = np.ones(count, bool)
-        components: list[Any] = list(zip(*rows, strict=True))
+        # Not zip(*rows): its iterator per row would wake the garbage collector again and again,
+        # and each collection walks the request's young rows.
+        components: list[Any] = [list(map(itemgetter(position), rows)) for position in range(width)]
     else:
         good = np.fromiter((isinstance(row, list) and len(row) == width for row in rows), bool, count)
         components = [
@@ -277,21 +280,25 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     now = datetime.now(UTC)
     stored: list[np.ndarray] = []
     parts: dict[str, list[Any]] = {name: [] for name in OBSERVATION_COLUMNS}
+    pairs: set[tuple[int, int]] = set()
     for block in blocks:
         good, columns = _block_columns(block, now)
         features = columns["feature_of_interest_id"]
         if _needs_default(block):
             features[:] = defaults[block.datastream]
+            used = [defaults[block.datastream]] if good.any() else []
         else:
-            for feature in np.unique(features[good]).tolist():
+            used = np.unique(features[good]).tolist()
+            for feature in used:
                 if feature in known_features or feature in missing_features:
                     continue
                 if writer.guard.visible(connection, FEATURE_OF_INTEREST, feature):
                     known_features.add(feature)
                 else:
                     missing_features.add(feature)
-            if missing_features:
+            if missing_features.intersection(used):
                 good &= ~np.isin(features, list(missing_features))
+        pairs.update((block.datastream, feature) for feature in used if feature not in missing_features)
         stored.append(good)
         everything = bool(good.all())
         for name, values in columns.items():
@@ -304,11 +311,9 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     batch = {name: _joined(name, pieces) for name, pieces in parts.items()}
     new_ids = insert_observations(connection, batch)
     writer.record.add(CREATED, OBSERVATION.name, new_ids)
-    pairs = np.stack([batch["datastream_id"], batch["feature_of_interest_id"]], axis=1)
-    for datastream, feature in np.unique(pairs, axis=0).tolist():
+    for datastream, feature in pairs:
         writer.summary.add(datastream, feature)
-    prefix = f"{base}/Observations("
-    links = [f"{prefix}{ident})" for ident in new_ids]
+    links = list(map(f"{base}/Observations({{}})".format, new_ids))
     good_rows = np.concatenate(stored) if stored else np.zeros(0, bool)
     if good_rows.all():
         return links
