@@ -42,6 +42,11 @@ def test_check_from_the_command_line(tmp_path: Path) -> None:
 
     bad = runner.invoke(app, ["air", "check", *window, "--set", "spikes=3"])
     assert bad.exit_code == 2 and "spikes: not a threshold" in bad.output
+    neither = runner.invoke(app, ["air", "check", "--database-url", url])
+    assert neither.exit_code == 2 and "--last-days" in neither.output
+    recent = runner.invoke(app, ["air", "check", "--last-days", "2", "--dry-run", "--database-url", url])
+    # the file's day of 2019 is not among the last two days: its sensors are found, with no readings
+    assert recent.exit_code == 0 and "0 readings, 0 usable" in recent.stdout
     long = runner.invoke(
         app, ["air", "check", "--start", "2019-01-01", "--end", "2019-12-01", "--database-url", url]
     )

@@ -127,3 +127,28 @@ def test_a_calibration_against_hourly_reference_values() -> None:
         )
         is None
     )
+
+
+def test_a_calibration_against_daily_reference_values() -> None:
+    # a station's daily means of the local day (from 23:00 UTC); the sensor reads 2 × + 3 every hour
+    starts = [T0 - timedelta(hours=1) + timedelta(days=d) for d in range(4)]
+    reference = pd.Series([10.0, 20.0, 15.0, 30.0], index=pd.DatetimeIndex(starts))
+    hours = [starts[0] + timedelta(hours=h) for h in range(24 * 4)]
+    values = [2 * reference.iloc[h // 24] + 3 for h in range(len(hours))]
+    readings = pd.Series(values, index=pd.DatetimeIndex(hours)).drop(hours[24 * 3 + 17 :])  # day 4: 17 hours
+    dry = pd.Series(0.0, index=readings.index)
+    checked = check(readings, dry, Thresholds(stuck_duration=10**6))
+    found = calibrate(
+        checked,
+        reference,
+        daily=True,
+        reference_id=1,
+        reference_name="A",
+        distance_m=1.0,
+        thresholds=Thresholds(min_pairs=3),
+    )
+    assert found is not None
+    # three days with 18 hours or more; the fourth (17 hours) is left out
+    assert found.n == 3 and found.resolution == "P1D"
+    assert found.slope == pytest.approx(0.5) and found.intercept == pytest.approx(-1.5)
+    assert found.start == starts[0] and found.end == starts[2] + timedelta(days=1)

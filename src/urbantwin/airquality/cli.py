@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,8 +46,16 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 
 @air_app.command("check")
 def check(
-    start: Annotated[str, typer.Option(help="start of the window (ISO 8601, local time of the city)")],
-    end: Annotated[str, typer.Option(help="end of the window, excluded (at most 92 days after start)")],
+    start: Annotated[
+        str | None, typer.Option(help="start of the window (ISO 8601, local time of the city)")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="end of the window, excluded (at most 92 days after start)")
+    ] = None,
+    last_days: Annotated[
+        int | None,
+        typer.Option(help="instead of --start/--end: the N days before today (local midnight), for cron"),
+    ] = None,
     sensor: Annotated[int | None, typer.Option(help="one PM Datastream only (its @iot.id)")] = None,
     set_: Annotated[
         list[str] | None,
@@ -65,8 +74,18 @@ def check(
     from urbantwin.airquality.sensors import Thresholds
     from urbantwin.times import parse_instant
 
+    if (last_days is None) == (start is None and end is None) or (start is None) != (end is None):
+        raise typer.BadParameter("give --start and --end, or --last-days")
+    if last_days is not None and last_days < 1:
+        raise typer.BadParameter("--last-days: at least 1")
     with _air(database_url, config) as air:
-        window = Window.parse(parse_instant(start, "start", air.zone), parse_instant(end, "end", air.zone))
+        if last_days is not None:
+            today = datetime.now(air.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+            window = Window.parse(today - timedelta(days=last_days), today)
+        else:
+            window = Window.parse(
+                parse_instant(start, "start", air.zone), parse_instant(end, "end", air.zone)
+            )
         thresholds = Thresholds().overridden(_overrides(set_ or []))
         result = SensorChecks(air).run(Caller.system("air check"), window, thresholds, sensor, not dry_run)
     for item in result["sensors"]:

@@ -237,11 +237,11 @@ _FLAGS_EXAMPLE = {
 
 
 _FORECAST_EXAMPLE = {
-    "station": {"@iot.id": 1, "name": "Air quality station Leipzig-Mitte"},
+    "station": {"@iot.id": 1, "name": "Air quality station Mitte"},
     "year": 2021,
     "forecasts": [
         {
-            "datastream": {"@iot.id": 12, "name": "PM2.5 forecast CAMS ENSEMBLE at Leipzig-Mitte"},
+            "datastream": {"@iot.id": 12, "name": "PM2.5 forecast CAMS ENSEMBLE at Mitte"},
             "pollutant": "pm25",
             "modelData": True,
             "threshold": 25.0,

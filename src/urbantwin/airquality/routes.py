@@ -65,7 +65,7 @@ _CHECK_EXAMPLE = {
 }
 
 _INDEX_EXAMPLE = {
-    "station": {"@iot.id": 2, "name": "Air quality station Leipzig-Mitte"},
+    "station": {"@iot.id": 2, "name": "Air quality station Mitte"},
     "hours": [
         {
             "end": "2024-01-01T01:00:00+01:00",

@@ -274,26 +274,35 @@ class SensorChecks:
         return frame
 
     def _reference(
-        self, sensor: Sensor, window: Window, scope: DatasetScope, thresholds: Thresholds
+        self,
+        sensor: Sensor,
+        window: Window,
+        scope: DatasetScope,
+        thresholds: Thresholds,
+        stations: list[tuple[int, str, tuple[float, float] | None, Series]],
+        read: dict[int, pd.Series],
     ) -> tuple[int, str, float, Series, pd.Series] | None:
-        """The nearest official station measuring the sensor's pollutant, and its values."""
+        """The nearest of the official `stations` measuring the sensor's pollutant, and its values
+        (each station's read once per run, kept in `read`)."""
         if sensor.point is None:
             return None
         near = [
             (distance_m(sensor.point, point), thing_id, name, series)
-            for thing_id, name, point, series in self.stations(scope)
+            for thing_id, name, point, series in stations
             if point is not None and series.pollutant == sensor.pollutant
         ]
         near = [item for item in near if item[0] <= thresholds.max_distance_m]
         if not near:
             return None
         distance, thing_id, name, series = min(near, key=lambda item: (item[0], item[1]))
-        hourly = self.air._hours(series, window.start, window.end, scope)
-        if series.daily:
-            values = hourly["mean"]
-        else:
-            values = valid_hours(hourly, series.values_per_hour, standards()[0].capture)
-        return thing_id, name, distance, series, values
+        if series.id not in read:
+            hourly = self.air._hours(series, window.start, window.end, scope)
+            read[series.id] = (
+                hourly["mean"]
+                if series.daily
+                else valid_hours(hourly, series.values_per_hour, standards()[0].capture)
+            )
+        return thing_id, name, distance, series, read[series.id]
 
     def _checked(
         self, sensor: Sensor, window: Window, thresholds: Thresholds
@@ -329,11 +338,13 @@ class SensorChecks:
                 for sensor in chosen:
                     self.access.authorize_write(caller, connection, sensor.dataset_id)
         checked_at = datetime.now(UTC).replace(microsecond=0)
+        stations = self.stations(scope)
+        read: dict[int, pd.Series] = {}
         results = []
         datasets: set[str | None] = set()
         for sensor in chosen:
             readings, checked = self._checked(sensor, window, thresholds)
-            reference = self._reference(sensor, window, scope, thresholds)
+            reference = self._reference(sensor, window, scope, thresholds, stations, read)
             calibration = None
             if reference is not None:
                 thing_id, name, distance, series, values = reference
