@@ -116,6 +116,8 @@ def city(engine: Engine, tmp_path: Path) -> Iterator[City]:
         [
             ("west", box(0, 0, 1000), {"title": "West", "people_2020": 1000, "people_2024": 1200}),
             ("east", box(1000, 0, 1000), {"title": "East", "people_2020": 2000, "people_2024": 1800}),
+            # a district id with a slash, far from the others (no residents: a profile of its area only)
+            ("far/away", box(50_000, 0, 100), {"title": "Far away"}),
         ],
     )
     store(
