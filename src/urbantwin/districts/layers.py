@@ -458,7 +458,8 @@ def read_stops(connection: Connection, feeds: Sequence[Feed], projector: Project
         running = select(transit_service_days.c.service_id).where(
             transit_service_days.c.feed_id == feed.id, transit_service_days.c.day == feed.typical_weekday
         )
-        place = func.coalesce(d.c.station_id, d.c.stop_id)
+        # 'NaN': how imports before the fix of gtfs_import stored "no station" on PostgreSQL
+        place = func.coalesce(func.nullif(d.c.station_id, "NaN"), d.c.stop_id)
         for row in connection.execute(
             select(place.label("place"), d.c.route_id, func.sum(d.c.departures).label("n"))
             .where(
