@@ -11,7 +11,8 @@ Two districts side by side, each 1 km × 1 km (1 km²) with its south-west corne
 - EV charging points: one in each district; WLAN sites: two in the east;
 - a GTFS feed with one tram line S0 – S1 – S2, every 10 minutes each way from 06:00 to 19:50: S1,
   in the west, has 168 departures between 06:00 and 20:00 (12 an hour; an interval of
-  840 / (168 / 2) = 10 minutes: category III for a tram), S0 and S2 lie 5 km away.
+  840 / (168 / 2) = 10 minutes: category III for a tram), S0 and S2 lie 5 km away;
+- and a third district, `far/away` (an id with a slash), 50 km east, without residents.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def city(engine: Engine, tmp_path: Path) -> Iterator[City]:
         [
             ("west", box(0, 0, 1000), {"title": "West", "people_2020": 1000, "people_2024": 1200}),
             ("east", box(1000, 0, 1000), {"title": "East", "people_2020": 2000, "people_2024": 1800}),
+            # a district id with a slash, far from the others (no residents: a profile of its area only)
+            ("far/away", box(50_000, 0, 100), {"title": "Far away"}),
         ],
     )
     store(

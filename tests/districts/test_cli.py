@@ -31,7 +31,7 @@ def test_publish_writes_the_profiles_as_features(city: City, settings: Settings)
         cli_app, ["districts", "publish", "quarters", "--database-url", settings.database_url]
     )
     assert result.exit_code == 0, result.output
-    assert "Collection 'quarters-profiles': 2 inserted" in result.output
+    assert "Collection 'quarters-profiles': 3 inserted" in result.output
     west = _published(city)["west"]
     assert west["population"] == 1200 and west["trees"] == 3
     assert west["access_within_300m"] == 0.5 and west["access_class_B"] == 0.5
@@ -41,7 +41,7 @@ def test_publish_writes_the_profiles_as_features(city: City, settings: Settings)
     again = CliRunner().invoke(
         cli_app, ["districts", "publish", "quarters", "--database-url", settings.database_url]
     )
-    assert "2 unchanged" in again.output
+    assert "3 unchanged" in again.output
     wrong = CliRunner().invoke(
         cli_app, ["districts", "publish", "houses", "--database-url", settings.database_url]
     )

@@ -141,3 +141,16 @@ def test_stadtbezirke_residents_are_placed_on_the_ortsteile(demo: DistrictProfil
 def test_no_departures_where_no_feed_has_stops(ortsteile: dict[str, dict[str, Any]]) -> None:
     """The demo's only feed is Plzeň's: Leipzig's stops have no timetable, so no departures (not 0)."""
     assert all(d["figures"]["stops"]["departures_per_hour"] is None for d in ortsteile.values())
+
+
+def test_sensor_means_of_the_air_quality_stations(ortsteile: dict[str, dict[str, Any]]) -> None:
+    """The demo's LfULG stations measure NO2 in a few Ortsteile: those have a mean, the rest none."""
+    no2 = [
+        next(m for m in d["sensors"] if m["observedProperty"] == "Nitrogen dioxide (NO2)")
+        for d in ortsteile.values()
+    ]
+    measured = [m for m in no2 if m["sensors"]]
+    assert 1 <= len(measured) < len(no2)
+    assert all(m["mean"] is not None and m["mean"] >= 0 for m in measured)
+    assert all(m["mean"] is None for m in no2 if not m["sensors"])
+    assert measured[0]["statistic"]["de"] == "Mittel der jeweils neuesten Werte der Sensoren im Gebiet"

@@ -22,9 +22,13 @@ def test_the_city_s_district_collections(city: City, client: TestClient) -> None
 
 def test_profiles_one_and_compare(city: City, client: TestClient) -> None:
     listing = client.get("/api/districts/quarters").json()
-    assert [d["id"] for d in listing["districts"]] == ["east", "west"]
+    assert [d["id"] for d in listing["districts"]] == ["east", "far/away", "west"]
     assert listing["crs"] == "EPSG:25833"
     assert listing["labels"]["trees"] == {"en": "Street trees", "de": "Straßenbäume"}
+    far = client.get("/api/districts/quarters/far/away").json()
+    assert (
+        far["name"] == "Far away" and far["population"]["latest"] is None and far["density_per_km2"] is None
+    )
     one = client.get("/api/districts/quarters/west").json()
     assert one["figures"]["trees"]["count"] == 3 and one["population"]["latest"] == 1200
     compared = client.get("/api/districts/quarters/compare", params={"a": "west", "b": "east"}).json()
@@ -48,7 +52,7 @@ def test_exports(city: City, client: TestClient) -> None:
 
         table = pq.read_table(io.BytesIO(parquet.content))
         assert b"geo" in table.schema.metadata
-        assert sorted(table.column("id").to_pylist()) == ["east", "west"]
+        assert sorted(table.column("id").to_pylist()) == ["east", "far/away", "west"]
     else:
         assert parquet.status_code == 406
         assert "pyarrow" in parquet.text

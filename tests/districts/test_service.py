@@ -126,3 +126,14 @@ def test_counted_layers_are_kept_until_a_collection_changes(city: City, settings
     # a tree planted in the west: the trees collection's version changes, the west counts four
     store(city.engine, "trees", ["trees"], [("t6", point(300, 300), {})])
     assert profiles_.profile(Caller.system(), "quarters", "west")["figures"]["trees"]["count"] == 4
+
+
+def test_departures_of_a_feed_stored_before_the_station_fix(city: City, settings: Settings) -> None:
+    """Imports before gtfs_import stored "no station" as NULL kept the text 'NaN' on PostgreSQL."""
+    from sqlalchemy import update
+
+    from urbantwin.store.transit_schema import transit_stop_departures
+
+    with city.engine.begin() as connection:
+        connection.execute(update(transit_stop_departures).values(station_id="NaN"))
+    assert profiles(city, settings)["west"]["figures"]["stops"]["departures_per_hour"] == 12.0

@@ -17,7 +17,13 @@ def test_left_out_counts_in_the_plural_of_each_language() -> None:
 
 
 def test_every_text_in_both_languages() -> None:
-    tables = [texts.FIGURES, texts.TRENDS, texts.PLACEMENT, *texts.access_method(True).values()]
+    tables = [
+        texts.FIGURES,
+        texts.TRENDS,
+        texts.PLACEMENT,
+        texts.SENSOR_MEAN,
+        *texts.access_method(True).values(),
+    ]
     for table in tables:
         entries = table.values() if all(isinstance(v, dict) for v in table.values()) else [table]
         for entry in entries:

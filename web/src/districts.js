@@ -387,12 +387,35 @@ export class Districts {
     add('departures_per_hour', figures.stops?.departures_per_hour, 1);
     for (const figure of Object.values(figures)) if (figure.note) notes.push(labelled(figure.note, ''));
     if (!rows.length) return;
-    body.append(
-      html(`<section data-testid="district-figures">
+    const section = html(`<section data-testid="district-figures">
         <h3 class="chart-title">${esc(t('districtFigures'))}</h3>
         <dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
         ${notes.map((n) => `<p class="muted small">${esc(n)}</p>`).join('')}
-      </section>`),
+      </section>`);
+    body.append(section);
+    this.addAccess(collectionId, id, section);
+  }
+
+  /** The district's residents within 300 and 500 m of any stop (`api/districts/…/access`, asked once
+   * per collection: every district's shares come in one answer), with how they were placed. */
+  async addAccess(collectionId, id, section) {
+    this.access ??= new Map();
+    if (!this.access.has(collectionId)) {
+      const asked = getJSON(`api/districts/${encodeURIComponent(collectionId)}/access`, { params: { min_departures: '0' } });
+      this.access.set(collectionId, asked.catch(() => null));
+    }
+    const answer = await this.access.get(collectionId);
+    const row = answer?.districts?.find((d) => String(d.id) === String(id));
+    if (!row || !section.isConnected || !row.within) return;
+    const shares = [300, 500]
+      .filter((radius) => typeof row.within[radius] === 'number')
+      .map((radius) => [t('nearStop', { radius }), `${formatNumber(row.within[radius] * 100, 0)} %`]);
+    if (!shares.length) return;
+    section.append(
+      html(`<div data-testid="district-access">
+        <dl class="facts">${shares.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
+        <p class="muted small">${esc(labelled(row.method_label, ''))}</p>
+      </div>`),
     );
   }
 

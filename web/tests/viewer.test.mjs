@@ -524,6 +524,13 @@ describe('the viewer', () => {
       const figures = await page.locator('[data-testid="district-figures"]').textContent();
       assert.match(figures, new RegExp(`Street trees${plagwitz.figures.trees.count}`));
       assert.match(figures, /Public-transport stops\d+/);
+      // Its residents near a stop (any stop: the demo has no timetable of the city), as the API says.
+      await page.waitForSelector('[data-testid="district-access"]', { timeout: 20000 });
+      const access = await json('api/districts/ortsteile/access?min_departures=0');
+      const near = access.districts.find((d) => d.name === 'Plagwitz');
+      const shown = await page.locator('[data-testid="district-access"]').textContent();
+      assert.match(shown, new RegExp(`Residents within 500 m of a stop${Math.round(near.within['500'] * 100)} %`));
+      assert.match(shown, /placed on the residential floor area/);
       await page.fill('#search-input', 'Karl-Heine-Straße 50');
       await page.waitForSelector('#search-results [role=option]', { timeout: 20000 });
       const addresses = await page.locator('#search-results [role=option]').allTextContents();

@@ -80,12 +80,15 @@ def parse_rules(entries: Sequence[str]) -> dict[str, Rule]:
 
 def metric_crs(profile: CityProfile, lon: float, lat: float) -> CRS:
     """The CRS areas and distances are computed in: the city's first CRS when it is projected in
-    metres (its data officers' own), else the UTM zone of the point (WGS 84 datum)."""
+    metres (its data officers' own), else the UTM zone of the point (WGS 84 datum), else (near the
+    poles) EASE-Grid 2.0's equal-area projection."""
     for code in profile.crs:
         crs = CRS.from_user_input(code)
         if crs.is_projected and all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info):
             return crs
     zones = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+    if not zones:  # beyond the UTM zones (near the poles): the world's equal-area grid
+        return CRS.from_epsg(6933)
     return CRS.from_epsg(int(zones[0].code))
 
 
@@ -458,7 +461,8 @@ def read_stops(connection: Connection, feeds: Sequence[Feed], projector: Project
         running = select(transit_service_days.c.service_id).where(
             transit_service_days.c.feed_id == feed.id, transit_service_days.c.day == feed.typical_weekday
         )
-        place = func.coalesce(d.c.station_id, d.c.stop_id)
+        # 'NaN': how imports before the fix of gtfs_import stored "no station" on PostgreSQL
+        place = func.coalesce(func.nullif(d.c.station_id, "NaN"), d.c.stop_id)
         for row in connection.execute(
             select(place.label("place"), d.c.route_id, func.sum(d.c.departures).label("n"))
             .where(

@@ -128,7 +128,8 @@ def build_router() -> APIRouter:
         service = request_districts(request)
         return await run_in_threadpool(service.transit_access, caller, collection, min_departures, detour)
 
-    @router.get("/{collection}/{district}", summary="One district's profile", responses=_ERRORS)
+    # `path`: a district id may hold a slash
+    @router.get("/{collection}/{district:path}", summary="One district's profile", responses=_ERRORS)
     async def one(
         request: Request, collection: str, district: str, observed: _OBSERVED = None
     ) -> dict[str, Any]:

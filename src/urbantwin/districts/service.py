@@ -468,7 +468,7 @@ class DistrictProfiles:
                 {
                     "observedProperty": name,
                     "unitOfMeasurement": document.get("unitOfMeasurement"),
-                    "statistic": document.get("statistic"),
+                    "statistic": texts.SENSOR_MEAN,
                     "sensors": row["sensors"] if row else 0,
                     "mean": _round(row["mean"], 3) if row else None,
                 }

@@ -35,6 +35,12 @@ FIGURES: dict[str, dict[str, str]] = {
     "quality_class": {"en": "Public-transport quality class", "de": "ÖV-Güteklasse"},
 }
 
+#: What a profile's sensor mean is (the latest value of each sensor inside the district, averaged).
+SENSOR_MEAN = {
+    "en": "mean of the latest value of each sensor inside the district",
+    "de": "Mittel der jeweils neuesten Werte der Sensoren im Gebiet",
+}
+
 TRENDS: dict[str, dict[str, str]] = {
     "growing": {"en": "growing", "de": "wachsend"},
     "shrinking": {"en": "shrinking", "de": "schrumpfend"},
