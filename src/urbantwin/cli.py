@@ -35,6 +35,10 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return out
 
 
+#: How long a worker of `serve --workers N` may take to answer uvicorn's health check.
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def _run(settings: Settings, workers: int = 1) -> None:
     import os
 
@@ -65,6 +69,10 @@ def _run(settings: Settings, workers: int = 1) -> None:
                 workers=workers,
                 log_level=settings.log_level,
                 log_config=log_config,
+                # A worker answers uvicorn's health pings only once it has imported the platform
+                # (numba, pvlib, …); on a busy machine that took longer than uvicorn's 5 s, and
+                # uvicorn killed and restarted each worker as hung, again and again.
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             )
         return
     uvicorn.run(

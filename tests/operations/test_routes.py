@@ -59,7 +59,11 @@ def test_ready_when_the_store_answers_at_the_current_schema(anonymous: TestClien
 
 
 def test_not_ready_with_the_reason(tmp_path: Path, viewer_dir: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.sqlite'}", viewer_dir=str(viewer_dir))
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'store.sqlite'}",
+        viewer_dir=str(viewer_dir),
+        admin_token=ADMIN_TOKEN,
+    )
     engine = make_engine(settings)
     upgrade(engine)
     with TestClient(create_app(settings, engine)) as client:
@@ -73,7 +77,11 @@ def test_not_ready_with_the_reason(tmp_path: Path, viewer_dir: Path) -> None:
 
         client.app.state.engine = create_engine("postgresql+psycopg://nobody:pw@127.0.0.1:1/none")  # type: ignore[attr-defined]
         gone = client.get("/ready")
+        figures = client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert gone.status_code == 503 and gone.json()["status"] == "not ready"
+        # The process's figures are still served while the store is away; the runs are left out.
+        assert figures.status_code == 200 and "urbantwin_queue_depth" in figures.text
+        assert "urbantwin_scenario_runs{" not in figures.text
         assert gone.json()["checks"]["database"] == "unreachable"
         assert "127.0.0.1" not in gone.text and "pw" not in gone.text  # the address is only logged
     engine.dispose()

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from tests.conftest import _free_port
+from tests.live.helpers import Publisher
 from urbantwin.settings import Settings
 
 ADMIN = "admin-secret-7c1f2e"
@@ -37,6 +38,7 @@ DATABASE_PASSWORD = "database-secret-a1a1a1"
 QUERY_TOKEN = "query-secret-9e9e9e"
 REFUSED = "refused-secret-4d4d4d"
 BASIC_PASSWORD = "basic-secret-6b6b6b"
+MQTT_WRITER = "mqtt-writer-secret-2c2c2c"  # no token of any user: the bridge reports that it is refused
 
 #: At least this many `/health` requests are made (more if one worker took them all).
 HEALTH_CHECKS = 24
@@ -64,6 +66,8 @@ def server(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[tuple
         "URBANTWIN_METRICS_TOKEN": METRICS,
         "URBANTWIN_LORAWAN_WEBHOOK_TOKEN": LORAWAN,
         "URBANTWIN_MQTT_URL": f"mqtt://urbantwin:{BROKER_PASSWORD}@127.0.0.1:1883",
+        "URBANTWIN_MQTT_WRITE_TOKEN": MQTT_WRITER,
+        "URBANTWIN_MQTT_TOPIC_PREFIX": f"ops-{port}/",
         "URBANTWIN_LOG_LEVEL": "debug",
         "URBANTWIN_RATE_LIMIT_PER_SECOND": "0",
         "URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND": "0",
@@ -78,9 +82,10 @@ def server(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[tuple
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while True:
+        while True:  # until both workers have started (each says so) and one answers
             try:
-                if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
+                started = log.read_text(encoding="utf-8").count("Application startup complete")
+                if started == 2 and httpx.get(f"{base}/ready", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -130,7 +135,7 @@ def test_two_workers_log_json_without_secrets_and_add_up_their_metrics(server: t
     checks = 0
     deadline = time.monotonic() + 180
     while checks < HEALTH_CHECKS or len(_access_pids(log)) < 2:
-        assert time.monotonic() < deadline, f"one worker answered every request ({checks} in 180 s)"
+        assert time.monotonic() < deadline, f"one worker answered every request:\n{log.read_text()[-4000:]}"
         with httpx.Client(base_url=base) as client:
             answer = client.get("/health", headers={"X-Request-Id": f"probe-{checks}"})
             assert answer.headers["x-request-id"] == f"probe-{checks}"
@@ -148,6 +153,18 @@ def test_two_workers_log_json_without_secrets_and_add_up_their_metrics(server: t
         )
         assert uplink.status_code < 500
         assert client.get("/metrics").status_code == 401
+    # An Observation over MQTT: the bridge asks who the write token is, and says it is refused
+    # (published again each second until it does: the receiving worker may be reconnecting).
+    publisher = Publisher()
+    try:
+        topic = f"ops-{httpx.URL(base).port}/v1.1/Datastreams(1)/Observations"
+        deadline = time.monotonic() + 60
+        while "URBANTWIN_MQTT_WRITE_TOKEN is refused" not in log.read_text(encoding="utf-8"):
+            assert time.monotonic() < deadline, "the bridge did not report the refused write token"
+            publisher.publish(topic, {"result": 1})
+            time.sleep(1)
+    finally:
+        publisher.close()
     # Whichever worker answers, the metrics count every worker's requests.
     seen = set()
     for _ in range(6):
@@ -158,7 +175,8 @@ def test_two_workers_log_json_without_secrets_and_add_up_their_metrics(server: t
     assert seen == {checks}
 
     text = log.read_text(encoding="utf-8")  # what the server has logged so far (each line flushed)
-    for secret in (ADMIN, METRICS, LORAWAN, BROKER_PASSWORD, DATABASE_PASSWORD, QUERY_TOKEN, REFUSED, basic):
+    secrets = (ADMIN, METRICS, LORAWAN, BROKER_PASSWORD, DATABASE_PASSWORD, QUERY_TOKEN, REFUSED, MQTT_WRITER)
+    for secret in (*secrets, basic):
         assert secret not in text, f"a secret is in the log: {secret}"
     lines = [orjson.loads(line) for line in text.splitlines() if line.strip()]
     assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)

@@ -7,6 +7,7 @@ the store (the same for every process) by the answering one.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -16,10 +17,13 @@ from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from urbantwin.metrics import BROKER_CONNECTED, DB_POOL, QUEUE_DEPTH
 from urbantwin.store.energy_schema import energy_runs
 from urbantwin.store.transit_schema import transit_runs
+
+log = logging.getLogger("urbantwin.operations")
 
 #: Seconds between two samples of a process's gauges.
 SAMPLE_SECONDS = 5.0
@@ -64,13 +68,19 @@ class ScenarioRuns(Collector):
             "Scenario runs in the store, by kind and state.",
             labels=("kind", "state"),
         )
-        with self.engine.connect() as connection:
-            for kind, table in (("energy", energy_runs), ("transit", transit_runs)):
-                counts = dict.fromkeys(RUN_STATES, 0)
-                rows = connection.execute(select(table.c.status, func.count()).group_by(table.c.status))
-                counts.update({status: count for status, count in rows})
-                for status, count in counts.items():
-                    family.add_metric((kind, status), count)
+        try:
+            with self.engine.connect() as connection:
+                for kind, table in (("energy", energy_runs), ("transit", transit_runs)):
+                    counts = dict.fromkeys(RUN_STATES, 0)
+                    rows = connection.execute(select(table.c.status, func.count()).group_by(table.c.status))
+                    counts.update({status: count for status, count in rows})
+                    for status, count in counts.items():
+                        family.add_metric((kind, status), count)
+        except SQLAlchemyError as exc:
+            # The process's own figures are still worth scraping while the store is away (/ready
+            # says so); the runs are left out until it is back.
+            log.warning("metrics: the scenario runs cannot be read: %s", type(exc).__name__)
+            return
         yield family
 
 
@@ -111,7 +121,10 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_SECONDS):
-            sample(self.state)
+            try:
+                sample(self.state)
+            except Exception:  # noqa: BLE001 - a failed sample is logged; the next may succeed
+                log.exception("metrics: sampling the gauges failed")
 
     def stop(self) -> None:
         self._stop.set()
