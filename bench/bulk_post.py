@@ -18,8 +18,12 @@ audit record, the commit itself).
     .venv/bin/python bench/bulk_post.py --backend postgresql
     .venv/bin/python bench/bulk_post.py --backend sqlite
     .venv/bin/python bench/bulk_post.py --backend postgresql --in-process --datastreams 20
+    .venv/bin/python bench/bulk_post.py --backend postgresql --in-process --spread --batch 10 --per 200
     .venv/bin/python bench/bulk_post.py --backend postgresql --copy-only --datastreams 20 \\
         [--without triggers | --without count-trigger]
+
+`--spread` makes each request a block for every Datastream, `--batch` rows each (many small blocks,
+as the MQTT ingest sends them).
 
 **COPY alone** (`--copy-only`): the store's bulk insert of the same rows as numpy columns, each
 request's rows in one transaction, and the database backend's CPU per row. For the diagnosis
@@ -57,19 +61,31 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 POINT = {"type": "Point", "coordinates": [12.37, 51.34]}
 
 
-def bodies(datastreams: list[int], feature: int, per: int, batch: int) -> list[tuple[int, bytes]]:
-    """The requests: (rows, JSON body) for each `batch` rows of each Datastream."""
+def bodies(
+    datastreams: list[int], feature: int, per: int, batch: int, spread: bool = False
+) -> list[tuple[int, bytes]]:
+    """The requests: (rows, JSON body) for each `batch` rows of each Datastream; with `spread`,
+    each request holds a block of `batch` rows for every Datastream (as the MQTT ingest sends)."""
     times = [(T0 + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(per)]
+
+    def block(datastream: int, start: int) -> dict[str, Any]:
+        rows = [[times[i], (i % 500) / 10, feature] for i in range(start, min(per, start + batch))]
+        return {
+            "Datastream": {"@iot.id": datastream},
+            "components": ["phenomenonTime", "result", "FeatureOfInterest/id"],
+            "dataArray": rows,
+        }
+
     out = []
+    if spread:
+        for start in range(0, per, batch):
+            blocks = [block(datastream, start) for datastream in datastreams]
+            out.append((sum(len(b["dataArray"]) for b in blocks), orjson.dumps(blocks)))
+        return out
     for datastream in datastreams:
         for start in range(0, per, batch):
-            rows = [[times[i], (i % 500) / 10, feature] for i in range(start, min(per, start + batch))]
-            block = {
-                "Datastream": {"@iot.id": datastream},
-                "components": ["phenomenonTime", "result", "FeatureOfInterest/id"],
-                "dataArray": rows,
-            }
-            out.append((len(rows), orjson.dumps([block])))
+            content = block(datastream, start)
+            out.append((len(content["dataArray"]), orjson.dumps([content])))
     return out
 
 
@@ -224,7 +240,7 @@ def over_http(args: argparse.Namespace, url: str, folder: str) -> dict[str, floa
                 return int(answer.headers["location"].rsplit("(", 1)[1].rstrip(")"))
 
             datastreams, feature = set_up(post, args.datastreams)
-            requests = bodies(datastreams, feature, args.per, args.batch)
+            requests = bodies(datastreams, feature, args.per, args.batch, args.spread)
             # One request first, untimed: the server's processes import and prepare on their first.
             rows, body = requests.pop()
             check_answer(*_send(client, body), rows)
@@ -325,7 +341,7 @@ def in_process(args: argparse.Namespace, url: str) -> dict[str, float]:
         return int(answer.headers["Location"].rsplit("(", 1)[1].rstrip(")"))
 
     datastreams, feature = set_up(post, args.datastreams)
-    requests = bodies(datastreams, feature, args.per, args.batch)
+    requests = bodies(datastreams, feature, args.per, args.batch, args.spread)
     steps = Steps()
     # The steps, in the order a request takes them; what is left of the request's time is "rest".
     for name, step in (("_block_columns", "validate"), ("insert_observations", "insert")):
@@ -433,7 +449,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="postgresql")
     parser.add_argument("--datastreams", type=int, default=100)
     parser.add_argument("--per", type=int, default=10_000, help="Observations per Datastream")
-    parser.add_argument("--batch", type=int, default=10_000, help="rows per request")
+    parser.add_argument("--batch", type=int, default=10_000, help="rows per request (per block, --spread)")
+    parser.add_argument(
+        "--spread", action="store_true", help="each request a block of --batch rows for every Datastream"
+    )
     parser.add_argument("--conc", type=int, default=2, help="connections sending at once")
     parser.add_argument("--workers", type=int, default=2, help="the server's uvicorn workers")
     parser.add_argument("--in-process", action="store_true", help="the service's steps, no HTTP")
@@ -458,8 +477,11 @@ def main() -> None:
         else:
             figures = over_http(args, url, folder)
             how = f"HTTP, {args.conc} connections, {args.workers} workers"
+    shape = f"{args.batch:,} rows"
+    if args.spread:
+        shape = f"{args.datastreams} blocks of {args.batch:,} rows"
     print(
-        f"{args.backend}, {how}: {figures['obs']:,} Observations in requests of {args.batch:,} rows, "
+        f"{args.backend}, {how}: {figures['obs']:,} Observations in requests of {shape}, "
         f"{figures['per_s']:,.0f} obs/s ({figures['wall_s']:.1f} s)"
     )
     print(

@@ -181,3 +181,25 @@ def test_a_route_with_a_model_body_reads_it_through_the_kit() -> None:
     assert chunked.status_code == 413 and "larger than 2000 bytes" in chunked.json()["message"]
     invalid = client.post("/notes", json={"text": 5})
     assert invalid.status_code == 400 and invalid.json()["message"].startswith("invalid request: text")
+
+
+@pytest.mark.parametrize("texts", [True, False])
+def test_the_depth_is_the_same_whether_strings_are_checked_or_not(texts: bool) -> None:
+    """Without a NUL escape in the text the strings need no check, and a whole level's types are
+    gathered at once: the limit stays where it is, also when one row of many nests deeper."""
+    rows = [[f"2024-01-01T00:00:{i % 60:02d}Z", i / 10, i] for i in range(1000)]
+    body = [{"Datastream": {"@iot.id": 1}, "components": ["a", "b", "c"], "dataArray": rows}]
+    check_json_input(body, 4, texts=texts)
+    with pytest.raises(BadRequest, match="deeper than 3 levels"):
+        check_json_input(body, 3, texts=texts)
+    rows[500][1] = {"deeper": [1]}
+    check_json_input(body, 6, texts=texts)
+    with pytest.raises(BadRequest, match="deeper than 5 levels"):
+        check_json_input(body, 5, texts=texts)
+    for levels in (64, 65):
+        document = nested(levels)
+        if levels == 64:
+            check_json_input(document, 64, texts=texts)
+        else:
+            with pytest.raises(BadRequest, match="deeper than 64 levels"):
+                check_json_input(document, 64, texts=texts)

@@ -75,3 +75,34 @@ def test_each_row_is_stored_as_named_or_answered_error(client: TestClient, graph
         stored = client.get(link.replace("http://testserver", "")).json()
         assert (stored["phenomenonTime"], stored["resultTime"]) == expected, row
         assert stored["result"] == row[1], row
+
+
+def test_consecutive_blocks_of_the_same_components_keep_their_datastreams_and_order(
+    client: TestClient, graph: Any
+) -> None:
+    """Blocks checked together (as the MQTT ingest sends them, one per Datastream) still answer
+    in the order of their rows, each Observation in its own block's Datastream with the feature of
+    that Datastream's Thing."""
+    mitte, west = graph["mitte"]["datastream"], graph["west"]["datastream"]
+    body = [
+        {"Datastream": {"@iot.id": ds}, "components": ["result", "phenomenonTime"], "dataArray": rows}
+        for ds, rows in [
+            (mitte, [[1.0, "2024-06-01T00:00:00Z"], [2.0, "never"]]),
+            (west, [[3.0, "2024-06-01T00:00:00Z"]]),
+            (mitte, [[4.0, "2024-06-01T01:00:00Z/2024-06-01T02:00:00Z"]]),
+        ]
+    ]
+    links = client.post("/v1.1/CreateObservations", json=body).json()
+    assert links[1] == "error" and len(links) == 4
+    stored = [
+        client.get(link.replace("http://testserver", "") + "?$expand=Datastream,FeatureOfInterest").json()
+        for link in (links[0], links[2], links[3])
+    ]
+    assert [o["result"] for o in stored] == [1.0, 3.0, 4.0]
+    assert [o["Datastream"]["@iot.id"] for o in stored] == [mitte, west, mitte]
+    assert stored[2]["phenomenonTime"] == "2024-06-01T01:00:00Z/2024-06-01T02:00:00Z"
+    features = {o["Datastream"]["@iot.id"]: o["FeatureOfInterest"]["@iot.id"] for o in stored}
+    for datastream, feature in features.items():
+        earlier = client.get(f"/v1.1/Datastreams({datastream})/Observations?$orderby=id&$top=1")
+        first = earlier.json()["value"][0]["@iot.selfLink"].replace("http://testserver", "")
+        assert client.get(first + "/FeatureOfInterest").json()["@iot.id"] == feature

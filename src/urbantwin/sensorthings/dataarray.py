@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import compress
+from itertools import chain, compress
 from operator import itemgetter
 from typing import Any
 
@@ -214,49 +214,43 @@ def _block(index: int, block: Any) -> _Block:
     return _Block(where, datastream, components, rows)
 
 
-def _block_columns(block: _Block, now: datetime) -> tuple[np.ndarray, dict[str, Any]]:
-    """The block's rows checked column by column: whether each row is good, and the values of
-    every column of `OBSERVATION_COLUMNS` (the feature `_NO_FEATURE` where the row names none)."""
-    rows = block.rows
-    width = len(block.components)
+def _block_columns(
+    components: list[str], rows: list[Any], datastreams: np.ndarray, now: datetime
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Rows of `components` (of one block, or of consecutive blocks with the same components, each
+    row's Datastream in `datastreams`) checked column by column: whether each row is good, and the
+    values of every column of `OBSERVATION_COLUMNS` (the feature `_NO_FEATURE` where the row names
+    none)."""
+    width = len(components)
     count = len(rows)
     if not count:
-        return np.zeros(0, bool), _empty_columns(0, now, block.datastream)
+        return np.zeros(0, bool), _empty_columns(datastreams)
     if set(map(type, rows)) == {list} and set(map(len, rows)) == {width}:  # every row of its shape
         good = np.ones(count, bool)
         # Not zip(*rows): its iterator per row would wake the garbage collector again and again,
         # and each collection walks the request's young rows.
-        components: list[Any] = [list(map(itemgetter(position), rows)) for position in range(width)]
+        values: list[Any] = [list(map(itemgetter(position), rows)) for position in range(width)]
     else:
         good = np.fromiter((isinstance(row, list) and len(row) == width for row in rows), bool, count)
-        components = [
+        values = [
             [row[position] if ok else None for row, ok in zip(rows, good.tolist(), strict=True)]
             for position in range(width)
         ]
-    columns = _empty_columns(count, now, block.datastream)
-    for position, component in enumerate(block.components):
-        _COLUMNS[component](components[position], good, columns)
+    columns = _empty_columns(datastreams)
+    for position, component in enumerate(components):
+        _COLUMNS[component](values[position], good, columns)
+    if columns["phenomenon_time_start"] is None:
+        columns["phenomenon_time_start"] = np.full(count, np.datetime64(now.replace(tzinfo=None), "us"))
     return good, columns
 
 
-def _empty_columns(count: int, now: datetime, datastream: int) -> dict[str, Any]:
-    """The columns of a block before its components fill them: phenomenonTime now, the rest null."""
-    nothing = np.full(count, _NOT_A_TIME)
-    return {
-        "phenomenon_time_start": np.full(count, np.datetime64(now.replace(tzinfo=None), "us")),
-        "phenomenon_time_end": nothing,
-        "result_time": nothing,
-        "result_type": np.zeros(count, np.int16),
-        "result_number": np.full(count, np.nan),
-        "result_string": None,
-        "result_json": None,
-        "result_quality": None,
-        "valid_time_start": nothing,
-        "valid_time_end": nothing,
-        "parameters": None,
-        "datastream_id": np.full(count, datastream, np.int64),
-        "feature_of_interest_id": np.full(count, _NO_FEATURE, np.int64),
-    }
+def _empty_columns(datastreams: np.ndarray) -> dict[str, Any]:
+    """The columns of rows before their components fill them: None for a column null in every
+    row (and phenomenonTime, which is now where no component gives it)."""
+    columns: dict[str, Any] = dict.fromkeys(OBSERVATION_COLUMNS)
+    columns["datastream_id"] = datastreams
+    columns["feature_of_interest_id"] = np.full(len(datastreams), _NO_FEATURE, np.int64)
+    return columns
 
 
 def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
@@ -281,31 +275,37 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     stored: list[np.ndarray] = []
     parts: dict[str, list[Any]] = {name: [] for name in OBSERVATION_COLUMNS}
     pairs: set[tuple[int, int]] = set()
-    for block in blocks:
-        good, columns = _block_columns(block, now)
+    # Consecutive blocks with the same components are checked as one: the MQTT ingest sends a block
+    # per Datastream, often of a few rows, and a column's checks cost about the same for one row
+    # as for a hundred.
+    for run in _runs(blocks):
+        rows = run[0].rows if len(run) == 1 else list(chain.from_iterable(b.rows for b in run))
+        streams = np.array([b.datastream for b in run], np.int64)
+        datastreams = np.repeat(streams, [len(b.rows) for b in run])
+        good, columns = _block_columns(run[0].components, rows, datastreams, now)
         features = columns["feature_of_interest_id"]
-        if _needs_default(block):
-            features[:] = defaults[block.datastream]
-            used = [defaults[block.datastream]] if good.any() else []
+        if _needs_default(run[0]):
+            for datastream in set(streams.tolist()):
+                features[datastreams == datastream] = defaults[datastream]
         else:
-            used = np.unique(features[good]).tolist()
-            for feature in used:
+            for feature in np.unique(features[good]).tolist():
                 if feature in known_features or feature in missing_features:
                     continue
                 if writer.guard.visible(connection, FEATURE_OF_INTEREST, feature):
                     known_features.add(feature)
                 else:
                     missing_features.add(feature)
-            if missing_features.intersection(used):
+            if missing_features:
                 good &= ~np.isin(features, list(missing_features))
-        pairs.update((block.datastream, feature) for feature in used if feature not in missing_features)
+        pairs |= _pairs(datastreams[good], features[good])
         stored.append(good)
         everything = bool(good.all())
+        kept = len(good) if everything else int(good.sum())
         for name, values in columns.items():
-            if name not in _LISTS:
+            if values is None:
+                parts[name].append(kept)  # so many rows null
+            elif name not in _LISTS:
                 parts[name].append(values if everything else values[good])
-            elif values is None:
-                parts[name].append(int(good.sum()))  # so many rows null
             else:
                 parts[name].append(values if everything else list(compress(values, good.tolist())))
     batch = {name: _joined(name, pieces) for name, pieces in parts.items()}
@@ -323,16 +323,45 @@ def create_observations(writer: Writer, body: Any, base: str) -> list[str]:
     return answer
 
 
+def _runs(blocks: list[_Block]) -> list[list[_Block]]:
+    """The blocks in order, consecutive blocks with the same components together."""
+    runs: list[list[_Block]] = []
+    for block in blocks:
+        if runs and runs[-1][0].components == block.components:
+            runs[-1].append(block)
+        else:
+            runs.append([block])
+    return runs
+
+
+def _pairs(datastreams: np.ndarray, features: np.ndarray) -> set[tuple[int, int]]:
+    """The distinct (Datastream, FeatureOfInterest) pairs of rows."""
+    if not len(datastreams):
+        return set()
+    if (datastreams == datastreams[0]).all():
+        return {(int(datastreams[0]), feature) for feature in np.unique(features).tolist()}
+    order = np.lexsort((features, datastreams))
+    streams, kept = datastreams[order], features[order]
+    first = np.ones(len(order), bool)
+    first[1:] = (streams[1:] != streams[:-1]) | (kept[1:] != kept[:-1])
+    return set(zip(streams[first].tolist(), kept[first].tolist(), strict=True))
+
+
 def _joined(name: str, pieces: list[Any]) -> Any:
-    """A column of the whole batch from its pieces, one per block."""
-    if name not in _LISTS:
-        return np.concatenate(pieces) if pieces else np.zeros(0)
+    """A column of the whole batch from its pieces, one per block: values, or the number of rows
+    in which the column is null (None: null in every row)."""
     if all(isinstance(piece, int) for piece in pieces):
         return None
-    joined: list[Any] = []
-    for piece in pieces:
-        joined += [None] * piece if isinstance(piece, int) else piece
-    return joined
+    if name in _LISTS:
+        joined: list[Any] = []
+        for piece in pieces:
+            joined += [None] * piece if isinstance(piece, int) else piece
+        return joined
+    kind = next(piece.dtype for piece in pieces if not isinstance(piece, int))
+    null = _NOT_A_TIME if kind.kind == "M" else np.nan
+    return np.concatenate(
+        [np.full(piece, null, kind) if isinstance(piece, int) else piece for piece in pieces]
+    )
 
 
 def _needs_default(block: _Block) -> bool:
