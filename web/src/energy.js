@@ -367,7 +367,10 @@ export class EnergyView {
       [t('renewableShare'), '', (r) => kpi(r, (k) => esc(percent(k.renewable_share)))],
       [t('co2'), '', (r) => kpi(r, (k) => esc(`${tonnes(k.co2_kg)} / a`))],
       [t('pv'), '', (r) => kpi(r, (k) => esc(`${formatNumber(k.pv_kwp, 0)} kWp · ${megawattHours(k.pv_kwh)}`))],
+      // Each figure says what it holds: the balance subtracts all final energy (gas heating too),
+      // not only the electricity consumption shown above it.
       [t('consumption'), '', (r) => kpi(r, (k) => esc(megawattHours(k.consumption_kwh)))],
+      [t('finalEnergy'), '', (r) => kpi(r, (k) => esc(megawattHours(k.final_energy_kwh)))],
       [t('energyBalance'), '', (r) => kpi(r, (k) => esc(megawattHours(k.energy_balance_kwh)))],
       [t('positiveEnergy'), '', (r) => kpi(r, (k) => esc(k.positive_energy ? t('yes') : t('no')))],
       [t('buildings'), '', (r) => kpi(r, (k) => esc(formatNumber(k.buildings)))],

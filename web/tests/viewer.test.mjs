@@ -55,7 +55,7 @@ async function clickSensor(page, id) {
 // when the view opens and is done from the third read of the runs on. Its per-building collection
 // is the demo's `buildings` (no KPI properties there: drawn as "no result").
 const TARGETS = { co2: -0.64, renewable: 0.65, final_energy: -0.53 };
-const kpis = (share, co2) => ({ buildings: 5522, pv_kwp: 9100, pv_kwh: 9.2e6, consumption_kwh: 31e6, import_kwh: 20e6, export_kwh: 2e6, self_consumption: 0.7, self_sufficiency: share, renewable_share: share + 0.05, final_energy_kwh: 60e6, primary_energy_kwh: 80e6, co2_kg: co2, cost_eur: 9e6, energy_balance_kwh: -21e6, positive_energy: false, heat_pumps: 1200, ev_points: 300, battery_kwh: 4000 });
+const kpis = (share, co2) => ({ buildings: 5522, pv_kwp: 9100, pv_kwh: 9.2e6, consumption_kwh: 31e6, import_kwh: 20e6, export_kwh: 2e6, self_consumption: 0.7, self_sufficiency: share, renewable_share: share + 0.05, final_energy_kwh: 60e6, primary_energy_kwh: 80e6, co2_kg: co2, cost_eur: 9e6, energy_balance_kwh: 9.2e6 - 60e6, positive_energy: false, heat_pumps: 1200, ev_points: 300, battery_kwh: 4000 });
 function fakeRuns(reads) {
   const run = (id, title, strategy, status, progress, k, targets) => ({
     id, scenario: id, title, description: `${title} (fake)`, strategy, status, progress, error: null, simulated: true,
@@ -637,6 +637,10 @@ describe('the viewer', () => {
       assert.match(table, /CO₂ against the baseline\s*−64 %\s*−44 %/);
       assert.match(table, /target not met/);
       assert.match(table, /Renewables against the baseline\s*\+65 %\s*\+80 %/);
+      // Every energy figure says what it holds, and the balance adds up from the rows above it.
+      assert.match(table, /Electricity consumption\s*31,000 MWh/);
+      assert.match(table, /Final energy \(electricity, gas, storage losses\)\s*60,000 MWh/);
+      assert.match(table, /Annual energy balance \(PV − final energy\)\s*[−-]50,800 MWh/);
       // The buildings of the quarter are drawn in place of the city's, coloured by self-sufficiency.
       await page.waitForFunction(() => window.__viewer.map.queryRenderedFeatures({ layers: ['energy::extrusion'] }).length > 100, null, { timeout: 15000 });
       assert.equal(await page.evaluate(() => window.__viewer.map.getLayoutProperty('buildings::extrusion', 'visibility')), 'none');
