@@ -89,7 +89,8 @@ def test_the_platform_imports_without_the_test_only_packages() -> None:
         if module not in ("urbantwin", "tests")
         and not any(canonicalize_name(d) in runtime for d in distributions)
     )
-    assert {"httpx", "pytest", "hypothesis", "paho"} <= set(blocked)
+    # httpx and paho-mqtt are the platform's own since `urbantwin check` (a client of any server)
+    assert {"pytest", "hypothesis", "schemathesis"} <= set(blocked)
     done = subprocess.run(
         [sys.executable, "-c", _IMPORT_ALL, json.dumps(blocked)],
         capture_output=True,
