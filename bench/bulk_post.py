@@ -151,13 +151,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(url: str, workers: int, folder: str) -> Iterator[tuple[str, str, int]]:
-    """`urbantwin serve` on `url`: yields its SensorThings base URL, its administrator token and its
-    process group."""
+def server(
+    url: str, workers: int, folder: str, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, str, int]]:
+    """`urbantwin serve` on `url` (with `settings`, more URBANTWIN_* variables): yields its
+    SensorThings base URL, its administrator token and its process group."""
     token = secrets.token_urlsafe(24)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBANTWIN_")}
-    env.update(URBANTWIN_DATABASE_URL=url, URBANTWIN_ADMIN_TOKEN=token)
+    env.update(URBANTWIN_DATABASE_URL=url, URBANTWIN_ADMIN_TOKEN=token, **(settings or {}))
     # Rate limits off: the benchmark's client is one address sending as fast as it can.
     env.update(URBANTWIN_RATE_LIMIT_PER_SECOND="0", URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND="0")
     urbantwin = str(Path(sys.executable).parent / "urbantwin")
