@@ -50,7 +50,7 @@ from urbantwin.infrastructure.raster import (
     trace,
 )
 from urbantwin.infrastructure.service import parse_bbox
-from urbantwin.infrastructure.sites import registry_query, site_document
+from urbantwin.infrastructure.sites import registry_query, site_of
 from urbantwin.infrastructure.vocabulary import SITING_METHODS
 from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows_in
 from urbantwin.settings import Settings
@@ -367,15 +367,7 @@ class CoveragePlanner:
         shown: set[str | None] = set()
         west, south, east, north = box
         for row in connection.execute(query):
-            site = site_document(
-                row.feature_key,
-                row.properties,
-                row.geom,
-                row.height,
-                row.collection_id,
-                row.operator,
-                row.defaults,
-            )
+            site = site_of(row)
             props = site["properties"]
             geometry = site["geometry"]
             if props.get("technology") != band.technology or not geometry:

@@ -21,7 +21,7 @@ from urbantwin.access.gate import Access, Caller
 from urbantwin.access.principal import SYSTEM
 from urbantwin.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from urbantwin.infrastructure.lorawan import Uplink, normal_eui, parse_chirpstack, parse_tts
-from urbantwin.infrastructure.sites import matches, registry_query, site_document
+from urbantwin.infrastructure.sites import matches, registry_query, site_of
 from urbantwin.infrastructure.vocabulary import CARRIERS, TECHNOLOGIES
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
@@ -130,15 +130,7 @@ class InfrastructureService:
         shown: set[str | None] = set()
         found = []
         for row in rows:
-            site = site_document(
-                row.feature_key,
-                row.properties,
-                row.geom,
-                row.height,
-                row.collection_id,
-                row.operator,
-                row.defaults,
-            )
+            site = site_of(row)
             if matches(site, filters):
                 found.append(site)
                 shown.add(row.dataset_id)
@@ -159,15 +151,7 @@ class InfrastructureService:
             )
             rows = connection.execute(query).all()
         for row in rows:
-            site = site_document(
-                row.feature_key,
-                row.properties,
-                row.geom,
-                row.height,
-                row.collection_id,
-                row.operator,
-                row.defaults,
-            )
+            site = site_of(row)
             if site["properties"]["site_id"] == site_id:
                 self.access.record_read(caller, API, [row.dataset_id])
                 return site
@@ -391,15 +375,7 @@ class InfrastructureService:
         # A gateway is placed by the site of the registry that is a LoRaWAN gateway with its EUI as id.
         places: dict[str, dict[str, Any]] = {}
         for row in gateway_rows:
-            site = site_document(
-                row.feature_key,
-                row.properties,
-                row.geom,
-                row.height,
-                row.collection_id,
-                row.operator,
-                row.defaults,
-            )
+            site = site_of(row)
             if site["properties"]["technology"] == "lorawan_gateway":
                 places.setdefault(str(site["properties"]["site_id"]).upper(), site)
         heard: dict[str, dict[str, list[tuple[float | None, float | None]]]] = defaultdict(

@@ -410,6 +410,19 @@ def site_document(
     }
 
 
+def site_of(row: Any) -> dict[str, Any]:
+    """The site document of a row of `registry_query`."""
+    return site_document(
+        row.feature_key,
+        row.properties,
+        row.geom,
+        row.height,
+        row.collection_id,
+        row.operator,
+        row.defaults,
+    )
+
+
 def registry_query(dataset_condition: Any) -> Any:
     """The sites of every registry (one row each), restricted by `dataset_condition` (the caller's
     scope on the collections' datasets; None: all)."""
