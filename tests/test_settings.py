@@ -65,3 +65,10 @@ def test_docs_settings_md_is_the_generated_reference(tmp_path: Path) -> None:
     text = written.read_text(encoding="utf-8")
     assert "### `URBANTWIN_DATABASE_URL`" in text and "default `sqlite:///urbantwin.sqlite`" in text
     assert "## Module `live`" in text and text.index("URBANTWIN_MQTT_URL") > text.index("## Module `live`")
+
+
+def test_the_scenario_worker_is_the_server_or_a_separate_process() -> None:
+    assert Settings().scenario_worker == "server"
+    assert load_settings(environ={"URBANTWIN_SCENARIO_WORKER": "separate"}).scenario_worker == "separate"
+    with pytest.raises(ValueError, match="scenario_worker: expected server or separate, got 'elsewhere'"):
+        load_settings(environ={"URBANTWIN_SCENARIO_WORKER": "elsewhere"})

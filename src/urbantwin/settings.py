@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///urbantwin.sqlite"
+#: Where scenario runs are computed (the setting `scenario_worker`).
+SCENARIO_WORKERS = ("server", "separate")
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,11 @@ class Settings:
     #: (docs/energy.md). Empty (the default): the generic scenarios bundled with the package, which
     #: simulate every building of the city. `urbantwin demo` sets the demo's quarter.
     energy_scenarios: str = ""
+    #: Where scenario runs submitted through the API are computed: `server` (each server process
+    #: starts a worker thread when a run is queued) or `separate` (only `urbantwin energy worker`
+    #: processes run them, e.g. the `urbantwin-worker` unit of deploy/, so the API hosts never spend
+    #: CPU on simulations).
+    scenario_worker: str = "server"
     #: Which feature collections the district profiles (`/api/districts/`) count as what, found by
     #: their keywords: entries `kind=keyword keyword !keyword` (a collection counts when it has every
     #: keyword and none of those marked `!`, case-insensitive). Kinds: `buildings` (footprints, their
@@ -197,6 +204,11 @@ class Settings:
     lorawan_webhook_token: str = field(default="", repr=False)
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.scenario_worker not in SCENARIO_WORKERS:
+            expected = " or ".join(SCENARIO_WORKERS)
+            raise ValueError(f"setting scenario_worker: expected {expected}, got {self.scenario_worker!r}")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given settings replaced; `None` values leave a setting alone."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -87,3 +89,33 @@ def test_a_run_executes_in_a_process_of_its_own_and_a_crash_fails_only_the_run(e
     failed = runs.get(crashing)
     assert failed.status == "failed"
     assert failed.error == "the run's process ended unexpectedly (exit code 3)"
+
+
+def test_servers_of_a_separate_worker_only_queue_runs(engine: Engine) -> None:
+    load_small_quarter(engine)
+    server = EnergyRuns(engine, library=DEMO_QUARTER, in_process=False)
+    run_id = server.submit(SYSTEM, {"scenario": "baseline"})
+    assert server._worker is None and server.get(run_id).status == "queued"
+    assert server.recover() == 0  # a fresh run is not failed, and no worker starts either
+    assert server._worker is None and server.get(run_id).status == "queued"
+
+
+@pytest.mark.long  # an energy run (on PostgreSQL in a process of its own)
+def test_a_separate_worker_runs_the_queue_until_stopped(engine: Engine) -> None:
+    load_small_quarter(engine)
+    server = EnergyRuns(engine, library=DEMO_QUARTER, in_process=False)
+    first = server.submit(SYSTEM, {"scenario": "baseline"})
+    worker = EnergyRuns(engine, library=DEMO_QUARTER, in_process=False)
+    stop = threading.Event()
+    finished: list[int] = []
+    loop = threading.Thread(target=lambda: finished.append(worker.work_forever(stop, poll_seconds=0.05)))
+    loop.start()
+    try:
+        deadline = time.monotonic() + 300
+        while server.get(first).status in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        loop.join(300)
+    assert server.get(first).status == "done" and server.get(first).kpis["buildings"] == 6
+    assert finished == [1] and not loop.is_alive()

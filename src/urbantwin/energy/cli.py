@@ -5,12 +5,15 @@
     urbantwin energy scenarios            # the scenarios offered by name (setting energy_scenarios)
     urbantwin energy parameters baseline  # every parameter, its value, source and whether assumed
     urbantwin energy meters --days 7 --live   # SIMULATED quarter meters from a stored run's plan
+    urbantwin energy worker               # run the queued runs (setting scenario_worker = "separate")
 
 `run` simulates each scenario over a year at 15-minute steps with a progress bar, stores its
 per-building KPIs as the collection `energy-<name>` (an open catalogue dataset, served by OGC API
 Features), writes the files of `results.py` to `--out`, and prints each scenario's district KPIs and
 the table against the SPARCS targets, computed against the baseline scenario (`--baseline`).
-`meters` writes simulated meter Observations (see `meters.py`) for the monitoring mode.
+`meters` writes simulated meter Observations (see `meters.py`) for the monitoring mode. `worker` is
+the scenario worker of a deployment (deploy/systemd/urbantwin-worker.service): it runs the runs the
+API queued, one after another, until it is stopped (SIGTERM or SIGINT: after the current run).
 """
 
 from __future__ import annotations
@@ -253,3 +256,38 @@ def meters_command(
             raise typer.Exit(1) from None
         finally:
             client.close()
+
+
+@energy_app.command("worker")
+def worker_command(
+    poll: Annotated[float, typer.Option(help="seconds between looks at the queue when it is empty")] = 2.0,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Run the scenario runs submitted through the API, oldest first, until stopped."""
+    import signal
+    import threading
+
+    from urbantwin.energy.jobs import EnergyRuns
+
+    if poll <= 0:
+        raise typer.BadParameter("--poll must be more than 0 seconds")
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        typer.echo(f"{signal.Signals(signum).name}: stopping after the current run", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with open_store(config, database_url) as (settings, engine):
+        if settings.scenario_worker != "separate":
+            typer.echo(
+                "Note: scenario_worker is 'server', so the servers run submitted runs themselves as well; "
+                "set URBANTWIN_SCENARIO_WORKER=separate for the servers when this worker is to run them.",
+                err=True,
+            )
+        runs = EnergyRuns(engine, library=_library(config), in_process=False)
+        typer.echo("Scenario worker: waiting for queued runs.", err=True)
+        done = runs.work_forever(stop, poll_seconds=poll)
+        typer.echo(f"Scenario worker stopped after {done} {'run' if done == 1 else 'runs'}.", err=True)

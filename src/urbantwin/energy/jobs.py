@@ -23,6 +23,9 @@ alive it renews the `heartbeat` of its running run and of the queued ones (at le
 seconds); a run whose heartbeat is older than `STALE_SECONDS` was interrupted (its process
 stopped) and reads as failed, and a server starting marks every run not renewed in the last
 `START_GRACE_SECONDS` failed at once (then starts its worker on the queued runs that are left).
+
+A deployment that keeps simulations off its API hosts sets `scenario_worker = "separate"`: servers
+then only queue runs, and `urbantwin energy worker` processes (`work_forever`) run them.
 """
 
 from __future__ import annotations
@@ -182,9 +185,16 @@ class EnergyRuns:
     """The stored runs of one store, and this process's worker thread."""
 
     def __init__(
-        self, engine: Engine, access: Access | None = None, library: scenarios.Library = scenarios.BUNDLED
+        self,
+        engine: Engine,
+        access: Access | None = None,
+        library: scenarios.Library = scenarios.BUNDLED,
+        in_process: bool = True,
     ) -> None:
         self.engine = engine
+        #: Whether this process runs what is submitted (a worker thread, started on demand); False
+        #: when separate worker processes do (the setting `scenario_worker = "separate"`, `work_forever`).
+        self.in_process = in_process
         #: Who may read and write which run (None: the platform itself, as the CLI runs them).
         self.access = access
         #: The scenarios runs are made of (the setting `energy_scenarios`).
@@ -230,7 +240,7 @@ class EnergyRuns:
                     parameters=_parameters(loaded),
                 )
             )
-        if start:
+        if start and self.in_process:
             self.start_worker()
         return run_id
 
@@ -363,6 +373,8 @@ class EnergyRuns:
     def recover(self, grace: float = START_GRACE_SECONDS) -> int:
         """At server start: fail the runs no living worker renews, then work on the queued ones left."""
         failed = self.expire(grace)
+        if not self.in_process:
+            return failed
         with self.engine.connect() as connection:
             queued = connection.execute(
                 select(energy_runs.c.id).where(energy_runs.c.status == "queued").limit(1)
@@ -408,6 +420,25 @@ class EnergyRuns:
                         return
                 continue
             self.execute_apart(run_id)
+
+    def work_forever(self, stop: threading.Event, poll_seconds: float = 2.0) -> int:
+        """A worker process's loop (`urbantwin energy worker`): run queued runs one after another,
+        oldest first, until `stop` is set; between runs look again every `poll_seconds`. Claims are
+        atomic, so any number of such processes (on any hosts sharing the store) share the queue. While
+        a run is executing, its process renews the queued runs' heartbeats (`_progress`), so they do not
+        read as abandoned; runs no one renewed for `STALE_SECONDS` are failed, as a server start does.
+        The number of runs done."""
+        done = 0
+        while not stop.is_set():
+            self.expire()
+            run_id = self.claim()
+            if run_id is None:
+                stop.wait(poll_seconds)
+                continue
+            log.info("energy run %s started", run_id)
+            self.execute_apart(run_id)
+            done += 1
+        return done
 
     def execute_apart(self, run_id: str, body: Callable[[str, str, str], None] | None = None) -> None:
         """Run a claimed run in a process of its own and wait for it.

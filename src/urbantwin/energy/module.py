@@ -19,7 +19,13 @@ def mount(context: Context) -> Mounted:
     from urbantwin.energy.routes import Energy, build_router
     from urbantwin.energy.scenario import Library
 
-    runs = EnergyRuns(context.engine, context.access, Library.at(context.settings.energy_scenarios))
+    settings = context.settings
+    runs = EnergyRuns(
+        context.engine,
+        context.access,
+        Library.at(settings.energy_scenarios),
+        in_process=settings.scenario_worker == "server",
+    )
 
     def recover() -> None:
         """Runs a stopped server left behind fail; the queued ones resume in this process."""
@@ -43,6 +49,6 @@ MODULE = Module(
     mount=mount,
     catalogue_datasets=("energy-<scenario>",),
     cli=commands,
-    settings=("energy_scenarios",),
+    settings=("energy_scenarios", "scenario_worker"),
     viewer_panels=("energy",),
 )
