@@ -129,7 +129,8 @@ class Publisher:
 class EventStream:
     """A Server-Sent Events reader in a thread: events (dicts with id, event, data) and comments."""
 
-    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None, verify: Any = True) -> None:
+        self.verify = verify  # what httpx checks the server's certificate against (a CA file)
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.comments: queue.Queue[str] = queue.Queue()
         self.opened = threading.Event()
@@ -151,7 +152,7 @@ class EventStream:
 
     def _stream(self, url: str, headers: dict[str, str]) -> None:
         with (
-            httpx.Client(timeout=httpx.Timeout(WAIT * 4, connect=WAIT)) as client,
+            httpx.Client(timeout=httpx.Timeout(WAIT * 4, connect=WAIT), verify=self.verify) as client,
             client.stream("GET", url, headers=headers) as response,
         ):
             self.status = response.status_code
