@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from urbantwin.access.bootstrap import ensure_defaults
 from urbantwin.access.principal import SYSTEM
-from urbantwin.commandline import Config, DatabaseUrl, settings_from
+from urbantwin.commandline import Config, DatabaseUrl, reported, settings_from
 from urbantwin.module import Module
 from urbantwin.modules import MODULES, add_commands
 from urbantwin.settings import Settings
@@ -53,7 +53,8 @@ def _run(settings: Settings, workers: int = 1) -> None:
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     engine = make_engine(settings)
-    upgrade(engine)
+    with reported():
+        upgrade(engine)
     ensure_defaults(engine, settings)
     if workers > 1:
         # Worker processes build their app from the environment: hand every setting over there
@@ -278,7 +279,8 @@ def db_upgrade(
 
     settings = settings_from(config, database_url=database_url)
     engine = make_engine(settings)
-    upgrade(engine, revision)
+    with reported():
+        upgrade(engine, revision)
     ensure_defaults(engine, settings)
     typer.echo(f"The store at {settings.database_url.split('@')[-1]} is at revision {revision}.")
 

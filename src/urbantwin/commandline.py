@@ -49,7 +49,8 @@ def open_store(
     engine = make_engine(settings)
     try:
         if migrate:
-            upgrade(engine)
+            with reported():
+                upgrade(engine)
         yield settings, engine
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 
+from urbantwin.errors import PlatformError
 from urbantwin.settings import Settings
 from urbantwin.store.spatial import register_sqlite_functions, set_geometry_cache_size
 
@@ -113,9 +114,49 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+class SchemaRefused(PlatformError):
+    """A schema change the platform does not make: a downgrade, or a store newer than this version."""
+
+    status = 409
+
+
+def revisions() -> list[str]:
+    """The schema revisions this version of the platform knows, oldest first (one line, no branches)."""
+    from alembic.script import ScriptDirectory
+
+    return [script.revision for script in reversed(list(ScriptDirectory(str(MIGRATIONS)).walk_revisions()))]
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (creating it on an empty database)."""
+    """Bring the schema to `revision` (creating it on an empty database); never down (`SchemaRefused`)."""
+    _refuse_going_back(engine, revision)
     command.upgrade(alembic_config(engine), revision)
+
+
+def _refuse_going_back(engine: Engine, revision: str) -> None:
+    """Downgrades drop tables and the data in them, and a store written by a newer version has tables
+    this one does not know: both are refused with what to do instead (Alembic's own messages name
+    neither the cause nor the remedy)."""
+    known = revisions()
+    with engine.connect() as connection:
+        current = store_revision(connection)
+    if current is not None and current not in known:
+        raise SchemaRefused(
+            f"the store's schema is at {current!r}, which this version of urbantwin does not know (its "
+            f"newest is {known[-1]!r}): a newer version has upgraded the store. Run that version, or "
+            "restore a backup made before the upgrade (`urbantwin db restore`); schemas are never "
+            "downgraded"
+        )
+    if revision == "head":
+        return
+    if revision not in known:
+        raise SchemaRefused(f"no schema revision {revision!r}; this version knows {', '.join(known)}")
+    if current is not None and known.index(revision) < known.index(current):
+        raise SchemaRefused(
+            f"the store's schema is at {current!r}, newer than {revision!r}: downgrades are refused, as "
+            "they would drop tables and the data in them. Restore a backup made before the upgrade "
+            "instead (`urbantwin db restore`)"
+        )
 
 
 def head_revision() -> str:
