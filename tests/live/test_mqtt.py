@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import queue
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -14,7 +15,8 @@ from prometheus_client import REGISTRY
 
 from tests.conftest import ADMIN_TOKEN
 from tests.live.helpers import Publisher, Subscriber, sensor_world
-from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE
+from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE, MqttBridge
+from urbantwin.live.wire import Message
 
 #: The wait for a message that must not come, after one published later has come.
 QUIET = 0.5
@@ -296,3 +298,39 @@ def test_mqtt_off_says_so_in_the_service_root(settings, engine) -> None:  # noqa
     assert CONFORMANCE_RECEIVE not in root["conformance"]
     assert "URBANTWIN_MQTT_URL" in root["urbantwin:mqtt"]
     assert ADMIN_TOKEN not in str(root)
+
+
+def test_a_message_stored_before_a_crash_is_not_stored_again_when_redelivered(
+    app: FastAPI, http: httpx.Client, prefix: str, world: dict
+) -> None:
+    """The process stored a batch and died before its PUBACK left: the broker sends the message again
+    (DUP) to the session's next process, which knows it from the store, not from its memory."""
+    ds = world["datastream"]
+    bridge = app.state.live.mqtt
+    topic = f"{prefix}v1.1/Datastreams({ds})/Observations"
+    message = Message(
+        topic, b'{"result": 41.5}', qos=1, packet_id=7, dup=False, notification=False, generation=1
+    )
+    assert bridge._store([message])  # committed; the process dies before acknowledging
+    restarted = MqttBridge(bridge.settings, bridge.service, bridge.authenticator, bridge.access)
+    restarted.resume(bridge.client_id)
+    assert restarted._store([replace(message, dup=True, generation=2)])
+    # A sensor that sends the same value again (no DUP) is heard, and so is a redelivery of a message
+    # the session never stored.
+    assert restarted._store([replace(message, packet_id=8, generation=2)])
+    unseen = Message(topic, b'{"result": 43}', qos=1, packet_id=9, dup=True, notification=False, generation=2)
+    assert restarted._store([unseen])
+    stored = http.get(f"/v1.1/Datastreams({ds})/Observations?$orderby=id&$select=result").json()["value"]
+    assert [o["result"] for o in stored] == [0, 41.5, 41.5, 43]
+
+
+def test_every_process_shares_one_subscription_of_the_creation_topics(
+    app: FastAPI, http: httpx.Client, prefix: str
+) -> None:
+    bridge = app.state.live.mqtt
+    group = bridge.settings.mqtt_client_id
+    assert bridge.creation_subscriptions == [
+        f"$share/{group}/{prefix}v1.1/Observations",
+        f"$share/{group}/{prefix}v1.1/+/Observations",
+    ]
+    assert bridge.receiver is not None and bridge.receiver.filters == bridge.creation_subscriptions

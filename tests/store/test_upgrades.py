@@ -169,6 +169,7 @@ DERIVED = {
     "audit_log", "dataset_usage", "city_profile", "energy_run_series", "transit_service_days",
     "transit_trips", "transit_runs", "transit_stop_departures", "datasets", "groups", "group_members",
     "api_tokens", "infrastructure_registries", "lorawan_streams", "lorawan_uplinks", "lorawan_receptions",
+    "mqtt_ingest_marks",
 }  # fmt: skip
 
 #: Values a migration changes on purpose, by the version that does: (table, column) → the new value.

@@ -7,15 +7,21 @@ property `urbantwin=notification`, so the server never mistakes its own notifica
 Unless the broker enforces ACLs (`URBANTWIN_MQTT_BROKER_ACL`), only entities of open datasets are
 published: anyone can subscribe to a plain broker.
 
-Creating: the process holding slot 0 subscribes (QoS 1, MQTT 5 no-local) to `v1.1/Observations` and
-`v1.1/+/Observations`. The broker cannot tell the server who published a message, so Observations are
-created as the principal of `URBANTWIN_MQTT_WRITE_TOKEN` (the broker's own authentication and ACLs
-decide who may publish to the creation topics), or anonymously where `URBANTWIN_ALLOW_ANONYMOUS_WRITES`
-lets anonymous clients write over HTTP too; with neither, the server subscribes to no creation topic.
+Creating: every server process (of every node sharing the store) subscribes (QoS 1) to
+`v1.1/Observations` and `v1.1/+/Observations` as a member of one MQTT 5 shared subscription
+(`$share/<client id>/…`), so the broker hands each published Observation to one process only and
+ingest spreads over all of them. The broker cannot tell the server who published a message, so
+Observations are created as the principal of `URBANTWIN_MQTT_WRITE_TOKEN` (the broker's own
+authentication and ACLs decide who may publish to the creation topics), or anonymously where
+`URBANTWIN_ALLOW_ANONYMOUS_WRITES` lets anonymous clients write over HTTP too; with neither, the
+server subscribes to no creation topic.
 Messages are stored in batches through the SensorThings service (simple Observations as one dataArray
 block per Datastream, anything else one by one), and each is acknowledged (PUBACK) only after its batch
-has committed; the session is persistent (fixed client id, clean start off), so what the broker holds
-unacknowledged when the server dies is delivered again when it returns. A message that can never be
+has committed; the session is persistent (a fixed client id per slot, clean start off), so what the
+broker holds unacknowledged when a process dies is delivered again when it returns. The fingerprints of
+each committed batch are written in its transaction (`store/ingest_marks.py`), so a message stored just
+before a crash, whose acknowledgement never left, is acknowledged and not stored again when the broker
+redelivers it: each Observation is stored exactly once. A message that can never be
 stored (bad JSON, an unknown Datastream, no permission) is logged and acknowledged; a store that is
 unreachable is retried until it answers, without acknowledging anything.
 """
@@ -59,6 +65,7 @@ from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.sensorthings.values import entity_id
 from urbantwin.settings import Settings
+from urbantwin.store.ingest_marks import digest, recent_batches, record_batch
 
 log = logging.getLogger("urbantwin.live")
 
@@ -150,6 +157,9 @@ class MqttBridge:
         self._recent: deque[set[int]] = deque(maxlen=16)
         #: Observations stored by the batch in hand (`_handle`), counted once it commits.
         self._stored = 0
+        #: The broker session the creates come in on, and how many batches it has stored.
+        self.client_id = ""
+        self._batches = 0
         #: The topics' packet heads of creates, per entity set and parents (`_creation_heads`).
         self._heads: dict[tuple[str, tuple[tuple[str, int, str], ...]], list[tuple[bytes, Any]]] = {}
         #: The Observation bodies `deliver` sends: written by the database as it reads the rows.
@@ -171,7 +181,13 @@ class MqttBridge:
 
     @property
     def _ingests(self) -> bool:
-        return self.creates and self.slot == 0
+        return self.creates and self.slot >= 0
+
+    @property
+    def creation_subscriptions(self) -> list[str]:
+        """The shared subscriptions of the creation topics: one group for every process of the platform."""
+        group = "".join(c for c in self.settings.mqtt_client_id if c not in "/+#") or "urbantwin"
+        return [f"$share/{group}/{topic}" for topic in creation_filters(self.prefix)]
 
     # --- life -----------------------------------------------------------------------------------
 
@@ -180,7 +196,8 @@ class MqttBridge:
         name = f"{self.settings.mqtt_client_id}-{slot}"
         tls = ssl.create_default_context() if self.broker.tls else None
         if self._ingests:
-            # One connection both ways, so that No Local keeps our notifications from coming back.
+            # One connection both ways (notifications of any process that come back through the
+            # shared subscription are told apart by their user property, see `_received`).
             self._start_receiving(name, tls)
         else:
             self.publisher = Publisher(
@@ -198,7 +215,7 @@ class MqttBridge:
             self.public_url,
             name,
             "publishing changes; storing the Observations published to "
-            + " and ".join(creation_filters(self.prefix))
+            + " and ".join(self.creation_subscriptions)
             if self._ingests
             else "publishing changes",
         )
@@ -210,11 +227,12 @@ class MqttBridge:
 
     def _start_receiving(self, name: str, tls: ssl.SSLContext | None) -> None:
         """The receiver of the creates: QoS 1, persistent session, acknowledged after commit."""
+        self.resume(name)
         self.receiver = Receiver(
             self.broker.host,
             self.broker.port,
             name,
-            creation_filters(self.prefix),
+            self.creation_subscriptions,
             self._received,
             self.broker.username,
             self.broker.password,
@@ -228,6 +246,12 @@ class MqttBridge:
             target=self._ingest_loop, name="urbantwin-mqtt-ingest", daemon=True
         )
         self._ingest_thread.start()
+
+    def resume(self, client_id: str) -> None:
+        """Take up the broker session `client_id`: what it stored last (before a crash, perhaps) is
+        known, so the messages the broker sends again are acknowledged without being stored twice."""
+        self.client_id = client_id
+        self._recent.extend(recent_batches(self.service.write_engine, client_id))
 
     def _received(self, message: Message) -> None:
         """The receiver's thread: queue what may be a create (other processes' notifications are not)."""
@@ -326,7 +350,7 @@ class MqttBridge:
 
     def _store(self, messages: list[Message]) -> bool:
         """Store the Observations of `messages` in one transaction; False if stopped before it committed."""
-        hashes = {hash((m.topic, m.payload)) for m in messages}
+        hashes = {digest(m.topic, m.payload) for m in messages}
         creates = [c for c in (self._creation(m) for m in messages) if c is not None]
         if not creates:
             return True
@@ -346,6 +370,8 @@ class MqttBridge:
                             self._handle(connection, principal, "CreateObservations", [block])
                     for path, body in singles:
                         self._handle(connection, principal, path, body)
+                    self._batches += 1
+                    record_batch(connection, self.client_id, hashes, self._batches)
                 self._recent.append(hashes)
                 ingested("mqtt", self._stored)
                 return True
@@ -385,7 +411,7 @@ class MqttBridge:
         """(resource path, JSON Observation) of a message that creates one, else None."""
         if message.notification:
             return None  # another process's notification
-        if message.dup and any(hash((message.topic, message.payload)) in seen for seen in self._recent):
+        if message.dup and any(digest(message.topic, message.payload) in seen for seen in self._recent):
             return None  # stored already; its acknowledgement was lost with the connection
         path = creation_path(message.topic, self.prefix)
         if path is None:

@@ -449,7 +449,9 @@ class Receiver(Connection):
 
     def _accepted(self, sock: Any, connack: bytes) -> None:
         session = "resumed" if connack[0] & 1 else "new"
-        sock.sendall(subscribe_packet(1, self.filters))
+        # No Local is a protocol error on shared subscriptions (MQTT 5, 3.8.3.1).
+        shared = any(f.startswith("$share/") for f in self.filters)
+        sock.sendall(subscribe_packet(1, self.filters, no_local=not shared))
         log.info("MQTT: receiving from %s:%d (session %s)", self.host, self.port, session)
 
     def _packet(self, first: int, body: bytes, generation: int) -> None:

@@ -228,6 +228,7 @@ from urbantwin.store import (  # noqa: E402, F401
     energy_schema,
     features_schema,
     infrastructure_schema,
+    ingest_marks,
     observation_counts,
     policy_version,
     timeseries_schema,
