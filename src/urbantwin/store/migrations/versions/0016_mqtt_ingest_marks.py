@@ -1,7 +1,7 @@
 """MQTT ingest: the fingerprints of each committed batch per broker session, so messages redelivered
 after a crash are not stored twice (store/ingest_marks.py).
 
-Revision ID: 0022
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-07 16:00:00
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 from urbantwin.store.types import Id, UtcTime
 
-revision = "0022"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
