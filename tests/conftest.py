@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 from urbantwin.app import create_app
 from urbantwin.city_profile import parse_profile
 from urbantwin.cli import app as cli_app
+from urbantwin.ingest.pipeline import ImportReport
 from urbantwin.settings import Settings
 from urbantwin.store.city import write_profile
 from urbantwin.store.engine import for_writes, make_engine, upgrade
@@ -145,9 +146,11 @@ def postgres_url() -> Iterator[str]:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     spare: list[str] = []
     _spare_databases[url] = spare
+    kept: list[str] = []
+    _kept_databases[url] = kept
     yield url
     with admin.connect() as connection:
-        for database in [name, *spare]:
+        for database in [name, *spare, *kept]:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     admin.dispose()
 
@@ -156,6 +159,9 @@ def postgres_url() -> Iterator[str]:
 #: `spare_database`). Dropping a database makes PostgreSQL write a checkpoint of the whole server,
 #: which took 10 to 20 s on a busy machine, so each is emptied and used again and dropped at the end.
 _spare_databases: dict[str, list[str]] = {}
+#: Per session database, the databases of this test process kept for the whole session (a store
+#: built once and shared, see `demo_layers`), dropped with it at the end.
+_kept_databases: dict[str, list[str]] = {}
 
 
 @contextmanager
@@ -393,6 +399,70 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return store
+
+
+# --- the demo's feature layers, loaded once per backend and test process ----------------------------
+# Loading every layer of the city model (some 17,000 features) took 20 to 40 s per backend, and five
+# tests did it each, three of them only to read what it made. The tests that read them share one
+# store per backend (the `demo-layers` xdist group keeps them on one worker); the two loads and what
+# they reported are kept for the tests of the importer.
+
+
+@dataclass(frozen=True)
+class DemoLayers:
+    """A store holding the demo's feature layers. Read only: no test writes into it."""
+
+    engine: Engine
+    settings: Settings
+    #: What the load into the store, empty but for the app's defaults, reported per collection.
+    first: list[ImportReport]
+    #: What loading the same layers again reported (it must change nothing).
+    again: list[ImportReport]
+
+    @contextmanager
+    def anonymous(self) -> Iterator[TestClient]:
+        """An anonymous HTTP client of an app on the store."""
+        with TestClient(create_app(self.settings, self.engine), base_url="http://testserver") as client:
+            yield client
+
+
+_demo_layers: dict[str, DemoLayers] = {}
+
+
+@pytest.fixture
+def demo_layers(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    viewer_dir: Path,
+) -> DemoLayers:
+    """The demo's feature layers on `backend`, loaded (twice) by the first test of the process that asks."""
+    from urbantwin.demo.features import load_feature_layers
+
+    layers = _demo_layers.get(backend)
+    if layers is None:
+        if backend == "postgresql":
+            session_url = request.getfixturevalue("postgres_url")
+            name = f"{session_url.rsplit('/', 1)[1]}_layers"
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                create_test_database(connection, name)
+            admin.dispose()
+            _kept_databases[session_url].append(name)
+            url = session_url.rsplit("/", 1)[0] + "/" + name
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('layers') / 'layers.sqlite'}"
+        settings = _settings(url, viewer_dir)
+        engine = make_engine(settings)
+        upgrade(engine)
+        with for_writes(engine).begin() as connection:  # the test city, as `serve_test_city` writes it
+            write_profile(connection, TEST_CITY)
+        with TestClient(create_app(settings, engine)):
+            pass  # the app's defaults, written at its start, as under the tests' `anonymous` client
+        first = load_feature_layers(engine, progress=False)
+        again = load_feature_layers(engine, progress=False)
+        layers = _demo_layers[backend] = DemoLayers(engine, settings, first, again)
+    return layers
 
 
 def _free_port() -> int:

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
+from tests.conftest import DemoLayers
 from tests.ingest.conftest import count
-from urbantwin.demo.features import DATA, LAYERS, load_feature_layers
+from urbantwin.demo.features import DATA, LAYERS
 from urbantwin.ingest.cityjson import import_cityjson, read_cityjson
 from urbantwin.ingest.csvfile import import_csv
 from urbantwin.ingest.geojson import import_geojson, read_features
@@ -135,33 +135,35 @@ def test_the_lod1_footprints_are_the_osm_footprints_they_were_extruded_from() ->
     assert max(distances) < 0.001  # the file's vertices are millimetres
 
 
-@pytest.mark.long  # every feature layer of the demo
-def test_the_demo_loads_street_trees_and_lod1_buildings(anonymous: TestClient, engine: Engine) -> None:
-    reports = {r.collection: r for r in load_feature_layers(engine, progress=False)}
+@pytest.mark.long  # every feature layer of the demo (loaded once per test process, `demo_layers`)
+@pytest.mark.xdist_group("demo-layers")
+def test_the_demo_loads_street_trees_and_lod1_buildings(demo_layers: DemoLayers) -> None:
+    reports = {r.collection: r for r in demo_layers.first}
     assert reports["street_trees"].inserted == 8773
     assert reports["buildings_lod1_plagwitz"].inserted == 1482
     assert set(reports) == set(LAYERS)
-    assert all(r.total == r.unchanged for r in load_feature_layers(engine, progress=False))
-    trees = anonymous.get("/ogcapi/collections/street_trees").json()
-    assert trees["title"].startswith("Street trees") and "Stadt Leipzig" in trees["attribution"]
-    assert "none stated" in trees["license"]
-    queryables = anonymous.get("/ogcapi/collections/street_trees/queryables").json()["properties"]
-    assert queryables["gattung"]["type"] == "string" and queryables["pflanzjahr"]["type"] == "integer"
-    tree = anonymous.get("/ogcapi/collections/street_trees/items/330").json()
-    assert tree["properties"]["strasse"] == "Brühl" and tree["properties"]["gattung"] == "Tilia"
-    assert tree["geometry"]["coordinates"] == pytest.approx([12.376715, 51.3429185], abs=1e-9)
-    lod1 = anonymous.get("/ogcapi/collections/buildings_lod1_plagwitz").json()
-    assert lod1["license"] == "ODbL-1.0" and "OpenStreetMap" in lod1["attribution"]
-    building = anonymous.get(
-        "/ogcapi/collections/buildings_lod1_plagwitz/items/osm_way_22949024", params={"crs": EPSG_25833}
-    ).json()
-    properties = building["properties"]
-    assert properties["addr:street"] == "Karl-Heine-Straße" and properties["height_m"] == 9.0
-    solid = properties["cityjson"]["CityObjects"]["osm_way_22949024"]["geometry"][0]
-    assert solid["type"] == "Solid" and solid["lod"] == "1" and len(solid["boundaries"][0]) == 12
-    assert building["geometry"]["type"] == "Polygon"
-    x, y = building["geometry"]["coordinates"][0][0]
-    assert 313000 < x < 316000 and 5688000 < y < 5691000
+    assert all(r.total == r.unchanged for r in demo_layers.again)
+    with demo_layers.anonymous() as anonymous:
+        trees = anonymous.get("/ogcapi/collections/street_trees").json()
+        assert trees["title"].startswith("Street trees") and "Stadt Leipzig" in trees["attribution"]
+        assert "none stated" in trees["license"]
+        queryables = anonymous.get("/ogcapi/collections/street_trees/queryables").json()["properties"]
+        assert queryables["gattung"]["type"] == "string" and queryables["pflanzjahr"]["type"] == "integer"
+        tree = anonymous.get("/ogcapi/collections/street_trees/items/330").json()
+        assert tree["properties"]["strasse"] == "Brühl" and tree["properties"]["gattung"] == "Tilia"
+        assert tree["geometry"]["coordinates"] == pytest.approx([12.376715, 51.3429185], abs=1e-9)
+        lod1 = anonymous.get("/ogcapi/collections/buildings_lod1_plagwitz").json()
+        assert lod1["license"] == "ODbL-1.0" and "OpenStreetMap" in lod1["attribution"]
+        building = anonymous.get(
+            "/ogcapi/collections/buildings_lod1_plagwitz/items/osm_way_22949024", params={"crs": EPSG_25833}
+        ).json()
+        properties = building["properties"]
+        assert properties["addr:street"] == "Karl-Heine-Straße" and properties["height_m"] == 9.0
+        solid = properties["cityjson"]["CityObjects"]["osm_way_22949024"]["geometry"][0]
+        assert solid["type"] == "Solid" and solid["lod"] == "1" and len(solid["boundaries"][0]) == 12
+        assert building["geometry"]["type"] == "Polygon"
+        x, y = building["geometry"]["coordinates"][0][0]
+        assert 313000 < x < 316000 and 5688000 < y < 5691000
 
 
 EPSG_25833 = "http://www.opengis.net/def/crs/EPSG/0/25833"

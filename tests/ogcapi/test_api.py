@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
-from tests.conftest import statements
+from tests.conftest import DemoLayers, statements
 from tests.ogcapi.conftest import POINTS, SQUARE
 from urbantwin.app import create_app
 from urbantwin.ogcapi.service import CONFORMANCE
@@ -238,12 +238,10 @@ def test_the_openapi_document_lists_the_ogc_api(anonymous: TestClient) -> None:
     assert "/ogcapi/collections/{collection_id}/items" in paths
 
 
-@pytest.mark.long  # every feature layer of the demo, twice
-def test_demo_layers_are_served(anonymous: TestClient, engine: Engine) -> None:
-    from urbantwin.demo.features import load_feature_layers
-
-    reports = load_feature_layers(engine, progress=False)
-    assert {r.collection: r.inserted for r in reports} == {
+@pytest.mark.long  # every feature layer of the demo, twice (once per test process, `demo_layers`)
+@pytest.mark.xdist_group("demo-layers")
+def test_demo_layers_are_served(demo_layers: DemoLayers) -> None:
+    assert {r.collection: r.inserted for r in demo_layers.first} == {
         "ortsteile": 63,
         "stadtbezirke": 10,
         "city-boundary": 1,
@@ -254,25 +252,26 @@ def test_demo_layers_are_served(anonymous: TestClient, engine: Engine) -> None:
         "street_trees": 8773,
         "buildings_lod1_plagwitz": 1482,
     }
-    assert all(r.total == r.unchanged for r in load_feature_layers(engine, progress=False))
-    plagwitz = anonymous.get("/ogcapi/collections/ortsteile/items", params={"name": "Plagwitz"}).json()
-    properties = plagwitz["features"][0]["properties"]
-    assert (
-        properties["ot_nr"] == "51" and properties["einwohner_2000"] > 0 and properties["einwohner_2024"] > 0
-    )
-    mitte = anonymous.get("/ogcapi/collections/stadtbezirke/items/0").json()["properties"]
-    assert mitte["einwohner_2000"] == 40986
-    buildings = anonymous.get("/ogcapi/collections/buildings").json()
-    assert buildings["license"] == "ODbL-1.0" and "OpenStreetMap" in buildings["attribution"]
-    derived = anonymous.get(
-        "/ogcapi/collections/buildings/items", params={"building:levels": "5", "limit": 1}
-    ).json()["features"][0]["properties"]
-    assert derived["height_source"].startswith("derived") and derived["height_m"] >= 15
-    # Those with neither a height nor levels are drawn at an estimated height, labelled (none left without).
-    estimated = anonymous.get(
-        "/ogcapi/collections/buildings/items", params={"height_estimated": "true", "limit": 1}
-    ).json()
-    assert estimated["numberMatched"] == 3179
-    assert estimated["features"][0]["properties"]["height_source"].startswith("estimated: median height")
-    ev = anonymous.get("/ogcapi/collections/ev-charging").json()
-    assert ev["license"] == "CC-BY-4.0" and "Bundesnetzagentur" in ev["attribution"]
+    assert all(r.total == r.unchanged for r in demo_layers.again)
+    with demo_layers.anonymous() as anonymous:
+        plagwitz = anonymous.get("/ogcapi/collections/ortsteile/items", params={"name": "Plagwitz"}).json()
+        properties = plagwitz["features"][0]["properties"]
+        assert properties["ot_nr"] == "51"
+        assert properties["einwohner_2000"] > 0 and properties["einwohner_2024"] > 0
+        mitte = anonymous.get("/ogcapi/collections/stadtbezirke/items/0").json()["properties"]
+        assert mitte["einwohner_2000"] == 40986
+        buildings = anonymous.get("/ogcapi/collections/buildings").json()
+        assert buildings["license"] == "ODbL-1.0" and "OpenStreetMap" in buildings["attribution"]
+        derived = anonymous.get(
+            "/ogcapi/collections/buildings/items", params={"building:levels": "5", "limit": 1}
+        ).json()["features"][0]["properties"]
+        assert derived["height_source"].startswith("derived") and derived["height_m"] >= 15
+        # Those with neither a height nor levels are drawn at an estimated height, labelled (none left
+        # without).
+        estimated = anonymous.get(
+            "/ogcapi/collections/buildings/items", params={"height_estimated": "true", "limit": 1}
+        ).json()
+        assert estimated["numberMatched"] == 3179
+        assert estimated["features"][0]["properties"]["height_source"].startswith("estimated: median height")
+        ev = anonymous.get("/ogcapi/collections/ev-charging").json()
+        assert ev["license"] == "CC-BY-4.0" and "Bundesnetzagentur" in ev["attribution"]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
+from tests.conftest import DemoLayers
 from tests.ogcapi.conftest import INFO, POINTS, SQUARE, city_geojson, write
 from urbantwin.ingest.geojson import import_geojson
 
@@ -269,15 +270,14 @@ def test_like_with_thousands_of_percent_signs_answers_at_once(anonymous: TestCli
     assert time.monotonic() - started < 10.0
 
 
-@pytest.mark.long  # the demo's buildings
-def test_filter_on_the_demo_buildings(anonymous: TestClient, engine: Engine) -> None:
-    from urbantwin.demo.features import load_feature_layers
-
-    load_feature_layers(engine, progress=False)
-    answer = anonymous.get(
-        "/ogcapi/collections/buildings/items",
-        params={"filter": "height_m > 30", "sortby": "-height_m", "properties": "height_m", "limit": 3},
-    )
+@pytest.mark.long  # the demo's buildings (loaded once per test process, `demo_layers`)
+@pytest.mark.xdist_group("demo-layers")
+def test_filter_on_the_demo_buildings(demo_layers: DemoLayers) -> None:
+    with demo_layers.anonymous() as anonymous:
+        answer = anonymous.get(
+            "/ogcapi/collections/buildings/items",
+            params={"filter": "height_m > 30", "sortby": "-height_m", "properties": "height_m", "limit": 3},
+        )
     assert answer.status_code == 200, answer.text
     heights = [f["properties"]["height_m"] for f in answer.json()["features"]]
     assert heights == sorted(heights, reverse=True) and all(h > 30 for h in heights)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine
 
+from tests.conftest import DemoLayers
 from tests.ogcapi.conftest import POINTS
 from urbantwin.access.gate import Caller
 
@@ -130,17 +131,16 @@ def test_bad_tiles(anonymous: TestClient, city: Engine, path: str, status: int, 
     assert anonymous.get("/ogcapi/collections/nowhere/tiles/WebMercatorQuad/0/0/0").status_code == 404
 
 
-def test_building_tiles_carry_height(anonymous: TestClient, engine: Engine) -> None:
-    from urbantwin.demo.features import load_feature_layers
-
-    load_feature_layers(engine, progress=False)
-    extent = anonymous.get("/ogcapi/collections/buildings").json()["extent"]["spatial"]["bbox"][0]
-    lon, lat = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
-    row, col = _tile_of(lon, lat, 15)
-    path = f"/ogcapi/collections/buildings/tiles/WebMercatorQuad/15/{row}/{col}"
-    started = time.perf_counter()
-    layer = _decode(anonymous.get(path))["buildings"]
-    elapsed = time.perf_counter() - started
+@pytest.mark.xdist_group("demo-layers")  # the demo's buildings, loaded once per test process
+def test_building_tiles_carry_height(demo_layers: DemoLayers) -> None:
+    with demo_layers.anonymous() as anonymous:
+        extent = anonymous.get("/ogcapi/collections/buildings").json()["extent"]["spatial"]["bbox"][0]
+        lon, lat = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
+        row, col = _tile_of(lon, lat, 15)
+        path = f"/ogcapi/collections/buildings/tiles/WebMercatorQuad/15/{row}/{col}"
+        started = time.perf_counter()
+        layer = _decode(anonymous.get(path))["buildings"]
+        elapsed = time.perf_counter() - started
     assert len(layer["features"]) > 10
     # Every building has a height: the source's (or its levels'), else an estimate, said so.
     assert all("height" in f["properties"] for f in layer["features"])
@@ -155,16 +155,15 @@ def test_building_tiles_carry_height(anonymous: TestClient, engine: Engine) -> N
     print(f"buildings z15 tile: {len(layer['features'])} features, {elapsed * 1000:.1f} ms uncached")
 
 
-@pytest.mark.long  # tiles of the demo's layers
-def test_database_and_python_tiles_have_the_same_content(anonymous: TestClient, engine: Engine) -> None:
+@pytest.mark.long  # tiles of the demo's layers (loaded once per test process, `demo_layers`)
+@pytest.mark.xdist_group("demo-layers")
+def test_database_and_python_tiles_have_the_same_content(demo_layers: DemoLayers) -> None:
     """On PostGIS tiles come from ST_AsMVT, on SQLite from Python: the same features and properties."""
-    from urbantwin.demo.features import load_feature_layers
     from urbantwin.ogcapi.service import FeaturesService
     from urbantwin.ogcapi.tiles import TileService
     from urbantwin.settings import Settings
 
-    load_feature_layers(engine, progress=False)
-    tiles = TileService(FeaturesService(engine, Settings()))
+    tiles = TileService(FeaturesService(demo_layers.engine, Settings()))
     for collection, z, row, col in (("buildings", 15, 10921, 17506), ("lvb-stops", 13, 2730, 4376)):
         made = mapbox_vector_tile.decode(tiles.render(collection, z, row, col))[collection]["features"]
         python = mapbox_vector_tile.decode(tiles.render_in_python(collection, z, row, col))[collection]
