@@ -54,7 +54,7 @@ from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.settings import Settings
-from urbantwin.store.schema import datastreams, observed_properties, things
+from urbantwin.store.schema import datastreams, locations, observed_properties, thing_locations, things
 from urbantwin.times import format_instant, parse_instant
 from urbantwin.timeseries.service import AggregateQuery, TimeseriesService
 
@@ -103,6 +103,33 @@ class Series:
             "timeConvention": self.time_convention,
             "synthetic": self.synthetic,
         }
+
+
+@dataclass(frozen=True)
+class StationMean:
+    """A station's annual mean of one pollutant in one year (2008/50/EC's capture rules: None where
+    the year's data capture is insufficient), where it stands (WGS 84 lon, lat; None where unknown),
+    and the datasets it was read from."""
+
+    thing_id: int
+    name: str
+    point: tuple[float, float] | None
+    pollutant: str
+    year: int
+    annual_mean: float | None
+    capture: float | None
+    datasets: tuple[str | None, ...]
+
+
+def point_of(document: Any) -> tuple[float, float] | None:
+    """(lon, lat) of a GeoJSON Point or Point Feature, else None."""
+    if isinstance(document, dict) and document.get("type") == "Feature":
+        document = document.get("geometry")
+    if isinstance(document, dict) and document.get("type") == "Point":
+        coordinates = document.get("coordinates")
+        if isinstance(coordinates, list) and len(coordinates) >= 2:
+            return float(coordinates[0]), float(coordinates[1])
+    return None
 
 
 def _values_per_hour(aggregation: object) -> int | None:
@@ -268,6 +295,55 @@ class AirService:
                 f"no air quality station {thing_id} (a Thing with measurements of {', '.join(POLLUTANTS)})"
             )
         return found[0][1], self._chosen(found)
+
+    def points(self, thing_ids: Sequence[int], scope: DatasetScope) -> dict[int, tuple[float, float]]:
+        """(lon, lat) of each Thing's first readable Location that is a point."""
+        if not thing_ids:
+            return {}
+        statement = (
+            select(thing_locations.c.thing_id, locations.c.location)
+            .join(locations, locations.c.id == thing_locations.c.location_id)
+            .where(thing_locations.c.thing_id.in_(list(thing_ids)), *_visible(scope, locations.c.dataset_id))
+            .order_by(thing_locations.c.thing_id, locations.c.id)
+        )
+        found: dict[int, tuple[float, float]] = {}
+        with self.engine.connect() as connection:
+            for thing_id, document in connection.execute(statement):
+                point = point_of(document)
+                if point is not None:
+                    found.setdefault(thing_id, point)
+        return found
+
+    def annual_means(self, scope: DatasetScope, year: int, pollutants: Sequence[str]) -> list[StationMean]:
+        """Every station's annual mean of each of `pollutants` in `year` that the scope shows (the
+        district exposure's input). Only what the scope may read is read: hidden stations, their
+        Datastreams and Locations are left out, never counted."""
+        found = [item for item in self._series(scope) if item[2].pollutant in pollutants]
+        by_thing: dict[int, list[tuple[int, str, Series]]] = {}
+        for item in found:
+            by_thing.setdefault(item[0], []).append(item)
+        points = self.points(sorted(by_thing), scope)
+        offset = standard_offset(self.zone, year)
+        first = standards()[0]
+        out = []
+        for thing_id, items in by_thing.items():
+            for pollutant, series in self._chosen(items).items():
+                statistics = self._statistics(series, range(year, year + 1), offset, scope)[first.id][year]
+                sufficient = statistics.annual_mean_sufficient and statistics.annual_mean is not None
+                coverage = statistics.day_coverage if series.daily else statistics.hour_coverage
+                out.append(
+                    StationMean(
+                        thing_id=thing_id,
+                        name=items[0][1],
+                        point=points.get(thing_id),
+                        pollutant=pollutant,
+                        year=year,
+                        annual_mean=statistics.annual_mean if sufficient else None,
+                        capture=None if coverage is None else coverage.fraction,
+                        datasets=(series.dataset_id,),
+                    )
+                )
+        return out
 
     # --- values -----------------------------------------------------------------------------
 
