@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +49,7 @@ from urbantwin.airquality.engine import (
     year_statistics,
 )
 from urbantwin.airquality.sensors import is_low_cost
-from urbantwin.airquality.standards import POLLUTANTS, index_bands, standards
+from urbantwin.airquality.standards import POLLUTANTS, Capture, index_bands, standards
 from urbantwin.airquality.texts import KINDS, LANGUAGES, STATISTICS, VERDICTS, describe
 from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
@@ -187,6 +188,17 @@ def _period(period: Period) -> dict[str, str]:
         "startUtc": format_instant(period.start_utc),
         "endUtc": format_instant(period.end_utc),
     }
+
+
+@lru_cache(maxsize=64)
+def _rules(capture: Capture) -> tuple[Any, ...]:
+    """The capture rules without their source text: standards with equal rules share statistics."""
+    return astuple(replace(capture, source=""))
+
+
+def _micros(moment: datetime) -> int:
+    """µs since 1970 of an aware instant."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _round(value: float | None) -> float | None:
@@ -388,7 +400,7 @@ class AirService:
         out: dict[str, dict[int, YearStatistics]] = {}
         for standard in standards():
             capture = standard.capture
-            rules = astuple(replace(capture, source=""))
+            rules = _rules(capture)
             if rules not in computed:
                 valid = None if series.daily else valid_hours(hourly, series.values_per_hour, capture)
                 computed[rules] = {
@@ -447,15 +459,13 @@ class AirService:
 
         def read(series: Series, first: datetime, last: datetime) -> pd.DataFrame:
             micros, counts, totals = hours.of(series.id)
-            keep = (micros >= int(first.timestamp()) * 1_000_000) & (
-                micros < int(last.timestamp()) * 1_000_000
-            )
-            index = pd.DatetimeIndex(
-                micros[keep].astype("datetime64[us]").astype("datetime64[ns]")
-            ).tz_localize(UTC)
-            means = totals[keep] / np.maximum(counts[keep], 1)
-            frame = pd.DataFrame({"mean": means, "count": counts[keep]}, index=index)
-            return frame[frame["count"] > 0]
+            low, high = np.searchsorted(micros, [_micros(first), _micros(last)])
+            micros, counts, totals = micros[low:high], counts[low:high], totals[low:high]
+            held = counts > 0
+            if not held.all():
+                micros, counts, totals = micros[held], counts[held], totals[held]
+            index = pd.DatetimeIndex((micros * 1000).view("M8[ns]"), tz=UTC)
+            return pd.DataFrame({"mean": totals / counts, "count": counts}, index=index, copy=False)
 
         return read
 
