@@ -1,4 +1,5 @@
-"""The clean-air assessment engine on 26 million hourly values (issue 18, point 9: a first figure).
+"""The clean-air assessment on 26 million hourly values (issue 18, point 9): the engine alone, and the
+service reading them from a store (`--store`).
 
 Workload: 2,968 series-years of hourly means (2,968 × 8,760 = 26.0 million values; random gamma
 values with 3 % of the hours missing), one pollutant per series in turn (PM10, PM2.5, NO2, O3, SO2),
@@ -9,6 +10,19 @@ reading the store (the service reads each series through the time-series rollups
 
     .venv/bin/python bench/airquality.py                 # 2,968 series-years, best of 3
     .venv/bin/python bench/airquality.py --series 300 --repeat 5
+
+**Store mode** (`--store sqlite` or `--store postgresql://…`): 1,000 stations with hourly PM10,
+PM2.5 and NO2 Datastreams (3,000 series-years of 2023, 26.3 million hours, 3 % missing) are loaded
+once, not timed, into a fresh store as a warmed store holds them: the hourly rollups the service
+reads (one row per hour: count 1, sum = the value) and a current watermark — the Observations
+themselves are not written, the service never reads them once rolled up. Timed:
+`AirService.assessments(2023)` — the visible stations found, every series' hours read at once
+from the rollups (`store/hourly.py`), each station assessed under the three standards, every answer
+document built — and, for comparison, the same through the per-station path (`assessment`, one
+rollup query per series) on the first `--per-station` stations.
+
+    .venv/bin/python bench/airquality.py --store sqlite --repeat 3
+    .venv/bin/python bench/airquality.py --store postgresql+psycopg://postgres@127.0.0.1:5432/bench_air
 """
 
 from __future__ import annotations
@@ -16,15 +30,25 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 from host import describe
+from sqlalchemy import Engine, insert
 
+from urbantwin.access.gate import Caller
+from urbantwin.access.principal import ANONYMOUS
 from urbantwin.airquality.engine import Calendar, assess, valid_hours, year_statistics
+from urbantwin.airquality.service import AirService
 from urbantwin.airquality.standards import POLLUTANTS, standards
+from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
+from urbantwin.settings import Settings
+from urbantwin.store.engine import for_writes, make_engine, upgrade
+from urbantwin.store.schema import datastreams, observed_properties, sensors, things
+from urbantwin.store.timeseries_schema import observation_rollup_state
 
 YEAR = 2023
 OFFSET = timedelta(hours=1)
@@ -56,11 +80,154 @@ def run(series: list[tuple[str, pd.DataFrame]]) -> int:
     return checks
 
 
+STORE_POLLUTANTS = ("pm10", "pm25", "no2")
+UG = {"name": "microgram per cubic metre", "symbol": "µg/m³", "definition": "ucum:ug/m3"}
+
+
+def load(engine: Engine, stations: int, seed: int = 18) -> int:
+    """The stations, their Datastreams and their hourly rollups of 2023 (module docstring)."""
+    rng = np.random.default_rng(seed)
+    grid = Calendar(YEAR, OFFSET).grid(8)
+    micros = (grid.asi8 // 1000).astype("int64")  # ns → µs since 1970
+    with for_writes(engine).begin() as connection:
+        sensor = connection.execute(
+            insert(sensors)
+            .values(name="analyser", description="synthetic", encoding_type="text/plain", metadata="m")
+            .returning(sensors.c.id)
+        ).scalar_one()
+        properties = {}
+        for code in STORE_POLLUTANTS:
+            document = OBSERVED_PROPERTIES[code].observed_property
+            properties[code] = connection.execute(
+                insert(observed_properties)
+                .values(name=document["name"], definition=document["definition"], description="synthetic")
+                .returning(observed_properties.c.id)
+            ).scalar_one()
+        thing_ids = (
+            connection.execute(
+                insert(things).returning(things.c.id),
+                [{"name": f"Station {k}", "description": "synthetic"} for k in range(stations)],
+            )
+            .scalars()
+            .all()
+        )
+        streams = [
+            {
+                "name": f"{code} at {thing}",
+                "description": "synthetic",
+                "observation_type": "OM_Measurement",
+                "unit_of_measurement": UG,
+                "properties": {"kind": "measurement", "aggregation": "PT1H", "synthetic": True},
+                "thing_id": thing,
+                "sensor_id": sensor,
+                "observed_property_id": properties[code],
+            }
+            for thing in thing_ids
+            for code in STORE_POLLUTANTS
+        ]
+        ids = connection.execute(insert(datastreams).returning(datastreams.c.id), streams).scalars().all()
+        connection.execute(
+            insert(observation_rollup_state), [{"datastream_id": i, "merged_through": 0} for i in ids]
+        )
+    written = 0
+    postgres = engine.dialect.name == "postgresql"
+    for datastream_id in ids:
+        keep = rng.random(len(grid)) >= 0.03
+        values = rng.gamma(2.0, 15.0, int(keep.sum()))
+        hours = micros[keep]
+        written += len(values)
+        if postgres:
+            frame = pd.DataFrame(
+                {
+                    "d": datastream_id,
+                    "h": pd.to_datetime(hours, unit="us", utc=True).strftime("%Y-%m-%d %H:%M:%S+00"),
+                    "a": 1,
+                    "c": 1,
+                    "s": values,
+                    "lo": values,
+                    "hi": values,
+                }
+            )
+            text = frame.to_csv(index=False, header=False, float_format="%.17g")
+            with engine.begin() as connection:
+                raw = connection.connection.driver_connection
+                with (
+                    raw.cursor() as cursor,
+                    cursor.copy(
+                        "COPY observation_rollups (datastream_id, hour_start, all_count, value_count, "
+                        "value_sum, value_min, value_max) FROM STDIN (FORMAT CSV)"
+                    ) as copy,
+                ):
+                    copy.write(text)
+        else:
+            rows = [
+                {"datastream_id": datastream_id, "hour_start": int(h), "all_count": 1, "value_count": 1,
+                 "value_sum": float(v), "value_min": float(v), "value_max": float(v)}
+                for h, v in zip(hours.tolist(), values.tolist(), strict=True)
+            ]  # fmt: skip
+            with engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "INSERT INTO observation_rollups (datastream_id, hour_start, all_count, value_count, "
+                    "value_sum, value_min, value_max) VALUES (:datastream_id, :hour_start, :all_count, "
+                    ":value_count, :value_sum, :value_min, :value_max)",
+                    rows,  # type: ignore[arg-type]
+                )
+    return written
+
+
+def store_mode(url: str, stations: int, repeat: int, per_station: int) -> None:
+    settings = Settings(database_url=url)
+    engine = make_engine(settings)
+    upgrade(engine)
+    print(f"{describe()}; {engine.dialect.name}; load average {os.getloadavg()[0]:.2f} before")
+    began = time.perf_counter()
+    values = load(engine, stations)
+    print(f"loaded {stations} stations, {values:,} hourly values in {time.perf_counter() - began:.1f} s")
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    air = AirService(engine, settings)
+    times = []
+    checks = 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        answers = air.assessments(YEAR, Caller(ANONYMOUS, "bench"))
+        times.append(time.perf_counter() - start)
+        checks = sum(len(a.body["checks"]) for a in answers)
+    print(
+        f"assessments: {len(answers)} stations, {values:,} values, {checks} checks: best {min(times):.2f} s, "
+        f"median {statistics.median(times):.2f} s (runs {', '.join(f'{t:.2f}' for t in times)}); "
+        f"load average {os.getloadavg()[0]:.2f} after"
+    )
+    if per_station:
+        ids = [a.body["station"]["@iot.id"] for a in answers[:per_station]]
+        start = time.perf_counter()
+        for thing_id in ids:
+            air.assessment(thing_id, YEAR, Caller(ANONYMOUS, "bench"))
+        took = time.perf_counter() - start
+        print(
+            f"per station (assessment, one rollup query per series): {per_station} stations in {took:.2f} s, "
+            f"{took / per_station * len(answers):.1f} s for {len(answers)} by extrapolation; "
+            f"load average {os.getloadavg()[0]:.2f} after"
+        )
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=2968)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--store", help="sqlite (a fresh file) or a PostgreSQL URL of an empty database")
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--per-station", type=int, default=20)
     args = parser.parse_args()
+    if args.store:
+        if args.store == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                store_mode(f"sqlite:///{folder}/air.sqlite", args.stations, args.repeat, args.per_station)
+        else:
+            store_mode(args.store, args.stations, args.repeat, args.per_station)
+        return
     series = workload(args.series)
     values = sum(len(frame) for _, frame in series)
     print(f"{describe()}; load average {os.getloadavg()[0]:.2f} before")

@@ -14,7 +14,6 @@ may write each station's dataset may publish.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import shapely
@@ -23,7 +22,7 @@ from sqlalchemy import select
 from urbantwin.access.datasets import create_dataset, update_dataset
 from urbantwin.access.gate import Caller
 from urbantwin.airquality.sensor_service import SensorChecks
-from urbantwin.airquality.service import AirService, Answer
+from urbantwin.airquality.service import AirService, Answer, assessments_csv
 from urbantwin.errors import NotFound
 from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows_in
 from urbantwin.store.access_schema import datasets
@@ -45,14 +44,10 @@ def _stations(air: AirService, caller: Caller) -> list[dict[str, Any]]:
 
 def report_csv(air: AirService, year: int, caller: Caller) -> str:
     """Every readable station's assessment of `year`, one row per value of a standard."""
-    out = io.StringIO()
-    for k, station in enumerate(_stations(air, caller)):
-        text = air.assessment_csv(station["@iot.id"], year, caller)
-        lines = text.splitlines(keepends=True)
-        out.writelines(lines if k == 0 else lines[1:])
-    if not out.getvalue():
+    answers = air.assessments(year, caller)
+    if not answers:
         raise NotFound("no air quality station the caller may read")
-    return out.getvalue()
+    return assessments_csv([answer.body for answer in answers])
 
 
 def _rules(connection: Any, sources: set[str | None]) -> dict[str, Any]:

@@ -55,7 +55,7 @@ from urbantwin.store.city import read_profile
 from urbantwin.store.engine import for_writes
 from urbantwin.store.features_schema import collections, features
 from urbantwin.store.observation_quality import update_quality
-from urbantwin.store.schema import datastreams, locations, observations, observed_properties, thing_locations
+from urbantwin.store.schema import datastreams, observations, observed_properties
 from urbantwin.times import format_instant
 
 API = "air"
@@ -161,23 +161,7 @@ class SensorChecks:
     # --- finding sensors and stations -------------------------------------------------------
 
     def _points(self, thing_ids: Sequence[int], scope: DatasetScope) -> dict[int, tuple[float, float]]:
-        if not thing_ids:
-            return {}
-        statement = (
-            select(thing_locations.c.thing_id, locations.c.location)
-            .join(locations, locations.c.id == thing_locations.c.location_id)
-            .where(thing_locations.c.thing_id.in_(list(thing_ids)))
-        )
-        condition = scope.allows_column(locations.c.dataset_id)
-        if condition is not None:
-            statement = statement.where(condition)
-        found: dict[int, tuple[float, float]] = {}
-        with self.engine.connect() as connection:
-            for thing_id, document in connection.execute(statement):
-                point = _point(document)
-                if point is not None:
-                    found.setdefault(thing_id, point)
-        return found
+        return self.air.points(thing_ids, scope)
 
     def sensors(self, scope: DatasetScope, sensor_id: int | None = None) -> list[Sensor]:
         """The low-cost PM Datastreams the scope shows (one, when `sensor_id` is given)."""

@@ -23,9 +23,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,13 +49,14 @@ from urbantwin.airquality.engine import (
     year_statistics,
 )
 from urbantwin.airquality.sensors import is_low_cost
-from urbantwin.airquality.standards import POLLUTANTS, index_bands, standards
+from urbantwin.airquality.standards import POLLUTANTS, Capture, index_bands, standards
 from urbantwin.airquality.texts import KINDS, LANGUAGES, STATISTICS, VERDICTS, describe
 from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.settings import Settings
-from urbantwin.store.schema import datastreams, observed_properties, things
+from urbantwin.store.hourly import hourly
+from urbantwin.store.schema import datastreams, locations, observed_properties, thing_locations, things
 from urbantwin.times import format_instant, parse_instant
 from urbantwin.timeseries.service import AggregateQuery, TimeseriesService
 
@@ -68,6 +70,10 @@ MAX_PERIODS = 400
 _DEFINITIONS = {OBSERVED_PROPERTIES[code].observed_property["definition"]: code for code in POLLUTANTS}
 _MICROGRAMS = {"µg/m³", "µg/m3", "ug/m3", "μg/m³"}
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
+
+
+#: Reads a series' hours of `[start, end)`: (series, start, end) → frame of `mean` and `count`.
+Reader = Callable[["Series", datetime, datetime], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,33 @@ class Series:
             "timeConvention": self.time_convention,
             "synthetic": self.synthetic,
         }
+
+
+@dataclass(frozen=True)
+class StationMean:
+    """A station's annual mean of one pollutant in one year (2008/50/EC's capture rules: None where
+    the year's data capture is insufficient), where it stands (WGS 84 lon, lat; None where unknown),
+    and the datasets it was read from."""
+
+    thing_id: int
+    name: str
+    point: tuple[float, float] | None
+    pollutant: str
+    year: int
+    annual_mean: float | None
+    capture: float | None
+    datasets: tuple[str | None, ...]
+
+
+def point_of(document: Any) -> tuple[float, float] | None:
+    """(lon, lat) of a GeoJSON Point or Point Feature, else None."""
+    if isinstance(document, dict) and document.get("type") == "Feature":
+        document = document.get("geometry")
+    if isinstance(document, dict) and document.get("type") == "Point":
+        coordinates = document.get("coordinates")
+        if isinstance(coordinates, list) and len(coordinates) >= 2:
+            return float(coordinates[0]), float(coordinates[1])
+    return None
 
 
 def _values_per_hour(aggregation: object) -> int | None:
@@ -155,6 +188,17 @@ def _period(period: Period) -> dict[str, str]:
         "startUtc": format_instant(period.start_utc),
         "endUtc": format_instant(period.end_utc),
     }
+
+
+@lru_cache(maxsize=64)
+def _rules(capture: Capture) -> tuple[Any, ...]:
+    """The capture rules without their source text: standards with equal rules share statistics."""
+    return astuple(replace(capture, source=""))
+
+
+def _micros(moment: datetime) -> int:
+    """µs since 1970 of an aware instant."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _round(value: float | None) -> float | None:
@@ -269,6 +313,55 @@ class AirService:
             )
         return found[0][1], self._chosen(found)
 
+    def points(self, thing_ids: Sequence[int], scope: DatasetScope) -> dict[int, tuple[float, float]]:
+        """(lon, lat) of each Thing's first readable Location that is a point."""
+        if not thing_ids:
+            return {}
+        statement = (
+            select(thing_locations.c.thing_id, locations.c.location)
+            .join(locations, locations.c.id == thing_locations.c.location_id)
+            .where(thing_locations.c.thing_id.in_(list(thing_ids)), *_visible(scope, locations.c.dataset_id))
+            .order_by(thing_locations.c.thing_id, locations.c.id)
+        )
+        found: dict[int, tuple[float, float]] = {}
+        with self.engine.connect() as connection:
+            for thing_id, document in connection.execute(statement):
+                point = point_of(document)
+                if point is not None:
+                    found.setdefault(thing_id, point)
+        return found
+
+    def annual_means(self, scope: DatasetScope, year: int, pollutants: Sequence[str]) -> list[StationMean]:
+        """Every station's annual mean of each of `pollutants` in `year` that the scope shows (the
+        district exposure's input). Only what the scope may read is read: hidden stations, their
+        Datastreams and Locations are left out, never counted."""
+        found = [item for item in self._series(scope) if item[2].pollutant in pollutants]
+        by_thing: dict[int, list[tuple[int, str, Series]]] = {}
+        for item in found:
+            by_thing.setdefault(item[0], []).append(item)
+        points = self.points(sorted(by_thing), scope)
+        offset = standard_offset(self.zone, year)
+        first = standards()[0]
+        out = []
+        for thing_id, items in by_thing.items():
+            for pollutant, series in self._chosen(items).items():
+                statistics = self._statistics(series, range(year, year + 1), offset, scope)[first.id][year]
+                sufficient = statistics.annual_mean_sufficient and statistics.annual_mean is not None
+                coverage = statistics.day_coverage if series.daily else statistics.hour_coverage
+                out.append(
+                    StationMean(
+                        thing_id=thing_id,
+                        name=items[0][1],
+                        point=points.get(thing_id),
+                        pollutant=pollutant,
+                        year=year,
+                        annual_mean=statistics.annual_mean if sufficient else None,
+                        capture=None if coverage is None else coverage.fraction,
+                        datasets=(series.dataset_id,),
+                    )
+                )
+        return out
+
     # --- values -----------------------------------------------------------------------------
 
     def _hours(self, series: Series, start: datetime, end: datetime, scope: DatasetScope) -> pd.DataFrame:
@@ -281,13 +374,23 @@ class AirService:
         frame = pd.DataFrame({"mean": means, "count": counts}, index=index)
         return frame[frame["count"] > 0]
 
+    @staticmethod
+    def _window(years: range, offset: timedelta) -> tuple[datetime, datetime]:
+        """The UTC hours `years` are assessed from (8 hours before the first for 8-hour means)."""
+        return Calendar(years[0], offset).start - timedelta(hours=8), Calendar(years[-1] + 1, offset).start
+
     def _statistics(
-        self, series: Series, years: range, offset: timedelta, scope: DatasetScope
+        self,
+        series: Series,
+        years: range,
+        offset: timedelta,
+        scope: DatasetScope,
+        read: Reader | None = None,
     ) -> dict[str, dict[int, YearStatistics]]:
-        """The statistics of `years` per standard (read once, computed once per set of capture rules)."""
-        start = Calendar(years[0], offset).start - timedelta(hours=8)
-        end = Calendar(years[-1] + 1, offset).start
-        hourly = self._hours(series, start, end, scope)
+        """The statistics of `years` per standard (read once, computed once per set of capture rules);
+        the hours through `read` where given (the bulk read of `assessments`), else one query."""
+        start, end = self._window(years, offset)
+        hourly = read(series, start, end) if read is not None else self._hours(series, start, end, scope)
         daily = None
         if series.daily:
             # A daily value is the day holding the middle of its interval (local standard time).
@@ -297,7 +400,7 @@ class AirService:
         out: dict[str, dict[int, YearStatistics]] = {}
         for standard in standards():
             capture = standard.capture
-            rules = astuple(replace(capture, source=""))
+            rules = _rules(capture)
             if rules not in computed:
                 valid = None if series.daily else valid_hours(hourly, series.values_per_hour, capture)
                 computed[rules] = {
@@ -312,6 +415,69 @@ class AirService:
         """Every value of every standard for the station's pollutants in `year`."""
         scope = self.access.scope(caller)
         name, chosen = self._station(thing_id, scope)
+        answer = self._assessment(thing_id, name, chosen, year, scope)
+        self.access.record_read(caller, API, answer.datasets)
+        return answer
+
+    def assessments(self, year: int, caller: Caller) -> list[Answer]:
+        """The assessment of `year` of every station the caller may read, as `assessment` answers
+        it, with every station's hours read at once (`store.hourly`: one statement for all, numpy
+        arrays) — the path of the report and of the benchmark of 1,000 stations."""
+        scope = self.access.scope(caller)
+        found = self._series(scope)
+        by_thing: dict[int, list[tuple[int, str, Series]]] = {}
+        for item in found:
+            by_thing.setdefault(item[0], []).append(item)
+        chosen = {thing_id: self._chosen(items) for thing_id, items in by_thing.items()}
+        offset = standard_offset(self.zone, year)
+        read = self._bulk_reader(
+            [s for streams in chosen.values() for s in streams.values() if s.pollutant != "o3"],
+            range(year, year + 1),
+            offset,
+        )
+        read_ozone = self._bulk_reader(
+            [s for streams in chosen.values() for s in streams.values() if s.pollutant == "o3"],
+            range(year - 2, year + 1),
+            offset,
+        )
+
+        def either(series: Series, start: datetime, end: datetime) -> pd.DataFrame:
+            return (read_ozone if series.pollutant == "o3" else read)(series, start, end)
+
+        answers = [
+            self._assessment(thing_id, by_thing[thing_id][0][1], streams, year, scope, either)
+            for thing_id, streams in chosen.items()
+        ]
+        datasets = sorted({d for answer in answers for d in answer.datasets}, key=lambda d: d or "")
+        self.access.record_read(caller, API, datasets)
+        return answers
+
+    def _bulk_reader(self, chosen: Sequence[Series], years: range, offset: timedelta) -> Reader:
+        """The hours of every one of `chosen` over `years`, read at once; a reader of one series."""
+        start, end = self._window(years, offset)
+        hours = hourly(self.engine, [series.id for series in chosen], start, end)
+
+        def read(series: Series, first: datetime, last: datetime) -> pd.DataFrame:
+            micros, counts, totals = hours.of(series.id)
+            low, high = np.searchsorted(micros, [_micros(first), _micros(last)])
+            micros, counts, totals = micros[low:high], counts[low:high], totals[low:high]
+            held = counts > 0
+            if not held.all():
+                micros, counts, totals = micros[held], counts[held], totals[held]
+            index = pd.DatetimeIndex((micros * 1000).view("M8[ns]"), tz=UTC)
+            return pd.DataFrame({"mean": totals / counts, "count": counts}, index=index, copy=False)
+
+        return read
+
+    def _assessment(
+        self,
+        thing_id: int,
+        name: str,
+        chosen: dict[str, Series],
+        year: int,
+        scope: DatasetScope,
+        read: Reader | None = None,
+    ) -> Answer:
         offset = standard_offset(self.zone, year)
         pollutants: list[dict[str, Any]] = []
         checks: list[Check] = []
@@ -320,7 +486,7 @@ class AirService:
             if series is None:
                 continue
             years = range(year - 2, year + 1) if pollutant == "o3" else range(year, year + 1)
-            by_standard = self._statistics(series, years, offset, scope)
+            by_standard = self._statistics(series, years, offset, scope, read)
             # The figures of the first standard (2008/50/EC's rules) describe the data; each check
             # below uses its own standard's rules.
             current = by_standard[standards()[0].id][year]
@@ -339,7 +505,6 @@ class AirService:
             for standard in standards():
                 checks.extend(assess(standard, pollutant, by_standard[standard.id], year))
         datasets = sorted({series.dataset_id for series in chosen.values()}, key=lambda d: d or "")
-        self.access.record_read(caller, API, datasets)
         body = {
             "station": {"@iot.id": thing_id, "name": name},
             "year": year,
@@ -391,29 +556,7 @@ class AirService:
 
     def assessment_csv(self, thing_id: int, year: int, caller: Caller) -> str:
         """The assessment as a CSV report: one row per value of a standard."""
-        body = self.assessment(thing_id, year, caller).body
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(
-            [
-                "station_id", "station", "year", "standard", "pollutant", "statistic", "level_ug_m3",
-                "permitted", "averaged_years", "kind", "annual_mean_ug_m3", "exceedances",
-                "averaged_exceedances", "data_capture", "required_capture", "verdict", "text_de", "text_en",
-                "source",
-            ]
-        )  # fmt: skip
-        for check in body["checks"]:
-            coverage = check["coverage"] or {}
-            writer.writerow(
-                [
-                    body["station"]["@iot.id"], body["station"]["name"], year, check["standard"],
-                    check["pollutant"], check["statistic"], check["level"], check["permitted"],
-                    check["averagedYears"], check["kind"], check["annualMean"], check["exceedances"],
-                    check["averagedExceedances"], coverage.get("fraction"), coverage.get("required"),
-                    check["verdict"], check["text"]["de"], check["text"]["en"], check["source"],
-                ]
-            )  # fmt: skip
-        return out.getvalue()
+        return assessments_csv([self.assessment(thing_id, year, caller).body])
 
     # --- the index --------------------------------------------------------------------------
 
@@ -532,3 +675,30 @@ class AirService:
                 for s in standards()
             ]
         }
+
+
+def assessments_csv(bodies: Sequence[dict[str, Any]]) -> str:
+    """Assessments as one CSV report: one row per station and value of a standard."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "station_id", "station", "year", "standard", "pollutant", "statistic", "level_ug_m3",
+            "permitted", "averaged_years", "kind", "annual_mean_ug_m3", "exceedances",
+            "averaged_exceedances", "data_capture", "required_capture", "verdict", "text_de", "text_en",
+            "source",
+        ]
+    )  # fmt: skip
+    for body in bodies:
+        for check in body["checks"]:
+            coverage = check["coverage"] or {}
+            writer.writerow(
+                [
+                    body["station"]["@iot.id"], body["station"]["name"], body["year"], check["standard"],
+                    check["pollutant"], check["statistic"], check["level"], check["permitted"],
+                    check["averagedYears"], check["kind"], check["annualMean"], check["exceedances"],
+                    check["averagedExceedances"], coverage.get("fraction"), coverage.get("required"),
+                    check["verdict"], check["text"]["de"], check["text"]["en"], check["source"],
+                ]
+            )  # fmt: skip
+    return out.getvalue()

@@ -10,11 +10,21 @@ from urbantwin.module import Context, Module, Mounted
 
 
 def mount(context: Context) -> Mounted:
+    from urbantwin.airquality.service import AirService
+    from urbantwin.districts import air_routes
+    from urbantwin.districts.air import AirExposure
     from urbantwin.districts.routes import build_router
     from urbantwin.districts.service import DistrictProfiles
 
     service = DistrictProfiles(context.engine, context.settings, context.access, context.city)
-    return Mounted(routers=[build_router()], state={"districts": service})
+    exposure = AirExposure(
+        service, AirService(context.engine, context.settings, context.access, context.city)
+    )
+    # the exposure's routes first: the district router's `/{collection}/{district:path}` would take them
+    return Mounted(
+        routers=[air_routes.build_router(), build_router()],
+        state={"districts": service, "air_exposure": exposure},
+    )
 
 
 def commands(cli: typer.Typer) -> None:
@@ -27,7 +37,8 @@ MODULE = Module(
     name="districts",
     summary="District profiles at /api/districts/: residents and trend, density, buildings and floor "
     "area, trees, charging points, WLAN sites, stops and departures, sensor means; CSV, GeoJSON and "
-    "Parquet; access to public transport (ÖV-Güteklassen); `urbantwin districts publish`",
+    "Parquet; access to public transport (ÖV-Güteklassen); residents' exposure to air pollution; "
+    "`urbantwin districts publish`",
     mount=mount,
     catalogue_datasets=("<collection>-profiles",),
     cli=commands,

@@ -42,6 +42,7 @@ from urbantwin.districts.access import (
     RADII,
     ROMAN,
     WINDOW_HOURS,
+    Residents,
     access_figures,
     place_residents,
     stop_categories,
@@ -162,6 +163,49 @@ def trend(years: dict[int, float]) -> dict[str, Any] | None:
         "direction": direction,
         "label": texts.TRENDS[direction],
     }
+
+
+def population_of(years: dict[int, float], year: int | None) -> tuple[float, int | None]:
+    """The residents of `year` (None: the latest year) from a district's residents per year: that
+    year's figure where given, else the nearest earlier year's, else the earliest later year's; NaN
+    and None where no year is given."""
+    if not years:
+        return math.nan, None
+    if year is None or year in years:
+        chosen = max(years) if year is None else year
+    else:
+        earlier = [y for y in years if y < year]
+        chosen = max(earlier) if earlier else min(years)
+    return float(years[chosen]), chosen
+
+
+@dataclass
+class Placement:
+    """What residents are placed with (`access.place_residents`): the districts asked for
+    (`target`), the finest readable districts with population (`finest`, whose residents are
+    placed), the readable buildings' points and residential floor area (metric CRS), and the notes
+    and datasets of what was read."""
+
+    target: DistrictSet
+    finest: DistrictSet
+    building_points: np.ndarray
+    floor: np.ndarray
+    notes: list[dict[str, str]]
+    datasets: list[str | None]
+
+    def population(self, year: int | None = None) -> tuple[np.ndarray, list[int | None]]:
+        """Residents per finest district in `year` (None: each district's latest year), and the year
+        each figure is from (`population_of`)."""
+        found = [population_of(population_years(self.finest, n), year) for n in range(len(self.finest.keys))]
+        return np.array([value for value, _ in found], dtype=float), [chosen for _, chosen in found]
+
+    def residents(self, year: int | None = None) -> Residents:
+        """The finest districts' residents of `year` placed on the buildings or spread over the area."""
+        return place_residents(self.finest.shapes, self.population(year)[0], self.building_points, self.floor)
+
+    def methods(self, residents: Residents) -> list[str]:
+        """Each target district's placement method (`buildings`, `area`, `mixed` or `none`)."""
+        return DistrictProfiles._methods(self.finest, self.target, residents)
 
 
 class DistrictProfiles:
@@ -517,22 +561,41 @@ class DistrictProfiles:
                 best = candidate
         return best
 
-    def _access(self, collection: str, scope: DatasetScope, minimum: float, detour: float) -> dict[str, Any]:
+    def placement(self, connection: Any, collection: str, scope: DatasetScope) -> Placement:
+        """The districts of `collection`, the finest readable districts with population, and the
+        residential floor area of the readable buildings, ready to place residents (access.py)."""
         notes: list[dict[str, str]] = []
+        target = read_districts(connection, self.city, collection, scope)
+        finest = self._finest(connection, scope) or target
+        if finest.projector.crs != target.projector.crs:
+            finest = read_districts(connection, self.city, target.collection.id, scope)
+        stored = all_collections(connection)
+        districts = {spec.collection for spec in self.city.districts}
+        sources = matching(stored, self.rules.get("buildings"), districts)
+        readable = [c for c in sources if scope.allows(c.dataset_id)]
+        if len(sources) > len(readable):
+            notes.append(texts.left_out("buildings", len(sources) - len(readable)))
+        buildings = read_layer(connection, "buildings", readable, finest.projector)
+        floor = np.zeros(len(buildings.points))
+        if len(buildings.points) and buildings.shapes is not None:
+            assert buildings.levels is not None and buildings.heights is not None
+            assert buildings.residential is not None
+            floors = storeys(buildings.levels, buildings.heights)
+            known = floors[np.isfinite(floors)]
+            typical = float(np.median(known)) if len(known) else 1.0
+            floor = shapely.area(buildings.shapes) * np.where(np.isfinite(floors), floors, typical)
+            floor = np.where(buildings.residential, floor, 0.0)
+        datasets = [target.collection.dataset_id, finest.collection.dataset_id]
+        datasets += [c.dataset_id for c in buildings.collections]
+        return Placement(target, finest, buildings.points, floor, notes, datasets)
+
+    def _access(self, collection: str, scope: DatasetScope, minimum: float, detour: float) -> dict[str, Any]:
         with self.engine.connect() as connection:
-            target = read_districts(connection, self.city, collection, scope)
-            finest = self._finest(connection, scope) or target
-            if finest.projector.crs != target.projector.crs:
-                finest = read_districts(connection, self.city, target.collection.id, scope)
+            placed = self.placement(connection, collection, scope)
+            target, finest, notes = placed.target, placed.finest, placed.notes
             stored = all_collections(connection)
             districts = {spec.collection for spec in self.city.districts}
             feeds, hidden_feeds = readable_feeds(connection, stored, scope)
-            rule = self.rules.get("buildings")
-            sources = matching(stored, rule, districts)
-            readable = [c for c in sources if scope.allows(c.dataset_id)]
-            if len(sources) > len(readable):
-                notes.append(texts.left_out("buildings", len(sources) - len(readable)))
-            buildings = read_layer(connection, "buildings", readable, finest.projector)
             stops = read_stops(connection, feeds, finest.projector)
             keyword_stops: Layer | None = None
             if minimum == 0:
@@ -547,23 +610,7 @@ class DistrictProfiles:
                 )
         if hidden_feeds:
             notes.append(texts.left_out("stops", hidden_feeds))
-        population = np.array(
-            [
-                (lambda years: years[max(years)] if years else np.nan)(population_years(finest, n))
-                for n in range(len(finest.keys))
-            ],
-            dtype=float,
-        )
-        floor = np.zeros(len(buildings.points))
-        if len(buildings.points) and buildings.shapes is not None:
-            assert buildings.levels is not None and buildings.heights is not None
-            assert buildings.residential is not None
-            floors = storeys(buildings.levels, buildings.heights)
-            known = floors[np.isfinite(floors)]
-            typical = float(np.median(known)) if len(known) else 1.0
-            floor = shapely.area(buildings.shapes) * np.where(np.isfinite(floors), floors, typical)
-            floor = np.where(buildings.residential, floor, 0.0)
-        residents = place_residents(finest.shapes, population, buildings.points, floor)
+        residents = placed.residents()
         per_hour = stops.departures / WINDOW_HOURS
         good = stops.points[per_hour >= minimum] if minimum > 0 else stops.points
         if keyword_stops is not None and len(keyword_stops.points):
@@ -594,8 +641,7 @@ class DistrictProfiles:
         categories_count = {
             ROMAN[c]: int((categories == c).sum()) for c in range(1, 8) if (categories == c).any()
         }
-        datasets = [target.collection.dataset_id, finest.collection.dataset_id]
-        datasets += [c.dataset_id for c in buildings.collections]
+        datasets = list(placed.datasets)
         datasets += [feed.stops_collection.dataset_id for feed in feeds]
         if keyword_stops is not None:
             datasets += [c.dataset_id for c in keyword_stops.collections]
