@@ -128,27 +128,21 @@ def store_uplinks(
         )
     if not new:
         return answers
-    # Their ids read back by retry key: a RETURNING of many rows in order costs a statement per
-    # row on SQLite, a select of the keys one on both.
-    connection.execute(
-        lorawan_uplinks.insert(),
-        [
-            {
-                "dedupe_key": uplink.dedupe_key,
-                "network": uplink.network,
-                "dev_eui": uplink.dev_eui,
-                "f_cnt": uplink.f_cnt,
-                "received": uplink.received,
-                "observations": len(values),
-            }
-            for uplink, values in new
-        ],
-    )
-    ids = dict(
+    # Their ids by retry key (RETURNING in no set order: batched into one statement on both stores).
+    ids: dict[str, int] = dict(
         connection.execute(
-            select(lorawan_uplinks.c.dedupe_key, lorawan_uplinks.c.id).where(
-                lorawan_uplinks.c.dedupe_key.in_([uplink.dedupe_key for uplink, _ in new])
-            )
+            lorawan_uplinks.insert().returning(lorawan_uplinks.c.dedupe_key, lorawan_uplinks.c.id),
+            [
+                {
+                    "dedupe_key": uplink.dedupe_key,
+                    "network": uplink.network,
+                    "dev_eui": uplink.dev_eui,
+                    "f_cnt": uplink.f_cnt,
+                    "received": uplink.received,
+                    "observations": len(values),
+                }
+                for uplink, values in new
+            ],
         ).all()
     )
     receptions = [
