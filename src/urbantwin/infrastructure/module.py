@@ -37,4 +37,5 @@ MODULE = Module(
     catalogue_datasets=("<registry>", "coverage-<id>", "siting-<run>"),
     cli=commands,
     settings=("lorawan_webhook_token",),
+    viewer_panels=("infrastructure",),
 )
