@@ -102,7 +102,7 @@ def store_uplinks(
             )
             continue
         if uplink.dedupe_key in known:  # stored before, or earlier in this group
-            answers.append(DUPLICATE)
+            answers.append(dict(DUPLICATE))
             continue
         values = {name: uplink.fields[name] for name in fields if name in uplink.fields}
         try:
@@ -227,7 +227,7 @@ class UplinkPosts:
                 (answer,) = store_uplinks(connection, self.sensorthings, [uplink])
         except IntegrityError:
             # The same uplink, delivered twice at once: the other delivery stored it.
-            return DUPLICATE
+            return dict(DUPLICATE)
         except _Refused as refused:
             raise BadRequest(
                 f"malformed uplink: the decoded field {refused.name!r} was refused as an Observation's result"
