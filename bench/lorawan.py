@@ -22,11 +22,12 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-from bulk_post import fresh_store, server
+from bulk_post import cpu_of, database_pids, fresh_store, server, server_pids
 from host import describe
 from sqlalchemy import create_engine, text
 
@@ -121,7 +122,7 @@ async def send(url: str, rate: float, seconds: float, devices: int, connections:
     headers = {"Authorization": f"Bearer {WEBHOOK_TOKEN}", "Content-Type": "application/json"}
     latencies: list[float] = []
     lags: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     stored = 0
     refused: list[str] = []  # the first refusal's answer, to say why
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -144,7 +145,14 @@ async def send(url: str, rate: float, seconds: float, devices: int, connections:
             while (n := await queue.get()) >= 0:
                 sent = time.monotonic()
                 lags.append(sent - (start + n / rate))
-                answer = await client.post(url, content=bodies[n])
+                try:
+                    answer = await client.post(url, content=bodies[n])
+                except httpx.TransportError as exc:
+                    # Not acknowledged (a network server would send it again): counted, not stored.
+                    statuses["transport error"] = statuses.get("transport error", 0) + 1
+                    if not refused:
+                        refused.append(f"{type(exc).__name__}: {exc}")
+                    continue
                 latencies.append(time.monotonic() - sent)
                 statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
                 if answer.status_code == 200 and answer.json().get("stored"):
@@ -163,7 +171,7 @@ async def send(url: str, rate: float, seconds: float, devices: int, connections:
         "sent": total,
         "seconds": round(took, 2),
         "accepted_per_second": round(stored / took),
-        "answers": {str(code): n for code, n in sorted(statuses.items())},
+        "answers": {str(code): n for code, n in sorted(statuses.items(), key=lambda item: str(item[0]))},
         "acknowledged_stored": stored,
         "first_refusal": refused[0] if refused else None,
         "latency_ms_p50_p95_p99": [round(percentile(p), 1) for p in (50, 95, 99)],
@@ -193,10 +201,28 @@ def main() -> None:
             "URBANTWIN_RATE_LIMIT_PER_SECOND": "0",
             "URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND": "0",
         }
-        with server(url, args.workers, folder, settings) as (base, token, _group):
+        with server(url, args.workers, folder, settings) as (base, token, group):
             set_up(base, token, args.devices)
             webhook = base.rsplit("/v1.1", 1)[0] + "/api/infrastructure/lorawan/uplinks/tts"
+            # CPU seconds of each party while the uplinks go in: what an uplink costs, whatever
+            # else the machine runs (the rate is not, on a shared machine).
+            serving, database = server_pids(group), database_pids(url)
+            before = cpu_of(serving | database)
+            client_cpu = time.process_time()
             result = asyncio.run(send(webhook, args.rate, args.seconds, args.devices, args.connections))
+            client_cpu = time.process_time() - client_cpu
+            database |= database_pids(url)
+            after = cpu_of(serving | database)
+            used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+            taken = max(1, result["acknowledged_stored"])
+            result["cpu_ms_per_uplink"] = {
+                "server": round(1e3 * sum(used.get(pid, 0.0) for pid in serving) / taken, 2),
+                "database": round(1e3 * sum(used.get(pid, 0.0) for pid in database) / taken, 2),
+                "client": round(1e3 * client_cpu / taken, 2),
+            }
+            if "transport error" in result["answers"]:  # say what the server said meanwhile
+                log = (Path(folder) / "server.log").read_text(errors="replace").splitlines()
+                print("\n".join([line for line in log if "uvicorn.access" not in line][-30:]))
         engine = create_engine(url)
         with engine.connect() as connection:
             uplinks = connection.execute(text("SELECT count(*) FROM lorawan_uplinks")).scalar_one()

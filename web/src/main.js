@@ -293,6 +293,11 @@ async function main() {
       transit.view.inspect(hit);
       return;
     }
+    if (infrastructure.view?.owns(hit)) {
+      selectFeature(null);
+      infrastructure.view.inspect(hit);
+      return;
+    }
     if (hit.source === SENSOR_SOURCE) {
       selectFeature(null);
       sensors.open(hit.properties.datastreamId);
@@ -433,6 +438,7 @@ async function main() {
     if (sensors.panelBody) sensors.refreshPanel();
     energy.view?.render();
     transit.view?.render();
+    infrastructure.view?.render();
     saveHash();
   });
 
@@ -468,6 +474,7 @@ async function main() {
   energyButton.addEventListener('click', () => {
     if (energy.view?.isOpen) return energy.view.close();
     transit.view?.close(); // one side view at a time
+    infrastructure.view?.close();
     openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0));
   });
   // The energy view is offered where the server's modules contribute its panel (the energy module
@@ -495,6 +502,7 @@ async function main() {
   transitButton.addEventListener('click', () => {
     if (transit.view?.isOpen) return transit.view.close();
     energy.view?.close(); // one side view at a time
+    infrastructure.view?.close();
     openTransit().catch((error) => say(t('loadFailed', { what: error.message }), 0));
   });
   // Offered where the transit module contributes its panel and the store holds a feed (asked after
@@ -504,6 +512,25 @@ async function main() {
       .then((answer) => (transitButton.hidden = !(answer.feeds || []).length))
       .catch(() => (transitButton.hidden = true));
   }
+
+  // --- digital infrastructure (its code loads when the view is first opened) -------------------
+  const infrastructure = { view: null };
+  viewer.infrastructure = infrastructure;
+  const infrastructureButton = document.getElementById('infrastructure-open');
+  infrastructureButton.addEventListener('click', async () => {
+    if (infrastructure.view?.isOpen) return infrastructure.view.close();
+    energy.view?.close(); // one side view at a time
+    transit.view?.close();
+    try {
+      const { InfrastructureView } = await import('./infrastructure.js');
+      infrastructure.view ??= new InfrastructureView(map, { beforeId: SENSOR_ANCHOR, onClose: () => (infrastructureButton.setAttribute('aria-pressed', 'false'), infrastructureButton.focus()) });
+      infrastructureButton.setAttribute('aria-pressed', 'true');
+      await infrastructure.view.open();
+    } catch (error) {
+      say(t('loadFailed', { what: error.message }), 0);
+    }
+  });
+  infrastructureButton.hidden = !(config.panels ?? []).includes('infrastructure');
 
   // --- for the tests and the benchmark --------------------------------------------------------
   Object.assign(viewer, {

@@ -16,7 +16,9 @@ def mount(context: Context) -> Mounted:
     service = InfrastructureService(context.engine, context.settings, context.access, context.sensorthings)
     planner = CoveragePlanner(context.engine, context.settings, context.access)
     return Mounted(
-        routers=[build_router()], state={"infrastructure": service, "infrastructure_planner": planner}
+        routers=[build_router()],
+        stop=service.uplinks.close,
+        state={"infrastructure": service, "infrastructure_planner": planner},
     )
 
 
@@ -35,4 +37,5 @@ MODULE = Module(
     catalogue_datasets=("<registry>", "coverage-<id>", "siting-<run>"),
     cli=commands,
     settings=("lorawan_webhook_token",),
+    viewer_panels=("infrastructure",),
 )

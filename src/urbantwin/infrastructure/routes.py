@@ -7,6 +7,7 @@ with the caller; the service asks the access point and raises the typed errors a
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from urbantwin.infrastructure.planning import (
     siting_request,
 )
 from urbantwin.infrastructure.radio import BANDS
-from urbantwin.infrastructure.service import MAX_LIMIT, InfrastructureService
+from urbantwin.infrastructure.service import IGNORED, MAX_LIMIT, InfrastructureService
 from urbantwin.infrastructure.vocabulary import CARRIERS, TECHNOLOGIES
 
 PREFIX = "/api/infrastructure"
@@ -239,7 +240,11 @@ def build_router() -> APIRouter:
         service = request_infrastructure(request)
         service.check_token(_bearer(request))
         body = await read_json(request, service.settings)
-        return await run_in_threadpool(service.uplink, network, body, event)
+        uplink = service.read_uplink(network, body, event)
+        if uplink is None:
+            return IGNORED
+        # Answered once the group it goes in with has committed (`uplinks.UplinkPosts`).
+        return await asyncio.wrap_future(service.uplinks.submit(uplink))
 
     @router.get("/lorawan/devices", summary="LoRaWAN devices and the Datastream each decoded field feeds")
     async def devices(request: Request) -> dict[str, Any]:

@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.exc import IntegrityError
 
 from urbantwin.access.gate import Access, Caller
-from urbantwin.access.principal import SYSTEM
 from urbantwin.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from urbantwin.infrastructure.lorawan import Uplink, normal_eui, parse_chirpstack, parse_tts
 from urbantwin.infrastructure.sites import matches, registry_query, site_of
+from urbantwin.infrastructure.uplinks import UplinkPosts
 from urbantwin.infrastructure.vocabulary import CARRIERS, TECHNOLOGIES
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
@@ -39,6 +38,8 @@ from urbantwin.times import format_instant, parse_instant
 API = "infrastructure"
 #: Sites per page at most.
 MAX_LIMIT = 10_000
+#: The answer to a network server's message that is no uplink.
+IGNORED: dict[str, Any] = {"stored": False, "ignored": "not an uplink"}
 #: A field name of a decoded payload: what the mapping names.
 MAX_FIELD = 200
 
@@ -51,6 +52,8 @@ class InfrastructureService:
         self.settings = settings
         self.access = access
         self.sensorthings = sensorthings
+        #: The uplinks of this server process, committed in groups.
+        self.uplinks = UplinkPosts(engine, sensorthings)
 
     # --- sites ------------------------------------------------------------------------------------
 
@@ -168,98 +171,26 @@ class InfrastructureService:
         if not given or not hmac.compare_digest(given.encode(), secret.encode()):
             raise Unauthorized("the LoRaWAN uplink endpoint needs the shared token (Authorization: Bearer …)")
 
+    def read_uplink(self, network: str, document: Any, event: str | None = None) -> Uplink | None:
+        """The uplink of a network server's message (`tts`, `chirpstack`); None for other messages
+        (joins, status …). A malformed uplink is refused with 400, an unknown network with 404."""
+        if network == "tts":
+            return parse_tts(document)
+        if network == "chirpstack":
+            return parse_chirpstack(document, event)
+        raise NotFound(f"no network server {network!r}; known: tts, chirpstack")
+
     def uplink(self, network: str, document: Any, event: str | None = None) -> dict[str, Any]:
         """Store an uplink of a network server (`tts`, `chirpstack`): an Observation of each decoded
         field mapped to a Datastream, with the gateways' RSSI and SNR in its `parameters`, and the
-        gateways that heard it. A retry changes nothing; other messages are answered as ignored."""
-        if network == "tts":
-            uplink = parse_tts(document)
-        elif network == "chirpstack":
-            uplink = parse_chirpstack(document, event)
-        else:
-            raise NotFound(f"no network server {network!r}; known: tts, chirpstack")
-        if uplink is None:
-            return {"stored": False, "ignored": "not an uplink"}
-        try:
-            return self._store(uplink)
-        except IntegrityError:
-            # The same uplink, delivered twice at once: the other delivery stored it.
-            return {"stored": False, "duplicate": True}
+        gateways that heard it. A retry changes nothing; other messages are answered as ignored.
 
-    def _store(self, uplink: Uplink) -> dict[str, Any]:
-        with for_writes(self.engine).begin() as connection:
-            mapped = dict(
-                connection.execute(
-                    select(lorawan_streams.c.field, lorawan_streams.c.datastream_id).where(
-                        lorawan_streams.c.dev_eui == uplink.dev_eui
-                    )
-                ).all()
-            )
-            if not mapped:
-                raise NotFound(
-                    f"unknown device {uplink.dev_eui}: map its fields to Datastreams first "
-                    "(PUT /api/infrastructure/lorawan/devices/{dev_eui})"
-                )
-            known = connection.execute(
-                select(lorawan_uplinks.c.id).where(lorawan_uplinks.c.dedupe_key == uplink.dedupe_key)
-            ).first()
-            if known is not None:
-                return {"stored": False, "duplicate": True}
-            values = {name: uplink.fields[name] for name in mapped if name in uplink.fields}
-            for name, value in values.items():
-                if isinstance(value, dict | list) or value is None:
-                    raise BadRequest(
-                        f"malformed uplink: the decoded field {name!r} must be a number, text or boolean"
-                    )
-            uplink_id = connection.execute(
-                lorawan_uplinks.insert()
-                .values(
-                    dedupe_key=uplink.dedupe_key,
-                    network=uplink.network,
-                    dev_eui=uplink.dev_eui,
-                    f_cnt=uplink.f_cnt,
-                    received=uplink.received,
-                    observations=len(values),
-                )
-                .returning(lorawan_uplinks.c.id)
-            ).scalar_one()
-            if uplink.receptions:
-                connection.execute(
-                    lorawan_receptions.insert(),
-                    [
-                        {
-                            "uplink_id": uplink_id,
-                            "gateway_id": r.gateway_id,
-                            "dev_eui": uplink.dev_eui,
-                            "rssi": r.rssi,
-                            "snr": r.snr,
-                            "received": uplink.received,
-                        }
-                        for r in uplink.receptions
-                    ],
-                )
-            parameters = uplink.parameters()
-            stamp = format_instant(uplink.received)
-            # The network server is trusted by its token; its Observations are the platform's own
-            # writes, into the Datastreams a writer of their datasets mapped the fields to.
-            for name, value in values.items():
-                body = {
-                    "phenomenonTime": stamp,
-                    "resultTime": stamp,
-                    "result": value,
-                    "parameters": parameters,
-                    "Datastream": {"@iot.id": mapped[name]},
-                }
-                self.sensorthings.handle(
-                    "POST", "Observations", "", body, "/v1.1", SYSTEM, connection=connection
-                )
-        return {
-            "stored": True,
-            "observations": len(values),
-            "fields": sorted(values),
-            "ignored_fields": sorted(set(uplink.fields) - set(values)),
-            "gateways": len(uplink.receptions),
-        }
+        It goes in with the uplinks that arrive at the same time (`uplinks.UplinkPosts`), and the
+        answer comes once they are committed."""
+        uplink = self.read_uplink(network, document, event)
+        if uplink is None:
+            return IGNORED
+        return self.uplinks.submit(uplink).result()
 
     # --- LoRaWAN devices: which Datastream each field feeds ----------------------------------------
 

@@ -1,0 +1,287 @@
+"""LoRaWAN uplinks stored in groups: the webhook's requests that arrive while one group commits go
+in together as the next.
+
+A network server delivers every uplink as a request of its own, and a city's sends many a second.
+Stored alone, each uplink cost a transaction and, per decoded field, a pass through the general
+SensorThings writer (the Datastream's checks, the FeatureOfInterest of its Thing's Location, the
+observed area, each a round trip): 148 uplinks a second on PostgreSQL (bench/README.md). Here, as
+single Observation POSTs are (`sensorthings/posts.py`), a group is one transaction: one query for
+the devices' fields, one for the retry keys already stored, one insert of the uplinks, one of their
+receptions, and their Observations as one dataArray (`POST CreateObservations`: one bulk insert,
+binary COPY on PostgreSQL, with the writer's checks and the platform's audit and live updates).
+
+Each request is answered only once its group has committed: nothing is acknowledged that is not
+stored. Refusals are each request's own (unknown device, a decoded field that is no value: 4xx as
+when alone) and take nothing else with them. A group whose transaction fails (another server
+process stored the same retry a moment earlier, a Datastream deleted meanwhile …) is made again one
+uplink at a time, each in its own transaction with its own answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict, deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from urbantwin.access.principal import SYSTEM
+from urbantwin.errors import BadRequest, NotFound, PlatformError
+from urbantwin.infrastructure.lorawan import Uplink
+from urbantwin.sensorthings.values import result_columns
+from urbantwin.store.engine import for_writes
+from urbantwin.store.infrastructure_schema import lorawan_receptions, lorawan_streams, lorawan_uplinks
+from urbantwin.times import format_instant
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from urbantwin.sensorthings.service import SensorThingsService
+
+log = logging.getLogger("urbantwin.infrastructure")
+
+#: Most uplinks in one group (their Observations go in as one dataArray of a few rows each).
+MAX_GROUP = 500
+#: The answer to a retry: the uplink is stored already.
+DUPLICATE: dict[str, Any] = {"stored": False, "duplicate": True}
+#: The components of the dataArray rows of an uplink's Observations.
+_COMPONENTS = ["phenomenonTime", "resultTime", "result", "parameters"]
+
+
+class _Refused(Exception):
+    """The store refused an Observation of the group (a row answered "error")."""
+
+    def __init__(self, uplink: Uplink, name: str) -> None:
+        super().__init__(name)
+        self.uplink = uplink
+        self.name = name
+
+
+@dataclass(eq=False)
+class PendingUplink:
+    """One uplink waiting for its group; its future is done once the group has committed."""
+
+    uplink: Uplink
+    future: Future[dict[str, Any]] = field(default_factory=Future)
+
+
+def store_uplinks(
+    connection: Connection, sensorthings: SensorThingsService, uplinks: list[Uplink]
+) -> list[dict[str, Any] | PlatformError]:
+    """Store `uplinks` in the transaction of `connection`: for each, its answer, or the refusal
+    (unknown device, a decoded field that is no value) that it alone takes.
+
+    Raises when the transaction cannot go on (then nothing of it may be committed): a database
+    error, or `_Refused` when the store refused an Observation that the checks here let through.
+    """
+    euis = sorted({uplink.dev_eui for uplink in uplinks})
+    mapped: dict[str, dict[str, int]] = defaultdict(dict)
+    query = select(lorawan_streams.c.dev_eui, lorawan_streams.c.field, lorawan_streams.c.datastream_id)
+    for eui, name, datastream in connection.execute(query.where(lorawan_streams.c.dev_eui.in_(euis))):
+        mapped[eui][name] = datastream
+    keys = sorted({uplink.dedupe_key for uplink in uplinks})
+    known = set(
+        connection.execute(
+            select(lorawan_uplinks.c.dedupe_key).where(lorawan_uplinks.c.dedupe_key.in_(keys))
+        ).scalars()
+    )
+    answers: list[dict[str, Any] | PlatformError] = []
+    new: list[tuple[Uplink, dict[str, Any]]] = []
+    for uplink in uplinks:
+        fields = mapped.get(uplink.dev_eui)
+        if not fields:
+            answers.append(
+                NotFound(
+                    f"unknown device {uplink.dev_eui}: map its fields to Datastreams first "
+                    "(PUT /api/infrastructure/lorawan/devices/{dev_eui})"
+                )
+            )
+            continue
+        if uplink.dedupe_key in known:  # stored before, or earlier in this group
+            answers.append(dict(DUPLICATE))
+            continue
+        values = {name: uplink.fields[name] for name in fields if name in uplink.fields}
+        try:
+            for name, value in values.items():
+                if isinstance(value, dict | list) or value is None:
+                    raise BadRequest(
+                        f"malformed uplink: the decoded field {name!r} must be a number, text or boolean"
+                    )
+                result_columns(value)  # the writer's check of a result (a finite number …)
+        except PlatformError as refusal:
+            answers.append(refusal)
+            continue
+        known.add(uplink.dedupe_key)
+        new.append((uplink, values))
+        answers.append(
+            {
+                "stored": True,
+                "observations": len(values),
+                "fields": sorted(values),
+                "ignored_fields": sorted(set(uplink.fields) - set(values)),
+                "gateways": len(uplink.receptions),
+            }
+        )
+    if not new:
+        return answers
+    # Their ids by retry key (RETURNING in no set order: batched into one statement on both stores).
+    ids: dict[str, int] = dict(
+        connection.execute(
+            lorawan_uplinks.insert().returning(lorawan_uplinks.c.dedupe_key, lorawan_uplinks.c.id),
+            [
+                {
+                    "dedupe_key": uplink.dedupe_key,
+                    "network": uplink.network,
+                    "dev_eui": uplink.dev_eui,
+                    "f_cnt": uplink.f_cnt,
+                    "received": uplink.received,
+                    "observations": len(values),
+                }
+                for uplink, values in new
+            ],
+        ).all()
+    )
+    receptions = [
+        {
+            "uplink_id": ids[uplink.dedupe_key],
+            "gateway_id": r.gateway_id,
+            "dev_eui": uplink.dev_eui,
+            "rssi": r.rssi,
+            "snr": r.snr,
+            "received": uplink.received,
+        }
+        for uplink, _ in new
+        for r in uplink.receptions
+    ]
+    if receptions:
+        connection.execute(lorawan_receptions.insert(), receptions)
+    # The Observations as one dataArray, a block per Datastream; each row remembers its uplink and
+    # field, to name them should the store refuse it.
+    blocks: dict[int, list[list[Any]]] = {}
+    origins: dict[int, list[tuple[Uplink, str]]] = {}
+    for uplink, values in new:
+        stamp = format_instant(uplink.received)
+        parameters = uplink.parameters()
+        for name, value in values.items():
+            datastream = mapped[uplink.dev_eui][name]
+            blocks.setdefault(datastream, []).append([stamp, stamp, value, parameters])
+            origins.setdefault(datastream, []).append((uplink, name))
+    if blocks:
+        body = [
+            {"Datastream": {"@iot.id": datastream}, "components": _COMPONENTS, "dataArray": rows}
+            for datastream, rows in blocks.items()
+        ]
+        # The network server is trusted by its token; its Observations are the platform's own
+        # writes, into the Datastreams a writer of their datasets mapped the fields to.
+        created = sensorthings.handle(
+            "POST", "CreateObservations", "", body, "/v1.1", SYSTEM, connection=connection
+        )
+        made = [origin for datastream in blocks for origin in origins[datastream]]
+        for link, (uplink, name) in zip(created.body, made, strict=True):
+            if link == "error":
+                raise _Refused(uplink, name)
+    return answers
+
+
+class UplinkPosts:
+    """Groups the uplinks of one server process (one committing thread), as `ObservationPosts`."""
+
+    def __init__(self, engine: Engine, sensorthings: SensorThingsService) -> None:
+        self.engine = for_writes(engine)
+        self.sensorthings = sensorthings
+        self._queue: deque[PendingUplink] = deque()
+        self._wake = threading.Condition()
+        #: The committing thread, started with the first uplink (and again after `close`).
+        self._thread: threading.Thread | None = None
+
+    @property
+    def depth(self) -> int:
+        """How many uplinks wait for their group."""
+        return len(self._queue)
+
+    def submit(self, uplink: Uplink) -> Future[dict[str, Any]]:
+        """Queue `uplink` for the next group; the future is done once its group has committed."""
+        return self.submit_all([uplink])[0]
+
+    def submit_all(self, uplinks: list[Uplink]) -> list[Future[dict[str, Any]]]:
+        """Queue uplinks that arrived together (they go into one group, up to `MAX_GROUP`)."""
+        pending = [PendingUplink(uplink) for uplink in uplinks]
+        with self._wake:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="urbantwin-lorawan-uplinks", daemon=True
+                )
+                self._thread.start()
+            self._queue.extend(pending)
+            self._wake.notify()
+        return [p.future for p in pending]
+
+    def store_one(self, uplink: Uplink) -> dict[str, Any]:
+        """Store one uplink in a transaction of its own; its refusal is raised."""
+        try:
+            with self.engine.begin() as connection:
+                (answer,) = store_uplinks(connection, self.sensorthings, [uplink])
+        except IntegrityError:
+            # The same uplink, delivered twice at once: the other delivery stored it.
+            return dict(DUPLICATE)
+        except _Refused as refused:
+            raise BadRequest(
+                f"malformed uplink: the decoded field {refused.name!r} was refused as an Observation's result"
+            ) from None
+        if isinstance(answer, PlatformError):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the committing thread (the app's shutdown)."""
+        with self._wake:
+            thread, self._thread = self._thread, None
+            self._wake.notify_all()
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._wake:
+                while not self._queue and self._thread is me:
+                    self._wake.wait()
+                if not self._queue:
+                    return
+                taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_GROUP))]
+            group = [p for p in taken if p.future.set_running_or_notify_cancel()]
+            if not group:
+                continue
+            try:
+                self._commit(group)
+            except BaseException as exc:  # noqa: BLE001 - no request may wait for ever
+                log.exception("LoRaWAN uplinks: a group of %d failed", len(group))
+                for pending in group:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+
+    def _commit(self, group: list[PendingUplink]) -> None:
+        try:
+            with self.engine.begin() as connection:
+                answers = store_uplinks(connection, self.sensorthings, [p.uplink for p in group])
+        except Exception:  # noqa: BLE001 - made again one by one, each with its own answer
+            log.debug("LoRaWAN uplinks: a group of %d is made again one by one", len(group), exc_info=True)
+            for pending in group:
+                try:
+                    pending.future.set_result(self.store_one(pending.uplink))
+                except BaseException as exc:  # noqa: BLE001 - the uplink's own answer
+                    pending.future.set_exception(exc)
+            return
+        # Committed: now, and only now, the requests are answered.
+        for pending, answer in zip(group, answers, strict=True):
+            if isinstance(answer, PlatformError):
+                pending.future.set_exception(answer)
+            else:
+                pending.future.set_result(answer)
+
+
+__all__ = ["DUPLICATE", "MAX_GROUP", "PendingUplink", "UplinkPosts", "store_uplinks"]
