@@ -1008,8 +1008,13 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
         block_kpis=kpi.groups(result, scenario, ctx.buildings.block),
         district_kpis=district,
     )
-    done.demand = replace(ctx.demands[1], variant=choice["level"].copy())
-    return Plan(
+    level = choice["level"]
+    done.demand = replace(
+        ctx.demands[1],
+        variant=level.copy(),
+        typology=[ctx.demands[int(level[i])].typology[i] for i in range(len(level))],
+    )
+    plan = Plan(
         met=met,
         targets=dict(params.targets),
         changes=_changes(claimed, ctx.baseline, program.keys),
@@ -1055,6 +1060,8 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
         },
         parameters=params.parameters(),
     )
+    done.building_extra = plan.building_measures()
+    return plan
 
 
 def _binding(
