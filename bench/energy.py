@@ -11,7 +11,11 @@ Altlindenau and Neulindenau from it as `urbantwin energy run` does, and times, i
    (`--weeks`, January, April, July, October), as one LP per day for the
    quarter (scope district), as one batched LP of 100 independent buildings (scope building), as 100
    LPs of one building each, with EV charging added, and as the aggregate (the quarter as one site);
-3. the full optimised year of `pv_hp_ev_optimised` for all buildings (aggregate mode).
+3. the full optimised year of `pv_hp_ev_optimised` for all buildings (aggregate mode);
+4. the target-seeking planner (`portfolio.py`, issue 23): the least-cost portfolio meeting the
+   SPARCS targets against `baseline`, with no budget, with a budget of 150 M€, and on the grid of
+   2030 — preparation (baseline simulation, potentials, options), each programme solve and
+   simulation, and how far the programme's KPIs are from its portfolio's simulation.
 
 The engine's device step is a numba kernel compiled on first use and cached on disk (`cache=True`):
 before part 1 the script times that first use on a one-day plant of ten buildings and says whether
@@ -20,6 +24,7 @@ compilation).
 
     .venv/bin/python bench/energy.py --wait-idle 900
     .venv/bin/python bench/energy.py --parts rules --repeat 5   # only the rule-based years
+    .venv/bin/python bench/energy.py --parts plan               # only the planner
 
 `--wait-idle` waits (up to that many seconds) until the 1-minute load average is below 1.5 and prints
 the load before and after each part, since the machine's 2 cores are shared.
@@ -42,7 +47,7 @@ from urbantwin.city_profile import load_profile
 from urbantwin.demo import ENERGY_SCENARIOS, PROFILE
 from urbantwin.demo.features import load_feature_layers
 from urbantwin.energy import kernel as step_kernel
-from urbantwin.energy import model, run, strategies
+from urbantwin.energy import model, portfolio, run, strategies
 from urbantwin.energy import scenario as scenarios
 from urbantwin.energy.site import Site
 from urbantwin.settings import Settings
@@ -150,8 +155,8 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         nargs="+",
-        choices=("rules", "lp", "year"),
-        default=["rules", "lp", "year"],
+        choices=("rules", "lp", "year", "plan"),
+        default=["rules", "lp", "year", "plan"],
         help="which parts to run: rule-based years, day-ahead LPs, optimised year",
     )
     args = parser.parse_args()
@@ -175,6 +180,8 @@ def main() -> None:
             day_ahead(records, args)
         if "year" in args.parts and not args.skip_year:
             optimised_year(records, args)
+        if "plan" in args.parts:
+            target_seeking(records, args)
         engine.dispose()
 
 
@@ -223,6 +230,49 @@ def optimised_year(records: list, args: argparse.Namespace) -> None:
         f"rule-based {by_rules:,.0f} €"
     )
     print("   after:", f"load {os.getloadavg()[0]:.2f}")
+
+
+def target_seeking(records: list, args: argparse.Namespace) -> None:
+    """Part 4: the target-seeking planner on all buildings (SPARCS targets against `baseline`)."""
+    print("4. Target-seeking planner, all buildings —", wait_idle(1.5, args.wait_idle))
+    base = DEMO.load("baseline")
+    ctx, prep = timed(lambda: portfolio.prepare(records, base, portfolio.PlanParams(), site=SITE))
+    h, p = ctx.heat_options, ctx.pv_options
+    print(
+        f"   prepare {prep:.1f} s: {len(h.building)} heat and {len(p.building)} PV options "
+        f"of {ctx.base_plant.n} buildings"
+    )
+    for label, params in (
+        ("no budget", ctx.params),
+        ("budget 150 M€", replace(ctx.params, budget_eur=150e6)),
+    ):
+        plan, seconds = timed(lambda params=params: portfolio.solve(replace(ctx, params=params)))
+        show(label, plan, seconds)
+    later, prep = timed(lambda: portfolio.prepare(records, base, portfolio.PlanParams(year=2030), site=SITE))
+    plan, seconds = timed(lambda: portfolio.solve(later))
+    show(f"grid of 2030 ({later.scenario.grid.co2_g_per_kwh:g} g/kWh; prepare {prep:.1f} s)", plan, seconds)
+    print("   after:", f"load {os.getloadavg()[0]:.2f}")
+
+
+def show(label: str, plan: portfolio.Plan, seconds: float) -> None:
+    m = plan.measures
+    changes = ", ".join(f"{k} {plan.simulated_changes[k]:+.1%}" for k in plan.targets)
+    print(
+        f"   {label}: {'met' if plan.met else 'missed'} ({changes} simulated); solve + check {seconds:.1f} s "
+        f"({plan.iterations} iterations; programme {', '.join(f'{s:.1f}' for s in plan.solve_seconds)} s)"
+    )
+    print(
+        f"     investment {plan.investment_eur / 1e6:.1f} M€, "
+        f"annual cost {plan.annual_cost_eur / 1e6:.1f} M€/a; "
+        f"misses {plan.misses}; binding {plan.binding}"
+    )
+    print(
+        f"     {m['refurbished_usual']} usual + {m['refurbished_advanced']} advanced refurbishments, "
+        f"{m['heat_pumps']} heat pumps, {m['gas_boilers_left']} boilers left, "
+        f"{m['pv_kwp']:.0f} kWp new PV on {m['pv_buildings']} roofs, {m['battery_kwh']:.0f} kWh batteries, "
+        f"quarter {m['quarter_storage_kwh']:.0f} kWh"
+    )
+    print("     programme vs simulation: " + ", ".join(f"{k} {v:+.2%}" for k, v in plan.deviation.items()))
 
 
 if __name__ == "__main__":

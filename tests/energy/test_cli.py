@@ -158,3 +158,47 @@ def test_energy_run_names_what_is_wrong(engine: Engine, settings: Settings, tmp_
     assert "pv_hp_ev_optimised" in listed.output and "[optimised]" in listed.output
     shown = runner.invoke(app, ["energy", "parameters", "baseline"])
     assert "grid.co2_g_per_kwh = 380.0" in shown.output and "ASSUMED" in shown.output
+
+
+@pytest.mark.long  # a planning run: baseline, potentials, programme and simulations
+def test_energy_plan_finds_what_it_takes_and_stores_it_building_by_building(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load_small_quarter(engine)
+    out = tmp_path / "results"
+    result = runner.invoke(
+        app,
+        ["energy", "plan", "baseline", "--area", "Testviertel", "--out", str(out)]
+        + ["--database-url", settings.database_url],
+    )
+    assert result.exit_code == 0, result.output
+    assert "# What it takes (against 'baseline')" in result.output
+    assert "The targets are met" in result.output
+    folder = out / "baseline-plan"
+    plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    assert plan["met"] is True and plan["measures"]["buildings"] == 6
+    assert all(abs(value) <= 0.02 for value in plan["deviation"].values())
+    assert {p["parameter"] for p in plan["parameters"]} >= {"pv_eur_per_kwp", "budget_eur"}
+    with engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                select(features.c.feature_key, features.c.properties).where(
+                    features.c.collection_id == "energy-baseline-plan"
+                )
+            ).all()
+        )
+    assert sorted(stored) == ["1", "2", "3", "4", "5", "6"]
+    assert stored["1"]["plan_heating"] in ("gas", "heat_pump")
+    assert stored["1"]["simulated"] is True and "plan_investment_eur" in stored["1"]
+    assert stored["5"]["plan_investment_eur"] == 0  # the garage
+
+
+def test_energy_plan_names_what_is_wrong(engine: Engine, settings: Settings) -> None:
+    load_small_quarter(engine)
+    url = settings.database_url
+    target = runner.invoke(app, ["energy", "plan", "--target", "noise=-0.5", "--database-url", url])
+    assert target.exit_code == 2 and "unknown target(s) ['noise']" in target.output
+    shape = runner.invoke(app, ["energy", "plan", "--target", "co2", "--database-url", url])
+    assert shape.exit_code == 2 and "expected KEY=CHANGE" in shape.output
+    year = runner.invoke(app, ["energy", "plan", "--year", "2099", "--database-url", url])
+    assert year.exit_code == 2 and "year 2099 is outside the grid path (2023–2045)" in year.output

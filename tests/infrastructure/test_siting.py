@@ -3,6 +3,9 @@ the (1 − 1/e) guarantee held on random instances, budgets with costs, and cell
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -65,3 +68,15 @@ def test_a_budget_with_costs() -> None:
     assert exact(problem, 3, budget=3.0).value == pytest.approx(11.0)
     with pytest.raises(ValueError, match="positive"):
         Problem.of(COVERS, WEIGHTS, costs=[1.0, 0.0, 1.0])
+
+
+def test_the_exact_programme_prints_nothing() -> None:
+    # HiGHS prints its banner once per process, on the first solver made: hence a fresh process
+    code = (
+        "import numpy as np\n"
+        "from urbantwin.infrastructure.siting import Problem, exact\n"
+        "exact(Problem.of([np.array([0, 1]), np.array([1])], np.array([1.0, 2.0])), 1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert done.stdout == ""

@@ -291,3 +291,163 @@ def worker_command(
         typer.echo("Scenario worker: waiting for queued runs.", err=True)
         done = runs.work_forever(stop, poll_seconds=poll)
         typer.echo(f"Scenario worker stopped after {done} {'run' if done == 1 else 'runs'}.", err=True)
+
+
+@energy_app.command("plan")
+def plan_command(
+    scenario: Annotated[
+        str,
+        typer.Argument(help="the baseline the portfolio starts from and the targets are measured against"),
+    ] = "baseline",
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="a target as KEY=CHANGE (co2, renewable, final_energy; e.g. co2=-0.64); repeatable; "
+            "default: the three SPARCS targets",
+        ),
+    ] = None,
+    budget: Annotated[float, typer.Option(help="investment budget in €; 0: no limit")] = 0.0,
+    year: Annotated[
+        int,
+        typer.Option(help="plan on the grid of this year (2023-2045, see docs/energy.md); 0: the scenario's"),
+    ] = 0,
+    district_heating: Annotated[
+        list[str] | None,
+        typer.Option("--district-heating", help="a district where a heat network is assumed (repeatable)"),
+    ] = None,
+    area: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--area", help="district(s) of the city profile to plan (repeatable or comma-separated)"
+        ),
+    ] = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="a plan parameter: key=value (TOML value; see docs/energy.md), repeatable"
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="folder for the result files")] = Path("results/energy"),
+    store: Annotated[
+        bool, typer.Option(help="store the per-building measures and KPIs as a collection")
+    ] = True,
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """What it takes: the least-cost portfolio of measures that meets the targets (or misses them least)."""
+    import json
+
+    from urbantwin.access.bootstrap import ensure_defaults
+    from urbantwin.energy import model, portfolio, results
+    from urbantwin.energy import scenario as scenarios
+    from urbantwin.energy.site import Site
+    from urbantwin.store.city import read_profile
+
+    values: dict[str, Any] = {"budget_eur": budget, "year": year}
+    if target:
+        targets = {}
+        for text in target:
+            key, sep, change = text.partition("=")
+            try:
+                targets[key.strip()] = float(change)
+            except ValueError:
+                raise typer.BadParameter(f"--target {text!r}: expected KEY=CHANGE, e.g. co2=-0.64") from None
+            if not sep:
+                raise typer.BadParameter(f"--target {text!r}: expected KEY=CHANGE, e.g. co2=-0.64")
+        values["targets"] = targets
+    if district_heating:
+        values["district_heating_areas"] = [a.strip() for item in district_heating for a in item.split(",")]
+    try:
+        for text in set_values or []:
+            key, value = scenarios.parse_override(text)
+            values[key] = value
+        params = portfolio.params_from(values)
+        base = _load(scenario, area, None, None, _library(config))
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with open_store(config, database_url) as (settings, engine):
+        ensure_defaults(engine, settings)
+        city = read_profile(engine)
+        records = model.read_buildings(engine, base, city)
+        if not records:
+            typer.echo(
+                f"No buildings to plan in collection '{base.scenario.buildings_collection}'.", err=True
+            )
+            raise typer.Exit(1)
+        try:
+            plan = portfolio.plan(
+                records,
+                base,
+                params,
+                site=Site.of(city, records),
+                progress=lambda text: typer.echo(f"  {text}"),
+            )
+        except (ValueError, RuntimeError) as exc:
+            typer.echo(f"Planning failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+        files = results.write_files(plan.run, out)
+        folder = files[0].parent
+        (folder / "plan.json").write_text(
+            json.dumps(plan.summary(), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+        )
+        (folder / "plan.md").write_text(plan_markdown(plan, base.scenario.name), encoding="utf-8")
+        line = f"wrote {', '.join(p.name for p in files)}, plan.json, plan.md to {folder}"
+        if store:
+            report = results.store_kpis(engine, plan.run)
+            line += f"; collection '{results.collection_id(plan.run)}': {report.summary()}"
+        typer.echo(line)
+        typer.echo(plan_markdown(plan, base.scenario.name))
+
+
+def plan_markdown(plan: Any, baseline: str) -> str:
+    """The plan as a short Markdown report: met or missed, measures, cost, programme against simulation."""
+    from urbantwin.energy.kpi import TARGET_LABELS
+    from urbantwin.energy.results import NOTE
+
+    m = plan.measures
+    lines = [
+        f"# What it takes (against '{baseline}')",
+        "",
+        "The targets are "
+        + ("met" if plan.met else "missed")
+        + " by the least-cost portfolio"
+        + (f" within a budget of {plan.budget_eur / 1e6:,.1f} M€" if plan.budget_eur else "")
+        + ".",
+        "",
+        "| target | goal | programme | simulation | miss |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, goal in plan.targets.items():
+        lines.append(
+            f"| {TARGET_LABELS[key]} | {goal:+.0%} | {plan.changes[key]:+.1%} | "
+            f"{plan.simulated_changes[key]:+.1%} | {plan.misses[key]:.1%} |"
+        )
+    lines += [
+        "",
+        f"Investment {plan.investment_eur / 1e6:,.1f} M€; annual cost (annuities and energy) "
+        f"{plan.annual_cost_eur / 1e6:,.2f} M€/a.",
+        f"Measures: {m['refurbished_usual']} buildings refurbished to TABULA 'usual', "
+        f"{m['refurbished_advanced']} to 'advanced'; {m['heat_pumps']} heat pumps, "
+        f"{m['district_heating_connections']} district-heating connections, {m['gas_boilers_left']} gas "
+        f"boilers left; PV {m['pv_kwp']:,.0f} kWp on {m['pv_buildings']} roofs; "
+        f"{m['batteries']} home batteries "
+        f"({m['battery_kwh']:,.0f} kWh); quarter battery {m['quarter_storage_kwh']:,.0f} kWh; "
+        f"{m['smart_charging_points']} charging points controlled.",
+    ]
+    if plan.binding:
+        lines.append("Binding: " + "; ".join(plan.binding) + ".")
+    if plan.grid:
+        lines.append(
+            f"Grid of {plan.grid['year']}: {plan.grid['co2_g_per_kwh']:g} g CO2/kWh, "
+            f"{plan.grid['renewable_share']:.1%} renewable ({plan.grid['source']})."
+        )
+    lines += [
+        "Programme against the simulation of its portfolio: "
+        + ", ".join(f"{k} {v:+.2%}" for k, v in plan.deviation.items())
+        + f" ({plan.iterations} iterations).",
+        "",
+        NOTE,
+        "",
+    ]
+    return "\n".join(lines)

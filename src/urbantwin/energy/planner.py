@@ -92,7 +92,7 @@ class _LP:
         lp.a_matrix_.start_ = matrix.indptr
         lp.a_matrix_.index_ = matrix.indices
         lp.a_matrix_.value_ = matrix.data
-        solver = _highs()
+        solver = quiet_highs()
         solver.passModel(lp)
         shape = (self.size, self.n_rows)
         if warm is not None and warm.get("shape") == shape:
@@ -106,7 +106,7 @@ class _LP:
         return np.asarray(solver.getSolution().col_value)
 
 
-def _highs():  # noqa: ANN202 - highspy is imported lazily
+def quiet_highs():  # noqa: ANN201 - highspy is imported lazily
     """A silent HiGHS instance (its banner goes to stdout on creation, so that is swallowed)."""
     import highspy
 

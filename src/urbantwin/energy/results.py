@@ -95,6 +95,8 @@ def building_properties(run: Run) -> list[dict[str, Any]]:
         }
         for name in KPI_FIELDS:
             properties[name] = _clean(k[name][i])
+        if run.building_extra:
+            properties.update(run.building_extra[i])
         out.append(properties)
     return out
 

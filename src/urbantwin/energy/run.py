@@ -30,6 +30,8 @@ class Run:
     building_kpis: dict = field(default_factory=dict)
     block_kpis: dict = field(default_factory=dict)
     district_kpis: dict = field(default_factory=dict)
+    #: Further properties of each building's feature (a plan's measures), one mapping per building.
+    building_extra: list[dict] = field(default_factory=list)
 
 
 def prepare(

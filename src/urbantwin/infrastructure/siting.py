@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from urbantwin.energy.planner import quiet_highs
+
 #: The e in (1 − 1/e): the greedy's guarantee with equal costs.
 GREEDY_GUARANTEE = 1.0 - 1.0 / np.e
 
@@ -173,7 +175,7 @@ def exact(
 
     started = time.perf_counter()
     n, m = problem.candidates, problem.weights.size
-    h = highspy.Highs()
+    h = quiet_highs()  # highspy.Highs() prints its banner to stdout
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", 0.0)
