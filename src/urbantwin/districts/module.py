@@ -10,11 +10,12 @@ from urbantwin.module import Context, Module, Mounted
 
 
 def mount(context: Context) -> Mounted:
+    from urbantwin.districts.landuse import LandUse
     from urbantwin.districts.routes import build_router
     from urbantwin.districts.service import DistrictProfiles
 
     service = DistrictProfiles(context.engine, context.settings, context.access, context.city)
-    return Mounted(routers=[build_router()], state={"districts": service})
+    return Mounted(routers=[build_router()], state={"districts": service, "landuse": LandUse(service)})
 
 
 def commands(cli: typer.Typer) -> None:
@@ -27,9 +28,10 @@ MODULE = Module(
     name="districts",
     summary="District profiles at /api/districts/: residents and trend, density, buildings and floor "
     "area, trees, charging points, WLAN sites, stops and departures, sensor means; CSV, GeoJSON and "
-    "Parquet; access to public transport (ÖV-Güteklassen); `urbantwin districts publish`",
+    "Parquet; access to public transport (ÖV-Güteklassen); land use per block and district (GRZ, GFZ, "
+    "built-up share, tree density) and ranked infill candidates; `urbantwin districts publish`",
     mount=mount,
     catalogue_datasets=("<collection>-profiles",),
     cli=commands,
-    settings=("district_layers", "district_observed_properties"),
+    settings=("district_layers", "district_observed_properties", "land_use_blocks", "land_use_grid_m"),
 )
