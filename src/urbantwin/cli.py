@@ -177,6 +177,7 @@ def demo(
     typer.echo("Published the catalogue of the demo's datasets at /catalog.")
     transit = load_demo_transit(engine, settings)
     typer.echo(transit.summary())
+    _demo_indicators(engine, settings)
     if not load_only:
         # The energy scenarios take minutes on the real buildings: queued here, run by the server's
         # worker thread while it serves (the viewer shows them as they finish).
@@ -185,6 +186,20 @@ def demo(
         _demo_meters_when_done(settings, queued["pv_batteries_rule"])
         typer.echo(f"Serving http://{settings.host}:{settings.port}/ (SensorThings API at /v1.1/)")
         _run(settings)
+
+
+def _demo_indicators(engine, settings: Settings) -> None:  # noqa: ANN001
+    """Load the demo's goals and indicators (computed at the first read of /api/indicators, and again
+    whenever their data changes: the energy indicators once the scenarios have run)."""
+    from urbantwin.access.gate import Access, Caller
+    from urbantwin.demo import INDICATORS
+    from urbantwin.indicators.registry import load_registry
+    from urbantwin.indicators.service import build
+    from urbantwin.store.city import read_profile
+
+    service = build(engine, settings, Access.of(engine, settings), read_profile(engine))
+    counts = service.load(Caller.system("urbantwin demo"), load_registry(INDICATORS))
+    typer.echo(f"Loaded {counts['indicators']} goals and indicators (/api/indicators).")
 
 
 #: The demo's energy scenarios, run on the real buildings of its energy quarter (shortest first).

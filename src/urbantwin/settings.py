@@ -191,6 +191,12 @@ class Settings:
         "wlan=WLAN",
         "stops=stops",
     )
+    #: The keywords a feature collection of the city's blocks must have (Baublöcke, statistical
+    #: blocks; `!keyword`: must not have) for the land-use figures per block. Without such a
+    #: collection, blocks are the cells of a square grid of `land_use_grid_m` (docs/districts.md).
+    land_use_blocks: tuple[str, ...] = ("blocks", "!3D")
+    #: The side (m) of the grid cells that stand in for blocks where the city has no block collection.
+    land_use_grid_m: int = 100
     #: The ObservedProperties (names) whose sensor means each district profile shows, unless a
     #: request names its own (the names the air-quality connectors give them).
     district_observed_properties: tuple[str, ...] = (

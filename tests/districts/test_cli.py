@@ -46,3 +46,21 @@ def test_publish_writes_the_profiles_as_features(city: City, settings: Settings)
         cli_app, ["districts", "publish", "houses", "--database-url", settings.database_url]
     )
     assert wrong.exit_code != 0 and "no district collection 'houses'" in wrong.output
+
+
+def test_publish_landuse_writes_blocks_and_candidates(city: City, settings: Settings) -> None:
+    from tests.districts.conftest import box, store
+
+    store(city.engine, "baubloecke", ["blocks"], [("b1", box(100, 600, 200), {})])
+    result = CliRunner().invoke(
+        cli_app, ["districts", "publish-landuse", "quarters", "--database-url", settings.database_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Collection 'quarters-landuse-blocks': 1 inserted" in result.output
+    assert "Collection 'quarters-infill': 1 inserted" in result.output
+    with city.engine.connect() as connection:
+        candidate = connection.execute(
+            select(features.c.properties).where(features.c.collection_id == "quarters-infill")
+        ).scalar_one()
+    assert candidate["rank"] == 1 and candidate["gfz"] == 0.5
+    assert candidate["reason_1_en"].startswith("GFZ 0.50, under 0.6")

@@ -57,6 +57,14 @@ def test_the_index_is_revalidated_on_every_load(built: Path) -> None:
     assert again.status_code == 304
 
 
+def test_the_goals_page_is_served_at_goals(built: Path) -> None:
+    (built / "goals.html").write_text("<title>goals</title>", encoding="utf-8")
+    answer = TestClient(_app(built)).get("/goals")
+    assert answer.status_code == 200 and answer.text == "<title>goals</title>"
+    assert answer.headers["cache-control"] == "no-cache"
+    assert TestClient(_app(built.parent / "nothing")).get("/goals").status_code == 503
+
+
 def test_hashed_assets_are_cached_for_good_and_sent_gzipped_when_accepted(built: Path) -> None:
     client = TestClient(_app(built))
     packed = client.get("/assets/index-abc123.js", headers={"Accept-Encoding": "gzip"})

@@ -10,6 +10,12 @@
 // The buildings follow: a building with sensors of that property inside takes the colour of their mean
 // (at the same time, in the same classes; asked with `occupied=true`, so only those buildings come
 // back), the others keep their height colours.
+// The platform's figures (`api/districts/…`, docs/districts.md) are statistics too: street trees per
+// resident and charging points per 1,000 residents (the counts of now over the residents of the year the
+// time slider shows, so they follow it like the residents), the share of residents within 300 m of a
+// stop, and the floor-area ratio (GFZ) of the land use. Land use adds two map layers: the blocks
+// coloured by their GFZ and the ranked infill candidates, each with its reasons. A district's profile
+// compares it with another of its level (`…/compare`).
 
 import { apiUrl, getJSON } from './api.js';
 import { timeChart } from './chart.js';
@@ -21,6 +27,13 @@ const SEQUENTIAL = ['#f1eef6', '#bdc9e1', '#74a9cf', '#2b8cbe', '#045a8d'];
 const DIVERGING = ['#ca0020', '#f4a582', '#f7f7f7', '#92c5de', '#0571b0'];
 const NO_DATA = '#d9d9d9';
 export const STATS = ['none', 'population', 'density', 'change'];
+/** The platform's figures a district can be coloured by (`api/districts/…`). */
+export const PLATFORM_STATS = ['trees_per_inhabitant', 'charging_per_1000', 'access300', 'gfz'];
+/** Those of them whose value follows the year of the time slider (a count of now ÷ that year's residents). */
+const PER_RESIDENT = { trees_per_inhabitant: ['trees', 1], charging_per_1000: ['charging', 1000] };
+const isPlatformStat = (stat) => PLATFORM_STATS.includes(stat);
+const GFZ_BREAKS = [0.2, 0.4, 0.8, 1.2];
+const INFILL_COLOUR = '#d7301f';
 /** A sensor statistic: `sensor:<ObservedProperty id>`. */
 export const isSensorStat = (stat) => /^sensor:\d+$/.test(String(stat));
 const sensorProperty = (stat) => Number(String(stat).slice('sensor:'.length));
@@ -43,6 +56,8 @@ export class Districts {
     /** The building collections shown: () → descriptors. */
     this.buildings = buildings || (() => []);
     this.buildingMeans = new Map(); // building collection id → the server's answer (occupied only)
+    this.figures = new Map(); // `${collection}|${stat}` → Map(district id → value or (year) → value)
+    this.landUse = { blocks: false, infill: false };
   }
 
   get current() {
@@ -57,6 +72,7 @@ export class Districts {
   extent() {
     const years = this.years();
     if (this.stat === 'none' || isSensorStat(this.stat) || !years.length) return null;
+    if (isPlatformStat(this.stat) && !PER_RESIDENT[this.stat]) return null;
     return [Date.UTC(years[0], 0, 1), Date.UTC(years[years.length - 1], 11, 31, 23)];
   }
 
@@ -85,13 +101,23 @@ export class Districts {
       .filter((s) => s !== 'density' || this.current?.hasArea)
       .map((s) => `<option value="${s}" ${s === this.stat ? 'selected' : ''}>${esc(statLabel(s, this.years()[0]))}</option>`)
       .join('');
+    const platformStats = PLATFORM_STATS.filter((s) => withPopulation || s === 'gfz')
+      .map((s) => `<option value="${s}" ${s === this.stat ? 'selected' : ''}>${esc(statLabel(s))}</option>`)
+      .join('');
     const sensorStats = this.sensorProperties()
       .map((p) => `<option value="sensor:${p.id}" ${`sensor:${p.id}` === this.stat ? 'selected' : ''}>${esc(t('sensorMean', { name: p.title }))}</option>`)
       .join('');
     container.innerHTML = `
-      <label class="field"><span>${esc(t('statistic'))}</span><select id="district-stat">${stats}${sensorStats ? `<optgroup label="${esc(t('sensors'))}">${sensorStats}</optgroup>` : ''}</select></label>
-      <label class="field" ${this.collections.length > 1 ? '' : 'hidden'}><span>${esc(t('areaLevel'))}</span><select id="district-level">${levels}</select></label>`;
+      <label class="field"><span>${esc(t('statistic'))}</span><select id="district-stat">${stats}<optgroup label="${esc(t('platformFigures'))}">${platformStats}</optgroup>${sensorStats ? `<optgroup label="${esc(t('sensors'))}">${sensorStats}</optgroup>` : ''}</select></label>
+      <label class="field" ${this.collections.length > 1 ? '' : 'hidden'}><span>${esc(t('areaLevel'))}</span><select id="district-level">${levels}</select></label>
+      <fieldset class="land-use"><legend>${esc(t('landUse'))}</legend>
+        <label><input type="checkbox" id="landuse-blocks" ${this.landUse.blocks ? 'checked' : ''}/> ${esc(t('landUseBlocks'))}</label>
+        <label><input type="checkbox" id="landuse-infill" ${this.landUse.infill ? 'checked' : ''}/> ${esc(t('landUseInfill'))}</label>
+        <p class="muted small" data-testid="landuse-status" aria-live="polite"></p>
+      </fieldset>`;
     container.querySelector('#district-stat').addEventListener('change', (e) => this.setStat(e.target.value));
+    container.querySelector('#landuse-blocks').addEventListener('change', (e) => this.showLandUse('blocks', e.target.checked));
+    container.querySelector('#landuse-infill').addEventListener('change', (e) => this.showLandUse('infill', e.target.checked));
     container.querySelector('#district-level').addEventListener('change', (e) => this.setLevel(e.target.value));
     this.renderLegend();
   }
@@ -103,11 +129,12 @@ export class Districts {
   }
 
   async setStat(stat) {
-    const known = STATS.includes(stat) || (isSensorStat(stat) && this.sensorProperties().some((p) => p.id === sensorProperty(stat)));
+    const known = STATS.includes(stat) || isPlatformStat(stat) || (isSensorStat(stat) && this.sensorProperties().some((p) => p.id === sensorProperty(stat)));
     this.stat = known ? stat : 'none';
     const select = this.container?.querySelector('#district-stat');
     if (select && select.value !== this.stat) select.value = this.stat;
     if (isSensorStat(this.stat)) await this.loadMeans();
+    else if (isPlatformStat(this.stat)) await Promise.all([this.load(this.level), this.loadFigures(this.level, this.stat)]);
     else if (this.stat !== 'none') await this.load(this.level);
     this.paint();
     this.onChange('stat', this.stat);
@@ -117,6 +144,105 @@ export class Districts {
     if (year === this.year) return;
     this.year = year;
     if (this.stat !== 'none' && !isSensorStat(this.stat)) this.paint();
+  }
+
+  /** The platform's figure per district of a collection (asked once per collection and figure). */
+  async loadFigures(collectionId, stat) {
+    const key = `${collectionId}|${stat}`;
+    if (this.figures.has(key)) return this.figures.get(key);
+    const path = (tail) => `api/districts/${encodeURIComponent(collectionId)}${tail}`;
+    const values = new Map();
+    try {
+      if (PER_RESIDENT[stat]) {
+        const [kind, scale] = PER_RESIDENT[stat];
+        const answer = await getJSON(path(''));
+        for (const d of answer.districts) {
+          const count = d.figures?.[kind]?.count;
+          if (typeof count !== 'number') continue;
+          const years = d.population?.years || {};
+          values.set(String(d.id), (year) => (typeof years[year] === 'number' && years[year] > 0 ? (count / years[year]) * scale : null));
+        }
+      } else if (stat === 'access300') {
+        const answer = await getJSON(path('/access'), { params: { min_departures: '0' } });
+        for (const d of answer.districts) if (typeof d.within?.['300'] === 'number') values.set(String(d.id), d.within['300'] * 100);
+      } else {
+        const answer = await getJSON(path('/landuse'));
+        for (const d of answer.districts) if (typeof d.gfz === 'number') values.set(String(d.id), d.gfz);
+      }
+    } catch {
+      // the districts module is not there, or the collection is no district collection: no data
+    }
+    this.figures.set(key, values);
+    return values;
+  }
+
+  /** A platform figure of a district for the year shown (null: none). */
+  figureOf(id, stat = this.stat, year = this.year ?? this.yearFor(null)) {
+    const found = this.figures.get(`${this.level}|${stat}`)?.get(String(id));
+    if (found === undefined) return null;
+    return typeof found === 'function' ? found(year) : found;
+  }
+
+  /** Show or hide a land-use layer (`blocks`: GFZ per block; `infill`: the ranked candidates). */
+  async showLandUse(which, on) {
+    this.landUse[which] = on;
+    const source = `landuse-${which}`;
+    const layer = `${source}::fill`;
+    const status = this.container?.querySelector('[data-testid="landuse-status"]');
+    if (!on) {
+      if (this.map.getLayer(layer)) this.map.setLayoutProperty(layer, 'visibility', 'none');
+      if (this.map.getLayer(`${source}::line`)) this.map.setLayoutProperty(`${source}::line`, 'visibility', 'none');
+      this.onChange('landuse', which);
+      return;
+    }
+    const tail = which === 'blocks' ? '/landuse/blocks' : '/landuse/infill';
+    const params = which === 'infill' ? { min_departures: '0' } : {};
+    let answer;
+    try {
+      answer = await getJSON(`api/districts/${encodeURIComponent(this.level)}${tail}`, { params });
+    } catch (error) {
+      if (status) status.textContent = t('loadFailed', { what: error.message });
+      return;
+    }
+    if (!this.landUse[which]) return;
+    if (this.map.getSource(source)) this.map.getSource(source).setData(answer);
+    else this.map.addSource(source, { type: 'geojson', data: answer });
+    if (!this.map.getLayer(layer)) {
+      if (which === 'blocks') {
+        const steps = SEQUENTIAL.flatMap((color, i) => (i === 0 ? [color] : [GFZ_BREAKS[i - 1], color]));
+        this.map.addLayer({ id: layer, type: 'fill', source, paint: { 'fill-color': ['step', ['to-number', ['get', 'gfz']], ...steps], 'fill-opacity': 0.7 } });
+      } else {
+        this.map.addLayer({ id: layer, type: 'fill', source, paint: { 'fill-color': INFILL_COLOUR, 'fill-opacity': 0.35 } });
+        this.map.addLayer({ id: `${source}::line`, type: 'line', source, paint: { 'line-color': INFILL_COLOUR, 'line-width': 2 } });
+        this.map.on('click', layer, (e) => this.openCandidate(e.features?.[0]));
+      }
+    }
+    this.map.setLayoutProperty(layer, 'visibility', 'visible');
+    if (this.map.getLayer(`${source}::line`)) this.map.setLayoutProperty(`${source}::line`, 'visibility', 'visible');
+    const n = answer.features.length;
+    if (status) {
+      status.textContent = which === 'blocks' ? t('landUseBlocksShown', { n }) : t('landUseInfillShown', { n });
+      const grid = answer.blocks?.source === 'grid' ? ` ${t('landUseGrid', { m: formatNumber(answer.blocks.grid_m, 0) })}` : '';
+      status.textContent += grid;
+    }
+    this.onChange('landuse', which);
+  }
+
+  /** An infill candidate's panel: its rank, GFZ, the walk to a stop and its reasons. */
+  openCandidate(feature) {
+    if (!feature) return;
+    const p = feature.properties;
+    const reasons = typeof p.reasons === 'string' ? JSON.parse(p.reasons) : p.reasons || [];
+    const body = html(`<div class="district-panel" data-testid="infill-panel">
+      <dl class="facts">
+        <dt>${esc(t('infillRank'))}</dt><dd>${esc(formatNumber(p.rank, 0))}</dd>
+        <dt>GFZ</dt><dd>${esc(formatNumber(p.gfz, 2))}</dd>
+        <dt>GRZ</dt><dd>${esc(formatNumber(p.grz, 2))}</dd>
+      </dl>
+      ${reasons.map((r) => `<p class="small">${esc(labelled(r, ''))}</p>`).join('')}
+      <p class="muted small">${esc(t('infillCaveat'))}</p>
+    </div>`);
+    openPanel({ kind: t('landUseInfill'), title: t('infillCandidate', { rank: p.rank }), body, panel: 'infill' });
   }
 
   /** The time the sensor means are for (ms; null: the latest values). */
@@ -195,6 +321,16 @@ export class Districts {
 
   /** Class breaks: quantiles over every district and year (change: symmetric around 0). */
   breaks(stat) {
+    if (stat === 'gfz') return GFZ_BREAKS;
+    if (isPlatformStat(stat)) {
+      const values = [...(this.figures.get(`${this.level}|${stat}`)?.values() || [])]
+        .flatMap((v) => (typeof v === 'function' ? this.years().map((y) => v(y)) : [v]))
+        .filter((v) => typeof v === 'number')
+        .sort((a, b) => a - b);
+      if (!values.length) return [0, 0, 0, 0];
+      const q = (p) => values[Math.min(values.length - 1, Math.floor(p * values.length))];
+      return [0.2, 0.4, 0.6, 0.8].map((p) => niceRound(q(p)));
+    }
     if (isSensorStat(stat)) {
       const values = (this.means?.districts || []).map((d) => d.mean).filter((v) => v !== null).sort((a, b) => a - b);
       if (!values.length) return [0, 0, 0, 0];
@@ -228,6 +364,18 @@ export class Districts {
       if (isSensorStat(this.stat)) {
         // One colour per district, by its `id` (the feature key the tiles carry); no sensors: no data.
         const pairs = (this.means?.districts || []).filter((d) => d.mean !== null).flatMap((d) => [String(d.id), classColor(d.mean, breaks, colors)]);
+        this.map.setPaintProperty(layer, 'fill-color', pairs.length ? ['match', ['to-string', ['get', 'id']], ...pairs, NO_DATA] : NO_DATA);
+        this.map.setPaintProperty(layer, 'fill-opacity', 0.72);
+        this.shownBreaks = breaks;
+        continue;
+      }
+      if (isPlatformStat(this.stat)) {
+        // One colour per district by its `id`, for the year shown where the figure follows it.
+        const values = this.figures.get(`${this.level}|${this.stat}`) || new Map();
+        const pairs = [...values.keys()].flatMap((id) => {
+          const v = this.figureOf(id);
+          return typeof v === 'number' ? [id, classColor(v, breaks, colors)] : [];
+        });
         this.map.setPaintProperty(layer, 'fill-color', pairs.length ? ['match', ['to-string', ['get', 'id']], ...pairs, NO_DATA] : NO_DATA);
         this.map.setPaintProperty(layer, 'fill-opacity', 0.72);
         this.shownBreaks = breaks;
@@ -278,7 +426,7 @@ export class Districts {
     }
     const b = this.shownBreaks;
     const colors = this.stat === 'change' ? DIVERGING : SEQUENTIAL;
-    const unit = this.stat === 'change' ? ' %' : '';
+    const unit = this.stat === 'change' || this.stat === 'access300' ? ' %' : '';
     const labels = colors.map((_, i) =>
       i === 0 ? `< ${formatNumber(b[0])}${unit}` : i === colors.length - 1 ? `≥ ${formatNumber(b[i - 1])}${unit}` : `${formatNumber(b[i - 1])} – ${formatNumber(b[i])}${unit}`,
     );
@@ -287,11 +435,12 @@ export class Districts {
       return;
     }
     const year = this.year ?? this.yearFor(null);
+    const follows = !isPlatformStat(this.stat) || PER_RESIDENT[this.stat];
     this.legend.innerHTML = `
-      <p class="legend-title">${esc(statLabel(this.stat, this.years()[0]))}, <strong data-testid="district-year">${year}</strong></p>
+      <p class="legend-title">${esc(statLabel(this.stat, this.years()[0]))}${follows ? `, <strong data-testid="district-year">${year}</strong>` : ` <span class="muted">(${esc(t('current'))})</span>`}</p>
       <ul class="classes">${colors.map((c, i) => `<li><span class="swatch block" style="background:${c}"></span>${esc(labels[i])}</li>`).join('')}
         <li><span class="swatch block" style="background:${NO_DATA}"></span>${esc(t('noData'))}</li></ul>
-      <p class="muted small">${esc(t('yearFollowsTime'))}</p>`;
+      <p class="muted small">${esc(follows ? t('yearFollowsTime') : t('figureOfNow'))}</p>`;
   }
 
   sensorLegend(colors, labels) {
@@ -378,10 +527,17 @@ export class Districts {
       if (typeof value === 'number') rows.push([label(key), formatNumber(value, digits)]);
     };
     const figures = profile.figures || {};
+    // per resident: the counts of now over the residents of the year the time slider shows
+    const year = this.year ?? this.yearFor(null);
+    const residents = profile.population?.years?.[year];
+    const perResident = (count, scale) => (typeof count === 'number' && residents > 0 ? (count / residents) * scale : undefined);
+    const ofYear = (key, value, digits) => {
+      if (typeof value === 'number') rows.push([`${label(key)} (${year})`, formatNumber(value, digits)]);
+    };
     add('floor_area_m2', figures.buildings?.floor_area_m2);
     add('trees', figures.trees?.count);
-    add('trees_per_inhabitant', figures.trees?.per_inhabitant, 3);
-    add('charging_per_1000', figures.charging?.per_1000_inhabitants, 2);
+    ofYear('trees_per_inhabitant', perResident(figures.trees?.count, 1) ?? figures.trees?.per_inhabitant, 3);
+    ofYear('charging_per_1000', perResident(figures.charging?.count, 1000) ?? figures.charging?.per_1000_inhabitants, 2);
     add('wlan', figures.wlan?.count);
     add('stops', figures.stops?.count);
     add('departures_per_hour', figures.stops?.departures_per_hour, 1);
@@ -394,6 +550,60 @@ export class Districts {
       </section>`);
     body.append(section);
     this.addAccess(collectionId, id, section);
+    this.addComparison(collectionId, id, body);
+  }
+
+  /** "Compare with": another district of the level, side by side (`api/districts/…/compare`). */
+  async addComparison(collectionId, id, body) {
+    const collection = this.collections.find((c) => c.id === collectionId);
+    let rows;
+    try {
+      rows = await this.load(collectionId);
+    } catch {
+      return;
+    }
+    if (!body.isConnected || !collection) return;
+    const name = (r) => r.properties?.[collection.nameProperty] || String(r.properties?.id ?? r.id);
+    const others = rows
+      .map((r) => ({ id: String(r.properties?.id ?? r.id), name: name(r) }))
+      .filter((r) => r.id !== String(id))
+      .sort((a, b) => a.name.localeCompare(b.name, language()));
+    const section = html(`<section data-testid="district-compare">
+        <label class="field"><span>${esc(t('compareWith'))}</span>
+          <select id="district-compare"><option value="">–</option>${others.map((o) => `<option value="${esc(o.id)}">${esc(o.name)}</option>`).join('')}</select></label>
+        <div class="compare-table"></div>
+      </section>`);
+    body.append(section);
+    section.querySelector('select').addEventListener('change', async (e) => {
+      const table = section.querySelector('.compare-table');
+      if (!e.target.value) {
+        table.innerHTML = '';
+        return;
+      }
+      let answer;
+      try {
+        answer = await getJSON(`api/districts/${encodeURIComponent(collectionId)}/compare`, { params: { a: String(id), b: e.target.value } });
+      } catch (error) {
+        table.innerHTML = `<p class="error small">${esc(t('loadFailed', { what: error.message }))}</p>`;
+        return;
+      }
+      const label = (key) => labelled(answer.labels?.[key], key);
+      const lines = [
+        ['population', (d) => d.population?.latest, 0],
+        ['density', (d) => d.density_per_km2, 0],
+        ['floor_area_m2', (d) => d.figures?.buildings?.floor_area_m2, 0],
+        ['trees', (d) => d.figures?.trees?.count, 0],
+        ['trees_per_inhabitant', (d) => d.figures?.trees?.per_inhabitant, 3],
+        ['charging_per_1000', (d) => d.figures?.charging?.per_1000_inhabitants, 2],
+        ['wlan', (d) => d.figures?.wlan?.count, 0],
+        ['stops', (d) => d.figures?.stops?.count, 0],
+      ].filter(([, get]) => typeof get(answer.a) === 'number' || typeof get(answer.b) === 'number');
+      const cell = (v, digits) => (typeof v === 'number' ? formatNumber(v, digits) : '–');
+      table.innerHTML = `<table class="compare" data-testid="district-compare-table">
+        <thead><tr><th></th><th>${esc(answer.a.name)}</th><th>${esc(answer.b.name)}</th></tr></thead>
+        <tbody>${lines.map(([key, get, digits]) => `<tr><th>${esc(label(key))}</th><td>${esc(cell(get(answer.a), digits))}</td><td>${esc(cell(get(answer.b), digits))}</td></tr>`).join('')}</tbody>
+      </table>`;
+    });
   }
 
   /** The district's residents within 300 and 500 m of any stop (`api/districts/…/access`, asked once
@@ -451,6 +661,10 @@ export function statLabel(stat, firstYear) {
   if (stat === 'population') return t('population');
   if (stat === 'density') return t('density');
   if (stat === 'change') return t('change', { year: firstYear });
+  if (stat === 'trees_per_inhabitant') return t('statTreesPerResident');
+  if (stat === 'charging_per_1000') return t('statChargingPer1000');
+  if (stat === 'access300') return t('statAccess300');
+  if (stat === 'gfz') return t('statGfz');
   return t('statNone');
 }
 

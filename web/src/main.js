@@ -8,6 +8,7 @@ import './style.css';
 import maplibregl from 'maplibre-gl';
 import { getJSON } from './api.js';
 import { Districts } from './districts.js';
+import './goals-strings.js';
 import { formatNumber, initialLanguage, language, LANGUAGES, missingTexts, setCity, setLanguage, STRINGS, t, unitText } from './i18n.js';
 import { describeCollections, refreshLegend, renderTree, ROLE_ORDER, setTreeChecked, sourceFor, styleLayersFor } from './layers.js';
 import { readHash, writeHash } from './permalink.js';

@@ -13,4 +13,7 @@ PROFILE = Path(__file__).resolve().parent / "city.toml"
 #: demo` hands to the energy module as the setting `energy_scenarios`.
 ENERGY_SCENARIOS = Path(__file__).resolve().parent / "energy"
 
-__all__ = ["DATA_DIR", "ENERGY_SCENARIOS", "PROFILE"]
+#: The demo city's goals and indicators (`urbantwin indicators load` reads the same kind of file).
+INDICATORS = Path(__file__).resolve().parent / "indicators.toml"
+
+__all__ = ["DATA_DIR", "ENERGY_SCENARIOS", "INDICATORS", "PROFILE"]

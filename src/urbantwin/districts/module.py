@@ -13,6 +13,7 @@ def mount(context: Context) -> Mounted:
     from urbantwin.airquality.service import AirService
     from urbantwin.districts import air_routes
     from urbantwin.districts.air import AirExposure
+    from urbantwin.districts.landuse import LandUse
     from urbantwin.districts.routes import build_router
     from urbantwin.districts.service import DistrictProfiles
 
@@ -23,7 +24,7 @@ def mount(context: Context) -> Mounted:
     # the exposure's routes first: the district router's `/{collection}/{district:path}` would take them
     return Mounted(
         routers=[air_routes.build_router(), build_router()],
-        state={"districts": service, "air_exposure": exposure},
+        state={"districts": service, "air_exposure": exposure, "landuse": LandUse(service)},
     )
 
 
@@ -37,10 +38,11 @@ MODULE = Module(
     name="districts",
     summary="District profiles at /api/districts/: residents and trend, density, buildings and floor "
     "area, trees, charging points, WLAN sites, stops and departures, sensor means; CSV, GeoJSON and "
-    "Parquet; access to public transport (ÖV-Güteklassen); residents' exposure to air pollution; "
+    "Parquet; access to public transport (ÖV-Güteklassen); residents' exposure to air pollution; land "
+    "use per block and district (GRZ, GFZ, built-up share, tree density) and ranked infill candidates; "
     "`urbantwin districts publish`",
     mount=mount,
     catalogue_datasets=("<collection>-profiles",),
     cli=commands,
-    settings=("district_layers", "district_observed_properties"),
+    settings=("district_layers", "district_observed_properties", "land_use_blocks", "land_use_grid_m"),
 )

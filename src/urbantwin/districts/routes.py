@@ -10,11 +10,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from urbantwin.access.http import request_caller
 from urbantwin.districts.export import FORMATS, export
+from urbantwin.districts.landuse import LandUse
 from urbantwin.districts.service import MAX_MIN_DEPARTURES, MAX_OBSERVED_PROPERTIES, DistrictProfiles
 from urbantwin.errors import BadRequest
 
@@ -36,6 +38,47 @@ _OBSERVED = Annotated[
     ),
 ]
 _FORMAT = Annotated[str | None, Query(alias="f", description="json (default), csv, geojson or parquet")]
+
+
+_LANDUSE_EXAMPLE = {
+    "collection": "quarters",
+    "blocks": {"source": "grid", "collections": [], "grid_m": 100.0, "count": 1650},
+    "districts": [
+        {
+            "id": "q07",
+            "name": "Riverside",
+            "grz": 0.184,
+            "gfz": 0.61,
+            "built_up_share": 0.71,
+            "trees_per_ha": 3.2,
+            "storeys_from": {"buildings": 1800, "levels": 900, "measured_height": 0, "estimated_height": 850},
+        }
+    ],
+}
+_GEOJSON: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    200: {
+        "content": {
+            "application/geo+json": {
+                "example": {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "id": "100m-E316400-N5688900",
+                            "geometry": {"type": "Polygon", "coordinates": [[[12.33, 51.32], ["…"]]]},
+                            "properties": {"district": "q07", "grz": 0.31, "gfz": 0.62},
+                        }
+                    ],
+                }
+            }
+        }
+    },
+}
+
+
+def request_landuse(request: Request) -> LandUse:
+    return request.app.state.landuse
 
 
 def request_districts(request: Request) -> DistrictProfiles:
@@ -127,6 +170,65 @@ def build_router() -> APIRouter:
         caller = request_caller(request)
         service = request_districts(request)
         return await run_in_threadpool(service.transit_access, caller, collection, min_departures, detour)
+
+    @router.get(
+        "/{collection}/landuse",
+        summary="Per district: site coverage and floor-area ratio (GRZ, GFZ), built-up share, street "
+        "trees per hectare, and how the buildings' storeys are known",
+        responses={**_ERRORS, 200: {"content": {"application/json": {"example": _LANDUSE_EXAMPLE}}}},
+    )
+    async def landuse(request: Request, collection: str) -> dict[str, Any]:
+        caller = request_caller(request)
+        return await run_in_threadpool(request_landuse(request).districts, caller, collection)
+
+    @router.get(
+        "/{collection}/landuse/blocks",
+        summary="Every block in the collection's districts with its GRZ, GFZ and tree density (GeoJSON)",
+        responses=_GEOJSON,
+    )
+    async def landuse_blocks(request: Request, collection: str) -> Response:
+        caller = request_caller(request)
+        body = await run_in_threadpool(request_landuse(request).blocks, caller, collection)
+        return Response(orjson.dumps(body), media_type="application/geo+json")
+
+    @router.get(
+        "/{collection}/landuse/infill",
+        summary="Candidate blocks for infill: built on, low floor-area ratio, a stop near; ranked, each "
+        "with its reasons (GeoJSON)",
+        responses=_GEOJSON,
+    )
+    async def landuse_infill(
+        request: Request,
+        collection: str,
+        max_gfz: Annotated[
+            str | None, Query(description="a block's GFZ must be under this, 0.01 to 5 (default 0.6)")
+        ] = None,
+        radius: Annotated[
+            str | None, Query(description="walking distance (m) to a stop, 50 to 2000 (default 300)")
+        ] = None,
+        min_departures: Annotated[
+            str | None,
+            Query(
+                description="departures per hour the stop needs, 0 to 120; 0 counts every stop (default 1)"
+            ),
+        ] = None,
+        limit: Annotated[str | None, Query(description="most candidates, 1 to 1000 (default 100)")] = None,
+        min_grz: Annotated[
+            str | None, Query(description="a block's GRZ must be at least this, 0 to 1 (default 0.05)")
+        ] = None,
+    ) -> Response:
+        caller = request_caller(request)
+        body = await run_in_threadpool(
+            request_landuse(request).infill,
+            caller,
+            collection,
+            max_gfz,
+            radius,
+            min_departures,
+            limit,
+            min_grz,
+        )
+        return Response(orjson.dumps(body), media_type="application/geo+json")
 
     # `path`: a district id may hold a slash
     @router.get("/{collection}/{district:path}", summary="One district's profile", responses=_ERRORS)
