@@ -1,7 +1,7 @@
 """Goals and indicators: the registry and the yearly values (store/indicators_schema.py).
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-07 16:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from urbantwin.store.types import Json, UtcTime
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
