@@ -37,6 +37,7 @@ SERVED = {
     "infrastructure": "/api/infrastructure/sites",
     "operations": "/ready",
     "districts": "/api/districts",
+    "federation": "/api/remotes",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

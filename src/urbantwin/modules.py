@@ -19,6 +19,7 @@ from urbantwin.city.module import MODULE as CITY
 from urbantwin.conformance.module import MODULE as CONFORMANCE
 from urbantwin.districts.module import MODULE as DISTRICTS
 from urbantwin.energy.module import MODULE as ENERGY
+from urbantwin.federation.module import MODULE as FEDERATION
 from urbantwin.infrastructure.module import MODULE as INFRASTRUCTURE
 from urbantwin.ingest.module import MODULE as INGEST
 from urbantwin.live.module import MODULE as LIVE
@@ -44,6 +45,7 @@ MODULES: tuple[Module, ...] = (
     AIRQUALITY,
     INFRASTRUCTURE,
     DISTRICTS,
+    FEDERATION,
     OPERATIONS,
     CONFORMANCE,
 )
