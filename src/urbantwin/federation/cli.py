@@ -127,3 +127,19 @@ def mirror(
         typer.echo(report.summary())
         if report.errors:
             raise typer.Exit(1)
+
+
+@remote_app.command("harvest")
+def harvest(
+    name: Annotated[str, typer.Argument(help="the partner's name (a dcat remote)")],
+    database_url: DatabaseUrl = None,
+    config: Config = None,
+) -> None:
+    """Harvest a partner's DCAT catalogue (again: only what changed is written)."""
+    from urbantwin.access.gate import Caller
+
+    with open_store(config, database_url) as (settings, engine), reported():
+        report = _service(settings, engine).harvest(Caller.system(), name)
+        typer.echo(report.summary())
+        if report.errors:
+            raise typer.Exit(1)

@@ -83,13 +83,13 @@ def check_remote(name: str, url: str, kind: str, requests_per_second: float) -> 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadRequest(f"url {url!r} is not an http(s) URL")
-    if parts.query or parts.fragment:
-        raise BadRequest(f"url {url!r}: give the endpoint's root, without a query or fragment")
+    if parts.fragment:
+        raise BadRequest(f"url {url!r}: give the endpoint without a fragment")
     if kind not in KINDS:
         raise BadRequest(f"kind {kind!r}: one of {', '.join(KINDS)}")
     if not 0 < requests_per_second <= 1000:
         raise BadRequest("requests_per_second must be above 0 and at most 1000")
-    return url.rstrip("/")
+    return url if parts.query else url.rstrip("/")
 
 
 class RemoteRegistry:

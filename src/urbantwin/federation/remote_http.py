@@ -69,8 +69,15 @@ class RemoteHttp:
         return f"{self.base}/{path.lstrip('/')}" if path else self.base
 
     def check_link(self, link: str) -> str:
-        """`link` if it lies below the remote's URL; else RemoteFailure (a remote that lies)."""
-        if not isinstance(link, str) or not (link == self.base or link.startswith(self.base + "/")):
+        """`link` if it lies on the remote (same scheme and host, below the registered path); else
+        RemoteFailure (a remote that lies about its links is not followed elsewhere)."""
+        base = urlsplit(self.base)
+        parts = urlsplit(link) if isinstance(link, str) else None
+        if (
+            parts is None
+            or (parts.scheme, parts.netloc) != (base.scheme, base.netloc)
+            or not parts.path.startswith(base.path.rstrip("/"))
+        ):
             raise RemoteFailure(f"{self.base} answered a link outside itself: {str(link)[:200]!r}")
         return link
 

@@ -185,4 +185,36 @@ def build_router() -> APIRouter:
             "errors": report.errors,
         }
 
+    @router.post(
+        "/{name}/harvest",
+        summary="Harvest a DCAT partner's catalogue into records searched at /catalog (incremental)",
+        responses={
+            **_ERRORS,
+            200: {
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "pages": 2,
+                            "added": 40,
+                            "updated": 1,
+                            "unchanged": 0,
+                            "removed": 0,
+                            "errors": [],
+                        }
+                    }
+                }
+            },
+        },
+    )
+    async def harvest(request: Request, name: str) -> dict[str, Any]:
+        report = await run_in_threadpool(request_federation(request).harvest, request_caller(request), name)
+        return {
+            "pages": report.pages,
+            "added": report.added,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "removed": report.removed,
+            "errors": report.errors,
+        }
+
     return router

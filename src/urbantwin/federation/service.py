@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest
+from urbantwin.federation.harvest import HarvestReport, harvest
 from urbantwin.federation.mirror import DEFAULT_PAGE, MirrorReport, mirror_remote
 from urbantwin.federation.registry import Remote, RemoteRegistry
 from urbantwin.sensorthings.service import SensorThingsService
@@ -120,3 +121,13 @@ class FederationService:
             where=given.get("filter"),
             cursor_field=given.get("cursor_field") or "phenomenonTime",
         )
+
+    def harvest(self, caller: Caller, name: str) -> HarvestReport:
+        """Harvest a DCAT partner's catalogue (administrators)."""
+        self.access.authorize_admin(caller)
+        remote = self.registry.get(caller, name)
+        if remote.kind != "dcat":
+            raise BadRequest(f"remote {name!r} is a {remote.kind} endpoint, not a DCAT catalogue")
+        report = harvest(self.engine, remote)
+        self.registry.record(name, "; ".join(report.errors) if report.errors else None)
+        return report
