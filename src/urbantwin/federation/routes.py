@@ -11,7 +11,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter, Request
+import orjson
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from urbantwin.access.http import request_caller
@@ -216,5 +217,44 @@ def build_router() -> APIRouter:
             "removed": report.removed,
             "errors": report.errors,
         }
+
+    @router.get(
+        "/{name}/collections/{collection}/items",
+        summary="A partner's feature collection read through (OGC API Features), with its attribution",
+        description="bbox, bbox-crs, crs, datetime, limit, offset, filter, filter-lang and filter-crs "
+        "are passed on to the partner. The partner's caching headers are honoured; the answer says "
+        "how long it may be kept (Cache-Control: max-age).",
+        responses={
+            **_ERRORS,
+            200: {
+                "content": {
+                    "application/geo+json": {
+                        "example": {
+                            "type": "FeatureCollection",
+                            "features": [],
+                            "attribution": "Freie und Hansestadt Hamburg",
+                            "licence": "dl-de/by-2-0",
+                        }
+                    }
+                }
+            },
+        },
+    )
+    async def layer(request: Request, name: str, collection: str) -> Response:
+        proxied = await run_in_threadpool(
+            request_federation(request).layer,
+            request_caller(request),
+            name,
+            collection,
+            list(request.query_params.multi_items()),
+        )
+        return Response(
+            orjson.dumps(proxied.document),
+            media_type="application/geo+json",
+            headers={
+                "Cache-Control": f"public, max-age={proxied.max_age}" if proxied.max_age else "no-cache",
+                "X-Cache": "hit" if proxied.cached else "miss",
+            },
+        )
 
     return router

@@ -17,6 +17,7 @@ from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest
 from urbantwin.federation.harvest import HarvestReport, harvest
 from urbantwin.federation.mirror import DEFAULT_PAGE, MirrorReport, mirror_remote
+from urbantwin.federation.proxy import FeatureProxy, Proxied
 from urbantwin.federation.registry import Remote, RemoteRegistry
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
@@ -49,6 +50,7 @@ class FederationService:
         self.access = access
         self.sensorthings = sensorthings
         self.registry = RemoteRegistry(engine, access)
+        self.proxy = FeatureProxy()
 
     def add(self, caller: Caller, body: Any) -> Remote:
         """Register a partner from a JSON body (`name`, `url`, `kind`, `attribution`, `licence`, …)."""
@@ -131,3 +133,8 @@ class FederationService:
         report = harvest(self.engine, remote)
         self.registry.record(name, "; ".join(report.errors) if report.errors else None)
         return report
+
+    def layer(self, caller: Caller, name: str, collection: str, params: list[tuple[str, str]]) -> Proxied:
+        """A page of a partner's feature collection, read through (those who may read the partner)."""
+        remote = self.registry.get(caller, name)
+        return self.proxy.items(remote, collection, params)
