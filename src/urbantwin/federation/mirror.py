@@ -238,6 +238,10 @@ class DatastreamMirror:
             for loc in (remote_ds.get("Thing") or {}).get("Locations") or []
             if isinstance(loc, dict)
         ]
+        if not thing["Locations"]:
+            # Without a Location, the local Thing could not give its Observations a default
+            # FeatureOfInterest: it gets one where the partner's first Observation was made.
+            thing["Locations"] = [self._location_of_first_feature(http, link)]
         thing_key = _key(self.remote, str(thing["properties"]["remote"]["selfLink"]))
         thing_id = catalogue.ensure("Things", thing_key, thing)
         sensor = entity("Sensor", ("name", "description", "encodingType", "metadata"))
@@ -277,6 +281,21 @@ class DatastreamMirror:
                         updated=now,
                     )
                 )
+
+    def _location_of_first_feature(self, http: RemoteHttp, link: str) -> dict[str, Any]:
+        answer = http.json(f"{link}/Observations", {"$top": "1", "$expand": "FeatureOfInterest"})
+        values = answer.get("value") if isinstance(answer, dict) else None
+        feature = values[0].get("FeatureOfInterest") if values and isinstance(values[0], dict) else None
+        if not isinstance(feature, dict) or not isinstance(feature.get("feature"), dict):
+            raise RemoteFailure(
+                f"{link}: its Thing has no Location, and no FeatureOfInterest to take one from"
+            )
+        return {
+            "name": str(feature.get("name") or "location"),
+            "description": "where the partner's first Observation of this Datastream was made",
+            "encodingType": "application/geo+json",
+            "location": feature["feature"],
+        }
 
     # --- the Observations ------------------------------------------------------------------------
 
