@@ -216,3 +216,16 @@ def test_a_thing_without_a_location_gets_the_place_of_its_first_feature_of_inter
     register(local, live_server)
     report = local.federation.mirror(Caller.system(), "hamburg", ids=[str(datastream["@iot.id"])])
     assert (report.errors, report.observations) == ([], 1)
+
+
+def test_a_run_with_a_time_budget_stops_after_the_page_that_spends_it(
+    client: TestClient, live_server: str, local: Local
+) -> None:
+    datastream = partner_station(client, "Elbufer", hours(0, 25))
+    register(local, live_server)
+    first = local.federation.mirror(
+        Caller.system(), "hamburg", ids=[str(datastream["@iot.id"])], page=10, budget=0.0
+    )
+    assert (first.observations, first.more) == (10, True)
+    rest = local.federation.mirror(Caller.system(), "hamburg", page=10)
+    assert (rest.observations, rest.more) == (15, False)

@@ -69,6 +69,7 @@ def test_a_server_mirrors_its_partner_over_the_admin_api(client: TestClient, liv
         "created": 1,
         "observations": 1,
         "pages": 1,
+        "more": False,
         "errors": [],
     }
     assert client.delete("/api/remotes/hamburg").status_code == 204

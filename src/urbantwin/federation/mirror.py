@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,12 +69,16 @@ class MirrorReport:
     observations: int = 0
     pages: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Whether the run stopped at its time budget with more to read (run it again to go on).
+    more: bool = False
 
     def summary(self) -> str:
         text = (
             f"{self.datastreams} Datastream(s) mirrored ({self.created} new), "
             f"{self.observations} Observations stored in {self.pages} page(s)"
         )
+        if self.more:
+            text += "; stopped at the time budget, more to come"
         return text + "".join(f"\n  error: {e}" for e in self.errors)
 
 
@@ -311,8 +316,10 @@ class DatastreamMirror:
             for r in rows
         ]
 
-    def sync(self, http: RemoteHttp, report: MirrorReport) -> None:
-        """Store what each mirrored Datastream has after its cursor; errors go to `report`."""
+    def sync(self, http: RemoteHttp, report: MirrorReport, budget: float | None = None) -> None:
+        """Store what each mirrored Datastream has after its cursor; errors go to `report`. With a
+        `budget` (seconds), stop after the page that exceeds it (`report.more`)."""
+        deadline = time.monotonic() + budget if budget is not None else None
         data_array = self._offers_data_array(http)
         pages: queue.Queue[_Page | None] = queue.Queue(maxsize=4)
         stop = threading.Event()
@@ -342,6 +349,9 @@ class DatastreamMirror:
                     self._store(page)
                     report.observations += len(page.rows)
                     report.pages += 1
+                    if deadline is not None and time.monotonic() > deadline:
+                        report.more = True
+                        return
                     if self.progress is not None:
                         self.progress(len(page.rows))
         finally:
@@ -486,6 +496,7 @@ def mirror_remote(
     cursor_field: str = "phenomenonTime",
     page: int = DEFAULT_PAGE,
     progress: Callable[[int], None] | None = None,
+    budget: float | None = None,
 ) -> MirrorReport:
     """Add the chosen Datastreams (if any) and bring every mirrored Datastream of `remote` up to date.
 
@@ -498,7 +509,7 @@ def mirror_remote(
         try:
             if ids or where:
                 mirror.add(http, report, ids, where, cursor_field)
-            mirror.sync(http, report)
+            mirror.sync(http, report, budget)
         except RemoteFailure as failure:
             report.errors.append(failure.message)
     return report

@@ -155,6 +155,8 @@ def build_router() -> APIRouter:
     @router.post(
         "/{name}/mirror",
         summary="Mirror chosen Datastreams of a SensorThings partner and bring all mirrored ones up to date",
+        description="Runs for at most about 20 s; `more: true` says there is more to read: ask again "
+        "(each page is stored with its cursor, so nothing is read twice).",
         responses={
             **_ERRORS,
             200: {
@@ -183,6 +185,7 @@ def build_router() -> APIRouter:
             "created": report.created,
             "observations": report.observations,
             "pages": report.pages,
+            "more": report.more,
             "errors": report.errors,
         }
 

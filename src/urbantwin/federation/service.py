@@ -22,6 +22,10 @@ from urbantwin.federation.registry import Remote, RemoteRegistry
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 
+#: How long a mirror run of the admin API goes on reading pages (a request is bounded in time; the
+#: answer's `more` says to ask again). The CLI has no such bound.
+API_BUDGET_SECONDS = 20.0
+
 
 def _fields(body: Any, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
     """The fields of a JSON object body, each of its type; BadRequest naming the one at fault."""
@@ -92,6 +96,7 @@ class FederationService:
         cursor_field: str = "phenomenonTime",
         page: int = DEFAULT_PAGE,
         progress: Callable[[int], None] | None = None,
+        budget: float | None = None,
     ) -> MirrorReport:
         """Add Datastreams to mirror (if given) and bring all of the partner's up to date."""
         self.access.authorize_admin(caller)
@@ -106,6 +111,7 @@ class FederationService:
             cursor_field=cursor_field,
             page=page,
             progress=progress,
+            budget=budget,
         )
         self.registry.record(name, "; ".join(report.errors) if report.errors else None)
         return report
@@ -122,6 +128,7 @@ class FederationService:
             ids=[str(i) for i in ids],
             where=given.get("filter"),
             cursor_field=given.get("cursor_field") or "phenomenonTime",
+            budget=API_BUDGET_SECONDS,
         )
 
     def harvest(self, caller: Caller, name: str) -> HarvestReport:
