@@ -38,6 +38,7 @@ SERVED = {
     "operations": "/ready",
     "districts": "/api/districts",
     "indicators": "/api/indicators",
+    "federation": "/api/remotes",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

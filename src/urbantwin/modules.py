@@ -19,6 +19,7 @@ from urbantwin.city.module import MODULE as CITY
 from urbantwin.conformance.module import MODULE as CONFORMANCE
 from urbantwin.districts.module import MODULE as DISTRICTS
 from urbantwin.energy.module import MODULE as ENERGY
+from urbantwin.federation.module import MODULE as FEDERATION
 from urbantwin.indicators.module import MODULE as INDICATORS
 from urbantwin.infrastructure.module import MODULE as INFRASTRUCTURE
 from urbantwin.ingest.module import MODULE as INGEST
@@ -46,6 +47,7 @@ MODULES: tuple[Module, ...] = (
     INFRASTRUCTURE,
     DISTRICTS,
     INDICATORS,
+    FEDERATION,
     OPERATIONS,
     CONFORMANCE,
 )

@@ -227,7 +227,9 @@ def dataset_graph(base: str, info: CatalogInfo, record: DatasetRecord) -> Graph:
 
 
 def _dataset(graph: Graph, base: str, info: CatalogInfo, record: DatasetRecord) -> URIRef:
-    url = dataset_url(base, record.id)
+    # A record harvested from a partner keeps its IRI there (DCAT-AP: a harvested dataset is not
+    # given a new identity by the catalogue that republishes it).
+    url = record.origin or dataset_url(base, record.id)
     node = URIRef(url)
     graph.add((node, RDF.type, DCAT.Dataset))
     graph.add((node, DCTERMS.title, Literal(record.title)))

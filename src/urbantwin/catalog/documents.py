@@ -75,7 +75,8 @@ def catalog_document(base: str, page: CatalogPage, fmt: str = "json") -> dict[st
 
 
 def dataset_document(base: str, record: DatasetRecord, fmt: str = "json") -> dict[str, Any]:
-    url = dataset_url(base, record.id)
+    # A record harvested from a partner is the partner's: its IRI there is its URI here too.
+    url = record.origin or dataset_url(base, record.id)
     publisher = record.publisher
     email = record.contact_email or (publisher.email if publisher else None)
     contact = None
@@ -110,6 +111,7 @@ def dataset_document(base: str, record: DatasetRecord, fmt: str = "json") -> dic
             "label": vocab.licence_label(record.licence),
         },
         "access_level": record.access_level,
+        "source": record.source,
         "access_rights": vocab.access_right_uri(record.access_level),
         "update_frequency": {
             "code": record.update_frequency,
@@ -122,16 +124,26 @@ def dataset_document(base: str, record: DatasetRecord, fmt: str = "json") -> dic
         "landing_page": record.extra.get("landing_page") or f"{url}?f=html",
         "formats": list(record.formats),
         "distributions": [_distribution(d, record) for d in distributions(base, record)],
-        "links": [
-            _link(f"{url}?f={fmt}", "self", fmt, "this dataset"),
-            *(
-                _link(f"{url}?f={other}", "alternate", other, f"this dataset as {title}")
-                for other, (_, title) in REPRESENTATIONS.items()
-                if other != fmt
-            ),
-            _link(f"{catalog_url(base)}?f={fmt}", "collection", fmt, "the catalogue"),
-        ],
+        "links": _dataset_links(base, url, fmt, record),
     }
+
+
+def _dataset_links(base: str, url: str, fmt: str, record: DatasetRecord) -> list[dict[str, str]]:
+    if record.origin is not None:
+        # Harvested: the record lives at the partner, in the partner's formats.
+        return [
+            {"href": record.origin, "rel": "self", "title": "this dataset, at the partner"},
+            _link(f"{catalog_url(base)}?f={fmt}", "collection", fmt, "the catalogue"),
+        ]
+    return [
+        _link(f"{url}?f={fmt}", "self", fmt, "this dataset"),
+        *(
+            _link(f"{url}?f={other}", "alternate", other, f"this dataset as {title}")
+            for other, (_, title) in REPRESENTATIONS.items()
+            if other != fmt
+        ),
+        _link(f"{catalog_url(base)}?f={fmt}", "collection", fmt, "the catalogue"),
+    ]
 
 
 def single_document(base: str, info: CatalogInfo, record: DatasetRecord, fmt: str = "json") -> dict[str, Any]:

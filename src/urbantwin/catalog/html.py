@@ -25,6 +25,7 @@ FACET_TITLES = {
     "licence": "Licence",
     "format": "Format",
     "access_level": "Access",
+    "source": "City",
 }
 
 #: The view's own words, by language. `{n}` and the like are filled in; `_one`/`_many` are the
@@ -72,6 +73,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "facet_licence": "Lizenz",
         "facet_format": "Format",
         "facet_access_level": "Zugang",
+        "facet_source": "Stadt",
         "search_placeholder": "Datensätze durchsuchen",
         "search": "Suchen",
         "filters": "Filter",

@@ -35,6 +35,8 @@ from urbantwin.store import schema
 from urbantwin.store.access_schema import ACCESS_LEVELS, datasets, organisation_kind, organisations
 from urbantwin.store.extents import ExtentCache
 from urbantwin.store.features_schema import collections, features
+from urbantwin.store.federation_schema import harvested_records as harvested_records_table
+from urbantwin.store.federation_schema import remotes
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 #: Datastreams listed one by one as distributions of a dataset. Each gets a standard STA URL of its
@@ -43,7 +45,9 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 #: or a harvester (GovData shows each as a resource), and one distribution points at the service.
 MAX_LISTED_DATASTREAMS = 50
 #: The facets, by query parameter.
-FACETS = ("theme", "publisher", "licence", "format", "access_level")
+FACETS = ("theme", "publisher", "licence", "format", "access_level", "source")
+#: The `source` facet's value of the platform's own datasets (a harvested record's is its partner's name).
+LOCAL_SOURCE = "local"
 #: Query parameters of the catalogue.
 PARAMETERS = ("q", "limit", "offset", "f", *FACETS)
 #: Formats a dataset's members are offered in: feature collections as GeoJSON, HTML and vector
@@ -124,6 +128,10 @@ class DatasetRecord:
     start: datetime | None = None
     end: datetime | None = None
     bbox: Bbox | None = None
+    #: Whose catalogue the record is from: LOCAL_SOURCE, or the name of the partner it was harvested
+    #: from (`urbantwin.federation`); a harvested record's `origin` is its IRI at the partner.
+    source: str = LOCAL_SOURCE
+    origin: str | None = None
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -143,6 +151,8 @@ class DatasetRecord:
             return self.formats
         if facet == "access_level":
             return (self.access_level,)
+        if facet == "source":
+            return (self.source,)
         raise ValueError(facet)
 
 
@@ -284,11 +294,16 @@ class CatalogService:
         scope = self.access.scope(caller)
         with self.engine.connect() as connection:
             orgs = self._organisations(connection)
-            records = self._records(connection, scope.allows_column, orgs)
+            own = self._records(connection, scope.allows_column, orgs)
+            harvested, sources = harvested_records(connection, scope)
+            records = own + harvested
             matched = [record for record in records if query.matches(record)]
-            page = self._details(connection, matched[query.offset : query.offset + query.limit])
-        info = self._info(records, orgs)
-        facets = {facet: self._facet(facet, records, query, orgs) for facet in FACETS}
+            shown = matched[query.offset : query.offset + query.limit]
+            details = iter(self._details(connection, [r for r in shown if r.origin is None]))
+            page = [record if record.origin is not None else next(details) for record in shown]
+        info = self._info(own, orgs)
+        sources[LOCAL_SOURCE] = info.publisher.title
+        facets = {facet: self._facet(facet, records, query, orgs, sources) for facet in FACETS}
         return CatalogPage(info, query, page, len(matched), facets)
 
     def dataset(self, caller: Caller, dataset_id: str) -> tuple[CatalogInfo, DatasetRecord]:
@@ -555,7 +570,12 @@ class CatalogService:
         )
 
     def _facet(
-        self, facet: str, records: list[DatasetRecord], query: CatalogQuery, orgs: dict[str, Organisation]
+        self,
+        facet: str,
+        records: list[DatasetRecord],
+        query: CatalogQuery,
+        orgs: dict[str, Organisation],
+        sources: dict[str, str] | None = None,
     ) -> list[FacetValue]:
         counts: Counter[str] = Counter()
         for record in records:
@@ -565,15 +585,19 @@ class CatalogService:
         for value in chosen:
             counts.setdefault(value, 0)
         values = [
-            FacetValue(value, facet_label(facet, value, orgs), count, value in chosen)
+            FacetValue(value, facet_label(facet, value, orgs, sources), count, value in chosen)
             for value, count in counts.items()
         ]
         values.sort(key=lambda v: (-v.count, v.label.casefold(), v.value))
         return values
 
 
-def facet_label(facet: str, value: str, orgs: dict[str, Organisation] | None = None) -> str:
+def facet_label(
+    facet: str, value: str, orgs: dict[str, Organisation] | None = None, sources: dict[str, str] | None = None
+) -> str:
     """What a facet value is called in the HTML view and the JSON facets."""
+    if facet == "source":
+        return (sources or {}).get(value, value)
     if facet == "theme":
         return vocab.THEMES.get(value, value)
     if facet == "publisher":
@@ -586,6 +610,54 @@ def facet_label(facet: str, value: str, orgs: dict[str, Organisation] | None = N
     if facet == "access_level":
         return vocab.ACCESS_LEVEL_LABELS.get(value, value)
     return value
+
+
+def harvested_records(
+    connection: Connection, scope: DatasetScope
+) -> tuple[list[DatasetRecord], dict[str, str]]:
+    """The records harvested from partners' catalogues (`urbantwin.federation`) that `scope` may
+    read — those of partners whose local dataset it may read — as records pointing back to their
+    IRI, ordered by title; and the partners' titles by name (the `source` facet's labels)."""
+    query = (
+        select(
+            harvested_records_table,
+            remotes.c.title.label("remote_title"),
+            remotes.c.attribution,
+            remotes.c.licence.label("remote_licence"),
+            datasets.c.access_level,
+        )
+        .join(remotes, remotes.c.name == harvested_records_table.c.remote)
+        .join(datasets, datasets.c.id == remotes.c.dataset_id)
+    )
+    rows = connection.execute(_restricted(query, scope.allows_column, remotes.c.dataset_id)).all()
+    records = []
+    sources: dict[str, str] = {}
+    for row in rows:
+        sources[row.remote] = row.remote_title
+        details = row.details or {}
+        publisher = details.get("publisher") or row.attribution
+        records.append(
+            DatasetRecord(
+                id=f"{row.remote}:{row.id}",
+                title=row.title,
+                description=row.description,
+                publisher=Organisation(f"remote-{row.remote}-{row.id}", publisher, "other"),
+                contact_name=None,
+                contact_email=None,
+                themes=tuple(str(t).rsplit("/", 1)[-1] for t in details.get("themes") or ()),
+                keywords=tuple(str(k) for k in details.get("keywords") or ()),
+                licence=details.get("licence") or row.remote_licence,
+                access_level=row.access_level,
+                update_frequency="UNKNOWN",
+                extra={"landing_page": details.get("landing_page") or row.iri},
+                created=row.harvested,
+                modified=row.harvested,
+                source=row.remote,
+                origin=row.iri,
+            )
+        )
+    records.sort(key=lambda r: (r.title.casefold(), r.id))
+    return records, sources
 
 
 def _closed_facet_values(facet: str) -> frozenset[str]:

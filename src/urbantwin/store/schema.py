@@ -227,6 +227,7 @@ from urbantwin.store import (  # noqa: E402, F401
     access_schema,
     energy_schema,
     features_schema,
+    federation_schema,
     indicators_schema,
     infrastructure_schema,
     ingest_marks,

@@ -1,0 +1,1 @@
+"""Connected twins: other cities' platforms registered, mirrored, proxied and harvested."""

@@ -1,0 +1,137 @@
+"""A partner's feature collection read through (OGC API Features), so the viewer shows a partner's
+layer beside ours, attributed.
+
+`items` asks the partner's `/collections/{id}/items` with the few query parameters of OGC API
+Features Part 1 and 3 that select features (bbox, datetime, limit, offset, filter …) and answers a
+GeoJSON FeatureCollection with the partner's `attribution` and `licence` added. What the partner
+says about caching is honoured (RFC 9111, for a shared cache): an answer is kept as long as its
+`Cache-Control: max-age` (or `s-maxage`) allows, never when it says `no-store` or `private`, and
+revalidated with `If-None-Match` / `If-Modified-Since` when it has gone stale (or was `no-cache`),
+so a 304 answers from the cache. The answer to our client carries how long it may still be kept.
+The cache is in memory, per process, bounded (`MAX_ENTRIES`, least recently used out first).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from urbantwin.errors import BadRequest
+from urbantwin.federation.registry import Remote
+from urbantwin.federation.remote_http import RemoteFailure, RemoteHttp
+
+#: The query parameters passed on to the partner; anything else is refused (400).
+PASSED = ("bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "filter", "filter-lang", "filter-crs")
+MAX_ENTRIES = 256
+#: The largest partner answer proxied (a layer for a map, not a bulk download).
+MAX_BYTES = 16 * 1024 * 1024
+_COLLECTION = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+_DIRECTIVE = re.compile(r"([a-z-]+)(?:=\"?(\d+)\"?)?")
+
+
+@dataclass
+class _Entry:
+    body: dict[str, Any]
+    fresh_until: float
+    etag: str | None
+    last_modified: str | None
+    revalidate: bool
+
+
+@dataclass(frozen=True)
+class Proxied:
+    """A proxied page: the document, how many seconds a client may keep it, and whether it came
+    from the cache."""
+
+    document: dict[str, Any]
+    max_age: int
+    cached: bool
+
+
+def _cache_control(header: str | None) -> dict[str, int | None]:
+    directives: dict[str, int | None] = {}
+    for part in (header or "").lower().split(","):
+        found = _DIRECTIVE.match(part.strip())
+        if found:
+            directives[found.group(1)] = int(found.group(2)) if found.group(2) else None
+    return directives
+
+
+class FeatureProxy:
+    """The read-through cache of partners' feature collections (one per app)."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def items(self, remote: Remote, collection: str, params: list[tuple[str, str]]) -> Proxied:
+        if remote.kind != "ogcapi":
+            raise BadRequest(f"remote {remote.name!r} is a {remote.kind} endpoint, not an OGC API")
+        if not _COLLECTION.match(collection):
+            raise BadRequest(f"collection {collection[:80]!r}: letters, digits and _.:- only")
+        unknown = sorted({name for name, _ in params if name not in PASSED})
+        if unknown:
+            raise BadRequest(f"unknown parameter {unknown[0]!r}; passed on: {', '.join(PASSED)}")
+        query = sorted(params)
+        if len({name for name, _ in query}) != len(query):
+            raise BadRequest("a query parameter is given twice")
+        key = (remote.name, collection, repr(query))
+        now = time.monotonic()
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is not None:
+                self._cache.move_to_end(key)
+        if entry is not None and not entry.revalidate and entry.fresh_until > now:
+            return Proxied(entry.body, int(entry.fresh_until - now), True)
+        headers = {"Accept": "application/geo+json, application/json;q=0.9"}
+        if entry is not None and entry.etag:
+            headers["If-None-Match"] = entry.etag
+        if entry is not None and entry.last_modified:
+            headers["If-Modified-Since"] = entry.last_modified
+        url = f"{remote.url}/collections/{quote(collection, safe='')}/items"
+        with RemoteHttp(remote.url, remote.requests_per_second, timeout=20.0) as http:
+            answer = http.get(url, dict(query), headers)
+        if answer.status == 304 and entry is not None:
+            body = entry.body
+        elif answer.status >= 400:
+            raise RemoteFailure(f"{url}: HTTP {answer.status}")
+        else:
+            if len(answer.content) > MAX_BYTES:
+                raise RemoteFailure(f"{url}: the layer is larger than {MAX_BYTES} bytes")
+            try:
+                document = orjson.loads(answer.content)
+            except orjson.JSONDecodeError:
+                raise RemoteFailure(f"{url}: the answer is not JSON") from None
+            if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+                raise RemoteFailure(f"{url}: the answer is not a GeoJSON FeatureCollection")
+            body = {**document, "attribution": remote.attribution, "licence": remote.licence}
+        directives = _cache_control(answer.headers.get("cache-control"))
+        if "no-store" in directives or "private" in directives:
+            with self._lock:
+                self._cache.pop(key, None)
+            return Proxied(body, 0, False)
+        max_age = directives.get("s-maxage") or directives.get("max-age") or 0
+        age = answer.headers.get("age", "0")
+        max_age = max(0, max_age - (int(age) if age.isdigit() else 0))
+        stored = _Entry(
+            body,
+            time.monotonic() + max_age,
+            answer.headers.get("etag") or (entry.etag if entry and answer.status == 304 else None),
+            answer.headers.get("last-modified")
+            or (entry.last_modified if entry and answer.status == 304 else None),
+            "no-cache" in directives,
+        )
+        if max_age > 0 or stored.etag or stored.last_modified:
+            with self._lock:
+                self._cache[key] = stored
+                self._cache.move_to_end(key)
+                while len(self._cache) > MAX_ENTRIES:
+                    self._cache.popitem(last=False)
+        return Proxied(body, 0 if stored.revalidate else max_age, answer.status == 304)
