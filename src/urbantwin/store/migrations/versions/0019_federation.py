@@ -2,7 +2,7 @@
 (store/federation_schema.py).
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-07 15:40:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from urbantwin.store.types import Id, Json, UtcTime
 
 revision = "0019"
-down_revision = "0015"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
