@@ -37,6 +37,8 @@ SERVED = {
     "infrastructure": "/api/infrastructure/sites",
     "operations": "/ready",
     "districts": "/api/districts",
+    "portfolio": "/api/portfolio/projects",
+    "participation": "/api/participation/ideas",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

@@ -25,6 +25,8 @@ from urbantwin.live.module import MODULE as LIVE
 from urbantwin.module import Listing, Module
 from urbantwin.ogcapi.module import MODULE as OGCAPI
 from urbantwin.operations.module import MODULE as OPERATIONS
+from urbantwin.participation.module import MODULE as PARTICIPATION
+from urbantwin.portfolio.module import MODULE as PORTFOLIO
 from urbantwin.sensorthings.module import MODULE as SENSORTHINGS
 from urbantwin.settings import Settings
 from urbantwin.timeseries.module import MODULE as TIMESERIES
@@ -44,6 +46,8 @@ MODULES: tuple[Module, ...] = (
     AIRQUALITY,
     INFRASTRUCTURE,
     DISTRICTS,
+    PORTFOLIO,
+    PARTICIPATION,
     OPERATIONS,
     CONFORMANCE,
 )

@@ -229,6 +229,7 @@ from urbantwin.store import (  # noqa: E402, F401
     features_schema,
     infrastructure_schema,
     observation_counts,
+    participation_schema,
     policy_version,
     timeseries_schema,
     transit_schema,
