@@ -46,6 +46,8 @@ function prefetchScript() {
       fileName = `assets/prefetch-${hash.replace(/[^A-Za-z0-9]/g, '0')}.js`;
     },
     transformIndexHtml(html, context) {
+      // The viewer's page only: the participation page asks for none of the viewer's data.
+      if (!(context.path || '').endsWith('/index.html') && context.path !== '/') return [];
       const src = context.server ? './src/prefetch.js' : `./${fileName}`;
       return [{ tag: 'script', attrs: { src }, injectTo: 'body' }];
     },
@@ -62,6 +64,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 1200,
+    // Two pages: the viewer, and participation (portfolio, ideas, procedures on the map).
+    rollupOptions: { input: { index: 'index.html', participate: 'participate.html' } },
   },
   plugins: [prefetchScript(), gzipAssets()],
   server: {

@@ -87,6 +87,14 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
             return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
         return file_response(request, page, REVALIDATE)
 
+    @router.get("/participate", include_in_schema=False)
+    async def participate(request: Request) -> Response:
+        # The participation page (web/participate.html): portfolio, ideas, procedures on the map.
+        page = static / "participate.html"
+        if not page.is_file():
+            return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
+        return file_response(request, page, REVALIDATE)
+
     @router.get("/assets/{name:path}", include_in_schema=False)
     async def asset(request: Request, name: str) -> Response:
         path = (assets / name).resolve()
