@@ -14,6 +14,7 @@ import typer
 
 from urbantwin.access.module import MODULE as ACCESS
 from urbantwin.airquality.module import MODULE as AIRQUALITY
+from urbantwin.campus.module import MODULE as CAMPUS
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.city.module import MODULE as CITY
 from urbantwin.conformance.module import MODULE as CONFORMANCE
@@ -48,6 +49,7 @@ MODULES: tuple[Module, ...] = (
     DISTRICTS,
     PORTFOLIO,
     PARTICIPATION,
+    CAMPUS,
     OPERATIONS,
     CONFORMANCE,
 )

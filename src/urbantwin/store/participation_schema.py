@@ -119,3 +119,18 @@ contribution_supports = Table(
     Column("voter", Text, primary_key=True),
     Column("created", UtcTime, nullable=False),
 )
+
+#: An offer or event of the Digitalcampus (digital education, the digital festival): the document as
+#: given (titles and texts per language, format, audiences, place, organiser, registration link),
+#: with its times beside it for filtering and ordering.
+campus_events = Table(
+    "campus_events",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("document", Json, nullable=False),
+    #: None: an offer without a date (a course one books any time).
+    Column("start", UtcTime),
+    Column("end", UtcTime),
+    Column("updated", UtcTime, nullable=False),
+    Index("ix_campus_events_start", "start"),
+)

@@ -1,5 +1,5 @@
-"""Project portfolio and participation: projects, ideas, procedures, contributions, comments and
-support votes (store/participation_schema.py).
+"""Project portfolio, participation and the Digitalcampus: projects, ideas, procedures, contributions,
+comments, support votes and campus events (store/participation_schema.py).
 
 Revision ID: 0020
 Revises: 0015
@@ -119,9 +119,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("contribution_id", "voter", name=op.f("pk_contribution_supports")),
     )
+    op.create_table(
+        "campus_events",
+        sa.Column("id", sa.Text(), nullable=False),
+        sa.Column("document", Json, nullable=False),
+        sa.Column("start", UtcTime()),
+        sa.Column("end", UtcTime()),
+        sa.Column("updated", UtcTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campus_events")),
+    )
+    op.create_index("ix_campus_events_start", "campus_events", ["start"])
 
 
 def downgrade() -> None:
+    op.drop_table("campus_events")
     op.drop_table("contribution_supports")
     op.drop_table("contribution_comments")
     op.drop_table("ideas")
