@@ -258,6 +258,65 @@ async function sendContribution(event) {
   }
 }
 
+// --- Digitalcampus --------------------------------------------------------------------------------
+
+const CAMPUS = {
+  format: ['workshop', 'talk', 'course', 'festival', 'hackathon', 'exhibition', 'meetup', 'online'],
+  age: ['children', 'youth', 'adults', 'seniors'],
+  experience: ['beginner', 'intermediate', 'expert'],
+};
+
+function fillCampusFilters() {
+  for (const [name, values] of Object.entries(CAMPUS)) {
+    const select = $(`campus-${name}`);
+    const chosen = select.value;
+    const prefix = { format: 'pFormat_', age: 'pAge_', experience: 'pExperience_' }[name];
+    select.replaceChildren(el('option', { value: '', text: t('pAll') }), ...values.map((v) => el('option', { value: v, text: t(`${prefix}${v}`) })));
+    select.value = chosen;
+  }
+}
+
+function campusQuery() {
+  const params = new URLSearchParams();
+  if ($('campus-q').value.trim()) params.set('q', $('campus-q').value.trim());
+  for (const name of Object.keys(CAMPUS)) if ($(`campus-${name}`).value) params.set(name, $(`campus-${name}`).value);
+  return params;
+}
+
+async function showCampus() {
+  const params = campusQuery();
+  const { events } = await api(`api/campus/events?${params}`);
+  const ics = new URLSearchParams(params);
+  ics.set('lang', language());
+  $('campus-ics').href = `api/campus/events.ics?${ics}`;
+  const when = (event) => {
+    if (!event.start) return t('pAnyTime');
+    const options = { dateStyle: 'medium', timeStyle: 'short' };
+    const start = new Date(event.start).toLocaleString(language(), options);
+    return event.end ? `${start} – ${new Date(event.end).toLocaleString(language(), options)}` : start;
+  };
+  $('campus-list').replaceChildren(
+    ...(events.length
+      ? events.map((event) => {
+          const facts = el('dl', { class: 'facts' });
+          const fact = (key, value) => value && facts.append(el('dt', { text: t(key) }), el('dd', { text: value }));
+          fact('pWhen', when(event));
+          fact('pWhere', [event.place?.name, event.place?.address, event.place?.online].filter(Boolean).join(', '));
+          fact('pFormat', t(`pFormat_${event.format}`));
+          fact('pAudience', [...event.ages.map((a) => t(`pAge_${a}`)), ...event.experience.map((x) => t(`pExperience_${x}`))].join(', '));
+          fact('pOrganiser', event.organiser);
+          const links = el('p', { class: 'actions' });
+          if (event.start) links.append(el('a', { href: `api/campus/events/${encodeURIComponent(event.id)}/ics?lang=${language()}`, text: t('pEventCalendar') }));
+          if (event.registration) links.append(' · ', el('a', { href: event.registration, rel: 'noopener', text: t('pRegister') }));
+          const item = el('li', { class: 'card', id: `event-${event.id}`, 'data-event': event.id },
+            el('h3', { text: label(event.title) }), el('p', { text: label(event.description) }), facts, links);
+          if (event.synthetic) item.append(el('p', { class: 'muted small', text: t('pSyntheticEvent') }));
+          return item;
+        })
+      : [el('li', { class: 'muted', text: t('pNoEvents') })]),
+  );
+}
+
 // --- moderation ------------------------------------------------------------------------------------
 
 async function showQueue() {
@@ -332,7 +391,8 @@ function queueItem(kind, id, content) {
 
 async function render() {
   fillCategories();
-  await Promise.all([showPortfolio(), showIdeas(), showProcedures()]);
+  fillCampusFilters();
+  await Promise.all([showPortfolio(), showIdeas(), showProcedures(), showCampus()]);
   await showQueue();
 }
 
@@ -350,6 +410,10 @@ async function start() {
   state.vocabulary = await api('api/participation/vocabulary');
   $('idea-form').addEventListener('submit', sendIdea);
   $('contribution-form').addEventListener('submit', sendContribution);
+  $('campus-filters').addEventListener('submit', (event) => {
+    event.preventDefault();
+    showCampus();
+  });
   $('procedure-select').addEventListener('change', (event) => showProcedure(event.target.value));
   $('contribution-lon').addEventListener('change', () => syncPlace());
   $('contribution-lat').addEventListener('change', () => syncPlace());

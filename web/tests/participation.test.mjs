@@ -39,6 +39,26 @@ before(async () => {
     body: JSON.stringify(procedure),
   });
   assert.ok(made.status === 201 || made.status === 409, `procedure: ${made.status}`);
+  const campus = {
+    id: 'sensor-workshop',
+    kind: 'event',
+    title: { de: 'Sensoren selbst bauen', en: 'Build your own sensor' },
+    description: { de: 'Ein Feinstaubsensor zum Mitnehmen.', en: 'A particulate sensor to take home.' },
+    format: 'workshop',
+    ages: ['youth', 'adults'],
+    experience: ['beginner'],
+    start: '2027-05-20T14:00:00Z',
+    end: '2027-05-20T17:00:00Z',
+    place: { name: 'City library' },
+    organiser: 'Digital-city department',
+    synthetic: true,
+  };
+  const put = await fetch(`${url}api/campus/events/sensor-workshop`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify(campus),
+  });
+  assert.equal(put.status, 200, 'campus event');
 });
 
 after(async () => {
@@ -144,6 +164,38 @@ describe('participation in the browser', () => {
       assert.deepEqual(reader.problems, []);
     } finally {
       await reader.context.close();
+    }
+  });
+
+  it('finds campus events and exports them to iCalendar', async () => {
+    const { page, context, problems } = await open('participate');
+    try {
+      assert.match(await page.locator('#event-sensor-workshop').textContent(), /Build your own sensor.*City library/s);
+      await page.selectOption('#campus-age', 'seniors');
+      await page.click('#campus-filters button[type=submit]');
+      await page.waitForFunction(() => /No offers or events found/.test(document.getElementById('campus-list').textContent));
+      await page.selectOption('#campus-age', 'youth');
+      await page.click('#campus-filters button[type=submit]');
+      await page.waitForSelector('#event-sensor-workshop');
+      const href = await page.locator('#campus-ics').getAttribute('href');
+      assert.match(href, /age=youth/);
+      const ics = await (await fetch(new URL(href, `${url}participate`))).text();
+      assert.match(ics, /BEGIN:VCALENDAR/);
+      assert.match(ics, /SUMMARY:Build your own sensor/);
+      const one = await page.locator('#event-sensor-workshop a', { hasText: 'Add to my calendar' }).getAttribute('href');
+      assert.match(await (await fetch(new URL(one, `${url}participate`))).text(), /UID:sensor-workshop@/);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the viewer passes axe-core’s WCAG 2.1 AA rules too', async () => {
+    const { page, context } = await open('');
+    try {
+      assert.deepEqual(await axe(page), []);
+    } finally {
+      await context.close();
     }
   });
 
