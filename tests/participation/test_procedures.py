@@ -193,3 +193,23 @@ def test_a_procedure_is_opened_by_moderators_only_and_checked(
     shown = anonymous.get("/api/participation/procedures/west-streets").json()
     assert shown["phase"] == "open"
     assert shown["synthetic_label"]["de"].startswith("Beispielverfahren")
+
+
+def test_the_published_contributions_are_a_layer_of_the_twin(
+    anonymous: TestClient, moderator: TestClient
+) -> None:
+    moderator.post("/api/participation/procedures", json=procedure())
+    first = published(anonymous, moderator, contact="rider@example.org")
+    second = published(anonymous, moderator, geometry=AREA, category="greenery", text="Trees on this square.")
+    items = anonymous.get("/ogcapi/collections/participation-west-streets/items")
+    assert items.status_code == 200, items.text
+    assert sorted(f["properties"]["contribution"] for f in items.json()["features"]) == [first, second]
+    assert "rider@example.org" not in items.text
+    moderator.post(
+        f"/api/participation/contributions/{second}/moderation",
+        json={"status": "declined", "reason": "Private ground, not the city's."},
+    )
+    left = anonymous.get("/ogcapi/collections/participation-west-streets/items").json()["features"]
+    assert [f["properties"]["contribution"] for f in left] == [first]
+    title = anonymous.get("/ogcapi/collections/participation-west-streets").json()["title"]
+    assert title == "Participation: Streets in the west"

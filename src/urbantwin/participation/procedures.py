@@ -29,6 +29,7 @@ from urbantwin.geometry import GeometryError, check_geometry, from_geojson
 from urbantwin.participation import guard
 from urbantwin.participation.guard import SubmissionGuard
 from urbantwin.participation.ideas import API, DATASET, ensure_dataset
+from urbantwin.participation.layer import publish_layer
 from urbantwin.participation.texts import (
     CONTRIBUTION_STATUSES,
     SYNTHETIC,
@@ -271,6 +272,11 @@ class ProceduresService:
                 what = f"comment {comment} of contribution {contribution}"
             if done.rowcount == 0:
                 raise NotFound(f"no {what}")
+            if comment is None:
+                procedure = connection.execute(
+                    select(contributions.c.procedure_id).where(contributions.c.id == contribution)
+                ).scalar_one()
+                publish_layer(connection, procedure)
             self.access.audit.write(
                 connection,
                 caller.principal,
