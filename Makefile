@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 # npm the viewer is not built and the server's `/` says how to build it.
 VIEWER := src/urbantwin/web/static/index.html
 NODE_MODULES := web/node_modules/.package-lock.json
-VIEWER_SOURCES := web/index.html web/goals.html web/vite.config.js web/package.json $(shell find web/src -type f 2>/dev/null)
+VIEWER_SOURCES := web/index.html web/goals.html web/participate.html web/vite.config.js web/package.json $(shell find web/src -type f 2>/dev/null)
 NO_NPM := echo "npm (Node.js 20.19 or newer) is not installed: the web viewer is not built"
 
 $(NODE_MODULES): web/package-lock.json

@@ -39,6 +39,9 @@ SERVED = {
     "districts": "/api/districts",
     "indicators": "/api/indicators",
     "federation": "/api/remotes",
+    "portfolio": "/api/portfolio/projects",
+    "participation": "/api/participation/ideas",
+    "campus": "/api/campus/events",
 }
 
 FAKE_CLASS = "http://example.org/spec/fake/1.0/conf/core"

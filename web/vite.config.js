@@ -46,8 +46,8 @@ function prefetchScript() {
       fileName = `assets/prefetch-${hash.replace(/[^A-Za-z0-9]/g, '0')}.js`;
     },
     transformIndexHtml(html, context) {
-      // the goals page has no map: nothing of the viewer's to ask for early
-      if (/goals\.html$/.test(context.filename || context.path || '')) return [];
+      // The viewer's page only: the goals and participation pages ask for none of the viewer's data.
+      if (!(context.path || '').endsWith('/index.html') && context.path !== '/') return [];
       const src = context.server ? './src/prefetch.js' : `./${fileName}`;
       return [{ tag: 'script', attrs: { src }, injectTo: 'body' }];
     },
@@ -64,8 +64,9 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 1200,
-    // the viewer, and the goals page (goals.html, served at /goals) with its own small bundle
-    rollupOptions: { input: { main: 'index.html', goals: 'goals.html' } },
+    // Three pages: the viewer, the goals page (goals.html, served at /goals) and participation
+    // (participate.html, at /participate: portfolio, ideas, procedures on the map), each its own bundle.
+    rollupOptions: { input: { index: 'index.html', goals: 'goals.html', participate: 'participate.html' } },
   },
   plugins: [prefetchScript(), gzipAssets()],
   server: {

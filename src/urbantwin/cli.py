@@ -148,6 +148,7 @@ def demo(
     from urbantwin.demo.catalog import publish_demo_catalogue
     from urbantwin.demo.features import load_feature_layers
     from urbantwin.demo.gtfs import load_demo_transit
+    from urbantwin.demo.portfolio import load_demo_portfolio
     from urbantwin.store.engine import make_engine
 
     city = load_profile(PROFILE)
@@ -178,6 +179,8 @@ def demo(
     transit = load_demo_transit(engine, settings)
     typer.echo(transit.summary())
     _demo_indicators(engine, settings)
+    projects = load_demo_portfolio(engine, settings)
+    typer.echo(f"Loaded the project portfolio: {projects} projects (/api/portfolio/projects).")
     if not load_only:
         # The energy scenarios take minutes on the real buildings: queued here, run by the server's
         # worker thread while it serves (the viewer shows them as they finish).

@@ -14,6 +14,7 @@ import typer
 
 from urbantwin.access.module import MODULE as ACCESS
 from urbantwin.airquality.module import MODULE as AIRQUALITY
+from urbantwin.campus.module import MODULE as CAMPUS
 from urbantwin.catalog.module import MODULE as CATALOG
 from urbantwin.city.module import MODULE as CITY
 from urbantwin.conformance.module import MODULE as CONFORMANCE
@@ -27,6 +28,8 @@ from urbantwin.live.module import MODULE as LIVE
 from urbantwin.module import Listing, Module
 from urbantwin.ogcapi.module import MODULE as OGCAPI
 from urbantwin.operations.module import MODULE as OPERATIONS
+from urbantwin.participation.module import MODULE as PARTICIPATION
+from urbantwin.portfolio.module import MODULE as PORTFOLIO
 from urbantwin.sensorthings.module import MODULE as SENSORTHINGS
 from urbantwin.settings import Settings
 from urbantwin.timeseries.module import MODULE as TIMESERIES
@@ -48,6 +51,9 @@ MODULES: tuple[Module, ...] = (
     DISTRICTS,
     INDICATORS,
     FEDERATION,
+    PORTFOLIO,
+    PARTICIPATION,
+    CAMPUS,
     OPERATIONS,
     CONFORMANCE,
 )

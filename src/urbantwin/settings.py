@@ -208,6 +208,15 @@ class Settings:
     #: (`Authorization: Bearer <token>`, a header set in The Things Stack's webhook or ChirpStack's
     #: HTTP integration). Empty (the default): the endpoint is off and answers 403.
     lorawan_webhook_token: str = field(default="", repr=False)
+    #: Ideas, map contributions and comments one client address may submit per hour (participation):
+    #: the sustained rate, with `participation_submission_burst` at once on top. Over it: 429. 0: off.
+    participation_submissions_per_hour: int = 20
+    #: How many submissions a client address may make at once on top of its hourly rate (see above).
+    participation_submission_burst: int = 5
+    #: The secret that salts the hash by which a support vote's voter is counted once (an address is
+    #: never stored). Empty (the default): a random one per server start, so a voter is then counted
+    #: once per procedure until the server restarts; set it to count them once for good.
+    participation_vote_secret: str = field(default="", repr=False)
     #: Extra fields not known to this version (kept so a newer config file still loads).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

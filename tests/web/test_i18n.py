@@ -66,9 +66,10 @@ def _tables() -> dict[str, Any]:
 def _used_keys() -> dict[str, set[str]]:
     """Every key the page and the code name literally, with where."""
     used: dict[str, set[str]] = {}
-    page = (WEB / "index.html").read_text(encoding="utf-8")
-    for key in re.findall(r'data-i18n(?:-label|-placeholder)?="([^"]+)"', page):
-        used.setdefault(key, set()).add("web/index.html")
+    for html in sorted(WEB.glob("*.html")):  # the viewer and the participation page
+        page = html.read_text(encoding="utf-8")
+        for key in re.findall(r'data-i18n(?:-label|-placeholder)?="([^"]+)"', page):
+            used.setdefault(key, set()).add(f"web/{html.name}")
     for source in SOURCES:
         code = source.read_text(encoding="utf-8")
         for key in re.findall(r"""\bt\(\s*['"]([^'"]+)['"]""", code):

@@ -155,6 +155,13 @@ class Access:
         """Raise unless `caller` may write to `dataset_id`."""
         self.policy.authorize_write(caller.principal, connection, dataset_id)
 
+    def may_moderate(self, caller: Caller, connection: Connection, dataset_id: str) -> bool:
+        """Whether `caller` moderates the participation dataset `dataset_id` (and sees contacts)."""
+        return self.policy.may_moderate(caller.principal, self.policy.rule(connection, dataset_id))
+
+    def authorize_moderate(self, caller: Caller, connection: Connection, dataset_id: str) -> None:
+        self.policy.authorize_moderate(caller.principal, connection, dataset_id)
+
     def authorize_admin(self, caller: Caller) -> None:
         self.policy.authorize_admin(caller.principal)
 

@@ -201,6 +201,21 @@ class AccessPolicy:
         if not principal.may_use("write"):
             raise Forbidden(f"the token of {principal.name} has no write scope")
 
+    def may_moderate(self, principal: Principal, rule: DatasetRule | None) -> bool:
+        """Whether `principal` moderates what citizens submit to a participation dataset (ideas, map
+        contributions, comments) and may read their contact details: whoever may write the dataset,
+        anonymous clients never (administrators, the publisher's data stewards, contributors named
+        among its `writers`, such as `group:moderation`)."""
+        return not principal.anonymous and self.may_write(principal, rule)
+
+    def authorize_moderate(self, principal: Principal, connection: Connection, dataset_id: str) -> None:
+        """Raise unless `principal` may moderate the participation dataset `dataset_id`."""
+        if self.may_moderate(principal, self.rule(connection, dataset_id)):
+            return
+        if principal.anonymous:
+            raise Unauthorized("moderating needs a moderator's token (Authorization: Bearer …)")
+        raise Forbidden(f"{principal.name} is no moderator of {dataset_id!r} (its writers moderate)")
+
     def authorize_admin(self, principal: Principal) -> None:
         """Raise unless `principal` may manage organisations, users, groups and datasets."""
         if principal.is_admin:

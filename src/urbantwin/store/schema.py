@@ -232,6 +232,7 @@ from urbantwin.store import (  # noqa: E402, F401
     infrastructure_schema,
     ingest_marks,
     observation_counts,
+    participation_schema,
     policy_version,
     timeseries_schema,
     transit_schema,

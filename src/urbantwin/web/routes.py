@@ -80,20 +80,26 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
     router = APIRouter(lifespan=warm_while_serving)
     assets = (static / "assets").resolve()
 
+    def page(request: Request, name: str) -> Response:
+        """A page of the build, or a page that says how to build it."""
+        path = static / name
+        if not path.is_file():
+            return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
+        return file_response(request, path, REVALIDATE)
+
     @router.get("/", include_in_schema=False)
     async def index(request: Request) -> Response:
-        page = static / "index.html"
-        if not page.is_file():
-            return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
-        return file_response(request, page, REVALIDATE)
+        return page(request, "index.html")
 
     @router.get("/goals", include_in_schema=False)
     async def goals(request: Request) -> Response:
         """The goals page (web/goals.html): the city's indicators and targets (/api/indicators)."""
-        page = static / "goals.html"
-        if not page.is_file():
-            return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
-        return file_response(request, page, REVALIDATE)
+        return page(request, "goals.html")
+
+    @router.get("/participate", include_in_schema=False)
+    async def participate(request: Request) -> Response:
+        """The participation page (web/participate.html): portfolio, ideas, procedures on the map."""
+        return page(request, "participate.html")
 
     @router.get("/assets/{name:path}", include_in_schema=False)
     async def asset(request: Request, name: str) -> Response:

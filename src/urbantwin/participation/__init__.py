@@ -1,0 +1,1 @@
+"""Participation: citizens' ideas with their moderation, and participation procedures on the map."""
