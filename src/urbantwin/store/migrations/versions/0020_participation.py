@@ -2,7 +2,7 @@
 comments, support votes and campus events (store/participation_schema.py).
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-07 15:30:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from urbantwin.store.types import Id, Json, UtcTime
 
 revision = "0020"
-down_revision = "0015"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
