@@ -144,14 +144,16 @@ http {{
     )
 
 
-def nginx_site(server_port: int, broker: Broker, proxy: Proxy, folder: Path) -> str:
-    """deploy/nginx/urbantwin.conf in front of the server on `server_port` and the broker."""
+def nginx_site(server_ports: list[int], websocket_port: int, proxy: Proxy, folder: Path) -> str:
+    """deploy/nginx/urbantwin.conf in front of the servers on `server_ports` (several nodes are
+    several `server` lines of its upstream) and the broker's WebSocket listener."""
     cert, key = proxy.certificate, proxy.certificate.with_suffix(".key")
+    servers = "\n    ".join(f"server 127.0.0.1:{port};" for port in server_ports)
     return replaced(
         (DEPLOY / "nginx" / "urbantwin.conf").read_text(),
         {
-            "server 127.0.0.1:8000;": f"server 127.0.0.1:{server_port};",
-            "server 127.0.0.1:8083;": f"server 127.0.0.1:{broker.websocket};",
+            "server 127.0.0.1:8000;": servers,
+            "server 127.0.0.1:8083;": f"server 127.0.0.1:{websocket_port};",
             "    listen 80;\n    listen [::]:80;\n": f"    listen 127.0.0.1:{proxy.http};\n",
             "    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n": (
                 f"    listen 127.0.0.1:{proxy.https} ssl http2;\n"
@@ -169,13 +171,20 @@ def proxy(
     live_server: str, broker: Broker, certificate: tuple[Path, Path], tmp_path: Path
 ) -> Iterator[Proxy]:
     """The served app behind deploy/nginx/urbantwin.conf (and its broker's WebSocket listener)."""
+    server_port = int(live_server.rsplit(":", 1)[1])
+    yield from run_proxy([server_port], broker.websocket, certificate, tmp_path)
+
+
+def run_proxy(
+    server_ports: list[int], websocket_port: int, certificate: tuple[Path, Path], tmp_path: Path
+) -> Iterator[Proxy]:
+    """nginx with the shipped site in front of `server_ports`, while the generator runs."""
     if not Path(NGINX).exists():
         backend_missing("nginx is not installed: `apt-get install nginx libnginx-mod-http-brotli-filter`")
     ports = Proxy(free_port(), free_port(), certificate[0])
     folder = tmp_path / "nginx"
     folder.mkdir()
-    server_port = int(live_server.rsplit(":", 1)[1])
-    process = start_nginx(folder, nginx_site(server_port, broker, ports, folder))
+    process = start_nginx(folder, nginx_site(server_ports, websocket_port, ports, folder))
     try:
         try:
             wait_for_port(ports.https, process=process)
