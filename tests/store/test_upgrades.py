@@ -160,6 +160,121 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             "mode": "tram",
         }
     ],  # fmt: skip
+    "indicators": [
+        {
+            "id": "no2-annual-mean",
+            "dataset_id": "indicators",
+            "position": 1,
+            "updated": T0,
+            "document": {"title": {"en": "NO2 annual mean", "de": "NO2-Jahresmittel"}, "unit": "µg/m³"},
+        }
+    ],  # fmt: skip
+    "indicator_values": [
+        {
+            "indicator_id": "no2-annual-mean",
+            "year": 2019,
+            "value": 31.5,
+            "origin": "entered",
+            "recorded_by": "anna",
+            "recorded": T0,
+        }
+    ],  # fmt: skip
+    "remotes": [
+        {
+            "name": "hamburg",
+            "url": "https://iot.hamburg.de/v1.1",
+            "kind": "sensorthings",
+            "title": "Hamburg",
+            "attribution": "Freie und Hansestadt Hamburg",
+            "licence": "dl-de/by-2-0",
+            "dataset_id": "remote-hamburg",
+            "requests_per_second": 5.0,
+            "created": T0,
+            "health": "unknown",
+        }
+    ],  # fmt: skip
+    "remote_mirrors": [
+        {
+            "remote": "hamburg",
+            "remote_id": "1234",
+            "remote_link": "https://iot.hamburg.de/v1.1/Datastreams(1234)",
+            "datastream_id": {"ref": ("datastreams", 0)},
+            "cursor_field": "phenomenonTime",
+            "cursor_time": T0,
+            "observations": 3,
+            "updated": T0,
+        }
+    ],  # fmt: skip
+    "harvested_records": [
+        {
+            "remote": "hamburg",
+            "iri": "https://example.org/dataset/1",
+            "title": "Trees",
+            "description": "street trees",
+            "details": {"keywords": ["trees"]},
+            "modified": "2019-05-01",
+            "harvested": T0,
+        }
+    ],  # fmt: skip
+    "portfolio_projects": [
+        {"id": "sparcs", "status": "running", "updated": T0, "document": {"title": {"en": "SPARCS"}}}
+    ],
+    "ideas": [
+        {
+            "title": "More benches",
+            "text": "at the square",
+            "category": "public-space",
+            "status": "received",
+            "contact": "someone@example.org",
+            "fingerprint": "f1",
+            "created": T0,
+            "updated": T0,
+        }
+    ],  # fmt: skip
+    "procedures": [
+        {
+            "id": "markt-2019",
+            "title": "The square",
+            "description": "what should change",
+            "start": T0,
+            "end": T0,
+            "area": GEOJSON_POINT,
+            "questions": [],
+            "categories": ["idea"],
+            "synthetic": 1,
+            "created": T0,
+        }
+    ],  # fmt: skip
+    "contributions": [
+        {
+            "procedure_id": "markt-2019",
+            "category": "idea",
+            "text": "a fountain",
+            "geometry": GEOJSON_POINT,
+            "min_lon": 12.3747,
+            "min_lat": 51.3397,
+            "max_lon": 12.3747,
+            "max_lat": 51.3397,
+            "status": "published",
+            "fingerprint": "f2",
+            "created": T0,
+            "updated": T0,
+        }
+    ],  # fmt: skip
+    "contribution_comments": [
+        {
+            "contribution_id": {"ref": ("contributions", 0)},
+            "text": "yes please",
+            "status": "published",
+            "created": T0,
+        }
+    ],
+    "contribution_supports": [
+        {"contribution_id": {"ref": ("contributions", 0)}, "voter": "v1", "created": T0}
+    ],
+    "campus_events": [
+        {"id": "lxdx-2019", "document": {"title": {"en": "LXDX"}}, "start": T0, "end": T0, "updated": T0}
+    ],
 }
 
 #: Tables whose rows are derived from others (counters, rollups, caches, logs) or written only by the
@@ -308,6 +423,9 @@ def serves(engine: Engine, url: str, written: dict[str, list[dict[str, Any]]], t
         if "energy_runs" in written:
             run = client.get(f"/api/energy/runs/{written['energy_runs'][0]['id']}")
             assert run.status_code == 200 and run.json()["status"] == "failed", run.text
+        if "remotes" in written:
+            remotes = client.get("/api/remotes")
+            assert remotes.status_code == 200 and "hamburg" in remotes.text, remotes.text
         if "transit_feeds" in written:
             feeds = client.get("/api/transit/feeds")
             assert feeds.status_code == 200 and "plzen" in feeds.text, feeds.text
