@@ -3,7 +3,7 @@
 // per target the traffic light the server worked out, with its reason, in the reader's language.
 // A page of its own (goals.html, served at /goals and linked from the viewer): no map to load.
 
-import './style.css';
+import './goals.css';
 import { getJSON } from './api.js';
 import { timeChart } from './chart.js';
 import './goals-strings.js';

@@ -14,6 +14,7 @@ of a dataset the caller may not read is not listed (404 when asked for). Knows n
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from urbantwin.access.datasets import create_dataset
 from urbantwin.access.gate import Access, Caller
@@ -36,6 +38,7 @@ from urbantwin.store.engine import for_writes
 from urbantwin.store.indicators_schema import indicator_values, indicators
 
 API = "indicators"
+log = logging.getLogger(__name__)
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 MAX_NOTE = 500
 
@@ -190,15 +193,20 @@ class Indicators:
             for year, value in sorted(computed.values.items())
             if math.isfinite(value)
         ]
-        with for_writes(self.engine).begin() as connection:
-            connection.execute(delete(indicator_values).where(indicator_values.c.indicator_id == ident))
-            if rows:
-                connection.execute(indicator_values.insert(), rows)
-            connection.execute(
-                indicators.update()
-                .where(indicators.c.id == ident)
-                .values(stamp=stamp, computed=now, notes=computed.notes)
-            )
+        try:
+            with for_writes(self.engine).begin() as connection:
+                connection.execute(delete(indicator_values).where(indicator_values.c.indicator_id == ident))
+                if rows:
+                    connection.execute(indicator_values.insert(), rows)
+                connection.execute(
+                    indicators.update()
+                    .where(indicators.c.id == ident)
+                    .values(stamp=stamp, computed=now, notes=computed.notes)
+                )
+        except IntegrityError:
+            # another server process stored the same computation first (it saw the same change):
+            # its values stand, computed from the same data
+            log.info("indicator %s was computed by another process meanwhile", ident)
 
     # --- reading ------------------------------------------------------------------------------------
 
