@@ -172,6 +172,16 @@ async function showProcedure(ident) {
   const info = [procedure.description, `${when} (${t(`pPhase_${procedure.phase}`)})`];
   if (procedure.synthetic) info.push(t('pSynthetic'));
   $('procedure-info').textContent = info.filter(Boolean).join(' · ');
+  const base = `api/participation/procedures/${encodeURIComponent(ident)}`;
+  $('procedure-results').replaceChildren(
+    ...(procedure.phase === 'closed'
+      ? [
+          el('a', { href: `${base}/results.geojson`, text: t('pResultsGeojson') }), ' · ',
+          el('a', { href: `${base}/results.csv`, text: t('pResultsCsv') }), ' · ',
+          el('a', { href: `${base}/statistics`, text: t('pStatistics') }),
+        ]
+      : []),
+  );
   $('contribution-category').replaceChildren(...procedure.categories.map((c) => el('option', { value: c, text: c })));
   $('contribution-form').hidden = procedure.phase !== 'open';
   const collection = await api(`api/participation/procedures/${encodeURIComponent(ident)}/contributions`);
@@ -183,6 +193,19 @@ async function showProcedure(ident) {
             el('p', { text: f.properties.text }),
             el('p', { class: 'muted small', text: t('pSupports', { n: f.properties.supports }) }));
           if (f.properties.answer) item.append(el('p', {}, el('strong', { text: `${t('pAnswer')}: ` }), f.properties.answer));
+          if (procedure.phase === 'open') {
+            const support = el('button', { type: 'button', 'data-action': 'support', text: t('pSupport') });
+            support.addEventListener('click', async () => {
+              try {
+                const done = await api(`api/participation/contributions/${f.id}/supports`, { method: 'POST' });
+                item.querySelector('.muted.small').textContent = t('pSupports', { n: done.supports });
+                support.disabled = true;
+              } catch (error) {
+                $('contribution-status').textContent = t('pSendFailed', { reason: error.message });
+              }
+            });
+            item.append(el('div', { class: 'actions' }, support));
+          }
           return item;
         })
       : [el('li', { class: 'muted', text: t('pNoContributions') })]),

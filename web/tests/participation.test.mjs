@@ -160,7 +160,9 @@ describe('participation in the browser', () => {
       assert.match(ideas, /Open data on school routes.*In review.*We are looking into it with the schools/s);
       assert.match(ideas, /A fountain on every square.*Declined.*Reason: Fountains are the water company/s);
       assert.doesNotMatch(ideas, /citizen@example\.org/);
-      assert.match(await reader.page.locator('#contribution-list').textContent(), /A protected cycle lane is missing/);
+      assert.match(await reader.page.locator('#contribution-list').textContent(), /A protected cycle lane is missing.*0 supporters/s);
+      await reader.page.locator('#contribution-list [data-action=support]').click();
+      await reader.page.waitForFunction(() => /1 supporter(?!s)/.test(document.getElementById('contribution-list').textContent));
       assert.deepEqual(reader.problems, []);
     } finally {
       await reader.context.close();

@@ -86,6 +86,7 @@ class IdeasService:
         mark = guard.fingerprint(title, text)
         with for_writes(self.engine).begin() as connection:
             ensure_dataset(connection)
+            self.access.require_readable(caller, DATASET, "participation", API, connection)
             earlier = connection.execute(
                 select(ideas.c.id).where(
                     ideas.c.fingerprint == mark, ideas.c.created > now - DUPLICATE_WINDOW
