@@ -11,7 +11,7 @@ from sqlalchemy import Engine, update
 from tests.energy.conftest import DEMO_QUARTER
 from tests.energy.test_api import load_small_quarter
 from urbantwin.access.principal import SYSTEM
-from urbantwin.energy.jobs import EnergyRuns
+from urbantwin.energy.jobs import EnergyRuns, implied_grid_factor
 from urbantwin.store.energy_schema import energy_runs
 
 
@@ -87,3 +87,11 @@ def test_a_run_executes_in_a_process_of_its_own_and_a_crash_fails_only_the_run(e
     failed = runs.get(crashing)
     assert failed.status == "failed"
     assert failed.error == "the run's process ended unexpectedly (exit code 3)"
+
+
+def test_the_grid_factor_a_run_was_simulated_with_is_read_back_from_its_kpis() -> None:
+    kpis = {"import_kwh": 1000.0, "gas_kwh": 500.0, "co2_kg": 1000.0 * 0.38 + 500.0 * 0.201}
+
+    assert implied_grid_factor(kpis) == pytest.approx(380.0)
+    assert implied_grid_factor({**kpis, "co2_kg": 1000.0 * 0.38 + 500 * 0.25}, 250.0) == pytest.approx(380.0)
+    assert implied_grid_factor({**kpis, "import_kwh": 0.0}) == 0.0
