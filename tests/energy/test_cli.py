@@ -96,6 +96,7 @@ def test_energy_run_stores_and_writes_labelled_results(
     assert "6 buildings" in result.output
     assert "Against the SPARCS targets (baseline 'baseline')" in result.output
     assert "| pv_hp_ev_optimised |" in result.output
+    assert "First year each target is met on the grid's path (2023-2045)" in result.output
     # The per-building KPIs are a collection, published as an open dataset of the catalogue.
     with engine.connect() as connection:
         stored = connection.execute(

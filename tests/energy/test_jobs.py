@@ -13,7 +13,7 @@ from sqlalchemy import Engine, update
 from tests.energy.conftest import DEMO_QUARTER
 from tests.energy.test_api import load_small_quarter
 from urbantwin.access.principal import SYSTEM
-from urbantwin.energy.jobs import EnergyRuns
+from urbantwin.energy.jobs import EnergyRuns, implied_grid_factor
 from urbantwin.store.energy_schema import energy_runs
 
 
@@ -119,3 +119,11 @@ def test_a_separate_worker_runs_the_queue_until_stopped(engine: Engine) -> None:
         loop.join(300)
     assert server.get(first).status == "done" and server.get(first).kpis["buildings"] == 6
     assert finished == [1] and not loop.is_alive()
+
+
+def test_the_grid_factor_a_run_was_simulated_with_is_read_back_from_its_kpis() -> None:
+    kpis = {"import_kwh": 1000.0, "gas_kwh": 500.0, "co2_kg": 1000.0 * 0.38 + 500.0 * 0.201}
+
+    assert implied_grid_factor(kpis) == pytest.approx(380.0)
+    assert implied_grid_factor({**kpis, "co2_kg": 1000.0 * 0.38 + 500 * 0.25}, 250.0) == pytest.approx(380.0)
+    assert implied_grid_factor({**kpis, "import_kwh": 0.0}) == 0.0

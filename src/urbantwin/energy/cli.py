@@ -88,7 +88,8 @@ def run_command(
 ) -> None:
     """Simulate scenarios for a year, store and write their results, compare them with the targets."""
     from urbantwin.access.bootstrap import ensure_defaults
-    from urbantwin.energy import kpi, results
+    from urbantwin.energy import kpi, results, trajectory
+    from urbantwin.energy.jobs import implied_grid_factor
     from urbantwin.energy.run import from_store
 
     try:
@@ -129,13 +130,23 @@ def run_command(
             base = runs[id(same[0] if same else reference)].district_kpis
             rows = [kpi.against_baseline(s.scenario.name, runs[id(s)].district_kpis, base) for s in loaded]
             table = kpi.targets_table(rows)
+            paths = {
+                s.scenario.name: trajectory.path_of(
+                    runs[id(s)].district_kpis, base, implied_grid_factor(runs[id(s)].district_kpis)
+                )
+                for s in loaded
+            }
+            years = trajectory.table(paths)
             out.mkdir(parents=True, exist_ok=True)
             (out / "targets.md").write_text(
                 f"# Scenarios against the SPARCS targets (baseline: {reference.scenario.name})\n\n"
-                f"{table}\n\n{results.NOTE}\n",
+                f"{table}\n\n## First year each target is met as the grid decarbonises\n\n"
+                f"The grid's path of docs/energy.md (2023-2045), against the baseline as simulated.\n\n"
+                f"{years}\n\n{results.NOTE}\n",
                 encoding="utf-8",
             )
             typer.echo(f"Against the SPARCS targets (baseline '{reference.scenario.name}'):\n{table}")
+            typer.echo(f"First year each target is met on the grid's path (2023-2045):\n{years}")
 
 
 def _summary(k: dict[str, Any]) -> str:

@@ -46,9 +46,10 @@ from urbantwin.access.datasets import derive_dataset
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.access.principal import Principal
-from urbantwin.energy import kpi, model, results
+from urbantwin.energy import kpi, model, results, trajectory
 from urbantwin.energy import scenario as scenarios
 from urbantwin.energy.run import simulate
+from urbantwin.energy.scenario import GridParams
 from urbantwin.energy.site import Site
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store.city import read_profile
@@ -671,4 +672,26 @@ def targets(row: Any, baseline: Any | None) -> dict[str, Any] | None:
             "target": target,
             "met": bool(change == change and changes.met(key)),
         }
+    out["first_year"] = first_years(
+        row.kpis, baseline.kpis, (row.overrides or {}).get("grid.gas_co2_g_per_kwh")
+    )
     return out
+
+
+def first_years(
+    kpis: dict[str, Any], baseline: dict[str, Any], gas_g_per_kwh: float | None
+) -> dict[str, Any]:
+    """The first year of the grid path (`trajectory.GERMAN_GRID`) in which the run meets each target
+    and all of them (None: not by the path's last year), against the baseline as simulated."""
+    path = trajectory.path_of(kpis, baseline, implied_grid_factor(kpis, gas_g_per_kwh))
+    return {**path["first_year"], "all": path["first_year_all"]}
+
+
+def implied_grid_factor(kpis: dict[str, Any], gas_g_per_kwh: float | None = None) -> float:
+    """The run's mean grid CO2 factor [g/kWh] over its imports: (CO2 − CO2 of the gas) ÷ grid import
+    (the import-weighted mean of an hourly signal, or the constant)."""
+    imports = float(kpis.get("import_kwh") or 0.0)
+    if imports <= 0:
+        return 0.0
+    gas = float(kpis.get("gas_kwh") or 0.0) * (gas_g_per_kwh or GridParams().gas_co2_g_per_kwh) / 1000.0
+    return max(float(kpis["co2_kg"]) - gas, 0.0) / imports * 1000.0

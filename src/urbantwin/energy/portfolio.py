@@ -16,17 +16,23 @@ or, when no portfolio does, by how much the best one misses each target and whic
 - EV smart charging: every charging point of the baseline is controlled (the rule-based strategy
   charges from PV surplus, just in time otherwise); its cost is counted, it is not a choice.
 
-**Method.** A mixed-integer linear programme (HiGHS through highspy): one binary per building and
-option (refurbishment level × heat supply; PV × battery) with one option per building, the
-quarter battery as a continuous size. Per building its annual quantities are computed from the same
+**Method.** A mixed-integer linear programme (HiGHS through highspy) over building archetypes:
+every building's options (refurbishment level × heat supply; PV × battery) are computed one by one,
+buildings with the same options and a similar size (`SIZE_STEP`) form an archetype, and the
+programme chooses how many members of each archetype take each option (integers; `choice_of` gives
+the deepest measures to the largest members). The quarter battery is a continuous size.
+Per building its annual quantities are computed from the same
 model the simulation uses: heat need of each TABULA variant (`model.demand`), heat-pump electricity
 from the hourly COP of its heating curve weighted by its heat profile, PV from its plane's profile.
 What is not linear in the annual sums — the export of PV surplus at the quarter's connection, what
 batteries shift and lose — is linearised: the export as a convex function of the quarter's PV
 (tangents of Σ_t max(0, PV × shape_t − load_t) on the baseline's load), the batteries as shifting at
-most `battery_cycles` full cycles a year of that export. Targets are rows with a slack each: the
-programme first minimises the sum of the relative misses, then, with the misses fixed at that
-minimum, the total annual cost (annuities of the investments + energy bought − feed-in).
+most `battery_cycles` full cycles a year of that export. Targets are rows with a slack each (the miss,
+as a share of the baseline's value): the programme minimises the total annual cost (annuities of the
+investments + energy bought − feed-in) plus a penalty on the misses that outweighs any portfolio's
+cost, so it meets the targets whenever it can and otherwise misses them as little as it can. Its
+linear relaxation is solved first; when that is integral (with counts per archetype and a few
+dozen coupling rows it mostly is) it is the MILP's optimum, else HiGHS's branch and bound runs.
 
 **Checked by simulation.** The chosen portfolio is built into a plant and simulated for the year at
 15-minute steps with the rule-based strategy (the same engine as every scenario). The differences
@@ -92,7 +98,7 @@ class PlanParams:
         0.01, "largest relative difference of programme and simulation the planner accepts", "-", False
     )
     max_iterations: int = param(4, "solves of the programme, each corrected by a simulation", "-", False)
-    time_limit_s: float = param(20.0, "time limit of each HiGHS solve [s]", "-", False)
+    time_limit_s: float = param(120.0, "time limit of each HiGHS solve [s]", "-", False)
     interest: float = param(0.03, "real interest rate of the annuities", "assumed; VDI 2067-1 style annuity")
     refurbishment_usual_eur_per_m2: float = param(
         180.0,
@@ -211,6 +217,70 @@ class Options:
 
 
 @dataclass
+class Grouped:
+    """Archetypes: buildings with the same options and a similar size, whose options are counts.
+
+    `options.building` is the archetype's index and its values are the means over the members; the
+    programme chooses how many members take each option, `choice_of` gives the options to the
+    members (largest first) and reads every building's own figures from `fine`.
+    """
+
+    options: Options
+    size: np.ndarray
+    #: The buildings of each archetype, largest first.
+    members: list[np.ndarray]
+    #: For each option of `options`: the index of the same option of each member in the fine options.
+    fine: list[np.ndarray]
+
+
+#: Archetypes hold buildings whose size differs by less than this factor.
+SIZE_STEP = 1.5
+
+
+def group(fine: Options, keys: Sequence[tuple[Any, ...]], size: np.ndarray) -> Grouped:
+    """The archetypes of buildings with equal `keys` (which must fix their options) and size class."""
+    size_class = np.floor(np.log(np.maximum(size, 1e-9)) / np.log(SIZE_STEP)).astype(int)
+    ids: dict[tuple[Any, ...], int] = {}
+    of = np.array([ids.setdefault((*keys[b], int(size_class[b])), len(ids)) for b in range(len(keys))])
+    order = np.lexsort((-size, of))
+    starts = np.searchsorted(of[order], np.arange(len(ids) + 1))
+    members = [order[starts[g] : starts[g + 1]] for g in range(len(ids))]
+    signature = list(
+        zip(fine.level.tolist(), fine.system.tolist(), fine.pv.tolist(), fine.battery.tolist(), strict=True)
+    )
+    lookup = {(int(b), sig): k for k, (b, sig) in enumerate(zip(fine.building, signature, strict=True))}
+    per_building: dict[int, list[tuple[Any, ...]]] = {}
+    for b, sig in zip(fine.building.tolist(), signature, strict=True):
+        per_building.setdefault(b, []).append(sig)
+    rows: list[tuple[int, np.ndarray]] = []
+    for g, m in enumerate(members):
+        for sig in per_building.get(int(m[0]), []):
+            rows.append((g, np.array([lookup[(int(b), sig)] for b in m])))
+    index = [r[1] for r in rows]
+    first = np.array([i[0] for i in index], dtype=int)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.array([values[i].mean() for i in index])
+
+    options = Options(
+        building=np.array([r[0] for r in rows], dtype=int),
+        level=fine.level[first],
+        system=fine.system[first],
+        pv=fine.pv[first],
+        battery=fine.battery[first],
+        pv_kwh=mean(fine.pv_kwh),
+        battery_kwh=mean(fine.battery_kwh),
+        hp_electricity_kwh=mean(fine.hp_electricity_kwh),
+        ambient_kwh=mean(fine.ambient_kwh),
+        gas_kwh=mean(fine.gas_kwh),
+        district_heat_kwh=mean(fine.district_heat_kwh),
+        invest_eur=mean(fine.invest_eur),
+        annual_eur=mean(fine.annual_eur),
+    )
+    return Grouped(options, np.array([len(m) for m in members]), members, index)
+
+
+@dataclass
 class Context:
     """Everything the programme and the check need, computed once from the buildings and the baseline."""
 
@@ -232,6 +302,8 @@ class Context:
     demand_t: np.ndarray
     heat_options: Options
     pv_options: Options
+    heat_groups: Grouped
+    pv_groups: Grouped
     site: Site | None = None
 
 
@@ -260,6 +332,8 @@ class Plan:
     district_heat_kwh: np.ndarray
     iterations: int
     seconds: float
+    #: Whether the last programme was solved to proven optimality (else: the best found in time).
+    optimal: bool = True
     solve_seconds: list[float] = field(default_factory=list)
     grid: dict[str, Any] | None = None
     parameters: list[dict[str, Any]] = field(default_factory=list)
@@ -282,6 +356,7 @@ class Plan:
             "baseline": self.baseline,
             "deviation": self.deviation,
             "iterations": self.iterations,
+            "optimal": self.optimal,
             "seconds": round(self.seconds, 2),
             "grid": self.grid,
             "simulated_note": "SIMULATED: a model's answer under the assumptions listed in `parameters`.",
@@ -374,6 +449,33 @@ def prepare(
         buildings, need.variant, demands, base_plant, potential, planning, params, district_heating
     )
     pv_options = _pv_options(base_plant, potential, params)
+    heated = (need.space_heat_kwh + need.hot_water_kwh) > 0
+    heat_keys = [
+        (
+            buildings.use[b],
+            buildings.size_class[b],
+            buildings.age_class[b],
+            int(need.variant[b]),
+            bool(base_plant.floor_heating[b]),
+            bool(district_heating[b]),
+            bool(base_plant.heat_pump[b]),
+            bool(heated[b]),
+        )
+        for b in range(len(buildings))
+    ]
+    pv_keys = [
+        (
+            bool(base_plant.pv_kwp[b] > 0),
+            bool(base_plant.battery_kwh[b] > 0),
+            bool(potential.pv_kwp[b] > 0),
+            bool(potential.battery_kwh[b] > 0),
+            int(potential.pv_plane[b]),
+        )
+        for b in range(len(buildings))
+    ]
+    heat_need = need.space_heat_kwh + need.hot_water_kwh
+    heat_groups = group(heat_options, heat_keys, np.where(heated, heat_need, buildings.heated_area_m2 + 1.0))
+    pv_groups = group(pv_options, pv_keys, np.maximum(potential.pv_kwp, base_plant.pv_kwp) + 1.0)
     s = result.series
     demand_t = s["load"] + s["ev"]
     potential_pv = potential.pv_profiles[potential.pv_plane].T @ potential.pv_kwp
@@ -394,6 +496,8 @@ def prepare(
         demand_t=demand_t,
         heat_options=heat_options,
         pv_options=pv_options,
+        heat_groups=heat_groups,
+        pv_groups=pv_groups,
         site=site,
     )
 
@@ -579,7 +683,7 @@ def _pv_options(base_plant: Plant, potential: Plant, params: PlanParams) -> Opti
 # --- the programme ----------------------------------------------------------------------------------
 
 #: Quantities whose difference between simulation and linear model is fed back (see the module doc).
-OFFSETS = ("export", "losses", "consumption", "ambient", "gas", "import")
+OFFSETS = ("export", "losses", "consumption", "ambient", "gas", "import", "investment", "annuities")
 
 
 @dataclass
@@ -590,9 +694,12 @@ class _Program:
     offsets: dict[str, float]
     #: (slope, intercept) of the energy all batteries can shift a year as a function of their usable kWh.
     shift_tangents: np.ndarray
+    #: Per target, how much further the programme aims (a share of the baseline) after a simulation
+    #: missed what the programme met.
+    margins: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        h, p = self.ctx.heat_options, self.ctx.pv_options
+        h, p = self.ctx.heat_groups.options, self.ctx.pv_groups.options
         self.nh, self.np_ = len(h.building), len(p.building)
         base = self.nh + self.np_
         self.iq, self.ie, self.ish, self.isq = base, base + 1, base + 2, base + 3
@@ -616,7 +723,7 @@ class _Program:
     def expressions(self, offsets: Mapping[str, float]) -> dict[str, tuple[np.ndarray, float]]:
         """Each quantity as (coefficients over the columns, constant) with the given offsets."""
         c = self.ctx
-        h, p = c.heat_options, c.pv_options
+        h, p = c.heat_groups.options, c.pv_groups.options
         b = c.scenario.battery
         o = offsets
         out: dict[str, tuple[np.ndarray, float]] = {}
@@ -660,11 +767,14 @@ class _Program:
             self.iq, pp.quarter_storage_eur_per_kwh * annuity(pp.interest, pp.battery_life_years)
         )
         smart = self.smart_charging_eur()
-        out["annuities"] = (annual, smart * annuity(pp.interest, pp.smart_charging_life_years))
+        out["annuities"] = (
+            annual,
+            smart * annuity(pp.interest, pp.smart_charging_life_years) + o["annuities"],
+        )
         out["investment"] = (
             self._options(heat=h.invest_eur, pv=p.invest_eur)
             + self._unit(self.iq, pp.quarter_storage_eur_per_kwh),
-            smart,
+            smart + o["investment"],
         )
         energy = (
             g.import_eur_per_kwh * out["import"][0]
@@ -682,14 +792,13 @@ class _Program:
     def value(self, expression: tuple[np.ndarray, float], x: np.ndarray) -> float:
         return float(expression[0] @ x + expression[1])
 
-    def solve(
-        self,
-        phase: int,
-        slack_bounds: Mapping[str, float] | None = None,
-        start: np.ndarray | None = None,
-        budget: float | None = None,
-    ) -> tuple[np.ndarray, float]:
-        """Phase 1: minimise the sum of the relative misses; phase 2: the annual cost, misses bounded."""
+    def solve(self, budget: float | None = None) -> tuple[np.ndarray, bool]:
+        """Minimise the annual cost plus a penalty on the relative misses that outweighs any cost.
+
+        The linear relaxation is solved first (dual simplex, about a second for the 5,524 buildings):
+        with counts per archetype and a few dozen coupling rows its optimal vertex is most often
+        integral, and then it is the programme's optimum; otherwise HiGHS's branch and bound solves
+        the MILP. Returns the solution and whether it is proven optimal."""
         import highspy
         from scipy import sparse
 
@@ -700,10 +809,11 @@ class _Program:
         upper: list[float] = []
         inf = highspy.kHighsInf
 
-        def add(vector: np.ndarray, lo: float, hi: float) -> None:
-            rows.append(vector)
-            lower.append(lo)
-            upper.append(hi)
+        def add(vector: np.ndarray, lo: float, hi: float, scale: float = 1e-6) -> None:
+            # rows in GWh (or as shares of a baseline), so that their coefficients are near 1
+            rows.append(vector * scale)
+            lower.append(lo * scale)
+            upper.append(hi * scale)
 
         pv_v, pv_c = ex["pv"]
         for slope, intercept in c.export_tangents:
@@ -734,42 +844,41 @@ class _Program:
             name = TARGET_FIELDS[key]
             before = float(c.baseline[name])
             vector, constant = ex[name]
+            margin = self.margins.get(key, 0.0)
+            target = target - margin if target < 0 else target + margin
             if target < 0:
-                add(vector - self._unit(self.islack[key], before), -inf, (1.0 + target) * before - constant)
+                row = vector - self._unit(self.islack[key], before)
+                add(row, -inf, (1.0 + target) * before - constant, 1.0 / before)
             else:
-                add(vector + self._unit(self.islack[key], before), (1.0 + target) * before - constant, inf)
+                row = vector + self._unit(self.islack[key], before)
+                add(row, (1.0 + target) * before - constant, inf, 1.0 / before)
         dense = sparse.csr_matrix(np.array(rows))
         # one option per building, for the heat options and the PV options
-        h, p = c.heat_options, c.pv_options
-        n_b = c.base_plant.n
+        # how many members of each archetype take each option: all of them, one option each
+        h, p = c.heat_groups.options, c.pv_groups.options
+        n_h, n_p = len(c.heat_groups.size), len(c.pv_groups.size)
         assign = sparse.csr_matrix(
             (
                 np.ones(self.nh + self.np_),
-                (
-                    np.concatenate([h.building, n_b + p.building]),
-                    np.arange(self.nh + self.np_),
-                ),
+                (np.concatenate([h.building, n_h + p.building]), np.arange(self.nh + self.np_)),
             ),
-            shape=(2 * n_b, self.n),
+            shape=(n_h + n_p, self.n),
         )
-        has = np.bincount(np.concatenate([h.building, n_b + p.building]), minlength=2 * n_b) > 0
-        matrix = sparse.vstack([assign[has], dense]).tocsc()
-        row_lower = np.concatenate([np.ones(int(has.sum())), lower])
-        row_upper = np.concatenate([np.ones(int(has.sum())), upper])
+        sizes = np.concatenate([c.heat_groups.size, c.pv_groups.size]).astype(float)
+        matrix = sparse.vstack([assign, dense]).tocsc()
+        row_lower = np.concatenate([sizes, lower])
+        row_upper = np.concatenate([sizes, upper])
         col_lower = np.zeros(self.n)
         col_upper = np.ones(self.n)
+        col_upper[: self.nh] = c.heat_groups.size[h.building]
+        col_upper[self.nh : self.nh + self.np_] = c.pv_groups.size[p.building]
         col_upper[[self.ie, self.ish, self.isq]] = inf
         col_upper[self.iq] = pp.quarter_storage_max_kwh
         for key in self.keys:
-            col_upper[self.islack[key]] = inf if slack_bounds is None else slack_bounds[key] + 1e-7
-        if phase == 1:
-            cost = np.zeros(self.n)
-            for key in self.keys:
-                cost[self.islack[key]] = 1.0
-            constant = 0.0
-        else:
-            cost, constant = ex["annual_cost"]
-            cost = cost / 1e6  # M€ a year: keeps the objective's scale near the slacks'
+            col_upper[self.islack[key]] = inf
+        # M€ a year; a miss of 0.1 % of a target's baseline costs more than the dearest portfolio
+        cost = ex["annual_cost"][0] / 1e6
+        cost[[self.islack[key] for key in self.keys]] = 1000.0 * self.cost_scale() / 1e6
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n, matrix.shape[0]
         lp.col_cost_ = cost
@@ -781,50 +890,90 @@ class _Program:
         lp.a_matrix_.value_ = matrix.data
         integer = np.zeros(self.n, dtype=bool)
         integer[: self.nh + self.np_] = True
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer
-        ]
-        solver = quiet_highs()
-        solver.setOptionValue("time_limit", float(pp.time_limit_s))
-        solver.setOptionValue("mip_rel_gap", 1e-4)
-        solver.passModel(lp)
-        if start is not None:
-            initial = highspy.HighsSolution()
-            initial.col_value = list(start)
-            solver.setSolution(initial)
-        solver.run()
-        status = solver.getModelStatus()
-        x = np.asarray(solver.getSolution().col_value)
-        if x.size != self.n or status not in (
-            highspy.HighsModelStatus.kOptimal,
-            highspy.HighsModelStatus.kTimeLimit,
-        ):
-            raise RuntimeError(f"the planning programme was not solved: {solver.modelStatusToString(status)}")
+        options = np.arange(self.nh + self.np_)
+        x, status = _run(lp, pp.time_limit_s)
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(
+                f"the planning programme's relaxation was not solved within {pp.time_limit_s:g} s "
+                "(time_limit_s): a busy machine, or a quarter too large for it"
+            )
+        chosen = x[options]
+        if (np.abs(chosen - np.round(chosen)) > 1e-6).any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger] * len(options) + [
+                highspy.HighsVarType.kContinuous
+            ] * (self.n - len(options))
+            x, status = _run(lp, pp.time_limit_s)
         x = x.copy()
-        x[: self.nh + self.np_] = np.round(x[: self.nh + self.np_])
-        return x, float(solver.getInfo().objective_function_value) + (constant / 1e6 if phase == 2 else 0.0)
+        x[options] = np.round(x[options])
+        return x, status == highspy.HighsModelStatus.kOptimal
+
+    def cost_scale(self) -> float:
+        """An upper bound of the annual cost [€/a]: every building's dearest options and today's energy."""
+        h, p = self.ctx.heat_options, self.ctx.pv_options  # per building
+        dearest = 0.0
+        for options in (h, p):
+            top = np.zeros(self.ctx.base_plant.n)
+            np.maximum.at(top, options.building, options.annual_eur)
+            dearest += float(top.sum())
+        return dearest + abs(float(self.ctx.baseline["cost_eur"])) + 1.0
+
+
+def _run(lp: Any, time_limit: float) -> tuple[np.ndarray, Any]:
+    """Solve `lp` with a quiet HiGHS; the solution and the model status (optimal or out of time)."""
+    import highspy
+
+    solver = quiet_highs()
+    solver.setOptionValue("time_limit", float(time_limit))
+    solver.setOptionValue("mip_rel_gap", 1e-4)
+    solver.passModel(lp)
+    solver.run()
+    status = solver.getModelStatus()
+    x = np.asarray(solver.getSolution().col_value)
+    if x.size != lp.num_col_ or status not in (
+        highspy.HighsModelStatus.kOptimal,
+        highspy.HighsModelStatus.kTimeLimit,
+    ):
+        raise RuntimeError(f"the planning programme was not solved: {solver.modelStatusToString(status)}")
+    return x, status
 
 
 # --- the portfolio as a plant, and its check by simulation -----------------------------------------
 
 
 def choice_of(ctx: Context, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Per building: refurbishment level, heat supply, PV, battery, investment (from the programme's x)."""
-    h, p = ctx.heat_options, ctx.pv_options
+    """Per building: refurbishment level, heat supply, PV, battery, investment (from the programme's
+    counts per archetype: the deepest measures go to the largest members)."""
     n = ctx.base_plant.n
-    nh = len(h.building)
-    xh, xp = x[:nh] > 0.5, x[nh : nh + len(p.building)] > 0.5
+    nh = len(ctx.heat_groups.options.building)
     level = ctx.current.copy()
     system = np.where(ctx.base_plant.heat_pump, 1, 0)
     invest = np.zeros(n)
-    level[h.building[xh]] = h.level[xh]
-    system[h.building[xh]] = h.system[xh]
-    np.add.at(invest, h.building[xh], h.invest_eur[xh])
+    annual = np.zeros(n)
     pv = ctx.base_plant.pv_kwp > 0
     battery = ctx.base_plant.battery_kwh > 0
-    pv[p.building[xp]] = p.pv[xp]
-    battery[p.building[xp]] = p.battery[xp]
-    np.add.at(invest, p.building[xp], p.invest_eur[xp])
+    for grouped, fine, counts in (
+        (ctx.heat_groups, ctx.heat_options, x[:nh]),
+        (ctx.pv_groups, ctx.pv_options, x[nh : nh + len(ctx.pv_groups.options.building)]),
+    ):
+        g = grouped.options
+        counts = np.round(counts).astype(int)
+        position = np.zeros(len(grouped.size), dtype=int)
+        for k in np.lexsort((-g.invest_eur, g.building)):
+            take = counts[k]
+            if take <= 0:
+                continue
+            start = position[g.building[k]]
+            chosen = grouped.fine[k][start : start + take]
+            position[g.building[k]] += take
+            buildings = fine.building[chosen]
+            invest[buildings] += fine.invest_eur[chosen]
+            annual[buildings] += fine.annual_eur[chosen]
+            if fine is ctx.heat_options:
+                level[buildings] = fine.level[chosen]
+                system[buildings] = fine.system[chosen]
+            else:
+                pv[buildings] = fine.pv[chosen]
+                battery[buildings] = fine.battery[chosen]
     return {
         "level": level,
         "level_changed": level != ctx.current,
@@ -833,6 +982,7 @@ def choice_of(ctx: Context, x: np.ndarray) -> dict[str, np.ndarray]:
         "pv_new": pv & ~(ctx.base_plant.pv_kwp > 0),
         "battery": battery,
         "invest": invest,
+        "annual": annual,
     }
 
 
@@ -935,13 +1085,13 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
     solve_seconds: list[float] = []
     x = None
     pv_kwh = float(ctx.pv_potential_t.sum())
+    margins = dict.fromkeys(params.targets, 0.0)
     for iteration in range(1, params.max_iterations + 1):
-        program = _Program(ctx, offsets, shift_tangents(ctx, pv_kwh))
+        program = _Program(ctx, offsets, shift_tangents(ctx, pv_kwh), dict(margins))
         say(f"programme {iteration}")
         t0 = time.perf_counter()
-        x1, _ = program.solve(1, budget=budget, start=None)
-        slacks = {key: max(float(x1[program.islack[key]]), 0.0) for key in program.keys}
-        x, _ = program.solve(2, slack_bounds=slacks, start=x1, budget=budget)
+        x, optimal = program.solve(budget=budget)
+        slacks = {key: max(float(x[program.islack[key]]), 0.0) for key in program.keys}
         solve_seconds.append(time.perf_counter() - t0)
         ex = program.expressions(offsets)
         claimed = {name: program.value(ex[name], x) for name in ex if name not in ("battery_kwh",)}
@@ -963,9 +1113,28 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
             _met(key, _changes(district, ctx.baseline, [key])[key], params.targets[key])
             for key in program.keys
         )
+        pp = params
+        spent = (
+            float(choice["invest"].sum())
+            + program.smart_charging_eur()
+            + quarter * pp.quarter_storage_eur_per_kwh
+        )
+        paid = (
+            float(choice["annual"].sum())
+            + program.smart_charging_eur() * annuity(pp.interest, pp.smart_charging_life_years)
+            + quarter * pp.quarter_storage_eur_per_kwh * annuity(pp.interest, pp.battery_life_years)
+        )
         close = all(abs(d) <= params.tolerance for d in deviation.values())
-        if (close and (simulated_met or not claimed_met)) or iteration == params.max_iterations:
+        within = budget is None or spent <= budget * (1 + 1e-9)
+        if (close and within and (simulated_met or not claimed_met)) or iteration == params.max_iterations:
             break
+        # a target the programme met and the simulation missed: aim beyond it by the shortfall
+        if claimed_met and not simulated_met:
+            simulated = _changes(district, ctx.baseline, program.keys)
+            for key in program.keys:
+                short = abs(simulated[key] - params.targets[key])
+                if not _met(key, simulated[key], params.targets[key]):
+                    margins[key] += short + 0.001
         # feed the simulation's differences back (see the module doc)
         measured = _measured(result)
         raw = program.expressions(dict.fromkeys(OFFSETS, 0.0))
@@ -984,6 +1153,8 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
             "gas": measured["gas"] - program.value(raw["gas"], x),
             "import": measured["import"]
             - (measured["consumption"] + measured["losses"] - measured["pv"] + measured["export"]),
+            "investment": spent - program.value(raw["investment"], x),
+            "annuities": paid - program.value(raw["annuities"], x),
         }
     assert x is not None
     misses = {key: slacks[key] for key in program.keys}
@@ -1021,7 +1192,7 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
         simulated_changes=_changes(district, ctx.baseline, program.keys),
         misses=misses,
         binding=binding,
-        investment_eur=claimed["investment"],
+        investment_eur=spent,
         annual_cost_eur=claimed["annual_cost"],
         budget_eur=params.budget_eur,
         claimed={
@@ -1048,6 +1219,7 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
         run=done,
         district_heat_kwh=district_heat,
         iterations=iteration,
+        optimal=optimal,
         seconds=time.perf_counter() - started,
         solve_seconds=solve_seconds,
         grid=None
