@@ -38,7 +38,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from urbantwin.access.gate import Caller
 from urbantwin.access.principal import SYSTEM
 from urbantwin.errors import BadRequest, PlatformError
 from urbantwin.federation.registry import Remote
@@ -158,7 +157,8 @@ class DatastreamMirror:
         self.remote = remote
         self.page = page
         self.progress = progress
-        self.base = f"/{'v1.1'}"
+        #: The local SensorThings root the service answers links under (they are not kept).
+        self.base = "/v1.1"
 
     # --- which Datastreams -----------------------------------------------------------------------
 
@@ -515,4 +515,4 @@ def mirror_remote(
     return report
 
 
-__all__ = ["Caller", "DatastreamMirror", "MirrorReport", "mirror_remote"]
+__all__ = ["DatastreamMirror", "MirrorReport", "mirror_remote"]
