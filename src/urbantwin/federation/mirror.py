@@ -56,6 +56,8 @@ _COMPONENTS = ("phenomenonTime", "resultTime", "result", "resultQuality", "valid
 CURSOR_FIELDS = ("phenomenonTime", "resultTime")
 #: Observations asked per page (a server may answer fewer, and a nextLink).
 DEFAULT_PAGE = 10_000
+#: Rows stored in one transaction at most, when several pages are waiting.
+TRANSACTION_ROWS = 50_000
 _EXPAND = "Thing($expand=Locations),Sensor,ObservedProperty"
 
 
@@ -341,19 +343,33 @@ class DatastreamMirror:
         reader = threading.Thread(target=read, name=f"mirror-{self.remote.name}", daemon=True)
         reader.start()
         try:
-            while (page := pages.get()) is not None:
-                if page.error is not None:
-                    report.errors.append(page.error)
-                    continue
-                if page.rows:
-                    self._store(page)
-                    report.observations += len(page.rows)
-                    report.pages += 1
+            finished = False
+            while not finished and (page := pages.get()) is not None:
+                # The pages read meanwhile go into the same transaction (up to TRANSACTION_ROWS):
+                # the reader is usually ahead, and a commit costs about as much as many rows.
+                group = [page]
+                size = len(page.rows)
+                while size < TRANSACTION_ROWS:
+                    try:
+                        following = pages.get_nowait()
+                    except queue.Empty:
+                        break
+                    if following is None:
+                        finished = True
+                        break
+                    group.append(following)
+                    size += len(following.rows)
+                good = [p for p in group if p.error is None and p.rows]
+                report.errors += [p.error for p in group if p.error is not None]
+                if good:
+                    self._store(good)
+                    report.observations += size
+                    report.pages += len(good)
+                    if self.progress is not None:
+                        self.progress(size)
                     if deadline is not None and time.monotonic() > deadline:
                         report.more = True
                         return
-                    if self.progress is not None:
-                        self.progress(len(page.rows))
         finally:
             stop.set()
             while reader.is_alive():
@@ -444,32 +460,30 @@ class DatastreamMirror:
                 )
         return rows, link
 
-    def _store(self, page: _Page) -> None:
-        """The page's rows and the new cursor, in one transaction."""
-        assert page.last is not None
-        mirror = page.mirror
+    def _store(self, group: list[_Page]) -> None:
+        """The pages' rows and the new cursors, in one transaction."""
         body = [
             {
-                "Datastream": {"@iot.id": mirror.datastream_id},
+                "Datastream": {"@iot.id": page.mirror.datastream_id},
                 "components": list(_COMPONENTS),
                 "dataArray": page.rows,
             }
+            for page in group
         ]
+        where = ", ".join(dict.fromkeys(page.mirror.remote_link for page in group))
         with for_writes(self.engine).begin() as connection:
             try:
                 answer = self.service.handle(
                     "POST", "CreateObservations", "", body, self.base, SYSTEM, connection=connection
                 )
             except PlatformError as exc:
-                raise RemoteFailure(
-                    f"{mirror.remote_link}: the partner's Observations: {exc.message}"
-                ) from None
+                raise RemoteFailure(f"{where}: the partner's Observations: {exc.message}") from None
             refused = sum(1 for link in answer.body if link == "error")
             if refused:
-                raise RemoteFailure(
-                    f"{mirror.remote_link}: {refused} of the partner's Observations are not valid"
-                )
-            _advance(connection, mirror, page.last, len(page.rows))
+                raise RemoteFailure(f"{where}: {refused} of the partner's Observations are not valid")
+            for page in group:
+                assert page.last is not None
+                _advance(connection, page.mirror, page.last, len(page.rows))
 
 
 def _advance(connection: Connection, mirror: _Mirror, last: tuple[datetime, str], count: int) -> None:
