@@ -18,8 +18,9 @@ oldest first, page by page:
   resumes after its last commit: nothing lost, nothing stored twice. Running it again stores
   only what the partner has added since.
 
-Pages are read by a second thread while the previous page is being stored, at most
-`requests_per_second` requests to the partner.
+Pages are read by a second thread while the previous ones are being stored, at most
+`requests_per_second` requests to the partner; the pages read meanwhile are stored together, in
+one transaction of at most `TRANSACTION_ROWS` rows with each page's cursor.
 
 Late data: an Observation the partner adds with a time before the cursor is not seen by a
 phenomenonTime mirror; mirror by `resultTime` (`cursor_field`) where the partner adds late data.
