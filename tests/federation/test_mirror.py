@@ -232,3 +232,17 @@ def test_a_run_with_a_time_budget_stops_after_the_page_that_spends_it(
     assert (first.observations, first.more) == (10, True)
     rest = local.federation.mirror(Caller.system(), "hamburg", page=10)
     assert (rest.observations, rest.more) == (15, False)
+
+
+def test_a_reader_that_breaks_fails_the_run_rather_than_ending_it_quietly(
+    client: TestClient, live_server: str, local: Local, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    datastream = partner_station(client, "Elbufer", hours(0, 3))
+    register(local, live_server)
+
+    def broken(*_args: object) -> None:
+        raise ValueError("a bug in the reader")
+
+    monkeypatch.setattr(mirror_module.DatastreamMirror, "_rows", broken)
+    with pytest.raises(ValueError, match="a bug in the reader"):
+        local.federation.mirror(Caller.system(), "hamburg", ids=[str(datastream["@iot.id"])])

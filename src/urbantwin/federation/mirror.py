@@ -329,6 +329,8 @@ class DatastreamMirror:
         mirrors = self.mirrors()
         report.datastreams += len(mirrors)
 
+        failed: list[BaseException] = []
+
         def read() -> None:
             try:
                 for mirror in mirrors:
@@ -338,6 +340,8 @@ class DatastreamMirror:
                         if stop.is_set():
                             return
                         pages.put(page)
+            except BaseException as exc:  # re-raised below: a run whose reader died is no success
+                failed.append(exc)
             finally:
                 pages.put(None)
 
@@ -377,6 +381,8 @@ class DatastreamMirror:
                 with contextlib.suppress(queue.Empty):
                     pages.get(timeout=0.1)
             reader.join()
+        if failed:
+            raise failed[0]
 
     def _offers_data_array(self, http: RemoteHttp) -> bool:
         root = http.json(http.url(""))
