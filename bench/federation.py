@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--per", type=int, default=10_000, help="Observations per Datastream")
     parser.add_argument("--page", type=int, default=10_000, help="Observations asked per request")
     parser.add_argument("--workers", type=int, default=1, help="the partner server's uvicorn workers")
+    parser.add_argument("--no-crash", action="store_true", help="the throughput run only")
     args = parser.parse_args()
     total = args.datastreams * args.per
     print(f"{describe()}, load average {os.getloadavg()[0]:.2f} at the start")
@@ -138,6 +139,8 @@ def main() -> None:
             )
             assert sums(local, True) == expected, "the mirror differs from the partner"
 
+            if args.no_crash:
+                return
             # 2. killed halfway, resumed
             local = fresh_store("postgresql", PG + "urbantwin_bench_fed_local2", folder)
             register(local, base, folder)

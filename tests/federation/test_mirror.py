@@ -17,6 +17,7 @@ from urbantwin.access.gate import Caller
 from urbantwin.access.principal import ANONYMOUS
 from urbantwin.app import create_app
 from urbantwin.errors import Unauthorized
+from urbantwin.federation import mirror as mirror_module
 from urbantwin.federation.mirror import _later
 from urbantwin.store import schema
 from urbantwin.store.federation_schema import remote_mirrors
@@ -118,8 +119,9 @@ def test_a_partner_that_is_down_is_recorded_as_failing(local: Local) -> None:
 
 
 def test_a_mirror_stopped_after_a_page_resumes_where_its_last_commit_left_it(
-    client: TestClient, live_server: str, local: Local
+    client: TestClient, live_server: str, local: Local, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(mirror_module, "TRANSACTION_ROWS", 10)  # a transaction per page
     datastream = partner_station(client, "Elbufer", hours(0, 25))
     register(local, live_server)
 
@@ -219,8 +221,9 @@ def test_a_thing_without_a_location_gets_the_place_of_its_first_feature_of_inter
 
 
 def test_a_run_with_a_time_budget_stops_after_the_page_that_spends_it(
-    client: TestClient, live_server: str, local: Local
+    client: TestClient, live_server: str, local: Local, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(mirror_module, "TRANSACTION_ROWS", 10)  # a transaction per page
     datastream = partner_station(client, "Elbufer", hours(0, 25))
     register(local, live_server)
     first = local.federation.mirror(
@@ -229,3 +232,17 @@ def test_a_run_with_a_time_budget_stops_after_the_page_that_spends_it(
     assert (first.observations, first.more) == (10, True)
     rest = local.federation.mirror(Caller.system(), "hamburg", page=10)
     assert (rest.observations, rest.more) == (15, False)
+
+
+def test_a_reader_that_breaks_fails_the_run_rather_than_ending_it_quietly(
+    client: TestClient, live_server: str, local: Local, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    datastream = partner_station(client, "Elbufer", hours(0, 3))
+    register(local, live_server)
+
+    def broken(*_args: object) -> None:
+        raise ValueError("a bug in the reader")
+
+    monkeypatch.setattr(mirror_module.DatastreamMirror, "_rows", broken)
+    with pytest.raises(ValueError, match="a bug in the reader"):
+        local.federation.mirror(Caller.system(), "hamburg", ids=[str(datastream["@iot.id"])])

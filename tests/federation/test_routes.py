@@ -41,6 +41,7 @@ def test_bad_registrations_are_refused_naming_the_field(client: TestClient) -> N
     for change, named in (
         ({"kind": "wfs"}, "kind"),
         ({"url": "ftp://x"}, "url"),
+        ({"url": "http://x/v1.1?a=b"}, "url"),
         ({"name": "Hamburg!"}, "name"),
         ({"attribution": ""}, "attribution"),
         ({"extra": 1}, "extra"),

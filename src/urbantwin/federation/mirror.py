@@ -18,8 +18,9 @@ oldest first, page by page:
   resumes after its last commit: nothing lost, nothing stored twice. Running it again stores
   only what the partner has added since.
 
-Pages are read by a second thread while the previous page is being stored, at most
-`requests_per_second` requests to the partner.
+Pages are read by a second thread while the previous ones are being stored, at most
+`requests_per_second` requests to the partner; the pages read meanwhile are stored together, in
+one transaction of at most `TRANSACTION_ROWS` rows with each page's cursor.
 
 Late data: an Observation the partner adds with a time before the cursor is not seen by a
 phenomenonTime mirror; mirror by `resultTime` (`cursor_field`) where the partner adds late data.
@@ -38,7 +39,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from urbantwin.access.gate import Caller
 from urbantwin.access.principal import SYSTEM
 from urbantwin.errors import BadRequest, PlatformError
 from urbantwin.federation.registry import Remote
@@ -57,6 +57,8 @@ _COMPONENTS = ("phenomenonTime", "resultTime", "result", "resultQuality", "valid
 CURSOR_FIELDS = ("phenomenonTime", "resultTime")
 #: Observations asked per page (a server may answer fewer, and a nextLink).
 DEFAULT_PAGE = 10_000
+#: Rows stored in one transaction at most, when several pages are waiting.
+TRANSACTION_ROWS = 50_000
 _EXPAND = "Thing($expand=Locations),Sensor,ObservedProperty"
 
 
@@ -158,7 +160,8 @@ class DatastreamMirror:
         self.remote = remote
         self.page = page
         self.progress = progress
-        self.base = f"/{'v1.1'}"
+        #: The local SensorThings root the service answers links under (they are not kept).
+        self.base = "/v1.1"
 
     # --- which Datastreams -----------------------------------------------------------------------
 
@@ -326,6 +329,8 @@ class DatastreamMirror:
         mirrors = self.mirrors()
         report.datastreams += len(mirrors)
 
+        failed: list[BaseException] = []
+
         def read() -> None:
             try:
                 for mirror in mirrors:
@@ -335,31 +340,49 @@ class DatastreamMirror:
                         if stop.is_set():
                             return
                         pages.put(page)
+            except BaseException as exc:  # re-raised below: a run whose reader died is no success
+                failed.append(exc)
             finally:
                 pages.put(None)
 
         reader = threading.Thread(target=read, name=f"mirror-{self.remote.name}", daemon=True)
         reader.start()
         try:
-            while (page := pages.get()) is not None:
-                if page.error is not None:
-                    report.errors.append(page.error)
-                    continue
-                if page.rows:
-                    self._store(page)
-                    report.observations += len(page.rows)
-                    report.pages += 1
+            finished = False
+            while not finished and (page := pages.get()) is not None:
+                # The pages read meanwhile go into the same transaction (up to TRANSACTION_ROWS):
+                # the reader is usually ahead, and a commit costs about as much as many rows.
+                group = [page]
+                size = len(page.rows)
+                while size < TRANSACTION_ROWS:
+                    try:
+                        following = pages.get_nowait()
+                    except queue.Empty:
+                        break
+                    if following is None:
+                        finished = True
+                        break
+                    group.append(following)
+                    size += len(following.rows)
+                good = [p for p in group if p.error is None and p.rows]
+                report.errors += [p.error for p in group if p.error is not None]
+                if good:
+                    self._store(good)
+                    report.observations += size
+                    report.pages += len(good)
+                    if self.progress is not None:
+                        self.progress(size)
                     if deadline is not None and time.monotonic() > deadline:
                         report.more = True
                         return
-                    if self.progress is not None:
-                        self.progress(len(page.rows))
         finally:
             stop.set()
             while reader.is_alive():
                 with contextlib.suppress(queue.Empty):
                     pages.get(timeout=0.1)
             reader.join()
+        if failed:
+            raise failed[0]
 
     def _offers_data_array(self, http: RemoteHttp) -> bool:
         root = http.json(http.url(""))
@@ -444,32 +467,30 @@ class DatastreamMirror:
                 )
         return rows, link
 
-    def _store(self, page: _Page) -> None:
-        """The page's rows and the new cursor, in one transaction."""
-        assert page.last is not None
-        mirror = page.mirror
+    def _store(self, group: list[_Page]) -> None:
+        """The pages' rows and the new cursors, in one transaction."""
         body = [
             {
-                "Datastream": {"@iot.id": mirror.datastream_id},
+                "Datastream": {"@iot.id": page.mirror.datastream_id},
                 "components": list(_COMPONENTS),
                 "dataArray": page.rows,
             }
+            for page in group
         ]
+        where = ", ".join(dict.fromkeys(page.mirror.remote_link for page in group))
         with for_writes(self.engine).begin() as connection:
             try:
                 answer = self.service.handle(
                     "POST", "CreateObservations", "", body, self.base, SYSTEM, connection=connection
                 )
             except PlatformError as exc:
-                raise RemoteFailure(
-                    f"{mirror.remote_link}: the partner's Observations: {exc.message}"
-                ) from None
+                raise RemoteFailure(f"{where}: the partner's Observations: {exc.message}") from None
             refused = sum(1 for link in answer.body if link == "error")
             if refused:
-                raise RemoteFailure(
-                    f"{mirror.remote_link}: {refused} of the partner's Observations are not valid"
-                )
-            _advance(connection, mirror, page.last, len(page.rows))
+                raise RemoteFailure(f"{where}: {refused} of the partner's Observations are not valid")
+            for page in group:
+                assert page.last is not None
+                _advance(connection, page.mirror, page.last, len(page.rows))
 
 
 def _advance(connection: Connection, mirror: _Mirror, last: tuple[datetime, str], count: int) -> None:
@@ -515,4 +536,4 @@ def mirror_remote(
     return report
 
 
-__all__ = ["Caller", "DatastreamMirror", "MirrorReport", "mirror_remote"]
+__all__ = ["DatastreamMirror", "MirrorReport", "mirror_remote"]

@@ -13,7 +13,7 @@ def mount(context: Context) -> Mounted:
     from urbantwin.federation.service import FederationService
 
     service = FederationService(context.engine, context.settings, context.access, context.sensorthings)
-    return Mounted(routers=[build_router()], state={"federation": service})
+    return Mounted(routers=[build_router()], stop=service.proxy.close, state={"federation": service})
 
 
 def commands(cli: typer.Typer) -> None:

@@ -70,6 +70,24 @@ class FeatureProxy:
     def __init__(self) -> None:
         self._cache: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        #: One client per partner (and registration), so its rate limit holds across requests.
+        self._clients: dict[tuple[str, str, float], RemoteHttp] = {}
+
+    def _client(self, remote: Remote) -> RemoteHttp:
+        key = (remote.name, remote.url, remote.requests_per_second)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                for old in [k for k in self._clients if k[0] == remote.name]:
+                    self._clients.pop(old).close()
+                client = self._clients[key] = RemoteHttp(remote.url, remote.requests_per_second, timeout=20.0)
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
     def items(self, remote: Remote, collection: str, params: list[tuple[str, str]]) -> Proxied:
         if remote.kind != "ogcapi":
@@ -96,8 +114,7 @@ class FeatureProxy:
         if entry is not None and entry.last_modified:
             headers["If-Modified-Since"] = entry.last_modified
         url = f"{remote.url}/collections/{quote(collection, safe='')}/items"
-        with RemoteHttp(remote.url, remote.requests_per_second, timeout=20.0) as http:
-            answer = http.get(url, dict(query), headers)
+        answer = self._client(remote).get(url, dict(query), headers)
         if answer.status == 304 and entry is not None:
             body = entry.body
         elif answer.status >= 400:

@@ -87,6 +87,8 @@ def check_remote(name: str, url: str, kind: str, requests_per_second: float) -> 
         raise BadRequest(f"url {url!r}: give the endpoint without a fragment")
     if kind not in KINDS:
         raise BadRequest(f"kind {kind!r}: one of {', '.join(KINDS)}")
+    if parts.query and kind != "dcat":
+        raise BadRequest(f"url {url!r}: a {kind} endpoint is given by its root, without a query")
     if not 0 < requests_per_second <= 1000:
         raise BadRequest("requests_per_second must be above 0 and at most 1000")
     return url if parts.query else url.rstrip("/")
