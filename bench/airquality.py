@@ -223,7 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.store:
         if args.store == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
+            with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
                 store_mode(f"sqlite:///{folder}/air.sqlite", args.stations, args.repeat, args.per_station)
         else:
             store_mode(args.store, args.stations, args.repeat, args.per_station)

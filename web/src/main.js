@@ -293,6 +293,11 @@ async function main() {
       transit.view.inspect(hit);
       return;
     }
+    if (air.view?.owns(hit)) {
+      selectFeature(null);
+      air.view.inspect(hit);
+      return;
+    }
     if (hit.source === SENSOR_SOURCE) {
       selectFeature(null);
       sensors.open(hit.properties.datastreamId);
@@ -433,6 +438,7 @@ async function main() {
     if (sensors.panelBody) sensors.refreshPanel();
     energy.view?.render();
     transit.view?.render();
+    air.view?.render();
     saveHash();
   });
 
@@ -468,6 +474,7 @@ async function main() {
   energyButton.addEventListener('click', () => {
     if (energy.view?.isOpen) return energy.view.close();
     transit.view?.close(); // one side view at a time
+    air.view?.close();
     openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0));
   });
   // The energy view is offered where the server's modules contribute its panel (the energy module
@@ -495,6 +502,7 @@ async function main() {
   transitButton.addEventListener('click', () => {
     if (transit.view?.isOpen) return transit.view.close();
     energy.view?.close(); // one side view at a time
+    air.view?.close();
     openTransit().catch((error) => say(t('loadFailed', { what: error.message }), 0));
   });
   // Offered where the transit module contributes its panel and the store holds a feed (asked after
@@ -504,6 +512,25 @@ async function main() {
       .then((answer) => (transitButton.hidden = !(answer.feeds || []).length))
       .catch(() => (transitButton.hidden = true));
   }
+
+  // --- clean air (its code loads when the view is first opened; offered where the module is) -----
+  const air = { view: null };
+  viewer.air = air;
+  const airButton = document.getElementById('air-open');
+  airButton.hidden = !(config.panels ?? []).includes('air');
+  airButton.addEventListener('click', async () => {
+    if (air.view?.isOpen) return air.view.close();
+    energy.view?.close();
+    transit.view?.close();
+    try {
+      const { AirView } = await import('./air.js');
+      air.view ??= new AirView(map, { beforeId: SENSOR_ANCHOR, onClose: () => (airButton.setAttribute('aria-pressed', 'false'), airButton.focus()) });
+      airButton.setAttribute('aria-pressed', 'true');
+      await air.view.open();
+    } catch (error) {
+      say(t('loadFailed', { what: error.message }), 0);
+    }
+  });
 
   // --- for the tests and the benchmark --------------------------------------------------------
   Object.assign(viewer, {
