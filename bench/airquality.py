@@ -88,7 +88,7 @@ def load(engine: Engine, stations: int, seed: int = 18) -> int:
     """The stations, their Datastreams and their hourly rollups of 2023 (module docstring)."""
     rng = np.random.default_rng(seed)
     grid = Calendar(YEAR, OFFSET).grid(8)
-    micros = (grid.asi8 // 1000).astype("int64")  # ns → µs since 1970
+    micros = grid.as_unit("us").asi8.astype("int64")  # µs since 1970, whatever unit the grid has
     with for_writes(engine).begin() as connection:
         sensor = connection.execute(
             insert(sensors)
