@@ -19,7 +19,8 @@ themselves are not written, the service never reads them once rolled up. Timed:
 `AirService.assessments(2023)` — the visible stations found, every series' hours read at once
 from the rollups (`store/hourly.py`), each station assessed under the three standards, every answer
 document built — and, for comparison, the same through the per-station path (`assessment`, one
-rollup query per series) on the first `--per-station` stations.
+rollup query per series) on the first `--per-station` stations — meaningless here, because that
+path's guard finds no Observations under the rollups written and rebuilds them (bench/README.md).
 
     .venv/bin/python bench/airquality.py --store sqlite --repeat 3
     .venv/bin/python bench/airquality.py --store postgresql+psycopg://postgres@127.0.0.1:5432/bench_air
