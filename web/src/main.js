@@ -299,6 +299,11 @@ async function main() {
       infrastructure.view.inspect(hit);
       return;
     }
+    if (air.view?.owns(hit)) {
+      selectFeature(null);
+      air.view.inspect(hit);
+      return;
+    }
     if (hit.source === SENSOR_SOURCE) {
       selectFeature(null);
       sensors.open(hit.properties.datastreamId);
@@ -440,6 +445,7 @@ async function main() {
     energy.view?.render();
     transit.view?.render();
     infrastructure.view?.render();
+    air.view?.render();
     saveHash();
   });
 
@@ -476,6 +482,7 @@ async function main() {
     if (energy.view?.isOpen) return energy.view.close();
     transit.view?.close(); // one side view at a time
     infrastructure.view?.close();
+    air.view?.close();
     openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0));
   });
   // The energy view is offered where the server's modules contribute its panel (the energy module
@@ -504,6 +511,7 @@ async function main() {
     if (transit.view?.isOpen) return transit.view.close();
     energy.view?.close(); // one side view at a time
     infrastructure.view?.close();
+    air.view?.close();
     openTransit().catch((error) => say(t('loadFailed', { what: error.message }), 0));
   });
   // Offered where the transit module contributes its panel and the store holds a feed (asked after
@@ -522,6 +530,7 @@ async function main() {
     if (infrastructure.view?.isOpen) return infrastructure.view.close();
     energy.view?.close(); // one side view at a time
     transit.view?.close();
+    air.view?.close();
     try {
       const { InfrastructureView } = await import('./infrastructure.js');
       infrastructure.view ??= new InfrastructureView(map, { beforeId: SENSOR_ANCHOR, onClose: () => (infrastructureButton.setAttribute('aria-pressed', 'false'), infrastructureButton.focus()) });
@@ -532,6 +541,26 @@ async function main() {
     }
   });
   infrastructureButton.hidden = !(config.panels ?? []).includes('infrastructure');
+
+  // --- clean air (its code loads when the view is first opened; offered where the module is) -----
+  const air = { view: null };
+  viewer.air = air;
+  const airButton = document.getElementById('air-open');
+  airButton.hidden = !(config.panels ?? []).includes('air');
+  airButton.addEventListener('click', async () => {
+    if (air.view?.isOpen) return air.view.close();
+    energy.view?.close(); // one side view at a time
+    transit.view?.close();
+    infrastructure.view?.close();
+    try {
+      const { AirView } = await import('./air.js');
+      air.view ??= new AirView(map, { beforeId: SENSOR_ANCHOR, onClose: () => (airButton.setAttribute('aria-pressed', 'false'), airButton.focus()) });
+      airButton.setAttribute('aria-pressed', 'true');
+      await air.view.open();
+    } catch (error) {
+      say(t('loadFailed', { what: error.message }), 0);
+    }
+  });
 
   // --- for the tests and the benchmark --------------------------------------------------------
   Object.assign(viewer, {

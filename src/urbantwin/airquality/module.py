@@ -29,4 +29,5 @@ MODULE = Module(
     "the European Air Quality Index",
     mount=mount,
     cli=commands,
+    viewer_panels=("air",),
 )

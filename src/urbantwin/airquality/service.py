@@ -9,7 +9,10 @@ station has several Datastreams of a pollutant, hourly ones come before daily on
 id.
 
 **Values** come from the time-series service (`TimeseriesService.aggregate_in`): the count and mean
-of each UTC hour, from the hourly rollups, so a year of minute data costs 8,760 rows. A Datastream
+of each UTC hour, from the hourly rollups, so a year of minute data costs 8,760 rows. Where every
+station is assessed at once (`assessments`: the CSV report, the benchmark), the hours of all their
+series are read in one statement straight into numpy arrays (`store/hourly.py`), the same counts and
+means. A Datastream
 declares its averaging period in `properties.aggregation` (`PT1H`, `PT10M`, `P1D`; hourly when
 unstated): it says how many values an hour can hold (for the 75 % rule), and daily Datastreams
 (`P1D`) are taken as daily means, each belonging to the local standard day that holds the middle of

@@ -151,7 +151,7 @@ class AirExposure:
             home[inside] = where
         return home
 
-    def _year(
+    def _of_year(
         self, scope: Any, placed: Placement, year: int, method: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str | None], list[str]]:
         """(per district, per station) documents of `year`, the datasets read, the placement methods."""
@@ -265,7 +265,7 @@ class AirExposure:
         year = _year("year", year_raw)
         method = _method(method_raw)
         scope, placed = self._placement(collection, caller)
-        rows, stations, datasets, _ = self._year(scope, placed, year, method)
+        rows, stations, datasets, _ = self._of_year(scope, placed, year, method)
         self.profiles.access.record_read(
             caller, API, sorted(set(placed.datasets) | datasets, key=lambda d: d or "")
         )
@@ -298,7 +298,7 @@ class AirExposure:
         read: set[str | None] = set(placed.datasets)
         by_district: dict[str, dict[str, Any]] = {}
         for year in years:
-            rows, _, datasets, _ = self._year(scope, placed, year, method)
+            rows, _, datasets, _ = self._of_year(scope, placed, year, method)
             read |= datasets
             for row in rows:
                 entry = by_district.setdefault(

@@ -118,7 +118,7 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
         "Observations is (null while this server has none; the viewer then polls the latest values), "
         "and where the energy quarter's runs are (null without them: no energy view), and the "
         "panels the platform's modules contribute (`energy`: the energy view is offered; `transit`: the "
-        "public-transport view, when a feed is imported), and the "
+        "public-transport view, when a feed is imported; `air`: the clean-air view), and the "
         "city the platform is for (its profile, `urbantwin city init`): its name, languages, time "
         "zone, extent, attribution and which collections are its districts (`null` without a profile).",
     )
