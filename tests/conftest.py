@@ -31,7 +31,9 @@ from typer.testing import CliRunner
 from urbantwin.app import create_app
 from urbantwin.city_profile import parse_profile
 from urbantwin.cli import app as cli_app
+from urbantwin.cli import load_demo
 from urbantwin.ingest.pipeline import ImportReport
+from urbantwin.ingest.sta_client import LocalClient
 from urbantwin.settings import Settings
 from urbantwin.store.city import write_profile
 from urbantwin.store.engine import for_writes, make_engine, upgrade
@@ -401,6 +403,34 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
     return store
 
 
+def _session_store(
+    name: str,
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    viewer_dir: Path,
+) -> tuple[Settings, Engine]:
+    """A migrated store of the test city on `backend` of its own, kept until the session ends (for a
+    store built once and shared by the tests that read it)."""
+    if backend == "postgresql":
+        session_url = request.getfixturevalue("postgres_url")
+        database = f"{session_url.rsplit('/', 1)[1]}_{name}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            create_test_database(connection, database)
+        admin.dispose()
+        _kept_databases[session_url].append(database)
+        url = session_url.rsplit("/", 1)[0] + "/" + database
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp(name) / f'{name}.sqlite'}"
+    settings = _settings(url, viewer_dir)
+    engine = make_engine(settings)
+    upgrade(engine)
+    with for_writes(engine).begin() as connection:  # the test city, as `serve_test_city` writes it
+        write_profile(connection, TEST_CITY)
+    return settings, engine
+
+
 # --- the demo's feature layers, loaded once per backend and test process ----------------------------
 # Loading every layer of the city model (some 17,000 features) took 20 to 40 s per backend, and five
 # tests did it each, three of them only to read what it made. The tests that read them share one
@@ -441,28 +471,55 @@ def demo_layers(
 
     layers = _demo_layers.get(backend)
     if layers is None:
-        if backend == "postgresql":
-            session_url = request.getfixturevalue("postgres_url")
-            name = f"{session_url.rsplit('/', 1)[1]}_layers"
-            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                create_test_database(connection, name)
-            admin.dispose()
-            _kept_databases[session_url].append(name)
-            url = session_url.rsplit("/", 1)[0] + "/" + name
-        else:
-            url = f"sqlite:///{tmp_path_factory.mktemp('layers') / 'layers.sqlite'}"
-        settings = _settings(url, viewer_dir)
-        engine = make_engine(settings)
-        upgrade(engine)
-        with for_writes(engine).begin() as connection:  # the test city, as `serve_test_city` writes it
-            write_profile(connection, TEST_CITY)
+        settings, engine = _session_store("layers", backend, request, tmp_path_factory, viewer_dir)
         with TestClient(create_app(settings, engine)):
             pass  # the app's defaults, written at its start, as under the tests' `anonymous` client
         first = load_feature_layers(engine, progress=False)
         again = load_feature_layers(engine, progress=False)
         layers = _demo_layers[backend] = DemoLayers(engine, settings, first, again)
     return layers
+
+
+# --- the demo's SensorThings data, loaded once per backend and test process --------------------------
+# The station importers' tests (LfULG, CAMS) import the real files into the demo's store and must
+# find everything there already; each loaded the demo (17 s on SQLite on a busy machine) per backend.
+
+
+@dataclass(frozen=True)
+class DemoSensors:
+    """A store holding the demo's SensorThings data (`load_demo`). Its tests only read it, or write
+    nothing when they pass: what an import found there already it does not write again."""
+
+    engine: Engine
+    settings: Settings
+
+    @contextmanager
+    def client(self) -> Iterator[LocalClient]:
+        """The local SensorThings client on the store, as the importers use it."""
+        client = LocalClient(self.engine, self.settings)
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+_demo_sensors: dict[str, DemoSensors] = {}
+
+
+@pytest.fixture
+def demo_sensors(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    viewer_dir: Path,
+) -> DemoSensors:
+    """The demo's SensorThings data on `backend`, loaded by the first test of the process that asks."""
+    sensors = _demo_sensors.get(backend)
+    if sensors is None:
+        settings, engine = _session_store("sensors", backend, request, tmp_path_factory, viewer_dir)
+        load_demo(engine, settings)
+        sensors = _demo_sensors[backend] = DemoSensors(engine, settings)
+    return sensors
 
 
 def _free_port() -> int:

@@ -10,7 +10,8 @@ that each fault breaks the behaviour its checks look at and nothing before them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +74,20 @@ class Broken:
         self.backend = backend
         self.fault: Fault | None = None
         self.app = Starlette(
-            routes=[Route("/{path:path}", self.forward, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
+            routes=[Route("/{path:path}", self.forward, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])],
+            lifespan=self._lifespan,
         )
+        self.client: httpx.AsyncClient | None = None
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        # One client, its connections kept alive, while the fake runs: a client per request made a
+        # TLS context (some 35 ms of CPU each) and a new connection for each of the ~1,200 requests
+        # of a test, which is what made tests/conformance/test_broken_server.py take minutes.
+        async with httpx.AsyncClient(timeout=30) as client:
+            self.client = client
+            yield
+        self.client = None
 
     async def forward(self, request: Request) -> Response:
         keep = {"authorization", "content-type", "accept", "host"}
@@ -90,14 +103,14 @@ class Broken:
             fault.request(call)
             if call.answer is not None:
                 return call.answer
-        async with httpx.AsyncClient(timeout=30) as client:
-            answer = await client.request(
-                call.method,
-                self.backend + call.path,
-                params=call.params,
-                content=call.body,
-                headers=call.headers,
-            )
+        assert self.client is not None, "the fake serves requests only while it runs (its lifespan)"
+        answer = await self.client.request(
+            call.method,
+            self.backend + call.path,
+            params=call.params,
+            content=call.body,
+            headers=call.headers,
+        )
         headers = {
             k: v for k, v in answer.headers.items() if k in ("content-type", "location", "content-crs")
         }

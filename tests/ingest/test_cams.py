@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from tests.conftest import DemoSensors
 from urbantwin.cli import app
 from urbantwin.demo import DATA_DIR
 from urbantwin.ingest.cams import CamsOptions, import_cams
@@ -75,23 +76,20 @@ def test_a_real_cams_file_imports_as_model_forecasts_once(sta: LocalClient) -> N
     assert again.observations == 0 and again.already_present == values_in(WEST) and not again.created
 
 
-@pytest.mark.long  # loads the demo
-def test_both_real_files_join_the_demo_stations_and_add_nothing(
-    sta: LocalClient, engine: Engine, settings: Settings
-) -> None:
+@pytest.mark.long  # the demo (loaded once per test process and backend, `demo_sensors`)
+@pytest.mark.xdist_group("demo-sensors")
+def test_both_real_files_join_the_demo_stations_and_add_nothing(demo_sensors: DemoSensors) -> None:
     """The demo loaded the same forecasts: the import finds its Things, Datastreams and values."""
-    from urbantwin.cli import load_demo
-
-    load_demo(engine, settings)
     sets = ("Things", "Sensors", "ObservedProperties", "Datastreams", "Observations")
-    before = {entity_set: count(sta, entity_set) for entity_set in sets}
+    with demo_sensors.client() as sta:
+        before = {entity_set: count(sta, entity_set) for entity_set in sets}
 
-    for station, path in (("Leipzig-West", WEST), ("Leipzig-Mitte", MITTE)):
-        report = import_cams(sta, path, STATIONS, options(station))
-        assert report.observations == 0 and report.already_present == values_in(path)
-        assert not report.created
+        for station, path in (("Leipzig-West", WEST), ("Leipzig-Mitte", MITTE)):
+            report = import_cams(sta, path, STATIONS, options(station))
+            assert report.observations == 0 and report.already_present == values_in(path)
+            assert not report.created
 
-    assert {entity_set: count(sta, entity_set) for entity_set in sets} == before
+        assert {entity_set: count(sta, entity_set) for entity_set in sets} == before
 
 
 def test_bad_rows_are_named_and_abort_writes_nothing(sta: LocalClient, tmp_path: Path) -> None:

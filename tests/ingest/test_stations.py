@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from tests.conftest import DemoSensors
 from urbantwin.cli import app
 from urbantwin.demo import DATA_DIR
 from urbantwin.ingest.sta_client import LocalClient
@@ -178,22 +179,19 @@ def test_the_real_lfulg_file_imports_whole_and_once(sta: LocalClient, backend: s
     assert again.observations == 0 and again.already_present == 2483 and not again.created
 
 
-@pytest.mark.long  # loads the demo
-def test_the_real_lfulg_file_joins_the_demo_stations(
-    sta: LocalClient, engine: Engine, settings: Settings
-) -> None:
+@pytest.mark.long  # the demo (loaded once per test process and backend, `demo_sensors`)
+@pytest.mark.xdist_group("demo-sensors")
+def test_the_real_lfulg_file_joins_the_demo_stations(demo_sensors: DemoSensors) -> None:
     """The demo loaded the same file: the import finds its Things, Datastreams and values."""
-    from urbantwin.cli import load_demo
-
-    load_demo(engine, settings)
     sets = ("Things", "Locations", "Sensors", "ObservedProperties", "Datastreams", "Observations")
-    before = {entity_set: count(sta, entity_set) for entity_set in sets}
+    with demo_sensors.client() as sta:
+        before = {entity_set: count(sta, entity_set) for entity_set in sets}
 
-    report = import_stations(sta, LFULG_HOURLY, LFULG_STATIONS, QUIET)
+        report = import_stations(sta, LFULG_HOURLY, LFULG_STATIONS, QUIET)
 
-    assert report.observations == 0 and report.already_present == 2483
-    assert not report.created  # found by the connector's keys, which the demo's entities carry
-    assert {entity_set: count(sta, entity_set) for entity_set in sets} == before
+        assert report.observations == 0 and report.already_present == 2483
+        assert not report.created  # found by the connector's keys, which the demo's entities carry
+        assert {entity_set: count(sta, entity_set) for entity_set in sets} == before
 
 
 def test_the_command(engine: Engine, settings: Settings) -> None:
