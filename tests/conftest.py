@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from urbantwin.app import create_app
@@ -171,12 +172,28 @@ def spare_database(session_url: str) -> Iterator[str]:
     """The URL of a migrated, empty PostgreSQL database beside the session's, until the block ends."""
     spare = _spare_databases[session_url]
     reused = spare.pop() if spare else None
-    name = reused or f"{session_url.rsplit('/', 1)[1]}_m{uuid.uuid4().hex[:6]}"
-    if reused is None:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
+    name = f"{session_url.rsplit('/', 1)[1]}_m{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if reused is None:
             create_test_database(connection, name)
-        admin.dispose()
+        else:
+            # A new name for the database used before: whatever of the earlier test still holds its
+            # URL (an audit log's timer, a service never shut down) finds no database, rather than
+            # writing into this test's store.
+            for attempt in range(10):  # a stale pool may connect again between the two statements
+                connection.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": reused},
+                )
+                try:
+                    connection.execute(text(f'ALTER DATABASE "{reused}" RENAME TO "{name}"'))
+                    break
+                except OperationalError:
+                    if attempt == 9:
+                        raise
+                    time.sleep(0.1)
+    admin.dispose()
     url = session_url.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(Settings(database_url=url))
     try:

@@ -10,9 +10,12 @@ docs/architecture.md for the recipe of a new module.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:  # only for the annotations: declaring a module imports none of the machinery
     import typer
@@ -60,6 +63,22 @@ class Context:
     conformance: dict[Listing, list[str]]
     #: The city the platform is for (`urbantwin city init`; `city_profile.NO_CITY` before that).
     city: CityProfile
+
+
+def unless_unmigrated(start: Callable[[], None], what: str) -> Callable[[], None]:
+    """A module's `start` that leaves a store without the platform's tables alone (the app that only
+    serves its OpenAPI document, a store `urbantwin db upgrade` has not made yet): the server still
+    starts, and the log says what was not prepared."""
+
+    def run() -> None:
+        try:
+            start()
+        except DBAPIError as exc:
+            logging.getLogger("urbantwin").warning(
+                "%s not prepared: is the store migrated? (%s)", what, exc.orig
+            )
+
+    return run
 
 
 @dataclass

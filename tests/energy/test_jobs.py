@@ -127,3 +127,17 @@ def test_the_grid_factor_a_run_was_simulated_with_is_read_back_from_its_kpis() -
     assert implied_grid_factor(kpis) == pytest.approx(380.0)
     assert implied_grid_factor({**kpis, "co2_kg": 1000.0 * 0.38 + 500 * 0.25}, 250.0) == pytest.approx(380.0)
     assert implied_grid_factor({**kpis, "import_kwh": 0.0}) == 0.0
+
+
+def test_a_run_without_the_flows_of_the_grid_path_has_targets_but_no_first_year() -> None:
+    """A run stored by an earlier version keeps its KPIs of then: its targets are still compared."""
+    from types import SimpleNamespace
+
+    from urbantwin.energy.jobs import targets
+
+    old = {"co2_kg": 30.0, "renewable_kwh": 10.0, "final_energy_kwh": 5.0}
+    row = SimpleNamespace(scenario="pv", kpis=old, overrides={})
+    baseline = SimpleNamespace(id="baseline", kpis={**old, "co2_kg": 100.0})
+    compared = targets(row, baseline)
+    assert compared is not None and compared["first_year"] is None
+    assert compared["co2"]["change"] == -0.7 and compared["co2"]["met"] is True

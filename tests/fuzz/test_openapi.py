@@ -114,6 +114,8 @@ def reproducer(case: Any, headers: dict[str, str]) -> str:
 WITHOUT_BODY = {
     "PUT /api/admin/groups/{group}/members/{user}",
     "POST /api/air/assessment/publish",  # the year is a query parameter; nothing is sent
+    "POST /api/participation/contributions/{contribution}/supports",  # a support is the request itself
+    "POST /api/remotes/{name}/harvest",  # harvests the partner named in the path
 }
 
 

@@ -3,7 +3,7 @@ of digital education and the digital festival at /api/campus/, with iCalendar ex
 
 from __future__ import annotations
 
-from urbantwin.module import Context, Module, Mounted
+from urbantwin.module import Context, Module, Mounted, unless_unmigrated
 
 
 def mount(context: Context) -> Mounted:
@@ -16,7 +16,9 @@ def mount(context: Context) -> Mounted:
             ensure_dataset(connection)
 
     return Mounted(
-        routers=[build_router()], start=start, state={"campus": CampusService(context.engine, context.access)}
+        routers=[build_router()],
+        start=unless_unmigrated(start, "the campus dataset"),
+        state={"campus": CampusService(context.engine, context.access)},
     )
 
 

@@ -672,10 +672,19 @@ def targets(row: Any, baseline: Any | None) -> dict[str, Any] | None:
             "target": target,
             "met": bool(change == change and changes.met(key)),
         }
-    out["first_year"] = first_years(
-        row.kpis, baseline.kpis, (row.overrides or {}).get("grid.gas_co2_g_per_kwh")
+    # Runs stored by an earlier version (or written by hand) may lack the flows the grid path needs:
+    # no first year then, rather than a failed read.
+    complete = all(key in kpis for kpis in (row.kpis, baseline.kpis) for key in TRAJECTORY_KPIS)
+    out["first_year"] = (
+        first_years(row.kpis, baseline.kpis, (row.overrides or {}).get("grid.gas_co2_g_per_kwh"))
+        if complete
+        else None
     )
     return out
+
+
+#: The district KPIs the grid path of `first_years` recomputes a run's targets from.
+TRAJECTORY_KPIS = ("import_kwh", "export_kwh", "pv_kwh", "ambient_heat_kwh", "co2_kg", "final_energy_kwh")
 
 
 def first_years(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from urbantwin.module import Context, Module, Mounted
+from urbantwin.module import Context, Module, Mounted, unless_unmigrated
 
 
 def mount(context: Context) -> Mounted:
@@ -27,7 +27,7 @@ def mount(context: Context) -> Mounted:
 
     return Mounted(
         routers=[build_router()],
-        start=start,
+        start=unless_unmigrated(start, "the participation dataset"),
         state={
             "ideas": IdeasService(context.engine, context.access, submissions),
             "procedures": ProceduresService(context.engine, context.access, submissions),

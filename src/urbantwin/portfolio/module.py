@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from urbantwin.module import Context, Module, Mounted
+from urbantwin.module import Context, Module, Mounted, unless_unmigrated
 
 
 def mount(context: Context) -> Mounted:
@@ -20,7 +20,11 @@ def mount(context: Context) -> Mounted:
             ensure_dataset(connection)
 
     service = PortfolioService(context.engine, context.access)
-    return Mounted(routers=[build_router()], start=start, state={"portfolio": service})
+    return Mounted(
+        routers=[build_router()],
+        start=unless_unmigrated(start, "the portfolio dataset"),
+        state={"portfolio": service},
+    )
 
 
 def commands(cli: typer.Typer) -> None:
