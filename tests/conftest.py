@@ -121,12 +121,15 @@ def create_test_database(connection: Connection, name: str) -> None:
 
 
 @contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
+def statements(engine: Engine, thread: str | None = None) -> Iterator[list[str]]:
     """The SQL statements run on `engine` within the block (SQLite's BEGIN aside): what a request
-    costs in round trips, without timing anything."""
+    costs in round trips, without timing anything. `thread`: only those of the thread of that name
+    (not the audit log's flush or the live updates' notifications that may fall into the block)."""
     seen: list[str] = []
 
     def note(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if thread is not None and threading.current_thread().name != thread:
+            return
         if not statement.startswith("BEGIN"):
             seen.append(statement)
 

@@ -152,6 +152,10 @@ def test_a_group_that_fails_is_made_again_uplink_by_uplink(
     assert (_count(engine, lorawan_uplinks), _count(engine, observations)) == (3, 4)
 
 
+#: The thread that commits the groups (`infrastructure/uplinks.py`).
+GROUP_THREAD = "urbantwin-lorawan-uplinks"
+
+
 def test_a_group_costs_the_statements_of_one_uplink(client: TestClient, app: Any, engine: Engine) -> None:
     """The round trips of a group do not grow with its uplinks: one insert of each kind, the
     Observations as one block."""
@@ -159,10 +163,10 @@ def test_a_group_costs_the_statements_of_one_uplink(client: TestClient, app: Any
     posts = app.state.infrastructure.uplinks
     for device in DEVICES:  # each Datastream's FeatureOfInterest and observed area made once
         posts.submit(_uplink(device, 1)).result(timeout=60)
-    with statements(engine) as small:
+    with statements(engine, thread=GROUP_THREAD) as small:
         for future in posts.submit_all([_uplink(DEVICES[0], 2), _uplink(DEVICES[1], 2)]):
             future.result(timeout=60)
-    with statements(engine) as large:
+    with statements(engine, thread=GROUP_THREAD) as large:
         group = [_uplink(device, count) for count in range(3, 23) for device in DEVICES]
         for future in posts.submit_all(group):
             assert future.result(timeout=60)["stored"] is True

@@ -124,6 +124,43 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             "created": T0,
         }
     ],
+    "datasets": [
+        {
+            "id": "stadtwerke-meters",
+            "title": "Meters of the utility",
+            "description": "partners only",
+            "publisher_id": "stadtwerke",
+            "themes": ["ENER"],
+            "keywords": ["meters"],
+            "licence": "dl-de/by-2-0",
+            "access_level": "restricted",
+            "read_groups": ["partners"],
+            "writers": ["user:anna"],
+            "update_frequency": "DAILY",
+            "created": T0,
+            "modified": T0,
+        }
+    ],  # fmt: skip
+    "groups": [
+        {
+            "id": "partners",
+            "title": "Partners",
+            "description": "",
+            "organisation_id": "stadtwerke",
+            "created": T0,
+        }
+    ],
+    "group_members": [{"group_id": "partners", "user_id": {"ref": ("users", 0)}}],
+    "api_tokens": [
+        {
+            "user_id": {"ref": ("users", 0)},
+            "token_hash": "0" * 64,
+            "prefix": "ut_0000",
+            "name": "meter upload",
+            "scopes": [],
+            "created": T0,
+        }
+    ],  # fmt: skip
     "energy_runs": [
         {
             "id": "0123456789abcdef0123456789abcdef",
@@ -277,13 +314,14 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     ],
 }
 
-#: Tables whose rows are derived from others (counters, rollups, caches, logs) or written only by the
-#: platform at start: they are rebuilt, not carried over by hand, so no sample is needed.
+#: Tables whose rows are derived from others (counters, rollups, logs, a feed's trips and departures
+#: from its file, a registry's defaults from its import, an uplink's records) or written by the
+#: platform at start (the city profile, the policy version): no sample of their own is needed.
 DERIVED = {
     "observation_counts", "observation_rollups", "observation_rollup_state", "policy_version",
     "audit_log", "dataset_usage", "city_profile", "energy_run_series", "transit_service_days",
-    "transit_trips", "transit_runs", "transit_stop_departures", "datasets", "groups", "group_members",
-    "api_tokens", "infrastructure_registries", "lorawan_streams", "lorawan_uplinks", "lorawan_receptions",
+    "transit_trips", "transit_runs", "transit_stop_departures",
+    "infrastructure_registries", "lorawan_streams", "lorawan_uplinks", "lorawan_receptions",
     "mqtt_ingest_marks",
 }  # fmt: skip
 
