@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -89,6 +90,30 @@ def test_a_run_executes_in_a_process_of_its_own_and_a_crash_fails_only_the_run(e
     failed = runs.get(crashing)
     assert failed.status == "failed"
     assert failed.error == "the run's process ended unexpectedly (exit code 3)"
+
+
+def _hang(_database_url: str, _run_id: str, _scenarios: str) -> None:
+    """A run's process still simulating when the server stops."""
+    time.sleep(600)
+
+
+def test_a_stopping_server_ends_its_run_and_marks_it_interrupted_at_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("urbantwin.energy.jobs._execute_in_child", _hang)
+    load_small_quarter(engine)
+    runs = EnergyRuns(engine, library=DEMO_QUARTER)
+    running = runs.submit(SYSTEM, {"scenario": "baseline"})
+    waiting = runs.submit(SYSTEM, {"scenario": "baseline"})
+    deadline = time.monotonic() + 60
+    while not any(child.name.startswith("energy-run-") for child in multiprocessing.active_children()):
+        assert time.monotonic() < deadline, "the run's process never started"
+        time.sleep(0.05)
+    runs.shutdown(timeout=30)
+    assert runs.wait(0), "the worker thread outlived the server"
+    stopped = runs.get(running)
+    assert stopped.status == "failed" and stopped.error.startswith("interrupted: the server stopped")
+    assert runs.get(waiting).status == "queued"  # the next worker (or server start) takes it
 
 
 def test_servers_of_a_separate_worker_only_queue_runs(engine: Engine) -> None:

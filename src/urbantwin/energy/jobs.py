@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import threading
 import time
 import uuid
@@ -203,6 +204,8 @@ class EnergyRuns:
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
+        #: The process of the run this process's worker executes now (None between runs).
+        self._child: multiprocessing.process.BaseProcess | None = None
 
     # --- submitting --------------------------------------------------------------------------------
 
@@ -402,6 +405,17 @@ class EnergyRuns:
         if worker is not None:
             worker.join(timeout)
 
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """At server stop: end the run this process executes now and mark it interrupted at once
+        (the next start would find it abandoned anyway, but only after `START_GRACE_SECONDS`, and
+        its process would keep renewing the queue's heartbeats until then); queued runs stay queued
+        for the next worker."""
+        self._stop.set()
+        child = self._child
+        if child is not None and child.is_alive():
+            child.terminate()
+        self.stop_worker(timeout)
+
     def wait(self, timeout: float) -> bool:
         """Wait until the worker has nothing left to do; whether it finished within `timeout`."""
         worker = self._worker
@@ -461,18 +475,24 @@ class EnergyRuns:
             name=f"energy-run-{run_id[:8]}",
             daemon=True,  # ends with the server; the next start fails the run (see `recover`)
         )
-        child.start()
-        child.join()
+        self._child = child
+        try:
+            child.start()
+            child.join()
+        finally:
+            self._child = None
         if child.exitcode != 0:
+            stopped = self._stop.is_set() and child.exitcode == -signal.SIGTERM
+            error = (
+                "interrupted: the server stopped before the run finished; submit it again"
+                if stopped
+                else f"the run's process ended unexpectedly (exit code {child.exitcode})"
+            )
             with for_writes(self.engine).begin() as connection:
                 connection.execute(
                     update(energy_runs)
                     .where(energy_runs.c.id == run_id, energy_runs.c.status == "running")
-                    .values(
-                        status="failed",
-                        error=f"the run's process ended unexpectedly (exit code {child.exitcode})",
-                        finished=_now(),
-                    )
+                    .values(status="failed", error=error, finished=_now())
                 )
 
     def claim_peek(self) -> str | None:

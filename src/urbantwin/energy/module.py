@@ -34,7 +34,12 @@ def mount(context: Context) -> Mounted:
         except DBAPIError as exc:  # a store not migrated yet (`urbantwin db upgrade`) has no runs
             log.warning("energy runs were not recovered: %s", exc.orig)
 
-    return Mounted(routers=[build_router()], start=recover, state={"energy": Energy.of(context, runs)})
+    return Mounted(
+        routers=[build_router()],
+        start=recover,
+        stop=runs.shutdown,
+        state={"energy": Energy.of(context, runs)},
+    )
 
 
 def commands(cli: typer.Typer) -> None:
