@@ -178,6 +178,13 @@ class Settings:
     #: processes run them, e.g. the `urbantwin-worker` unit of deploy/, so the API hosts never spend
     #: CPU on simulations).
     scenario_worker: str = "server"
+    #: The Dask scheduler energy sweeps (`POST /api/energy/sweeps`) fan their runs out to
+    #: (`tcp://host:8786`); empty: a local cluster of worker processes on this host, started with
+    #: the first sweep. The scheduler's workers need the platform installed and the store reachable
+    #: at `database_url` (so a remote cluster needs PostgreSQL: an SQLite file is local).
+    dask_scheduler: str = ""
+    #: Worker processes of the local Dask cluster (0: one per CPU core).
+    dask_workers: int = 0
     #: Which feature collections the district profiles (`/api/districts/`) count as what, found by
     #: their keywords: entries `kind=keyword keyword !keyword` (a collection counts when it has every
     #: keyword and none of those marked `!`, case-insensitive). Kinds: `buildings` (footprints, their

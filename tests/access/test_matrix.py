@@ -394,10 +394,11 @@ def test_membership_changes(client: TestClient, world: World) -> None:
     _report(problems)
 
 
-#: Every energy route that reads a run, as the matrix asks it (`/runs` lists them, `/scenarios`
-#: are the bundled files, no run's data).
+#: Every energy route that reads a run, as the matrix asks it (`/runs` and `/sweeps` list them,
+#: `/scenarios` are the bundled files, no run's data); a sweep is seen through its runs.
 ENERGY_READS = (
     "runs/{run_id}",
+    "sweeps/{sweep_id}",
     "runs/{run_id}/profiles",
     "runs/{run_id}/timeseries.csv",
     "runs/{run_id}/timeseries.parquet",
@@ -413,7 +414,7 @@ def test_the_matrix_asks_every_energy_route(app) -> None:  # noqa: ANN001
         path for path, operations in paths.items() if path.startswith("/api/energy/") and "get" in operations
     }
     asked = {"/api/energy/" + template.partition("?")[0] for template in ENERGY_READS}
-    assert served == asked | {"/api/energy/runs", "/api/energy/scenarios"}
+    assert served == asked | {"/api/energy/runs", "/api/energy/sweeps", "/api/energy/scenarios"}
 
 
 def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> None:  # noqa: ANN001
@@ -423,6 +424,7 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
     runs = app.state.energy.runs
     run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     runs.execute(runs.claim())
+    sweep_id = app.state.energy.sweeps.submit(SYSTEM, {"scenarios": ["baseline"]}, start=False)
     period = "days=1&end=2026-06-15T12:00:00Z"
     problems = []
     for like, (level, publisher, read_groups, writers) in DATASETS.items():
@@ -438,24 +440,30 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
             listed = [r["id"] for r in client.get("/api/energy/runs", headers=headers).json()["runs"]]
             if (run_id in listed) != visible:
                 problems.append(f"{cell}: /api/energy/runs lists it: {not visible}")
+            swept = [s["id"] for s in client.get("/api/energy/sweeps", headers=headers).json()["sweeps"]]
+            if (sweep_id in swept) != visible:
+                problems.append(f"{cell}: /api/energy/sweeps lists it: {not visible}")
             for template in ENERGY_READS:
-                path = template.format(run_id=run_id, period=period)
+                path = template.format(run_id=run_id, sweep_id=sweep_id, period=period)
                 status = client.get(f"/api/energy/{path}", headers=headers).status_code
                 allowed = {200, 406} if path.endswith("parquet") else {200}  # 406: no pyarrow
                 if (status in allowed) != visible or (not visible and status != 404):
                     problems.append(f"{cell}: GET {path} answered {status}")
             # A bad override: who may submit hears about it (400), nobody else gets that far.
-            submitted = client.post(
-                "/api/energy/runs",
-                json={"scenario": "baseline", "overrides": {"pv.colour": "blue"}},
-                headers=headers,
-            ).status_code
             if principal == "anonymous":
                 expected = 401
             elif USERS[principal][0] == "reader":
                 expected = 403  # a reader's token has no write scope
             else:
                 expected = 400 if may_write(principal, like) else 403 if visible else 404
-            if submitted != expected:
-                problems.append(f"{cell}: POST /api/energy/runs answered {submitted}, expected {expected}")
+            bad = {"overrides": {"pv.colour": "blue"}}
+            for route, body in (
+                ("runs", {"scenario": "baseline", **bad}),
+                ("sweeps", {"scenarios": ["baseline"], **bad}),
+            ):
+                submitted = client.post(f"/api/energy/{route}", json=body, headers=headers).status_code
+                if submitted != expected:
+                    problems.append(
+                        f"{cell}: POST /api/energy/{route} answered {submitted}, expected {expected}"
+                    )
     _report(problems)

@@ -83,6 +83,8 @@ class ServerProcess:
             # their own tests, tests/test_ratelimit.py).
             "URBANTWIN_RATE_LIMIT_PER_SECOND": "0",
             "URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND": "0",
+            # A sweep the fuzzer gets accepted runs on one Dask worker, not one per core.
+            "URBANTWIN_DASK_WORKERS": "1",
         }
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "urbantwin.app:create_app_from_environment",

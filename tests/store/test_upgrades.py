@@ -312,6 +312,16 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "campus_events": [
         {"id": "lxdx-2019", "document": {"title": {"en": "LXDX"}}, "start": T0, "end": T0, "updated": T0}
     ],
+    "energy_sweeps": [
+        {
+            "id": "fedcba9876543210fedcba9876543210",
+            "status": "ended",
+            "request": {"scenarios": ["baseline"], "areas": [["Altstadt"]]},
+            "submitted_by": "admin",
+            "created": T0,
+            "heartbeat": T0,
+        }
+    ],
 }
 
 #: Tables whose rows are derived from others (counters, rollups, logs, a feed's trips and departures

@@ -280,14 +280,19 @@ def worker_command(
     import threading
 
     from urbantwin.energy.jobs import EnergyRuns
+    from urbantwin.energy.sweeps import EnergySweeps
 
     if poll <= 0:
         raise typer.BadParameter("--poll must be more than 0 seconds")
     stop = threading.Event()
 
+    driving: list[EnergySweeps] = []
+
     def request_stop(signum: int, _frame: object) -> None:
         typer.echo(f"{signal.Signals(signum).name}: stopping after the current run", err=True)
         stop.set()
+        for sweeps in driving:  # a sweep's unfinished runs fail as interrupted
+            sweeps.request_stop()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -299,8 +304,13 @@ def worker_command(
                 err=True,
             )
         runs = EnergyRuns(engine, library=_library(config), in_process=False)
-        typer.echo("Scenario worker: waiting for queued runs.", err=True)
-        done = runs.work_forever(stop, poll_seconds=poll)
+        sweeps = EnergySweeps(runs, settings.dask_scheduler, settings.dask_workers)
+        driving.append(sweeps)
+        typer.echo("Scenario worker: waiting for queued runs and sweeps.", err=True)
+        try:
+            done = runs.work_forever(stop, poll_seconds=poll, sweeps=sweeps.drive_next)
+        finally:
+            sweeps.shutdown()
         typer.echo(f"Scenario worker stopped after {done} {'run' if done == 1 else 'runs'}.", err=True)
 
 

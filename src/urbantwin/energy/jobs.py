@@ -36,7 +36,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -211,6 +211,16 @@ class EnergyRuns:
 
     def submit(self, principal: Principal, body: Any, start: bool = True) -> str:
         """Check and store a run (queued); start the worker unless `start` is False. Its id."""
+        run = self.prepare(principal, body)
+        with for_writes(self.engine).begin() as connection:
+            connection.execute(energy_runs.insert().values(**run))
+        if start and self.in_process:
+            self.start_worker()
+        return str(run["id"])
+
+    def prepare(self, principal: Principal, body: Any) -> dict[str, Any]:
+        """Check a run as `submit` does (who may, the scenario, area and overrides); the row to
+        store, not stored yet (a sweep stores all its runs in one transaction)."""
         name = body.get("scenario") if isinstance(body, dict) else None
         bundled_names = set(self.library.names())
         if self.access is not None and isinstance(name, str) and name in bundled_names:
@@ -225,28 +235,22 @@ class EnergyRuns:
         loaded = load_scenario(submission.scenario, submission.overrides, run_id, self.library)
         collection = f"energy-{loaded.scenario.name}"
         now = _now()
-        with for_writes(self.engine).begin() as connection:
-            info = loaded.scenario
-            connection.execute(
-                energy_runs.insert().values(
-                    id=run_id,
-                    scenario=submission.scenario,
-                    title=info.title if not submission.variant else f"{info.title} (variant)",
-                    description=info.description,
-                    strategy=info.strategy,
-                    overrides=submission.overrides,
-                    collection=collection,
-                    status="queued",
-                    progress=0.0,
-                    submitted_by=principal.name,
-                    created=now,
-                    heartbeat=now,
-                    parameters=_parameters(loaded),
-                )
-            )
-        if start and self.in_process:
-            self.start_worker()
-        return run_id
+        info = loaded.scenario
+        return {
+            "id": run_id,
+            "scenario": submission.scenario,
+            "title": info.title if not submission.variant else f"{info.title} (variant)",
+            "description": info.description,
+            "strategy": info.strategy,
+            "overrides": submission.overrides,
+            "collection": collection,
+            "status": "queued",
+            "progress": 0.0,
+            "submitted_by": principal.name,
+            "created": now,
+            "heartbeat": now,
+            "parameters": _parameters(loaded),
+        }
 
     def district_names(self, scenario: scenarios.Scenario | None = None) -> set[str] | None:
         """Names of the districts an area of `scenario` may name (see `model.districts_of`); None
@@ -292,6 +296,17 @@ class EnergyRuns:
                 )
             ).all()
         return [row for row in rows if scope.allows(run_dataset(row))]
+
+    def of_sweep(self, sweep_id: str) -> Sequence[Any]:
+        """The runs of a sweep (summary rows, as `list` gives them), oldest first."""
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    _with_dataset(select(*_SUMMARY_COLUMNS))
+                    .where(energy_runs.c.sweep_id == sweep_id)
+                    .order_by(energy_runs.c.created, energy_runs.c.id)
+                ).all()
+            )
 
     def dataset_of(self, run_id: str) -> str:
         """The dataset a run is read with (see the module doc); 404 for an unknown run."""
@@ -380,9 +395,7 @@ class EnergyRuns:
         if not self.in_process:
             return failed
         with self.engine.connect() as connection:
-            queued = connection.execute(
-                select(energy_runs.c.id).where(energy_runs.c.status == "queued").limit(1)
-            ).first()
+            queued = connection.execute(select(energy_runs.c.id).where(_QUEUED_ALONE).limit(1)).first()
         if queued is not None:
             self.start_worker()
         return failed
@@ -436,16 +449,21 @@ class EnergyRuns:
                 continue
             self.execute_apart(run_id)
 
-    def work_forever(self, stop: threading.Event, poll_seconds: float = 2.0) -> int:
+    def work_forever(
+        self, stop: threading.Event, poll_seconds: float = 2.0, sweeps: Callable[[], bool] | None = None
+    ) -> int:
         """A worker process's loop (`urbantwin energy worker`): run queued runs one after another,
         oldest first, until `stop` is set; between runs look again every `poll_seconds`. Claims are
         atomic, so any number of such processes (on any hosts sharing the store) share the queue. While
         a run is executing, its process renews the queued runs' heartbeats (`_progress`), so they do not
         read as abandoned; runs no one renewed for `STALE_SECONDS` are failed, as a server start does.
-        The number of runs done."""
+        `sweeps` (`EnergySweeps.drive_next`) drives a queued sweep before the next run is taken.
+        The number of runs done (a sweep's not counted)."""
         done = 0
         while not stop.is_set():
             self.expire()
+            if sweeps is not None and sweeps():
+                continue
             run_id = self.claim()
             if run_id is None:
                 stop.wait(poll_seconds)
@@ -497,17 +515,16 @@ class EnergyRuns:
 
     def claim_peek(self) -> str | None:
         with self.engine.connect() as connection:
-            return connection.execute(
-                select(energy_runs.c.id).where(energy_runs.c.status == "queued").limit(1)
-            ).scalar()
+            return connection.execute(select(energy_runs.c.id).where(_QUEUED_ALONE).limit(1)).scalar()
 
     def claim(self) -> str | None:
-        """Take the oldest queued run (status → running); None when nothing is queued."""
+        """Take the oldest queued run (status → running); None when nothing is queued. A sweep's
+        runs are its driver's (energy/sweeps.py), never taken here."""
         while True:
             with self.engine.connect() as connection:
                 run_id = connection.execute(
                     select(energy_runs.c.id)
-                    .where(energy_runs.c.status == "queued")
+                    .where(_QUEUED_ALONE)
                     .order_by(energy_runs.c.created, energy_runs.c.id)
                     .limit(1)
                 ).scalar()
@@ -626,6 +643,10 @@ def _execute_in_child(database_url: str, run_id: str, scenarios_folder: str = ""
         engine.dispose()
 
 
+#: Queued runs submitted alone: the run queue's (a sweep's runs wait for its driver).
+_QUEUED_ALONE = and_(energy_runs.c.status == "queued", energy_runs.c.sweep_id.is_(None))
+
+
 def _renew_queued(connection: Connection, now: datetime) -> None:
     connection.execute(update(energy_runs).where(energy_runs.c.status == "queued").values(heartbeat=now))
 
@@ -659,6 +680,7 @@ _SUMMARY_COLUMNS = [
     energy_runs.c.started,
     energy_runs.c.finished,
     energy_runs.c.kpis,
+    energy_runs.c.sweep_id,
 ]
 
 

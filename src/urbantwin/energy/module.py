@@ -18,6 +18,7 @@ def mount(context: Context) -> Mounted:
     from urbantwin.energy.jobs import EnergyRuns
     from urbantwin.energy.routes import Energy, build_router
     from urbantwin.energy.scenario import Library
+    from urbantwin.energy.sweeps import EnergySweeps
 
     settings = context.settings
     runs = EnergyRuns(
@@ -26,19 +27,25 @@ def mount(context: Context) -> Mounted:
         Library.at(settings.energy_scenarios),
         in_process=settings.scenario_worker == "server",
     )
+    sweeps = EnergySweeps(runs, settings.dask_scheduler, settings.dask_workers)
 
     def recover() -> None:
         """Runs a stopped server left behind fail; the queued ones resume in this process."""
         try:
             runs.recover()
+            sweeps.recover()
         except DBAPIError as exc:  # a store not migrated yet (`urbantwin db upgrade`) has no runs
             log.warning("energy runs were not recovered: %s", exc.orig)
+
+    def stop() -> None:
+        sweeps.shutdown()
+        runs.shutdown()
 
     return Mounted(
         routers=[build_router()],
         start=recover,
-        stop=runs.shutdown,
-        state={"energy": Energy.of(context, runs)},
+        stop=stop,
+        state={"energy": Energy.of(context, runs, sweeps)},
     )
 
 

@@ -24,6 +24,7 @@ from urbantwin.access.policy import DatasetScope
 from urbantwin.energy import kpi, results
 from urbantwin.energy.jobs import EnergyRuns, bundled, targets
 from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end
+from urbantwin.energy.sweeps import EnergySweeps
 from urbantwin.errors import NotAcceptable
 from urbantwin.http import public_base, read_json
 from urbantwin.module import Context
@@ -43,11 +44,12 @@ class Energy:
     runs: EnergyRuns
     monitoring: Monitoring
     settings: Settings
+    sweeps: EnergySweeps
 
     @classmethod
-    def of(cls, context: Context, runs: EnergyRuns) -> Energy:
+    def of(cls, context: Context, runs: EnergyRuns, sweeps: EnergySweeps) -> Energy:
         monitoring = Monitoring(context.engine, context.settings, runs, context.sensorthings)
-        return cls(runs, monitoring, context.settings)
+        return cls(runs, monitoring, context.settings, sweeps)
 
 
 def request_energy(request: Request) -> Energy:
@@ -101,6 +103,7 @@ def summary(row: Any, base: str, scope: DatasetScope, runs: EnergyRuns) -> dict[
         "created": _iso(row.created),
         "started": _iso(row.started),
         "finished": _iso(row.finished),
+        "sweep": row.sweep_id,
         "kpis": row.kpis if row.status == "done" else None,
         "targets": targets(row, runs.baseline_for(row, scope)) if row.status == "done" else None,
         "links": links,
@@ -230,6 +233,93 @@ def build_router() -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{name}-timeseries.parquet"'},
         )
 
+    @router.post(
+        "/sweeps",
+        status_code=202,
+        summary="Submit a sweep: every scenario × every area as runs on the Dask cluster",
+        openapi_extra={  # the body is read by `read_json`, not by FastAPI
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["scenarios"],
+                            "properties": {
+                                "scenarios": {
+                                    "oneOf": [
+                                        {"type": "array", "items": {"type": "string"}},
+                                        {"type": "string", "enum": ["all"]},
+                                    ]
+                                },
+                                "areas": {
+                                    "oneOf": [
+                                        {
+                                            "type": "array",
+                                            "items": {"type": "array", "items": {"type": "string"}},
+                                        },
+                                        {"type": "string", "enum": ["each"]},
+                                    ]
+                                },
+                                "strategy": {"type": "string"},
+                                "overrides": {"type": "object"},
+                            },
+                        },
+                        "example": {"scenarios": ["baseline", "pv_batteries_rule"], "areas": "each"},
+                    }
+                },
+            }
+        },
+        responses={
+            400: {"description": "Bad scenarios, areas, strategy or override, or too many runs; named."},
+            401: {"description": "No token."},
+            403: {"description": "The principal may not write a scenario's results."},
+        },
+    )
+    async def submit_sweep(request: Request) -> JSONResponse:
+        energy = request_energy(request)
+        caller = request_caller(request)
+        energy.runs.require_submitter(caller)
+        body = await read_json(request, energy.settings)
+        base = public_base(request, energy.settings)
+
+        def create() -> dict[str, Any]:
+            sweep_id = energy.sweeps.submit(caller.principal, body)
+            scope = energy.runs.scope(caller)
+            return sweep_document(
+                energy.sweeps.get(sweep_id, caller.principal, scope), base, scope, energy.runs
+            )
+
+        document = await run_in_threadpool(create)
+        return JSONResponse(document, 202, headers={"Location": f"{base}{PREFIX}/sweeps/{document['id']}"})
+
+    @router.get("/sweeps", summary="The sweeps of which the caller may read a run, newest first")
+    async def list_sweeps(request: Request) -> dict[str, Any]:
+        energy = request_energy(request)
+        base = public_base(request, energy.settings)
+        caller = request_caller(request)
+
+        def read() -> list[dict[str, Any]]:
+            scope = energy.runs.scope(caller)
+            found = energy.sweeps.visible(caller.principal, scope)
+            return [sweep_document(sweep, base, scope, energy.runs, with_runs=False) for sweep in found]
+
+        return {"sweeps": await run_in_threadpool(read)}
+
+    @router.get("/sweeps/{sweep_id}", summary="One sweep: its progress and the runs the caller may read")
+    async def one_sweep(request: Request, sweep_id: str) -> dict[str, Any]:
+        energy = request_energy(request)
+        base = public_base(request, energy.settings)
+        caller = request_caller(request)
+
+        def read() -> dict[str, Any]:
+            scope = energy.runs.scope(caller)
+            return sweep_document(
+                energy.sweeps.get(sweep_id, caller.principal, scope), base, scope, energy.runs
+            )
+
+        return await run_in_threadpool(read)
+
     @router.get("/monitoring", summary="Plan against actual: KPIs from the quarter's meter Datastreams")
     async def monitor(
         request: Request,
@@ -256,6 +346,32 @@ def build_router() -> APIRouter:
         return await run_in_threadpool(read)
 
     return router
+
+
+def sweep_document(
+    found: dict[str, Any], base: str, scope: DatasetScope, runs: EnergyRuns, with_runs: bool = True
+) -> dict[str, Any]:
+    """A sweep as the API shows it: what was asked, its progress over all its runs (counts by
+    status, the mean of their progress) and the runs the caller may read."""
+    sweep = found["sweep"]
+    document = {
+        "id": sweep.id,
+        "status": sweep.status,
+        "scenarios": sweep.request.get("scenarios", []),
+        "areas": sweep.request.get("areas", []),
+        "submitted_by": sweep.submitted_by,
+        "created": _iso(sweep.created),
+        "started": _iso(sweep.started),
+        "finished": _iso(sweep.finished),
+        "total": found["total"],
+        "counts": found["counts"],
+        "progress": found["progress"],
+        "simulated": True,
+        "links": [{"rel": "self", "href": f"{base}{PREFIX}/sweeps/{sweep.id}", "type": "application/json"}],
+    }
+    if with_runs:
+        document["runs"] = [summary(row, base, scope, runs) for row in found["runs"]]
+    return document
 
 
 def results_year(row: Any, runs: EnergyRuns) -> int:

@@ -39,7 +39,31 @@ energy_runs = Table(
     Column("kpis", Json),
     Column("parameters", Json),
     Column("profiles", Json),
+    #: The sweep the run is one task of (`energy_sweeps.id`); None for a run submitted alone. A
+    #: sweep's runs are executed by the sweep's driver on Dask, never by the run queue's worker.
+    Column("sweep_id", Text),
     Index("ix_energy_runs_status", "status"),
+    Index("ix_energy_runs_sweep_id", "sweep_id"),
+)
+
+#: Sweeps: many runs (every scenario × every area asked) fanned out as tasks of a Dask cluster
+#: (energy/sweeps.py). `status` is `queued` until a driver claims it, then `running`, then `ended`;
+#: how each of its runs went is theirs (`energy_runs.sweep_id`).
+energy_sweeps = Table(
+    "energy_sweeps",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    #: What was asked: {"scenarios": [...], "areas": [[...], ...]} (an area is a list of districts;
+    #: an empty one the whole quarter), for the record and the API.
+    Column("request", Json, nullable=False),
+    Column("submitted_by", Text, nullable=False),
+    Column("created", UtcTime, nullable=False),
+    Column("started", UtcTime),
+    Column("finished", UtcTime),
+    #: Renewed by the driver while it runs; a stale one means its process died (see `expire`).
+    Column("heartbeat", UtcTime, nullable=False),
+    Index("ix_energy_sweeps_status", "status"),
 )
 
 #: The quarter's series of a finished run: `flows` names the columns of `data` (an `.npz` of float64
