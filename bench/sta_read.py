@@ -338,7 +338,8 @@ def main() -> None:
             got = asgi_figures(app, path, query, args.runs)
             print(
                 f"({name}) wall {got['wall']:.2f} ms, server CPU {got['cpu']:.2f} ms, "
-                f"{got['calls']:,.0f} Python calls in the event loop per request; load average {os.getloadavg()[0]:.1f}"
+                f"{got['calls']:,.0f} Python calls in the event loop per request; "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
         engine.dispose()
         return

@@ -2,7 +2,8 @@
 
 Each entity set gets documented routes (collection, entity) so the OpenAPI document describes the
 API; deeper navigation paths (`/Things(1)/Datastreams(2)/Observations`) go through one catch-all
-route. Every route does the same three things: read the request, call
+route, their GETs through an early plain route that answers the same (`get_navigation`). Every
+route does the same three things: read the request, call
 `SensorThingsService.handle`, write the answer.
 """
 
