@@ -24,7 +24,7 @@ from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
 from urbantwin.sensorthings.query.compiler import FilterCompiler
 from urbantwin.sensorthings.resultformat import data_array
 from urbantwin.sensorthings.serialize import RowWriter, property_value
-from urbantwin.sensorthings.visibility import ALL, Visibility, dataset_column
+from urbantwin.sensorthings.visibility import ALL, Visibility, carries_dataset, dataset_column
 from urbantwin.store.observation_counts import observation_counts
 
 
@@ -163,7 +163,8 @@ class Reader:
         self.now = now
         self.visibility = visibility
         #: The dataset of the entity a path starts at, once a read has checked that entity
-        #: (`_check_parents`); a service counts the read against it without asking again.
+        #: (`_check_parents`) or read it (`_single`); the service counts the read against it
+        #: without asking again.
         self.first_dataset: str | None = None
         self.first_dataset_read = False
 
@@ -262,6 +263,9 @@ class Reader:
         condition = path_condition(steps, table, self.visibility)
         query = select(*_columns(entity, table)).where(condition).limit(2)
         rows = _rows(self.connection.execute(query))
+        if rows and len(steps) == 1 and carries_dataset(entity):
+            # The entity the path starts at is this row: its dataset is known without asking again.
+            self.first_dataset, self.first_dataset_read = rows[0]["dataset_id"], True
         return rows[0] if rows else None
 
     def _check_parents(self, path: ResourcePath) -> None:

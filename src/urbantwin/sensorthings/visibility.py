@@ -30,6 +30,11 @@ def dataset_of(connection: Connection, entity: EntityType, ident: int) -> str | 
     return connection.execute(select(dataset_column(entity, table)).where(table.c.id == ident)).scalar()
 
 
+def carries_dataset(entity: EntityType) -> bool:
+    """Whether rows of `entity` hold their dataset themselves (`dataset_id`), unlike Observations."""
+    return entity.name not in _CARRIED_BY
+
+
 def dataset_column(entity: EntityType, alias: Any) -> ColumnElement[Any]:
     """The dataset of each row of `entity` (as `alias`), to select along with the row: its own
     column, or that of the row that carries it (an Observation: its Datastream's)."""
