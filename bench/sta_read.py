@@ -15,14 +15,30 @@ process, each step `--runs` times (medians of the runs after 10 warm-ups):
   fresh TCP connection per request as the workload's (b) does (httpx, one client).
 
     .venv/bin/python bench/sta_read.py --n 20000 --runs 60
+
+With `--asgi` it measures the server alone, for comparing two revisions on a busy machine: the app
+called as uvicorn calls it (an ASGI scope, the body collected, no HTTP client whose own cost would
+be counted, such as httpx's ASGI transport), per request the wall time, the CPU time of the server's
+process (its event loop and worker threads; PostgreSQL's not) and the Python function calls
+(cProfile's count, the same on any load). `--reuse` keeps the database an earlier run loaded, so
+runs of two revisions alternate on the same data (the revision before by `PYTHONPATH` pointing at a
+`git archive` of its `src/`):
+
+    .venv/bin/python bench/sta_read.py --n 20000          # loads the database once
+    for round in 1 2 3; do
+        PYTHONPATH=/tmp/before/src .venv/bin/python bench/sta_read.py --asgi --reuse --runs 200
+        .venv/bin/python bench/sta_read.py --asgi --reuse --runs 200
+    done
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime as dt
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -229,15 +245,79 @@ def http_floor_ms(body: bytes, runs: int) -> float:
             server.wait()
 
 
+#: The reads `--asgi` times: (b), (c), and a small navigation read where the per-request cost shows.
+ASGI_READS = {
+    **QUERIES,
+    "one entity by navigation (Datastreams(id)/Thing)": "",
+}
+
+
+async def asgi_get(app: Any, path: str, query: str) -> tuple[int, bytes]:
+    """One GET the way uvicorn hands it to the app, with the bench's token; status and body."""
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {TOKEN}".encode())]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def asgi_figures(app: Any, path: str, query: str, runs: int) -> dict[str, float]:
+    """Per request: wall and CPU time (medians of blocks of 10, ms) and the Python function calls on
+    the event loop's thread (cProfile sees no other)."""
+
+    async def run() -> dict[str, float]:
+        for _ in range(10):
+            status, _ = await asgi_get(app, path, query)
+            assert status == 200, status
+        walls, cpus = [], []
+        for _ in range(max(1, runs // 10)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(10):
+                await asgi_get(app, path, query)
+            walls.append((time.perf_counter() - wall) / 10)
+            cpus.append((time.process_time() - cpu) / 10)
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(10):
+            await asgi_get(app, path, query)
+        profile.disable()
+        calls = pstats.Stats(profile).total_calls / 10  # type: ignore[attr-defined]
+        return {"wall": statistics.median(walls) * 1e3, "cpu": statistics.median(cpus) * 1e3, "calls": calls}
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/urbantwin_sta_read")
     parser.add_argument("--n", type=int, default=20000, help="Observations of the Datastream")
     parser.add_argument("--runs", type=int, default=60, help="timed runs per figure")
+    parser.add_argument("--asgi", action="store_true", help="only the server, by ASGI (see above)")
+    parser.add_argument("--reuse", action="store_true", help="the database an earlier run loaded")
     args = parser.parse_args()
     print(describe())
     settings = Settings(
-        database_url=fresh_database(args.pg_url),
+        database_url=args.pg_url if args.reuse else fresh_database(args.pg_url),
         admin_token=TOKEN,
         rate_limit_per_second=0,
         rate_limit_token_per_second=0,
@@ -245,7 +325,24 @@ def main() -> None:
     engine = make_engine(settings)
     upgrade(engine)
     app = create_app(settings, engine)
-    datastream = asyncio.run(load(app, args.n))
+    if args.reuse:
+        datastream = int(engine.connect().execute(text("SELECT min(id) FROM datastreams")).scalar_one())
+    else:
+        datastream = asyncio.run(load(app, args.n))
+    if args.asgi:
+        import urbantwin
+
+        print(f"urbantwin from {Path(urbantwin.__file__).parent}; load average {os.getloadavg()[0]:.1f}")
+        for name, query in ASGI_READS.items():
+            path = f"/v1.1/Datastreams({datastream})/" + ("Observations" if query else "Thing")
+            got = asgi_figures(app, path, query, args.runs)
+            print(
+                f"({name}) wall {got['wall']:.2f} ms, server CPU {got['cpu']:.2f} ms, "
+                f"{got['calls']:,.0f} Python calls in the event loop per request; "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
+        engine.dispose()
+        return
     url = make_url(settings.database_url)
     raw = psycopg.connect(
         host=url.host, port=url.port or 5432, user=url.username, dbname=url.database, autocommit=True

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from tests.access.world import World, build
+from tests.conftest import statements
 from urbantwin.app import create_app
 from urbantwin.sensorthings.service import CONFORMANCE
 
@@ -247,3 +251,44 @@ def test_an_entity_stored_deeper_than_responses_nest_breaks_no_read(
     batch = client.post("/v1.1/$batch", json={"requests": [request]})
     assert batch.status_code == 200, batch.text[:200]
     assert batch.json()["responses"][0]["body"]["properties"] == deep
+
+
+def test_a_path_starting_at_an_entity_reads_it_and_its_dataset_at_once(
+    client: TestClient, engine: Engine, graph: dict[str, Any]
+) -> None:
+    datastream = graph["west"]["datastream"]
+    client.get(f"/v1.1/Datastreams({datastream})/Observations")  # the caller's scope is kept from now
+    with statements(engine, "AnyIO worker thread") as seen:
+        page = client.get(f"/v1.1/Datastreams({datastream})/Observations?$top=2")
+    assert page.status_code == 200
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT") and "SELECT 1" not in s]
+    assert len(reads) == 2, reads  # the Datastream with its dataset, then the page
+    with statements(engine, "AnyIO worker thread") as seen:
+        assert client.get(f"/v1.1/Datastreams({datastream})").status_code == 200
+        assert client.get(f"/v1.1/Datastreams({datastream})/name").status_code == 200
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT") and "SELECT 1" not in s]
+    assert len(reads) == 2, reads  # each the Datastream's row, which holds its dataset
+
+
+@pytest.mark.parametrize("first", ["Datastream", "Datastream alone", "Observation"])
+def test_a_read_is_counted_against_the_dataset_its_path_starts_in(
+    client: TestClient, engine: Engine, first: str
+) -> None:
+    world: World = build(client, engine)
+    meters = world.ids["meters-internal"]
+    ute = world.headers("ute")
+    if first == "Datastream":
+        path = f"/v1.1/Datastreams({meters['datastream']})/Thing"
+    elif first == "Datastream alone":
+        path = f"/v1.1/Datastreams({meters['datastream']})"
+    else:
+        listed = client.get(f"/v1.1/Datastreams({meters['datastream']})/Observations", headers=ute).json()
+        path = f"/v1.1/Observations({listed['value'][0]['@iot.id']})/Datastream/Thing"
+    before = _reads(client, "ute")
+    assert client.get(path, headers=ute).status_code == 200
+    assert _reads(client, "ute") == before + [("sensorthings", "meters-internal")]
+
+
+def _reads(client: TestClient, principal: str) -> list[tuple[str, str]]:
+    records = client.get("/api/admin/audit", params={"principal": principal, "action": "read"}).json()
+    return [(r["api"], r["dataset_id"]) for r in reversed(records)]

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import orjson
 from sqlalchemy import BigInteger, Connection, and_, cast, exists, func, select
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings import sqljson
@@ -24,7 +24,7 @@ from urbantwin.sensorthings.query.ast import ExpandItem, QueryOptions
 from urbantwin.sensorthings.query.compiler import FilterCompiler
 from urbantwin.sensorthings.resultformat import data_array
 from urbantwin.sensorthings.serialize import RowWriter, property_value
-from urbantwin.sensorthings.visibility import ALL, Visibility
+from urbantwin.sensorthings.visibility import ALL, Visibility, carries_dataset, dataset_column
 from urbantwin.store.observation_counts import observation_counts
 
 
@@ -162,6 +162,11 @@ class Reader:
         self.paging = paging
         self.now = now
         self.visibility = visibility
+        #: The dataset of the entity a path starts at, once a read has checked that entity
+        #: (`_check_parents`) or read it (`_single`); the service counts the read against it
+        #: without asking again.
+        self.first_dataset: str | None = None
+        self.first_dataset_read = False
 
     # --- entry points ---------------------------------------------------------------------------
 
@@ -258,6 +263,9 @@ class Reader:
         condition = path_condition(steps, table, self.visibility)
         query = select(*_columns(entity, table)).where(condition).limit(2)
         rows = _rows(self.connection.execute(query))
+        if rows and len(steps) == 1 and carries_dataset(entity):
+            # The entity the path starts at is this row: its dataset is known without asking again.
+            self.first_dataset, self.first_dataset_read = rows[0]["dataset_id"], True
         return rows[0] if rows else None
 
     def _check_parents(self, path: ResourcePath) -> None:
@@ -268,13 +276,17 @@ class Reader:
             if prefix[-1].is_collection:
                 continue
             entity = prefix[-1].entity
+            columns: list[ColumnElement[Any]] = [entity.table.c.id]
+            if end == 1:
+                # The first entity's dataset comes along: the read is counted against it.
+                columns.append(dataset_column(entity, entity.table))
             exists = self.connection.execute(
-                select(entity.table.c.id)
-                .where(path_condition(prefix, entity.table, self.visibility))
-                .limit(1)
+                select(*columns).where(path_condition(prefix, entity.table, self.visibility)).limit(1)
             ).first()
             if exists is None:
                 raise NotFound(f"no {entity.name} at {steps_text(prefix)}")
+            if end == 1:
+                self.first_dataset, self.first_dataset_read = exists[1], True
 
     def _property(self, path: ResourcePath) -> Any:
         entity = path.target.entity

@@ -207,10 +207,16 @@ class SensorThingsService:
     ) -> ApiResponse:
         caller = Caller(principal, f"GET {path}?{query_string}".rstrip("?"))
         scope = self.access.scope(caller, connection)
-        answer = self._reader(connection, base, Visibility(scope)).get(resource, options, query_string)
+        reader = self._reader(connection, base, Visibility(scope))
+        answer = reader.get(resource, options, query_string)
         # Counted against the dataset of the entity the path starts at, or across datasets.
         first = resource.steps[0]
-        dataset = dataset_of(connection, first.entity, first.id) if first.id is not None else None
+        if first.id is None:
+            dataset = None
+        elif reader.first_dataset_read:
+            dataset = reader.first_dataset
+        else:
+            dataset = dataset_of(connection, first.entity, first.id)
         self.access.record_read(caller, "sensorthings", [dataset])
         return ApiResponse(200, answer)
 

@@ -27,15 +27,22 @@ _CARRIED_BY = {"Observation": (datastreams, "datastream_id"), "HistoricalLocatio
 def dataset_of(connection: Connection, entity: EntityType, ident: int) -> str | None:
     """The dataset an existing entity is in (an Observation: its Datastream's)."""
     table = entity.table
+    return connection.execute(select(dataset_column(entity, table)).where(table.c.id == ident)).scalar()
+
+
+def carries_dataset(entity: EntityType) -> bool:
+    """Whether rows of `entity` hold their dataset themselves (`dataset_id`), unlike Observations."""
+    return entity.name not in _CARRIED_BY
+
+
+def dataset_column(entity: EntityType, alias: Any) -> ColumnElement[Any]:
+    """The dataset of each row of `entity` (as `alias`), to select along with the row: its own
+    column, or that of the row that carries it (an Observation: its Datastream's)."""
     carrier = _CARRIED_BY.get(entity.name)
     if carrier is None:
-        query = select(table.c.dataset_id).where(table.c.id == ident)
-    else:
-        parents, fk = carrier
-        query = (
-            select(parents.c.dataset_id).join(table, table.c[fk] == parents.c.id).where(table.c.id == ident)
-        )
-    return connection.execute(query).scalar()
+        return alias.c.dataset_id
+    parents, fk = carrier
+    return select(parents.c.dataset_id).where(parents.c.id == alias.c[fk]).scalar_subquery()
 
 
 class Visibility:
