@@ -252,8 +252,10 @@ class DynsecControl:
         self.close()
 
     def close(self) -> None:
-        self.client.loop_stop()
+        # Disconnecting first wakes the network thread, which loop_stop then joins at once (the
+        # other way round it waits out the thread's one-second select).
         self.client.disconnect()
+        self.client.loop_stop()
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
         try:
@@ -317,15 +319,19 @@ class BrokerAccounts:
         """Give the broker a client for a token just issued (raises BrokerUnreachable)."""
         roles = client_roles(role, organisation_id, group_ids)
         with self._lock, DynsecControl(self.url) as control:
-            self._ensure_roles(control, set(roles))
-            answer = control.one(
-                {
-                    "command": "createClient",
-                    "username": token_label(token),
-                    "password": token,
-                    "roles": [_priority(name) for name in roles],
-                }
-            )
+            existing = set(_names(control.one({"command": "listRoles", "verbose": False})))
+            # A role the next sync fills (a new organisation's or group's) is made empty here.
+            answer = control.run(
+                [{"command": "createRole", "rolename": name} for name in roles if name not in existing]
+                + [
+                    {
+                        "command": "createClient",
+                        "username": token_label(token),
+                        "password": token,
+                        "roles": [_priority(name) for name in roles],
+                    }
+                ]
+            )[-1]
         if answer.get("error"):
             raise BrokerUnreachable(f"the broker did not take the token's client: {answer['error']}")
 
@@ -334,88 +340,81 @@ class BrokerAccounts:
         with DynsecControl(self.url) as control:
             control.one({"command": "deleteClient", "username": label})
 
-    def _ensure_roles(self, control: DynsecControl, names: set[str]) -> None:
-        existing = set(_role_names(control))
-        missing = names - existing
-        if missing:
-            control.run([{"command": "createRole", "rolename": name} for name in sorted(missing)])
-
     def sync(self, engine: Engine) -> SyncReport:
         """Write every role, the anonymous group and every token's roles; delete what is stale."""
         with self._lock:
             return self.apply(plan(engine, self.policy, self.prefix))
 
     def apply(self, wanted: BrokerPlan) -> SyncReport:
-        """Bring the broker to `wanted`."""
+        """Bring the broker to `wanted`: read what it holds, then write what differs.
+
+        Only what differs is written: the plugin disconnects the clients a change concerns, and a
+        change of the anonymous group concerns every client without a username on every listener
+        (the platform's own publisher among them). Commands go in a few messages of many, as each
+        message is a round trip.
+        """
         report = SyncReport()
-        # Only what differs is written: the plugin disconnects the clients a change concerns, and a
-        # change of the anonymous group concerns every client without a username on every listener
-        # (the platform's own publisher among them).
         with DynsecControl(self.url) as control:
-            held = control.one({"command": "getDefaultACLAccess"}).get("data", {}).get("acls", [])
-            if {acl["acltype"]: acl["allow"] for acl in held} != DEFAULT_ACCESS:
-                control.one(
+            access, listed, group, anonymous, clients = control.run(
+                [
+                    {"command": "getDefaultACLAccess"},
+                    {"command": "listRoles", "verbose": False},
+                    {"command": "getGroup", "groupname": ANONYMOUS_GROUP},
+                    {"command": "getAnonymousGroup"},
+                    {"command": "listClients", "verbose": True},
+                ]
+            )
+            existing = set(_names(listed))
+            commands: list[dict[str, Any]] = []
+            held_access = {acl["acltype"]: acl["allow"] for acl in _data(access).get("acls", [])}
+            if held_access != DEFAULT_ACCESS:
+                commands.append(
                     {
                         "command": "setDefaultACLAccess",
                         "acls": [{"acltype": kind, "allow": allow} for kind, allow in DEFAULT_ACCESS.items()],
                     }
                 )
-            self._write_roles(control, wanted.roles, report)
-            self._write_anonymous_group(control)
-            self._write_clients(control, wanted.clients, report)
-            stale = [name for name in _role_names(control) if name.startswith(ROLE_PREFIX)]
-            stale = [name for name in stale if name not in wanted.roles]
-            control.run([{"command": "deleteRole", "rolename": name} for name in stale])
-            report.roles_deleted = stale
+            commands += [
+                {"command": "createRole", "rolename": n} for n in sorted(set(wanted.roles) - existing)
+            ]
+            names = sorted(existing & set(wanted.roles))
+            held_roles = dict(
+                zip(names, control.run([{"command": "getRole", "rolename": n} for n in names]), strict=True)
+            )
+            for name, acls in sorted(wanted.roles.items()):
+                changes = _acl_changes(
+                    name, _data(held_roles.get(name, {})).get("role", {}).get("acls", []), acls
+                )
+                if changes:
+                    commands += changes
+                    report.roles_written.append(name)
+            if group.get("error"):
+                commands.append(
+                    {
+                        "command": "createGroup",
+                        "groupname": ANONYMOUS_GROUP,
+                        "roles": [{"rolename": OPEN_ROLE}],
+                    }
+                )
+            elif OPEN_ROLE not in _names({"data": {"roles": _data(group).get("group", {}).get("roles", [])}}):
+                commands.append(
+                    {"command": "addGroupRole", "groupname": ANONYMOUS_GROUP, "rolename": OPEN_ROLE}
+                )
+            if _data(anonymous).get("group", {}).get("groupname") != ANONYMOUS_GROUP:
+                commands.append({"command": "setAnonymousGroup", "groupname": ANONYMOUS_GROUP})
+            commands += self._client_changes(_data(clients).get("clients", []), wanted.clients, report)
+            report.roles_deleted = sorted(
+                n for n in existing if n.startswith(ROLE_PREFIX) and n not in wanted.roles
+            )
+            commands += [{"command": "deleteRole", "rolename": n} for n in report.roles_deleted]
+            control.run(commands)
         return report
 
-    def _write_anonymous_group(self, control: DynsecControl) -> None:
-        group = control.one({"command": "getGroup", "groupname": ANONYMOUS_GROUP})
-        if group.get("error"):
-            control.one(
-                {"command": "createGroup", "groupname": ANONYMOUS_GROUP, "roles": [{"rolename": OPEN_ROLE}]}
-            )
-        elif OPEN_ROLE not in [
-            r["rolename"] for r in group.get("data", {}).get("group", {}).get("roles", [])
-        ]:
-            control.one({"command": "addGroupRole", "groupname": ANONYMOUS_GROUP, "rolename": OPEN_ROLE})
-        anonymous = control.one({"command": "getAnonymousGroup"}).get("data", {}).get("group", {})
-        if anonymous.get("groupname") != ANONYMOUS_GROUP:
-            control.one({"command": "setAnonymousGroup", "groupname": ANONYMOUS_GROUP})
-
-    def _write_roles(
-        self, control: DynsecControl, roles: dict[str, list[dict[str, Any]]], report: SyncReport
-    ) -> None:
-        existing = set(_role_names(control))
-        control.run([{"command": "createRole", "rolename": name} for name in sorted(set(roles) - existing)])
-        names = sorted(roles)
-        answers = control.run([{"command": "getRole", "rolename": name} for name in names])
-        for name, answer in zip(names, answers, strict=True):
-            acls = roles[name]
-            held = answer.get("data", {}).get("role", {})
-            have = {(acl["acltype"], acl["topic"]): acl for acl in held.get("acls", [])}
-            want = {(acl["acltype"], acl["topic"]): acl for acl in acls}
-            commands: list[dict[str, Any]] = [
-                {"command": "removeRoleACL", "rolename": name, "acltype": kind, "topic": topic}
-                for (kind, topic), acl in have.items()
-                if (kind, topic) not in want or _differs(acl, want[(kind, topic)])
-            ]
-            commands += [
-                {"command": "addRoleACL", "rolename": name, **acl}
-                for key, acl in want.items()
-                if key not in have or _differs(have[key], acl)
-            ]
-            if commands:
-                control.run(commands)
-                report.roles_written.append(name)
-
-    def _write_clients(
-        self, control: DynsecControl, clients: dict[str, list[str]], report: SyncReport
-    ) -> None:
-        answer = control.one({"command": "listClients", "verbose": True})
+    def _client_changes(
+        self, listed: list[dict[str, Any]], clients: dict[str, list[str]], report: SyncReport
+    ) -> list[dict[str, Any]]:
         held = {
-            client["username"]: [role["rolename"] for role in client.get("roles", [])]
-            for client in answer.get("data", {}).get("clients", [])
+            client["username"]: [role["rolename"] for role in client.get("roles", [])] for client in listed
         }
         commands: list[dict[str, Any]] = []
         for label, roles in sorted(clients.items()):
@@ -430,7 +429,32 @@ class BrokerAccounts:
             if label.startswith(TOKEN_PREFIX) and label not in clients:
                 commands.append({"command": "deleteClient", "username": label})
                 report.clients_deleted.append(label)
-        control.run(commands)
+        return commands
+
+
+def _acl_changes(role: str, held: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The commands that make the ACLs `held` of `role` the ones `wanted`."""
+    have = {(acl["acltype"], acl["topic"]): acl for acl in held}
+    want = {(acl["acltype"], acl["topic"]): acl for acl in wanted}
+    commands: list[dict[str, Any]] = [
+        {"command": "removeRoleACL", "rolename": role, "acltype": kind, "topic": topic}
+        for (kind, topic), acl in have.items()
+        if (kind, topic) not in want or _differs(acl, want[(kind, topic)])
+    ]
+    return commands + [
+        {"command": "addRoleACL", "rolename": role, **acl}
+        for key, acl in want.items()
+        if key not in have or _differs(have[key], acl)
+    ]
+
+
+def _data(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer.get("data", {}) if not answer.get("error") else {}
+
+
+def _names(answer: dict[str, Any]) -> list[str]:
+    """The role names of a `listRoles` answer (plain, or verbose objects)."""
+    return [r if isinstance(r, str) else r["rolename"] for r in _data(answer).get("roles", [])]
 
 
 def _priority(role: str) -> dict[str, Any]:
@@ -439,8 +463,3 @@ def _priority(role: str) -> dict[str, Any]:
 
 def _differs(held: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return bool(held.get("allow")) != wanted["allow"] or int(held.get("priority", 0)) != wanted["priority"]
-
-
-def _role_names(control: DynsecControl) -> list[str]:
-    data = control.one({"command": "listRoles", "verbose": False}).get("data", {})
-    return [role if isinstance(role, str) else role["rolename"] for role in data.get("roles", [])]
