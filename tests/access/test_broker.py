@@ -10,16 +10,19 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from tests.access.world import DATASETS, PRINCIPALS, USERS, World, build, may_read
 from tests.deploy.conftest import Broker, broker, certificate  # noqa: F401 (fixtures)
 from urbantwin.access.broker import (
+    DynsecControl,
     broker_roles,
     client_roles,
     dataset_topic_root,
@@ -28,6 +31,7 @@ from urbantwin.access.broker import (
 )
 from urbantwin.access.policy import AccessPolicy, DatasetRule
 from urbantwin.access.principal import ANONYMOUS
+from urbantwin.cli import app as cli
 from urbantwin.settings import Settings
 
 WAIT = 15.0
@@ -221,3 +225,41 @@ def test_each_users_roles_grant_exactly_the_restricted_datasets_they_may_read() 
             reachable = f"datasets/{rule.id}/#" in topics or "datasets/#" in topics
             assert reachable == may_read(principal, rule.id), (principal, rule.id)
         assert "v1.1/#" in topics
+
+
+def test_urbantwin_mqtt_sync_writes_the_roles_and_names_tokens_the_broker_cannot_know(
+    broker: Broker,  # noqa: F811
+    readers: Any,
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'city.sqlite'}"
+    runner = CliRunner()
+
+    def run(*args: str, managed: bool = True, code: int = 0) -> str:
+        env = {"URBANTWIN_MQTT_DYNSEC_URL": broker.dynsec_url if managed else ""}
+        result = runner.invoke(cli, [*args, "--database-url", url], env=env)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    assert "URBANTWIN_MQTT_DYNSEC_URL is not set" in run("mqtt", "sync", managed=False, code=1)
+    run("org", "add", "uni", "--title", "Universität", "--kind", "science")
+    run("user", "add", "prof", "--role", "reader", "--organisation", "uni")
+    run(
+        "dataset", "add", "noise", "--title", "Noise", "--licence", "dl-by-de/2.0", "--access", "internal",
+        "--publisher", "uni",
+    )  # fmt: skip
+    # Issued while the broker's accounts were not managed: the broker never saw the token in clear.
+    early = run("token", "issue", "prof", managed=False).splitlines()[1]
+    token = run("token", "issue", "prof").splitlines()[1]
+    with DynsecControl(broker.dynsec_url) as control:  # a client of a token the store does not know
+        control.one({"command": "createClient", "username": "ut_stale0", "password": "x" * 20})
+
+    output = run("mqtt", "sync")
+    assert f"({early[:9]})" in output and "need new tokens" in output
+    with DynsecControl(broker.dynsec_url) as control:
+        answer = control.one({"command": "listClients"})
+    assert token[:9] in answer["data"]["clients"] and "ut_stale0" not in answer["data"]["clients"]
+    assert not readers(early).accepted
+    prof = readers(token)
+    assert prof.subscribe(dataset_topic_root("", "noise") + "#")  # the organisation's role has it
+    assert not prof.subscribe(dataset_topic_root("", "other") + "#")
