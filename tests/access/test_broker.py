@@ -43,7 +43,7 @@ PARTNER = "research-partner"
 @pytest.fixture
 def settings(settings: Settings, broker: Broker) -> Settings:  # noqa: F811
     return settings.with_overrides(
-        mqtt_url=f"mqtt://127.0.0.1:{broker.platform}",
+        mqtt_url=f"mqtt://urbantwin@127.0.0.1:{broker.platform}",  # as deploy/urbantwin.env
         mqtt_client_id=f"test-{uuid.uuid4().hex[:8]}",
         mqtt_broker_acl=True,
         mqtt_dynsec_url=broker.dynsec_url,
