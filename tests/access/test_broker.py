@@ -21,7 +21,11 @@ from typer.testing import CliRunner
 
 from tests.access.world import DATASETS, PRINCIPALS, USERS, World, build, may_read
 from tests.deploy.conftest import Broker, broker, certificate  # noqa: F401 (fixtures)
+from tests.live.helpers import free_port
+from urbantwin.access.audit import AuditLog
+from urbantwin.access.authenticate import Authenticator
 from urbantwin.access.broker import (
+    BrokerAccounts,
     DynsecControl,
     broker_roles,
     client_roles,
@@ -29,8 +33,9 @@ from urbantwin.access.broker import (
     group_role,
     organisation_role,
 )
+from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.policy import AccessPolicy, DatasetRule
-from urbantwin.access.principal import ANONYMOUS
+from urbantwin.access.principal import ANONYMOUS, SYSTEM
 from urbantwin.cli import app as cli
 from urbantwin.settings import Settings
 
@@ -263,3 +268,18 @@ def test_urbantwin_mqtt_sync_writes_the_roles_and_names_tokens_the_broker_cannot
     prof = readers(token)
     assert prof.subscribe(dataset_topic_root("", "noise") + "#")  # the organisation's role has it
     assert not prof.subscribe(dataset_topic_root("", "other") + "#")
+
+
+def test_a_broker_that_cannot_be_reached_holds_back_no_change(engine: Engine, settings: Settings) -> None:
+    """The token is issued and revoked in the store all the same; the answer says the broker has no
+    client for it (its owner issues another once the broker is back), and the next sync catches up."""
+    unreachable = settings.with_overrides(mqtt_dynsec_url=f"ws://admin:x@127.0.0.1:{free_port()}/mqtt")
+    admin = AccessAdmin(engine, AuditLog(engine), BrokerAccounts(unreachable))
+    admin.add_user(SYSTEM, "olga")
+    issued = admin.issue_token(SYSTEM, "olga")
+    assert issued.mqtt is False
+    assert Authenticator(settings, engine).principal(f"Bearer {issued.token}").name == "olga"
+    admin.revoke_token(SYSTEM, issued.id)
+    assert admin.tokens("olga")[0]["revoked"] is not None
+    unmanaged = AccessAdmin(engine, AuditLog(engine))
+    assert unmanaged.issue_token(SYSTEM, "olga").mqtt is None
