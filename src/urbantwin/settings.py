@@ -113,8 +113,16 @@ class Settings:
     mqtt_write_token: str = field(default="", repr=False)
     #: Whether the broker enforces topic ACLs (who may subscribe to what). False: only entities of
     #: open datasets are published, since anyone may subscribe to a plain broker; True: entities of
-    #: every dataset are, and the broker's ACLs must keep restricted topics from the public.
+    #: restricted datasets are published too, each under its dataset's root
+    #: (`datasets/<id>/v1.1/…`), which the broker's ACLs keep from those who may not read it (the
+    #: SensorThings topics carry open data only either way). See docs/deployment.md.
     mqtt_broker_acl: bool = False
+    #: The control client of Mosquitto's dynamic security plugin, `ws://user:password@host:port/path`
+    #: (or `mqtt://…`): the platform writes there the broker's roles, one per access level, group
+    #: and organisation, and a client for every API token as it is issued, and deletes it when the
+    #: token is revoked (`urbantwin mqtt sync` writes everything afresh). Empty: the broker's
+    #: accounts are not managed. Never logged.
+    mqtt_dynsec_url: str = field(default="", repr=False)
     #: Prefix of the server's MQTT client ids, `<prefix>-<slot>` with one slot per server process:
     #: stable across restarts, so the broker keeps what it holds unacknowledged for a process that died.
     mqtt_client_id: str = "urbantwin"
@@ -242,7 +250,7 @@ class Settings:
         from urllib.parse import urlsplit
 
         values = [getattr(self, f.name) for f in fields(self) if not f.repr and f.name != "extra"]
-        for url in (self.database_url, self.mqtt_url):
+        for url in (self.database_url, self.mqtt_url, self.mqtt_dynsec_url):
             try:
                 password = urlsplit(url).password
             except ValueError:

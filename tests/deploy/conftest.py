@@ -10,17 +10,22 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from tests.conftest import backend_missing
 from tests.live.helpers import free_port, wait_for_port
+from urbantwin.access.broker import BrokerAccounts, BrokerPlan, broker_roles
+from urbantwin.settings import Settings
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 HOST = "twin.example.org"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 SENSOR = ("gateway-1", "a sensor's password")
+#: The dynamic security plugin's administrator, as `mosquitto_ctrl dynsec init` makes it.
+DYNSEC_ADMIN = ("urbantwin-admin", "the broker administrator's password")
 
 
 def replaced(text: str, changes: dict[str, str]) -> str:
@@ -47,21 +52,32 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @dataclass(frozen=True)
 class Broker:
     platform: int  # the platform's own listener (plain MQTT, 127.0.0.1)
-    websocket: int  # anonymous readers, MQTT over WebSocket
+    websocket: int  # readers, MQTT over WebSocket (the dynamic security plugin's listener)
     sensors: int  # sensors with a password, TLS
+
+    @property
+    def dynsec_url(self) -> str:
+        """`URBANTWIN_MQTT_DYNSEC_URL` of this broker."""
+        user, password = DYNSEC_ADMIN
+        return f"ws://{user}:{quote(password, safe='')}@127.0.0.1:{self.websocket}/mqtt"
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory, certificate: tuple[Path, Path]) -> Iterator[Broker]:
-    """deploy/mosquitto/urbantwin.conf running on free ports."""
+    """deploy/mosquitto/urbantwin.conf running on free ports, its dynamic security plugin made as
+    docs/deployment.md says and given the roles of a store without restricted datasets (anonymous
+    readers read the SensorThings topics)."""
     if not Path(MOSQUITTO).exists():
         backend_missing("Mosquitto is not installed: `apt-get install mosquitto`")
     folder = tmp_path_factory.mktemp("mosquitto")
     ports = Broker(free_port(), free_port(), free_port())
     passwords = folder / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), *SENSOR], check=True, capture_output=True)
-    for name in ("readers.acl", "sensors.acl"):
-        shutil.copy(DEPLOY / "mosquitto" / name, folder / name)
+    shutil.copy(DEPLOY / "mosquitto" / "sensors.acl", folder / "sensors.acl")
+    dynsec = folder / "dynamic-security.json"
+    subprocess.run(
+        ["mosquitto_ctrl", "dynsec", "init", str(dynsec), *DYNSEC_ADMIN], check=True, capture_output=True
+    )
     cert, key = certificate
     config = replaced(
         (DEPLOY / "mosquitto" / "urbantwin.conf").read_text(),
@@ -69,7 +85,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory, certificate: tuple[Path, Pa
             "listener 1883 127.0.0.1": f"listener {ports.platform} 127.0.0.1",
             "listener 8083 127.0.0.1": f"listener {ports.websocket} 127.0.0.1",
             "listener 8883\n": f"listener {ports.sensors} 127.0.0.1\n",
-            "/etc/mosquitto/urbantwin-readers.acl": str(folder / "readers.acl"),
+            "/var/lib/mosquitto/dynamic-security.json": str(dynsec),
             "/etc/mosquitto/urbantwin-sensors.acl": str(folder / "sensors.acl"),
             "/etc/mosquitto/urbantwin.passwd": str(passwords),
             "/etc/mosquitto/certs/urbantwin.crt": str(cert),
@@ -79,16 +95,23 @@ def broker(tmp_path_factory: pytest.TempPathFactory, certificate: tuple[Path, Pa
     if os.geteuid() == 0:  # else Mosquitto drops root and cannot read the test's private folders
         config = "user root\n" + config
     (folder / "mosquitto.conf").write_text(config)
-    process = subprocess.Popen(
-        [MOSQUITTO, "-c", str(folder / "mosquitto.conf")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    # Its log goes to a file: the plugin logs every control command, and a pipe no one reads would
+    # fill and stop the broker.
+    log = folder / "mosquitto.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(folder / "mosquitto.conf")], stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         try:
             for port in (ports.platform, ports.websocket, ports.sensors):
                 wait_for_port(port, process=process)
         except (RuntimeError, TimeoutError) as exc:
             process.kill()
-            raise RuntimeError(f"{exc}: {process.communicate()[0].decode()}") from None
+            process.wait()
+            raise RuntimeError(f"{exc}: {log.read_text()}") from None
+        accounts = BrokerAccounts(Settings(mqtt_dynsec_url=ports.dynsec_url))
+        accounts.apply(BrokerPlan(broker_roles(accounts.policy, [], [], [], ""), {}))
         yield ports
     finally:
         process.terminate()

@@ -14,11 +14,12 @@ import typer
 
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.bootstrap import ensure_defaults
+from urbantwin.access.broker import BrokerAccounts, BrokerUnreachable
 from urbantwin.access.manage import AccessAdmin
 from urbantwin.access.policy import AccessPolicy
 from urbantwin.access.principal import SYSTEM
 from urbantwin.commandline import Config, DatabaseUrl, settings_from
-from urbantwin.errors import PlatformError
+from urbantwin.errors import BadRequest, PlatformError
 from urbantwin.store.access_schema import ORGANISATION_KINDS
 
 org_app = typer.Typer(
@@ -30,6 +31,10 @@ user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups (partners who may read partner data).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
 dataset_app = typer.Typer(help="Datasets: catalogue records and access rules.", no_args_is_help=True)
+mqtt_app = typer.Typer(
+    help="The MQTT broker's accounts (Mosquitto's dynamic security plugin, URBANTWIN_MQTT_DYNSEC_URL).",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +44,7 @@ def register(app: typer.Typer) -> None:
         ("group", group_app),
         ("token", token_app),
         ("dataset", dataset_app),
+        ("mqtt", mqtt_app),
     ):
         app.add_typer(sub, name=name)
     app.command("audit", help="Show the audit log (newest first).")(audit)
@@ -51,7 +57,14 @@ def _admin(database_url: str | None, config: Path | None) -> AccessAdmin:
     engine = make_engine(settings)  # for the life of the command
     upgrade(engine)
     ensure_defaults(engine, settings)
-    return AccessAdmin(engine, AuditLog(engine))
+    return AccessAdmin(engine, AuditLog(engine), _run(lambda: _broker(settings)))
+
+
+def _broker(settings: Any) -> BrokerAccounts | None:
+    try:
+        return BrokerAccounts.of(settings)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _run(action: Any) -> Any:
@@ -193,6 +206,12 @@ def token_issue(
     )
     typer.echo(issued.token)
     typer.echo("It is shown this once; keep it safe.", err=True)
+    if issued.mqtt is False:
+        typer.echo(
+            "The MQTT broker could not be reached: this token does not sign in there (issue another "
+            "once it is back).",
+            err=True,
+        )
 
 
 @token_app.command("list")
@@ -300,3 +319,32 @@ def audit(
     config: Config = None,
 ) -> None:
     _print(_admin(database_url, config).audit_records(principal, dataset, limit=limit))
+
+
+@mqtt_app.command("sync")
+def mqtt_sync(database_url: DatabaseUrl = None, config: Config = None) -> None:
+    """Write the broker's roles (one per access level, organisation and group, with the datasets
+    each may read), its anonymous group and every token's client's roles; delete the clients of
+    tokens no longer valid."""
+    admin = _admin(database_url, config)
+    if admin.broker is None:
+        typer.echo(
+            "Error: URBANTWIN_MQTT_DYNSEC_URL is not set: the broker's accounts are not managed", err=True
+        )
+        raise typer.Exit(1)
+    try:
+        report = admin.broker.sync(admin.engine)
+    except BrokerUnreachable as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"Roles written: {len(report.roles_written)}, deleted: {len(report.roles_deleted)}; clients "
+        f"updated: {len(report.clients_updated)}, deleted: {len(report.clients_deleted)}."
+    )
+    if report.without_credential:
+        typer.echo(
+            f"{len(report.without_credential)} valid token(s) have no client at the broker "
+            f"({', '.join(report.without_credential)}): they were issued while it was unreachable or "
+            "unmanaged, and their owners need new tokens to sign in over MQTT.",
+            err=True,
+        )

@@ -7,6 +7,7 @@ transaction. Errors name the field or object at fault.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from urbantwin.access.audit import AuditLog
+from urbantwin.access.broker import BrokerAccounts, BrokerUnreachable
 from urbantwin.access.credentials import hash_password, new_token, token_hash, token_label
 from urbantwin.access.datasets import (
     check_id,
@@ -41,6 +43,8 @@ from urbantwin.store.access_schema import (
 )
 from urbantwin.store.engine import for_writes
 
+log = logging.getLogger("urbantwin.access")
+
 
 @dataclass(frozen=True)
 class IssuedToken:
@@ -49,6 +53,9 @@ class IssuedToken:
     user: str
     scopes: list[str]
     expires: datetime | None
+    #: Whether the broker took the token's MQTT credential: None where the platform does not manage
+    #: the broker's accounts (`mqtt_dynsec_url`), False where it could not reach it.
+    mqtt: bool | None = None
 
 
 def checked_kind(kind: Any) -> str:
@@ -72,16 +79,32 @@ def _plain(row: Any, hidden: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 class AccessAdmin:
-    def __init__(self, engine: Engine, audit: AuditLog) -> None:
+    def __init__(self, engine: Engine, audit: AuditLog, broker: BrokerAccounts | None = None) -> None:
         self.engine = engine
         self.write_engine = for_writes(engine)
         self.audit = audit
+        #: The broker's accounts, kept in step with every change here (access/broker.py); None: the
+        #: broker's accounts are not managed.
+        self.broker = broker
 
-    def _change(self, principal: Principal, what: str, action: Any) -> Any:
+    def _change(self, principal: Principal, what: str, action: Any, broker: bool = True) -> Any:
         with self.write_engine.begin() as connection:
             result = action(connection)
             self.audit.write(connection, principal, "admin", "admin", target=what)
-            return result
+        if broker:
+            self.sync_broker()
+        return result
+
+    def sync_broker(self) -> None:
+        """Write the broker's roles and clients afresh after a change of the rules, the groups or
+        the users. A broker that cannot be reached does not undo the change: it is logged, and the
+        next sync (`urbantwin mqtt sync`, or the server's own every minute) brings the broker in step."""
+        if self.broker is None:
+            return
+        try:
+            self.broker.sync(self.engine)
+        except BrokerUnreachable as exc:
+            log.warning("MQTT broker accounts not brought in step: %s", exc)
 
     # --- organisations -----------------------------------------------------------------------------
 
@@ -326,6 +349,13 @@ class AccessAdmin:
                 chosen.extend(dict.fromkeys(scopes))
             if not chosen:
                 raise BadRequest(f"scopes: the role of {user!r} ({role}) allows no scope")
+            nonlocal token
+            # The label names the token's client at the broker, so no two tokens share one (a clash
+            # of its 36 random bits is rare, and a new token costs nothing).
+            while connection.execute(
+                select(api_tokens.c.id).where(api_tokens.c.prefix == token_label(token))
+            ).first():
+                token = new_token()
             return connection.execute(
                 insert(api_tokens)
                 .values(
@@ -340,8 +370,27 @@ class AccessAdmin:
                 .returning(api_tokens.c.id)
             ).scalar_one()
 
-        ident = self._change(principal, f"issue token for {user}", action)
-        return IssuedToken(ident, token, user, chosen, expires)
+        ident = self._change(principal, f"issue token for {user}", action, broker=False)
+        return IssuedToken(ident, token, user, chosen, expires, self._register(user, token))
+
+    def _register(self, user: str, token: str) -> bool | None:
+        """Give the broker the new token's client, with its user's roles (see `IssuedToken.mqtt`)."""
+        if self.broker is None:
+            return None
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(users.c.id, users.c.role, users.c.organisation_id).where(users.c.name == user)
+            ).one()
+            member_of = connection.execute(
+                select(group_members.c.group_id).where(group_members.c.user_id == row.id)
+            ).scalars()
+            group_ids = list(member_of)
+        try:
+            self.broker.register(token, row.role, row.organisation_id, group_ids)
+        except BrokerUnreachable as exc:
+            log.warning("MQTT: the broker has no client for the token just issued to %s: %s", user, exc)
+            return False
+        return True
 
     def tokens(self, user: str | None = None) -> list[dict[str, Any]]:
         query = select(api_tokens, users.c.name.label("user")).join(users, users.c.id == api_tokens.c.user_id)
@@ -359,7 +408,7 @@ class AccessAdmin:
             ).scalar()
 
     def revoke_token(self, principal: Principal, token_id: int) -> None:
-        def action(connection: Connection) -> None:
+        def action(connection: Connection) -> str:
             result = connection.execute(
                 update(api_tokens)
                 .where(api_tokens.c.id == token_id, api_tokens.c.revoked.is_(None))
@@ -367,8 +416,16 @@ class AccessAdmin:
             )
             if result.rowcount == 0:
                 raise NotFound(f"no unrevoked token {token_id}")
+            return connection.execute(
+                select(api_tokens.c.prefix).where(api_tokens.c.id == token_id)
+            ).scalar_one()
 
-        self._change(principal, f"revoke token {token_id}", action)
+        label = self._change(principal, f"revoke token {token_id}", action, broker=False)
+        if self.broker is not None:
+            try:
+                self.broker.remove(label)
+            except BrokerUnreachable as exc:
+                log.warning("MQTT: the broker still has the client of revoked token %s: %s", token_id, exc)
 
     # --- datasets ----------------------------------------------------------------------------------
 
@@ -398,7 +455,8 @@ class AccessAdmin:
             policy.authorize_move(principal, connection, plan_move(connection, ident, entity_set, ids))
             return move_entities(connection, ident, entity_set, ids)
 
-        return self._change(principal, f"move {entity_set} {ids} to dataset {ident}", action)
+        # A move changes no dataset's rules, so the broker's roles stay (they name datasets, not rows).
+        return self._change(principal, f"move {entity_set} {ids} to dataset {ident}", action, broker=False)
 
     # --- accountability ----------------------------------------------------------------------------
 

@@ -367,4 +367,7 @@ def _issued(issued: Any) -> dict[str, Any]:
         "scopes": issued.scopes,
         "expires": issued.expires.isoformat() if issued.expires else None,
         "note": "The token is shown this once; it is stored only as a hash.",
+        # Whether the MQTT broker took it (username: its first characters, password: the token);
+        # null where the platform does not manage the broker's accounts.
+        "mqtt": issued.mqtt,
     }

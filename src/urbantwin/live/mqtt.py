@@ -4,8 +4,10 @@ Publishing: the bridge is a sink of the process's hub and publishes every create
 process committed to the topics of `topics.py` (QoS 0, as the extension's notifications usually
 are; what happens while the broker is away is not kept). Each message carries the MQTT 5 user
 property `urbantwin=notification`, so the server never mistakes its own notification for a create.
-Unless the broker enforces ACLs (`URBANTWIN_MQTT_BROKER_ACL`), only entities of open datasets are
-published: anyone can subscribe to a plain broker.
+The SensorThings topics carry only entities anonymous clients may read: anyone can subscribe to a
+plain broker. Where the broker enforces ACLs (`URBANTWIN_MQTT_BROKER_ACL`), an entity of a restricted
+dataset is published under its dataset's root (`datasets/<id>/v1.1/…`, access/broker.py), which the
+broker lets only that dataset's readers receive; elsewhere it is not published.
 
 Creating: every server process (of every node sharing the store) subscribes (QoS 1) to
 `v1.1/Observations` and `v1.1/+/Observations` as a member of one MQTT 5 shared subscription
@@ -43,6 +45,7 @@ import orjson
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from urbantwin.access.authenticate import Authenticator
+from urbantwin.access.broker import dataset_topic_root
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.principal import ANONYMOUS, Principal
 from urbantwin.errors import BadRequest, PlatformError
@@ -161,7 +164,7 @@ class MqttBridge:
         self.client_id = ""
         self._batches = 0
         #: The topics' packet heads of creates, per entity set and parents (`_creation_heads`).
-        self._heads: dict[tuple[str, tuple[tuple[str, int, str], ...]], list[tuple[bytes, Any]]] = {}
+        self._heads: dict[tuple[str, str, tuple[tuple[str, int, str], ...]], list[tuple[bytes, Any]]] = {}
         #: The Observation bodies `deliver` sends: written by the database as it reads the rows.
         self.renderings = [(self.base, None)] + [
             (self.base, names) for names in self.selects.get(OBSERVATION.set_name, [])
@@ -292,22 +295,25 @@ class MqttBridge:
         if not local or out is None or not out.connected.is_set():
             return
         # Asked per batch, not cached: a dataset that stops being open must stop being published
-        # at once (the hub merges what is waiting, so under load a batch holds many changes).
-        scope = None
-        if not self.settings.mqtt_broker_acl:
-            scope = self.access.scope(Caller(ANONYMOUS), context.connection)
+        # on the open topics at once (the hub merges what is waiting, so under load a batch holds
+        # many changes).
+        scope = self.access.scope(Caller(ANONYMOUS), context.connection)
         packets = []
         for entity_event in events:
-            if scope is not None and not scope.allows(entity_event.dataset_id):
-                continue
+            if scope.allows(entity_event.dataset_id):
+                root = self.prefix
+            elif self.settings.mqtt_broker_acl and entity_event.dataset_id is not None:
+                root = dataset_topic_root(self.prefix, entity_event.dataset_id)
+            else:
+                continue  # no topic of the broker keeps it from those who may not read it
             if entity_event.kind == CREATE:
                 # Thousands of Observations a second go to the same few topics: their packet heads
                 # are made once (the packets of one Observation then cost about 1 µs, not 8).
-                for head, select_ in self._creation_heads(entity_event):
+                for head, select_ in self._creation_heads(entity_event, root):
                     payload = entity_event.body(self.base, select_)
                     packets.append(publish_with_head(head, payload))
                 continue
-            for topic in topics_of(entity_event, self.prefix, self.selects):
+            for topic in topics_of(entity_event, root, self.selects):
                 if topic.property is not None:
                     value = entity_event.json(self.base).get(topic.property)
                     payload = orjson.dumps({topic.property: value})
@@ -316,16 +322,17 @@ class MqttBridge:
                 packets.append(publish_packet(topic.name, payload, _NOTIFICATION_PROPERTIES))
         out.send(packets)
 
-    def _creation_heads(self, event: EntityEvent) -> list[tuple[bytes, tuple[str, ...] | None]]:
-        """(PUBLISH head after the remaining length, selection) of each topic a create goes to."""
-        key = (event.entity.set_name, tuple(event.parents))
+    def _creation_heads(self, event: EntityEvent, root: str) -> list[tuple[bytes, tuple[str, ...] | None]]:
+        """(PUBLISH head after the remaining length, selection) of each topic under `root` a create
+        goes to."""
+        key = (root, event.entity.set_name, tuple(event.parents))
         heads = self._heads.get(key)
         if heads is None:
             if len(self._heads) >= 50_000:
                 self._heads.clear()  # bounded: a city's Datastreams and features, not every id ever
             heads = self._heads[key] = [
                 (publish_head(topic.name, _NOTIFICATION_PROPERTIES), topic.select)
-                for topic in topics_of(event, self.prefix, self.selects)
+                for topic in topics_of(event, root, self.selects)
             ]
         return heads
 
