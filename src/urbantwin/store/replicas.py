@@ -276,6 +276,9 @@ class ReadRouter:
         ]
 
     def dispose(self) -> None:
+        """Detach from the primary's engine and close the replicas' connections."""
+        if _ROUTERS.get(self.primary.pool) is self:
+            del _ROUTERS[self.primary.pool]
         event.remove(self.primary, "commit", _note_commit)
         for replica in self.replicas:
             replica.engine.dispose()
