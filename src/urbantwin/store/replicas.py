@@ -4,9 +4,9 @@ Writes always go to the primary. A read goes to a replica that is up, within the
 allow, and has replayed the WAL position the reading client must see (its own last write, see
 `reading_after`); otherwise to the primary. A replica's state is checked at most once a
 `check_seconds` (three cheap functions: `pg_is_in_recovery()`, `pg_last_wal_replay_lsn()` on it and
-`pg_current_wal_lsn()` on the primary), by whichever read comes first after that; a replica whose
-connection fails is left alone for `down_seconds`. So a replica that falls behind or goes away costs
-its readers no error, only a read on the primary.
+`pg_current_wal_lsn()` on the primary), in a thread started by the first read after that; a
+replica whose connection fails is left alone for `down_seconds`. So a replica that falls behind or
+goes away costs its readers no error, only a read on the primary.
 
 The lag is measured without clocks: each check notes the primary's WAL position and the moment,
 and a replica is as far behind as the newest noted moment whose position it has replayed (a
@@ -181,18 +181,29 @@ class ReadRouter:
         state.down_until = time.monotonic() + self.down_seconds
 
     def refresh(self, force: bool = False) -> None:
-        """Check the replicas if the last check is older than `check_seconds` (or `force`). One
-        thread checks while the others read by the last check's findings."""
+        """Check the replicas if the last check is older than `check_seconds`: in a thread of its
+        own, so that no reader waits for it (a replica on a host that went away answers only after
+        the connect timeout), while the readers go by the last check's findings. `force`: check
+        now, in this thread, and return when done."""
         if not force and time.monotonic() - self._checked_at < self.check_seconds:
             return
         if not self._checking.acquire(blocking=force):
-            return
+            return  # a check is under way
+        if force:
+            self._check_and_release()
+        else:
+            threading.Thread(
+                target=self._check_and_release, name="urbantwin-replica-check", daemon=True
+            ).start()
+
+    def _check_and_release(self) -> None:
         try:
             self._check()
         finally:
             self._checking.release()
 
     def _check(self) -> None:
+        self._checked_at = time.monotonic()  # also when the primary fails: not again at once
         try:
             with self.primary_reads.connect() as connection:
                 current = parse_lsn(
@@ -204,7 +215,6 @@ class ReadRouter:
             log.warning("read replicas not checked: the primary does not answer: %s", _first_line(exc))
             return
         now = time.monotonic()
-        self._checked_at = now
         self._noted.append((now, current))
         # The noted positions are needed as far back as the lag allowed (and one older, to tell a
         # replica just beyond it from one not known at all).
