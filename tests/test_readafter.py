@@ -4,18 +4,25 @@ through either node while the replica lags; other clients read the replica."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from tests.conftest import ADMIN_TOKEN
 from tests.replication import Replicated, wait_until
 from urbantwin.app import create_app
-from urbantwin.readafter import COOKIE, HEADER
+from urbantwin.readafter import COOKIE, HEADER, ReadYourWritesMiddleware
 from urbantwin.settings import Settings
+from urbantwin.store.engine import for_writes, make_engine
+from urbantwin.store.replicas import ReadRouter, parse_lsn
 
 # The pair of servers of their own takes 10 to 30 s to make (initdb, the migrations, the base backup).
 pytestmark = [pytest.mark.postgres, pytest.mark.long]
@@ -91,6 +98,39 @@ def test_a_clients_write_is_read_back_through_any_node_while_the_replica_lags(
     with replica.connect() as connection:
         connection.execute(text("SELECT pg_wal_replay_resume()"))
     wait_until(lambda: other.get(thing).status_code == 200)
+
+
+def test_a_write_committed_by_another_thread_is_answered_with_its_position(postgres_url: str) -> None:
+    """Single Observation POSTs are committed in groups by a thread of their own
+    (sensorthings/posts.py), where the request's commit hook does not reach: a POST, PUT, PATCH or
+    DELETE that succeeded is answered with the position all the same; a refused one and a GET not."""
+    engine = make_engine(Settings(database_url=postgres_url))
+    router = ReadRouter(engine, [], max_lag_seconds=5)
+
+    def commit_elsewhere() -> None:
+        with for_writes(engine).begin() as connection:
+            connection.execute(text("SELECT 1"))
+
+    async def write(request: Request) -> PlainTextResponse:
+        committer = threading.Thread(target=commit_elsewhere)
+        committer.start()
+        committer.join()
+        refused = request.query_params.get("refused")
+        return PlainTextResponse("refused" if refused else "made", 400 if refused else 201)
+
+    async def read(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("read")
+
+    app = Starlette(routes=[Route("/things", write, methods=["POST"]), Route("/things", read)])
+    try:
+        with TestClient(ReadYourWritesMiddleware(app, router)) as client:
+            made = client.post("/things")
+            assert made.status_code == 201 and parse_lsn(made.headers[HEADER]) > 0
+            assert HEADER not in client.post("/things?refused=1").headers
+            assert HEADER not in client.get("/things").headers
+    finally:
+        router.dispose()
+        engine.dispose()
 
 
 def test_a_position_that_is_not_one_is_refused(nodes: tuple[TestClient, TestClient]) -> None:

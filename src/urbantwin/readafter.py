@@ -43,6 +43,8 @@ COOKIE = "urbantwin_read_after"
 REMEMBERED_CREDENTIALS = 10_000
 
 _HEADER_KEY = HEADER.lower().encode()
+#: The methods that write nothing (RFC 9110, 9.2.1).
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class ReadYourWritesMiddleware:
@@ -84,10 +86,16 @@ class ReadYourWritesMiddleware:
         if authorization is not None:
             after = max(after, self._remembered(authorization))
 
+        unsafe = scope.get("method", "GET") not in _SAFE_METHODS
         with reading_after(after) as state:
 
             async def send_with_position(message: Message) -> None:
-                if message["type"] == "http.response.start" and state.wrote:
+                # A write acknowledged by another thread's commit (single Observation POSTs are
+                # committed in groups by a thread of their own) is not seen by the commit hook: an
+                # unsafe method that succeeded counts as a write too.
+                if message["type"] == "http.response.start" and (
+                    state.wrote or (unsafe and message["status"] < 400)
+                ):
                     headers = await self._position_headers(authorization)
                     message["headers"] = [*message.get("headers", ()), *headers]
                 await send(message)
