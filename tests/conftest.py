@@ -29,6 +29,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
+from tests.replication import Replicated, replicated
+from tests.replication import missing as replication_missing
 from urbantwin.app import create_app
 from urbantwin.city_profile import parse_profile
 from urbantwin.cli import app as cli_app
@@ -571,3 +573,13 @@ def live_server(app) -> Iterator[str]:  # noqa: ANN001
 
 
 DATA = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def replicated_postgres() -> Iterator[Replicated]:
+    """A migrated PostgreSQL primary of the tests' own and its streaming replica (tests/replication.py)."""
+    problem = replication_missing()
+    if problem:
+        backend_missing(problem)
+    with replicated() as pair:
+        yield pair

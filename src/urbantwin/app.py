@@ -33,10 +33,13 @@ from urbantwin.modules import MODULES, checked, conformance, viewer_panels
 from urbantwin.operations.collect import Sampler
 from urbantwin.operations.middleware import RequestContextMiddleware
 from urbantwin.ratelimit import RateLimitMiddleware, rate_limits_configured
+from urbantwin.readafter import HEADER as READ_AFTER_HEADER
+from urbantwin.readafter import ReadYourWritesMiddleware
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 from urbantwin.store.city import read_profile
 from urbantwin.store.engine import is_query_timeout, make_engine
+from urbantwin.store.replicas import attach_replicas
 from urbantwin.web import mount_viewer
 from urbantwin.web.docs import docs_router
 
@@ -88,6 +91,8 @@ def create_app(
     settings = city_settings(settings, city)
     app.state.settings = settings
     app.state.engine = engine
+    # Reads at the services' read points go to replicas from now on (store/replicas.py).
+    app.state.replicas = replicas = attach_replicas(engine, settings)
     app.state.city = city
     ensure_defaults(engine, settings)
     policy = AccessPolicy(settings)
@@ -113,11 +118,14 @@ def create_app(
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["Location"],
+        expose_headers=["Location", READ_AFTER_HEADER],
     )
     # The last added runs first: security headers on every answer, then CORS (so a browser on
     # another origin can read a 429 too), then the rate limit, before any work is done.
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    if replicas is not None:
+        # Around everything that may write: a write's answer carries the primary's position after it.
+        app.add_middleware(ReadYourWritesMiddleware, router=replicas)
     # Outermost: the request's id in every log line and answer, its duration in the metrics.
     app.add_middleware(RequestContextMiddleware)
 

@@ -61,6 +61,25 @@ DB_POOL = Gauge(
     multiprocess_mode="livesum",
 )
 
+#: Each read replica (`database_replica_urls`, by host, port and database): 1 when this process
+#: reads from it, 0 when it skips it (down, not a replica, or beyond the lag limit); with several
+#: processes, the lowest.
+REPLICA_READABLE = Gauge(
+    "urbantwin_db_replica_readable",
+    "Whether the server processes read from the replica (1) or skip it (0).",
+    ("replica",),
+    multiprocess_mode="livemin",
+)
+
+#: Seconds each read replica is behind the primary, as the last check measured it (absent while not
+#: known); with several processes, the highest.
+REPLICA_LAG = Gauge(
+    "urbantwin_db_replica_lag_seconds",
+    "How far the replica's replay is behind the primary, in seconds.",
+    ("replica",),
+    multiprocess_mode="livemax",
+)
+
 
 def ingested(path: str, count: int) -> None:
     """Count `count` Observations stored by `path` (one of `INGEST_PATHS`)."""

@@ -62,6 +62,14 @@ class Settings:
     query_timeout_seconds: int = 30
     #: Number of pooled database connections per server process (PostgreSQL).
     pool_size: int = 8
+    #: SQLAlchemy URLs of PostgreSQL streaming replicas of `database_url` (made with
+    #: `pg_basebackup -R`), separated by commas. Reads go to a replica that is up and within
+    #: `database_replica_max_lag_seconds`; writes, and the next reads of the client that wrote, go to
+    #: the primary (docs/scaling.md). Empty (the default): every read goes to the primary.
+    database_replica_urls: tuple[str, ...] = ()
+    #: How far behind the primary a replica may be, in seconds, and still be read from; a replica
+    #: further behind (or unreachable) is skipped until it has caught up.
+    database_replica_max_lag_seconds: int = 5
     #: Log level of the server (`debug`, `info`, `warning`, `error`).
     log_level: str = "info"
     #: Form of the server's log lines: `text` (the default, for a terminal) or `json` (one object per
@@ -250,7 +258,7 @@ class Settings:
         from urllib.parse import urlsplit
 
         values = [getattr(self, f.name) for f in fields(self) if not f.repr and f.name != "extra"]
-        for url in (self.database_url, self.mqtt_url, self.mqtt_dynsec_url):
+        for url in (self.database_url, self.mqtt_url, self.mqtt_dynsec_url, *self.database_replica_urls):
             try:
                 password = urlsplit(url).password
             except ValueError:

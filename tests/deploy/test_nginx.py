@@ -84,6 +84,13 @@ def test_open_tiles_are_kept_a_minute_and_tiles_asked_with_credentials_never(
     assert with_token.status_code == 200 and with_token.headers["x-cache-status"] == "BYPASS"
     assert with_token.headers["cache-control"] == "private, no-store"
     assert https.get(TILE, headers=ADMIN).headers["x-cache-status"] == "BYPASS"  # nor stored for later
+    # A client that has just written brings back its write's position (docs/scaling.md): it gets the
+    # tile fresh from the server, so it sees its change at once.
+    after_write = https.get(TILE, headers={"Cookie": "urbantwin_read_after=0/3000148"})
+    assert after_write.headers["x-cache-status"] == "BYPASS"
+    assert (
+        https.get(TILE, headers={"Urbantwin-Read-After": "0/3000148"}).headers["x-cache-status"] == "BYPASS"
+    )
 
 
 def test_the_viewers_assets_are_kept_as_the_server_marks_them(https: httpx.Client) -> None:

@@ -23,6 +23,7 @@ from urbantwin.access.principal import SYSTEM, Principal
 from urbantwin.errors import NotFound
 from urbantwin.settings import Settings
 from urbantwin.store.policy_version import current_version
+from urbantwin.store.replicas import read_connection
 
 #: Read scopes kept at most, one per kind of principal (`AccessPolicy.scope_key`: role, signed in or
 #: not, organisation, groups): a bound, as the kinds are as many as the combinations of groups.
@@ -90,7 +91,7 @@ class Access:
             if connection is not None:
                 caller.scope = self._scope(caller.principal, connection, policy_version)
             else:
-                with self.engine.connect() as own:
+                with read_connection(self.engine) as own:
                     caller.scope = self._scope(caller.principal, own, policy_version)
         return caller.scope
 

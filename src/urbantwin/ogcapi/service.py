@@ -34,11 +34,11 @@ from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ogcapi.crs import CRS84, bbox_to_crs84, geometry_transform, parse_crs, served_crs
 from urbantwin.ogcapi.filter import GEOMETRY, TEMPORAL, FilterCompiler, check_language, parse_filter
 from urbantwin.settings import Settings
-from urbantwin.store.engine import for_reads
 from urbantwin.store.extents import ExtentCache
 from urbantwin.store.feature_pages import FeatureText, in_box, read_page
 from urbantwin.store.feature_rows import Box
 from urbantwin.store.features_schema import collections, features
+from urbantwin.store.replicas import read_connection
 from urbantwin.store.sqlfunctions import json_boolean, json_number, json_string
 from urbantwin.times import parse_instant
 
@@ -143,8 +143,6 @@ class FeaturesService:
         self.engine = engine
         #: The CRSs offered: CRS84, the city's own (its profile's), EPSG:4326 and EPSG:3857.
         self.crs = served_crs(city.served_crs())
-        #: For the requests about one collection and one feature, whose every query is one statement.
-        self.read_engine = for_reads(engine)
         self.settings = settings
         #: Who may read and write which collection, and the account of reads (`access/gate.py`).
         self.access = access or Access.of(engine, settings)
@@ -192,7 +190,7 @@ class FeaturesService:
         """The collections whose dataset `caller` may read."""
         visible = self.access.scope(caller).allows_column(collections.c.dataset_id)
         query = select(collections).order_by(collections.c.id)
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             rows = [
                 row._mapping for row in connection.execute(query if visible is None else query.where(visible))
             ]
@@ -211,7 +209,7 @@ class FeaturesService:
 
     def collection(self, base: str, collection_id: str, caller: Caller) -> Answer:
         self.readable(caller, collection_id)
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             row = self._row(collection_id, connection)
             extent = self._extents.extent(connection, row)
         return Answer(self._collection(base, row, extent))
@@ -220,7 +218,7 @@ class FeaturesService:
         """404 unless `caller` may read the collection's dataset (its read counted): every answer
         about one collection, features and tiles alike, asks this first."""
         what = f"collection {collection_id!r}"
-        with self.read_engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             found = connection.execute(
                 select(collections.c.dataset_id, self.access.policy_version().label("policy_version")).where(
                     collections.c.id == collection_id
@@ -235,7 +233,7 @@ class FeaturesService:
     def _row(self, collection_id: str, connection: Connection | None = None) -> Any:
         """The collection's row (404 when there is none), on `connection` when given."""
         if connection is None:
-            with self.engine.connect() as own:
+            with read_connection(self.engine) as own:
                 return self._row(collection_id, own)
         row = connection.execute(select(collections).where(collections.c.id == collection_id)).first()
         if row is None:
@@ -287,7 +285,7 @@ class FeaturesService:
     def _temporal(self, collection_id: str, connection: Connection | None = None) -> bool:
         """Whether any feature of the collection has a validity (so valid_from/valid_to are queryable)."""
         if connection is None:
-            with self.engine.connect() as own:
+            with read_connection(self.engine) as own:
                 return self._temporal(collection_id, own)
         has = exists().where(
             features.c.collection_id == collection_id,
@@ -328,7 +326,7 @@ class FeaturesService:
     ) -> Answer:
         self.readable(caller, collection_id)
         # One connection for the whole request: each checkout costs a round trip (the pool's ping).
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             return self._items(connection, base, collection_id, params)
 
     def _items(
@@ -467,7 +465,7 @@ class FeaturesService:
             .select_from(collections.outerjoin(features, wanted))
             .where(collections.c.id == collection_id)
         )
-        with self.read_engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             row = connection.execute(query).first()
             if row is None:
                 raise NotFound(f"no {what}")

@@ -24,7 +24,7 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from urbantwin.access.gate import Caller
 from urbantwin.errors import BadRequest, NotFound
@@ -32,6 +32,7 @@ from urbantwin.ogcapi.service import JSON, FeaturesService, _link
 from urbantwin.store.feature_pages import in_box
 from urbantwin.store.features_schema import collections, features
 from urbantwin.store.mvt import database_tile
+from urbantwin.store.replicas import read_connection
 
 MVT = "application/vnd.mapbox-vector-tile"
 WEB_MERCATOR_QUAD = "WebMercatorQuad"
@@ -197,13 +198,16 @@ class TileService:
             raise NotFound(f"no tile matrix {z} in {WEB_MERCATOR_QUAD} (0 to {MAX_ZOOM})")
         if row >= 2**z or col >= 2**z:
             raise NotFound(f"tile {z}/{row}/{col} is outside the tile matrix (0 to {2**z - 1})")
-        key = (collection_id, z, row, col, self._version(collection_id))
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-        data = self.render(collection_id, z, row, col)
+        # The version and the tile are read on one connection: with read replicas, a version read on
+        # one replica and features on another that lags would keep old features under the new version.
+        with read_connection(self.engine) as connection:
+            key = (collection_id, z, row, col, self._version(collection_id, connection))
+            with self._lock:
+                cached = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
+                    return cached
+            data = self.render(collection_id, z, row, col, connection)
         cost = len(data) + CACHE_ENTRY_OVERHEAD
         if cost > self.cache_budget:
             return data
@@ -218,15 +222,22 @@ class TileService:
                 self.cached_bytes -= len(dropped) + CACHE_ENTRY_OVERHEAD
         return data
 
-    def render(self, collection_id: str, z: int, row: int, col: int) -> bytes:
-        """The encoded tile, uncached: made by the database where it can (PostGIS), else here."""
-        with self.engine.connect() as connection:
-            data = database_tile(connection, collection_id, z, row, col, EXTENT, BUFFER)
+    def render(
+        self, collection_id: str, z: int, row: int, col: int, connection: Connection | None = None
+    ) -> bytes:
+        """The encoded tile, uncached: made by the database where it can (PostGIS), else here (on
+        `connection` when given)."""
+        if connection is None:
+            with read_connection(self.engine) as own:
+                return self.render(collection_id, z, row, col, own)
+        data = database_tile(connection, collection_id, z, row, col, EXTENT, BUFFER)
         if data is not None:
             return data
-        return self.render_in_python(collection_id, z, row, col)
+        return self.render_in_python(collection_id, z, row, col, connection)
 
-    def render_in_python(self, collection_id: str, z: int, row: int, col: int) -> bytes:
+    def render_in_python(
+        self, collection_id: str, z: int, row: int, col: int, connection: Connection | None = None
+    ) -> bytes:
         """The encoded tile, made from the stored geometries with shapely and mapbox-vector-tile."""
         bounds = tile_bounds(z, row, col)
         margin = (bounds[2] - bounds[0]) * BUFFER / EXTENT
@@ -249,7 +260,10 @@ class TileService:
             .where(features.c.collection_id == collection_id, in_box(features.c.id, features.c.geom, box))
             .order_by(features.c.id)
         )
-        with self.engine.connect() as connection:
+        if connection is None:
+            with read_connection(self.engine) as own:
+                rows = own.execute(query).all()
+        else:
             rows = connection.execute(query).all()
         layer_features = []
         if rows:
@@ -289,11 +303,13 @@ class TileService:
             [{"name": collection_id, "features": layer_features}], default_options=options
         )
 
-    def _version(self, collection_id: str) -> int:
-        with self.engine.connect() as connection:
-            version = connection.execute(
-                select(collections.c.version).where(collections.c.id == collection_id)
-            ).scalar()
+    def _version(self, collection_id: str, connection: Connection | None = None) -> int:
+        if connection is None:
+            with read_connection(self.engine) as own:
+                return self._version(collection_id, own)
+        version = connection.execute(
+            select(collections.c.version).where(collections.c.id == collection_id)
+        ).scalar()
         if version is None:
             raise NotFound(f"no collection {collection_id!r}")
         return int(version)

@@ -19,7 +19,7 @@ from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from urbantwin.metrics import BROKER_CONNECTED, DB_POOL, QUEUE_DEPTH
+from urbantwin.metrics import BROKER_CONNECTED, DB_POOL, QUEUE_DEPTH, REPLICA_LAG, REPLICA_READABLE
 from urbantwin.store.energy_schema import energy_runs
 from urbantwin.store.transit_schema import transit_runs
 
@@ -49,6 +49,12 @@ def sample(state: Any) -> None:
         DB_POOL.labels(state="size").set(pool.size())  # type: ignore[attr-defined]
         DB_POOL.labels(state="checked_out").set(pool.checkedout())
         DB_POOL.labels(state="overflow").set(max(pool.overflow(), 0))  # type: ignore[attr-defined]
+    replicas = getattr(state, "replicas", None)
+    if replicas is not None:
+        for replica in replicas.report():
+            REPLICA_READABLE.labels(replica=replica["name"]).set(1 if replica["readable"] else 0)
+            if replica["lag_seconds"] is not None:
+                REPLICA_LAG.labels(replica=replica["name"]).set(replica["lag_seconds"])
 
 
 #: The states of a scenario run, each reported (with 0 when none is in it).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from functools import cache
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -45,7 +46,11 @@ def build_router() -> APIRouter:
         except TimeoutError:
             checks = {"database": f"no answer within {READY_TIMEOUT:g} s", "migrations": "unknown"}
         outcome = Readiness({**checks, **check_broker(getattr(state, "live", None))})
-        body = {"status": "ready" if outcome.ready else "not ready", "checks": outcome.checks}
+        body: dict[str, Any] = {"status": "ready" if outcome.ready else "not ready", "checks": outcome.checks}
+        replicas = getattr(state, "replicas", None)
+        if replicas is not None:
+            # Shown, not checked: without its replicas a node reads from the primary and stays ready.
+            body["replicas"] = await run_in_threadpool(replicas.report)
         if not outcome.ready:
             body["reason"] = outcome.problems()
         return JSONResponse(body, 200 if outcome.ready else 503, headers={"Cache-Control": "no-store"})

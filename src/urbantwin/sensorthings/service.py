@@ -33,7 +33,8 @@ from urbantwin.sensorthings.visibility import Visibility, dataset_of
 from urbantwin.sensorthings.write import BrokenReference, Writer
 from urbantwin.settings import Settings
 from urbantwin.store.access_schema import users
-from urbantwin.store.engine import for_reads, for_writes
+from urbantwin.store.engine import for_writes
+from urbantwin.store.replicas import read_connection
 
 VERSION = "v1.1"
 
@@ -330,7 +331,7 @@ class SensorThingsService:
         so the transaction added only its BEGIN and ROLLBACK, two of a page's five round trips."""
         if connection is not None:
             return action(connection)
-        with for_reads(self.engine).connect() as own:
+        with read_connection(self.engine) as own:
             return action(own)
 
 

@@ -28,8 +28,9 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(settings: Settings) -> Engine:
-    """An engine for `settings.database_url`, with the per-connection setup each backend needs."""
+def make_engine(settings: Settings, connect_timeout: int | None = None) -> Engine:
+    """An engine for `settings.database_url`, with the per-connection setup each backend needs
+    (`connect_timeout`: longest wait for a PostgreSQL connection, in seconds; None: the driver's)."""
     url = settings.database_url
     if url.startswith("sqlite"):
         set_geometry_cache_size(settings.geometry_cache_size)
@@ -78,6 +79,11 @@ def make_engine(settings: Settings) -> Engine:
 
         return engine
     if url.startswith("postgresql"):
+        connect_args: dict[str, Any] = {
+            "options": f"-c statement_timeout={settings.query_timeout_seconds * 1000}"
+        }
+        if connect_timeout is not None:
+            connect_args["connect_timeout"] = connect_timeout
         return create_engine(
             url,
             json_serializer=_json_dumps,
@@ -87,7 +93,7 @@ def make_engine(settings: Settings) -> Engine:
             max_overflow=settings.pool_size,
             pool_pre_ping=True,
             # No single statement (planning included) may run away with the server's memory or time.
-            connect_args={"options": f"-c statement_timeout={settings.query_timeout_seconds * 1000}"},
+            connect_args=connect_args,
         )
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///file.sqlite or postgresql+psycopg://…")
 

@@ -36,6 +36,7 @@ from urbantwin.city_profile import DEFAULT_TIME_ZONE, NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store import schema
 from urbantwin.store.features_schema import collections, features
+from urbantwin.store.replicas import read_connection
 from urbantwin.store.schema import (
     datastreams,
     locations,
@@ -138,7 +139,7 @@ class DistrictMeans:
         return answer
 
     def means_in(self, query: DistrictQuery, scope: DatasetScope = EVERYTHING) -> Answer:
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             collection = connection.execute(
                 select(
                     collections.c.id,

@@ -40,6 +40,7 @@ from urbantwin.errors import BadRequest, NotFound
 from urbantwin.sensorthings.serialize import format_interval, result_value
 from urbantwin.settings import Settings
 from urbantwin.store import rollups
+from urbantwin.store.replicas import read_connection
 from urbantwin.store.schema import (
     datastreams,
     locations,
@@ -232,7 +233,7 @@ class TimeseriesService:
     def aggregate_in(self, query: AggregateQuery, scope: DatasetScope = EVERYTHING) -> Answer:
         """The statistics of the Datastream's numeric results per calendar bucket of the window."""
         ds = datastreams
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             row = connection.execute(
                 select(ds.c.id, ds.c.name, ds.c.unit_of_measurement, ds.c.dataset_id).where(
                     ds.c.id == query.datastream_id, *_visible(scope, ds.c.dataset_id)
@@ -357,7 +358,7 @@ class TimeseriesService:
             )
             .order_by(chosen.c.id)
         )
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             rows = connection.execute(statement).all()
         more = query.limit > 0 and len(rows) > query.limit  # limit=0 asks for nothing: no next page
         rows = rows[: query.limit]
