@@ -13,11 +13,12 @@ reading the store (the service reads each series through the time-series rollups
 
 **Store mode** (`--store sqlite` or `--store postgresql://…`): 1,000 stations with hourly PM10,
 PM2.5 and NO2 Datastreams (3,000 series-years of 2023, 26.3 million hours, 3 % missing) are loaded
-once, not timed, into a fresh store as a warmed store holds them: the hourly rollups the service
-reads (one row per hour: count 1, sum = the value) and a current watermark — the Observations
-themselves are not written, the service never reads them once rolled up. Timed:
-`AirService.assessments(2023)` — the visible stations found, every series' hours read at once
-from the rollups (`store/hourly.py`), each station assessed under the three standards, every answer
+once, not timed, into a fresh store as a warmed store holds them: the hourly rollups (one row
+per hour: count 1, sum = the value), their year rows which the service reads (`store/hour_years.py`,
+as a merge writes them) and a current watermark — the Observations themselves are not written, the
+service never reads them once rolled up. Timed: `AirService.assessments(2023)` — the visible
+stations found, the hours of 200 stations' series at a time read in one statement from the year
+rows (`store/hourly.py`), each station assessed under the three standards, every answer
 document built — and, for comparison, the same through the per-station path (`assessment`, one
 rollup query per series) on the first `--per-station` stations — meaningless here, because that
 path's guard finds no Observations under the rollups written and rebuilds them (bench/README.md).
@@ -47,6 +48,7 @@ from urbantwin.airquality.service import AirService
 from urbantwin.airquality.standards import POLLUTANTS, standards
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.settings import Settings
+from urbantwin.store import hour_years
 from urbantwin.store.engine import for_writes, make_engine, upgrade
 from urbantwin.store.schema import datastreams, observed_properties, sensors, things
 from urbantwin.store.timeseries_schema import observation_rollup_state
@@ -160,6 +162,7 @@ def load(engine: Engine, stations: int, seed: int = 18) -> int:
                     ) as copy,
                 ):
                     copy.write(text)
+                hour_years.patch(connection, datastream_id, hours, np.ones(len(hours), "int64"), values)
         else:
             rows = [
                 {"datastream_id": datastream_id, "hour_start": int(h), "all_count": 1, "value_count": 1,
@@ -173,6 +176,7 @@ def load(engine: Engine, stations: int, seed: int = 18) -> int:
                     ":value_count, :value_sum, :value_min, :value_max)",
                     rows,  # type: ignore[arg-type]
                 )
+                hour_years.patch(connection, datastream_id, hours, np.ones(len(hours), "int64"), values)
     return written
 
 
