@@ -165,16 +165,15 @@ def load(engine: Engine, stations: int, seed: int = 18) -> int:
                 hour_years.patch(connection, datastream_id, hours, np.ones(len(hours), "int64"), values)
         else:
             rows = [
-                {"datastream_id": datastream_id, "hour_start": int(h), "all_count": 1, "value_count": 1,
-                 "value_sum": float(v), "value_min": float(v), "value_max": float(v)}
+                (datastream_id, int(h), 1, 1, float(v), float(v), float(v))
                 for h, v in zip(hours.tolist(), values.tolist(), strict=True)
-            ]  # fmt: skip
+            ]
             with engine.begin() as connection:
-                connection.exec_driver_sql(
+                raw = connection.connection.driver_connection
+                raw.executemany(
                     "INSERT INTO observation_rollups (datastream_id, hour_start, all_count, value_count, "
-                    "value_sum, value_min, value_max) VALUES (:datastream_id, :hour_start, :all_count, "
-                    ":value_count, :value_sum, :value_min, :value_max)",
-                    rows,  # type: ignore[arg-type]
+                    "value_sum, value_min, value_max) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
                 hour_years.patch(connection, datastream_id, hours, np.ones(len(hours), "int64"), values)
     return written
