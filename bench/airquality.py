@@ -134,49 +134,66 @@ def load(engine: Engine, stations: int, seed: int = 18) -> int:
         )
     written = 0
     postgres = engine.dialect.name == "postgresql"
-    for datastream_id in ids:
+    connection = engine.connect()
+    for n, datastream_id in enumerate(ids):
+        if n % 100 == 0:  # a transaction per 100 series: a commit per series cost a flush each
+            connection.commit()
         keep = rng.random(len(grid)) >= 0.03
         values = rng.gamma(2.0, 15.0, int(keep.sum()))
         hours = micros[keep]
         written += len(values)
         if postgres:
-            frame = pd.DataFrame(
-                {
-                    "d": datastream_id,
-                    "h": pd.to_datetime(hours, unit="us", utc=True).strftime("%Y-%m-%d %H:%M:%S+00"),
-                    "a": 1,
-                    "c": 1,
-                    "s": values,
-                    "lo": values,
-                    "hi": values,
-                }
-            )
-            text = frame.to_csv(index=False, header=False, float_format="%.17g")
-            with engine.begin() as connection:
-                raw = connection.connection.driver_connection
-                with (
-                    raw.cursor() as cursor,
-                    cursor.copy(
-                        "COPY observation_rollups (datastream_id, hour_start, all_count, value_count, "
-                        "value_sum, value_min, value_max) FROM STDIN (FORMAT CSV)"
-                    ) as copy,
-                ):
-                    copy.write(text)
-                hour_years.patch(connection, datastream_id, hours, np.ones(len(hours), "int64"), values)
+            data = _copy_rows(datastream_id, hours, values)
+            raw = connection.connection.driver_connection
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(
+                    "COPY observation_rollups (datastream_id, hour_start, all_count, value_count, "
+                    "value_sum, value_min, value_max) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.write(data)
         else:
             rows = [
                 (datastream_id, int(h), 1, 1, float(v), float(v), float(v))
                 for h, v in zip(hours.tolist(), values.tolist(), strict=True)
             ]
-            with engine.begin() as connection:
-                raw = connection.connection.driver_connection
-                raw.executemany(
-                    "INSERT INTO observation_rollups (datastream_id, hour_start, all_count, value_count, "
-                    "value_sum, value_min, value_max) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                hour_years.patch(connection, datastream_id, hours, np.ones(len(hours), "int64"), values)
+            raw = connection.connection.driver_connection
+            raw.executemany(
+                "INSERT INTO observation_rollups (datastream_id, hour_start, all_count, value_count, "
+                "value_sum, value_min, value_max) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        hour_years.patch(connection, datastream_id, hours, np.ones(len(hours), "int64"), values)
+    connection.commit()
+    connection.close()
     return written
+
+
+#: A row of PostgreSQL's binary COPY into observation_rollups: the field count, then each field's
+#: length and value (int8 id, timestamptz as µs since 2000, int8 counts, float8 sum, min, max).
+_COPY_ROW = np.dtype(
+    [("fields", ">i2")]
+    + [
+        item
+        for k, kind in enumerate((">i8", ">i8", ">i8", ">i8", ">f8", ">f8", ">f8"))
+        for item in ((f"length{k}", ">i4"), (f"value{k}", kind))
+    ]
+)
+_SINCE_2000 = 946_684_800_000_000  # µs from 1970 to 2000, PostgreSQL's epoch of timestamptz
+
+
+def _copy_rows(datastream_id: int, hours: np.ndarray, values: np.ndarray) -> bytes:
+    """One Datastream's rollups in PostgreSQL's binary COPY format, built by numpy (26 million rows
+    formatted as text took longer than everything the benchmark times)."""
+    rows = np.zeros(len(hours), _COPY_ROW)
+    rows["fields"] = 7
+    for k in range(7):
+        rows[f"length{k}"] = 8
+    rows["value0"], rows["value1"], rows["value2"], rows["value3"] = datastream_id, hours - _SINCE_2000, 1, 1
+    rows["value4"], rows["value5"], rows["value6"] = values, values, values
+    header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+    return header + rows.tobytes() + b"\xff\xff"
 
 
 def store_mode(url: str, stations: int, repeat: int, per_station: int) -> None:

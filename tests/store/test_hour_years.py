@@ -15,8 +15,12 @@ from tests.timeseries.helpers import add_observations, create_station, new_datas
 from urbantwin.store import hour_years, rollups
 from urbantwin.store.engine import for_writes
 from urbantwin.store.hourly import hourly
-from urbantwin.store.schema import datastreams
-from urbantwin.store.timeseries_schema import observation_hour_years
+from urbantwin.store.schema import datastreams, observations
+from urbantwin.store.timeseries_schema import (
+    observation_hour_years,
+    observation_rollup_state,
+    observation_rollups,
+)
 from urbantwin.store.types import to_micros
 
 NEW_YEAR = utc(2024, 1, 1)
@@ -160,3 +164,17 @@ def test_patch_refuses_what_the_rows_cannot_hold(engine: Engine) -> None:
             hour_years.patch(connection, stream, hour, np.array([2**31], "int64"), np.array([1.0]))
         with pytest.raises(ValueError, match="whole UTC hours"):
             hour_years.patch(connection, stream, hour + 1, np.array([1], "int64"), np.array([1.0]))
+
+
+def test_rollups_emptied_by_hand_take_their_year_rows_along(engine: Engine) -> None:
+    """docs/timeseries.md allows emptying the rollup tables by hand after changing Observations by
+    SQL: the next merge starts from nothing, and no year row keeps an hour that is gone."""
+    stream, feature = new_datastream(engine)
+    ids = add_observations(engine, stream, feature, POINTS)
+    rollups.warm(engine, [stream])
+    with for_writes(engine).begin() as connection:
+        connection.execute(observations.delete().where(observations.c.id == ids[-1]))  # March
+        connection.execute(observation_rollups.delete())
+        connection.execute(observation_rollup_state.delete())
+    rollups.warm(engine, [stream])
+    assert_rows(year_rows(engine, stream), expected(POINTS[:-1]))

@@ -481,6 +481,10 @@ def _merge(connection: Connection, datastream_id: int, above: int, through: int)
             },
         ).returning(rollups.c.hour_start, rollups.c.value_count, rollups.c.value_sum)
     ).all()
+    if not above:
+        # A merge from nothing finds no rollups (a new watermark, an invalidated one, or the tables
+        # emptied by hand, as docs/timeseries.md allows): no year row may outlive them.
+        hour_years.forget(connection, [datastream_id])
     # The hours as they are now (RETURNING gives the merged row), into their year rows.
     hour_years.patch(
         connection,
