@@ -39,17 +39,18 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 from host import describe
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from urbantwin.access.gate import Caller
 from urbantwin.access.principal import ANONYMOUS
 from urbantwin.airquality.engine import Calendar, assess, valid_hours, year_statistics
-from urbantwin.airquality.service import AirService
+from urbantwin.airquality.service import BATCH_STATIONS, AirService
 from urbantwin.airquality.standards import POLLUTANTS, standards
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.settings import Settings
 from urbantwin.store import hour_years
 from urbantwin.store.engine import for_writes, make_engine, upgrade
+from urbantwin.store.hourly import hourly
 from urbantwin.store.schema import datastreams, observed_properties, sensors, things
 from urbantwin.store.timeseries_schema import observation_rollup_state
 
@@ -76,8 +77,8 @@ def run(series: list[tuple[str, pd.DataFrame]]) -> int:
     checks = 0
     every = standards()
     capture = every[0].capture
-    for pollutant, hourly in series:
-        statistics_ = {YEAR: year_statistics(valid_hours(hourly, 1, capture), YEAR, OFFSET, capture)}
+    for pollutant, frame in series:
+        statistics_ = {YEAR: year_statistics(valid_hours(frame, 1, capture), YEAR, OFFSET, capture)}
         for standard in every:
             checks += len(assess(standard, pollutant, statistics_, YEAR))
     return checks
@@ -219,6 +220,20 @@ def store_mode(url: str, stations: int, repeat: int, per_station: int) -> None:
         f"assessments: {len(answers)} stations, {values:,} values, {checks} checks: best {min(times):.2f} s, "
         f"median {statistics.median(times):.2f} s (runs {', '.join(f'{t:.2f}' for t in times)}); "
         f"load average {os.getloadavg()[0]:.2f} after"
+    )
+    # The store's part alone: the same hours read as `assessments` reads them, a batch at a time.
+    with engine.connect() as connection:
+        series = connection.execute(select(datastreams.c.id).order_by(datastreams.c.id)).scalars().all()
+    start, end = AirService._window(range(YEAR, YEAR + 1), OFFSET)
+    batch = BATCH_STATIONS * len(STORE_POLLUTANTS)
+    began = time.perf_counter()
+    held = 0
+    for low in range(0, len(series), batch):
+        hours = hourly(engine, series[low : low + batch], start, end)
+        held += sum(int(np.count_nonzero(counts)) for counts in hours.counts.values())
+    print(
+        f"read alone (store/hourly.py, {batch} series a statement): {held:,} hours in "
+        f"{time.perf_counter() - began:.2f} s; load average {os.getloadavg()[0]:.2f} after"
     )
     if per_station:
         ids = [a.body["station"]["@iot.id"] for a in answers[:per_station]]

@@ -192,22 +192,30 @@ def _rollup_hours(connection: Connection, datastream_id: int) -> tuple[np.ndarra
 
 def read(connection: Connection, datastream_ids: Sequence[int], first: int, last: int) -> Iterator[HourYear]:
     """The year rows of `first` … `last` (UTC years) of these Datastreams, in one statement."""
-    if not datastream_ids:
+    ids = sorted({int(i) for i in datastream_ids})
+    if not ids:
         return
-    rows = connection.execute(
+    if connection.dialect.name == "postgresql":
+        # In binary format: as text, every byte of a bytea travels as two hex digits, which the
+        # server writes and psycopg parses again (half of the read's time).
+        listed = ",".join(str(i) for i in ids)  # integers only: nothing of a caller's text
+        raw: Any = connection.connection.driver_connection
+        with raw.cursor(binary=True) as cursor:
+            cursor.execute(
+                "SELECT datastream_id, year, value_counts, value_sums FROM observation_hour_years "
+                f"WHERE datastream_id IN ({listed}) AND year >= {int(first)} AND year <= {int(last)}"
+            )
+            while rows := cursor.fetchmany(64):
+                for ident, year, counts, sums in rows:
+                    yield HourYear(ident, year, np.frombuffer(counts, COUNT), np.frombuffer(sums, SUM))
+        return
+    found = connection.execute(
         select(years_table).where(
-            years_table.c.datastream_id.in_(sorted({int(i) for i in datastream_ids})),
-            years_table.c.year >= first,
-            years_table.c.year <= last,
+            years_table.c.datastream_id.in_(ids), years_table.c.year >= first, years_table.c.year <= last
         )
     )
-    for row in rows:
-        yield HourYear(
-            row.datastream_id,
-            row.year,
-            np.frombuffer(row.value_counts, COUNT),
-            np.frombuffer(row.value_sums, SUM),
-        )
+    for ident, year, counts, sums in found:
+        yield HourYear(ident, year, np.frombuffer(counts, COUNT), np.frombuffer(sums, SUM))
 
 
 __all__ = [
