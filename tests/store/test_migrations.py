@@ -10,10 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, insert, select, text
 
+from tests.timeseries.helpers import new_datastream
 from tests.transit.conftest import write_feed
+from urbantwin.store import hour_years
 from urbantwin.store.access_schema import organisations
 from urbantwin.store.engine import alembic_config, upgrade
 from urbantwin.store.schema import metadata
+from urbantwin.store.timeseries_schema import observation_rollups
 from urbantwin.store.transit_schema import transit_feeds, transit_stop_departures
 from urbantwin.transit.gtfs_import import digest, import_gtfs
 
@@ -70,3 +73,52 @@ def test_feeds_imported_before_the_departures_import_anew(engine: Engine, tmp_pa
     assert import_gtfs(engine, feed, feed_id="f").changed
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(transit_stop_departures)).scalar() > 0
+
+
+def test_the_year_rows_are_filled_from_the_rollups_already_there(engine: Engine) -> None:
+    """Migration 0021: a store whose rollups were built gets their year rows (else its assessments
+    would find no hours until a merge touched each year)."""
+    stream, _ = new_datastream(engine)
+    command.downgrade(alembic_config(engine), "0020")
+    try:
+        with engine.begin() as connection:
+            hour = {"datastream_id": stream, "all_count": 1, "value_min": None, "value_max": None}
+            connection.execute(
+                insert(observation_rollups),
+                [
+                    {
+                        **hour,
+                        "hour_start": datetime(2023, 12, 31, 23, tzinfo=UTC),
+                        "all_count": 2,
+                        "value_count": 2,
+                        "value_sum": 10.0,
+                    },
+                    {
+                        **hour,
+                        "hour_start": datetime(2024, 1, 1, 0, tzinfo=UTC),
+                        "value_count": 0,
+                        "value_sum": 0.0,
+                    },  # an hour of text results only
+                    {
+                        **hour,
+                        "hour_start": datetime(2024, 1, 1, 2, tzinfo=UTC),
+                        "value_count": 1,
+                        "value_sum": 3.25,
+                    },
+                ],  # fmt: skip
+            )
+    finally:
+        upgrade(engine)
+    with engine.connect() as connection:
+        filled = {row.year: row for row in hour_years.read(connection, [stream], 2000, 2100)}
+    assert sorted(filled) == [2023, 2024]
+    assert (len(filled[2023].counts), len(filled[2024].counts)) == (8760, 8784)
+    assert (filled[2023].counts[-1], filled[2023].sums[-1]) == (2, 10.0)
+    assert filled[2023].counts[:-1].sum() == 0 and filled[2023].sums[:-1].sum() == 0.0
+    assert filled[2024].counts[:4].tolist() == [0, 0, 1, 0] and filled[2024].sums[2] == 3.25
+    with engine.begin() as connection:  # what the migration wrote is what the module rebuilds
+        hour_years.rebuild(connection, [stream])
+        rebuilt = {row.year: row for row in hour_years.read(connection, [stream], 2000, 2100)}
+    for year, row in filled.items():
+        assert rebuilt[year].counts.tobytes() == row.counts.tobytes()
+        assert rebuilt[year].sums.tobytes() == row.sums.tobytes()

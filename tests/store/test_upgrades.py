@@ -328,7 +328,8 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
 #: from its file, a registry's defaults from its import, an uplink's records) or written by the
 #: platform at start (the city profile, the policy version): no sample of their own is needed.
 DERIVED = {
-    "observation_counts", "observation_rollups", "observation_rollup_state", "policy_version",
+    "observation_counts", "observation_rollups", "observation_rollup_state", "observation_hour_years",
+    "policy_version",
     "audit_log", "dataset_usage", "city_profile", "energy_run_series", "transit_service_days",
     "transit_trips", "transit_runs", "transit_stop_departures",
     "infrastructure_registries", "lorawan_streams", "lorawan_uplinks", "lorawan_receptions",

@@ -19,6 +19,11 @@ starts or ends inside an hour; the other hours still come from the rollups. When
 (hour buckets of Asia/Kolkata) the whole answer comes from the Observations: exact, but it reads
 every row of the window (`aggregate` decides, per request).
 
+**Year rows beside them.** Every merge also sets the hours it touched in `observation_hour_years`
+(a UTC year of hourly counts and sums per row, `store/hour_years.py`), and every invalidation
+deletes them with the rollups: one transaction, so readers of whole years of many Datastreams
+(`store/hourly.py`) find them equal to the rollups whenever the watermark is current.
+
 **Filled lazily, at query time.** Inserting Observations costs nothing extra: no trigger, no second
 write. Each Datastream has a watermark (`observation_rollup_state.merged_through`): every Observation
 with an id up to it is in the rollups, none above it. An aggregate query first merges the
@@ -85,6 +90,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     Connection,
     Engine,
@@ -106,6 +112,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from urbantwin.store import hour_years
 from urbantwin.store.dialect import spelled
 from urbantwin.store.engine import for_writes
 from urbantwin.store.schema import datastreams, observations
@@ -326,6 +333,7 @@ def invalidate(connection: Connection, datastream_ids: Iterable[int]) -> None:
             statement.on_conflict_do_update(index_elements=[state.c.datastream_id], set_=reset)
         )
         connection.execute(delete(rollups).where(rollups.c.datastream_id.in_(ids)))
+        hour_years.forget(connection, ids)
     if connection.dialect.name == "sqlite":
         newest = select(func.coalesce(func.max(observations.c.id), 0)).scalar_subquery()
         connection.execute(update(state).where(state.c.merged_through > newest).values(merged_through=newest))
@@ -461,7 +469,7 @@ def _merge(connection: Connection, datastream_id: int, above: int, through: int)
         grouped,
     )
     new = statement.excluded
-    connection.execute(
+    touched = connection.execute(
         statement.on_conflict_do_update(
             index_elements=[rollups.c.datastream_id, rollups.c.hour_start],
             set_={
@@ -471,7 +479,19 @@ def _merge(connection: Connection, datastream_id: int, above: int, through: int)
                 "value_min": min_of(rollups.c.value_min, new.value_min),
                 "value_max": max_of(rollups.c.value_max, new.value_max),
             },
-        )
+        ).returning(rollups.c.hour_start, rollups.c.value_count, rollups.c.value_sum)
+    ).all()
+    if not above:
+        # A merge from nothing finds no rollups (a new watermark, an invalidated one, or the tables
+        # emptied by hand, as docs/timeseries.md allows): no year row may outlive them.
+        hour_years.forget(connection, [datastream_id])
+    # The hours as they are now (RETURNING gives the merged row), into their year rows.
+    hour_years.patch(
+        connection,
+        datastream_id,
+        np.fromiter((to_micros(row.hour_start) for row in touched), "int64", len(touched)),
+        np.fromiter((row.value_count for row in touched), "int64", len(touched)),
+        np.fromiter((row.value_sum for row in touched), "float64", len(touched)),
     )
 
 

@@ -1,13 +1,15 @@
-"""Tables of the time-series extension: hourly rollups of Observations and how far they reach.
+"""Tables of the time-series extension: hourly rollups of Observations, how far they reach, and
+the same hours packed a year per row.
 
 The rollups are a cache, derived from `observations` and rebuilt from it at any time (see
-`store/rollups.py` for how they are filled and kept correct). Both tables cascade with their
-Datastream, so deleting a Datastream leaves nothing behind.
+`store/rollups.py` for how they are filled and kept correct); the year rows are derived from the
+rollups (`store/hour_years.py`). Every table cascades with its Datastream, so deleting a Datastream
+leaves nothing behind.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Double, ForeignKey, Table
+from sqlalchemy import BigInteger, Column, Double, ForeignKey, Integer, LargeBinary, Table
 
 from urbantwin.store.schema import metadata
 from urbantwin.store.types import Id, Json, UtcTime
@@ -39,4 +41,17 @@ observation_rollup_state = Table(
     Column("merged_through", BigInteger, nullable=False),
     Column("pending_through", BigInteger),
     Column("pending_transactions", Json),
+)
+
+#: Per Datastream and UTC calendar year that has rollups: the `value_count` and `value_sum` of every
+#: hour of the year, oldest first (8,760 or 8,784 of each; 0 where the hour has no numeric result),
+#: packed as little-endian int32 and float64 — one row instead of 8,760 for a reader of whole years
+#: (`store/hour_years.py` keeps them equal to the rollups).
+observation_hour_years = Table(
+    "observation_hour_years",
+    metadata,
+    Column("datastream_id", Id, ForeignKey("datastreams.id", ondelete="CASCADE"), primary_key=True),
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("value_counts", LargeBinary, nullable=False),
+    Column("value_sums", LargeBinary, nullable=False),
 )
