@@ -2,7 +2,7 @@
 sweep each run belongs to, `energy_runs.sweep_id`).
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 19:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from urbantwin.store.types import Json, UtcTime
 
 revision = "0024"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
