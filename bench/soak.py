@@ -731,7 +731,7 @@ def main() -> None:
     server = None
     load_before = os.getloadavg()
     try:
-        server = start_server(port, env, args.workers, log)
+        server = start_server(port, env, args.workers, log, timeout=600)  # slow on a busy machine
         base = f"http://127.0.0.1:{port}"
         datastreams = setup(base, token, args.datastreams)
         print(f"load: {plan.seconds:.0f} s, warm-up {plan.warmup:.0f} s …", flush=True)
