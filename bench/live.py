@@ -105,7 +105,9 @@ def start_broker(port: int, folder: Path) -> subprocess.Popen:
     return broker
 
 
-def start_server(port: int, env: dict[str, str], workers: int, log: Path) -> subprocess.Popen:
+def start_server(
+    port: int, env: dict[str, str], workers: int, log: Path, timeout: float = 120
+) -> subprocess.Popen:
     # The checkout's own venv, else the one running this script (a worktree has none of its own).
     venv = REPO / ".venv" / "bin" / "urbantwin"
     urbantwin = venv if venv.exists() else Path(sys.executable).parent / "urbantwin"
@@ -116,16 +118,20 @@ def start_server(port: int, env: dict[str, str], workers: int, log: Path) -> sub
         server = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    wait_port(port, 120)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1.1/", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("the server did not answer")
+    try:
+        wait_port(port, timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1.1/", timeout=2).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("the server did not answer")
+    except BaseException:
+        stop(server, group=True)  # not left running when it started too slowly
+        raise
 
 
 def stop(process: subprocess.Popen, group: bool = False) -> None:

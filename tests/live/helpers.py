@@ -203,8 +203,11 @@ def mosquitto(port: int, directory: Path, persistence: bool = False) -> Iterator
             process.wait(10)
 
 
-def serve(port: int, environment: dict[str, str], log: Path, workers: int = 1) -> subprocess.Popen:
-    """`urbantwin serve` as a real process, returned once it answers HTTP."""
+def serve(
+    port: int, environment: dict[str, str], log: Path, workers: int = 1, timeout: float = 60
+) -> subprocess.Popen:
+    """`urbantwin serve` as a real process, returned once it answers HTTP (within `timeout` s each
+    for listening and answering)."""
     env = {**os.environ, **environment}
     command = [sys.executable, "-m", "urbantwin.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
@@ -214,8 +217,8 @@ def serve(port: int, environment: dict[str, str], log: Path, workers: int = 1) -
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_for_port(port, timeout=60, process=process)
-        wait_until(lambda: _answers(port), timeout=60, what=f"the server on {port} answering")
+        wait_for_port(port, timeout=timeout, process=process)
+        wait_until(lambda: _answers(port), timeout=timeout, what=f"the server on {port} answering")
     except BaseException:
         kill(process)
         raise
