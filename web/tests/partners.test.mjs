@@ -3,9 +3,10 @@
 // licence; a layer is switched on from the keyboard like ours, drawn, kept live while shown (read
 // again through the platform when its answer may no longer be kept), and its features open a
 // panel that credits the partner; a partner that is down is said so while everything else works;
-// the page asks no other server; axe-core finds no WCAG 2.1 A/AA violation with the partners shown.
-// The server and the partner are the ones the pytest wrapper (tests/web/test_partners_browser.py)
-// starts: URBANTWIN_VIEWER_URL, URBANTWIN_ADMIN_TOKEN, URBANTWIN_PARTNER_URL, URBANTWIN_PARTNER_DOWN_URL.
+// the page asks no other server; a second twin (another urbantwin server) is shown the same way;
+// axe-core finds no WCAG 2.1 A/AA violation with the partners shown. The server and the partners
+// are the ones the pytest wrapper (tests/web/test_partners_browser.py) starts: URBANTWIN_VIEWER_URL,
+// URBANTWIN_ADMIN_TOKEN, URBANTWIN_PARTNER_URL, URBANTWIN_SECOND_TWIN_URL, URBANTWIN_PARTNER_DOWN_URL.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ const url = (process.env.URBANTWIN_VIEWER_URL || '').replace(/\/?$/, '/');
 const token = process.env.URBANTWIN_ADMIN_TOKEN || '';
 const partnerUrl = process.env.URBANTWIN_PARTNER_URL || '';
 const downUrl = process.env.URBANTWIN_PARTNER_DOWN_URL || '';
+const twinUrl = process.env.URBANTWIN_SECOND_TWIN_URL || '';
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const STATIONS = 'partner:hamburg-geo:stations';
@@ -32,10 +34,11 @@ async function register(body) {
 }
 
 before(async () => {
-  assert.ok(url && token && partnerUrl && downUrl, 'the pytest wrapper names the server, its administrator and the partners');
+  assert.ok(url && token && partnerUrl && downUrl && twinUrl, 'the pytest wrapper names the server, its administrator and the partners');
   browser = await launch();
   await register({ name: 'hamburg-geo', url: partnerUrl, title: 'Hamburg (partner city)', attribution: 'Freie und Hansestadt Hamburg' });
   await register({ name: 'munich-geo', url: downUrl, title: 'Munich (partner city)', attribution: 'Landeshauptstadt München' });
+  await register({ name: 'second-twin', url: twinUrl, title: 'The second twin', attribution: 'Second twin', licence: 'CC-BY-4.0' });
 });
 
 after(async () => {
@@ -114,6 +117,25 @@ describe('a partner city’s layers in the viewer', () => {
       await box.focus();
       await page.keyboard.press('Space');
       assert.equal(await page.evaluate((key) => window.__viewer.partners.timers.has(key), STATIONS), false);
+      assert.deepEqual(problems.filter((p) => !/502/.test(p)), []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows a layer of another urbantwin server, read through ours', async () => {
+    const { page, context, problems } = await open({ hash: '&layers=partner:second-twin:squares' });
+    try {
+      const group = page.locator('[data-partner="second-twin"]');
+      assert.equal(await group.locator('.tree-note').textContent(), 'Data: Second twin · Licence: CC-BY-4.0');
+      assert.deepEqual(await group.locator('.tree-title').allTextContents(), ['Squares']);
+      await page.waitForFunction(() => /^3 features$/.test(document.querySelector('[data-entry="partner:second-twin:squares"] .tree-count')?.textContent || ''), null, { timeout: 20e3 });
+      const drawn = await page.evaluate(() => {
+        const map = window.__viewer.map;
+        map.jumpTo({ center: [9.997, 53.5515], zoom: 13, pitch: 0, bearing: 0 });
+        return new Promise((resolve) => map.once('idle', () => resolve(map.queryRenderedFeatures({ layers: ['partner:second-twin:squares::fill'] }).map((f) => f.properties.name))));
+      });
+      assert.deepEqual([...new Set(drawn)].sort(), ['Gänsemarkt', 'Hansaplatz', 'Rathausmarkt']);
       assert.deepEqual(problems.filter((p) => !/502/.test(p)), []);
     } finally {
       await context.close();
