@@ -261,18 +261,19 @@ export const ROLE_ORDER = { boundary: 0, districts: 1, area: 2, lines: 3, buildi
 export function renderTree(container, groups, { onToggle, onZoom, sensorsOf, onSensor }) {
   container.innerHTML = '';
   container.removeAttribute('aria-busy');
-  if (!groups.some((g) => g.entries.length || g.error)) {
+  if (!groups.some((g) => g.entries.length || g.error || g.notice)) {
     container.innerHTML = `<p class="muted">${esc(t('noLayers'))}</p>`;
     return;
   }
   for (const group of groups) {
-    if (!group.entries.length && !group.error) continue;
+    if (!group.entries.length && !group.error && !group.notice) continue;
     const section = document.createElement('div');
     section.className = 'tree-group';
     section.innerHTML = `<h3>${esc(group.title)}</h3>`;
     // A partner's group says whom its data is from and under which licence (and when it cannot be read).
     if (group.partner) section.dataset.partner = group.partner;
     if (group.note) section.insertAdjacentHTML('beforeend', `<p class="tree-note">${esc(group.note)}</p>`);
+    if (group.notice) section.insertAdjacentHTML('beforeend', `<p class="tree-note">${esc(group.notice)}</p>`);
     if (group.error) section.insertAdjacentHTML('beforeend', `<p class="error">${esc(group.error)}</p>`);
     const list = document.createElement('ul');
     list.className = 'tree-list';

@@ -5,6 +5,10 @@
 // (/api/remotes/{name}/collections/{id}/items), never from the partner's server: the page asks no
 // other host, and the platform's cache honours what the partner says about caching.
 //
+// A SensorThings partner has a group too, without entries of its own: what is mirrored from it joins
+// the platform's sensors (local Datastreams that link back, live as ours are), and its group says so,
+// with when it was last synchronised.
+//
 // A partner's layer is drawn from GeoJSON (a partner offers no tiles we could rely on), bounded to
 // LIMIT features, and kept live while shown: it is read again when the platform's answer says it
 // may no longer be kept (its Cache-Control max-age, at least MIN_REFRESH_S), so a partner that
@@ -43,7 +47,7 @@ export class Partners {
   async load() {
     let remotes = [];
     try {
-      remotes = ((await getJSON('api/remotes')).remotes || []).filter((r) => r.kind === 'ogcapi');
+      remotes = ((await getJSON('api/remotes')).remotes || []).filter((r) => r.kind === 'ogcapi' || r.kind === 'sensorthings');
     } catch (error) {
       console.warn('partners not listed', error);
       return;
@@ -51,6 +55,7 @@ export class Partners {
     let colour = 0;
     this.partners = await Promise.all(
       remotes.map(async (remote) => {
+        if (remote.kind === 'sensorthings') return { remote, entries: [], error: null };
         try {
           const answer = await getJSON(`api/remotes/${encodeURIComponent(remote.name)}/collections`);
           const entries = answer.collections.map((c) => ({
@@ -86,6 +91,12 @@ export class Partners {
     return this.partners.map(({ remote, entries, error }) => ({
       title: remote.title || remote.name,
       note: t('partnerSource', { attribution: remote.attribution, licence: remote.licence }),
+      notice:
+        remote.kind === 'sensorthings'
+          ? remote.last_sync
+            ? t('partnerMirrored', { time: formatTime(Date.parse(remote.last_sync)) })
+            : t('partnerNotMirrored')
+          : null,
       error: error ? t('partnerUnreachable', { message: error }) : null,
       partner: remote.name,
       entries,

@@ -38,6 +38,7 @@ before(async () => {
   browser = await launch();
   await register({ name: 'hamburg-geo', url: partnerUrl, title: 'Hamburg (partner city)', attribution: 'Freie und Hansestadt Hamburg' });
   await register({ name: 'munich-geo', url: downUrl, title: 'Munich (partner city)', attribution: 'Landeshauptstadt München' });
+  await register({ name: 'hamburg-sta', kind: 'sensorthings', url: partnerUrl.replace(/ogcapi$/, 'v1.1'), title: 'Hamburg’s sensors', attribution: 'Freie und Hansestadt Hamburg' });
   await register({ name: 'second-twin', url: twinUrl, title: 'The second twin', attribution: 'Second twin', licence: 'CC-BY-4.0' });
 });
 
@@ -74,6 +75,11 @@ describe('a partner city’s layers in the viewer', () => {
       assert.deepEqual(await group.locator('.tree-title').allTextContents(), ['Bike-sharing stations', 'Cycle routes']);
       const down = page.locator('[data-partner="munich-geo"]');
       assert.match(await down.locator('.error').textContent(), /cannot be read now/);
+      // A SensorThings partner: its group says where its mirrored sensors are (none yet), no layers.
+      const sensing = page.locator('[data-partner="hamburg-sta"]');
+      assert.equal(await sensing.locator('h3').textContent(), 'Hamburg’s sensors');
+      assert.match(await sensing.textContent(), /Licence: dl-de\/by-2-0.*shown among the sensors once they are mirrored/s);
+      assert.equal(await sensing.locator('input').count(), 0);
       // Our own layers are there as before (the store's boundary of the portfolio's areas, or none).
       assert.ok(await page.locator('#layer-tree .tree-group').count() >= 2);
       assert.deepEqual(problems.filter((p) => !/502/.test(p)), []);
