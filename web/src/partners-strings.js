@@ -11,7 +11,7 @@ addStrings({
     partnerAsOf: 'As of {time}; refreshed every {s} s while shown',
     partnerFeature: 'Partner’s feature',
     partnerLayerFailed: 'Could not load the partner’s layer {title}: {message}',
-    partnerMirrored: 'Its sensors are mirrored into this platform and shown among the sensors, live as ours; last synchronised {time}.',
+    partnerMirrored: 'Its sensors are mirrored into this platform and shown among the sensors, with new values at each synchronisation; last synchronised {time}.',
     partnerNotMirrored: 'Its sensors are shown among the sensors once they are mirrored; nothing is mirrored yet.',
   },
   de: {
@@ -21,7 +21,7 @@ addStrings({
     partnerAsOf: 'Stand {time}; alle {s} s erneuert, solange sichtbar',
     partnerFeature: 'Objekt des Partners',
     partnerLayerFailed: 'Die Ebene {title} des Partners ließ sich nicht laden: {message}',
-    partnerMirrored: 'Seine Sensoren werden in diese Plattform gespiegelt und bei den Sensoren gezeigt, live wie unsere; zuletzt abgeglichen {time}.',
+    partnerMirrored: 'Seine Sensoren werden in diese Plattform gespiegelt und bei den Sensoren gezeigt, mit neuen Werten bei jedem Abgleich; zuletzt abgeglichen {time}.',
     partnerNotMirrored: 'Seine Sensoren erscheinen bei den Sensoren, sobald sie gespiegelt sind; noch ist nichts gespiegelt.',
   },
 });

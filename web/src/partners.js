@@ -6,8 +6,8 @@
 // other host, and the platform's cache honours what the partner says about caching.
 //
 // A SensorThings partner has a group too, without entries of its own: what is mirrored from it joins
-// the platform's sensors (local Datastreams that link back, live as ours are), and its group says so,
-// with when it was last synchronised.
+// the platform's sensors (local Datastreams that link back, with new values at each synchronisation),
+// and its group says so, with when it was last synchronised.
 //
 // A partner's layer is drawn from GeoJSON (a partner offers no tiles we could rely on), bounded to
 // LIMIT features, and kept live while shown: it is read again when the platform's answer says it
