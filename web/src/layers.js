@@ -261,15 +261,20 @@ export const ROLE_ORDER = { boundary: 0, districts: 1, area: 2, lines: 3, buildi
 export function renderTree(container, groups, { onToggle, onZoom, sensorsOf, onSensor }) {
   container.innerHTML = '';
   container.removeAttribute('aria-busy');
-  if (!groups.some((g) => g.entries.length)) {
+  if (!groups.some((g) => g.entries.length || g.error || g.notice)) {
     container.innerHTML = `<p class="muted">${esc(t('noLayers'))}</p>`;
     return;
   }
   for (const group of groups) {
-    if (!group.entries.length) continue;
+    if (!group.entries.length && !group.error && !group.notice) continue;
     const section = document.createElement('div');
     section.className = 'tree-group';
     section.innerHTML = `<h3>${esc(group.title)}</h3>`;
+    // A partner's group says whom its data is from and under which licence (and when it cannot be read).
+    if (group.partner) section.dataset.partner = group.partner;
+    if (group.note) section.insertAdjacentHTML('beforeend', `<p class="tree-note">${esc(group.note)}</p>`);
+    if (group.notice) section.insertAdjacentHTML('beforeend', `<p class="tree-note">${esc(group.notice)}</p>`);
+    if (group.error) section.insertAdjacentHTML('beforeend', `<p class="error">${esc(group.error)}</p>`);
     const list = document.createElement('ul');
     list.className = 'tree-list';
     for (const entry of group.entries) list.append(treeItem(entry, onToggle, onZoom, sensorsOf, onSensor));
@@ -333,10 +338,16 @@ export function setTreeChecked(container, key, visible) {
   item.querySelector('.tree-legend').hidden = !visible;
 }
 
-/** Re-draw an entry's legend (a sensor's domain becomes known after the tree is drawn). */
+/** Re-draw an entry's legend and count (a sensor's domain, a partner layer's features become known
+ * after the tree is drawn). */
 export function refreshLegend(container, entry) {
   const item = container.querySelector(`[data-entry="${CSS.escape(entry.key)}"] .tree-legend`);
   if (item) item.innerHTML = legendFor(entry);
+  const label = container.querySelector(`[data-entry="${CSS.escape(entry.key)}"] label`);
+  if (!label || !entry.countText) return;
+  let count = label.querySelector('.tree-count');
+  if (!count) label.append((count = Object.assign(document.createElement('span'), { className: 'tree-count' })));
+  count.textContent = entry.countText;
 }
 
 function swatch(entry) {
@@ -368,6 +379,7 @@ export function rampLegend(colors, labels, extra) {
 }
 
 function legendFor(entry) {
+  if (entry.legend) return entry.legend(); // an entry that draws its own (a partner's layer)
   if (entry.kind === 'sensor') {
     const unit = unitText(entry.unit);
     if (!entry.domain) return `<p class="muted">${esc(t('loading'))}</p>`;

@@ -13,6 +13,7 @@ import { formatNumber, initialLanguage, language, LANGUAGES, missingTexts, setCi
 import { describeCollections, refreshLegend, renderTree, ROLE_ORDER, setTreeChecked, sourceFor, styleLayersFor } from './layers.js';
 import { readHash, writeHash } from './permalink.js';
 import { Search, label as featureLabel } from './search.js';
+import { Partners } from './partners.js';
 import { POLL_MS, SOURCE as SENSOR_SOURCE, Sensors } from './sensors.js';
 import { Timeline } from './timeline.js';
 import { attributeTable, closePanel, esc, html, openPanel, say, setMapBusy } from './ui.js';
@@ -72,6 +73,10 @@ async function main() {
 
   const [config, described] = await started;
   performance.mark('collections');
+  // Partner cities' layers (the federation module's panel), listed while the map loads.
+  const partners = new Partners(map);
+  viewer.partners = partners;
+  const partnersLoaded = (config.panels ?? []).includes('partners') ? partners.load() : Promise.resolve();
   setCity(config.city);
   if (!LANGUAGES.includes(language())) setLanguage(LANGUAGES[0]);
   // The sources' attributions (the collections') and the city's own (its profile's) under the map.
@@ -162,14 +167,22 @@ async function main() {
   // The sensors are known now: their means per district can be chosen.
   districts.renderControls(document.getElementById('district-controls'), document.getElementById('district-legend'));
   for (const entry of sensors.entries.values()) entries.set(entry.key, entry);
+  await partnersLoaded;
+  for (const entry of partners.entries()) {
+    if (hash.layers) entry.visible = hash.layers.includes(entry.key);
+    entries.set(entry.key, entry);
+  }
+  partners.addLayers(SENSOR_ANCHOR);
 
   const tree = document.getElementById('layer-tree');
+  partners.onChange = (entry) => refreshLegend(tree, entry);
   const drawTree = () =>
     renderTree(
       tree,
       [
         { title: t('sensors'), entries: [...sensors.entries.values()].filter((e) => e.located) },
         { title: t('cityLayers'), entries: described },
+        ...partners.groups(),
       ],
       {
         onToggle: toggle,
@@ -190,6 +203,7 @@ async function main() {
       if (layer.metadata?.entry === entry.key) map.setLayoutProperty(layer.id, 'visibility', visible ? 'visible' : 'none');
     }
     if (entry.kind === 'sensor' && visible) sensors.entryShown(entry).catch(() => {});
+    if (entry.kind === 'partner') partners.shown(entry, visible);
     updateTime();
     saveHash();
   }
@@ -302,6 +316,11 @@ async function main() {
     if (air.view?.owns(hit)) {
       selectFeature(null);
       air.view.inspect(hit);
+      return;
+    }
+    if (partners.owns(hit)) {
+      selectFeature(null);
+      partners.inspect(hit);
       return;
     }
     if (hit.source === SENSOR_SOURCE) {

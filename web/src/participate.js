@@ -1,7 +1,8 @@
 // The participation page: the project portfolio with its funding, ideas (send, read the public ones
 // with the department's answers), procedures on the map (the area and the published contributions
-// on a MapLibre map, and the same as a list — the map's text alternative; a place chosen by a click
-// or typed), and moderation for holders of a moderator's token. Every text is in German and English
+// on a MapLibre map, and the same as a list — the map's text alternative; a point, a line or an area
+// marked by clicks on the map or by typed coordinates, point after point; comments on published
+// contributions), and moderation (ideas, contributions, comments) for holders of a moderator's token. Every text is in German and English
 // (participation-strings.js); everything works with the keyboard.
 
 import maplibregl from 'maplibre-gl';
@@ -12,7 +13,9 @@ import { formatNumber, initialLanguage, language, LANGUAGES, setLanguage, t } fr
 import './participation-strings.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { token: '', vocabulary: null, procedures: [], procedure: null, map: null, place: null };
+const state = { token: '', vocabulary: null, procedures: [], procedure: null, map: null, place: null, shape: 'Point', vertices: [] };
+/** The fewest points of each shape drawn point after point. */
+const LEAST = { LineString: 2, Polygon: 3 };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -193,6 +196,7 @@ async function showProcedure(ident) {
             el('p', { text: f.properties.text }),
             el('p', { class: 'muted small', text: t('pSupports', { n: f.properties.supports }) }));
           if (f.properties.answer) item.append(el('p', {}, el('strong', { text: `${t('pAnswer')}: ` }), f.properties.answer));
+          item.append(commentsOf(f, procedure.phase === 'open'));
           if (procedure.phase === 'open') {
             const support = el('button', { type: 'button', 'data-action': 'support', text: t('pSupport') });
             support.addEventListener('click', async () => {
@@ -213,11 +217,38 @@ async function showProcedure(ident) {
   drawMap(procedure, collection);
 }
 
+/** The published comments of a contribution, and while the procedure is open a form to add one. */
+function commentsOf(feature, open) {
+  const comments = feature.properties.comments || [];
+  const part = el('div', { class: 'comment-part' },
+    el('p', { class: 'muted small', text: t('pComments', { n: comments.length }) }));
+  if (comments.length) part.append(el('ul', { class: 'comments' }, ...comments.map((c) => el('li', { 'data-comment': c.id, text: c.text }))));
+  if (!open) return part;
+  const id = `comment-${feature.id}`;
+  const text = el('textarea', { id, rows: '2', maxlength: '2000', required: 'required' });
+  const status = el('p', { class: 'status small', role: 'status' });
+  const form = el('form', { class: 'form', 'data-comment-form': feature.id, novalidate: 'novalidate' },
+    el('label', { for: id, text: t('pCommentLabel') }), text,
+    el('button', { type: 'submit', text: t('pCommentSend') }), status);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await api(`api/participation/contributions/${feature.id}/comments`, { method: 'POST', body: { text: text.value } });
+      text.value = '';
+      status.textContent = t('pCommentSent');
+    } catch (error) {
+      status.textContent = t('pSendFailed', { reason: error.message });
+    }
+  });
+  part.append(form);
+  return part;
+}
+
 function drawMap(procedure, collection) {
   const area = { type: 'Feature', geometry: procedure.area, properties: {} };
   const coordinates = (procedure.area.type === 'Polygon' ? [procedure.area.coordinates] : procedure.area.coordinates).flat(2);
   const bounds = coordinates.reduce((b, c) => b.extend(c), new maplibregl.LngLatBounds(coordinates[0], coordinates[0]));
-  const place = { type: 'FeatureCollection', features: state.place ? [{ type: 'Feature', geometry: { type: 'Point', coordinates: state.place }, properties: {} }] : [] };
+  const place = draft();
   if (!state.map) {
     state.map = new maplibregl.Map({
       container: 'procedure-map',
@@ -235,7 +266,9 @@ function drawMap(procedure, collection) {
       state.map.addLayer({ id: 'c-fill', type: 'fill', source: 'contributions', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#0b7f86', 'fill-opacity': 0.3 } });
       state.map.addLayer({ id: 'c-line', type: 'line', source: 'contributions', paint: { 'line-color': '#0b7f86', 'line-width': 3 } });
       state.map.addLayer({ id: 'c-point', type: 'circle', source: 'contributions', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': '#0b7f86', 'circle-radius': 6 } });
-      state.map.addLayer({ id: 'place', type: 'circle', source: 'place', paint: { 'circle-color': '#b7410e', 'circle-radius': 7, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
+      state.map.addLayer({ id: 'place-fill', type: 'fill', source: 'place', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#b7410e', 'fill-opacity': 0.2 } });
+      state.map.addLayer({ id: 'place-line', type: 'line', source: 'place', filter: ['!=', ['geometry-type'], 'Point'], paint: { 'line-color': '#b7410e', 'line-width': 3, 'line-dasharray': [2, 1] } });
+      state.map.addLayer({ id: 'place', type: 'circle', source: 'place', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': '#b7410e', 'circle-radius': 7, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
       $('procedure-map').dataset.loaded = 'true';
     });
     state.map.on('click', (event) => choosePlace([event.lngLat.lng, event.lngLat.lat]));
@@ -250,31 +283,94 @@ function drawMap(procedure, collection) {
   else state.map.once('load', update);
 }
 
+/** A place chosen on the map: the point, or the next point of a line or an area. */
 function choosePlace(lonlat) {
-  state.place = lonlat;
   $('contribution-lon').value = lonlat[0].toFixed(6);
   $('contribution-lat').value = lonlat[1].toFixed(6);
-  state.map?.getSource('place')?.setData({ type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: lonlat }, properties: {} }] });
+  if (state.shape === 'Point') state.place = lonlat;
+  else state.vertices.push(lonlat);
+  showDraft();
 }
 
-async function sendContribution(event) {
-  event.preventDefault();
+/** What is marked so far, as GeoJSON for the map: the point, or the points with their line or area. */
+function draft() {
+  const feature = (geometry) => ({ type: 'Feature', geometry, properties: {} });
+  if (state.shape === 'Point') return { type: 'FeatureCollection', features: state.place ? [feature({ type: 'Point', coordinates: state.place })] : [] };
+  const features = state.vertices.map((v) => feature({ type: 'Point', coordinates: v }));
+  if (state.shape === 'Polygon' && state.vertices.length >= 3) features.push(feature({ type: 'Polygon', coordinates: [[...state.vertices, state.vertices[0]]] }));
+  else if (state.vertices.length >= 2) features.push(feature({ type: 'LineString', coordinates: state.vertices }));
+  return { type: 'FeatureCollection', features };
+}
+
+/** The marked shape on the map and, as its text alternative, the list of its points. */
+function showDraft() {
+  state.map?.getSource('place')?.setData(draft());
+  const drawn = state.shape !== 'Point';
+  $('vertex-tools').hidden = !drawn;
+  $('place-hint').textContent = t({ Point: 'pPlaceHint', LineString: 'pPlaceHintLine', Polygon: 'pPlaceHintArea' }[state.shape]);
+  if (!drawn) return;
+  $('vertex-list').replaceChildren(
+    ...state.vertices.map(([lon, lat], i) => el('li', { text: t('pVertexItem', { i: i + 1, lon: formatNumber(lon, 5), lat: formatNumber(lat, 5) }) })),
+  );
+  const count = t('pVertexCount', { n: state.vertices.length });
+  const short = state.vertices.length < LEAST[state.shape];
+  $('vertex-status').textContent = short ? `${count} · ${t(state.shape === 'Polygon' ? 'pAreaNeeds' : 'pLineNeeds')}` : count;
+}
+
+function setShape(shape) {
+  state.shape = shape;
+  showDraft();
+}
+
+/** The typed coordinates as the next point of a line or an area (the keyboard's way to draw). */
+function addTypedVertex() {
+  const lon = Number($('contribution-lon').value.replace(',', '.'));
+  const lat = Number($('contribution-lat').value.replace(',', '.'));
+  if (!$('contribution-lon').value || !$('contribution-lat').value || !Number.isFinite(lon) || !Number.isFinite(lat)) {
+    $('vertex-status').textContent = t('pSendFailed', { reason: t('pPlaceMissing') });
+    $('contribution-lon').focus();
+    return;
+  }
+  state.vertices.push([lon, lat]);
+  showDraft();
+  $('contribution-lon').focus();
+}
+
+/** The geometry of the contribution, or null with the status saying what is missing. */
+function contributionGeometry() {
+  if (state.shape !== 'Point') {
+    if (state.vertices.length < LEAST[state.shape]) {
+      $('contribution-status').textContent = t('pSendFailed', { reason: t(state.shape === 'Polygon' ? 'pAreaNeeds' : 'pLineNeeds') });
+      return null;
+    }
+    const coordinates = state.shape === 'Polygon' ? [[...state.vertices, state.vertices[0]]] : [...state.vertices];
+    return { type: state.shape, coordinates };
+  }
   const lon = Number($('contribution-lon').value.replace(',', '.'));
   const lat = Number($('contribution-lat').value.replace(',', '.'));
   if (!$('contribution-lon').value || !$('contribution-lat').value || !Number.isFinite(lon) || !Number.isFinite(lat)) {
     $('contribution-status').textContent = t('pSendFailed', { reason: t('pPlaceMissing') });
-    return;
+    return null;
   }
+  return { type: 'Point', coordinates: [lon, lat] };
+}
+
+async function sendContribution(event) {
+  event.preventDefault();
+  const geometry = contributionGeometry();
+  if (!geometry) return;
   const body = {
     category: $('contribution-category').value,
     text: $('contribution-text').value,
-    geometry: { type: 'Point', coordinates: [lon, lat] },
+    geometry,
     contact: $('contribution-contact').value || null,
   };
   try {
     await api(`api/participation/procedures/${encodeURIComponent(state.procedure.id)}/contributions`, { method: 'POST', body });
     event.target.reset();
     state.place = null;
+    state.vertices = [];
+    setShape('Point');
     $('contribution-status').textContent = t('pSent');
   } catch (error) {
     $('contribution-status').textContent = t('pSendFailed', { reason: error.message });
@@ -368,26 +464,39 @@ async function showQueue() {
       if (f.properties.contact) card.append(el('p', { class: 'muted small', text: t('pContactSeen', { contact: f.properties.contact }) }));
       waiting.push(queueItem('contribution', f.id, card));
     }
+    // Comments wait on published contributions (a moderator is shown every comment, with its status).
+    const published = await api(`api/participation/procedures/${encodeURIComponent(procedure.id)}/contributions?status=published`, { auth: true });
+    for (const f of published.features) {
+      for (const comment of (f.properties.comments || []).filter((c) => c.status === 'received')) {
+        const card = el('div', {},
+          el('h4', { text: `${t('pComment')} · ${procedure.title}` }),
+          el('p', { class: 'muted small', text: t('pCommentOn', { text: f.properties.text }) }),
+          el('p', { text: comment.text }));
+        waiting.push(queueItem('comment', comment.id, card, f.id));
+      }
+    }
   }
   $('moderation-status').textContent = waiting.length ? t('pQueue', { n: waiting.length }) : t('pQueueEmpty');
   $('queue').replaceChildren(...waiting);
 }
 
-function queueItem(kind, id, content) {
+/** A card of the moderation queue: an idea, a contribution or a comment (of the contribution
+ * `parent`); comments are published or declined only (they get no answer, and no reason is shown). */
+function queueItem(kind, id, content, parent = null) {
   const prefix = `${kind}-${id}`;
+  const comment = kind === 'comment';
   const answer = el('textarea', { id: `${prefix}-answer`, rows: '2' });
   const reason = el('input', { id: `${prefix}-reason` });
   const accept = el('button', { type: 'button', class: 'primary', 'data-action': 'accept', text: t('pAccept') });
   const decline = el('button', { type: 'button', 'data-action': 'decline', text: t('pDecline') });
-  const item = el('li', { class: 'card', [`data-${kind}`]: id },
-    content,
-    el('label', { for: `${prefix}-answer`, text: t('pAnswerLabel') }), answer,
-    el('label', { for: `${prefix}-reason`, text: t('pReasonLabel') }), reason,
-    el('div', { class: 'actions' }, accept, decline));
+  const fields = comment
+    ? []
+    : [el('label', { for: `${prefix}-answer`, text: t('pAnswerLabel') }), answer, el('label', { for: `${prefix}-reason`, text: t('pReasonLabel') }), reason];
+  const item = el('li', { class: 'card', [`data-${kind}`]: id }, content, ...fields, el('div', { class: 'actions' }, accept, decline));
   const moderate = async (status) => {
     const body = { status: kind === 'idea' ? (status === 'accept' ? 'in_review' : 'declined') : status === 'accept' ? 'published' : 'declined' };
     if (answer.value.trim()) body.answer = answer.value.trim();
-    if (status === 'decline') {
+    if (status === 'decline' && !comment) {
       if (!reason.value.trim()) {
         $('moderation-status').textContent = t('pSendFailed', { reason: t('pReasonNeeded') });
         reason.focus();
@@ -395,10 +504,14 @@ function queueItem(kind, id, content) {
       }
       body.reason = reason.value.trim();
     }
-    const path = kind === 'idea' ? `api/participation/ideas/${id}/moderation` : `api/participation/contributions/${id}/moderation`;
+    const path = {
+      idea: `api/participation/ideas/${id}/moderation`,
+      contribution: `api/participation/contributions/${id}/moderation`,
+      comment: `api/participation/contributions/${parent}/comments/${id}/moderation`,
+    }[kind];
     try {
       await api(path, { method: 'POST', body, auth: true });
-      $('moderation-status').textContent = t('pDone', { what: `${t(kind === 'idea' ? 'pIdea' : 'pContribution')} ${id}` });
+      $('moderation-status').textContent = t('pDone', { what: `${t({ idea: 'pIdea', contribution: 'pContribution', comment: 'pComment' }[kind])} ${id}` });
       item.remove();
       await Promise.all([showIdeas(), state.procedure ? showProcedure(state.procedure.id) : null]);
     } catch (error) {
@@ -415,6 +528,7 @@ function queueItem(kind, id, content) {
 async function render() {
   fillCategories();
   fillCampusFilters();
+  showDraft();
   await Promise.all([showPortfolio(), showIdeas(), showProcedures(), showCampus()]);
   await showQueue();
 }
@@ -438,6 +552,10 @@ async function start() {
     showCampus();
   });
   $('procedure-select').addEventListener('change', (event) => showProcedure(event.target.value));
+  for (const radio of document.querySelectorAll('input[name=shape]')) radio.addEventListener('change', () => radio.checked && setShape(radio.value));
+  $('vertex-add').addEventListener('click', addTypedVertex);
+  $('vertex-undo').addEventListener('click', () => (state.vertices.pop(), showDraft()));
+  $('vertex-clear').addEventListener('click', () => ((state.vertices = []), showDraft()));
   $('contribution-lon').addEventListener('change', () => syncPlace());
   $('contribution-lat').addEventListener('change', () => syncPlace());
   $('token-form').addEventListener('submit', async (event) => {
@@ -452,7 +570,8 @@ async function start() {
 function syncPlace() {
   const lon = Number($('contribution-lon').value.replace(',', '.'));
   const lat = Number($('contribution-lat').value.replace(',', '.'));
-  if (Number.isFinite(lon) && Number.isFinite(lat) && $('contribution-lon').value && $('contribution-lat').value) choosePlace([lon, lat]);
+  // Typed coordinates are the point itself; of a line or an area, the next point once added.
+  if (state.shape === 'Point' && Number.isFinite(lon) && Number.isFinite(lat) && $('contribution-lon').value && $('contribution-lat').value) choosePlace([lon, lat]);
 }
 
 start().catch((error) => {

@@ -28,5 +28,7 @@ MODULE = Module(
     "registered with attribution and licence, mirrored, read through and harvested; `urbantwin remote`",
     mount=mount,
     catalogue_datasets=("remote-<name>",),
+    # The viewer lists the OGC API partners' collections as layer groups of their own (web/src/partners.js).
+    viewer_panels=("partners",),
     cli=commands,
 )

@@ -1,10 +1,12 @@
-"""A partner's feature collection read through (OGC API Features), so the viewer shows a partner's
-layer beside ours, attributed.
+"""A partner's feature collections read through (OGC API Features), so the viewer shows a partner's
+layers beside ours, attributed.
 
-`items` asks the partner's `/collections/{id}/items` with the few query parameters of OGC API
-Features Part 1 and 3 that select features (bbox, datetime, limit, offset, filter …) and answers a
-GeoJSON FeatureCollection with the partner's `attribution` and `licence` added. What the partner
-says about caching is honoured (RFC 9111, for a shared cache): an answer is kept as long as its
+`collections` asks the partner's `/collections` and answers what the viewer lists of each (id,
+title, description, keywords), with the partner's `attribution` and `licence`. `items` asks the
+partner's `/collections/{id}/items` with the few query parameters of OGC API Features Part 1 and 3
+that select features (bbox, datetime, limit, offset, filter …) and answers a GeoJSON
+FeatureCollection with the partner's `attribution` and `licence` added. What the partner says about
+caching is honoured (RFC 9111, for a shared cache): an answer is kept as long as its
 `Cache-Control: max-age` (or `s-maxage`) allows, never when it says `no-store` or `private`, and
 revalidated with `If-None-Match` / `If-Modified-Since` when it has gone stale (or was `no-cache`),
 so a 304 answers from the cache. The answer to our client carries how long it may still be kept.
@@ -17,6 +19,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -89,7 +92,41 @@ class FeatureProxy:
                 client.close()
             self._clients.clear()
 
+    def collections(self, remote: Remote) -> Proxied:
+        """The partner's collections (id, title, description, keywords) with its attribution."""
+        if remote.kind != "ogcapi":
+            raise BadRequest(f"remote {remote.name!r} is a {remote.kind} endpoint, not an OGC API")
+        url = f"{remote.url}/collections"
+
+        def shaped(document: Any) -> dict[str, Any]:
+            found = document.get("collections") if isinstance(document, dict) else None
+            if not isinstance(found, list):
+                raise RemoteFailure(f"{url}: the answer has no list of collections")
+            listed = []
+            for collection in found:
+                if not isinstance(collection, dict) or not _COLLECTION.match(str(collection.get("id", ""))):
+                    continue  # one the items route could not ask for: not offered
+                keywords = collection.get("keywords")
+                listed.append(
+                    {
+                        "id": collection["id"],
+                        "title": str(collection.get("title") or collection["id"]),
+                        "description": str(collection.get("description") or ""),
+                        "keywords": [str(k) for k in keywords] if isinstance(keywords, list) else [],
+                    }
+                )
+            return {
+                "remote": remote.name,
+                "title": remote.title,
+                "collections": listed,
+                "attribution": remote.attribution,
+                "licence": remote.licence,
+            }
+
+        return self._read(remote, (remote.name, "", ""), url, [], shaped, "application/json")
+
     def items(self, remote: Remote, collection: str, params: list[tuple[str, str]]) -> Proxied:
+        """A page of one of the partner's collections, with its attribution."""
         if remote.kind != "ogcapi":
             raise BadRequest(f"remote {remote.name!r} is a {remote.kind} endpoint, not an OGC API")
         if not _COLLECTION.match(collection):
@@ -100,7 +137,25 @@ class FeatureProxy:
         query = sorted(params)
         if len({name for name, _ in query}) != len(query):
             raise BadRequest("a query parameter is given twice")
-        key = (remote.name, collection, repr(query))
+        url = f"{remote.url}/collections/{quote(collection, safe='')}/items"
+
+        def shaped(document: Any) -> dict[str, Any]:
+            if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+                raise RemoteFailure(f"{url}: the answer is not a GeoJSON FeatureCollection")
+            return {**document, "attribution": remote.attribution, "licence": remote.licence}
+
+        return self._read(remote, (remote.name, collection, repr(query)), url, query, shaped)
+
+    def _read(
+        self,
+        remote: Remote,
+        key: tuple[str, str, str],
+        url: str,
+        query: list[tuple[str, str]],
+        shaped: Callable[[Any], dict[str, Any]],
+        accept: str = "application/geo+json, application/json;q=0.9",
+    ) -> Proxied:
+        """The partner's answer at `url`, shaped, from the cache while the partner allows."""
         now = time.monotonic()
         with self._lock:
             entry = self._cache.get(key)
@@ -108,12 +163,11 @@ class FeatureProxy:
                 self._cache.move_to_end(key)
         if entry is not None and not entry.revalidate and entry.fresh_until > now:
             return Proxied(entry.body, int(entry.fresh_until - now), True)
-        headers = {"Accept": "application/geo+json, application/json;q=0.9"}
+        headers = {"Accept": accept}
         if entry is not None and entry.etag:
             headers["If-None-Match"] = entry.etag
         if entry is not None and entry.last_modified:
             headers["If-Modified-Since"] = entry.last_modified
-        url = f"{remote.url}/collections/{quote(collection, safe='')}/items"
         answer = self._client(remote).get(url, dict(query), headers)
         if answer.status == 304 and entry is not None:
             body = entry.body
@@ -126,9 +180,7 @@ class FeatureProxy:
                 document = orjson.loads(answer.content)
             except orjson.JSONDecodeError:
                 raise RemoteFailure(f"{url}: the answer is not JSON") from None
-            if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-                raise RemoteFailure(f"{url}: the answer is not a GeoJSON FeatureCollection")
-            body = {**document, "attribution": remote.attribution, "licence": remote.licence}
+            body = shaped(document)
         directives = _cache_control(answer.headers.get("cache-control"))
         if "no-store" in directives or "private" in directives:
             with self._lock:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from urbantwin.access.http import request_caller
+from urbantwin.federation.proxy import Proxied
 from urbantwin.federation.service import FederationService
 from urbantwin.http import read_json
 
@@ -222,6 +223,34 @@ def build_router() -> APIRouter:
         }
 
     @router.get(
+        "/{name}/collections",
+        summary="A partner's feature collections (OGC API Features), read through, with its attribution",
+        description="What the viewer offers as the partner's layers: each collection's id, title, "
+        "description and keywords. The partner's caching headers are honoured as for its items.",
+        responses={
+            **_ERRORS,
+            200: {
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "remote": "hamburg-geo",
+                            "title": "Hamburg's city layers",
+                            "collections": [
+                                {"id": "trees", "title": "Street trees", "description": "", "keywords": []}
+                            ],
+                            "attribution": "Freie und Hansestadt Hamburg",
+                            "licence": "dl-de/by-2-0",
+                        }
+                    }
+                }
+            },
+        },
+    )
+    async def layers(request: Request, name: str) -> Response:
+        proxied = await run_in_threadpool(request_federation(request).layers, request_caller(request), name)
+        return _proxied(proxied, "application/json")
+
+    @router.get(
         "/{name}/collections/{collection}/items",
         summary="A partner's feature collection read through (OGC API Features), with its attribution",
         description="bbox, bbox-crs, crs, datetime, limit, offset, filter, filter-lang and filter-crs "
@@ -251,13 +280,18 @@ def build_router() -> APIRouter:
             collection,
             list(request.query_params.multi_items()),
         )
-        return Response(
-            orjson.dumps(proxied.document),
-            media_type="application/geo+json",
-            headers={
-                "Cache-Control": f"public, max-age={proxied.max_age}" if proxied.max_age else "no-cache",
-                "X-Cache": "hit" if proxied.cached else "miss",
-            },
-        )
+        return _proxied(proxied, "application/geo+json")
 
     return router
+
+
+def _proxied(proxied: Proxied, media_type: str) -> Response:
+    """A partner's answer read through: how long it may be kept, and whether it came from the cache."""
+    return Response(
+        orjson.dumps(proxied.document),
+        media_type=media_type,
+        headers={
+            "Cache-Control": f"public, max-age={proxied.max_age}" if proxied.max_age else "no-cache",
+            "X-Cache": "hit" if proxied.cached else "miss",
+        },
+    )

@@ -145,3 +145,9 @@ class FederationService:
         """A page of a partner's feature collection, read through (those who may read the partner)."""
         remote = self.registry.get(caller, name)
         return self.proxy.items(remote, collection, params)
+
+    def layers(self, caller: Caller, name: str) -> Proxied:
+        """A partner's feature collections, read through (those who may read the partner): what the
+        viewer offers as the partner's layers."""
+        remote = self.registry.get(caller, name)
+        return self.proxy.collections(remote)
