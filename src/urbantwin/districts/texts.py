@@ -6,6 +6,7 @@ Answers carry codes (`buildings`, `area`, `growing`) and, beside them, the texts
 
 from __future__ import annotations
 
+from urbantwin.texts import LANGUAGES as LANGUAGES  # the languages of its texts, for its readers
 from urbantwin.texts import Vocabulary
 
 #: What each figure is called.
