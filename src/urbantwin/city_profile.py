@@ -28,9 +28,8 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from urbantwin.errors import BadRequest
+from urbantwin.texts import LANGUAGES
 
-#: The languages the viewer and the catalogue speak.
-LANGUAGES = ("de", "en")
 #: The CRSs served for every city: the world's (GeoJSON's CRS84, EPSG:4326 and web maps' 3857).
 WORLD_CRS = ("OGC:CRS84", "EPSG:4326", "EPSG:3857")
 #: The time zone of a profile that names none (the platform's first users are German cities).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,52 @@ def test_every_parameter_is_documented_with_a_source_and_labelled() -> None:
     assumed = set(Scenario().assumed())
     assert "pv.kwp_per_m2" in assumed and "buildings.dwelling_m2" in assumed
     assert "grid.co2_g_per_kwh" not in assumed  # UBA's figure is a source, not an assumption
+
+
+# --- the parameter machinery the scenarios and the planner's `PlanParams` share ---------------------
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """A parameter dataclass as a module declares one: each field a documented `param`."""
+
+    price_eur_per_kwh: float = scenarios.param(0.3, "price of a kWh", "assumed; the caller's")
+    years: int = scenarios.param(10, "years the tariff runs", "-", False)
+    shares: dict[str, float] = scenarios.param({"day": 0.6, "night": 0.4}, "share by time of day", "-")
+    bands: dict[str, float] = scenarios.param({"low": 1.0}, "bands (given whole)", "-", whole_table=True)
+
+
+def test_parameters_from_checks_each_value_against_its_default() -> None:
+    tariff = scenarios.parameters_from(Tariff, {"price_eur_per_kwh": 1, "years": 12.0}, "tariff")
+    assert (tariff.price_eur_per_kwh, tariff.years) == (1.0, 12)
+    assert isinstance(tariff.price_eur_per_kwh, float) and isinstance(tariff.years, int)
+    with pytest.raises(ValueError, match=r"tariff: unknown key 'colour' \(known: price_eur_per_kwh, years"):
+        scenarios.parameters_from(Tariff, {"colour": "red"}, "tariff")
+    with pytest.raises(ValueError, match="tariff.years: expected an integer, got 2.5"):
+        scenarios.parameters_from(Tariff, {"years": 2.5}, "tariff")
+    with pytest.raises(ValueError, match="tariff price_eur_per_kwh: expected a number, got 'cheap'"):
+        scenarios.parameters_from(Tariff, {"price_eur_per_kwh": "cheap"}, "tariff", joined=" ")
+
+
+def test_a_table_sets_some_keys_of_its_default_or_with_whole_table_replaces_it() -> None:
+    tariff = scenarios.parameters_from(Tariff, {"shares": {"day": 0.5}, "bands": {"high": 2}}, "tariff")
+    assert tariff.shares == {"day": 0.5, "night": 0.4}
+    assert tariff.bands == {"high": 2.0}
+
+
+def test_parameters_of_lists_each_with_its_documentation() -> None:
+    listed = scenarios.parameters_of(Tariff(), "tariff.")
+    assert listed[0] == {
+        "parameter": "tariff.price_eur_per_kwh",
+        "value": 0.3,
+        "doc": "price of a kWh",
+        "source": "assumed; the caller's",
+        "assumed": True,
+    }
+    assert [item["parameter"] for item in listed] == [
+        "tariff.price_eur_per_kwh",
+        "tariff.years",
+        "tariff.shares",
+        "tariff.bands",
+    ]
+    assert "whole_table" not in listed[-1]

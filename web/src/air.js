@@ -10,7 +10,8 @@ import { getJSON } from './api.js';
 import { formatNumber, language, t } from './i18n.js';
 import { NO_VALUE, VALUE_RAMP, rampLegend } from './layers.js';
 import './air-strings.js';
-import { esc, html } from './ui.js';
+import { SideView } from './sideview.js';
+import { esc } from './ui.js';
 
 const STATIONS = 'air::stations';
 const DISTRICTS = 'air::districts';
@@ -48,11 +49,9 @@ export function exceedanceDays(checks) {
   return days;
 }
 
-export class AirView {
-  constructor(map, { beforeId, onClose } = {}) {
-    this.map = map;
-    this.beforeId = beforeId;
-    this.onClose = onClose || (() => {});
+export class AirView extends SideView {
+  constructor(map, options = {}) {
+    super(map, 'air', options);
     this.stations = []; // {id, name, position, assessment, index}
     this.standards = [];
     this.year = null;
@@ -61,26 +60,6 @@ export class AirView {
     this.picked = null;
     this.exposure = null;
     this.collection = null;
-    this.isOpen = false;
-  }
-
-  async open() {
-    if (!this.panel) this.createPanel();
-    this.panel.hidden = false;
-    this.isOpen = true;
-    document.body.classList.add('air-open');
-    this.render();
-    await this.load();
-    this.panel.querySelector('h2')?.focus({ preventScroll: true });
-  }
-
-  close() {
-    if (!this.isOpen) return;
-    this.isOpen = false;
-    this.panel.hidden = true;
-    document.body.classList.remove('air-open');
-    this.removeLayers();
-    this.onClose();
   }
 
   /** The stations, their positions and the latest year with data, then that year. */
@@ -217,12 +196,7 @@ export class AirView {
   }
 
   removeLayers() {
-    for (const id of [STATIONS, DISTRICT_LINES, DISTRICTS]) {
-      if (this.map.getLayer(id)) this.map.removeLayer(id);
-    }
-    for (const id of [STATIONS, DISTRICTS]) {
-      if (this.map.getSource(id)) this.map.removeSource(id);
-    }
+    this.removeFromMap([STATIONS, DISTRICT_LINES, DISTRICTS], [STATIONS, DISTRICTS]);
   }
 
   owns(hit) {
@@ -242,20 +216,7 @@ export class AirView {
   // --- the panel --------------------------------------------------------------------------------
 
   createPanel() {
-    this.panel = html(`<section id="air" class="energy air" aria-labelledby="air-title" hidden>
-      <header class="info-head">
-        <div><h2 id="air-title" tabindex="-1"></h2></div>
-        <button type="button" class="icon-button air-close"><svg aria-hidden="true" viewBox="0 0 24 24"><path d="M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6 6.4 5Z"/></svg></button>
-      </header>
-      <div class="energy-body air-body"></div>
-    </section>`);
-    this.panel.querySelector('.air-close').addEventListener('click', () => this.close());
-    this.panel.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') {
-        event.stopPropagation();
-        this.close();
-      }
-    });
+    super.createPanel();
     this.panel.addEventListener('change', (event) => {
       const target = event.target;
       if (target.matches('[data-air="year"]')) this.chooseYear(Number(target.value));
@@ -273,7 +234,6 @@ export class AirView {
       const row = event.target.closest('[data-station]');
       if (row) this.pick(Number(row.dataset.station));
     });
-    document.querySelector('.map-wrap').append(this.panel);
   }
 
   render() {

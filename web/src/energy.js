@@ -13,6 +13,7 @@ import { lineChart } from './chart.js';
 import './energy-strings.js';
 import { formatNumber, t, timeZone } from './i18n.js';
 import { rampLegend, sourceFor } from './layers.js';
+import { SideView } from './sideview.js';
 import { attributeTable, esc, html, openPanel } from './ui.js';
 
 export const SOURCE_PREFIX = 'energy:';
@@ -35,13 +36,11 @@ const percent = (fraction, signed = false) =>
 const megawattHours = (kwh) => (Number.isFinite(kwh) ? `${formatNumber(kwh / 1000, 0)} MWh` : '–');
 const tonnes = (kg) => (Number.isFinite(kg) ? `${formatNumber(kg / 1000, 0)} t` : '–');
 
-export class EnergyView {
-  constructor(map, { collections, buildingEntries, beforeId, onClose } = {}) {
-    this.map = map;
+export class EnergyView extends SideView {
+  constructor(map, { collections, buildingEntries, ...options } = {}) {
+    super(map, 'energy', { ...options, badge: 'energy-simulated' });
     this.collections = collections?.collections || [];
     this.buildingEntries = buildingEntries || (() => []);
-    this.beforeId = beforeId;
-    this.onClose = onClose || (() => {});
     this.runs = [];
     this.targets = null;
     this.runId = null;
@@ -51,29 +50,22 @@ export class EnergyView {
     this.profiles = new Map(); // run id → profiles document (or a pending promise)
     this.monitoring = new Map(); // run id → monitoring document, or an error text
     this.hidden = []; // building layers hidden while the view is open
-    this.isOpen = false;
     this.shownCollection = null;
   }
 
   // --- opening, closing, polling ----------------------------------------------------------------
 
-  async open() {
-    if (!this.panel) this.createPanel();
-    this.panel.hidden = false;
-    this.isOpen = true;
-    document.body.classList.add('energy-open');
+  async opened() {
     await this.refresh();
-    this.panel.querySelector('h2')?.focus({ preventScroll: true });
   }
 
   close() {
-    if (!this.isOpen) return;
-    this.isOpen = false;
-    this.panel.hidden = true;
-    document.body.classList.remove('energy-open');
-    clearTimeout(this.timer);
+    clearTimeout(this.timer); // no more polling while closed
+    super.close();
+  }
+
+  restoreMap() {
     this.removeLayer();
-    this.onClose();
   }
 
   /** Read the runs; while some are queued or running, read them again in a moment. */
@@ -248,25 +240,6 @@ export class EnergyView {
   }
 
   // --- the panel --------------------------------------------------------------------------------
-
-  createPanel() {
-    this.panel = html(`<section id="energy" class="energy" aria-labelledby="energy-title" hidden>
-      <header class="info-head">
-        <div><p class="info-kind"><span class="badge simulated" data-testid="energy-simulated"></span></p>
-          <h2 id="energy-title" tabindex="-1"></h2></div>
-        <button type="button" class="icon-button energy-close"><svg aria-hidden="true" viewBox="0 0 24 24"><path d="M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6 6.4 5Z"/></svg></button>
-      </header>
-      <div class="energy-body"></div>
-    </section>`);
-    this.panel.querySelector('.energy-close').addEventListener('click', () => this.close());
-    this.panel.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') {
-        event.stopPropagation();
-        this.close();
-      }
-    });
-    document.querySelector('.map-wrap').append(this.panel);
-  }
 
   /** Draw the panel from the state (runs, choices, loaded profiles and monitoring). */
   render() {

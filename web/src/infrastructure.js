@@ -11,6 +11,7 @@
 import { getJSON, quoted } from './api.js';
 import { formatNumber, language, t } from './i18n.js';
 import './infrastructure-strings.js';
+import { SideView } from './sideview.js';
 import { esc, html, openPanel } from './ui.js';
 
 export const SOURCE_PREFIX = 'infrastructure:';
@@ -39,11 +40,9 @@ const number = (value, digits = 0) => (Number.isFinite(value) ? formatNumber(val
 const percent = (share) => (Number.isFinite(share) ? `${formatNumber(share * 100, 0)} %` : '–');
 const labelText = (label) => (label && typeof label === 'object' ? label[language()] || label.en : label) || '';
 
-export class InfrastructureView {
-  constructor(map, { beforeId, onClose } = {}) {
-    this.map = map;
-    this.beforeId = beforeId;
-    this.onClose = onClose || (() => {});
+export class InfrastructureView extends SideView {
+  constructor(map, options = {}) {
+    super(map, 'infrastructure', options);
     this.sites = null; // the sites' FeatureCollection
     this.hiddenTechnologies = new Set();
     this.hiddenOperators = new Set();
@@ -55,28 +54,6 @@ export class InfrastructureView {
     this.scenarios = [];
     this.scenarioId = '';
     this.scenario = null;
-    this.isOpen = false;
-  }
-
-  // --- opening, closing -------------------------------------------------------------------------
-
-  async open() {
-    if (!this.panel) this.createPanel();
-    this.panel.hidden = false;
-    this.isOpen = true;
-    document.body.classList.add('infrastructure-open');
-    this.render();
-    await this.load();
-    this.panel.querySelector('h2')?.focus({ preventScroll: true });
-  }
-
-  close() {
-    if (!this.isOpen) return;
-    this.isOpen = false;
-    this.panel.hidden = true;
-    document.body.classList.remove('infrastructure-open');
-    this.removeLayers();
-    this.onClose();
   }
 
   async load() {
@@ -197,8 +174,7 @@ export class InfrastructureView {
   }
 
   removeLayers() {
-    for (const layer of [PROPOSED, SITES, COVERAGE]) if (this.map.getLayer(layer)) this.map.removeLayer(layer);
-    for (const source of Object.values(SOURCES)) if (this.map.getSource(source)) this.map.removeSource(source);
+    this.removeFromMap([PROPOSED, SITES, COVERAGE], Object.values(SOURCES));
   }
 
   /** Show the sites on the map (fit the view to them). */
@@ -333,24 +309,6 @@ export class InfrastructureView {
   }
 
   // --- the panel --------------------------------------------------------------------------------
-
-  createPanel() {
-    this.panel = html(`<section id="infrastructure" class="energy infrastructure" aria-labelledby="infrastructure-title" hidden>
-      <header class="info-head">
-        <div><h2 id="infrastructure-title" tabindex="-1"></h2></div>
-        <button type="button" class="icon-button infrastructure-close"><svg aria-hidden="true" viewBox="0 0 24 24"><path d="M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6 6.4 5Z"/></svg></button>
-      </header>
-      <div class="energy-body infrastructure-body"></div>
-    </section>`);
-    this.panel.querySelector('.infrastructure-close').addEventListener('click', () => this.close());
-    this.panel.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') {
-        event.stopPropagation();
-        this.close();
-      }
-    });
-    document.querySelector('.map-wrap').append(this.panel);
-  }
 
   render() {
     if (!this.panel) return;

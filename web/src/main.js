@@ -14,6 +14,7 @@ import { describeCollections, refreshLegend, renderTree, ROLE_ORDER, setTreeChec
 import { readHash, writeHash } from './permalink.js';
 import { Search, label as featureLabel } from './search.js';
 import { Partners } from './partners.js';
+import { SideViews } from './sideview.js';
 import { POLL_MS, SOURCE as SENSOR_SOURCE, Sensors } from './sensors.js';
 import { Timeline } from './timeline.js';
 import { attributeTable, closePanel, esc, html, openPanel, say, setMapBusy } from './ui.js';
@@ -298,24 +299,10 @@ async function main() {
 
   function inspect(hit) {
     clearPick();
-    if (energy.view?.owns(hit)) {
+    const owner = sideViews.owner(hit);
+    if (owner) {
       selectFeature(null);
-      energy.view.inspect(hit);
-      return;
-    }
-    if (transit.view?.owns(hit)) {
-      selectFeature(null);
-      transit.view.inspect(hit);
-      return;
-    }
-    if (infrastructure.view?.owns(hit)) {
-      selectFeature(null);
-      infrastructure.view.inspect(hit);
-      return;
-    }
-    if (air.view?.owns(hit)) {
-      selectFeature(null);
-      air.view.inspect(hit);
+      owner.inspect(hit);
       return;
     }
     if (partners.owns(hit)) {
@@ -461,10 +448,7 @@ async function main() {
     sensorEvent('transport');
     timeline.render();
     if (sensors.panelBody) sensors.refreshPanel();
-    energy.view?.render();
-    transit.view?.render();
-    infrastructure.view?.render();
-    air.view?.render();
+    sideViews.render();
     saveHash();
   });
 
@@ -477,61 +461,28 @@ async function main() {
     if (open) sidebar.querySelector('input, select, button')?.focus();
   });
 
-  // --- the energy quarter (its code loads when the view is first opened) -----------------------
-  const energy = { view: null };
-  viewer.energy = energy;
+  // --- the side views: energy, public transport, digital infrastructure, clean air --------------
+  // Each view's code loads when it is first opened; one is open at a time (sideview.js).
+  const sideViews = new SideViews({ failed: (error) => say(t('loadFailed', { what: error.message }), 0) });
+
   const energyButton = document.getElementById('energy-open');
-  const openEnergy = async () => {
-    if (!energy.view) {
-      const { EnergyView } = await import('./energy.js');
-      energy.view = new EnergyView(map, {
-        collections: collectionsDocument,
-        buildingEntries: () => described.filter((d) => d.role === 'buildings'),
-        beforeId: SENSOR_ANCHOR,
-        onClose: () => {
-          energyButton.setAttribute('aria-pressed', 'false');
-          energyButton.focus();
-        },
-      });
-    }
-    energyButton.setAttribute('aria-pressed', 'true');
-    await energy.view.open();
-  };
-  energyButton.addEventListener('click', () => {
-    if (energy.view?.isOpen) return energy.view.close();
-    transit.view?.close(); // one side view at a time
-    infrastructure.view?.close();
-    air.view?.close();
-    openEnergy().catch((error) => say(t('loadFailed', { what: error.message }), 0));
+  viewer.energy = sideViews.add(energyButton, async ({ onClose }) => {
+    const { EnergyView } = await import('./energy.js');
+    return new EnergyView(map, {
+      collections: collectionsDocument,
+      buildingEntries: () => described.filter((d) => d.role === 'buildings'),
+      beforeId: SENSOR_ANCHOR,
+      onClose,
+    });
   });
   // The energy view is offered where the server's modules contribute its panel (the energy module
   // is registered) and its API answers.
   energyButton.hidden = !(config.panels ?? []).includes('energy') || !config.energyUrl;
 
-  // --- public transport (its code loads when the view is first opened) -------------------------
-  const transit = { view: null };
-  viewer.transit = transit;
   const transitButton = document.getElementById('transit-open');
-  const openTransit = async () => {
-    if (!transit.view) {
-      const { TransitView } = await import('./transit.js');
-      transit.view = new TransitView(map, {
-        beforeId: SENSOR_ANCHOR,
-        onClose: () => {
-          transitButton.setAttribute('aria-pressed', 'false');
-          transitButton.focus();
-        },
-      });
-    }
-    transitButton.setAttribute('aria-pressed', 'true');
-    await transit.view.open();
-  };
-  transitButton.addEventListener('click', () => {
-    if (transit.view?.isOpen) return transit.view.close();
-    energy.view?.close(); // one side view at a time
-    infrastructure.view?.close();
-    air.view?.close();
-    openTransit().catch((error) => say(t('loadFailed', { what: error.message }), 0));
+  viewer.transit = sideViews.add(transitButton, async ({ onClose }) => {
+    const { TransitView } = await import('./transit.js');
+    return new TransitView(map, { beforeId: SENSOR_ANCHOR, onClose });
   });
   // Offered where the transit module contributes its panel and the store holds a feed (asked after
   // the first render, so the start does not wait for it).
@@ -541,45 +492,19 @@ async function main() {
       .catch(() => (transitButton.hidden = true));
   }
 
-  // --- digital infrastructure (its code loads when the view is first opened) -------------------
-  const infrastructure = { view: null };
-  viewer.infrastructure = infrastructure;
   const infrastructureButton = document.getElementById('infrastructure-open');
-  infrastructureButton.addEventListener('click', async () => {
-    if (infrastructure.view?.isOpen) return infrastructure.view.close();
-    energy.view?.close(); // one side view at a time
-    transit.view?.close();
-    air.view?.close();
-    try {
-      const { InfrastructureView } = await import('./infrastructure.js');
-      infrastructure.view ??= new InfrastructureView(map, { beforeId: SENSOR_ANCHOR, onClose: () => (infrastructureButton.setAttribute('aria-pressed', 'false'), infrastructureButton.focus()) });
-      infrastructureButton.setAttribute('aria-pressed', 'true');
-      await infrastructure.view.open();
-    } catch (error) {
-      say(t('loadFailed', { what: error.message }), 0);
-    }
+  viewer.infrastructure = sideViews.add(infrastructureButton, async ({ onClose }) => {
+    const { InfrastructureView } = await import('./infrastructure.js');
+    return new InfrastructureView(map, { beforeId: SENSOR_ANCHOR, onClose });
   });
   infrastructureButton.hidden = !(config.panels ?? []).includes('infrastructure');
 
-  // --- clean air (its code loads when the view is first opened; offered where the module is) -----
-  const air = { view: null };
-  viewer.air = air;
   const airButton = document.getElementById('air-open');
-  airButton.hidden = !(config.panels ?? []).includes('air');
-  airButton.addEventListener('click', async () => {
-    if (air.view?.isOpen) return air.view.close();
-    energy.view?.close(); // one side view at a time
-    transit.view?.close();
-    infrastructure.view?.close();
-    try {
-      const { AirView } = await import('./air.js');
-      air.view ??= new AirView(map, { beforeId: SENSOR_ANCHOR, onClose: () => (airButton.setAttribute('aria-pressed', 'false'), airButton.focus()) });
-      airButton.setAttribute('aria-pressed', 'true');
-      await air.view.open();
-    } catch (error) {
-      say(t('loadFailed', { what: error.message }), 0);
-    }
+  viewer.air = sideViews.add(airButton, async ({ onClose }) => {
+    const { AirView } = await import('./air.js');
+    return new AirView(map, { beforeId: SENSOR_ANCHOR, onClose });
   });
+  airButton.hidden = !(config.panels ?? []).includes('air');
 
   // --- for the tests and the benchmark --------------------------------------------------------
   Object.assign(viewer, {

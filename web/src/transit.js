@@ -12,6 +12,7 @@ import { barChart, lineChart } from './chart.js';
 import { formatNumber, t } from './i18n.js';
 import { rampLegend, sourceFor } from './layers.js';
 import './transit-strings.js';
+import { SideView } from './sideview.js';
 import { esc, html, openPanel } from './ui.js';
 
 export const SOURCE_PREFIX = 'transit:';
@@ -70,11 +71,9 @@ const periodText = (period) =>
 const hourLabel = (h) => `${String(h).padStart(2, '0')}:00`;
 const hourTicks = (hours) => [0, 6, 12, 18, 24].filter((h) => h < hours);
 
-export class TransitView {
-  constructor(map, { beforeId, onClose } = {}) {
-    this.map = map;
-    this.beforeId = beforeId;
-    this.onClose = onClose || (() => {});
+export class TransitView extends SideView {
+  constructor(map, options = {}) {
+    super(map, 'transit', { ...options, badge: 'transit-model' });
     this.feeds = [];
     this.feedId = null;
     this.energy = null; // the model's document for the feed (typical weekday)
@@ -83,30 +82,15 @@ export class TransitView {
     this.comparison = null;
     this.colourBy = 'energy';
     this.shown = null; // the feed whose layers are on the map
-    this.isOpen = false;
   }
 
   // --- opening, closing -------------------------------------------------------------------------
 
-  async open() {
-    if (!this.panel) this.createPanel();
-    this.panel.hidden = false;
-    this.isOpen = true;
-    document.body.classList.add('transit-open');
-    this.render();
-    await this.load();
-    this.panel.querySelector('h2')?.focus({ preventScroll: true });
-  }
-
-  close() {
-    if (!this.isOpen) return;
-    this.isOpen = false;
-    this.panel.hidden = true;
-    document.body.classList.remove('transit-open');
+  /** Its layers off the map, and the camera back where it was before the view fitted a line. */
+  restoreMap() {
     this.removeLayers();
     if (this.cameraBefore) this.map.jumpTo(this.cameraBefore);
     this.cameraBefore = null;
-    this.onClose();
   }
 
   /** The feeds, then the chosen feed's model result and runs. */
@@ -392,25 +376,6 @@ export class TransitView {
   }
 
   // --- the panel --------------------------------------------------------------------------------
-
-  createPanel() {
-    this.panel = html(`<section id="transit" class="energy transit" aria-labelledby="transit-title" hidden>
-      <header class="info-head">
-        <div><p class="info-kind"><span class="badge simulated" data-testid="transit-model"></span></p>
-          <h2 id="transit-title" tabindex="-1"></h2></div>
-        <button type="button" class="icon-button transit-close"><svg aria-hidden="true" viewBox="0 0 24 24"><path d="M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6 6.4 5Z"/></svg></button>
-      </header>
-      <div class="energy-body transit-body"></div>
-    </section>`);
-    this.panel.querySelector('.transit-close').addEventListener('click', () => this.close());
-    this.panel.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') {
-        event.stopPropagation();
-        this.close();
-      }
-    });
-    document.querySelector('.map-wrap').append(this.panel);
-  }
 
   /** Draw the panel from the state (feeds, the model's result, runs, the comparison). */
   render() {

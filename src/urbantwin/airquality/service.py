@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,13 +53,14 @@ from urbantwin.airquality.engine import (
 )
 from urbantwin.airquality.sensors import is_low_cost
 from urbantwin.airquality.standards import POLLUTANTS, Capture, index_bands, standards
-from urbantwin.airquality.texts import KINDS, LANGUAGES, STATISTICS, VERDICTS, describe
+from urbantwin.airquality.texts import KINDS, STATISTICS, VERDICTS, describe
 from urbantwin.city_profile import NO_CITY, CityProfile
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.ingest.vocabulary import OBSERVED_PROPERTIES
 from urbantwin.settings import Settings
 from urbantwin.store.hourly import hourly
 from urbantwin.store.schema import datastreams, locations, observed_properties, thing_locations, things
+from urbantwin.texts import in_each
 from urbantwin.times import format_instant, parse_instant
 from urbantwin.timeseries.service import AggregateQuery, TimeseriesService
 
@@ -568,11 +569,11 @@ class AirService:
             "permitted": value.permitted,
             "averagedYears": value.averaged_years,
             "kind": value.kind,
-            "kindLabel": KINDS.get(value.kind, {"en": value.kind, "de": value.kind}),
+            "kindLabel": KINDS.label(value.kind),
             "source": value.source,
             "verdict": check.verdict,
             "verdictLabel": VERDICTS[check.verdict],
-            "text": {language: describe(check, language) for language in LANGUAGES},
+            "text": in_each(partial(describe, check)),
             "annualMean": _round(check.annual_mean),
             "exceedances": check.exceedances,
             "averagedExceedances": _round(check.averaged),
@@ -694,7 +695,7 @@ class AirService:
                             "permitted": v.permitted,
                             "averagedYears": v.averaged_years,
                             "kind": v.kind,
-                            "kindLabel": KINDS.get(v.kind, {"en": v.kind, "de": v.kind}),
+                            "kindLabel": KINDS.label(v.kind),
                             "source": v.source,
                         }
                         for v in s.values

@@ -8,51 +8,58 @@ of its own; the CSV report carries both columns.
 from __future__ import annotations
 
 from urbantwin.airquality.engine import Check
+from urbantwin.texts import Vocabulary, plural, text
 
-LANGUAGES = ("de", "en")
+VERDICTS = Vocabulary(
+    {
+        "met": {"en": "met", "de": "eingehalten"},
+        "exceeded": {"en": "exceeded", "de": "überschritten"},
+        "insufficient_data": {"en": "insufficient data", "de": "unzureichende Datenbasis"},
+        "no_data": {"en": "no data", "de": "keine Daten"},
+    },
+    name="verdicts",
+)
 
-VERDICTS: dict[str, dict[str, str]] = {
-    "met": {"en": "met", "de": "eingehalten"},
-    "exceeded": {"en": "exceeded", "de": "überschritten"},
-    "insufficient_data": {"en": "insufficient data", "de": "unzureichende Datenbasis"},
-    "no_data": {"en": "no data", "de": "keine Daten"},
-}
+STATISTICS = Vocabulary(
+    {
+        "hour": {"en": "hourly mean", "de": "Stundenmittelwert"},
+        "day": {"en": "daily mean", "de": "Tagesmittelwert"},
+        "year": {"en": "annual mean", "de": "Jahresmittelwert"},
+        "max8h": {"en": "maximum daily 8-hour mean", "de": "höchster 8-Stunden-Mittelwert des Tages"},
+    },
+    name="statistics",
+)
 
-STATISTICS: dict[str, dict[str, str]] = {
-    "hour": {"en": "hourly mean", "de": "Stundenmittelwert"},
-    "day": {"en": "daily mean", "de": "Tagesmittelwert"},
-    "year": {"en": "annual mean", "de": "Jahresmittelwert"},
-    "max8h": {"en": "maximum daily 8-hour mean", "de": "höchster 8-Stunden-Mittelwert des Tages"},
-}
+KINDS = Vocabulary(
+    {
+        "limit value": {"en": "limit value", "de": "Grenzwert"},
+        "target value": {"en": "target value", "de": "Zielwert"},
+        "guideline level": {"en": "guideline level", "de": "Richtwert"},
+    },
+    name="kinds",
+)
 
-KINDS: dict[str, dict[str, str]] = {
-    "limit value": {"en": "limit value", "de": "Grenzwert"},
-    "target value": {"en": "target value", "de": "Zielwert"},
-    "guideline level": {"en": "guideline level", "de": "Richtwert"},
-}
-
-_UNITS = {
-    "hour": ({"en": "hour", "de": "Stunde"}, {"en": "hours", "de": "Stunden"}),
-    "day": ({"en": "day", "de": "Tag"}, {"en": "days", "de": "Tagen"}),
-    "max8h": ({"en": "day", "de": "Tag"}, {"en": "days", "de": "Tagen"}),
+#: The unit a statistic's exceedances are counted in, singular and plural (German in the dative:
+#: "an 3 Tagen").
+_UNITS: dict[str, dict[str, tuple[str, str]]] = {
+    "hour": {"en": ("hour", "hours"), "de": ("Stunde", "Stunden")},
+    "day": {"en": ("day", "days"), "de": ("Tag", "Tagen")},
+    "max8h": {"en": ("day", "days"), "de": ("Tag", "Tagen")},
 }
 
 
 def _number(value: float, language: str) -> str:
-    text = f"{value:.1f}"
-    return text.replace(".", ",") if language == "de" else text
+    shown = f"{value:.1f}"
+    return shown.replace(".", ",") if language == "de" else shown
 
 
 def _times(count: int, language: str) -> str:
     """ "once", "3 times" / "einmal", "3-mal"."""
-    if language == "de":
-        return "einmal" if count == 1 else f"{count}-mal"
-    return "once" if count == 1 else f"{count} times"
+    return plural(count, en=("once", "{n} times"), de=("einmal", "{n}-mal"))[language]
 
 
 def _on(count: int, statistic: str, language: str) -> str:
-    one, many = _UNITS[statistic]
-    word = one[language] if count == 1 else many[language]
+    word = plural(count, **_UNITS[statistic])[language]
     if language == "de":
         return f"an {count} {word}" if statistic != "hour" else f"in {count} {word}"
     return f"on {count} {word}" if statistic != "hour" else f"in {count} {word}"
@@ -120,55 +127,59 @@ def describe(check: Check, language: str) -> str:
 
 
 #: The low-cost sensor checks' flags (`sensors.FLAGS`), as a reader sees them.
-FLAG_LABELS: dict[str, dict[str, str]] = {
-    "out_of_range": {"en": "outside the sensor's range", "de": "außerhalb des Messbereichs"},
-    "spike": {"en": "spike", "de": "Ausreißerspitze"},
-    "outlier": {"en": "outlier", "de": "Ausreißer"},
-    "stuck": {"en": "stuck value", "de": "hängender Messwert"},
-    "humid": {"en": "too humid to correct", "de": "zu feucht für die Korrektur"},
-    "no_humidity": {"en": "no humidity reading", "de": "keine Feuchtemessung"},
-}
+FLAG_LABELS = Vocabulary(
+    {
+        "out_of_range": {"en": "outside the sensor's range", "de": "außerhalb des Messbereichs"},
+        "spike": {"en": "spike", "de": "Ausreißerspitze"},
+        "outlier": {"en": "outlier", "de": "Ausreißer"},
+        "stuck": {"en": "stuck value", "de": "hängender Messwert"},
+        "humid": {"en": "too humid to correct", "de": "zu feucht für die Korrektur"},
+        "no_humidity": {"en": "no humidity reading", "de": "keine Feuchtemessung"},
+    },
+    name="flag_labels",
+)
 
 #: The forecast check's scores, as a reader sees them.
-SCORE_LABELS: dict[str, dict[str, str]] = {
-    "bias": {"en": "mean bias (forecast − measured)", "de": "mittlere Abweichung (Vorhersage − Messung)"},
-    "rmse": {"en": "root mean square error", "de": "Wurzel der mittleren quadratischen Abweichung"},
-    "correlation": {"en": "correlation (Pearson)", "de": "Korrelation (Pearson)"},
-    "hitRate": {"en": "hit rate of exceedance days", "de": "Trefferquote der Überschreitungstage"},
-    "falseAlarmRatio": {"en": "false alarm ratio", "de": "Anteil der Fehlalarme"},
-}
+SCORE_LABELS = Vocabulary(
+    {
+        "bias": {"en": "mean bias (forecast − measured)", "de": "mittlere Abweichung (Vorhersage − Messung)"},
+        "rmse": {"en": "root mean square error", "de": "Wurzel der mittleren quadratischen Abweichung"},
+        "correlation": {"en": "correlation (Pearson)", "de": "Korrelation (Pearson)"},
+        "hitRate": {"en": "hit rate of exceedance days", "de": "Trefferquote der Überschreitungstage"},
+        "falseAlarmRatio": {"en": "false alarm ratio", "de": "Anteil der Fehlalarme"},
+    },
+    name="score_labels",
+)
 
 
 def days(count: int, language: str) -> str:
     """ "1 day", "3 days" / "1 Tag", "3 Tage"."""
-    if language == "de":
-        return f"{count} Tag" if count == 1 else f"{count} Tage"
-    return f"{count} day" if count == 1 else f"{count} days"
+    return plural(count, en=("{n} day", "{n} days"), de=("{n} Tag", "{n} Tage"))[language]
 
 
 #: How the forecast check pairs days (its answer's `days`).
-PAIRING: dict[str, str] = {
-    "en": "UTC dates: a forecast and a measured daily mean meet on the UTC date of the middle of their "
+PAIRING = text(
+    en="UTC dates: a forecast and a measured daily mean meet on the UTC date of the middle of their "
     "intervals; a measured day from hourly values needs 18 valid hours",
-    "de": "UTC-Daten: Vorhersage und gemessenes Tagesmittel werden dem UTC-Datum der Mitte ihres "
+    de="UTC-Daten: Vorhersage und gemessenes Tagesmittel werden dem UTC-Datum der Mitte ihres "
     "Intervalls zugeordnet; ein aus Stundenwerten gemessener Tag braucht 18 gültige Stunden",
-}
+)
 
 #: How a calibration was fitted (its `method`).
-CALIBRATION_METHOD: dict[str, str] = {
-    "en": "ordinary least squares: the reference station's values on the sensor's humidity-corrected values",
-    "de": "Kleinste-Quadrate-Regression der Werte der Referenzstation auf die feuchtekorrigierten Werte "
+CALIBRATION_METHOD = text(
+    en="ordinary least squares: the reference station's values on the sensor's humidity-corrected values",
+    de="Kleinste-Quadrate-Regression der Werte der Referenzstation auf die feuchtekorrigierten Werte "
     "des Sensors",
-}
+)
 
 #: How the district comparison is computed (its answer's `method`).
-COMPARISON_METHOD: dict[str, str] = {
-    "en": "official: mean of the valid hourly means of the official stations in the district; citizen: "
+COMPARISON_METHOD = text(
+    en="official: mean of the valid hourly means of the official stations in the district; citizen: "
     "mean of the hourly means of the usable readings of the low-cost sensors in the district as the last "
     "check run stored them (calibrated where a calibration was fitted, otherwise humidity-corrected); "
     "sensors never checked are left out",
-    "de": "amtlich: Mittel der gültigen Stundenmittel der amtlichen Stationen im Stadtteil; Bürger: "
+    de="amtlich: Mittel der gültigen Stundenmittel der amtlichen Stationen im Stadtteil; Bürger: "
     "Mittel der Stundenmittel der verwendbaren Messwerte der Low-Cost-Sensoren im Stadtteil, wie sie die "
     "letzte Prüfung gespeichert hat (kalibriert, wo eine Kalibrierung bestimmt wurde, sonst "
     "feuchtekorrigiert); nie geprüfte Sensoren bleiben außen vor",
-}
+)

@@ -37,6 +37,7 @@ from urbantwin.districts.access import Residents
 from urbantwin.districts.service import API, DistrictProfiles, Placement
 from urbantwin.districts.texts import PLACEMENT
 from urbantwin.errors import BadRequest
+from urbantwin.texts import Vocabulary
 
 #: The pollutants with an annual limit value whose exposure is estimated.
 POLLUTANTS = ("no2", "pm10", "pm25")
@@ -48,18 +49,21 @@ SAME_PLACE_M = 1.0
 MAX_YEARS = 15
 FIRST_YEAR, LAST_YEAR = 1970, 2100
 
-METHODS: dict[str, dict[str, str]] = {
-    "idw": {
-        "en": "inverse-distance weighting (power 2) of the stations' annual means onto the places where "
-        "residents live",
-        "de": "inverse Distanzgewichtung (Potenz 2) der Jahresmittel der Messstationen auf die Wohnorte "
-        "der Einwohner",
+METHODS = Vocabulary(
+    {
+        "idw": {
+            "en": "inverse-distance weighting (power 2) of the stations' annual means onto the places where "
+            "residents live",
+            "de": "inverse Distanzgewichtung (Potenz 2) der Jahresmittel der Messstationen auf die Wohnorte "
+            "der Einwohner",
+        },
+        "nearest": {
+            "en": "the annual mean of the station nearest to each place where residents live",
+            "de": "das Jahresmittel der jeweils nächsten Messstation am Wohnort der Einwohner",
+        },
     },
-    "nearest": {
-        "en": "the annual mean of the station nearest to each place where residents live",
-        "de": "das Jahresmittel der jeweils nächsten Messstation am Wohnort der Einwohner",
-    },
-}
+    name="methods",
+)
 
 #: The plain-language caveat every answer carries.
 CAVEAT = {

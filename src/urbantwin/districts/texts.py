@@ -6,34 +6,38 @@ Answers carry codes (`buildings`, `area`, `growing`) and, beside them, the texts
 
 from __future__ import annotations
 
-LANGUAGES = ("de", "en")
+from urbantwin.texts import LANGUAGES as LANGUAGES  # the languages of its texts, for its readers
+from urbantwin.texts import Vocabulary
 
 #: What each figure is called.
-FIGURES: dict[str, dict[str, str]] = {
-    "area_km2": {"en": "Area (km²)", "de": "Fläche (km²)"},
-    "population": {"en": "Residents", "de": "Einwohner"},
-    "density": {"en": "Residents per km²", "de": "Einwohner je km²"},
-    "trend": {"en": "Population trend", "de": "Bevölkerungsentwicklung"},
-    "buildings": {"en": "Buildings", "de": "Gebäude"},
-    "footprint_m2": {"en": "Built-over area (m²)", "de": "Überbaute Fläche (m²)"},
-    "floor_area_m2": {"en": "Floor area (m²)", "de": "Geschossfläche (m²)"},
-    "trees": {"en": "Street trees", "de": "Straßenbäume"},
-    "trees_per_inhabitant": {"en": "Trees per resident", "de": "Bäume je Einwohner"},
-    "charging": {"en": "EV charging points", "de": "Ladepunkte für E-Fahrzeuge"},
-    "charging_per_1000": {
-        "en": "EV charging points per 1,000 residents",
-        "de": "Ladepunkte je 1.000 Einwohner",
+FIGURES = Vocabulary(
+    {
+        "area_km2": {"en": "Area (km²)", "de": "Fläche (km²)"},
+        "population": {"en": "Residents", "de": "Einwohner"},
+        "density": {"en": "Residents per km²", "de": "Einwohner je km²"},
+        "trend": {"en": "Population trend", "de": "Bevölkerungsentwicklung"},
+        "buildings": {"en": "Buildings", "de": "Gebäude"},
+        "footprint_m2": {"en": "Built-over area (m²)", "de": "Überbaute Fläche (m²)"},
+        "floor_area_m2": {"en": "Floor area (m²)", "de": "Geschossfläche (m²)"},
+        "trees": {"en": "Street trees", "de": "Straßenbäume"},
+        "trees_per_inhabitant": {"en": "Trees per resident", "de": "Bäume je Einwohner"},
+        "charging": {"en": "EV charging points", "de": "Ladepunkte für E-Fahrzeuge"},
+        "charging_per_1000": {
+            "en": "EV charging points per 1,000 residents",
+            "de": "Ladepunkte je 1.000 Einwohner",
+        },
+        "wlan": {"en": "WLAN sites", "de": "WLAN-Standorte"},
+        "stops": {"en": "Public-transport stops", "de": "Haltestellen des ÖPNV"},
+        "departures_per_hour": {
+            "en": "Departures per hour (weekday 06:00–20:00)",
+            "de": "Abfahrten je Stunde (werktags 06–20 Uhr)",
+        },
+        "sensors": {"en": "Sensor means", "de": "Mittelwerte der Sensoren"},
+        "access": {"en": "Access to public transport", "de": "ÖV-Erschließung"},
+        "quality_class": {"en": "Public-transport quality class", "de": "ÖV-Güteklasse"},
     },
-    "wlan": {"en": "WLAN sites", "de": "WLAN-Standorte"},
-    "stops": {"en": "Public-transport stops", "de": "Haltestellen des ÖPNV"},
-    "departures_per_hour": {
-        "en": "Departures per hour (weekday 06:00–20:00)",
-        "de": "Abfahrten je Stunde (werktags 06–20 Uhr)",
-    },
-    "sensors": {"en": "Sensor means", "de": "Mittelwerte der Sensoren"},
-    "access": {"en": "Access to public transport", "de": "ÖV-Erschließung"},
-    "quality_class": {"en": "Public-transport quality class", "de": "ÖV-Güteklasse"},
-}
+    name="figures",
+)
 
 #: What a profile's sensor mean is (the latest value of each sensor inside the district, averaged).
 SENSOR_MEAN = {
@@ -41,28 +45,34 @@ SENSOR_MEAN = {
     "de": "Mittel der jeweils neuesten Werte der Sensoren im Gebiet",
 }
 
-TRENDS: dict[str, dict[str, str]] = {
-    "growing": {"en": "growing", "de": "wachsend"},
-    "shrinking": {"en": "shrinking", "de": "schrumpfend"},
-    "stable": {"en": "stable", "de": "stabil"},
-}
+TRENDS = Vocabulary(
+    {
+        "growing": {"en": "growing", "de": "wachsend"},
+        "shrinking": {"en": "shrinking", "de": "schrumpfend"},
+        "stable": {"en": "stable", "de": "stabil"},
+    },
+    name="trends",
+)
 
 #: How residents were placed (the access result's `method` per district).
-PLACEMENT: dict[str, dict[str, str]] = {
-    "buildings": {
-        "en": "residents placed on the residential floor area of the buildings",
-        "de": "Einwohner auf die Wohngeschossfläche der Gebäude verteilt",
+PLACEMENT = Vocabulary(
+    {
+        "buildings": {
+            "en": "residents placed on the residential floor area of the buildings",
+            "de": "Einwohner auf die Wohngeschossfläche der Gebäude verteilt",
+        },
+        "area": {
+            "en": "residents spread evenly over the district's area (buildings missing or incomplete)",
+            "de": "Einwohner gleichmäßig über die Fläche verteilt (Gebäude fehlen oder sind unvollständig)",
+        },
+        "mixed": {
+            "en": "residents placed on buildings in part of the district, spread over the area elsewhere",
+            "de": "Einwohner teils auf Gebäude verteilt, teils gleichmäßig über die Fläche",
+        },
+        "none": {"en": "no residents known", "de": "keine Einwohnerzahl bekannt"},
     },
-    "area": {
-        "en": "residents spread evenly over the district's area (buildings missing or incomplete)",
-        "de": "Einwohner gleichmäßig über die Fläche verteilt (Gebäude fehlen oder sind unvollständig)",
-    },
-    "mixed": {
-        "en": "residents placed on buildings in part of the district, spread over the area elsewhere",
-        "de": "Einwohner teils auf Gebäude verteilt, teils gleichmäßig über die Fläche",
-    },
-    "none": {"en": "no residents known", "de": "keine Einwohnerzahl bekannt"},
-}
+    name="placement",
+)
 
 
 def _plural(count: int, one: str, many: str) -> str:

@@ -59,7 +59,7 @@ from urbantwin.energy import kpi, loads, model, strategies
 from urbantwin.energy import run as runs
 from urbantwin.energy.components import DT_H, WATER_KWH_PER_L_K, Plant
 from urbantwin.energy.planner import quiet_highs
-from urbantwin.energy.scenario import Scenario, param
+from urbantwin.energy.scenario import Scenario, param, parameters_from, parameters_of
 from urbantwin.energy.site import Site
 from urbantwin.energy.trajectory import GERMAN_GRID, GridYear, grid_of
 from urbantwin.energy.weather import Weather, region4
@@ -80,6 +80,7 @@ class PlanParams:
         "targets as changes against the baseline: co2, renewable, final_energy (any of them)",
         "SPARCS (www.sparcs.info): CO2 −64 %, renewables +65 %, final energy −53 %",
         False,
+        whole_table=True,
     )
     budget_eur: float = param(0.0, "investment budget [€]; 0 = no limit", "the caller's", False)
     year: int = param(
@@ -181,11 +182,7 @@ class PlanParams:
 
     def parameters(self) -> list[dict[str, Any]]:
         """Every parameter with its value, documentation, source and `assumed` flag."""
-        return [
-            {"parameter": f.name, "value": getattr(self, f.name), **f.metadata}
-            for f in fields(self)
-            if f.metadata
-        ]
+        return parameters_of(self)
 
 
 def annuity(interest: float, years: float) -> float:
@@ -1310,28 +1307,13 @@ def plan(
 
 
 def params_from(values: Mapping[str, Any]) -> PlanParams:
-    """Plan parameters from a mapping (CLI, API): unknown keys and wrong types are refused, naming them."""
-    known = {f.name: f for f in fields(PlanParams)}
-    given = {}
-    for key, value in values.items():
+    """Plan parameters from a mapping (CLI, API): unknown keys and wrong types are refused, naming them
+    (checked as a scenario's parameters are, `scenario.parameters_from`)."""
+    known = [f.name for f in fields(PlanParams)]
+    for key in values:
         if key not in known:
             raise ValueError(f"unknown plan parameter {key!r} (known: {', '.join(known)})")
-        default = getattr(PlanParams(), key)
-        number = isinstance(default, int | float) and not isinstance(default, bool)
-        if number and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ValueError(f"plan parameter {key}: expected a number, got {value!r}")
-        if isinstance(default, dict) and not isinstance(value, dict):
-            raise ValueError(f"plan parameter {key}: expected a table of target: change")
-        if isinstance(default, list) and not (
-            isinstance(value, list) and all(isinstance(v, str) for v in value)
-        ):
-            raise ValueError(f"plan parameter {key}: expected a list of names")
-        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError(f"plan parameter {key}: expected a whole number, got {value!r}")
-            value = int(value)
-        given[key] = value
-    params = PlanParams(**given)
+    params: PlanParams = parameters_from(PlanParams, values, "plan parameter", joined=" ")
     params.check()
     if params.year and params.year not in GERMAN_GRID:
         grid_of(params.year)

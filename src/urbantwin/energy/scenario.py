@@ -17,6 +17,7 @@ every building of the city, no area); a city or the demo brings its own folder, 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,14 @@ STRATEGIES = ("baseline", "rule_based", "optimised")
 QUARTER_FILE = "quarter.toml"
 
 
-def param(default: Any, doc: str, source: str, assumed: bool = True) -> Any:
-    """A scenario parameter with its documentation, its source and whether it is assumed."""
-    meta = {"doc": doc, "source": source, "assumed": assumed}
+def param(default: Any, doc: str, source: str, assumed: bool = True, whole_table: bool = False) -> Any:
+    """A scenario parameter with its documentation, its source and whether it is assumed.
+
+    A table (dict) given for it sets some of the default's keys, or with `whole_table` replaces it.
+    """
+    meta: dict[str, Any] = {"doc": doc, "source": source, "assumed": assumed}
+    if whole_table:
+        meta["whole_table"] = True
     if isinstance(default, dict | list):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -369,7 +375,7 @@ class Scenario:
                 raise ValueError(f"{where}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
             if not isinstance(values, dict):
                 raise ValueError(f"{where}: [{name}] must be a table")
-            sections[name] = _section(SECTIONS[name], values, f"{where}: [{name}]")
+            sections[name] = parameters_from(SECTIONS[name], values, f"{where}: [{name}]")
         scenario = cls(**sections)
         scenario.check()
         return scenario
@@ -387,7 +393,7 @@ class Scenario:
             if section not in SECTIONS:
                 raise ValueError(f"override: unknown section {section!r} (known: {', '.join(SECTIONS)})")
             current = getattr(self, section)
-            updated = _section(SECTIONS[section], values, f"override {section}")
+            updated = parameters_from(SECTIONS[section], values, f"override {section}")
             given = {k: getattr(updated, k) for k in values}
             changed[section] = replace(current, **given)
         scenario = replace(self, **changed)
@@ -428,27 +434,31 @@ class Scenario:
 
     def parameters(self) -> list[dict[str, Any]]:
         """Every parameter with its value, documentation, source and whether it is assumed."""
-        out = []
-        for section in SECTIONS:
-            values = getattr(self, section)
-            for item in fields(values):
-                out.append(
-                    {
-                        "parameter": f"{section}.{item.name}",
-                        "value": getattr(values, item.name),
-                        "doc": item.metadata.get("doc", ""),
-                        "source": item.metadata.get("source", ""),
-                        "assumed": item.metadata.get("assumed", False),
-                    }
-                )
-        return out
+        return [row for section in SECTIONS for row in parameters_of(getattr(self, section), f"{section}.")]
 
     def assumed(self) -> list[str]:
         """The names of the parameters that are assumptions, not facts."""
         return [p["parameter"] for p in self.parameters() if p["assumed"]]
 
 
-def _section(kind: type, values: dict[str, Any], where: str) -> Any:
+def parameters_of(values: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """Every parameter (`param`) of the dataclass instance `values` with its value, documentation,
+    source and whether it is assumed; `prefix` goes before each name ("pv.")."""
+    return [
+        {
+            "parameter": f"{prefix}{item.name}",
+            "value": getattr(values, item.name),
+            "doc": item.metadata.get("doc", ""),
+            "source": item.metadata.get("source", ""),
+            "assumed": item.metadata.get("assumed", False),
+        }
+        for item in fields(values)
+    ]
+
+
+def parameters_from(kind: type, values: Mapping[str, Any], where: str, joined: str = ".") -> Any:
+    """An instance of the parameter dataclass `kind` from `values`, each checked against the type of
+    its default; unknown keys and wrong types are refused, naming them (`where`, `joined`, the key)."""
     known = {f.name: f for f in fields(kind)}
     checked = {}
     for key, value in values.items():
@@ -457,11 +467,12 @@ def _section(kind: type, values: dict[str, Any], where: str) -> Any:
         default = known[key].default
         if default is MISSING:
             default = known[key].default_factory()  # type: ignore[operator]
-        checked[key] = _coerce(value, default, f"{where}.{key}")
+        table = "replace" if known[key].metadata.get("whole_table") else "merge"
+        checked[key] = _coerce(value, default, f"{where}{joined}{key}", table)
     return kind(**checked)
 
 
-def _coerce(value: Any, default: Any, where: str) -> Any:
+def _coerce(value: Any, default: Any, where: str, table: str = "merge") -> Any:
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"{where}: expected true or false, got {value!r}")
@@ -471,6 +482,9 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
             raise ValueError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if isinstance(default, int):
+        # A whole number written as JSON's 2030.0 is that integer.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{where}: expected an integer, got {value!r}")
         return value
@@ -485,7 +499,8 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     if isinstance(default, dict):
         if not isinstance(value, dict):
             raise ValueError(f"{where}: expected a table, got {value!r}")
-        merged = dict(default)
+        # A table given replaces the default's (`whole_table`) or sets some of its keys.
+        merged = {} if table == "replace" else dict(default)
         for key, item in value.items():
             if isinstance(item, bool) or not isinstance(item, int | float):
                 raise ValueError(f"{where}.{key}: expected a number, got {item!r}")

@@ -25,6 +25,7 @@ from urbantwin.federation.registry import Remote
 from urbantwin.federation.remote_http import RemoteFailure, RemoteHttp
 from urbantwin.store.engine import for_writes
 from urbantwin.store.federation_schema import harvested_records
+from urbantwin.texts import LANGUAGES
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
 #: What is asked for, and how rdflib reads each answer.
@@ -40,7 +41,6 @@ _FORMATS = {
 }
 #: Pages read at most in one harvest (a partner whose next pages never end is cut off).
 MAX_PAGES = 1000
-_LANGUAGES = ("de", "en")
 
 
 @dataclass
@@ -63,7 +63,7 @@ class HarvestReport:
 def _text(graph: Graph, node: Any, predicate: URIRef) -> str:
     """The value of `predicate` in German, else English, else any language."""
     values = [v for v in graph.objects(node, predicate) if isinstance(v, Literal)]
-    for language in _LANGUAGES:
+    for language in LANGUAGES:  # the platform's, in its order
         for value in values:
             if value.language == language:
                 return str(value)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from urbantwin.errors import BadRequest
+from urbantwin.texts import LANGUAGES
 
-LANGUAGES = ("de", "en")
 DIRECTIONS = ("at_most", "at_least")
 METHODS = ("computed", "entered")
 #: The computations `compute.py` offers, with the parameters each takes (and which it needs).

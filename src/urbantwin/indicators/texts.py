@@ -3,17 +3,28 @@ the reasons given for them. Answers carry codes (`green`, `on_course`) and these
 
 from __future__ import annotations
 
-LIGHTS: dict[str, dict[str, str]] = {
-    "green": {"en": "met", "de": "erreicht"},
-    "amber": {"en": "not yet met, on course", "de": "noch nicht erreicht, auf Kurs"},
-    "red": {"en": "not on course", "de": "nicht auf Kurs"},
-    "grey": {"en": "no value", "de": "kein Wert"},
-}
+from urbantwin.texts import Vocabulary
 
-ORIGINS: dict[str, dict[str, str]] = {
-    "computed": {"en": "computed from the platform's data", "de": "aus den Daten der Plattform berechnet"},
-    "entered": {"en": "entered by hand", "de": "von Hand eingetragen"},
-}
+LIGHTS = Vocabulary(
+    {
+        "green": {"en": "met", "de": "erreicht"},
+        "amber": {"en": "not yet met, on course", "de": "noch nicht erreicht, auf Kurs"},
+        "red": {"en": "not on course", "de": "nicht auf Kurs"},
+        "grey": {"en": "no value", "de": "kein Wert"},
+    },
+    name="lights",
+)
+
+ORIGINS = Vocabulary(
+    {
+        "computed": {
+            "en": "computed from the platform's data",
+            "de": "aus den Daten der Plattform berechnet",
+        },
+        "entered": {"en": "entered by hand", "de": "von Hand eingetragen"},
+    },
+    name="origins",
+)
 
 
 def _years(count: int, lang: str, dative: bool = True) -> str:

@@ -20,10 +20,8 @@ uplink at a time, each in its own transaction with its own answer.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import defaultdict, deque
+from collections import defaultdict
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
@@ -34,6 +32,7 @@ from urbantwin.errors import BadRequest, NotFound, PlatformError
 from urbantwin.infrastructure.lorawan import Uplink
 from urbantwin.sensorthings.values import result_columns
 from urbantwin.store.engine import for_writes
+from urbantwin.store.group_commit import GroupCommitter
 from urbantwin.store.infrastructure_schema import lorawan_receptions, lorawan_streams, lorawan_uplinks
 from urbantwin.times import format_instant
 
@@ -59,14 +58,6 @@ class _Refused(Exception):
         super().__init__(name)
         self.uplink = uplink
         self.name = name
-
-
-@dataclass(eq=False)
-class PendingUplink:
-    """One uplink waiting for its group; its future is done once the group has committed."""
-
-    uplink: Uplink
-    future: Future[dict[str, Any]] = field(default_factory=Future)
 
 
 def store_uplinks(
@@ -193,32 +184,22 @@ class UplinkPosts:
     def __init__(self, engine: Engine, sensorthings: SensorThingsService) -> None:
         self.engine = for_writes(engine)
         self.sensorthings = sensorthings
-        self._queue: deque[PendingUplink] = deque()
-        self._wake = threading.Condition()
-        #: The committing thread, started with the first uplink (and again after `close`).
-        self._thread: threading.Thread | None = None
+        self._groups: GroupCommitter[Uplink, dict[str, Any]] = GroupCommitter(
+            "urbantwin-lorawan-uplinks", self._commit, self.store_one, max_group=MAX_GROUP, log=log
+        )
 
     @property
     def depth(self) -> int:
         """How many uplinks wait for their group."""
-        return len(self._queue)
+        return self._groups.depth
 
     def submit(self, uplink: Uplink) -> Future[dict[str, Any]]:
         """Queue `uplink` for the next group; the future is done once its group has committed."""
-        return self.submit_all([uplink])[0]
+        return self._groups.submit(uplink)
 
     def submit_all(self, uplinks: list[Uplink]) -> list[Future[dict[str, Any]]]:
         """Queue uplinks that arrived together (they go into one group, up to `MAX_GROUP`)."""
-        pending = [PendingUplink(uplink) for uplink in uplinks]
-        with self._wake:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="urbantwin-lorawan-uplinks", daemon=True
-                )
-                self._thread.start()
-            self._queue.extend(pending)
-            self._wake.notify()
-        return [p.future for p in pending]
+        return self._groups.submit_all(uplinks)
 
     def store_one(self, uplink: Uplink) -> dict[str, Any]:
         """Store one uplink in a transaction of its own; its refusal is raised."""
@@ -238,50 +219,12 @@ class UplinkPosts:
 
     def close(self) -> None:
         """Commit what is queued, then stop the committing thread (the app's shutdown)."""
-        with self._wake:
-            thread, self._thread = self._thread, None
-            self._wake.notify_all()
-        if thread is not None:
-            thread.join(timeout=30)
+        self._groups.close()
 
-    def _run(self) -> None:
-        me = threading.current_thread()
-        while True:
-            with self._wake:
-                while not self._queue and self._thread is me:
-                    self._wake.wait()
-                if not self._queue:
-                    return
-                taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_GROUP))]
-            group = [p for p in taken if p.future.set_running_or_notify_cancel()]
-            if not group:
-                continue
-            try:
-                self._commit(group)
-            except BaseException as exc:  # noqa: BLE001 - no request may wait for ever
-                log.exception("LoRaWAN uplinks: a group of %d failed", len(group))
-                for pending in group:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
-
-    def _commit(self, group: list[PendingUplink]) -> None:
-        try:
-            with self.engine.begin() as connection:
-                answers = store_uplinks(connection, self.sensorthings, [p.uplink for p in group])
-        except Exception:  # noqa: BLE001 - made again one by one, each with its own answer
-            log.debug("LoRaWAN uplinks: a group of %d is made again one by one", len(group), exc_info=True)
-            for pending in group:
-                try:
-                    pending.future.set_result(self.store_one(pending.uplink))
-                except BaseException as exc:  # noqa: BLE001 - the uplink's own answer
-                    pending.future.set_exception(exc)
-            return
-        # Committed: now, and only now, the requests are answered.
-        for pending, answer in zip(group, answers, strict=True):
-            if isinstance(answer, PlatformError):
-                pending.future.set_exception(answer)
-            else:
-                pending.future.set_result(answer)
+    def _commit(self, group: list[Uplink]) -> list[dict[str, Any] | PlatformError]:
+        """The group in one transaction (a failure makes it again uplink by uplink: `store_one`)."""
+        with self.engine.begin() as connection:
+            return store_uplinks(connection, self.sensorthings, group)
 
 
-__all__ = ["DUPLICATE", "MAX_GROUP", "PendingUplink", "UplinkPosts", "store_uplinks"]
+__all__ = ["DUPLICATE", "MAX_GROUP", "UplinkPosts", "store_uplinks"]

@@ -5,30 +5,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from urbantwin.texts import Text, Vocabulary
+
 #: Technology code -> labels.
-TECHNOLOGIES: dict[str, dict[str, str]] = {
-    "wlan": {"de": "WLAN-Hotspot", "en": "Wi-Fi hotspot"},
-    "5g_small_cell": {"de": "5G-Kleinzelle", "en": "5G small cell"},
-    "lorawan_gateway": {"de": "LoRaWAN-Gateway", "en": "LoRaWAN gateway"},
-    "sensor_gateway": {"de": "Sensor-Gateway", "en": "Sensor gateway"},
-}
+TECHNOLOGIES = Vocabulary(
+    {
+        "wlan": {"de": "WLAN-Hotspot", "en": "Wi-Fi hotspot"},
+        "5g_small_cell": {"de": "5G-Kleinzelle", "en": "5G small cell"},
+        "lorawan_gateway": {"de": "LoRaWAN-Gateway", "en": "LoRaWAN gateway"},
+        "sensor_gateway": {"de": "Sensor-Gateway", "en": "Sensor gateway"},
+    },
+    name="technologies",
+)
 
 #: Carrier (what the equipment is mounted on) code -> labels.
-CARRIERS: dict[str, dict[str, str]] = {
-    "roof": {"de": "Dach", "en": "Roof"},
-    "lamp_post": {"de": "Lichtmast", "en": "Lamp post"},
-    "stop_shelter": {"de": "Wartehalle", "en": "Stop shelter"},
-    "building": {"de": "Gebäude", "en": "Building"},
-    "other": {"de": "Sonstiger Träger", "en": "Other carrier"},
-}
+CARRIERS = Vocabulary(
+    {
+        "roof": {"de": "Dach", "en": "Roof"},
+        "lamp_post": {"de": "Lichtmast", "en": "Lamp post"},
+        "stop_shelter": {"de": "Wartehalle", "en": "Stop shelter"},
+        "building": {"de": "Gebäude", "en": "Building"},
+        "other": {"de": "Sonstiger Träger", "en": "Other carrier"},
+    },
+    name="carriers",
+)
 
 #: State of a co-use slot -> labels.
-SLOT_STATES: dict[str, dict[str, str]] = {
-    "free": {"de": "frei", "en": "free"},
-    "occupied": {"de": "belegt", "en": "occupied"},
-    "reserved": {"de": "reserviert", "en": "reserved"},
-    "planned": {"de": "geplant", "en": "planned"},
-}
+SLOT_STATES = Vocabulary(
+    {
+        "free": {"de": "frei", "en": "free"},
+        "occupied": {"de": "belegt", "en": "occupied"},
+        "reserved": {"de": "reserviert", "en": "reserved"},
+        "planned": {"de": "geplant", "en": "planned"},
+    },
+    name="slot_states",
+)
 
 #: Spellings met in operators' lists (lower case) -> code, beside the codes and their labels.
 _SPELLINGS: dict[str, str] = {
@@ -60,24 +71,19 @@ _TRUE = {"true", "yes", "ja", "j", "y", "1", "x", "vorhanden", "available"}
 _FALSE = {"false", "no", "nein", "n", "0", "", "-", "nicht vorhanden", "none"}
 
 
-def code_of(
-    value: Any, vocabulary: dict[str, dict[str, str]], extra: dict[str, str] | None = None
-) -> str | None:
+def code_of(value: Any, vocabulary: Vocabulary, extra: dict[str, str] | None = None) -> str | None:
     """The code of `value` in `vocabulary` (its code, a label in either language, a known spelling or
     one of `extra`, the mapping's own), else None."""
     if value is None:
         return None
-    text = str(value).strip()
-    lowered = text.lower()
+    lowered = str(value).strip().lower()
     if extra:
         for spelling, code in extra.items():
             if spelling.strip().lower() == lowered:
                 return code
-    if lowered in vocabulary:
-        return lowered
-    for code, labels in vocabulary.items():
-        if lowered in (labels["de"].lower(), labels["en"].lower()):
-            return code
+    named = vocabulary.code_of(lowered)
+    if named is not None:
+        return named
     spelt = _SPELLINGS.get(lowered)
     return spelt if spelt in vocabulary else None
 
@@ -96,27 +102,33 @@ def flag(value: Any) -> bool | None:
     return None
 
 
-def labels(technology: str | None, carrier: str | None) -> dict[str, dict[str, str]]:
+def labels(technology: str | None, carrier: str | None) -> dict[str, Text]:
     """The German and English labels of a site's technology and carrier."""
-    out: dict[str, dict[str, str]] = {}
-    if technology in TECHNOLOGIES:
+    out: dict[str, Text] = {}
+    if technology is not None and technology in TECHNOLOGIES:
         out["technology"] = TECHNOLOGIES[technology]
-    if carrier in CARRIERS:
+    if carrier is not None and carrier in CARRIERS:
         out["carrier"] = CARRIERS[carrier]
     return out
 
 
 #: How a district's residents were placed on the coverage grid (`population.place_people`).
-PLACEMENTS: dict[str, dict[str, str]] = {
-    "buildings": {
-        "de": "auf Wohngebäuden nach Geschossfläche",
-        "en": "on residential buildings by floor area",
+PLACEMENTS = Vocabulary(
+    {
+        "buildings": {
+            "de": "auf Wohngebäuden nach Geschossfläche",
+            "en": "on residential buildings by floor area",
+        },
+        "spread": {"de": "gleichmäßig über die Fläche verteilt", "en": "spread evenly over the area"},
     },
-    "spread": {"de": "gleichmäßig über die Fläche verteilt", "en": "spread evenly over the area"},
-}
+    name="placements",
+)
 
 #: The siting methods.
-SITING_METHODS: dict[str, dict[str, str]] = {
-    "greedy": {"de": "Greedy-Auswahl", "en": "Greedy choice"},
-    "exact": {"de": "Exakte Lösung (ganzzahliges Programm)", "en": "Exact solution (integer programme)"},
-}
+SITING_METHODS = Vocabulary(
+    {
+        "greedy": {"de": "Greedy-Auswahl", "en": "Greedy choice"},
+        "exact": {"de": "Exakte Lösung (ganzzahliges Programm)", "en": "Exact solution (integer programme)"},
+    },
+    name="siting_methods",
+)

@@ -19,6 +19,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+from urbantwin.texts import LANGUAGES
+
 JSON = dict[str, Any]
 
 __all__ = [
@@ -34,8 +36,6 @@ __all__ = [
     "unit_code",
 ]
 
-#: The languages an observed property is labelled in (`properties.labels`), those of the viewer.
-LANGUAGES = ("de", "en")
 
 #: The encodingType of a Location given as GeoJSON.
 GEOJSON = "application/geo+json"

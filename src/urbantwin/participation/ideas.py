@@ -77,9 +77,7 @@ class IdeasService:
         self.submissions.admit(client, body)
         title = guard.text(body.get("title"), "title", maximum=guard.MAX_TITLE, minimum=3)
         text = guard.text(body.get("text"), "text", maximum=guard.MAX_TEXT, minimum=guard.MIN_TEXT)
-        category = body.get("category")
-        if category not in IDEA_CATEGORIES:
-            raise BadRequest(f"category must be one of {', '.join(IDEA_CATEGORIES)}")
+        category = IDEA_CATEGORIES.require(body.get("category"), "category")
         place = _place(body.get("place"))
         contact = guard.contact(body.get("contact"))
         now = datetime.now(UTC)
@@ -115,8 +113,8 @@ class IdeasService:
         self, caller: Caller, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> dict[str, Any]:
         """The ideas the caller may see: the public ones; for moderators every one, with contacts."""
-        if status is not None and status not in IDEA_STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(IDEA_STATUSES)}")
+        if status is not None:
+            IDEA_STATUSES.require(status, "status")
         if not 1 <= limit <= MAX_LIMIT or offset < 0:
             raise BadRequest(f"limit must be 1 to {MAX_LIMIT} and offset not negative")
         with self.engine.connect() as connection:
@@ -151,8 +149,8 @@ class IdeasService:
         one) and/or the department's answer."""
         body = guard.only(body, {"status", "reason", "answer", "project"}, "a moderation")
         status = body.get("status")
-        if status is not None and status not in IDEA_STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(IDEA_STATUSES)}")
+        if status is not None:
+            IDEA_STATUSES.require(status, "status")
         answer = body.get("answer")
         if answer is not None:
             answer = guard.text(answer, "answer", maximum=guard.MAX_TEXT)

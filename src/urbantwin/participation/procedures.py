@@ -182,8 +182,8 @@ class ProceduresService:
     ) -> dict[str, Any]:
         """The procedure's contributions as GeoJSON: the published ones; for moderators every one,
         with contacts. `bbox` (minlon,minlat,maxlon,maxlat) keeps those whose box meets it."""
-        if status is not None and status not in CONTRIBUTION_STATUSES:
-            raise BadRequest(f"status must be one of {', '.join(CONTRIBUTION_STATUSES)}")
+        if status is not None:
+            CONTRIBUTION_STATUSES.require(status, "status")
         with self.engine.connect() as connection:
             self.access.require_readable(caller, DATASET, "participation", API, connection)
             moderator = self.access.may_moderate(caller, connection, DATASET)

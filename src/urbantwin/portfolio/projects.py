@@ -16,6 +16,7 @@ import shapely
 
 from urbantwin.errors import BadRequest
 from urbantwin.geometry import GeometryError, check_geometry, from_geojson
+from urbantwin.texts import LANGUAGES
 
 #: Where a project stands.
 STATUSES = ("concept", "planned", "in_development", "running", "completed")
@@ -23,7 +24,6 @@ STATUSES = ("concept", "planned", "in_development", "running", "completed")
 #: consortium the city belongs to, and the city's own.
 FIGURES = ("total", "eu", "consortium", "city")
 #: Texts given per language.
-LANGUAGES = ("de", "en")
 MAX_TEXT = 4000
 MAX_ITEMS = 200
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

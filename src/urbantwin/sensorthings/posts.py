@@ -20,8 +20,6 @@ others with it: a group whose insert fails is made again request by request.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,15 +37,12 @@ from urbantwin.sensorthings.record import CREATED, WriteRecord
 from urbantwin.sensorthings.serialize import RowWriter
 from urbantwin.sensorthings.write import plain_observation
 from urbantwin.store import grouped_writes, schema
+from urbantwin.store.group_commit import ALONE, Alone, GroupCommitter
 
 if TYPE_CHECKING:
     from urbantwin.sensorthings.service import ApiResponse, SensorThingsService
 
 log = logging.getLogger("urbantwin.sensorthings")
-
-#: Most requests in one group (a multi-row insert of this many stays far below every driver's limit
-#: of bound parameters).
-MAX_GROUP = 500
 
 
 @dataclass(eq=False)
@@ -73,10 +68,9 @@ class ObservationPosts:
 
     def __init__(self, service: SensorThingsService) -> None:
         self.service = service
-        self._queue: deque[SinglePost] = deque()
-        self._wake = threading.Condition()
-        #: The committing thread, started with the first request (and again after `close`).
-        self._thread: threading.Thread | None = None
+        self._groups: GroupCommitter[SinglePost, ApiResponse] = GroupCommitter(
+            "urbantwin-observation-posts", self._commit, self._make_alone, log=log
+        )
 
     # --- the requests ---------------------------------------------------------------------------
 
@@ -111,7 +105,7 @@ class ObservationPosts:
     @property
     def depth(self) -> int:
         """How many requests wait for their group (the metrics' queue depth)."""
-        return len(self._queue)
+        return self._groups.depth
 
     def submit(self, post: SinglePost) -> Future[ApiResponse]:
         """Queue `post` for the next group; the future is done once its group has committed."""
@@ -119,66 +113,23 @@ class ObservationPosts:
         return post.future
 
     def submit_all(self, posts: list[SinglePost]) -> None:
-        """Queue posts that arrived together (they go into one group, up to `MAX_GROUP`)."""
-        with self._wake:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="urbantwin-observation-posts", daemon=True
-                )
-                self._thread.start()
-            self._queue.extend(posts)
-            self._wake.notify()
+        """Queue posts that arrived together (they go into one group, up to `group_commit.MAX_GROUP`)."""
+        self._groups.submit_all(posts, [post.future for post in posts])
 
     def close(self) -> None:
         """Commit what is queued, then stop the committing thread (the app's shutdown)."""
-        with self._wake:
-            thread, self._thread = self._thread, None
-            self._wake.notify_all()
-        if thread is not None:
-            thread.join(timeout=30)
+        self._groups.close()
 
-    # --- the committing thread ------------------------------------------------------------------
+    # --- on the committing thread ---------------------------------------------------------------
 
-    def _run(self) -> None:
-        me = threading.current_thread()
-        while True:
-            with self._wake:
-                while not self._queue and self._thread is me:
-                    self._wake.wait()
-                if not self._queue:
-                    return
-                taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_GROUP))]
-            # A request given up before its group started (its waiter cancelled) is not made; the
-            # others can no longer be cancelled, so each gets its answer.
-            group = [post for post in taken if post.future.set_running_or_notify_cancel()]
-            if not group:
-                continue
-            try:
-                self._commit(group)
-            except BaseException as exc:  # noqa: BLE001 - no request may wait for ever
-                log.exception("single Observations: a group of %d failed", len(group))
-                for post in group:
-                    if not post.future.done():
-                        post.future.set_exception(exc)
-
-    def _commit(self, group: list[SinglePost]) -> None:
+    def _commit(self, group: list[SinglePost]) -> list[ApiResponse | Alone]:
+        """One transaction for the posts that pass the checks here; the others are made `ALONE`."""
         alone: list[SinglePost] = []
-        try:
-            with self.service.write_engine.begin() as connection:
-                accepted = self._check(connection, group, alone)
-                if accepted:
-                    self._insert(connection, accepted)
-        except Exception:  # noqa: BLE001 - made again one by one, each with its own answer
-            log.debug(
-                "single Observations: a group of %d is made again one by one", len(group), exc_info=True
-            )
-            accepted, alone = [], group
-        # Committed: now, and only now, the requests are answered.
-        for post in accepted:
-            assert post.row is not None
-            post.future.set_result(self._created(post))
-        for post in alone:
-            self._make_alone(post)
+        with self.service.write_engine.begin() as connection:
+            accepted = self._check(connection, group, alone)
+            if accepted:
+                self._insert(connection, accepted)
+        return [ALONE if post.row is None else self._created(post) for post in group]
 
     def _check(
         self, connection: Connection, group: list[SinglePost], alone: list[SinglePost]
@@ -234,14 +185,9 @@ class ObservationPosts:
         body = RowWriter(OBSERVATION, post.base, None)(post.row)
         return ApiResponse(201, body, {"Location": f"{post.base}/{OBSERVATION.set_name}({post.row['id']})"})
 
-    def _make_alone(self, post: SinglePost) -> None:
+    def _make_alone(self, post: SinglePost) -> ApiResponse:
         """The general writer makes the request in a transaction of its own (and words its error)."""
-        try:
-            answer = self.service.handle("POST", post.path, "", post.body, post.base, post.caller.principal)
-        except BaseException as exc:  # noqa: BLE001 - the request's own answer, raised where it waits
-            post.future.set_exception(exc)
-        else:
-            post.future.set_result(answer)
+        return self.service.handle("POST", post.path, "", post.body, post.base, post.caller.principal)
 
 
-__all__ = ["MAX_GROUP", "ObservationPosts", "SinglePost"]
+__all__ = ["ObservationPosts", "SinglePost"]
