@@ -26,6 +26,10 @@ def _ids(client: TestClient, **params: str) -> list[str]:
     return [f["id"] for f in answer.json()["features"]]
 
 
+def _cql2_json(document: str) -> dict[str, str]:
+    return {"filter": document, "filter-lang": "cql2-json"}
+
+
 def _lonlat(key: str) -> tuple[float, float]:
     return Transformer.from_crs(25833, 4326, always_xy=True).transform(*POINTS[key])
 
@@ -199,6 +203,18 @@ def test_sortby_and_properties(anonymous: TestClient, city: Engine) -> None:
         ({"filter": "rank = 'x' OR S_INTERSECTS(geometry, POINT(1 2 3 4))"}, "filter: invalid geometry"),
         ({"filter": "valid_from T_MEETS INTERVAL('2020-01-01T00:00:00Z','2021-01-01T00:00:00Z')"}, "unknown"),
         ({"filter": "name LIKE 'stop \\'"}, "ends with a lone escape character"),
+        # A time that is not ISO 8601 is refused at once: pygeofilter would try dateparser's 200
+        # languages on it, seconds of CPU for each odd text.
+        (
+            _cql2_json('{"op": "t_before", "args": [{"property": "name"}, {"timestamp": "garbage"}]}'),
+            "filter (cql2-json): timestamp: 'garbage' is not an ISO 8601 time",
+        ),
+        (
+            _cql2_json(
+                '{"op": "t_during", "args": [{"property": "name"}, {"interval": ["2015-01-01", "soon"]}]}'
+            ),
+            "filter (cql2-json): interval: 'soon' is not an ISO 8601 time",
+        ),
         ({"sortby": "-colour"}, "sortby: unknown property 'colour'"),
         ({"properties": "name,colour"}, "properties: unknown property 'colour'"),
     ],
@@ -207,10 +223,6 @@ def test_bad_filters_answer_400(anonymous: TestClient, city: Engine, params: dic
     answer = anonymous.get(ITEMS, params=params)
     assert answer.status_code == 400, answer.text
     assert message in answer.json()["message"]
-
-
-def _cql2_json(document: str) -> dict[str, str]:
-    return {"filter": document, "filter-lang": "cql2-json"}
 
 
 _EQUALS = '{"op": "=", "args": [{"property": "rank"}, 1]}'
@@ -228,11 +240,11 @@ TOO_DEEP = {
 def test_filters_deeper_than_the_limit_answer_400_at_once(
     anonymous: TestClient, city: Engine, params: dict[str, str]
 ) -> None:
-    started = time.monotonic()
+    used = time.process_time()  # the app runs in this process: its work, not how busy the machine is
     answer = anonymous.get(ITEMS, params=params)
     assert answer.status_code == 400, answer.text
     assert "filter: nested too deeply; the limit is 100 levels" in answer.json()["message"]
-    assert time.monotonic() - started < 5.0  # parsing 20,000 characters, on a busy machine
+    assert time.process_time() - used < 5.0  # parsing 20,000 characters
 
 
 def test_filters_within_the_limits(anonymous: TestClient, city: Engine) -> None:

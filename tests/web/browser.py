@@ -78,7 +78,7 @@ def serve(
     folder: Path,
     *arguments: str,
     env: dict[str, str] | None = None,
-    seconds: float = 60,
+    seconds: float = 180,
     command: str = "serve",
 ) -> Iterator[Served]:
     """`urbantwin serve` (or `command`, e.g. `demo`) with `arguments` on a free port of 127.0.0.1, its
