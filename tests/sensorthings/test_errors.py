@@ -225,10 +225,10 @@ TOO_MUCH = [
 def test_requests_beyond_the_limits_are_refused_at_once(
     store: TestClient, entity_set: str, params: dict[str, str], fragment: str
 ) -> None:
-    started = time.monotonic()
+    used = time.process_time()  # the app runs in this process: its work, not how busy the machine is
     response = store.get(f"/v1.1/{entity_set}", params=params, headers={"Authorization": ""})
     check(response, 400, fragment)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - used < 1.0
 
 
 def test_an_option_given_twice(store: TestClient) -> None:

@@ -1,8 +1,7 @@
 """The clean-air view in a real browser: a small store holding the synthetic city of
 tests/districts/conftest.py (two districts with residents) and two synthetic stations with a year of
-values (2023), served on a free port, and the Playwright tests of `web/tests/air.test.mjs` run with
-Node.js against it (Debian's Chromium, headless). Skips, or fails in CI, as the demo's browser test
-does when a piece is missing.
+values (2023), served on a free port, and the Playwright tests of `web/tests/air.test.mjs` run against it (the
+harness: tests/web/browser.py).
 
 Station P (in the west): daily PM10 of 50 µg/m³ on the first 10 days of 2023 and 30 after (annual
 mean above 2024/2881's 20: exceeded), hourly NO2 of 25 with 250 from 08:00 to 12:00 on 3 July;
@@ -10,9 +9,6 @@ station Q (in the east): daily PM10 of 10 (every value met)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.airquality.test_api import datastream
-from tests.conftest import ADMIN_TOKEN, backend_missing, serving
+from tests.conftest import ADMIN_TOKEN
 from tests.districts.conftest import PROFILE, box, lonlat, store
 from tests.timeseries.helpers import iso, post_observations
-from tests.web.test_viewer_browser import NODE_TIMEOUT_S, WEB, _free_port, _missing
+from tests.web.browser import Served, need_browser, run_browser_tests, serve
 from urbantwin.app import create_app
 from urbantwin.city_profile import parse_profile
 from urbantwin.settings import Settings
@@ -68,11 +64,9 @@ def add_station(client: TestClient, name: str, xy: tuple[float, float], pm10: li
 
 
 @pytest.fixture(scope="module")
-def air_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def air_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`urbantwin serve` of the synthetic city and its two stations, until the module's tests are done."""
-    problem = _missing()
-    if problem:
-        backend_missing(f"the browser tests need {problem}")
+    need_browser()
     folder = tmp_path_factory.mktemp("air")
     settings = Settings(
         database_url=f"sqlite:///{folder / 'air.sqlite'}", admin_token=ADMIN_TOKEN, rate_limit_per_second=0
@@ -95,26 +89,10 @@ def air_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         add_station(client, "P", (500.0, 500.0), [50.0] * 10 + [30.0] * 355, no2=True)
         add_station(client, "Q", (1500.0, 500.0), [10.0] * 365, no2=False)
     engine.dispose()
-    port = _free_port()
-    environment = {**os.environ, "URBANTWIN_LOG_LEVEL": "warning"}
-    command = [sys.executable, "-m", "urbantwin.cli", "serve", "--port", str(port)]
-    command += ["--database-url", settings.database_url]
-    url = f"http://127.0.0.1:{port}/"
-    with serving(command, folder, url + "api/viewer/config", 60, environment):
-        yield url
+    with serve(folder, "--database-url", settings.database_url) as served:
+        yield served
 
 
 @pytest.mark.long  # a store made and served, and the browser's tests
-def test_the_air_view_in_chromium(air_server: str) -> None:
-    run = subprocess.run(
-        ["node", "--test", "--test-reporter=spec", "tests/air.test.mjs"],
-        cwd=WEB,
-        env={**os.environ, "URBANTWIN_VIEWER_URL": air_server},
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_S,
-    )
-    report = run.stdout + run.stderr
-    print(report)
-    if run.returncode != 0:
-        pytest.fail(f"browser tests failed:\n{report[-8000:]}")
+def test_the_air_view_in_chromium(air_server: Served) -> None:
+    run_browser_tests("air.test.mjs", air_server)

@@ -1,6 +1,6 @@
 """The digital-infrastructure view in a real browser: a small store served on a free port, and the
-Playwright tests of `web/tests/infrastructure.test.mjs` run with Node.js against it (Debian's
-Chromium, headless). Skips, or fails in CI, as the demo's browser test does when a piece is missing.
+Playwright tests of `web/tests/infrastructure.test.mjs` run against it (the harness:
+tests/web/browser.py).
 
 The store holds three registries: the hand-made quarter of the planning tests (one WLAN site of
 "Testnetz", three poles as candidates, two homes and an office, 60 residents), the documented
@@ -15,17 +15,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import backend_missing, serving
 from tests.infrastructure.test_lorawan import CHIRPSTACK_UP, GATEWAY_SITE
 from tests.infrastructure.test_planning import load_quarter
-from tests.web.test_viewer_browser import NODE_TIMEOUT_S, WEB, _free_port, _missing
+from tests.web.browser import CLI, Served, need_browser, run_browser_tests, serve
 from urbantwin.infrastructure.sites import import_sites, read_site_mapping
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine, upgrade
@@ -88,11 +86,9 @@ def _uplink_heard(api: httpx.Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def infrastructure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def infrastructure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`urbantwin serve` of the store, until the module's tests are done."""
-    problem = _missing()
-    if problem:
-        backend_missing(f"the browser tests need {problem}")
+    need_browser()
     folder = tmp_path_factory.mktemp("infrastructure")
     settings = Settings(database_url=f"sqlite:///{folder / 'infrastructure.sqlite'}")
     engine = make_engine(settings)
@@ -100,44 +96,26 @@ def infrastructure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     load_quarter(engine)
     _gateway_registry(engine, folder)
     engine.dispose()
-    environment = {
-        **os.environ,
-        "URBANTWIN_LOG_LEVEL": "warning",
-        "URBANTWIN_ADMIN_TOKEN": TOKEN,
-        "URBANTWIN_LORAWAN_WEBHOOK_TOKEN": WEBHOOK,
-    }
-    cli = [sys.executable, "-m", "urbantwin.cli"]
+    environment = {"URBANTWIN_ADMIN_TOKEN": TOKEN, "URBANTWIN_LORAWAN_WEBHOOK_TOKEN": WEBHOOK}
     subprocess.run(
-        [*cli, "infrastructure", "freifunk", str(DATA / "meshviewer.json"), "--registry", "freifunk-test"]
+        [*CLI, "infrastructure", "freifunk", str(DATA / "meshviewer.json"), "--registry", "freifunk-test"]
         + ["--operator", "Freifunk Test", "--database-url", settings.database_url],
-        env=environment,
+        env={**os.environ, "URBANTWIN_LOG_LEVEL": "warning", **environment},
         check=True,
         capture_output=True,
         timeout=120,
     )
-    port = _free_port()
-    command = [*cli, "serve", "--port", str(port), "--database-url", settings.database_url]
-    url = f"http://127.0.0.1:{port}/"
-    with serving(command, folder, url + "api/viewer/config", 60, environment):
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as api:
+    with serve(folder, "--database-url", settings.database_url, env=environment) as served:
+        with httpx.Client(
+            base_url=served.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        ) as api:
             _uplink_heard(api)
             siting = {"candidates": "poles", "k": 1, "technology": "wlan", "resolution": 2}
             stored = api.post("api/infrastructure/siting", json=siting | {"title": "One more hotspot"})
             assert stored.status_code == 200, stored.text
-        yield url
+        yield served
 
 
 @pytest.mark.long  # a store prepared and served, and the browser's tests
-def test_the_infrastructure_view_in_chromium(infrastructure_server: str) -> None:
-    run = subprocess.run(
-        ["node", "--test", "--test-reporter=spec", "tests/infrastructure.test.mjs"],
-        cwd=WEB,
-        env={**os.environ, "URBANTWIN_VIEWER_URL": infrastructure_server},
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_S,
-    )
-    report = run.stdout + run.stderr
-    print(report)
-    if run.returncode != 0:
-        pytest.fail(f"browser tests failed:\n{report[-8000:]}")
+def test_the_infrastructure_view_in_chromium(infrastructure_server: Served) -> None:
+    run_browser_tests("infrastructure.test.mjs", infrastructure_server)
