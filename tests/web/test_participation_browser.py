@@ -34,3 +34,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 @pytest.mark.long  # a server and the browser's tests
 def test_participation_in_chromium(server: Served) -> None:
     run_browser_tests("participation.test.mjs", server, {"URBANTWIN_ADMIN_TOKEN": TOKEN})
+
+
+@pytest.mark.long  # the browser's tests on the same server
+def test_participation_by_keyboard_with_lines_areas_and_comments_in_chromium(server: Served) -> None:
+    """The forms by keyboard alone, lines and areas drawn on the map, and comments with their
+    moderation: `web/tests/participation-shapes.test.mjs`."""
+    run_browser_tests("participation-shapes.test.mjs", server, {"URBANTWIN_ADMIN_TOKEN": TOKEN})

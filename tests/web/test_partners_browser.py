@@ -15,16 +15,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import pytest
 
-from tests.conftest import serving
+from tests.web.browser import Served, run_browser_tests, serve
 from tests.web.test_participation_browser import TOKEN, server
-from tests.web.test_viewer_browser import NODE_TIMEOUT_S, WEB, _free_port
 
 __all__ = ["server"]  # the fixture, used by name
 
@@ -143,11 +141,8 @@ def second_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=300,
     )
     assert imported.returncode == 0, imported.stderr[-3000:]
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    serve = [*command, "serve", "--port", str(port), "--database-url", database_url]
-    with serving(serve, Path(folder), url + "ogcapi/collections", 60, environment):
-        yield url + "ogcapi"
+    with serve(folder, "--database-url", database_url) as served:
+        yield served.url + "ogcapi"
 
 
 def _closed_port() -> int:
@@ -158,24 +153,14 @@ def _closed_port() -> int:
 
 
 @pytest.mark.long  # a server, a partner and the browser's tests
-def test_a_partners_layers_in_chromium(server: str, partner_city: str, second_twin: str) -> None:
-    environment = {
-        **os.environ,
-        "URBANTWIN_VIEWER_URL": server,
-        "URBANTWIN_ADMIN_TOKEN": TOKEN,
-        "URBANTWIN_PARTNER_URL": partner_city,
-        "URBANTWIN_SECOND_TWIN_URL": second_twin,
-        "URBANTWIN_PARTNER_DOWN_URL": f"http://127.0.0.1:{_closed_port()}/ogcapi",
-    }
-    run = subprocess.run(
-        ["node", "--test", "--test-reporter=spec", "tests/partners.test.mjs"],
-        cwd=WEB,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_S,
+def test_a_partners_layers_in_chromium(server: Served, partner_city: str, second_twin: str) -> None:
+    run_browser_tests(
+        "partners.test.mjs",
+        server,
+        {
+            "URBANTWIN_ADMIN_TOKEN": TOKEN,
+            "URBANTWIN_PARTNER_URL": partner_city,
+            "URBANTWIN_SECOND_TWIN_URL": second_twin,
+            "URBANTWIN_PARTNER_DOWN_URL": f"http://127.0.0.1:{_closed_port()}/ogcapi",
+        },
     )
-    report = run.stdout + run.stderr
-    print(report)
-    if run.returncode != 0:
-        pytest.fail(f"browser tests failed:\n{report[-8000:]}")
