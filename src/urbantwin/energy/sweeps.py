@@ -166,8 +166,9 @@ class EnergySweeps:
     def get(
         self, sweep_id: str, principal: Principal | None = None, scope: DatasetScope = EVERYTHING
     ) -> dict[str, Any]:
-        """The sweep with its runs that `scope` may read and its progress; 404 for an unknown sweep
-        and for one of whose runs the caller may read none (unless `principal` submitted it)."""
+        """The sweep with its runs that `scope` may read, and its progress over them (over all of them
+        for its submitter); 404 for an unknown sweep and for one of whose runs the caller may read none
+        (unless `principal` submitted it): a run one may not read is not even counted."""
         self.expire()
         with self.engine.connect() as connection:
             sweep = connection.execute(select(energy_sweeps).where(energy_sweeps.c.id == sweep_id)).first()
@@ -179,15 +180,16 @@ class EnergySweeps:
         mine = principal is not None and principal.name == sweep.submitted_by
         if not readable and not mine:
             raise NotFound(f"no energy sweep {sweep_id!r}")
+        seen = runs if mine else readable
         counts = {status: 0 for status in ("queued", "running", "done", "failed")}
-        for row in runs:
+        for row in seen:
             counts[row.status] += 1
         return {
             "sweep": sweep,
             "runs": readable,
-            "total": len(runs),
+            "total": len(seen),
             "counts": counts,
-            "progress": round(sum(row.progress for row in runs) / len(runs), 4) if runs else 1.0,
+            "progress": round(sum(row.progress for row in seen) / len(seen), 4) if seen else 1.0,
         }
 
     def visible(
