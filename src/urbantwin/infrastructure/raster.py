@@ -8,7 +8,7 @@ the ray at that point (heights vs antenna heights). Along the ray, the changes b
 obstructed samples are the outer walls crossed, and the obstructed samples times their spacing the
 length inside buildings — the obstruction term of `radio.Band.loss`. All of it is numpy over arrays
 of (rays × samples), in chunks that bound the memory, which is what makes a district at 10 m with
-hundreds of sites take seconds (bench/coverage.py).
+hundreds of sites take seconds (bench/radio_coverage.py).
 
 Why not shapely's intersections of each ray with each footprint: exact, but one GEOS call per ray
 and building — tens of millions for a district — where the raster makes it one array lookup per

@@ -16,7 +16,7 @@ thousands of cells to the few thousand distinct ways of being covered, and chang
 - **Exact**: the integer programme  max Σ w_e·y_e  s.t.  y_e ≤ Σ_{i covers e} x_i,
   Σ x_i ≤ K, Σ c_i·x_i ≤ B, x binary, 0 ≤ y ≤ 1, solved with HiGHS (`highspy`, the open-source
   MIP solver of the field) within a time limit; for small K it proves the optimum, and the greedy
-  is measured against it (tests/infrastructure/test_siting.py, bench/coverage.py).
+  is measured against it (tests/infrastructure/test_siting.py, bench/radio_coverage.py).
 """
 
 from __future__ import annotations

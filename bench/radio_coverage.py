@@ -6,7 +6,7 @@ the 209 located Freifunk Leipzig nodes as 2.4 GHz WLAN sites, the Ortsteile with
 placed and the per-district table; (b) siting K new WLAN sites among the 765 LVB stops to cover the
 most people not covered: greedy and the exact programme (HiGHS), compared.
 
-    .venv/bin/python bench/coverage.py [--resolution 10] [--k 20] [--time-limit 60] [--repeat 3]
+    .venv/bin/python bench/radio_coverage.py [--resolution 10] [--k 20] [--time-limit 60] [--repeat 3]
 
 The model runs as the service runs it (`infrastructure.raster`, `population`, `siting`), on the
 files of src/urbantwin/demo/data/ rather than through a store, so that the figures are the
