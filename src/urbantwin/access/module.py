@@ -5,15 +5,12 @@ and the broker's accounts kept in step (access/broker.py). The policy point itse
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING
-
 import typer
 
 from urbantwin.module import Context, Module, Mounted
+from urbantwin.periodic import Periodic
 
-if TYPE_CHECKING:
-    from urbantwin.access.manage import AccessAdmin
+BROKER_SYNC_SECONDS = 60.0
 
 
 def mount(context: Context) -> Mounted:
@@ -25,41 +22,12 @@ def mount(context: Context) -> Mounted:
     admin = AccessAdmin(context.engine, context.access.audit, broker)
     if broker is None:
         return Mounted(routers=[build_router()], state={"access_admin": admin})
-    keeper = BrokerKeeper(admin)
+    # What the admin changes write at once may have missed a broker that was away, and tokens
+    # expire: the accounts are brought in step when the server starts and every minute.
+    keeper = Periodic("urbantwin-broker-accounts", BROKER_SYNC_SECONDS, admin.sync_broker, at_start=True)
     return Mounted(
         routers=[build_router()], start=keeper.start, stop=keeper.stop, state={"access_admin": admin}
     )
-
-
-class BrokerKeeper:
-    """Brings the broker's accounts in step when the server starts and every minute: what the
-    admin changes write at once may have missed a broker that was away, and tokens expire."""
-
-    INTERVAL = 60.0
-
-    def __init__(self, admin: AccessAdmin) -> None:
-        self.admin = admin
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="urbantwin-broker-accounts", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.admin.sync_broker()
-            if self._stop.wait(self.INTERVAL):
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-            self._thread = None
 
 
 def commands(cli: typer.Typer) -> None:

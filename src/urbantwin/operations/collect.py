@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from urbantwin.metrics import BROKER_CONNECTED, DB_POOL, QUEUE_DEPTH, REPLICA_LAG, REPLICA_READABLE
+from urbantwin.periodic import Periodic
 from urbantwin.store.energy_schema import energy_runs
 from urbantwin.store.transit_schema import transit_runs
 
@@ -115,28 +115,13 @@ class Sampler:
 
     def __init__(self, state: Any) -> None:
         self.state = state
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("urbantwin-metrics", SAMPLE_SECONDS, lambda: sample(state))
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="urbantwin-metrics", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_SECONDS):
-            try:
-                sample(self.state)
-            except Exception:  # noqa: BLE001 - a failed sample is logged; the next may succeed
-                log.exception("metrics: sampling the gauges failed")
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=SAMPLE_SECONDS)
-            self._thread = None
+        self._loop.stop(timeout=SAMPLE_SECONDS)
         if multiprocess_dir():
             # The live gauges of a stopped process no longer count (the counters stay).
             multiprocess.mark_process_dead(os.getpid())
