@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.exc import DataError
 
@@ -43,3 +45,17 @@ def test_an_integer_beyond_64_bits_that_escaped_the_checks_is_a_400_on_sqlite_to
     answer = TestClient(app).get("/probe")
     assert answer.status_code == 400
     assert answer.json()["message"].startswith("a number is out of range")
+
+
+def test_a_server_on_a_store_not_yet_migrated_starts_and_says_what_it_did_not_prepare(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from urbantwin.app import create_app
+    from urbantwin.settings import Settings
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}"))
+    with caplog.at_level("WARNING", logger="urbantwin"), TestClient(app) as client:
+        assert client.get("/openapi.json").status_code == 200
+    assert "energy runs not prepared: is the store migrated?" in caplog.text

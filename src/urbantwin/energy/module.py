@@ -3,18 +3,12 @@ at /api/energy/, the runs recovered at start, `urbantwin energy …` and the vie
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
-from urbantwin.module import Context, Module, Mounted
-
-log = logging.getLogger("urbantwin")
+from urbantwin.module import Context, Module, Mounted, unless_unmigrated
 
 
 def mount(context: Context) -> Mounted:
-    from sqlalchemy.exc import DBAPIError
-
     from urbantwin.energy.jobs import EnergyRuns
     from urbantwin.energy.routes import Energy, build_router
     from urbantwin.energy.scenario import Library
@@ -31,11 +25,8 @@ def mount(context: Context) -> Mounted:
 
     def recover() -> None:
         """Runs a stopped server left behind fail; the queued ones resume in this process."""
-        try:
-            runs.recover()
-            sweeps.recover()
-        except DBAPIError as exc:  # a store not migrated yet (`urbantwin db upgrade`) has no runs
-            log.warning("energy runs were not recovered: %s", exc.orig)
+        runs.recover()
+        sweeps.recover()
 
     def stop() -> None:
         sweeps.shutdown()
@@ -43,7 +34,7 @@ def mount(context: Context) -> Mounted:
 
     return Mounted(
         routers=[build_router()],
-        start=recover,
+        start=unless_unmigrated(recover, "energy runs"),
         stop=stop,
         state={"energy": Energy.of(context, runs, sweeps)},
     )
