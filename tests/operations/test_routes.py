@@ -208,3 +208,18 @@ def test_queues_pool_and_scenario_runs_are_reported(scraped: TestClient, engine:
         0,
         1,
     )
+
+
+def test_the_single_observation_posts_are_counted_by_their_route_templates(scraped: TestClient) -> None:
+    # Both single-POST routes are plain routes matched before the documented ones (sensorthings/
+    # routes.py); their requests carry the routes' templates, not `unmatched`.
+    scraped.post("/v1.1/Observations", json={"result": 1})  # no Datastream: a 400
+    scraped.post("/v1.1/Datastreams(424242)/Observations", json={"result": 1})  # no such Datastream
+    figures = samples(scraped.get("/metrics").text)
+    posts = {
+        dict(labels)["route"]
+        for name, labels in figures
+        if name == "urbantwin_http_request_duration_seconds_count" and dict(labels)["method"] == "POST"
+    }
+    assert {"/v1.1/Observations", "/v1.1/Datastreams({datastream})/Observations"} <= posts
+    assert not any("424242" in route for route in posts)

@@ -112,11 +112,13 @@ def build_router() -> APIRouter:
         A plain Starlette route, matched before the documented ones: the request needs nothing of
         FastAPI's parameter handling, and the single POST is the platform's most frequent write.
         """
+        datastream = request.path_params.get("datastream")
+        # A plain route sets no `scope["route"]` (FastAPI's do): name it for the request metrics.
+        request.scope["route"] = single_posts["set" if datastream is None else "datastream"]
         service = request_service(request)
         settings = service.settings
         principal = request_principal(request)
         body = await read_sensorthings_body(request, settings)
-        datastream = request.path_params.get("datastream")
         path = "Observations" if datastream is None else f"Datastreams({datastream})/Observations"
         base = public_base(request, settings) + PREFIX
         post = service.observation_posts.prepare(path, datastream, body, base, principal)
@@ -127,10 +129,14 @@ def build_router() -> APIRouter:
         _count_ingest("POST", path, answer)
         return to_response(answer)
 
-    for single in ("/Observations", "/Datastreams({datastream})/Observations"):
-        router.routes.append(
-            Route(PREFIX + single, post_observation, methods=["POST"], include_in_schema=False)
+    single_posts = {
+        into: Route(PREFIX + path, post_observation, methods=["POST"], include_in_schema=False)
+        for into, path in (
+            ("set", "/Observations"),
+            ("datastream", "/Datastreams({datastream})/Observations"),
         )
+    }
+    router.routes.extend(single_posts.values())
 
     async def get_navigation(request: Request) -> Response:
         """A GET of a navigation path (`Datastreams(1)/Observations`, `Things(1)/Locations`, …).
