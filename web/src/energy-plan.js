@@ -80,6 +80,7 @@ export class PlanState {
     this.budget = 0;
     this.token = '';
     this.message = null; // { error: true|false, text }
+    this.loadError = null; // the plans could not be read
     this.measure = 'heating';
   }
 
@@ -178,6 +179,7 @@ export function planForm(state, onSubmit) {
 export function planResult(state) {
   const plans = state.plans;
   const parts = [];
+  if (state.loadError) parts.push(`<p class="error">${esc(t('loadFailed', { what: state.loadError }))}</p>`);
   if (state.message) parts.push(`<p class="${state.message.error ? 'error' : 'muted'}" role="${state.message.error ? 'alert' : 'status'}">${esc(state.message.text)}</p>`);
   if (!plans.length) {
     parts.push(`<p class="muted">${esc(t('planNone'))}</p>`);

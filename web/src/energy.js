@@ -77,21 +77,23 @@ export class EnergyView extends SideView {
   async refresh() {
     clearTimeout(this.timer);
     if (!this.isOpen) return;
-    try {
-      const [answer, plans] = await Promise.all([getJSON('api/energy/runs'), getJSON('api/energy/plans')]);
-      this.runs = answer.runs || [];
-      this.targets = answer.targets || null;
-      this.plan.take(plans);
+    // The plans are read beside the runs; either failing leaves the other shown.
+    const [runs, plans] = await Promise.allSettled([getJSON('api/energy/runs'), getJSON('api/energy/plans')]);
+    if (runs.status === 'fulfilled') {
+      this.runs = runs.value.runs || [];
+      this.targets = runs.value.targets || null;
       this.error = null;
-    } catch (error) {
-      this.error = error.message;
-    }
+    } else this.error = runs.reason.message;
+    if (plans.status === 'fulfilled') {
+      this.plan.take(plans.value);
+      this.plan.loadError = null;
+    } else this.plan.loadError = plans.reason.message;
     const wanted = this.runs.find((r) => r.id === this.runId);
     if (!wanted) this.runId = (this.runs.find((r) => r.status === 'done' && !this.isBaseline(r)) || this.runs.find((r) => r.status === 'done') || this.runs[0])?.id ?? null;
     if (this.compareId && !this.runs.some((r) => r.id === this.compareId)) this.compareId = '';
     this.render();
     await this.showOnMap();
-    if (this.runs.some((r) => r.status === 'queued' || r.status === 'running') || this.plan.pending() || this.error) {
+    if (this.runs.some((r) => r.status === 'queued' || r.status === 'running') || this.plan.pending() || this.error || this.plan.loadError) {
       this.timer = setTimeout(() => this.refresh(), POLL_MS);
     }
   }
