@@ -85,6 +85,8 @@ def test_a_plan_is_queued_run_and_answers_with_its_portfolio_building_by_buildin
         ({"targets": {"co2": -0.64, "water": 0.1}}, "targets"),
         ({"targets": {"co2": "lots"}}, "targets"),
         ({"targets": {}}, "targets"),
+        ({"targets": {"co2": True}}, "targets"),
+        ({"overrides": {"time_limit_s": 0}}, "time_limit_s"),
         ({"budget_eur": -5}, "budget_eur"),
         ({"budget_eur": "much"}, "budget_eur"),
         ({"year": 1990}, "year"),

@@ -87,8 +87,14 @@ def parse_plan(body: Any, district_names: set[str] | None, baselines: list[str])
     values: dict[str, Any] = {}
     targets = body.get("targets")
     if targets is not None:
-        if not isinstance(targets, dict) or not targets:
-            raise BadRequest('targets: expected an object of target → change, e.g. {"co2": -0.64}')
+        if (
+            not isinstance(targets, dict)
+            or not targets
+            or any(
+                isinstance(value, bool) or not isinstance(value, int | float) for value in targets.values()
+            )
+        ):
+            raise BadRequest('targets: expected an object of target → change (a number), e.g. {"co2": -0.64}')
         try:
             portfolio.params_from({"targets": targets})
         except ValueError as exc:
@@ -126,8 +132,10 @@ def parse_plan(body: Any, district_names: set[str] | None, baselines: list[str])
     for key, value in overrides.items():
         if key in OWN_MEMBERS:
             raise BadRequest(f"overrides: {key} is a member of its own, not an override")
-        if key == "time_limit_s" and isinstance(value, int | float) and value > MAX_TIME_LIMIT_S:
-            raise BadRequest(f"overrides: time_limit_s is at most {MAX_TIME_LIMIT_S:g} s through the API")
+        if key == "time_limit_s" and isinstance(value, int | float) and not 0 < value <= MAX_TIME_LIMIT_S:
+            raise BadRequest(
+                f"overrides: time_limit_s lies between 0 and {MAX_TIME_LIMIT_S:g} s through the API"
+            )
         if key == "max_iterations" and isinstance(value, int) and value > MAX_ITERATIONS:
             raise BadRequest(f"overrides: max_iterations is at most {MAX_ITERATIONS} through the API")
     try:
