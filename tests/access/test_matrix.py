@@ -394,10 +394,12 @@ def test_membership_changes(client: TestClient, world: World) -> None:
     _report(problems)
 
 
-#: Every energy route that reads a run, as the matrix asks it (`/runs` and `/sweeps` list them,
-#: `/scenarios` are the bundled files, no run's data); a sweep is seen through its runs.
+#: Every energy route that reads a run, as the matrix asks it (`/runs`, `/sweeps` and `/plans` list
+#: them, `/scenarios` are the bundled files, no run's data); a sweep is seen through its runs, a
+#: plan is a run of its baseline.
 ENERGY_READS = (
     "runs/{run_id}",
+    "plans/{plan_id}",
     "sweeps/{sweep_id}",
     "runs/{run_id}/profiles",
     "runs/{run_id}/timeseries.csv",
@@ -414,7 +416,8 @@ def test_the_matrix_asks_every_energy_route(app) -> None:  # noqa: ANN001
         path for path, operations in paths.items() if path.startswith("/api/energy/") and "get" in operations
     }
     asked = {"/api/energy/" + template.partition("?")[0] for template in ENERGY_READS}
-    assert served == asked | {"/api/energy/runs", "/api/energy/sweeps", "/api/energy/scenarios"}
+    listings = {"/api/energy/runs", "/api/energy/sweeps", "/api/energy/plans", "/api/energy/scenarios"}
+    assert served == asked | listings
 
 
 def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> None:  # noqa: ANN001
@@ -425,6 +428,7 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
     run_id = runs.submit(SYSTEM, {"scenario": "baseline"}, start=False)
     runs.execute(runs.claim())
     sweep_id = app.state.energy.sweeps.submit(SYSTEM, {"scenarios": ["baseline"]}, start=False)
+    plan_id = runs.submit_plan(SYSTEM, {"budget_eur": 1e6}, start=False)
     period = "days=1&end=2026-06-15T12:00:00Z"
     problems = []
     for like, (level, publisher, read_groups, writers) in DATASETS.items():
@@ -443,8 +447,11 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
             swept = [s["id"] for s in client.get("/api/energy/sweeps", headers=headers).json()["sweeps"]]
             if (sweep_id in swept) != visible:
                 problems.append(f"{cell}: /api/energy/sweeps lists it: {not visible}")
+            planned = [p["id"] for p in client.get("/api/energy/plans", headers=headers).json()["plans"]]
+            if (plan_id in planned) != visible:
+                problems.append(f"{cell}: /api/energy/plans lists it: {not visible}")
             for template in ENERGY_READS:
-                path = template.format(run_id=run_id, sweep_id=sweep_id, period=period)
+                path = template.format(run_id=run_id, sweep_id=sweep_id, plan_id=plan_id, period=period)
                 status = client.get(f"/api/energy/{path}", headers=headers).status_code
                 allowed = {200, 406} if path.endswith("parquet") else {200}  # 406: no pyarrow
                 if (status in allowed) != visible or (not visible and status != 404):
@@ -460,6 +467,7 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
             for route, body in (
                 ("runs", {"scenario": "baseline", **bad}),
                 ("sweeps", {"scenarios": ["baseline"], **bad}),
+                ("plans", {"baseline": "baseline", **bad}),
             ):
                 submitted = client.post(f"/api/energy/{route}", json=body, headers=headers).status_code
                 if submitted != expected:

@@ -9,6 +9,8 @@ series and final state must agree, for every strategy (as today, the rules, the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -43,6 +45,7 @@ def numpy_step_devices(
     ev_depart: np.ndarray,
     deadline: np.ndarray,
     ev_pmax: np.ndarray,
+    ev_smart: np.ndarray,
     ev_building: np.ndarray,
     ev_group: np.ndarray,
     n_groups: int,
@@ -103,6 +106,7 @@ def numpy_step_devices(
             deadline[points] = session_depart[arriving] * ev_pmax[points]
             most = np.minimum(ev_pmax, ev_need)
             must = np.minimum(np.maximum(ev_need - deadline + ev_pmax * (t + 1), 0.0), most)
+            must = np.where(ev_smart, must, most)  # a point without control charges as today
             if ev_mode == follow:
                 charge = most
             else:
@@ -213,3 +217,26 @@ def test_the_kernel_steps_the_devices_as_the_vectorised_rules_do(
     assert compiled.series["ev"].sum() > 0 and compiled.series["hp_heat"].sum() > 0
     if strategy != "baseline":
         assert compiled.series["battery_charge"].sum() > 0
+
+
+def test_points_without_control_charge_as_today_under_the_rules(
+    district: tuple[Scenario, Plant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A charging point a plan leaves without control (`Plant.ev_smart` false) charges at full power
+    from arrival under the rule-based strategy as under the baseline; the kernel and the vectorised
+    rules agree on a quarter where only some points are controlled."""
+    _, plant = district
+    part = plant.window(100 * 96, 102 * 96)
+    none = replace(part, ev_smart=np.zeros(len(part.ev_owner), dtype=bool))
+    today = strategies.simulate(part, "baseline", record=True)
+    uncontrolled = strategies.simulate(none, "rule_based", record=True)
+    np.testing.assert_allclose(uncontrolled.recorded["ev"], today.recorded["ev"], rtol=1e-12, atol=1e-12)
+    controlled = strategies.simulate(part, "rule_based", record=True)
+    assert not np.allclose(controlled.recorded["ev"], today.recorded["ev"])
+    some = replace(part, ev_smart=np.arange(len(part.ev_owner)) % 2 == 0)
+    compiled = strategies.simulate(some, "rule_based", record=True)
+    monkeypatch.setattr(kernel, "compiled_step", lambda: numpy_step_devices)
+    vectorised = strategies.simulate(some, "rule_based", record=True)
+    for name, values in vectorised.series.items():
+        np.testing.assert_allclose(compiled.series[name], values, rtol=1e-12, atol=1e-12, err_msg=name)
+    assert not np.allclose(compiled.recorded["ev"], controlled.recorded["ev"])

@@ -68,11 +68,10 @@ def test_the_sparcs_targets_are_met_and_the_simulation_confirms_the_programme(
     garage = plan.run.buildings.keys.index("g1")
     assert plan.choice["invest"][garage] == 0
     p = context.params
-    others = (
-        measures["smart_charging_points"] * p.smart_charging_eur_per_point
-        + measures["quarter_storage_kwh"] * p.quarter_storage_eur_per_kwh
-    )
+    others = measures["quarter_storage_kwh"] * p.quarter_storage_eur_per_kwh
     assert plan.choice["invest"].sum() + others == pytest.approx(plan.investment_eur, rel=1e-4)
+    # the investment by measure adds up to it as well
+    assert sum(plan.costs.values()) == pytest.approx(plan.investment_eur, rel=1e-4, abs=2)
 
 
 def test_a_small_budget_misses_the_targets_and_says_the_budget_binds(context: portfolio.Context) -> None:
@@ -129,3 +128,38 @@ def test_the_planner_prints_nothing(context: portfolio.Context, capfd: pytest.Ca
     portfolio.solve(with_params(context, max_iterations=1))
 
     assert capfd.readouterr().out == ""
+
+
+def _with_workplace_charging(records: list[BuildingRecord], eur_per_point: float) -> portfolio.Context:
+    """The flats, the house and the office of the block, with charging points at the office's
+    workplaces (sessions in the working day, under its PV) and a few at home."""
+    keep = [r for r in records if r.key in ("a1", "h1", "o1")]
+    base = BUNDLED.load("baseline").with_overrides({"ev.points_per_1000m2_nonresidential": 10.0})
+    params = portfolio.PlanParams(targets={"renewable": 0.65}, smart_charging_eur_per_point=eur_per_point)
+    return portfolio.prepare(keep, base, params, site=SITE)
+
+
+def test_smart_charging_is_chosen_where_it_helps_cheaply_and_checked_by_simulation(
+    block_records: list[BuildingRecord],
+) -> None:
+    plan = portfolio.solve(_with_workplace_charging(block_records, 1.0))
+
+    assert plan.met
+    office = plan.run.buildings.keys.index("o1")
+    # the office's points charge from its PV at noon: control is worth its euro per point
+    assert plan.choice["smart"][office] and plan.choice["pv"][office]
+    assert plan.measures["smart_charging_points"] >= plan.choice["points"][office] > 0
+    assert plan.costs["smart_charging"] == plan.measures["smart_charging_points"]
+    # the simulation runs the choice: the office's points are controlled, the others as chosen
+    plant = plan.run.plant
+    assert (plant.ev_smart == plan.choice["smart"][plant.ev_owner]).all()
+    assert all(abs(deviation) <= 0.02 for deviation in plan.deviation.values())
+    assert plan.building_measures()[office]["plan_smart_charging"] is True
+
+
+def test_smart_charging_is_not_chosen_when_it_does_not_pay(block_records: list[BuildingRecord]) -> None:
+    plan = portfolio.solve(_with_workplace_charging(block_records, 1e6))
+
+    assert plan.met
+    assert plan.measures["smart_charging_points"] == 0 and plan.costs["smart_charging"] == 0
+    assert not plan.run.plant.ev_smart.any()

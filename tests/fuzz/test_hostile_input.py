@@ -117,7 +117,7 @@ BODY_TARGETS = [
     ("POST", "/v1.1/CreateObservations"), ("PATCH", "/v1.1/Things(1)"), ("PUT", "/v1.1/Things(1)"),
     ("POST", ITEMS), ("PUT", f"{ITEMS}/a"), ("PATCH", f"{ITEMS}/a"), ("POST", "/api/admin/users"),
     ("POST", "/api/admin/datasets"), ("PATCH", "/api/datasets/sensorthings"), ("POST", "/api/me/tokens"),
-    ("POST", "/api/energy/runs"), ("POST", "/api/transit/runs"),
+    ("POST", "/api/energy/runs"), ("POST", "/api/energy/plans"), ("POST", "/api/transit/runs"),
 ]  # fmt: skip
 
 

@@ -5,11 +5,13 @@
 // is simulated and says so. The data come from the energy API (/api/energy/…, see
 // docs/viewer.md) and the per-building results from their OGC API collection `energy-<scenario>`,
 // drawn from its vector tiles like the city's buildings. Runs still queued or running when the view
-// opens are shown with their progress and polled until they are done.
+// opens are shown with their progress and polled until they are done. "What it takes" (energy-plan.js)
+// asks the target-seeking planner and draws its portfolio, the buildings coloured by their measure.
 // Loaded only when the view is first opened (main.js), so the first render does not wait for it.
 
 import { apiUrl, getJSON } from './api.js';
 import { lineChart } from './chart.js';
+import { MEASURES, PlanState, measureFacts, measureLegend, planForm, planResult } from './energy-plan.js';
 import './energy-strings.js';
 import { formatNumber, t, timeZone } from './i18n.js';
 import { rampLegend, sourceFor } from './layers.js';
@@ -51,6 +53,9 @@ export class EnergyView extends SideView {
     this.monitoring = new Map(); // run id → monitoring document, or an error text
     this.hidden = []; // building layers hidden while the view is open
     this.shownCollection = null;
+    this.plan = new PlanState();
+    this.mapPlan = false; // the chosen plan's measures on the map instead of the scenario's results
+    this.planFormEl = null;
   }
 
   // --- opening, closing, polling ----------------------------------------------------------------
@@ -72,20 +77,23 @@ export class EnergyView extends SideView {
   async refresh() {
     clearTimeout(this.timer);
     if (!this.isOpen) return;
-    try {
-      const answer = await getJSON('api/energy/runs');
-      this.runs = answer.runs || [];
-      this.targets = answer.targets || null;
+    // The plans are read beside the runs; either failing leaves the other shown.
+    const [runs, plans] = await Promise.allSettled([getJSON('api/energy/runs'), getJSON('api/energy/plans')]);
+    if (runs.status === 'fulfilled') {
+      this.runs = runs.value.runs || [];
+      this.targets = runs.value.targets || null;
       this.error = null;
-    } catch (error) {
-      this.error = error.message;
-    }
+    } else this.error = runs.reason.message;
+    if (plans.status === 'fulfilled') {
+      this.plan.take(plans.value);
+      this.plan.loadError = null;
+    } else this.plan.loadError = plans.reason.message;
     const wanted = this.runs.find((r) => r.id === this.runId);
     if (!wanted) this.runId = (this.runs.find((r) => r.status === 'done' && !this.isBaseline(r)) || this.runs.find((r) => r.status === 'done') || this.runs[0])?.id ?? null;
     if (this.compareId && !this.runs.some((r) => r.id === this.compareId)) this.compareId = '';
     this.render();
     await this.showOnMap();
-    if (this.runs.some((r) => r.status === 'queued' || r.status === 'running') || this.error) {
+    if (this.runs.some((r) => r.status === 'queued' || r.status === 'running') || this.plan.pending() || this.error || this.plan.loadError) {
       this.timer = setTimeout(() => this.refresh(), POLL_MS);
     }
   }
@@ -104,10 +112,16 @@ export class EnergyView extends SideView {
     return String(hit.source || '').startsWith(SOURCE_PREFIX);
   }
 
-  /** Draw the chosen run's buildings (once it is done and its collection exists). */
+  /** The chosen plan when its measures are to be drawn (it is done and the map is asked for it). */
+  shownPlan() {
+    const plan = this.plan.plan();
+    return this.mapPlan && plan?.status === 'done' ? plan : null;
+  }
+
+  /** Draw the chosen run's buildings, or the chosen plan's (once done and its collection exists). */
   async showOnMap() {
     const run = this.run();
-    const collection = run?.status === 'done' ? run.collection : null;
+    const collection = this.shownPlan()?.collection || (run?.status === 'done' ? run.collection : null);
     if (collection !== this.shownCollection) {
       this.removeLayer();
       if (collection) await this.addLayer(collection);
@@ -189,6 +203,10 @@ export class EnergyView extends SideView {
 
   paint() {
     if (!this.shownCollection || !this.map.getLayer(LAYER)) return this.renderLegend();
+    if (this.shownPlan()) {
+      this.map.setPaintProperty(LAYER, 'fill-extrusion-color', MEASURES[this.plan.measure].color);
+      return this.renderLegend();
+    }
     const value = ['get', this.colourBy];
     let color;
     if (this.colourBy === 'co2_kg') {
@@ -206,6 +224,10 @@ export class EnergyView extends SideView {
     if (!legend) return;
     if (!this.shownCollection) {
       legend.innerHTML = '';
+      return;
+    }
+    if (this.shownPlan()) {
+      legend.innerHTML = measureLegend(this.plan.measure);
       return;
     }
     const title = `<p class="legend-title">${esc(t(COLOUR_BY[this.colourBy]))} <span class="badge simulated">${esc(t('simulated'))}</span></p>`;
@@ -228,13 +250,14 @@ export class EnergyView extends SideView {
         <dt>${esc(t('energyBalance'))}</dt><dd>${esc(megawattHours(Number(p.energy_balance_kwh)))}</dd>
       </dl></div>`);
     const id = p.id ?? hit.id;
+    const measures = p.plan_heating !== undefined ? [html(`<div class="energy-facts">${measureFacts(p)}</div>`)] : [];
     const link = html(
       `<p><a href="${esc(apiUrl(`ogcapi/collections/${encodeURIComponent(this.shownCollection)}/items/${encodeURIComponent(id)}`))}" target="_blank" rel="noopener">${esc(t('energyData'))}</a></p>`,
     );
     openPanel({
       kind: `${t('energyBuilding')} · ${this.run()?.title || ''} · ${t('simulated')}`,
       title: p.name || p.address || String(id),
-      body: [facts, attributeTable(p), link],
+      body: [...measures, facts, attributeTable(p), link],
       panel: 'energy-building',
     });
   }
@@ -275,7 +298,14 @@ export class EnergyView extends SideView {
       <div class="energy-compare ${this.compareId ? 'two' : ''}">${this.shownRuns()
         .map((r) => `<div class="energy-column" data-run="${esc(r.id)}"><h4>${esc(r.title || r.scenario)}</h4><div class="energy-profiles"></div></div>`)
         .join('')}</div>
-      <section class="energy-monitoring"></section>`;
+      <section class="energy-monitoring"></section>
+      <section class="energy-plan" aria-labelledby="energy-plan-title">
+        <h3 id="energy-plan-title">${esc(t('planTitle'))} <span class="badge simulated">${esc(t('simulated'))}</span></h3>
+        <p class="muted small">${esc(t('planIntro'))}</p>
+        <div class="plan-form-slot"></div>
+        <div class="plan-result" aria-live="polite">${planResult(this.plan)}</div>
+        ${this.planMapControls()}
+      </section>`;
     body.querySelector('#energy-run').addEventListener('change', (e) => this.choose({ runId: e.target.value }));
     body.querySelector('#energy-compare').addEventListener('change', (e) => this.choose({ compareId: e.target.value }));
     body.querySelector('#energy-colour').addEventListener('change', (e) => this.choose({ colourBy: e.target.value }));
@@ -286,6 +316,10 @@ export class EnergyView extends SideView {
         this.panel.querySelector(`[data-season="${this.season}"]`)?.focus();
       });
     }
+    this.mountPlanForm(body);
+    body.querySelector('#energy-plan')?.addEventListener('change', (e) => this.choosePlan({ planId: e.target.value }));
+    body.querySelector('#energy-plan-measure')?.addEventListener('change', (e) => this.choosePlan({ measure: e.target.value }));
+    body.querySelector('#energy-plan-map')?.addEventListener('click', () => this.choosePlan({ mapPlan: !this.mapPlan }));
     if (focused) document.getElementById(focused)?.focus();
     this.renderLegend();
     for (const run of this.shownRuns()) this.renderProfiles(run);
@@ -298,6 +332,53 @@ export class EnergyView extends SideView {
     if (colourBy !== undefined && colourBy in COLOUR_BY) this.colourBy = colourBy;
     this.render();
     await this.showOnMap();
+  }
+
+  // --- what it takes ---------------------------------------------------------------------------
+
+  /** The plan form, built once and moved into each render's slot (so typing survives the polling). */
+  mountPlanForm(body) {
+    if (!this.planFormEl) this.planFormEl = planForm(this.plan, () => this.submitPlan());
+    else if (this.planFormEl.lang !== document.documentElement.lang) {
+      this.planFormEl.redraw();
+      this.planFormEl.lang = document.documentElement.lang;
+    }
+    body.querySelector('.plan-form-slot').append(this.planFormEl);
+  }
+
+  planMapControls() {
+    if (this.plan.plan()?.status !== 'done') return '';
+    const options = Object.entries(MEASURES)
+      .map(([key, spec]) => `<option value="${key}" ${key === this.plan.measure ? 'selected' : ''}>${esc(t(spec.label))}</option>`)
+      .join('');
+    return `<div class="energy-controls plan-map">
+      <label class="field"><span>${esc(t('planColourBy'))}</span><select id="energy-plan-measure">${options}</select></label>
+      <button type="button" id="energy-plan-map" aria-pressed="${this.mapPlan}">${esc(t('planShowOnMap'))}</button></div>`;
+  }
+
+  async choosePlan({ planId, measure, mapPlan }) {
+    if (planId !== undefined) this.plan.planId = planId;
+    if (measure !== undefined && measure in MEASURES) this.plan.measure = measure;
+    if (mapPlan !== undefined) this.mapPlan = mapPlan;
+    this.render();
+    await this.showOnMap();
+  }
+
+  async submitPlan() {
+    const button = this.planFormEl.querySelector('#plan-submit');
+    button.disabled = true;
+    this.plan.message = { error: false, text: t('planSubmitting') };
+    this.render();
+    try {
+      await this.plan.submit();
+      this.plan.message = null;
+      this.mapPlan = true; // its measures on the map once it is done
+    } catch (error) {
+      this.plan.message = { error: true, text: t('planFailed', { reason: error.message }) };
+    } finally {
+      button.disabled = false;
+    }
+    await this.refresh();
   }
 
   shownRuns() {

@@ -99,6 +99,7 @@ async function fakeEnergy(page) {
   await page.route(/\/api\/energy\//, (route) => {
     const url = new URL(route.request().url());
     if (url.pathname.endsWith('/api/energy/runs')) return route.fulfill({ json: fakeRuns(++state.reads) });
+    if (url.pathname.endsWith('/api/energy/plans')) return route.fulfill({ json: { plans: [], targets: { co2: -0.64, renewable: 0.65, final_energy: -0.53 } } });
     if (/\/runs\/[^/]+\/profiles$/.test(url.pathname)) return route.fulfill({ json: PROFILES });
     if (url.pathname.endsWith('/api/energy/monitoring')) return route.fulfill({ json: { ...MONITORING, run: url.searchParams.get('run') } });
     return route.fulfill({ status: 404, json: { code: 404, message: `no ${url.pathname}` } });

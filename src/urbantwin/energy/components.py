@@ -120,6 +120,14 @@ class Plant:
     import_price: np.ndarray
     export_price: np.ndarray
     wear_cost: float
+    #: Per charging point: whether it is controlled (smart charging: the strategy decides when it
+    #: charges); one that is not charges at full power from arrival under every strategy. All
+    #: points are controlled unless a plan chooses otherwise (`portfolio.py`).
+    ev_smart: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.ev_smart is None:
+            self.ev_smart = np.ones(len(self.ev_owner), dtype=bool)
 
     def window(self, start: int, stop: int) -> Plant:
         """The same plant over the steps `start .. stop` only (profiles cut, sessions moved and cut).
@@ -179,6 +187,7 @@ class Plant:
         )
         cut["ev_owner"] = position[self.ev_owner[points]]
         cut["ev_step_kwh"] = self.ev_step_kwh[points]
+        cut["ev_smart"] = self.ev_smart[points]
         return replace(
             self,
             keys=[self.keys[i] for i in index],
@@ -420,6 +429,7 @@ def equip(
         quarter_eta_discharge=float(quarter_eta),
         ev_owner=owner,
         ev_step_kwh=np.full(len(owner), scenario.ev.power_kw * DT_H),
+        ev_smart=np.ones(len(owner), dtype=bool),
         sessions=sessions,
         co2_kg_per_kwh=co2_signal(scenario, steps),
         import_price=np.full(steps, gp.import_eur_per_kwh),

@@ -402,6 +402,7 @@ class Engine:
             state.ev_depart,
             deadline,
             ev_pmax,
+            p.ev_smart,
             self.ev_f,
             np.asarray(ev_group_of_point, dtype=np.int64),
             n_groups,

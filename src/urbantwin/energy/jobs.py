@@ -24,6 +24,10 @@ seconds); a run whose heartbeat is older than `STALE_SECONDS` was interrupted (i
 stopped) and reads as failed, and a server starting marks every run not renewed in the last
 `START_GRACE_SECONDS` failed at once (then starts its worker on the queued runs that are left).
 
+A plan (energy/plans.py) is a run of its own kind (`kind = 'plan'`): the target-seeking planner on a
+baseline, submitted, authorised, queued, claimed and executed here like any run; `_execute` hands it
+to `plans.execute_plan`.
+
 A deployment that keeps simulations off its API hosts sets `scenario_worker = "separate"`: servers
 then only queue runs, and `urbantwin energy worker` processes (`work_forever`) run them.
 """
@@ -218,6 +222,18 @@ class EnergyRuns:
             self.start_worker()
         return str(run["id"])
 
+    def submit_plan(self, principal: Principal, body: Any, start: bool = True) -> str:
+        """Check and store a plan (energy/plans.py), queued like a run; start the worker unless
+        `start` is False. Its id."""
+        from urbantwin.energy.plans import prepare_plan
+
+        row = prepare_plan(self, principal, body)
+        with for_writes(self.engine).begin() as connection:
+            connection.execute(energy_runs.insert().values(**row))
+        if start and self.in_process:
+            self.start_worker()
+        return str(row["id"])
+
     def prepare(self, principal: Principal, body: Any) -> dict[str, Any]:
         """Check a run as `submit` does (who may, the scenario, area and overrides); the row to
         store, not stored yet (a sweep stores all its runs in one transaction)."""
@@ -286,14 +302,15 @@ class EnergyRuns:
         if self.access is not None:
             self.access.require_writer(caller, "submitting an energy run")
 
-    def list(self, scope: DatasetScope = EVERYTHING) -> list[Any]:
-        """Every run `scope` may read, newest first (interrupted ones marked failed first)."""
+    def list(self, scope: DatasetScope = EVERYTHING, kind: str = "run") -> list[Any]:
+        """Every run of `kind` (`run`, or `plan`: energy/plans.py) `scope` may read, newest first
+        (interrupted ones marked failed first)."""
         self.expire()
         with self.engine.connect() as connection:
             rows = connection.execute(
-                _with_dataset(select(*_SUMMARY_COLUMNS)).order_by(
-                    energy_runs.c.created.desc(), energy_runs.c.id
-                )
+                _with_dataset(select(*_SUMMARY_COLUMNS))
+                .where(energy_runs.c.kind == kind)
+                .order_by(energy_runs.c.created.desc(), energy_runs.c.id)
             ).all()
         return [row for row in rows if scope.allows(run_dataset(row))]
 
@@ -352,7 +369,11 @@ class EnergyRuns:
         with self.engine.connect() as connection:
             candidates = connection.execute(
                 _with_dataset(select(*_SUMMARY_COLUMNS))
-                .where(energy_runs.c.scenario == "baseline", energy_runs.c.status == "done")
+                .where(
+                    energy_runs.c.scenario == "baseline",
+                    energy_runs.c.status == "done",
+                    energy_runs.c.kind == "run",
+                )
                 .order_by(energy_runs.c.finished.desc())
             ).all()
         for candidate in candidates:
@@ -557,6 +578,11 @@ class EnergyRuns:
     def _execute(self, run_id: str) -> None:
         with self.engine.connect() as connection:
             row = connection.execute(select(energy_runs).where(energy_runs.c.id == run_id)).one()
+        if row.kind == "plan":
+            from urbantwin.energy.plans import execute_plan
+
+            execute_plan(self, row)
+            return
         loaded = load_scenario(row.scenario, row.overrides or {}, run_id, self.library)
         city = read_profile(self.engine)
         records = model.read_buildings(self.engine, loaded, city)
@@ -681,6 +707,8 @@ _SUMMARY_COLUMNS = [
     energy_runs.c.finished,
     energy_runs.c.kpis,
     energy_runs.c.sweep_id,
+    energy_runs.c.kind,
+    energy_runs.c.plan,
 ]
 
 

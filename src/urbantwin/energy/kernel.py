@@ -4,7 +4,8 @@
 leaving, charged as the mode says), the heat pumps with their thermal stores and the home batteries,
 each driven as today (`FOLLOW`), by the self-consumption rules (`RULES`) or towards a planner's
 wishes (`WISHES`); it writes every flow into the arrays it is given and returns the EV energy left
-unmet. `net` is PV − base load of the buildings stepped. Both are plain Python on numpy arrays,
+unmet (a point whose `ev_smart` is false is not controlled: it charges as today in every mode).
+`net` is PV − base load of the buildings stepped. Both are plain Python on numpy arrays,
 compiled on first use (`compiled_step`, `compiled_net`); the engine (`engine.py`) calls them.
 
 The kernel keeps its arrays as positional parameters rather than one record: a record (a numba
@@ -39,6 +40,7 @@ def step_devices(
     ev_depart: np.ndarray,
     deadline: np.ndarray,
     ev_pmax: np.ndarray,
+    ev_smart: np.ndarray,
     ev_building: np.ndarray,
     ev_group: np.ndarray,
     n_groups: int,
@@ -143,6 +145,11 @@ def step_devices(
                 if ev_mode == FOLLOW:
                     # As today: full power from arrival until full.
                     must[j], room[j] = most, 0.0
+                elif not ev_smart[j]:
+                    # A point without control charges as today under every strategy; what it takes
+                    # is taken from its group's surplus or wish first.
+                    must[j], room[j] = most, 0.0
+                    must_g[ev_group[j]] += most
                 else:
                     must[j], room[j] = now, most - now
                     must_g[ev_group[j]] += now

@@ -13,8 +13,13 @@ or, when no portfolio does, by how much the best one misses each target and whic
 - PV on the building's usable roof (all of it, as `components.equip` sizes it), with or without a home
   battery (1 kWh/kWp);
 - for the quarter: a shared battery of any size up to `quarter_storage_max_kwh`;
-- EV smart charging: every charging point of the baseline is controlled (the rule-based strategy
-  charges from PV surplus, just in time otherwise); its cost is counted, it is not a choice.
+- EV smart charging, per building with charging points (all its points controlled or none): a
+  controlled point charges from the building's PV surplus first and just in time otherwise (the
+  rule-based strategy), one without control at full power from arrival, as today. Its cost is the
+  control per point; its effect in the programme is the EV energy the points take from the
+  building's own PV surplus (`ev_absorbed`, session by session, before heat pumps and batteries take
+  theirs, as the rules order them), which the quarter no longer exports. It is part of the PV
+  options (PV × battery × control), so the programme sees that control helps only with PV.
 
 **Method.** A mixed-integer linear programme (HiGHS through highspy) over building archetypes:
 every building's options (refurbishment level × heat supply; PV × battery) are computed one by one,
@@ -202,6 +207,8 @@ class Options:
     system: np.ndarray
     pv: np.ndarray
     battery: np.ndarray
+    #: Whether option k controls the building's charging points (PV options; -1 for heat options).
+    smart: np.ndarray
     #: Annual effects and costs of option k (kWh, €).
     pv_kwh: np.ndarray
     battery_kwh: np.ndarray
@@ -211,6 +218,13 @@ class Options:
     district_heat_kwh: np.ndarray
     invest_eur: np.ndarray
     annual_eur: np.ndarray
+    #: EV energy the controlled points take from the building's PV surplus [kWh/a].
+    ev_shift_kwh: np.ndarray
+    #: The investment's first part: the envelope (heat options), the PV (PV options) [€]; the
+    #: rest is the heat supply, the battery and the control of the charging points.
+    part_eur: np.ndarray
+    #: The control of the charging points' share of the investment (PV options) [€].
+    smart_eur: np.ndarray
 
 
 @dataclass
@@ -243,7 +257,14 @@ def group(fine: Options, keys: Sequence[tuple[Any, ...]], size: np.ndarray) -> G
     starts = np.searchsorted(of[order], np.arange(len(ids) + 1))
     members = [order[starts[g] : starts[g + 1]] for g in range(len(ids))]
     signature = list(
-        zip(fine.level.tolist(), fine.system.tolist(), fine.pv.tolist(), fine.battery.tolist(), strict=True)
+        zip(
+            fine.level.tolist(),
+            fine.system.tolist(),
+            fine.pv.tolist(),
+            fine.battery.tolist(),
+            fine.smart.tolist(),
+            strict=True,
+        )
     )
     lookup = {(int(b), sig): k for k, (b, sig) in enumerate(zip(fine.building, signature, strict=True))}
     per_building: dict[int, list[tuple[Any, ...]]] = {}
@@ -265,6 +286,7 @@ def group(fine: Options, keys: Sequence[tuple[Any, ...]], size: np.ndarray) -> G
         system=fine.system[first],
         pv=fine.pv[first],
         battery=fine.battery[first],
+        smart=fine.smart[first],
         pv_kwh=mean(fine.pv_kwh),
         battery_kwh=mean(fine.battery_kwh),
         hp_electricity_kwh=mean(fine.hp_electricity_kwh),
@@ -273,6 +295,9 @@ def group(fine: Options, keys: Sequence[tuple[Any, ...]], size: np.ndarray) -> G
         district_heat_kwh=mean(fine.district_heat_kwh),
         invest_eur=mean(fine.invest_eur),
         annual_eur=mean(fine.annual_eur),
+        ev_shift_kwh=mean(fine.ev_shift_kwh),
+        part_eur=mean(fine.part_eur),
+        smart_eur=mean(fine.smart_eur),
     )
     return Grouped(options, np.array([len(m) for m in members]), members, index)
 
@@ -334,6 +359,9 @@ class Plan:
     solve_seconds: list[float] = field(default_factory=list)
     grid: dict[str, Any] | None = None
     parameters: list[dict[str, Any]] = field(default_factory=list)
+    #: The investment by measure [€]: refurbishment, heat_pumps, district_heating, pv, batteries,
+    #: smart_charging, quarter_storage.
+    costs: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The plan as JSON-ready data (without the per-building arrays)."""
@@ -348,6 +376,7 @@ class Plan:
             "annual_cost_eur": round(self.annual_cost_eur),
             "budget_eur": self.budget_eur or None,
             "measures": self.measures,
+            "costs": self.costs,
             "claimed": self.claimed,
             "simulated": {k: v for k, v in self.simulated.items() if not isinstance(v, np.ndarray)},
             "baseline": self.baseline,
@@ -373,6 +402,13 @@ class Plan:
                     "plan_pv": bool(c["pv"][i]),
                     "plan_pv_new": bool(c["pv_new"][i]),
                     "plan_battery": bool(c["battery"][i]),
+                    "plan_smart_charging": bool(c["smart"][i]),
+                    "plan_charging_points": int(c["points"][i]),
+                    "plan_refurbishment_eur": round(float(c["envelope_eur"][i])),
+                    "plan_heating_eur": round(float(c["heating_eur"][i])),
+                    "plan_pv_eur": round(float(c["pv_eur"][i])),
+                    "plan_battery_eur": round(float(c["battery_eur"][i])),
+                    "plan_smart_charging_eur": round(float(c["smart_eur"][i])),
                     "plan_investment_eur": round(float(c["invest"][i])),
                 }
             )
@@ -447,6 +483,11 @@ def prepare(
     )
     pv_options = _pv_options(base_plant, potential, params)
     heated = (need.space_heat_kwh + need.hot_water_kwh) > 0
+    points = (
+        np.bincount(base_plant.ev_owner, minlength=len(buildings))
+        if len(base_plant.ev_owner)
+        else (np.zeros(len(buildings), dtype=int))
+    )
     heat_keys = [
         (
             buildings.use[b],
@@ -467,6 +508,7 @@ def prepare(
             bool(potential.pv_kwp[b] > 0),
             bool(potential.battery_kwh[b] > 0),
             int(potential.pv_plane[b]),
+            int(points[b]),
         )
         for b in range(len(buildings))
     ]
@@ -553,7 +595,8 @@ def _heat_options(
     e_water = float((p.hot_water_shape / p.cop_hot_water).sum())
     boiler = base_plant.boiler_efficiency
     cols: dict[str, list[Any]] = {
-        name: [] for name in ("building", "level", "system", "hp", "amb", "gas", "dh", "invest", "annual")
+        name: []
+        for name in ("building", "level", "system", "hp", "amb", "gas", "dh", "invest", "annual", "envelope")
     }
     a_env = annuity(params.interest, params.refurbishment_life_years)
     a_hp = annuity(params.interest, params.heat_pump_life_years)
@@ -599,7 +642,8 @@ def _heat_options(
                     peak = (space * p.heat_shape.max() + water * p.hot_water_shape.max()) / DT_H
                     cost = params.district_heating_connection_eur + params.district_heating_eur_per_kw * peak
                     invest, annual = invest + cost, annual + cost * a_dh
-                row = (b, level, system, hp, heat - hp if system == 1 else 0.0, gas, dh, invest, annual)
+                amb = heat - hp if system == 1 else 0.0
+                row = (b, level, system, hp, amb, gas, dh, invest, annual, envelope)
                 for name, value in zip(cols, row, strict=True):
                     cols[name].append(value)
     n = len(cols["building"])
@@ -609,6 +653,7 @@ def _heat_options(
         system=np.array(cols["system"], dtype=int),
         pv=np.full(n, -1),
         battery=np.full(n, -1),
+        smart=np.full(n, -1),
         pv_kwh=np.zeros(n),
         battery_kwh=np.zeros(n),
         hp_electricity_kwh=np.array(cols["hp"]),
@@ -617,20 +662,73 @@ def _heat_options(
         district_heat_kwh=np.array(cols["dh"]),
         invest_eur=np.array(cols["invest"]),
         annual_eur=np.array(cols["annual"]),
+        ev_shift_kwh=np.zeros(n),
+        part_eur=np.array(cols["envelope"]),
+        smart_eur=np.zeros(n),
     )
+
+
+def ev_absorbed(plant: Plant, kwp: np.ndarray) -> np.ndarray:
+    """Per building: the EV energy a year its controlled charging points take from the building's own
+    PV surplus (PV of `kwp` − its base load) under the rule-based strategy [kWh/a].
+
+    Session by session: in each step a plugged point takes its power's share of the surplus (the
+    surplus split over the plugged points by power), at most its power, and a session at most its
+    energy. The EV comes first in the rules (before heat pumps and batteries), so this is what the
+    building no longer exports; the quarter's export falls by it where the quarter exports then
+    (the programme's export rows; the simulation corrects the rest)."""
+    out = np.zeros(plant.n)
+    if not len(plant.ev_owner):
+        return out
+    s = plant.sessions
+    owner = plant.ev_owner[s.point]
+    power = plant.ev_step_kwh[s.point]
+    steps = plant.steps
+    for b in np.unique(owner):
+        if kwp[b] <= 0:
+            continue
+        pv = plant.pv_profiles[plant.pv_plane[b], :steps] * kwp[b]
+        surplus = np.maximum(pv - plant.profiles[plant.profile[b], :steps] * plant.electricity_kwh[b], 0.0)
+        mine = owner == b
+        arrive, depart, energy, pmax = s.arrive[mine], s.depart[mine], s.energy_kwh[mine], power[mine]
+        plugged = np.zeros(steps + 1)
+        np.add.at(plugged, arrive, pmax)
+        np.add.at(plugged, depart, -pmax)
+        plugged = np.cumsum(plugged)[:steps]
+        share = np.minimum(np.divide(surplus, plugged, out=np.zeros(steps), where=plugged > 1e-12), 1.0)
+        taken = np.concatenate([[0.0], np.cumsum(share)])
+        out[b] = float(np.minimum(energy, pmax * (taken[depart] - taken[arrive])).sum())
+    return out
 
 
 def _pv_options(base_plant: Plant, potential: Plant, params: PlanParams) -> Options:
     yield_per_kwp = potential.pv_profiles.sum(axis=1)[potential.pv_plane]
     a_pv = annuity(params.interest, params.pv_life_years)
     a_bat = annuity(params.interest, params.battery_life_years)
-    building: list[int] = []
-    pv: list[bool] = []
-    battery: list[bool] = []
-    pv_kwh: list[float] = []
-    bat_kwh: list[float] = []
-    invest: list[float] = []
-    annual: list[float] = []
+    a_smart = annuity(params.interest, params.smart_charging_life_years)
+    points = (
+        np.bincount(base_plant.ev_owner, minlength=base_plant.n)
+        if len(base_plant.ev_owner)
+        else np.zeros(base_plant.n, dtype=int)
+    )
+    kwp_of = np.where(base_plant.pv_kwp > 0, base_plant.pv_kwp, potential.pv_kwp)
+    absorbed = ev_absorbed(base_plant, np.where(points > 0, kwp_of, 0.0))
+    cols: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "building",
+            "pv",
+            "battery",
+            "smart",
+            "pv_kwh",
+            "bat",
+            "invest",
+            "annual",
+            "shift",
+            "part",
+            "ctl",
+        )
+    }
     for b in range(base_plant.n):
         kwp, existing = float(potential.pv_kwp[b]), base_plant.pv_kwp[b] > 0
         size = float(potential.battery_kwh[b])
@@ -643,37 +741,52 @@ def _pv_options(base_plant: Plant, potential: Plant, params: PlanParams) -> Opti
             choices = [(False, False), (True, False)] + ([(True, True)] if size > 0 else [])
         else:
             choices = [(False, False)]
+        controls = (False, True) if points[b] > 0 else (False,)
         for has_pv, has_battery in choices:
-            cost = kwp * params.pv_eur_per_kwp if has_pv and not existing else 0.0
-            battery_cost = (
-                size * params.battery_eur_per_kwh if has_battery and base_plant.battery_kwh[b] <= 0 else 0.0
-            )
-            building.append(b)
-            pv.append(has_pv)
-            battery.append(has_battery)
-            pv_kwh.append(kwp * float(yield_per_kwp[b]) if has_pv else 0.0)
-            bat_kwh.append(
-                (size if base_plant.battery_kwh[b] <= 0 else float(base_plant.battery_kwh[b]))
-                if has_battery
-                else 0.0
-            )
-            invest.append(cost + battery_cost)
-            annual.append(cost * a_pv + battery_cost * a_bat)
-    n = len(building)
+            for smart in controls:
+                cost = kwp * params.pv_eur_per_kwp if has_pv and not existing else 0.0
+                battery_cost = (
+                    size * params.battery_eur_per_kwh
+                    if has_battery and base_plant.battery_kwh[b] <= 0
+                    else 0.0
+                )
+                control = points[b] * params.smart_charging_eur_per_point if smart else 0.0
+                row = (
+                    b,
+                    has_pv,
+                    has_battery,
+                    smart,
+                    kwp * float(yield_per_kwp[b]) if has_pv else 0.0,
+                    (size if base_plant.battery_kwh[b] <= 0 else float(base_plant.battery_kwh[b]))
+                    if has_battery
+                    else 0.0,
+                    cost + battery_cost + control,
+                    cost * a_pv + battery_cost * a_bat + control * a_smart,
+                    float(absorbed[b]) if smart and has_pv else 0.0,
+                    cost,
+                    control,
+                )
+                for name, value in zip(cols, row, strict=True):
+                    cols[name].append(value)
+    n = len(cols["building"])
     return Options(
-        building=np.array(building, dtype=int),
+        building=np.array(cols["building"], dtype=int),
         level=np.full(n, -1),
         system=np.full(n, -1),
-        pv=np.array(pv, dtype=bool),
-        battery=np.array(battery, dtype=bool),
-        pv_kwh=np.array(pv_kwh),
-        battery_kwh=np.array(bat_kwh),
+        pv=np.array(cols["pv"], dtype=bool),
+        battery=np.array(cols["battery"], dtype=bool),
+        smart=np.array(cols["smart"], dtype=bool),
+        pv_kwh=np.array(cols["pv_kwh"]),
+        battery_kwh=np.array(cols["bat"]),
         hp_electricity_kwh=np.zeros(n),
         ambient_kwh=np.zeros(n),
         gas_kwh=np.zeros(n),
         district_heat_kwh=np.zeros(n),
-        invest_eur=np.array(invest),
-        annual_eur=np.array(annual),
+        invest_eur=np.array(cols["invest"]),
+        annual_eur=np.array(cols["annual"]),
+        ev_shift_kwh=np.array(cols["shift"]),
+        part_eur=np.array(cols["part"]),
+        smart_eur=np.array(cols["ctl"]),
     )
 
 
@@ -726,6 +839,7 @@ class _Program:
         out: dict[str, tuple[np.ndarray, float]] = {}
         out["pv"] = (self._options(pv=p.pv_kwh), 0.0)
         out["battery_kwh"] = (self._options(pv=p.battery_kwh), 0.0)
+        out["ev_shift"] = (self._options(pv=p.ev_shift_kwh), 0.0)
         out["consumption"] = (
             self._options(heat=h.hp_electricity_kwh),
             c.baseline_load_kwh + o["consumption"],
@@ -763,15 +877,11 @@ class _Program:
         annual = self._options(heat=h.annual_eur, pv=p.annual_eur) + self._unit(
             self.iq, pp.quarter_storage_eur_per_kwh * annuity(pp.interest, pp.battery_life_years)
         )
-        smart = self.smart_charging_eur()
-        out["annuities"] = (
-            annual,
-            smart * annuity(pp.interest, pp.smart_charging_life_years) + o["annuities"],
-        )
+        out["annuities"] = (annual, o["annuities"])
         out["investment"] = (
             self._options(heat=h.invest_eur, pv=p.invest_eur)
             + self._unit(self.iq, pp.quarter_storage_eur_per_kwh),
-            smart + o["investment"],
+            o["investment"],
         )
         energy = (
             g.import_eur_per_kwh * out["import"][0]
@@ -782,9 +892,6 @@ class _Program:
         energy_const = g.import_eur_per_kwh * out["import"][1] + g.gas_eur_per_kwh * out["gas"][1]
         out["annual_cost"] = (annual + energy, out["annuities"][1] + energy_const)
         return out
-
-    def smart_charging_eur(self) -> float:
-        return len(self.ctx.base_plant.ev_owner) * self.ctx.params.smart_charging_eur_per_point
 
     def value(self, expression: tuple[np.ndarray, float], x: np.ndarray) -> float:
         return float(expression[0] @ x + expression[1])
@@ -814,8 +921,14 @@ class _Program:
 
         pv_v, pv_c = ex["pv"]
         for slope, intercept in c.export_tangents:
-            # E + S_h + S_q − slope · P ≥ slope · P_const + intercept + offset
-            vector = self._unit(self.ie) + self._unit(self.ish) + self._unit(self.isq) - slope * pv_v
+            # E + S_h + S_q + S_ev − slope · P ≥ slope · P_const + intercept + offset
+            vector = (
+                self._unit(self.ie)
+                + self._unit(self.ish)
+                + self._unit(self.isq)
+                + ex["ev_shift"][0]
+                - slope * pv_v
+            )
             add(vector, slope * pv_c + intercept + self.offsets["export"], inf)
         b = c.scenario.battery
         window = b.soc_max - b.soc_min
@@ -948,6 +1061,9 @@ def choice_of(ctx: Context, x: np.ndarray) -> dict[str, np.ndarray]:
     annual = np.zeros(n)
     pv = ctx.base_plant.pv_kwp > 0
     battery = ctx.base_plant.battery_kwh > 0
+    smart = np.zeros(n, dtype=bool)
+    heat_invest, heat_part = np.zeros(n), np.zeros(n)
+    pv_invest, pv_part, smart_eur = np.zeros(n), np.zeros(n), np.zeros(n)
     for grouped, fine, counts in (
         (ctx.heat_groups, ctx.heat_options, x[:nh]),
         (ctx.pv_groups, ctx.pv_options, x[nh : nh + len(ctx.pv_groups.options.building)]),
@@ -968,9 +1084,20 @@ def choice_of(ctx: Context, x: np.ndarray) -> dict[str, np.ndarray]:
             if fine is ctx.heat_options:
                 level[buildings] = fine.level[chosen]
                 system[buildings] = fine.system[chosen]
+                heat_invest[buildings] += fine.invest_eur[chosen]
+                heat_part[buildings] += fine.part_eur[chosen]
             else:
                 pv[buildings] = fine.pv[chosen]
                 battery[buildings] = fine.battery[chosen]
+                smart[buildings] = fine.smart[chosen]
+                pv_invest[buildings] += fine.invest_eur[chosen]
+                pv_part[buildings] += fine.part_eur[chosen]
+                smart_eur[buildings] += fine.smart_eur[chosen]
+    points = (
+        np.bincount(ctx.base_plant.ev_owner, minlength=n)
+        if len(ctx.base_plant.ev_owner)
+        else np.zeros(n, int)
+    )
     return {
         "level": level,
         "level_changed": level != ctx.current,
@@ -978,8 +1105,15 @@ def choice_of(ctx: Context, x: np.ndarray) -> dict[str, np.ndarray]:
         "pv": pv,
         "pv_new": pv & ~(ctx.base_plant.pv_kwp > 0),
         "battery": battery,
+        "smart": smart,
+        "points": points,
         "invest": invest,
         "annual": annual,
+        "envelope_eur": heat_part,
+        "heating_eur": heat_invest - heat_part,
+        "pv_eur": pv_part,
+        "battery_eur": pv_invest - pv_part - smart_eur,
+        "smart_eur": smart_eur,
     }
 
 
@@ -1016,6 +1150,7 @@ def portfolio_plant(
         battery_step_kwh=battery * b.c_rate * DT_H,
         quarter_kwh=float(quarter_kwh),
         quarter_step_kwh=float(quarter_kwh) * b.quarter_c_rate * DT_H,
+        ev_smart=np.asarray(choice["smart"], dtype=bool)[pot.ev_owner],
     )
     return plant, district_heat
 
@@ -1091,7 +1226,7 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
         slacks = {key: max(float(x[program.islack[key]]), 0.0) for key in program.keys}
         solve_seconds.append(time.perf_counter() - t0)
         ex = program.expressions(offsets)
-        claimed = {name: program.value(ex[name], x) for name in ex if name not in ("battery_kwh",)}
+        claimed = {name: program.value(ex[name], x) for name in ex if name not in ("battery_kwh", "ev_shift")}
         pv_kwh = claimed["pv"]
         choice = choice_of(ctx, x)
         quarter = float(x[program.iq])
@@ -1111,15 +1246,9 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
             for key in program.keys
         )
         pp = params
-        spent = (
-            float(choice["invest"].sum())
-            + program.smart_charging_eur()
-            + quarter * pp.quarter_storage_eur_per_kwh
-        )
-        paid = (
-            float(choice["annual"].sum())
-            + program.smart_charging_eur() * annuity(pp.interest, pp.smart_charging_life_years)
-            + quarter * pp.quarter_storage_eur_per_kwh * annuity(pp.interest, pp.battery_life_years)
+        spent = float(choice["invest"].sum()) + quarter * pp.quarter_storage_eur_per_kwh
+        paid = float(choice["annual"].sum()) + quarter * pp.quarter_storage_eur_per_kwh * annuity(
+            pp.interest, pp.battery_life_years
         )
         close = all(abs(d) <= params.tolerance for d in deviation.values())
         within = budget is None or spent <= budget * (1 + 1e-9)
@@ -1136,7 +1265,7 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
         measured = _measured(result)
         raw = program.expressions(dict.fromkeys(OFFSETS, 0.0))
         tangent = max(slope * program.value(raw["pv"], x) + icpt for slope, icpt in ctx.export_tangents)
-        shifted = float(x[program.ish] + x[program.isq])
+        shifted = float(x[program.ish] + x[program.isq]) + program.value(raw["ev_shift"], x)
         b = ctx.scenario.battery
         offsets = {
             "export": measured["export"] - (tangent - shifted),
@@ -1212,6 +1341,7 @@ def solve(ctx: Context, progress: Callable[[str], None] | None = None) -> Plan:
         baseline=ctx.baseline,
         deviation=deviation,
         measures=_measures(ctx, choice, quarter),
+        costs=_costs(choice, quarter, params),
         choice=choice,
         run=done,
         district_heat_kwh=district_heat,
@@ -1288,8 +1418,25 @@ def _measures(ctx: Context, choice: Mapping[str, np.ndarray], quarter: float) ->
         "batteries": int(new_battery.sum()),
         "battery_kwh": round(float(battery.sum()), 1),
         "quarter_storage_kwh": round(quarter, 1),
-        "smart_charging_points": int(len(base.ev_owner)),
+        "smart_charging_points": int(choice["points"][choice["smart"]].sum()),
+        "smart_charging_buildings": int(choice["smart"].sum()),
+        "charging_points": int(len(base.ev_owner)),
         "buildings": int(base.n),
+    }
+
+
+def _costs(choice: Mapping[str, np.ndarray], quarter: float, params: PlanParams) -> dict[str, float]:
+    """The investment by measure [€]."""
+    heating = choice["heating_eur"]
+    system = choice["system"]
+    return {
+        "refurbishment": round(float(choice["envelope_eur"].sum())),
+        "heat_pumps": round(float(heating[system == 1].sum())),
+        "district_heating": round(float(heating[system == 2].sum())),
+        "pv": round(float(choice["pv_eur"].sum())),
+        "batteries": round(float(choice["battery_eur"].sum())),
+        "smart_charging": round(float(choice["smart_eur"].sum())),
+        "quarter_storage": round(quarter * params.quarter_storage_eur_per_kwh),
     }
 
 

@@ -1,4 +1,5 @@
-"""HTTP binding of the energy quarter at `/api/energy/`: scenarios, stored runs, profiles, series, monitoring.
+"""HTTP binding of the energy quarter at `/api/energy/`: scenarios, stored runs, plans, profiles, series,
+monitoring.
 
 Thin: the routes read parameters and the body, ask `access/` who the caller is, call `EnergyRuns`
 and `Monitoring` in a worker thread and shape their rows into the documents of the contract in
@@ -6,7 +7,7 @@ docs/energy.md. A run is read with the rights of its dataset (`jobs.run_dataset`
 the runs the caller may read, and any other run answers 404 as an unknown one does, on every
 route that reads one (its summary, profiles, series files, monitoring); reads of restricted runs
 are audited like every restricted read. Submitting one needs a principal who may write the
-scenario's KPI dataset.
+scenario's KPI dataset; a plan (energy/plans.py) is a run of its baseline, read and submitted so.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from urbantwin.access.policy import DatasetScope
 from urbantwin.energy import kpi, results
 from urbantwin.energy.jobs import EnergyRuns, bundled, targets
 from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end
+from urbantwin.energy.openapi import (
+    PLAN_EXAMPLE,
+    PlanDocument,
+    PlanList,
+    PlanRequest,
+    RunRequest,
+    SweepRequest,
+    json_body,
+)
+from urbantwin.energy.plans import only_plans, portfolio_of
 from urbantwin.energy.sweeps import EnergySweeps
 from urbantwin.errors import NotAcceptable
 from urbantwin.http import public_base, read_json
@@ -136,25 +147,7 @@ def build_router() -> APIRouter:
         "/runs",
         status_code=202,
         summary="Submit a scenario run (executed in the background)",
-        openapi_extra={  # the body is read by `read_json`, not by FastAPI
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["scenario"],
-                            "properties": {
-                                "scenario": {"type": "string"},
-                                "area": {"type": "array", "items": {"type": "string"}},
-                                "strategy": {"type": "string"},
-                                "overrides": {"type": "object"},
-                            },
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra=json_body(RunRequest, {"scenario": "pv_batteries_rule", "area": ["Plagwitz"]}),
         responses={
             400: {"description": "Bad scenario, area, strategy or override; the message names it."},
             401: {"description": "No token."},
@@ -237,39 +230,9 @@ def build_router() -> APIRouter:
         "/sweeps",
         status_code=202,
         summary="Submit a sweep: every scenario × every area as runs on the Dask cluster",
-        openapi_extra={  # the body is read by `read_json`, not by FastAPI
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["scenarios"],
-                            "properties": {
-                                "scenarios": {
-                                    "oneOf": [
-                                        {"type": "array", "items": {"type": "string"}},
-                                        {"type": "string", "enum": ["all"]},
-                                    ]
-                                },
-                                "areas": {
-                                    "oneOf": [
-                                        {
-                                            "type": "array",
-                                            "items": {"type": "array", "items": {"type": "string"}},
-                                        },
-                                        {"type": "string", "enum": ["each"]},
-                                    ]
-                                },
-                                "strategy": {"type": "string"},
-                                "overrides": {"type": "object"},
-                            },
-                        },
-                        "example": {"scenarios": ["baseline", "pv_batteries_rule"], "areas": "each"},
-                    }
-                },
-            }
-        },
+        openapi_extra=json_body(
+            SweepRequest, {"scenarios": ["baseline", "pv_batteries_rule"], "areas": "each"}
+        ),
         responses={
             400: {"description": "Bad scenarios, areas, strategy or override, or too many runs; named."},
             401: {"description": "No token."},
@@ -320,6 +283,68 @@ def build_router() -> APIRouter:
 
         return await run_in_threadpool(read)
 
+    @router.post(
+        "/plans",
+        status_code=202,
+        summary="Submit a plan: the least-cost portfolio of measures meeting the targets (in the background)",
+        openapi_extra=json_body(PlanRequest, PLAN_EXAMPLE),
+        responses={
+            202: {"model": PlanDocument, "description": "The plan, queued; `Location` is its address."},
+            400: {"description": "A bad member (targets, budget, year, area, overrides…); named."},
+            401: {"description": "No token."},
+            403: {"description": "The principal may not write the baseline scenario's results."},
+        },
+    )
+    async def submit_plan(request: Request) -> JSONResponse:
+        energy = request_energy(request)
+        runs, settings = energy.runs, energy.settings
+        caller = request_caller(request)
+        runs.require_submitter(caller)
+        body = await read_json(request, settings)
+        base = public_base(request, settings)
+
+        def create() -> dict[str, Any]:
+            scope = runs.scope(caller)
+            return plan_document(runs.get(runs.submit_plan(caller.principal, body), scope=scope), base)
+
+        document = await run_in_threadpool(create)
+        return JSONResponse(document, 202, headers={"Location": f"{base}{PREFIX}/plans/{document['id']}"})
+
+    @router.get(
+        "/plans",
+        summary="The plans the caller may read, newest first",
+        responses={200: {"model": PlanList}},
+    )
+    async def list_plans(request: Request) -> dict[str, Any]:
+        energy = request_energy(request)
+        runs = energy.runs
+        base = public_base(request, energy.settings)
+
+        def read() -> list[dict[str, Any]]:
+            return [
+                plan_document(row, base) for row in runs.list(runs.scope(request_caller(request)), "plan")
+            ]
+
+        return {"plans": await run_in_threadpool(read), "targets": dict(kpi.TARGETS)}
+
+    @router.get(
+        "/plans/{plan_id}",
+        summary="One plan: its status and, once done, the portfolio (totals, targets, binding, measures)",
+        responses={
+            200: {"model": PlanDocument},
+            404: {"description": "No such plan, or one the caller may not read."},
+        },
+    )
+    async def one_plan(request: Request, plan_id: str) -> dict[str, Any]:
+        energy = request_energy(request)
+        base = public_base(request, energy.settings)
+
+        def read() -> dict[str, Any]:
+            scope = readable(request, plan_id)
+            return plan_document(only_plans(energy.runs.get(plan_id, scope=scope), plan_id), base)
+
+        return await run_in_threadpool(read)
+
     @router.get("/monitoring", summary="Plan against actual: KPIs from the quarter's meter Datastreams")
     async def monitor(
         request: Request,
@@ -346,6 +371,59 @@ def build_router() -> APIRouter:
         return await run_in_threadpool(read)
 
     return router
+
+
+def plan_document(row: Any, base: str) -> dict[str, Any]:
+    """A plan as the API shows it (`PlanDocument`): what was asked, its status and, once done, the
+    portfolio and the links to its per-building measures (the collection) and its simulated year."""
+    href = f"{base}{PREFIX}/plans/{row.id}"
+    stored = row.plan or {}
+    asked = stored.get("request") or {}
+    params = dict(asked.get("params") or {})
+    links = [{"rel": "self", "href": href, "type": "application/json"}]
+    if row.status == "done":
+        run = f"{base}{PREFIX}/runs/{row.id}"
+        links += [
+            {"rel": "run", "href": run, "type": "application/json"},
+            {
+                "rel": "items",
+                "href": f"{base}/ogcapi/collections/{row.collection}/items",
+                "type": "application/geo+json",
+            },
+            {
+                "rel": "tiles",
+                "href": f"{base}/ogcapi/collections/{row.collection}/tiles/WebMercatorQuad",
+                "type": "application/json",
+            },
+            {"rel": "profiles", "href": f"{run}/profiles", "type": "application/json"},
+            {"rel": "timeseries-csv", "href": f"{run}/timeseries.csv", "type": "text/csv"},
+        ]
+    summary_ = stored.get("summary")
+    return {
+        "id": row.id,
+        "baseline": row.scenario,
+        "title": row.title,
+        "status": row.status,
+        "progress": row.progress,
+        "error": row.error,
+        "simulated": True,
+        "note": results.NOTE,
+        "collection": row.collection,
+        "submitted_by": row.submitted_by,
+        "created": _iso(row.created),
+        "started": _iso(row.started),
+        "finished": _iso(row.finished),
+        "request": {
+            "targets": asked.get("targets") or dict(kpi.TARGETS),
+            "budget_eur": params.pop("budget_eur", 0.0),
+            "year": params.pop("year", 0),
+            "area": asked.get("area"),
+            "district_heating_areas": params.pop("district_heating_areas", []),
+            "overrides": {k: v for k, v in params.items() if k != "targets"},
+        },
+        "portfolio": portfolio_of(summary_) if row.status == "done" and summary_ else None,
+        "links": links,
+    }
 
 
 def sweep_document(

@@ -42,6 +42,11 @@ energy_runs = Table(
     #: The sweep the run is one task of (`energy_sweeps.id`); None for a run submitted alone. A
     #: sweep's runs are executed by the sweep's driver on Dask, never by the run queue's worker.
     Column("sweep_id", Text),
+    #: `run` (a scenario simulated) or `plan` (the target-seeking planner's portfolio, energy/plans.py,
+    #: stored and simulated like a run, its collection holding every building's measures).
+    Column("kind", Text, nullable=False, server_default="run"),
+    #: A plan's request (targets, budget, year, overrides) and, once done, its summary (portfolio.Plan).
+    Column("plan", Json),
     Index("ix_energy_runs_status", "status"),
     Index("ix_energy_runs_sweep_id", "sweep_id"),
 )
