@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import ADMIN_TOKEN
-from tests.energy.conftest import DEMO_QUARTER
 from tests.energy.test_api import load_small_quarter
 from tests.energy.test_monitoring import PLACE, done_run
 from urbantwin.energy.meters import (
@@ -38,7 +37,7 @@ def blocks_of(
 ) -> tuple[object, GroupPlan]:  # noqa: ANN001
     runs = app.state.energy.runs
     row, _, series = runs.series(run_id)
-    return row, group_plan(runs.engine, DEMO_QUARTER, row, series, selection, START, END + ahead)
+    return row, group_plan(runs.engine, runs.library, row, series, selection, START, END + ahead)
 
 
 def write(app, engine, settings, row, group: GroupPlan, deviation: Deviation = Deviation(noise=0)):  # noqa: ANN001, ANN201

@@ -337,6 +337,8 @@ def meters_command(
                     "blocks' and buildings' meters are monitored against their plan: drop --no-plan"
                 )
             steps = int((end - start).total_seconds() // 900) * 5
+            if forecast is not None:
+                steps += steps + ahead * 4 * 5
             with tqdm(total=steps, unit="obs", desc=f"meters ({row.scenario}, SIMULATED)") as bar:
                 report = write_meters(
                     client,
@@ -352,8 +354,8 @@ def meters_command(
                     ahead=timedelta(hours=ahead),
                 )
             typer.echo(
-                f"Simulated meters of run {row.id} ({row.scenario}), {deviation.describe()}"
-                f"{' and its plan' if forecast else ''}: "
+                f"Simulated meters of run {row.id} ({row.scenario}){' and its plan' if forecast else ''}, "
+                f"{deviation.describe()}: "
                 f"{report.observations} observations added, {report.already_present} already present."
             )
             if live:
