@@ -111,6 +111,19 @@ def test_block_meters_with_their_plans_are_monitored(client: TestClient, app, en
     assert {s.properties["actual"] for s in plans} == actual_keys
 
     block = group.keys[0]
+    # The viewer's question for a clicked building: which of it and its block have meters.
+    wanted = (
+        "(properties/meter_level eq 'building' and properties/meter_key eq 'a1') or "
+        f"(properties/meter_level eq 'block' and properties/meter_key eq '{block}')"
+    )
+    found = client.get(
+        "/v1.1/Things",
+        params={"$filter": f"properties/meter_level ne null and ({wanted})", "$select": "id,properties"},
+    )
+    assert found.status_code == 200, found.text
+    assert [
+        (t["properties"]["meter_level"], t["properties"]["meter_key"]) for t in found.json()["value"]
+    ] == [("block", block)]
     answer = client.get(f"/api/energy/monitoring?{PERIOD}&block={block}")
     assert answer.status_code == 200, answer.text
     body = answer.json()
