@@ -212,9 +212,16 @@ def test_the_quarters_plan_is_written_as_forecast_datastreams(
         ahead=timedelta(hours=1),
     )
     assert report.observations == 5 * 2 * 96 + 5 * (2 * 96 + 4)
+    _, blocks = blocks_of(app, run_id, Selection("block"))
+    write(app, engine, settings, row, blocks)  # newer Things that name the quarter too, at their level
     # The quarter's monitoring still reads its meters (the plan Datastreams beside them are not meters).
     body = client.get(f"/api/energy/monitoring?{PERIOD}").json()
     assert body["level"] == "quarter" and body["meters"]["coverage"] == 1.0
+    with engine.connect() as connection:
+        quarter = connection.execute(
+            select(things.c.id).where(things.c.name == f"{PLACE.name} quarter meters (simulated)")
+        ).scalar_one()
+    assert body["meters"]["thing"] == quarter
     assert body["actual"]["pv_kwh"] == pytest.approx(body["plan"]["pv_kwh"], rel=1e-6)
 
 

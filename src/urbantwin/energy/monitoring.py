@@ -225,7 +225,9 @@ class Monitoring:
         quarter = quarter or quarter_name(self.runs.library, read_profile(self.engine).name)
         literal = quarter.replace("'", "''")
         query = (
-            f"$filter=properties/energy_meters eq '{literal}'&$orderby=id desc&$top=1"
+            # Blocks' and buildings' meter Things name the quarter too, with their level.
+            f"$filter=properties/energy_meters eq '{literal}' and properties/meter_level eq null"
+            "&$orderby=id desc&$top=1"
             "&$expand=Datastreams($select=id,name,properties)"
         )
         answer = self.sensorthings.handle("GET", "Things", query, None, "/v1.1", principal)
