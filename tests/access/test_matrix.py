@@ -8,6 +8,7 @@ the platform's policy; each test collects every disagreement and reports them al
 from __future__ import annotations
 
 import queue
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -406,7 +407,34 @@ ENERGY_READS = (
     "runs/{run_id}/timeseries.parquet",
     "monitoring?run={run_id}&{period}",
     "monitoring?{period}",
+    # A block's meters and the run's plan Datastreams beside them are in the run's dataset.
+    "monitoring?run={run_id}&{period}&block={block}",
+    "monitoring?{period}&block={block}",
 )
+
+
+def write_block_meters(app, run_id: str, end: datetime) -> str:  # noqa: ANN001
+    """The meters and plans of the run's blocks for the day before `end`; the first block's key."""
+    from urbantwin.energy.meters import (
+        Deviation,
+        MeterPlace,
+        PlanRun,
+        Selection,
+        group_plan,
+        write_group_meters,
+    )
+    from urbantwin.ingest.sta_client import LocalClient
+    from urbantwin.store.city import read_profile
+
+    runs = app.state.energy.runs
+    row, _, series = runs.series(run_id)
+    group = group_plan(
+        runs.engine, runs.library, row, series, Selection("block"), end - timedelta(days=1), end
+    )
+    place = MeterPlace.of(runs.library, read_profile(runs.engine))
+    client = LocalClient(runs.engine, app.state.energy.settings)
+    write_group_meters(client, PlanRun.of(row, runs.dataset_of(run_id)), group, Deviation(), place.name, end)
+    return group.keys[0]
 
 
 def test_the_matrix_asks_every_energy_route(app) -> None:  # noqa: ANN001
@@ -430,6 +458,7 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
     sweep_id = app.state.energy.sweeps.submit(SYSTEM, {"scenarios": ["baseline"]}, start=False)
     plan_id = runs.submit_plan(SYSTEM, {"budget_eur": 1e6}, start=False)
     period = "days=1&end=2026-06-15T12:00:00Z"
+    block = write_block_meters(app, run_id, datetime(2026, 6, 15, 12, tzinfo=UTC))
     problems = []
     for like, (level, publisher, read_groups, writers) in DATASETS.items():
         rules = {"access_level": level, "publisher_id": publisher, "read_groups": read_groups}
@@ -451,7 +480,9 @@ def test_energy_api(client: TestClient, world: World, app, engine: Engine) -> No
             if (plan_id in planned) != visible:
                 problems.append(f"{cell}: /api/energy/plans lists it: {not visible}")
             for template in ENERGY_READS:
-                path = template.format(run_id=run_id, sweep_id=sweep_id, plan_id=plan_id, period=period)
+                path = template.format(
+                    run_id=run_id, sweep_id=sweep_id, plan_id=plan_id, period=period, block=block
+                )
                 status = client.get(f"/api/energy/{path}", headers=headers).status_code
                 allowed = {200, 406} if path.endswith("parquet") else {200}  # 406: no pyarrow
                 if (status in allowed) != visible or (not visible and status != 404):

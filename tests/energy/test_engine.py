@@ -124,3 +124,28 @@ def test_the_rules_use_the_surplus_the_baseline_exports(plant) -> None:  # noqa:
     rules = strategies.simulate(part, "rule_based")
     assert rules.series["grid_export"].sum() < baseline.series["grid_export"].sum()
     assert rules.series["battery_charge"].sum() > 0 and baseline.series["battery_charge"].sum() == 0
+
+
+@pytest.mark.parametrize("strategy", ["baseline", "rule_based", "optimised"])
+def test_a_watch_keeps_each_groups_flows_and_they_add_up_to_the_quarters(plant, strategy) -> None:  # noqa: ANN001
+    """A block's plan: the groups' own flows at the watched steps, the sums of their buildings'."""
+    scenario, full = plant
+    part = full.window(*WINDOWS[0])
+    groups = np.array([0, 0, 1, 1, 2])  # two blocks of two, one alone
+    steps = np.array([3, 40, 41, 42, 95, 96, 200, 287])  # across the days, the first and last
+    watch = strategies.Watch(groups, 3, steps)
+    fast = strategies.simulate(part, strategy, scenario.optimiser, watch=watch)
+    slow = strategies.simulate(part, strategy, scenario.optimiser, record=True)
+    assert fast.watched is not None and slow.recorded is not None
+    for name in strategies.WATCH_FLOWS:
+        per_building = slow.recorded[name][steps]
+        expected = np.column_stack([per_building[:, groups == g].sum(axis=1) for g in range(3)])
+        np.testing.assert_allclose(fast.watched[name], expected, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(
+            fast.watched[name].sum(axis=1), fast.series[name][steps], atol=1e-9, err_msg=name
+        )
+    alone = strategies.simulate(
+        part, strategy, scenario.optimiser, watch=strategies.Watch(np.array([-1, -1, 0, -1, -1]), 1, steps)
+    )
+    assert alone.watched is not None
+    np.testing.assert_allclose(alone.watched["pv"][:, 0], slow.recorded["pv"][steps, 2], atol=1e-9)

@@ -312,7 +312,7 @@ PARAMETERS = {
             "filter-crs"],
     "/ogcapi/collections/city/items/a": ["crs", "f"],
     "/catalog": ["limit", "offset", "q", "f", "theme"],
-    "/api/energy/monitoring": ["days", "end", "run"],
+    "/api/energy/monitoring": ["days", "end", "run", "block", "building"],
     "/api/timeseries/datastreams/DATASTREAM/aggregate": ["interval", "stats", "start", "end", "tz"],
     "/api/timeseries/latest": ["datastreams", "thing", "bbox", "limit", "offset"],
     "/api/timeseries/districts": ["collection", "time", "hold", "occupied"],

@@ -37,6 +37,9 @@ const percent = (fraction, signed = false) =>
     : `${signed && fraction > 0 ? '+' : ''}${formatNumber(fraction * 100, 0)} %`.replace('-', '−');
 const megawattHours = (kwh) => (Number.isFinite(kwh) ? `${formatNumber(kwh / 1000, 0)} MWh` : '–');
 const tonnes = (kg) => (Number.isFinite(kg) ? `${formatNumber(kg / 1000, 0)} t` : '–');
+// A block's or building's week is kWh and kg, the quarter's MWh and t.
+const energyAmount = (kwh) => (Number.isFinite(kwh) && Math.abs(kwh) < 10000 ? `${formatNumber(kwh, 0)} kWh` : megawattHours(kwh));
+const mass = (kg) => (Number.isFinite(kg) && Math.abs(kg) < 10000 ? `${formatNumber(kg, 0)} kg` : tonnes(kg));
 
 export class EnergyView extends SideView {
   constructor(map, { collections, buildingEntries, ...options } = {}) {
@@ -257,7 +260,7 @@ export class EnergyView extends SideView {
     openPanel({
       kind: `${t('energyBuilding')} · ${this.run()?.title || ''} · ${t('simulated')}`,
       title: p.name || p.address || String(id),
-      body: [...measures, facts, attributeTable(p), link],
+      body: [...measures, facts, this.meterMonitoring(p), attributeTable(p), link],
       panel: 'energy-building',
     });
   }
@@ -518,43 +521,104 @@ export class EnergyView extends SideView {
       target.innerHTML = `<p class="error">${esc(t('loadFailed', { what: doc.error }))}</p>`;
       return;
     }
-    const keys = [
-      ['self_sufficiency', t('selfSufficiency'), percent],
-      ['self_consumption', t('selfConsumption'), percent],
-      ['renewable_share', t('renewableShare'), percent],
-      ['consumption_kwh', t('consumption'), megawattHours],
-      ['pv_kwh', t('pv'), megawattHours],
-      ['co2_kg', t('co2'), tonnes],
-    ];
-    const rows = keys
-      .map(([key, label, format]) => `<tr><th scope="row">${esc(label)}</th><td>${esc(format(doc.plan?.[key]))}</td><td>${doc.actual ? esc(format(doc.actual[key])) : '–'}</td></tr>`)
-      .join('');
-    const table = html(`<table class="attributes" data-testid="energy-monitoring"><thead><tr><th></th><th scope="col">${esc(t('plan'))}</th><th scope="col">${esc(t('actual'))} (${esc(t('simulated'))})</th></tr></thead><tbody>${rows}</tbody></table>`);
-    const parts = [table];
-    if (!doc.actual) parts.push(html(`<p class="muted">${esc(t('noMeterData'))}</p>`));
-    const times = (doc.series?.time || []).map((time) => Date.parse(time));
-    const flow = ['consumption', 'pv'].find((f) => doc.series?.plan?.[f]);
-    if (times.length > 1 && flow) {
-      const series = [{ name: `${t(flow === 'pv' ? 'pv' : 'consumption')} · ${t('plan')}`, color: FLOW_COLORS[flow], values: doc.series.plan[flow], dashed: true }];
-      if (doc.series.actual?.[flow]) series.push({ name: `${t(flow === 'pv' ? 'pv' : 'consumption')} · ${t('actual')}`, color: '#1a202c', values: doc.series.actual[flow] });
-      const span = times[times.length - 1] - times[0];
-      parts.push(
-        figure(
-          lineChart({
-            xs: times,
-            series,
-            unit: doc.series.unit || 'kWh',
-            xTicks: [0, 1, 2, 3].map((i) => times[0] + (span * i) / 3),
-            xFormat: (ms) => new Intl.DateTimeFormat(document.documentElement.lang === 'de' ? 'de-DE' : 'en-GB', { day: 'numeric', month: 'short', timeZone: timeZone() }).format(ms),
-            summary: `${t('monitoring')}, ${t('simulated')}`,
-          }),
-          'monitoring',
-        ),
-        chartKey(series),
-      );
-    }
-    target.replaceChildren(...parts);
+    target.replaceChildren(...monitoringParts(doc));
   }
+
+  /** The monitoring of a clicked building, or of its block, in the building's panel: the meters of
+   * that level against the run's plan Datastreams (`/api/energy/monitoring?building=|block=`). */
+  meterMonitoring(properties) {
+    const run = this.run();
+    const wanted = [
+      ['building', properties.building_key],
+      ['block', properties.block],
+    ].filter(([, key]) => key !== undefined && key !== null && key !== '');
+    const section = html(`<section class="energy-meter-monitoring" data-testid="energy-meter-monitoring" aria-busy="true">
+      <h3>${esc(t('monitoring'))}</h3>
+      <p class="muted small">${esc(t('simulatedMeters'))} (${esc(t('lastDays', { n: MONITOR_DAYS }))})</p>
+      <div class="segments" role="group" aria-label="${esc(t('meterLevel'))}"></div>
+      <div class="monitoring-body" aria-live="polite"><p class="muted">${esc(t('loading'))}</p></div></section>`);
+    if (!run || run.status !== 'done' || !wanted.length) {
+      section.remove();
+      return document.createComment('no monitoring');
+    }
+    const target = section.querySelector('.monitoring-body');
+    const buttons = section.querySelector('.segments');
+    const show = async (level, key) => {
+      for (const button of buttons.querySelectorAll('[data-meter-level]')) button.setAttribute('aria-pressed', String(button.dataset.meterLevel === level));
+      section.setAttribute('aria-busy', 'true');
+      target.innerHTML = `<p class="muted">${esc(t('loading'))}</p>`;
+      try {
+        const doc = await getJSON('api/energy/monitoring', { params: { run: run.id, days: MONITOR_DAYS, [level]: key } });
+        target.replaceChildren(html(`<p class="small">${esc(t(level === 'building' ? 'meterOfBuilding' : 'meterOfBlock', { key }))}</p>`), ...monitoringParts(doc));
+      } catch (error) {
+        target.innerHTML = `<p class="error">${esc(t('loadFailed', { what: error.message }))}</p>`;
+      } finally {
+        section.setAttribute('aria-busy', 'false');
+      }
+    };
+    // Which of the two have meters (Things the caller may read): asked first, so that a building
+    // without meters is no failed request. The building's own are shown where it has them.
+    const literal = (key) => `'${String(key).replace(/'/g, "''")}'`;
+    const filter = `properties/meter_level ne null and (${wanted.map(([level, key]) => `(properties/meter_level eq '${level}' and properties/meter_key eq ${literal(key)})`).join(' or ')})`;
+    getJSON('v1.1/Things', { params: { $filter: filter, $select: 'id,properties', $top: 10 } })
+      .then((found) => {
+        const present = new Set((found.value || []).map((thing) => `${thing.properties?.meter_level}:${thing.properties?.meter_key}`));
+        const levels = wanted.filter(([level, key]) => present.has(`${level}:${key}`));
+        if (!levels.length) {
+          target.innerHTML = `<p class="muted">${esc(t('noMetersHere'))}</p>`;
+          section.setAttribute('aria-busy', 'false');
+          return;
+        }
+        buttons.innerHTML = levels.map(([level]) => `<button type="button" class="segment" data-meter-level="${level}" aria-pressed="false">${esc(t(level === 'building' ? 'thisBuilding' : 'itsBlock'))}</button>`).join('');
+        for (const [level, key] of levels) buttons.querySelector(`[data-meter-level="${level}"]`).addEventListener('click', () => show(level, key));
+        show(...levels[0]);
+      })
+      .catch((error) => {
+        target.innerHTML = `<p class="error">${esc(t('loadFailed', { what: error.message }))}</p>`;
+        section.setAttribute('aria-busy', 'false');
+      });
+    return section;
+  }
+}
+
+/** Plan against actual as a table and a chart of the hours (a monitoring document of the API). */
+function monitoringParts(doc) {
+  const keys = [
+    ['self_sufficiency', t('selfSufficiency'), percent],
+    ['self_consumption', t('selfConsumption'), percent],
+    ['renewable_share', t('renewableShare'), percent],
+    ['consumption_kwh', t('consumption'), energyAmount],
+    ['pv_kwh', t('pv'), energyAmount],
+    ['co2_kg', t('co2'), mass],
+  ];
+  const rows = keys
+    .map(([key, label, format]) => `<tr><th scope="row">${esc(label)}</th><td>${esc(format(doc.plan?.[key]))}</td><td>${doc.actual ? esc(format(doc.actual[key])) : '–'}</td></tr>`)
+    .join('');
+  const table = html(`<table class="attributes" data-testid="energy-monitoring"><thead><tr><th></th><th scope="col">${esc(t('plan'))}</th><th scope="col">${esc(t('actual'))} (${esc(t('simulated'))})</th></tr></thead><tbody>${rows}</tbody></table>`);
+  const parts = [table];
+  if (!doc.actual) parts.push(html(`<p class="muted">${esc(t('noMeterData'))}</p>`));
+  const times = (doc.series?.time || []).map((time) => Date.parse(time));
+  const flow = ['consumption', 'pv'].find((f) => doc.series?.plan?.[f]);
+  if (times.length > 1 && flow) {
+    const series = [{ name: `${t(flow === 'pv' ? 'pv' : 'consumption')} · ${t('plan')}`, color: FLOW_COLORS[flow], values: doc.series.plan[flow], dashed: true }];
+    if (doc.series.actual?.[flow]) series.push({ name: `${t(flow === 'pv' ? 'pv' : 'consumption')} · ${t('actual')}`, color: '#1a202c', values: doc.series.actual[flow] });
+    const span = times[times.length - 1] - times[0];
+    parts.push(
+      figure(
+        lineChart({
+          xs: times,
+          series,
+          unit: doc.series.unit || 'kWh',
+          xTicks: [0, 1, 2, 3].map((i) => times[0] + (span * i) / 3),
+          xFormat: (ms) => new Intl.DateTimeFormat(document.documentElement.lang === 'de' ? 'de-DE' : 'en-GB', { day: 'numeric', month: 'short', timeZone: timeZone() }).format(ms),
+          summary: `${t('monitoring')}, ${t('simulated')}`,
+        }),
+        'monitoring',
+      ),
+      chartKey(series),
+    );
+  }
+  return parts;
 }
 
 function figure(svg, name) {

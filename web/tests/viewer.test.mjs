@@ -3,8 +3,12 @@
 // pytest wrapper tests/web/test_viewer_browser.py does). Run: `node --test web/tests/viewer.test.mjs`.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { demoServer, launch, openViewer, watchContentSecurityPolicy } from './browser.mjs';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let server;
 let browser;
@@ -101,8 +105,21 @@ async function fakeEnergy(page) {
     if (url.pathname.endsWith('/api/energy/runs')) return route.fulfill({ json: fakeRuns(++state.reads) });
     if (url.pathname.endsWith('/api/energy/plans')) return route.fulfill({ json: { plans: [], targets: { co2: -0.64, renewable: 0.65, final_energy: -0.53 } } });
     if (/\/runs\/[^/]+\/profiles$/.test(url.pathname)) return route.fulfill({ json: PROFILES });
-    if (url.pathname.endsWith('/api/energy/monitoring')) return route.fulfill({ json: { ...MONITORING, run: url.searchParams.get('run') } });
+    if (url.pathname.endsWith('/api/energy/monitoring')) {
+      const block = url.searchParams.get('block');
+      return route.fulfill({ json: { ...MONITORING, run: url.searchParams.get('run'), ...(block ? { level: 'block', block } : { level: 'quarter' }) } });
+    }
     return route.fulfill({ status: 404, json: { code: 404, message: `no ${url.pathname}` } });
+  });
+  // The meter Things a building's panel looks for: the block 'block-way/1' has meters, the building 'way/1'
+  // none, the building 'way/2' and its block both.
+  await page.route(/\/v1\.1\/Things\?/, async (route) => {
+    const filter = new URL(route.request().url()).searchParams.get('$filter') || '';
+    if (!filter.includes('meter_key')) return route.fallback();
+    const things = [['block', 'block-way/1'], ['block', 'block-way/2'], ['building', 'way/2']]
+      .filter(([level, key]) => filter.includes(`properties/meter_level eq '${level}' and properties/meter_key eq '${key}'`))
+      .map(([level, key], i) => ({ '@iot.id': i + 1, properties: { meter_level: level, meter_key: key, simulated: true } }));
+    return route.fulfill({ json: { value: things } });
   });
   return state;
 }
@@ -667,6 +684,26 @@ describe('the viewer', () => {
       await page.waitForSelector('[data-testid="energy-monitoring"]');
       assert.match(await page.locator('.energy-monitoring').textContent(), /simulated/);
       assert.match(await page.locator('[data-testid="energy-monitoring"]').textContent(), /Self-sufficiency\s*30 %\s*27 %/);
+      // A building's panel: its own meters, else its block's, against the plan; both chosen by a button.
+      await page.selectOption('#energy-compare', ''); // one scenario: the panel narrow again beside the building's
+      await page.evaluate(() => window.__viewer.energy.view.inspect({ id: 'way/1', properties: { building_key: 'way/1', block: 'block-way/1', self_sufficiency: 0.3 } }));
+      const meters = page.locator('#info [data-testid="energy-meter-monitoring"]');
+      await meters.locator('[data-testid="energy-monitoring"]').waitFor();
+      assert.equal(await meters.locator('[data-meter-level="block"]').getAttribute('aria-pressed'), 'true');
+      assert.match(await meters.textContent(), /block block-way\/1 \(the sum of its buildings\)[\s\S]*Self-sufficiency\s*30 %\s*27 %/);
+      assert.match(await meters.textContent(), /simulated/);
+      assert.equal(await meters.locator('[data-meter-level="building"]').count(), 0, 'no button for meters that are not there');
+      // A building with meters of its own shows them first; its block's are a button away.
+      await page.evaluate(() => window.__viewer.energy.view.inspect({ id: 'way/2', properties: { building_key: 'way/2', block: 'block-way/2' } }));
+      await page.waitForFunction(() => /building way\/2/.test(document.querySelector('#info [data-testid="energy-meter-monitoring"]')?.textContent));
+      assert.equal(await meters.locator('[data-meter-level="building"]').getAttribute('aria-pressed'), 'true');
+      await meters.locator('[data-meter-level="block"]').click();
+      await page.waitForFunction(() => /block block-way\/2/.test(document.querySelector('#info [data-testid="energy-meter-monitoring"]').textContent));
+      assert.equal(await meters.getAttribute('aria-busy'), 'false');
+      await page.evaluate(AXE);
+      const axe = await page.evaluate(async () => (await window.axe.run('#info', { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })).violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
+      assert.deepEqual(axe, [], 'axe-core on the building panel with its monitoring');
+      await page.keyboard.press('Escape');
       // CO2 colouring, German labels.
       await page.selectOption('#energy-colour', 'co2_kg');
       assert.match(await page.locator('.energy-legend').textContent(), /CO₂ emissions/);

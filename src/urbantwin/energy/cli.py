@@ -5,13 +5,16 @@
     urbantwin energy scenarios            # the scenarios offered by name (setting energy_scenarios)
     urbantwin energy parameters baseline  # every parameter, its value, source and whether assumed
     urbantwin energy meters --days 7 --live   # SIMULATED quarter meters from a stored run's plan
+    urbantwin energy meters --level block     # … every block's (hourly), with the plans as Datastreams
+    urbantwin energy meters --level building --block block-way/123   # … the buildings of a block
     urbantwin energy worker               # run the queued runs (setting scenario_worker = "separate")
 
 `run` simulates each scenario over a year at 15-minute steps with a progress bar, stores its
 per-building KPIs as the collection `energy-<name>` (an open catalogue dataset, served by OGC API
 Features), writes the files of `results.py` to `--out`, and prints each scenario's district KPIs and
 the table against the SPARCS targets, computed against the baseline scenario (`--baseline`).
-`meters` writes simulated meter Observations (see `meters.py`) for the monitoring mode. `worker` is
+`meters` writes simulated meter Observations (see `meters.py`) for the monitoring mode, of the quarter,
+every block or chosen buildings, and the run's plan beside them as forecast Observations. `worker` is
 the scenario worker of a deployment (deploy/systemd/urbantwin-worker.service): it runs the runs the
 API queued, one after another, until it is stopped (SIGTERM or SIGINT: after the current run).
 """
@@ -201,8 +204,28 @@ def meters_command(
     gas_bias: Annotated[float, typer.Option(help="systematic deviation of gas")] = 0.0,
     seed: Annotated[int, typer.Option(help="seed of the noise")] = 1,
     live: Annotated[
-        bool, typer.Option(help="then keep writing each quarter-hour as it ends (Ctrl-C stops)")
+        bool, typer.Option(help="then keep writing each quarter-hour as it ends (Ctrl-C stops; quarter only)")
     ] = False,
+    level: Annotated[
+        str,
+        typer.Option(
+            help="quarter (its grid connection, 15-minute), block (every block's or --block's, hourly) or "
+            "building (the buildings of --block and --building, hourly)"
+        ),
+    ] = "quarter",
+    block: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--block", help="a block (repeatable): at level block only these, at building its buildings"
+        ),
+    ] = None,
+    building: Annotated[
+        list[str] | None, typer.Option("--building", help="a building (repeatable), at level building")
+    ] = None,
+    plan: Annotated[
+        bool, typer.Option(help="write the run's plan as forecast Observations beside the meters")
+    ] = True,
+    ahead: Annotated[int, typer.Option(help="hours of plan beyond now (a forecast)")] = 24,
     url: Annotated[
         str | None,
         typer.Option(help="write through a running server (its SensorThings API) instead of the store"),
@@ -213,14 +236,46 @@ def meters_command(
 ) -> None:
     """Write SIMULATED quarter meters (a run's plan with noise) for monitoring, through SensorThings."""
     import threading
+    from datetime import timedelta
 
     from urbantwin.energy.jobs import EnergyRuns
-    from urbantwin.energy.meters import Deviation, MeterPlace, follow, last_days, write_meters
+    from urbantwin.energy.meters import (
+        LEVELS,
+        Deviation,
+        MeterPlace,
+        PlanRun,
+        Selection,
+        follow,
+        group_plan,
+        last_days,
+        write_group_meters,
+        write_meters,
+    )
     from urbantwin.ingest.sta_client import ClientError, HttpClient, LocalClient
     from urbantwin.store.city import read_profile
 
     if days < 0:
         raise typer.BadParameter("--days must be 0 or more")
+    if ahead < 0:
+        raise typer.BadParameter("--ahead must be 0 or more hours")
+    if level not in LEVELS:
+        raise typer.BadParameter(f"--level {level!r}: expected one of {', '.join(LEVELS)}")
+    selection = None
+    if level != "quarter":
+        if live:
+            raise typer.BadParameter(
+                "--live writes the quarter's meters; blocks and buildings are written by period"
+            )
+        if not plan:
+            raise typer.BadParameter(
+                "blocks' and buildings' meters are monitored against their plan: drop --no-plan"
+            )
+        try:
+            selection = Selection(level, tuple(block or ()), tuple(building or ()))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    elif block or building:
+        raise typer.BadParameter("--block and --building choose meters at --level block or building")
     with open_store(config, database_url) as (settings, engine):
         library = _library(config)
         runs = EnergyRuns(engine, library=library)
@@ -243,16 +298,64 @@ def meters_command(
             typer.echo(f"Cannot write meters: {exc}", err=True)
             raise typer.Exit(1) from None
         deviation = Deviation(noise, consumption_bias, pv_bias, gas_bias, seed)
-        client = HttpClient(url, token) if url else LocalClient(engine, settings)
         start, end = last_days(days)
-        steps = int((end - start).total_seconds() // 900) * 5
+        forecast = PlanRun.of(row, runs.dataset_of(row.id)) if plan else None
+        group = None
+        if selection is not None:
+            try:
+                with tqdm(total=len(series["pv"]), unit="step", desc=f"plan of run {row.id[:8]}") as bar:
+                    group = group_plan(
+                        engine,
+                        library,
+                        row,
+                        series,
+                        selection,
+                        start,
+                        end + timedelta(hours=ahead),
+                        bar.update,
+                    )
+            except ValueError as exc:
+                typer.echo(f"Cannot write meters: {exc}", err=True)
+                raise typer.Exit(1) from None
+        client = HttpClient(url, token) if url else LocalClient(engine, settings)
         try:
+            if group is not None and forecast is not None:
+                total = group.hours * len(group.keys) * 10
+                with tqdm(total=total, unit="obs", desc=f"{level} meters and plans (SIMULATED)") as bar:
+                    report = write_group_meters(
+                        client, forecast, group, deviation, place.name, end, bar.update
+                    )
+                plural = "s" if len(group.keys) != 1 else ""
+                typer.echo(
+                    f"Simulated meters of {len(group.keys)} {level}{plural} and the "
+                    f"plan of run {row.id} ({row.scenario}), {deviation.describe('hour')}: "
+                    f"{report.observations} observations added, {report.already_present} already present."
+                )
+                return
+            if group is not None:
+                raise typer.BadParameter(
+                    "blocks' and buildings' meters are monitored against their plan: drop --no-plan"
+                )
+            steps = int((end - start).total_seconds() // 900) * 5
+            if forecast is not None:
+                steps += steps + ahead * 4 * 5
             with tqdm(total=steps, unit="obs", desc=f"meters ({row.scenario}, SIMULATED)") as bar:
                 report = write_meters(
-                    client, row.id, row.scenario, series, start, end, deviation, place, progress=bar.update
+                    client,
+                    row.id,
+                    row.scenario,
+                    series,
+                    start,
+                    end,
+                    deviation,
+                    place,
+                    progress=bar.update,
+                    plan=forecast,
+                    ahead=timedelta(hours=ahead),
                 )
             typer.echo(
-                f"Simulated meters of run {row.id} ({row.scenario}), {deviation.describe()}: "
+                f"Simulated meters of run {row.id} ({row.scenario}){' and its plan' if forecast else ''}, "
+                f"{deviation.describe()}: "
                 f"{report.observations} observations added, {report.already_present} already present."
             )
             if live:

@@ -86,6 +86,37 @@ class Result:
     final_battery_kwh: float = 0.0
     final_storage_kwh: float = 0.0
     final_quarter_kwh: float = 0.0
+    #: The watched groups' flows at the watched steps (`Watch`): name → (len(steps), groups).
+    watched: dict[str, np.ndarray] | None = None
+
+
+#: Flows a `Watch` keeps per group: what a building's or a block's own meters see (kWh per step;
+#: CO2 of its imports in kg).
+WATCH_FLOWS = ("pv", "load", "ev", "hp_electricity", "import", "export", "gas", "co2_kg")
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Buildings whose flows a run keeps per group at some steps: a block's or a building's plan.
+
+    `groups[i]` is the group of building i (-1: not watched), `steps` the (sorted, unique) steps of
+    the year kept. The sums are those of the buildings' own connections (import and export at each
+    building; the quarter battery is no building's), so a block's are the sums of its buildings', and
+    the groups of all buildings add up to the quarter's building flows. Memory is
+    len(steps) × count × 8 flows, so a run watches a period (the days meters are written for), not
+    the year of every block.
+    """
+
+    groups: np.ndarray
+    count: int
+    steps: np.ndarray
+
+    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The day's positions in [start, stop) that are watched, and their rows in the result."""
+        position = np.searchsorted(self.steps, np.arange(start, stop))
+        position = np.minimum(position, len(self.steps) - 1)
+        kept = self.steps[position] == np.arange(start, stop)
+        return np.flatnonzero(kept), position[kept]
 
 
 # --- the engine -----------------------------------------------------------------------------------
@@ -189,8 +220,10 @@ class Engine:
         planner: Planner | None = None,
         record: bool = False,
         progress: Callable[[int], None] | None = None,
+        watch: Watch | None = None,
     ) -> Result:
-        """Simulate every step; `planner` gives the optimised strategy's wishes per day.
+        """Simulate every step; `planner` gives the optimised strategy's wishes per day; `watch`
+        keeps the flows of groups of buildings at some steps (`Result.watched`).
 
         Buildings without PV or devices with state need no stepping: their year follows from their
         profiles in closed form (import = load), so only the others are walked through the days.
@@ -218,6 +251,7 @@ class Engine:
         passive = np.flatnonzero(~active)
         self._closed_form(annual, series, passive)
         self.co2_active = np.zeros(len(self.active))
+        watched = self._watch_closed_form(watch, passive) if watch is not None else None
         state = self.initial_state()
         for start in range(0, steps, STEPS_PER_DAY):
             stop = min(start + STEPS_PER_DAY, steps)
@@ -236,6 +270,8 @@ class Engine:
                     recorded[name][start:stop, columns] = values
             for name, values in quarter.items():
                 series[name][start:stop] = values
+            if watched is not None and watch is not None:
+                self._watch_day(watch, watched, start, stop, flows, index)
             if progress is not None:
                 progress(stop - start)
         annual["co2_kg"][self.active] = self.co2_active
@@ -250,7 +286,66 @@ class Engine:
             final_battery_kwh=float(state.battery.sum()),
             final_storage_kwh=float(state.storage.sum()),
             final_quarter_kwh=float(state.quarter),
+            watched=watched,
         )
+
+    def _watch_closed_form(self, watch: Watch, passive: np.ndarray) -> dict[str, np.ndarray]:
+        """The watched groups' flows that need no stepping (PV, load, gas; import of the buildings
+        without PV or devices), at the watched steps; the stepped ones start at 0."""
+        p = self.plant
+        groups, count, steps = watch.groups, watch.count, watch.steps
+        if len(groups) != p.n or (len(steps) and (steps.min() < 0 or steps.max() >= p.steps)):
+            raise ValueError("a watch needs a group for every building and steps within the year")
+        seen = groups >= 0
+        out = {name: np.zeros((len(steps), count)) for name in WATCH_FLOWS}
+
+        def by_group(
+            kinds: np.ndarray, weights: np.ndarray, shapes: np.ndarray, chosen: np.ndarray
+        ) -> np.ndarray:
+            table = np.zeros((count, shapes.shape[0]))
+            np.add.at(table, (groups[chosen], kinds[chosen]), weights[chosen])
+            return (table @ shapes[:, steps]).T
+
+        out["load"] = by_group(p.profile, p.electricity_kwh, p.profiles, seen)
+        out["pv"] = by_group(p.pv_plane, p.pv_kwp, p.pv_profiles, seen)
+        boiler = seen & ~p.heat_pump
+        heat = np.zeros((count, 2))
+        np.add.at(heat, groups[boiler], np.column_stack([p.space_heat_kwh[boiler], p.hot_water_kwh[boiler]]))
+        shapes = np.vstack([p.heat_shape[steps], p.hot_water_shape[steps]])
+        out["gas"] = (heat @ shapes).T / p.boiler_efficiency
+        lazy = np.zeros(p.n, dtype=bool)
+        lazy[passive] = True
+        out["import"] = by_group(p.profile, p.electricity_kwh, p.profiles, seen & lazy)
+        out["co2_kg"] = out["import"] * p.co2_kg_per_kwh[steps][:, None]
+        return out
+
+    def _watch_day(
+        self,
+        watch: Watch,
+        watched: dict[str, np.ndarray],
+        start: int,
+        stop: int,
+        flows: dict[str, np.ndarray],
+        index: dict[str, np.ndarray],
+    ) -> None:
+        """Add the day's stepped flows of the watched buildings to their groups."""
+        positions, rows = watch.rows(start, stop)
+        if not len(positions):
+            return
+        co2 = self.plant.co2_kg_per_kwh[start:stop][positions]
+        for name in ("import", "export", "ev", "hp_electricity"):
+            columns = index[name]
+            groups = watch.groups[columns]
+            chosen = np.flatnonzero(groups >= 0)
+            if not len(chosen):
+                continue
+            values = flows[name][positions][:, chosen]
+            summed = np.zeros((len(positions), watch.count))
+            for k in range(len(positions)):
+                summed[k] = np.bincount(groups[chosen], weights=values[k], minlength=watch.count)
+            watched[name][rows] += summed
+            if name == "import":
+                watched["co2_kg"][rows] += summed * co2[:, None]
 
     def _closed_form(
         self, annual: dict[str, np.ndarray], series: dict[str, np.ndarray], passive: np.ndarray

@@ -225,7 +225,9 @@ class Monitoring:
         quarter = quarter or quarter_name(self.runs.library, read_profile(self.engine).name)
         literal = quarter.replace("'", "''")
         query = (
-            f"$filter=properties/energy_meters eq '{literal}'&$orderby=id desc&$top=1"
+            # Blocks' and buildings' meter Things name the quarter too, with their level.
+            f"$filter=properties/energy_meters eq '{literal}' and properties/meter_level eq null"
+            "&$orderby=id desc&$top=1"
             "&$expand=Datastreams($select=id,name,properties)"
         )
         answer = self.sensorthings.handle("GET", "Things", query, None, "/v1.1", principal)
@@ -237,10 +239,45 @@ class Monitoring:
         thing = things[0]
         flows: dict[str, int] = {}
         for datastream in thing.get("Datastreams", []):
-            flow = (datastream.get("properties") or {}).get("energy_flow")
-            if flow in METER_FLOWS and flow not in flows:
+            properties = datastream.get("properties") or {}
+            flow = properties.get("energy_flow")
+            if flow in METER_FLOWS and flow not in flows and properties.get("role") != "plan":
                 flows[flow] = int(datastream["@iot.id"])
         return thing, flows
+
+    def group_meters(
+        self, principal: Principal, quarter: str, level: str, key: str
+    ) -> tuple[dict, dict[str, int], dict[str, dict[str, int]]]:
+        """A block's or building's meter Thing (404 unless the principal may see it), its meter
+        Datastreams by flow and its plan Datastreams by run and flow."""
+        quoted = [value.replace("'", "''") for value in (quarter, level, key)]
+        query = (
+            f"$filter=properties/energy_meters eq '{quoted[0]}' and properties/meter_level eq '{quoted[1]}' "
+            f"and properties/meter_key eq '{quoted[2]}'&$orderby=id desc&$top=1"
+            "&$expand=Datastreams($select=id,name,properties;$top=10000)"
+        )
+        answer = self.sensorthings.handle("GET", "Things", query, None, "/v1.1", principal)
+        from urbantwin.sensorthings.serialize import dumps
+
+        things = orjson.loads(dumps(answer.body)).get("value", [])
+        if not things:
+            raise NotFound(
+                f"no meters of the {level} {key!r} in the quarter {quarter!r}; they are written with "
+                f"`urbantwin energy meters --level {level}`"
+            )
+        thing = things[0]
+        meters: dict[str, int] = {}
+        plans: dict[str, dict[str, int]] = {}
+        for datastream in thing.get("Datastreams", []):
+            properties = datastream.get("properties") or {}
+            flow = properties.get("energy_flow")
+            if flow not in METER_FLOWS:
+                continue
+            if properties.get("role") == "plan":
+                plans.setdefault(str(properties.get("plan_run")), {})[flow] = int(datastream["@iot.id"])
+            elif flow not in meters:
+                meters[flow] = int(datastream["@iot.id"])
+        return thing, meters, plans
 
     def default_run(self, thing: dict | None, scope: DatasetScope = EVERYTHING) -> str:
         """The run the meters were seeded from, else the newest done run (of those `scope` reads)."""
@@ -262,11 +299,25 @@ class Monitoring:
         principal: Principal = SYSTEM,
         scope: DatasetScope = EVERYTHING,
         quarter: str | None = None,
+        meter: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
+        """Plan against actual of the quarter's meters, or with `meter` (level, key) of a block's or
+        building's: their plan is then read from the run's plan Datastreams beside the meters."""
         quarter = quarter or quarter_name(self.runs.library, read_profile(self.engine).name)
-        thing, meter_ids = self.meters(principal, quarter)
+        plan_ids: dict[str, int] | None = None
+        if meter is None:
+            thing, meter_ids = self.meters(principal, quarter)
+        else:
+            thing, meter_ids, plans = self.group_meters(principal, quarter, *meter)
         if not run_id:
             run_id = self.default_run(thing, scope)
+        if meter is not None:
+            plan_ids = plans.get(run_id)
+            if not plan_ids:
+                raise NotFound(
+                    f"no plan of run {run_id!r} for the {meter[0]} {meter[1]!r}; it is written with "
+                    f"`urbantwin energy meters --run {run_id} --level {meter[0]}`"
+                )
         row, _, series = self.runs.series(run_id, scope)
         loaded = load_scenario(row.scenario, row.overrides or {}, library=self.runs.library)
         grid = loaded.grid
@@ -289,6 +340,15 @@ class Monitoring:
         constant = grid.co2_g_per_kwh / 1000.0
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(plan_hourly["grid_import"] > 0, plan_co2 / plan_hourly["grid_import"], constant)
+        planned: dict[str, int] = {}
+        if plan_ids is not None:
+            # A block's or building's plan: the run's forecast Observations, hour by hour.
+            for flow, datastream_id in plan_ids.items():
+                found = self._hourly(datastream_id, start, end, scope)
+                values = found[0] if found else [None] * hours
+                plan_hourly[flow] = np.array([v or 0.0 for v in values])
+                planned[flow] = found[1] if found else 0
+            plan_co2 = plan_hourly["grid_import"] * factor
         plan = period_kpis(
             float(plan_hourly["pv"].sum()),
             float(plan_hourly["consumption"].sum()),
@@ -302,13 +362,10 @@ class Monitoring:
         actual_hourly: dict[str, list[float | None]] = {}
         observations: dict[str, int] = {}
         for flow, datastream_id in meter_ids.items():
-            query = AggregateQuery(datastream_id, "hour", ("sum", "count"), start, end, ZoneInfo("UTC"))
-            try:
-                buckets = self.timeseries.aggregate_in(query, scope).body["buckets"]
-            except NotFound:
+            found = self._hourly(datastream_id, start, end, scope)
+            if found is None:
                 continue  # a meter the principal may not read counts as missing
-            actual_hourly[flow] = [bucket["sum"] for bucket in buckets]
-            observations[flow] = sum(bucket["count"] for bucket in buckets)
+            actual_hourly[flow], observations[flow] = found
         present = [flow for flow in METER_FLOWS if observations.get(flow)]
         missing = [flow for flow in METER_FLOWS if flow not in present]
         actual = None
@@ -331,7 +388,15 @@ class Monitoring:
         simulated = bool(((thing or {}).get("properties") or {}).get("simulated", False))
         meters_note = SIMULATED_METERS if simulated else "the meters are measurements."
         hour_stamps = [(start + k * HOUR).isoformat().replace("+00:00", "Z") for k in range(hours)]
+        per_hour = 4 if meter is None else 1  # the quarter's meters read quarter-hours, the others hours
+        level_document: dict[str, Any] = {"level": "quarter" if meter is None else meter[0]}
+        if meter is not None:
+            level_document[meter[0]] = meter[1]
+            level_document["plan_source"] = "Datastreams"
+        else:
+            level_document["plan_source"] = "run"
         return {
+            **level_document,
             "simulated_meters": simulated,
             "simulated": True,
             "note": NOTE.format(meters=meters_note),
@@ -350,7 +415,17 @@ class Monitoring:
                 "observations": observations,
                 "missing": missing,
                 "coverage": round(
-                    min((observations.get(f, 0) for f in REQUIRED), default=0) / max(hours * 4, 1), 4
+                    min((observations.get(f, 0) for f in REQUIRED), default=0) / max(hours * per_hour, 1), 4
+                ),
+                **(
+                    {
+                        "plan_datastreams": plan_ids,
+                        "plan_coverage": round(
+                            min((planned.get(f, 0) for f in REQUIRED), default=0) / max(hours, 1), 4
+                        ),
+                    }
+                    if plan_ids is not None
+                    else {}
                 ),
             },
             "plan": {key: _round(plan[key]) for key in KPI_KEYS},
@@ -365,6 +440,39 @@ class Monitoring:
                 },
             },
         }
+
+    def _hourly(
+        self, datastream_id: int, start: datetime, end: datetime, scope: DatasetScope
+    ) -> tuple[list[float | None], int] | None:
+        """A Datastream's hourly sums in [start, end) and its number of Observations; None when
+        `scope` may not read it."""
+        query = AggregateQuery(datastream_id, "hour", ("sum", "count"), start, end, ZoneInfo("UTC"))
+        try:
+            buckets = self.timeseries.aggregate_in(query, scope).body["buckets"]
+        except NotFound:
+            return None
+        return [bucket["sum"] for bucket in buckets], sum(bucket["count"] for bucket in buckets)
+
+
+#: The longest block or building key the monitoring takes.
+MAX_KEY = 200
+
+
+def parse_meter(block: str | None, building: str | None) -> tuple[str, str] | None:
+    """Which meters: a block's or a building's (level, key), or None for the quarter's."""
+    given = [
+        (level, value) for level, value in (("block", block), ("building", building)) if value is not None
+    ]
+    if len(given) > 1:
+        raise BadRequest("give block or building, not both")
+    if not given:
+        return None
+    level, key = given[0]
+    if not key.strip():
+        raise BadRequest(f"{level}: empty; give the key of a {level} (as in the run's KPI collection)")
+    if len(key) > MAX_KEY or any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise BadRequest(f"{level}: not a {level} key (at most {MAX_KEY} printable characters)")
+    return level, key
 
 
 def _round(value: float | None) -> float | None:

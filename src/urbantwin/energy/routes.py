@@ -24,7 +24,7 @@ from urbantwin.access.http import request_caller, request_principal
 from urbantwin.access.policy import DatasetScope
 from urbantwin.energy import kpi, results
 from urbantwin.energy.jobs import EnergyRuns, bundled, targets
-from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end
+from urbantwin.energy.monitoring import Monitoring, parse_days, parse_end, parse_meter
 from urbantwin.energy.openapi import (
     PLAN_EXAMPLE,
     PlanDocument,
@@ -345,7 +345,10 @@ def build_router() -> APIRouter:
 
         return await run_in_threadpool(read)
 
-    @router.get("/monitoring", summary="Plan against actual: KPIs from the quarter's meter Datastreams")
+    @router.get(
+        "/monitoring",
+        summary="Plan against actual: KPIs from the meter Datastreams of the quarter, a block or a building",
+    )
     async def monitor(
         request: Request,
         run: Annotated[
@@ -355,15 +358,25 @@ def build_router() -> APIRouter:
             str | None, Query(description="length of the period in days (1-366, default 7)")
         ] = None,
         end: Annotated[str | None, Query(description="end of the period, ISO 8601 (default: now)")] = None,
+        block: Annotated[
+            str | None,
+            Query(
+                description="a block's meters and the run's plan Datastreams for it (default: the quarter's)"
+            ),
+        ] = None,
+        building: Annotated[
+            str | None, Query(description="a building's meters and the run's plan Datastreams for it")
+        ] = None,
     ) -> dict[str, Any]:
         energy = request_energy(request)
         runs = energy.runs
         period_days, period_end = parse_days(days), parse_end(end)
+        meter = parse_meter(block, building)
         principal = request_principal(request)
 
         def read() -> dict[str, Any]:
             scope = readable(request, run) if run else runs.scope(request_caller(request))
-            report = energy.monitoring.report(run, period_days, period_end, principal, scope)
+            report = energy.monitoring.report(run, period_days, period_end, principal, scope, meter=meter)
             if not run:
                 readable(request, report["run"])  # the run chosen for the caller, audited as read
             return report

@@ -62,11 +62,21 @@ def simulate(
     record: bool = False,
     weather: Weather | None = None,
     site: Site | None = None,
+    watch: Callable[[model.Buildings], strategies.Watch] | None = None,
 ) -> Run:
-    """Model, equip, simulate and evaluate a scenario on the given buildings (at `site`, see `prepare`)."""
+    """Model, equip, simulate and evaluate a scenario on the given buildings (at `site`, see `prepare`);
+    `watch` chooses, from the modelled buildings, groups whose flows the result keeps
+    (`Result.watched`, see `engine.Watch`)."""
     site = site or Site.of(NO_CITY, records)
     buildings, need, plant = prepare(records, scenario, weather, site=site)
-    result = strategies.simulate(plant, scenario.scenario.strategy, scenario.optimiser, record, progress)
+    result = strategies.simulate(
+        plant,
+        scenario.scenario.strategy,
+        scenario.optimiser,
+        record,
+        progress,
+        watch=watch(buildings) if watch is not None else None,
+    )
     return Run(
         scenario=scenario,
         buildings=buildings,

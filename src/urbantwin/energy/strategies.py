@@ -25,11 +25,29 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from urbantwin.energy.components import Plant
-from urbantwin.energy.engine import BUILDING_FLOWS, HEAT_VALUE_COP, QUARTER_FLOWS, STRATEGIES, Engine, Result
+from urbantwin.energy.engine import (
+    BUILDING_FLOWS,
+    HEAT_VALUE_COP,
+    QUARTER_FLOWS,
+    STRATEGIES,
+    WATCH_FLOWS,
+    Engine,
+    Result,
+    Watch,
+)
 from urbantwin.energy.planner import DayAheadPlanner
 from urbantwin.energy.scenario import OptimiserParams
 
-__all__ = ["BUILDING_FLOWS", "QUARTER_FLOWS", "STRATEGIES", "Result", "objective", "simulate"]
+__all__ = [
+    "BUILDING_FLOWS",
+    "QUARTER_FLOWS",
+    "STRATEGIES",
+    "WATCH_FLOWS",
+    "Result",
+    "Watch",
+    "objective",
+    "simulate",
+]
 
 
 def simulate(
@@ -38,11 +56,13 @@ def simulate(
     optimiser: OptimiserParams | None = None,
     record: bool = False,
     progress: Callable[[int], None] | None = None,
+    watch: Watch | None = None,
 ) -> Result:
-    """Run `strategy` on the plant over its steps (see the module doc)."""
+    """Run `strategy` on the plant over its steps (see the module doc); `watch`: groups of buildings
+    whose flows are kept at some steps (`engine.Watch`)."""
     engine = Engine(plant)
     if strategy != "optimised":
-        return engine.run(strategy, record=record, progress=progress)
+        return engine.run(strategy, record=record, progress=progress, watch=watch)
     params = optimiser or OptimiserParams()
     mode = params.mode
     if mode == "auto":
@@ -52,7 +72,7 @@ def simulate(
             else "aggregate"
         )
     planner = DayAheadPlanner(engine, params, mode)
-    result = engine.run(strategy, planner=planner, record=record, progress=progress)
+    result = engine.run(strategy, planner=planner, record=record, progress=progress, watch=watch)
     result.lp_seconds = planner.seconds
     result.mode = mode
     return result

@@ -274,6 +274,8 @@ class Reading:
     end: datetime | None
     result: float
     line: int
+    #: When the result was made (a forecast's: when it was computed); None: at the end of the period.
+    result_time: datetime | None = None
 
 
 class ObservationWriter:
@@ -317,8 +319,9 @@ class ObservationWriter:
             starts.add(start)
         return starts
 
-    def add(self, datastream: int, readings: Iterable[Reading]) -> int:
-        """Queue the new readings of one Datastream; answers how many are new."""
+    def add(self, datastream: int, readings: Iterable[Reading], fresh: bool = False) -> int:
+        """Queue the new readings of one Datastream; answers how many are new. `fresh`: the
+        Datastream was made by this import, so nothing is in the store to look for."""
         unique: dict[datetime, Reading] = {}
         queued = self._queued[datastream]
         for reading in readings:
@@ -328,7 +331,7 @@ class ObservationWriter:
             unique[reading.start] = reading
         if not unique:
             return 0
-        present = self.existing_starts(datastream, min(unique), max(unique))
+        present = set() if fresh else self.existing_starts(datastream, min(unique), max(unique))
         self.report.already_present += len(present & unique.keys())
         new = [unique[start] for start in sorted(unique) if start not in present]
         if self.progress is not None and len(unique) > len(new):
@@ -336,7 +339,7 @@ class ObservationWriter:
         rows = [
             [
                 f"{iso(r.start)}/{iso(r.end)}" if r.end is not None else iso(r.start),
-                iso(r.end if r.end is not None else r.start),
+                iso(r.result_time or (r.end if r.end is not None else r.start)),
                 r.result,
             ]
             for r in new
