@@ -5,6 +5,7 @@ values, and Observations that arrive after the rollups were read."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -169,6 +170,12 @@ def test_stations_of_different_years_kinds_and_a_leap_day_at_once(
         }
     ]
     assert target["coverage"]["possible"] == 366 and target["coverage"]["valid"] == 1
+    # The period documents are shared between answers: read-only, a copy is the reader's own.
+    with pytest.raises(TypeError, match="shared"):
+        target["exceedancePeriods"][0]["end"] = "changed"
+    mine = copy.deepcopy(target["exceedancePeriods"])
+    mine[0]["end"] = "changed"
+    assert target["exceedancePeriods"][0]["end"] == "2024-03-01T00:00:00+01:00"
     pm10 = found("D", "eu-2024-2881", "day")
     assert (pm10["verdict"], pm10["exceedances"], pm10["coverage"]["valid"]) == ("insufficient_data", 5, 5)
     assert pm10["exceedancePeriods"][3]["end"] == "2024-03-01T00:00:00+01:00"  # the leap day

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -200,25 +200,43 @@ def _period(period: Period) -> dict[str, str]:
     }
 
 
+class SharedPeriod(dict[str, str]):
+    """A period's document (`_period`), one object shared by every answer that lists the period:
+    an assessment of 1,000 stations lists about a million exceeding periods, 230 MB as a dict each,
+    a few MB as references to one dict per hour or day of the year. Read-only, so that no reader of
+    one answer changes another's (a copy, `dict(period)` or `copy.deepcopy`, is a plain dict);
+    serialises as a dict."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a period's document is shared between answers: copy it to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = pop = popitem = clear = setdefault = _refuse
+
+    def __reduce__(self) -> tuple[type[dict[str, str]], tuple[dict[str, str]]]:
+        """Copies and pickles are plain dicts, the reader's own to change."""
+        return dict, (dict(self),)
+
+
 @lru_cache(maxsize=16)
-def _grid_periods(year: int, offset: timedelta, hourly: bool) -> tuple[dict[str, str], ...]:
-    """`_period` of every hour (or day) of the year's grid, formatted once: an assessment of 1,000
-    stations lists a million exceeding periods, and formatting each anew (three datetimes to text)
-    took a third of its time."""
+def _grid_periods(year: int, offset: timedelta, hourly: bool) -> tuple[SharedPeriod, ...]:
+    """`_period` of every hour (or day) of the year's grid, formatted once (formatting each
+    exceeding period anew, three datetimes to text, took a third of an assessment's time)."""
     step = timedelta(hours=1) if hourly else timedelta(days=1)
     calendar = Calendar(year, offset)
     count = calendar.hours if hourly else calendar.days
     starts = [calendar.start + k * step for k in range(count + 1)]
-    return tuple(_period(Period(starts[k], starts[k + 1], offset)) for k in range(count))
+    return tuple(SharedPeriod(_period(Period(starts[k], starts[k + 1], offset))) for k in range(count))
 
 
-def _periods(check: Check, limit: int) -> list[dict[str, str]]:
-    """The first `limit` exceeding periods of the check, as `_period` writes them."""
+def _periods(check: Check, limit: int) -> list[SharedPeriod] | list[dict[str, str]]:
+    """The first `limit` exceeding periods of the check, as `_period` writes them (shared,
+    read-only documents: `SharedPeriod`)."""
     grid = _grid_periods(check.year, check.offset, check.value.statistic == "hour")
     chosen = check.positions[:limit].tolist()
     if chosen and chosen[-1] >= len(grid):
         return [_period(p) for p in check.periods(limit)]
-    return [dict(grid[k]) for k in chosen]
+    return [grid[k] for k in chosen]
 
 
 @lru_cache(maxsize=64)
