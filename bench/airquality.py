@@ -227,7 +227,10 @@ def loaded(engine: Engine, stations: int) -> int:
             return 0
         if count != stations:
             raise SystemExit(f"the store holds {count} Things, not the {stations} stations asked for")
-        rows = connection.execute(select(observation_hour_years.c.value_counts)).scalars()
+        # Streamed (a server-side cursor on PostgreSQL): all rows at once would be the process's peak.
+        rows = connection.execute(
+            select(observation_hour_years.c.value_counts).execution_options(yield_per=64)
+        ).scalars()
         return sum(int(np.frombuffer(row, hour_years.COUNT).sum()) for row in rows)
 
 
