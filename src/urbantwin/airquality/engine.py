@@ -1,8 +1,10 @@
 """The assessment engine: hourly values in, the statistics of a calendar year and the verdicts out.
 
 Pure: pandas and numpy in, dataclasses out; no store, no HTTP (the service feeds it, tests feed it
-hand-made series). Every step is one vectorised operation over the whole year, so that a year of
-hourly values of many stations costs array operations, not Python loops:
+hand-made series). Every step is one vectorised operation over the whole year and over many series
+at once (`valid_means`, `year_statistics_of`: a (series × hours) array, NaN where an hour is not
+valid), so that a year of hourly values of a thousand stations costs a few hundred array
+operations, not a DataFrame or a Python loop per series (`year_statistics` is the same on one row):
 
 1. **Hours.** A value is the mean of an averaging interval shorter than or equal to an hour; an hour
    is valid when it holds at least `hour_fraction` (75 %) of the values it can hold
