@@ -20,7 +20,9 @@ from urbantwin.airquality.engine import (
     index_table,
     standard_offset,
     valid_hours,
+    valid_means,
     year_statistics,
+    year_statistics_of,
 )
 from urbantwin.airquality.standards import index_bands, standard
 
@@ -68,6 +70,28 @@ def test_an_hour_needs_75_percent_of_its_values() -> None:
     assert kept.iloc[0] == 30.0
     # Hourly means: one value is the whole hour.
     assert len(valid_hours(hourly, values_per_hour=1, capture=CAPTURE)) == 2
+
+
+def test_many_series_need_75_percent_of_their_own_values_an_hour() -> None:
+    # Two series on one grid of three hours: hourly means (1 value needed) and 10-minute values (5 of 6).
+    counts = np.array([[1, 0, 1], [5, 4, 6]])
+    means = np.array([[12.0, np.nan, np.inf], [30.0, 20.0, 10.0]])
+    valid = valid_means(counts, means, np.array([1, 6]), CAPTURE)
+    np.testing.assert_array_equal(valid, [[12.0, np.nan, np.nan], [30.0, np.nan, 10.0]])  # inf: no mean
+    # One number for all of them.
+    np.testing.assert_array_equal(
+        valid_means(counts, means, 6, CAPTURE), [[np.nan] * 3, [30.0, np.nan, 10.0]]
+    )
+
+
+def test_many_series_need_the_hours_of_the_year_and_the_7_before() -> None:
+    values = np.full((2, 8760), 10.0)
+    with pytest.raises(ValueError, match="8767"):
+        year_statistics_of(values, 2023, CET, CAPTURE)
+    assert year_statistics_of(np.zeros((0, 8767)), 2023, CET, CAPTURE) == []
+    both = year_statistics_of(np.full((2, 8784 + 7), 10.0), 2024, CET, CAPTURE)  # a leap year
+    assert [s.day_coverage.valid for s in both] == [366, 366]
+    assert [s.annual_mean for s in both] == [10.0, 10.0]
 
 
 def test_local_standard_time_has_no_summer_time() -> None:

@@ -1,8 +1,10 @@
 """The assessment engine: hourly values in, the statistics of a calendar year and the verdicts out.
 
 Pure: pandas and numpy in, dataclasses out; no store, no HTTP (the service feeds it, tests feed it
-hand-made series). Every step is one vectorised operation over the whole year, so that a year of
-hourly values of many stations costs array operations, not Python loops:
+hand-made series). Every step is one vectorised operation over the whole year and over many series
+at once (`valid_means`, `year_statistics_of`: a (series × hours) array, NaN where an hour is not
+valid), so that a year of hourly values of a thousand stations costs a few hundred array
+operations, not a DataFrame or a Python loop per series (`year_statistics` is the same on one row):
 
 1. **Hours.** A value is the mean of an averaging interval shorter than or equal to an hour; an hour
    is valid when it holds at least `hour_fraction` (75 %) of the values it can hold
@@ -205,6 +207,102 @@ def _on_grid(series: pd.Series, first: datetime, length: int, step_ns: int) -> n
     return out
 
 
+def valid_means(
+    counts: np.ndarray, means: np.ndarray, values_per_hour: int | np.ndarray, capture: Capture
+) -> np.ndarray:
+    """The means of the valid hours (those with `hour_fraction` of their values), NaN elsewhere: the
+    matrix form of `valid_hours`. `counts` and `means` are (series × hours) arrays on one grid of
+    hours, `values_per_hour` one number or one per series."""
+    per_hour = np.asarray(values_per_hour, dtype="float64")
+    needed = np.maximum(1.0, np.ceil(capture.hour_fraction * per_hour - 1e-9))
+    if needed.ndim == 1:
+        needed = needed[:, None]
+    with np.errstate(invalid="ignore"):
+        kept = (counts >= needed) & np.isfinite(means)
+    return np.where(kept, means, np.nan)
+
+
+#: Series whose statistics are computed in one pass of array operations: bounds the temporaries
+#: (a dozen arrays of rows × 8,791 hours) to a few MB each, whatever the batch the caller hands in.
+CHUNK_SERIES = 16
+
+
+def year_statistics_of(
+    values: np.ndarray, year: int, offset: timedelta, capture: Capture
+) -> list[YearStatistics]:
+    """The statistics of `year` of many series at once, one per row of `values`: valid hourly means
+    (NaN where not valid; `valid_means`) on the year's grid of hours and the `LEAD_HOURS` before it
+    (`Calendar(year, offset).grid(LEAD_HOURS)`), a (series × (hours + 7)) array. Every step is an
+    array operation along the station axis (module docstring); rows are taken `CHUNK_SERIES` at a
+    time."""
+    calendar = Calendar(year, offset)
+    values = np.asarray(values, dtype="float64")
+    if values.ndim != 2 or values.shape[1] != calendar.hours + LEAD_HOURS:
+        raise ValueError(f"values: (series × {calendar.hours + LEAD_HOURS}) hours expected for {year}")
+    out: list[YearStatistics] = []
+    for low in range(0, values.shape[0], CHUNK_SERIES):
+        out.extend(_chunk_statistics(values[low : low + CHUNK_SERIES], calendar, capture))
+    return out
+
+
+def _chunk_statistics(values: np.ndarray, calendar: Calendar, capture: Capture) -> list[YearStatistics]:
+    rows, days = values.shape[0], calendar.days
+    held = ~np.isnan(values)
+    filled = np.where(held, values, 0.0)  # as np.nansum and np.nanmean take them
+    year_values, present = values[:, LEAD_HOURS:], held[:, LEAD_HOURS:]
+    hour_valid = present.sum(axis=1)
+    # The annual mean as `np.nanmean` computes it: NaN as 0, summed along the row, by the count.
+    totals = filled[:, LEAD_HOURS:].sum(axis=1)
+
+    day_counts = present.reshape(rows, days, 24).sum(axis=2)
+    day_sums = filled[:, LEAD_HOURS:].reshape(rows, days, 24).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        day_means = np.where(day_counts >= capture.day_hours, day_sums / day_counts, np.nan)
+    day_valid = np.count_nonzero(day_counts >= capture.day_hours, axis=1)
+
+    # Running 8-hour means ending with each hour of the year, from cumulative sums along each row.
+    sums = np.zeros((rows, values.shape[1] + 1))
+    np.cumsum(filled, axis=1, out=sums[:, 1:])
+    counts = np.zeros((rows, values.shape[1] + 1), dtype="int32")
+    np.cumsum(held, axis=1, dtype="int32", out=counts[:, 1:])
+    window_sums = sums[:, 8:] - sums[:, :-8]
+    window_counts = counts[:, 8:] - counts[:, :-8]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eight = np.where(window_counts >= capture.eight_hour_hours, window_sums / window_counts, np.nan)
+    eight_by_day = eight.reshape(rows, days, 24)
+    windows = (window_counts >= capture.eight_hour_hours).reshape(rows, days, 24).sum(axis=2)
+    # The largest valid mean of each day (fmax passes over NaN; all NaN only where no window is).
+    maxima = np.fmax.reduce(eight_by_day, axis=2)
+    valid_max = windows >= capture.max8h_windows
+    max8h_values = np.where(valid_max, maxima, np.nan)
+    max8h_valid = valid_max.sum(axis=1)
+    months = _summer_day_months(calendar.year)
+    summer_months = sum(
+        (valid_max[:, months == month].sum(axis=1) >= capture.ozone_month_days).astype("int64")
+        for month in SUMMER_MONTHS
+    )
+
+    out = []
+    for k in range(rows):
+        hour_coverage = Coverage(int(hour_valid[k]), calendar.hours, capture.year_fraction)
+        out.append(
+            YearStatistics(
+                calendar.year,
+                calendar.offset,
+                year_values[k],
+                day_means[k],
+                max8h_values[k],
+                hour_coverage,
+                Coverage(int(day_valid[k]), days, capture.year_fraction),
+                Coverage(int(max8h_valid[k]), days, capture.year_fraction),
+                bool(summer_months[k] >= capture.ozone_summer_months),
+                float(totals[k] / hour_valid[k]) if hour_coverage.sufficient else None,
+                hour_coverage.sufficient,
+            )
+        )
+    return out
+
+
 def year_statistics(
     hours: pd.Series | None,
     year: int,
@@ -213,60 +311,30 @@ def year_statistics(
     daily: pd.Series | None = None,
 ) -> YearStatistics:
     """The year's statistics from valid hourly means (`valid_hours`, UTC index), or from daily means
-    (`daily`, indexed by local standard date) when the series has no hourly values."""
+    (`daily`, indexed by local standard date) when the series has no hourly values. One series:
+    `year_statistics_of` on a single row."""
     calendar = Calendar(year, offset)
     if hours is None:
         if daily is None:
             raise ValueError("hours or daily values are needed")
-        day_values = _on_grid(daily, datetime(year, 1, 1), calendar.days, _DAY_NS)
-        valid = int(np.count_nonzero(~np.isnan(day_values)))
-        coverage = Coverage(valid, calendar.days, capture.year_fraction)
-        mean = float(np.nanmean(day_values)) if coverage.sufficient else None
-        return YearStatistics(
-            year, offset, None, day_values, None, None, coverage, None, False, mean, coverage.sufficient
+        return daily_statistics(
+            _on_grid(daily, datetime(year, 1, 1), calendar.days, _DAY_NS), year, offset, capture
         )
     values = _on_grid(hours, calendar.start - LEAD_HOURS * HOUR, calendar.hours + LEAD_HOURS, _HOUR_NS)
-    year_values = values[LEAD_HOURS:]
-    present = ~np.isnan(year_values)
-    hour_coverage = Coverage(int(present.sum()), calendar.hours, capture.year_fraction)
+    return year_statistics_of(values[None, :], year, offset, capture)[0]
 
-    by_day = year_values.reshape(calendar.days, 24)
-    day_counts = present.reshape(calendar.days, 24).sum(axis=1)
-    day_sums = np.nansum(by_day, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        day_means = np.where(day_counts >= capture.day_hours, day_sums / day_counts, np.nan)
-    day_coverage = Coverage(int(np.count_nonzero(~np.isnan(day_means))), calendar.days, capture.year_fraction)
 
-    # Running 8-hour means ending with each hour of the year, from cumulative sums (one pass).
-    filled = np.nan_to_num(values, nan=0.0)
-    sums = np.concatenate(([0.0], np.cumsum(filled)))
-    counts = np.concatenate(([0], np.cumsum(~np.isnan(values))))
-    window_sums = sums[8:] - sums[:-8]
-    window_counts = counts[8:] - counts[:-8]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        eight = np.where(window_counts >= capture.eight_hour_hours, window_sums / window_counts, np.nan)
-    eight_by_day = eight.reshape(calendar.days, 24)
-    windows = (~np.isnan(eight_by_day)).sum(axis=1)
-    maxima = np.where(np.isnan(eight_by_day), -np.inf, eight_by_day).max(axis=1)
-    max8h_values = np.where(windows >= capture.max8h_windows, maxima, np.nan)
-    valid_max = ~np.isnan(max8h_values)
-    max8h_coverage = Coverage(int(np.count_nonzero(valid_max)), calendar.days, capture.year_fraction)
-    per_month = np.bincount(_summer_day_months(year)[valid_max], minlength=13)
-    summer_months = int(np.count_nonzero(per_month[list(SUMMER_MONTHS)] >= capture.ozone_month_days))
-
-    mean = float(np.nanmean(year_values)) if hour_coverage.sufficient else None
+def daily_statistics(
+    day_values: np.ndarray, year: int, offset: timedelta, capture: Capture
+) -> YearStatistics:
+    """The year's statistics of a series of daily means: `day_values` on the year's local standard
+    days, NaN where there is none."""
+    calendar = Calendar(year, offset)
+    valid = int(np.count_nonzero(~np.isnan(day_values)))
+    coverage = Coverage(valid, calendar.days, capture.year_fraction)
+    mean = float(np.nanmean(day_values)) if coverage.sufficient else None
     return YearStatistics(
-        year,
-        offset,
-        year_values,
-        day_means,
-        max8h_values,
-        hour_coverage,
-        day_coverage,
-        max8h_coverage,
-        summer_months >= capture.ozone_summer_months,
-        mean,
-        hour_coverage.sufficient,
+        year, offset, None, day_values, None, None, coverage, None, False, mean, coverage.sufficient
     )
 
 

@@ -12,7 +12,7 @@ id.
 of each UTC hour, from the hourly rollups, so a year of minute data costs 8,760 rows. Where every
 station is assessed at once (`assessments`: the CSV report, the benchmark), the hours of all their
 series are read in one statement straight into numpy arrays (`store/hourly.py`), the same counts and
-means. A Datastream
+means. Either way the engine takes the series as (series × hours) arrays, many at once. A Datastream
 declares its averaging period in `properties.aggregation` (`PT1H`, `PT10M`, `P1D`; hourly when
 unstated): it says how many values an hour can hold (for the 75 % rule), and daily Datastreams
 (`P1D`) are taken as daily means, each belonging to the local standard day that holds the middle of
@@ -26,11 +26,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -40,6 +40,8 @@ from sqlalchemy import Engine, select
 from urbantwin.access.gate import Access, Caller
 from urbantwin.access.policy import DatasetScope
 from urbantwin.airquality.engine import (
+    CHUNK_SERIES,
+    LEAD_HOURS,
     Calendar,
     Check,
     Coverage,
@@ -49,7 +51,9 @@ from urbantwin.airquality.engine import (
     index_table,
     standard_offset,
     valid_hours,
+    valid_means,
     year_statistics,
+    year_statistics_of,
 )
 from urbantwin.airquality.sensors import is_low_cost
 from urbantwin.airquality.standards import POLLUTANTS, Capture, index_bands, standards
@@ -78,8 +82,8 @@ _MICROGRAMS = {"µg/m³", "µg/m3", "ug/m3", "μg/m³"}
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
 
 
-#: Reads a series' hours of `[start, end)`: (series, start, end) → frame of `mean` and `count`.
-Reader = Callable[["Series", datetime, datetime], pd.DataFrame]
+#: The statistics of one Datastream: per standard, per year.
+ByStandard = dict[str, dict[int, YearStatistics]]
 
 
 @dataclass(frozen=True)
@@ -196,25 +200,43 @@ def _period(period: Period) -> dict[str, str]:
     }
 
 
+class SharedPeriod(dict[str, str]):
+    """A period's document (`_period`), one object shared by every answer that lists the period:
+    an assessment of 1,000 stations lists about a million exceeding periods, 230 MB as a dict each,
+    a few MB as references to one dict per hour or day of the year. Read-only, so that no reader of
+    one answer changes another's (a copy, `dict(period)` or `copy.deepcopy`, is a plain dict);
+    serialises as a dict."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a period's document is shared between answers: copy it to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = pop = popitem = clear = setdefault = _refuse
+
+    def __reduce__(self) -> tuple[type[dict[str, str]], tuple[dict[str, str]]]:
+        """Copies and pickles are plain dicts, the reader's own to change."""
+        return dict, (dict(self),)
+
+
 @lru_cache(maxsize=16)
-def _grid_periods(year: int, offset: timedelta, hourly: bool) -> tuple[dict[str, str], ...]:
-    """`_period` of every hour (or day) of the year's grid, formatted once: an assessment of 1,000
-    stations lists a million exceeding periods, and formatting each anew (three datetimes to text)
-    took a third of its time."""
+def _grid_periods(year: int, offset: timedelta, hourly: bool) -> tuple[SharedPeriod, ...]:
+    """`_period` of every hour (or day) of the year's grid, formatted once (formatting each
+    exceeding period anew, three datetimes to text, took a third of an assessment's time)."""
     step = timedelta(hours=1) if hourly else timedelta(days=1)
     calendar = Calendar(year, offset)
     count = calendar.hours if hourly else calendar.days
     starts = [calendar.start + k * step for k in range(count + 1)]
-    return tuple(_period(Period(starts[k], starts[k + 1], offset)) for k in range(count))
+    return tuple(SharedPeriod(_period(Period(starts[k], starts[k + 1], offset))) for k in range(count))
 
 
-def _periods(check: Check, limit: int) -> list[dict[str, str]]:
-    """The first `limit` exceeding periods of the check, as `_period` writes them."""
+def _periods(check: Check, limit: int) -> list[SharedPeriod] | list[dict[str, str]]:
+    """The first `limit` exceeding periods of the check, as `_period` writes them (shared,
+    read-only documents: `SharedPeriod`)."""
     grid = _grid_periods(check.year, check.offset, check.value.statistic == "hour")
     chosen = check.positions[:limit].tolist()
     if chosen and chosen[-1] >= len(grid):
         return [_period(p) for p in check.periods(limit)]
-    return [dict(grid[k]) for k in chosen]
+    return [grid[k] for k in chosen]
 
 
 @lru_cache(maxsize=64)
@@ -372,7 +394,8 @@ class AirService:
         out = []
         for thing_id, items in by_thing.items():
             for pollutant, series in self._chosen(items).items():
-                statistics = self._statistics(series, range(year, year + 1), offset, scope)[first.id][year]
+                by_standard = self._station_statistics([series], year, offset, scope, one_year=True)
+                statistics = by_standard[series.id][first.id][year]
                 sufficient = statistics.annual_mean_sufficient and statistics.annual_mean is not None
                 coverage = statistics.day_coverage if series.daily else statistics.hour_coverage
                 out.append(
@@ -393,47 +416,82 @@ class AirService:
 
     def _hours(self, series: Series, start: datetime, end: datetime, scope: DatasetScope) -> pd.DataFrame:
         """Count and mean of each UTC hour of `[start, end)` that holds values."""
-        query = AggregateQuery(series.id, "hour", ("count", "mean"), start, end, ZoneInfo("UTC"))
-        buckets = self.timeseries.aggregate_in(query, scope).body["buckets"]
-        index = pd.date_range(start, periods=len(buckets), freq="h", tz=UTC)
-        counts = np.fromiter((bucket["count"] for bucket in buckets), dtype="int64", count=len(buckets))
-        means = np.array([np.nan if b["mean"] is None else b["mean"] for b in buckets], dtype="float64")
+        counts, means = self._dense_hours(series, start, end, scope)
+        index = pd.date_range(start, periods=len(counts), freq="h", tz=UTC)
         frame = pd.DataFrame({"mean": means, "count": counts}, index=index)
         return frame[frame["count"] > 0]
+
+    def _dense_hours(
+        self, series: Series, start: datetime, end: datetime, scope: DatasetScope
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Count and mean (NaN: none) of every UTC hour of `[start, end)`, through the time series
+        service (one query, the caller's scope)."""
+        query = AggregateQuery(series.id, "hour", ("count", "mean"), start, end, ZoneInfo("UTC"))
+        buckets = self.timeseries.aggregate_in(query, scope).body["buckets"]
+        counts = np.fromiter((bucket["count"] for bucket in buckets), dtype="int64", count=len(buckets))
+        means = np.array([np.nan if b["mean"] is None else b["mean"] for b in buckets], dtype="float64")
+        return counts, means
 
     @staticmethod
     def _window(years: range, offset: timedelta) -> tuple[datetime, datetime]:
         """The UTC hours `years` are assessed from (8 hours before the first for 8-hour means)."""
         return Calendar(years[0], offset).start - timedelta(hours=8), Calendar(years[-1] + 1, offset).start
 
-    def _statistics(
+    def _station_statistics(
         self,
-        series: Series,
-        years: range,
+        chosen: Sequence[Series],
+        year: int,
         offset: timedelta,
         scope: DatasetScope,
-        read: Reader | None = None,
-    ) -> dict[str, dict[int, YearStatistics]]:
-        """The statistics of `years` per standard (read once, computed once per set of capture rules);
-        the hours through `read` where given (the bulk read of `assessments`), else one query."""
-        start, end = self._window(years, offset)
-        hourly = read(series, start, end) if read is not None else self._hours(series, start, end, scope)
-        daily = None
-        if series.daily:
-            # A daily value is the day holding the middle of its interval (local standard time).
-            middles = hourly.index + pd.Timedelta(hours=12) + pd.Timedelta(offset)
-            daily = hourly["mean"].groupby(middles.tz_convert(None).normalize()).mean()
-        computed: dict[tuple[Any, ...], dict[int, YearStatistics]] = {}
-        out: dict[str, dict[int, YearStatistics]] = {}
-        for standard in standards():
-            capture = standard.capture
-            rules = _rules(capture)
-            if rules not in computed:
-                valid = None if series.daily else valid_hours(hourly, series.values_per_hour, capture)
-                computed[rules] = {
-                    year: year_statistics(valid, year, offset, capture, daily=daily) for year in years
-                }
-            out[standard.id] = computed[rules]
+        one_year: bool = False,
+    ) -> dict[int, ByStandard]:
+        """The statistics of each of one station's `chosen` series by Datastream id, each series read
+        in one query of the time series service (the per-station path); ozone's for the three years
+        its target value averages unless `one_year`."""
+        out: dict[int, ByStandard] = {}
+        for ozone in (False, True):
+            group = [series for series in chosen if (series.pollutant == "o3") == ozone]
+            if not group:
+                continue
+            years = _years(year, ozone and not one_year)
+            start, end = self._window(years, offset)
+            read = [self._dense_hours(series, start, end, scope) for series in group]
+            counts = np.stack([counts for counts, _ in read])
+            means = np.stack([means for _, means in read])
+            out.update(
+                zip((s.id for s in group), _statistics_many(group, years, offset, counts, means), strict=True)
+            )
+        return out
+
+    def _bulk_statistics(
+        self, chosen: Sequence[Series], year: int, offset: timedelta
+    ) -> dict[int, ByStandard]:
+        """The statistics of every one of `chosen` (many stations' series) by Datastream id: the
+        hours of all read at once (`store.hourly`, one statement per span of years), then
+        `CHUNK_SERIES` series at a time as dense (series × hours) arrays, so that the arrays held
+        besides the read hours stay a few MB whatever the batch."""
+        out: dict[int, ByStandard] = {}
+        for ozone in (False, True):
+            group = [series for series in chosen if (series.pollutant == "o3") == ozone]
+            if not group:
+                continue
+            years = _years(year, ozone)
+            start, end = self._window(years, offset)
+            hours = hourly(self.engine, [series.id for series in group], start, end)
+            none = np.zeros(hours.hours, "int32")
+            for low in range(0, len(group), CHUNK_SERIES):
+                part = group[low : low + CHUNK_SERIES]
+                counts = np.stack([hours.counts.get(series.id, none) for series in part])
+                sums = np.stack([hours.sums.get(series.id, none) for series in part])
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    means = sums / counts
+                out.update(
+                    zip(
+                        (s.id for s in part),
+                        _statistics_many(part, years, offset, counts, means),
+                        strict=True,
+                    )
+                )
         return out
 
     # --- the assessment ---------------------------------------------------------------------
@@ -442,7 +500,10 @@ class AirService:
         """Every value of every standard for the station's pollutants in `year`."""
         scope = self.access.scope(caller)
         name, chosen = self._station(thing_id, scope)
-        answer = self._assessment(thing_id, name, chosen, year, scope)
+        statistics = self._station_statistics(
+            list(chosen.values()), year, standard_offset(self.zone, year), scope
+        )
+        answer = self._assessment(thing_id, name, chosen, year, statistics)
         self.access.record_read(caller, API, answer.datasets)
         return answer
 
@@ -450,7 +511,10 @@ class AirService:
         """The assessment of `year` of every station the caller may read, as `assessment` answers
         it, with the hours of many stations read at once (`store.hourly`: one statement per batch
         of `BATCH_STATIONS`, numpy arrays) — the path of the report and of the benchmark of 1,000
-        stations. Batches bound the memory: a station-year of three series is 320 kB of arrays."""
+        stations. Batches bound the memory: the hours read for a batch (a station-year of three
+        series is 320 kB of arrays, 200 stations' read about 200 MB at its peak with the rows it is
+        read from), the engine's arrays of `CHUNK_SERIES` series at a time (a few MB); the answers
+        themselves hold about 25 kB a station (their period documents shared, `SharedPeriod`)."""
         scope = self.access.scope(caller)
         found = self._series(scope)
         by_thing: dict[int, list[tuple[int, str, Series]]] = {}
@@ -463,40 +527,14 @@ class AirService:
         for low in range(0, len(things), BATCH_STATIONS):
             batch = {thing_id: chosen[thing_id] for thing_id in things[low : low + BATCH_STATIONS]}
             streams = [s for per_thing in batch.values() for s in per_thing.values()]
-            read = self._bulk_reader(
-                [s for s in streams if s.pollutant != "o3"], range(year, year + 1), offset
-            )
-            read_ozone = self._bulk_reader(
-                [s for s in streams if s.pollutant == "o3"], range(year - 2, year + 1), offset
-            )
-
-            def either(series: Series, start: datetime, end: datetime) -> pd.DataFrame:
-                return (read_ozone if series.pollutant == "o3" else read)(series, start, end)  # noqa: B023
-
+            statistics = self._bulk_statistics(streams, year, offset)
             answers.extend(
-                self._assessment(thing_id, by_thing[thing_id][0][1], per_thing, year, scope, either)
+                self._assessment(thing_id, by_thing[thing_id][0][1], per_thing, year, statistics)
                 for thing_id, per_thing in batch.items()
             )
         datasets = sorted({d for answer in answers for d in answer.datasets}, key=lambda d: d or "")
         self.access.record_read(caller, API, datasets)
         return answers
-
-    def _bulk_reader(self, chosen: Sequence[Series], years: range, offset: timedelta) -> Reader:
-        """The hours of every one of `chosen` over `years`, read at once; a reader of one series."""
-        start, end = self._window(years, offset)
-        hours = hourly(self.engine, [series.id for series in chosen], start, end)
-
-        def read(series: Series, first: datetime, last: datetime) -> pd.DataFrame:
-            micros, counts, totals = hours.of(series.id)
-            low, high = np.searchsorted(micros, [_micros(first), _micros(last)])
-            micros, counts, totals = micros[low:high], counts[low:high], totals[low:high]
-            held = counts > 0
-            if not held.all():
-                micros, counts, totals = micros[held], counts[held], totals[held]
-            index = pd.DatetimeIndex((micros * 1000).view("M8[ns]"), tz=UTC)
-            return pd.DataFrame({"mean": totals / counts, "count": counts}, index=index, copy=False)
-
-        return read
 
     def _assessment(
         self,
@@ -504,8 +542,7 @@ class AirService:
         name: str,
         chosen: dict[str, Series],
         year: int,
-        scope: DatasetScope,
-        read: Reader | None = None,
+        statistics: dict[int, ByStandard],
     ) -> Answer:
         offset = standard_offset(self.zone, year)
         pollutants: list[dict[str, Any]] = []
@@ -514,8 +551,7 @@ class AirService:
             series = chosen.get(pollutant)
             if series is None:
                 continue
-            years = range(year - 2, year + 1) if pollutant == "o3" else range(year, year + 1)
-            by_standard = self._statistics(series, years, offset, scope, read)
+            by_standard = statistics[series.id]
             # The figures of the first standard (2008/50/EC's rules) describe the data; each check
             # below uses its own standard's rules.
             current = by_standard[standards()[0].id][year]
@@ -704,6 +740,54 @@ class AirService:
                 for s in standards()
             ]
         }
+
+
+def _years(year: int, ozone: bool) -> range:
+    """The years a series is read for: ozone's target value averages the exceedances of three."""
+    return range(year - 2, year + 1) if ozone else range(year, year + 1)
+
+
+def _statistics_many(
+    chosen: Sequence[Series], years: range, offset: timedelta, counts: np.ndarray, means: np.ndarray
+) -> list[ByStandard]:
+    """The statistics of `years` of each of `chosen` per standard (computed once per set of capture
+    rules), from the count and mean (NaN: none) of every hour of their window (`AirService._window`),
+    one row per series: the hourly series as one array pass along the series axis
+    (`engine.year_statistics_of`), daily series each by its days."""
+    start, _ = AirService._window(years, offset)
+    rows = [k for k, series in enumerate(chosen) if not series.daily]
+    per_hour = np.array([chosen[k].values_per_hour for k in rows], dtype="int64")
+    out: list[ByStandard] = [{} for _ in chosen]
+    computed: dict[tuple[Any, ...], list[dict[int, YearStatistics]]] = {}
+    for standard in standards():
+        capture = standard.capture
+        rules = _rules(capture)
+        if rules not in computed:
+            by_row: list[dict[int, YearStatistics]] = [{} for _ in chosen]
+            valid = valid_means(counts[rows], means[rows], per_hour, capture)
+            for year in years:
+                calendar = Calendar(year, offset)
+                first = (calendar.start - timedelta(hours=LEAD_HOURS) - start) // timedelta(hours=1)
+                span = valid[:, first : first + calendar.hours + LEAD_HOURS]
+                for k, stats in zip(rows, year_statistics_of(span, year, offset, capture), strict=True):
+                    by_row[k][year] = stats
+            for k, series in enumerate(chosen):
+                if series.daily:
+                    daily = _daily_means(counts[k], means[k], start, offset)
+                    by_row[k] = {y: year_statistics(None, y, offset, capture, daily=daily) for y in years}
+            computed[rules] = by_row
+        for k in range(len(chosen)):
+            out[k][standard.id] = computed[rules][k]
+    return out
+
+
+def _daily_means(counts: np.ndarray, means: np.ndarray, start: datetime, offset: timedelta) -> pd.Series:
+    """A daily Datastream's values by local standard date: each the day holding the middle of its
+    interval (its hour's start + 12 hours, local standard time)."""
+    held = np.flatnonzero(counts > 0)
+    starts = pd.Timestamp(start).tz_convert(UTC) + pd.to_timedelta(held, unit="h")
+    middles = starts + pd.Timedelta(hours=12) + pd.Timedelta(offset)
+    return pd.Series(means[held], index=starts).groupby(middles.tz_convert(None).normalize()).mean()
 
 
 def assessments_csv(bodies: Sequence[dict[str, Any]]) -> str:
