@@ -9,6 +9,8 @@ join it, so every read of them asks the same policy as any other data of the pla
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +29,8 @@ from urbantwin.times import format_instant
 #: What a partner's endpoint speaks.
 KINDS = ("sensorthings", "ogcapi", "dcat")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: A partner's health is written at most this often while it stays the same (`RemoteRegistry.note`).
+NOTE_INTERVAL_SECONDS = 60.0
 #: Requests a second to one partner unless its registration says otherwise.
 DEFAULT_RATE = 10.0
 API = "federation"
@@ -100,6 +104,9 @@ class RemoteRegistry:
     def __init__(self, engine: Engine, access: Access) -> None:
         self.engine = engine
         self.access = access
+        #: Per partner, what this process last wrote of its health (state, error, monotonic moment).
+        self._noted: dict[str, tuple[str, str | None, float]] = {}
+        self._noted_lock = threading.Lock()
 
     def add(
         self,
@@ -195,3 +202,26 @@ class RemoteRegistry:
             values["last_sync"] = now
         with for_writes(self.engine).begin() as connection:
             connection.execute(update(remotes).where(remotes.c.name == name).values(**values))
+
+    def note(self, remote: Remote, error: str | None) -> None:
+        """Note a partner's answer to a read-through (`error`: why it failed, None: it worked) as
+        its health, without a write on every read: only when the state or the reason changes from
+        what `remote` (as just read) and this process last wrote say, or once `NOTE_INTERVAL_SECONDS`
+        have passed (so `last_checked` and `last_sync` stay roughly current)."""
+        state = "failing" if error else "ok"
+        error = error[:2000] if error else None
+        now = time.monotonic()
+        with self._noted_lock:
+            written = self._noted.get(remote.name)
+            if written and written[:2] == (state, error) and now - written[2] < NOTE_INTERVAL_SECONDS:
+                return
+            stored_age = (
+                (datetime.now(UTC) - remote.last_checked).total_seconds()
+                if remote.last_checked is not None
+                else None
+            )
+            unchanged = remote.health == state and remote.last_error == error
+            if unchanged and stored_age is not None and stored_age < NOTE_INTERVAL_SECONDS:
+                return
+            self._noted[remote.name] = (state, error, now)
+        self.record(remote.name, error)

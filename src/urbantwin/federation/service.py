@@ -54,7 +54,8 @@ class FederationService:
         self.access = access
         self.sensorthings = sensorthings
         self.registry = RemoteRegistry(engine, access)
-        self.proxy = FeatureProxy()
+        #: What the partners answer through the proxy is their health too (written on a change).
+        self.proxy = FeatureProxy(on_outcome=self.registry.note)
 
     def add(self, caller: Caller, body: Any) -> Remote:
         """Register a partner from a JSON body (`name`, `url`, `kind`, `attribution`, `licence`, …)."""
