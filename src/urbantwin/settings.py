@@ -55,6 +55,10 @@ class Settings:
     max_expand_breadth: int = 32
     #: Largest OGC API Features `offset` and SensorThings `$skip` (default: the 64-bit range).
     max_offset: int = 2**63 - 1
+    #: How long a client or a shared cache may keep a page of OGC API features (items and single
+    #: features) before asking again, in seconds (`max-age`; it revalidates by ETag, cheaply); 0:
+    #: revalidate every time. Restricted collections are `private` (kept by the reader's own cache).
+    features_max_age_seconds: int = 30
     #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
     cors_origins: tuple[str, ...] = ("*",)
     #: Longest time one database statement may run, in seconds; a longer one is stopped and the
