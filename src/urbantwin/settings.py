@@ -59,6 +59,10 @@ class Settings:
     #: features) before asking again, in seconds (`max-age`; it revalidates by ETag, cheaply); 0:
     #: revalidate every time. Restricted collections are `private` (kept by the reader's own cache).
     features_max_age_seconds: int = 30
+    #: Whether this server process follows partners live over their MQTT topics (the mirrors set to
+    #: follow, docs/federation.md): each partner is followed by one process of those that do, which
+    #: holds its lease. Off: this process leaves them to others.
+    federation_follow: bool = True
     #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
     cors_origins: tuple[str, ...] = ("*",)
     #: Longest time one database statement may run, in seconds; a longer one is stopped and the
