@@ -104,6 +104,10 @@ class _Page:
     rows: list[list[Any]]
     last: tuple[datetime, str] | None
     error: str | None = None
+    #: The cursor the page was read after (None: from the start).
+    after: tuple[datetime, str] | None = None
+    #: Each row's remote id and cursor time as read (parsed only when the cursor moved meanwhile).
+    keys: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def _key(remote: Remote, link: str) -> str:
@@ -371,7 +375,7 @@ class DatastreamMirror:
                 good = [p for p in group if p.error is None and p.rows]
                 report.errors += [p.error for p in group if p.error is not None]
                 if good:
-                    self._store(good)
+                    size = self._store(good)
                     report.observations += size
                     report.pages += len(good)
                     if self.progress is not None:
@@ -425,8 +429,9 @@ class DatastreamMirror:
                     last = (_start(last_row[1], url), last_row[0])
                     if cursor is not None and not _later(last, cursor):
                         raise RemoteFailure(f"{url}: the page does not move past the cursor")
-                    cursor = last
-                    yield _Page(mirror, [r[2:] for r in rows], last)
+                    before, cursor = cursor, last
+                    keys = [(r[0], r[1]) for r in rows]
+                    yield _Page(mirror, [r[2:] for r in rows], last, None, before, keys)
                 if not link:
                     return
                 if link in seen or not rows:
@@ -522,13 +527,53 @@ class DatastreamMirror:
         if refused:
             raise RemoteFailure(f"{where}: {refused} of the partner's Observations are not valid")
 
-    def _store(self, group: list[_Page]) -> None:
-        """The pages' rows and the new cursors, in one transaction."""
+    def _store(self, group: list[_Page]) -> int:
+        """The pages' rows and the new cursors, in one transaction; how many rows were stored.
+
+        The mirrors' cursors are read under a row lock first: where one is no longer the cursor its
+        first page was read after (a follower, or another run, stored Observations meanwhile), only
+        the rows after the stored cursor are taken, so nothing is stored twice."""
+        ids = sorted({page.mirror.id for page in group})
         with for_writes(self.engine).begin() as connection:
-            self._create(connection, group)
+            stored = {
+                row.id: (row.cursor_time, row.cursor_id) if row.cursor_time is not None else None
+                for row in connection.execute(
+                    select(remote_mirrors.c.id, remote_mirrors.c.cursor_time, remote_mirrors.c.cursor_id)
+                    .where(remote_mirrors.c.id.in_(ids))
+                    .with_for_update()
+                )
+            }
+            expected: dict[int, tuple[datetime, str] | None] = {}
             for page in group:
+                expected.setdefault(page.mirror.id, page.after)
+            moved = {ident for ident in ids if stored.get(ident) != expected.get(ident)}
+            pages: list[_Page] = []
+            for page in group:
+                if page.mirror.id not in stored:
+                    continue  # no longer mirrored
+                kept = self._past_cursor(page, stored[page.mirror.id]) if page.mirror.id in moved else page
+                if kept is not None:
+                    pages.append(kept)
+            if pages:
+                self._create(connection, pages)
+            for page in pages:
                 assert page.last is not None
                 _advance(connection, page.mirror, page.last, len(page.rows))
+            return sum(len(page.rows) for page in pages)
+
+    def _past_cursor(self, page: _Page, cursor: tuple[datetime, str] | None) -> _Page | None:
+        """`page` without its rows at or before `cursor` (None when none is left)."""
+        if cursor is None:
+            return page
+        where = page.mirror.remote_link
+        kept = [
+            (row, key)
+            for row, key in zip(page.rows, page.keys, strict=True)
+            if _later((_start(key[1], where), str(key[0])), cursor)
+        ]
+        if not kept:
+            return None
+        return _Page(page.mirror, [row for row, _ in kept], page.last, None, cursor, [k for _, k in kept])
 
 
 def live_row(mirror: _Mirror, body: Any, where: str) -> tuple[tuple[datetime, str], list[Any]]:
