@@ -4,6 +4,7 @@ whose federation service follows it, as a server process does."""
 
 from __future__ import annotations
 
+import queue
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -238,3 +239,27 @@ def test_following_is_for_sensorthings_partners_at_a_broker_url(local: Local) ->
     assert not registry.claim("sta", "two", 30)
     registry.release("sta", "one")
     assert registry.claim("sta", "two", 30)
+
+
+def test_a_full_queue_drops_and_asks_for_a_catch_up(local: Local) -> None:
+    """A message that finds the queue full is dropped and counted, and nothing more is stored live
+    until an incremental pass has read what was dropped."""
+    admin = Caller.system()
+    local.federation.add(
+        admin, {"name": "sta", "url": "https://s.example/v1.1", "kind": "sensorthings", **CREDIT}
+    )
+    remote = local.federation.registry.get(admin, "sta")
+    service = local.federation
+    follower = RemoteFollower(local.engine, local.settings, service.sensorthings, service.registry, remote)
+    follower._queue = queue.Queue(1)
+    follower._catch_up.clear()  # as after a catch-up
+
+    class Message:
+        topic = "v1.1/Datastreams(1)/Observations"
+        payload = b"{}"
+
+    follower._received(None, None, Message())
+    assert not follower._catch_up.is_set()
+    follower._received(None, None, Message())
+    assert follower.counts.received == 2 and follower.counts.dropped == 1
+    assert follower._catch_up.is_set()
