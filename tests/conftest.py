@@ -243,6 +243,9 @@ def _settings(url: str, viewer: Path) -> Settings:
         rate_limit_per_second=0,
         rate_limit_token_per_second=0,
         viewer_dir=str(viewer),
+        # No app of the tests follows partners live on its own (a thread looking at the store every
+        # few seconds); tests/federation/test_follow.py starts the followers it tests.
+        federation_follow=False,
     )
 
 

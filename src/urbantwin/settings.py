@@ -55,6 +55,14 @@ class Settings:
     max_expand_breadth: int = 32
     #: Largest OGC API Features `offset` and SensorThings `$skip` (default: the 64-bit range).
     max_offset: int = 2**63 - 1
+    #: How long a client or a shared cache may keep a page of OGC API features (items and single
+    #: features) before asking again, in seconds (`max-age`; it revalidates by ETag, cheaply); 0:
+    #: revalidate every time. Restricted collections are `private` (kept by the reader's own cache).
+    features_max_age_seconds: int = 30
+    #: Whether this server process follows partners live over their MQTT topics (the mirrors set to
+    #: follow, docs/federation.md): each partner is followed by one process of those that do, which
+    #: holds its lease. Off: this process leaves them to others.
+    federation_follow: bool = True
     #: Origins allowed to call the APIs from a browser; `*` allows any (reads are open data).
     cors_origins: tuple[str, ...] = ("*",)
     #: Longest time one database statement may run, in seconds; a longer one is stopped and the

@@ -36,6 +36,8 @@ def test_a_partner_is_added_listed_refused_twice_and_removed(tmp_path: Path) -> 
         "last_checked": None,
         "last_sync": None,
         "last_error": None,
+        "follow": False,
+        "mqtt_url": None,
     }
     twice = runner.invoke(app, add)
     assert twice.exit_code == 1

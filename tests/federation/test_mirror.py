@@ -18,7 +18,8 @@ from urbantwin.access.principal import ANONYMOUS
 from urbantwin.app import create_app
 from urbantwin.errors import Unauthorized
 from urbantwin.federation import mirror as mirror_module
-from urbantwin.federation.mirror import _later
+from urbantwin.federation.mirror import DatastreamMirror, _later, live_row
+from urbantwin.federation.remote_http import RemoteHttp
 from urbantwin.store import schema
 from urbantwin.store.federation_schema import remote_mirrors
 
@@ -246,3 +247,31 @@ def test_a_reader_that_breaks_fails_the_run_rather_than_ending_it_quietly(
     monkeypatch.setattr(mirror_module.DatastreamMirror, "_rows", broken)
     with pytest.raises(ValueError, match="a bug in the reader"):
         local.federation.mirror(Caller.system(), "hamburg", ids=[str(datastream["@iot.id"])])
+
+
+def test_pages_a_follower_stored_meanwhile_are_not_stored_twice(
+    client: TestClient, live_server: str, local: Local
+) -> None:
+    """A mirror run reads pages after the cursor; meanwhile the live follower stores some of the
+    same Observations: the run's transaction reads the cursor under a lock and takes only what
+    comes after it."""
+    datastream = partner_station(client, "Elbufer", hours(0, 5))
+    register(local, live_server)
+    assert local.federation.mirror(Caller.system(), "hamburg", ids=[str(datastream["@iot.id"])]).errors == []
+    add_observations(client, datastream["@iot.id"], hours(5, 4))
+    remote = local.federation.registry.get(Caller.system(), "hamburg")
+    mirror = DatastreamMirror(local.engine, local.settings, local.federation.sensorthings, remote, page=2)
+    [mirrored] = mirror.mirrors()
+    with RemoteHttp(remote.url, 0) as http:
+        pages = list(mirror._pages(http, mirrored, False))
+    assert [len(page.rows) for page in pages] == [2, 2]
+
+    published = client.get(
+        f"/v1.1/Datastreams({datastream['@iot.id']})/Observations",
+        params={"$orderby": "phenomenonTime asc", "$skip": 5, "$top": 2},
+    ).json()["value"]
+    assert mirror.store_live(mirrored, [live_row(mirrored, o, "topic") for o in published]) == 2
+    assert mirror.store_live(mirrored, [live_row(mirrored, o, "topic") for o in published]) == 0
+
+    assert mirror._store(pages) == 2
+    assert [v for _, v in local_results(local)] == [float(h) for h in range(9)]

@@ -13,6 +13,9 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.conftest import statements
 
 LAYER = {
     "type": "FeatureCollection",
@@ -28,9 +31,10 @@ LAYER = {
 
 
 class Partner:
-    """What the partner answers (headers), and the requests it saw (path, If-None-Match)."""
+    """What the partner answers (status, headers), and the requests it saw (path, If-None-Match)."""
 
     def __init__(self) -> None:
+        self.status = 200
         self.headers: dict[str, str] = {}
         self.body: bytes = orjson.dumps(LAYER)
         self.seen: list[tuple[str, str | None]] = []
@@ -50,7 +54,7 @@ def partner() -> Iterator[Partner]:
                 self.send_header("ETag", etag)
                 self.end_headers()
                 return
-            self.send_response(200)
+            self.send_response(state.status)
             self.send_header("Content-Type", "application/geo+json")
             for name, value in state.headers.items():
                 self.send_header(name, value)
@@ -136,3 +140,42 @@ def test_bad_requests_and_hidden_partners(
     assert client.get(URL, params=[("limit", "1"), ("limit", "2")]).status_code == 400
     assert anonymous.get(URL).status_code == 404
     assert partner.seen == []
+
+
+def health(client: TestClient) -> dict[str, Any]:
+    return client.get("/api/remotes/hamburg-geo").json()
+
+
+def test_the_proxy_keeps_the_partners_health_writing_only_on_a_change(
+    client: TestClient, partner: Partner, engine: Engine
+) -> None:
+    register(client, partner.url)
+    assert health(client)["health"] == "unknown"
+
+    partner.status = 503
+    assert client.get(URL).status_code == 502
+    failing = health(client)
+    assert failing["health"] == "failing"
+    assert "HTTP 503" in failing["last_error"]
+
+    partner.status = 200
+    assert client.get(URL).status_code == 200
+    healthy = health(client)
+    assert healthy["health"] == "ok"
+    assert healthy["last_error"] is None
+    assert healthy["last_sync"] is not None
+
+    # While nothing changes, reading through writes nothing (the partner is asked every time:
+    # its answers are not to be kept).
+    with statements(engine) as seen:
+        for _ in range(5):
+            assert client.get(URL).status_code == 200
+    assert not [s for s in seen if "UPDATE remotes" in s]
+
+    # A malformed answer is a failure too, with its reason; a 4xx to the visitor's query is not.
+    partner.body = b"<html>maintenance</html>"
+    client.get(URL)
+    assert "not JSON" in health(client)["last_error"]
+    partner.status = 404
+    client.get(URL)
+    assert "not JSON" in health(client)["last_error"]

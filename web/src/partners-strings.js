@@ -13,6 +13,8 @@ addStrings({
     partnerLayerFailed: 'Could not load the partner’s layer {title}: {message}',
     partnerMirrored: 'Its sensors are mirrored into this platform and shown among the sensors, with new values at each synchronisation; last synchronised {time}.',
     partnerNotMirrored: 'Its sensors are shown among the sensors once they are mirrored; nothing is mirrored yet.',
+    partnerFollowed: 'Its sensors are mirrored into this platform and followed live: a new value shows among the sensors as soon as the partner publishes it; last received {time}.',
+    partnerFailing: 'The partner could not be reached at the last attempt ({time}): {message}',
   },
   de: {
     partnerSource: 'Daten: {attribution} · Lizenz: {licence}',
@@ -23,5 +25,7 @@ addStrings({
     partnerLayerFailed: 'Die Ebene {title} des Partners ließ sich nicht laden: {message}',
     partnerMirrored: 'Seine Sensoren werden in diese Plattform gespiegelt und bei den Sensoren gezeigt, mit neuen Werten bei jedem Abgleich; zuletzt abgeglichen {time}.',
     partnerNotMirrored: 'Seine Sensoren erscheinen bei den Sensoren, sobald sie gespiegelt sind; noch ist nichts gespiegelt.',
+    partnerFollowed: 'Seine Sensoren werden in diese Plattform gespiegelt und live verfolgt: ein neuer Wert erscheint bei den Sensoren, sobald der Partner ihn veröffentlicht; zuletzt empfangen {time}.',
+    partnerFailing: 'Der Partner war beim letzten Versuch ({time}) nicht erreichbar: {message}',
   },
 });

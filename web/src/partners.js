@@ -94,10 +94,14 @@ export class Partners {
       notice:
         remote.kind === 'sensorthings'
           ? remote.last_sync
-            ? t('partnerMirrored', { time: formatTime(Date.parse(remote.last_sync)) })
+            ? t(remote.follow ? 'partnerFollowed' : 'partnerMirrored', { time: formatTime(Date.parse(remote.last_sync)) })
             : t('partnerNotMirrored')
           : null,
-      error: error ? t('partnerUnreachable', { message: error }) : null,
+      error: error
+        ? t('partnerUnreachable', { message: error })
+        : remote.health === 'failing' && remote.last_error
+          ? t('partnerFailing', { time: formatTime(Date.parse(remote.last_checked)), message: remote.last_error })
+          : null,
       partner: remote.name,
       entries,
     }));

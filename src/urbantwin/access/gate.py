@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, ScalarSelect, select
 
 from urbantwin.access.audit import AuditLog
 from urbantwin.access.policy import AccessPolicy, DatasetRule, DatasetScope
-from urbantwin.access.principal import SYSTEM, Principal
+from urbantwin.access.principal import ANONYMOUS, SYSTEM, Principal
 from urbantwin.errors import NotFound
 from urbantwin.settings import Settings
 from urbantwin.store.policy_version import current_version
@@ -134,6 +134,14 @@ class Access:
             raise NotFound(f"no {what}")
         self.record_read(caller, api, [dataset_id])
         return scope
+
+    def public(
+        self, dataset_id: str | None, connection: Connection, policy_version: str | None = None
+    ) -> bool:
+        """Whether everyone, signed in or not, may read `dataset_id`: what shows only it may be kept
+        by a shared cache and given to anyone (else a cache keeps it for its reader alone). Asks the
+        scope of an anonymous reader, kept under the version of the rules like every other scope."""
+        return self._scope(ANONYMOUS, connection, policy_version).allows(dataset_id)
 
     def record_read(self, caller: Caller, api: str, datasets: Iterable[str | None]) -> None:
         """Count a read against each dataset it showed; audit it when any of them is restricted (None

@@ -114,6 +114,19 @@ def mirror(
     ] = None,
     cursor_field: Annotated[str, typer.Option(help="phenomenonTime or resultTime")] = "phenomenonTime",
     page: Annotated[int, typer.Option(help="Observations asked per request", min=1, max=100_000)] = 10_000,
+    follow: Annotated[
+        bool | None,
+        typer.Option(
+            "--follow/--no-follow",
+            help="follow the mirrored Datastreams live over the partner's MQTT topics (a server does)",
+        ),
+    ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            help="the partner's broker, mqtt://host:port[/topic prefix/] (default: the one it names)"
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     config: Config = None,
 ) -> None:
@@ -122,9 +135,18 @@ def mirror(
 
     with open_store(config, database_url) as (settings, engine), reported():
         report = _service(settings, engine).mirror(
-            Caller.system(), name, ids=datastream, where=where, cursor_field=cursor_field, page=page
+            Caller.system(),
+            name,
+            ids=datastream,
+            where=where,
+            cursor_field=cursor_field,
+            page=page,
+            follow=follow,
+            mqtt_url=mqtt_url,
         )
         typer.echo(report.summary())
+        if follow is not None:
+            typer.echo(f"Followed live by a running server: {'yes' if follow else 'no'}.")
         if report.errors:
             raise typer.Exit(1)
 

@@ -94,6 +94,8 @@ class _Mirror:
     cursor_field: str
     cursor_time: datetime | None
     cursor_id: str | None
+    #: The partner's id of the Datastream (its MQTT topic names it).
+    remote_id: str = ""
 
 
 @dataclass
@@ -102,6 +104,10 @@ class _Page:
     rows: list[list[Any]]
     last: tuple[datetime, str] | None
     error: str | None = None
+    #: The cursor the page was read after (None: from the start).
+    after: tuple[datetime, str] | None = None
+    #: Each row's remote id and cursor time as read (parsed only when the cursor moved meanwhile).
+    keys: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def _key(remote: Remote, link: str) -> str:
@@ -315,7 +321,9 @@ class DatastreamMirror:
                 .order_by(remote_mirrors.c.id)
             ).all()
         return [
-            _Mirror(r.id, r.remote_link, r.datastream_id, r.cursor_field, r.cursor_time, r.cursor_id)
+            _Mirror(
+                r.id, r.remote_link, r.datastream_id, r.cursor_field, r.cursor_time, r.cursor_id, r.remote_id
+            )
             for r in rows
         ]
 
@@ -367,7 +375,7 @@ class DatastreamMirror:
                 good = [p for p in group if p.error is None and p.rows]
                 report.errors += [p.error for p in group if p.error is not None]
                 if good:
-                    self._store(good)
+                    size = self._store(good)
                     report.observations += size
                     report.pages += len(good)
                     if self.progress is not None:
@@ -421,8 +429,9 @@ class DatastreamMirror:
                     last = (_start(last_row[1], url), last_row[0])
                     if cursor is not None and not _later(last, cursor):
                         raise RemoteFailure(f"{url}: the page does not move past the cursor")
-                    cursor = last
-                    yield _Page(mirror, [r[2:] for r in rows], last)
+                    before, cursor = cursor, last
+                    keys = [(r[0], r[1]) for r in rows]
+                    yield _Page(mirror, [r[2:] for r in rows], last, None, before, keys)
                 if not link:
                     return
                 if link in seen or not rows:
@@ -467,8 +476,38 @@ class DatastreamMirror:
                 )
         return rows, link
 
-    def _store(self, group: list[_Page]) -> None:
-        """The pages' rows and the new cursors, in one transaction."""
+    def store_live(self, mirror: _Mirror, received: list[tuple[tuple[datetime, str], list[Any]]]) -> int:
+        """Store Observations received live for `mirror` — those after its cursor as it stands in
+        the store (read under a row lock, so a mirror run that stored them meanwhile is seen), in
+        (time, id) order — in one transaction with the new cursor; how many were stored. What lies
+        at or before the cursor is stored already (or is late data, which the mirror does not take)."""
+        with for_writes(self.engine).begin() as connection:
+            current = connection.execute(
+                select(remote_mirrors.c.cursor_time, remote_mirrors.c.cursor_id)
+                .where(remote_mirrors.c.id == mirror.id)
+                .with_for_update()
+            ).first()
+            if current is None:
+                return 0  # no longer mirrored
+            last = (
+                (current.cursor_time, current.cursor_id)
+                if current.cursor_time is not None and current.cursor_id is not None
+                else None
+            )
+            rows: list[list[Any]] = []
+            for key, row in sorted(received, key=lambda item: _order(item[0])):
+                if last is None or _later(key, last):
+                    rows.append(row)
+                    last = key
+            if not rows or last is None:
+                return 0
+            page = _Page(mirror, rows, last)
+            self._create(connection, [page])
+            _advance(connection, mirror, last, len(rows))
+            return len(rows)
+
+    def _create(self, connection: Connection, group: list[_Page]) -> None:
+        """The pages' rows through the SensorThings service's bulk path, on `connection`."""
         body = [
             {
                 "Datastream": {"@iot.id": page.mirror.datastream_id},
@@ -478,19 +517,79 @@ class DatastreamMirror:
             for page in group
         ]
         where = ", ".join(dict.fromkeys(page.mirror.remote_link for page in group))
+        try:
+            answer = self.service.handle(
+                "POST", "CreateObservations", "", body, self.base, SYSTEM, connection=connection
+            )
+        except PlatformError as exc:
+            raise RemoteFailure(f"{where}: the partner's Observations: {exc.message}") from None
+        refused = sum(1 for link in answer.body if link == "error")
+        if refused:
+            raise RemoteFailure(f"{where}: {refused} of the partner's Observations are not valid")
+
+    def _store(self, group: list[_Page]) -> int:
+        """The pages' rows and the new cursors, in one transaction; how many rows were stored.
+
+        The mirrors' cursors are read under a row lock first: where one is no longer the cursor its
+        first page was read after (a follower, or another run, stored Observations meanwhile), only
+        the rows after the stored cursor are taken, so nothing is stored twice."""
+        ids = sorted({page.mirror.id for page in group})
         with for_writes(self.engine).begin() as connection:
-            try:
-                answer = self.service.handle(
-                    "POST", "CreateObservations", "", body, self.base, SYSTEM, connection=connection
+            stored = {
+                row.id: (row.cursor_time, row.cursor_id) if row.cursor_time is not None else None
+                for row in connection.execute(
+                    select(remote_mirrors.c.id, remote_mirrors.c.cursor_time, remote_mirrors.c.cursor_id)
+                    .where(remote_mirrors.c.id.in_(ids))
+                    .with_for_update()
                 )
-            except PlatformError as exc:
-                raise RemoteFailure(f"{where}: the partner's Observations: {exc.message}") from None
-            refused = sum(1 for link in answer.body if link == "error")
-            if refused:
-                raise RemoteFailure(f"{where}: {refused} of the partner's Observations are not valid")
+            }
+            expected: dict[int, tuple[datetime, str] | None] = {}
             for page in group:
+                expected.setdefault(page.mirror.id, page.after)
+            moved = {ident for ident in ids if stored.get(ident) != expected.get(ident)}
+            pages: list[_Page] = []
+            for page in group:
+                if page.mirror.id not in stored:
+                    continue  # no longer mirrored
+                kept = self._past_cursor(page, stored[page.mirror.id]) if page.mirror.id in moved else page
+                if kept is not None:
+                    pages.append(kept)
+            if pages:
+                self._create(connection, pages)
+            for page in pages:
                 assert page.last is not None
                 _advance(connection, page.mirror, page.last, len(page.rows))
+            return sum(len(page.rows) for page in pages)
+
+    def _past_cursor(self, page: _Page, cursor: tuple[datetime, str] | None) -> _Page | None:
+        """`page` without its rows at or before `cursor` (None when none is left)."""
+        if cursor is None:
+            return page
+        where = page.mirror.remote_link
+        kept = [
+            (row, key)
+            for row, key in zip(page.rows, page.keys, strict=True)
+            if _later((_start(key[1], where), str(key[0])), cursor)
+        ]
+        if not kept:
+            return None
+        return _Page(page.mirror, [row for row, _ in kept], page.last, None, cursor, [k for _, k in kept])
+
+
+def live_row(mirror: _Mirror, body: Any, where: str) -> tuple[tuple[datetime, str], list[Any]]:
+    """An Observation as the partner published it (MQTT) as the cursor key (time, id) and the row
+    of `_COMPONENTS` the mirror stores; RemoteFailure naming what is wrong with it."""
+    if not isinstance(body, dict) or "@iot.id" not in body:
+        raise RemoteFailure(f"{where}: not an Observation with an @iot.id")
+    if "result" not in body:
+        raise RemoteFailure(f"{where}: an Observation without a result")
+    key = (_start(body.get(mirror.cursor_field), where), str(body["@iot.id"]))
+    return key, [body.get(name) for name in _COMPONENTS]
+
+
+def _order(key: tuple[datetime, str]) -> tuple[datetime, int, int, str]:
+    ident = key[1]
+    return (key[0], 0, int(ident), "") if ident.lstrip("-").isdigit() else (key[0], 1, 0, ident)
 
 
 def _advance(connection: Connection, mirror: _Mirror, last: tuple[datetime, str], count: int) -> None:
@@ -536,4 +635,4 @@ def mirror_remote(
     return report
 
 
-__all__ = ["DatastreamMirror", "MirrorReport", "mirror_remote"]
+__all__ = ["DatastreamMirror", "MirrorReport", "live_row", "mirror_remote"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from urbantwin.module import Context, Module, Mounted
+from urbantwin.module import Context, Module, Mounted, unless_unmigrated
 
 
 def mount(context: Context) -> Mounted:
@@ -13,7 +13,12 @@ def mount(context: Context) -> Mounted:
     from urbantwin.federation.service import FederationService
 
     service = FederationService(context.engine, context.settings, context.access, context.sensorthings)
-    return Mounted(routers=[build_router()], stop=service.proxy.close, state={"federation": service})
+    return Mounted(
+        routers=[build_router()],
+        start=unless_unmigrated(service.start, "following partners live"),
+        stop=service.stop,
+        state={"federation": service},
+    )
 
 
 def commands(cli: typer.Typer) -> None:
@@ -30,5 +35,6 @@ MODULE = Module(
     catalogue_datasets=("remote-<name>",),
     # The viewer lists the OGC API partners' collections as layer groups of their own (web/src/partners.js).
     viewer_panels=("partners",),
+    settings=("federation_follow",),
     cli=commands,
 )

@@ -11,6 +11,11 @@ caching is honoured (RFC 9111, for a shared cache): an answer is kept as long as
 revalidated with `If-None-Match` / `If-Modified-Since` when it has gone stale (or was `no-cache`),
 so a 304 answers from the cache. The answer to our client carries how long it may still be kept.
 The cache is in memory, per process, bounded (`MAX_ENTRIES`, least recently used out first).
+
+Every answer the partner gives (not one from the cache) is told to `on_outcome`: a failure (no
+answer, a timeout, a 5xx, an answer that is not what the standard says) with its reason, a success
+with None; a 4xx to a visitor's query says nothing about the partner and is not told. The service
+records it as the partner's health (`RemoteRegistry.note`, which writes only on a change).
 """
 
 from __future__ import annotations
@@ -70,7 +75,9 @@ def _cache_control(header: str | None) -> dict[str, int | None]:
 class FeatureProxy:
     """The read-through cache of partners' feature collections (one per app)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_outcome: Callable[[Remote, str | None], None] | None = None) -> None:
+        #: Told of each answer the partner gave: None (it worked) or the reason it failed.
+        self.on_outcome = on_outcome
         self._cache: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
         #: One client per partner (and registration), so its rate limit holds across requests.
@@ -163,6 +170,27 @@ class FeatureProxy:
                 self._cache.move_to_end(key)
         if entry is not None and not entry.revalidate and entry.fresh_until > now:
             return Proxied(entry.body, int(entry.fresh_until - now), True)
+        try:
+            proxied = self._ask(remote, key, url, query, shaped, accept, entry)
+        except RemoteFailure as failure:
+            if failure.partner_fault and self.on_outcome is not None:
+                self.on_outcome(remote, failure.message)
+            raise
+        if self.on_outcome is not None:
+            self.on_outcome(remote, None)
+        return proxied
+
+    def _ask(
+        self,
+        remote: Remote,
+        key: tuple[str, str, str],
+        url: str,
+        query: list[tuple[str, str]],
+        shaped: Callable[[Any], dict[str, Any]],
+        accept: str,
+        entry: _Entry | None,
+    ) -> Proxied:
+        """The partner asked (revalidating `entry` where there is one), its answer shaped and kept."""
         headers = {"Accept": accept}
         if entry is not None and entry.etag:
             headers["If-None-Match"] = entry.etag
@@ -172,7 +200,9 @@ class FeatureProxy:
         if answer.status == 304 and entry is not None:
             body = entry.body
         elif answer.status >= 400:
-            raise RemoteFailure(f"{url}: HTTP {answer.status}")
+            # A 4xx refuses the visitor's query (a collection it does not have, a filter it does not
+            # take); the partner answered, so its health is not changed by it.
+            raise RemoteFailure(f"{url}: HTTP {answer.status}", partner_fault=answer.status >= 500)
         else:
             if len(answer.content) > MAX_BYTES:
                 raise RemoteFailure(f"{url}: the layer is larger than {MAX_BYTES} bytes")

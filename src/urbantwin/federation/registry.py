@@ -9,12 +9,14 @@ join it, so every read of them asks the same policy as any other data of the pla
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, or_, select, update
 
 from urbantwin.access.datasets import create_dataset
 from urbantwin.access.gate import Access, Caller
@@ -27,6 +29,8 @@ from urbantwin.times import format_instant
 #: What a partner's endpoint speaks.
 KINDS = ("sensorthings", "ogcapi", "dcat")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: A partner's health is written at most this often while it stays the same (`RemoteRegistry.note`).
+NOTE_INTERVAL_SECONDS = 60.0
 #: Requests a second to one partner unless its registration says otherwise.
 DEFAULT_RATE = 10.0
 API = "federation"
@@ -48,6 +52,10 @@ class Remote:
     last_checked: datetime | None
     last_sync: datetime | None
     last_error: str | None
+    #: Whether the mirrored Datastreams are followed live over the partner's MQTT topics.
+    follow: bool = False
+    #: The partner's broker, where not the one its service root names.
+    mqtt_url: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> Remote:
@@ -68,7 +76,28 @@ class Remote:
             "last_checked": format_instant(self.last_checked) if self.last_checked else None,
             "last_sync": format_instant(self.last_sync) if self.last_sync else None,
             "last_error": self.last_error,
+            "follow": self.follow,
+            "mqtt_url": _without_credentials(self.mqtt_url) if self.mqtt_url else None,
         }
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def check_mqtt_url(url: str) -> str:
+    """An MQTT broker's URL (`mqtt://host[:port]`, `mqtts://…`), else BadRequest naming it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+        raise BadRequest(f"mqtt_url {_without_credentials(url)!r}: give mqtt://host[:port] or mqtts://…")
+    try:
+        parts.port  # noqa: B018 (a port that is not a number raises)
+    except ValueError:
+        raise BadRequest(f"mqtt_url {_without_credentials(url)!r}: the port is not a number") from None
+    return url
 
 
 def dataset_of(name: str) -> str:
@@ -100,6 +129,9 @@ class RemoteRegistry:
     def __init__(self, engine: Engine, access: Access) -> None:
         self.engine = engine
         self.access = access
+        #: Per partner, what this process last wrote of its health (state, error, monotonic moment).
+        self._noted: dict[str, tuple[str, str | None, float]] = {}
+        self._noted_lock = threading.Lock()
 
     def add(
         self,
@@ -195,3 +227,82 @@ class RemoteRegistry:
             values["last_sync"] = now
         with for_writes(self.engine).begin() as connection:
             connection.execute(update(remotes).where(remotes.c.name == name).values(**values))
+
+    def note(self, remote: Remote, error: str | None) -> None:
+        """Note a partner's answer to a read-through (`error`: why it failed, None: it worked) as
+        its health, without a write on every read: only when the state or the reason changes from
+        what `remote` (as just read) and this process last wrote say, or once `NOTE_INTERVAL_SECONDS`
+        have passed (so `last_checked` and `last_sync` stay roughly current)."""
+        state = "failing" if error else "ok"
+        error = error[:2000] if error else None
+        now = time.monotonic()
+        with self._noted_lock:
+            written = self._noted.get(remote.name)
+            if written and written[:2] == (state, error) and now - written[2] < NOTE_INTERVAL_SECONDS:
+                return
+            stored_age = (
+                (datetime.now(UTC) - remote.last_checked).total_seconds()
+                if remote.last_checked is not None
+                else None
+            )
+            unchanged = remote.health == state and remote.last_error == error
+            if unchanged and stored_age is not None and stored_age < NOTE_INTERVAL_SECONDS:
+                return
+            self._noted[remote.name] = (state, error, now)
+        self.record(remote.name, error)
+
+    # --- following live ---------------------------------------------------------------------------
+
+    def set_follow(self, caller: Caller, name: str, follow: bool, mqtt_url: str | None = None) -> Remote:
+        """Follow a SensorThings partner live (or stop); `mqtt_url` overrides its broker ("" clears
+        the override, None leaves it). Administrators only."""
+        self.access.authorize_admin(caller)
+        values: dict[str, Any] = {"follow": follow}
+        if mqtt_url is not None:
+            values["mqtt_url"] = check_mqtt_url(mqtt_url) if mqtt_url else None
+        with for_writes(self.engine).begin() as connection:
+            remote = self._get(connection, name)
+            if follow and remote.kind != "sensorthings":
+                raise BadRequest(
+                    f"remote {name!r} is a {remote.kind} endpoint: only SensorThings is followed"
+                )
+            connection.execute(update(remotes).where(remotes.c.name == name).values(**values))
+            return self._get(connection, name)
+
+    def followed(self) -> list[Remote]:
+        """The partners to follow live."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(remotes).where(remotes.c.follow.is_(True)).order_by(remotes.c.name)
+            ).all()
+        return [Remote.of(row) for row in rows]
+
+    def claim(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease of following `name` for `seconds`: True when `holder` has it (no
+        one else held it, or their lease ran out). One statement, so two processes never both win."""
+        now = datetime.now(UTC)
+        with for_writes(self.engine).begin() as connection:
+            taken = connection.execute(
+                update(remotes)
+                .where(
+                    remotes.c.name == name,
+                    remotes.c.follow.is_(True),
+                    or_(
+                        remotes.c.follower.is_(None),
+                        remotes.c.follower == holder,
+                        remotes.c.follower_until.is_(None),
+                        remotes.c.follower_until < now,
+                    ),
+                )
+                .values(follower=holder, follower_until=now + timedelta(seconds=seconds))
+            )
+            return taken.rowcount == 1
+
+    def release(self, name: str, holder: str) -> None:
+        """Give up the lease of following `name` (if `holder` has it), for another process to take."""
+        with for_writes(self.engine).begin() as connection:
+            connection.execute(
+                update(remotes)
+                .where(remotes.c.name == name, remotes.c.follower == holder)
+                .values(follower=None, follower_until=None)
+            )

@@ -26,9 +26,16 @@ USER_AGENT = "urbantwin-federation"
 
 
 class RemoteFailure(PlatformError):
-    """A partner's endpoint failed or answered what we cannot use (502 when it reaches a client)."""
+    """A partner's endpoint failed or answered what we cannot use (502 when it reaches a client).
+
+    `partner_fault` is False where the partner works and only refused what it was asked (a 4xx to a
+    visitor's query): that says nothing about the partner's health."""
 
     status = 502
+
+    def __init__(self, message: str, *, partner_fault: bool = True) -> None:
+        super().__init__(message)
+        self.partner_fault = partner_fault
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,15 @@ _MIRROR_BODY = {
                         "datastreams": {"type": "array", "items": {"type": ["string", "integer"]}},
                         "filter": {"type": "string", "description": "a $filter on the partner's Datastreams"},
                         "cursor_field": {"type": "string", "enum": ["phenomenonTime", "resultTime"]},
+                        "follow": {
+                            "type": "boolean",
+                            "description": "follow the mirrored Datastreams live over the partner's MQTT",
+                        },
+                        "mqtt_url": {
+                            "type": "string",
+                            "description": "the partner's broker (mqtt://host:port[/topic prefix/]), "
+                            "when not the one its service root names; empty: that one",
+                        },
                     },
                 },
                 "example": {"datastreams": [12, 13]},

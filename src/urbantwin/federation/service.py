@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest
+from urbantwin.federation.follow import Followers
 from urbantwin.federation.harvest import HarvestReport, harvest
 from urbantwin.federation.mirror import DEFAULT_PAGE, MirrorReport, mirror_remote
 from urbantwin.federation.proxy import FeatureProxy, Proxied
@@ -54,7 +55,18 @@ class FederationService:
         self.access = access
         self.sensorthings = sensorthings
         self.registry = RemoteRegistry(engine, access)
-        self.proxy = FeatureProxy()
+        #: What the partners answer through the proxy is their health too (written on a change).
+        self.proxy = FeatureProxy(on_outcome=self.registry.note)
+        #: The partners this process follows live (started with the server, `federation_follow`).
+        self.followers = Followers(engine, settings, sensorthings, self.registry)
+
+    def start(self) -> None:
+        if self.settings.federation_follow:
+            self.followers.start()
+
+    def stop(self) -> None:
+        self.followers.stop()
+        self.proxy.close()
 
     def add(self, caller: Caller, body: Any) -> Remote:
         """Register a partner from a JSON body (`name`, `url`, `kind`, `attribution`, `licence`, …)."""
@@ -97,10 +109,17 @@ class FederationService:
         page: int = DEFAULT_PAGE,
         progress: Callable[[int], None] | None = None,
         budget: float | None = None,
+        follow: bool | None = None,
+        mqtt_url: str | None = None,
     ) -> MirrorReport:
-        """Add Datastreams to mirror (if given) and bring all of the partner's up to date."""
+        """Add Datastreams to mirror (if given) and bring all of the partner's up to date; `follow`
+        (when given) sets whether they are followed live after, at `mqtt_url` (when given)."""
         self.access.authorize_admin(caller)
         remote = self.registry.get(caller, name)
+        if follow is not None or mqtt_url is not None:
+            remote = self.registry.set_follow(
+                caller, name, remote.follow if follow is None else follow, mqtt_url
+            )
         report = mirror_remote(
             self.engine,
             self.settings,
@@ -117,8 +136,18 @@ class FederationService:
         return report
 
     def mirror_request(self, caller: Caller, name: str, body: Any) -> MirrorReport:
-        """`mirror` from a JSON body: `datastreams` (remote ids), `filter`, `cursor_field`."""
-        given = _fields(body or {}, {"datastreams": list, "filter": str, "cursor_field": str})
+        """`mirror` from a JSON body: `datastreams` (remote ids), `filter`, `cursor_field`, `follow`
+        (follow live over MQTT after), `mqtt_url` (the partner's broker, when not the one it names)."""
+        given = _fields(
+            body or {},
+            {
+                "datastreams": list,
+                "filter": str,
+                "cursor_field": str,
+                "follow": bool,
+                "mqtt_url": str,
+            },
+        )
         ids = given.get("datastreams") or []
         if not all(isinstance(i, str | int) and not isinstance(i, bool) for i in ids):
             raise BadRequest("datastreams: a list of the remote's Datastream ids")
@@ -129,6 +158,8 @@ class FederationService:
             where=given.get("filter"),
             cursor_field=given.get("cursor_field") or "phenomenonTime",
             budget=API_BUDGET_SECONDS,
+            follow=given.get("follow"),
+            mqtt_url=given.get("mqtt_url"),
         )
 
     def harvest(self, caller: Caller, name: str) -> HarvestReport:

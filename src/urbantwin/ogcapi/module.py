@@ -22,5 +22,6 @@ MODULE = Module(
     mount=mount,
     conformance=tuple(Conformance(uri, "ogcapi") for uri in CONFORMANCE),
     catalogue_datasets=("<collection>",),
+    settings=("features_max_age_seconds",),
     viewer_panels=("layers",),
 )

@@ -1,9 +1,20 @@
-"""The HTTP binding of OGC API - Features at `/ogcapi/`: format negotiation, nothing else."""
+"""The HTTP binding of OGC API - Features at `/ogcapi/`: format negotiation and conditional requests.
+
+Items and single features answer with a weak `ETag`, `Last-Modified` and `Cache-Control` from the
+service's validators (the collection's version, last change, and whether everyone may read it):
+`public, max-age=…` (the setting `features_max_age_seconds`) where everyone may, `private, max-age=…`
+where the reader's credentials decide, `no-cache` (revalidate every time) for a client that brings
+the position of its own write (`Urbantwin-Read-After`, header or cookie: it must see that write, so
+nothing may answer it from a copy), and `304 Not Modified` to `If-None-Match` / `If-Modified-Since`
+that still hold (RFC 9110, 13.1; 9111). A write bumps the version, so the tag changes with it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,9 +29,11 @@ from urbantwin.access.http import request_caller
 from urbantwin.errors import BadRequest
 from urbantwin.http import dumps_json, public_base, read_json
 from urbantwin.ogcapi.html import render
-from urbantwin.ogcapi.service import GEOJSON, JSON, Answer, FeaturesService
+from urbantwin.ogcapi.service import GEOJSON, JSON, Answer, FeaturesService, Unchanged, Validators
 from urbantwin.ogcapi.tiles import MVT, TileService
 from urbantwin.ogcapi.write import FeatureWriter
+from urbantwin.readafter import COOKIE as READ_AFTER_COOKIE
+from urbantwin.readafter import HEADER as READ_AFTER_HEADER
 
 #: The OpenAPI description of a written feature (the body is read by `read_json`, not by FastAPI).
 FEATURE_BODY = {
@@ -51,6 +64,44 @@ def _wants_html(request: Request) -> bool:
         raise BadRequest(f"f: unsupported format {f!r}; use json or html")
     accept = request.headers.get("accept", "")
     return "text/html" in accept and "json" not in accept
+
+
+def _tag(validators: Validators, html: bool) -> str:
+    """The ETag of the representation (the HTML page and the JSON of one URL differ)."""
+    return validators.etag[:-1] + '-html"' if html else validators.etag
+
+
+def _unchanged(request: Request, html: bool) -> Unchanged | None:
+    """Whether the client's copy is current, from `If-None-Match` (weak comparison; it overrides
+    `If-Modified-Since`, RFC 9110 13.1.3) or `If-Modified-Since`; None when it asks neither."""
+    none_match = request.headers.get("if-none-match")
+    if none_match is not None:
+        held = {tag.strip().removeprefix("W/") for tag in none_match.split(",")}
+        return lambda validators: "*" in held or _tag(validators, html).removeprefix("W/") in held
+    modified_since = request.headers.get("if-modified-since")
+    if modified_since is None:
+        return None
+    try:
+        since = parsedate_to_datetime(modified_since)
+    except (TypeError, ValueError):
+        return None  # an invalid date is ignored (RFC 9110 13.1.3)
+    if since.tzinfo is None:
+        return None
+    return lambda validators: validators.modified.replace(microsecond=0) <= since
+
+
+def _caching(request: Request, validators: Validators, html: bool, max_age: int) -> dict[str, str]:
+    """The caching headers of an answer with `validators`."""
+    who = "public" if validators.public else "private"
+    fresh = request.headers.get(READ_AFTER_HEADER) or request.cookies.get(READ_AFTER_COOKIE)
+    keep = "no-cache" if fresh or max_age <= 0 else f"max-age={max_age}"
+    modified: datetime = validators.modified
+    return {
+        "ETag": _tag(validators, html),
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        "Cache-Control": f"{who}, {keep}",
+        "Vary": "Accept",
+    }
 
 
 @dataclass(frozen=True)
@@ -85,11 +136,20 @@ def build_router() -> APIRouter:
         """`call(base, *args, caller)` in a worker thread (the service asks the access point), in the
         format the request negotiates."""
         html = _wants_html(request)
-        base = public_base(request, _api(request).service.settings)
-        result: Answer = await run_in_threadpool(call, base, *args, request_caller(request))
+        settings = _api(request).service.settings
+        base = public_base(request, settings)
+        conditional = kind in ("items", "item")
+        extra = (_unchanged(request, html),) if conditional else ()
+        result: Answer = await run_in_threadpool(call, base, *args, request_caller(request), *extra)
+        headers = result.headers
+        if result.validators is not None:
+            caching = _caching(request, result.validators, html, settings.features_max_age_seconds)
+            if result.unchanged:
+                return Response(status_code=304, headers=caching)
+            headers = {**headers, **caching}
         if html:
-            return HTMLResponse(render(kind, result.body), headers=result.headers)
-        return Response(dumps_json(result.body), headers=result.headers, media_type=media_type)
+            return HTMLResponse(render(kind, result.body), headers=headers)
+        return Response(dumps_json(result.body), headers=headers, media_type=media_type)
 
     def params(request: Request) -> list[tuple[str, str]]:
         return list(request.query_params.multi_items())

@@ -9,6 +9,11 @@ passed through to the response unparsed (`FeaturePage`): for a page of 1,000 tha
 and pages behind an offset, bounding boxes and `numberMatched` are each computed so that their cost
 does not grow with what they skip (bench/README.md, "OGC API Features").
 
+Items and single features carry what a cache needs (`Validators`): a weak ETag and a last
+modification from the collection's `version` and `updated` (every write to its features bumps both
+in its own transaction), and whether everyone may read the collection (the access point's answer).
+A caller that holds an answer still current (`unchanged`) gets it confirmed before the page is read.
+
 Conformance classes implemented here: see `CONFORMANCE`.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -123,12 +128,39 @@ class FeaturePage(list):
 COUNT_CACHE_SIZE = 1024
 
 
+@dataclass(frozen=True)
+class Validators:
+    """What a cache keys an answer about a collection's features on."""
+
+    #: Weak: the answer is the same while the collection's features are (its `timeStamp` is not).
+    etag: str
+    #: When a write last changed the collection's features (or its metadata).
+    modified: datetime
+    #: Whether everyone may read the collection (a shared cache may keep it), as the access point says.
+    public: bool
+
+
 @dataclass
 class Answer:
-    """A document and the headers that belong to it (`Content-Crs`)."""
+    """A document and the headers that belong to it (`Content-Crs`); for features, their
+    validators, and `unchanged` where the caller's copy is still current (then no document)."""
 
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    validators: Validators | None = None
+    unchanged: bool = False
+
+
+#: Whether the caller's copy, by these validators, is still current (the route's conditional request).
+Unchanged = Callable[[Validators], bool]
+
+
+def validators_of(row: Any, public: bool) -> Validators:
+    """The validators of a collection's answers from its row (`created`, `version`, `updated`): a
+    collection made again under the same id starts a new sequence of tags."""
+    created = int(row["created"].timestamp() * 1_000_000)
+    scope = "p" if public else "r"
+    return Validators(f'W/"{created:x}-{row["version"]}-{scope}"', row["updated"], public)
 
 
 class FeaturesService:
@@ -322,17 +354,47 @@ class FeaturesService:
     # --- items -----------------------------------------------------------------------------------
 
     def items(
-        self, base: str, collection_id: str, params: Sequence[tuple[str, str]], caller: Caller
+        self,
+        base: str,
+        collection_id: str,
+        params: Sequence[tuple[str, str]],
+        caller: Caller,
+        unchanged: Unchanged | None = None,
     ) -> Answer:
-        self.readable(caller, collection_id)
+        what = f"collection {collection_id!r}"
         # One connection for the whole request: each checkout costs a round trip (the pool's ping).
         with read_connection(self.engine) as connection:
-            return self._items(connection, base, collection_id, params)
+            # The collection's row with the version of the access rules: one statement answers
+            # whether the caller may read it and what its answers' validators are.
+            found = connection.execute(
+                select(collections, self.access.policy_version().label("policy_version")).where(
+                    collections.c.id == collection_id
+                )
+            ).first()
+            if found is None:
+                raise NotFound(f"no {what}")
+            self.access.require_readable(
+                caller, found.dataset_id, what, "features", connection, found.policy_version
+            )
+            row = found._mapping
+            public = self.access.public(found.dataset_id, connection, found.policy_version)
+            validators = validators_of(row, public)
+            if unchanged is not None and unchanged(validators):
+                return Answer({}, validators=validators, unchanged=True)
+            answer = self._items(connection, base, collection_id, params, row)
+            answer.validators = validators
+            return answer
 
     def _items(
-        self, connection: Connection, base: str, collection_id: str, params: Sequence[tuple[str, str]]
+        self,
+        connection: Connection,
+        base: str,
+        collection_id: str,
+        params: Sequence[tuple[str, str]],
+        row: Any = None,
     ) -> Answer:
-        row = self._row(collection_id, connection)
+        if row is None:
+            row = self._row(collection_id, connection)
         schema = (row["item_schema"] or {}).get("properties", {})
         values = _single(params)
         limit = _integer(values.get("limit"), "limit", DEFAULT_LIMIT, 1)
@@ -448,6 +510,7 @@ class FeaturesService:
         feature_id: str,
         params: Sequence[tuple[str, str]],
         caller: Caller,
+        unchanged: Unchanged | None = None,
     ) -> Answer:
         what = f"collection {collection_id!r}"
         # One statement answers the collection's dataset, the version of the access rules and the
@@ -458,6 +521,9 @@ class FeaturesService:
             select(
                 collections.c.dataset_id,
                 self.access.policy_version().label("policy_version"),
+                collections.c.created,
+                collections.c.version,
+                collections.c.updated,
                 features.c.feature_key,
                 features.c.properties,
                 features.c.geom,
@@ -472,6 +538,8 @@ class FeaturesService:
             self.access.require_readable(
                 caller, row.dataset_id, what, "features", connection, row.policy_version
             )
+            public = self.access.public(row.dataset_id, connection, row.policy_version)
+        validators = validators_of(row._mapping, public)
         values = _single(params)
         unknown = set(values) - {"crs", "f"}
         if unknown:
@@ -481,12 +549,14 @@ class FeaturesService:
         target = parse_crs(values.get("crs"), "crs", self.crs)
         if row.feature_key is None:
             raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
+        if unchanged is not None and unchanged(validators):
+            return Answer({}, validators=validators, unchanged=True)
         url = f"{base}/ogcapi/collections/{collection_id}/items"
         body = _features([row], geometry_transform(target), url)[0]
         body["links"].append(
             _link(f"{base}/ogcapi/collections/{collection_id}", "collection", JSON, "collection")
         )
-        return Answer(body, {"Content-Crs": f"<{target}>"})
+        return Answer(body, {"Content-Crs": f"<{target}>"}, validators)
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -2,17 +2,31 @@
 from them.
 
 `remotes` is the registry of partner endpoints (a SensorThings API, an OGC API, a DCAT catalogue)
-with the attribution and licence their data carries here, and their health and last sync.
-`remote_mirrors` holds, per mirrored remote Datastream, the local Datastream it fills and the
-cursor of the mirror: the (time, id) of the last remote Observation stored. The cursor is written in
-the transaction that stores the Observations it describes, so a mirror killed at any moment resumes
-where its last commit left it, with nothing lost and nothing stored twice. `harvested_records` are
-the datasets of a partner's DCAT catalogue, pointing back to their IRI there.
+with the attribution and licence their data carries here, and their health and last sync. A
+SensorThings partner may be followed live (`follow`): one server process at a time holds its lease
+(`follower`, until `follower_until`, renewed while it follows) and stores the Observations its
+broker publishes on the mirrored Datastreams' topics. `remote_mirrors` holds, per mirrored remote
+Datastream, the local Datastream it fills and the cursor of the mirror: the (time, id) of the last
+remote Observation stored. The cursor is written in the transaction that stores the Observations it
+describes, so a mirror killed at any moment resumes where its last commit left it, with nothing lost
+and nothing stored twice. `harvested_records` are the datasets of a partner's DCAT catalogue,
+pointing back to their IRI there.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Double, ForeignKey, Index, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
 
 from urbantwin.store.schema import metadata
 from urbantwin.store.types import Id, Json, UtcTime
@@ -41,6 +55,13 @@ remotes = Table(
     Column("last_sync", UtcTime),
     #: The last failure, as a sentence (None once a sync succeeds).
     Column("last_error", Text),
+    #: Whether its mirrored Datastreams are followed over MQTT as the partner publishes them.
+    Column("follow", Boolean, nullable=False, server_default=false()),
+    #: The partner's broker (`mqtt://host:port`, `mqtts://…`); None: the one its service root names.
+    Column("mqtt_url", Text),
+    #: The server process following it (its lease), and until when the lease holds unless renewed.
+    Column("follower", Text),
+    Column("follower_until", UtcTime),
 )
 
 #: Per mirrored remote Datastream: the local Datastream and the cursor of the mirror.
