@@ -2,7 +2,7 @@
 `energy_runs.kind`, `run` or `plan`, and `energy_runs.plan`, a plan's request and summary).
 
 Revision ID: 0031
-Revises: 0024
+Revises: 0030
 Create Date: 2026-12-07 22:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from urbantwin.store.types import Json
 
 revision = "0031"
-down_revision = "0024"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
