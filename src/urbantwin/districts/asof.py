@@ -108,7 +108,7 @@ class AsOf:
         historic = layer.historic
         self.inputs[kind] = {"historic": historic}
         state = "historic" if historic else ("network" if kind == "stops" else "today")
-        self.labels.append(texts.as_of_input(kind, state, year=self.year))
+        self._label(texts.as_of_input(kind, state, year=self.year))
         return layer.at(self.at)
 
     def feeds(self, feeds: Sequence[Feed]) -> list[Feed]:
@@ -126,8 +126,13 @@ class AsOf:
         chosen = meeting or list(feeds)
         if "timetables" not in self.inputs:
             self.inputs["timetables"] = {"historic": bool(meeting), "feeds": [f.id for f in chosen]}
-            self.labels.append(texts.as_of_input("stops", "timetables" if meeting else "network", year=year))
+            self._label(texts.as_of_input("stops", "timetables" if meeting else "network", year=year))
         return chosen
+
+    def _label(self, label: dict[str, str]) -> None:
+        """A label, once (the stops of a layer and of the feeds may say the same)."""
+        if label not in self.labels:
+            self.labels.append(label)
 
     def document(self) -> dict[str, Any] | None:
         if self.year is None:
