@@ -521,9 +521,19 @@ def read_stops(connection: Connection, feeds: Sequence[Feed], projector: Project
             ).all()
         )
         d = transit_stop_departures
-        running = select(transit_service_days.c.service_id).where(
-            transit_service_days.c.feed_id == feed.id, transit_service_days.c.day == feed.typical_weekday
+        # the services running that day apart too (a few dozen ids): as a subquery, PostgreSQL without
+        # statistics of a fresh import probed the service days once per departure row (5 s of the
+        # demo's 5.4 s under load; bench/README.md)
+        running = list(
+            connection.execute(
+                select(transit_service_days.c.service_id).where(
+                    transit_service_days.c.feed_id == feed.id,
+                    transit_service_days.c.day == feed.typical_weekday,
+                )
+            ).scalars()
         )
+        if not running:
+            continue
         # 'NaN': how imports before the fix of gtfs_import stored "no station" on PostgreSQL
         place = func.coalesce(func.nullif(d.c.station_id, "NaN"), d.c.stop_id)
         for row in connection.execute(
