@@ -415,6 +415,9 @@ class DistrictProfiles:
             feeds = as_of.feeds(read.feeds)
             stops = read.stops.of(feeds)
             self._add_gtfs(counted, tree, areas, set_, stops, [feed.stops_collection for feed in feeds])
+        # kept per year: the counts and the layers' collections, not a copy of their features
+        for item in counted.values():
+            item.layer = Layer(item.kind, item.layer.collections, np.array([], dtype=object))
         return counted
 
     @staticmethod
