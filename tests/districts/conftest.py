@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,27 @@ def store(
         for n, (key, geometry, properties) in enumerate(items)
     ]
     rows = build_rows(Path(f"{collection}.synthetic"), sources, UTM)
+    info = CollectionInfo(collection, f"Synthetic {collection}", keywords=keywords)
+    store_rows(engine, rows, info, "EPSG:25833", progress=False)
+
+
+def store_dated(
+    engine: Engine, collection: str, keywords: list[str], items: list[tuple[str, object, dict]]
+) -> None:
+    """As `store`, each feature valid from its `built` property (an ISO date) to its `gone` one
+    (the store's `valid_from`/`valid_to`; absent: open)."""
+
+    def prepare(properties: dict) -> tuple[dict, float | None, datetime | None, datetime | None]:
+        def when(name: str) -> datetime | None:
+            value = properties.get(name)
+            return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
+
+        return properties, properties.get("height"), when("built"), when("gone")
+
+    sources = [
+        Source(n, key, geometry, dict(properties)) for n, (key, geometry, properties) in enumerate(items)
+    ]
+    rows = build_rows(Path(f"{collection}.synthetic"), sources, UTM, prepare)
     info = CollectionInfo(collection, f"Synthetic {collection}", keywords=keywords)
     store_rows(engine, rows, info, "EPSG:25833", progress=False)
 

@@ -8,7 +8,7 @@ import pytest
 import shapely
 from sqlalchemy import Engine
 
-from tests.districts.conftest import PROFILE, City
+from tests.districts.conftest import PROFILE, City, box, store, store_dated
 from urbantwin.access.gate import Access, Caller
 from urbantwin.city_profile import parse_profile
 from urbantwin.districts.access import (
@@ -20,6 +20,7 @@ from urbantwin.districts.access import (
     storeys,
 )
 from urbantwin.districts.service import DistrictProfiles
+from urbantwin.errors import BadRequest
 from urbantwin.settings import Settings
 
 
@@ -90,7 +91,11 @@ def access(city: City, settings: Settings, **parameters: str) -> dict[str, dict]
         city.engine, settings, Access.of(city.engine, settings), parse_profile(PROFILE)
     )
     result = service.transit_access(
-        Caller.system(), "quarters", parameters.get("min_departures"), parameters.get("detour")
+        Caller.system(),
+        "quarters",
+        parameters.get("min_departures"),
+        parameters.get("detour"),
+        parameters.get("year"),
     )
     return {row["id"]: row for row in result["districts"]} | {"": result}
 
@@ -134,3 +139,58 @@ def test_without_buildings_residents_are_spread(engine: Engine, city: City, sett
     gx, gy = np.meshgrid(xs, xs)
     near = np.hypot(gx - 200, gy - 900) <= 250
     assert found["west"]["within"]["300"] == pytest.approx(near.mean(), abs=1e-4)
+
+
+def test_a_population_change_moves_the_access_share(city: City, settings: Settings) -> None:
+    """One borough holding both quarters: its residents are the quarters' (placed as above), so its
+    share within 300 m is the west's residents on A over all of them: 500 of 3,000 in 2020 (1,000 in
+    the west, half on A), 600 of 3,000 in 2024 (1,200). The tram feed runs in 2026 only: the stops
+    are today's network, and the answer says so."""
+    store(city.engine, "boroughs", ["districts"], [("all", box(0, 0, 2000, 1000), {"title": "All"})])
+    profile = {
+        **PROFILE,
+        "districts": [*PROFILE["districts"], {"collection": "boroughs", "name_property": "title"}],
+    }
+    service = DistrictProfiles(
+        city.engine, settings, Access.of(city.engine, settings), parse_profile(profile)
+    )
+
+    def share(year: str | None) -> tuple[float, dict]:
+        answer = service.transit_access(Caller.system(), "boroughs", None, None, year)
+        return answer["districts"][0]["within"]["300"], answer
+
+    assert share("2020")[0] == pytest.approx(500 / 3000, abs=1e-4)
+    latest, answer = share("2024")
+    assert latest == pytest.approx(600 / 3000, abs=1e-4)
+    assert share(None)[0] == latest and share(None)[1]["as_of"] is None
+    as_of = answer["as_of"]
+    assert as_of["inputs"]["population"] == {"historic": True, "years": [2024]}
+    assert as_of["inputs"]["timetables"] == {"historic": False, "feeds": ["tram"]}
+    assert {
+        "en": "Public-transport stops: today's network (no history in the data)",
+        "de": "Haltestellen des ÖPNV: heutiges Netz (keine Historie in den Daten)",
+    } in as_of["labels"]
+    # 2022: no figure of that year in the series; the nearest earlier year's (2020) counts, and is named
+    between, answer = share("2022")
+    assert between == pytest.approx(500 / 3000, abs=1e-4)
+    assert answer["as_of"]["inputs"]["population"]["years"] == [2020]
+    assert (
+        answer["as_of"]["labels"][-1]["en"]
+        == "Residents: 2020, the nearest year of the population series to 2022"
+    )
+    with pytest.raises(BadRequest, match="year: 2030 is outside the data's range, 2020 to 2024"):
+        share("2030")
+
+
+def test_residents_live_only_in_the_buildings_standing_that_year(city: City, settings: Settings) -> None:
+    """B built in 2022: as of 2020 the west's 1,000 residents live on A alone (its 20,000 m² of floor
+    area hold them, at 20 m² each: all near S1), as of 2024 its 1,200 on A and B (half near)."""
+    store_dated(
+        city.engine,
+        "houses",
+        ["buildings"],
+        [("B", box(750, 450, 100), {"building": "yes", "height": 6.0, "built": "2022-05-01"})],
+    )
+    assert access(city, settings, year="2020")["west"]["within"]["300"] == 1.0
+    assert access(city, settings, year="2024")["west"]["within"]["300"] == 0.5
+    assert access(city, settings, year="2024")[""]["as_of"]["inputs"]["buildings"] == {"historic": True}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.districts.conftest import City, box, store
+from tests.districts.conftest import City, box, store, store_dated
 
 INFILL = "/api/districts/quarters/landuse/infill"
 
@@ -94,3 +94,67 @@ def test_a_block_collection_of_the_city_comes_first(city: City, client: TestClie
     # b1 (200 m × 200 m) holds all of A: 10,000 m² built over of 40,000, 20,000 m² of floor area
     assert found["b1"]["grz"] == pytest.approx(0.25) and found["b1"]["gfz"] == pytest.approx(0.5)
     assert client.get("/api/districts/nowhere/landuse").status_code == 404
+
+
+def test_a_building_built_in_2010_raises_the_gfz_after(city: City, client: TestClient) -> None:
+    """D, 100 m × 100 m with 4 storeys (40,000 m² of floor area), built in June 2010 on the 100 m cell
+    (300, 300) of the west; the residents' series gives 2005 and 2015 too. As of 2005 the west has A,
+    B and C (GFZ 40,000 m² ÷ 1 km² = 0.04, three cells built up); as of 2015 D as well (0.08, four)."""
+    store_dated(
+        city.engine,
+        "quarters",
+        ["districts"],
+        [
+            (
+                "west",
+                box(0, 0, 1000),
+                {
+                    "title": "West",
+                    "people_2005": 900,
+                    "people_2015": 950,
+                    "people_2020": 1000,
+                    "people_2024": 1200,
+                },
+            ),
+            ("east", box(1000, 0, 1000), {"title": "East", "people_2020": 2000, "people_2024": 1800}),
+            ("far/away", box(50_000, 0, 100), {"title": "Far away"}),
+        ],
+    )
+    store_dated(
+        city.engine,
+        "houses",
+        ["buildings"],
+        [("D", box(300, 300, 100), {"levels": 4, "built": "2010-06-01"})],
+    )
+
+    def west(year: str) -> tuple[dict, dict]:
+        answer = client.get("/api/districts/quarters/landuse", params={"year": year})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        return next(d for d in body["districts"] if d["id"] == "west"), body
+
+    before, body = west("2005")
+    assert before["gfz"] == pytest.approx(0.04) and before["storeys_from"]["buildings"] == 3
+    assert before["built_up_share"] == pytest.approx(0.03)
+    assert body["as_of"]["year"] == 2005 and body["as_of"]["inputs"]["buildings"] == {"historic": True}
+    assert body["as_of"]["inputs"]["trees"] == {"historic": False}
+    assert "Gebäude: Stand 2005 (Gültigkeit in den Daten)" in [
+        label["de"] for label in body["as_of"]["labels"]
+    ]
+    after, _ = west("2015")
+    assert after["gfz"] == pytest.approx(0.08) and after["floor_area_m2"] == 80_000
+    assert after["built_up_share"] == pytest.approx(0.04)
+    # without a year: every building the data holds
+    assert client.get("/api/districts/quarters/landuse").json()["as_of"] is None
+    # the blocks as of 2005 have no cell of D
+    cells = client.get("/api/districts/quarters/landuse/blocks", params={"year": "2005"}).json()["features"]
+    assert "100m-E400300-N5760300" not in [cell["id"] for cell in cells]
+    cells = client.get("/api/districts/quarters/landuse/blocks", params={"year": "2015"}).json()["features"]
+    assert "100m-E400300-N5760300" in [cell["id"] for cell in cells]
+
+
+@pytest.mark.parametrize("tail", ["", "/blocks", "/infill"])
+def test_a_year_outside_the_population_data_is_refused(city: City, client: TestClient, tail: str) -> None:
+    answer = client.get(f"/api/districts/quarters/landuse{tail}", params={"year": "2019"})
+    assert answer.status_code == 400
+    assert "year: 2019 is outside the data's range, 2020 to 2024" in answer.text

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.districts.conftest import PROFILE, City
+from tests.districts.conftest import PROFILE, City, point, store_dated
 from urbantwin.access.gate import Access, Caller
 from urbantwin.city_profile import parse_profile
 from urbantwin.districts.service import DistrictProfiles
@@ -137,3 +138,54 @@ def test_departures_of_a_feed_stored_before_the_station_fix(city: City, settings
     with city.engine.begin() as connection:
         connection.execute(update(transit_stop_departures).values(station_id="NaN"))
     assert profiles(city, settings)["west"]["figures"]["stops"]["departures_per_hour"] == 12.0
+
+
+def test_a_profile_as_of_a_year(city: City, settings: Settings) -> None:
+    """Charging point c1 (west) commissioned in March 2022: as of 2020 the west has none, as of 2024
+    one, per 1,000 of its 1,200 residents 0.833; the residents, density and figures per resident are
+    those of the year asked; the street trees have no history, the feed runs in 2026 only."""
+    store_dated(
+        city.engine,
+        "chargers",
+        ["charging"],
+        [("c1", point(100, 100), {"built": "2022-03-01"}), ("c2", point(1900, 900), {})],
+    )
+    profiles_of = service(city.engine, settings)
+
+    def west(year: str | None) -> tuple[dict[str, Any], Any]:
+        result = profiles_of.profiles(Caller.system(), "quarters", year=year)
+        return next(d for d in result.documents if d["id"] == "west"), result
+
+    before, result = west("2020")
+    assert before["figures"]["charging"]["count"] == 0
+    assert before["figures"]["charging"]["per_1000_inhabitants"] == 0.0
+    assert before["population"]["value"] == 1000 and before["population"]["value_year"] == 2020
+    assert before["population"]["latest"] == 1200  # the series' latest stays as it is
+    assert before["density_per_km2"] == pytest.approx(1000, rel=1e-3)
+    assert before["figures"]["trees"]["per_inhabitant"] == pytest.approx(3 / 1000)
+    assert result.as_of["inputs"]["charging"] == {"historic": True}
+    assert result.as_of["inputs"]["trees"] == {"historic": False}
+    assert result.as_of["inputs"]["timetables"]["historic"] is False
+    assert result.document()["as_of"]["year"] == 2020
+    after, _ = west("2024")
+    assert after["figures"]["charging"]["count"] == 1
+    assert after["figures"]["charging"]["per_1000_inhabitants"] == pytest.approx(0.833, abs=1e-3)
+    # the east's charging point has no validity: counted in every year
+    assert west(None)[1].as_of is None
+    one = profiles_of.profile(Caller.system(), "quarters", "east", year="2020")
+    assert one["figures"]["charging"]["count"] == 1 and one["as_of"]["year"] == 2020
+    compared = profiles_of.compare(Caller.system(), "quarters", "west", "east", year="2020")
+    assert compared["difference"]["population"] == 1000  # 2,000 − 1,000 in 2020
+    with pytest.raises(BadRequest, match="year: 2019 is outside the data's range, 2020 to 2024"):
+        profiles_of.profiles(Caller.system(), "quarters", year="2019")
+
+
+def test_the_year_is_a_parameter_of_the_api(city: City, client: TestClient) -> None:
+    answer = client.get("/api/districts/quarters/west", params={"year": "2020"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["population"]["value"] == 1000 and answer.json()["as_of"]["year"] == 2020
+    csv = client.get("/api/districts/quarters", params={"year": "2020", "f": "csv"})
+    assert csv.status_code == 200 and "population_year" in csv.text.splitlines()[0]
+    for path in ("/api/districts/quarters", "/api/districts/quarters/access", "/api/districts/quarters/west"):
+        refused = client.get(path, params={"year": "last"})
+        assert refused.status_code == 400 and "year: expected a year from 2020 to 2024" in refused.text

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from tests.districts.conftest import point, store
+from tests.districts.conftest import point, store, store_dated
 from urbantwin.access.gate import Caller
 from urbantwin.indicators.registry import Target
 from urbantwin.indicators.service import Indicators, assess
@@ -96,3 +96,19 @@ def test_computed_again_when_the_data_changes_only(goals: Indicators) -> None:
     with goals.engine.connect() as connection:
         after = connection.execute(select(indicators.c.computed).where(indicators.c.id == "growth")).scalar()
     assert after is not None and before is not None and after >= before
+
+
+def test_a_ratio_of_a_layer_with_history_is_a_series(goals: Indicators) -> None:
+    """The west's charging point commissioned in March 2022 (the east's has no date): as of 2020 one
+    point per 3,000 residents, as of 2024 two; the trend (+0.083 a year) reaches 1.0 by 2030: amber.
+    Without any date in the data the indicator has the newest year only (test above)."""
+    store_dated(
+        goals.engine,
+        "chargers",
+        ["charging"],
+        [("c1", point(100, 100), {"built": "2022-03-01"}), ("c2", point(1900, 900), {})],
+    )
+    charging = goals.one(Caller.system(), "charging")
+    assert [(v["year"], round(v["value"], 4)) for v in charging["values"]] == [(2020, 0.3333), (2024, 0.6667)]
+    assert charging["targets"][0]["light"] == "amber"
+    assert any("valid at the end of each year" in note["en"] for note in charging["notes"])

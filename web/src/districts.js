@@ -11,9 +11,10 @@
 // (at the same time, in the same classes; asked with `occupied=true`, so only those buildings come
 // back), the others keep their height colours.
 // The platform's figures (`api/districts/…`, docs/districts.md) are statistics too: street trees per
-// resident and charging points per 1,000 residents (the counts of now over the residents of the year the
-// time slider shows, so they follow it like the residents), the share of residents within 300 m of a
-// stop, and the floor-area ratio (GFZ) of the land use. Land use adds two map layers: the blocks
+// resident, charging points per 1,000 residents, the share of residents within 300 m of a stop, and
+// the floor-area ratio (GFZ) of the land use. Each follows the time slider: the server is asked for the
+// year shown (`year=`: that year's residents, the features valid and the timetables in service then)
+// and says which of its inputs have no history (`as_of.labels`), which the legend and the profile show. Land use adds two map layers: the blocks
 // coloured by their GFZ and the ranked infill candidates, each with its reasons. A district's profile
 // compares it with another of its level (`…/compare`).
 
@@ -29,10 +30,16 @@ const NO_DATA = '#d9d9d9';
 export const STATS = ['none', 'population', 'density', 'change'];
 /** The platform's figures a district can be coloured by (`api/districts/…`). */
 export const PLATFORM_STATS = ['trees_per_inhabitant', 'charging_per_1000', 'access300', 'gfz'];
-/** Those of them whose value follows the year of the time slider (a count of now ÷ that year's residents). */
-const PER_RESIDENT = { trees_per_inhabitant: ['trees', 1], charging_per_1000: ['charging', 1000] };
+/** Where each of them is asked (`api/districts/<collection><tail>?year=`) and how it is read. */
+const FIGURE_SOURCE = {
+  trees_per_inhabitant: { tail: '', value: (d) => d.figures?.trees?.per_inhabitant },
+  charging_per_1000: { tail: '', value: (d) => d.figures?.charging?.per_1000_inhabitants },
+  access300: { tail: '/access', params: { min_departures: '0' }, value: (d) => (typeof d.within?.['300'] === 'number' ? d.within['300'] * 100 : null) },
+  gfz: { tail: '/landuse', value: (d) => d.gfz },
+};
 const isPlatformStat = (stat) => PLATFORM_STATS.includes(stat);
 const GFZ_BREAKS = [0.2, 0.4, 0.8, 1.2];
+const SHARE_BREAKS = [20, 40, 60, 80];
 const INFILL_COLOUR = '#d7301f';
 /** A sensor statistic: `sensor:<ObservedProperty id>`. */
 export const isSensorStat = (stat) => /^sensor:\d+$/.test(String(stat));
@@ -56,7 +63,8 @@ export class Districts {
     /** The building collections shown: () → descriptors. */
     this.buildings = buildings || (() => []);
     this.buildingMeans = new Map(); // building collection id → the server's answer (occupied only)
-    this.figures = new Map(); // `${collection}|${stat}` → Map(district id → value or (year) → value)
+    this.figures = new Map(); // `${collection}|${stat}|${year}` → promise of {values: Map(id → value), asOf}
+    this.shown = null; // the district profile shown: {collectionId, feature, body}
     this.landUse = { blocks: false, infill: false };
   }
 
@@ -72,7 +80,6 @@ export class Districts {
   extent() {
     const years = this.years();
     if (this.stat === 'none' || isSensorStat(this.stat) || !years.length) return null;
-    if (isPlatformStat(this.stat) && !PER_RESIDENT[this.stat]) return null;
     return [Date.UTC(years[0], 0, 1), Date.UTC(years[years.length - 1], 11, 31, 23)];
   }
 
@@ -134,7 +141,7 @@ export class Districts {
     const select = this.container?.querySelector('#district-stat');
     if (select && select.value !== this.stat) select.value = this.stat;
     if (isSensorStat(this.stat)) await this.loadMeans();
-    else if (isPlatformStat(this.stat)) await Promise.all([this.load(this.level), this.loadFigures(this.level, this.stat)]);
+    else if (isPlatformStat(this.stat)) await this.loadShownFigures();
     else if (this.stat !== 'none') await this.load(this.level);
     this.paint();
     this.onChange('stat', this.stat);
@@ -143,44 +150,62 @@ export class Districts {
   setYear(year) {
     if (year === this.year) return;
     this.year = year;
-    if (this.stat !== 'none' && !isSensorStat(this.stat)) this.paint();
+    if (isPlatformStat(this.stat)) {
+      // the server's figures of that year; the newest year asked wins
+      this.loadShownFigures().then(() => year === this.year && this.paint());
+    } else if (this.stat !== 'none' && !isSensorStat(this.stat)) this.paint();
+    this.renderProfileYear();
   }
 
-  /** The platform's figure per district of a collection (asked once per collection and figure). */
-  async loadFigures(collectionId, stat) {
-    const key = `${collectionId}|${stat}`;
-    if (this.figures.has(key)) return this.figures.get(key);
-    const path = (tail) => `api/districts/${encodeURIComponent(collectionId)}${tail}`;
-    const values = new Map();
-    try {
-      if (PER_RESIDENT[stat]) {
-        const [kind, scale] = PER_RESIDENT[stat];
-        const answer = await getJSON(path(''));
-        for (const d of answer.districts) {
-          const count = d.figures?.[kind]?.count;
-          if (typeof count !== 'number') continue;
-          const years = d.population?.years || {};
-          values.set(String(d.id), (year) => (typeof years[year] === 'number' && years[year] > 0 ? (count / years[year]) * scale : null));
-        }
-      } else if (stat === 'access300') {
-        const answer = await getJSON(path('/access'), { params: { min_departures: '0' } });
-        for (const d of answer.districts) if (typeof d.within?.['300'] === 'number') values.set(String(d.id), d.within['300'] * 100);
-      } else {
-        const answer = await getJSON(path('/landuse'));
-        for (const d of answer.districts) if (typeof d.gfz === 'number') values.set(String(d.id), d.gfz);
-      }
-    } catch {
-      // the districts module is not there, or the collection is no district collection: no data
+  /** The year the figures are asked for: the slider's, else the latest of the population series (none
+   * for a collection without one). */
+  shownYear() {
+    return this.year ?? this.yearFor(null);
+  }
+
+  /** The shown figure for the shown year and the latest year (whose values set the class breaks). */
+  async loadShownFigures() {
+    const latest = this.yearFor(null);
+    await Promise.all([this.load(this.level), this.loadFigures(this.level, this.stat, this.shownYear()), this.loadFigures(this.level, this.stat, latest)]);
+  }
+
+  /** The platform's figure per district of a collection as of a year (asked once per collection,
+   * figure and year): {values: Map(district id → value), asOf: the server's `as_of`}. */
+  loadFigures(collectionId, stat, year) {
+    const key = `${collectionId}|${stat}|${year}`;
+    if (!this.figures.has(key)) {
+      const source = FIGURE_SOURCE[stat];
+      const params = { ...(source.params || {}), ...(year === null || year === undefined ? {} : { year: String(year) }) };
+      const asked = getJSON(`api/districts/${encodeURIComponent(collectionId)}${source.tail}`, { params })
+        .then((answer) => {
+          const values = new Map();
+          for (const d of answer.districts) {
+            const value = source.value(d);
+            if (typeof value === 'number') values.set(String(d.id), value);
+          }
+          return { values, asOf: answer.as_of || null };
+        })
+        // the districts module is not there, or the collection is no district collection: no data
+        .catch(() => ({ values: new Map(), asOf: null }))
+        .then((found) => {
+          this.resolved ??= new Map();
+          this.resolved.set(key, found);
+          return found;
+        });
+      this.figures.set(key, asked);
     }
-    this.figures.set(key, values);
-    return values;
+    return this.figures.get(key);
+  }
+
+  /** The figures of the shown level and statistic for a year, once the server has answered. */
+  figuresOf(stat = this.stat, year = this.shownYear()) {
+    return this.resolved?.get(`${this.level}|${stat}|${year}`) || null;
   }
 
   /** A platform figure of a district for the year shown (null: none). */
-  figureOf(id, stat = this.stat, year = this.year ?? this.yearFor(null)) {
-    const found = this.figures.get(`${this.level}|${stat}`)?.get(String(id));
-    if (found === undefined) return null;
-    return typeof found === 'function' ? found(year) : found;
+  figureOf(id, stat = this.stat, year = this.shownYear()) {
+    const found = this.figuresOf(stat, year)?.values.get(String(id));
+    return found === undefined ? null : found;
   }
 
   /** Show or hide a land-use layer (`blocks`: GFZ per block; `infill`: the ranked candidates). */
@@ -322,11 +347,10 @@ export class Districts {
   /** Class breaks: quantiles over every district and year (change: symmetric around 0). */
   breaks(stat) {
     if (stat === 'gfz') return GFZ_BREAKS;
+    if (stat === 'access300') return SHARE_BREAKS;
     if (isPlatformStat(stat)) {
-      const values = [...(this.figures.get(`${this.level}|${stat}`)?.values() || [])]
-        .flatMap((v) => (typeof v === 'function' ? this.years().map((y) => v(y)) : [v]))
-        .filter((v) => typeof v === 'number')
-        .sort((a, b) => a - b);
+      // the latest year's values: a colour means the same in every year of a replay
+      const values = [...(this.figuresOf(stat, this.yearFor(null))?.values.values() || [])].sort((a, b) => a - b);
       if (!values.length) return [0, 0, 0, 0];
       const q = (p) => values[Math.min(values.length - 1, Math.floor(p * values.length))];
       return [0.2, 0.4, 0.6, 0.8].map((p) => niceRound(q(p)));
@@ -371,7 +395,7 @@ export class Districts {
       }
       if (isPlatformStat(this.stat)) {
         // One colour per district by its `id`, for the year shown where the figure follows it.
-        const values = this.figures.get(`${this.level}|${this.stat}`) || new Map();
+        const values = this.figuresOf()?.values || new Map();
         const pairs = [...values.keys()].flatMap((id) => {
           const v = this.figureOf(id);
           return typeof v === 'number' ? [id, classColor(v, breaks, colors)] : [];
@@ -434,13 +458,15 @@ export class Districts {
       this.legend.innerHTML = this.sensorLegend(colors, labels);
       return;
     }
-    const year = this.year ?? this.yearFor(null);
-    const follows = !isPlatformStat(this.stat) || PER_RESIDENT[this.stat];
+    const year = this.shownYear();
+    const follows = year !== null && year !== undefined;
+    const asOf = isPlatformStat(this.stat) ? this.figuresOf()?.asOf : null;
     this.legend.innerHTML = `
-      <p class="legend-title">${esc(statLabel(this.stat, this.years()[0]))}${follows ? `, <strong data-testid="district-year">${year}</strong>` : ` <span class="muted">(${esc(t('current'))})</span>`}</p>
+      <p class="legend-title">${esc(statLabel(this.stat, this.years()[0]))}${follows ? `, <strong data-testid="district-year">${year}</strong>` : ''}</p>
       <ul class="classes">${colors.map((c, i) => `<li><span class="swatch block" style="background:${c}"></span>${esc(labels[i])}</li>`).join('')}
         <li><span class="swatch block" style="background:${NO_DATA}"></span>${esc(t('noData'))}</li></ul>
-      <p class="muted small">${esc(follows ? t('yearFollowsTime') : t('figureOfNow'))}</p>`;
+      ${follows ? `<p class="muted small">${esc(t('yearFollowsTime'))}</p>` : ''}
+      ${asOfList(asOf, year)}`;
   }
 
   sensorLegend(colors, labels) {
@@ -469,15 +495,6 @@ export class Districts {
     const population = (y) => (collection.populationKey ? props[collection.populationKey(y)] : undefined);
     const year = this.year ?? years[years.length - 1];
     const first = years[0];
-    const pop = years.length ? population(year) : undefined;
-    const base = years.length ? population(first) : undefined;
-    const facts = [
-      typeof pop === 'number' ? [t('population'), `${formatNumber(pop)} (${year})`] : null,
-      props.area_km2 ? [t('area'), `${formatNumber(props.area_km2, 2)} km²`] : null,
-      props.area_km2 && pop ? [t('density'), formatNumber(pop / props.area_km2, 0)] : null,
-      base && pop ? [t('change', { year: first }), `${pop >= base ? '+' : ''}${formatNumber((pop / base - 1) * 100)} %`] : null,
-      ...this.sensorFacts(props.id ?? feature.id),
-    ].filter(Boolean);
     const points = years.map((y) => ({ x: Date.UTC(y, 6, 1), y: population(y), label: String(y) }));
     const id = props.id ?? feature.id;
     const chart = years.length
@@ -485,9 +502,10 @@ export class Districts {
       <figure class="chart-box"></figure>`
       : '';
     const body = html(`<div class="district-panel">
-      <dl class="facts">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
+      <dl class="facts" data-testid="district-facts"></dl>
       ${chart}
       <p><a href="${esc(apiUrl(`ogcapi/collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(id)}`))}" target="_blank" rel="noopener">${esc(t('featureLink'))}</a></p>
+      <div class="district-year"></div>
     </div>`);
     body.querySelector('.chart-box')?.append(
       timeChart(points, {
@@ -499,58 +517,92 @@ export class Districts {
         color: '#2b8cbe',
       }),
     );
+    this.shown = { collectionId, feature, body };
+    this.renderProfileYear();
     openPanel({
       kind: `${t('districtProfile')} · ${collection.title}`,
       title: props[collection.nameProperty] || String(id),
       body,
       panel: 'district',
-      closed: () => this.select(null),
+      closed: () => {
+        this.select(null);
+        this.shown = null;
+      },
     });
-    this.addFigures(collectionId, id, body);
+    this.addComparison(collectionId, id, body);
   }
 
-  /** The platform's figures of the district (`api/districts/…`, docs/districts.md): buildings, trees,
-   * charging points, WLAN sites, stops, each labelled by the server in both languages; nothing where
-   * the districts module is not there or the collection is no district collection. */
-  async addFigures(collectionId, id, body) {
+  /** The year-dependent parts of the profile shown, for the year shown (again when the slider moves):
+   * its residents, density and change, and the platform's figures as of that year. */
+  renderProfileYear() {
+    if (!this.shown) return;
+    const { collectionId, feature, body } = this.shown;
+    const collection = this.collections.find((c) => c.id === collectionId);
+    const props = feature.properties;
+    const years = collection.years;
+    const population = (y) => (collection.populationKey ? props[collection.populationKey(y)] : undefined);
+    const year = this.year ?? years[years.length - 1];
+    const first = years[0];
+    const pop = years.length ? population(year) : undefined;
+    const base = years.length ? population(first) : undefined;
+    const facts = [
+      typeof pop === 'number' ? [t('population'), `${formatNumber(pop)} (${year})`] : null,
+      props.area_km2 ? [t('area'), `${formatNumber(props.area_km2, 2)} km²`] : null,
+      props.area_km2 && pop ? [t('density'), formatNumber(pop / props.area_km2, 0)] : null,
+      base && pop ? [t('change', { year: first }), `${pop >= base ? '+' : ''}${formatNumber((pop / base - 1) * 100)} %`] : null,
+      ...this.sensorFacts(props.id ?? feature.id),
+    ].filter(Boolean);
+    body.querySelector('.facts').innerHTML = facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
+    const holder = body.querySelector('.district-year');
+    holder.dataset.year = String(years.length ? year : '');
+    this.addFigures(collectionId, props.id ?? feature.id, holder, years.length ? year : null);
+  }
+
+  /** The platform's figures of the district as of the year (`api/districts/…?year=`, docs/districts.md):
+   * buildings, trees, charging points, WLAN sites, stops, each labelled by the server in both languages,
+   * and which of their inputs have no history; nothing where the districts module is not there or the
+   * collection is no district collection. */
+  async addFigures(collectionId, id, holder, year) {
+    const params = year === null ? {} : { year: String(year) };
     let profile;
     try {
-      profile = await getJSON(`api/districts/${encodeURIComponent(collectionId)}/${encodeURIComponent(id)}`);
+      profile = await getJSON(`api/districts/${encodeURIComponent(collectionId)}/${encodeURIComponent(id)}`, { params });
     } catch {
       return;
     }
-    if (!body.isConnected) return; // another district's panel opened meanwhile
+    // another district's panel opened, or the slider moved on, meanwhile
+    if (!holder.isConnected || holder.dataset.year !== String(year ?? '')) return;
     const label = (key) => labelled(profile.labels?.[key], key);
     const rows = [];
     const notes = [];
     const add = (key, value, digits = 0) => {
       if (typeof value === 'number') rows.push([label(key), formatNumber(value, digits)]);
     };
-    const figures = profile.figures || {};
-    // per resident: the counts of now over the residents of the year the time slider shows
-    const year = this.year ?? this.yearFor(null);
-    const residents = profile.population?.years?.[year];
-    const perResident = (count, scale) => (typeof count === 'number' && residents > 0 ? (count / residents) * scale : undefined);
     const ofYear = (key, value, digits) => {
-      if (typeof value === 'number') rows.push([`${label(key)} (${year})`, formatNumber(value, digits)]);
+      if (typeof value === 'number') rows.push([year === null ? label(key) : `${label(key)} (${year})`, formatNumber(value, digits)]);
     };
+    const figures = profile.figures || {};
     add('floor_area_m2', figures.buildings?.floor_area_m2);
     add('trees', figures.trees?.count);
-    ofYear('trees_per_inhabitant', perResident(figures.trees?.count, 1) ?? figures.trees?.per_inhabitant, 3);
-    ofYear('charging_per_1000', perResident(figures.charging?.count, 1000) ?? figures.charging?.per_1000_inhabitants, 2);
+    ofYear('trees_per_inhabitant', figures.trees?.per_inhabitant, 3);
+    add('charging', figures.charging?.count);
+    ofYear('charging_per_1000', figures.charging?.per_1000_inhabitants, 2);
     add('wlan', figures.wlan?.count);
     add('stops', figures.stops?.count);
     add('departures_per_hour', figures.stops?.departures_per_hour, 1);
     for (const figure of Object.values(figures)) if (figure.note) notes.push(labelled(figure.note, ''));
-    if (!rows.length) return;
+    if (!rows.length) {
+      holder.replaceChildren();
+      return;
+    }
     const section = html(`<section data-testid="district-figures">
         <h3 class="chart-title">${esc(t('districtFigures'))}</h3>
         <dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
         ${notes.map((n) => `<p class="muted small">${esc(n)}</p>`).join('')}
+        ${asOfList(profile.as_of, year)}
       </section>`);
-    body.append(section);
-    this.addAccess(collectionId, id, section);
-    this.addComparison(collectionId, id, body);
+    holder.replaceChildren(section);
+    this.addAccess(collectionId, id, section, year);
   }
 
   /** "Compare with": another district of the level, side by side (`api/districts/…/compare`). */
@@ -582,14 +634,16 @@ export class Districts {
       }
       let answer;
       try {
-        answer = await getJSON(`api/districts/${encodeURIComponent(collectionId)}/compare`, { params: { a: String(id), b: e.target.value } });
+        const year = this.shownYear();
+        const params = { a: String(id), b: e.target.value, ...(year === null || year === undefined ? {} : { year: String(year) }) };
+        answer = await getJSON(`api/districts/${encodeURIComponent(collectionId)}/compare`, { params });
       } catch (error) {
         table.innerHTML = `<p class="error small">${esc(t('loadFailed', { what: error.message }))}</p>`;
         return;
       }
       const label = (key) => labelled(answer.labels?.[key], key);
       const lines = [
-        ['population', (d) => d.population?.latest, 0],
+        ['population', (d) => d.population?.value ?? d.population?.latest, 0],
         ['density', (d) => d.density_per_km2, 0],
         ['floor_area_m2', (d) => d.figures?.buildings?.floor_area_m2, 0],
         ['trees', (d) => d.figures?.trees?.count, 0],
@@ -606,15 +660,18 @@ export class Districts {
     });
   }
 
-  /** The district's residents within 300 and 500 m of any stop (`api/districts/…/access`, asked once
-   * per collection: every district's shares come in one answer), with how they were placed. */
-  async addAccess(collectionId, id, section) {
+  /** The district's residents within 300 and 500 m of any stop as of the year (`api/districts/…/access`,
+   * asked once per collection and year: every district's shares come in one answer), with how they
+   * were placed and which inputs have no history. */
+  async addAccess(collectionId, id, section, year) {
     this.access ??= new Map();
-    if (!this.access.has(collectionId)) {
-      const asked = getJSON(`api/districts/${encodeURIComponent(collectionId)}/access`, { params: { min_departures: '0' } });
-      this.access.set(collectionId, asked.catch(() => null));
+    const key = `${collectionId}|${year}`;
+    if (!this.access.has(key)) {
+      const params = { min_departures: '0', ...(year === null ? {} : { year: String(year) }) };
+      const asked = getJSON(`api/districts/${encodeURIComponent(collectionId)}/access`, { params });
+      this.access.set(key, asked.catch(() => null));
     }
-    const answer = await this.access.get(collectionId);
+    const answer = await this.access.get(key);
     const row = answer?.districts?.find((d) => String(d.id) === String(id));
     if (!row || !section.isConnected || !row.within) return;
     const shares = [300, 500]
@@ -625,6 +682,7 @@ export class Districts {
       html(`<div data-testid="district-access">
         <dl class="facts">${shares.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
         <p class="muted small">${esc(labelled(row.method_label, ''))}</p>
+        ${asOfList(answer.as_of, year)}
       </div>`),
     );
   }
@@ -648,6 +706,14 @@ export class Districts {
     this.selected = collectionId && Number.isInteger(id) ? { source: `c:${collectionId}`, sourceLayer: collectionId, id } : null;
     if (this.selected) this.map.setFeatureState(this.selected, { selected: true });
   }
+}
+
+/** Which inputs of a figure are of the year and which have no history (the server's `as_of.labels`). */
+function asOfList(asOf, year) {
+  const labels = asOf?.labels || [];
+  if (!labels.length) return '';
+  return `<div class="as-of" data-testid="district-as-of"><p class="muted small">${esc(t('asOfInputs', { year }))}</p>
+    <ul class="muted small">${labels.map((l) => `<li>${esc(labelled(l, ''))}</li>`).join('')}</ul></div>`;
 }
 
 /** The colour of a value in classes with the given breaks. */

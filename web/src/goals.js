@@ -43,7 +43,10 @@ function indicatorHtml(indicator) {
   const firstYear = values.length ? values[0].year : null;
   const targets = indicator.targets?.length
     ? `<ul class="goal-targets">${indicator.targets.map((target) => targetHtml(target, indicator.unit, firstYear)).join('')}</ul>`
-    : `<p class="muted small">${esc(t('goalsNoTarget'))}</p>`;
+    : '';
+  // Why an indicator shows no light: no value computed or entered yet, and/or no target set (none is invented).
+  const why = [!values.length ? ['no-data', t('goalsNoData')] : null, !indicator.targets?.length ? ['no-target', t('goalsNoTarget')] : null].filter(Boolean);
+  const status = why.map(([code, text]) => `<p class="goal-status small" data-testid="goal-status" data-status="${code}">${esc(text)}</p>`).join('');
   const how = labelled(answer.origins?.[indicator.method], indicator.method);
   const notes = (indicator.notes || []).map((note) => `<p class="muted small">${esc(labelled(note, ''))}</p>`).join('');
   const entered = values.filter((v) => v.origin === 'entered').slice(-1)[0];
@@ -56,6 +59,7 @@ function indicatorHtml(indicator) {
         <dt>${esc(t('goalsSource'))}</dt><dd>${esc(indicator.source)}</dd>
         ${indicator.iso ? `<dt>${esc(t('goalsIso'))}</dt><dd>${esc(indicator.iso)}</dd>` : ''}
       </dl>
+      ${status}
       ${targets}
       ${values.length > 1 ? `<h4 class="chart-title">${esc(t('goalsValuesOverTime', { from: values[0].year, to: values[values.length - 1].year }))}</h4><figure class="chart-box"></figure>` : ''}
       ${notes}
@@ -73,6 +77,8 @@ function render() {
   }
   const lights = indicators.flatMap((i) => (i.targets || []).map((target) => target.light));
   const count = (light) => lights.filter((l) => l === light).length;
+  const withoutData = indicators.filter((i) => !(i.values || []).length).length;
+  const withoutTarget = indicators.filter((i) => !(i.targets || []).length).length;
   summary.textContent = [
     t('goalsIndicators', { n: indicators.length }),
     t('goalsMet', { n: count('green') }),
@@ -80,6 +86,9 @@ function render() {
     t('goalsOffCourse', { n: count('red') }),
     t('goalsNoValue', { n: count('grey') }),
   ].join(' · ');
+  const without = [withoutData ? t('goalsWithoutData', { n: withoutData }) : null, withoutTarget ? t('goalsWithoutTarget', { n: withoutTarget }) : null].filter(Boolean);
+  const reasons = document.getElementById('goals-reasons');
+  if (reasons) reasons.textContent = without.join(' · ');
   list.innerHTML = indicators.map(indicatorHtml).join('');
   for (const indicator of indicators) {
     const values = indicator.values || [];

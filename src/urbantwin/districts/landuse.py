@@ -28,6 +28,7 @@ English. A ranking for a planner's first look, not a finding of what the plan al
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ from sqlalchemy import Connection, select
 from urbantwin.access.gate import Caller
 from urbantwin.districts import texts
 from urbantwin.districts.access import DETOUR_FACTOR, WINDOW_HOURS, nearest_distance, storeys
+from urbantwin.districts.asof import AsOf, parse_year, series_years
 from urbantwin.districts.layers import (
     Collection,
     DistrictSet,
@@ -63,6 +65,8 @@ DEFAULT_MIN_GRZ = 0.05
 MAX_GFZ = 5.0
 RADII = (300.0, 500.0)
 MAX_CANDIDATES = 1000
+#: District answers kept between requests (a time slider over 25 years of a few collections).
+KEPT_ANSWERS = 128
 API = "districts"
 
 
@@ -253,6 +257,10 @@ class Read:
     per_hour: np.ndarray
     notes: list[dict[str, str]]
     shown: list[str | None]
+    as_of: AsOf
+    #: The buildings and trees of every time (what the data covers, whatever the year asked).
+    all_buildings: Layer
+    all_trees: Layer
 
 
 def _block_features(
@@ -283,14 +291,31 @@ class LandUse:
         if not MIN_GRID_M <= size <= MAX_GRID_M:
             raise BadRequest(f"land_use_grid_m: expected {MIN_GRID_M} to {MAX_GRID_M}, got {size:g}")
         self.grid = size
+        #: The district answers per state of the data, reader and year (`districts`).
+        self._kept: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
 
-    def _read(self, caller: Caller, collection: str, with_stops: bool, minimum: float = 1.0) -> Read:
+    def _read(
+        self,
+        caller: Caller,
+        collection: str,
+        with_stops: bool,
+        minimum: float = 1.0,
+        year: str | None = None,
+    ) -> Read:
+        """What an answer reads, as of `year` when given (asof.py: the buildings and trees valid at
+        the end of that year, the stops that existed and the feeds in service then)."""
         service = self.profiles
         scope = service.access.scope(caller)
         notes: list[dict[str, str]] = []
         shown: list[str | None] = []
         with service.engine.connect() as connection:
             set_ = read_districts(connection, service.city, collection, scope)
+            years = series_years([set_])
+            if not years and year:
+                finest = service._finest(connection, scope)
+                years = series_years([finest]) if finest is not None else []
+            as_of = AsOf(parse_year(year, years))
             shown.append(set_.collection.dataset_id)
             stored = all_collections(connection)
             districts = {spec.collection for spec in service.city.districts}
@@ -304,15 +329,16 @@ class LandUse:
                 shown.extend(c.dataset_id for c in found)
                 return found
 
-            buildings = read_layer(
+            all_buildings = read_layer(
                 connection,
                 "buildings",
                 readable("buildings", service.rules.get("buildings"), districts),
                 set_.projector,
             )
-            trees = read_layer(
+            all_trees = read_layer(
                 connection, "trees", readable("trees", service.rules.get("trees"), districts), set_.projector
             )
+            buildings, trees = as_of.layer(all_buildings), as_of.layer(all_trees)
             block_sources = [c for c in matching(stored, self.rule, districts) if scope.allows(c.dataset_id)]
             shown.extend(c.dataset_id for c in block_sources)
             if block_sources:
@@ -329,6 +355,7 @@ class LandUse:
             per_hour = np.array([])
             if with_stops:
                 feeds, hidden = readable_feeds(connection, stored, scope)
+                feeds = as_of.feeds(feeds)
                 if hidden:
                     notes.append(texts.left_out("stops", hidden))
                 timetable = read_stops(connection, feeds, set_.projector)
@@ -337,11 +364,13 @@ class LandUse:
                 keep = hourly >= minimum if minimum > 0 else np.ones(len(hourly), dtype=bool)
                 stops, per_hour = timetable.points[keep], hourly[keep]
                 if minimum == 0:  # every stop, also those of a stops collection without a timetable
-                    plain = read_layer(
-                        connection,
-                        "stops",
-                        readable("stops", service.rules.get("stops"), districts | feed_stops),
-                        set_.projector,
+                    plain = as_of.layer(
+                        read_layer(
+                            connection,
+                            "stops",
+                            readable("stops", service.rules.get("stops"), districts | feed_stops),
+                            set_.projector,
+                        )
                     )
                     stops = np.concatenate([stops, plain.points])
                     per_hour = np.concatenate([per_hour, np.full(len(plain.points), np.nan)])
@@ -352,21 +381,43 @@ class LandUse:
             )
             home[inside] = where
         blocks = Blocks(source, block_sources, keys, shapes, geometries, home)
-        return Read(set_, buildings, trees, blocks, stops, per_hour, notes, shown)
+        return Read(
+            set_, buildings, trees, blocks, stops, per_hour, notes, shown, as_of, all_buildings, all_trees
+        )
 
     # --- per district ---------------------------------------------------------------------------
 
-    def districts(self, caller: Caller, collection: str) -> dict[str, Any]:
+    def districts(self, caller: Caller, collection: str, year: str | None = None) -> dict[str, Any]:
         """Per district: GRZ, GFZ, built-up share (the share of its area in blocks with buildings),
-        trees per hectare, and how the storeys are known."""
-        read = self._read(caller, collection, with_stops=False)
-        self.profiles.access.record_read(caller, API, sorted(set(read.shown), key=lambda d: d or ""))
+        trees per hectare, and how the storeys are known; as of `year` when given. An answer is kept
+        while the data and the reader's rights stay the same (the profiles' `_stamp`)."""
+        service = self.profiles
+        scope = service.access.scope(caller)
+        with service.engine.connect() as connection:
+            stamp = service._stamp(connection, collection, scope)
+        key = ("landuse", stamp, year or None)
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = self._districts(caller, collection, year)
+            with self._lock:
+                if len(self._kept) >= KEPT_ANSWERS:
+                    self._kept.pop(next(iter(self._kept)), None)
+                self._kept[key] = kept
+        document, shown = kept
+        service.access.record_read(caller, API, shown)
+        return dict(document)
+
+    def _districts(
+        self, caller: Caller, collection: str, year: str | None
+    ) -> tuple[dict[str, Any], list[Any]]:
+        read = self._read(caller, collection, with_stops=False, year=year)
+        shown = sorted(set(read.shown), key=lambda d: d or "")
         set_, blocks = read.set_, read.blocks
         whole = ratios(set_.shapes, read.buildings)
         built = (
             ratios(blocks.shapes, read.buildings).footprint > 0 if len(blocks.shapes) else np.array([], bool)
         )
-        covered = _covered(set_.shapes, read.buildings)
+        covered = _covered(set_.shapes, read.all_buildings)
         built_area: np.ndarray = np.zeros(len(set_.keys))
         if built.any():
             tree = shapely.STRtree(blocks.shapes[built])
@@ -374,7 +425,7 @@ class LandUse:
             parts = shapely.area(shapely.intersection(set_.shapes[d_index], blocks.shapes[built][b_index]))
             built_area = np.bincount(d_index, weights=parts, minlength=len(set_.keys))
         trees_in = _count_within(set_.shapes, read.trees.points)
-        trees_covered = _covered(set_.shapes, read.trees)
+        trees_covered = _covered(set_.shapes, read.all_trees)
         rows = []
         for n, key in enumerate(set_.keys):
             area = float(whole.area[n])
@@ -413,21 +464,22 @@ class LandUse:
             },
             "method": {"ratios": METHOD["ratios"]},
             "labels": LABELS,
+            "as_of": read.as_of.document(),
             "notes": notes,
             "districts": rows,
-        }
+        }, shown
 
     # --- per block ------------------------------------------------------------------------------
 
-    def blocks(self, caller: Caller, collection: str) -> dict[str, Any]:
+    def blocks(self, caller: Caller, collection: str, year: str | None = None) -> dict[str, Any]:
         """Every block inside a district of `collection` with its GRZ, GFZ and tree density, as a
-        GeoJSON feature collection."""
-        read = self._read(caller, collection, with_stops=False)
+        GeoJSON feature collection; as of `year` when given."""
+        read = self._read(caller, collection, with_stops=False, year=year)
         self.profiles.access.record_read(caller, API, sorted(set(read.shown), key=lambda d: d or ""))
         blocks = read.blocks
         r = ratios(blocks.shapes, read.buildings)
         trees_in = _count_within(blocks.shapes, read.trees.points)
-        trees_covered = _covered(blocks.shapes, read.trees)
+        trees_covered = _covered(blocks.shapes, read.all_trees)
         out = []
         for n, key in enumerate(blocks.keys):
             if blocks.district[n] < 0:
@@ -462,14 +514,16 @@ class LandUse:
         min_departures: str | None,
         limit: str | None,
         min_grz: str | None = None,
+        year: str | None = None,
     ) -> dict[str, Any]:
-        """Blocks built on with a low GFZ and a stop near, ranked, each with its reasons."""
+        """Blocks built on with a low GFZ and a stop near, ranked, each with its reasons; as of
+        `year` when given."""
         limit_gfz = _number("max_gfz", max_gfz, DEFAULT_MAX_GFZ, 0.01, MAX_GFZ)
         reach = _number("radius", radius, RADII[0], 50.0, 2000.0)
         minimum = _number("min_departures", min_departures, 1.0, 0.0, 120.0)
         most = int(_number("limit", limit, 100, 1, MAX_CANDIDATES))
         least_grz = _number("min_grz", min_grz, DEFAULT_MIN_GRZ, 0.0, 1.0)
-        read = self._read(caller, collection, with_stops=True, minimum=minimum)
+        read = self._read(caller, collection, with_stops=True, minimum=minimum, year=year)
         self.profiles.access.record_read(caller, API, sorted(set(read.shown), key=lambda d: d or ""))
         blocks = read.blocks
         r = ratios(blocks.shapes, read.buildings)
@@ -598,6 +652,7 @@ def _collection_document(
             "grid_m": grid if read.blocks.source == "grid" else None,
         },
         "labels": LABELS,
+        "as_of": read.as_of.document(),
         "notes": notes,
         "numberReturned": len(out),
         "features": out,

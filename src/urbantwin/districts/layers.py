@@ -137,6 +137,42 @@ class Layer:
     estimated: np.ndarray | None = None
     #: Per feature: whether it may house residents (buildings only).
     residential: np.ndarray | None = None
+    #: Per feature: the start and end of its validity (POSIX seconds; NaN: open), the store's
+    #: `valid_from`/`valid_to` (a building's construction and demolition, a charging point's
+    #: commissioning).
+    valid_from: np.ndarray | None = None
+    valid_to: np.ndarray | None = None
+
+    @property
+    def historic(self) -> bool:
+        """Whether any of its features has a validity: the layer can say what existed at a time."""
+        return any(a is not None and bool(np.isfinite(a).any()) for a in (self.valid_from, self.valid_to))
+
+    def at(self, instant: float | None) -> Layer:
+        """The features valid at `instant` (POSIX seconds; None: every feature): begun before it and
+        not ended by it; a feature without a validity counts at every time."""
+        if instant is None or not len(self.points) or not self.historic:
+            return self
+        assert self.valid_from is not None and self.valid_to is not None
+        keep = ~(self.valid_from >= instant) & ~(self.valid_to <= instant)
+        if keep.all():
+            return self
+
+        def cut(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[keep]
+
+        return Layer(
+            self.kind,
+            self.collections,
+            self.points[keep],
+            cut(self.shapes),
+            cut(self.heights),
+            cut(self.levels),
+            cut(self.estimated),
+            cut(self.residential),
+            cut(self.valid_from),
+            cut(self.valid_to),
+        )
 
     @property
     def updated(self) -> str | None:
@@ -325,10 +361,14 @@ NOT_RESIDENTIAL = frozenset(
 )
 
 
+def _seconds(stamp: datetime | None) -> float:
+    return np.nan if stamp is None else stamp.timestamp()
+
+
 def read_layer(connection: Connection, kind: str, sources: list[Collection], projector: Projector) -> Layer:
     """Every feature with a geometry of the collections, as points (and footprints, for buildings)."""
     buildings = kind == "buildings"
-    columns = [features.c.geom]
+    columns = [features.c.geom, features.c.valid_from, features.c.valid_to]
     if buildings:
         columns += [features.c.height, features.c.properties]
     rows = (
@@ -349,6 +389,8 @@ def read_layer(connection: Connection, kind: str, sources: list[Collection], pro
     shapes = projector(geometries) if len(geometries) else geometries
     points = shapely.point_on_surface(shapes) if len(shapes) else shapes
     layer = Layer(kind, sources, points)
+    layer.valid_from = np.array([_seconds(r.valid_from) for r in rows], dtype=float)
+    layer.valid_to = np.array([_seconds(r.valid_to) for r in rows], dtype=float)
     if buildings:
         layer.shapes = shapes
         layer.heights = np.array([np.nan if r.height is None else r.height for r in rows], dtype=float)
@@ -379,6 +421,9 @@ class Feed:
     stops_collection: Collection
     typical_weekday: date | None
     imported: datetime
+    #: The first and last day of service of its timetable (None: not known).
+    first_day: date | None = None
+    last_day: date | None = None
 
 
 def feed_stop_collections(connection: Connection) -> set[str]:
@@ -399,7 +444,8 @@ def readable_feeds(
         if not scope.allows(stops.dataset_id):
             hidden += 1
             continue
-        typical = (row.summary or {}).get("typical_weekday")
+        summary = row.summary or {}
+        typical, first, last = (summary.get(k) for k in ("typical_weekday", "first_day", "last_day"))
         feeds.append(
             Feed(
                 row.id,
@@ -407,6 +453,8 @@ def readable_feeds(
                 stops,
                 date.fromisoformat(typical) if typical else None,
                 row.imported,
+                date.fromisoformat(first) if first else None,
+                date.fromisoformat(last) if last else None,
             )
         )
     return feeds, hidden
@@ -425,6 +473,21 @@ class Stops:
     departures: np.ndarray
     by_mode: np.ndarray
     modes: list[str]
+
+    def of(self, feeds: Sequence[Feed]) -> Stops:
+        """The places of the given feeds only."""
+        ids = {f.id for f in feeds}
+        keep = np.array([f in ids for f in self.feed], dtype=bool)
+        if keep.all():
+            return self
+        return Stops(
+            [f for f, k in zip(self.feed, keep, strict=True) if k],
+            [s for s, k in zip(self.stop_id, keep, strict=True) if k],
+            self.points[keep],
+            self.departures[keep],
+            self.by_mode[keep],
+            self.modes,
+        )
 
 
 def read_stops(connection: Connection, feeds: Sequence[Feed], projector: Projector) -> Stops:
@@ -458,9 +521,19 @@ def read_stops(connection: Connection, feeds: Sequence[Feed], projector: Project
             ).all()
         )
         d = transit_stop_departures
-        running = select(transit_service_days.c.service_id).where(
-            transit_service_days.c.feed_id == feed.id, transit_service_days.c.day == feed.typical_weekday
+        # the services running that day apart too (a few dozen ids): as a subquery, PostgreSQL without
+        # statistics of a fresh import probed the service days once per departure row (5 s of the
+        # demo's 5.4 s under load; bench/README.md)
+        running = list(
+            connection.execute(
+                select(transit_service_days.c.service_id).where(
+                    transit_service_days.c.feed_id == feed.id,
+                    transit_service_days.c.day == feed.typical_weekday,
+                )
+            ).scalars()
         )
+        if not running:
+            continue
         # 'NaN': how imports before the fix of gtfs_import stored "no station" on PostgreSQL
         place = func.coalesce(func.nullif(d.c.station_id, "NaN"), d.c.stop_id)
         for row in connection.execute(

@@ -37,6 +37,14 @@ _OBSERVED = Annotated[
         f"{MAX_OBSERVED_PROPERTIES}); default: the setting district_observed_properties",
     ),
 ]
+_YEAR = Annotated[
+    str | None,
+    Query(
+        description="the figures as of the end of this year: that year's residents, the features valid "
+        "and the timetables in service then (answer's `as_of` names which inputs have no history); "
+        "within the years of the population data; default: the latest residents and every feature"
+    ),
+]
 _FORMAT = Annotated[str | None, Query(alias="f", description="json (default), csv, geojson or parquet")]
 
 
@@ -111,14 +119,14 @@ def build_router() -> APIRouter:
         responses=_ERRORS,
     )
     async def profiles(
-        request: Request, collection: str, observed: _OBSERVED = None, f: _FORMAT = None
+        request: Request, collection: str, observed: _OBSERVED = None, f: _FORMAT = None, year: _YEAR = None
     ) -> Any:
         caller = request_caller(request)
         service = request_districts(request)
         chosen = _format(f)
 
         def run() -> Any:
-            result = service.profiles(caller, collection, observed)
+            result = service.profiles(caller, collection, observed, year)
             return result.document() if chosen == "json" else export(result, chosen)
 
         body = await run_in_threadpool(run)
@@ -142,10 +150,11 @@ def build_router() -> APIRouter:
         a: Annotated[str | None, Query(description="the first district's id")] = None,
         b: Annotated[str | None, Query(description="the second district's id")] = None,
         observed: _OBSERVED = None,
+        year: _YEAR = None,
     ) -> dict[str, Any]:
         caller = request_caller(request)
         service = request_districts(request)
-        return await run_in_threadpool(service.compare, caller, collection, a, b, observed)
+        return await run_in_threadpool(service.compare, caller, collection, a, b, observed, year)
 
     @router.get(
         "/{collection}/access",
@@ -166,10 +175,13 @@ def build_router() -> APIRouter:
         detour: Annotated[
             str | None, Query(description="walking ÷ straight-line distance, 1 to 3 (default 1.2)")
         ] = None,
+        year: _YEAR = None,
     ) -> dict[str, Any]:
         caller = request_caller(request)
         service = request_districts(request)
-        return await run_in_threadpool(service.transit_access, caller, collection, min_departures, detour)
+        return await run_in_threadpool(
+            service.transit_access, caller, collection, min_departures, detour, year
+        )
 
     @router.get(
         "/{collection}/landuse",
@@ -177,18 +189,18 @@ def build_router() -> APIRouter:
         "trees per hectare, and how the buildings' storeys are known",
         responses={**_ERRORS, 200: {"content": {"application/json": {"example": _LANDUSE_EXAMPLE}}}},
     )
-    async def landuse(request: Request, collection: str) -> dict[str, Any]:
+    async def landuse(request: Request, collection: str, year: _YEAR = None) -> dict[str, Any]:
         caller = request_caller(request)
-        return await run_in_threadpool(request_landuse(request).districts, caller, collection)
+        return await run_in_threadpool(request_landuse(request).districts, caller, collection, year)
 
     @router.get(
         "/{collection}/landuse/blocks",
         summary="Every block in the collection's districts with its GRZ, GFZ and tree density (GeoJSON)",
         responses=_GEOJSON,
     )
-    async def landuse_blocks(request: Request, collection: str) -> Response:
+    async def landuse_blocks(request: Request, collection: str, year: _YEAR = None) -> Response:
         caller = request_caller(request)
-        body = await run_in_threadpool(request_landuse(request).blocks, caller, collection)
+        body = await run_in_threadpool(request_landuse(request).blocks, caller, collection, year)
         return Response(orjson.dumps(body), media_type="application/geo+json")
 
     @router.get(
@@ -216,6 +228,7 @@ def build_router() -> APIRouter:
         min_grz: Annotated[
             str | None, Query(description="a block's GRZ must be at least this, 0 to 1 (default 0.05)")
         ] = None,
+        year: _YEAR = None,
     ) -> Response:
         caller = request_caller(request)
         body = await run_in_threadpool(
@@ -227,16 +240,17 @@ def build_router() -> APIRouter:
             min_departures,
             limit,
             min_grz,
+            year,
         )
         return Response(orjson.dumps(body), media_type="application/geo+json")
 
     # `path`: a district id may hold a slash
     @router.get("/{collection}/{district:path}", summary="One district's profile", responses=_ERRORS)
     async def one(
-        request: Request, collection: str, district: str, observed: _OBSERVED = None
+        request: Request, collection: str, district: str, observed: _OBSERVED = None, year: _YEAR = None
     ) -> dict[str, Any]:
         caller = request_caller(request)
         service = request_districts(request)
-        return await run_in_threadpool(service.profile, caller, collection, district, observed)
+        return await run_in_threadpool(service.profile, caller, collection, district, observed, year)
 
     return router

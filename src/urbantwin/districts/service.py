@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,10 +48,12 @@ from urbantwin.districts.access import (
     stop_categories,
     storeys,
 )
+from urbantwin.districts.asof import AsOf, instant, parse_year, series_years
 from urbantwin.districts.layers import (
     KINDS,
     Collection,
     DistrictSet,
+    Feed,
     Layer,
     Stops,
     all_collections,
@@ -75,6 +77,9 @@ MAX_MIN_DEPARTURES = 120
 MAX_DETOUR = 3.0
 #: Counted district collections kept between requests (per collection, state of the data and reader).
 KEPT_COUNTS = 8
+#: Counts (and access answers) of single years kept between requests: a time slider over 25 years of
+#: a few collections.
+KEPT_YEARS = 128
 #: A yearly change of the population below this share counts as stable.
 STABLE_PERCENT = 0.1
 API = "districts"
@@ -102,6 +107,27 @@ class Counted:
 
 
 @dataclass
+class Read:
+    """What the profiles of a collection read: its districts, every kind's readable layer (all its
+    features, whatever their validity), the readable feeds and their stops."""
+
+    set_: DistrictSet
+    layers: dict[str, Layer]
+    feeds: list[Feed]
+    stops: Stops | None
+    notes: list[dict[str, str]]
+    shown: list[str | None]
+
+
+def _keep(store: dict[Any, Any], key: Any, value: Any, most: int, lock: threading.Lock) -> None:
+    """Keep `value` under `key`, the oldest entry dropped once `most` are kept."""
+    with lock:
+        if len(store) >= most:
+            store.pop(next(iter(store)), None)
+        store[key] = value
+
+
+@dataclass
 class Profiles:
     """Every district's profile of one collection, with what the exports need."""
 
@@ -109,6 +135,8 @@ class Profiles:
     documents: list[dict[str, Any]]
     notes: list[dict[str, str]]
     datasets: list[str | None]
+    #: Which inputs are of the year asked (`asof.AsOf.document`); None: no year asked.
+    as_of: dict[str, Any] | None = None
 
     def document(self) -> dict[str, Any]:
         spec = self.districts.spec
@@ -117,6 +145,7 @@ class Profiles:
             "label": spec.label,
             "crs": self.districts.projector.crs.to_string(),
             "labels": texts.FIGURES,
+            "as_of": self.as_of,
             "notes": self.notes,
             "districts": self.documents,
         }
@@ -192,6 +221,8 @@ class Placement:
     floor: np.ndarray
     notes: list[dict[str, str]]
     datasets: list[str | None]
+    #: The buildings read (with their validity in time); None: none.
+    buildings: Layer | None = None
 
     def population(self, year: int | None = None) -> tuple[np.ndarray, list[int | None]]:
         """Residents per finest district in `year` (None: each district's latest year), and the year
@@ -200,8 +231,16 @@ class Placement:
         return np.array([value for value, _ in found], dtype=float), [chosen for _, chosen in found]
 
     def residents(self, year: int | None = None) -> Residents:
-        """The finest districts' residents of `year` placed on the buildings or spread over the area."""
-        return place_residents(self.finest.shapes, self.population(year)[0], self.building_points, self.floor)
+        """The finest districts' residents of `year` placed on the buildings or spread over the area:
+        on the buildings standing at the end of that year (`asof.instant`) where the buildings' data
+        has their validity in time, else on every building."""
+        points, floor = self.building_points, self.floor
+        if year is not None and self.buildings is not None and self.buildings.historic:
+            assert self.buildings.valid_from is not None and self.buildings.valid_to is not None
+            at = instant(year)
+            standing = ~(self.buildings.valid_from >= at) & ~(self.buildings.valid_to <= at)
+            points, floor = points[standing], floor[standing]
+        return place_residents(self.finest.shapes, self.population(year)[0], points, floor)
 
     def methods(self, residents: Residents) -> list[str]:
         """Each target district's placement method (`buildings`, `area`, `mixed` or `none`)."""
@@ -222,6 +261,9 @@ class DistrictProfiles:
         self.means = DistrictMeans(engine, access, city)
         #: The counted layers per `_stamp` (the sensor means are asked afresh every time).
         self._kept: dict[tuple[Any, ...], Any] = {}
+        #: The counts per (`_stamp`, year), and the access answers per (`_stamp`, parameters).
+        self._years: dict[tuple[Any, ...], Any] = {}
+        self._answers: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
 
     # --- the district collections ---------------------------------------------------------------
@@ -250,23 +292,34 @@ class DistrictProfiles:
     # --- profiles -----------------------------------------------------------------------------------
 
     def profiles(
-        self, caller: Caller, collection: str, observed_properties: Sequence[str] | None = None
+        self,
+        caller: Caller,
+        collection: str,
+        observed_properties: Sequence[str] | None = None,
+        year: str | None = None,
     ) -> Profiles:
-        """Every district's profile (a read of every dataset counted)."""
+        """Every district's profile (a read of every dataset counted); as of `year` when given
+        (asof.py: the residents of that year, the features valid and the feeds in service then)."""
         names = self._observed(observed_properties)
         scope = self.access.scope(caller)
-        result = self._compute(collection, scope, names)
+        result = self._compute(collection, scope, names, year)
         self.access.record_read(caller, API, result.datasets)
         return result
 
     def profile(
-        self, caller: Caller, collection: str, key: str, observed_properties: Sequence[str] | None = None
+        self,
+        caller: Caller,
+        collection: str,
+        key: str,
+        observed_properties: Sequence[str] | None = None,
+        year: str | None = None,
     ) -> dict[str, Any]:
-        result = self.profiles(caller, collection, observed_properties)
+        result = self.profiles(caller, collection, observed_properties, year)
         n = result.districts.index(key)
         return {
             "collection": collection,
             "labels": texts.FIGURES,
+            "as_of": result.as_of,
             "notes": result.notes,
             **result.documents[n],
         }
@@ -278,11 +331,12 @@ class DistrictProfiles:
         a: str | None,
         b: str | None,
         observed_properties: Sequence[str] | None = None,
+        year: str | None = None,
     ) -> dict[str, Any]:
         """Two districts' profiles side by side, with the differences of their numbers (b − a)."""
         if not a or not b:
             raise BadRequest("a and b: required, the ids of the two districts to compare")
-        result = self.profiles(caller, collection, observed_properties)
+        result = self.profiles(caller, collection, observed_properties, year)
         first = result.documents[result.districts.index(a)]
         second = result.documents[result.districts.index(b)]
         flat_a, flat_b = flat(first), flat(second)
@@ -297,6 +351,7 @@ class DistrictProfiles:
         return {
             "collection": collection,
             "labels": texts.FIGURES,
+            "as_of": result.as_of,
             "notes": result.notes,
             "a": first,
             "b": second,
@@ -311,19 +366,16 @@ class DistrictProfiles:
             )
         return list(dict.fromkeys(chosen))
 
-    def _layers(
-        self, connection: Any, set_: DistrictSet, scope: DatasetScope
-    ) -> tuple[dict[str, Counted], list[dict[str, str]], list[str | None]]:
-        """Every kind's layer counted per district; notes of what was left out or is missing."""
+    def _read_layers(self, connection: Any, set_: DistrictSet, scope: DatasetScope) -> Read:
+        """Every kind's layer the caller may read, and the readable feeds' stops; notes of what was
+        left out or is missing."""
         stored = all_collections(connection)
         districts = {spec.collection for spec in self.city.districts}
         feeds, hidden_feeds = readable_feeds(connection, stored, scope)
         feed_stops = feed_stop_collections(connection)
-        counted: dict[str, Counted] = {}
+        layers: dict[str, Layer] = {}
         notes: list[dict[str, str]] = []
         shown: list[str | None] = []
-        tree = shapely.STRtree(set_.shapes)
-        areas = shapely.area(set_.shapes)
         for kind in KINDS:
             sources = matching(stored, self.rules.get(kind), districts | feed_stops)
             readable = [c for c in sources if scope.allows(c.dataset_id)]
@@ -335,16 +387,38 @@ class DistrictProfiles:
                     notes.append(texts.no_data(kind))
                 continue
             shown += [c.dataset_id for c in readable]
-            layer = read_layer(connection, kind, readable, set_.projector)
-            item = Counted(kind, layer, *self._count(tree, areas, set_, layer.points))
+            if readable:
+                layers[kind] = read_layer(connection, kind, readable, set_.projector)
+        stops = read_stops(connection, feeds, set_.projector) if feeds else None
+        shown += [feed.stops_collection.dataset_id for feed in feeds]
+        return Read(set_, layers, feeds, stops, notes, shown)
+
+    def _count_layers(self, read: Read, as_of: AsOf) -> dict[str, Counted]:
+        """Every layer counted per district as of the year of `as_of` (each layer's features valid
+        then, the feeds in service then; all of them without a year)."""
+        set_ = read.set_
+        tree = shapely.STRtree(set_.shapes)
+        areas = shapely.area(set_.shapes)
+        counted: dict[str, Counted] = {}
+        for kind, whole in read.layers.items():
+            layer = as_of.layer(whole)
+            count, coverage = self._count(tree, areas, set_, layer.points)
+            if layer is not whole:
+                # the data covers the area it covers in every year: a district without a charging
+                # point yet has none, not no data
+                coverage = np.maximum(coverage, self._count(tree, areas, set_, whole.points)[1])
+            item = Counted(kind, layer, count, coverage)
             if kind == "buildings" and layer.shapes is not None:
                 self._floor_area(item, tree, len(set_.keys))
             counted[kind] = item
-        if feeds:
-            stops = read_stops(connection, feeds, set_.projector)
-            shown += [feed.stops_collection.dataset_id for feed in feeds]
+        if read.feeds and read.stops is not None:
+            feeds = as_of.feeds(read.feeds)
+            stops = read.stops.of(feeds)
             self._add_gtfs(counted, tree, areas, set_, stops, [feed.stops_collection for feed in feeds])
-        return counted, notes, shown
+        # kept per year: the counts and the layers' collections, not a copy of their features
+        for item in counted.values():
+            item.layer = Layer(item.kind, item.layer.collections, np.array([], dtype=object))
+        return counted
 
     @staticmethod
     def _inside(tree: shapely.STRtree, count: int, points: np.ndarray) -> np.ndarray:
@@ -417,7 +491,8 @@ class DistrictProfiles:
         if "stops" in counted:
             existing = counted["stops"]
             existing.count = existing.count + per
-            existing.layer.collections = existing.layer.collections + sources
+            # a new layer: the counted one may be the one kept between requests
+            existing.layer = replace(existing.layer, collections=existing.layer.collections + sources)
             points = np.concatenate([existing.layer.points, stops.points])
         else:
             existing = Counted("stops", Layer("stops", list(sources), stops.points), per, np.zeros(count))
@@ -437,24 +512,32 @@ class DistrictProfiles:
         return (collection, stored, feeds, scope.ids)
 
     def _counted(
-        self, collection: str, scope: DatasetScope
-    ) -> tuple[DistrictSet, dict[str, Counted], list[dict[str, str]], list[str | None]]:
+        self, collection: str, scope: DatasetScope, year: str | None = None
+    ) -> tuple[DistrictSet, dict[str, Counted], AsOf, list[dict[str, str]], list[str | None]]:
+        """The layers counted per district as of `year` (the `year` parameter; None: every feature).
+        What is read is kept per state of the data and reader (`_stamp`), what is counted per year
+        besides: a time slider asks every year once, each a count over the same read layers."""
         with self.engine.connect() as connection:
             stamp = self._stamp(connection, collection, scope)
-            kept = self._kept.get(stamp)
-            if kept is None:
+            read = self._kept.get(stamp)
+            if read is None:
                 set_ = read_districts(connection, self.city, collection, scope)
-                counted, notes, shown = self._layers(connection, set_, scope)
-                kept = (set_, counted, notes, shown)
-                with self._lock:
-                    if len(self._kept) >= KEPT_COUNTS:
-                        self._kept.pop(next(iter(self._kept)))
-                    self._kept[stamp] = kept
-        set_, counted, notes, shown = kept
-        return set_, counted, list(notes), list(shown)
+                read = self._read_layers(connection, set_, scope)
+                _keep(self._kept, stamp, read, KEPT_COUNTS, self._lock)
+        chosen = parse_year(year, series_years([read.set_]))
+        key = (stamp, chosen)
+        found = self._years.get(key)
+        if found is None:
+            as_of = AsOf(chosen)
+            found = (self._count_layers(read, as_of), as_of)
+            _keep(self._years, key, found, KEPT_YEARS, self._lock)
+        counted, as_of = found
+        return read.set_, counted, as_of, list(read.notes), list(read.shown)
 
-    def _compute(self, collection: str, scope: DatasetScope, names: list[str]) -> Profiles:
-        set_, counted, notes, shown = self._counted(collection, scope)
+    def _compute(
+        self, collection: str, scope: DatasetScope, names: list[str], year: str | None = None
+    ) -> Profiles:
+        set_, counted, as_of, notes, shown = self._counted(collection, scope, year)
         sensors: dict[str, dict[str, Any]] = {}
         for name in names:
             try:
@@ -464,17 +547,28 @@ class DistrictProfiles:
                 continue
             sensors[name] = answer.body
             shown += list(answer.datasets)
-        documents = [self._document(set_, n, counted, sensors) for n in range(len(set_.keys))]
+        documents = [self._document(set_, n, counted, sensors, as_of.year) for n in range(len(set_.keys))]
+        if as_of.year is not None:
+            as_of = AsOf(as_of.year, dict(as_of.inputs), list(as_of.labels))
+            as_of.residents([d["population"]["value_year"] for d in documents])
         shown.append(set_.collection.dataset_id)
-        return Profiles(set_, documents, notes, sorted(set(shown), key=lambda d: d or ""))
+        return Profiles(set_, documents, notes, sorted(set(shown), key=lambda d: d or ""), as_of.document())
 
     def _document(
-        self, set_: DistrictSet, n: int, counted: dict[str, Counted], sensors: dict[str, dict[str, Any]]
+        self,
+        set_: DistrictSet,
+        n: int,
+        counted: dict[str, Counted],
+        sensors: dict[str, dict[str, Any]],
+        year: int | None = None,
     ) -> dict[str, Any]:
         area_km2 = float(shapely.area(set_.shapes[n])) / 1e6
         years = population_years(set_, n)
         latest_year = max(years) if years else None
-        people = years[latest_year] if latest_year is not None else None
+        latest = years[latest_year] if latest_year is not None else None
+        # the residents the density and the figures per resident are of: the year asked, else the latest
+        value_year = latest_year if year is None else population_of(years, year)[1]
+        people = years[value_year] if value_year is not None else None
 
         def per(value: float, scale: float = 1.0) -> float | None:
             return None if not people else value / people * scale
@@ -523,8 +617,10 @@ class DistrictProfiles:
             "area_km2": _round(area_km2, 4),
             "population": {
                 "years": {str(y): v for y, v in years.items()},
-                "latest": people,
+                "latest": latest,
                 "year": latest_year,
+                "value": people,
+                "value_year": value_year,
                 "trend": trend(years),
                 "updated": _iso(set_.collection.updated),
             },
@@ -536,14 +632,28 @@ class DistrictProfiles:
     # --- access to public transport ---------------------------------------------------------------
 
     def transit_access(
-        self, caller: Caller, collection: str, min_departures: str | None, detour: str | None
+        self,
+        caller: Caller,
+        collection: str,
+        min_departures: str | None,
+        detour: str | None,
+        year: str | None = None,
     ) -> dict[str, Any]:
         """Per district: the share of residents within 300 and 500 m (walking: straight line ×
-        detour) of a stop with at least `min_departures` per hour, and the shares per ÖV-Güteklasse."""
+        detour) of a stop with at least `min_departures` per hour, and the shares per ÖV-Güteklasse;
+        as of `year` when given (asof.py). An answer is kept while the data and the reader's rights
+        stay the same (`_stamp`)."""
         minimum = _number("min_departures", min_departures, 1.0, 0.0, MAX_MIN_DEPARTURES)
         factor = _number("detour", detour, DETOUR_FACTOR, 1.0, MAX_DETOUR)
         scope = self.access.scope(caller)
-        result = self._access(collection, scope, minimum, factor)
+        with self.engine.connect() as connection:
+            stamp = self._stamp(connection, collection, scope)
+        key = (stamp, minimum, factor, year or None)
+        kept = self._answers.get(key)
+        if kept is None:
+            kept = self._access(collection, scope, minimum, factor, year)
+            _keep(self._answers, key, kept, KEPT_YEARS, self._lock)
+        result = dict(kept)
         self.access.record_read(caller, API, result.pop("_datasets"))
         return result
 
@@ -587,30 +697,39 @@ class DistrictProfiles:
             floor = np.where(buildings.residential, floor, 0.0)
         datasets = [target.collection.dataset_id, finest.collection.dataset_id]
         datasets += [c.dataset_id for c in buildings.collections]
-        return Placement(target, finest, buildings.points, floor, notes, datasets)
+        return Placement(target, finest, buildings.points, floor, notes, datasets, buildings)
 
-    def _access(self, collection: str, scope: DatasetScope, minimum: float, detour: float) -> dict[str, Any]:
+    def _access(
+        self, collection: str, scope: DatasetScope, minimum: float, detour: float, year: str | None = None
+    ) -> dict[str, Any]:
         with self.engine.connect() as connection:
             placed = self.placement(connection, collection, scope)
-            target, finest, notes = placed.target, placed.finest, placed.notes
+            target, finest, notes = placed.target, placed.finest, list(placed.notes)
+            as_of = AsOf(parse_year(year, series_years([finest, target])))
             stored = all_collections(connection)
             districts = {spec.collection for spec in self.city.districts}
             feeds, hidden_feeds = readable_feeds(connection, stored, scope)
+            feeds = as_of.feeds(feeds)
             stops = read_stops(connection, feeds, finest.projector)
             keyword_stops: Layer | None = None
             if minimum == 0:
                 stop_sources = matching(
                     stored, self.rules.get("stops"), districts | feed_stop_collections(connection)
                 )
-                keyword_stops = read_layer(
-                    connection,
-                    "stops",
-                    [c for c in stop_sources if scope.allows(c.dataset_id)],
-                    finest.projector,
+                keyword_stops = as_of.layer(
+                    read_layer(
+                        connection,
+                        "stops",
+                        [c for c in stop_sources if scope.allows(c.dataset_id)],
+                        finest.projector,
+                    )
                 )
         if hidden_feeds:
             notes.append(texts.left_out("stops", hidden_feeds))
-        residents = placed.residents()
+        if placed.buildings is not None:
+            as_of.layer(placed.buildings)
+        residents = placed.residents(as_of.year)
+        as_of.residents(placed.population(as_of.year)[1])
         per_hour = stops.departures / WINDOW_HOURS
         good = stops.points[per_hour >= minimum] if minimum > 0 else stops.points
         if keyword_stops is not None and len(keyword_stops.points):
@@ -659,6 +778,7 @@ class DistrictProfiles:
             "classes": list(CLASS_NAMES),
             "method": texts.access_method(minimum == 0),
             "labels": {**texts.FIGURES, **{f"method:{k}": v for k, v in texts.PLACEMENT.items()}},
+            "as_of": as_of.document(),
             "notes": notes,
             "districts": rows,
             "_datasets": sorted(set(datasets), key=lambda d: d or ""),
@@ -701,8 +821,8 @@ def flat(document: dict[str, Any]) -> dict[str, Any]:
         "id": document["id"],
         "name": document["name"],
         "area_km2": document["area_km2"],
-        "population": population["latest"],
-        "population_year": population["year"],
+        "population": population.get("value", population["latest"]),
+        "population_year": population.get("value_year", population["year"]),
         "density_per_km2": document["density_per_km2"],
     }
     trend_ = population.get("trend") or {}

@@ -144,3 +144,41 @@ def access_method(every_stop: bool) -> dict[str, dict[str, str]]:
             "Berechnungsmethodik ARE, Grundlagenbericht",
         },
     }
+
+
+#: The inputs of a figure "as of" a year: the residents, the layers, the timetables.
+AS_OF = Vocabulary(
+    {
+        "historic": {
+            "en": "as of {year} (the data's validity in time)",
+            "de": "Stand {year} (Gültigkeit in den Daten)",
+        },
+        "today": {
+            "en": "today's data (no history in the data)",
+            "de": "heutiger Stand (keine Historie in den Daten)",
+        },
+        "network": {
+            "en": "today's network (no history in the data)",
+            "de": "heutiges Netz (keine Historie in den Daten)",
+        },
+        "timetables": {
+            "en": "the timetables in service in {year}",
+            "de": "die {year} gültigen Fahrpläne",
+        },
+        "residents": {"en": "{year} (population series)", "de": "{year} (Bevölkerungsreihe)"},
+        "residents_nearest": {
+            "en": "{chosen}, the nearest year of the population series to {year}",
+            "de": "{chosen}, das {year} nächste Jahr der Bevölkerungsreihe",
+        },
+        "none": {"en": "no data", "de": "keine Daten"},
+    },
+    name="as_of",
+)
+
+
+def as_of_input(kind: str, state: str, **values: object) -> dict[str, str]:
+    """The label of one input of a figure as of a year: "Buildings: as of 2015 (…)",
+    "Public-transport stops: today's network (no history in the data)"."""
+    name = FIGURES[kind]
+    text = AS_OF[state]
+    return {lang: f"{name[lang]}: {text[lang].format(**values)}" for lang in ("en", "de")}

@@ -145,25 +145,41 @@ def _population_years(document: dict[str, Any]) -> dict[int, float]:
     return {int(y): float(v) for y, v in document["population"]["years"].items() if _finite(v)}
 
 
+def _ratio(documents: list[dict[str, Any]], kind: str, year: int | None) -> tuple[float, float, int | None]:
+    """The count of a layer and the residents over the districts it covers, and the residents' year
+    (`year`: the profiles as of that year, whose districts must all have that year's figure)."""
+    count = people = 0.0
+    years: set[int] = set()
+    for document in documents:
+        found = document["figures"].get(kind)
+        population = document["population"]
+        residents = population.get("value", population["latest"])
+        of = population.get("value_year", population["year"])
+        if found is None or found["count"] is None or not _finite(residents):
+            continue
+        if year is not None and of != year:
+            return 0.0, 0.0, None
+        count += found["count"]
+        people += residents
+        years.add(int(of))
+    return count, people, max(years) if years else None
+
+
 def district_ratio(sources: Sources, params: dict[str, Any]) -> Computed:
     """Features of a layer per resident (or per 1,000), over the districts the layer covers: the sum
-    of their counts ÷ the sum of their residents of the newest year."""
+    of their counts ÷ the sum of their residents of the newest year. Where the layer's features have
+    their validity in time (a charging point's commissioning), every year of the population series
+    too: the features valid at the end of that year over that year's residents (the profiles as of
+    the year, districts/asof.py); a layer without history gives the newest year only, as counting
+    today's features over the residents of past years would invent a history."""
     figure = str(params["figure"])
     if figure not in RATIOS:
         raise BadRequest(f"compute.figure: expected one of {', '.join(RATIOS)}, got {figure!r}")
     kind, scale = RATIOS[figure]
-    profiles = sources.districts.profiles(sources.caller(), _collection(sources, params))
-    count = people = 0.0
-    years: set[int] = set()
-    for document in profiles.documents:
-        found = document["figures"].get(kind)
-        latest = document["population"]["latest"]
-        if found is None or found["count"] is None or not _finite(latest):
-            continue
-        count += found["count"]
-        people += latest
-        years.add(int(document["population"]["year"]))
-    if not people or not years:
+    collection = _collection(sources, params)
+    profiles = sources.districts.profiles(sources.caller(), collection)
+    count, people, newest = _ratio(profiles.documents, kind, None)
+    if not people or newest is None:
         return Computed({}, [_note_no_data()])
     notes = []
     covered = sum(1 for d in profiles.documents if (d["figures"].get(kind) or {}).get("count") is not None)
@@ -174,7 +190,25 @@ def district_ratio(sources: Sources, params: dict[str, Any]) -> Computed:
                 "de": f"über die {covered} von {len(profiles.documents)} Gebieten, die die Daten abdecken",
             }
         )
-    return Computed({max(years): count / people * scale}, notes)
+    values = {newest: count / people * scale}
+    latest = sources.districts.profiles(sources.caller(), collection, year=str(newest))
+    if ((latest.as_of or {}).get("inputs", {}).get(kind) or {}).get("historic"):
+        series = sorted({int(y) for d in profiles.documents for y in d["population"]["years"]})
+        for year in series:
+            counted, residents, of = _ratio(
+                sources.districts.profiles(sources.caller(), collection, year=str(year)).documents, kind, year
+            )
+            if residents and of == year:
+                values[year] = counted / residents * scale
+        notes.append(
+            {
+                "en": "per year: the features valid at the end of each year (their validity in the data) "
+                "over that year's residents",
+                "de": "je Jahr: die am Jahresende gültigen Objekte (ihre Gültigkeit in den Daten) je "
+                "Einwohner des Jahres",
+            }
+        )
+    return Computed(dict(sorted(values.items())), notes)
 
 
 def population(sources: Sources, params: dict[str, Any]) -> Computed:
