@@ -68,7 +68,14 @@ from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.sensorthings.values import entity_id
 from urbantwin.settings import Settings
-from urbantwin.store.ingest_marks import digest, recent_batches, record_batch
+from urbantwin.store.ingest_marks import (
+    KEPT_MESSAGES,
+    batch_committed,
+    digest,
+    pack,
+    recent_batches,
+    record_batch,
+)
 
 log = logging.getLogger("urbantwin.live")
 
@@ -91,6 +98,7 @@ INGEST_BATCH = 2_000
 #: Unacknowledged messages the broker may send ahead (MQTT 5 Receive Maximum): several batches, so
 #: that the broker keeps sending while a batch commits and its acknowledgements travel back.
 RECEIVE_MAXIMUM = 10 * INGEST_BATCH
+assert KEPT_MESSAGES >= RECEIVE_MAXIMUM + INGEST_BATCH, "the marks must outlast the in-flight window"
 #: How long the broker keeps the server's session (and what it holds for it) while it is away.
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 NOTIFICATION = ("urbantwin", "notification")
@@ -155,9 +163,11 @@ class MqttBridge:
         self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._ingest_thread: threading.Thread | None = None
-        #: Hashes of recently stored messages, per batch: a message the broker sends again (DUP) because
-        #: its PUBACK was lost with the connection is acknowledged without being stored twice.
-        self._recent: deque[set[int]] = deque(maxlen=16)
+        #: Fingerprints of the session's newest stored messages: a message the broker sends again
+        #: (DUP) because its PUBACK was lost with the connection is acknowledged, not stored twice.
+        self._marks = Marks()
+        #: Messages of an earlier connection dropped unstored (the broker sends them again).
+        self.stale = 0
         #: Observations stored by the batch in hand (`_handle`), counted once it commits.
         self._stored = 0
         #: The broker session the creates come in on, and how many batches it has stored.
@@ -254,7 +264,14 @@ class MqttBridge:
         """Take up the broker session `client_id`: what it stored last (before a crash, perhaps) is
         known, so the messages the broker sends again are acknowledged without being stored twice."""
         self.client_id = client_id
-        self._recent.extend(recent_batches(self.service.write_engine, client_id))
+        self._marks = Marks()
+        self._recall()
+
+    def _recall(self) -> None:
+        """Add the session's batches committed since those known (all, on resuming; afterwards only
+        those another process committed while it held the session)."""
+        for row, batch in recent_batches(self.service.write_engine, self.client_id, self._marks.last_row):
+            self._marks.add(batch, row)
 
     def _received(self, message: Message) -> None:
         """The receiver's thread: queue what may be a create (other processes' notifications are not)."""
@@ -350,21 +367,53 @@ class MqttBridge:
                     batch.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
+            batch = self._current(batch)
+            if not batch:
+                continue
             if not self._store(batch):
                 return  # stopping before the batch committed: nothing is acknowledged
             assert self.receiver is not None
             self.receiver.ack(batch)  # in the order received, as MQTT asks
 
+    def _current(self, batch: list[Message]) -> list[Message]:
+        """The messages of `batch` that came on the receiver's current connection. What came on an
+        earlier one was not acknowledged there and cannot be on this one: the broker has sent it
+        again on this connection (DUP) or will on the next, so storing the stale copy too would store
+        it twice (a process that fell behind held several connections' copies at once)."""
+        assert self.receiver is not None
+        generation = self.receiver.generation
+        current = [m for m in batch if m.generation == generation]
+        if len(current) < len(batch):
+            self.stale += len(batch) - len(current)
+            log.info(
+                "MQTT: %d messages of an earlier connection dropped unstored (the broker sends them again)",
+                len(batch) - len(current),
+            )
+        return current
+
     def _store(self, messages: list[Message]) -> bool:
         """Store the Observations of `messages` in one transaction; False if stopped before it committed."""
-        hashes = {digest(m.topic, m.payload) for m in messages}
-        creates = [c for c in (self._creation(m) for m in messages) if c is not None]
+        fingerprints = [digest(m.topic, m.payload) for m in messages]
+        if any(m.dup and f not in self._marks for m, f in zip(messages, fingerprints, strict=True)):
+            # Sent again and not known here: another process may have stored it in this session
+            # (one that held it before this one resumed it, or beside it under the same client id).
+            self._recall()
+        hashes: set[int] = set()
+        creates = []
+        for message, fingerprint in zip(messages, fingerprints, strict=True):
+            if message.dup and (fingerprint in self._marks or fingerprint in hashes):
+                continue  # stored already; its acknowledgement was lost with the connection
+            hashes.add(fingerprint)
+            create = self._creation(message)
+            if create is not None:
+                creates.append(create)
         if not creates:
             return True
         principal = self._principal()
         if principal is None:
             return True
         blocks, singles = _plan(creates)
+        packed = pack(hashes)
         delay = 0.1
         while True:
             self._stored = 0  # counted by `_handle`, known only once the transaction commits
@@ -378,8 +427,8 @@ class MqttBridge:
                     for path, body in singles:
                         self._handle(connection, principal, path, body)
                     self._batches += 1
-                    record_batch(connection, self.client_id, hashes, self._batches)
-                self._recent.append(hashes)
+                    row = record_batch(connection, self.client_id, packed, self._batches)
+                self._marks.add(hashes, row)
                 ingested("mqtt", self._stored)
                 return True
             except (OperationalError, InterfaceError) as exc:
@@ -389,6 +438,18 @@ class MqttBridge:
                 if self._stop.wait(delay):
                     return False
                 delay = min(delay * 2, 5.0)
+                if self._committed(packed):
+                    # The commit went through and only its answer was lost: not again.
+                    log.warning("MQTT: the %d Observations were stored after all", len(creates))
+                    self._marks.add(hashes, 0)
+                    return True
+
+    def _committed(self, packed: bytes) -> bool:
+        """Whether the batch with these fingerprints committed (False while the store cannot say)."""
+        try:
+            return batch_committed(self.service.write_engine, self.client_id, packed)
+        except (OperationalError, InterfaceError):
+            return False
 
     def _handle(
         self, connection: Any, principal: Principal, path: str, body: Any, quiet: bool = False
@@ -418,8 +479,6 @@ class MqttBridge:
         """(resource path, JSON Observation) of a message that creates one, else None."""
         if message.notification:
             return None  # another process's notification
-        if message.dup and any(digest(message.topic, message.payload) in seen for seen in self._recent):
-            return None  # stored already; its acknowledgement was lost with the connection
         path = creation_path(message.topic, self.prefix)
         if path is None:
             return None
@@ -447,6 +506,40 @@ class MqttBridge:
                 "MQTT: URBANTWIN_MQTT_WRITE_TOKEN is refused (%s); Observations are not stored", error.message
             )
             return None
+
+
+class Marks:
+    """The fingerprints of a session's newest `KEPT_MESSAGES` stored messages, batch by batch (the
+    oldest batches leave as new ones come), with the last row of `mqtt_ingest_marks` known."""
+
+    def __init__(self) -> None:
+        self._batches: deque[set[int]] = deque()
+        self._counts: dict[int, int] = {}
+        self._held = 0
+        self.last_row = 0
+
+    def __contains__(self, fingerprint: int) -> bool:
+        return fingerprint in self._counts
+
+    def __len__(self) -> int:
+        return self._held
+
+    def add(self, batch: set[int], row: int) -> None:
+        counts = self._counts
+        for fingerprint in batch:
+            counts[fingerprint] = counts.get(fingerprint, 0) + 1
+        self._batches.append(batch)
+        self._held += len(batch)
+        self.last_row = max(self.last_row, row)
+        while self._held - len(self._batches[0]) >= KEPT_MESSAGES:
+            oldest = self._batches.popleft()
+            self._held -= len(oldest)
+            for fingerprint in oldest:
+                left = counts[fingerprint] - 1
+                if left:
+                    counts[fingerprint] = left
+                else:
+                    del counts[fingerprint]
 
 
 def _plan(
