@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
@@ -23,6 +24,7 @@ from tests.conftest import ADMIN_TOKEN
 from tests.live.helpers import WAIT, Publisher, Subscriber, sensor_world, wait_until
 from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE, MqttBridge
 from urbantwin.live.wire import Message
+from urbantwin.store.notify import try_slot
 
 #: The wait for a message that must not come, after one published later has come.
 QUIET = 0.5
@@ -391,7 +393,7 @@ def stored_once(http: httpx.Client, prefix: str, ds: int, publisher: Publisher, 
         rows = http.get(f"/v1.1/Datastreams({ds})/Observations?$select=result&$top=10000").json()["value"]
         return sorted(o["result"] for o in rows)
 
-    wait_until(lambda: -1 in results(), what="the last message stored")
+    wait_until(lambda: {-1, *expected} <= set(results()), what="every message stored")
     assert results() == sorted([-1, 0, *expected])  # 0: the world's own Observation
 
 
@@ -481,3 +483,40 @@ def test_a_batch_whose_commit_answer_was_lost_is_not_stored_again(
     assert store.lost == 1
     stored = http.get(f"/v1.1/Datastreams({ds})/Observations?$orderby=id&$select=result").json()["value"]
     assert [o["result"] for o in stored] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_process_that_lost_its_slot_receives_under_its_new_one(
+    app: FastAPI, http: httpx.Client, prefix: str, world: dict, engine: Engine
+) -> None:
+    """The listening connection that holds a process's slot fails, and another process takes the slot
+    meanwhile: the process's MQTT session follows its new slot, so no two processes share a client id
+    (they would take the session from each other, each storing what the other had not acknowledged)."""
+    bridge = app.state.live.mqtt
+    bus = app.state.live.bus
+    ds = world["datastream"]
+    old, lost = bridge.client_id, bus.slot
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as other:
+        listener = bus._listener.info.backend_pid
+        other.execute("SELECT pg_terminate_backend(%s)", (listener,))
+        wait_until(lambda: try_slot(other, bus.slot), what="the slot taken by the other process")
+        wait_until(lambda: bridge.client_id != old and bridge.connected.is_set(), what="the session moved")
+        assert bridge.client_id == f"{bridge.settings.mqtt_client_id}-{bus.slot}"
+        assert bridge.receiver is not None and bridge.receiver.client_id == bridge.client_id
+        # The process that took the slot takes up its session (the broker keeps handing that session
+        # its share of the messages); both store, each message once.
+        taker = MqttBridge(bridge.settings, bridge.service, bridge.authenticator, bridge.access)
+        taker.start(lost)
+        publisher = Publisher()
+        try:
+            wait_until(taker.connected.is_set, what="the other process connected")
+            topic = f"{prefix}v1.1/Datastreams({ds})/Observations"
+            sent = list(range(1, 51))
+            for i in sent:
+                publisher.publish(topic, {"result": i})
+            stored_once(http, prefix, ds, publisher, sent)
+            assert old == taker.client_id
+        finally:
+            publisher.close()
+            taker.stop()

@@ -168,6 +168,8 @@ class MqttBridge:
         self._marks = Marks()
         #: Messages of an earlier connection dropped unstored (the broker sends them again).
         self.stale = 0
+        #: The slot this process was moved to (`move`), taken up by the ingest thread.
+        self._moving: int | None = None
         #: Observations stored by the batch in hand (`_handle`), counted once it commits.
         self._stored = 0
         #: The broker session the creates come in on, and how many batches it has stored.
@@ -206,7 +208,7 @@ class MqttBridge:
 
     def start(self, slot: int) -> None:
         self.slot = slot
-        name = f"{self.settings.mqtt_client_id}-{slot}"
+        name = self._name
         tls = ssl.create_default_context() if self.broker.tls else None
         if self._ingests:
             # One connection both ways (notifications of any process that come back through the
@@ -240,6 +242,13 @@ class MqttBridge:
 
     def _start_receiving(self, name: str, tls: ssl.SSLContext | None) -> None:
         """The receiver of the creates: QoS 1, persistent session, acknowledged after commit."""
+        self._receive_as(name, tls)
+        self._ingest_thread = threading.Thread(
+            target=self._ingest_loop, name="urbantwin-mqtt-ingest", daemon=True
+        )
+        self._ingest_thread.start()
+
+    def _receive_as(self, name: str, tls: ssl.SSLContext | None) -> None:
         self.resume(name)
         self.receiver = Receiver(
             self.broker.host,
@@ -255,10 +264,48 @@ class MqttBridge:
             on_change=lambda _up: self._update_connected(),
         )
         self.receiver.start()
-        self._ingest_thread = threading.Thread(
-            target=self._ingest_loop, name="urbantwin-mqtt-ingest", daemon=True
-        )
-        self._ingest_thread.start()
+
+    def move(self, slot: int) -> None:
+        """This process holds another slot now (the bus's thread): its connection takes that slot's
+        client id, as two processes under one client id would take the session from each other
+        again and again, each storing what the other had stored and not acknowledged."""
+        if slot == self.slot:
+            return
+        if self._ingests:
+            self._moving = slot  # taken up by the ingest thread between two batches
+            return
+        self.slot = slot
+        if self.publisher is not None:
+            old = self.publisher
+            self.publisher = Publisher(
+                old.host, old.port, self._name, old.username, old.password, old.tls, on_change=old.on_change
+            )
+            old.stop()
+            self.publisher.start()
+
+    @property
+    def _name(self) -> str:
+        return f"{self.settings.mqtt_client_id}-{self.slot}"
+
+    def _move(self, slot: int) -> None:
+        """The ingest thread: leave the session of the old slot to the process that holds that slot
+        now (what this process received in it and did not store is dropped; the broker sends it to
+        that process), and take up the session of the new one."""
+        self._moving = None
+        old = self.receiver
+        assert old is not None
+        self.slot = slot
+        log.warning("MQTT: this process holds slot %d now and receives as %s", slot, self._name)
+        old.stop()
+        dropped = 0
+        while True:
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            dropped += 1
+        self.stale += dropped
+        self._receive_as(self._name, old.tls)
 
     def resume(self, client_id: str) -> None:
         """Take up the broker session `client_id`: what it stored last (before a crash, perhaps) is
@@ -357,6 +404,8 @@ class MqttBridge:
 
     def _ingest_loop(self) -> None:
         while not self._stop.is_set():
+            if self._moving is not None:
+                self._move(self._moving)
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:

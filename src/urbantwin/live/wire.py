@@ -100,6 +100,8 @@ def connect_packet(
 # --- one connection kept up ------------------------------------------------------------------------
 
 _CONNACK, _PUBLISH, _SUBACK, _DISCONNECT = 2, 3, 9, 14
+#: The reason code of a DISCONNECT sent because a connection with the same client id took the session.
+_SESSION_TAKEN_OVER = 0x8E
 #: Seconds to wait before connecting again after a failure: doubled per failure up to the last.
 _FIRST_DELAY, _LAST_DELAY = 1.0, 30.0
 
@@ -294,7 +296,13 @@ class Connection:
             first, body = buffer[position], buffer[index : index + length]
             position = index + length
             if first >> 4 == _DISCONNECT:
-                raise OSError(f"the broker disconnected (reason code {body[0] if body else 0:#x})")
+                reason = body[0] if body else 0
+                if reason == _SESSION_TAKEN_OVER:
+                    log.error(
+                        "MQTT: the broker gave the session %s to another connection with the same client id",
+                        self.client_id,
+                    )
+                raise OSError(f"the broker disconnected (reason code {reason:#x})")
             self._packet(first, body, generation)
         return buffer[position:]
 
