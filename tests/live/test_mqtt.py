@@ -30,6 +30,12 @@ from urbantwin.store.notify import try_slot
 QUIET = 0.5
 
 
+def session_events(session: str, event: str) -> float:
+    """How often `event` happened to the MQTT session `session` (the metric `/metrics` shows)."""
+    labels = {"session": session, "event": event}
+    return REGISTRY.get_sample_value("urbantwin_mqtt_session_events_total", labels) or 0.0
+
+
 def mqtt_ingested() -> float:
     """The Observations stored from the broker so far (the metric `/metrics` shows)."""
     return REGISTRY.get_sample_value("urbantwin_ingested_observations_total", {"path": "mqtt"}) or 0.0
@@ -419,6 +425,10 @@ def test_messages_sent_again_after_reconnects_are_stored_once(
             wait_until(lambda: hold.received() >= wanted, what="sent again")  # noqa: B023
         hold.release()
         stored_once(http, prefix, ds, publisher, sent)
+        session = bridge.client_id
+        assert session_events(session, "connected") >= 3
+        assert session_events(session, "stale_dropped") > 0  # copies of the first two connections
+        assert session_events(session, "resent_stored") >= len(hold.held)  # the batch held
     finally:
         hold.release()
         publisher.close()
@@ -443,6 +453,7 @@ def test_messages_whose_acknowledgements_were_lost_are_stored_once_however_small
         monkeypatch.undo()
         drop_connection(bridge)
         stored_once(http, prefix, ds, publisher, sent)
+        assert session_events(bridge.client_id, "resent_stored") == len(sent)
     finally:
         publisher.close()
 
@@ -479,8 +490,10 @@ def test_a_batch_whose_commit_answer_was_lost_is_not_stored_again(
         Message(topic, b'{"result": %d}' % i, qos=1, packet_id=i, dup=False, notification=False, generation=1)
         for i in (1, 2)
     ]
+    found = session_events(bridge.client_id, "commit_found")
     assert bridge._store(messages)
     assert store.lost == 1
+    assert session_events(bridge.client_id, "commit_found") == found + 1
     stored = http.get(f"/v1.1/Datastreams({ds})/Observations?$orderby=id&$select=result").json()["value"]
     assert [o["result"] for o in stored] == [0, 1, 2]
 

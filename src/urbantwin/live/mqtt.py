@@ -63,7 +63,7 @@ from urbantwin.live.wire import (
     publish_with_head,
     user_property,
 )
-from urbantwin.metrics import created_observations, ingested
+from urbantwin.metrics import created_observations, ingested, session_event
 from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.sensorthings.values import entity_id
@@ -170,6 +170,8 @@ class MqttBridge:
         self.stale = 0
         #: The slot this process was moved to (`move`), taken up by the ingest thread.
         self._moving: int | None = None
+        #: The receiver's takeovers counted so far (`session_event`).
+        self._takeovers = 0
         #: Observations stored by the batch in hand (`_handle`), counted once it commits.
         self._stored = 0
         #: The broker session the creates come in on, and how many batches it has stored.
@@ -261,9 +263,21 @@ class MqttBridge:
             tls,
             session_expiry=SESSION_EXPIRY_SECONDS,
             receive_maximum=RECEIVE_MAXIMUM,
-            on_change=lambda _up: self._update_connected(),
+            on_change=self._receiver_changed,
         )
+        self._takeovers = 0
         self.receiver.start()
+
+    def _receiver_changed(self, up: bool) -> None:
+        """The receiver's thread: count the session's connections and takeovers."""
+        receiver = self.receiver
+        if receiver is not None:
+            if up:
+                session_event(receiver.client_id, "connected")
+            if receiver.taken_over > self._takeovers:
+                session_event(receiver.client_id, "taken_over", receiver.taken_over - self._takeovers)
+                self._takeovers = receiver.taken_over
+        self._update_connected()
 
     def move(self, slot: int) -> None:
         """This process holds another slot now (the bus's thread): its connection takes that slot's
@@ -305,6 +319,7 @@ class MqttBridge:
                 break
             dropped += 1
         self.stale += dropped
+        session_event(old.client_id, "stale_dropped", dropped)
         self._receive_as(self._name, old.tls)
 
     def resume(self, client_id: str) -> None:
@@ -434,6 +449,7 @@ class MqttBridge:
         current = [m for m in batch if m.generation == generation]
         if len(current) < len(batch):
             self.stale += len(batch) - len(current)
+            session_event(self.client_id, "stale_dropped", len(batch) - len(current))
             log.info(
                 "MQTT: %d messages of an earlier connection dropped unstored (the broker sends them again)",
                 len(batch) - len(current),
@@ -449,13 +465,19 @@ class MqttBridge:
             self._recall()
         hashes: set[int] = set()
         creates = []
+        resent = known = 0
         for message, fingerprint in zip(messages, fingerprints, strict=True):
-            if message.dup and (fingerprint in self._marks or fingerprint in hashes):
-                continue  # stored already; its acknowledgement was lost with the connection
+            if message.dup:
+                resent += 1
+                if fingerprint in self._marks or fingerprint in hashes:
+                    known += 1
+                    continue  # stored already; its acknowledgement was lost with the connection
             hashes.add(fingerprint)
             create = self._creation(message)
             if create is not None:
                 creates.append(create)
+        session_event(self.client_id, "resent_stored", known)
+        session_event(self.client_id, "resent_new", resent - known)
         if not creates:
             return True
         principal = self._principal()
@@ -487,9 +509,11 @@ class MqttBridge:
                 if self._stop.wait(delay):
                     return False
                 delay = min(delay * 2, 5.0)
+                session_event(self.client_id, "store_retried")
                 if self._committed(packed):
                     # The commit went through and only its answer was lost: not again.
                     log.warning("MQTT: the %d Observations were stored after all", len(creates))
+                    session_event(self.client_id, "commit_found")
                     self._marks.add(hashes, 0)
                     return True
 

@@ -143,6 +143,8 @@ class Connection:
         self.connected = threading.Event()
         #: Counts the connections made: what came on an earlier one is answered on none.
         self.generation = 0
+        #: How often the broker gave the session to another connection with the same client id.
+        self.taken_over = 0
         self._socket: Any = None
         self._lock = threading.Lock()
         self._last_sent = 0.0
@@ -298,6 +300,7 @@ class Connection:
             if first >> 4 == _DISCONNECT:
                 reason = body[0] if body else 0
                 if reason == _SESSION_TAKEN_OVER:
+                    self.taken_over += 1
                     log.error(
                         "MQTT: the broker gave the session %s to another connection with the same client id",
                         self.client_id,
