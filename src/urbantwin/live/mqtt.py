@@ -20,12 +20,31 @@ server subscribes to no creation topic.
 Messages are stored in batches through the SensorThings service (simple Observations as one dataArray
 block per Datastream, anything else one by one), and each is acknowledged (PUBACK) only after its batch
 has committed; the session is persistent (a fixed client id per slot, clean start off), so what the
-broker holds unacknowledged when a process dies is delivered again when it returns. The fingerprints of
-each committed batch are written in its transaction (`store/ingest_marks.py`), so a message stored just
-before a crash, whose acknowledgement never left, is acknowledged and not stored again when the broker
-redelivers it: each Observation is stored exactly once. A message that can never be
-stored (bad JSON, an unknown Datastream, no permission) is logged and acknowledged; a store that is
-unreachable is retried until it answers, without acknowledging anything.
+broker holds unacknowledged when a connection ends (a crash, a keepalive missed by a starved process,
+a write that timed out, a broker restart) is sent again, with DUP, on the session's next connection.
+
+Each Observation is stored exactly once, by these rules:
+- The fingerprint of a message is its topic and payload (`store/ingest_marks.py`). Those of each
+  committed batch are written in its transaction, and a process remembers its session's newest
+  `KEPT_MESSAGES` (counted in messages: more than the broker's in-flight window plus a batch); a DUP
+  message found there, or earlier in the batch in hand, is acknowledged and not stored. One not found
+  makes the process read the session's rows written since it last looked (another process may have
+  held the session before it).
+- Only messages of the current connection are stored: what a process received on an earlier one and
+  had not stored yet is dropped, as the broker sends it again on the current one. (A process that
+  fell behind once held the copies of several connections and stored them all.)
+- A batch whose commit's answer was lost (the connection broke at COMMIT) is looked up by its
+  fingerprints before it is tried again.
+- A client id is one process's: a process whose slot another took while its listening connection
+  was down moves to its new slot's session (`move`); two processes under one client id would take
+  the session from each other, each storing what the other had not acknowledged.
+A sensor that sends the same message twice (no DUP) is stored twice, as it should be: the broker
+marks every message it sends again in a session, and Mosquitto 2.0 never moves a message to another
+member of a shared subscription. `urbantwin_mqtt_session_events_total` counts, per session, what
+happened (connections, takeovers, messages sent again, copies dropped, retries).
+
+A message that can never be stored (bad JSON, an unknown Datastream, no permission) is logged and
+acknowledged; a store that is unreachable is retried until it answers, without acknowledging anything.
 """
 
 from __future__ import annotations
