@@ -426,7 +426,8 @@ def session_events(base: str, token: str) -> dict[str, dict[str, int]]:
     try:
         answer = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=60)
     except httpx.HTTPError as exc:
-        return {"(metrics not read)": {str(exc): 1}}
+        print(f"the server's /metrics could not be read: {exc!r}", flush=True)
+        return {}
     sessions: dict[str, dict[str, int]] = {}
     for line in answer.text.splitlines():
         found = _SESSION_EVENT.match(line)
@@ -883,6 +884,8 @@ def session_report(ingest: dict[str, Any]) -> None:
     whose message its marks hold."""
     events = ["connected", "taken_over", "resent_stored", "resent_new", "stale_dropped"]
     events += ["store_retried", "commit_found"]
+    if not ingest.get("sessions"):
+        print("\nNo MQTT session reported (the server's /metrics were not read).")
     print("\n| MQTT session | " + " | ".join(events) + " |\n|---|" + "---:|" * len(events))
     for session, counts in ingest.get("sessions", {}).items():
         print(f"| {session} | " + " | ".join(f"{counts.get(e, 0):,}" for e in events) + " |")
