@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,19 @@ def start_server(
     except BaseException:
         stop(server, group=True)  # not left running when it started too slowly
         raise
+
+
+def drain(
+    counted: Callable[[], Any], enough: Callable[[Any], bool], timeout: float, every: float = 1.0
+) -> tuple[Any, float]:
+    """Ask `counted` (the store, for what it holds) every `every` s until what it says is `enough` or
+    `timeout` s have passed: the last answer, and the seconds waited."""
+    started = time.monotonic()
+    value = counted()
+    while not enough(value) and time.monotonic() - started < timeout:
+        time.sleep(every)
+        value = counted()
+    return value, time.monotonic() - started
 
 
 def stop(process: subprocess.Popen, group: bool = False) -> None:
@@ -301,11 +315,7 @@ def ingest(
     stop_server()  # starts it again
     time.sleep(3)  # reconnecting, warming up
     backlog_rate, backlog_seconds = measure(engine, args.seconds)
-    drain_start = time.monotonic()
-    stored = count(engine) - before
-    while stored < backlog and time.monotonic() - drain_start < args.drain_timeout:
-        time.sleep(1)
-        stored = count(engine) - before
+    stored, _ = drain(lambda: count(engine) - before, lambda n: n >= backlog, args.drain_timeout)
     out: dict[str, Any] = {
         "backlog": {
             "published_acknowledged": backlog,
@@ -330,11 +340,7 @@ def ingest(
         time.sleep(3)
         rate, _ = measure(engine, args.concurrent_seconds - 4)
         thread.join()
-        drain_start = time.monotonic()
-        stored = count(engine) - before
-        while stored < result["n"] and time.monotonic() - drain_start < args.drain_timeout:
-            time.sleep(1)
-            stored = count(engine) - before
+        stored, _ = drain(lambda: count(engine) - before, lambda n: n >= result["n"], args.drain_timeout)
         out["concurrent"] = {
             "published_acknowledged": result["n"],
             "published_per_second": round(result["n"] / args.concurrent_seconds),
@@ -364,11 +370,9 @@ def paced(args: argparse.Namespace, broker_port: int, datastreams: list[int], en
     thread.join()
     stopped = time.monotonic()
     behind = result["n"] - (count(engine) - before)
-    stored = count(engine) - before
-    while stored < result["n"] and time.monotonic() - stopped < args.drain_timeout:
-        time.sleep(0.2)
-        stored = count(engine) - before
-    caught_up = time.monotonic() - stopped
+    stored, caught_up = drain(
+        lambda: count(engine) - before, lambda n: n >= result["n"], args.drain_timeout, every=0.2
+    )
     return {
         "rate_asked": args.rate,
         "seconds": args.rate_seconds,

@@ -50,6 +50,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import secrets
 import shutil
 import statistics
@@ -67,8 +68,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from host import cpu_model, describe
 from live import (
+    drain,
     free_port,
     max_id,
     percentile,
@@ -82,6 +85,8 @@ from live import (
 )
 from memory import Workload, rss_mb
 from sqlalchemy import Engine, bindparam, create_engine, text
+
+from urbantwin.store.ingest_marks import digest
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -414,6 +419,57 @@ def stored(engine: Engine, datastreams: list[int], after: int) -> tuple[int, int
     return int(total), int(distinct)
 
 
+def session_events(base: str, token: str) -> dict[str, dict[str, int]]:
+    """What happened to each MQTT ingest session (one per worker), from the server's `/metrics`:
+    connections, takeovers, messages sent again (stored already or new), stale copies dropped, store
+    retries, commits found after a lost answer."""
+    try:
+        answer = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    except httpx.HTTPError as exc:
+        print(f"the server's /metrics could not be read: {exc!r}", flush=True)
+        return {}
+    sessions: dict[str, dict[str, int]] = {}
+    for line in answer.text.splitlines():
+        found = _SESSION_EVENT.match(line)
+        if found:
+            labels = dict(_LABEL.findall(found.group(1)))
+            sessions.setdefault(labels["session"], {})[labels["event"]] = int(float(found.group(2)))
+    return dict(sorted(sessions.items()))
+
+
+_SESSION_EVENT = re.compile(r"urbantwin_mqtt_session_events_total\{([^}]*)\} (\S+)")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def twice_by_session(
+    engine: Engine, datastreams: list[int], after: int, limit: int = 200_000
+) -> dict[str, int]:
+    """The Observations stored more than once, by the MQTT session(s) whose batch marks hold their
+    message (the publishers' payloads are made again from the stored values); a message the marks
+    no longer hold (they keep each session's newest 50,000) counts under "(pruned)"."""
+    query = text(
+        "SELECT datastream_id, phenomenon_time_start, result_number FROM observations "
+        "WHERE id > :after AND datastream_id IN :datastreams "
+        "GROUP BY datastream_id, phenomenon_time_start, result_number HAVING count(*) > 1 LIMIT :limit"
+    ).bindparams(bindparam("datastreams", expanding=True))
+    with engine.connect() as connection:
+        twice = connection.execute(query, {"after": after, "datastreams": datastreams, "limit": limit}).all()
+        if not twice:
+            return {}
+        marks = connection.execute(text("SELECT client_id, digests FROM mqtt_ingest_marks")).all()
+    sessions_of: dict[int, set[str]] = {}
+    for client_id, packed in marks:
+        for fingerprint in array("Q", bytes(packed)):
+            sessions_of.setdefault(fingerprint, set()).add(client_id)
+    found: Counter[str] = Counter()
+    for datastream, time_, result in twice:
+        stamp = time_.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        payload = orjson.dumps({"result": result, "phenomenonTime": stamp})
+        sessions = sessions_of.get(digest(f"v1.1/Datastreams({datastream})/Observations", payload))
+        found[" + ".join(sorted(sessions)) if sessions else "(pruned)"] += 1
+    return dict(found.most_common())
+
+
 def ids_by_datastream(engine: Engine, datastreams: list[int], after: int) -> dict[int, list[int]]:
     query = text(
         "SELECT datastream_id, id FROM observations WHERE id > :after AND datastream_id IN :datastreams"
@@ -541,12 +597,16 @@ def soak(
     read = readers_end.recv() if readers_end.poll(plan.seconds + 120) else None
     readers.join(30)
     # Every acknowledged message is now at the broker or beyond: wait until the store has them all.
-    total, distinct = stored(engine, datastreams, after)
-    behind = acknowledged.value - distinct
-    while distinct < acknowledged.value and time.time() - published < plan.drain_timeout:
-        time.sleep(0.5)
-        total, distinct = stored(engine, datastreams, after)
+    behind = acknowledged.value - stored(engine, datastreams, after)[1]
+    (total, distinct), _ = drain(
+        lambda: stored(engine, datastreams, after),
+        lambda counts: counts[1] >= acknowledged.value,
+        plan.drain_timeout - (time.time() - published),
+        every=0.5,
+    )
     drained = time.time() - published
+    sessions = session_events(base, token)
+    twice = twice_by_session(engine, datastreams, after) if total > distinct else {}
     ingest.halt.set()
     events_end.send(ids_by_datastream(engine, datastreams, after))
     streams = events_end.recv() if events_end.poll(180) else None
@@ -601,6 +661,8 @@ def soak(
             "committed_per_second_mean": round(statistics.fmean(per_second)) if per_second else None,
             "committed_per_second_max": max(per_second) if per_second else None,
             "per_second": per_second,
+            "sessions": sessions,
+            "twice_by_session": twice,
         },
         "sse": _sse_summary(streams),
         "scenario": {k: v for k, v in run.items() if k != "latencies"},
@@ -812,7 +874,26 @@ def report(result: dict[str, Any], found: list[str]) -> None:
             f"{entry.get('last_minute_mb', '–')} | {entry.get('growth_pct', '–')} | {entry['peak_mb']} | "
             f"{result['cpu_seconds'].get(label, '–')} | {'yes' if entry['judged'] else 'reported'} |"
         )
+    if found or ingest["twice"]:
+        session_report(ingest)
     print("\n" + ("HELD" if not found else "FAILED:\n- " + "\n- ".join(found)))
+
+
+def session_report(ingest: dict[str, Any]) -> None:
+    """Per MQTT session (one per worker): what happened to it, and the Observations stored twice
+    whose message its marks hold."""
+    events = ["connected", "taken_over", "resent_stored", "resent_new", "stale_dropped"]
+    events += ["store_retried", "commit_found"]
+    if not ingest.get("sessions"):
+        print("\nNo MQTT session reported (the server's /metrics were not read).")
+    print("\n| MQTT session | " + " | ".join(events) + " |\n|---|" + "---:|" * len(events))
+    for session, counts in ingest.get("sessions", {}).items():
+        print(f"| {session} | " + " | ".join(f"{counts.get(e, 0):,}" for e in events) + " |")
+    twice = ingest.get("twice_by_session") or {}
+    if twice:
+        print("\n| stored twice, by the session(s) whose marks hold the message | Observations |\n|---|---:|")
+        for sessions, count in twice.items():
+            print(f"| {sessions} | {count:,} |")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,31 @@ BROKER_CONNECTED = Gauge(
     multiprocess_mode="livemin",
 )
 
+#: What happened to the MQTT ingest's broker sessions (label `session`: the client id, one per server
+#: process): `connected` (a connection made, the first and each one after a loss), `taken_over` (the
+#: broker gave the session to another connection with the same client id), `resent_stored` (a
+#: message sent again, DUP, that was stored already: acknowledged, not stored twice), `resent_new`
+#: (sent again and not stored before: stored now), `stale_dropped` (a message of an earlier
+#: connection dropped unstored: the broker sends it again), `store_retried` (a batch whose
+#: transaction failed, tried again) and `commit_found` (a batch whose commit's answer was lost,
+#: found committed and not stored again).
+MQTT_SESSION_EVENTS = (
+    "connected",
+    "taken_over",
+    "resent_stored",
+    "resent_new",
+    "stale_dropped",
+    "store_retried",
+    "commit_found",
+)
+
+MQTT_SESSION = Counter(
+    "urbantwin_mqtt_session_events",
+    "What happened to the MQTT ingest's broker sessions: connections, takeovers, messages sent "
+    "again (stored already or new), stale copies dropped, store retries and lost commit answers.",
+    ("session", "event"),
+)
+
 #: The database connections of the processes' pools: `size` (kept open), `checked_out` (in use),
 #: `overflow` (opened beyond the size), added up over the processes.
 DB_POOL = Gauge(
@@ -85,6 +110,12 @@ def ingested(path: str, count: int) -> None:
     """Count `count` Observations stored by `path` (one of `INGEST_PATHS`)."""
     if count > 0:
         INGESTED.labels(path=path).inc(count)
+
+
+def session_event(session: str, event: str, count: int = 1) -> None:
+    """Count `count` events (one of `MQTT_SESSION_EVENTS`) of the MQTT session `session`."""
+    if count > 0:
+        MQTT_SESSION.labels(session=session, event=event).inc(count)
 
 
 def created_observations(method: str, path: str, status: int, body: Any) -> int:

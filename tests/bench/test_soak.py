@@ -11,10 +11,11 @@ both cores.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -28,10 +29,26 @@ from urbantwin.ingest.pipeline import CollectionInfo, Row, store_rows
 from urbantwin.settings import Settings
 from urbantwin.store.engine import make_engine
 
-# The bench scripts import each other by name (bench/ is their folder), as when they are run.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-soak = importlib.import_module("soak")
-live = importlib.import_module("live")
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _script(name: str) -> ModuleType:
+    """A bench script loaded from its file. The scripts import each other by name, as when they are
+    run from bench/; they are registered under those names, and bench/ goes on the path only last
+    (for the soak's spawned children), where its other files cannot shadow a package of the same
+    name (bench/coverage.py at its front once hid the coverage package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+host, memory, live, soak = (_script(name) for name in ("host", "memory", "live", "soak"))
+# The soak's children are spawned and import their target (`soak.sse_main`, …) by name: bench/ is on
+# their path, last, after every installed package.
+sys.path.append(str(BENCH))
 
 pytestmark = [
     pytest.mark.long,

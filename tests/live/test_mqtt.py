@@ -5,21 +5,35 @@ and nothing of a restricted dataset goes to a broker anyone may subscribe to."""
 from __future__ import annotations
 
 import queue
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import ADMIN_TOKEN
-from tests.live.helpers import Publisher, Subscriber, sensor_world
+from tests.live.helpers import WAIT, Publisher, Subscriber, sensor_world, wait_until
 from urbantwin.live.mqtt import CONFORMANCE_CREATE, CONFORMANCE_RECEIVE, MqttBridge
 from urbantwin.live.wire import Message
+from urbantwin.store.notify import try_slot
 
 #: The wait for a message that must not come, after one published later has come.
 QUIET = 0.5
+
+
+def session_events(session: str, event: str) -> float:
+    """How often `event` happened to the MQTT session `session` (the metric `/metrics` shows)."""
+    labels = {"session": session, "event": event}
+    return REGISTRY.get_sample_value("urbantwin_mqtt_session_events_total", labels) or 0.0
 
 
 def mqtt_ingested() -> float:
@@ -334,3 +348,188 @@ def test_every_process_shares_one_subscription_of_the_creation_topics(
         f"$share/{group}/{prefix}v1.1/+/Observations",
     ]
     assert bridge.receiver is not None and bridge.receiver.filters == bridge.creation_subscriptions
+
+
+# --- exactly once when the broker sends messages again ------------------------------------------
+
+
+class HeldIngest:
+    """Holds the bridge's ingest thread before it stores its next batch, until `release`."""
+
+    def __init__(self, bridge: MqttBridge, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.bridge = bridge
+        self.go = threading.Event()
+        self.held: list[Message] = []
+        store = bridge._store
+
+        def held_store(messages: list[Message]) -> bool:
+            if not self.go.is_set():
+                self.held = messages
+                self.go.wait(4 * WAIT)
+            return store(messages)
+
+        monkeypatch.setattr(bridge, "_store", held_store)
+
+    def received(self) -> int:
+        """Messages the process has taken from the broker and not stored yet."""
+        return len(self.held) + self.bridge.inbox_depth
+
+    def release(self) -> None:
+        self.go.set()
+
+
+def drop_connection(bridge: MqttBridge) -> None:
+    """End the receiver's connection as a broker that lost it would (it connects again at once and
+    resumes its session, in which the broker sends every unacknowledged message again, with DUP)."""
+    receiver = bridge.receiver
+    assert receiver is not None
+    generation = receiver.generation
+    with receiver._lock:
+        receiver._close_locked()
+    wait_until(lambda: receiver.generation > generation and receiver.connected.is_set(), what="reconnected")
+
+
+def stored_once(http: httpx.Client, prefix: str, ds: int, publisher: Publisher, expected: list[int]) -> None:
+    """Every published message stored exactly once: a last message is published, and once it is
+    stored, everything the process received before it has been handled (the ingest is in order)."""
+    topic = f"{prefix}v1.1/Datastreams({ds})/Observations"
+    publisher.publish(topic, {"result": -1})
+
+    def results() -> list[Any]:
+        rows = http.get(f"/v1.1/Datastreams({ds})/Observations?$select=result&$top=10000").json()["value"]
+        return sorted(o["result"] for o in rows)
+
+    wait_until(lambda: {-1, *expected} <= set(results()), what="every message stored")
+    assert results() == sorted([-1, 0, *expected])  # 0: the world's own Observation
+
+
+def test_messages_sent_again_after_reconnects_are_stored_once(
+    app: FastAPI, http: httpx.Client, prefix: str, world: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that falls behind (its inbox full of messages not stored yet) loses its connection
+    twice: the broker sends everything unacknowledged again each time, while the copies from the
+    earlier connections still wait in the process."""
+    bridge = app.state.live.mqtt
+    ds = world["datastream"]
+    topic = f"{prefix}v1.1/Datastreams({ds})/Observations"
+    hold = HeldIngest(bridge, monkeypatch)
+    publisher = Publisher()
+    try:
+        sent = list(range(1, 301))
+        for i in sent:
+            publisher.publish(topic, {"result": i})
+        wait_until(lambda: hold.received() == len(sent), what="every message received")
+        for copies in (2, 3):
+            drop_connection(bridge)
+            wanted = copies * len(sent)
+            wait_until(lambda: hold.received() >= wanted, what="sent again")  # noqa: B023
+        hold.release()
+        stored_once(http, prefix, ds, publisher, sent)
+        session = bridge.client_id
+        assert session_events(session, "connected") >= 3
+        assert session_events(session, "stale_dropped") > 0  # copies of the first two connections
+        assert session_events(session, "resent_stored") >= len(hold.held)  # the batch held
+    finally:
+        hold.release()
+        publisher.close()
+
+
+def test_messages_whose_acknowledgements_were_lost_are_stored_once_however_small_the_batches(
+    app: FastAPI, http: httpx.Client, prefix: str, world: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty messages stored one batch each, whose acknowledgements never reached the broker, come
+    again after a reconnect: what the process remembers is counted in messages, not batches."""
+    bridge = app.state.live.mqtt
+    ds = world["datastream"]
+    topic = f"{prefix}v1.1/Datastreams({ds})/Observations"
+    receiver = bridge.receiver
+    monkeypatch.setattr(receiver, "ack", lambda messages: None)  # lost with the connection
+    publisher = Publisher()
+    try:
+        sent = list(range(1, 41))
+        for i in sent:
+            publisher.publish(topic, {"result": i})
+            wait_until(lambda: bridge.inbox_depth == 0 and bridge._batches >= i, what="stored")  # noqa: B023
+        monkeypatch.undo()
+        drop_connection(bridge)
+        stored_once(http, prefix, ds, publisher, sent)
+        assert session_events(bridge.client_id, "resent_stored") == len(sent)
+    finally:
+        publisher.close()
+
+
+class AnswerLost:
+    """A store whose first commit goes through and whose answer is lost (the connection dropped as
+    COMMIT was sent): the caller sees an OperationalError for a transaction that committed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.lost = 0
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+        if not self.lost:
+            self.lost += 1
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+def test_a_batch_whose_commit_answer_was_lost_is_not_stored_again(
+    app: FastAPI, http: httpx.Client, prefix: str, world: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bridge = app.state.live.mqtt
+    ds = world["datastream"]
+    store = AnswerLost(bridge.service.write_engine)
+    monkeypatch.setattr(bridge.service, "write_engine", store)
+    topic = f"{prefix}v1.1/Datastreams({ds})/Observations"
+    messages = [
+        Message(topic, b'{"result": %d}' % i, qos=1, packet_id=i, dup=False, notification=False, generation=1)
+        for i in (1, 2)
+    ]
+    found = session_events(bridge.client_id, "commit_found")
+    assert bridge._store(messages)
+    assert store.lost == 1
+    assert session_events(bridge.client_id, "commit_found") == found + 1
+    stored = http.get(f"/v1.1/Datastreams({ds})/Observations?$orderby=id&$select=result").json()["value"]
+    assert [o["result"] for o in stored] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_process_that_lost_its_slot_receives_under_its_new_one(
+    app: FastAPI, http: httpx.Client, prefix: str, world: dict, engine: Engine
+) -> None:
+    """The listening connection that holds a process's slot fails, and another process takes the slot
+    meanwhile: the process's MQTT session follows its new slot, so no two processes share a client id
+    (they would take the session from each other, each storing what the other had not acknowledged)."""
+    bridge = app.state.live.mqtt
+    bus = app.state.live.bus
+    ds = world["datastream"]
+    old, lost = bridge.client_id, bus.slot
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as other:
+        listener = bus._listener.info.backend_pid
+        other.execute("SELECT pg_terminate_backend(%s)", (listener,))
+        wait_until(lambda: try_slot(other, bus.slot), what="the slot taken by the other process")
+        wait_until(lambda: bridge.client_id != old and bridge.connected.is_set(), what="the session moved")
+        assert bridge.client_id == f"{bridge.settings.mqtt_client_id}-{bus.slot}"
+        assert bridge.receiver is not None and bridge.receiver.client_id == bridge.client_id
+        # The process that took the slot takes up its session (the broker keeps handing that session
+        # its share of the messages); both store, each message once.
+        taker = MqttBridge(bridge.settings, bridge.service, bridge.authenticator, bridge.access)
+        taker.start(lost)
+        publisher = Publisher()
+        try:
+            wait_until(taker.connected.is_set, what="the other process connected")
+            topic = f"{prefix}v1.1/Datastreams({ds})/Observations"
+            sent = list(range(1, 51))
+            for i in sent:
+                publisher.publish(topic, {"result": i})
+            stored_once(http, prefix, ds, publisher, sent)
+            assert old == taker.client_id
+        finally:
+            publisher.close()
+            taker.stop()

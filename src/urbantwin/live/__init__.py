@@ -90,6 +90,8 @@ class Live:
             log.info(MQTT_OFF)
         else:
             self.mqtt.start(slot)
+            if isinstance(self.bus, PostgresBus):
+                self.bus.on_slot = self.mqtt.move
             self.hub.add_sink(self.mqtt)
         self.running = True
 

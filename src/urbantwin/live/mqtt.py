@@ -20,18 +20,38 @@ server subscribes to no creation topic.
 Messages are stored in batches through the SensorThings service (simple Observations as one dataArray
 block per Datastream, anything else one by one), and each is acknowledged (PUBACK) only after its batch
 has committed; the session is persistent (a fixed client id per slot, clean start off), so what the
-broker holds unacknowledged when a process dies is delivered again when it returns. The fingerprints of
-each committed batch are written in its transaction (`store/ingest_marks.py`), so a message stored just
-before a crash, whose acknowledgement never left, is acknowledged and not stored again when the broker
-redelivers it: each Observation is stored exactly once. A message that can never be
-stored (bad JSON, an unknown Datastream, no permission) is logged and acknowledged; a store that is
-unreachable is retried until it answers, without acknowledging anything.
+broker holds unacknowledged when a connection ends (a crash, a keepalive missed by a starved process,
+a write that timed out, a broker restart) is sent again, with DUP, on the session's next connection.
+
+Each Observation is stored exactly once, by these rules:
+- The fingerprint of a message is its topic and payload (`store/ingest_marks.py`). Those of each
+  committed batch are written in its transaction, and a process remembers its session's newest
+  `KEPT_MESSAGES` (counted in messages: more than the broker's in-flight window plus a batch); a DUP
+  message found there, or earlier in the batch in hand, is acknowledged and not stored. One not found
+  makes the process read the session's rows written since it last looked (another process may have
+  held the session before it).
+- Only messages of the current connection are stored: what a process received on an earlier one and
+  had not stored yet is dropped, as the broker sends it again on the current one. (A process that
+  fell behind once held the copies of several connections and stored them all.)
+- A batch whose commit's answer was lost (the connection broke at COMMIT) is looked up by its
+  fingerprints before it is tried again.
+- A client id is one process's: a process whose slot another took while its listening connection
+  was down moves to its new slot's session (`move`); two processes under one client id would take
+  the session from each other, each storing what the other had not acknowledged.
+A sensor that sends the same message twice (no DUP) is stored twice, as it should be: the broker
+marks every message it sends again in a session, and Mosquitto 2.0 never moves a message to another
+member of a shared subscription. `urbantwin_mqtt_session_events_total` counts, per session, what
+happened (connections, takeovers, messages sent again, copies dropped, retries).
+
+A message that can never be stored (bad JSON, an unknown Datastream, no permission) is logged and
+acknowledged; a store that is unreachable is retried until it answers, without acknowledging anything.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import ssl
 import threading
 from collections import deque
@@ -63,12 +83,19 @@ from urbantwin.live.wire import (
     publish_with_head,
     user_property,
 )
-from urbantwin.metrics import created_observations, ingested
+from urbantwin.metrics import created_observations, ingested, session_event
 from urbantwin.sensorthings.model import OBSERVATION
 from urbantwin.sensorthings.service import VERSION, SensorThingsService
 from urbantwin.sensorthings.values import entity_id
 from urbantwin.settings import Settings
-from urbantwin.store.ingest_marks import digest, recent_batches, record_batch
+from urbantwin.store.ingest_marks import (
+    KEPT_MESSAGES,
+    batch_committed,
+    digest,
+    pack,
+    recent_batches,
+    record_batch,
+)
 
 log = logging.getLogger("urbantwin.live")
 
@@ -91,6 +118,7 @@ INGEST_BATCH = 2_000
 #: Unacknowledged messages the broker may send ahead (MQTT 5 Receive Maximum): several batches, so
 #: that the broker keeps sending while a batch commits and its acknowledgements travel back.
 RECEIVE_MAXIMUM = 10 * INGEST_BATCH
+assert KEPT_MESSAGES >= RECEIVE_MAXIMUM + INGEST_BATCH, "the marks must outlast the in-flight window"
 #: How long the broker keeps the server's session (and what it holds for it) while it is away.
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 NOTIFICATION = ("urbantwin", "notification")
@@ -155,9 +183,15 @@ class MqttBridge:
         self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._ingest_thread: threading.Thread | None = None
-        #: Hashes of recently stored messages, per batch: a message the broker sends again (DUP) because
-        #: its PUBACK was lost with the connection is acknowledged without being stored twice.
-        self._recent: deque[set[int]] = deque(maxlen=16)
+        #: Fingerprints of the session's newest stored messages: a message the broker sends again
+        #: (DUP) because its PUBACK was lost with the connection is acknowledged, not stored twice.
+        self._marks = Marks()
+        #: Messages of an earlier connection dropped unstored (the broker sends them again).
+        self.stale = 0
+        #: The slot this process was moved to (`move`), taken up by the ingest thread.
+        self._moving: int | None = None
+        #: The receiver's takeovers counted so far (`session_event`).
+        self._takeovers = 0
         #: Observations stored by the batch in hand (`_handle`), counted once it commits.
         self._stored = 0
         #: The broker session the creates come in on, and how many batches it has stored.
@@ -196,7 +230,7 @@ class MqttBridge:
 
     def start(self, slot: int) -> None:
         self.slot = slot
-        name = f"{self.settings.mqtt_client_id}-{slot}"
+        name = self._name
         tls = ssl.create_default_context() if self.broker.tls else None
         if self._ingests:
             # One connection both ways (notifications of any process that come back through the
@@ -230,6 +264,13 @@ class MqttBridge:
 
     def _start_receiving(self, name: str, tls: ssl.SSLContext | None) -> None:
         """The receiver of the creates: QoS 1, persistent session, acknowledged after commit."""
+        self._receive_as(name, tls)
+        self._ingest_thread = threading.Thread(
+            target=self._ingest_loop, name="urbantwin-mqtt-ingest", daemon=True
+        )
+        self._ingest_thread.start()
+
+    def _receive_as(self, name: str, tls: ssl.SSLContext | None) -> None:
         self.resume(name)
         self.receiver = Receiver(
             self.broker.host,
@@ -242,19 +283,77 @@ class MqttBridge:
             tls,
             session_expiry=SESSION_EXPIRY_SECONDS,
             receive_maximum=RECEIVE_MAXIMUM,
-            on_change=lambda _up: self._update_connected(),
+            on_change=self._receiver_changed,
         )
+        self._takeovers = 0
         self.receiver.start()
-        self._ingest_thread = threading.Thread(
-            target=self._ingest_loop, name="urbantwin-mqtt-ingest", daemon=True
-        )
-        self._ingest_thread.start()
+
+    def _receiver_changed(self, up: bool) -> None:
+        """The receiver's thread: count the session's connections and takeovers."""
+        receiver = self.receiver
+        if receiver is not None:
+            if up:
+                session_event(receiver.client_id, "connected")
+            if receiver.taken_over > self._takeovers:
+                session_event(receiver.client_id, "taken_over", receiver.taken_over - self._takeovers)
+                self._takeovers = receiver.taken_over
+        self._update_connected()
+
+    def move(self, slot: int) -> None:
+        """This process holds another slot now (the bus's thread): its connection takes that slot's
+        client id, as two processes under one client id would take the session from each other
+        again and again, each storing what the other had stored and not acknowledged."""
+        if slot == self.slot:
+            return
+        if self._ingests:
+            self._moving = slot  # taken up by the ingest thread between two batches
+            return
+        self.slot = slot
+        if self.publisher is not None:
+            old = self.publisher
+            self.publisher = Publisher(
+                old.host, old.port, self._name, old.username, old.password, old.tls, on_change=old.on_change
+            )
+            old.stop()
+            self.publisher.start()
+
+    @property
+    def _name(self) -> str:
+        return f"{self.settings.mqtt_client_id}-{self.slot}"
+
+    def _move(self, slot: int) -> None:
+        """The ingest thread: leave the session of the old slot to the process that holds that slot
+        now (what this process received in it and did not store is dropped; the broker sends it to
+        that process), and take up the session of the new one."""
+        self._moving = None
+        old = self.receiver
+        assert old is not None
+        self.slot = slot
+        log.warning("MQTT: this process holds slot %d now and receives as %s", slot, self._name)
+        old.stop()
+        dropped = 0
+        while True:
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            dropped += 1
+        self.stale += dropped
+        session_event(old.client_id, "stale_dropped", dropped)
+        self._receive_as(self._name, old.tls)
 
     def resume(self, client_id: str) -> None:
         """Take up the broker session `client_id`: what it stored last (before a crash, perhaps) is
         known, so the messages the broker sends again are acknowledged without being stored twice."""
         self.client_id = client_id
-        self._recent.extend(recent_batches(self.service.write_engine, client_id))
+        self._marks = Marks()
+        self._recall()
+
+    def _recall(self) -> None:
+        """Add the session's batches committed since those known (all, on resuming; afterwards only
+        those another process committed while it held the session)."""
+        for row, batch in recent_batches(self.service.write_engine, self.client_id, self._marks.last_row):
+            self._marks.add(batch, row)
 
     def _received(self, message: Message) -> None:
         """The receiver's thread: queue what may be a create (other processes' notifications are not)."""
@@ -340,6 +439,8 @@ class MqttBridge:
 
     def _ingest_loop(self) -> None:
         while not self._stop.is_set():
+            if self._moving is not None:
+                self._move(self._moving)
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:
@@ -350,21 +451,62 @@ class MqttBridge:
                     batch.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
+            batch = self._current(batch)
+            if not batch:
+                continue
             if not self._store(batch):
                 return  # stopping before the batch committed: nothing is acknowledged
             assert self.receiver is not None
             self.receiver.ack(batch)  # in the order received, as MQTT asks
 
+    def _current(self, batch: list[Message]) -> list[Message]:
+        """The messages of `batch` that came on the receiver's current connection. What came on an
+        earlier one was not acknowledged there and cannot be on this one: the broker has sent it
+        again on this connection (DUP) or will on the next, so storing the stale copy too would store
+        it twice (a process that fell behind held several connections' copies at once)."""
+        assert self.receiver is not None
+        generation = self.receiver.generation
+        current = [m for m in batch if m.generation == generation]
+        if len(current) < len(batch):
+            self.stale += len(batch) - len(current)
+            session_event(self.client_id, "stale_dropped", len(batch) - len(current))
+            log.info(
+                "MQTT: %d messages of an earlier connection dropped unstored (the broker sends them again)",
+                len(batch) - len(current),
+            )
+        return current
+
     def _store(self, messages: list[Message]) -> bool:
         """Store the Observations of `messages` in one transaction; False if stopped before it committed."""
-        hashes = {digest(m.topic, m.payload) for m in messages}
-        creates = [c for c in (self._creation(m) for m in messages) if c is not None]
+        fingerprints = [digest(m.topic, m.payload) for m in messages]
+        if any(m.dup and f not in self._marks for m, f in zip(messages, fingerprints, strict=True)):
+            # Sent again and not known here: another process may have stored it in this session
+            # (one that held it before this one resumed it, or beside it under the same client id).
+            self._recall()
+        hashes: set[int] = set()
+        creates = []
+        resent = known = 0
+        for message, fingerprint in zip(messages, fingerprints, strict=True):
+            if message.dup:
+                resent += 1
+                if fingerprint in self._marks or fingerprint in hashes:
+                    known += 1
+                    continue  # stored already; its acknowledgement was lost with the connection
+            hashes.add(fingerprint)
+            create = self._creation(message)
+            if create is not None:
+                creates.append(create)
+        session_event(self.client_id, "resent_stored", known)
+        session_event(self.client_id, "resent_new", resent - known)
         if not creates:
             return True
         principal = self._principal()
         if principal is None:
             return True
         blocks, singles = _plan(creates)
+        # With one fingerprint that no message has, so that this batch's row is told apart from that
+        # of an earlier batch of the same messages (a sensor that sent the same value twice).
+        packed = pack([*hashes, secrets.randbits(64)])
         delay = 0.1
         while True:
             self._stored = 0  # counted by `_handle`, known only once the transaction commits
@@ -378,8 +520,8 @@ class MqttBridge:
                     for path, body in singles:
                         self._handle(connection, principal, path, body)
                     self._batches += 1
-                    record_batch(connection, self.client_id, hashes, self._batches)
-                self._recent.append(hashes)
+                    row = record_batch(connection, self.client_id, packed, self._batches)
+                self._marks.add(hashes, row)
                 ingested("mqtt", self._stored)
                 return True
             except (OperationalError, InterfaceError) as exc:
@@ -389,6 +531,20 @@ class MqttBridge:
                 if self._stop.wait(delay):
                     return False
                 delay = min(delay * 2, 5.0)
+                session_event(self.client_id, "store_retried")
+                if self._committed(packed):
+                    # The commit went through and only its answer was lost: not again.
+                    log.warning("MQTT: the %d Observations were stored after all", len(creates))
+                    session_event(self.client_id, "commit_found")
+                    self._marks.add(hashes, 0)
+                    return True
+
+    def _committed(self, packed: bytes) -> bool:
+        """Whether the batch with these fingerprints committed (False while the store cannot say)."""
+        try:
+            return batch_committed(self.service.write_engine, self.client_id, packed)
+        except (OperationalError, InterfaceError):
+            return False
 
     def _handle(
         self, connection: Any, principal: Principal, path: str, body: Any, quiet: bool = False
@@ -418,8 +574,6 @@ class MqttBridge:
         """(resource path, JSON Observation) of a message that creates one, else None."""
         if message.notification:
             return None  # another process's notification
-        if message.dup and any(digest(message.topic, message.payload) in seen for seen in self._recent):
-            return None  # stored already; its acknowledgement was lost with the connection
         path = creation_path(message.topic, self.prefix)
         if path is None:
             return None
@@ -447,6 +601,40 @@ class MqttBridge:
                 "MQTT: URBANTWIN_MQTT_WRITE_TOKEN is refused (%s); Observations are not stored", error.message
             )
             return None
+
+
+class Marks:
+    """The fingerprints of a session's newest `KEPT_MESSAGES` stored messages, batch by batch (the
+    oldest batches leave as new ones come), with the last row of `mqtt_ingest_marks` known."""
+
+    def __init__(self) -> None:
+        self._batches: deque[set[int]] = deque()
+        self._counts: dict[int, int] = {}
+        self._held = 0
+        self.last_row = 0
+
+    def __contains__(self, fingerprint: int) -> bool:
+        return fingerprint in self._counts
+
+    def __len__(self) -> int:
+        return self._held
+
+    def add(self, batch: set[int], row: int) -> None:
+        counts = self._counts
+        for fingerprint in batch:
+            counts[fingerprint] = counts.get(fingerprint, 0) + 1
+        self._batches.append(batch)
+        self._held += len(batch)
+        self.last_row = max(self.last_row, row)
+        while self._held - len(self._batches[0]) >= KEPT_MESSAGES:
+            oldest = self._batches.popleft()
+            self._held -= len(oldest)
+            for fingerprint in oldest:
+                left = counts[fingerprint] - 1
+                if left:
+                    counts[fingerprint] = left
+                else:
+                    del counts[fingerprint]
 
 
 def _plan(

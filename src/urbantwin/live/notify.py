@@ -327,6 +327,9 @@ class PostgresBus:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener: psycopg.Connection | None = None
+        #: Told the new slot when the process had to take another one (its listening connection
+        #: failed and another process took its slot meanwhile): the MQTT bridge's session follows.
+        self.on_slot: Callable[[int], None] | None = None
 
     def start(self) -> int:
         self._listener = self._listen()
@@ -370,10 +373,12 @@ class PostgresBus:
     def _listen(self) -> psycopg.Connection:
         connection = listening_connection(self.engine)
         try:
-            self.slot = self._take_slot(connection)
+            before, self.slot = self.slot, self._take_slot(connection)
         except BaseException:
             connection.close()
             raise
+        if before >= 0 and self.slot != before and self.on_slot is not None:
+            self.on_slot(self.slot)
         return connection
 
     def _take_slot(self, connection: psycopg.Connection) -> int:

@@ -100,6 +100,8 @@ def connect_packet(
 # --- one connection kept up ------------------------------------------------------------------------
 
 _CONNACK, _PUBLISH, _SUBACK, _DISCONNECT = 2, 3, 9, 14
+#: The reason code of a DISCONNECT sent because a connection with the same client id took the session.
+_SESSION_TAKEN_OVER = 0x8E
 #: Seconds to wait before connecting again after a failure: doubled per failure up to the last.
 _FIRST_DELAY, _LAST_DELAY = 1.0, 30.0
 
@@ -141,6 +143,8 @@ class Connection:
         self.connected = threading.Event()
         #: Counts the connections made: what came on an earlier one is answered on none.
         self.generation = 0
+        #: How often the broker gave the session to another connection with the same client id.
+        self.taken_over = 0
         self._socket: Any = None
         self._lock = threading.Lock()
         self._last_sent = 0.0
@@ -294,7 +298,14 @@ class Connection:
             first, body = buffer[position], buffer[index : index + length]
             position = index + length
             if first >> 4 == _DISCONNECT:
-                raise OSError(f"the broker disconnected (reason code {body[0] if body else 0:#x})")
+                reason = body[0] if body else 0
+                if reason == _SESSION_TAKEN_OVER:
+                    self.taken_over += 1
+                    log.error(
+                        "MQTT: the broker gave the session %s to another connection with the same client id",
+                        self.client_id,
+                    )
+                raise OSError(f"the broker disconnected (reason code {reason:#x})")
             self._packet(first, body, generation)
         return buffer[position:]
 
