@@ -306,3 +306,41 @@ def test_organisations_kinds_and_a_datasets_publisher_over_the_admin_api(client:
     assert (
         unknown.status_code == 400 and unknown.json()["message"] == "publisher_id: no organisation 'nobody'"
     )
+
+
+def test_processes_starting_together_each_find_a_module_dataset_created_once(
+    engine: Engine, backend: str
+) -> None:
+    # Every worker of every node ensures the module datasets when it starts. On PostgreSQL the second
+    # process's check does not see the first one's uncommitted insert, and its own insert waits for
+    # that commit: it must then find the dataset there, not fail (a failed start stops the server).
+    import threading
+
+    from sqlalchemy import select
+
+    from urbantwin.access.datasets import create_dataset_unless_exists
+    from urbantwin.store.access_schema import datasets
+    from urbantwin.store.engine import for_writes
+
+    writes = for_writes(engine)
+    outcomes: dict[str, Any] = {}
+    with writes.connect() as first:
+        first.begin()
+        outcomes["first"] = create_dataset_unless_exists(first, "module-data", title="Module data")
+
+        def second_process() -> None:
+            try:
+                with writes.begin() as second:
+                    outcomes["second"] = create_dataset_unless_exists(second, "module-data", title="x")
+            except Exception as exc:  # noqa: BLE001 - the failure is the finding
+                outcomes["second"] = exc
+
+        racing = threading.Thread(target=second_process)
+        racing.start()
+        racing.join(0.5 if backend == "postgresql" else 0.0)  # PostgreSQL: it waits on the insert
+        first.commit()
+    racing.join(30)
+    assert outcomes == {"first": True, "second": False}
+    with engine.connect() as connection:
+        titles = connection.execute(select(datasets.c.title).where(datasets.c.id == "module-data")).all()
+    assert titles == [("Module data",)]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store.access_schema import (
@@ -94,6 +95,23 @@ def create_dataset(connection: Connection, ident: str, **fields: Any) -> None:
         # A catalogue record needs a publisher (DCAT-AP.de): unnamed, the platform's city publishes it.
         values["publisher_id"] = _default_publisher(connection)
     connection.execute(datasets.insert().values(id=ident, created=now, modified=now, **values))
+
+
+def create_dataset_unless_exists(connection: Connection, ident: str, **fields: Any) -> bool:
+    """Create the dataset `ident` unless it exists (True: it was created here). Modules that keep a
+    dataset of their own call this when a server starts; every worker process of every node starts
+    at once, so another may create it between the check and the insert: the insert runs in a
+    savepoint, and losing that race means the dataset exists, which is all that is asked."""
+    if connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first():
+        return False
+    try:
+        with connection.begin_nested():
+            create_dataset(connection, ident, **fields)
+    except IntegrityError:
+        if connection.execute(select(datasets.c.id).where(datasets.c.id == ident)).first() is None:
+            raise
+        return False
+    return True
 
 
 def update_dataset(connection: Connection, ident: str, **fields: Any) -> None:

@@ -14,11 +14,10 @@ from typing import Any
 import icalendar
 from sqlalchemy import Connection, Engine, delete, select
 
-from urbantwin.access.datasets import create_dataset
+from urbantwin.access.datasets import create_dataset_unless_exists
 from urbantwin.access.gate import Access, Caller
 from urbantwin.campus.events import AGES, EXPERIENCE, FORMATS, KINDS, check_event
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.store.access_schema import datasets
 from urbantwin.store.engine import for_writes
 from urbantwin.store.participation_schema import campus_events
 from urbantwin.times import parse_instant
@@ -30,19 +29,18 @@ MAX_Q = 200
 
 def ensure_dataset(connection: Connection) -> None:
     """The campus calendar's catalogue record, created open unless it exists."""
-    if connection.execute(select(datasets.c.id).where(datasets.c.id == DATASET)).first() is None:
-        create_dataset(
-            connection,
-            DATASET,
-            title="Digital campus: offers and events",
-            description="Offers and events of digital education and the digital festival: format, "
-            "audience by age and experience, date and place, organiser, registration (API: "
-            "/api/campus/events, iCalendar: /api/campus/events.ics).",
-            access_level="open",
-            themes=["EDUC"],
-            keywords=["digital education", "events", "iCalendar"],
-            licence="cc-by/4.0",
-        )
+    create_dataset_unless_exists(
+        connection,
+        DATASET,
+        title="Digital campus: offers and events",
+        description="Offers and events of digital education and the digital festival: format, "
+        "audience by age and experience, date and place, organiser, registration (API: "
+        "/api/campus/events, iCalendar: /api/campus/events.ics).",
+        access_level="open",
+        themes=["EDUC"],
+        keywords=["digital education", "events", "iCalendar"],
+        licence="cc-by/4.0",
+    )
 
 
 class CampusService:

@@ -19,14 +19,13 @@ import orjson
 import shapely
 from sqlalchemy import Connection, Engine, func, select, update
 
-from urbantwin.access.datasets import create_dataset
+from urbantwin.access.datasets import create_dataset_unless_exists
 from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.geometry import GeometryError, check_geometry, from_geojson
 from urbantwin.participation import guard
 from urbantwin.participation.guard import SubmissionGuard
 from urbantwin.participation.texts import IDEA_CATEGORIES, IDEA_STATUSES
-from urbantwin.store.access_schema import datasets
 from urbantwin.store.engine import for_writes
 from urbantwin.store.participation_schema import ideas, portfolio_projects
 from urbantwin.times import format_instant
@@ -50,19 +49,18 @@ MAX_REASON = 2000
 
 def ensure_dataset(connection: Connection) -> None:
     """The participation dataset's record, created open unless it exists (its writers moderate)."""
-    if connection.execute(select(datasets.c.id).where(datasets.c.id == DATASET)).first() is None:
-        create_dataset(
-            connection,
-            DATASET,
-            title="Participation: ideas and contributions",
-            description="Citizens' ideas and contributions to participation procedures, as published "
-            "after moderation, with the department's answers (API: /api/participation/). Contact "
-            "details are never published.",
-            access_level="open",
-            themes=["GOVE", "SOCI"],
-            keywords=["participation", "ideas"],
-            licence="cc-by/4.0",
-        )
+    create_dataset_unless_exists(
+        connection,
+        DATASET,
+        title="Participation: ideas and contributions",
+        description="Citizens' ideas and contributions to participation procedures, as published "
+        "after moderation, with the department's answers (API: /api/participation/). Contact "
+        "details are never published.",
+        access_level="open",
+        themes=["GOVE", "SOCI"],
+        keywords=["participation", "ideas"],
+        licence="cc-by/4.0",
+    )
 
 
 class IdeasService:

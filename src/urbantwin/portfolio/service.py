@@ -15,11 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
 
-from urbantwin.access.datasets import create_dataset
+from urbantwin.access.datasets import create_dataset_unless_exists
 from urbantwin.access.gate import Access, Caller
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.portfolio.projects import FIGURES, STATUSES, check_project
-from urbantwin.store.access_schema import datasets
 from urbantwin.store.engine import for_writes
 from urbantwin.store.participation_schema import portfolio_projects
 
@@ -32,19 +31,18 @@ MAX_PROJECTS = 1000
 
 def ensure_dataset(connection: Connection) -> None:
     """The portfolio's catalogue record, created open unless it exists."""
-    if connection.execute(select(datasets.c.id).where(datasets.c.id == DATASET)).first() is None:
-        create_dataset(
-            connection,
-            DATASET,
-            title="Project portfolio",
-            description="The city's digital projects: programme and funder, partners with their roles, "
-            "budget and funding, area, status and contact mailbox (API: /api/portfolio/projects, "
-            "/api/portfolio/funding).",
-            access_level="open",
-            themes=["GOVE"],
-            keywords=["portfolio", "projects", "funding"],
-            licence="dl-by-de/2.0",
-        )
+    create_dataset_unless_exists(
+        connection,
+        DATASET,
+        title="Project portfolio",
+        description="The city's digital projects: programme and funder, partners with their roles, "
+        "budget and funding, area, status and contact mailbox (API: /api/portfolio/projects, "
+        "/api/portfolio/funding).",
+        access_level="open",
+        themes=["GOVE"],
+        keywords=["portfolio", "projects", "funding"],
+        licence="dl-by-de/2.0",
+    )
 
 
 class PortfolioService:
