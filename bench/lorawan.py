@@ -287,6 +287,15 @@ async def send(url: str, requests: list[bytes], rate: float, connections: int) -
     }
 
 
+def last_uplink(url: str) -> int:
+    """The id of the last uplink stored so far (0: none)."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        last = connection.execute(text("SELECT coalesce(max(id), 0) FROM lorawan_uplinks")).scalar_one()
+    engine.dispose()
+    return int(last)
+
+
 def run_load(load: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     """The load on uvloop's event loop where it is installed (uvicorn's own), else asyncio's."""
     try:
@@ -328,6 +337,7 @@ def main() -> None:
             requests = requests_of(webhook, bodies)
             # Untimed first: each worker's first uplinks import and prepare what they use.
             warm = run_load(send(webhook, requests[: args.warmup], args.rate, args.connections))
+            before_id = last_uplink(url)
             serving, database = server_pids(group), database_pids(url)
             before = cpu_of(serving | database)
             client_cpu = time.process_time()
@@ -349,6 +359,13 @@ def main() -> None:
         with engine.connect() as connection:
             uplinks = connection.execute(text("SELECT count(*) FROM lorawan_uplinks")).scalar_one()
             observations = connection.execute(text("SELECT count(*) FROM observations")).scalar_one()
+            if args.backend == "postgresql":
+                # The transactions that stored the timed uplinks (a row's xmin): the groups.
+                groups = connection.execute(
+                    text("SELECT count(DISTINCT xmin::text) FROM lorawan_uplinks WHERE id > :id"),
+                    {"id": before_id},
+                ).scalar_one()
+                result["uplinks_per_group"] = round(result["acknowledged_stored"] / max(1, groups), 1)
         engine.dispose()
         if args.backend == "postgresql":
             fresh_store(args.backend, args.pg_url, folder)  # leaves an empty database behind, not 100 MB
