@@ -98,7 +98,9 @@ async def post_uplink(request: Request) -> Response:
     service = request_infrastructure(request)
     service.check_token(_bearer(request))
     body = await read_json(request, service.settings)
-    uplink = service.read_uplink(request.path_params["network"], body, request.query_params.get("event"))
+    # The query string is parsed only when there is one (The Things Stack sends none).
+    event = request.query_params.get("event") if request.scope["query_string"] else None
+    uplink = service.read_uplink(request.path_params["network"], body, event)
     answer = IGNORED if uplink is None else await asyncio.wrap_future(service.uplinks.submit(uplink))
     return Response(orjson.dumps(answer), media_type="application/json")
 
