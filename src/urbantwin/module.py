@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # only for the annotations: declaring a module imports none o
     import typer
     from fastapi import APIRouter
     from sqlalchemy import Engine
+    from starlette.routing import BaseRoute
 
     from urbantwin.access.authenticate import Authenticator
     from urbantwin.access.gate import Access
@@ -88,6 +89,11 @@ class Mounted:
     effect)."""
 
     routers: list[APIRouter] = field(default_factory=list)
+    #: Plain Starlette routes of hot paths, matched before any router's: FastAPI walks every route
+    #: of every included router (twice) and solves a route's parameters before it answers, which
+    #: costs a request of a network server's webhook more than its own work. Each is documented
+    #: by a route of `routers` with the same path, which it answers in place of.
+    routes: list[BaseRoute] = field(default_factory=list)
     start: Callable[[], None] | None = None
     stop: Callable[[], None] | None = None
     state: dict[str, Any] = field(default_factory=dict)

@@ -10,13 +10,14 @@ from urbantwin.module import Context, Module, Mounted
 
 def mount(context: Context) -> Mounted:
     from urbantwin.infrastructure.planning import CoveragePlanner
-    from urbantwin.infrastructure.routes import build_router
+    from urbantwin.infrastructure.routes import build_router, early_routes
     from urbantwin.infrastructure.service import InfrastructureService
 
     service = InfrastructureService(context.engine, context.settings, context.access, context.sensorthings)
     planner = CoveragePlanner(context.engine, context.settings, context.access)
     return Mounted(
         routers=[build_router()],
+        routes=early_routes(),
         stop=service.uplinks.close,
         state={"infrastructure": service, "infrastructure_planner": planner},
     )

@@ -11,8 +11,10 @@ import asyncio
 from functools import cache
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute, Route
 
 from urbantwin.access.http import request_caller
 from urbantwin.http import read_json
@@ -83,6 +85,35 @@ def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
+
+
+async def post_uplink(request: Request) -> Response:
+    """An uplink of a network server (`POST /lorawan/uplinks/{network}`), on a plain route.
+
+    A city's network servers send an uplink a request, a thousand a second or more: the request
+    takes nothing of FastAPI's parameter handling (`early_routes`), its body is parsed once, and
+    it is answered once the group it goes in with has committed (`uplinks.UplinkPosts`).
+    """
+    request.scope.setdefault("route", UPLINK_ROUTE)  # the template of the request metrics
+    service = request_infrastructure(request)
+    service.check_token(_bearer(request))
+    body = await read_json(request, service.settings)
+    # The query string is parsed only when there is one (The Things Stack sends none).
+    event = request.query_params.get("event") if request.scope["query_string"] else None
+    uplink = service.read_uplink(request.path_params["network"], body, event)
+    answer = IGNORED if uplink is None else await asyncio.wrap_future(service.uplinks.submit(uplink))
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+#: The webhook of the network servers, matched before every router's routes (`Mounted.routes`).
+UPLINK_ROUTE = Route(
+    PREFIX + "/lorawan/uplinks/{network}", post_uplink, methods=["POST"], include_in_schema=False
+)
+
+
+def early_routes() -> list[BaseRoute]:
+    """The plain routes of the module's hot paths (the app puts them first)."""
+    return [UPLINK_ROUTE]
 
 
 _MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -236,15 +267,10 @@ def build_router() -> APIRouter:
         event: Annotated[
             str | None, Query(description="ChirpStack's event type (up, join, status, …)")
         ] = None,
-    ) -> dict[str, Any]:
-        service = request_infrastructure(request)
-        service.check_token(_bearer(request))
-        body = await read_json(request, service.settings)
-        uplink = service.read_uplink(network, body, event)
-        if uplink is None:
-            return IGNORED
-        # Answered once the group it goes in with has committed (`uplinks.UplinkPosts`).
-        return await asyncio.wrap_future(service.uplinks.submit(uplink))
+    ) -> Response:
+        # The documentation of `post_uplink`, which answers these requests before this route is
+        # looked at (`early_routes`); the same answer should a request come here.
+        return await post_uplink(request)
 
     @router.get("/lorawan/devices", summary="LoRaWAN devices and the Datastream each decoded field feeds")
     async def devices(request: Request) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections import defaultdict
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Double, Text, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from urbantwin.access.principal import SYSTEM
@@ -34,6 +34,7 @@ from urbantwin.sensorthings.values import result_columns
 from urbantwin.store.engine import for_writes
 from urbantwin.store.group_commit import GroupCommitter
 from urbantwin.store.infrastructure_schema import lorawan_receptions, lorawan_streams, lorawan_uplinks
+from urbantwin.store.types import UtcTime
 from urbantwin.times import format_instant
 
 if TYPE_CHECKING:
@@ -49,6 +50,30 @@ MAX_GROUP = 500
 DUPLICATE: dict[str, Any] = {"stored": False, "duplicate": True}
 #: The components of the dataArray rows of an uplink's Observations.
 _COMPONENTS = ["phenomenonTime", "resultTime", "result", "parameters"]
+
+
+# The group's statements, built once (a statement built anew for each group costs more to key
+# and bind than to run).
+#: The Datastream of each mapped field of the group's devices.
+_FIELDS = select(lorawan_streams.c.dev_eui, lorawan_streams.c.field, lorawan_streams.c.datastream_id).where(
+    lorawan_streams.c.dev_eui.in_(bindparam("euis", expanding=True))
+)
+#: Which of the group's retry keys are stored already.
+_STORED = select(lorawan_uplinks.c.dedupe_key).where(
+    lorawan_uplinks.c.dedupe_key.in_(bindparam("keys", expanding=True))
+)
+#: A gateway's reception of an uplink, the uplink found by its retry key (stored just before).
+_RECEPTIONS = lorawan_receptions.insert().from_select(
+    ["uplink_id", "gateway_id", "dev_eui", "rssi", "snr", "received"],
+    select(
+        lorawan_uplinks.c.id,
+        bindparam("gateway", type_=Text),
+        bindparam("device", type_=Text),
+        bindparam("rssi", type_=Double),
+        bindparam("snr", type_=Double),
+        bindparam("at", type_=UtcTime),
+    ).where(lorawan_uplinks.c.dedupe_key == bindparam("key", type_=Text)),
+)
 
 
 class _Refused(Exception):
@@ -71,15 +96,10 @@ def store_uplinks(
     """
     euis = sorted({uplink.dev_eui for uplink in uplinks})
     mapped: dict[str, dict[str, int]] = defaultdict(dict)
-    query = select(lorawan_streams.c.dev_eui, lorawan_streams.c.field, lorawan_streams.c.datastream_id)
-    for eui, name, datastream in connection.execute(query.where(lorawan_streams.c.dev_eui.in_(euis))):
+    for eui, name, datastream in connection.execute(_FIELDS, {"euis": euis}):
         mapped[eui][name] = datastream
     keys = sorted({uplink.dedupe_key for uplink in uplinks})
-    known = set(
-        connection.execute(
-            select(lorawan_uplinks.c.dedupe_key).where(lorawan_uplinks.c.dedupe_key.in_(keys))
-        ).scalars()
-    )
+    known = set(connection.execute(_STORED, {"keys": keys}).scalars())
     answers: list[dict[str, Any] | PlatformError] = []
     new: list[tuple[Uplink, dict[str, Any]]] = []
     for uplink in uplinks:
@@ -119,37 +139,36 @@ def store_uplinks(
         )
     if not new:
         return answers
-    # Their ids by retry key (RETURNING in no set order: batched into one statement on both stores).
-    ids: dict[str, int] = dict(
-        connection.execute(
-            lorawan_uplinks.insert().returning(lorawan_uplinks.c.dedupe_key, lorawan_uplinks.c.id),
-            [
-                {
-                    "dedupe_key": uplink.dedupe_key,
-                    "network": uplink.network,
-                    "dev_eui": uplink.dev_eui,
-                    "f_cnt": uplink.f_cnt,
-                    "received": uplink.received,
-                    "observations": len(values),
-                }
-                for uplink, values in new
-            ],
-        ).all()
+    # One statement each, executed for many rows (no RETURNING: an INSERT of many rows with
+    # RETURNING is a statement of its own text for each group size, parsed anew by the driver).
+    connection.execute(
+        lorawan_uplinks.insert(),
+        [
+            {
+                "dedupe_key": uplink.dedupe_key,
+                "network": uplink.network,
+                "dev_eui": uplink.dev_eui,
+                "f_cnt": uplink.f_cnt,
+                "received": uplink.received,
+                "observations": len(values),
+            }
+            for uplink, values in new
+        ],
     )
     receptions = [
         {
-            "uplink_id": ids[uplink.dedupe_key],
-            "gateway_id": r.gateway_id,
-            "dev_eui": uplink.dev_eui,
+            "key": uplink.dedupe_key,
+            "gateway": r.gateway_id,
+            "device": uplink.dev_eui,
             "rssi": r.rssi,
             "snr": r.snr,
-            "received": uplink.received,
+            "at": uplink.received,
         }
         for uplink, _ in new
         for r in uplink.receptions
     ]
     if receptions:
-        connection.execute(lorawan_receptions.insert(), receptions)
+        connection.execute(_RECEPTIONS, receptions)
     # The Observations as one dataArray, a block per Datastream; each row remembers its uplink and
     # field, to name them should the store refuse it.
     blocks: dict[int, list[list[Any]]] = {}
