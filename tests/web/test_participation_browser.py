@@ -41,3 +41,11 @@ def test_participation_by_keyboard_with_lines_areas_and_comments_in_chromium(ser
     """The forms by keyboard alone, lines and areas drawn on the map, and comments with their
     moderation: `web/tests/participation-shapes.test.mjs`."""
     run_browser_tests("participation-shapes.test.mjs", server, {"URBANTWIN_ADMIN_TOKEN": TOKEN})
+
+
+@pytest.mark.long  # the browser's tests on the same server
+def test_a_page_per_campus_event_in_chromium(server: Served) -> None:
+    """From the listing to an event's page, its head for search engines, its iCalendar file
+    downloaded and parsed, the unknown and the unpublished event's 404 page, German and English, a
+    phone's width: `web/tests/campus-event.test.mjs`."""
+    run_browser_tests("campus-event.test.mjs", server, {"URBANTWIN_ADMIN_TOKEN": TOKEN})

@@ -427,8 +427,9 @@ async function showCampus() {
           const links = el('p', { class: 'actions' });
           if (event.start) links.append(el('a', { href: `api/campus/events/${encodeURIComponent(event.id)}/ics?lang=${language()}`, text: t('pEventCalendar') }));
           if (event.registration) links.append(' · ', el('a', { href: event.registration, rel: 'noopener', text: t('pRegister') }));
+          const page = `participate/campus/events/${encodeURIComponent(event.id)}`;
           const item = el('li', { class: 'card', id: `event-${event.id}`, 'data-event': event.id },
-            el('h3', { text: label(event.title) }), el('p', { text: label(event.description) }), facts, links);
+            el('h3', {}, el('a', { href: page, 'data-event-page': event.id, text: label(event.title) })), el('p', { text: label(event.description) }), facts, links);
           if (event.synthetic) item.append(el('p', { class: 'muted small', text: t('pSyntheticEvent') }));
           return item;
         })
