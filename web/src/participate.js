@@ -219,10 +219,15 @@ async function showProcedure(ident) {
 
 /** The published comments of a contribution, and while the procedure is open a form to add one. */
 function commentsOf(feature, open) {
-  const comments = feature.properties.comments || [];
+  const all = feature.properties.comments || [];
+  const comments = all.filter((c) => c.status === 'published');
   const part = el('div', { class: 'comment-part' },
     el('p', { class: 'muted small', text: t('pComments', { n: comments.length }) }));
   if (comments.length) part.append(el('ul', { class: 'comments' }, ...comments.map((c) => el('li', { 'data-comment': c.id, text: c.text }))));
+  // A declined comment leaves its public reason in its place (never its text).
+  for (const c of all.filter((c) => c.status === 'declined' && c.reason)) {
+    part.append(el('p', { class: 'muted small', 'data-declined-comment': c.id, text: t('pCommentDeclined', { reason: c.reason }) }));
+  }
   if (!open) return part;
   const id = `comment-${feature.id}`;
   const text = el('textarea', { id, rows: '2', maxlength: '2000', required: 'required' });
@@ -482,7 +487,7 @@ async function showQueue() {
 }
 
 /** A card of the moderation queue: an idea, a contribution or a comment (of the contribution
- * `parent`); comments are published or declined only (they get no answer, and no reason is shown). */
+ * `parent`); each is declined with a public reason; comments get no answer. */
 function queueItem(kind, id, content, parent = null) {
   const prefix = `${kind}-${id}`;
   const comment = kind === 'comment';
@@ -490,14 +495,13 @@ function queueItem(kind, id, content, parent = null) {
   const reason = el('input', { id: `${prefix}-reason` });
   const accept = el('button', { type: 'button', class: 'primary', 'data-action': 'accept', text: t('pAccept') });
   const decline = el('button', { type: 'button', 'data-action': 'decline', text: t('pDecline') });
-  const fields = comment
-    ? []
-    : [el('label', { for: `${prefix}-answer`, text: t('pAnswerLabel') }), answer, el('label', { for: `${prefix}-reason`, text: t('pReasonLabel') }), reason];
+  const reasonFields = [el('label', { for: `${prefix}-reason`, text: t('pReasonLabel') }), reason];
+  const fields = comment ? reasonFields : [el('label', { for: `${prefix}-answer`, text: t('pAnswerLabel') }), answer, ...reasonFields];
   const item = el('li', { class: 'card', [`data-${kind}`]: id }, content, ...fields, el('div', { class: 'actions' }, accept, decline));
   const moderate = async (status) => {
     const body = { status: kind === 'idea' ? (status === 'accept' ? 'in_review' : 'declined') : status === 'accept' ? 'published' : 'declined' };
     if (answer.value.trim()) body.answer = answer.value.trim();
-    if (status === 'decline' && !comment) {
+    if (status === 'decline') {
       if (!reason.value.trim()) {
         $('moderation-status').textContent = t('pSendFailed', { reason: t('pReasonNeeded') });
         reason.focus();

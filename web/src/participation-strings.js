@@ -140,6 +140,7 @@ addStrings({
     pCommentSent: 'Thank you! Your comment is shown once it has been moderated.',
     pComment: 'Comment',
     pCommentOn: 'Comment on: {text}',
+    pCommentDeclined: 'A comment was declined by the moderation. Reason: {reason}',
     // The page of one event (event.html, event.js).
     eBack: 'All offers and events',
     eNotFound: 'Event not found',
@@ -297,6 +298,7 @@ addStrings({
     pCommentSent: 'Vielen Dank! Ihr Kommentar wird nach der Moderation angezeigt.',
     pComment: 'Kommentar',
     pCommentOn: 'Kommentar zu: {text}',
+    pCommentDeclined: 'Ein Kommentar wurde von der Moderation abgelehnt. Grund: {reason}',
     // Die Seite einer Veranstaltung (event.html, event.js).
     eBack: 'Alle Angebote und Veranstaltungen',
     eNotFound: 'Veranstaltung nicht gefunden',
