@@ -27,7 +27,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     upgrade(engine)
     load_demo_portfolio(engine, settings)
     engine.dispose()
-    with serve(folder, "--database-url", database_url, env={"URBANTWIN_ADMIN_TOKEN": TOKEN}) as served:
+    # The browser tests of this server send, from one address, more ideas, contributions, comments
+    # and votes together than a citizen's submission budget allows (5 at once): a budget they do
+    # not exhaust (the guard itself: tests/participation/test_guard.py).
+    budget = {"URBANTWIN_PARTICIPATION_SUBMISSION_BURST": "100"}
+    with serve(
+        folder, "--database-url", database_url, env={"URBANTWIN_ADMIN_TOKEN": TOKEN, **budget}
+    ) as served:
         yield served
 
 

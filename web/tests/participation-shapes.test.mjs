@@ -6,7 +6,7 @@
 // one comment and the reason in the declined one's place; the
 // campus filter is used by keyboard too; axe-core finds no WCAG 2.1 A/AA violation with the
 // drawing tools shown. The server is the one the pytest wrapper
-// (tests/web/test_participation_shapes_browser.py) starts, with URBANTWIN_VIEWER_URL and
+// (tests/web/test_participation_browser.py) starts, with URBANTWIN_VIEWER_URL and
 // URBANTWIN_ADMIN_TOKEN. Five submissions in all: the page's default burst.
 
 import assert from 'node:assert/strict';
