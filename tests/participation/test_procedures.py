@@ -267,3 +267,22 @@ def test_nothing_sent_to_a_moderation_is_dropped_silently(
     (feature,) = moderator.get("/api/participation/procedures/west-streets/contributions").json()["features"]
     assert feature["properties"]["status"] == "published" and feature["properties"]["answer"] is None
     assert [c["status"] for c in feature["properties"]["comments"]] == ["received"]
+
+
+def test_a_declined_comments_place_counts_as_no_comment_in_the_results(
+    anonymous: TestClient, moderator: TestClient, engine: Engine
+) -> None:
+    moderator.post("/api/participation/procedures", json=procedure())
+    number = published(anonymous, moderator)
+    for text, body in (
+        ("Agreed!", {"status": "published"}),
+        ("Buy cheap pills", {"status": "declined", "reason": "Advertising is not a comment."}),
+    ):
+        sent = anonymous.post(f"/api/participation/contributions/{number}/comments", json={"text": text})
+        url = f"/api/participation/contributions/{number}/comments/{sent.json()['id']}/moderation"
+        assert moderator.post(url, json=body).status_code == 200
+    close(engine)
+    base = "/api/participation/procedures/west-streets"
+    assert anonymous.get(f"{base}/statistics").json()["comments"] == 1
+    (row,) = csv.DictReader(io.StringIO(anonymous.get(f"{base}/results.csv").text))
+    assert row["comments"] == "1"

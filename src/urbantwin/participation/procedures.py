@@ -378,7 +378,7 @@ class ProceduresService:
                     _cell(props["text"]),
                     _cell(props["answer"] or ""),
                     props["supports"],
-                    len(props["comments"]),
+                    _published_count(props["comments"]),
                     props["created"],
                     shapely.to_wkt(shapely.from_geojson(orjson.dumps(feature["geometry"]))),
                 ]
@@ -404,7 +404,7 @@ class ProceduresService:
             "by_geometry": dict(Counter(f["geometry"]["type"] for f in features).most_common()),
             "supports": supports,
             "supports_label": supports_count(supports),
-            "comments": sum(len(f["properties"]["comments"]) for f in features),
+            "comments": sum(_published_count(f["properties"]["comments"]) for f in features),
             "most_supported": [
                 {
                     "id": f["id"],
@@ -479,6 +479,11 @@ def _procedure(row: Any, now: datetime) -> dict[str, Any]:
         "synthetic": bool(row.synthetic),
         "synthetic_label": SYNTHETIC if row.synthetic else None,
     }
+
+
+def _published_count(comments: list[dict[str, Any]]) -> int:
+    """How many of `comments` are published (a declined one's place, with its reason, is no comment)."""
+    return sum(1 for comment in comments if comment["status"] == "published")
 
 
 def _feature(row: Any, moderator: bool, comments: list[dict[str, Any]]) -> dict[str, Any]:
