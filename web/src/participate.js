@@ -185,6 +185,9 @@ async function showProcedure(ident) {
         ]
       : []),
   );
+  $('procedure-statistics').replaceChildren();
+  $('procedure-statistics').hidden = procedure.phase !== 'closed';
+  if (procedure.phase === 'closed') showStatistics(base).catch((error) => ($('procedure-statistics').textContent = error.message));
   $('contribution-category').replaceChildren(...procedure.categories.map((c) => el('option', { value: c, text: c })));
   $('contribution-form').hidden = procedure.phase !== 'open';
   const collection = await api(`api/participation/procedures/${encodeURIComponent(ident)}/contributions`);
@@ -286,6 +289,22 @@ function drawMap(procedure, collection) {
   };
   if (state.map.isStyleLoaded()) update();
   else state.map.once('load', update);
+}
+
+/** The statistics of a closed procedure's published contributions, as a table on the page. */
+async function showStatistics(base) {
+  const stats = await api(`${base}/statistics`);
+  const rows = [
+    [t('pStatsContributions'), label(stats.contributions_label)],
+    [t('pStatsSupports'), label(stats.supports_label)],
+    [t('pStatsComments'), formatNumber(stats.comments)],
+    ...Object.entries(stats.by_category).map(([category, n]) => [t('pStatsCategory', { category }), formatNumber(n)]),
+    ...stats.procedure.questions.map((question, i) => [t('pStatsQuestion', { question }), formatNumber(stats.by_question[String(i)] || 0)]),
+  ];
+  $('procedure-statistics').replaceChildren(
+    el('table', { class: 'data' }, el('caption', { text: t('pStatistics') }),
+      el('tbody', {}, ...rows.map(([name, value]) => el('tr', {}, el('th', { scope: 'row', text: name }), el('td', { text: value }))))),
+  );
 }
 
 /** A place chosen on the map: the point, or the next point of a line or an area. */
