@@ -64,9 +64,10 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 1200,
-    // Three pages: the viewer, the goals page (goals.html, served at /goals) and participation
-    // (participate.html, at /participate: portfolio, ideas, procedures on the map), each its own bundle.
-    rollupOptions: { input: { index: 'index.html', goals: 'goals.html', participate: 'participate.html' } },
+    // Four pages: the viewer, the goals page (goals.html, served at /goals), participation
+    // (participate.html, at /participate: portfolio, ideas, procedures on the map, the Digitalcampus)
+    // and one Digitalcampus event (event.html, at /participate/campus/events/<id>), each its own bundle.
+    rollupOptions: { input: { index: 'index.html', goals: 'goals.html', participate: 'participate.html', event: 'event.html' } },
   },
   plugins: [prefetchScript(), gzipAssets()],
   server: {

@@ -112,3 +112,25 @@ def test_a_bad_event_is_refused_naming_the_field(client: TestClient) -> None:
         answer = client.put("/api/campus/events/a", json=bad)
         assert answer.status_code == 400, bad
         assert named in answer.json()["message"]
+
+
+def test_a_draft_is_seen_by_the_calendars_writers_only(client: TestClient, anonymous: TestClient) -> None:
+    client.put("/api/campus/events/a", json=event("a"))
+    assert client.put("/api/campus/events/d", json=event("d", published=False)).json()["published"] is False
+    assert [e["id"] for e in anonymous.get("/api/campus/events").json()["events"]] == ["a"]
+    assert anonymous.get("/api/campus/events/d").status_code == 404
+    assert "UID:d@" not in anonymous.get("/api/campus/events.ics").text
+    assert [e["id"] for e in client.get("/api/campus/events").json()["events"]] == ["a", "d"]
+    assert client.get("/api/campus/events/d").json()["published"] is False
+    assert anonymous.get("/api/campus/events/a").json()["published"] is True
+    client.put("/api/campus/events/d", json=event("d", published=True))
+    assert anonymous.get("/api/campus/events/d").status_code == 200
+    bad = client.put("/api/campus/events/e", json=event("e", published="no"))
+    assert bad.status_code == 400 and "published" in bad.json()["message"]
+
+
+def test_an_event_without_registration_links_to_its_page(client: TestClient, anonymous: TestClient) -> None:
+    client.put("/api/campus/events/a", json=event("a", registration=None))
+    parsed = icalendar.Calendar.from_ical(anonymous.get("/api/campus/events/a/ics").content)
+    (entry,) = parsed.walk("VEVENT")
+    assert str(entry["url"]) == "http://testserver/participate/campus/events/a"

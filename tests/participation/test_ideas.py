@@ -63,6 +63,41 @@ def test_a_declined_idea_shows_its_public_reason_and_a_decline_needs_one(
     assert shown["status_label"]["de"] == "Abgelehnt"
 
 
+def test_a_reopened_idea_loses_the_reason_of_its_decline_and_declining_again_takes_a_new_one(
+    anonymous: TestClient, moderator: TestClient
+) -> None:
+    ident = anonymous.post("/api/participation/ideas", json=IDEA).json()["id"]
+    url = f"/api/participation/ideas/{ident}/moderation"
+    moderator.post(url, json={"status": "declined", "reason": "The stop is rebuilt in 2027."})
+    again = moderator.post(url, json={"status": "declined", "reason": "The stop is rebuilt in 2028."})
+    assert again.json()["reason"] == "The stop is rebuilt in 2028."
+    reopened = moderator.post(url, json={"status": "in_review"}).json()
+    assert (reopened["status"], reopened["reason"]) == ("in_review", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"status": "in_review", "reason": "Looks promising."}, "reason"),
+        ({"answer": "Thank you.", "reason": "Looks promising."}, "reason"),
+        ({"status": "declined", "reason": "Not ours to decide.", "project": "shade"}, "project"),
+        ({"status": "in_review", "project": "shade"}, "project"),
+        ({"status": "in_review", "note": "x"}, "note"),
+    ],
+)
+def test_nothing_sent_to_an_ideas_moderation_is_dropped_silently(
+    anonymous: TestClient, moderator: TestClient, body: dict[str, str], named: str
+) -> None:
+    """A reason that goes with no decline, a project with no project: a 400 naming the field, and
+    the idea stays as it was."""
+    ident = anonymous.post("/api/participation/ideas", json=IDEA).json()["id"]
+    answer = moderator.post(f"/api/participation/ideas/{ident}/moderation", json=body)
+    assert answer.status_code == 400, answer.text
+    assert named in answer.json()["message"]
+    idea = moderator.get(f"/api/participation/ideas/{ident}").json()
+    assert (idea["status"], idea["reason"], idea["answer"], idea["project"]) == ("received", None, None, None)
+
+
 def test_an_idea_that_became_a_project_names_it_and_the_project_must_exist(
     client: TestClient, anonymous: TestClient, moderator: TestClient
 ) -> None:

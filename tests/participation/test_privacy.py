@@ -21,7 +21,7 @@ def test_an_administrator_exports_and_deletes_a_persons_data(
     anonymous.post(
         "/api/participation/ideas", json={**IDEA, "title": "Another", "text": "Something else here."}
     )
-    anonymous.post(
+    sent = anonymous.post(
         "/api/participation/procedures/west-streets/contributions",
         json={
             "category": "walking",
@@ -30,10 +30,19 @@ def test_an_administrator_exports_and_deletes_a_persons_data(
             "geometry": {"type": "Point", "coordinates": [12.32, 51.33]},
         },
     )
+    moderator.post(
+        f"/api/participation/contributions/{sent.json()['id']}/moderation",
+        json={"status": "declined", "reason": "The crossing is built this year."},
+    )
     exported = client.post("/api/participation/personal-data/export", json={"contact": "ann@example.org"})
     assert exported.status_code == 200
     assert [idea["title"] for idea in exported.json()["ideas"]] == ["More benches"]
-    assert len(exported.json()["contributions"]) == 1
+    # The author learns why a contribution was declined (the public never sees it).
+    (contribution,) = exported.json()["contributions"]
+    assert (contribution["status"], contribution["reason"]) == (
+        "declined",
+        "The crossing is built this year.",
+    )
     deleted = client.post("/api/participation/personal-data/delete", json={"contact": "ann@example.org"})
     assert deleted.json() == {"ideas": 1, "contributions": 1}
     remaining = moderator.get("/api/participation/ideas").json()["ideas"]

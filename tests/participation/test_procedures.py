@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
@@ -213,3 +214,75 @@ def test_the_published_contributions_are_a_layer_of_the_twin(
     assert [f["properties"]["contribution"] for f in left] == [first]
     title = anonymous.get("/ogcapi/collections/participation-west-streets").json()["title"]
     assert title == "Participation: Streets in the west"
+
+
+def test_a_declined_comment_needs_a_public_reason_shown_in_its_place_without_its_text(
+    anonymous: TestClient, moderator: TestClient
+) -> None:
+    moderator.post("/api/participation/procedures", json=procedure())
+    number = published(anonymous, moderator)
+    sent = anonymous.post(
+        f"/api/participation/contributions/{number}/comments", json={"text": "Buy cheap pills"}
+    )
+    url = f"/api/participation/contributions/{number}/comments/{sent.json()['id']}/moderation"
+    without = moderator.post(url, json={"status": "declined"})
+    assert without.status_code == 400 and "reason" in without.json()["message"]
+    done = moderator.post(url, json={"status": "declined", "reason": "Advertising is not a comment."})
+    assert done.status_code == 200 and done.json()["reason"] == "Advertising is not a comment."
+    listing = "/api/participation/procedures/west-streets/contributions"
+    (shown,) = anonymous.get(listing).json()["features"][0]["properties"]["comments"]
+    assert shown["status"] == "declined" and shown["reason"] == "Advertising is not a comment."
+    assert shown["text"] is None and "cheap pills" not in anonymous.get(listing).text
+    (seen,) = moderator.get(listing).json()["features"][0]["properties"]["comments"]
+    assert seen["text"] == "Buy cheap pills"
+    # Published after all: the reason of the decline goes.
+    assert moderator.post(url, json={"status": "published"}).json()["reason"] is None
+    (shown,) = anonymous.get(listing).json()["features"][0]["properties"]["comments"]
+    assert (shown["text"], shown["reason"]) == ("Buy cheap pills", None)
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "named"),
+    [
+        ("comment", {"status": "published", "reason": "Fine by us."}, "reason"),
+        ("comment", {"status": "declined", "reason": "Off topic here.", "answer": "Thanks"}, "answer"),
+        ("contribution", {"status": "published", "reason": "Fine by us."}, "reason"),
+        ("contribution", {"answer": "Thanks", "reason": "Fine by us."}, "reason"),
+        ("contribution", {"status": "declined", "reason": "Off topic here.", "note": "x"}, "note"),
+    ],
+)
+def test_nothing_sent_to_a_moderation_is_dropped_silently(
+    anonymous: TestClient, moderator: TestClient, target: str, body: dict[str, str], named: str
+) -> None:
+    """A field the moderation takes no use for is refused with a 400 naming it, and nothing changes."""
+    moderator.post("/api/participation/procedures", json=procedure())
+    number = published(anonymous, moderator)
+    comment = anonymous.post(f"/api/participation/contributions/{number}/comments", json={"text": "Agreed!"})
+    url = f"/api/participation/contributions/{number}/moderation"
+    if target == "comment":
+        url = f"/api/participation/contributions/{number}/comments/{comment.json()['id']}/moderation"
+    answer = moderator.post(url, json=body)
+    assert answer.status_code == 400, answer.text
+    assert named in answer.json()["message"]
+    (feature,) = moderator.get("/api/participation/procedures/west-streets/contributions").json()["features"]
+    assert feature["properties"]["status"] == "published" and feature["properties"]["answer"] is None
+    assert [c["status"] for c in feature["properties"]["comments"]] == ["received"]
+
+
+def test_a_declined_comments_place_counts_as_no_comment_in_the_results(
+    anonymous: TestClient, moderator: TestClient, engine: Engine
+) -> None:
+    moderator.post("/api/participation/procedures", json=procedure())
+    number = published(anonymous, moderator)
+    for text, body in (
+        ("Agreed!", {"status": "published"}),
+        ("Buy cheap pills", {"status": "declined", "reason": "Advertising is not a comment."}),
+    ):
+        sent = anonymous.post(f"/api/participation/contributions/{number}/comments", json={"text": text})
+        url = f"/api/participation/contributions/{number}/comments/{sent.json()['id']}/moderation"
+        assert moderator.post(url, json=body).status_code == 200
+    close(engine)
+    base = "/api/participation/procedures/west-streets"
+    assert anonymous.get(f"{base}/statistics").json()["comments"] == 1
+    (row,) = csv.DictReader(io.StringIO(anonymous.get(f"{base}/results.csv").text))
+    assert row["comments"] == "1"

@@ -27,7 +27,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     upgrade(engine)
     load_demo_portfolio(engine, settings)
     engine.dispose()
-    with serve(folder, "--database-url", database_url, env={"URBANTWIN_ADMIN_TOKEN": TOKEN}) as served:
+    # The browser tests of this server send, from one address, more ideas, contributions, comments
+    # and votes together than a citizen's submission budget allows (5 at once): a budget they do
+    # not exhaust (the guard itself: tests/participation/test_guard.py).
+    budget = {"URBANTWIN_PARTICIPATION_SUBMISSION_BURST": "100"}
+    with serve(
+        folder, "--database-url", database_url, env={"URBANTWIN_ADMIN_TOKEN": TOKEN, **budget}
+    ) as served:
         yield served
 
 
@@ -41,3 +47,11 @@ def test_participation_by_keyboard_with_lines_areas_and_comments_in_chromium(ser
     """The forms by keyboard alone, lines and areas drawn on the map, and comments with their
     moderation: `web/tests/participation-shapes.test.mjs`."""
     run_browser_tests("participation-shapes.test.mjs", server, {"URBANTWIN_ADMIN_TOKEN": TOKEN})
+
+
+@pytest.mark.long  # the browser's tests on the same server
+def test_a_page_per_campus_event_in_chromium(server: Served) -> None:
+    """From the listing to an event's page, its head for search engines, its iCalendar file
+    downloaded and parsed, the unknown and the unpublished event's 404 page, German and English, a
+    phone's width: `web/tests/campus-event.test.mjs`."""
+    run_browser_tests("campus-event.test.mjs", server, {"URBANTWIN_ADMIN_TOKEN": TOKEN})

@@ -185,6 +185,9 @@ async function showProcedure(ident) {
         ]
       : []),
   );
+  $('procedure-statistics').replaceChildren();
+  $('procedure-statistics').hidden = procedure.phase !== 'closed';
+  if (procedure.phase === 'closed') showStatistics(base).catch((error) => ($('procedure-statistics').textContent = error.message));
   $('contribution-category').replaceChildren(...procedure.categories.map((c) => el('option', { value: c, text: c })));
   $('contribution-form').hidden = procedure.phase !== 'open';
   const collection = await api(`api/participation/procedures/${encodeURIComponent(ident)}/contributions`);
@@ -219,10 +222,15 @@ async function showProcedure(ident) {
 
 /** The published comments of a contribution, and while the procedure is open a form to add one. */
 function commentsOf(feature, open) {
-  const comments = feature.properties.comments || [];
+  const all = feature.properties.comments || [];
+  const comments = all.filter((c) => c.status === 'published');
   const part = el('div', { class: 'comment-part' },
     el('p', { class: 'muted small', text: t('pComments', { n: comments.length }) }));
   if (comments.length) part.append(el('ul', { class: 'comments' }, ...comments.map((c) => el('li', { 'data-comment': c.id, text: c.text }))));
+  // A declined comment leaves its public reason in its place (never its text).
+  for (const c of all.filter((c) => c.status === 'declined' && c.reason)) {
+    part.append(el('p', { class: 'muted small', 'data-declined-comment': c.id, text: t('pCommentDeclined', { reason: c.reason }) }));
+  }
   if (!open) return part;
   const id = `comment-${feature.id}`;
   const text = el('textarea', { id, rows: '2', maxlength: '2000', required: 'required' });
@@ -281,6 +289,22 @@ function drawMap(procedure, collection) {
   };
   if (state.map.isStyleLoaded()) update();
   else state.map.once('load', update);
+}
+
+/** The statistics of a closed procedure's published contributions, as a table on the page. */
+async function showStatistics(base) {
+  const stats = await api(`${base}/statistics`);
+  const rows = [
+    [t('pStatsContributions'), label(stats.contributions_label)],
+    [t('pStatsSupports'), label(stats.supports_label)],
+    [t('pStatsComments'), formatNumber(stats.comments)],
+    ...Object.entries(stats.by_category).map(([category, n]) => [t('pStatsCategory', { category }), formatNumber(n)]),
+    ...stats.procedure.questions.map((question, i) => [t('pStatsQuestion', { question }), formatNumber(stats.by_question[String(i)] || 0)]),
+  ];
+  $('procedure-statistics').replaceChildren(
+    el('table', { class: 'data' }, el('caption', { text: t('pStatistics') }),
+      el('tbody', {}, ...rows.map(([name, value]) => el('tr', {}, el('th', { scope: 'row', text: name }), el('td', { text: value }))))),
+  );
 }
 
 /** A place chosen on the map: the point, or the next point of a line or an area. */
@@ -427,8 +451,9 @@ async function showCampus() {
           const links = el('p', { class: 'actions' });
           if (event.start) links.append(el('a', { href: `api/campus/events/${encodeURIComponent(event.id)}/ics?lang=${language()}`, text: t('pEventCalendar') }));
           if (event.registration) links.append(' · ', el('a', { href: event.registration, rel: 'noopener', text: t('pRegister') }));
+          const page = `participate/campus/events/${encodeURIComponent(event.id)}`;
           const item = el('li', { class: 'card', id: `event-${event.id}`, 'data-event': event.id },
-            el('h3', { text: label(event.title) }), el('p', { text: label(event.description) }), facts, links);
+            el('h3', {}, el('a', { href: page, 'data-event-page': event.id, text: label(event.title) })), el('p', { text: label(event.description) }), facts, links);
           if (event.synthetic) item.append(el('p', { class: 'muted small', text: t('pSyntheticEvent') }));
           return item;
         })
@@ -481,7 +506,7 @@ async function showQueue() {
 }
 
 /** A card of the moderation queue: an idea, a contribution or a comment (of the contribution
- * `parent`); comments are published or declined only (they get no answer, and no reason is shown). */
+ * `parent`); each is declined with a public reason; comments get no answer. */
 function queueItem(kind, id, content, parent = null) {
   const prefix = `${kind}-${id}`;
   const comment = kind === 'comment';
@@ -489,14 +514,13 @@ function queueItem(kind, id, content, parent = null) {
   const reason = el('input', { id: `${prefix}-reason` });
   const accept = el('button', { type: 'button', class: 'primary', 'data-action': 'accept', text: t('pAccept') });
   const decline = el('button', { type: 'button', 'data-action': 'decline', text: t('pDecline') });
-  const fields = comment
-    ? []
-    : [el('label', { for: `${prefix}-answer`, text: t('pAnswerLabel') }), answer, el('label', { for: `${prefix}-reason`, text: t('pReasonLabel') }), reason];
+  const reasonFields = [el('label', { for: `${prefix}-reason`, text: t('pReasonLabel') }), reason];
+  const fields = comment ? reasonFields : [el('label', { for: `${prefix}-answer`, text: t('pAnswerLabel') }), answer, ...reasonFields];
   const item = el('li', { class: 'card', [`data-${kind}`]: id }, content, ...fields, el('div', { class: 'actions' }, accept, decline));
   const moderate = async (status) => {
     const body = { status: kind === 'idea' ? (status === 'accept' ? 'in_review' : 'declined') : status === 'accept' ? 'published' : 'declined' };
     if (answer.value.trim()) body.answer = answer.value.trim();
-    if (status === 'decline' && !comment) {
+    if (status === 'decline') {
       if (!reason.value.trim()) {
         $('moderation-status').textContent = t('pSendFailed', { reason: t('pReasonNeeded') });
         reason.focus();

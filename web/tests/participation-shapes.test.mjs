@@ -2,10 +2,11 @@
 // citizen sends an idea with the keyboard only, marks a route point after point by typed
 // coordinates (Tab, typing, Enter) and an area by clicks on the map; a moderator signs in and
 // publishes both with the keyboard; a citizen comments on the route twice; the moderator publishes
-// one comment and declines the other; the public sees the route, the area and the one comment; the
+// one comment and declines the other with a public reason; the public sees the route, the area, the
+// one comment and the reason in the declined one's place; the
 // campus filter is used by keyboard too; axe-core finds no WCAG 2.1 A/AA violation with the
 // drawing tools shown. The server is the one the pytest wrapper
-// (tests/web/test_participation_shapes_browser.py) starts, with URBANTWIN_VIEWER_URL and
+// (tests/web/test_participation_browser.py) starts, with URBANTWIN_VIEWER_URL and
 // URBANTWIN_ADMIN_TOKEN. Five submissions in all: the page's default burst.
 
 import assert from 'node:assert/strict';
@@ -212,7 +213,15 @@ describe('participation by keyboard, with lines, areas and comments', () => {
       await kind.locator('[data-action=accept]').focus();
       await page.keyboard.press('Enter');
       await page.waitForFunction(() => document.querySelectorAll('#queue [data-comment]').length === 1);
+      // A comment is declined with a public reason, as ideas and contributions are: none, none sent.
       await page.locator('#queue [data-comment] [data-action=decline]').focus();
+      await page.keyboard.press('Enter');
+      assert.match(await page.locator('#moderation-status').textContent(), /public reason/);
+      assert.equal(await page.locator('#queue [data-comment]').count(), 1);
+      await page.locator('#queue [data-comment] input').focus();
+      await page.keyboard.type('Said twice already, above.');
+      await page.keyboard.press('Tab'); // accept
+      await page.keyboard.press('Tab'); // decline
       await page.keyboard.press('Enter');
       await page.waitForFunction(() => document.querySelectorAll('#queue [data-comment]').length === 0);
       assert.match(await page.locator('#moderation-status').textContent(), /Done: Comment \d+/);
@@ -228,6 +237,8 @@ describe('participation by keyboard, with lines, areas and comments', () => {
       await route.waitFor();
       assert.match(await route.textContent(), /1 Kommentar(?!e)/);
       assert.deepEqual(await route.locator('.comments li').allTextContents(), ['Yes, and with lights for the winter.']);
+      // In the declined comment's place its public reason, not its text.
+      assert.equal(await route.locator('[data-declined-comment]').textContent(), 'Ein Kommentar wurde von der Moderation abgelehnt. Grund: Said twice already, above.');
       assert.match(await route.locator('.badge').textContent(), /Ort: Linie/);
     } finally {
       await reader.context.close();

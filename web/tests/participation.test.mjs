@@ -192,6 +192,42 @@ describe('participation in the browser', () => {
     }
   });
 
+  it('shows a closed procedure’s statistics on the page, with its results for planners', async () => {
+    const closed = {
+      id: 'old-squares',
+      title: 'Squares last year',
+      description: 'Closed already.',
+      start: '2025-01-01T00:00:00Z',
+      end: '2025-02-01T00:00:00Z',
+      area: { type: 'Polygon', coordinates: [[[12.3, 51.32], [12.36, 51.32], [12.36, 51.35], [12.3, 51.35], [12.3, 51.32]]] },
+      questions: ['What is missing?'],
+      categories: ['greenery'],
+      synthetic: true,
+    };
+    const made = await fetch(`${url}api/participation/procedures`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify(closed),
+    });
+    assert.ok(made.status === 201 || made.status === 409, `procedure: ${made.status}`);
+    const { page, context, problems } = await open('participate');
+    try {
+      await page.selectOption('#procedure-select', 'old-squares');
+      await page.waitForSelector('#procedure-statistics table');
+      const table = await page.locator('#procedure-statistics').textContent();
+      assert.match(table, /Published contributions0 contributions/);
+      assert.match(table, /Question: What is missing\?0/);
+      assert.match(await page.locator('#procedure-results').textContent(), /Results \(CSV\)/);
+      assert.equal(await page.locator('#contribution-form').isVisible(), false, 'no contributions after the window');
+      assert.deepEqual(await axe(page), []);
+      await page.selectOption('#procedure-select', 'west-streets');
+      await page.waitForFunction(() => document.getElementById('procedure-statistics').hidden);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('the viewer passes axe-core’s WCAG 2.1 AA rules too', async () => {
     const { page, context } = await open('');
     try {

@@ -164,6 +164,11 @@ class Access:
         """Raise unless `caller` may write to `dataset_id`."""
         self.policy.authorize_write(caller.principal, connection, dataset_id)
 
+    def may_write(self, caller: Caller, connection: Connection, dataset_id: str | None) -> bool:
+        """Whether `caller` may write to `dataset_id` (where `authorize_write` would not raise): who
+        sees a dataset's drafts (a campus event not yet published)."""
+        return self.policy.may_write(caller.principal, self.policy.rule(connection, dataset_id))
+
     def may_moderate(self, caller: Caller, connection: Connection, dataset_id: str) -> bool:
         """Whether `caller` moderates the participation dataset `dataset_id` (and sees contacts)."""
         return self.policy.may_moderate(caller.principal, self.policy.rule(connection, dataset_id))

@@ -1,5 +1,8 @@
 """A campus offer or event as data: the document the API takes and shows, checked here.
 
+An event is `published` unless its writers keep it a draft (`"published": false`): a draft is
+seen by the campus dataset's writers only, everyone else is told there is no such event.
+
 `kind` says whether it is an event (with a start, and an end) or an offer without a date (a course
 one books at any time). The audience is given by age group and by experience — the festival's "from
 young to old, beginners to experts" — so a reader filters for what fits them.
@@ -39,6 +42,7 @@ _FIELDS = {
     "registration",
     "series",
     "synthetic",
+    "published",
 }
 
 
@@ -86,7 +90,19 @@ def check_event(document: Any) -> dict[str, Any]:
         "registration": registration,
         "series": _text(document.get("series"), "series"),
         "synthetic": bool(document.get("synthetic", False)),
+        "published": _flag(document.get("published", True), "published"),
     }
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest(f"{what} must be true or false")
+    return value
+
+
+def is_published(document: dict[str, Any]) -> bool:
+    """Whether the public sees the event (documents stored before drafts existed are published)."""
+    return bool(document.get("published", True))
 
 
 def _text(value: Any, what: str) -> str | None:

@@ -7,7 +7,7 @@ from urbantwin.module import Context, Module, Mounted, unless_unmigrated
 
 
 def mount(context: Context) -> Mounted:
-    from urbantwin.campus.routes import build_router
+    from urbantwin.campus.routes import build_page_router, build_router
     from urbantwin.campus.service import CampusService, ensure_dataset
     from urbantwin.store.engine import for_writes
 
@@ -16,7 +16,7 @@ def mount(context: Context) -> Mounted:
             ensure_dataset(connection)
 
     return Mounted(
-        routers=[build_router()],
+        routers=[build_router(), build_page_router()],
         start=unless_unmigrated(start, "the campus dataset"),
         state={"campus": CampusService(context.engine, context.access)},
     )
@@ -25,7 +25,8 @@ def mount(context: Context) -> Mounted:
 MODULE = Module(
     name="campus",
     summary="The Digitalcampus at /api/campus/: offers and events (format, audience by age and "
-    "experience, date and place, organiser, registration), search and filters, iCalendar export",
+    "experience, date and place, organiser, registration), search and filters, iCalendar export, "
+    "and a page per event at /participate/campus/events/<id>",
     mount=mount,
     catalogue_datasets=("campus",),
 )

@@ -9,12 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse
 
 from urbantwin.access.http import request_caller
 from urbantwin.campus.events import AGES, EXPERIENCE, FORMATS, KINDS
-from urbantwin.campus.service import CampusService, calendar
-from urbantwin.errors import BadRequest
+from urbantwin.campus.page import event_page, language_of
+from urbantwin.campus.service import EVENT_PAGE, CampusService, calendar
+from urbantwin.city_profile import NO_CITY
+from urbantwin.errors import BadRequest, NotFound
 from urbantwin.http import public_base, read_json
+from urbantwin.web.routes import missing_build, viewer_folder
 
 PREFIX = "/api/campus"
 TAG = "Digitalcampus"
@@ -188,5 +192,36 @@ def build_router() -> APIRouter:
     async def delete_event(request: Request, ident: str) -> Response:
         await run_in_threadpool(_campus(request).delete, request_caller(request), ident)
         return Response(status_code=204)
+
+    return router
+
+
+@cache
+def build_page_router() -> APIRouter:
+    """The web app's page of one event (`web/event.html`), at `/participate/campus/events/<id>`."""
+    router = APIRouter()
+
+    @router.get("/" + EVENT_PAGE.format(ident="{ident}"), include_in_schema=False)
+    async def event_page_route(request: Request, ident: str, lang: str | None = None) -> Response:
+        """The event's page: its head written here (title, description, schema.org `Event`), its
+        body by the page's script; 404 with the page that says so for an unknown event or a draft."""
+        settings = request.app.state.settings
+        folder = viewer_folder(settings)
+        path = folder / "event.html"
+        if not path.is_file():
+            return missing_build(folder)
+        city = getattr(request.app.state, "city", NO_CITY)
+        language = language_of(lang, request.headers.get("accept-language", ""), tuple(city.languages))
+        try:
+            found = await run_in_threadpool(_campus(request).event, request_caller(request), ident)
+        except NotFound:
+            found = None
+        template = await run_in_threadpool(path.read_text, "utf-8")
+        url = f"{public_base(request, settings)}/{EVENT_PAGE.format(ident=ident)}"
+        return HTMLResponse(
+            event_page(template, found, url, language),
+            200 if found is not None else 404,
+            headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"},
+        )
 
     return router

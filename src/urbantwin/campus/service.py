@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from urbantwin.access.datasets import create_dataset_unless_exists
 from urbantwin.access.gate import Access, Caller
-from urbantwin.campus.events import AGES, EXPERIENCE, FORMATS, KINDS, check_event
+from urbantwin.campus.events import AGES, EXPERIENCE, FORMATS, KINDS, check_event, is_published
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store.engine import for_writes
 from urbantwin.store.participation_schema import campus_events
@@ -25,6 +25,8 @@ from urbantwin.times import parse_instant
 API = "campus"
 DATASET = "campus"
 MAX_Q = 200
+#: Where the web app shows one event (relative to the server's root); `calendar` links to it.
+EVENT_PAGE = "participate/campus/events/{ident}"
 
 
 def ensure_dataset(connection: Connection) -> None:
@@ -62,7 +64,7 @@ class CampusService:
     ) -> list[dict[str, Any]]:
         """Offers and events, soonest first (offers without a date last), filtered: `q` in title or
         description, a kind, a format, an age group and an experience they are for, and a time range
-        they meet."""
+        they meet. Drafts only for the campus dataset's writers."""
         for name, value, known in (
             ("kind", kind, KINDS),
             ("format", format, FORMATS),
@@ -87,11 +89,13 @@ class CampusService:
             if until is not None:
                 query = query.where((campus_events.c.start <= until) | campus_events.c.start.is_(None))
             documents = list(connection.execute(query).scalars())
+            drafts = self.access.may_write(caller, connection, DATASET)
         words = (q or "").casefold().split()
         found = [
             document
             for document in documents
-            if (kind is None or document["kind"] == kind)
+            if (drafts or is_published(document))
+            and (kind is None or document["kind"] == kind)
             and (format is None or document["format"] == format)
             and (age is None or age in document["ages"])
             and (experience is None or experience in document["experience"])
@@ -100,14 +104,17 @@ class CampusService:
         return sorted(found, key=lambda d: (d["start"] is None, d["start"] or "", d["id"]))
 
     def event(self, caller: Caller, ident: str) -> dict[str, Any]:
+        """One offer or event; NotFound for an unknown one, and for a draft unless the caller writes
+        the calendar (the public cannot tell a draft from an unknown id)."""
         with self.engine.connect() as connection:
             self.access.require_readable(caller, DATASET, "campus calendar", API, connection)
             document = connection.execute(
                 select(campus_events.c.document).where(campus_events.c.id == ident)
             ).scalar()
-        if document is None:
+            drafts = document is not None and self.access.may_write(caller, connection, DATASET)
+        if document is None or not (is_published(document) or drafts):
             raise NotFound(f"no campus event {ident[:100]!r}")
-        return dict(document)
+        return {"published": True, **document}
 
     def put(self, caller: Caller, ident: str, document: Any) -> dict[str, Any]:
         self.access.require_writer(caller, "changing the campus calendar")
@@ -154,7 +161,8 @@ class CampusService:
 
 
 def calendar(events: list[dict[str, Any]], host: str, language: str = "de", base_url: str = "") -> bytes:
-    """The dated events as an iCalendar (RFC 5545) document; offers without a date are left out."""
+    """The dated events as an iCalendar (RFC 5545) document; offers without a date are left out. An
+    event's URL is its registration, else its page in the web app."""
     cal = icalendar.Calendar()
     cal.add("prodid", "-//urbantwin//campus//EN")
     cal.add("version", "2.0")
@@ -188,7 +196,7 @@ def calendar(events: list[dict[str, Any]], host: str, language: str = "de", base
         if event["registration"]:
             entry.add("url", event["registration"])
         elif base_url:
-            entry.add("url", f"{base_url}/participate#event-{event['id']}")
+            entry.add("url", f"{base_url}/{EVENT_PAGE.format(ident=event['id'])}")
         cal.add_component(entry)
     return cal.to_ical()
 

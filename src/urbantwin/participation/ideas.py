@@ -143,8 +143,9 @@ class IdeasService:
         return _idea(row, moderator)
 
     def moderate(self, caller: Caller, ident: int, body: Any) -> dict[str, Any]:
-        """A moderator's decision: a new status (a reason when declining, the project when it became
-        one) and/or the department's answer."""
+        """A moderator's decision: a new status (a public reason when declining, the project when it
+        became one) and/or the department's answer. Nothing sent is dropped: a reason or a project
+        that goes with no such decision is a 400 naming the field."""
         body = guard.only(body, {"status", "reason", "answer", "project"}, "a moderation")
         status = body.get("status")
         if status is not None:
@@ -163,19 +164,19 @@ class IdeasService:
             values: dict[str, Any] = {"updated": now}
             if answer is not None:
                 values["answer"] = answer
-            if status is not None and status != row.status:
+            changed = status is not None and status != row.status
+            if changed:
                 if status not in TRANSITIONS[row.status]:
                     allowed = ", ".join(TRANSITIONS[row.status]) or "none"
                     raise Conflict(f"idea {ident} is {row.status}: it may become {allowed}, not {status}")
                 values["status"] = status
-                if status == "declined":
-                    values["reason"] = guard.text(
-                        body.get("reason"), "reason (public, when declining)", maximum=MAX_REASON, minimum=5
-                    )
                 if status == "project":
                     values["project_id"] = _project(connection, body.get("project"))
-            elif body.get("reason") is not None or body.get("project") is not None:
-                raise BadRequest("reason and project go with a change of status (declined, project)")
+            # Declining again changes the public reason; any other status clears an earlier one.
+            decided = status if changed or status == "declined" else None
+            values.update(decline_reason(decided, body.get("reason")))
+            if body.get("project") is not None and not (changed and status == "project"):
+                raise BadRequest("project: the project goes with a change of status to project")
             connection.execute(update(ideas).where(ideas.c.id == ident).values(**values))
             self.access.audit.write(
                 connection,
@@ -188,6 +189,23 @@ class IdeasService:
             )
             row = connection.execute(select(ideas).where(ideas.c.id == ident)).one()
         return _idea(row, True)
+
+
+def decline_reason(status: str | None, reason: Any) -> dict[str, Any]:
+    """The reason's column of a moderation to `status` (None: no change of status): declining needs
+    a public reason; any other status clears the reason of an earlier decline; a reason sent with
+    anything but declining is refused naming the field, never dropped. The same rule for ideas,
+    contributions and comments."""
+    if status == "declined":
+        return {
+            "reason": guard.text(reason, "reason (public, when declining)", maximum=MAX_REASON, minimum=5)
+        }
+    if reason is not None:
+        with_what = f"status {status}" if status is not None else "a moderation without a change of status"
+        raise BadRequest(
+            f"reason: a public reason goes with declining (status declined), not with {with_what}"
+        )
+    return {"reason": None} if status is not None else {}
 
 
 def _place(value: Any) -> dict[str, Any] | None:

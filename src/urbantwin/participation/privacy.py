@@ -62,6 +62,7 @@ class PersonalData:
                     "geometry": row.geometry,
                     "status": row.status,
                     "answer": row.answer,
+                    "reason": row.reason,
                     "created": format_instant(row.created),
                 }
                 for row in found_contributions

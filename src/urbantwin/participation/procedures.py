@@ -28,7 +28,7 @@ from urbantwin.errors import BadRequest, Conflict, NotFound
 from urbantwin.geometry import GeometryError, check_geometry, from_geojson
 from urbantwin.participation import guard
 from urbantwin.participation.guard import SubmissionGuard
-from urbantwin.participation.ideas import API, DATASET, ensure_dataset
+from urbantwin.participation.ideas import API, DATASET, decline_reason, ensure_dataset
 from urbantwin.participation.layer import publish_layer
 from urbantwin.participation.texts import (
     CONTRIBUTION_STATUSES,
@@ -213,15 +213,30 @@ class ProceduresService:
         }
 
     def _comments(self, connection: Any, ids: list[int], moderator: bool) -> dict[int, list[dict[str, Any]]]:
+        """The comments of the contributions `ids`: for moderators every one; for everyone else the
+        published ones, and in the place of a declined one its public reason without its text."""
         if not ids:
             return {}
         query = select(contribution_comments).where(contribution_comments.c.contribution_id.in_(ids))
         if not moderator:
-            query = query.where(contribution_comments.c.status == "published")
+            query = query.where(
+                (contribution_comments.c.status == "published")
+                | (
+                    (contribution_comments.c.status == "declined")
+                    & contribution_comments.c.reason.is_not(None)
+                )
+            )
         found: dict[int, list[dict[str, Any]]] = {}
         for row in connection.execute(query.order_by(contribution_comments.c.id)):
+            shown = moderator or row.status == "published"
             found.setdefault(row.contribution_id, []).append(
-                {"id": row.id, "text": row.text, "status": row.status, "created": format_instant(row.created)}
+                {
+                    "id": row.id,
+                    "text": row.text if shown else None,
+                    "status": row.status,
+                    "reason": row.reason,
+                    "created": format_instant(row.created),
+                }
             )
         return found
 
@@ -229,27 +244,23 @@ class ProceduresService:
         self, caller: Caller, contribution: int, body: Any, comment: int | None = None
     ) -> dict[str, Any]:
         """Publish or decline a contribution (or one of its comments), with a public reason when
-        declining, and/or answer it."""
+        declining, and/or answer it (a contribution; comments get no answer). Nothing sent is
+        dropped: a reason without declining, or an answer to a comment, is a 400 naming the field."""
         body = guard.only(body, {"status", "reason", "answer"}, "a moderation")
         status = body.get("status")
         if status is not None and status not in ("published", "declined"):
             raise BadRequest("status must be published or declined")
         answer = body.get("answer")
         if answer is not None:
-            answer = guard.text(answer, "answer", maximum=guard.MAX_TEXT)
             if comment is not None:
-                raise BadRequest("comments are not answered; answer the contribution")
+                raise BadRequest("answer: comments are not answered; answer the contribution")
+            answer = guard.text(answer, "answer", maximum=guard.MAX_TEXT)
         if status is None and answer is None:
             raise BadRequest("a moderation needs a status or an answer")
         values: dict[str, Any] = {}
         if status is not None:
             values["status"] = status
-        if status == "declined" and comment is None:
-            values["reason"] = guard.text(
-                body.get("reason"), "reason (public, when declining)", maximum=2000, minimum=5
-            )
-        elif body.get("reason") is not None and comment is None:
-            raise BadRequest("a reason goes with declining")
+        values.update(decline_reason(status, body.get("reason")))
         if answer is not None:
             values["answer"] = answer
         with for_writes(self.engine).begin() as connection:
@@ -367,7 +378,7 @@ class ProceduresService:
                     _cell(props["text"]),
                     _cell(props["answer"] or ""),
                     props["supports"],
-                    len(props["comments"]),
+                    _published_count(props["comments"]),
                     props["created"],
                     shapely.to_wkt(shapely.from_geojson(orjson.dumps(feature["geometry"]))),
                 ]
@@ -393,7 +404,7 @@ class ProceduresService:
             "by_geometry": dict(Counter(f["geometry"]["type"] for f in features).most_common()),
             "supports": supports,
             "supports_label": supports_count(supports),
-            "comments": sum(len(f["properties"]["comments"]) for f in features),
+            "comments": sum(_published_count(f["properties"]["comments"]) for f in features),
             "most_supported": [
                 {
                     "id": f["id"],
@@ -468,6 +479,11 @@ def _procedure(row: Any, now: datetime) -> dict[str, Any]:
         "synthetic": bool(row.synthetic),
         "synthetic_label": SYNTHETIC if row.synthetic else None,
     }
+
+
+def _published_count(comments: list[dict[str, Any]]) -> int:
+    """How many of `comments` are published (a declined one's place, with its reason, is no comment)."""
+    return sum(1 for comment in comments if comment["status"] == "published")
 
 
 def _feature(row: Any, moderator: bool, comments: list[dict[str, Any]]) -> dict[str, Any]:

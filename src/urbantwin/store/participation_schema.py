@@ -108,6 +108,8 @@ contribution_comments = Table(
     Column("text", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("created", UtcTime, nullable=False),
+    #: The public reason of a declined comment (shown in its place, without the comment's text).
+    Column("reason", Text),
     Index("ix_contribution_comments_contribution", "contribution_id"),
 )
 

@@ -53,13 +53,23 @@ code{{background:#eef1f4;padding:.1em .3em;border-radius:3px}}</style></head>
 Tiles</a>, <a href="catalog">catalogue</a>, <a href="docs">OpenAPI</a>.</p></body></html>"""
 
 
+def viewer_folder(settings: Settings) -> Path:
+    """Where the built web app is served from: the setting `viewer_dir`, else the package's own."""
+    return Path(settings.viewer_dir) if settings.viewer_dir else STATIC
+
+
+def missing_build(static: Path) -> HTMLResponse:
+    """The 503 page that says how to build the web app, for a page of it that is not built."""
+    return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
+
+
 def mount_viewer(
     app: FastAPI, settings: Settings, static: Path | None = None, *, panels: Sequence[str] = ()
 ) -> None:
     """Add `/`, `/assets/…` and `/api/viewer/config` to the app, serving the build in `static`, else
     in the setting `viewer_dir`, else the package's own; `panels` are those the app's modules
     contribute (`urbantwin.modules.viewer_panels`)."""
-    folder = static or (Path(settings.viewer_dir) if settings.viewer_dir else STATIC)
+    folder = static or viewer_folder(settings)
     app.include_router(build_router(settings, folder, panels))
 
 
@@ -84,7 +94,7 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
         """A page of the build, or a page that says how to build it."""
         path = static / name
         if not path.is_file():
-            return HTMLResponse(_MISSING.format(static=escape(str(static))), 503, headers=_no_store())
+            return missing_build(static)
         return file_response(request, path, REVALIDATE)
 
     @router.get("/", include_in_schema=False)
@@ -98,7 +108,8 @@ def build_router(settings: Settings, static: Path = STATIC, panels: Sequence[str
 
     @router.get("/participate", include_in_schema=False)
     async def participate(request: Request) -> Response:
-        """The participation page (web/participate.html): portfolio, ideas, procedures on the map."""
+        """The participation page (web/participate.html): portfolio, ideas, procedures on the map,
+        the Digitalcampus (each event's own page is the campus module's)."""
         return page(request, "participate.html")
 
     @router.get("/assets/{name:path}", include_in_schema=False)
