@@ -3,7 +3,7 @@ its MQTT topics, the broker to use (when not the one its service root names), an
 server process that follows it (store/federation_schema.py: `remotes`).
 
 Revision ID: 0030
-Revises: 0024
+Revises: 0028
 Create Date: 2026-12-07 22:15:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from urbantwin.store.types import UtcTime
 
 revision = "0030"
-down_revision = "0024"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
