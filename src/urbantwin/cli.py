@@ -74,6 +74,7 @@ def _run(settings: Settings, workers: int = 1) -> None:
                 # (numba, pvlib, …); on a busy machine that took longer than uvicorn's 5 s, and
                 # uvicorn killed and restarted each worker as hung, again and again.
                 timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+                timeout_keep_alive=settings.http_keepalive_seconds,
             )
         return
     uvicorn.run(
@@ -82,6 +83,7 @@ def _run(settings: Settings, workers: int = 1) -> None:
         port=settings.port,
         log_level=settings.log_level,
         log_config=log_config,
+        timeout_keep_alive=settings.http_keepalive_seconds,
     )
 
 

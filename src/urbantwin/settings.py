@@ -153,6 +153,11 @@ class Settings:
     #: whether or not anyone listens (on Observations about 15 % of the MQTT ingest rate): configure
     #: the forms the city's dashboards use.
     mqtt_select_topics: str = ""
+    #: Seconds the server keeps an idle HTTP connection open for the client's next request. Longer
+    #: than any proxy in front keeps its idle connections to the server (nginx: 60 s, as
+    #: deploy/nginx sets it): a server closing first races the proxy's next request on that
+    #: connection, which then fails (a 502 for a POST, which nginx does not retry).
+    http_keepalive_seconds: int = 75
     #: Seconds between keep-alive comments on an idle Server-Sent Events stream (proxies close idle
     #: connections; the comment also tells the server that a client has gone).
     live_keepalive_seconds: int = 15
@@ -255,6 +260,10 @@ class Settings:
         if self.scenario_worker not in SCENARIO_WORKERS:
             expected = " or ".join(SCENARIO_WORKERS)
             raise ValueError(f"setting scenario_worker: expected {expected}, got {self.scenario_worker!r}")
+        if self.http_keepalive_seconds < 1:
+            raise ValueError(
+                f"setting http_keepalive_seconds: expected at least 1, got {self.http_keepalive_seconds}"
+            )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given settings replaced; `None` values leave a setting alone."""

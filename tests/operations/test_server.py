@@ -183,3 +183,26 @@ def test_two_workers_log_json_without_secrets_and_add_up_their_metrics(server: t
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert any(line.get("request_id") == "probe-3" and "/health" in line["message"] for line in access)
     assert any("[redacted]" in line["message"] for line in access)  # the query token, masked
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_idle_connection_stays_open_longer_than_a_proxy_keeps_its_own(server: tuple[str, Path]) -> None:
+    # nginx (deploy/) keeps idle connections to the server for 60 s and sends its next request on
+    # one of them: a server that closed it first makes that request fail. Idle for longer than
+    # uvicorn's own default (5 s), the connection must still take a request.
+    import socket
+
+    base, _log = server
+    port = int(base.rsplit(":", 1)[1])
+    request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        for _ in range(2):
+            connection.sendall(request)
+            answer = connection.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+            time.sleep(6)
+
+
+def test_the_keep_alive_must_be_a_second_at_least() -> None:
+    with pytest.raises(ValueError, match="http_keepalive_seconds"):
+        Settings(http_keepalive_seconds=0)
