@@ -190,3 +190,25 @@ def test_a_large_body_is_refused_before_it_is_read(anonymous: TestClient) -> Non
         headers={"content-type": "application/json"},
     )
     assert answer.status_code == 413
+
+
+def test_spam_is_hidden_from_the_public_not_declined_into_it(
+    anonymous: TestClient, moderator: TestClient
+) -> None:
+    spam = {**IDEA, "title": "Cheap watches online", "text": "Buy cheap watches at a shop of ours now!!"}
+    ident = anonymous.post("/api/participation/ideas", json=spam).json()["id"]
+    url = f"/api/participation/ideas/{ident}/moderation"
+    with_reason = moderator.post(url, json={"status": "hidden", "reason": "Advertising."})
+    assert with_reason.status_code == 400 and "reason" in with_reason.json()["message"]
+    hidden = moderator.post(url, json={"status": "hidden"})
+    assert hidden.status_code == 200, hidden.text
+    assert hidden.json()["status_label"]["en"] == "Hidden (spam or abuse)"
+    # Nobody but the moderators sees it, whichever way they ask.
+    assert anonymous.get(f"/api/participation/ideas/{ident}").status_code == 404
+    for query in ({}, {"status": "hidden"}):
+        listed = anonymous.get("/api/participation/ideas", params=query).json()
+        assert ident not in [idea["id"] for idea in listed["ideas"]]
+    assert moderator.get(f"/api/participation/ideas/{ident}").json()["status"] == "hidden"
+    # Hidden by mistake: taken in review, it is public again.
+    assert moderator.post(url, json={"status": "in_review"}).json()["status"] == "in_review"
+    assert anonymous.get(f"/api/participation/ideas/{ident}").status_code == 200

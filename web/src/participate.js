@@ -514,12 +514,14 @@ function queueItem(kind, id, content, parent = null) {
   const reason = el('input', { id: `${prefix}-reason` });
   const accept = el('button', { type: 'button', class: 'primary', 'data-action': 'accept', text: t('pAccept') });
   const decline = el('button', { type: 'button', 'data-action': 'decline', text: t('pDecline') });
+  // Declining publishes an idea with its text: spam and abuse are hidden instead (moderators only).
+  const hide = kind === 'idea' ? [el('button', { type: 'button', 'data-action': 'hide', text: t('pHide') })] : [];
   const reasonFields = [el('label', { for: `${prefix}-reason`, text: t('pReasonLabel') }), reason];
   const fields = comment ? reasonFields : [el('label', { for: `${prefix}-answer`, text: t('pAnswerLabel') }), answer, ...reasonFields];
-  const item = el('li', { class: 'card', [`data-${kind}`]: id }, content, ...fields, el('div', { class: 'actions' }, accept, decline));
+  const item = el('li', { class: 'card', [`data-${kind}`]: id }, content, ...fields, el('div', { class: 'actions' }, accept, decline, ...hide));
   const moderate = async (status) => {
-    const body = { status: kind === 'idea' ? (status === 'accept' ? 'in_review' : 'declined') : status === 'accept' ? 'published' : 'declined' };
-    if (answer.value.trim()) body.answer = answer.value.trim();
+    const body = { status: kind === 'idea' ? { accept: 'in_review', decline: 'declined', hide: 'hidden' }[status] : status === 'accept' ? 'published' : 'declined' };
+    if (answer.value.trim() && status !== 'hide') body.answer = answer.value.trim();
     if (status === 'decline') {
       if (!reason.value.trim()) {
         $('moderation-status').textContent = t('pSendFailed', { reason: t('pReasonNeeded') });
@@ -544,6 +546,7 @@ function queueItem(kind, id, content, parent = null) {
   };
   accept.addEventListener('click', () => moderate('accept'));
   decline.addEventListener('click', () => moderate('decline'));
+  for (const button of hide) button.addEventListener('click', () => moderate('hide'));
   return item;
 }
 

@@ -4,10 +4,11 @@ point, raises the typed errors of `urbantwin.errors`.
 Anyone submits an idea (title, text, category, optionally a place and a contact address). It is
 `received`, seen by moderators only; a moderator takes it `in_review` (public from then on), and
 ends it as `project` — linked to the portfolio project it became — or `declined` with a public
-reason. The department may answer at every step; the answer is public with the idea. Who moderates
-is the access policy's answer for the participation dataset (its writers, `Access.may_moderate`);
-the contact address is shown to them alone, and every moderation is in the audit log (without the
-contact).
+reason. Spam and abuse are `hidden` instead: declining publishes an idea with its text, hiding keeps
+it from the public (and may be undone by taking it in review). The department may answer at every
+step; the answer is public with the idea. Who moderates is the access policy's answer for the
+participation dataset (its writers, `Access.may_moderate`); the contact address is shown to them
+alone, and every moderation is in the audit log (without the contact).
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ DATASET = "participation"
 #: Statuses the public sees, and where each status may go next.
 PUBLIC = ("in_review", "project", "declined")
 TRANSITIONS = {
-    "received": ("in_review", "project", "declined"),
-    "in_review": ("project", "declined"),
+    "received": ("in_review", "project", "declined", "hidden"),
+    "in_review": ("project", "declined", "hidden"),
     "project": (),
-    "declined": ("in_review",),
+    "declined": ("in_review", "hidden"),
+    "hidden": ("in_review",),
 }
 #: The same idea again within this time is a duplicate.
 DUPLICATE_WINDOW = timedelta(days=90)

@@ -15,6 +15,7 @@ IDEA_STATUSES = Vocabulary(
         "in_review": {"de": "In Prüfung", "en": "In review"},
         "project": {"de": "Wurde ein Projekt", "en": "Became a project"},
         "declined": {"de": "Abgelehnt", "en": "Declined"},
+        "hidden": {"de": "Verborgen (Spam oder Missbrauch)", "en": "Hidden (spam or abuse)"},
     },
     name="idea_statuses",
 )
