@@ -40,12 +40,16 @@ def prefix() -> str:
 
 @pytest.fixture
 def settings(settings: Settings, prefix: str) -> Settings:
-    """The partner publishes its Observations to the broker, under this test's topic prefix."""
+    """The partner publishes its Observations to the broker, under this test's topic prefix and a
+    client id of its own (under the default id, another test's server on the same broker would take
+    the partner's session, and its notifications, QoS 0, would be lost meanwhile)."""
     problem = _broker_problem()
     if problem:
         backend_missing(problem)
     return settings.with_overrides(
-        mqtt_url=f"mqtt://{MAIN_BROKER[0]}:{MAIN_BROKER[1]}", mqtt_topic_prefix=prefix
+        mqtt_url=f"mqtt://{MAIN_BROKER[0]}:{MAIN_BROKER[1]}",
+        mqtt_topic_prefix=prefix,
+        mqtt_client_id=f"partner-{prefix.rstrip('/')}",
     )
 
 

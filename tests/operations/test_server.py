@@ -68,6 +68,9 @@ def server(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[tuple
         "URBANTWIN_MQTT_URL": f"mqtt://urbantwin:{BROKER_PASSWORD}@127.0.0.1:1883",
         "URBANTWIN_MQTT_WRITE_TOKEN": MQTT_WRITER,
         "URBANTWIN_MQTT_TOPIC_PREFIX": f"ops-{port}/",
+        # A client id of its own: under the default one, another test's server on this broker would
+        # take its sessions (and it theirs).
+        "URBANTWIN_MQTT_CLIENT_ID": f"ops-{port}",
         "URBANTWIN_LOG_LEVEL": "debug",
         "URBANTWIN_RATE_LIMIT_PER_SECOND": "0",
         "URBANTWIN_RATE_LIMIT_TOKEN_PER_SECOND": "0",
@@ -195,11 +198,29 @@ def test_an_idle_connection_stays_open_longer_than_a_proxy_keeps_its_own(server:
     base, _log = server
     port = int(base.rsplit(":", 1)[1])
     request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
+
+    def answer(connection: socket.socket) -> bytes:
+        """One whole answer: its head, then as many bytes of body as it announces."""
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            assert chunk, f"the server closed the connection: {received[:200]!r}"
+            received += chunk
+        head, body = received.split(b"\r\n\r\n", 1)
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(body) < length:
+            body += connection.recv(65536)
+        return head
+
     with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
         for _ in range(2):
             connection.sendall(request)
-            answer = connection.recv(65536)
-            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+            head = answer(connection)
+            assert head.startswith(b"HTTP/1.1 200"), head[:200]
             time.sleep(6)
 
 

@@ -152,7 +152,8 @@ def _districts(body: Mapping[str, Any], member: str, known: set[str] | None) -> 
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(a, str) and a.strip() for a in value):
-        raise BadRequest(f'{member}: expected a list of district names, e.g. ["Plagwitz"]')
+        example = f' such as ["{min(known)}"]' if known else ""
+        raise BadRequest(f"{member}: expected a list of district names{example}")
     if known is not None:
         folded = {n.casefold() for n in known}
         missing = [a for a in value if a.strip().casefold() not in folded]

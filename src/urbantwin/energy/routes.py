@@ -147,7 +147,7 @@ def build_router() -> APIRouter:
         "/runs",
         status_code=202,
         summary="Submit a scenario run (executed in the background)",
-        openapi_extra=json_body(RunRequest, {"scenario": "pv_batteries_rule", "area": ["Plagwitz"]}),
+        openapi_extra=json_body(RunRequest, {"scenario": "pv_batteries_rule"}),
         responses={
             400: {"description": "Bad scenario, area, strategy or override; the message names it."},
             401: {"description": "No token."},
