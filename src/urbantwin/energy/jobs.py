@@ -53,9 +53,8 @@ from urbantwin.access.policy import EVERYTHING, DatasetScope
 from urbantwin.access.principal import Principal
 from urbantwin.energy import kpi, model, results, trajectory
 from urbantwin.energy import scenario as scenarios
-from urbantwin.energy.run import simulate
+from urbantwin.energy.run import simulate, store_buildings
 from urbantwin.energy.scenario import GridParams
-from urbantwin.energy.site import Site
 from urbantwin.errors import BadRequest, NotFound
 from urbantwin.store.city import read_profile
 from urbantwin.store.energy_schema import energy_run_series, energy_runs
@@ -584,14 +583,7 @@ class EnergyRuns:
             execute_plan(self, row)
             return
         loaded = load_scenario(row.scenario, row.overrides or {}, run_id, self.library)
-        city = read_profile(self.engine)
-        records = model.read_buildings(self.engine, loaded, city)
-        if not records:
-            info = loaded.scenario
-            raise ValueError(
-                f"no buildings in collection '{info.buildings_collection}'"
-                + (f" within {', '.join(info.area)}" if info.area else "")
-            )
+        site, records = store_buildings(self.engine, loaded)
         self._progress(run_id, PREPARE_SHARE * 0.2)
         total_steps = 365 * 96
         done_steps = 0
@@ -605,7 +597,7 @@ class EnergyRuns:
                 last = moment
                 self._progress(run_id, PREPARE_SHARE + SIMULATE_SHARE * min(done_steps / total_steps, 1.0))
 
-        simulated = simulate(records, loaded, progress=advance, site=Site.of(city, records))
+        simulated = simulate(records, loaded, progress=advance, site=site)
         self._progress(run_id, PREPARE_SHARE + SIMULATE_SHARE)
         if row.collection != scenario_dataset(row.scenario):
             # A variant's collection would be published open; it keeps its scenario's rules.

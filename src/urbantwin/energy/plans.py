@@ -31,9 +31,8 @@ from sqlalchemy import update
 
 from urbantwin.access.datasets import derive_dataset
 from urbantwin.access.principal import Principal
-from urbantwin.energy import kpi, model, portfolio, results
+from urbantwin.energy import kpi, portfolio, results
 from urbantwin.errors import BadRequest, NotFound
-from urbantwin.store.city import read_profile
 from urbantwin.store.energy_schema import energy_run_series, energy_runs
 from urbantwin.store.engine import for_writes
 
@@ -202,19 +201,12 @@ def prepare_plan(runs: EnergyRuns, principal: Principal, body: Any) -> dict[str,
 def execute_plan(runs: EnergyRuns, row: Any) -> None:
     """Plan a claimed plan and store its portfolio as a run's results (see the module doc)."""
     from urbantwin.energy.jobs import PROGRESS_SECONDS, load_scenario, scenario_dataset
-    from urbantwin.energy.site import Site
+    from urbantwin.energy.run import store_buildings
 
     request = dict((row.plan or {}).get("request") or {})
     params = portfolio.params_from(request.get("params") or {})
     base = load_scenario(row.scenario, row.overrides or {}, None, runs.library)
-    city = read_profile(runs.engine)
-    records = model.read_buildings(runs.engine, base, city)
-    if not records:
-        info = base.scenario
-        raise ValueError(
-            f"no buildings in collection '{info.buildings_collection}'"
-            + (f" within {', '.join(info.area)}" if info.area else "")
-        )
+    site, records = store_buildings(runs.engine, base)
     state = {"progress": 0.02}
     done = threading.Event()
 
@@ -236,7 +228,7 @@ def execute_plan(runs: EnergyRuns, row: Any) -> None:
     heart = threading.Thread(target=beat, name=f"energy-plan-{row.id[:8]}", daemon=True)
     heart.start()
     try:
-        plan = portfolio.plan(records, base, params, site=Site.of(city, records), progress=progress)
+        plan = portfolio.plan(records, base, params, site=site, progress=progress)
     finally:
         done.set()
         heart.join()

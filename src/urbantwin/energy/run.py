@@ -90,9 +90,9 @@ def simulate(
     )
 
 
-def from_store(engine: Engine, scenario: Scenario, progress: Callable[[int], None] | None = None) -> Run:
-    """Simulate a scenario on the buildings of the store (collection and area of the scenario), where
-    the store's city profile says the city lies."""
+def store_buildings(engine: Engine, scenario: Scenario) -> tuple[Site, list[model.BuildingRecord]]:
+    """The buildings of the store a scenario is about (its collection and area) and the site where the
+    store's city profile says the city lies; a scenario without buildings is a ValueError naming them."""
     city = read_profile(engine)
     records = model.read_buildings(engine, scenario, city)
     if not records:
@@ -101,4 +101,11 @@ def from_store(engine: Engine, scenario: Scenario, progress: Callable[[int], Non
             f"no buildings in collection '{info.buildings_collection}'"
             + (f" within {', '.join(info.area)}" if info.area else "")
         )
-    return simulate(records, scenario, progress, site=Site.of(city, records))
+    return Site.of(city, records), records
+
+
+def from_store(engine: Engine, scenario: Scenario, progress: Callable[[int], None] | None = None) -> Run:
+    """Simulate a scenario on the buildings of the store (collection and area of the scenario), where
+    the store's city profile says the city lies."""
+    site, records = store_buildings(engine, scenario)
+    return simulate(records, scenario, progress, site=site)
