@@ -47,6 +47,7 @@ from urbantwin.federation.mirror import DatastreamMirror, MirrorReport, live_row
 from urbantwin.federation.registry import Remote, RemoteRegistry
 from urbantwin.federation.remote_http import RemoteFailure, RemoteHttp
 from urbantwin.ingest.sta_client import odata_string
+from urbantwin.periodic import Periodic
 from urbantwin.sensorthings.service import SensorThingsService
 from urbantwin.settings import Settings
 
@@ -342,28 +343,19 @@ class Followers:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.running: dict[str, RemoteFollower] = {}
         self.check_seconds = CHECK_SECONDS
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._checks: Periodic | None = None
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="federation-followers", daemon=True)
-        self._thread.start()
+        # A check that fails (a store that is away) is logged and made again at the next one.
+        self._checks = Periodic("federation-followers", self.check_seconds, self.check, at_start=True)
+        self._checks.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._checks is not None:
+            self._checks.stop(timeout=10)
+            self._checks = None
         for name in list(self.running):
             self._end(name)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.check()
-            except Exception:  # a store that is away: asked again at the next check
-                log.exception("following partners: the check failed")
-            self._stop.wait(self.check_seconds)
 
     def check(self) -> None:
         """Follow the partners set to follow whose lease this process has or can take; stop
